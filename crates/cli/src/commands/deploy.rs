@@ -1,0 +1,81 @@
+use crate::cli::Global;
+use crate::output::{self, Output, Render};
+use crate::progress::Progress;
+use anyhow::{bail, Context as _};
+use hoist_deploy::{DeployReport, DeployRequest};
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  hoist deploy                       build ./ and deploy it\n  hoist deploy dist/X.tar.zst --reason 'fix checkout'"
+)]
+pub struct Args {
+    /// The artifact to deploy; without it, this directory is built first.
+    artifact: Option<PathBuf>,
+    /// Why, for the ledger.
+    #[arg(long)]
+    reason: Option<String>,
+}
+
+impl Render for DeployReport {
+    fn human(&self, out: &mut String) {
+        if self.outcome == "already-live" {
+            out.push_str(&format!(
+                "`{}` is already live; nothing changed\n",
+                self.release
+            ));
+            return;
+        }
+        output::field(out, "live", &self.release);
+        output::field(out, "previous", self.previous.as_deref().unwrap_or("-"));
+        output::field(
+            out,
+            "written",
+            format!(
+                "{} files, {}",
+                self.files_written,
+                output::bytes(self.bytes_written)
+            ),
+        );
+        output::field(
+            out,
+            "linked",
+            format!("{} unchanged files", self.files_linked),
+        );
+        if let Some(tests) = self.test_count {
+            output::field(out, "tests", tests);
+        }
+        if !self.pruned.is_empty() {
+            output::field(out, "pruned", self.pruned.join(", "));
+        }
+        output::field(out, "took", format!("{} ms", self.duration_ms));
+    }
+}
+
+pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
+    let config = crate::target::config(global)?;
+    let root = crate::target::root(global, config.as_ref())?;
+    let artifact = match args.artifact {
+        Some(artifact) => artifact,
+        None => {
+            let Some((config, path)) = &config else {
+                bail!("no artifact given and no `hoist.toml` here to build from; pass an artifact or run `hoist init`");
+            };
+            super::build::build(config, path, "dist".as_ref(), global.quiet)?.artifact
+        }
+    };
+    let context = hoist_deploy::Context::create(&root)
+        .with_context(|| format!("cannot use site `{}`", root.display()))?;
+    let request = DeployRequest {
+        artifact,
+        config: config.map(|(config, _)| config),
+        reason: args.reason,
+    };
+    let report = hoist_deploy::deploy(
+        &context,
+        &request,
+        &Progress::new(global.quiet || global.json),
+    )?;
+    Output::new(global.json).emit(&report)?;
+    Ok(crate::EXIT_OK)
+}

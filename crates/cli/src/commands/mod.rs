@@ -1,0 +1,65 @@
+//! One file per subcommand: its arguments and an `exec` calling the library.
+
+mod build;
+mod demo;
+mod deploy;
+mod history;
+mod init;
+mod prune;
+mod recover;
+mod releases;
+mod rollback;
+mod status;
+mod unlock;
+mod verify;
+
+use crate::cli::Cli;
+use clap::Subcommand;
+
+/// Every subcommand.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented hoist.toml template
+    Init(init::Args),
+    /// Pack the source dir into dist/<release>.tar.zst
+    Build(build::Args),
+    /// Deploy an artifact (or build this directory and deploy it)
+    Deploy(deploy::Args),
+    /// Switch back to the previous release, or to `--to ID`
+    Rollback(rollback::Args),
+    /// Show what is live, since when, and whether work is pending
+    Status(status::Args),
+    /// List releases on disk with their state
+    Releases(releases::Args),
+    /// Show the ledger: who did what, when, and how it went
+    History(history::Args),
+    /// Check the live release's files against its manifest
+    Verify(verify::Args),
+    /// Remove old releases (never live, previous or last known-good)
+    Prune(prune::Args),
+    /// Finish or clean up an operation that was interrupted
+    Recover(recover::Args),
+    /// Clear a deploy lock left by a process that is gone
+    Unlock(unlock::Args),
+    /// Build and deploy a bundled example app on a temporary site
+    Demo(demo::Args),
+}
+
+/// Runs the parsed command and returns the exit code.
+pub fn exec(cli: Cli) -> anyhow::Result<i32> {
+    let global = &cli.global;
+    match cli.command {
+        Command::Init(args) => init::exec(global, args),
+        Command::Build(args) => build::exec(global, args),
+        Command::Deploy(args) => deploy::exec(global, args),
+        Command::Rollback(args) => rollback::exec(global, args),
+        Command::Status(args) => status::exec(global, args),
+        Command::Releases(args) => releases::exec(global, args),
+        Command::History(args) => history::exec(global, args),
+        Command::Verify(args) => verify::exec(global, args),
+        Command::Prune(args) => prune::exec(global, args),
+        Command::Recover(args) => recover::exec(global, args),
+        Command::Unlock(args) => unlock::exec(global, args),
+        Command::Demo(args) => demo::exec(global, args),
+    }
+}

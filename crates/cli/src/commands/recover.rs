@@ -1,0 +1,42 @@
+use crate::cli::Global;
+use crate::output::{self, Output, Render};
+use crate::progress::Progress;
+use hoist_deploy::RecoverReport;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+impl Render for RecoverReport {
+    fn human(&self, out: &mut String) {
+        match &self.interrupted {
+            None => out.push_str("nothing was interrupted\n"),
+            Some(record) => {
+                let done = if self.action == "finished" {
+                    "finished it"
+                } else {
+                    "cleaned up; live release unchanged"
+                };
+                let line = format!(
+                    "{} of `{}` stopped during `{}`: {done}",
+                    record.op, record.release, record.step
+                );
+                output::field(out, "recovered", line);
+            }
+        }
+        if !self.removed.is_empty() {
+            output::field(out, "removed", self.removed.join(", "));
+        }
+        output::field(out, "live", self.live.as_deref().unwrap_or("-"));
+    }
+}
+
+pub fn exec(global: &Global, _args: Args) -> anyhow::Result<i32> {
+    let (context, config) = crate::target::open(global)?;
+    let report = hoist_deploy::recover(
+        &context,
+        config.as_ref(),
+        &Progress::new(global.quiet || global.json),
+    )?;
+    Output::new(global.json).emit(&report)?;
+    Ok(crate::EXIT_OK)
+}

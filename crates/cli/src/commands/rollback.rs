@@ -1,0 +1,39 @@
+use crate::cli::Global;
+use crate::output::{self, Output, Render};
+use crate::progress::Progress;
+use hoist_deploy::RollbackReport;
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  hoist rollback --reason 'checkout broken'\n  hoist rollback --to 20261122T101500Z-1.4.2-a1b2c3d"
+)]
+pub struct Args {
+    /// The release to go to (default: the previous one).
+    #[arg(long, value_name = "ID")]
+    to: Option<String>,
+    /// Why, for the ledger.
+    #[arg(long)]
+    reason: Option<String>,
+}
+
+impl Render for RollbackReport {
+    fn human(&self, out: &mut String) {
+        output::field(out, "live", &self.release);
+        output::field(out, "rolled back", self.from.as_deref().unwrap_or("-"));
+        output::field(out, "took", format!("{} ms", self.duration_ms));
+    }
+}
+
+pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
+    let (context, config) = crate::target::open(global)?;
+    let progress = Progress::new(global.quiet || global.json);
+    let report = hoist_deploy::rollback(
+        &context,
+        args.to.as_deref(),
+        config.as_ref(),
+        args.reason,
+        &progress,
+    )?;
+    Output::new(global.json).emit(&report)?;
+    Ok(crate::EXIT_OK)
+}

@@ -1,0 +1,67 @@
+//! The `hoist` command line. Each subcommand lives in `commands/<name>.rs`
+//! with its arguments and an `exec` that calls into the libraries; output
+//! goes through [`output::Output`], so human and `--json` never drift apart.
+
+mod cli;
+mod commands;
+mod output;
+mod progress;
+mod target;
+
+use std::ffi::OsString;
+
+/// Exit code for success.
+pub const EXIT_OK: i32 = 0;
+/// Exit code for a failed operation.
+pub const EXIT_FAILURE: i32 = 1;
+/// Exit code for bad usage (clap uses it too).
+pub const EXIT_USAGE: i32 = 2;
+
+/// Runs hoist with `args` and returns the process exit code.
+pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let cli = match <cli::Cli as clap::Parser>::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() {
+                EXIT_USAGE
+            } else {
+                EXIT_OK
+            };
+        }
+    };
+    init_logging();
+    match commands::exec(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            if is_broken_pipe(&error) {
+                return EXIT_OK;
+            }
+            eprintln!("error: {error:#}");
+            EXIT_FAILURE
+        }
+    }
+}
+
+/// `HOIST_LOG=debug` turns on logs; `HOIST_LOG_FORMAT=json` makes them JSON.
+fn init_logging() {
+    let Ok(filter) = std::env::var("HOIST_LOG") else {
+        return;
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("HOIST_LOG_FORMAT").is_ok_and(|format| format == "json") {
+        builder.json().init();
+    } else {
+        builder.with_ansi(false).init();
+    }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

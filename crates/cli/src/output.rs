@@ -1,0 +1,68 @@
+//! One printer per format: every result type renders itself as text, and
+//! JSON comes from its `Serialize`, so the two cannot disagree on content.
+
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::io::Write;
+
+/// A result that can be shown to a person.
+pub trait Render: Serialize {
+    /// Writes the human form.
+    fn human(&self, out: &mut String);
+}
+
+/// Where results go: text or JSON on stdout.
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    json: bool,
+}
+
+impl Output {
+    /// `json` selects the JSON printer.
+    pub fn new(json: bool) -> Output {
+        Output { json }
+    }
+
+    /// Prints `value` in the selected format.
+    pub fn emit<T: Render + ?Sized>(&self, value: &T) -> anyhow::Result<()> {
+        let mut stdout = std::io::stdout().lock();
+        if self.json {
+            serde_json::to_writer_pretty(&mut stdout, value)?;
+            writeln!(stdout)?;
+        } else {
+            let mut text = String::new();
+            value.human(&mut text);
+            stdout.write_all(text.as_bytes())?;
+        }
+        Ok(())
+    }
+}
+
+/// `2026-11-22 10:15:00 UTC`, or `-`.
+pub fn time(at: Option<jiff::Timestamp>) -> String {
+    at.map_or_else(
+        || "-".to_owned(),
+        |at| at.strftime("%Y-%m-%d %H:%M:%S UTC").to_string(),
+    )
+}
+
+/// `12.3 MB`.
+pub fn bytes(count: u64) -> String {
+    let units = ["B", "KB", "MB", "GB", "TB"];
+    let mut value = count as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < units.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{count} B")
+    } else {
+        format!("{value:.1} {}", units[unit])
+    }
+}
+
+/// Appends `key: value` aligned like the rest of a status block.
+pub fn field(out: &mut String, key: &str, value: impl std::fmt::Display) {
+    let _ = writeln!(out, "{key:>12}: {value}");
+}

@@ -1,0 +1,48 @@
+//! Which site and which config a command acts on.
+
+use crate::cli::Global;
+use anyhow::{bail, Context as _};
+use hoist_config::Config;
+use std::path::{Path, PathBuf};
+
+/// The config, if one was given or found in the working directory.
+pub fn config(global: &Global) -> anyhow::Result<Option<(Config, PathBuf)>> {
+    let path = match &global.config {
+        Some(path) => path.clone(),
+        None => {
+            let default = PathBuf::from(hoist_config::FILE_NAME);
+            if !default.is_file() {
+                return Ok(None);
+            }
+            default
+        }
+    };
+    let config = Config::load(&path)?;
+    Ok(Some((config, path)))
+}
+
+/// The site root: `--root`, `HOIST_ROOT`, or `deploy.root` (relative to the config file).
+pub fn root(global: &Global, config: Option<&(Config, PathBuf)>) -> anyhow::Result<PathBuf> {
+    if let Some(root) = &global.root {
+        return Ok(root.clone());
+    }
+    if let Some((config, path)) = config {
+        if let Some(root) = &config.deploy.root {
+            let base = path
+                .parent()
+                .filter(|dir| !dir.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            return Ok(base.join(root));
+        }
+    }
+    bail!("no site root: pass `--root DIR`, set `HOIST_ROOT`, or set `deploy.root` in hoist.toml")
+}
+
+/// An existing site's context, for read commands.
+pub fn open(global: &Global) -> anyhow::Result<(hoist_deploy::Context, Option<Config>)> {
+    let config = config(global)?;
+    let root = root(global, config.as_ref())?;
+    let context = hoist_deploy::Context::open(&root)
+        .with_context(|| format!("cannot open site `{}`", root.display()))?;
+    Ok((context, config.map(|(config, _)| config)))
+}

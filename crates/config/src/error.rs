@@ -1,0 +1,35 @@
+use std::path::PathBuf;
+
+/// Why a `hoist.toml` could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read at all.
+    #[error("cannot read config `{}`: {source}", path.display())]
+    Read {
+        /// The config file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or names a key hoist does not know.
+    #[error("invalid config `{}` at line {line}: {message}", path.display())]
+    Syntax {
+        /// The config file.
+        path: PathBuf,
+        /// 1-based line of the offending key or value.
+        line: usize,
+        /// What the parser said, e.g. "unknown field `keep_release`".
+        message: String,
+    },
+    /// The TOML parsed but a value makes no sense.
+    #[error("invalid config `{}`: `{key}` {problem}", path.display())]
+    Value {
+        /// The config file.
+        path: PathBuf,
+        /// Dotted key, e.g. `deploy.keep_releases`.
+        key: String,
+        /// What is wrong with it, phrased to follow the key.
+        problem: String,
+    },
+}

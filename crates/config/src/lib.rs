@@ -1,0 +1,23 @@
+//! `hoist.toml`: the schema, strict parsing and the `hoist init` template.
+//!
+//! Every section rejects unknown keys, and a parse error names the offending
+//! key together with its line, so a typo such as `keep_release = 3` is caught
+//! before it silently falls back to a default.
+//!
+//! ```
+//! let config = hoist_config::Config::parse("[app]\nname = \"shop\"\n", "hoist.toml".as_ref()).unwrap();
+//! assert_eq!(config.app.name, "shop");
+//! assert_eq!(config.deploy.keep_releases, 5);
+//! ```
+
+mod duration;
+mod error;
+mod schema;
+mod template;
+
+pub use error::ConfigError;
+pub use schema::{App, Build, Config, Deploy, TestGate};
+pub use template::TEMPLATE;
+
+/// The file name hoist looks for in the working directory.
+pub const FILE_NAME: &str = "hoist.toml";

@@ -1,0 +1,302 @@
+//! The typed shape of `hoist.toml`.
+
+use crate::ConfigError;
+use bytesize::ByteSize;
+use serde::Deserialize;
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+/// A whole, validated `hoist.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Config {
+    /// What is being deployed.
+    pub app: App,
+    /// How a source tree becomes an artifact.
+    #[serde(default)]
+    pub build: Build,
+    /// How an artifact becomes the live release.
+    #[serde(default)]
+    pub deploy: Deploy,
+}
+
+/// `[app]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct App {
+    /// Short name; appears in the manifest and the ledger.
+    pub name: String,
+    /// Release version; when absent hoist asks `git describe`, else uses "0".
+    pub version: Option<String>,
+}
+
+/// `[build]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Build {
+    /// Shell command run in the source dir before packing (e.g. `make assets`).
+    pub command: Option<String>,
+    /// Globs of files to pack, relative to the source dir.
+    #[serde(default = "Build::default_include")]
+    pub include: Vec<String>,
+    /// Globs left out even when included; `.git` and the output dir always are.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+/// `[deploy]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Deploy {
+    /// The site root; `--root` and `HOIST_ROOT` override it.
+    pub root: Option<PathBuf>,
+    /// How many releases `prune` keeps besides the protected ones.
+    #[serde(default = "Deploy::default_keep")]
+    pub keep_releases: usize,
+    /// Paths linked from `shared/` into every release; a trailing `/` means a directory.
+    #[serde(default)]
+    pub shared: Vec<String>,
+    /// Commands run inside the unpacked release before the switch; any failure aborts.
+    #[serde(default)]
+    pub checks: Vec<String>,
+    /// The test suite gate, run after `checks`.
+    pub test: Option<TestGate>,
+    /// External-mode restart command, run in the new release after the switch.
+    pub restart: Option<String>,
+    /// URL that must answer 2xx after `restart`, else hoist switches back.
+    pub health: Option<String>,
+    /// How long `health` may take to turn 2xx.
+    #[serde(
+        default = "Deploy::default_health_timeout",
+        deserialize_with = "crate::duration::deserialize"
+    )]
+    pub health_timeout: Duration,
+    /// Refuse artifacts that unpack to more than this (guards against tar bombs).
+    #[serde(default = "Deploy::default_max_release_size")]
+    pub max_release_size: ByteSize,
+}
+
+/// `[deploy] test = { command = "...", min_tests = N }`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct TestGate {
+    /// The test command, run inside the unpacked release.
+    pub command: String,
+    /// The lowest test count the output may report.
+    pub min_tests: Option<u64>,
+}
+
+impl Build {
+    fn default_include() -> Vec<String> {
+        vec!["**".to_owned()]
+    }
+}
+
+impl Default for Build {
+    fn default() -> Self {
+        Build {
+            command: None,
+            include: Build::default_include(),
+            exclude: Vec::new(),
+        }
+    }
+}
+
+impl Deploy {
+    fn default_keep() -> usize {
+        5
+    }
+    fn default_health_timeout() -> Duration {
+        Duration::from_secs(30)
+    }
+    fn default_max_release_size() -> ByteSize {
+        ByteSize::gib(10)
+    }
+}
+
+impl Default for Deploy {
+    fn default() -> Self {
+        Deploy {
+            root: None,
+            keep_releases: Deploy::default_keep(),
+            shared: Vec::new(),
+            checks: Vec::new(),
+            test: None,
+            restart: None,
+            health: None,
+            health_timeout: Deploy::default_health_timeout(),
+            max_release_size: Deploy::default_max_release_size(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates the config at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses and validates `text`; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|error| ConfigError::Syntax {
+            path: path.to_owned(),
+            line: error.span().map_or(1, |span| line_of(text, span.start)),
+            message: error.message().trim().to_owned(),
+        })?;
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let invalid = |key: &str, problem: String| ConfigError::Value {
+            path: path.to_owned(),
+            key: key.to_owned(),
+            problem,
+        };
+        if !is_name(&self.app.name) {
+            return Err(invalid(
+                "app.name",
+                "must be letters, digits, `.`, `_` or `-`".into(),
+            ));
+        }
+        if let Some(version) = &self.app.version {
+            if !is_name(version) && !version.contains('+') {
+                return Err(invalid(
+                    "app.version",
+                    format!("`{version}` must be letters, digits, `.`, `_`, `+` or `-`"),
+                ));
+            }
+        }
+        if self.deploy.keep_releases == 0 {
+            return Err(invalid("deploy.keep_releases", "must be at least 1".into()));
+        }
+        for entry in &self.deploy.shared {
+            let relative = Path::new(entry.trim_end_matches('/'));
+            let inside = relative
+                .components()
+                .all(|c| matches!(c, Component::Normal(_)));
+            if entry.trim_end_matches('/').is_empty() || !inside {
+                return Err(invalid(
+                    "deploy.shared",
+                    format!("entry `{entry}` must be a relative path inside the release"),
+                ));
+            }
+        }
+        if let Some(url) = &self.deploy.health {
+            if !url.starts_with("http://") {
+                return Err(invalid(
+                    "deploy.health",
+                    format!("`{url}` must be an http:// URL"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Names, versions and release ids all end up in file names and URLs.
+fn is_name(text: &str) -> bool {
+    !text.is_empty()
+        && !text.starts_with('.')
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'))
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("hoist.toml"))
+    }
+
+    #[test]
+    fn unknown_key_names_the_key_and_its_line() {
+        let error = parse("[app]\nname = \"shop\"\n\n[deploy]\nkeep_release = 3\n").unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("line 5"), "{message}");
+        assert!(message.contains("`keep_release`"), "{message}");
+    }
+
+    #[test]
+    fn unknown_section_is_an_error() {
+        let message = parse("[app]\nname = \"x\"\n[deplyo]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("`deplyo`") && message.contains("line 3"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn full_example_from_the_docs_parses() {
+        let config = parse(
+            r#"
+[app]
+name = "shop"
+version = "1.4.2"
+[build]
+command = "make assets"
+include = ["**"]
+exclude = ["*.log", "tmp/**"]
+[deploy]
+root = "/srv/shop"
+keep_releases = 5
+shared = ["log/", "uploads/", "config/secrets.env"]
+checks = ["perl -c lib/Shop.pm"]
+test = { command = "prove -r t", min_tests = 9400 }
+restart = "kill -USR2 $(cat shared/hypnotoad.pid)"
+health = "http://127.0.0.1:8080/healthz"
+health_timeout = "10s"
+max_release_size = "2 GiB"
+"#,
+        )
+        .unwrap();
+        assert_eq!(config.deploy.test.unwrap().min_tests, Some(9400));
+        assert_eq!(config.deploy.health_timeout, Duration::from_secs(10));
+        assert_eq!(config.deploy.max_release_size, ByteSize::gib(2));
+    }
+
+    #[test]
+    fn shared_paths_must_stay_inside_the_release() {
+        let message = parse("[app]\nname = \"x\"\n[deploy]\nshared = [\"../etc/\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("`deploy.shared`") && message.contains("`../etc/`"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn bad_duration_is_named() {
+        let message = parse("[app]\nname = \"x\"\n[deploy]\nhealth_timeout = \"soon\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("line 4") && message.contains("`soon`"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn template_is_valid() {
+        let config = parse(crate::TEMPLATE).unwrap();
+        assert_eq!(config.app.name, "myapp");
+    }
+}

@@ -1,0 +1,24 @@
+/// What `hoist init` writes: every key, commented, with its default.
+pub const TEMPLATE: &str = r#"# hoist.toml: how this app is built and deployed. Docs: docs/config.md
+# Unknown keys are errors, so a typo never silently becomes a default.
+
+[app]
+name = "myapp"
+# version = "1.0.0"            # default: `git describe --tags`, else "0"
+
+[build]
+# command = "make assets"      # run in this directory before packing
+include = ["**"]               # globs; .git and the output dir are always left out
+exclude = ["*.log", "tmp/**"]
+
+[deploy]
+# root = "/srv/myapp"          # the site root; --root or HOIST_ROOT override it
+keep_releases = 5              # prune keeps this many, plus live, previous and last good
+# shared = ["log/", "uploads/", "config/secrets.env"]   # trailing slash = directory
+# checks = ["perl -c lib/MyApp.pm"]                      # run in the new release before the switch
+# test = { command = "prove -r t", min_tests = 100 }    # test count may not drop
+# restart = "kill -USR2 $(cat shared/hypnotoad.pid)"    # run after the switch
+# health = "http://127.0.0.1:8080/healthz"              # must answer 2xx after restart
+# health_timeout = "30s"
+# max_release_size = "10 GiB"  # refuse artifacts that unpack to more
+"#;

@@ -1,0 +1,194 @@
+//! The part every switch shares: point `current` at the target, restart,
+//! health-check, and switch back on failure. Used by deploy, rollback and
+//! recover, so all three behave the same when an app will not come up.
+
+use crate::Context;
+use crate::{command, health, DeployError, Reporter};
+use hoist_config::Deploy;
+use hoist_ledger::{Event, Outcome, ReleaseState, Switch};
+use hoist_site::{durable, Journal, JournalRecord};
+
+/// Steps of a switch, in journal order.
+pub(crate) const SWITCH: &str = "switch";
+pub(crate) const RESTART: &str = "restart";
+pub(crate) const HEALTH: &str = "health";
+pub(crate) const SWITCH_BACK: &str = "switch-back";
+pub(crate) const RECORD: &str = "record";
+
+/// Builds the ledger event for the journaled operation.
+pub(crate) fn event(
+    record: &JournalRecord,
+    outcome: Outcome,
+    to: Option<&str>,
+    detail: Option<String>,
+) -> Event {
+    let finished_at = jiff::Timestamp::now();
+    let duration = finished_at
+        .duration_since(record.started_at)
+        .as_millis()
+        .max(0) as u64;
+    Event {
+        op_id: record.op_id.clone(),
+        op: record.op.clone(),
+        release: Some(record.release.clone()),
+        from: record.from.clone(),
+        to: to.map(str::to_owned),
+        outcome,
+        reason: record.reason.clone(),
+        detail,
+        user: record.user.clone(),
+        host: record.host.clone(),
+        started_at: record.started_at,
+        finished_at,
+        duration_ms: duration,
+    }
+}
+
+/// Switches to the journal's release, then restarts and health-checks it
+/// (starting at `from_step`, so recovery can resume mid-way). On failure it
+/// switches back, marks the release failed, records why, and errors.
+pub(crate) fn activate(
+    context: &Context,
+    journal: &mut Journal,
+    settings: &Deploy,
+    from_step: &str,
+    reporter: &dyn Reporter,
+) -> Result<(), DeployError> {
+    let target = journal.record().release.clone();
+    if from_step == SWITCH {
+        journal.step(SWITCH)?;
+        reporter.step(SWITCH, &format!("current -> releases/{target}"));
+        context.site.switch_to(&target)?;
+    }
+    let problem = match restart_and_check(context, journal, settings, &target, from_step, reporter)
+    {
+        Ok(()) => return Ok(()),
+        Err(problem) => problem,
+    };
+    switch_back(context, journal, settings, &problem, reporter)
+}
+
+fn restart_and_check(
+    context: &Context,
+    journal: &mut Journal,
+    settings: &Deploy,
+    target: &str,
+    from_step: &str,
+    reporter: &dyn Reporter,
+) -> Result<(), String> {
+    if from_step != HEALTH {
+        if let Some(restart) = &settings.restart {
+            journal.step(RESTART).map_err(|error| error.to_string())?;
+            reporter.step(RESTART, restart);
+            restart_command(context, target, restart)?;
+        }
+    }
+    if let Some(url) = &settings.health {
+        journal.step(HEALTH).map_err(|error| error.to_string())?;
+        reporter.step(HEALTH, url);
+        health::wait_healthy(url, settings.health_timeout)?;
+    }
+    Ok(())
+}
+
+fn restart_command(context: &Context, release: &str, restart: &str) -> Result<(), String> {
+    let dir = context.site.release_dir(release);
+    let root = context.site.root().to_string_lossy().into_owned();
+    let dir_text = dir.to_string_lossy().into_owned();
+    let env = [
+        ("HOIST_RELEASE", release),
+        ("HOIST_ROOT", root.as_str()),
+        ("HOIST_RELEASE_DIR", dir_text.as_str()),
+    ];
+    let finished = command::run(restart, &dir, &env).map_err(|error| error.to_string())?;
+    if finished.success {
+        Ok(())
+    } else {
+        Err(format!(
+            "restart `{restart}` failed ({})\n{}",
+            finished.status,
+            finished.tail()
+        ))
+    }
+}
+
+/// Puts the journal's `from` release back (or removes `current` if there
+/// was none), restarts it, and records the failed attempt.
+pub(crate) fn switch_back(
+    context: &Context,
+    journal: &mut Journal,
+    settings: &Deploy,
+    problem: &str,
+    reporter: &dyn Reporter,
+) -> Result<(), DeployError> {
+    journal.step(SWITCH_BACK)?;
+    let record = journal.record().clone();
+    let restored = record.from.clone();
+    match &restored {
+        Some(from) => {
+            reporter.step(SWITCH_BACK, &format!("current -> releases/{from}"));
+            context.site.switch_to(from)?;
+            if let Some(restart) = &context
+                .settings_for(from, None)
+                .ok()
+                .and_then(|own| own.restart)
+                .or(settings.restart.clone())
+            {
+                if let Err(again) = restart_command(context, from, restart) {
+                    reporter.warn(&format!(
+                        "restarting `{from}` after switching back also failed: {again}"
+                    ));
+                }
+            }
+        }
+        None => durable::remove_file(&context.site.current_link())?,
+    }
+    let event = event(
+        &record,
+        Outcome::RolledBack,
+        restored.as_deref(),
+        Some(problem.to_owned()),
+    );
+    context
+        .ledger
+        .fail_release(&record.release, problem, &event)?;
+    journal_done(context, journal)?;
+    Err(match restored {
+        Some(restored) => DeployError::SwitchedBack {
+            problem: problem.to_owned(),
+            restored,
+        },
+        None => DeployError::FirstDeployFailed {
+            problem: problem.to_owned(),
+        },
+    })
+}
+
+/// Records a successful switch; `left` is the state the old live release is left in.
+pub(crate) fn record_success(
+    context: &Context,
+    journal: &mut Journal,
+    left: ReleaseState,
+    detail: Option<String>,
+) -> Result<(), DeployError> {
+    journal.step(RECORD)?;
+    let record = journal.record().clone();
+    let event = event(&record, Outcome::Ok, Some(&record.release), detail);
+    let left = record.from.as_deref().map(|from| (from, left));
+    context.ledger.record_switch(&Switch {
+        event: &event,
+        live: &record.release,
+        left,
+    })?;
+    Ok(())
+}
+
+/// Ends the journaled operation: drops the incoming copy, then the journal.
+pub(crate) fn journal_done(context: &Context, journal: &mut Journal) -> Result<(), DeployError> {
+    if let Some(incoming) = &journal.record().incoming {
+        durable::remove_file(incoming)?;
+    }
+    let finished = Journal::resume(&context.site, journal.record().clone());
+    finished.finish()?;
+    Ok(())
+}

@@ -1,0 +1,80 @@
+//! An open site with its ledger: what every operation starts from.
+
+use crate::{DeployError, Reporter};
+use hoist_config::{Config, Deploy};
+use hoist_ledger::Ledger;
+use hoist_site::{DeployLock, Journal, Site};
+use std::path::Path;
+
+/// A site and its ledger.
+#[derive(Debug)]
+pub struct Context {
+    /// The site layout.
+    pub site: Site,
+    /// Its ledger.
+    pub ledger: Ledger,
+}
+
+impl Context {
+    /// Opens an existing site (read commands).
+    pub fn open(root: &Path) -> Result<Context, DeployError> {
+        let site = Site::open(root)?;
+        let ledger = Ledger::open(&site.ledger_path())?;
+        Ok(Context { site, ledger })
+    }
+
+    /// Opens a site, creating its layout on first use (deploy).
+    pub fn create(root: &Path) -> Result<Context, DeployError> {
+        let site = Site::create(root)?;
+        let ledger = Ledger::open(&site.ledger_path())?;
+        Ok(Context { site, ledger })
+    }
+
+    /// Takes the deploy lock, warning about a stale one, and refuses while
+    /// an interrupted operation awaits `hoist recover`.
+    pub(crate) fn lock(
+        &self,
+        command: &str,
+        reporter: &dyn Reporter,
+    ) -> Result<DeployLock, DeployError> {
+        let (lock, stale) = DeployLock::acquire(&self.site, command)?;
+        if let Some(stale) = stale {
+            reporter.warn(&format!(
+                "took over a stale lock left by {stale}, whose process is gone"
+            ));
+        }
+        Ok(lock)
+    }
+
+    /// Errors if a journal from an interrupted operation is waiting.
+    pub(crate) fn refuse_if_pending(&self) -> Result<(), DeployError> {
+        match Journal::pending(&self.site)? {
+            Some(record) => Err(DeployError::PendingRecovery {
+                op: record.op,
+                release: record.release,
+                step: record.step,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// The deploy settings for `release`: the caller's config if given, else
+    /// the `hoist.toml` shipped inside the release, else defaults.
+    pub(crate) fn settings_for(
+        &self,
+        release: &str,
+        given: Option<&Config>,
+    ) -> Result<Deploy, DeployError> {
+        if let Some(config) = given {
+            return Ok(config.deploy.clone());
+        }
+        let shipped = self.site.release_dir(release).join(hoist_config::FILE_NAME);
+        let partial = self.site.partial_dir(release).join(hoist_config::FILE_NAME);
+        for path in [shipped, partial] {
+            if path.is_file() {
+                return Ok(Config::load(&path)?.deploy);
+            }
+        }
+        Ok(Deploy::default())
+    }
+}

@@ -1,0 +1,449 @@
+//! `hoist deploy`: lock, copy, verify, unpack, check, mark ready, switch,
+//! restart, record, prune, unlock. Each step is journaled before it runs.
+
+use crate::activate::{self, activate, record_success, SWITCH};
+use crate::{command, prune, shared, test_count, Context, DeployError, Reporter};
+use hoist_config::{Config, Deploy};
+use hoist_ledger::{Outcome, ReleaseRow, ReleaseState};
+use hoist_site::{durable, free_space, Journal};
+use hoist_store::{Artifact, Manifest, UnpackStats};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// Headroom kept free beyond the release itself, so a deploy never fills the disk to the last byte.
+const SPACE_MARGIN: u64 = 64 * 1024 * 1024;
+
+/// What to deploy.
+#[derive(Debug, Clone)]
+pub struct DeployRequest {
+    /// The artifact file.
+    pub artifact: PathBuf,
+    /// The config to use; `None` means the `hoist.toml` shipped in the artifact.
+    pub config: Option<Config>,
+    /// Why (recorded in the ledger).
+    pub reason: Option<String>,
+}
+
+/// What a deploy did.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeployReport {
+    /// The release now live.
+    pub release: String,
+    /// The release live before.
+    pub previous: Option<String>,
+    /// `deployed` or `already-live`.
+    pub outcome: &'static str,
+    /// Files written from the artifact.
+    pub files_written: u64,
+    /// Files hard-linked from the previous release.
+    pub files_linked: u64,
+    /// Bytes written from the artifact.
+    pub bytes_written: u64,
+    /// Tests counted by the test gate.
+    pub test_count: Option<u64>,
+    /// Releases removed by the automatic prune.
+    pub pruned: Vec<String>,
+    /// Wall time.
+    pub duration_ms: u64,
+}
+
+/// Deploys `request.artifact` to the site in `context`.
+pub fn deploy(
+    context: &Context,
+    request: &DeployRequest,
+    reporter: &dyn Reporter,
+) -> Result<DeployReport, DeployError> {
+    let started = std::time::Instant::now();
+    context.refuse_if_pending()?;
+    let limit = request.config.as_ref().map_or_else(
+        || Deploy::default().max_release_size,
+        |c| c.deploy.max_release_size,
+    );
+    let artifact = Artifact::open(&request.artifact, limit.as_u64())?;
+    let id = artifact.manifest().release.to_string();
+    let lock = context.lock(&format!("deploy {id}"), reporter)?;
+    context.refuse_if_pending()?;
+    let live = context.site.live()?;
+    let mut report = DeployReport {
+        release: id.clone(),
+        previous: live.clone(),
+        outcome: "deployed",
+        files_written: 0,
+        files_linked: 0,
+        bytes_written: 0,
+        test_count: None,
+        pruned: Vec::new(),
+        duration_ms: 0,
+    };
+    if live.as_deref() == Some(id.as_str()) {
+        reporter.step("noop", &format!("`{id}` is already live; nothing to do"));
+        report.outcome = "already-live";
+        lock.release()?;
+        return Ok(report);
+    }
+
+    let mut journal = Journal::begin(
+        &context.site,
+        "deploy",
+        &id,
+        live.clone(),
+        request.reason.clone(),
+    )?;
+    let prepared = prepare(
+        context,
+        &mut journal,
+        &artifact,
+        request.config.as_ref(),
+        live.as_deref(),
+        reporter,
+    );
+    let (settings, stats, tests) = match prepared {
+        Ok(prepared) => prepared,
+        Err(error) => {
+            abandon(context, &mut journal, &error)?;
+            return Err(error);
+        }
+    };
+    report.files_written = stats.files_written;
+    report.files_linked = stats.files_linked;
+    report.bytes_written = stats.bytes_written;
+    report.test_count = tests;
+
+    activate(context, &mut journal, &settings, SWITCH, reporter)?;
+    record_success(
+        context,
+        &mut journal,
+        ReleaseState::Good,
+        request.reason.clone(),
+    )?;
+    journal.step(prune::STEP)?;
+    report.pruned = prune::prune_locked(context, settings.keep_releases, reporter)?.removed;
+    activate::journal_done(context, &mut journal)?;
+    lock.release()?;
+    report.duration_ms = started.elapsed().as_millis() as u64;
+    Ok(report)
+}
+
+/// Everything before the switch. On error the caller cleans up; live is untouched.
+fn prepare(
+    context: &Context,
+    journal: &mut Journal,
+    original: &Artifact,
+    config: Option<&Config>,
+    live: Option<&str>,
+    reporter: &dyn Reporter,
+) -> Result<(Deploy, UnpackStats, Option<u64>), DeployError> {
+    let site = &context.site;
+    let id = original.manifest().release.to_string();
+    let release_dir = site.release_dir(&id);
+    if release_dir.is_dir() {
+        // Already unpacked (a ready or rolled-back release): verify instead of unpacking again.
+        journal.step("verify")?;
+        reporter.step(
+            "verify",
+            &format!("`{id}` is already on disk; verifying it"),
+        );
+        crate::verify::require_clean(context, &id)?;
+        return Ok((
+            context.settings_for(&id, config)?,
+            UnpackStats::default(),
+            None,
+        ));
+    }
+
+    let incoming = site.incoming_dir().join(format!("{id}.tar.zst"));
+    journal.set_incoming(incoming.clone())?;
+    journal.step("copy")?;
+    reporter.step(
+        "copy",
+        &format!("{} -> incoming/", original.path().display()),
+    );
+    copy_in(original.path(), &incoming)?;
+
+    journal.step("verify")?;
+    let limit = config.map_or_else(
+        || Deploy::default().max_release_size,
+        |c| c.deploy.max_release_size,
+    );
+    let artifact = Artifact::open(&incoming, limit.as_u64())?;
+    if artifact.manifest().digest != original.manifest().digest {
+        return Err(hoist_store::StoreError::Corrupt {
+            path: incoming,
+            detail: "the copy differs from the original".into(),
+        }
+        .into());
+    }
+    let manifest = artifact.manifest();
+    let previous = match live {
+        Some(live) => read_manifest(&site.release_dir(live))
+            .map(|manifest| (site.release_dir(live), manifest)),
+        None => None,
+    };
+
+    journal.step("space")?;
+    check_space(context, manifest, previous.as_ref().map(|(_, m)| m))?;
+
+    journal.step("unpack")?;
+    let partial = site.partial_dir(&id);
+    remove_tree(&partial);
+    reporter.step(
+        "unpack",
+        &format!(
+            "{} files, {} bytes",
+            manifest.file_count(),
+            manifest.total_bytes()
+        ),
+    );
+    let total = manifest.total_bytes();
+    let mut done = 0u64;
+    let previous_ref = previous
+        .as_ref()
+        .map(|(dir, manifest)| (dir.as_path(), manifest));
+    let stats = artifact.unpack(&partial, previous_ref, &mut |bytes| {
+        done += bytes;
+        reporter.advance(done, total);
+    })?;
+
+    let settings = context.settings_for(&id, config)?;
+    journal.step("shared")?;
+    shared::link_all(site, &partial, &settings.shared)?;
+
+    let env_root = site.root().to_string_lossy().into_owned();
+    let env_dir = partial.to_string_lossy().into_owned();
+    let env = [
+        ("HOIST_RELEASE", id.as_str()),
+        ("HOIST_ROOT", env_root.as_str()),
+        ("HOIST_RELEASE_DIR", env_dir.as_str()),
+    ];
+    journal.step("checks")?;
+    for check in &settings.checks {
+        reporter.step("checks", check);
+        let finished = command::run(check, &partial, &env)?;
+        if !finished.success {
+            let (status, tail) = (finished.status.clone(), finished.tail());
+            return Err(DeployError::CommandFailed {
+                what: "check",
+                command: check.clone(),
+                status,
+                tail,
+            });
+        }
+    }
+    let tests = match &settings.test {
+        Some(gate) => {
+            journal.step("test")?;
+            reporter.step("test", &gate.command);
+            Some(run_test_gate(context, gate, &partial, &env)?)
+        }
+        None => None,
+    };
+
+    journal.step("ready")?;
+    reporter.step("ready", "sealing the release read-only");
+    seal(&partial)?;
+    durable::sync_filesystem(&partial)?;
+    durable::rename(&partial, &release_dir)?;
+    context.ledger.add_release(&release_row(manifest, tests))?;
+    Ok((settings, stats, tests))
+}
+
+/// Hard-links the artifact into `incoming/` when it is on the same file
+/// system (no bytes written), else copies it; either way durably.
+fn copy_in(source: &Path, incoming: &Path) -> Result<(), DeployError> {
+    let partial = incoming.with_extension("zst.partial");
+    let _ = std::fs::remove_file(&partial);
+    let _ = std::fs::remove_file(incoming);
+    let io = |action| {
+        move |source| hoist_site::SiteError::Io {
+            action,
+            path: incoming.to_owned(),
+            source,
+        }
+    };
+    if std::fs::hard_link(source, &partial).is_err() {
+        std::fs::copy(source, &partial).map_err(io("cannot copy artifact to"))?;
+        std::fs::File::open(&partial)
+            .and_then(|file| file.sync_all())
+            .map_err(io("cannot fsync"))?;
+    }
+    durable::rename(&partial, incoming)?;
+    Ok(())
+}
+
+fn check_space(
+    context: &Context,
+    manifest: &Manifest,
+    previous: Option<&Manifest>,
+) -> Result<(), DeployError> {
+    let linkable: u64 = match previous {
+        Some(previous) => manifest
+            .files
+            .iter()
+            .filter(|entry| {
+                previous
+                    .entry(&entry.path)
+                    .is_some_and(|old| old.blake3 == entry.blake3 && old.mode == entry.mode)
+            })
+            .map(|entry| entry.size)
+            .sum(),
+        None => 0,
+    };
+    // Each file rounds up to a 4 KiB block, so 10,000 tiny files still need 40 MB.
+    let blocks = manifest.files.len() as u64 * 4096;
+    let need_bytes = manifest.total_bytes() - linkable + blocks + SPACE_MARGIN;
+    let need_inodes = manifest.files.len() as u64 + 16;
+    let free = free_space(&context.site.releases_dir())?;
+    let root = context.site.root().to_owned();
+    if free.bytes < need_bytes {
+        return Err(DeployError::NoSpace {
+            root,
+            need: need_bytes,
+            free: free.bytes,
+            unit: "bytes",
+        });
+    }
+    if free.inodes < need_inodes {
+        return Err(DeployError::NoSpace {
+            root,
+            need: need_inodes,
+            free: free.inodes,
+            unit: "inodes",
+        });
+    }
+    Ok(())
+}
+
+fn run_test_gate(
+    context: &Context,
+    gate: &hoist_config::TestGate,
+    dir: &Path,
+    env: &[(&str, &str)],
+) -> Result<u64, DeployError> {
+    let finished = command::run(&gate.command, dir, env)?;
+    if !finished.success {
+        let (status, tail) = (finished.status.clone(), finished.tail());
+        return Err(DeployError::CommandFailed {
+            what: "test",
+            command: gate.command.clone(),
+            status,
+            tail,
+        });
+    }
+    let refuse = |problem: String| DeployError::TestGate {
+        command: gate.command.clone(),
+        problem,
+    };
+    let count = test_count::parse(&finished.output).ok_or_else(|| {
+        refuse("no test count hoist could read (e.g. `Files=23, Tests=9437` or `41 passed`)".into())
+    })?;
+    if let Some(min) = gate.min_tests.filter(|min| count < *min) {
+        return Err(refuse(format!(
+            "{count} tests, fewer than `min_tests` = {min}"
+        )));
+    }
+    if let Some(last) = context
+        .ledger
+        .last_test_count()?
+        .filter(|last| count < *last)
+    {
+        return Err(refuse(format!(
+            "{count} tests, fewer than the {last} counted at the last deploy"
+        )));
+    }
+    Ok(count)
+}
+
+/// Makes every directory read-only, deepest first (files already are).
+fn seal(dir: &Path) -> Result<(), DeployError> {
+    use std::os::unix::fs::PermissionsExt;
+    let dirs = walk_dirs(dir);
+    for path in dirs.iter().rev() {
+        let mode = std::fs::symlink_metadata(path)
+            .map(|m| m.permissions().mode())
+            .unwrap_or(0o755);
+        std::fs::set_permissions(
+            path,
+            std::fs::Permissions::from_mode(hoist_store::release_mode(mode) & 0o7777),
+        )
+        .map_err(|source| hoist_site::SiteError::Io {
+            action: "cannot seal",
+            path: path.clone(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+fn walk_dirs(dir: &Path) -> Vec<PathBuf> {
+    let mut dirs = vec![dir.to_owned()];
+    let mut index = 0;
+    while index < dirs.len() {
+        if let Ok(items) = std::fs::read_dir(&dirs[index]) {
+            for item in items.flatten() {
+                if item.file_type().is_ok_and(|kind| kind.is_dir()) {
+                    dirs.push(item.path());
+                }
+            }
+        }
+        index += 1;
+    }
+    dirs
+}
+
+/// Removes a tree hoist made read-only; returns what could not be removed.
+pub(crate) fn remove_tree(dir: &Path) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    if std::fs::symlink_metadata(dir).is_err() {
+        return Vec::new();
+    }
+    for path in walk_dirs(dir) {
+        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755));
+    }
+    let mut problems = Vec::new();
+    if let Err(error) = std::fs::remove_dir_all(dir) {
+        problems.push(format!("cannot remove `{}`: {error}", dir.display()));
+    }
+    problems
+}
+
+pub(crate) fn read_manifest(release_dir: &Path) -> Option<Manifest> {
+    let bytes = std::fs::read(release_dir.join(hoist_store::MANIFEST_NAME)).ok()?;
+    Manifest::from_json(&bytes).ok().filter(Manifest::is_intact)
+}
+
+pub(crate) fn release_row(manifest: &Manifest, test_count: Option<u64>) -> ReleaseRow {
+    ReleaseRow {
+        id: manifest.release.to_string(),
+        app: manifest.app.clone(),
+        version: manifest.version.clone(),
+        revision: manifest.revision.clone(),
+        created_at: manifest.created_at,
+        content_digest: manifest.content_digest.clone(),
+        files: manifest.file_count() as u64,
+        bytes: manifest.total_bytes(),
+        state: ReleaseState::Ready,
+        test_count,
+        deployed_at: None,
+        deployed_by: None,
+        left_live_at: None,
+        failure: None,
+    }
+}
+
+/// A deploy failed before its switch: remove its leftovers and record why.
+fn abandon(
+    context: &Context,
+    journal: &mut Journal,
+    error: &DeployError,
+) -> Result<(), DeployError> {
+    let record = journal.record().clone();
+    remove_tree(&context.site.partial_dir(&record.release));
+    let event = activate::event(
+        &record,
+        Outcome::Failed,
+        record.from.as_deref(),
+        Some(error.to_string()),
+    );
+    context.ledger.record(&event)?;
+    activate::journal_done(context, journal)
+}

@@ -1,0 +1,122 @@
+use std::path::PathBuf;
+
+/// Why a deploy, rollback, prune or recovery did not go through.
+///
+/// Every variant that stops *before* the switch leaves the live release
+/// untouched; the ones raised after it say which release is live now.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeployError {
+    /// From the site layout, lock or journal.
+    #[error(transparent)]
+    Site(#[from] hoist_site::SiteError),
+    /// From the release store.
+    #[error(transparent)]
+    Store(#[from] hoist_store::StoreError),
+    /// From the ledger.
+    #[error(transparent)]
+    Ledger(#[from] hoist_ledger::LedgerError),
+    /// From the config.
+    #[error(transparent)]
+    Config(#[from] hoist_config::ConfigError),
+    /// An earlier operation was killed and its journal is still there.
+    #[error("an interrupted {op} of `{release}` (stopped during `{step}`) is pending; run `hoist recover` first")]
+    PendingRecovery {
+        /// `deploy`, `rollback` or `prune`.
+        op: String,
+        /// The release it was about.
+        release: String,
+        /// The last step it began.
+        step: String,
+    },
+    /// Not enough free space for the new release.
+    #[error("not enough disk space under `{}`: the release needs {need} more {unit}, only {free} are free; run `hoist prune` or free space", root.display())]
+    NoSpace {
+        /// The site root.
+        root: PathBuf,
+        /// What the unpack needs.
+        need: u64,
+        /// What is free.
+        free: u64,
+        /// `bytes` or `inodes`.
+        unit: &'static str,
+    },
+    /// A `[deploy] shared` file is not in `shared/`.
+    #[error("shared file `{entry}` is missing: create `{}` before deploying", expected.display())]
+    SharedMissing {
+        /// The config entry.
+        entry: String,
+        /// Where it should be.
+        expected: PathBuf,
+    },
+    /// A command (check, test, restart) could not be started.
+    #[error("cannot run `{command}`: {source}")]
+    Spawn {
+        /// The command.
+        command: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A check or the test suite failed; nothing was switched.
+    #[error("{what} `{command}` failed ({status}); the live release is unchanged\n{tail}")]
+    CommandFailed {
+        /// `check` or `test`.
+        what: &'static str,
+        /// The command.
+        command: String,
+        /// Its exit status.
+        status: String,
+        /// The end of its output.
+        tail: String,
+    },
+    /// The test gate found too few tests.
+    #[error("test command `{command}` reported {problem}; the live release is unchanged")]
+    TestGate {
+        /// The command.
+        command: String,
+        /// What was wrong with the count.
+        problem: String,
+    },
+    /// The restart or health check failed after the switch, and hoist switched back.
+    #[error("{problem}; switched back to `{restored}`")]
+    SwitchedBack {
+        /// What failed.
+        problem: String,
+        /// The release live again.
+        restored: String,
+    },
+    /// The restart or health check failed and there was nothing to switch back to.
+    #[error("{problem}; there was no previous release to switch back to")]
+    FirstDeployFailed {
+        /// What failed.
+        problem: String,
+    },
+    /// No release to roll back to.
+    #[error("no previous release to roll back to; pick one from `hoist releases` with `--to`")]
+    NoPrevious,
+    /// The named release is not on disk.
+    #[error("release `{0}` is not on disk; see `hoist releases`")]
+    UnknownRelease(String),
+    /// The named release is marked failed.
+    #[error("release `{id}` failed ({failure}); refusing to make it live")]
+    ReleaseFailed {
+        /// The release.
+        id: String,
+        /// Its recorded failure.
+        failure: String,
+    },
+    /// The named release no longer matches its manifest.
+    #[error("release `{id}` fails verification ({summary}); refusing to make it live, deploy its artifact again")]
+    ReleaseDrift {
+        /// The release.
+        id: String,
+        /// What differs.
+        summary: String,
+    },
+    /// There is no live release to act on.
+    #[error("nothing is live at `{}` yet; deploy first", root.display())]
+    NothingLive {
+        /// The site root.
+        root: PathBuf,
+    },
+}

@@ -1,0 +1,50 @@
+//! The deploy lifecycle on one host, without an agent ("external" mode):
+//! the release goes live by switching `current` and running the app's own
+//! restart command.
+//!
+//! | operation | entry point |
+//! |---|---|
+//! | deploy an artifact | [`deploy()`] |
+//! | roll back one step or to a release | [`rollback()`] |
+//! | remove old releases | [`prune()`] |
+//! | finish or undo a killed operation | [`recover()`] |
+//! | read state | [`status()`], [`releases()`], [`verify_release`] |
+//!
+//! Every mutating operation takes the site lock, journals each step before
+//! doing it (so `recover` knows where a crash happened) and records its
+//! outcome in the ledger. Anything that fails before the switch leaves the
+//! live release untouched; a failed restart or health check after the
+//! switch switches back.
+//!
+//! ```no_run
+//! use hoist_deploy::{deploy, Context, DeployRequest, Silent};
+//! let context = Context::create("/srv/shop".as_ref()).unwrap();
+//! let request = DeployRequest { artifact: "dist/x.tar.zst".into(), config: None, reason: None };
+//! let report = deploy(&context, &request, &Silent).unwrap();
+//! println!("{} is live", report.release);
+//! ```
+
+mod activate;
+mod command;
+mod context;
+mod deploy;
+mod error;
+mod health;
+mod prune;
+mod recover;
+mod reporter;
+mod rollback;
+mod shared;
+mod status;
+mod test_count;
+mod verify;
+
+pub use context::Context;
+pub use deploy::{deploy, DeployReport, DeployRequest};
+pub use error::DeployError;
+pub use prune::{prune, PruneReport};
+pub use recover::{recover, RecoverReport};
+pub use reporter::{Reporter, Silent};
+pub use rollback::{rollback, RollbackReport};
+pub use status::{previous_release, releases, status, ReleaseInfo, Status};
+pub use verify::verify_release;

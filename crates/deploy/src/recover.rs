@@ -1,0 +1,179 @@
+//! `hoist recover`: finish or undo an operation that was killed mid-way.
+//!
+//! The rule: if the interrupted operation had already switched `current`,
+//! recovery finishes it (restart, health check, record); otherwise it
+//! cleans up and the live release stays as it was.
+
+use crate::activate::{self, activate, record_success, HEALTH, RECORD, RESTART, SWITCH_BACK};
+use crate::deploy::{read_manifest, release_row, remove_tree};
+use crate::{prune, Context, DeployError, Reporter};
+use hoist_config::Config;
+use hoist_ledger::{Outcome, ReleaseState};
+use hoist_site::{Journal, JournalRecord};
+use serde::Serialize;
+
+/// What recovery did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecoverReport {
+    /// `nothing`, `finished` or `cleaned-up`.
+    pub action: &'static str,
+    /// The interrupted operation, if there was one.
+    pub interrupted: Option<JournalRecord>,
+    /// The release live after recovery.
+    pub live: Option<String>,
+    /// Leftover partial or half-deleted trees removed.
+    pub removed: Vec<String>,
+}
+
+/// Recovers the site in `context`.
+pub fn recover(
+    context: &Context,
+    config: Option<&Config>,
+    reporter: &dyn Reporter,
+) -> Result<RecoverReport, DeployError> {
+    let lock = context.lock("recover", reporter)?;
+    let removed = remove_leftovers(context);
+    let Some(record) = Journal::pending(&context.site)? else {
+        lock.release()?;
+        let live = context.site.live()?;
+        return Ok(RecoverReport {
+            action: "nothing",
+            interrupted: None,
+            live,
+            removed,
+        });
+    };
+    let live = context.site.live()?;
+    let switched = live.as_deref() == Some(record.release.as_str()) && record.op != "prune";
+    let mut journal = Journal::resume(&context.site, record.clone());
+    let action = if record.step == SWITCH_BACK {
+        let settings =
+            context.settings_for(record.from.as_deref().unwrap_or(&record.release), config)?;
+        let problem = "interrupted while switching back after a failed restart or health check";
+        // switch_back records the failure; its error only restates what we report.
+        let _ = activate::switch_back(context, &mut journal, &settings, problem, reporter);
+        "finished"
+    } else if switched {
+        finish(context, &mut journal, &record, config, reporter)?;
+        "finished"
+    } else {
+        clean_up(context, &mut journal, &record)?;
+        "cleaned-up"
+    };
+    lock.release()?;
+    Ok(RecoverReport {
+        action,
+        interrupted: Some(record),
+        live: context.site.live()?,
+        removed,
+    })
+}
+
+/// The switch happened: run the remaining steps, then prune as a deploy would.
+fn finish(
+    context: &Context,
+    journal: &mut Journal,
+    record: &JournalRecord,
+    config: Option<&Config>,
+    reporter: &dyn Reporter,
+) -> Result<(), DeployError> {
+    let settings = context.settings_for(&record.release, config)?;
+    if context.ledger.release(&record.release)?.is_none() {
+        if let Some(manifest) = read_manifest(&context.site.release_dir(&record.release)) {
+            context.ledger.add_release(&release_row(&manifest, None))?;
+        }
+    }
+    let already_recorded = context.ledger.has_event(&record.op_id)?;
+    if !already_recorded {
+        let resume_at = match record.step.as_str() {
+            HEALTH => HEALTH,
+            RECORD | prune::STEP => RECORD,
+            _ => RESTART,
+        };
+        if resume_at != RECORD {
+            reporter.step(
+                "recover",
+                &format!(
+                    "`{}` was switched in; finishing its restart and health check",
+                    record.release
+                ),
+            );
+            activate(context, journal, &settings, resume_at, reporter)?;
+        }
+        let left = if record.op == "rollback" {
+            ReleaseState::RolledBack
+        } else {
+            ReleaseState::Good
+        };
+        record_success(
+            context,
+            journal,
+            left,
+            Some(format!(
+                "finished by `hoist recover` after stopping during `{}`",
+                record.step
+            )),
+        )?;
+    }
+    if record.op == "deploy" {
+        journal.step(prune::STEP)?;
+        prune::prune_locked(context, settings.keep_releases, reporter)?;
+    }
+    activate::journal_done(context, journal)
+}
+
+/// The switch never happened: drop the half-made release and record it.
+fn clean_up(
+    context: &Context,
+    journal: &mut Journal,
+    record: &JournalRecord,
+) -> Result<(), DeployError> {
+    remove_tree(&context.site.partial_dir(&record.release));
+    let release_dir = context.site.release_dir(&record.release);
+    // A release that reached `ready` is complete and verified; keep it, known to the ledger.
+    if record.op == "deploy" && context.ledger.release(&record.release)?.is_none() {
+        if let Some(manifest) = read_manifest(&release_dir) {
+            context.ledger.add_release(&release_row(&manifest, None))?;
+        }
+    }
+    if !context.ledger.has_event(&record.op_id)? {
+        let detail = format!(
+            "stopped during `{}`; `hoist recover` cleaned up, live release unchanged",
+            record.step
+        );
+        let event = activate::event(
+            record,
+            Outcome::Interrupted,
+            record.from.as_deref(),
+            Some(detail),
+        );
+        context.ledger.record(&event)?;
+    }
+    activate::journal_done(context, journal)
+}
+
+/// Removes `*.partial` and `*.deleting` trees and stray temp links.
+fn remove_leftovers(context: &Context) -> Vec<String> {
+    let mut removed = Vec::new();
+    for path in context.site.leftovers().unwrap_or_default() {
+        remove_tree(&path);
+        removed.push(
+            path.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned(),
+        );
+    }
+    if let Ok(items) = std::fs::read_dir(context.site.root()) {
+        for item in items.flatten() {
+            if item
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".current.tmp-")
+            {
+                let _ = std::fs::remove_file(item.path());
+            }
+        }
+    }
+    removed
+}

@@ -1,0 +1,147 @@
+//! Read-side answers: what is live, what came before, what is on disk.
+
+use crate::{Context, DeployError};
+use hoist_ledger::{Event, ReleaseState};
+use hoist_site::{DeployLock, Journal, JournalRecord, LockHolder};
+use serde::Serialize;
+use std::collections::HashSet;
+use std::os::unix::fs::MetadataExt;
+
+/// `hoist status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    /// The site root.
+    pub root: String,
+    /// The live release.
+    pub live: Option<String>,
+    /// Where a plain `hoist rollback` would go.
+    pub previous: Option<String>,
+    /// When the live release was made live.
+    pub deployed_at: Option<jiff::Timestamp>,
+    /// Who made it live.
+    pub deployed_by: Option<String>,
+    /// An interrupted operation awaiting `hoist recover`.
+    pub pending: Option<JournalRecord>,
+    /// The current lock holder, if an operation is running.
+    pub locked_by: Option<LockHolder>,
+    /// The newest ledger event.
+    pub last_event: Option<Event>,
+}
+
+/// One release in `hoist releases`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReleaseInfo {
+    /// The id.
+    pub id: String,
+    /// `live`, `previous`, `ready`, `failed` or `rolled-back`.
+    pub state: &'static str,
+    /// Version from the manifest.
+    pub version: Option<String>,
+    /// Build time.
+    pub created: Option<jiff::Timestamp>,
+    /// When it last became live.
+    pub deployed_at: Option<jiff::Timestamp>,
+    /// Total file bytes.
+    pub bytes: u64,
+    /// Bytes this release alone occupies (files hard-linked from an older release are not counted again).
+    pub disk_bytes: u64,
+    /// Recorded failure.
+    pub failure: Option<String>,
+}
+
+/// Where a plain rollback goes: the release most recently live before the
+/// current one that did not fail and was not rolled back from.
+pub fn previous_release(
+    context: &Context,
+    live: Option<&str>,
+) -> Result<Option<String>, DeployError> {
+    let on_disk: HashSet<String> = context.site.release_ids()?.into_iter().collect();
+    let best = context
+        .ledger
+        .releases()?
+        .into_iter()
+        .filter(|row| Some(row.id.as_str()) != live && on_disk.contains(&row.id))
+        .filter(|row| row.state == ReleaseState::Good && row.left_live_at.is_some())
+        .max_by_key(|row| row.left_live_at);
+    Ok(best.map(|row| row.id))
+}
+
+/// Builds `hoist status`.
+pub fn status(context: &Context) -> Result<Status, DeployError> {
+    let live = context.site.live()?;
+    let row = match &live {
+        Some(id) => context.ledger.release(id)?,
+        None => None,
+    };
+    let locked_by = DeployLock::holder(&context.site)?;
+    // A journal whose operation still holds the lock is in progress, not interrupted.
+    let pending = Journal::pending(&context.site)?.filter(|_| locked_by.is_none());
+    Ok(Status {
+        root: context.site.root().display().to_string(),
+        previous: previous_release(context, live.as_deref())?,
+        deployed_at: row.as_ref().and_then(|row| row.deployed_at),
+        deployed_by: row.and_then(|row| row.deployed_by),
+        live,
+        pending,
+        locked_by,
+        last_event: context.ledger.events(1)?.into_iter().next(),
+    })
+}
+
+/// Builds `hoist releases`: every release on disk, oldest first.
+pub fn releases(context: &Context) -> Result<Vec<ReleaseInfo>, DeployError> {
+    let live = context.site.live()?;
+    let previous = previous_release(context, live.as_deref())?;
+    let mut seen_inodes = HashSet::new();
+    let mut infos = Vec::new();
+    for id in context.site.release_ids()? {
+        let row = context.ledger.release(&id)?;
+        let state = if Some(&id) == live.as_ref() {
+            "live"
+        } else if Some(&id) == previous.as_ref() {
+            "previous"
+        } else {
+            match row.as_ref().map(|row| row.state) {
+                Some(ReleaseState::Failed) => "failed",
+                Some(ReleaseState::RolledBack) => "rolled-back",
+                _ => "ready",
+            }
+        };
+        infos.push(ReleaseInfo {
+            disk_bytes: unique_bytes(&context.site.release_dir(&id), &mut seen_inodes),
+            state,
+            version: row.as_ref().map(|row| row.version.clone()),
+            created: row.as_ref().map(|row| row.created_at),
+            deployed_at: row.as_ref().and_then(|row| row.deployed_at),
+            bytes: row.as_ref().map_or(0, |row| row.bytes),
+            failure: row.and_then(|row| row.failure),
+            id,
+        });
+    }
+    Ok(infos)
+}
+
+fn unique_bytes(dir: &std::path::Path, seen: &mut HashSet<(u64, u64)>) -> u64 {
+    walkdir(dir)
+        .filter_map(|metadata| {
+            seen.insert((metadata.dev(), metadata.ino()))
+                .then(|| metadata.blocks() * 512)
+        })
+        .sum()
+}
+
+fn walkdir(dir: &std::path::Path) -> impl Iterator<Item = std::fs::Metadata> {
+    let mut stack = vec![dir.to_owned()];
+    std::iter::from_fn(move || loop {
+        let path = stack.pop()?;
+        let Ok(metadata) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if metadata.is_dir() {
+            if let Ok(items) = std::fs::read_dir(&path) {
+                stack.extend(items.flatten().map(|item| item.path()));
+            }
+        }
+        return Some(metadata);
+    })
+}

@@ -1,0 +1,65 @@
+use std::path::PathBuf;
+
+/// What can go wrong with the site layout, lock or journal.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SiteError {
+    /// An I/O error on a named path.
+    #[error("{action} `{}`: {source}", path.display())]
+    Io {
+        /// What hoist was doing.
+        action: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The root does not exist or is not a hoist site.
+    #[error("`{}` is not a hoist site (no `releases/` dir); deploy to it once, or pass the right `--root`", root.display())]
+    NotASite {
+        /// The root given.
+        root: PathBuf,
+    },
+    /// `current` is a real directory, as left by `mv deploy live` style deploys.
+    #[error("`{}` is a real directory, not a symlink; move it aside (`mv {0} {0}.old`), deploy, then remove the old tree", path.display())]
+    CurrentIsDirectory {
+        /// The `current` path.
+        path: PathBuf,
+    },
+    /// `current` points somewhere that is not `releases/<id>`.
+    #[error("`{}` points to `{}`, not into `releases/`; remove the link and deploy again", path.display(), target.display())]
+    CurrentIsForeign {
+        /// The `current` path.
+        path: PathBuf,
+        /// Where it points.
+        target: PathBuf,
+    },
+    /// Another live deploy holds the lock.
+    #[error("the site is locked by {holder}; wait for it, or if it is stuck run `hoist unlock --reason ...`")]
+    Locked {
+        /// Who holds it.
+        holder: crate::LockHolder,
+    },
+    /// A state file exists but cannot be parsed.
+    #[error("state file `{}` is unreadable: {message}; inspect it, then move it aside", path.display())]
+    BadStateFile {
+        /// The file.
+        path: PathBuf,
+        /// Parser message.
+        message: String,
+    },
+}
+
+impl SiteError {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> SiteError {
+        let path = path.into();
+        move |source| SiteError::Io {
+            action,
+            path,
+            source,
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! The journal: the operation in flight, written durably before each step.
+//!
+//! If hoist dies mid-operation the journal survives, names the last step
+//! begun, and `hoist recover` reads it to finish or undo the work.
+
+use crate::{durable, identity, Site, SiteError};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Set to a step name to make hoist kill itself with SIGKILL right after
+/// journaling that step: the crash tests use it to die at every step.
+pub const FAULT_ENV: &str = "HOIST_FAULT_KILL_AT";
+
+/// What is recorded about an operation in flight.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalRecord {
+    /// Unique id, shared with the ledger row this operation will write.
+    pub op_id: String,
+    /// `deploy`, `rollback` or `prune`.
+    pub op: String,
+    /// The release being made live (or pruned).
+    pub release: String,
+    /// The release live when the operation began.
+    pub from: Option<String>,
+    /// The last step begun.
+    pub step: String,
+    /// The user who ran it.
+    pub user: String,
+    /// The host it ran on.
+    pub host: String,
+    /// Its pid.
+    pub pid: u32,
+    /// When it started.
+    pub started_at: jiff::Timestamp,
+    /// The reason the user gave.
+    pub reason: Option<String>,
+    /// The artifact copy under `incoming/`, to clean up.
+    pub incoming: Option<PathBuf>,
+}
+
+/// An open journal for the operation this process runs.
+#[derive(Debug)]
+pub struct Journal {
+    path: PathBuf,
+    record: JournalRecord,
+}
+
+impl Journal {
+    /// Starts journaling a new operation; its first step is `begin`.
+    pub fn begin(
+        site: &Site,
+        op: &str,
+        release: &str,
+        from: Option<String>,
+        reason: Option<String>,
+    ) -> Result<Journal, SiteError> {
+        let started_at = jiff::Timestamp::now();
+        let record = JournalRecord {
+            op_id: format!("{}-{}", started_at.as_nanosecond(), std::process::id()),
+            op: op.to_owned(),
+            release: release.to_owned(),
+            from,
+            step: "begin".to_owned(),
+            user: identity::user_name(),
+            host: identity::host_name(),
+            pid: std::process::id(),
+            started_at,
+            reason,
+            incoming: None,
+        };
+        let mut journal = Journal {
+            path: site.journal_path(),
+            record,
+        };
+        journal.write()?;
+        Ok(journal)
+    }
+
+    /// Takes over a pending record (for `hoist recover`).
+    pub fn resume(site: &Site, record: JournalRecord) -> Journal {
+        Journal {
+            path: site.journal_path(),
+            record,
+        }
+    }
+
+    /// The record as last written.
+    pub fn record(&self) -> &JournalRecord {
+        &self.record
+    }
+
+    /// Notes where the artifact copy lives, durably, before it is written.
+    pub fn set_incoming(&mut self, path: PathBuf) -> Result<(), SiteError> {
+        self.record.incoming = Some(path);
+        self.write()
+    }
+
+    /// Durably records that `step` is about to begin.
+    pub fn step(&mut self, step: &str) -> Result<(), SiteError> {
+        self.record.step = step.to_owned();
+        self.write()?;
+        if std::env::var(FAULT_ENV).is_ok_and(|at| at == step) {
+            let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+        }
+        Ok(())
+    }
+
+    /// The operation is over, whatever its outcome: remove the journal.
+    pub fn finish(self) -> Result<(), SiteError> {
+        durable::remove_file(&self.path)
+    }
+
+    /// The interrupted operation, if any.
+    pub fn pending(site: &Site) -> Result<Option<JournalRecord>, SiteError> {
+        let path = site.journal_path();
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(SiteError::Io {
+                    action: "cannot read",
+                    path,
+                    source,
+                })
+            }
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|error| SiteError::BadStateFile {
+                path,
+                message: error.to_string(),
+            })
+    }
+
+    fn write(&mut self) -> Result<(), SiteError> {
+        let json = serde_json::to_vec_pretty(&self.record).expect("journal serializes");
+        durable::write_atomic(&self.path, &json)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn journal_survives_until_finished() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = Site::create(dir.path()).unwrap();
+        let mut journal = Journal::begin(&site, "deploy", "b", Some("a".into()), None).unwrap();
+        journal.step("unpack").unwrap();
+        let pending = Journal::pending(&site).unwrap().unwrap();
+        assert_eq!(
+            (pending.step.as_str(), pending.from.as_deref()),
+            ("unpack", Some("a"))
+        );
+        journal.finish().unwrap();
+        assert!(Journal::pending(&site).unwrap().is_none());
+    }
+
+    #[test]
+    fn unreadable_journal_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = Site::create(dir.path()).unwrap();
+        std::fs::write(site.journal_path(), b"{not json").unwrap();
+        let error = Journal::pending(&site).unwrap_err().to_string();
+        assert!(error.contains("journal.json"), "{error}");
+    }
+}

@@ -1,0 +1,39 @@
+//! The site: a deploy root on disk and the primitives that change it safely.
+//!
+//! ```text
+//! <root>/
+//!   releases/<id>/      read-only release trees (`<id>.partial` while unpacking)
+//!   current -> releases/<id>
+//!   shared/             persistent files linked into every release
+//!   incoming/           artifacts in transit; never read by the live site
+//!   data/               versioned data sets
+//!   ledger.sqlite       who deployed what, when, and how it went
+//!   deploy.lock         one deploy at a time
+//!   journal.json        the operation in flight, written before each step
+//!   agent.sock          the agent's admin socket
+//! ```
+//!
+//! Every durable write is temp file + fsync + rename + directory fsync
+//! ([`durable`]); the switch is a new symlink renamed over `current`
+//! ([`Site::switch_to`]), so readers always see one whole release.
+//!
+//! ```no_run
+//! let site = hoist_site::Site::create("/srv/shop".as_ref()).unwrap();
+//! site.switch_to("20261122T101500Z-1.4.2-a1b2c3d").unwrap();
+//! assert_eq!(site.live().unwrap().as_deref(), Some("20261122T101500Z-1.4.2-a1b2c3d"));
+//! ```
+
+pub mod durable;
+mod error;
+mod identity;
+mod journal;
+mod layout;
+mod lock;
+mod space;
+
+pub use error::SiteError;
+pub use identity::{host_name, pid_alive, process_start_ticks, user_name};
+pub use journal::{Journal, JournalRecord};
+pub use layout::Site;
+pub use lock::{DeployLock, LockHolder};
+pub use space::{free_space, FreeSpace};

@@ -1,0 +1,214 @@
+//! One deploy at a time, with a holder you can name.
+//!
+//! The lock is an `flock` on `deploy.lock`, so the kernel frees it the moment
+//! its holder dies, even by `kill -9`. The file's content names the holder:
+//! finding content while the flock is free means the last holder died
+//! without unlocking, which the caller reports as a stale lock taken over.
+
+use crate::{identity, Site, SiteError};
+use nix::fcntl::{Flock, FlockArg};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, Write};
+
+/// Who holds (or held) the lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockHolder {
+    /// The user who ran the command.
+    pub user: String,
+    /// The host it ran on.
+    pub host: String,
+    /// Its process id.
+    pub pid: u32,
+    /// What it was doing, e.g. `deploy 20261122T101500Z-1.4.2-a1b2c3d`.
+    pub command: String,
+    /// When it took the lock.
+    pub since: jiff::Timestamp,
+}
+
+impl fmt::Display for LockHolder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "`{}` on `{}` (pid {}, `{}`, since {})",
+            self.user,
+            self.host,
+            self.pid,
+            self.command,
+            self.since.strftime("%Y-%m-%d %H:%M:%S UTC")
+        )
+    }
+}
+
+/// The held lock; dropping it releases it.
+#[derive(Debug)]
+pub struct DeployLock {
+    file: Option<Flock<File>>,
+}
+
+impl DeployLock {
+    /// Takes the lock for `command`. Returns the previous holder when a stale
+    /// lock (one whose holder died) was taken over, so the caller can warn.
+    pub fn acquire(
+        site: &Site,
+        command: &str,
+    ) -> Result<(DeployLock, Option<LockHolder>), SiteError> {
+        let path = site.lock_path();
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(SiteError::io("cannot open", &path))?;
+        let mut file = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(locked) => locked,
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
+                let holder = read_holder(
+                    &mut File::open(&path).map_err(SiteError::io("cannot open", &path))?,
+                )
+                .unwrap_or_else(|| unknown_holder(command));
+                return Err(SiteError::Locked { holder });
+            }
+            Err((_, errno)) => {
+                return Err(SiteError::Io {
+                    action: "cannot lock",
+                    path,
+                    source: errno.into(),
+                })
+            }
+        };
+        let stale = read_holder(&mut file);
+        let holder = LockHolder {
+            user: identity::user_name(),
+            host: identity::host_name(),
+            pid: std::process::id(),
+            command: command.to_owned(),
+            since: jiff::Timestamp::now(),
+        };
+        let json = serde_json::to_vec(&holder).expect("holder serializes");
+        let write = |file: &mut File| -> std::io::Result<()> {
+            file.set_len(0)?;
+            file.rewind()?;
+            file.write_all(&json)?;
+            file.sync_all()
+        };
+        write(&mut file).map_err(SiteError::io("cannot write", &path))?;
+        Ok((DeployLock { file: Some(file) }, stale))
+    }
+
+    /// Who holds the lock right now, if anyone (stale content is not a holder).
+    pub fn holder(site: &Site) -> Result<Option<LockHolder>, SiteError> {
+        let path = site.lock_path();
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(SiteError::Io {
+                    action: "cannot open",
+                    path,
+                    source,
+                })
+            }
+        };
+        match Flock::lock(file, FlockArg::LockSharedNonblock) {
+            Ok(_free) => Ok(None),
+            Err((mut file, _)) => Ok(Some(
+                read_holder(&mut file).unwrap_or_else(|| unknown_holder("unknown")),
+            )),
+        }
+    }
+
+    /// Clears a lock record left by a dead holder. Refuses while the holder
+    /// is alive: breaking a running deploy's lock is how sites get corrupted.
+    pub fn clear_stale(site: &Site) -> Result<Option<LockHolder>, SiteError> {
+        let (lock, stale) = DeployLock::acquire(site, "unlock")?;
+        lock.release()?;
+        Ok(stale)
+    }
+
+    /// Releases the lock, leaving the file empty so the next holder sees no stale record.
+    pub fn release(mut self) -> Result<(), SiteError> {
+        self.clear().map_err(|source| SiteError::Io {
+            action: "cannot release lock",
+            path: "deploy.lock".into(),
+            source,
+        })
+    }
+
+    fn clear(&mut self) -> std::io::Result<()> {
+        if let Some(file) = self.file.take() {
+            file.set_len(0)?;
+            file.sync_all()?;
+            drop(file.unlock());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for DeployLock {
+    fn drop(&mut self) {
+        let _ = self.clear();
+    }
+}
+
+fn read_holder(file: &mut File) -> Option<LockHolder> {
+    let mut text = String::new();
+    file.rewind().ok()?;
+    file.read_to_string(&mut text).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+fn unknown_holder(command: &str) -> LockHolder {
+    LockHolder {
+        user: "unknown".into(),
+        host: identity::host_name(),
+        pid: 0,
+        command: command.to_owned(),
+        since: jiff::Timestamp::now(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_acquire_is_refused_with_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = Site::create(dir.path()).unwrap();
+        let (lock, stale) = DeployLock::acquire(&site, "deploy a").unwrap();
+        assert!(stale.is_none());
+        let SiteError::Locked { holder } = DeployLock::acquire(&site, "deploy b").unwrap_err()
+        else {
+            panic!("expected Locked");
+        };
+        assert_eq!(holder.command, "deploy a");
+        assert_eq!(holder.pid, std::process::id());
+        assert_eq!(
+            DeployLock::holder(&site).unwrap().unwrap().command,
+            "deploy a"
+        );
+        lock.release().unwrap();
+        assert!(DeployLock::holder(&site).unwrap().is_none());
+        let (_lock, stale) = DeployLock::acquire(&site, "deploy b").unwrap();
+        assert!(stale.is_none());
+    }
+
+    #[test]
+    fn record_left_by_a_dead_holder_is_reported_as_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = Site::create(dir.path()).unwrap();
+        let dead = LockHolder {
+            user: "bob".into(),
+            host: "web1".into(),
+            pid: 1,
+            command: "deploy x".into(),
+            since: jiff::Timestamp::now(),
+        };
+        std::fs::write(site.lock_path(), serde_json::to_vec(&dead).unwrap()).unwrap();
+        let (_lock, stale) = DeployLock::acquire(&site, "deploy y").unwrap();
+        assert_eq!(stale, Some(dead));
+    }
+}

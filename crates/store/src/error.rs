@@ -1,0 +1,86 @@
+use std::path::PathBuf;
+
+/// What can go wrong while packing, unpacking or verifying a release.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// An I/O error on a named path.
+    #[error("{action} `{}`: {source}", path.display())]
+    Io {
+        /// What hoist was doing, e.g. "cannot create".
+        action: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The artifact cannot be read to the end: truncated or damaged.
+    #[error("artifact `{}` is corrupt or truncated: {detail}; build and ship it again", path.display())]
+    Corrupt {
+        /// The artifact.
+        path: PathBuf,
+        /// What was found.
+        detail: String,
+    },
+    /// A file's content does not match the digest its manifest records.
+    #[error("artifact `{}`: `{entry}` does not match its manifest digest; the artifact was altered after it was built", artifact.display())]
+    DigestMismatch {
+        /// The artifact.
+        artifact: PathBuf,
+        /// The file inside it.
+        entry: String,
+    },
+    /// An entry that could escape the release or is not a plain file, dir or link.
+    #[error("artifact `{}`: entry `{entry}` {problem}; refusing to unpack", artifact.display())]
+    UnsafeEntry {
+        /// The artifact.
+        artifact: PathBuf,
+        /// The offending entry.
+        entry: String,
+        /// Why it is refused.
+        problem: String,
+    },
+    /// The manifest declares more bytes than the configured limit allows.
+    #[error("artifact `{}` unpacks to {size} bytes, over the limit of {limit}; raise `deploy.max_release_size` if this is expected", artifact.display())]
+    TooLarge {
+        /// The artifact.
+        artifact: PathBuf,
+        /// Declared unpacked size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The build command failed.
+    #[error("build command `{command}` failed ({status})")]
+    BuildCommand {
+        /// The command.
+        command: String,
+        /// Its exit status.
+        status: String,
+    },
+    /// A glob in `[build]` does not parse.
+    #[error("bad glob `{glob}` in `[build]`: {message}")]
+    Glob {
+        /// The glob.
+        glob: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// A release id or version that cannot be used as a file name.
+    #[error("`{0}` is not a valid release id")]
+    BadReleaseId(String),
+}
+
+impl StoreError {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> StoreError {
+        let path = path.into();
+        move |source| StoreError::Io {
+            action,
+            path,
+            source,
+        }
+    }
+}

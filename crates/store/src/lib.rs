@@ -1,0 +1,41 @@
+//! The release store: how a source tree becomes a verifiable artifact and
+//! how an artifact becomes a release tree on disk.
+//!
+//! - [`pack`] walks a source dir, hashes every file with BLAKE3 and writes
+//!   `<release-id>.tar.zst` whose first entry is the [`Manifest`].
+//! - [`Artifact`] opens such a file, checks the manifest's own digest and the
+//!   safety of every path *before* anything is written, then
+//!   [`Artifact::unpack`] streams it into a directory, verifying each file's
+//!   digest as it goes and hard-linking files unchanged since a previous
+//!   release instead of writing them again.
+//! - [`verify_tree`] compares a tree on disk against its manifest.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), hoist_store::StoreError> {
+//! let built = hoist_store::pack(&hoist_store::PackOptions::new("shop", ".".as_ref(), "dist".as_ref()))?;
+//! let artifact = hoist_store::Artifact::open(&built.artifact, u64::MAX)?;
+//! artifact.unpack("/srv/shop/releases/x.partial".as_ref(), None, &mut |_| {})?;
+//! # Ok(()) }
+//! ```
+
+mod error;
+mod hash;
+mod manifest;
+mod pack;
+mod paths;
+mod release_id;
+mod unpack;
+mod verify;
+
+pub use error::StoreError;
+pub use manifest::{Entry, EntryKind, Manifest, MANIFEST_NAME};
+pub use pack::{pack, PackOptions, Packed};
+pub use release_id::ReleaseId;
+pub use unpack::{Artifact, UnpackStats};
+pub use verify::{verify_tree, Drift};
+
+/// Files in a release are never writable: a live tree is read-only (and
+/// hard links shared between releases must never be edited in place).
+pub const fn release_mode(mode: u32) -> u32 {
+    mode & 0o7555
+}
