@@ -164,15 +164,30 @@ pub(crate) fn switch_back(
     })
 }
 
-/// Records a successful switch; `left` is the state the old live release is left in.
+/// The state the release we switched away from is left in: going back
+/// marks it rolled back; a deploy, or `rollback --to` a newer release
+/// (a roll-forward), leaves it good.
+pub(crate) fn left_state(record: &JournalRecord) -> ReleaseState {
+    let forward = record
+        .from
+        .as_deref()
+        .is_none_or(|from| record.release.as_str() > from);
+    if record.op == "rollback" && !forward {
+        ReleaseState::RolledBack
+    } else {
+        ReleaseState::Good
+    }
+}
+
+/// Records a successful switch.
 pub(crate) fn record_success(
     context: &Context,
     journal: &mut Journal,
-    left: ReleaseState,
     detail: Option<String>,
 ) -> Result<(), DeployError> {
     journal.step(RECORD)?;
     let record = journal.record().clone();
+    let left = left_state(&record);
     let event = event(&record, Outcome::Ok, Some(&record.release), detail);
     let left = record.from.as_deref().map(|from| (from, left));
     context.ledger.record_switch(&Switch {

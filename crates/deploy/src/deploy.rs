@@ -11,7 +11,7 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 /// Headroom kept free beyond the release itself, so a deploy never fills the disk to the last byte.
-const SPACE_MARGIN: u64 = 64 * 1024 * 1024;
+const SPACE_MARGIN: u64 = 1024 * 1024;
 
 /// What to deploy.
 #[derive(Debug, Clone)]
@@ -110,12 +110,7 @@ pub fn deploy(
     report.test_count = tests;
 
     activate(context, &mut journal, &settings, SWITCH, reporter)?;
-    record_success(
-        context,
-        &mut journal,
-        ReleaseState::Good,
-        request.reason.clone(),
-    )?;
+    record_success(context, &mut journal, request.reason.clone())?;
     journal.step(prune::STEP)?;
     report.pruned = prune::prune_locked(context, settings.keep_releases, reporter)?.removed;
     activate::journal_done(context, &mut journal)?;

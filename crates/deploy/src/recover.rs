@@ -8,7 +8,7 @@ use crate::activate::{self, activate, record_success, HEALTH, RECORD, RESTART, S
 use crate::deploy::{read_manifest, release_row, remove_tree};
 use crate::{prune, Context, DeployError, Reporter};
 use hoist_config::Config;
-use hoist_ledger::{Outcome, ReleaseState};
+use hoist_ledger::Outcome;
 use hoist_site::{Journal, JournalRecord};
 use serde::Serialize;
 
@@ -100,15 +100,9 @@ fn finish(
             );
             activate(context, journal, &settings, resume_at, reporter)?;
         }
-        let left = if record.op == "rollback" {
-            ReleaseState::RolledBack
-        } else {
-            ReleaseState::Good
-        };
         record_success(
             context,
             journal,
-            left,
             Some(format!(
                 "finished by `hoist recover` after stopping during `{}`",
                 record.step

@@ -75,7 +75,7 @@ pub fn rollback(
         reason.clone(),
     )?;
     activate(context, &mut journal, &settings, SWITCH, reporter)?;
-    record_success(context, &mut journal, ReleaseState::RolledBack, reason)?;
+    record_success(context, &mut journal, reason)?;
     activate::journal_done(context, &mut journal)?;
     lock.release()?;
     Ok(RollbackReport {

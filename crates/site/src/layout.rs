@@ -14,17 +14,22 @@ const DIRS: [&str; 4] = ["releases", "shared", "incoming", "data"];
 impl Site {
     /// Opens an existing site.
     pub fn open(root: &Path) -> Result<Site, SiteError> {
-        let root = std::path::absolute(root).map_err(SiteError::io("cannot resolve", root))?;
         if !root.join("releases").is_dir() {
+            let root = std::path::absolute(root).unwrap_or_else(|_| root.to_owned());
             return Err(SiteError::NotASite { root });
         }
+        let root = root
+            .canonicalize()
+            .map_err(SiteError::io("cannot resolve", root))?;
         Ok(Site { root })
     }
 
     /// Opens a site, creating its directories if needed.
     pub fn create(root: &Path) -> Result<Site, SiteError> {
         std::fs::create_dir_all(root).map_err(SiteError::io("cannot create", root))?;
-        let root = std::path::absolute(root).map_err(SiteError::io("cannot resolve", root))?;
+        let root = root
+            .canonicalize()
+            .map_err(SiteError::io("cannot resolve", root))?;
         for dir in DIRS {
             let path = root.join(dir);
             if !path.is_dir() {
