@@ -130,9 +130,10 @@ impl Manifest {
         serde_json::from_slice(bytes)
     }
 
-    /// Pretty JSON, as stored in artifacts and release trees.
+    /// Compact JSON, as stored in artifacts and release trees (a 10,000-file
+    /// manifest is about 1 MB; pretty-printing would double what every deploy writes).
     pub fn to_json(&self) -> Vec<u8> {
-        serde_json::to_vec_pretty(self).expect("manifests always serialize")
+        serde_json::to_vec(self).expect("manifests always serialize")
     }
 }
 
