@@ -24,6 +24,7 @@ mod manifest;
 mod pack;
 mod paths;
 mod release_id;
+mod seekable;
 mod unpack;
 mod verify;
 

@@ -1,6 +1,7 @@
 //! `hoist build`: a source tree becomes `<release-id>.tar.zst`.
 
 use crate::hash::hash_reader;
+use crate::seekable::Counting;
 use crate::{paths, Entry, EntryKind, Manifest, ReleaseId, StoreError, MANIFEST_NAME};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use std::fs::File;
@@ -238,44 +239,50 @@ fn symlink_entry(source: &Path, path: &Path, relative: String) -> Result<Entry, 
     })
 }
 
-/// Writes the tar.zst: manifest first, then entries in manifest order.
+/// Writes the tar.zst: manifest first, then entries in manifest order, each
+/// in its own zstd frame, then the frame index (see [`crate::seekable`]).
 fn write_artifact(partial: &Path, source: &Path, manifest: &Manifest) -> Result<(), StoreError> {
     let io_error = StoreError::io("cannot write", partial);
     let write = || -> std::io::Result<()> {
         let file = File::create(partial)?;
-        let mut encoder = zstd::Encoder::new(BufWriter::with_capacity(1 << 20, file), 3)?;
-        encoder.include_checksum(true)?;
-        let mut tar = tar::Builder::new(encoder);
+        let mut out = Counting::new(BufWriter::with_capacity(1 << 20, file));
         let mtime = manifest.created_at.as_second().max(0) as u64;
         let json = manifest.to_json();
-        let mut header = header_for(tar::EntryType::Regular, 0o444, json.len() as u64, mtime);
-        tar.append_data(&mut header, MANIFEST_NAME, json.as_slice())?;
+        let mut frames = Vec::with_capacity(manifest.files.len() + 2);
+        let head = TarHead {
+            kind: tar::EntryType::Regular,
+            path: MANIFEST_NAME,
+            mode: 0o444,
+            size: json.len() as u64,
+            mtime,
+            link: None,
+        };
+        frames.push(out.frame(|w| head.write(w, &mut json.as_slice()))?);
         for entry in &manifest.files {
-            let full = source.join(&entry.path);
-            match entry.kind {
-                EntryKind::Dir => {
-                    let mut header = header_for(tar::EntryType::Directory, entry.mode, 0, mtime);
-                    tar.append_data(&mut header, &entry.path, std::io::empty())?;
-                }
-                EntryKind::File => {
-                    let mut header =
-                        header_for(tar::EntryType::Regular, entry.mode, entry.size, mtime);
-                    let file = File::open(&full)?;
-                    // A file that changed since it was hashed would make a lying artifact.
-                    tar.append_data(
-                        &mut header,
-                        &entry.path,
-                        std::io::Read::take(file, entry.size),
-                    )?;
-                }
-                EntryKind::Symlink => {
-                    let mut header = header_for(tar::EntryType::Symlink, 0o777, 0, mtime);
-                    let target = entry.target.as_deref().unwrap_or_default();
-                    tar.append_link(&mut header, &entry.path, target)?;
-                }
-            }
+            let (kind, size, link) = match entry.kind {
+                EntryKind::Dir => (tar::EntryType::Directory, 0, None),
+                EntryKind::File => (tar::EntryType::Regular, entry.size, None),
+                EntryKind::Symlink => (tar::EntryType::Symlink, 0, entry.target.as_deref()),
+            };
+            let head = TarHead {
+                kind,
+                path: &entry.path,
+                mode: entry.mode,
+                size,
+                mtime,
+                link,
+            };
+            let frame = if entry.kind == EntryKind::File {
+                let mut file = File::open(source.join(&entry.path))?;
+                out.frame(|w| head.write(w, &mut file))?
+            } else {
+                out.frame(|w| head.write(w, &mut std::io::empty()))?
+            };
+            frames.push(frame);
         }
-        let mut writer = tar.into_inner()?.finish()?;
+        frames.push(out.frame(|w| w.write_all(&[0u8; 1024]))?);
+        out.index(&frames)?;
+        let mut writer = out.into_inner();
         writer.flush()?;
         writer
             .into_inner()
@@ -283,6 +290,68 @@ fn write_artifact(partial: &Path, source: &Path, manifest: &Manifest) -> Result<
             .sync_all()
     };
     write().map_err(io_error)
+}
+
+/// One tar entry's header fields; written by hand (not `tar::Builder`)
+/// because each entry goes in its own frame, without an archive trailer.
+struct TarHead<'a> {
+    kind: tar::EntryType,
+    path: &'a str,
+    mode: u32,
+    size: u64,
+    mtime: u64,
+    link: Option<&'a str>,
+}
+
+impl TarHead<'_> {
+    fn write(&self, out: &mut dyn Write, data: &mut dyn std::io::Read) -> std::io::Result<()> {
+        if self.path.len() > 100 {
+            write_long_name(out, tar::EntryType::GNULongName, self.path)?;
+        }
+        if let Some(link) = self.link.filter(|link| link.len() > 100) {
+            write_long_name(out, tar::EntryType::GNULongLink, link)?;
+        }
+        let mut header = header_for(self.kind, self.mode, self.size, self.mtime);
+        set_raw(&mut header.as_old_mut().name, self.path);
+        if let Some(link) = self.link {
+            set_raw(&mut header.as_old_mut().linkname, link);
+        }
+        header.set_cksum();
+        out.write_all(header.as_bytes())?;
+        // Exactly `size` bytes: a file that changed since it was hashed is an error, not a lying artifact.
+        let copied = std::io::copy(&mut std::io::Read::take(data, self.size), out)?;
+        if copied != self.size {
+            return Err(std::io::Error::other(format!(
+                "`{}` changed while it was being packed",
+                self.path
+            )));
+        }
+        pad(out, self.size)
+    }
+}
+
+fn write_long_name(out: &mut dyn Write, kind: tar::EntryType, text: &str) -> std::io::Result<()> {
+    let size = text.len() as u64 + 1;
+    let mut header = header_for(kind, 0o644, size, 0);
+    set_raw(&mut header.as_old_mut().name, "././@LongLink");
+    header.set_cksum();
+    out.write_all(header.as_bytes())?;
+    out.write_all(text.as_bytes())?;
+    out.write_all(&[0])?;
+    pad(out, size)
+}
+
+fn set_raw(field: &mut [u8], text: &str) {
+    let length = text.len().min(field.len());
+    field[..length].copy_from_slice(&text.as_bytes()[..length]);
+}
+
+fn pad(out: &mut dyn Write, size: u64) -> std::io::Result<()> {
+    let remainder = (size % 512) as usize;
+    if remainder != 0 {
+        out.write_all(&[0u8; 512][..512 - remainder])?;
+    }
+    Ok(())
 }
 
 fn header_for(kind: tar::EntryType, mode: u32, size: u64, mtime: u64) -> tar::Header {

@@ -1,10 +1,11 @@
 //! Reading an artifact: manifest checks up front, then a verified, streaming unpack.
 
 use crate::hash::copy_hashing;
+use crate::seekable::{self, Frame};
 use crate::{paths, release_mode, Entry, EntryKind, Manifest, StoreError, MANIFEST_NAME};
 use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -131,7 +132,8 @@ impl Artifact {
     /// Unpacks into `dest` (which must not exist), verifying every digest.
     ///
     /// Files identical (digest and mode) to those in `previous` (a release
-    /// dir and its manifest) are hard-linked from it rather than written.
+    /// dir and its manifest) are hard-linked from it rather than written;
+    /// with a frame index their compressed bytes are not even decoded.
     /// `on_file` is called with the bytes of each file handled, for progress.
     /// On error `dest` is left for the caller to remove.
     pub fn unpack(
@@ -141,132 +143,118 @@ impl Artifact {
         on_file: &mut dyn FnMut(u64),
     ) -> Result<UnpackStats, StoreError> {
         fs::create_dir(dest).map_err(StoreError::io("cannot create", dest))?;
-        let mut archive = open_archive(&self.path)?;
-        let corrupt = |error: std::io::Error| StoreError::Corrupt {
-            path: self.path.clone(),
-            detail: error.to_string(),
+        let mut file =
+            File::open(&self.path).map_err(StoreError::io("cannot open artifact", &self.path))?;
+        let mut writer = TreeWriter {
+            artifact: self,
+            dest,
+            previous,
+            on_file,
+            stats: UnpackStats::default(),
+            dirs: HashSet::new(),
         };
-        let mut stats = UnpackStats::default();
-        let mut seen: HashSet<String> = HashSet::with_capacity(self.manifest.files.len());
-        let mut dirs: HashSet<String> = HashSet::new();
-        let mut entries = archive.entries().map_err(corrupt)?;
-        // The manifest entry was checked by `open`; keep its bytes as the tree's own copy.
-        let mut first = entries
-            .next()
-            .ok_or_else(|| corrupt(std::io::ErrorKind::UnexpectedEof.into()))?
-            .map_err(corrupt)?;
         let manifest_path = dest.join(MANIFEST_NAME);
-        let mut manifest_file = create_file(&manifest_path, 0o444)?;
-        std::io::copy(&mut first, &mut manifest_file).map_err(corrupt)?;
-        drop(first);
+        create_file(&manifest_path, 0o444)?
+            .write_all(&self.manifest.to_json())
+            .map_err(StoreError::io("cannot write", &manifest_path))?;
+        match seekable::read_index(&mut file) {
+            Ok(Some(frames)) if frames.len() == self.manifest.files.len() + 2 => {
+                writer.from_frames(&file, &frames[1..])?
+            }
+            _ => writer.from_stream()?,
+        }
+        Ok(writer.stats)
+    }
+}
 
-        for tar_entry in entries {
-            let mut tar_entry = tar_entry.map_err(corrupt)?;
-            let raw = tar_entry.path_bytes().into_owned();
-            let name = String::from_utf8(raw)
-                .map_err(|_| self.unsafe_entry("<non-UTF-8>", "has a non-UTF-8 path"))?;
-            let name = name.trim_end_matches('/').to_owned();
-            paths::check_relative(&name).map_err(|problem| self.unsafe_entry(&name, problem))?;
-            let kind = match tar_entry.header().entry_type() {
-                tar::EntryType::Regular | tar::EntryType::Continuous => EntryKind::File,
-                tar::EntryType::Directory => EntryKind::Dir,
-                tar::EntryType::Symlink => EntryKind::Symlink,
-                tar::EntryType::Char | tar::EntryType::Block => {
-                    return Err(self.unsafe_entry(
-                        &name,
-                        "is a device file; releases may hold only files, dirs and links",
-                    ))
-                }
-                tar::EntryType::Link => {
-                    return Err(self.unsafe_entry(
-                        &name,
-                        "is a hard link; releases may hold only files, dirs and links",
-                    ))
-                }
-                other => {
-                    return Err(
-                        self.unsafe_entry(&name, format!("has unsupported tar type {other:?}"))
-                    )
-                }
+/// Writes one release tree, from either artifact layout, with one set of checks.
+struct TreeWriter<'a> {
+    artifact: &'a Artifact,
+    dest: &'a Path,
+    previous: Option<(&'a Path, &'a Manifest)>,
+    on_file: &'a mut dyn FnMut(u64),
+    stats: UnpackStats,
+    /// Dirs this unpack created: every entry's parent must be one, so no
+    /// entry can be routed through a symlink.
+    dirs: HashSet<String>,
+}
+
+impl TreeWriter<'_> {
+    fn corrupt(&self, error: std::io::Error) -> StoreError {
+        StoreError::Corrupt {
+            path: self.artifact.path.clone(),
+            detail: error.to_string(),
+        }
+    }
+
+    /// Seeks to each entry's frame; unchanged files are linked without decoding.
+    fn from_frames(&mut self, file: &File, frames: &[Frame]) -> Result<(), StoreError> {
+        let manifest = &self.artifact.manifest;
+        for (entry, frame) in manifest.files.iter().zip(frames) {
+            self.check_parent(&entry.path)?;
+            if entry.kind != EntryKind::File {
+                self.make_dir_or_link(entry)?;
+                continue;
+            }
+            if self.link_unchanged(entry)? {
+                continue;
+            }
+            let reader = seekable::open_frame(file, *frame).map_err(|error| self.corrupt(error))?;
+            let mut archive = tar::Archive::new(reader);
+            let mut entries = archive.entries().map_err(|error| self.corrupt(error))?;
+            let mut tar_entry = match entries.next() {
+                Some(Ok(tar_entry)) => tar_entry,
+                Some(Err(error)) => return Err(self.corrupt(error)),
+                None => return Err(self.corrupt(std::io::ErrorKind::UnexpectedEof.into())),
             };
-            let Some(entry) = self.manifest.entry(&name) else {
-                return Err(self.unsafe_entry(&name, "is not listed in the manifest"));
+            let name = self.entry_name(&tar_entry)?;
+            if name != entry.path
+                || entry_kind(&tar_entry, self.artifact, &name)? != EntryKind::File
+            {
+                return Err(self.artifact.unsafe_entry(
+                    &name,
+                    format!("sits where the index places `{}`", entry.path),
+                ));
+            }
+            self.write_file(entry, &mut tar_entry)?;
+        }
+        Ok(())
+    }
+
+    /// Reads the whole stream: for artifacts without a frame index.
+    fn from_stream(&mut self) -> Result<(), StoreError> {
+        let mut archive = open_archive(&self.artifact.path)?;
+        let mut entries = archive.entries().map_err(|error| self.corrupt(error))?;
+        entries.next(); // the manifest, checked by `open`
+        let mut seen: HashSet<String> = HashSet::with_capacity(self.artifact.manifest.files.len());
+        for tar_entry in entries {
+            let mut tar_entry = tar_entry.map_err(|error| self.corrupt(error))?;
+            let name = self.entry_name(&tar_entry)?;
+            let kind = entry_kind(&tar_entry, self.artifact, &name)?;
+            let Some(entry) = self.artifact.manifest.entry(&name) else {
+                return Err(self
+                    .artifact
+                    .unsafe_entry(&name, "is not listed in the manifest"));
             };
             if entry.kind != kind || !seen.insert(name.clone()) {
-                return Err(self.unsafe_entry(&name, "does not match its manifest entry"));
+                return Err(self
+                    .artifact
+                    .unsafe_entry(&name, "does not match its manifest entry"));
             }
-            // Parents must be dirs this unpack created, so no entry can be routed through a link.
-            let parent = Path::new(&name)
-                .parent()
-                .and_then(Path::to_str)
-                .unwrap_or_default();
-            if !parent.is_empty() && !dirs.contains(parent) {
-                return Err(self.unsafe_entry(&name, "comes before its parent directory"));
-            }
-            let target = dest.join(&name);
+            self.check_parent(&name)?;
             match kind {
-                EntryKind::Dir => {
-                    // Writable until sealed, so later entries can be created inside.
-                    fs::create_dir(&target).map_err(StoreError::io("cannot create", &target))?;
-                    fs::set_permissions(
-                        &target,
-                        fs::Permissions::from_mode(release_mode(entry.mode) | 0o700),
-                    )
-                    .map_err(StoreError::io("cannot chmod", &target))?;
-                    dirs.insert(name);
-                }
-                EntryKind::Symlink => {
-                    let link = entry.target.as_deref().unwrap_or_default();
-                    std::os::unix::fs::symlink(link, &target)
-                        .map_err(StoreError::io("cannot create link", &target))?;
-                }
-                EntryKind::File => {
-                    if tar_entry.size() != entry.size {
-                        return Err(StoreError::DigestMismatch {
-                            artifact: self.path.clone(),
-                            entry: name,
-                        });
-                    }
-                    if let Some(source) = unchanged_in(previous, entry) {
-                        if fs::hard_link(&source, &target).is_ok() {
-                            stats.files_linked += 1;
-                            on_file(entry.size);
-                            continue;
-                        }
-                    }
-                    let mut file = create_file(&target, release_mode(entry.mode))?;
-                    let (size, digest) =
-                        copy_hashing(&mut tar_entry, &mut file).map_err(|error| {
-                            if error.kind() == std::io::ErrorKind::StorageFull {
-                                StoreError::Io {
-                                    action: "cannot write",
-                                    path: target.clone(),
-                                    source: error,
-                                }
-                            } else {
-                                corrupt(error)
-                            }
-                        })?;
-                    if size != entry.size || entry.blake3.as_deref() != Some(digest.as_str()) {
-                        return Err(StoreError::DigestMismatch {
-                            artifact: self.path.clone(),
-                            entry: name,
-                        });
-                    }
-                    stats.files_written += 1;
-                    stats.bytes_written += size;
-                    on_file(size);
-                }
+                EntryKind::File if self.link_unchanged(entry)? => {}
+                EntryKind::File => self.write_file(entry, &mut tar_entry)?,
+                _ => self.make_dir_or_link(entry)?,
             }
         }
-        if let Some(missing) = self
-            .manifest
+        let manifest = &self.artifact.manifest;
+        if let Some(missing) = manifest
             .files
             .iter()
             .find(|entry| !seen.contains(&entry.path))
         {
-            let count = self
-                .manifest
+            let count = manifest
                 .files
                 .iter()
                 .filter(|entry| !seen.contains(&entry.path))
@@ -276,13 +264,121 @@ impl Artifact {
                 missing.path
             );
             return Err(StoreError::Corrupt {
-                path: self.path.clone(),
+                path: self.artifact.path.clone(),
                 detail,
             });
         }
         // Reading to the end makes zstd check its frame checksum.
-        drain(archive.into_inner()).map_err(corrupt)?;
-        Ok(stats)
+        std::io::copy(&mut archive.into_inner(), &mut std::io::sink())
+            .map_err(|error| self.corrupt(error))?;
+        Ok(())
+    }
+
+    fn entry_name<R: Read>(&self, tar_entry: &tar::Entry<'_, R>) -> Result<String, StoreError> {
+        let raw = tar_entry.path_bytes().into_owned();
+        let name = String::from_utf8(raw).map_err(|_| {
+            self.artifact
+                .unsafe_entry("<non-UTF-8>", "has a non-UTF-8 path")
+        })?;
+        let name = name.trim_end_matches('/').to_owned();
+        paths::check_relative(&name)
+            .map_err(|problem| self.artifact.unsafe_entry(&name, problem))?;
+        Ok(name)
+    }
+
+    fn check_parent(&self, path: &str) -> Result<(), StoreError> {
+        let parent = Path::new(path)
+            .parent()
+            .and_then(Path::to_str)
+            .unwrap_or_default();
+        if parent.is_empty() || self.dirs.contains(parent) {
+            Ok(())
+        } else {
+            Err(self
+                .artifact
+                .unsafe_entry(path, "comes before its parent directory"))
+        }
+    }
+
+    fn make_dir_or_link(&mut self, entry: &Entry) -> Result<(), StoreError> {
+        let target = self.dest.join(&entry.path);
+        if entry.kind == EntryKind::Dir {
+            // Writable until sealed, so later entries can be created inside.
+            fs::create_dir(&target).map_err(StoreError::io("cannot create", &target))?;
+            fs::set_permissions(
+                &target,
+                fs::Permissions::from_mode(release_mode(entry.mode) | 0o700),
+            )
+            .map_err(StoreError::io("cannot chmod", &target))?;
+            self.dirs.insert(entry.path.clone());
+        } else {
+            let link = entry.target.as_deref().unwrap_or_default();
+            std::os::unix::fs::symlink(link, &target)
+                .map_err(StoreError::io("cannot create link", &target))?;
+        }
+        Ok(())
+    }
+
+    /// Hard-links `entry` from the previous release when it is unchanged there.
+    fn link_unchanged(&mut self, entry: &Entry) -> Result<bool, StoreError> {
+        let Some(source) = unchanged_in(self.previous, entry) else {
+            return Ok(false);
+        };
+        let target = self.dest.join(&entry.path);
+        if fs::hard_link(&source, &target).is_err() {
+            return Ok(false);
+        }
+        self.stats.files_linked += 1;
+        (self.on_file)(entry.size);
+        Ok(true)
+    }
+
+    fn write_file(&mut self, entry: &Entry, data: &mut dyn Read) -> Result<(), StoreError> {
+        let target = self.dest.join(&entry.path);
+        let mut file = create_file(&target, release_mode(entry.mode))?;
+        let (size, digest) = copy_hashing(&mut Read::take(data, entry.size + 1), &mut file)
+            .map_err(|error| {
+                if error.kind() == std::io::ErrorKind::StorageFull {
+                    StoreError::Io {
+                        action: "cannot write",
+                        path: target.clone(),
+                        source: error,
+                    }
+                } else {
+                    self.corrupt(error)
+                }
+            })?;
+        if size != entry.size || entry.blake3.as_deref() != Some(digest.as_str()) {
+            return Err(StoreError::DigestMismatch {
+                artifact: self.artifact.path.clone(),
+                entry: entry.path.clone(),
+            });
+        }
+        self.stats.files_written += 1;
+        self.stats.bytes_written += size;
+        (self.on_file)(size);
+        Ok(())
+    }
+}
+
+fn entry_kind<R: Read>(
+    tar_entry: &tar::Entry<'_, R>,
+    artifact: &Artifact,
+    name: &str,
+) -> Result<EntryKind, StoreError> {
+    match tar_entry.header().entry_type() {
+        tar::EntryType::Regular | tar::EntryType::Continuous => Ok(EntryKind::File),
+        tar::EntryType::Directory => Ok(EntryKind::Dir),
+        tar::EntryType::Symlink => Ok(EntryKind::Symlink),
+        tar::EntryType::Char | tar::EntryType::Block => Err(artifact.unsafe_entry(
+            name,
+            "is a device file; releases may hold only files, dirs and links",
+        )),
+        tar::EntryType::Link => Err(artifact.unsafe_entry(
+            name,
+            "is a hard link; releases may hold only files, dirs and links",
+        )),
+        other => Err(artifact.unsafe_entry(name, format!("has unsupported tar type {other:?}"))),
     }
 }
 
@@ -293,10 +389,6 @@ fn open_archive(path: &Path) -> Result<tar::Archive<Decoder>, StoreError> {
         detail: error.to_string(),
     })?;
     Ok(tar::Archive::new(decoder))
-}
-
-fn drain(mut decoder: Decoder) -> std::io::Result<()> {
-    std::io::copy(&mut decoder, &mut std::io::sink()).map(|_| ())
 }
 
 fn create_file(path: &Path, mode: u32) -> Result<File, StoreError> {
