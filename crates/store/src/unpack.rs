@@ -159,9 +159,9 @@ impl Artifact {
             .map_err(StoreError::io("cannot write", &manifest_path))?;
         match seekable::read_index(&mut file) {
             Ok(Some(frames)) if frames.len() == self.manifest.files.len() + 2 => {
-                writer.from_frames(&file, &frames[1..])?
+                writer.write_from_frames(&file, &frames[1..])?
             }
-            _ => writer.from_stream()?,
+            _ => writer.write_from_stream()?,
         }
         Ok(writer.stats)
     }
@@ -188,7 +188,7 @@ impl TreeWriter<'_> {
     }
 
     /// Seeks to each entry's frame; unchanged files are linked without decoding.
-    fn from_frames(&mut self, file: &File, frames: &[Frame]) -> Result<(), StoreError> {
+    fn write_from_frames(&mut self, file: &File, frames: &[Frame]) -> Result<(), StoreError> {
         let manifest = &self.artifact.manifest;
         for (entry, frame) in manifest.files.iter().zip(frames) {
             self.check_parent(&entry.path)?;
@@ -222,7 +222,7 @@ impl TreeWriter<'_> {
     }
 
     /// Reads the whole stream: for artifacts without a frame index.
-    fn from_stream(&mut self) -> Result<(), StoreError> {
+    fn write_from_stream(&mut self) -> Result<(), StoreError> {
         let mut archive = open_archive(&self.artifact.path)?;
         let mut entries = archive.entries().map_err(|error| self.corrupt(error))?;
         entries.next(); // the manifest, checked by `open`
