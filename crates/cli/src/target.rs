@@ -46,3 +46,32 @@ pub fn open(global: &Global) -> anyhow::Result<(hoist_deploy::Context, Option<Co
         .with_context(|| format!("cannot open site `{}`", root.display()))?;
     Ok((context, config.map(|(config, _)| config)))
 }
+
+/// Talks to the agent through its admin socket, for the lifecycle library.
+#[derive(Debug)]
+struct AgentAdapter(hoist_agent::AgentClient);
+
+impl hoist_deploy::AgentLink for AgentAdapter {
+    fn activate(&self, release: &str) -> Result<String, String> {
+        let activated = self
+            .0
+            .activate(release)
+            .map_err(|error| error.to_string())?;
+        let how = if activated.instant {
+            "warm, instant"
+        } else {
+            "started and healthy"
+        };
+        Ok(format!(
+            "`{}` is serving ({how}); route swapped in {} ms",
+            activated.release, activated.switch_ms
+        ))
+    }
+}
+
+/// Routes switches through the site's agent when one answers.
+pub fn attach_agent(context: &mut hoist_deploy::Context) {
+    if let Some(client) = hoist_agent::AgentClient::find(&context.site.socket_path()) {
+        context.agent = Some(Box::new(AgentAdapter(client)));
+    }
+}

@@ -16,7 +16,7 @@ mod schema;
 mod template;
 
 pub use error::ConfigError;
-pub use schema::{App, Build, Config, Deploy, TestGate};
+pub use schema::{App, Build, Config, Deploy, Process, Proxy, TestGate};
 pub use template::TEMPLATE;
 
 /// The file name hoist looks for in the working directory.

@@ -19,6 +19,123 @@ pub struct Config {
     /// How an artifact becomes the live release.
     #[serde(default)]
     pub deploy: Deploy,
+    /// How the agent runs the app (agent mode only).
+    pub process: Option<Process>,
+    /// The agent's public listener.
+    #[serde(default)]
+    pub proxy: Proxy,
+}
+
+/// `[process]`: how the agent launches, checks and stops each release.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Process {
+    /// Shell command run inside `releases/<id>`; `$PORT` is the port to listen on.
+    pub command: String,
+    /// Path that must answer 2xx before a release gets traffic.
+    #[serde(default = "Process::default_health_path")]
+    pub health_path: String,
+    /// How many 2xx answers in a row make a release ready.
+    #[serde(default = "Process::default_healthy_after")]
+    pub healthy_after: u32,
+    /// How long a candidate may take to become ready.
+    #[serde(
+        default = "secs::<30>",
+        deserialize_with = "crate::duration::deserialize"
+    )]
+    pub health_timeout: Duration,
+    /// Signal that asks the app to stop (`TERM`, `QUIT`, `INT`, ...).
+    #[serde(default = "Process::default_stop_signal")]
+    pub stop_signal: String,
+    /// How long after `stop_signal` before KILL.
+    #[serde(
+        default = "secs::<30>",
+        deserialize_with = "crate::duration::deserialize"
+    )]
+    pub stop_timeout: Duration,
+    /// How long an old release may keep in-flight requests after a switch.
+    #[serde(
+        default = "secs::<30>",
+        deserialize_with = "crate::duration::deserialize"
+    )]
+    pub drain_timeout: Duration,
+    /// How long the old release stays warm for an instant rollback.
+    #[serde(
+        default = "secs::<300>",
+        deserialize_with = "crate::duration::deserialize"
+    )]
+    pub rollback_window: Duration,
+    /// Environment file under the site root (secrets), `KEY=value` lines.
+    pub env_file: Option<String>,
+}
+
+/// `[proxy]`: the agent's public side.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Proxy {
+    /// Public listen address.
+    #[serde(default = "Proxy::default_listen")]
+    pub listen: String,
+    /// Response header naming the release that answered; `""` turns it off.
+    #[serde(default = "Proxy::default_release_header")]
+    pub release_header: String,
+    /// Connecting to a backend may take this long before a 502.
+    #[serde(
+        default = "secs::<5>",
+        deserialize_with = "crate::duration::deserialize"
+    )]
+    pub connect_timeout: Duration,
+    /// A backend's response headers may take this long before a 504.
+    #[serde(
+        default = "secs::<60>",
+        deserialize_with = "crate::duration::deserialize"
+    )]
+    pub response_timeout: Duration,
+    /// Request bodies over this get 413.
+    #[serde(default = "Proxy::default_max_body")]
+    pub max_body_size: ByteSize,
+}
+
+fn secs<const N: u64>() -> Duration {
+    Duration::from_secs(N)
+}
+
+impl Process {
+    fn default_health_path() -> String {
+        "/healthz".to_owned()
+    }
+    fn default_healthy_after() -> u32 {
+        2
+    }
+    fn default_stop_signal() -> String {
+        "TERM".to_owned()
+    }
+}
+
+impl Proxy {
+    fn default_listen() -> String {
+        "127.0.0.1:8080".to_owned()
+    }
+    fn default_release_header() -> String {
+        "X-Hoist-Release".to_owned()
+    }
+    fn default_max_body() -> ByteSize {
+        ByteSize::mib(100)
+    }
+}
+
+impl Default for Proxy {
+    fn default() -> Self {
+        Proxy {
+            listen: Proxy::default_listen(),
+            release_header: Proxy::default_release_header(),
+            connect_timeout: secs::<5>(),
+            response_timeout: secs::<60>(),
+            max_body_size: Proxy::default_max_body(),
+        }
+    }
 }
 
 /// `[app]`
@@ -191,6 +308,31 @@ impl Config {
                 ));
             }
         }
+        if let Some(process) = &self.process {
+            const SIGNALS: [&str; 6] = ["TERM", "QUIT", "INT", "HUP", "USR1", "USR2"];
+            if !SIGNALS.contains(&process.stop_signal.trim_start_matches("SIG")) {
+                return Err(invalid(
+                    "process.stop_signal",
+                    format!(
+                        "`{}` is not one of {}",
+                        process.stop_signal,
+                        SIGNALS.join(", ")
+                    ),
+                ));
+            }
+            if !process.health_path.starts_with('/') {
+                return Err(invalid("process.health_path", "must start with `/`".into()));
+            }
+        }
+        if self.proxy.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(invalid(
+                "proxy.listen",
+                format!(
+                    "`{}` is not an address like 127.0.0.1:8080",
+                    self.proxy.listen
+                ),
+            ));
+        }
         if let Some(url) = &self.deploy.health {
             if !url.starts_with("http://") {
                 return Err(invalid(
@@ -292,6 +434,22 @@ max_release_size = "2 GiB"
             message.contains("line 4") && message.contains("`soon`"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn agent_sections_parse_with_defaults() {
+        let config = parse("[app]\nname = \"x\"\n[process]\ncommand = \"./app\"\nrollback_window = \"1m\"\n[proxy]\nlisten = \"127.0.0.1:9000\"\n").unwrap();
+        let process = config.process.unwrap();
+        assert_eq!(
+            (process.health_path.as_str(), process.rollback_window),
+            ("/healthz", Duration::from_secs(60))
+        );
+        assert_eq!(config.proxy.release_header, "X-Hoist-Release");
+        let message =
+            parse("[app]\nname = \"x\"\n[process]\ncommand = \"a\"\nstop_signal = \"KILLME\"\n")
+                .unwrap_err()
+                .to_string();
+        assert!(message.contains("`process.stop_signal`"), "{message}");
     }
 
     #[test]

@@ -21,4 +21,24 @@ keep_releases = 5              # prune keeps this many, plus live, previous and 
 # health = "http://127.0.0.1:8080/healthz"              # must answer 2xx after restart
 # health_timeout = "30s"
 # max_release_size = "10 GiB"  # refuse artifacts that unpack to more
+
+# With [process], `hoist agent` runs the app itself and deploys blue/green
+# through its own proxy: no user sees an error during a switch.
+# [process]
+# command = "./bin/myapp --listen 127.0.0.1:$PORT"
+# health_path = "/healthz"     # must answer 2xx `healthy_after` times in a row
+# healthy_after = 2
+# health_timeout = "30s"
+# stop_signal = "TERM"
+# stop_timeout = "30s"
+# drain_timeout = "30s"        # in-flight requests on the old release may finish
+# rollback_window = "5m"       # the old release stays warm for an instant rollback
+# env_file = "shared/env"      # KEY=value secrets passed to the app
+
+# [proxy]
+# listen = "127.0.0.1:8080"
+# release_header = "X-Hoist-Release"   # "" turns it off
+# connect_timeout = "5s"
+# response_timeout = "60s"
+# max_body_size = "100 MiB"
 "#;

@@ -55,6 +55,22 @@ pub(crate) fn activate(
     reporter: &dyn Reporter,
 ) -> Result<(), DeployError> {
     let target = journal.record().release.clone();
+    if let Some(agent) = &context.agent {
+        if from_step != RECORD {
+            journal.step(SWITCH)?;
+            reporter.step(
+                SWITCH,
+                &format!("agent: starting `{target}`, switching traffic once it is healthy"),
+            );
+            return match agent.activate(&target) {
+                Ok(summary) => {
+                    reporter.step(SWITCH, &summary);
+                    Ok(())
+                }
+                Err(problem) => candidate_failed(context, journal, &problem),
+            };
+        }
+    }
     if from_step == SWITCH {
         journal.step(SWITCH)?;
         reporter.step(SWITCH, &format!("current -> releases/{target}"));
@@ -110,6 +126,28 @@ fn restart_command(context: &Context, release: &str, restart: &str) -> Result<()
             finished.tail()
         ))
     }
+}
+
+/// The agent refused the candidate before switching: record it as failed.
+fn candidate_failed(
+    context: &Context,
+    journal: &mut Journal,
+    problem: &str,
+) -> Result<(), DeployError> {
+    let record = journal.record().clone();
+    let event = event(
+        &record,
+        Outcome::Failed,
+        record.from.as_deref(),
+        Some(problem.to_owned()),
+    );
+    context
+        .ledger
+        .fail_release(&record.release, problem, &event)?;
+    journal_done(context, journal)?;
+    Err(DeployError::CandidateFailed {
+        problem: problem.to_owned(),
+    })
 }
 
 /// Puts the journal's `from` release back (or removes `current` if there

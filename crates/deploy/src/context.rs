@@ -6,6 +6,14 @@ use hoist_ledger::Ledger;
 use hoist_site::{DeployLock, Journal, Site};
 use std::path::Path;
 
+/// How the lifecycle reaches a running agent; the agent starts the
+/// candidate, health-checks it, and only then swaps traffic and `current`.
+pub trait AgentLink: std::fmt::Debug {
+    /// Makes `release` live; `Ok` carries a one-line summary, `Err` why the
+    /// candidate was refused (nothing was switched).
+    fn activate(&self, release: &str) -> Result<String, String>;
+}
+
 /// A site and its ledger.
 #[derive(Debug)]
 pub struct Context {
@@ -13,6 +21,9 @@ pub struct Context {
     pub site: Site,
     /// Its ledger.
     pub ledger: Ledger,
+    /// The site's agent, when one runs: switches then go through it
+    /// (blue/green) instead of `restart` (external mode).
+    pub agent: Option<Box<dyn AgentLink>>,
 }
 
 impl Context {
@@ -20,14 +31,22 @@ impl Context {
     pub fn open(root: &Path) -> Result<Context, DeployError> {
         let site = Site::open(root)?;
         let ledger = Ledger::open(&site.ledger_path())?;
-        Ok(Context { site, ledger })
+        Ok(Context {
+            site,
+            ledger,
+            agent: None,
+        })
     }
 
     /// Opens a site, creating its layout on first use (deploy).
     pub fn create(root: &Path) -> Result<Context, DeployError> {
         let site = Site::create(root)?;
         let ledger = Ledger::open(&site.ledger_path())?;
-        Ok(Context { site, ledger })
+        Ok(Context {
+            site,
+            ledger,
+            agent: None,
+        })
     }
 
     /// Takes the deploy lock, warning about a stale one, and refuses while

@@ -91,6 +91,12 @@ pub enum DeployError {
         /// What failed.
         problem: String,
     },
+    /// The agent refused the candidate; traffic never moved.
+    #[error("{problem}")]
+    CandidateFailed {
+        /// What the agent said.
+        problem: String,
+    },
     /// No release to roll back to.
     #[error("no previous release to roll back to; pick one from `hoist releases` with `--to`")]
     NoPrevious,

@@ -39,7 +39,7 @@ mod status;
 mod test_count;
 mod verify;
 
-pub use context::Context;
+pub use context::{AgentLink, Context};
 pub use deploy::{deploy, DeployReport, DeployRequest};
 pub use error::DeployError;
 pub use prune::{prune, PruneReport};

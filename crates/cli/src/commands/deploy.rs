@@ -64,8 +64,9 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
             super::build::build(config, path, "dist".as_ref(), global.quiet)?.artifact
         }
     };
-    let context = hoist_deploy::Context::create(&root)
+    let mut context = hoist_deploy::Context::create(&root)
         .with_context(|| format!("cannot use site `{}`", root.display()))?;
+    crate::target::attach_agent(&mut context);
     let request = DeployRequest {
         artifact,
         config: config.map(|(config, _)| config),

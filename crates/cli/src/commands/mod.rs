@@ -1,10 +1,13 @@
 //! One file per subcommand: its arguments and an `exec` calling the library.
 
+mod agent;
 mod build;
 mod demo;
 mod deploy;
+mod example_app;
 mod history;
 mod init;
+mod logs;
 mod prune;
 mod recover;
 mod releases;
@@ -41,8 +44,15 @@ pub enum Command {
     Recover(recover::Args),
     /// Clear a deploy lock left by a process that is gone
     Unlock(unlock::Args),
+    /// Run the agent: public proxy, app processes, admin socket
+    Agent(agent::Args),
+    /// Print an app release's log (the agent writes them)
+    Logs(logs::Args),
     /// Build and deploy a bundled example app on a temporary site
     Demo(demo::Args),
+    /// The bundled example app's server (run by the agent in the demo)
+    #[command(hide = true)]
+    ExampleApp(example_app::Args),
 }
 
 /// Runs the parsed command and returns the exit code.
@@ -60,6 +70,9 @@ pub fn exec(cli: Cli) -> anyhow::Result<i32> {
         Command::Prune(args) => prune::exec(global, args),
         Command::Recover(args) => recover::exec(global, args),
         Command::Unlock(args) => unlock::exec(global, args),
+        Command::Agent(args) => agent::exec(global, args),
+        Command::Logs(args) => logs::exec(global, args),
         Command::Demo(args) => demo::exec(global, args),
+        Command::ExampleApp(args) => example_app::exec(global, args),
     }
 }

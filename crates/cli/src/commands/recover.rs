@@ -31,7 +31,8 @@ impl Render for RecoverReport {
 }
 
 pub fn exec(global: &Global, _args: Args) -> anyhow::Result<i32> {
-    let (context, config) = crate::target::open(global)?;
+    let (mut context, config) = crate::target::open(global)?;
+    crate::target::attach_agent(&mut context);
     let report = hoist_deploy::recover(
         &context,
         config.as_ref(),

@@ -25,7 +25,8 @@ impl Render for RollbackReport {
 }
 
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
-    let (context, config) = crate::target::open(global)?;
+    let (mut context, config) = crate::target::open(global)?;
+    crate::target::attach_agent(&mut context);
     let progress = Progress::new(global.quiet || global.json);
     let report = hoist_deploy::rollback(
         &context,

@@ -1,9 +1,19 @@
 use crate::cli::Global;
 use crate::output::{self, Output, Render};
+use hoist_agent::AgentStatus;
 use hoist_deploy::Status;
+use serde::Serialize;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {}
+
+/// The site's state plus, when an agent runs, what it is serving.
+#[derive(Debug, Serialize)]
+struct FullStatus {
+    #[serde(flatten)]
+    site: Status,
+    agent: Option<AgentStatus>,
+}
 
 impl Render for Status {
     fn human(&self, out: &mut String) {
@@ -39,9 +49,56 @@ impl Render for Status {
     }
 }
 
+impl Render for FullStatus {
+    fn human(&self, out: &mut String) {
+        self.site.human(out);
+        let Some(agent) = &self.agent else {
+            output::field(out, "agent", "not running (file-level mode)");
+            return;
+        };
+        output::field(
+            out,
+            "agent",
+            format!("pid {} on {}", agent.pid, agent.listen),
+        );
+        if let Some(live) = &agent.live {
+            output::field(
+                out,
+                "serving",
+                format!("{} (pid {}, port {})", live.release, live.pid, live.port),
+            );
+        }
+        for warm in &agent.warm {
+            output::field(
+                out,
+                "warm",
+                format!("{} until {}", warm.release, output::time(warm.until)),
+            );
+        }
+        output::field(out, "in flight", agent.in_flight);
+        for stats in &agent.releases {
+            let line = format!(
+                "{}: {} requests, {} 5xx, p50 {} ms, p99 {} ms",
+                stats["release"].as_str().unwrap_or("?"),
+                stats["requests"],
+                stats["errors_5xx"],
+                stats["p50_ms"]
+                    .as_f64()
+                    .map_or("-".into(), |ms| format!("{ms:.1}")),
+                stats["p99_ms"]
+                    .as_f64()
+                    .map_or("-".into(), |ms| format!("{ms:.1}")),
+            );
+            output::field(out, "traffic", line);
+        }
+    }
+}
+
 pub fn exec(global: &Global, _args: Args) -> anyhow::Result<i32> {
     let (context, _) = crate::target::open(global)?;
-    let status = hoist_deploy::status(&context)?;
-    Output::new(global.json).emit(&status)?;
+    let site = hoist_deploy::status(&context)?;
+    let agent = hoist_agent::AgentClient::find(&context.site.socket_path())
+        .and_then(|client| client.status().ok());
+    Output::new(global.json).emit(&FullStatus { site, agent })?;
     Ok(crate::EXIT_OK)
 }

@@ -1,0 +1,414 @@
+//! Blue/green orchestration: candidates, the route, draining, warm releases.
+
+use crate::state::{self, State, Warm};
+use crate::status::{stats_json, AgentStatus, ProcessInfo};
+use crate::AgentError;
+use hoist_config::{Config, Process as ProcessConfig};
+use hoist_proxy::{Backend, Router};
+use hoist_site::Site;
+use hoist_supervisor::{Process, Spec};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
+
+/// A release the agent runs, with the backend the proxy counts it on.
+#[derive(Debug, Clone)]
+struct Running {
+    process: Arc<Process>,
+    backend: Arc<Backend>,
+}
+
+/// Mutable state, behind one lock so activations never interleave.
+#[derive(Debug, Default)]
+struct Inner {
+    live: Option<Running>,
+    warm: HashMap<String, (Running, jiff::Timestamp)>,
+    /// Backends that stopped receiving new requests, for stats.
+    retired: Vec<Arc<Backend>>,
+}
+
+/// The result of an activation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Activated {
+    /// The release now live.
+    pub release: String,
+    /// The release live before.
+    pub from: Option<String>,
+    /// True when the release was warm, so nothing had to start.
+    pub instant: bool,
+    /// Time from the request to the route swap, ms.
+    pub switch_ms: u64,
+}
+
+/// The agent for one site.
+#[derive(Debug)]
+pub struct Agent {
+    site: Site,
+    process: ProcessConfig,
+    router: Arc<Router>,
+    listen: String,
+    /// Held for a whole activation so two never interleave; `inner` is only held briefly.
+    activation: Mutex<()>,
+    inner: Mutex<Inner>,
+}
+
+impl Agent {
+    /// An agent for `site` running releases as `config` says.
+    pub fn new(
+        site: Site,
+        config: &Config,
+        router: Arc<Router>,
+        listen: String,
+    ) -> Result<Arc<Agent>, AgentError> {
+        let process = config.process.clone().ok_or(AgentError::NoProcessConfig)?;
+        Ok(Arc::new(Agent {
+            site,
+            process,
+            router,
+            listen,
+            activation: Mutex::new(()),
+            inner: Mutex::new(Inner::default()),
+        }))
+    }
+
+    /// Restores after a restart: stops orphans of a previous agent, starts
+    /// the live release (`current`) and any warm releases still in their window.
+    pub async fn restore(self: &Arc<Self>) -> Result<(), AgentError> {
+        let saved = state::load(&self.site)?;
+        for pid in &saved.pids {
+            // A previous agent died without stopping its apps: their ports are
+            // unknown to us, so stop them and start afresh.
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(*pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        if let Some(live) = self.site.live()? {
+            self.activate(&live).await?;
+        }
+        let now = jiff::Timestamp::now();
+        for warm in saved.warm.iter().filter(|warm| warm.until > now) {
+            if let Err(error) = self.start_warm(&warm.release, warm.until).await {
+                tracing::warn!(release = %warm.release, %error, "could not restore a warm release");
+            }
+        }
+        self.save().await
+    }
+
+    /// Makes `release` live: reuses it if warm, else starts it and waits for
+    /// its health check. Only then is the route swapped and `current`
+    /// updated; the old release drains and stays warm for `rollback_window`.
+    pub async fn activate(self: &Arc<Self>, release: &str) -> Result<Activated, AgentError> {
+        let started = Instant::now();
+        let _turn = self.activation.lock().await;
+        let (from, warm) = {
+            let mut inner = self.inner.lock().await;
+            let from = inner
+                .live
+                .as_ref()
+                .map(|live| live.backend.release().to_owned());
+            if from.as_deref() == Some(release) {
+                return Ok(Activated {
+                    release: release.to_owned(),
+                    from,
+                    instant: true,
+                    switch_ms: 0,
+                });
+            }
+            let warm = inner
+                .warm
+                .remove(release)
+                .map(|(running, _)| running)
+                .filter(|running| running.process.exited().is_none());
+            (from, warm)
+        };
+        let instant = warm.is_some();
+        let candidate = match warm {
+            Some(running) => running,
+            None => self.start_ready(release, from.clone()).await?,
+        };
+        let mut inner = self.inner.lock().await;
+        inner
+            .retired
+            .retain(|backend| !Arc::ptr_eq(backend, &candidate.backend));
+        let old = inner.live.replace(candidate.clone());
+        self.router.set_live(candidate.backend.clone());
+        let switch_ms = started.elapsed().as_millis() as u64;
+        self.site.switch_to(release)?;
+        tracing::info!(release, from = ?from, instant, switch_ms, "switched");
+        self.watch_crashes(candidate);
+        if let Some(old) = old {
+            let until = jiff::Timestamp::now() + self.process.rollback_window;
+            inner.retired.push(old.backend.clone());
+            inner
+                .warm
+                .insert(old.backend.release().to_owned(), (old.clone(), until));
+            self.expire_later(old, until);
+        }
+        drop(inner);
+        self.save().await?;
+        Ok(Activated {
+            release: release.to_owned(),
+            from,
+            instant,
+            switch_ms,
+        })
+    }
+
+    /// Starts `release` and waits until it is healthy; on failure stops it.
+    async fn start_ready(
+        &self,
+        release: &str,
+        live: Option<String>,
+    ) -> Result<Running, AgentError> {
+        let process = self.start(release).await?;
+        let ready = process
+            .wait_ready(
+                &self.process.health_path,
+                self.process.healthy_after,
+                self.process.health_timeout,
+            )
+            .await;
+        if let Err(problem) = ready {
+            let log_tail = process.log_tail(20);
+            process.stop().await;
+            return Err(AgentError::NotReady {
+                release: release.to_owned(),
+                problem,
+                live,
+                log_tail,
+            });
+        }
+        let backend = Arc::new(Backend::new(release, process.addr()));
+        Ok(Running {
+            process: Arc::new(process),
+            backend,
+        })
+    }
+
+    async fn start(&self, release: &str) -> Result<Process, AgentError> {
+        let dir = self.site.release_dir(release);
+        if !dir.is_dir() {
+            return Err(AgentError::UnknownRelease(release.to_owned()));
+        }
+        let log = self
+            .site
+            .shared_dir()
+            .join("log")
+            .join("hoist")
+            .join(format!("{release}.log"));
+        let mut spec = Spec::new(release, &dir, &self.process.command, &log);
+        spec.stop_signal = signal(&self.process.stop_signal);
+        spec.stop_timeout = self.process.stop_timeout;
+        spec.env
+            .push(("HOIST_ROOT".into(), self.site.root().display().to_string()));
+        if let Some(file) = &self.process.env_file {
+            spec.env
+                .extend(read_env_file(&self.site.root().join(file))?);
+        }
+        Process::start(spec).await.map_err(|source| AgentError::Io {
+            action: "cannot start the app in",
+            path: dir,
+            source,
+        })
+    }
+
+    async fn start_warm(
+        self: &Arc<Self>,
+        release: &str,
+        until: jiff::Timestamp,
+    ) -> Result<(), AgentError> {
+        let running = self.start_ready(release, None).await?;
+        self.inner
+            .lock()
+            .await
+            .warm
+            .insert(release.to_owned(), (running.clone(), until));
+        self.expire_later(running, until);
+        Ok(())
+    }
+
+    /// Lets `old` drain, then stops it when its rollback window closes
+    /// (unless it was made live again meanwhile).
+    fn expire_later(self: &Arc<Self>, old: Running, until: jiff::Timestamp) {
+        let agent = Arc::clone(self);
+        let drain_timeout = self.process.drain_timeout;
+        tokio::spawn(async move {
+            let drained = old.backend.drained(drain_timeout).await;
+            tracing::info!(
+                release = old.backend.release(),
+                drained,
+                "old release drained"
+            );
+            let wait = until.duration_since(jiff::Timestamp::now());
+            tokio::time::sleep(Duration::try_from(wait).unwrap_or_default()).await;
+            let mut inner = agent.inner.lock().await;
+            let still_warm = inner
+                .warm
+                .get(old.backend.release())
+                .is_some_and(|(running, at)| {
+                    Arc::ptr_eq(&running.process, &old.process) && *at == until
+                });
+            if still_warm {
+                inner.warm.remove(old.backend.release());
+                drop(inner);
+                old.process.stop().await;
+                let _ = agent.save().await;
+            }
+        });
+    }
+
+    /// Restarts the live process if it dies while live, with backoff; gives
+    /// up after repeated crashes rather than restart forever.
+    fn watch_crashes(self: &Arc<Self>, running: Running) {
+        let agent = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut current = running;
+            let mut crashes: Vec<Instant> = Vec::new();
+            loop {
+                let status = current.process.wait_exit().await;
+                let mut inner = agent.inner.lock().await;
+                let still_live = inner
+                    .live
+                    .as_ref()
+                    .is_some_and(|live| Arc::ptr_eq(&live.process, &current.process));
+                if !still_live {
+                    return;
+                }
+                crashes.retain(|at| at.elapsed() < Duration::from_secs(60));
+                crashes.push(Instant::now());
+                let release = current.backend.release().to_owned();
+                if crashes.len() > 5 {
+                    tracing::error!(%release, %status, "crash loop: not restarting again");
+                    return;
+                }
+                tracing::warn!(%release, %status, attempt = crashes.len(), "live process exited; restarting");
+                drop(inner);
+                tokio::time::sleep(Duration::from_millis(250 << crashes.len().min(5))).await;
+                match agent.start_ready(&release, Some(release.clone())).await {
+                    Ok(restarted) => {
+                        inner = agent.inner.lock().await;
+                        agent.router.set_live(restarted.backend.clone());
+                        inner.live = Some(restarted.clone());
+                        drop(inner);
+                        let _ = agent.save().await;
+                        current = restarted;
+                    }
+                    Err(error) => tracing::error!(%release, %error, "restart failed"),
+                }
+            }
+        });
+    }
+
+    /// Stops every process (agent shutdown).
+    pub async fn stop_all(&self) {
+        let mut inner = self.inner.lock().await;
+        let mut all: Vec<Running> = inner
+            .warm
+            .drain()
+            .map(|(_, (running, _))| running)
+            .collect();
+        all.extend(inner.live.take());
+        self.router.clear();
+        drop(inner);
+        for running in all {
+            running.process.stop().await;
+        }
+        let _ = state::save(
+            &self.site,
+            &State {
+                live: self.site.live().ok().flatten(),
+                ..State::default()
+            },
+        );
+    }
+
+    /// The agent's view for `hoist status`.
+    pub async fn status(&self) -> AgentStatus {
+        let inner = self.inner.lock().await;
+        let info = |running: &Running, until: Option<jiff::Timestamp>| ProcessInfo {
+            release: running.backend.release().to_owned(),
+            port: running.process.addr().port(),
+            pid: running.process.pid(),
+            until,
+        };
+        let mut backends: Vec<&Arc<Backend>> = inner.retired.iter().collect();
+        backends.extend(inner.live.as_ref().map(|live| &live.backend));
+        AgentStatus {
+            pid: std::process::id(),
+            listen: self.listen.clone(),
+            live: inner.live.as_ref().map(|live| info(live, None)),
+            warm: inner
+                .warm
+                .values()
+                .map(|(running, until)| info(running, Some(*until)))
+                .collect(),
+            in_flight: backends.iter().map(|backend| backend.in_flight()).sum(),
+            releases: backends
+                .iter()
+                .map(|backend| stats_json(&backend.stats()))
+                .collect(),
+        }
+    }
+
+    async fn save(&self) -> Result<(), AgentError> {
+        let inner = self.inner.lock().await;
+        let mut pids: Vec<u32> = inner
+            .warm
+            .values()
+            .map(|(running, _)| running.process.pid())
+            .collect();
+        pids.extend(inner.live.as_ref().map(|live| live.process.pid()));
+        let state = State {
+            live: inner
+                .live
+                .as_ref()
+                .map(|live| live.backend.release().to_owned()),
+            warm: inner
+                .warm
+                .iter()
+                .map(|(release, (_, until))| Warm {
+                    release: release.clone(),
+                    until: *until,
+                })
+                .collect(),
+            pids,
+        };
+        state::save(&self.site, &state)
+    }
+}
+
+fn signal(name: &str) -> nix::sys::signal::Signal {
+    use nix::sys::signal::Signal;
+    match name.trim_start_matches("SIG") {
+        "QUIT" => Signal::SIGQUIT,
+        "INT" => Signal::SIGINT,
+        "HUP" => Signal::SIGHUP,
+        "USR1" => Signal::SIGUSR1,
+        "USR2" => Signal::SIGUSR2,
+        _ => Signal::SIGTERM,
+    }
+}
+
+/// `KEY=value` lines; `#` comments and blank lines are skipped.
+fn read_env_file(path: &std::path::Path) -> Result<Vec<(String, String)>, AgentError> {
+    let text = std::fs::read_to_string(path).map_err(|source| AgentError::Io {
+        action: "cannot read env file",
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .filter_map(|line| line.split_once('='))
+        .map(|(key, value)| {
+            (
+                key.trim().to_owned(),
+                value.trim().trim_matches('"').to_owned(),
+            )
+        })
+        .collect())
+}

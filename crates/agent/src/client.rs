@@ -1,0 +1,97 @@
+//! The CLI's side of the admin socket.
+
+use crate::{Activated, AgentError, AgentStatus};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use std::path::{Path, PathBuf};
+
+/// A connection target for a running agent.
+#[derive(Debug, Clone)]
+pub struct AgentClient {
+    socket: PathBuf,
+}
+
+impl AgentClient {
+    /// The agent for the site at `socket`, if one answers there.
+    pub fn find(socket: &Path) -> Option<AgentClient> {
+        let client = AgentClient {
+            socket: socket.to_owned(),
+        };
+        // A socket file left by a dead agent does not count.
+        (socket.exists() && std::os::unix::net::UnixStream::connect(socket).is_ok())
+            .then_some(client)
+    }
+
+    /// Asks the agent to make `release` live (blocking).
+    pub fn activate(&self, release: &str) -> Result<Activated, AgentError> {
+        let body = serde_json::json!({ "release": release }).to_string();
+        let (status, bytes) = self.call(http::Method::POST, "/v1/activate", body)?;
+        if status.is_success() {
+            serde_json::from_slice(&bytes).map_err(|error| self.unreachable(error.to_string()))
+        } else {
+            Err(AgentError::Remote(remote_error(&bytes)))
+        }
+    }
+
+    /// The agent's status (blocking).
+    pub fn status(&self) -> Result<AgentStatus, AgentError> {
+        let (_, bytes) = self.call(http::Method::GET, "/v1/status", String::new())?;
+        serde_json::from_slice(&bytes).map_err(|error| self.unreachable(error.to_string()))
+    }
+
+    fn call(
+        &self,
+        method: http::Method,
+        path: &str,
+        body: String,
+    ) -> Result<(http::StatusCode, Bytes), AgentError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|error| self.unreachable(error.to_string()))?;
+        runtime.block_on(async {
+            let stream = tokio::net::UnixStream::connect(&self.socket)
+                .await
+                .map_err(|error| self.unreachable(error.to_string()))?;
+            let (mut sender, connection) =
+                hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                    .await
+                    .map_err(|error| self.unreachable(error.to_string()))?;
+            tokio::spawn(connection);
+            let request = http::Request::builder()
+                .method(method)
+                .uri(path)
+                .header(http::header::HOST, "hoist-agent")
+                .header(http::header::CONTENT_TYPE, "application/json")
+                .body(Full::new(Bytes::from(body)))
+                .expect("valid request");
+            let response = sender
+                .send_request(request)
+                .await
+                .map_err(|error| self.unreachable(error.to_string()))?;
+            let status = response.status();
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|error| self.unreachable(error.to_string()))?
+                .to_bytes();
+            Ok((status, bytes))
+        })
+    }
+
+    fn unreachable(&self, message: String) -> AgentError {
+        AgentError::Unreachable {
+            socket: self.socket.clone(),
+            message,
+        }
+    }
+}
+
+fn remote_error(bytes: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(bytes)
+        .ok()
+        .and_then(|value| value["error"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| String::from_utf8_lossy(bytes).into_owned())
+}

@@ -1,0 +1,26 @@
+//! The agent: one long-running process per site that owns the public
+//! listener (through [`hoist_proxy`]), the app processes (through
+//! [`hoist_supervisor`]) and an admin API on `<root>/agent.sock`.
+//!
+//! A switch is blue/green: start the candidate on a new port, wait for its
+//! health check, swap the route, point `current` at it, then let the old
+//! release drain and keep it warm for `rollback_window`, so a rollback is a
+//! route swap with nothing to start.
+//!
+//! - [`Agent`]: the orchestration ([`Agent::activate`], [`Agent::status`]).
+//! - [`run`]: `run(agent, public, admin, shutdown)`.
+//! - [`AgentClient`]: what the CLI uses to talk to a running agent.
+
+mod admin;
+mod agent;
+mod client;
+mod error;
+mod run;
+mod state;
+mod status;
+
+pub use agent::{Activated, Agent};
+pub use client::AgentClient;
+pub use error::AgentError;
+pub use run::{bind_admin, notify_ready, run};
+pub use status::{AgentStatus, ProcessInfo};

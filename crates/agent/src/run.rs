@@ -1,0 +1,69 @@
+//! Running the agent: public proxy, admin socket, shutdown.
+
+use crate::Agent;
+use std::future::Future;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::Arc;
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::watch;
+
+/// Serves the public `listener` through `proxy` and the admin API on
+/// `admin` until `shutdown` resolves; then drains client connections and
+/// stops the app processes.
+pub async fn run(
+    agent: Arc<Agent>,
+    proxy: Arc<hoist_proxy::Proxy>,
+    public: TcpListener,
+    admin: UnixListener,
+    shutdown: impl Future<Output = ()>,
+) {
+    let (stop, stopping) = watch::channel(false);
+    let signal = |mut receiver: watch::Receiver<bool>| async move {
+        let _ = receiver.wait_for(|stop| *stop).await;
+    };
+    let public_task = tokio::spawn(hoist_proxy::serve(public, proxy, signal(stopping.clone())));
+    let admin_task = tokio::spawn(crate::admin::serve(admin, agent.clone(), signal(stopping)));
+    shutdown.await;
+    tracing::info!("shutting down: draining connections");
+    let _ = stop.send(true);
+    let _ = public_task.await;
+    let _ = admin_task.await;
+    agent.stop_all().await;
+}
+
+/// Binds the admin socket, replacing a stale one, readable only by its owner.
+pub fn bind_admin(path: &Path) -> std::io::Result<UnixListener> {
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AddrInUse,
+                format!("an agent already answers on `{}`", path.display()),
+            ));
+        }
+        std::fs::remove_file(path)?;
+    }
+    let listener = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
+}
+
+/// Tells systemd (`Type=notify`) the agent is serving, when it asked.
+pub fn notify_ready() {
+    let Ok(socket) = std::env::var("NOTIFY_SOCKET") else {
+        return;
+    };
+    let Ok(datagram) = std::os::unix::net::UnixDatagram::unbound() else {
+        return;
+    };
+    let sent = if let Some(abstract_name) = socket.strip_prefix('@') {
+        use std::os::linux::net::SocketAddrExt;
+        std::os::unix::net::SocketAddr::from_abstract_name(abstract_name.as_bytes())
+            .and_then(|address| datagram.send_to_addr(b"READY=1\n", &address))
+    } else {
+        datagram.send_to(b"READY=1\n", &socket)
+    };
+    if let Err(error) = sent {
+        tracing::warn!(%error, "sd_notify failed");
+    }
+}

@@ -1,0 +1,38 @@
+//! What `hoist status --json` shows under `"agent"`.
+
+use hoist_proxy::BackendStats;
+use serde::{Deserialize, Serialize};
+
+/// The agent's view.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AgentStatus {
+    /// The agent's pid.
+    pub pid: u32,
+    /// The public listener.
+    pub listen: String,
+    /// The live release's process.
+    pub live: Option<ProcessInfo>,
+    /// Releases kept warm for instant rollback.
+    pub warm: Vec<ProcessInfo>,
+    /// Requests in flight across all releases.
+    pub in_flight: u64,
+    /// Per-release counters since the agent started.
+    pub releases: Vec<serde_json::Value>,
+}
+
+/// One running release.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProcessInfo {
+    /// The release.
+    pub release: String,
+    /// Its port on loopback.
+    pub port: u16,
+    /// Its pid.
+    pub pid: u32,
+    /// For warm releases: when they will be stopped.
+    pub until: Option<jiff::Timestamp>,
+}
+
+pub(crate) fn stats_json(stats: &BackendStats) -> serde_json::Value {
+    serde_json::to_value(stats).unwrap_or_default()
+}

@@ -1,0 +1,121 @@
+use crate::cli::Global;
+use anyhow::{bail, Context as _};
+use hoist_proxy::{Proxy, Router, Settings};
+use std::sync::Arc;
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  hoist agent --root /srv/shop\n  hoist agent --listen 0.0.0.0:80 --threads 2\n\nAs a systemd service use Type=notify; a socket unit's first socket (LISTEN_FDS) becomes the public listener."
+)]
+pub struct Args {
+    /// Public listen address (default: `[proxy] listen`).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// Proxy worker threads (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
+    let Some(found) = crate::target::config(global)? else {
+        bail!("no `hoist.toml` here; the agent needs one with a `[process]` section (pass `--config FILE`)");
+    };
+    let root = crate::target::root(global, Some(&found))?;
+    let config = found.0;
+    let site = hoist_site::Site::create(&root)?;
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = args.threads {
+        runtime.worker_threads(threads.max(1));
+    }
+    let runtime = runtime
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let public = match systemd_listener()? {
+            Some(listener) => listener,
+            None => {
+                let listen = args.listen.unwrap_or_else(|| config.proxy.listen.clone());
+                tokio::net::TcpListener::bind(&listen)
+                    .await
+                    .with_context(|| format!("cannot listen on `{listen}`"))?
+            }
+        };
+        let address = public.local_addr()?.to_string();
+        let socket = site.socket_path();
+        let admin = hoist_agent::bind_admin(&socket)
+            .with_context(|| format!("cannot bind the admin socket `{}`", socket.display()))?;
+        let router = Arc::new(Router::default());
+        let proxy = Arc::new(Proxy::new(router.clone(), settings(&config.proxy)?));
+        let agent = hoist_agent::Agent::new(site.clone(), &config, router, address.clone())?;
+        if let Err(error) = agent.restore().await {
+            eprintln!("warning: {error:#}; serving 503 until a deploy succeeds");
+        }
+        let live = site
+            .live()
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| "nothing yet".into());
+        println!("hoist agent: listening on {address}, serving {live}");
+        hoist_agent::notify_ready();
+        hoist_agent::run(agent, proxy, public, admin, shutdown_signal()).await;
+        let _ = std::fs::remove_file(&socket);
+        Ok(crate::EXIT_OK)
+    })
+}
+
+fn settings(proxy: &hoist_config::Proxy) -> anyhow::Result<Settings> {
+    let release_header = match proxy.release_header.as_str() {
+        "" => None,
+        name => Some(
+            http::HeaderName::from_bytes(name.as_bytes())
+                .with_context(|| format!("`proxy.release_header` `{name}` is not a header name"))?,
+        ),
+    };
+    Ok(Settings {
+        release_header,
+        connect_timeout: proxy.connect_timeout,
+        response_timeout: proxy.response_timeout,
+        max_body_size: proxy.max_body_size.as_u64(),
+    })
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut terminate), Ok(mut interrupt)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = interrupt.recv() => {}
+    }
+}
+
+/// The first socket passed by systemd socket activation, if any.
+fn systemd_listener() -> anyhow::Result<Option<tokio::net::TcpListener>> {
+    let ours = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|pid| pid.parse::<u32>().ok())
+        == Some(std::process::id());
+    let count = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|count| count.parse::<u32>().ok())
+        .unwrap_or(0);
+    if !ours || count == 0 {
+        return Ok(None);
+    }
+    let listener = inherited_listener();
+    listener.set_nonblocking(true)?;
+    Ok(Some(tokio::net::TcpListener::from_std(listener)?))
+}
+
+#[allow(unsafe_code)]
+fn inherited_listener() -> std::net::TcpListener {
+    use std::os::fd::FromRawFd;
+    // SAFETY: systemd's protocol says fd 3 is an open listening socket handed
+    // to this pid (checked via LISTEN_PID) and owned by nobody else here.
+    unsafe { std::net::TcpListener::from_raw_fd(3) }
+}

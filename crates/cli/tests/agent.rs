@@ -1,0 +1,423 @@
+//! The agent under load: blue/green switches, instant rollbacks, bad
+//! candidates and agent restarts, with zero failed requests.
+
+mod util;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use std::io::{BufRead, Read, Write};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use util::Env;
+
+/// A running `hoist agent`; killed on drop (its apps with it).
+struct AgentProcess {
+    child: std::process::Child,
+    site: std::path::PathBuf,
+}
+
+impl AgentProcess {
+    /// Starts the agent and waits for its "listening" line (its readiness signal).
+    fn start(env: &Env) -> AgentProcess {
+        let mut child = std::process::Command::new(util::BIN)
+            .arg("agent")
+            .current_dir(env.src())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(
+            line.contains("listening on"),
+            "agent did not start: {line:?}"
+        );
+        AgentProcess {
+            child,
+            site: env.site(),
+        }
+    }
+
+    fn kill9(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    fn terminate(&mut self) {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            self.terminate();
+        }
+        // Stop any app process a killed agent left behind.
+        if let Ok(state) = std::fs::read_to_string(self.site.join("agent-state.json")) {
+            let state: serde_json::Value = serde_json::from_str(&state).unwrap_or_default();
+            for pid in state["pids"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|pid| pid.as_i64())
+            {
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn agent_env(port: u16) -> Env {
+    let config = format!(
+        r#"
+[app]
+name = "shop"
+version = "1"
+[deploy]
+root = "../site"
+keep_releases = 20
+[process]
+command = "{bin} example-app"
+health_timeout = "3s"
+healthy_after = 2
+drain_timeout = "10s"
+rollback_window = "5m"
+stop_timeout = "5s"
+[proxy]
+listen = "127.0.0.1:{port}"
+"#,
+        bin = util::BIN
+    );
+    let env = Env::with_config(&config);
+    std::fs::remove_file(env.src().join("index.html")).unwrap();
+    env
+}
+
+/// Builds version `version` of the example app and deploys it.
+fn deploy(env: &Env, version: &str) -> String {
+    env.set_version(version);
+    env.write("public/index.html", &format!("page {version}\n"));
+    let (id, artifact) = env.build();
+    env.hoist().args(["deploy", "-q"]).arg(artifact).run();
+    id
+}
+
+#[derive(Default)]
+struct Tally {
+    ok: AtomicU64,
+    failed: AtomicU64,
+    problems: Mutex<Vec<String>>,
+}
+
+impl Tally {
+    fn fail(&self, problem: String) {
+        self.failed.fetch_add(1, Ordering::SeqCst);
+        let mut problems = self.problems.lock().unwrap();
+        if problems.len() < 10 {
+            problems.push(problem);
+        }
+    }
+}
+
+/// Continuous keep-alive load of GETs, POSTs and slow requests; each answer
+/// must come from one release: the proxy's header and the app's agree.
+async fn load(
+    port: u16,
+    stop: Arc<AtomicBool>,
+    tally: Arc<Tally>,
+    workers: usize,
+    deadline: Instant,
+) {
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(64)
+        .build_http();
+    let mut tasks = Vec::new();
+    for worker in 0..workers {
+        let (client, stop, tally) = (client.clone(), stop.clone(), tally.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut sent = 0u64;
+            while !stop.load(Ordering::SeqCst) && Instant::now() < deadline && sent < 200_000 {
+                sent += 1;
+                let (method, path, body) = match (worker, sent % 3) {
+                    (0 | 1, _) => ("GET", "/slow?ms=300", String::new()),
+                    (_, 0) => ("POST", "/echo", format!("body {worker} {sent}")),
+                    _ => ("GET", "/", String::new()),
+                };
+                let request = http::Request::builder()
+                    .method(method)
+                    .uri(format!("http://127.0.0.1:{port}{path}"))
+                    .body(Full::new(Bytes::from(body.clone())))
+                    .unwrap();
+                match client.request(request).await {
+                    Ok(response) => {
+                        let status = response.status();
+                        let proxy = response.headers().get("x-hoist-release").cloned();
+                        let app = response.headers().get("x-app-release").cloned();
+                        let text = response.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                        let text = String::from_utf8_lossy(&text);
+                        let whole = match path {
+                            "/echo" => text == body,
+                            "/" => text.starts_with("page "),
+                            _ => text.starts_with("slow done by "),
+                        };
+                        if status == 200 && proxy.is_some() && proxy == app && whole {
+                            tally.ok.fetch_add(1, Ordering::SeqCst);
+                        } else {
+                            tally.fail(format!("{method} {path}: {status} proxy={proxy:?} app={app:?} body={text:?}"));
+                        }
+                    }
+                    Err(error) => tally.fail(format!("{method} {path}: {error:?}")),
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+}
+
+/// Reads a whole SSE stream; every event must come from one release.
+async fn sse(port: u16, events: u64, tally: Arc<Tally>) {
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let uri = format!("http://127.0.0.1:{port}/sse?n={events}&ms=20");
+    let response = match client.get(uri.parse().unwrap()).await {
+        Ok(response) => response,
+        Err(error) => return tally.fail(format!("sse: {error}")),
+    };
+    let text = response
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|line| line.starts_with("data: "))
+        .collect();
+    let first_release = lines
+        .first()
+        .map(|line| line.split(' ').nth(1).unwrap_or_default())
+        .unwrap_or_default();
+    if lines.len() as u64 == events
+        && lines
+            .iter()
+            .all(|line| line.split(' ').nth(1) == Some(first_release))
+    {
+        tally.ok.fetch_add(1, Ordering::SeqCst);
+    } else {
+        tally.fail(format!("sse got {} of {events} events", lines.len()));
+    }
+}
+
+/// Holds an upgraded (echo) connection open and pings through it until stopped.
+fn tunnel(port: u16, stop: Arc<AtomicBool>, tally: Arc<Tally>) {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .write_all(
+            b"GET /upgrade HTTP/1.1\r\nHost: shop\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n",
+        )
+        .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    assert!(
+        String::from_utf8_lossy(&head).starts_with("HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    let mut round = 0u32;
+    while !stop.load(Ordering::SeqCst) {
+        round += 1;
+        let ping = format!("ping {round:06}\n");
+        let mut pong = vec![0u8; ping.len()];
+        let echoed = stream
+            .write_all(ping.as_bytes())
+            .and_then(|()| stream.read_exact(&mut pong));
+        match echoed {
+            Ok(()) if pong == ping.as_bytes() => tally.ok.fetch_add(1, Ordering::SeqCst),
+            other => return tally.fail(format!("tunnel round {round}: {other:?}")),
+        };
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+struct Load {
+    stop: Arc<AtomicBool>,
+    tally: Arc<Tally>,
+    runtime: tokio::runtime::Runtime,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    tunnel: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Load {
+    fn start(port: u16, workers: usize, with_streams: bool) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let tally = Arc::new(Tally::default());
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut tasks =
+            vec![runtime.spawn(load(port, stop.clone(), tally.clone(), workers, deadline))];
+        let mut tunnel_thread = None;
+        if with_streams {
+            tasks.push(runtime.spawn(sse(port, 150, tally.clone())));
+            let (stop, tally) = (stop.clone(), tally.clone());
+            tunnel_thread = Some(std::thread::spawn(move || tunnel(port, stop, tally)));
+        }
+        Load {
+            stop,
+            tally,
+            runtime,
+            tasks,
+            tunnel: tunnel_thread,
+        }
+    }
+
+    /// Stops the load and returns (ok, failed, first problems).
+    fn finish(self) -> (u64, u64, Vec<String>) {
+        self.stop.store(true, Ordering::SeqCst);
+        for task in self.tasks {
+            self.runtime.block_on(task).unwrap();
+        }
+        if let Some(tunnel) = self.tunnel {
+            tunnel.join().unwrap();
+        }
+        let problems = self.tally.problems.lock().unwrap().clone();
+        (
+            self.tally.ok.load(Ordering::SeqCst),
+            self.tally.failed.load(Ordering::SeqCst),
+            problems,
+        )
+    }
+}
+
+#[test]
+fn one_hundred_switches_under_load_fail_no_request() {
+    let port = free_port();
+    let env = agent_env(port);
+    let v1 = deploy(&env, "1");
+    let _agent = AgentProcess::start(&env);
+    let v2 = deploy(&env, "2");
+    let load = Load::start(port, 12, true);
+    let mut switches = 0;
+    // Real blue/green deploys that start new processes...
+    for version in 3..=5 {
+        deploy(&env, &version.to_string());
+        switches += 1;
+    }
+    // ...then instant switches between warm releases.
+    let targets = [&v1, &v2];
+    while switches < 100 {
+        env.hoist()
+            .args(["rollback", "-q", "--to", targets[switches % 2]])
+            .run();
+        switches += 1;
+    }
+    let (ok, failed, problems) = load.finish();
+    eprintln!("{switches} switches: {ok} requests and pings ok, {failed} failed");
+    assert_eq!(
+        failed,
+        0,
+        "{failed} failed of {}: {problems:#?}",
+        ok + failed
+    );
+    assert!(ok > 500, "only {ok} requests completed");
+    let status = env.status();
+    assert_eq!(status["agent"]["live"]["release"], status["live"]);
+    assert_eq!(env.live().as_deref(), Some(v2.as_str()));
+}
+
+#[test]
+fn bad_candidates_fail_the_deploy_and_no_request() {
+    let port = free_port();
+    let env = agent_env(port);
+    let v1 = deploy(&env, "1");
+    let _agent = AgentProcess::start(&env);
+    let load = Load::start(port, 6, false);
+    for (marker, expected) in [
+        ("crash-at-start", "exited"),
+        ("never-bind", "never listened"),
+        ("health-fails", "answered 500"),
+    ] {
+        env.write(marker, "");
+        env.set_version(&format!("bad-{marker}"));
+        let (bad, artifact) = env.build();
+        env.hoist()
+            .arg("deploy")
+            .arg(artifact)
+            .code(1)
+            .stderr_has(expected)
+            .stderr_has(&format!("`{v1}` still serves"))
+            .run();
+        std::fs::remove_file(env.src().join(marker)).unwrap();
+        assert_eq!(env.live().as_deref(), Some(v1.as_str()));
+        let history = env.hoist().args(["history", "--json"]).run_json();
+        assert_eq!(
+            (
+                history[0]["release"].as_str(),
+                history[0]["outcome"].as_str()
+            ),
+            (Some(bad.as_str()), Some("failed"))
+        );
+    }
+    let (ok, failed, problems) = load.finish();
+    assert_eq!(failed, 0, "{problems:#?}");
+    assert!(ok > 0);
+}
+
+#[test]
+fn killed_agent_restarts_and_restores_its_state() {
+    let port = free_port();
+    let env = agent_env(port);
+    deploy(&env, "1");
+    let mut agent = AgentProcess::start(&env);
+    let v2 = deploy(&env, "2");
+    agent.kill9();
+    let socket = env.site().join("agent.sock");
+    assert!(socket.exists(), "a killed agent leaves its socket");
+    let _agent = AgentProcess::start(&env);
+    let status = env.status();
+    assert_eq!(status["agent"]["live"]["release"], v2.as_str());
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let load = Load::start(port, 2, false);
+    std::thread::sleep(Duration::from_millis(300));
+    let (ok, failed, problems) = load.finish();
+    assert_eq!(failed, 0, "{problems:#?}");
+    assert!(ok > 0);
+}

@@ -1,0 +1,126 @@
+//! A running release as the proxy sees it: an address and live counters.
+
+use crate::histogram::Histogram;
+use serde::Serialize;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// One release's app process, reachable at `addr`.
+#[derive(Debug)]
+pub struct Backend {
+    release: String,
+    addr: SocketAddr,
+    in_flight: AtomicU64,
+    requests: AtomicU64,
+    errors: AtomicU64,
+    latency: Histogram,
+    /// Woken whenever `in_flight` drops to zero, so a drain needs no polling.
+    idle: Notify,
+}
+
+/// A snapshot of a backend's counters, for `hoist status`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BackendStats {
+    /// The release.
+    pub release: String,
+    /// Where its process listens.
+    pub addr: String,
+    /// Requests (and upgraded connections) still open.
+    pub in_flight: u64,
+    /// Requests answered.
+    pub requests: u64,
+    /// Of those, answers with status 5xx (including the proxy's own 502/504).
+    pub errors_5xx: u64,
+    /// Median time to response headers, ms.
+    pub p50_ms: Option<f64>,
+    /// 99th percentile time to response headers, ms.
+    pub p99_ms: Option<f64>,
+}
+
+impl Backend {
+    /// A backend for `release` at `addr`.
+    pub fn new(release: &str, addr: SocketAddr) -> Backend {
+        Backend {
+            release: release.to_owned(),
+            addr,
+            in_flight: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            latency: Histogram::default(),
+            idle: Notify::new(),
+        }
+    }
+
+    /// The release id.
+    pub fn release(&self) -> &str {
+        &self.release
+    }
+
+    /// The process address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Requests and tunnels still open.
+    pub fn in_flight(&self) -> u64 {
+        self.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Waits until nothing is in flight, or `limit` passes; returns whether it drained.
+    pub async fn drained(&self, limit: Duration) -> bool {
+        let wait = async {
+            loop {
+                let notified = self.idle.notified();
+                if self.in_flight() == 0 {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(limit, wait).await.is_ok()
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> BackendStats {
+        BackendStats {
+            release: self.release.clone(),
+            addr: self.addr.to_string(),
+            in_flight: self.in_flight(),
+            requests: self.requests.load(Ordering::Relaxed),
+            errors_5xx: self.errors.load(Ordering::Relaxed),
+            p50_ms: self.latency.quantile_ms(0.5),
+            p99_ms: self.latency.quantile_ms(0.99),
+        }
+    }
+
+    pub(crate) fn record(&self, status: u16, elapsed: Duration) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        if status >= 500 {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        self.latency.record(elapsed);
+    }
+}
+
+/// Counts one request against its backend from routing until its response
+/// body (or upgraded tunnel) ends.
+#[derive(Debug)]
+pub(crate) struct InFlight(Arc<Backend>);
+
+impl InFlight {
+    pub(crate) fn new(backend: Arc<Backend>) -> InFlight {
+        backend.in_flight.fetch_add(1, Ordering::SeqCst);
+        InFlight(backend)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if self.0.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! hoist's reverse proxy: every request is routed to the release the
+//! [`Router`] names *at that moment*, so a switch is one atomic pointer swap
+//! and never touches client connections.
+//!
+//! - [`Backend`]: one running release (address + live counters).
+//! - [`Router`]: which backend is live; swapped atomically.
+//! - [`Proxy`]: forwards one request (headers, streaming bodies, upgrades,
+//!   timeouts, error pages) and counts it against its backend until the
+//!   response body ends, which is what lets a switch *drain* the old release.
+//! - [`serve`]: the accept loop, `serve(listener, proxy, shutdown)`.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use std::sync::Arc;
+//! let router = Arc::new(hoist_proxy::Router::default());
+//! router.set_live(Arc::new(hoist_proxy::Backend::new("v1", "127.0.0.1:3000".parse().unwrap())));
+//! let proxy = Arc::new(hoist_proxy::Proxy::new(router, hoist_proxy::Settings::default()));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await.unwrap();
+//! hoist_proxy::serve(listener, proxy, std::future::pending()).await;
+//! # }
+//! ```
+
+mod backend;
+mod body;
+mod forward;
+mod headers;
+mod histogram;
+mod pages;
+mod router;
+mod server;
+
+pub use backend::{Backend, BackendStats};
+pub use forward::{Proxy, Settings};
+pub use router::Router;
+pub use server::serve;

@@ -1,0 +1,33 @@
+//! The proxy's own error responses: a readable page, never a blank body.
+
+use crate::body::ProxyBody;
+use bytes::Bytes;
+use http::{header, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+
+/// A complete HTML error response for `status`, saying what happened.
+pub(crate) fn error(status: StatusCode, explanation: &str) -> Response<ProxyBody> {
+    let title = format!(
+        "{} {}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("Error")
+    );
+    let html = format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title>\
+         <style>body{{font-family:system-ui,sans-serif;max-width:36em;margin:4em auto;color:#222}}</style></head>\
+         <body><h1>{title}</h1><p>{explanation}</p></body></html>\n"
+    );
+    let body = Full::new(Bytes::from(html))
+        .map_err(|never| match never {})
+        .boxed();
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        "text/html; charset=utf-8".parse().expect("valid"),
+    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, "no-store".parse().expect("valid"));
+    response
+}
