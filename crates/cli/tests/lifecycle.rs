@@ -367,3 +367,14 @@ fn usage_errors_exit_2() {
         .stderr_has("--reason")
         .run();
 }
+
+#[test]
+fn demo_deploys_and_rolls_back_under_traffic_with_no_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = util::Cmd::new(dir.path())
+        .args(["demo", "--json"])
+        .run_json();
+    assert_eq!(summary["failed_requests"], 0, "{summary}");
+    assert!(summary["requests"].as_u64().unwrap() > 0, "{summary}");
+    assert_eq!(summary["releases"].as_array().unwrap().len(), 2);
+}

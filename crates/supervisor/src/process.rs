@@ -212,6 +212,16 @@ impl Process {
     }
 }
 
+impl Drop for Process {
+    /// A process nobody holds any more must not outlive its owner (an early
+    /// error, a panic): kill its group. Orderly shutdown calls `stop` first.
+    fn drop(&mut self) {
+        if self.exited().is_none() {
+            let _ = killpg(Pid::from_raw(self.pid as i32), Signal::SIGKILL);
+        }
+    }
+}
+
 /// A port free right now on loopback.
 fn free_port() -> std::io::Result<u16> {
     let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;

@@ -41,27 +41,43 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
                     .with_context(|| format!("cannot listen on `{listen}`"))?
             }
         };
-        let address = public.local_addr()?.to_string();
-        let socket = site.socket_path();
-        let admin = hoist_agent::bind_admin(&socket)
-            .with_context(|| format!("cannot bind the admin socket `{}`", socket.display()))?;
-        let router = Arc::new(Router::default());
-        let proxy = Arc::new(Proxy::new(router.clone(), settings(&config.proxy)?));
-        let agent = hoist_agent::Agent::new(site.clone(), &config, router, address.clone())?;
-        if let Err(error) = agent.restore().await {
-            eprintln!("warning: {error:#}; serving 503 until a deploy succeeds");
-        }
-        let live = site
-            .live()
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| "nothing yet".into());
-        println!("hoist agent: listening on {address}, serving {live}");
-        hoist_agent::notify_ready();
-        hoist_agent::run(agent, proxy, public, admin, shutdown_signal()).await;
-        let _ = std::fs::remove_file(&socket);
+        serve(site, &config, public, shutdown_signal(), |address, live| {
+            println!("hoist agent: listening on {address}, serving {live}");
+            hoist_agent::notify_ready();
+        })
+        .await?;
         Ok(crate::EXIT_OK)
     })
+}
+
+/// Runs an agent for `site` on `public` until `shutdown`; `ready` is told
+/// the address and live release once it serves. Shared with `hoist demo`.
+pub async fn serve(
+    site: hoist_site::Site,
+    config: &hoist_config::Config,
+    public: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()>,
+    ready: impl FnOnce(&str, &str),
+) -> anyhow::Result<()> {
+    let address = public.local_addr()?.to_string();
+    let socket = site.socket_path();
+    let admin = hoist_agent::bind_admin(&socket)
+        .with_context(|| format!("cannot bind the admin socket `{}`", socket.display()))?;
+    let router = Arc::new(Router::default());
+    let proxy = Arc::new(Proxy::new(router.clone(), settings(&config.proxy)?));
+    let agent = hoist_agent::Agent::new(site.clone(), config, router, address.clone())?;
+    if let Err(error) = agent.restore().await {
+        eprintln!("warning: {error:#}; serving 503 until a deploy succeeds");
+    }
+    let live = site
+        .live()
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| "nothing yet".into());
+    ready(&address, &live);
+    hoist_agent::run(agent, proxy, public, admin, shutdown).await;
+    let _ = std::fs::remove_file(&socket);
+    Ok(())
 }
 
 fn settings(proxy: &hoist_config::Proxy) -> anyhow::Result<Settings> {
@@ -80,7 +96,7 @@ fn settings(proxy: &hoist_config::Proxy) -> anyhow::Result<Settings> {
     })
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut terminate), Ok(mut interrupt)) = (
         signal(SignalKind::terminate()),

@@ -1,11 +1,19 @@
-//! `hoist demo`: the whole file-level lifecycle on a temporary site.
+//! `hoist demo`: an agent on a temporary site serving the bundled example
+//! app; v1 is deployed, steady traffic starts, v2 is deployed blue/green,
+//! then rolled back, and the summary shows what users saw.
+
+mod traffic;
 
 use crate::cli::Global;
-use crate::output::Output;
+use crate::output::{self, Output, Render};
 use crate::progress::Progress;
 use anyhow::Context as _;
 use hoist_deploy::{Context, DeployRequest};
+use serde::Serialize;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// The example app, embedded so the demo needs nothing but this binary.
 const EXAMPLE: &[(&str, &str)] = &[
@@ -25,6 +33,48 @@ pub struct Args {
     dir: Option<PathBuf>,
 }
 
+/// What users saw during the demo.
+#[derive(Debug, Serialize)]
+struct Summary {
+    releases: Vec<String>,
+    requests: u64,
+    failed_requests: u64,
+    /// `hoist deploy` of v2: unpack, checks, start, health, switch.
+    deploy_ms: u64,
+    /// From the deploy command to the first response served by v2.
+    first_v2_response_ms: u64,
+    /// From the rollback command to the first response served by v1 again.
+    rollback_ms: u64,
+}
+
+impl Render for Summary {
+    fn human(&self, out: &mut String) {
+        output::field(out, "requests", self.requests);
+        output::field(out, "failed", self.failed_requests);
+        output::field(
+            out,
+            "deploy v2",
+            format!(
+                "{} ms (build to healthy candidate to switch)",
+                self.deploy_ms
+            ),
+        );
+        output::field(
+            out,
+            "v2 serving",
+            format!("{} ms after the deploy command", self.first_v2_response_ms),
+        );
+        output::field(
+            out,
+            "rollback",
+            format!(
+                "{} ms from the command to the first v1 response",
+                self.rollback_ms
+            ),
+        );
+    }
+}
+
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     let temp = tempfile::tempdir().context("cannot create a temporary directory")?;
     let base = args.dir.unwrap_or_else(|| temp.path().to_owned());
@@ -35,31 +85,108 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
             eprintln!("\n== {line}");
         }
     };
-    let context = Context::create(&root)?;
+    let hoist = std::env::current_exe().context("cannot find this executable")?;
+    let v1 = build_version(&source, "1.0.0", &hoist)?;
+    let config = hoist_config::Config::load(&source.join(hoist_config::FILE_NAME))?;
+    let mut context = Context::create(&root)?;
 
-    say("deploy v1.0.0 of the example app");
-    let v1 = build_version(&source, "1.0.0")?;
-    hoist_deploy::deploy(&context, &request(v1.clone()), &progress)?;
-
-    say("deploy v1.1.0: unchanged files are hard-linked, not written again");
-    let v2 = build_version(&source, "1.1.0")?;
-    let second = hoist_deploy::deploy(&context, &request(v2), &progress)?;
+    say("start an agent on a temporary site");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let (stop_agent, agent_stopped) = tokio::sync::oneshot::channel::<()>();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let site = context.site.clone();
+    let agent = runtime.spawn(async move {
+        let public = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let shutdown = async move {
+            let _ = agent_stopped.await;
+        };
+        super::agent::serve(site, &config, public, shutdown, |address, _| {
+            let _ = ready_tx.send(address.to_owned());
+        })
+        .await
+    });
+    let address = ready_rx
+        .recv_timeout(Duration::from_secs(30))
+        .context("the agent did not start")?;
+    crate::target::attach_agent(&mut context);
     say(&format!(
-        "{} files written, {} linked",
-        second.files_written, second.files_linked
+        "agent listening on http://{address}; deploy v1.0.0"
     ));
+    let first = hoist_deploy::deploy(&context, &request(v1), &progress)?;
 
-    say("roll back to v1.0.0 in one step");
+    say("steady traffic starts; deploy v1.1.0 blue/green");
+    let stop = Arc::new(AtomicBool::new(false));
+    let counts = Arc::new(traffic::Counts::default());
+    let (seen_tx, mut seen) = tokio::sync::watch::channel(String::new());
+    let load = runtime.spawn(traffic::run(
+        address.clone(),
+        4,
+        stop.clone(),
+        counts.clone(),
+        seen_tx,
+    ));
+    let wait_for = |seen: &mut tokio::sync::watch::Receiver<String>, release: &str| {
+        let wait = async {
+            tokio::time::timeout(
+                Duration::from_secs(20),
+                seen.wait_for(|last| last == release),
+            )
+            .await
+        };
+        matches!(runtime.block_on(wait), Ok(Ok(_)))
+    };
+    anyhow::ensure!(
+        wait_for(&mut seen, &first.release),
+        "traffic never reached v1.0.0"
+    );
+    let v2 = build_version(&source, "1.1.0", &hoist)?;
+    let deploy_started = Instant::now();
+    let second = hoist_deploy::deploy(&context, &request(v2), &progress)?;
+    let deploy_ms = deploy_started.elapsed().as_millis() as u64;
+    anyhow::ensure!(
+        wait_for(&mut seen, &second.release),
+        "traffic never reached v1.1.0"
+    );
+    let first_v2_response_ms = deploy_started.elapsed().as_millis() as u64;
+
+    say("roll back to v1.0.0: it is still warm, so this is a route swap");
+    let rollback_started = Instant::now();
     hoist_deploy::rollback(&context, None, None, Some("demo".into()), &progress)?;
+    anyhow::ensure!(
+        wait_for(&mut seen, &first.release),
+        "traffic never returned to v1.0.0"
+    );
+    let rollback_ms = rollback_started.elapsed().as_millis() as u64;
 
-    say(&format!("state of `{}`", root.display()));
+    stop.store(true, Ordering::SeqCst);
+    let _ = runtime.block_on(load);
+    let _ = stop_agent.send(());
+    runtime.block_on(agent)??;
+    let summary = Summary {
+        releases: vec![first.release, second.release],
+        requests: counts.sent.load(Ordering::SeqCst),
+        failed_requests: counts.failed.load(Ordering::SeqCst),
+        deploy_ms,
+        first_v2_response_ms,
+        rollback_ms,
+    };
+    say(&format!(
+        "what users saw (site kept at `{}` only with --dir)",
+        root.display()
+    ));
     let output = Output::new(global.json);
-    output.emit(&hoist_deploy::status(&context)?)?;
+    output.emit(&summary)?;
     if !global.json {
         output.emit(hoist_deploy::releases(&context)?.as_slice())?;
-        output.emit(context.ledger.events(10)?.as_slice())?;
     }
-    Ok(crate::EXIT_OK)
+    Ok(if summary.failed_requests == 0 {
+        crate::EXIT_OK
+    } else {
+        crate::EXIT_FAILURE
+    })
 }
 
 fn request(artifact: PathBuf) -> DeployRequest {
@@ -71,11 +198,15 @@ fn request(artifact: PathBuf) -> DeployRequest {
 }
 
 /// Writes the example app at `version` and builds it.
-fn build_version(source: &Path, version: &str) -> anyhow::Result<PathBuf> {
+fn build_version(source: &Path, version: &str, hoist: &Path) -> anyhow::Result<PathBuf> {
     for (path, text) in EXAMPLE {
         let file = source.join(path);
         std::fs::create_dir_all(file.parent().expect("example paths have parents"))?;
-        std::fs::write(&file, text.replace("{{VERSION}}", version))?;
+        std::fs::write(
+            &file,
+            text.replace("{{VERSION}}", version)
+                .replace("{{HOIST}}", &hoist.display().to_string()),
+        )?;
     }
     let config_path = source.join(hoist_config::FILE_NAME);
     let config = hoist_config::Config::load(&config_path)?;

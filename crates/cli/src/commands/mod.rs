@@ -1,6 +1,6 @@
 //! One file per subcommand: its arguments and an `exec` calling the library.
 
-mod agent;
+pub(crate) mod agent;
 mod build;
 mod demo;
 mod deploy;
