@@ -1,0 +1,198 @@
+"""wrk against the same backend: direct, nginx, hoist; then errors per switch."""
+import json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time
+
+hoist, seconds, connections = os.path.abspath(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+work = tempfile.mkdtemp(prefix="hoist-proxy-bench-")
+src, site = os.path.join(work, "src"), os.path.join(work, "site")
+children = []
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def sh(*args, **kw):
+    return subprocess.run(args, check=True, capture_output=True, text=True, **kw).stdout
+
+
+def wrk(url, duration=seconds):
+    out = sh("wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", url)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    def pct(p):
+        m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        value, unit = float(m.group(1)), m.group(2)
+        return value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    failed = (sum(int(g) for g in errors.groups()) if errors else 0) + (int(non2xx.group(1)) if non2xx else 0)
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    return {"rps": rps, "p50": pct(50), "p99": pct(99), "failed": failed, "requests": total}
+
+
+def nginx_conf(port, backends, prefix):
+    upstream = "\n".join(f"    server 127.0.0.1:{b};" for b in backends)
+    return f"""worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  upstream app {{
+{upstream}
+    keepalive 64;
+  }}
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{ proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }}
+  }}
+}}
+"""
+
+
+def start_nginx(port, backends):
+    prefix = tempfile.mkdtemp(dir=work)
+    conf = os.path.join(prefix, "nginx.conf")
+    open(conf, "w").write(nginx_conf(port, backends, prefix))
+    sh(nginx, "-p", prefix, "-c", conf)
+    wait_port(port)
+    return prefix, conf
+
+
+def stop_nginx(prefix, conf):
+    subprocess.run([nginx, "-p", prefix, "-c", conf, "-s", "quit"], capture_output=True)
+
+
+def wait_port(port, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"nothing listens on {port}")
+
+
+def app(port):
+    proc = subprocess.Popen([hoist, "example-app", "--listen", f"127.0.0.1:{port}"], cwd=work,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    children.append(proc)
+    wait_port(port)
+    return proc
+
+
+def deploy(version):
+    toml = os.path.join(src, "hoist.toml")
+    text = re.sub(r'version = "[^"]*"', f'version = "{version}"', open(toml).read())
+    open(toml, "w").write(text)
+    out = sh(hoist, "deploy", "-q", "--json", cwd=src)
+    return json.loads(out)["release"]
+
+
+def main():
+    agent_port = free_port()
+    os.makedirs(os.path.join(src, "public"))
+    open(os.path.join(src, "public/index.html"), "w").write("ok\n")
+    open(os.path.join(src, "hoist.toml"), "w").write(f"""[app]
+name = "bench"
+version = "1"
+[deploy]
+root = "../site"
+[process]
+command = "{hoist} example-app"
+rollback_window = "1h"
+[proxy]
+listen = "127.0.0.1:{agent_port}"
+""")
+    v1 = deploy("1")
+    agent = subprocess.Popen([hoist, "agent", "--threads", "1"], cwd=src, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    children.append(agent)
+    agent.stdout.readline()
+    status = json.loads(sh(hoist, "status", "--json", cwd=src))
+    backend = status["agent"]["live"]["port"]
+    nginx_port = free_port()
+    prefix, conf = start_nginx(nginx_port, [backend])
+
+    path = "/healthz"
+    wrk(f"http://127.0.0.1:{nginx_port}{path}", 2)  # warm up both
+    wrk(f"http://127.0.0.1:{agent_port}{path}", 2)
+    results = {
+        "direct": wrk(f"http://127.0.0.1:{backend}{path}"),
+        "nginx (1 worker, keepalive)": wrk(f"http://127.0.0.1:{nginx_port}{path}"),
+        "hoist (1 thread)": wrk(f"http://127.0.0.1:{agent_port}{path}"),
+    }
+    stop_nginx(prefix, conf)
+    base = results["nginx (1 worker, keepalive)"]
+    print(f"\nthroughput: wrk -t2 -c{connections} -d{seconds}s {path}, {os.cpu_count()} cores shared by wrk, proxy and app\n")
+    print(f"{'path':<30} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'rps/nginx':>10} {'p99/nginx':>10}")
+    for name, r in results.items():
+        print(f"{name:<30} {r['rps']:>10.0f} {r['p50']:>8.2f} {r['p99']:>8.2f} {r['rps'] / base['rps']:>10.2f} {r['p99'] / base['p99']:>10.2f}")
+
+    switches = 10
+    print(f"\nfailed requests per switch: {switches} switches under wrk -c{connections}\n")
+    # hoist: deploy v2 once, then switch between warm releases.
+    v2 = deploy("2")
+    load = subprocess.Popen(["wrk", "-t2", f"-c{connections}", "-d30s", f"http://127.0.0.1:{agent_port}/"], stdout=subprocess.PIPE, text=True)
+    time.sleep(1)
+    for index in range(switches):
+        sh(hoist, "rollback", "-q", "--to", [v1, v2][index % 2], cwd=src)
+        time.sleep(0.5)
+    load.send_signal(signal.SIGINT)
+    hoist_out = load.communicate()[0]
+
+    # nginx reload: two backends, the upstream rewritten and reloaded each time.
+    a, b = free_port(), free_port()
+    app(a), app(b)
+    nginx_port = free_port()
+    prefix, conf = start_nginx(nginx_port, [a])
+    load = subprocess.Popen(["wrk", "-t2", f"-c{connections}", "-d30s", f"http://127.0.0.1:{nginx_port}/"], stdout=subprocess.PIPE, text=True)
+    time.sleep(1)
+    for index in range(switches):
+        open(conf, "w").write(nginx_conf(nginx_port, [[b, a][index % 2]], prefix))
+        sh(nginx, "-p", prefix, "-c", conf, "-s", "reload")
+        time.sleep(0.5)
+    load.send_signal(signal.SIGINT)
+    reload_out = load.communicate()[0]
+
+    # plain restart behind nginx: stop the backend, start it again.
+    open(conf, "w").write(nginx_conf(nginx_port, [a], prefix))
+    sh(nginx, "-p", prefix, "-c", conf, "-s", "reload")
+    time.sleep(0.5)
+    backend_proc = [p for p in children if p.args[-1] == f"127.0.0.1:{a}"][0]
+    load = subprocess.Popen(["wrk", "-t2", f"-c{connections}", "-d30s", f"http://127.0.0.1:{nginx_port}/"], stdout=subprocess.PIPE, text=True)
+    time.sleep(1)
+    for _ in range(switches):
+        backend_proc.terminate()
+        backend_proc.wait()
+        backend_proc = app(a)
+        time.sleep(0.5)
+    load.send_signal(signal.SIGINT)
+    restart_out = load.communicate()[0]
+    stop_nginx(prefix, conf)
+
+    def failed(out):
+        errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+        non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+        total = int(re.search(r"(\d+) requests in", out).group(1))
+        return (sum(int(g) for g in errors.groups()) if errors else 0) + (int(non2xx.group(1)) if non2xx else 0), total
+
+    print(f"{'method':<36} {'failed':>8} {'requests':>10} {'failed/switch':>14}")
+    for name, out in [("hoist rollback --to (warm)", hoist_out), ("nginx upstream edit + reload", reload_out), ("plain restart behind nginx", restart_out)]:
+        bad, total = failed(out)
+        print(f"{name:<36} {bad:>8} {total:>10} {bad / switches:>14.1f}")
+
+
+try:
+    main()
+finally:
+    for proc in children:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    shutil.rmtree(work, ignore_errors=True)

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Proxy benchmark: wrk against the same trivial backend directly, through
+# nginx (1 worker, upstream keepalive) and through hoist (1 worker thread);
+# then failed requests per switch for hoist, `nginx -s reload` and a plain
+# restart. Usage: bench/proxy.sh [SECONDS] [CONNECTIONS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  for tool in nginx wrk python3; do
+    command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || {
+      apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx wrk python3 >/dev/null; }
+  done
+fi
+cargo build --release --locked -q
+exec python3 bench/proxy.py target/release/hoist "${1:-10}" "${2:-32}"
