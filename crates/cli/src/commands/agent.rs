@@ -23,10 +23,17 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     let root = crate::target::root(global, Some(&found))?;
     let config = found.0;
     let site = hoist_site::Site::create(&root)?;
-    let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    if let Some(threads) = args.threads {
-        runtime.worker_threads(threads.max(1));
-    }
+    // One thread means one event loop, as nginx runs one per worker: no
+    // cross-thread wakeups between the client side and the backend side.
+    let mut runtime = match args.threads {
+        Some(1) => tokio::runtime::Builder::new_current_thread(),
+        Some(threads) => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(threads.max(1));
+            builder
+        }
+        None => tokio::runtime::Builder::new_multi_thread(),
+    };
     let runtime = runtime
         .enable_all()
         .build()
