@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | GET | `/v1/status` | [`AgentStatus`](crate::AgentStatus) |
 //! | POST | `/v1/activate` | `{"release": ID}` → [`Activated`](crate::Activated), or 409 `{"error"}` |
+//! | POST | `/v1/handover` | `{"socket": PATH}`: send the public listener there, then drain |
 
 use crate::Agent;
 use bytes::Bytes;
@@ -20,6 +21,11 @@ use tokio::net::UnixListener;
 #[derive(Deserialize)]
 struct ActivateRequest {
     release: String,
+}
+
+#[derive(Deserialize)]
+struct HandoverRequest {
+    socket: std::path::PathBuf,
 }
 
 /// Serves the admin API on `listener` until `shutdown` resolves.
@@ -67,6 +73,27 @@ async fn handle(
             match serde_json::from_slice::<ActivateRequest>(&body) {
                 Ok(wanted) => match agent.activate(&wanted.release).await {
                     Ok(activated) => json(StatusCode::OK, &activated),
+                    Err(error) => json(
+                        StatusCode::CONFLICT,
+                        &serde_json::json!({ "error": error.to_string() }),
+                    ),
+                },
+                Err(error) => json(
+                    StatusCode::BAD_REQUEST,
+                    &serde_json::json!({ "error": format!("bad request body: {error}") }),
+                ),
+            }
+        }
+        (Method::POST, "/v1/handover") => {
+            let body = request
+                .into_body()
+                .collect()
+                .await
+                .map(|body| body.to_bytes())
+                .unwrap_or_default();
+            match serde_json::from_slice::<HandoverRequest>(&body) {
+                Ok(wanted) => match agent.hand_over(&wanted.socket) {
+                    Ok(()) => json(StatusCode::OK, &serde_json::json!({ "handed_over": true })),
                     Err(error) => json(
                         StatusCode::CONFLICT,
                         &serde_json::json!({ "error": error.to_string() }),

@@ -52,6 +52,10 @@ pub struct Agent {
     /// Held for a whole activation so two never interleave; `inner` is only held briefly.
     activation: Mutex<()>,
     inner: Mutex<Inner>,
+    /// A duplicate of the public listener, kept to hand to a successor.
+    public: std::sync::Mutex<Option<std::os::fd::OwnedFd>>,
+    /// Set once the listener went to a new agent: this one only drains now.
+    handed_over: tokio::sync::watch::Sender<bool>,
 }
 
 impl Agent {
@@ -70,6 +74,8 @@ impl Agent {
             listen,
             activation: Mutex::new(()),
             inner: Mutex::new(Inner::default()),
+            public: std::sync::Mutex::new(None),
+            handed_over: tokio::sync::watch::channel(false).0,
         }))
     }
 
@@ -95,6 +101,46 @@ impl Agent {
             }
         }
         self.save().await
+    }
+
+    /// For `hoist agent --upgrade`: starts the live release fresh, leaving
+    /// the old agent's processes alone (they keep serving until the handover).
+    pub async fn start_for_upgrade(self: &Arc<Self>) -> Result<(), AgentError> {
+        if let Some(live) = self.site.live()? {
+            self.activate(&live).await?;
+        }
+        Ok(())
+    }
+
+    /// Keeps a duplicate of the public listener for a later handover.
+    pub fn keep_listener(&self, listener: &tokio::net::TcpListener) -> std::io::Result<()> {
+        use std::os::fd::AsFd;
+        let duplicate = listener.as_fd().try_clone_to_owned()?;
+        *self.public.lock().expect("never poisoned") = Some(duplicate);
+        Ok(())
+    }
+
+    /// Sends the public listener to a new agent at `socket`, then drains.
+    pub fn hand_over(&self, socket: &std::path::Path) -> Result<(), AgentError> {
+        use std::os::fd::AsFd;
+        let public = self.public.lock().expect("never poisoned");
+        let fd = public
+            .as_ref()
+            .ok_or_else(|| AgentError::Remote("this agent has no listener to hand over".into()))?;
+        crate::handover::send_listener(socket, fd.as_fd()).map_err(|source| AgentError::Io {
+            action: "cannot send the listener to",
+            path: socket.to_owned(),
+            source,
+        })?;
+        tracing::info!("listener handed over; draining");
+        self.handed_over.send_replace(true);
+        Ok(())
+    }
+
+    /// Resolves once the listener was handed to a new agent.
+    pub async fn handed_over(&self) {
+        let mut receiver = self.handed_over.subscribe();
+        let _ = receiver.wait_for(|handed| *handed).await;
     }
 
     /// Makes `release` live: reuses it if warm, else starts it and waits for
@@ -313,6 +359,10 @@ impl Agent {
         all.extend(inner.live.take());
         self.router.clear();
         drop(inner);
+        // Requests, streams and tunnels still open finish first, up to the drain timeout.
+        for running in &all {
+            running.backend.drained(self.process.drain_timeout).await;
+        }
         for running in all {
             running.process.stop().await;
         }
@@ -354,6 +404,9 @@ impl Agent {
     }
 
     async fn save(&self) -> Result<(), AgentError> {
+        if *self.handed_over.borrow() {
+            return Ok(());
+        }
         let inner = self.inner.lock().await;
         let mut pids: Vec<u32> = inner
             .warm

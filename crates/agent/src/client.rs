@@ -34,6 +34,17 @@ impl AgentClient {
         }
     }
 
+    /// Asks the agent to send its public listener to `socket` (blocking).
+    pub fn hand_over(&self, socket: &Path) -> Result<(), AgentError> {
+        let body = serde_json::json!({ "socket": socket }).to_string();
+        let (status, bytes) = self.call(http::Method::POST, "/v1/handover", body)?;
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(AgentError::Remote(remote_error(&bytes)))
+        }
+    }
+
     /// The agent's status (blocking).
     pub fn status(&self) -> Result<AgentStatus, AgentError> {
         let (_, bytes) = self.call(http::Method::GET, "/v1/status", String::new())?;

@@ -24,7 +24,10 @@ pub async fn run(
     };
     let public_task = tokio::spawn(hoist_proxy::serve(public, proxy, signal(stopping.clone())));
     let admin_task = tokio::spawn(crate::admin::serve(admin, agent.clone(), signal(stopping)));
-    shutdown.await;
+    tokio::select! {
+        () = shutdown => {}
+        () = agent.handed_over() => {}
+    }
     tracing::info!("shutting down: draining connections");
     let _ = stop.send(true);
     let _ = public_task.await;

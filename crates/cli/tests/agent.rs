@@ -17,6 +17,8 @@ use util::Env;
 struct AgentProcess {
     child: std::process::Child,
     site: std::path::PathBuf,
+    /// Set once the process was reaped, so drop does not signal a stale pid.
+    done: bool,
 }
 
 impl AgentProcess {
@@ -40,29 +42,65 @@ impl AgentProcess {
         AgentProcess {
             child,
             site: env.site(),
+            done: false,
         }
+    }
+
+    /// Starts `hoist agent --upgrade` and waits until it serves.
+    fn upgrade(env: &Env) -> AgentProcess {
+        let mut child = std::process::Command::new(util::BIN)
+            .args(["agent", "--upgrade"])
+            .current_dir(env.src())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(
+            line.contains("listening on"),
+            "upgraded agent did not start: {line:?}"
+        );
+        AgentProcess {
+            child,
+            site: env.site(),
+            done: false,
+        }
+    }
+
+    /// Waits for the agent to exit by itself (after handing over and draining).
+    fn wait_exit(&mut self, within: Duration) -> bool {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let (done, exited) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = done.send(nix::sys::wait::waitpid(pid, None).is_ok());
+        });
+        let exited = exited.recv_timeout(within).unwrap_or(false);
+        self.done |= exited;
+        exited
     }
 
     fn kill9(&mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
+        self.done = true;
     }
 
     fn terminate(&mut self) {
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.child.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        )
-        .unwrap();
-        self.child.wait().unwrap();
+        if !self.done {
+            let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            let _ = self.child.wait();
+            self.done = true;
+        }
     }
 }
 
 impl Drop for AgentProcess {
     fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            self.terminate();
-        }
+        self.terminate();
         // Stop any app process a killed agent left behind.
         if let Ok(state) = std::fs::read_to_string(self.site.join("agent-state.json")) {
             let state: serde_json::Value = serde_json::from_str(&state).unwrap_or_default();
@@ -420,4 +458,33 @@ fn killed_agent_restarts_and_restores_its_state() {
     let (ok, failed, problems) = load.finish();
     assert_eq!(failed, 0, "{problems:#?}");
     assert!(ok > 0);
+}
+
+#[test]
+fn agent_upgrade_under_load_fails_no_request() {
+    let port = free_port();
+    let env = agent_env(port);
+    deploy(&env, "1");
+    let mut old = AgentProcess::start(&env);
+    let old_pid = env.status()["agent"]["pid"].as_u64().unwrap();
+    let load = Load::start(port, 8, true);
+    let mut new = AgentProcess::upgrade(&env);
+    let status = env.status();
+    assert_ne!(
+        status["agent"]["pid"].as_u64().unwrap(),
+        old_pid,
+        "the admin socket now reaches the new agent"
+    );
+    // Deploys keep working through the new agent while the old one drains.
+    let v2 = deploy(&env, "2");
+    let (ok, failed, problems) = load.finish();
+    eprintln!("agent upgrade: {ok} requests and pings ok, {failed} failed");
+    assert_eq!(failed, 0, "{problems:#?}");
+    assert!(ok > 100, "only {ok}");
+    assert!(
+        old.wait_exit(Duration::from_secs(30)),
+        "the old agent did not exit after draining"
+    );
+    assert_eq!(env.status()["agent"]["live"]["release"], v2.as_str());
+    new.terminate();
 }

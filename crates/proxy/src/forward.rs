@@ -45,6 +45,10 @@ pub struct Proxy {
     router: Arc<Router>,
     client: Client<HttpConnector, ProxyBody>,
     settings: Settings,
+    /// Set while shutting down or handing over: every response then says
+    /// `Connection: close`, so keep-alive clients reconnect *after* a
+    /// complete answer instead of racing an idle close.
+    closing: std::sync::atomic::AtomicBool,
 }
 
 impl Proxy {
@@ -61,7 +65,14 @@ impl Proxy {
             router,
             client,
             settings,
+            closing: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// From now on, ask every client to close its connection after its next response.
+    pub fn start_closing(&self) {
+        self.closing
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// The router this proxy reads.

@@ -13,11 +13,17 @@ use tokio::net::TcpListener;
 /// How long open connections get to finish after shutdown is asked for.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
+/// How long keep-alive clients get to make one more request (answered with
+/// `Connection: close`) before idle connections are closed outright.
+const LINGER: Duration = Duration::from_secs(5);
+
 /// Serves `listener` through `proxy` (HTTP/1.1 keep-alive and h2c) until
-/// `shutdown` resolves; then stops accepting, tells keep-alive clients to
-/// close (`Connection: close` / GOAWAY), and waits for in-flight requests.
+/// `shutdown` resolves; then stops accepting, answers each connection's next
+/// request with `Connection: close`, and after [`LINGER`] closes what is
+/// left gracefully (GOAWAY for HTTP/2), waiting for requests in flight.
 pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future<Output = ()>) {
     let graceful = GracefulShutdown::new();
+    let open = Arc::new(OpenConnections::default());
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder.http1().keep_alive(true).max_buf_size(64 * 1024);
     builder.http2().max_header_list_size(64 * 1024);
@@ -45,17 +51,61 @@ pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Futu
             .serve_connection_with_upgrades(TokioIo::new(stream), service)
             .into_owned();
         let connection = graceful.watch(connection);
+        let guard = open.opened();
         tokio::spawn(async move {
             if let Err(error) = connection.await {
                 tracing::debug!(error = %error, "client connection ended with an error");
             }
+            drop(guard);
         });
     }
     drop(listener);
+    proxy.start_closing();
+    let _ = tokio::time::timeout(LINGER, open.all_closed()).await;
     if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
         .await
         .is_err()
     {
         tracing::warn!("connections still open after the shutdown grace period");
+    }
+}
+
+/// Counts open client connections; wakes waiters when the last one ends.
+#[derive(Debug, Default)]
+struct OpenConnections {
+    count: std::sync::atomic::AtomicUsize,
+    none_left: tokio::sync::Notify,
+}
+
+/// Held by a connection's task for as long as the connection is open.
+struct OpenGuard(Arc<OpenConnections>);
+
+impl OpenConnections {
+    fn opened(self: &Arc<Self>) -> OpenGuard {
+        self.count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        OpenGuard(self.clone())
+    }
+
+    async fn all_closed(&self) {
+        loop {
+            let notified = self.none_left.notified();
+            if self.count.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        if self
+            .0
+            .count
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst)
+            == 1
+        {
+            self.0.none_left.notify_waiters();
+        }
     }
 }

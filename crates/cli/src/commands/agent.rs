@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  hoist agent --root /srv/shop\n  hoist agent --listen 0.0.0.0:80 --threads 2\n\nAs a systemd service use Type=notify; a socket unit's first socket (LISTEN_FDS) becomes the public listener."
+    after_help = "Examples:\n  hoist agent --root /srv/shop\n  hoist agent --listen 0.0.0.0:80 --threads 2\n  hoist agent --upgrade      take over from the running agent without dropping a connection\n\nAs a systemd service use Type=notify; a socket unit's first socket (LISTEN_FDS) becomes the public listener."
 )]
 pub struct Args {
     /// Public listen address (default: `[proxy] listen`).
@@ -14,6 +14,10 @@ pub struct Args {
     /// Proxy worker threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
+    /// Take over from the running agent: start the live release, receive its
+    /// listening socket, and let it drain and exit.
+    #[arg(long)]
+    upgrade: bool,
 }
 
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
@@ -38,7 +42,15 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    let announce = |address: &str, live: &str| {
+        println!("hoist agent: listening on {address}, serving {live}");
+        hoist_agent::notify_ready();
+    };
     runtime.block_on(async move {
+        if args.upgrade {
+            upgrade(site, &config, announce).await?;
+            return Ok(crate::EXIT_OK);
+        }
         let public = match systemd_listener()? {
             Some(listener) => listener,
             None => {
@@ -48,11 +60,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
                     .with_context(|| format!("cannot listen on `{listen}`"))?
             }
         };
-        serve(site, &config, public, shutdown_signal(), |address, live| {
-            println!("hoist agent: listening on {address}, serving {live}");
-            hoist_agent::notify_ready();
-        })
-        .await?;
+        serve(site, &config, public, shutdown_signal(), announce).await?;
         Ok(crate::EXIT_OK)
     })
 }
@@ -70,21 +78,100 @@ pub async fn serve(
     let socket = site.socket_path();
     let admin = hoist_agent::bind_admin(&socket)
         .with_context(|| format!("cannot bind the admin socket `{}`", socket.display()))?;
-    let router = Arc::new(Router::default());
-    let proxy = Arc::new(Proxy::new(router.clone(), settings(&config.proxy)?));
-    let agent = hoist_agent::Agent::new(site.clone(), config, router, address.clone())?;
+    let (agent, proxy) = build(&site, config, address)?;
     if let Err(error) = agent.restore().await {
         eprintln!("warning: {error:#}; serving 503 until a deploy succeeds");
     }
+    run(site, agent, proxy, public, admin, shutdown, ready).await
+}
+
+fn build(
+    site: &hoist_site::Site,
+    config: &hoist_config::Config,
+    address: String,
+) -> anyhow::Result<(Arc<hoist_agent::Agent>, Arc<Proxy>)> {
+    let router = Arc::new(Router::default());
+    let proxy = Arc::new(Proxy::new(router.clone(), settings(&config.proxy)?));
+    let agent = hoist_agent::Agent::new(site.clone(), config, router, address)?;
+    Ok((agent, proxy))
+}
+
+async fn run(
+    site: hoist_site::Site,
+    agent: Arc<hoist_agent::Agent>,
+    proxy: Arc<Proxy>,
+    public: tokio::net::TcpListener,
+    admin: tokio::net::UnixListener,
+    shutdown: impl std::future::Future<Output = ()>,
+    ready: impl FnOnce(&str, &str),
+) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let socket = site.socket_path();
+    let ours = std::fs::metadata(&socket)
+        .map(|metadata| metadata.ino())
+        .ok();
+    agent.keep_listener(&public)?;
     let live = site
         .live()
         .ok()
         .flatten()
         .unwrap_or_else(|| "nothing yet".into());
-    ready(&address, &live);
+    ready(&public.local_addr()?.to_string(), &live);
     hoist_agent::run(agent, proxy, public, admin, shutdown).await;
-    let _ = std::fs::remove_file(&socket);
+    // After an upgrade the path belongs to the successor: remove only our own socket.
+    if std::fs::metadata(&socket)
+        .map(|metadata| metadata.ino())
+        .ok()
+        == ours
+    {
+        let _ = std::fs::remove_file(&socket);
+    }
     Ok(())
+}
+
+/// `hoist agent --upgrade`: the phases of [`hoist_agent::UpgradePhase`].
+async fn upgrade(
+    site: hoist_site::Site,
+    config: &hoist_config::Config,
+    ready: impl FnOnce(&str, &str),
+) -> anyhow::Result<()> {
+    use hoist_agent::UpgradePhase;
+    let socket = site.socket_path();
+    let old = hoist_agent::AgentClient::find(&socket).with_context(|| {
+        format!(
+            "no agent answers on `{}`; start one with `hoist agent`",
+            socket.display()
+        )
+    })?;
+    let status_client = old.clone();
+    let old_status = tokio::task::spawn_blocking(move || status_client.status()).await??;
+    let (agent, proxy) = build(&site, config, old_status.listen.clone())?;
+
+    tracing::info!(phase = ?UpgradePhase::StartingReleases);
+    agent
+        .start_for_upgrade()
+        .await
+        .context("the new agent could not start the live release; the old agent keeps serving")?;
+
+    tracing::info!(phase = ?UpgradePhase::ReceivingListener);
+    let handover = site.root().join("agent-handover.sock");
+    let _ = std::fs::remove_file(&handover);
+    let receiver = std::os::unix::net::UnixListener::bind(&handover)
+        .context("cannot bind the handover socket")?;
+    let receive = tokio::task::spawn_blocking(move || hoist_agent::receive_listener(&receiver));
+    let path = handover.clone();
+    tokio::task::spawn_blocking(move || old.hand_over(&path)).await??;
+    let listener = receive.await??;
+    let _ = std::fs::remove_file(&handover);
+    listener.set_nonblocking(true)?;
+    let public = tokio::net::TcpListener::from_std(listener)?;
+
+    tracing::info!(phase = ?UpgradePhase::Serving);
+    // Take over the admin path atomically: bind beside it, then rename over it.
+    let fresh = socket.with_extension("sock.new");
+    let admin = hoist_agent::bind_admin(&fresh)?;
+    std::fs::rename(&fresh, &socket)?;
+    run(site, agent, proxy, public, admin, shutdown_signal(), ready).await
 }
 
 fn settings(proxy: &hoist_config::Proxy) -> anyhow::Result<Settings> {

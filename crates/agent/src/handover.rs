@@ -1,0 +1,69 @@
+//! Handing the public listening socket to a new agent (`hoist agent
+//! --upgrade`), pingora-style: the socket itself moves between processes by
+//! SCM_RIGHTS, so it never closes and no connection is ever refused.
+//!
+//! The phases, in order:
+//! 1. [`UpgradePhase::StartingReleases`]: the new agent starts the live release on fresh ports and waits for its health check;
+//! 2. [`UpgradePhase::ReceivingListener`]: it asks the old agent (admin API) to send the listener to a one-off socket;
+//! 3. [`UpgradePhase::Serving`]: it serves on the same socket and takes over the admin socket path;
+//!    the old agent answers each open connection's next request with `Connection: close`, drains, stops its apps, and exits.
+
+use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+
+/// Where an upgrade stands; logged at each step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpgradePhase {
+    /// Starting the live release in the new agent.
+    StartingReleases,
+    /// Waiting for the old agent to send its listener.
+    ReceivingListener,
+    /// The new agent serves; the old one drains.
+    Serving,
+}
+
+/// Sends `listener` over a fresh connection to `to` (old agent side).
+pub(crate) fn send_listener(to: &Path, listener: BorrowedFd<'_>) -> std::io::Result<()> {
+    let stream = UnixStream::connect(to)?;
+    let fds = [listener.as_raw_fd()];
+    sendmsg::<()>(
+        stream.as_raw_fd(),
+        &[IoSlice::new(b"L")],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )?;
+    Ok(())
+}
+
+/// Accepts one connection on `listener` and receives the socket sent on it (new agent side).
+pub fn receive_listener(listener: &UnixListener) -> std::io::Result<std::net::TcpListener> {
+    let (stream, _) = listener.accept()?;
+    let mut byte = [0u8; 1];
+    let mut io = [IoSliceMut::new(&mut byte)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let message = recvmsg::<()>(
+        stream.as_raw_fd(),
+        &mut io,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )?;
+    for control in message.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(fds) = control {
+            if let Some(&fd) = fds.first() {
+                return Ok(std::net::TcpListener::from(owned(fd)));
+            }
+        }
+    }
+    Err(std::io::Error::other("the old agent sent no listener"))
+}
+
+#[allow(unsafe_code)]
+fn owned(fd: std::os::fd::RawFd) -> OwnedFd {
+    // SAFETY: the kernel just installed `fd` in this process for the
+    // SCM_RIGHTS message; nothing else knows of it, so we are its only owner.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
