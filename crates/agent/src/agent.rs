@@ -18,6 +18,8 @@ use tokio::sync::Mutex;
 struct Running {
     process: Arc<Process>,
     backend: Arc<Backend>,
+    /// Until when the watcher, not the crash restarter, owns this release's fate.
+    watched_until: Option<Instant>,
 }
 
 /// Mutable state, behind one lock so activations never interleave.
@@ -27,6 +29,8 @@ struct Inner {
     warm: HashMap<String, (Running, jiff::Timestamp)>,
     /// Backends that stopped receiving new requests, for stats.
     retired: Vec<Arc<Backend>>,
+    /// The last automatic rollback, for `hoist status`.
+    last_auto_rollback: Option<String>,
 }
 
 /// The result of an activation.
@@ -147,6 +151,12 @@ impl Agent {
     /// its health check. Only then is the route swapped and `current`
     /// updated; the old release drains and stays warm for `rollback_window`.
     pub async fn activate(self: &Arc<Self>, release: &str) -> Result<Activated, AgentError> {
+        self.switch(release, true).await
+    }
+
+    /// Switches to `release`; `watch` arms the after-switch watcher (not for
+    /// the agent's own automatic rollbacks, which must not ping-pong).
+    async fn switch(self: &Arc<Self>, release: &str, watch: bool) -> Result<Activated, AgentError> {
         let started = Instant::now();
         let _turn = self.activation.lock().await;
         let (from, warm) = {
@@ -171,10 +181,12 @@ impl Agent {
             (from, warm)
         };
         let instant = warm.is_some();
-        let candidate = match warm {
+        let mut candidate = match warm {
             Some(running) => running,
             None => self.start_ready(release, from.clone()).await?,
         };
+        let watching = watch && from.is_some() && !self.process.watch.is_zero();
+        candidate.watched_until = watching.then(|| Instant::now() + self.process.watch);
         let mut inner = self.inner.lock().await;
         inner
             .retired
@@ -184,7 +196,10 @@ impl Agent {
         let switch_ms = started.elapsed().as_millis() as u64;
         self.site.switch_to(release)?;
         tracing::info!(release, from = ?from, instant, switch_ms, "switched");
-        self.watch_crashes(candidate);
+        self.watch_crashes(candidate.clone());
+        if let (true, Some(from)) = (watching, from.clone()) {
+            self.watch_after_switch(candidate, from);
+        }
         if let Some(old) = old {
             let until = jiff::Timestamp::now() + self.process.rollback_window;
             inner.retired.push(old.backend.clone());
@@ -231,6 +246,7 @@ impl Agent {
         Ok(Running {
             process: Arc::new(process),
             backend,
+            watched_until: None,
         })
     }
 
@@ -306,6 +322,54 @@ impl Agent {
         });
     }
 
+    /// Watches `candidate` for `[process] watch`; rolls back to `from` on its own
+    /// if the process exits or its 5xx rate is too high.
+    fn watch_after_switch(self: &Arc<Self>, candidate: Running, from: String) {
+        let agent = Arc::clone(self);
+        let (window, max_error_rate) = (self.process.watch, self.process.max_error_rate);
+        tokio::spawn(async move {
+            let started = jiff::Timestamp::now();
+            let Some(reason) = crate::watch::problem(
+                &candidate.process,
+                &candidate.backend,
+                window,
+                max_error_rate,
+            )
+            .await
+            else {
+                return;
+            };
+            let still_live = agent
+                .inner
+                .lock()
+                .await
+                .live
+                .as_ref()
+                .is_some_and(|live| Arc::ptr_eq(&live.process, &candidate.process));
+            if !still_live {
+                return;
+            }
+            let bad = candidate.backend.release().to_owned();
+            tracing::warn!(%bad, restored = %from, %reason, "automatic rollback");
+            let switched: std::pin::Pin<
+                Box<dyn std::future::Future<Output = Result<Activated, AgentError>> + Send>,
+            > = Box::pin(agent.switch(&from, false));
+            match switched.await {
+                Ok(_) => {
+                    crate::watch::record(&agent, &bad, &from, &reason, started);
+                    agent.inner.lock().await.last_auto_rollback =
+                        Some(crate::watch::describe(&bad, &from, &reason));
+                }
+                Err(error) => tracing::error!(%bad, %error, "automatic rollback failed"),
+            }
+        });
+    }
+
+    /// The site this agent serves.
+    pub(crate) fn site(&self) -> &Site {
+        &self.site
+    }
+
     /// Restarts the live process if it dies while live, with backoff; gives
     /// up after repeated crashes rather than restart forever.
     fn watch_crashes(self: &Arc<Self>, running: Running) {
@@ -320,7 +384,11 @@ impl Agent {
                     .live
                     .as_ref()
                     .is_some_and(|live| Arc::ptr_eq(&live.process, &current.process));
-                if !still_live {
+                // During the watch window the watcher rolls back instead of restarting.
+                let watcher_decides = current
+                    .watched_until
+                    .is_some_and(|until| Instant::now() < until);
+                if !still_live || watcher_decides {
                     return;
                 }
                 crashes.retain(|at| at.elapsed() < Duration::from_secs(60));
@@ -400,6 +468,7 @@ impl Agent {
                 .iter()
                 .map(|backend| stats_json(&backend.stats()))
                 .collect(),
+            last_auto_rollback: inner.last_auto_rollback.clone(),
         }
     }
 

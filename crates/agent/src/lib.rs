@@ -19,6 +19,7 @@ mod handover;
 mod run;
 mod state;
 mod status;
+mod watch;
 
 pub use agent::{Activated, Agent};
 pub use client::AgentClient;

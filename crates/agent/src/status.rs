@@ -18,6 +18,8 @@ pub struct AgentStatus {
     pub in_flight: u64,
     /// Per-release counters since the agent started.
     pub releases: Vec<serde_json::Value>,
+    /// The last time the agent rolled back on its own, and why.
+    pub last_auto_rollback: Option<String>,
 }
 
 /// One running release.

@@ -143,6 +143,7 @@ healthy_after = 2
 drain_timeout = "10s"
 rollback_window = "5m"
 stop_timeout = "5s"
+watch = "10s"
 [proxy]
 listen = "127.0.0.1:{port}"
 "#,
@@ -487,4 +488,54 @@ fn agent_upgrade_under_load_fails_no_request() {
     );
     assert_eq!(env.status()["agent"]["live"]["release"], v2.as_str());
     new.terminate();
+}
+
+#[test]
+fn watch_rolls_back_on_its_own_when_the_new_release_errors_or_dies() {
+    let port = free_port();
+    let env = agent_env(port);
+    let v1 = deploy(&env, "1");
+    let _agent = AgentProcess::start(&env);
+    for (marker, content, expected) in [
+        ("fail-requests", "", "answers were 5xx"),
+        ("exit-after-ms", "700", "process exited"),
+    ] {
+        let load = Load::start(port, 4, false);
+        env.write(marker, content);
+        let bad = deploy(&env, &format!("bad-{marker}"));
+        std::fs::remove_file(env.src().join(marker)).unwrap();
+        // The automatic rollback is recorded in the ledger: wait for that record, bounded.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let rolled_back = loop {
+            let history = env.hoist().args(["history", "--json"]).run_json();
+            if history[0]["user"] == "hoist-agent" {
+                break Some(history[0].clone());
+            }
+            if Instant::now() > deadline {
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let _ = load.finish();
+        let event = rolled_back
+            .unwrap_or_else(|| panic!("no automatic rollback after deploying `{marker}`"));
+        assert_eq!(
+            (event["from"].as_str(), event["to"].as_str()),
+            (Some(bad.as_str()), Some(v1.as_str()))
+        );
+        assert!(
+            event["reason"].as_str().unwrap().contains(expected),
+            "{event}"
+        );
+        let status = env.status();
+        assert_eq!(status["live"], v1.as_str());
+        assert_eq!(status["agent"]["live"]["release"], v1.as_str());
+        assert!(
+            status["agent"]["last_auto_rollback"]
+                .as_str()
+                .unwrap()
+                .contains(&bad),
+            "{status}"
+        );
+    }
 }

@@ -68,6 +68,15 @@ pub struct Process {
     pub rollback_window: Duration,
     /// Environment file under the site root (secrets), `KEY=value` lines.
     pub env_file: Option<String>,
+    /// How long after a switch the agent watches the new release.
+    #[serde(
+        default = "secs::<30>",
+        deserialize_with = "crate::duration::deserialize"
+    )]
+    pub watch: Duration,
+    /// Share of 5xx answers during `watch` that makes the agent roll back on its own.
+    #[serde(default = "Process::default_max_error_rate")]
+    pub max_error_rate: f64,
 }
 
 /// `[proxy]`: the agent's public side.
@@ -111,6 +120,9 @@ impl Process {
     }
     fn default_stop_signal() -> String {
         "TERM".to_owned()
+    }
+    fn default_max_error_rate() -> f64 {
+        0.05
     }
 }
 
@@ -318,6 +330,12 @@ impl Config {
                         process.stop_signal,
                         SIGNALS.join(", ")
                     ),
+                ));
+            }
+            if !(0.0..=1.0).contains(&process.max_error_rate) {
+                return Err(invalid(
+                    "process.max_error_rate",
+                    "must be between 0 and 1, e.g. 0.05".into(),
                 ));
             }
             if !process.health_path.starts_with('/') {

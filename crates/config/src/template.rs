@@ -34,6 +34,8 @@ keep_releases = 5              # prune keeps this many, plus live, previous and 
 # drain_timeout = "30s"        # in-flight requests on the old release may finish
 # rollback_window = "5m"       # the old release stays warm for an instant rollback
 # env_file = "shared/env"      # KEY=value secrets passed to the app
+# watch = "30s"                # after a switch, roll back on its own if the process exits
+# max_error_rate = 0.05        # ...or more than this share of answers are 5xx
 
 # [proxy]
 # listen = "127.0.0.1:8080"

@@ -4,7 +4,8 @@
 //! and an upgraded connection. It answers with the release it belongs to.
 //!
 //! A release can be made deliberately broken by shipping a marker file:
-//! `crash-at-start`, `never-bind` or `health-fails`.
+//! `crash-at-start`, `never-bind`, `health-fails`, `fail-requests` (500 on
+//! everything but the health check) or `exit-after-ms` (dies after that long).
 
 use crate::cli::Global;
 use bytes::Bytes;
@@ -45,6 +46,16 @@ pub fn exec(_global: &Global, args: Args) -> anyhow::Result<i32> {
 
 async fn serve(listen: String) -> anyhow::Result<i32> {
     let listener = tokio::net::TcpListener::bind(&listen).await?;
+    if let Some(delay) = std::fs::read_to_string("exit-after-ms")
+        .ok()
+        .and_then(|text| text.trim().parse::<u64>().ok())
+    {
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            eprintln!("example app: `exit-after-ms` reached, exiting");
+            std::process::exit(3);
+        });
+    }
     eprintln!("example app {} listening on {listen}", release());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
@@ -94,6 +105,9 @@ async fn handle(mut request: Request<Incoming>) -> Result<Response<Body>, Infall
             text(StatusCode::INTERNAL_SERVER_ERROR, "unhealthy\n".into())
         }
         "/healthz" => text(StatusCode::OK, "ok\n".into()),
+        _ if Path::new("fail-requests").exists() => {
+            text(StatusCode::INTERNAL_SERVER_ERROR, "broken release\n".into())
+        }
         "/slow" => {
             tokio::time::sleep(Duration::from_millis(query_number(&request, "ms", 1000))).await;
             text(StatusCode::OK, format!("slow done by {release}\n"))

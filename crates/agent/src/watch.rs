@@ -1,0 +1,96 @@
+//! Watching a release after a switch, and rolling back on our own.
+//!
+//! For `[process] watch` after any switch, the agent watches the new
+//! release: if its process exits, or more than `max_error_rate` of its
+//! answers are 5xx (over at least [`MIN_SAMPLE`] requests), it switches back
+//! to the release it replaced and records why in the ledger.
+
+use crate::Agent;
+use hoist_ledger::{Event, Ledger, Outcome, ReleaseState, Switch};
+use hoist_proxy::Backend;
+use hoist_supervisor::Process;
+
+use std::time::{Duration, Instant};
+
+/// Fewer requests than this say nothing about an error rate.
+const MIN_SAMPLE: u64 = 20;
+/// How often the error rate is looked at.
+const CHECK_EVERY: Duration = Duration::from_millis(250);
+
+/// Why a release was rolled back automatically.
+pub(crate) async fn problem(
+    process: &Process,
+    backend: &Backend,
+    window: Duration,
+    max_error_rate: f64,
+) -> Option<String> {
+    let start = backend.stats();
+    let deadline = Instant::now() + window;
+    while Instant::now() < deadline {
+        tokio::select! {
+            status = process.wait_exit() => return Some(format!("its process exited ({status})")),
+            () = tokio::time::sleep(CHECK_EVERY) => {}
+        }
+        let now = backend.stats();
+        let (requests, errors) = (
+            now.requests - start.requests,
+            now.errors_5xx - start.errors_5xx,
+        );
+        if requests >= MIN_SAMPLE && errors as f64 / requests as f64 > max_error_rate {
+            return Some(format!(
+                "{errors} of {requests} answers were 5xx, over `max_error_rate` {max_error_rate}"
+            ));
+        }
+    }
+    None
+}
+
+/// Records an automatic rollback in the ledger like a `hoist rollback`.
+pub(crate) fn record(
+    agent: &Agent,
+    bad: &str,
+    restored: &str,
+    reason: &str,
+    started: jiff::Timestamp,
+) {
+    let ledger = match Ledger::open(&agent.site().ledger_path()) {
+        Ok(ledger) => ledger,
+        Err(error) => return tracing::error!(%error, "cannot record the automatic rollback"),
+    };
+    let finished_at = jiff::Timestamp::now();
+    let event = Event {
+        op_id: format!(
+            "{}-{}-auto",
+            finished_at.as_nanosecond(),
+            std::process::id()
+        ),
+        op: "rollback".into(),
+        release: Some(restored.to_owned()),
+        from: Some(bad.to_owned()),
+        to: Some(restored.to_owned()),
+        outcome: Outcome::Ok,
+        reason: Some(format!("automatic: `{bad}` {reason}")),
+        detail: None,
+        user: "hoist-agent".into(),
+        host: hoist_site::host_name(),
+        started_at: started,
+        finished_at,
+        duration_ms: finished_at.duration_since(started).as_millis().max(0) as u64,
+    };
+    let switch = Switch {
+        event: &event,
+        live: restored,
+        left: Some((bad, ReleaseState::RolledBack)),
+    };
+    if let Err(error) = ledger.record_switch(&switch) {
+        tracing::error!(%error, "cannot record the automatic rollback");
+    }
+}
+
+/// What `hoist status` shows about the last automatic rollback.
+pub(crate) fn describe(bad: &str, restored: &str, reason: &str) -> String {
+    format!(
+        "rolled back from `{bad}` to `{restored}` at {}: {reason}",
+        jiff::Timestamp::now().strftime("%Y-%m-%d %H:%M:%S UTC")
+    )
+}
