@@ -16,7 +16,7 @@ use hyper_util::rt::TokioIo;
 use serde::Deserialize;
 use std::future::Future;
 use std::sync::Arc;
-use tokio::net::UnixListener;
+use tokio::net::{TcpListener, UnixListener};
 
 #[derive(Deserialize)]
 struct ActivateRequest {
@@ -28,7 +28,8 @@ struct HandoverRequest {
     socket: std::path::PathBuf,
 }
 
-/// Serves the admin API on `listener` until `shutdown` resolves.
+/// Serves the admin API on the Unix socket until `shutdown` resolves; the
+/// socket's 0600 mode is the authentication.
 pub(crate) async fn serve(
     listener: UnixListener,
     agent: Arc<Agent>,
@@ -46,20 +47,78 @@ pub(crate) async fn serve(
             },
             () = &mut shutdown => return,
         };
-        let agent = agent.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |request| handle(agent.clone(), request));
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
+        spawn_connection(TokioIo::new(stream), agent.clone(), None);
     }
+}
+
+/// Serves the admin API over TCP; every request must carry `token` as a bearer token.
+pub(crate) async fn serve_tcp(
+    listener: TcpListener,
+    agent: Arc<Agent>,
+    token: Arc<str>,
+    shutdown: impl Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    tracing::warn!(%error, "admin accept failed");
+                    continue;
+                }
+            },
+            () = &mut shutdown => return,
+        };
+        spawn_connection(TokioIo::new(stream), agent.clone(), Some(token.clone()));
+    }
+}
+
+fn spawn_connection<I>(io: TokioIo<I>, agent: Arc<Agent>, token: Option<Arc<str>>)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    tokio::spawn(async move {
+        let service = service_fn(move |request| handle(agent.clone(), request, token.clone()));
+        let _ = hyper::server::conn::http1::Builder::new()
+            .serve_connection(io, service)
+            .await;
+    });
+}
+
+/// Whether `request` carries `Authorization: Bearer <token>` (compared in constant time).
+fn authorized(request: &Request<Incoming>, token: &str) -> bool {
+    let Some(given) = request
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+    else {
+        return false;
+    };
+    let Some(given) = given.strip_prefix("Bearer ") else {
+        return false;
+    };
+    given.len() == token.len()
+        && given
+            .bytes()
+            .zip(token.bytes())
+            .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+            == 0
 }
 
 async fn handle(
     agent: Arc<Agent>,
     request: Request<Incoming>,
+    token: Option<Arc<str>>,
 ) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
+    if let Some(token) = token {
+        if !authorized(&request, &token) {
+            return Ok(json(
+                StatusCode::UNAUTHORIZED,
+                &serde_json::json!({ "error": "missing or wrong bearer token" }),
+            ));
+        }
+    }
     let route = (request.method().clone(), request.uri().path().to_owned());
     let response = match (route.0, route.1.as_str()) {
         (Method::GET, "/v1/status") => json(StatusCode::OK, &agent.status().await),

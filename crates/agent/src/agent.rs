@@ -434,13 +434,14 @@ impl Agent {
         for running in all {
             running.process.stop().await;
         }
-        let _ = state::save(
-            &self.site,
-            &State {
+        // After a handover the state file belongs to the new agent.
+        if !*self.handed_over.borrow() {
+            let state = State {
                 live: self.site.live().ok().flatten(),
                 ..State::default()
-            },
-        );
+            };
+            let _ = state::save(&self.site, &state);
+        }
     }
 
     /// The agent's view for `hoist status`.

@@ -16,6 +16,7 @@ pub async fn run(
     proxy: Arc<hoist_proxy::Proxy>,
     public: TcpListener,
     admin: UnixListener,
+    tcp_admin: Option<(TcpListener, Arc<str>)>,
     shutdown: impl Future<Output = ()>,
 ) {
     let (stop, stopping) = watch::channel(false);
@@ -23,7 +24,19 @@ pub async fn run(
         let _ = receiver.wait_for(|stop| *stop).await;
     };
     let public_task = tokio::spawn(hoist_proxy::serve(public, proxy, signal(stopping.clone())));
-    let admin_task = tokio::spawn(crate::admin::serve(admin, agent.clone(), signal(stopping)));
+    let admin_task = tokio::spawn(crate::admin::serve(
+        admin,
+        agent.clone(),
+        signal(stopping.clone()),
+    ));
+    if let Some((listener, token)) = tcp_admin {
+        tokio::spawn(crate::admin::serve_tcp(
+            listener,
+            agent.clone(),
+            token,
+            signal(stopping),
+        ));
+    }
     tokio::select! {
         () = shutdown => {}
         () = agent.handed_over() => {}

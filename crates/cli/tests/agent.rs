@@ -128,6 +128,11 @@ fn free_port() -> u16 {
 }
 
 fn agent_env(port: u16) -> Env {
+    agent_env_with(port, "")
+}
+
+/// `extra` lines are appended to the `[proxy]` section.
+fn agent_env_with(port: u16, extra: &str) -> Env {
     let config = format!(
         r#"
 [app]
@@ -146,6 +151,7 @@ stop_timeout = "5s"
 watch = "10s"
 [proxy]
 listen = "127.0.0.1:{port}"
+{extra}
 "#,
         bin = util::BIN
     );
@@ -538,4 +544,118 @@ fn watch_rolls_back_on_its_own_when_the_new_release_errors_or_dies() {
             "{status}"
         );
     }
+}
+
+#[test]
+fn tls_clients_get_http2_by_alpn() {
+    let port = free_port();
+    let env = agent_env_with(
+        port,
+        "tls_cert = \"shared/tls/cert.pem\"\ntls_key = \"shared/tls/key.pem\"",
+    );
+    let v1 = deploy(&env, "1");
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let tls_dir = env.site().join("shared/tls");
+    std::fs::create_dir_all(&tls_dir).unwrap();
+    std::fs::write(tls_dir.join("cert.pem"), certified.cert.pem()).unwrap();
+    std::fs::write(tls_dir.join("key.pem"), certified.key_pair.serialize_pem()).unwrap();
+    let _agent = AgentProcess::start(&env);
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (version, status, release, body) = runtime.block_on(async {
+        use tokio_rustls::rustls;
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(certified.cert.der().clone()).unwrap();
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+        let tls = connector.connect(name, tcp).await.unwrap();
+        let io = hyper_util::rt::TokioIo::new(tls);
+        let (mut sender, connection) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
+                .await
+                .unwrap();
+        tokio::spawn(connection);
+        let request = http::Request::get("https://localhost/")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        let (version, status) = (response.version(), response.status());
+        let release = response.headers()["x-hoist-release"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (
+            version,
+            status,
+            release,
+            String::from_utf8_lossy(&body).into_owned(),
+        )
+    });
+    assert_eq!((version, status.as_u16()), (http::Version::HTTP_2, 200));
+    assert_eq!(release, v1);
+    assert_eq!(body, "page 1\n");
+}
+
+#[test]
+fn tcp_admin_requires_the_bearer_token() {
+    let port = free_port();
+    let admin_port = free_port();
+    let env = agent_env_with(
+        port,
+        &format!(
+            "admin_listen = \"127.0.0.1:{admin_port}\"\nadmin_token_file = \"shared/admin.token\""
+        ),
+    );
+    let v1 = deploy(&env, "1");
+    let v2 = deploy(&env, "2");
+    let token = "s3cret-token-0123456789abcdef";
+    std::fs::write(env.site().join("shared/admin.token"), format!("{token}\n")).unwrap();
+    let _agent = AgentProcess::start(&env);
+    let call = |method: &str, path: &str, bearer: Option<&str>, body: &str| -> (u16, String) {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", admin_port)).unwrap();
+        let auth = bearer
+            .map(|token| format!("authorization: Bearer {token}\r\n"))
+            .unwrap_or_default();
+        let request = format!("{method} {path} HTTP/1.1\r\nhost: admin\r\n{auth}content-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let status = response[9..12].parse().unwrap();
+        (status, response)
+    };
+    assert_eq!(call("GET", "/v1/status", None, "").0, 401);
+    assert_eq!(
+        call(
+            "GET",
+            "/v1/status",
+            Some("wrong-token-0123456789abcdef"),
+            ""
+        )
+        .0,
+        401
+    );
+    let activate = format!("{{\"release\": \"{v1}\"}}");
+    assert_eq!(call("POST", "/v1/activate", Some("nope"), &activate).0, 401);
+    assert_eq!(
+        env.live().as_deref(),
+        Some(v2.as_str()),
+        "a refused request changed nothing"
+    );
+    let (status, body) = call("GET", "/v1/status", Some(token), "");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(&v2));
 }

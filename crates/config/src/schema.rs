@@ -105,6 +105,14 @@ pub struct Proxy {
     /// Request bodies over this get 413.
     #[serde(default = "Proxy::default_max_body")]
     pub max_body_size: ByteSize,
+    /// PEM certificate chain; with `tls_key` the listener speaks TLS (HTTP/1.1 and HTTP/2 by ALPN).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// A TCP address for the admin API, besides the Unix socket; needs `admin_token_file`.
+    pub admin_listen: Option<String>,
+    /// File holding the bearer token the TCP admin API requires.
+    pub admin_token_file: Option<PathBuf>,
 }
 
 fn secs<const N: u64>() -> Duration {
@@ -146,6 +154,10 @@ impl Default for Proxy {
             connect_timeout: secs::<5>(),
             response_timeout: secs::<60>(),
             max_body_size: Proxy::default_max_body(),
+            tls_cert: None,
+            tls_key: None,
+            admin_listen: None,
+            admin_token_file: None,
         }
     }
 }
@@ -349,6 +361,18 @@ impl Config {
                     "`{}` is not an address like 127.0.0.1:8080",
                     self.proxy.listen
                 ),
+            ));
+        }
+        if self.proxy.tls_cert.is_some() != self.proxy.tls_key.is_some() {
+            return Err(invalid(
+                "proxy.tls_cert",
+                "and `proxy.tls_key` must be set together".into(),
+            ));
+        }
+        if self.proxy.admin_listen.is_some() && self.proxy.admin_token_file.is_none() {
+            return Err(invalid(
+                "proxy.admin_listen",
+                "needs `proxy.admin_token_file`: the TCP admin API always requires a token".into(),
             ));
         }
         if let Some(url) = &self.deploy.health {

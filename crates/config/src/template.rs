@@ -43,4 +43,8 @@ keep_releases = 5              # prune keeps this many, plus live, previous and 
 # connect_timeout = "5s"
 # response_timeout = "60s"
 # max_body_size = "100 MiB"
+# tls_cert = "shared/tls/cert.pem"    # relative to the site root
+# tls_key = "shared/tls/key.pem"
+# admin_listen = "127.0.0.1:9901"     # TCP admin API, bearer token required
+# admin_token_file = "shared/admin.token"
 "#;

@@ -25,6 +25,8 @@ pub struct Settings {
     pub response_timeout: Duration,
     /// Request bodies over this many bytes get 413.
     pub max_body_size: u64,
+    /// TLS for the public listener; `None` serves plain HTTP (and h2c).
+    pub tls: Option<crate::Tls>,
 }
 
 impl Default for Settings {
@@ -34,6 +36,7 @@ impl Default for Settings {
             connect_timeout: Duration::from_secs(5),
             response_timeout: Duration::from_secs(60),
             max_body_size: 100 * 1024 * 1024,
+            tls: None,
         }
     }
 }
@@ -75,16 +78,38 @@ impl Proxy {
             .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// The TLS acceptor, if the listener speaks TLS.
+    pub(crate) fn tls(&self) -> Option<&crate::Tls> {
+        self.settings.tls.as_ref()
+    }
+
     /// The router this proxy reads.
     pub fn router(&self) -> &Arc<Router> {
         &self.router
     }
 
-    /// Handles one client request.
+    /// Handles one client request arriving over `scheme` (`http` or `https`).
     pub async fn handle(
         &self,
         request: Request<Incoming>,
         client: SocketAddr,
+        scheme: &'static str,
+    ) -> Response<ProxyBody> {
+        let mut response = self.route(request, client, scheme).await;
+        let closing = self.closing.load(std::sync::atomic::Ordering::SeqCst);
+        if closing && response.status() != StatusCode::SWITCHING_PROTOCOLS {
+            response
+                .headers_mut()
+                .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        response
+    }
+
+    async fn route(
+        &self,
+        request: Request<Incoming>,
+        client: SocketAddr,
+        scheme: &'static str,
     ) -> Response<ProxyBody> {
         let Some(backend) = self.router.live() else {
             return pages::error(
@@ -95,7 +120,9 @@ impl Proxy {
         // Counted before anything awaits, so a switch that starts draining now waits for this request.
         let guard = InFlight::new(backend.clone());
         let started = Instant::now();
-        let mut response = self.forward(request, client, &backend, guard).await;
+        let mut response = self
+            .forward(request, (client, scheme), &backend, guard)
+            .await;
         backend.record(response.status().as_u16(), started.elapsed());
         if let Some(name) = &self.settings.release_header {
             if let Ok(value) = HeaderValue::from_str(backend.release()) {
@@ -108,7 +135,7 @@ impl Proxy {
     async fn forward(
         &self,
         mut request: Request<Incoming>,
-        client: SocketAddr,
+        (client, scheme): (SocketAddr, &'static str),
         backend: &Arc<Backend>,
         guard: InFlight,
     ) -> Response<ProxyBody> {
@@ -125,6 +152,18 @@ impl Proxy {
         let upgrade = headers::upgrade_of(request.headers());
         let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut request));
         let (mut parts, body) = request.into_parts();
+        // HTTP/2 clients name the host in `:authority`; HTTP/1.1 backends need `Host`.
+        if !parts.headers.contains_key(http::header::HOST) {
+            if let Some(host) = parts
+                .uri
+                .authority()
+                .and_then(|authority| HeaderValue::from_str(authority.as_str()).ok())
+            {
+                parts.headers.insert(http::header::HOST, host);
+            }
+        }
+        // Backends speak HTTP/1.1 whatever the client spoke.
+        parts.version = http::Version::HTTP_11;
         let path = parts.uri.path_and_query().map_or("/", |path| path.as_str());
         parts.uri = match Uri::try_from(format!("http://{}{path}", backend.addr())) {
             Ok(uri) => uri,
@@ -133,7 +172,7 @@ impl Proxy {
             }
         };
         headers::strip_hop_by_hop(&mut parts.headers);
-        headers::add_forwarded(&mut parts.headers, client, "http");
+        headers::add_forwarded(&mut parts.headers, client, scheme);
         if let Some(protocol) = &upgrade {
             parts.headers.insert(
                 http::header::CONNECTION,

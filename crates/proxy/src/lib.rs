@@ -28,8 +28,10 @@ mod histogram;
 mod pages;
 mod router;
 mod server;
+mod tls;
 
 pub use backend::{Backend, BackendStats};
 pub use forward::{Proxy, Settings};
 pub use router::Router;
 pub use server::serve;
+pub use tls::Tls;

@@ -27,6 +27,7 @@ pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Futu
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder.http1().keep_alive(true).max_buf_size(64 * 1024);
     builder.http2().max_header_list_size(64 * 1024);
+    let builder = Arc::new(builder);
     tokio::pin!(shutdown);
     loop {
         let (stream, client) = tokio::select! {
@@ -42,18 +43,45 @@ pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Futu
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let proxy = proxy.clone();
-        let service = service_fn(move |request| {
-            let proxy = proxy.clone();
-            async move { Ok::<_, std::convert::Infallible>(proxy.handle(request, client).await) }
-        });
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
-        let guard = open.opened();
+        let (proxy, builder, watcher, guard) = (
+            proxy.clone(),
+            builder.clone(),
+            graceful.watcher(),
+            open.opened(),
+        );
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
+            // The TLS handshake runs here, not in the accept loop, so a slow client cannot stall accepts.
+            let result = match proxy.tls().cloned() {
+                None => {
+                    serve_connection(
+                        &builder,
+                        watcher,
+                        TokioIo::new(stream),
+                        proxy,
+                        client,
+                        "http",
+                    )
+                    .await
+                }
+                Some(tls) => {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.0.accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            serve_connection(
+                                &builder,
+                                watcher,
+                                TokioIo::new(stream),
+                                proxy,
+                                client,
+                                "https",
+                            )
+                            .await
+                        }
+                        Ok(Err(error)) => Err(error.into()),
+                        Err(_) => Err("TLS handshake timed out".into()),
+                    }
+                }
+            };
+            if let Err(error) = result {
                 tracing::debug!(error = %error, "client connection ended with an error");
             }
             drop(guard);
@@ -68,6 +96,30 @@ pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Futu
     {
         tracing::warn!("connections still open after the shutdown grace period");
     }
+}
+
+/// A client that has not finished its TLS handshake by then is dropped.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+type ConnectionError = Box<dyn std::error::Error + Send + Sync>;
+
+async fn serve_connection<I>(
+    builder: &auto::Builder<TokioExecutor>,
+    watcher: hyper_util::server::graceful::Watcher,
+    io: TokioIo<I>,
+    proxy: Arc<Proxy>,
+    client: std::net::SocketAddr,
+    scheme: &'static str,
+) -> Result<(), ConnectionError>
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |request| {
+        let proxy = proxy.clone();
+        async move { Ok::<_, std::convert::Infallible>(proxy.handle(request, client, scheme).await) }
+    });
+    let connection = builder.serve_connection_with_upgrades(io, service);
+    watcher.watch(connection.into_owned()).await
 }
 
 /// Counts open client connections; wakes waiters when the last one ends.

@@ -82,7 +82,13 @@ pub async fn serve(
     if let Err(error) = agent.restore().await {
         eprintln!("warning: {error:#}; serving 503 until a deploy succeeds");
     }
-    run(site, agent, proxy, public, admin, shutdown, ready).await
+    let tcp_admin = tcp_admin(config, &site).await?;
+    let listeners = Listeners {
+        public,
+        admin,
+        tcp_admin,
+    };
+    run(site, agent, proxy, listeners, shutdown, ready).await
 }
 
 fn build(
@@ -91,21 +97,35 @@ fn build(
     address: String,
 ) -> anyhow::Result<(Arc<hoist_agent::Agent>, Arc<Proxy>)> {
     let router = Arc::new(Router::default());
-    let proxy = Arc::new(Proxy::new(router.clone(), settings(&config.proxy)?));
+    let proxy = Arc::new(Proxy::new(
+        router.clone(),
+        settings(&config.proxy, site.root())?,
+    ));
     let agent = hoist_agent::Agent::new(site.clone(), config, router, address)?;
     Ok((agent, proxy))
+}
+
+/// Everything the agent listens on.
+struct Listeners {
+    public: tokio::net::TcpListener,
+    admin: tokio::net::UnixListener,
+    tcp_admin: Option<(tokio::net::TcpListener, Arc<str>)>,
 }
 
 async fn run(
     site: hoist_site::Site,
     agent: Arc<hoist_agent::Agent>,
     proxy: Arc<Proxy>,
-    public: tokio::net::TcpListener,
-    admin: tokio::net::UnixListener,
+    listeners: Listeners,
     shutdown: impl std::future::Future<Output = ()>,
     ready: impl FnOnce(&str, &str),
 ) -> anyhow::Result<()> {
     use std::os::unix::fs::MetadataExt;
+    let Listeners {
+        public,
+        admin,
+        tcp_admin,
+    } = listeners;
     let socket = site.socket_path();
     let ours = std::fs::metadata(&socket)
         .map(|metadata| metadata.ino())
@@ -117,7 +137,7 @@ async fn run(
         .flatten()
         .unwrap_or_else(|| "nothing yet".into());
     ready(&public.local_addr()?.to_string(), &live);
-    hoist_agent::run(agent, proxy, public, admin, shutdown).await;
+    hoist_agent::run(agent, proxy, public, admin, tcp_admin, shutdown).await;
     // After an upgrade the path belongs to the successor: remove only our own socket.
     if std::fs::metadata(&socket)
         .map(|metadata| metadata.ino())
@@ -171,10 +191,23 @@ async fn upgrade(
     let fresh = socket.with_extension("sock.new");
     let admin = hoist_agent::bind_admin(&fresh)?;
     std::fs::rename(&fresh, &socket)?;
-    run(site, agent, proxy, public, admin, shutdown_signal(), ready).await
+    let tcp_admin = tcp_admin(config, &site).await?;
+    let listeners = Listeners {
+        public,
+        admin,
+        tcp_admin,
+    };
+    run(site, agent, proxy, listeners, shutdown_signal(), ready).await
 }
 
-fn settings(proxy: &hoist_config::Proxy) -> anyhow::Result<Settings> {
+fn settings(proxy: &hoist_config::Proxy, root: &std::path::Path) -> anyhow::Result<Settings> {
+    let tls = match (&proxy.tls_cert, &proxy.tls_key) {
+        (Some(cert), Some(key)) => Some(
+            hoist_proxy::Tls::from_pem_files(&root.join(cert), &root.join(key))
+                .map_err(anyhow::Error::msg)?,
+        ),
+        _ => None,
+    };
     let release_header = match proxy.release_header.as_str() {
         "" => None,
         name => Some(
@@ -187,6 +220,7 @@ fn settings(proxy: &hoist_config::Proxy) -> anyhow::Result<Settings> {
         connect_timeout: proxy.connect_timeout,
         response_timeout: proxy.response_timeout,
         max_body_size: proxy.max_body_size.as_u64(),
+        tls,
     })
 }
 
@@ -228,4 +262,37 @@ fn inherited_listener() -> std::net::TcpListener {
     // SAFETY: systemd's protocol says fd 3 is an open listening socket handed
     // to this pid (checked via LISTEN_PID) and owned by nobody else here.
     unsafe { std::net::TcpListener::from_raw_fd(3) }
+}
+
+/// The TCP admin listener and its token, when `[proxy] admin_listen` is set.
+async fn tcp_admin(
+    config: &hoist_config::Config,
+    site: &hoist_site::Site,
+) -> anyhow::Result<Option<(tokio::net::TcpListener, Arc<str>)>> {
+    let (Some(listen), Some(token_file)) =
+        (&config.proxy.admin_listen, &config.proxy.admin_token_file)
+    else {
+        return Ok(None);
+    };
+    let path = site.root().join(token_file);
+    let token = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read the admin token `{}`", path.display()))?;
+    let token = token.trim();
+    if token.len() < 16 {
+        bail!(
+            "the admin token in `{}` is shorter than 16 characters; use a long random one",
+            path.display()
+        );
+    }
+    match tokio::net::TcpListener::bind(listen).await {
+        Ok(listener) => Ok(Some((listener, Arc::from(token)))),
+        // During `--upgrade` the old agent still holds the port until it exits.
+        Err(error) if error.kind() == std::io::ErrorKind::AddrInUse => {
+            eprintln!("warning: TCP admin `{listen}` is in use (an agent being replaced?); only the Unix socket serves admin");
+            Ok(None)
+        }
+        Err(error) => {
+            Err(error).with_context(|| format!("cannot listen on `{listen}` for the admin API"))
+        }
+    }
 }
