@@ -396,6 +396,15 @@ impl Agent {
                 let release = current.backend.release().to_owned();
                 if crashes.len() > 5 {
                     tracing::error!(%release, %status, "crash loop: not restarting again");
+                    let tail = current.process.log_tail(20);
+                    crate::watch::record_crash_loop(
+                        &agent,
+                        &release,
+                        &format!(
+                            "crashed {} times within a minute, last {status}\n{tail}",
+                            crashes.len()
+                        ),
+                    );
                     return;
                 }
                 tracing::warn!(%release, %status, attempt = crashes.len(), "live process exited; restarting");

@@ -87,6 +87,32 @@ pub(crate) fn record(
     }
 }
 
+/// Marks a release that keeps crashing as failed, so it is never a rollback target.
+pub(crate) fn record_crash_loop(agent: &Agent, release: &str, failure: &str) {
+    let recorded = Ledger::open(&agent.site().ledger_path()).and_then(|ledger| {
+        let now = jiff::Timestamp::now();
+        let event = Event {
+            op_id: format!("{}-{}-crash", now.as_nanosecond(), std::process::id()),
+            op: "crash-loop".into(),
+            release: Some(release.to_owned()),
+            from: Some(release.to_owned()),
+            to: Some(release.to_owned()),
+            outcome: Outcome::Failed,
+            reason: Some("automatic: the live process keeps exiting".into()),
+            detail: Some(failure.to_owned()),
+            user: "hoist-agent".into(),
+            host: hoist_site::host_name(),
+            started_at: now,
+            finished_at: now,
+            duration_ms: 0,
+        };
+        ledger.fail_release(release, failure, &event)
+    });
+    if let Err(error) = recorded {
+        tracing::error!(%error, "cannot record the crash loop");
+    }
+}
+
 /// What `hoist status` shows about the last automatic rollback.
 pub(crate) fn describe(bad: &str, restored: &str, reason: &str) -> String {
     format!(

@@ -659,3 +659,39 @@ fn tcp_admin_requires_the_bearer_token() {
     assert_eq!(status, 200, "{body}");
     assert!(body.contains(&v2));
 }
+
+#[test]
+fn a_crash_loop_is_not_restarted_forever_and_marks_the_release_failed() {
+    let port = free_port();
+    let env = agent_env(port);
+    env.write("exit-after-ms", "300");
+    let v1 = deploy(&env, "1");
+    let _agent = AgentProcess::start(&env);
+    // Restarts back off (0.5 s, 1 s, 2 s, 4 s, 8 s); then the agent gives up and says so.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let event = loop {
+        let history = env.hoist().args(["history", "--json"]).run_json();
+        if history[0]["op"] == "crash-loop" {
+            break history[0].clone();
+        }
+        assert!(Instant::now() < deadline, "no crash-loop record: {history}");
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert_eq!(
+        (event["release"].as_str(), event["outcome"].as_str()),
+        (Some(v1.as_str()), Some("failed"))
+    );
+    assert!(
+        event["detail"]
+            .as_str()
+            .unwrap()
+            .contains("crashed 6 times"),
+        "{event}"
+    );
+    // Still `current` (there was nothing to go back to), but recorded as failed with its reason.
+    let releases = env.hoist().args(["releases", "--json"]).run_json();
+    assert!(
+        releases[0]["failure"].as_str().unwrap().contains("crashed"),
+        "{releases}"
+    );
+}
