@@ -19,6 +19,8 @@ pub struct Backend {
     latency: Histogram,
     /// Woken whenever `in_flight` drops to zero, so a drain needs no polling.
     idle: Notify,
+    /// Keep-alive connections to this backend.
+    pool: crate::pool::Pool,
 }
 
 /// A snapshot of a backend's counters, for `hoist status`.
@@ -51,6 +53,7 @@ impl Backend {
             errors: AtomicU64::new(0),
             latency: Histogram::default(),
             idle: Notify::new(),
+            pool: crate::pool::Pool::default(),
         }
     }
 
@@ -62,6 +65,10 @@ impl Backend {
     /// The process address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    pub(crate) fn pool(&self) -> &crate::pool::Pool {
+        &self.pool
     }
 
     /// Requests and tunnels still open.

@@ -2,14 +2,13 @@
 
 use crate::backend::InFlight;
 use crate::body::{BoxError, Guarded, ProxyBody};
+use crate::pool::{Checked, Return, SendError};
 use crate::{headers, pages, Backend, Router};
 use http::header::{HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -46,7 +45,6 @@ impl Default for Settings {
 #[derive(Debug)]
 pub struct Proxy {
     router: Arc<Router>,
-    client: Client<HttpConnector, ProxyBody>,
     settings: Settings,
     /// Set while shutting down or handing over: every response then says
     /// `Connection: close`, so keep-alive clients reconnect *after* a
@@ -57,16 +55,8 @@ pub struct Proxy {
 impl Proxy {
     /// A proxy routing through `router`.
     pub fn new(router: Arc<Router>, settings: Settings) -> Proxy {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(settings.connect_timeout));
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(256)
-            .build(connector);
         Proxy {
             router,
-            client,
             settings,
             closing: std::sync::atomic::AtomicBool::new(false),
         }
@@ -164,8 +154,9 @@ impl Proxy {
         }
         // Backends speak HTTP/1.1 whatever the client spoke.
         parts.version = http::Version::HTTP_11;
+        // Origin-form target: the backend connection is already to the right host.
         let path = parts.uri.path_and_query().map_or("/", |path| path.as_str());
-        parts.uri = match Uri::try_from(format!("http://{}{path}", backend.addr())) {
+        parts.uri = match Uri::try_from(path) {
             Ok(uri) => uri,
             Err(_) => {
                 return pages::error(StatusCode::BAD_REQUEST, "The request target is not valid.")
@@ -187,15 +178,12 @@ impl Proxy {
             .boxed();
         let outgoing = Request::from_parts(parts, limited);
 
-        let sent = tokio::time::timeout(
-            self.settings.response_timeout,
-            self.client.request(outgoing),
-        )
-        .await;
-        let mut response = match sent {
-            Ok(Ok(response)) => response,
+        let exchange = self.exchange(backend, outgoing);
+        let sent = tokio::time::timeout(self.settings.response_timeout, exchange).await;
+        let (mut response, sender) = match sent {
+            Ok(Ok(answered)) => answered,
             Ok(Err(error)) => {
-                tracing::warn!(release = backend.release(), error = %error_chain(&error), "backend request failed");
+                tracing::warn!(release = backend.release(), %error, "backend request failed");
                 return pages::error(
                     StatusCode::BAD_GATEWAY,
                     "The application did not answer. Please try again in a moment.",
@@ -227,10 +215,47 @@ impl Proxy {
         }
         let (mut parts, body) = response.into_parts();
         headers::strip_hop_by_hop(&mut parts.headers);
+        // An empty body may never be polled; it is complete already.
+        let finished = http_body::Body::is_end_stream(&body);
+        let connection = Return {
+            pool: backend.clone(),
+            sender: Some(sender),
+            finished,
+        };
         Response::from_parts(
             parts,
-            Guarded::wrap(body.map_err(BoxError::from).boxed(), guard),
+            Guarded::wrap(
+                body.map_err(BoxError::from).boxed(),
+                guard,
+                Some(connection),
+            ),
         )
+    }
+
+    /// Sends `request` on a pooled connection to `backend`. A request the
+    /// pooled connection never wrote (the backend had just closed it) is
+    /// retried once on a fresh connection; nothing sent twice.
+    async fn exchange(
+        &self,
+        backend: &Backend,
+        request: Request<ProxyBody>,
+    ) -> Result<(Response<Incoming>, Checked), SendError> {
+        let timeout = self.settings.connect_timeout;
+        let mut sender = backend.pool().checkout(backend.addr(), timeout).await?;
+        match sender.try_send_request(request).await {
+            Ok(response) => Ok((response, sender)),
+            Err(mut failed) => match failed.take_message() {
+                Some(unsent) => {
+                    let mut fresh = crate::pool::connect_fresh(backend.addr(), timeout).await?;
+                    let response = fresh
+                        .send_request(unsent)
+                        .await
+                        .map_err(SendError::Exchange)?;
+                    Ok((response, fresh))
+                }
+                None => Err(SendError::Exchange(failed.into_error())),
+            },
+        }
     }
 }
 
@@ -250,15 +275,4 @@ async fn tunnel(
     };
     let (mut client, mut backend) = (TokioIo::new(client), TokioIo::new(backend));
     let _ = tokio::io::copy_bidirectional(&mut client, &mut backend).await;
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

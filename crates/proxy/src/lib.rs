@@ -26,6 +26,7 @@ mod forward;
 mod headers;
 mod histogram;
 mod pages;
+mod pool;
 mod router;
 mod server;
 mod tls;
