@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | GET | `/v1/status` | [`AgentStatus`](crate::AgentStatus) |
 //! | POST | `/v1/activate` | `{"release": ID}` → [`Activated`](crate::Activated), or 409 `{"error"}` |
+//! | POST | `/v1/maintenance` | `{"maintenance": {...} | null}` → [`AgentStatus`](crate::AgentStatus) |
 //! | POST | `/v1/handover` | `{"socket": PATH}`: send the public listener there, then drain |
 
 use crate::Agent;
@@ -21,6 +22,11 @@ use tokio::net::{TcpListener, UnixListener};
 #[derive(Deserialize)]
 struct ActivateRequest {
     release: String,
+}
+
+#[derive(Deserialize)]
+struct MaintenanceRequest {
+    maintenance: Option<hoist_proxy::Maintenance>,
 }
 
 #[derive(Deserialize)]
@@ -137,6 +143,30 @@ async fn handle(
                         &serde_json::json!({ "error": error.to_string() }),
                     ),
                 },
+                Err(error) => json(
+                    StatusCode::BAD_REQUEST,
+                    &serde_json::json!({ "error": format!("bad request body: {error}") }),
+                ),
+            }
+        }
+        (Method::POST, "/v1/maintenance") => {
+            let body = request
+                .into_body()
+                .collect()
+                .await
+                .map(|body| body.to_bytes())
+                .unwrap_or_default();
+            match serde_json::from_slice::<MaintenanceRequest>(&body) {
+                Ok(wanted) => {
+                    agent.set_maintenance(wanted.maintenance);
+                    match agent.persist().await {
+                        Ok(()) => json(StatusCode::OK, &agent.status().await),
+                        Err(error) => json(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            &serde_json::json!({ "error": error.to_string() }),
+                        ),
+                    }
+                }
                 Err(error) => json(
                     StatusCode::BAD_REQUEST,
                     &serde_json::json!({ "error": format!("bad request body: {error}") }),

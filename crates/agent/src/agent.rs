@@ -60,6 +60,8 @@ pub struct Agent {
     public: std::sync::Mutex<Option<std::os::fd::OwnedFd>>,
     /// Set once the listener went to a new agent: this one only drains now.
     handed_over: tokio::sync::watch::Sender<bool>,
+    /// Maintenance by command and by flag file.
+    maintenance: std::sync::Mutex<crate::maintenance::Sources>,
 }
 
 impl Agent {
@@ -80,6 +82,7 @@ impl Agent {
             inner: Mutex::new(Inner::default()),
             public: std::sync::Mutex::new(None),
             handed_over: tokio::sync::watch::channel(false).0,
+            maintenance: std::sync::Mutex::new(crate::maintenance::Sources::default()),
         }))
     }
 
@@ -87,6 +90,8 @@ impl Agent {
     /// the live release (`current`) and any warm releases still in their window.
     pub async fn restore(self: &Arc<Self>) -> Result<(), AgentError> {
         let saved = state::load(&self.site)?;
+        self.set_maintenance(saved.maintenance.clone());
+        crate::maintenance::follow_flag_file(self);
         for pid in &saved.pids {
             // A previous agent died without stopping its apps: their ports are
             // unknown to us, so stop them and start afresh.
@@ -114,6 +119,27 @@ impl Agent {
             self.activate(&live).await?;
         }
         Ok(())
+    }
+
+    /// Switches maintenance on (`Some`) or off (`None`) by command, persisted.
+    pub fn set_maintenance(&self, maintenance: Option<hoist_proxy::Maintenance>) {
+        let mut sources = self.maintenance.lock().expect("never poisoned");
+        sources.command = maintenance;
+        self.router.set_maintenance(sources.effective().0);
+    }
+
+    /// Follows the flag file; only changes the route when it changed.
+    pub(crate) fn set_flag_maintenance(&self, flag: Option<hoist_proxy::Maintenance>) {
+        let mut sources = self.maintenance.lock().expect("never poisoned");
+        if sources.flag != flag {
+            sources.flag = flag;
+            self.router.set_maintenance(sources.effective().0);
+        }
+    }
+
+    /// Saves after a maintenance change.
+    pub async fn persist(&self) -> Result<(), AgentError> {
+        self.save().await
     }
 
     /// Keeps a duplicate of the public listener for a later handover.
@@ -455,6 +481,7 @@ impl Agent {
 
     /// The agent's view for `hoist status`.
     pub async fn status(&self) -> AgentStatus {
+        let effective = self.maintenance.lock().expect("never poisoned").effective();
         let inner = self.inner.lock().await;
         let info = |running: &Running, until: Option<jiff::Timestamp>| ProcessInfo {
             release: running.backend.release().to_owned(),
@@ -478,6 +505,8 @@ impl Agent {
                 .iter()
                 .map(|backend| stats_json(&backend.stats()))
                 .collect(),
+            maintenance: effective.0,
+            maintenance_source: effective.1.map(str::to_owned),
             last_auto_rollback: inner.last_auto_rollback.clone(),
         }
     }
@@ -507,6 +536,12 @@ impl Agent {
                 })
                 .collect(),
             pids,
+            maintenance: self
+                .maintenance
+                .lock()
+                .expect("never poisoned")
+                .command
+                .clone(),
         };
         state::save(&self.site, &state)
     }

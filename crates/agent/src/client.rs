@@ -45,6 +45,20 @@ impl AgentClient {
         }
     }
 
+    /// Switches maintenance on (`Some`) or off (`None`) (blocking).
+    pub fn set_maintenance(
+        &self,
+        maintenance: Option<&hoist_proxy::Maintenance>,
+    ) -> Result<AgentStatus, AgentError> {
+        let body = serde_json::json!({ "maintenance": maintenance }).to_string();
+        let (status, bytes) = self.call(http::Method::POST, "/v1/maintenance", body)?;
+        if status.is_success() {
+            serde_json::from_slice(&bytes).map_err(|error| self.unreachable(error.to_string()))
+        } else {
+            Err(AgentError::Remote(remote_error(&bytes)))
+        }
+    }
+
     /// The agent's status (blocking).
     pub fn status(&self) -> Result<AgentStatus, AgentError> {
         let (_, bytes) = self.call(http::Method::GET, "/v1/status", String::new())?;

@@ -16,6 +16,7 @@ mod agent;
 mod client;
 mod error;
 mod handover;
+mod maintenance;
 mod run;
 mod state;
 mod status;

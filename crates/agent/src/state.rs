@@ -15,6 +15,9 @@ pub(crate) struct State {
     pub(crate) warm: Vec<Warm>,
     /// Process groups this agent started, so a successor can stop orphans.
     pub(crate) pids: Vec<u32>,
+    /// Maintenance switched on by `hoist maint on` (the flag file is separate).
+    #[serde(default)]
+    pub(crate) maintenance: Option<hoist_proxy::Maintenance>,
 }
 
 /// A warm release.

@@ -20,6 +20,10 @@ pub struct AgentStatus {
     pub releases: Vec<serde_json::Value>,
     /// The last time the agent rolled back on its own, and why.
     pub last_auto_rollback: Option<String>,
+    /// Maintenance in force, if any.
+    pub maintenance: Option<hoist_proxy::Maintenance>,
+    /// `command` (`hoist maint on`) or `flag-file` (`<root>/maintenance` exists).
+    pub maintenance_source: Option<String>,
 }
 
 /// One running release.

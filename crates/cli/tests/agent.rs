@@ -695,3 +695,127 @@ fn a_crash_loop_is_not_restarted_forever_and_marks_the_release_failed() {
         "{releases}"
     );
 }
+
+/// One blocking HTTP/1.1 request; returns (status, raw head, body).
+fn http_get(port: u16, path: &str, accept: &str) -> (u16, String, String) {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nhost: shop\r\naccept: {accept}\r\nconnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    (
+        head[9..12].parse().unwrap(),
+        head.to_lowercase(),
+        body.to_owned(),
+    )
+}
+
+#[test]
+fn maintenance_covers_listed_paths_spares_allowed_clients_and_health_and_survives_restarts() {
+    let port = free_port();
+    let env = agent_env(port);
+    deploy(&env, "1");
+    let mut agent = AgentProcess::start(&env);
+    env.hoist()
+        .args([
+            "maint",
+            "on",
+            "--message",
+            "Upgrading the database",
+            "--until",
+            "20m",
+            "--path",
+            "/slow",
+        ])
+        .run();
+    let (status, head, body) = http_get(port, "/slow?ms=1", "text/html");
+    assert_eq!(status, 503);
+    assert!(
+        head.contains("retry-after: ") && !head.contains("retry-after: 120"),
+        "{head}"
+    );
+    assert!(
+        body.contains("Upgrading the database") && body.contains(" GMT"),
+        "{body}"
+    );
+    assert_eq!(
+        http_get(port, "/", "text/html").0,
+        200,
+        "unlisted paths keep working"
+    );
+    assert_eq!(
+        http_get(port, "/healthz", "text/html").0,
+        200,
+        "the health check keeps answering"
+    );
+    let (status, _, json) = http_get(port, "/slow", "application/json");
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!((status, json["maintenance"].as_bool()), (503, Some(true)));
+    assert_eq!(
+        env.status()["agent"]["maintenance"]["message"],
+        "Upgrading the database"
+    );
+
+    env.hoist()
+        .args(["maint", "on", "--allow", "127.0.0.0/8"])
+        .run();
+    assert_eq!(
+        http_get(port, "/", "text/html").0,
+        200,
+        "allowed clients reach the app"
+    );
+    env.hoist()
+        .args(["maint", "on", "--allow", "10.0.0.0/8"])
+        .run();
+    assert_eq!(http_get(port, "/", "text/html").0, 503);
+    env.hoist()
+        .args(["maint", "on", "--allow", "bogus"])
+        .code(1)
+        .stderr_has("`--allow bogus`")
+        .run();
+
+    // Persisted: a killed and restarted agent still answers 503.
+    agent.kill9();
+    let mut agent = AgentProcess::start(&env);
+    assert_eq!(http_get(port, "/", "text/html").0, 503);
+    env.hoist().args(["maint", "off"]).run();
+    assert_eq!(http_get(port, "/", "text/html").0, 200);
+
+    // The flag file existing scripts `touch` works too; its content is the message.
+    std::fs::write(env.site().join("maintenance"), "Back at noon\n").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let body = loop {
+        let (status, _, body) = http_get(port, "/", "text/html");
+        if status == 503 {
+            break body;
+        }
+        assert!(Instant::now() < deadline, "the flag file was not noticed");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(body.contains("Back at noon"), "{body}");
+    assert_eq!(env.status()["agent"]["maintenance_source"], "flag-file");
+    env.hoist()
+        .args(["maint", "off"])
+        .stderr_has("removed the flag file")
+        .run();
+    agent.terminate();
+}
+
+#[test]
+fn maint_without_an_agent_writes_the_flag_file() {
+    let env = Env::new();
+    env.deploy_version("1.0.0");
+    env.hoist()
+        .args(["maint", "on", "--message", "Moving racks"])
+        .stderr_has("no agent runs")
+        .run();
+    assert_eq!(
+        std::fs::read_to_string(env.site().join("maintenance")).unwrap(),
+        "Moving racks\n"
+    );
+    env.hoist().args(["maint", "off"]).run();
+    assert!(!env.site().join("maintenance").exists());
+}

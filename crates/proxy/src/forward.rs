@@ -26,6 +26,8 @@ pub struct Settings {
     pub max_body_size: u64,
     /// TLS for the public listener; `None` serves plain HTTP (and h2c).
     pub tls: Option<crate::Tls>,
+    /// The app's health path: always passed to the app, even in maintenance.
+    pub health_path: String,
 }
 
 impl Default for Settings {
@@ -36,6 +38,7 @@ impl Default for Settings {
             response_timeout: Duration::from_secs(60),
             max_body_size: 100 * 1024 * 1024,
             tls: None,
+            health_path: "/healthz".to_owned(),
         }
     }
 }
@@ -101,6 +104,20 @@ impl Proxy {
         client: SocketAddr,
         scheme: &'static str,
     ) -> Response<ProxyBody> {
+        if let Some(maintenance) = self.router.maintenance() {
+            if maintenance.applies(
+                request.uri().path(),
+                client.ip(),
+                &self.settings.health_path,
+            ) {
+                let wants_json = request
+                    .headers()
+                    .get(http::header::ACCEPT)
+                    .and_then(|accept| accept.to_str().ok())
+                    .is_some_and(|accept| accept.contains("application/json"));
+                return maintenance.response(wants_json, jiff::Timestamp::now());
+            }
+        }
         let Some(backend) = self.router.live() else {
             return pages::error(
                 StatusCode::SERVICE_UNAVAILABLE,

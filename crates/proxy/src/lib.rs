@@ -25,6 +25,7 @@ mod body;
 mod forward;
 mod headers;
 mod histogram;
+mod maintenance;
 mod pages;
 mod pool;
 mod router;
@@ -33,6 +34,7 @@ mod tls;
 
 pub use backend::{Backend, BackendStats};
 pub use forward::{Proxy, Settings};
+pub use maintenance::{is_valid_cidr, Maintenance};
 pub use router::Router;
 pub use server::serve;
 pub use tls::Tls;

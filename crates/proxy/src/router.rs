@@ -9,6 +9,7 @@ use std::sync::Arc;
 #[derive(Debug, Default)]
 pub struct Router {
     live: ArcSwapOption<Backend>,
+    maintenance: ArcSwapOption<crate::Maintenance>,
 }
 
 impl Router {
@@ -20,6 +21,16 @@ impl Router {
     /// Stops routing (requests get 503 until a backend is set).
     pub fn clear(&self) -> Option<Arc<Backend>> {
         self.live.swap(None)
+    }
+
+    /// Puts the site into maintenance (`Some`) or takes it out (`None`).
+    pub fn set_maintenance(&self, maintenance: Option<crate::Maintenance>) {
+        self.maintenance.store(maintenance.map(Arc::new));
+    }
+
+    /// The maintenance in force, if any.
+    pub fn maintenance(&self) -> Option<Arc<crate::Maintenance>> {
+        self.maintenance.load_full()
     }
 
     /// The backend for a new request.

@@ -99,7 +99,14 @@ fn build(
     let router = Arc::new(Router::default());
     let proxy = Arc::new(Proxy::new(
         router.clone(),
-        settings(&config.proxy, site.root())?,
+        settings(
+            &config.proxy,
+            config
+                .process
+                .as_ref()
+                .map_or("/healthz", |process| process.health_path.as_str()),
+            site.root(),
+        )?,
     ));
     let agent = hoist_agent::Agent::new(site.clone(), config, router, address)?;
     Ok((agent, proxy))
@@ -200,7 +207,11 @@ async fn upgrade(
     run(site, agent, proxy, listeners, shutdown_signal(), ready).await
 }
 
-fn settings(proxy: &hoist_config::Proxy, root: &std::path::Path) -> anyhow::Result<Settings> {
+fn settings(
+    proxy: &hoist_config::Proxy,
+    health_path: &str,
+    root: &std::path::Path,
+) -> anyhow::Result<Settings> {
     let tls = match (&proxy.tls_cert, &proxy.tls_key) {
         (Some(cert), Some(key)) => Some(
             hoist_proxy::Tls::from_pem_files(&root.join(cert), &root.join(key))
@@ -221,6 +232,7 @@ fn settings(proxy: &hoist_config::Proxy, root: &std::path::Path) -> anyhow::Resu
         response_timeout: proxy.response_timeout,
         max_body_size: proxy.max_body_size.as_u64(),
         tls,
+        health_path: health_path.to_owned(),
     })
 }
 

@@ -8,6 +8,7 @@ mod example_app;
 mod history;
 mod init;
 mod logs;
+mod maint;
 mod prune;
 mod recover;
 mod releases;
@@ -48,6 +49,8 @@ pub enum Command {
     Agent(agent::Args),
     /// Print an app release's log (the agent writes them)
     Logs(logs::Args),
+    /// Maintenance mode: a 503 page for some or all paths, with a resume time
+    Maint(maint::Args),
     /// Build and deploy a bundled example app on a temporary site
     Demo(demo::Args),
     /// The bundled example app's server (run by the agent in the demo)
@@ -72,6 +75,7 @@ pub fn exec(cli: Cli) -> anyhow::Result<i32> {
         Command::Unlock(args) => unlock::exec(global, args),
         Command::Agent(args) => agent::exec(global, args),
         Command::Logs(args) => logs::exec(global, args),
+        Command::Maint(args) => maint::exec(global, args),
         Command::Demo(args) => demo::exec(global, args),
         Command::ExampleApp(args) => example_app::exec(global, args),
     }

@@ -1,0 +1,129 @@
+use crate::cli::Global;
+use anyhow::{bail, Context as _};
+use hoist_proxy::Maintenance;
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  hoist maint on --message 'Upgrading the database' --until 20m\n  hoist maint on --path /perl/ --allow 10.1.0.0/16 --until 2026-11-22T12:20:00Z\n  hoist maint off\n\nWithout a running agent, `on` writes the `<root>/maintenance` flag file (as nginx setups expect) and `off` removes it."
+)]
+pub struct Args {
+    #[command(subcommand)]
+    action: Action,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Action {
+    /// Answer 503 with a maintenance page
+    On(OnArgs),
+    /// Serve the app again
+    Off,
+}
+
+#[derive(Debug, clap::Args)]
+struct OnArgs {
+    /// What the page says.
+    #[arg(long, default_value = "We are doing some scheduled maintenance.")]
+    message: String,
+    /// When the site is back: a UTC time (`2026-11-22T12:20:00Z`, `12:20`) or a duration (`20m`).
+    #[arg(long, value_name = "TIME|DURATION")]
+    until: Option<String>,
+    /// Only paths starting with this are affected (repeatable; default: all).
+    #[arg(long = "path", value_name = "PREFIX")]
+    paths: Vec<String>,
+    /// Clients in this network still reach the app (repeatable).
+    #[arg(long = "allow", value_name = "CIDR")]
+    allow: Vec<String>,
+    /// The app's own page, with `{{message}}` and `{{until}}` placeholders.
+    #[arg(long, value_name = "FILE")]
+    page: Option<PathBuf>,
+}
+
+pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
+    let (context, _) = crate::target::open(global)?;
+    let flag = context.site.root().join("maintenance");
+    let agent = hoist_agent::AgentClient::find(&context.site.socket_path());
+    match args.action {
+        Action::On(on) => {
+            let maintenance = maintenance(on)?;
+            match agent {
+                Some(agent) => {
+                    agent.set_maintenance(Some(&maintenance))?;
+                    eprintln!("maintenance is on (agent); `hoist maint off` ends it");
+                }
+                None => {
+                    hoist_site::durable::write_atomic(
+                        &flag,
+                        format!("{}\n", maintenance.message).as_bytes(),
+                    )?;
+                    eprintln!(
+                        "no agent runs: wrote the flag file `{}` for your web server",
+                        flag.display()
+                    );
+                }
+            }
+        }
+        Action::Off => {
+            if let Some(agent) = agent {
+                agent.set_maintenance(None)?;
+            }
+            if flag.exists() {
+                hoist_site::durable::remove_file(&flag)?;
+                eprintln!("removed the flag file `{}`", flag.display());
+            }
+            eprintln!("maintenance is off");
+        }
+    }
+    Ok(crate::EXIT_OK)
+}
+
+fn maintenance(on: OnArgs) -> anyhow::Result<Maintenance> {
+    for cidr in &on.allow {
+        if !hoist_proxy::is_valid_cidr(cidr) {
+            bail!("`--allow {cidr}` is not a network like 10.1.0.0/16 or an address");
+        }
+    }
+    if let Some(path) = on.paths.iter().find(|path| !path.starts_with('/')) {
+        bail!("`--path {path}` must start with `/`");
+    }
+    let page = match &on.page {
+        Some(file) => Some(
+            std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read the page `{}`", file.display()))?,
+        ),
+        None => None,
+    };
+    let until = on.until.as_deref().map(parse_until).transpose()?;
+    Ok(Maintenance {
+        message: on.message,
+        until,
+        paths: on.paths,
+        allow: on.allow,
+        page,
+    })
+}
+
+/// `2026-11-22T12:20:00Z`, `12:20` (UTC, the next one), or a duration from now (`20m`).
+fn parse_until(text: &str) -> anyhow::Result<jiff::Timestamp> {
+    let now = jiff::Timestamp::now();
+    if let Ok(at) = text.parse::<jiff::Timestamp>() {
+        return Ok(at);
+    }
+    if let Ok(span) = text.parse::<jiff::SignedDuration>() {
+        return Ok(now + span);
+    }
+    if let Ok(time) = text.parse::<jiff::civil::Time>() {
+        let today = now
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .date()
+            .to_datetime(time)
+            .to_zoned(jiff::tz::TimeZone::UTC)?
+            .timestamp();
+        return Ok(if today > now {
+            today
+        } else {
+            today + jiff::SignedDuration::from_hours(24)
+        });
+    }
+    bail!("`--until {text}` is not a UTC time (2026-11-22T12:20:00Z, 12:20) or a duration (20m)")
+}
