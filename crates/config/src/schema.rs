@@ -113,6 +113,9 @@ pub struct Proxy {
     pub admin_listen: Option<String>,
     /// File holding the bearer token the TCP admin API requires.
     pub admin_token_file: Option<PathBuf>,
+    /// The app's own pages for the proxy's 502, 503 and 504, relative to the live release.
+    #[serde(default)]
+    pub error_pages: std::collections::BTreeMap<String, PathBuf>,
 }
 
 fn secs<const N: u64>() -> Duration {
@@ -158,6 +161,7 @@ impl Default for Proxy {
             tls_key: None,
             admin_listen: None,
             admin_token_file: None,
+            error_pages: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -367,6 +371,17 @@ impl Config {
             return Err(invalid(
                 "proxy.tls_cert",
                 "and `proxy.tls_key` must be set together".into(),
+            ));
+        }
+        if let Some(code) = self
+            .proxy
+            .error_pages
+            .keys()
+            .find(|code| !matches!(code.as_str(), "502" | "503" | "504"))
+        {
+            return Err(invalid(
+                "proxy.error_pages",
+                format!("has `{code}`; only 502, 503 and 504 come from the proxy itself"),
             ));
         }
         if self.proxy.admin_listen.is_some() && self.proxy.admin_token_file.is_none() {

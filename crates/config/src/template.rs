@@ -47,4 +47,9 @@ keep_releases = 5              # prune keeps this many, plus live, previous and 
 # tls_key = "shared/tls/key.pem"
 # admin_listen = "127.0.0.1:9901"     # TCP admin API, bearer token required
 # admin_token_file = "shared/admin.token"
+
+# [proxy.error_pages]                 # the app's own pages, relative to the live release
+# 502 = "public/502.html"
+# 503 = "public/503.html"
+# 504 = "public/504.html"
 "#;

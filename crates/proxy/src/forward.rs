@@ -28,6 +28,10 @@ pub struct Settings {
     pub tls: Option<crate::Tls>,
     /// The app's health path: always passed to the app, even in maintenance.
     pub health_path: String,
+    /// The app's own pages for 502/503/504, relative to `releases/<id>/` under `releases`.
+    pub error_pages: std::collections::BTreeMap<u16, std::path::PathBuf>,
+    /// The site's `releases/` dir, where `error_pages` are looked up.
+    pub releases: std::path::PathBuf,
 }
 
 impl Default for Settings {
@@ -39,6 +43,8 @@ impl Default for Settings {
             max_body_size: 100 * 1024 * 1024,
             tls: None,
             health_path: "/healthz".to_owned(),
+            error_pages: std::collections::BTreeMap::new(),
+            releases: std::path::PathBuf::new(),
         }
     }
 }
@@ -130,6 +136,9 @@ impl Proxy {
         let mut response = self
             .forward(request, (client, scheme), &backend, guard)
             .await;
+        if response.extensions().get::<pages::ProxyMade>().is_some() {
+            response = self.own_page(response, backend.release()).await;
+        }
         backend.record(response.status().as_u16(), started.elapsed());
         if let Some(name) = &self.settings.release_header {
             if let Ok(value) = HeaderValue::from_str(backend.release()) {
@@ -247,6 +256,20 @@ impl Proxy {
                 Some(connection),
             ),
         )
+    }
+
+    /// Swaps a proxy-made error body for the app's own page, when configured and readable.
+    async fn own_page(&self, response: Response<ProxyBody>, release: &str) -> Response<ProxyBody> {
+        let Some(page) = self.settings.error_pages.get(&response.status().as_u16()) else {
+            return response;
+        };
+        match tokio::fs::read(self.settings.releases.join(release).join(page)).await {
+            Ok(html) => pages::with_body(response, html),
+            Err(error) => {
+                tracing::warn!(page = %page.display(), %error, "error page unreadable; using the built-in one");
+                response
+            }
+        }
     }
 
     /// Sends `request` on a pooled connection to `backend`. A request the

@@ -5,6 +5,22 @@ use bytes::Bytes;
 use http::{header, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 
+/// Marks responses the proxy made itself (not the app's), so the app's own
+/// error pages can replace them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ProxyMade;
+
+/// Replaces the body of a proxy-made page, keeping status and headers.
+pub(crate) fn with_body(response: Response<ProxyBody>, html: Vec<u8>) -> Response<ProxyBody> {
+    let (parts, _) = response.into_parts();
+    Response::from_parts(
+        parts,
+        Full::new(Bytes::from(html))
+            .map_err(|never| match never {})
+            .boxed(),
+    )
+}
+
 /// A complete HTML error response for `status`, saying what happened.
 pub(crate) fn error(status: StatusCode, explanation: &str) -> Response<ProxyBody> {
     let title = format!(
@@ -29,5 +45,6 @@ pub(crate) fn error(status: StatusCode, explanation: &str) -> Response<ProxyBody
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, "no-store".parse().expect("valid"));
+    response.extensions_mut().insert(ProxyMade);
     response
 }

@@ -187,3 +187,30 @@ async fn h2c_clients_are_served() {
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["x-hoist-release"], "r1");
 }
+
+#[tokio::test]
+async fn the_apps_own_error_page_replaces_the_built_in_one() {
+    let releases = std::env::temp_dir().join(format!("hoist-error-pages-{}", std::process::id()));
+    std::fs::create_dir_all(releases.join("r1/public")).unwrap();
+    std::fs::write(
+        releases.join("r1/public/502.html"),
+        "<h1>Our shop is restarting</h1>",
+    )
+    .unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let settings = Settings {
+        error_pages: [(502, "public/502.html".into())].into_iter().collect(),
+        releases: releases.clone(),
+        ..Settings::default()
+    };
+    let (proxy, _stop) = proxy_to(closed, settings).await;
+    let (status, _, body) = get(&client(), format!("http://{proxy}/"), &[]).await;
+    std::fs::remove_dir_all(&releases).unwrap();
+    assert_eq!(
+        (status, body.as_str()),
+        (502, "<h1>Our shop is restarting</h1>")
+    );
+}

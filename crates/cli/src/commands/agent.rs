@@ -233,6 +233,12 @@ fn settings(
         max_body_size: proxy.max_body_size.as_u64(),
         tls,
         health_path: health_path.to_owned(),
+        error_pages: proxy
+            .error_pages
+            .iter()
+            .filter_map(|(code, page)| Some((code.parse().ok()?, page.clone())))
+            .collect(),
+        releases: root.join("releases"),
     })
 }
 
