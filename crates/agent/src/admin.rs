@@ -5,6 +5,8 @@
 //! | GET | `/v1/status` | [`AgentStatus`](crate::AgentStatus) |
 //! | POST | `/v1/activate` | `{"release": ID}` → [`Activated`](crate::Activated), or 409 `{"error"}` |
 //! | POST | `/v1/maintenance` | `{"maintenance": {...} | null}` → [`AgentStatus`](crate::AgentStatus) |
+//! | POST | `/v1/pause` | `{"max_ms": N}`: hold new requests; answers once in-flight ones finished |
+//! | POST | `/v1/resume` | release held requests |
 //! | POST | `/v1/handover` | `{"socket": PATH}`: send the public listener there, then drain |
 
 use crate::Agent;
@@ -27,6 +29,11 @@ struct ActivateRequest {
 #[derive(Deserialize)]
 struct MaintenanceRequest {
     maintenance: Option<hoist_proxy::Maintenance>,
+}
+
+#[derive(Deserialize)]
+struct PauseRequest {
+    max_ms: u64,
 }
 
 #[derive(Deserialize)]
@@ -173,6 +180,37 @@ async fn handle(
                 ),
             }
         }
+        (Method::POST, "/v1/pause") => {
+            let body = request
+                .into_body()
+                .collect()
+                .await
+                .map(|body| body.to_bytes())
+                .unwrap_or_default();
+            match serde_json::from_slice::<PauseRequest>(&body) {
+                Ok(wanted) => match agent
+                    .pause(std::time::Duration::from_millis(wanted.max_ms))
+                    .await
+                {
+                    Ok(paused) => json(StatusCode::OK, &paused),
+                    Err(error) => json(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        &serde_json::json!({ "error": error.to_string() }),
+                    ),
+                },
+                Err(error) => json(
+                    StatusCode::BAD_REQUEST,
+                    &serde_json::json!({ "error": format!("bad request body: {error}") }),
+                ),
+            }
+        }
+        (Method::POST, "/v1/resume") => match agent.resume().await {
+            Ok(()) => json(StatusCode::OK, &serde_json::json!({ "resumed": true })),
+            Err(error) => json(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &serde_json::json!({ "error": error.to_string() }),
+            ),
+        },
         (Method::POST, "/v1/handover") => {
             let body = request
                 .into_body()

@@ -91,6 +91,12 @@ impl Agent {
     pub async fn restore(self: &Arc<Self>) -> Result<(), AgentError> {
         let saved = state::load(&self.site)?;
         self.set_maintenance(saved.maintenance.clone());
+        if let Some(until) = saved.paused_until {
+            // A pause outlives a restart, with what is left of its `--max`.
+            let left = Duration::try_from(until.duration_since(jiff::Timestamp::now()))
+                .unwrap_or_default();
+            self.router.pause(left);
+        }
         crate::maintenance::follow_flag_file(self);
         for pid in &saved.pids {
             // A previous agent died without stopping its apps: their ports are
@@ -135,6 +141,34 @@ impl Agent {
             sources.flag = flag;
             self.router.set_maintenance(sources.effective().0);
         }
+    }
+
+    /// Holds new requests for at most `max`, and returns once the requests
+    /// already in flight have finished (or `max` ran out).
+    pub async fn pause(&self, max: Duration) -> Result<crate::Paused, AgentError> {
+        let started = Instant::now();
+        self.router.pause(max);
+        let live = self
+            .inner
+            .lock()
+            .await
+            .live
+            .as_ref()
+            .map(|live| live.backend.clone());
+        if let Some(live) = &live {
+            live.drained(max).await;
+        }
+        self.save().await?;
+        Ok(crate::Paused {
+            drained_ms: started.elapsed().as_millis() as u64,
+            in_flight: live.map_or(0, |live| live.in_flight()),
+        })
+    }
+
+    /// Releases held requests.
+    pub async fn resume(&self) -> Result<(), AgentError> {
+        self.router.resume();
+        self.save().await
     }
 
     /// Saves after a maintenance change.
@@ -505,6 +539,10 @@ impl Agent {
                 .iter()
                 .map(|backend| stats_json(&backend.stats()))
                 .collect(),
+            pause: self.router.paused_for().map(|left| crate::PauseInfo {
+                remaining_ms: left.as_millis() as u64,
+                held: self.router.held(),
+            }),
             maintenance: effective.0,
             maintenance_source: effective.1.map(str::to_owned),
             last_auto_rollback: inner.last_auto_rollback.clone(),
@@ -536,6 +574,10 @@ impl Agent {
                 })
                 .collect(),
             pids,
+            paused_until: self
+                .router
+                .paused_for()
+                .map(|left| jiff::Timestamp::now() + left),
             maintenance: self
                 .maintenance
                 .lock()

@@ -59,6 +59,27 @@ impl AgentClient {
         }
     }
 
+    /// Holds new requests for at most `max`; returns once in-flight ones finished (blocking).
+    pub fn pause(&self, max: std::time::Duration) -> Result<crate::Paused, AgentError> {
+        let body = serde_json::json!({ "max_ms": max.as_millis() as u64 }).to_string();
+        let (status, bytes) = self.call(http::Method::POST, "/v1/pause", body)?;
+        if status.is_success() {
+            serde_json::from_slice(&bytes).map_err(|error| self.unreachable(error.to_string()))
+        } else {
+            Err(AgentError::Remote(remote_error(&bytes)))
+        }
+    }
+
+    /// Releases held requests (blocking).
+    pub fn resume(&self) -> Result<(), AgentError> {
+        let (status, bytes) = self.call(http::Method::POST, "/v1/resume", String::new())?;
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(AgentError::Remote(remote_error(&bytes)))
+        }
+    }
+
     /// The agent's status (blocking).
     pub fn status(&self) -> Result<AgentStatus, AgentError> {
         let (_, bytes) = self.call(http::Method::GET, "/v1/status", String::new())?;

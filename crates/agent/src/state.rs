@@ -18,6 +18,9 @@ pub(crate) struct State {
     /// Maintenance switched on by `hoist maint on` (the flag file is separate).
     #[serde(default)]
     pub(crate) maintenance: Option<hoist_proxy::Maintenance>,
+    /// While paused: when the pause's `--max` runs out.
+    #[serde(default)]
+    pub(crate) paused_until: Option<jiff::Timestamp>,
 }
 
 /// A warm release.

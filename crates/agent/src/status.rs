@@ -24,6 +24,26 @@ pub struct AgentStatus {
     pub maintenance: Option<hoist_proxy::Maintenance>,
     /// `command` (`hoist maint on`) or `flag-file` (`<root>/maintenance` exists).
     pub maintenance_source: Option<String>,
+    /// While paused: how long until held requests get 503, and how many are held.
+    pub pause: Option<PauseInfo>,
+}
+
+/// A pause in force.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PauseInfo {
+    /// Milliseconds until `--max` runs out.
+    pub remaining_ms: u64,
+    /// Requests waiting right now.
+    pub held: usize,
+}
+
+/// What `hoist pause` reports once in-flight requests are done.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Paused {
+    /// How long the in-flight requests took to finish, ms.
+    pub drained_ms: u64,
+    /// Requests still in flight when the drain wait gave up (0 is the goal).
+    pub in_flight: u64,
 }
 
 /// One running release.

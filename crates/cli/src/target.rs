@@ -49,14 +49,23 @@ pub fn open(global: &Global) -> anyhow::Result<(hoist_deploy::Context, Option<Co
 
 /// Talks to the agent through its admin socket, for the lifecycle library.
 #[derive(Debug)]
-struct AgentAdapter(hoist_agent::AgentClient);
+struct AgentAdapter {
+    client: hoist_agent::AgentClient,
+    /// `deploy --pause`: hold requests around the switch, for at most this long.
+    pause: Option<std::time::Duration>,
+}
 
 impl hoist_deploy::AgentLink for AgentAdapter {
     fn activate(&self, release: &str) -> Result<String, String> {
-        let activated = self
-            .0
-            .activate(release)
-            .map_err(|error| error.to_string())?;
+        if let Some(max) = self.pause {
+            self.client.pause(max).map_err(|error| error.to_string())?;
+        }
+        let activated = self.client.activate(release);
+        if self.pause.is_some() {
+            // Always release held requests, whether the switch worked or not.
+            self.client.resume().map_err(|error| error.to_string())?;
+        }
+        let activated = activated.map_err(|error| error.to_string())?;
         let how = if activated.instant {
             "warm, instant"
         } else {
@@ -71,7 +80,15 @@ impl hoist_deploy::AgentLink for AgentAdapter {
 
 /// Routes switches through the site's agent when one answers.
 pub fn attach_agent(context: &mut hoist_deploy::Context) {
+    attach_agent_pausing(context, None);
+}
+
+/// Like [`attach_agent`], holding requests around the switch when `pause` is set.
+pub fn attach_agent_pausing(
+    context: &mut hoist_deploy::Context,
+    pause: Option<std::time::Duration>,
+) {
     if let Some(client) = hoist_agent::AgentClient::find(&context.site.socket_path()) {
-        context.agent = Some(Box::new(AgentAdapter(client)));
+        context.agent = Some(Box::new(AgentAdapter { client, pause }));
     }
 }

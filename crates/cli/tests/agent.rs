@@ -890,3 +890,128 @@ fn maintenance_page_renders_in_a_real_browser_with_the_gmt_time() {
         png.len()
     );
 }
+
+#[test]
+fn a_three_second_pause_under_load_fails_no_request() {
+    let port = free_port();
+    let env = agent_env(port);
+    deploy(&env, "1");
+    let _agent = AgentProcess::start(&env);
+    let load = Load::start(port, 8, false);
+    env.hoist()
+        .args(["pause", "--max", "20s"])
+        .stderr_has("paused")
+        .run();
+    assert!(
+        env.status()["agent"]["pause"]["remaining_ms"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    // The pause itself is what is under test: three seconds of held requests.
+    std::thread::sleep(Duration::from_secs(3));
+    env.hoist().arg("resume").run();
+    // A deploy wrapped in a pause, under the same load.
+    env.set_version("2");
+    env.write("public/index.html", "page 2\n");
+    let (v2, artifact) = env.build();
+    env.hoist()
+        .args(["deploy", "-q", "--pause", "10s"])
+        .arg(artifact)
+        .run();
+    let (ok, failed, problems) = load.finish();
+    eprintln!("pause: {ok} requests ok, {failed} failed");
+    assert_eq!(failed, 0, "{problems:#?}");
+    assert_eq!(env.live(), Some(v2));
+    assert!(env.status()["agent"]["pause"].is_null());
+}
+
+#[test]
+fn requests_held_past_max_get_the_page_and_holding_is_bounded() {
+    let port = free_port();
+    let env = agent_env(port);
+    deploy(&env, "1");
+    let _agent = AgentProcess::start(&env);
+    env.hoist().args(["pause", "--max", "1s"]).run();
+    let started = Instant::now();
+    let (status, head, body) = http_get(port, "/", "text/html");
+    assert_eq!(status, 503, "{head}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "the request was held first"
+    );
+    assert!(body.contains("quick change"), "{body}");
+    env.hoist().arg("resume").run();
+    assert_eq!(http_get(port, "/", "text/html").0, 200);
+
+    // 10,050 requests against max_held = 10,000: the last 50 get 503 at once.
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    if hard < 11_000 {
+        eprintln!("open-file limit {hard} too low to hold 10,000 requests; skipped that part");
+        return;
+    }
+    setrlimit(Resource::RLIMIT_NOFILE, hard, hard).unwrap();
+    let agent_pid = env.status()["agent"]["pid"].as_u64().unwrap();
+    let rss = || -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{agent_pid}/status")).unwrap();
+        let line = status
+            .lines()
+            .find(|line| line.starts_with("VmRSS:"))
+            .unwrap()
+            .to_owned();
+        line.split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            * 1024
+    };
+    let before = rss();
+    env.hoist().args(["pause", "--max", "60s"]).run();
+    let mut held = Vec::with_capacity(10_050);
+    for _ in 0..10_050 {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nhost: shop\r\nconnection: close\r\n\r\n")
+            .unwrap();
+        held.push(stream);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while env.status()["agent"]["pause"]["held"].as_u64() != Some(10_000) {
+        assert!(
+            Instant::now() < deadline,
+            "never reached 10,000 held: {}",
+            env.status()["agent"]["pause"]
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let grown = rss().saturating_sub(before);
+    eprintln!(
+        "10,000 held requests: agent RSS grew {} KiB ({} bytes each)",
+        grown / 1024,
+        grown / 10_000
+    );
+    assert!(
+        grown / 10_000 < 64 * 1024,
+        "{grown} bytes for 10,000 held requests"
+    );
+    env.hoist().arg("resume").run();
+    let mut statuses = std::collections::BTreeMap::new();
+    for mut stream in held {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head).unwrap();
+        *statuses
+            .entry(String::from_utf8_lossy(&head[9..12]).into_owned())
+            .or_insert(0) += 1;
+    }
+    assert_eq!(
+        statuses,
+        [("200".to_owned(), 10_000), ("503".to_owned(), 50)]
+            .into_iter()
+            .collect()
+    );
+}

@@ -113,6 +113,9 @@ pub struct Proxy {
     pub admin_listen: Option<String>,
     /// File holding the bearer token the TCP admin API requires.
     pub admin_token_file: Option<PathBuf>,
+    /// At most this many requests are held during `hoist pause`; more get 503.
+    #[serde(default = "Proxy::default_max_held")]
+    pub max_held: usize,
     /// The app's own pages for the proxy's 502, 503 and 504, relative to the live release.
     #[serde(default)]
     pub error_pages: std::collections::BTreeMap<String, PathBuf>,
@@ -144,6 +147,9 @@ impl Proxy {
     fn default_release_header() -> String {
         "X-Hoist-Release".to_owned()
     }
+    fn default_max_held() -> usize {
+        10_000
+    }
     fn default_max_body() -> ByteSize {
         ByteSize::mib(100)
     }
@@ -162,6 +168,7 @@ impl Default for Proxy {
             admin_listen: None,
             admin_token_file: None,
             error_pages: std::collections::BTreeMap::new(),
+            max_held: Proxy::default_max_held(),
         }
     }
 }

@@ -116,12 +116,17 @@ impl Proxy {
                 client.ip(),
                 &self.settings.health_path,
             ) {
-                let wants_json = request
-                    .headers()
-                    .get(http::header::ACCEPT)
-                    .and_then(|accept| accept.to_str().ok())
-                    .is_some_and(|accept| accept.contains("application/json"));
-                return maintenance.response(wants_json, jiff::Timestamp::now());
+                return maintenance.response(wants_json(&request), jiff::Timestamp::now());
+            }
+        }
+        match self.router.gate().pass().await {
+            crate::pause::Passage::Open => {}
+            crate::pause::Passage::Expired | crate::pause::Passage::Full => {
+                let paused = crate::Maintenance {
+                    message: "We are making a quick change. Please try again in a moment.".into(),
+                    ..Default::default()
+                };
+                return paused.response(wants_json(&request), jiff::Timestamp::now());
             }
         }
         let Some(backend) = self.router.live() else {
@@ -315,4 +320,13 @@ async fn tunnel(
     };
     let (mut client, mut backend) = (TokioIo::new(client), TokioIo::new(backend));
     let _ = tokio::io::copy_bidirectional(&mut client, &mut backend).await;
+}
+
+/// Whether the client asked for JSON rather than a page.
+fn wants_json<B>(request: &Request<B>) -> bool {
+    request
+        .headers()
+        .get(http::header::ACCEPT)
+        .and_then(|accept| accept.to_str().ok())
+        .is_some_and(|accept| accept.contains("application/json"))
 }

@@ -27,6 +27,7 @@ mod headers;
 mod histogram;
 mod maintenance;
 mod pages;
+mod pause;
 mod pool;
 mod router;
 mod server;

@@ -6,13 +6,58 @@ use std::sync::Arc;
 
 /// The routing table. Reads are wait-free, a switch is one atomic store:
 /// requests already routed keep their backend, new ones get the new one.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Router {
     live: ArcSwapOption<Backend>,
     maintenance: ArcSwapOption<crate::Maintenance>,
+    pause: crate::pause::Gate,
+}
+
+/// At most this many requests are held during a pause by default.
+pub const DEFAULT_MAX_HELD: usize = 10_000;
+
+impl Default for Router {
+    fn default() -> Self {
+        Router::with_max_held(DEFAULT_MAX_HELD)
+    }
 }
 
 impl Router {
+    /// A router holding at most `max_held` requests while paused.
+    pub fn with_max_held(max_held: usize) -> Router {
+        Router {
+            live: ArcSwapOption::empty(),
+            maintenance: ArcSwapOption::empty(),
+            pause: crate::pause::Gate::new(max_held),
+        }
+    }
+
+    /// Holds new requests for at most `max`; in-flight ones carry on.
+    pub fn pause(&self, max: std::time::Duration) {
+        self.pause.pause(tokio::time::Instant::now() + max);
+    }
+
+    /// Releases held requests to the live backend.
+    pub fn resume(&self) {
+        self.pause.resume();
+    }
+
+    /// Whether paused, and for how much longer.
+    pub fn paused_for(&self) -> Option<std::time::Duration> {
+        self.pause
+            .paused_until()
+            .map(|until| until.saturating_duration_since(tokio::time::Instant::now()))
+    }
+
+    /// Requests held right now.
+    pub fn held(&self) -> usize {
+        self.pause.held()
+    }
+
+    pub(crate) fn gate(&self) -> &crate::pause::Gate {
+        &self.pause
+    }
+
     /// Routes all new requests to `backend`; returns the one replaced.
     pub fn set_live(&self, backend: Arc<Backend>) -> Option<Arc<Backend>> {
         self.live.swap(Some(backend))

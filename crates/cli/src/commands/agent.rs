@@ -27,6 +27,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     let root = crate::target::root(global, Some(&found))?;
     let config = found.0;
     let site = hoist_site::Site::create(&root)?;
+    raise_open_file_limit();
     // One thread means one event loop, as nginx runs one per worker: no
     // cross-thread wakeups between the client side and the backend side.
     let mut runtime = match args.threads {
@@ -96,7 +97,7 @@ fn build(
     config: &hoist_config::Config,
     address: String,
 ) -> anyhow::Result<(Arc<hoist_agent::Agent>, Arc<Proxy>)> {
-    let router = Arc::new(Router::default());
+    let router = Arc::new(Router::with_max_held(config.proxy.max_held));
     let proxy = Arc::new(Proxy::new(
         router.clone(),
         settings(
@@ -311,6 +312,17 @@ async fn tcp_admin(
         }
         Err(error) => {
             Err(error).with_context(|| format!("cannot listen on `{listen}` for the admin API"))
+        }
+    }
+}
+
+/// Every client, held request and backend connection is a file descriptor:
+/// raise the soft limit to the hard one, as nginx's `worker_rlimit_nofile` does.
+fn raise_open_file_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < hard {
+            let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
         }
     }
 }

@@ -15,6 +15,9 @@ pub struct Args {
     /// Why, for the ledger.
     #[arg(long)]
     reason: Option<String>,
+    /// Hold requests during the switch (needs an agent), for at most DURATION.
+    #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "30s")]
+    pause: Option<String>,
 }
 
 impl Render for DeployReport {
@@ -66,7 +69,15 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     };
     let mut context = hoist_deploy::Context::create(&root)
         .with_context(|| format!("cannot use site `{}`", root.display()))?;
-    crate::target::attach_agent(&mut context);
+    let pause = args
+        .pause
+        .as_deref()
+        .map(super::pause::parse_max)
+        .transpose()?;
+    crate::target::attach_agent_pausing(&mut context, pause);
+    if pause.is_some() && context.agent.is_none() {
+        anyhow::bail!("`--pause` needs a running agent to hold requests; start `hoist agent` or drop `--pause`");
+    }
     let request = DeployRequest {
         artifact,
         config: config.map(|(config, _)| config),

@@ -9,6 +9,7 @@ mod history;
 mod init;
 mod logs;
 mod maint;
+pub(crate) mod pause;
 mod prune;
 mod recover;
 mod releases;
@@ -51,6 +52,10 @@ pub enum Command {
     Logs(logs::Args),
     /// Maintenance mode: a 503 page for some or all paths, with a resume time
     Maint(maint::Args),
+    /// Hold new requests (not refuse them) until `hoist resume` or --max
+    Pause(pause::PauseArgs),
+    /// Release requests held by `hoist pause`
+    Resume(pause::ResumeArgs),
     /// Build and deploy a bundled example app on a temporary site
     Demo(demo::Args),
     /// The bundled example app's server (run by the agent in the demo)
@@ -76,6 +81,8 @@ pub fn exec(cli: Cli) -> anyhow::Result<i32> {
         Command::Agent(args) => agent::exec(global, args),
         Command::Logs(args) => logs::exec(global, args),
         Command::Maint(args) => maint::exec(global, args),
+        Command::Pause(args) => pause::pause(global, args),
+        Command::Resume(args) => pause::resume(global, args),
         Command::Demo(args) => demo::exec(global, args),
         Command::ExampleApp(args) => example_app::exec(global, args),
     }
