@@ -60,8 +60,10 @@ pub struct Agent {
     public: std::sync::Mutex<Option<std::os::fd::OwnedFd>>,
     /// Set once the listener went to a new agent: this one only drains now.
     handed_over: tokio::sync::watch::Sender<bool>,
-    /// Maintenance by command and by flag file.
+    /// Maintenance by command, flag file and schedule.
     maintenance: std::sync::Mutex<crate::maintenance::Sources>,
+    /// `[maintenance]` from the config.
+    maintenance_config: hoist_config::MaintenanceConfig,
 }
 
 impl Agent {
@@ -83,6 +85,7 @@ impl Agent {
             public: std::sync::Mutex::new(None),
             handed_over: tokio::sync::watch::channel(false).0,
             maintenance: std::sync::Mutex::new(crate::maintenance::Sources::default()),
+            maintenance_config: config.maintenance.clone(),
         }))
     }
 
@@ -98,6 +101,7 @@ impl Agent {
             self.router.pause(left);
         }
         crate::maintenance::follow_flag_file(self);
+        crate::maintenance::follow_schedule(self, self.maintenance_config.window.clone());
         for pid in &saved.pids {
             // A previous agent died without stopping its apps: their ports are
             // unknown to us, so stop them and start afresh.
@@ -169,6 +173,25 @@ impl Agent {
     pub async fn resume(&self) -> Result<(), AgentError> {
         self.router.resume();
         self.save().await
+    }
+
+    /// Follows the schedule; only changes the route when it changed.
+    pub(crate) fn set_schedule_maintenance(&self, scheduled: Option<hoist_proxy::Maintenance>) {
+        let mut sources = self.maintenance.lock().expect("never poisoned");
+        if sources.schedule != scheduled {
+            sources.schedule = scheduled;
+            self.router.set_maintenance(sources.effective().0);
+        }
+    }
+
+    /// The flag file that turns maintenance on, as existing scripts `touch` it.
+    pub(crate) fn flag_file(&self) -> std::path::PathBuf {
+        let relative = self
+            .maintenance_config
+            .flag_file
+            .clone()
+            .unwrap_or_else(|| "maintenance".into());
+        self.site.root().join(relative)
     }
 
     /// Saves after a maintenance change.

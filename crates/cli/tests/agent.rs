@@ -1015,3 +1015,37 @@ fn requests_held_past_max_get_the_page_and_holding_is_bounded() {
             .collect()
     );
 }
+
+#[test]
+fn a_scheduled_window_switches_maintenance_on_by_itself() {
+    let port = free_port();
+    let now = jiff::Timestamp::now();
+    let from = (now - jiff::SignedDuration::from_mins(2))
+        .strftime("%H:%M")
+        .to_string();
+    let to = (now + jiff::SignedDuration::from_mins(30))
+        .strftime("%H:%M")
+        .to_string();
+    let window = format!("\n[[maintenance.window]]\nfrom = \"{from}\"\nto = \"{to}\"\ntz = \"UTC\"\nmessage = \"Nightly index rebuild\"");
+    let env = agent_env_with(port, &window);
+    deploy(&env, "1");
+    let _agent = AgentProcess::start(&env);
+    let (status, _, body) = http_get(port, "/", "text/html");
+    assert_eq!(status, 503);
+    assert!(
+        body.contains("Nightly index rebuild") && body.contains(" GMT"),
+        "{body}"
+    );
+    assert_eq!(env.status()["agent"]["maintenance_source"], "schedule");
+    let windows = env.hoist().args(["maint", "windows", "--json"]).run_json();
+    assert_eq!(windows[0]["message"], "Nightly index rebuild");
+    // A command overrides the schedule, and `off` hands control back to it.
+    env.hoist()
+        .args(["maint", "on", "--message", "Manual"])
+        .run();
+    assert!(http_get(port, "/", "text/html").2.contains("Manual"));
+    env.hoist().args(["maint", "off"]).run();
+    assert!(http_get(port, "/", "text/html")
+        .2
+        .contains("Nightly index rebuild"));
+}

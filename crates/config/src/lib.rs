@@ -12,11 +12,13 @@
 
 mod duration;
 mod error;
+mod schedule;
 mod schema;
 mod template;
 
 pub use error::ConfigError;
-pub use schema::{App, Build, Config, Deploy, Process, Proxy, TestGate};
+pub use schedule::{active_window, next_windows, Occurrence};
+pub use schema::{App, Build, Config, Deploy, MaintenanceConfig, Process, Proxy, TestGate, Window};
 pub use template::TEMPLATE;
 
 /// The file name hoist looks for in the working directory.

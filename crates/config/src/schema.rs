@@ -24,6 +24,50 @@ pub struct Config {
     /// The agent's public listener.
     #[serde(default)]
     pub proxy: Proxy,
+    /// Maintenance flag file and scheduled windows.
+    #[serde(default)]
+    pub maintenance: MaintenanceConfig,
+}
+
+/// `[maintenance]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct MaintenanceConfig {
+    /// The flag file, relative to the site root (default `maintenance`).
+    pub flag_file: Option<PathBuf>,
+    /// `[[maintenance.window]]`: recurring windows that switch maintenance on and off.
+    #[serde(default)]
+    pub window: Vec<Window>,
+}
+
+/// One `[[maintenance.window]]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Window {
+    /// Days it starts on: `mon` .. `sun`; empty means every day.
+    #[serde(default)]
+    pub days: Vec<String>,
+    /// Local start time, `HH:MM`.
+    pub from: String,
+    /// Local end time, `HH:MM`; earlier than `from` means the next day.
+    pub to: String,
+    /// IANA time zone of `from`/`to`, e.g. `Europe/Berlin` (default UTC).
+    #[serde(default = "Window::default_tz")]
+    pub tz: String,
+    /// What the page says.
+    #[serde(default = "Window::default_message")]
+    pub message: String,
+}
+
+impl Window {
+    fn default_tz() -> String {
+        "UTC".to_owned()
+    }
+    fn default_message() -> String {
+        "We are doing our scheduled maintenance.".to_owned()
+    }
 }
 
 /// `[process]`: how the agent launches, checks and stops each release.
@@ -396,6 +440,12 @@ impl Config {
                 "proxy.admin_listen",
                 "needs `proxy.admin_token_file`: the TCP admin API always requires a token".into(),
             ));
+        }
+        for (index, window) in self.maintenance.window.iter().enumerate() {
+            let key = format!("maintenance.window[{index}]");
+            if let Err(problem) = crate::schedule::check(window) {
+                return Err(invalid(&key, problem));
+            }
         }
         if let Some(url) = &self.deploy.health {
             if !url.starts_with("http://") {

@@ -52,4 +52,13 @@ keep_releases = 5              # prune keeps this many, plus live, previous and 
 # 502 = "public/502.html"
 # 503 = "public/503.html"
 # 504 = "public/504.html"
+
+# [maintenance]
+# flag_file = "maintenance"           # `touch` it (relative to the root) for maintenance
+# [[maintenance.window]]               # recurring windows, local time, DST-aware
+# days = ["sun"]
+# from = "02:00"
+# to = "04:00"
+# tz = "Europe/Berlin"
+# message = "Weekly database maintenance"
 "#;

@@ -18,6 +18,8 @@ enum Action {
     On(OnArgs),
     /// Serve the app again
     Off,
+    /// List the next scheduled windows from `[[maintenance.window]]`
+    Windows,
 }
 
 #[derive(Debug, clap::Args)]
@@ -40,8 +42,14 @@ struct OnArgs {
 }
 
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
-    let (context, _) = crate::target::open(global)?;
-    let flag = context.site.root().join("maintenance");
+    let (context, config) = crate::target::open(global)?;
+    let flag_file = config
+        .as_ref()
+        .and_then(|config| config.maintenance.flag_file.clone());
+    let flag = context
+        .site
+        .root()
+        .join(flag_file.unwrap_or_else(|| "maintenance".into()));
     let agent = hoist_agent::AgentClient::find(&context.site.socket_path());
     match args.action {
         Action::On(on) => {
@@ -62,6 +70,13 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
                     );
                 }
             }
+        }
+        Action::Windows => {
+            let windows = config
+                .map(|config| config.maintenance.window)
+                .unwrap_or_default();
+            let next = hoist_config::next_windows(&windows, jiff::Timestamp::now(), 10);
+            crate::output::Output::new(global.json).emit(next.as_slice())?;
         }
         Action::Off => {
             if let Some(agent) = agent {
@@ -126,4 +141,22 @@ fn parse_until(text: &str) -> anyhow::Result<jiff::Timestamp> {
         });
     }
     bail!("`--until {text}` is not a UTC time (2026-11-22T12:20:00Z, 12:20) or a duration (20m)")
+}
+
+impl crate::output::Render for [hoist_config::Occurrence] {
+    fn human(&self, out: &mut String) {
+        use std::fmt::Write;
+        if self.is_empty() {
+            out.push_str("no maintenance windows are configured\n");
+        }
+        for window in self {
+            let _ = writeln!(
+                out,
+                "{} -> {}  {}",
+                crate::output::time(Some(window.start)),
+                crate::output::time(Some(window.end)),
+                window.message
+            );
+        }
+    }
 }
