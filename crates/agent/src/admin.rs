@@ -32,6 +32,18 @@ struct MaintenanceRequest {
 }
 
 #[derive(Deserialize)]
+struct HoldRequest {
+    release: String,
+    #[serde(default)]
+    test_from: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct CanaryRequest {
+    percent: u8,
+}
+
+#[derive(Deserialize)]
 struct PauseRequest {
     max_ms: u64,
 }
@@ -204,6 +216,55 @@ async fn handle(
                 ),
             }
         }
+        (Method::POST, "/v1/hold") => {
+            let body = request
+                .into_body()
+                .collect()
+                .await
+                .map(|body| body.to_bytes())
+                .unwrap_or_default();
+            match serde_json::from_slice::<HoldRequest>(&body) {
+                Ok(wanted) => match agent.hold(&wanted.release, wanted.test_from).await {
+                    Ok(()) => json(StatusCode::OK, &agent.status().await),
+                    Err(error) => json(
+                        StatusCode::CONFLICT,
+                        &serde_json::json!({ "error": error.to_string() }),
+                    ),
+                },
+                Err(error) => json(
+                    StatusCode::BAD_REQUEST,
+                    &serde_json::json!({ "error": format!("bad request body: {error}") }),
+                ),
+            }
+        }
+        (Method::POST, "/v1/canary") => {
+            let body = request
+                .into_body()
+                .collect()
+                .await
+                .map(|body| body.to_bytes())
+                .unwrap_or_default();
+            match serde_json::from_slice::<CanaryRequest>(&body) {
+                Ok(wanted) => match agent.canary(wanted.percent).await {
+                    Ok(candidate) => json(StatusCode::OK, &candidate),
+                    Err(error) => json(
+                        StatusCode::CONFLICT,
+                        &serde_json::json!({ "error": error.to_string() }),
+                    ),
+                },
+                Err(error) => json(
+                    StatusCode::BAD_REQUEST,
+                    &serde_json::json!({ "error": format!("bad request body: {error}") }),
+                ),
+            }
+        }
+        (Method::POST, "/v1/abort") => match agent.abort().await {
+            Ok(release) => json(StatusCode::OK, &serde_json::json!({ "aborted": release })),
+            Err(error) => json(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &serde_json::json!({ "error": error.to_string() }),
+            ),
+        },
         (Method::POST, "/v1/resume") => match agent.resume().await {
             Ok(()) => json(StatusCode::OK, &serde_json::json!({ "resumed": true })),
             Err(error) => json(

@@ -31,6 +31,8 @@ struct Inner {
     retired: Vec<Arc<Backend>>,
     /// The last automatic rollback, for `hoist status`.
     last_auto_rollback: Option<String>,
+    /// A candidate running beside the live release, and how it is steered.
+    held: Option<(Running, crate::Candidate)>,
 }
 
 /// The result of an activation.
@@ -113,6 +115,10 @@ impl Agent {
         if let Some(live) = self.site.live()? {
             self.activate(&live).await?;
         }
+        if let Some(candidate) = saved.held {
+            self.hold(&candidate.release, candidate.test_from).await?;
+            self.canary(candidate.percent).await?;
+        }
         let now = jiff::Timestamp::now();
         for warm in saved.warm.iter().filter(|warm| warm.until > now) {
             if let Err(error) = self.start_warm(&warm.release, warm.until).await {
@@ -194,6 +200,74 @@ impl Agent {
         self.site.root().join(relative)
     }
 
+    /// Starts `release` beside the live one and health-checks it; only test
+    /// traffic reaches it until [`Agent::canary`] or a promote.
+    pub async fn hold(
+        self: &Arc<Self>,
+        release: &str,
+        test_from: Vec<String>,
+    ) -> Result<(), AgentError> {
+        let _turn = self.activation.lock().await;
+        self.drop_candidate().await;
+        let live = self
+            .inner
+            .lock()
+            .await
+            .live
+            .as_ref()
+            .map(|live| live.backend.release().to_owned());
+        let running = self.start_ready(release, live).await?;
+        let candidate = crate::Candidate {
+            release: release.to_owned(),
+            percent: 0,
+            test_from,
+        };
+        self.steer(&running, &candidate);
+        self.inner.lock().await.held = Some((running, candidate));
+        self.save().await
+    }
+
+    /// Sends `percent` of clients (sticky) to the held candidate.
+    pub async fn canary(&self, percent: u8) -> Result<crate::Candidate, AgentError> {
+        let mut inner = self.inner.lock().await;
+        let Some((running, candidate)) = inner.held.as_mut() else {
+            return Err(AgentError::Remote(
+                "no candidate is held; deploy one with `hoist deploy --hold` first".into(),
+            ));
+        };
+        candidate.percent = percent.min(100);
+        let (running, candidate) = (running.clone(), candidate.clone());
+        drop(inner);
+        self.steer(&running, &candidate);
+        self.save().await?;
+        Ok(candidate)
+    }
+
+    /// Stops steering to the held candidate and stops it; returns its release.
+    pub async fn abort(&self) -> Result<Option<String>, AgentError> {
+        let _turn = self.activation.lock().await;
+        let release = self.drop_candidate().await;
+        self.save().await?;
+        Ok(release)
+    }
+
+    fn steer(&self, running: &Running, candidate: &crate::Candidate) {
+        self.router.set_candidate(Some(hoist_proxy::Steering {
+            backend: running.backend.clone(),
+            percent: candidate.percent,
+            test_from: candidate.test_from.clone(),
+        }));
+    }
+
+    async fn drop_candidate(&self) -> Option<String> {
+        let held = self.inner.lock().await.held.take();
+        self.router.set_candidate(None);
+        let (running, candidate) = held?;
+        running.backend.drained(self.process.drain_timeout).await;
+        running.process.stop().await;
+        Some(candidate.release)
+    }
+
     /// Saves after a maintenance change.
     pub async fn persist(&self) -> Result<(), AgentError> {
         self.save().await
@@ -263,6 +337,21 @@ impl Agent {
                 .filter(|running| running.process.exited().is_none());
             (from, warm)
         };
+        // A held candidate is already running and healthy: promote it as is.
+        let warm = match warm {
+            Some(running) => Some(running),
+            None => {
+                let mut inner = self.inner.lock().await;
+                let is_held = inner
+                    .held
+                    .as_ref()
+                    .is_some_and(|(_, candidate)| candidate.release == release);
+                is_held
+                    .then(|| inner.held.take())
+                    .flatten()
+                    .map(|(running, _)| running)
+            }
+        };
         let instant = warm.is_some();
         let mut candidate = match warm {
             Some(running) => running,
@@ -276,6 +365,13 @@ impl Agent {
             .retain(|backend| !Arc::ptr_eq(backend, &candidate.backend));
         let old = inner.live.replace(candidate.clone());
         self.router.set_live(candidate.backend.clone());
+        if self
+            .router
+            .candidate()
+            .is_some_and(|steering| steering.backend.release() == release)
+        {
+            self.router.set_candidate(None);
+        }
         let switch_ms = started.elapsed().as_millis() as u64;
         self.site.switch_to(release)?;
         tracing::info!(release, from = ?from, instant, switch_ms, "switched");
@@ -548,6 +644,7 @@ impl Agent {
         };
         let mut backends: Vec<&Arc<Backend>> = inner.retired.iter().collect();
         backends.extend(inner.live.as_ref().map(|live| &live.backend));
+        backends.extend(inner.held.as_ref().map(|(running, _)| &running.backend));
         AgentStatus {
             pid: std::process::id(),
             listen: self.listen.clone(),
@@ -562,6 +659,7 @@ impl Agent {
                 .iter()
                 .map(|backend| stats_json(&backend.stats()))
                 .collect(),
+            candidate: inner.held.as_ref().map(|(_, candidate)| candidate.clone()),
             pause: self.router.paused_for().map(|left| crate::PauseInfo {
                 remaining_ms: left.as_millis() as u64,
                 held: self.router.held(),
@@ -583,6 +681,7 @@ impl Agent {
             .map(|(running, _)| running.process.pid())
             .collect();
         pids.extend(inner.live.as_ref().map(|live| live.process.pid()));
+        pids.extend(inner.held.as_ref().map(|(running, _)| running.process.pid()));
         let state = State {
             live: inner
                 .live
@@ -601,6 +700,7 @@ impl Agent {
                 .router
                 .paused_for()
                 .map(|left| jiff::Timestamp::now() + left),
+            held: inner.held.as_ref().map(|(_, candidate)| candidate.clone()),
             maintenance: self
                 .maintenance
                 .lock()

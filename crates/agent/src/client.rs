@@ -80,6 +80,38 @@ impl AgentClient {
         }
     }
 
+    /// Starts `release` beside the live one for test traffic (blocking).
+    pub fn hold(&self, release: &str, test_from: &[String]) -> Result<(), AgentError> {
+        let body = serde_json::json!({ "release": release, "test_from": test_from }).to_string();
+        self.post("/v1/hold", body).map(|_| ())
+    }
+
+    /// Sends `percent` of clients to the held candidate (blocking).
+    pub fn canary(&self, percent: u8) -> Result<crate::Candidate, AgentError> {
+        let bytes = self.post(
+            "/v1/canary",
+            serde_json::json!({ "percent": percent }).to_string(),
+        )?;
+        serde_json::from_slice(&bytes).map_err(|error| self.unreachable(error.to_string()))
+    }
+
+    /// Stops the held candidate; returns its release (blocking).
+    pub fn abort(&self) -> Result<Option<String>, AgentError> {
+        let bytes = self.post("/v1/abort", String::new())?;
+        let value: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|error| self.unreachable(error.to_string()))?;
+        Ok(value["aborted"].as_str().map(str::to_owned))
+    }
+
+    fn post(&self, path: &str, body: String) -> Result<Bytes, AgentError> {
+        let (status, bytes) = self.call(http::Method::POST, path, body)?;
+        if status.is_success() {
+            Ok(bytes)
+        } else {
+            Err(AgentError::Remote(remote_error(&bytes)))
+        }
+    }
+
     /// The agent's status (blocking).
     pub fn status(&self) -> Result<AgentStatus, AgentError> {
         let (_, bytes) = self.call(http::Method::GET, "/v1/status", String::new())?;

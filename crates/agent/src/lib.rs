@@ -27,4 +27,4 @@ pub use client::AgentClient;
 pub use error::AgentError;
 pub use handover::{receive_listener, UpgradePhase};
 pub use run::{bind_admin, notify_ready, run};
-pub use status::{AgentStatus, PauseInfo, Paused, ProcessInfo};
+pub use status::{AgentStatus, Candidate, PauseInfo, Paused, ProcessInfo};

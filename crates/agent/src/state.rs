@@ -21,6 +21,9 @@ pub(crate) struct State {
     /// While paused: when the pause's `--max` runs out.
     #[serde(default)]
     pub(crate) paused_until: Option<jiff::Timestamp>,
+    /// A candidate held beside the live release (`deploy --hold`, canary).
+    #[serde(default)]
+    pub(crate) held: Option<crate::status::Candidate>,
 }
 
 /// A warm release.

@@ -26,6 +26,19 @@ pub struct AgentStatus {
     pub maintenance_source: Option<String>,
     /// While paused: how long until held requests get 503, and how many are held.
     pub pause: Option<PauseInfo>,
+    /// A candidate getting test traffic or a canary share.
+    pub candidate: Option<Candidate>,
+}
+
+/// A candidate held beside the live release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Candidate {
+    /// The release.
+    pub release: String,
+    /// Share of clients sent to it (0: test traffic only).
+    pub percent: u8,
+    /// Networks whose requests always reach it.
+    pub test_from: Vec<String>,
 }
 
 /// A pause in force.

@@ -53,6 +53,8 @@ struct AgentAdapter {
     client: hoist_agent::AgentClient,
     /// `deploy --pause`: hold requests around the switch, for at most this long.
     pause: Option<std::time::Duration>,
+    /// `deploy --hold --test-from`: networks whose requests reach a held candidate.
+    test_from: Vec<String>,
 }
 
 impl hoist_deploy::AgentLink for AgentAdapter {
@@ -76,19 +78,32 @@ impl hoist_deploy::AgentLink for AgentAdapter {
             activated.release, activated.switch_ms
         ))
     }
+
+    fn hold(&self, release: &str) -> Result<String, String> {
+        self.client
+            .hold(release, &self.test_from)
+            .map_err(|error| error.to_string())?;
+        Ok(format!("`{release}` runs beside the live release; only test traffic reaches it (`hoist canary`, `hoist promote`, `hoist abort`)"))
+    }
 }
 
 /// Routes switches through the site's agent when one answers.
 pub fn attach_agent(context: &mut hoist_deploy::Context) {
-    attach_agent_pausing(context, None);
+    attach_agent_with(context, None, Vec::new());
 }
 
-/// Like [`attach_agent`], holding requests around the switch when `pause` is set.
-pub fn attach_agent_pausing(
+/// Like [`attach_agent`], holding requests around the switch when `pause` is
+/// set, and letting `test_from` networks reach a held candidate.
+pub fn attach_agent_with(
     context: &mut hoist_deploy::Context,
     pause: Option<std::time::Duration>,
+    test_from: Vec<String>,
 ) {
     if let Some(client) = hoist_agent::AgentClient::find(&context.site.socket_path()) {
-        context.agent = Some(Box::new(AgentAdapter { client, pause }));
+        context.agent = Some(Box::new(AgentAdapter {
+            client,
+            pause,
+            test_from,
+        }));
     }
 }

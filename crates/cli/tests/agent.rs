@@ -1049,3 +1049,161 @@ fn a_scheduled_window_switches_maintenance_on_by_itself() {
         .2
         .contains("Nightly index rebuild"));
 }
+
+/// One request from source address `source` (in 127/8); returns (status, X-Hoist-Release).
+fn get_from(source: std::net::Ipv4Addr, port: u16, headers: &str) -> (u16, String) {
+    use nix::sys::socket::{bind, connect, socket, AddressFamily, SockFlag, SockType, SockaddrIn};
+    use std::os::fd::AsRawFd;
+    let fd = socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .unwrap();
+    bind(
+        fd.as_raw_fd(),
+        &SockaddrIn::from(std::net::SocketAddrV4::new(source, 0)),
+    )
+    .unwrap();
+    connect(
+        fd.as_raw_fd(),
+        &SockaddrIn::from(std::net::SocketAddrV4::new(
+            std::net::Ipv4Addr::LOCALHOST,
+            port,
+        )),
+    )
+    .unwrap();
+    let mut stream = std::net::TcpStream::from(fd);
+    stream
+        .write_all(
+            format!("GET / HTTP/1.1\r\nhost: shop\r\n{headers}connection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let release = response
+        .lines()
+        .find_map(|line| {
+            line.split_once(": ")
+                .filter(|(name, _)| name.eq_ignore_ascii_case("x-hoist-release"))
+                .map(|(_, value)| value.to_owned())
+        })
+        .unwrap_or_default();
+    (response[9..12].parse().unwrap(), release)
+}
+
+#[test]
+fn hold_then_canary_then_promote_or_abort() {
+    let port = free_port();
+    let env = agent_env(port);
+    let v1 = deploy(&env, "1");
+    let mut agent = AgentProcess::start(&env);
+    env.set_version("2");
+    env.write("public/index.html", "page 2\n");
+    let (v2, artifact) = env.build();
+    env.hoist()
+        .args(["deploy", "--hold", "--test-from", "127.200.0.0/16"])
+        .arg(&artifact)
+        .stderr_has("only test traffic")
+        .run();
+    let outside = std::net::Ipv4Addr::new(127, 0, 0, 1);
+    assert_eq!(
+        get_from(outside, port, ""),
+        (200, v1.clone()),
+        "the public stays on the live release"
+    );
+    assert_eq!(
+        get_from(outside, port, "hoist-release: candidate\r\n").1,
+        v2,
+        "test traffic by header"
+    );
+    assert_eq!(
+        get_from(outside, port, "cookie: hoist-release=candidate\r\n").1,
+        v2,
+        "test traffic by cookie"
+    );
+    assert_eq!(
+        get_from(std::net::Ipv4Addr::new(127, 200, 1, 1), port, "").1,
+        v2,
+        "test traffic by network"
+    );
+    assert_eq!(
+        env.live().as_deref(),
+        Some(v1.as_str()),
+        "`current` did not move"
+    );
+    assert_eq!(env.status()["agent"]["candidate"]["release"], v2.as_str());
+    // The held candidate survives an agent restart.
+    agent.kill9();
+    let _agent = AgentProcess::start(&env);
+    assert_eq!(
+        get_from(outside, port, "hoist-release: candidate\r\n").1,
+        v2
+    );
+
+    env.hoist().args(["canary", "--percent", "10"]).run();
+    let clients: Vec<std::net::Ipv4Addr> = (0..2_000u32)
+        .map(|i| std::net::Ipv4Addr::new(127, 10 + (i / 250) as u8, (i % 250) as u8, 7))
+        .collect();
+    let first: Vec<bool> = clients
+        .iter()
+        .map(|client| get_from(*client, port, "").1 == v2)
+        .collect();
+    let share = first.iter().filter(|candidate| **candidate).count();
+    assert!(
+        (160..=240).contains(&share),
+        "{share} of 2,000 clients reached the 10% canary"
+    );
+    let again: Vec<bool> = clients
+        .iter()
+        .take(300)
+        .map(|client| get_from(*client, port, "").1 == v2)
+        .collect();
+    assert_eq!(
+        again,
+        first[..300],
+        "each client always sees the same release"
+    );
+    let candidate_stats = env.status()["agent"]["releases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|stats| stats["release"] == v2.as_str() && stats["requests"].as_u64() > Some(100));
+    assert!(candidate_stats, "status shows the candidate's own counts");
+
+    env.hoist()
+        .args(["promote", "--reason", "canary looked fine"])
+        .run();
+    assert_eq!(env.live().as_deref(), Some(v2.as_str()));
+    assert!(env.status()["agent"]["candidate"].is_null());
+    assert_eq!(get_from(outside, port, "").1, v2);
+    let history = env.hoist().args(["history", "--json"]).run_json();
+    assert_eq!(
+        (history[0]["op"].as_str(), history[0]["to"].as_str()),
+        (Some("promote"), Some(v2.as_str()))
+    );
+
+    env.set_version("3");
+    let (v3, artifact) = env.build();
+    env.hoist()
+        .args(["deploy", "-q", "--hold"])
+        .arg(&artifact)
+        .run();
+    assert_eq!(
+        get_from(outside, port, "hoist-release: candidate\r\n").1,
+        v3
+    );
+    env.hoist()
+        .arg("abort")
+        .stderr_has(&format!("stopped the candidate `{v3}`"))
+        .run();
+    assert_eq!(
+        get_from(outside, port, "hoist-release: candidate\r\n").1,
+        v2,
+        "after abort everyone is on live"
+    );
+    let history = env.hoist().args(["history", "--json"]).run_json();
+    assert_eq!(history[0]["op"], "abort");
+}

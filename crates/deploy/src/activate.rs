@@ -129,7 +129,7 @@ fn restart_command(context: &Context, release: &str, restart: &str) -> Result<()
 }
 
 /// The agent refused the candidate before switching: record it as failed.
-fn candidate_failed(
+pub(crate) fn candidate_failed(
     context: &Context,
     journal: &mut Journal,
     problem: &str,

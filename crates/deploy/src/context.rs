@@ -12,6 +12,13 @@ pub trait AgentLink: std::fmt::Debug {
     /// Makes `release` live; `Ok` carries a one-line summary, `Err` why the
     /// candidate was refused (nothing was switched).
     fn activate(&self, release: &str) -> Result<String, String>;
+
+    /// Starts `release` beside the live one for test traffic only (`deploy --hold`).
+    fn hold(&self, release: &str) -> Result<String, String> {
+        Err(format!(
+            "holding `{release}` for testing needs a running agent"
+        ))
+    }
 }
 
 /// A site and its ledger.

@@ -22,6 +22,8 @@ pub struct DeployRequest {
     pub config: Option<Config>,
     /// Why (recorded in the ledger).
     pub reason: Option<String>,
+    /// Start the release beside the live one for test traffic instead of switching.
+    pub hold: bool,
 }
 
 /// What a deploy did.
@@ -109,6 +111,37 @@ pub fn deploy(
     report.bytes_written = stats.bytes_written;
     report.test_count = tests;
 
+    if request.hold {
+        journal.step("hold")?;
+        let summary = match context.agent.as_ref().map(|agent| agent.hold(&id)) {
+            Some(Ok(summary)) => summary,
+            Some(Err(problem)) => {
+                return activate::candidate_failed(context, &mut journal, &problem).map(|()| report)
+            }
+            None => {
+                return activate::candidate_failed(
+                    context,
+                    &mut journal,
+                    "holding a release for testing needs a running agent",
+                )
+                .map(|()| report)
+            }
+        };
+        reporter.step("hold", &summary);
+        let mut event = activate::event(
+            journal.record(),
+            Outcome::Ok,
+            live.as_deref(),
+            Some(summary),
+        );
+        event.op = "hold".into();
+        context.ledger.record(&event)?;
+        activate::journal_done(context, &mut journal)?;
+        lock.release()?;
+        report.outcome = "held";
+        report.duration_ms = started.elapsed().as_millis() as u64;
+        return Ok(report);
+    }
     activate(context, &mut journal, &settings, SWITCH, reporter)?;
     record_success(context, &mut journal, request.reason.clone())?;
     journal.step(prune::STEP)?;

@@ -19,7 +19,7 @@
 //! ```no_run
 //! use hoist_deploy::{deploy, Context, DeployRequest, Silent};
 //! let context = Context::create("/srv/shop".as_ref()).unwrap();
-//! let request = DeployRequest { artifact: "dist/x.tar.zst".into(), config: None, reason: None };
+//! let request = DeployRequest { artifact: "dist/x.tar.zst".into(), config: None, reason: None, hold: false };
 //! let report = deploy(&context, &request, &Silent).unwrap();
 //! println!("{} is live", report.release);
 //! ```
@@ -45,6 +45,6 @@ pub use error::DeployError;
 pub use prune::{prune, PruneReport};
 pub use recover::{recover, RecoverReport};
 pub use reporter::{Reporter, Silent};
-pub use rollback::{rollback, RollbackReport};
+pub use rollback::{promote, rollback, RollbackReport};
 pub use status::{previous_release, releases, status, ReleaseInfo, Status};
 pub use verify::verify_release;

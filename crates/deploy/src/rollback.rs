@@ -19,6 +19,17 @@ pub struct RollbackReport {
     pub duration_ms: u64,
 }
 
+/// Makes the held candidate `release` live for everyone (`hoist promote`);
+/// recorded as a `promote`, with the same checks and switch as a rollback.
+pub fn promote(
+    context: &Context,
+    release: &str,
+    reason: Option<String>,
+    reporter: &dyn Reporter,
+) -> Result<RollbackReport, DeployError> {
+    switch_release(context, Some(release), None, reason, reporter, "promote")
+}
+
 /// Rolls back to `to`, or to the previous release.
 pub fn rollback(
     context: &Context,
@@ -27,9 +38,20 @@ pub fn rollback(
     reason: Option<String>,
     reporter: &dyn Reporter,
 ) -> Result<RollbackReport, DeployError> {
+    switch_release(context, to, config, reason, reporter, "rollback")
+}
+
+fn switch_release(
+    context: &Context,
+    to: Option<&str>,
+    config: Option<&Config>,
+    reason: Option<String>,
+    reporter: &dyn Reporter,
+    op: &str,
+) -> Result<RollbackReport, DeployError> {
     let started = std::time::Instant::now();
     context.refuse_if_pending()?;
-    let lock = context.lock("rollback", reporter)?;
+    let lock = context.lock(op, reporter)?;
     context.refuse_if_pending()?;
     let live = context.site.live()?;
     let target = match to {
@@ -67,13 +89,7 @@ pub fn rollback(
     verify::require_clean(context, &target)?;
 
     let settings = context.settings_for(&target, config)?;
-    let mut journal = Journal::begin(
-        &context.site,
-        "rollback",
-        &target,
-        live.clone(),
-        reason.clone(),
-    )?;
+    let mut journal = Journal::begin(&context.site, op, &target, live.clone(), reason.clone())?;
     activate(context, &mut journal, &settings, SWITCH, reporter)?;
     record_success(context, &mut journal, reason)?;
     activate::journal_done(context, &mut journal)?;

@@ -129,11 +129,25 @@ impl Proxy {
                 return paused.response(wants_json(&request), jiff::Timestamp::now());
             }
         }
-        let Some(backend) = self.router.live() else {
+        let Some(live) = self.router.live() else {
             return pages::error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "No release is running yet. Please try again shortly.",
             );
+        };
+        let (backend, pin_bucket) = match self.router.candidate() {
+            Some(steering) => {
+                let choice = steering.choose(client.ip(), request.headers());
+                (
+                    if choice.candidate {
+                        steering.backend.clone()
+                    } else {
+                        live
+                    },
+                    choice.set_bucket,
+                )
+            }
+            None => (live, None),
         };
         // Counted before anything awaits, so a switch that starts draining now waits for this request.
         let guard = InFlight::new(backend.clone());
@@ -148,6 +162,18 @@ impl Proxy {
         if let Some(name) = &self.settings.release_header {
             if let Ok(value) = HeaderValue::from_str(backend.release()) {
                 response.headers_mut().insert(name.clone(), value);
+            }
+        }
+        if let Some(bucket) = pin_bucket {
+            // Keeps a canary client on its side even if its address changes.
+            let cookie = format!(
+                "{}={bucket}; Path=/; Max-Age=2592000; SameSite=Lax",
+                crate::BUCKET_COOKIE
+            );
+            if let Ok(value) = HeaderValue::from_str(&cookie) {
+                response
+                    .headers_mut()
+                    .append(http::header::SET_COOKIE, value);
             }
         }
         response

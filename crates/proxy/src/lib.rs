@@ -31,6 +31,7 @@ mod pause;
 mod pool;
 mod router;
 mod server;
+mod steering;
 mod tls;
 
 pub use backend::{Backend, BackendStats};
@@ -38,4 +39,5 @@ pub use forward::{Proxy, Settings};
 pub use maintenance::{is_valid_cidr, Maintenance};
 pub use router::Router;
 pub use server::serve;
+pub use steering::{Steering, BUCKET_COOKIE};
 pub use tls::Tls;

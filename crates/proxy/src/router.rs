@@ -11,6 +11,7 @@ pub struct Router {
     live: ArcSwapOption<Backend>,
     maintenance: ArcSwapOption<crate::Maintenance>,
     pause: crate::pause::Gate,
+    candidate: ArcSwapOption<crate::Steering>,
 }
 
 /// At most this many requests are held during a pause by default.
@@ -29,6 +30,7 @@ impl Router {
             live: ArcSwapOption::empty(),
             maintenance: ArcSwapOption::empty(),
             pause: crate::pause::Gate::new(max_held),
+            candidate: ArcSwapOption::empty(),
         }
     }
 
@@ -76,6 +78,16 @@ impl Router {
     /// The maintenance in force, if any.
     pub fn maintenance(&self) -> Option<Arc<crate::Maintenance>> {
         self.maintenance.load_full()
+    }
+
+    /// Steers test traffic (and a canary share) to a candidate, or stops (`None`).
+    pub fn set_candidate(&self, steering: Option<crate::Steering>) {
+        self.candidate.store(steering.map(Arc::new));
+    }
+
+    /// The candidate being steered to, if any.
+    pub fn candidate(&self) -> Option<Arc<crate::Steering>> {
+        self.candidate.load_full()
     }
 
     /// The backend for a new request.

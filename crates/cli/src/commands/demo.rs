@@ -194,6 +194,7 @@ fn request(artifact: PathBuf) -> DeployRequest {
         artifact,
         config: None,
         reason: Some("hoist demo".into()),
+        hold: false,
     }
 }
 

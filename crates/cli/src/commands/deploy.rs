@@ -15,6 +15,12 @@ pub struct Args {
     /// Why, for the ledger.
     #[arg(long)]
     reason: Option<String>,
+    /// Start the release beside the live one, reachable only by test traffic (needs an agent).
+    #[arg(long)]
+    hold: bool,
+    /// With --hold: requests from this network reach the candidate (repeatable).
+    #[arg(long = "test-from", value_name = "CIDR", requires = "hold")]
+    test_from: Vec<String>,
     /// Hold requests during the switch (needs an agent), for at most DURATION.
     #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "30s")]
     pause: Option<String>,
@@ -74,7 +80,14 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         .as_deref()
         .map(super::pause::parse_max)
         .transpose()?;
-    crate::target::attach_agent_pausing(&mut context, pause);
+    if let Some(cidr) = args
+        .test_from
+        .iter()
+        .find(|cidr| !hoist_proxy::is_valid_cidr(cidr))
+    {
+        anyhow::bail!("`--test-from {cidr}` is not a network like 10.1.0.0/16 or an address");
+    }
+    crate::target::attach_agent_with(&mut context, pause, args.test_from);
     if pause.is_some() && context.agent.is_none() {
         anyhow::bail!("`--pause` needs a running agent to hold requests; start `hoist agent` or drop `--pause`");
     }
@@ -82,6 +95,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         artifact,
         config: config.map(|(config, _)| config),
         reason: args.reason,
+        hold: args.hold,
     };
     let report = hoist_deploy::deploy(
         &context,

@@ -15,6 +15,7 @@ mod recover;
 mod releases;
 mod rollback;
 mod status;
+mod steer;
 mod unlock;
 mod verify;
 
@@ -56,6 +57,12 @@ pub enum Command {
     Pause(pause::PauseArgs),
     /// Release requests held by `hoist pause`
     Resume(pause::ResumeArgs),
+    /// Send a sticky share of clients to the held candidate
+    Canary(steer::CanaryArgs),
+    /// Switch everyone to the held candidate
+    Promote(steer::PromoteArgs),
+    /// Stop the held candidate; nobody leaves the live release
+    Abort(steer::AbortArgs),
     /// Build and deploy a bundled example app on a temporary site
     Demo(demo::Args),
     /// The bundled example app's server (run by the agent in the demo)
@@ -83,6 +90,9 @@ pub fn exec(cli: Cli) -> anyhow::Result<i32> {
         Command::Maint(args) => maint::exec(global, args),
         Command::Pause(args) => pause::pause(global, args),
         Command::Resume(args) => pause::resume(global, args),
+        Command::Canary(args) => steer::canary(global, args),
+        Command::Promote(args) => steer::promote(global, args),
+        Command::Abort(args) => steer::abort(global, args),
         Command::Demo(args) => demo::exec(global, args),
         Command::ExampleApp(args) => example_app::exec(global, args),
     }

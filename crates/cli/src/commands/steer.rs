@@ -1,0 +1,90 @@
+//! `hoist canary`, `hoist promote`, `hoist abort`: steering a held candidate.
+
+use crate::cli::Global;
+use crate::progress::Progress;
+use anyhow::Context as _;
+use hoist_ledger::{Event, Outcome};
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  hoist deploy --hold --test-from 10.1.0.0/16 dist/X.tar.zst\n  hoist canary --percent 10\n  hoist promote"
+)]
+pub struct CanaryArgs {
+    /// Share of clients (sticky, by cookie or client address) sent to the held candidate.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=100))]
+    percent: u8,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PromoteArgs {
+    /// Why, for the ledger.
+    #[arg(long)]
+    reason: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AbortArgs {
+    /// Why, for the ledger.
+    #[arg(long)]
+    reason: Option<String>,
+}
+
+fn agent(context: &hoist_deploy::Context) -> anyhow::Result<hoist_agent::AgentClient> {
+    let socket = context.site.socket_path();
+    hoist_agent::AgentClient::find(&socket).with_context(|| {
+        format!(
+            "no agent answers on `{}`; steering needs one",
+            socket.display()
+        )
+    })
+}
+
+pub fn canary(global: &Global, args: CanaryArgs) -> anyhow::Result<i32> {
+    let (context, _) = crate::target::open(global)?;
+    let candidate = agent(&context)?.canary(args.percent)?;
+    eprintln!("{}% of clients now reach `{}`; watch `hoist status`, then `hoist promote` or `hoist abort`", candidate.percent, candidate.release);
+    Ok(crate::EXIT_OK)
+}
+
+pub fn promote(global: &Global, args: PromoteArgs) -> anyhow::Result<i32> {
+    let (mut context, _) = crate::target::open(global)?;
+    let status = agent(&context)?.status()?;
+    let candidate = status
+        .candidate
+        .context("no candidate is held; deploy one with `hoist deploy --hold` first")?;
+    crate::target::attach_agent(&mut context);
+    let report = hoist_deploy::promote(
+        &context,
+        &candidate.release,
+        args.reason,
+        &Progress::new(global.quiet || global.json),
+    )?;
+    crate::output::Output::new(global.json).emit(&report)?;
+    Ok(crate::EXIT_OK)
+}
+
+pub fn abort(global: &Global, args: AbortArgs) -> anyhow::Result<i32> {
+    let (context, _) = crate::target::open(global)?;
+    let Some(release) = agent(&context)?.abort()? else {
+        eprintln!("no candidate was held");
+        return Ok(crate::EXIT_OK);
+    };
+    let now = jiff::Timestamp::now();
+    context.ledger.record(&Event {
+        op_id: format!("{}-{}", now.as_nanosecond(), std::process::id()),
+        op: "abort".into(),
+        release: Some(release.clone()),
+        from: None,
+        to: context.site.live()?,
+        outcome: Outcome::Ok,
+        reason: args.reason,
+        detail: Some("held candidate stopped; the live release never changed".into()),
+        user: hoist_site::user_name(),
+        host: hoist_site::host_name(),
+        started_at: now,
+        finished_at: now,
+        duration_ms: 0,
+    })?;
+    eprintln!("stopped the candidate `{release}`; everyone stays on the live release");
+    Ok(crate::EXIT_OK)
+}
