@@ -681,7 +681,12 @@ impl Agent {
             .map(|(running, _)| running.process.pid())
             .collect();
         pids.extend(inner.live.as_ref().map(|live| live.process.pid()));
-        pids.extend(inner.held.as_ref().map(|(running, _)| running.process.pid()));
+        pids.extend(
+            inner
+                .held
+                .as_ref()
+                .map(|(running, _)| running.process.pid()),
+        );
         let state = State {
             live: inner
                 .live

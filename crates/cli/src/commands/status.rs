@@ -76,6 +76,36 @@ impl Render for FullStatus {
             );
         }
         output::field(out, "in flight", agent.in_flight);
+        if let Some(candidate) = &agent.candidate {
+            let share = if candidate.percent == 0 {
+                "test traffic only".to_owned()
+            } else {
+                format!("{}% of clients", candidate.percent)
+            };
+            output::field(out, "candidate", format!("{} ({share})", candidate.release));
+        }
+        if let Some(pause) = &agent.pause {
+            output::field(
+                out,
+                "paused",
+                format!(
+                    "{} requests held, {} s left; `hoist resume`",
+                    pause.held,
+                    pause.remaining_ms / 1000
+                ),
+            );
+        }
+        if let Some(maintenance) = &agent.maintenance {
+            let source = agent.maintenance_source.as_deref().unwrap_or("command");
+            output::field(
+                out,
+                "maintenance",
+                format!("on ({source}): {}", maintenance.message),
+            );
+        }
+        if let Some(rollback) = &agent.last_auto_rollback {
+            output::field(out, "auto rollback", rollback);
+        }
         for stats in &agent.releases {
             let line = format!(
                 "{}: {} requests, {} 5xx, p50 {} ms, p99 {} ms",
