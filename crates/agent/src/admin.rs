@@ -147,158 +147,102 @@ async fn handle(
     let route = (request.method().clone(), request.uri().path().to_owned());
     let response = match (route.0, route.1.as_str()) {
         (Method::GET, "/v1/status") => json(StatusCode::OK, &agent.status().await),
-        (Method::POST, "/v1/activate") => {
-            let body = request
-                .into_body()
-                .collect()
-                .await
-                .map(|body| body.to_bytes())
-                .unwrap_or_default();
-            match serde_json::from_slice::<ActivateRequest>(&body) {
-                Ok(wanted) => match agent.activate(&wanted.release).await {
-                    Ok(activated) => json(StatusCode::OK, &activated),
-                    Err(error) => json(
-                        StatusCode::CONFLICT,
-                        &serde_json::json!({ "error": error.to_string() }),
-                    ),
-                },
-                Err(error) => json(
-                    StatusCode::BAD_REQUEST,
-                    &serde_json::json!({ "error": format!("bad request body: {error}") }),
-                ),
-            }
-        }
-        (Method::POST, "/v1/maintenance") => {
-            let body = request
-                .into_body()
-                .collect()
-                .await
-                .map(|body| body.to_bytes())
-                .unwrap_or_default();
-            match serde_json::from_slice::<MaintenanceRequest>(&body) {
-                Ok(wanted) => {
-                    agent.set_maintenance(wanted.maintenance);
-                    match agent.persist().await {
-                        Ok(()) => json(StatusCode::OK, &agent.status().await),
-                        Err(error) => json(
-                            StatusCode::INTERNAL_SERVER_ERROR,
-                            &serde_json::json!({ "error": error.to_string() }),
-                        ),
-                    }
-                }
-                Err(error) => json(
-                    StatusCode::BAD_REQUEST,
-                    &serde_json::json!({ "error": format!("bad request body: {error}") }),
-                ),
-            }
-        }
-        (Method::POST, "/v1/pause") => {
-            let body = request
-                .into_body()
-                .collect()
-                .await
-                .map(|body| body.to_bytes())
-                .unwrap_or_default();
-            match serde_json::from_slice::<PauseRequest>(&body) {
-                Ok(wanted) => match agent
-                    .pause(std::time::Duration::from_millis(wanted.max_ms))
-                    .await
-                {
-                    Ok(paused) => json(StatusCode::OK, &paused),
-                    Err(error) => json(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        &serde_json::json!({ "error": error.to_string() }),
-                    ),
-                },
-                Err(error) => json(
-                    StatusCode::BAD_REQUEST,
-                    &serde_json::json!({ "error": format!("bad request body: {error}") }),
-                ),
-            }
-        }
-        (Method::POST, "/v1/hold") => {
-            let body = request
-                .into_body()
-                .collect()
-                .await
-                .map(|body| body.to_bytes())
-                .unwrap_or_default();
-            match serde_json::from_slice::<HoldRequest>(&body) {
-                Ok(wanted) => match agent.hold(&wanted.release, wanted.test_from).await {
+        (Method::POST, "/v1/activate") => match body::<ActivateRequest>(request).await {
+            Ok(wanted) => reply(StatusCode::CONFLICT, agent.activate(&wanted.release).await),
+            Err(bad) => bad,
+        },
+        (Method::POST, "/v1/maintenance") => match body::<MaintenanceRequest>(request).await {
+            Ok(wanted) => {
+                agent.set_maintenance(wanted.maintenance);
+                match agent.persist().await {
                     Ok(()) => json(StatusCode::OK, &agent.status().await),
-                    Err(error) => json(
-                        StatusCode::CONFLICT,
-                        &serde_json::json!({ "error": error.to_string() }),
-                    ),
-                },
-                Err(error) => json(
-                    StatusCode::BAD_REQUEST,
-                    &serde_json::json!({ "error": format!("bad request body: {error}") }),
-                ),
+                    Err(error) => failure(StatusCode::INTERNAL_SERVER_ERROR, &error),
+                }
             }
-        }
-        (Method::POST, "/v1/canary") => {
-            let body = request
-                .into_body()
-                .collect()
-                .await
-                .map(|body| body.to_bytes())
-                .unwrap_or_default();
-            match serde_json::from_slice::<CanaryRequest>(&body) {
-                Ok(wanted) => match agent.canary(wanted.percent).await {
-                    Ok(candidate) => json(StatusCode::OK, &candidate),
-                    Err(error) => json(
-                        StatusCode::CONFLICT,
-                        &serde_json::json!({ "error": error.to_string() }),
-                    ),
-                },
-                Err(error) => json(
-                    StatusCode::BAD_REQUEST,
-                    &serde_json::json!({ "error": format!("bad request body: {error}") }),
-                ),
-            }
-        }
-        (Method::POST, "/v1/abort") => match agent.abort().await {
-            Ok(release) => json(StatusCode::OK, &serde_json::json!({ "aborted": release })),
-            Err(error) => json(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &serde_json::json!({ "error": error.to_string() }),
-            ),
+            Err(bad) => bad,
         },
-        (Method::POST, "/v1/resume") => match agent.resume().await {
-            Ok(()) => json(StatusCode::OK, &serde_json::json!({ "resumed": true })),
-            Err(error) => json(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &serde_json::json!({ "error": error.to_string() }),
-            ),
+        (Method::POST, "/v1/hold") => match body::<HoldRequest>(request).await {
+            Ok(wanted) => match agent.hold(&wanted.release, wanted.test_from).await {
+                Ok(()) => json(StatusCode::OK, &agent.status().await),
+                Err(error) => failure(StatusCode::CONFLICT, &error),
+            },
+            Err(bad) => bad,
         },
-        (Method::POST, "/v1/handover") => {
-            let body = request
-                .into_body()
-                .collect()
+        (Method::POST, "/v1/canary") => match body::<CanaryRequest>(request).await {
+            Ok(wanted) => reply(StatusCode::CONFLICT, agent.canary(wanted.percent).await),
+            Err(bad) => bad,
+        },
+        (Method::POST, "/v1/abort") => reply(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            agent
+                .abort()
                 .await
-                .map(|body| body.to_bytes())
-                .unwrap_or_default();
-            match serde_json::from_slice::<HandoverRequest>(&body) {
-                Ok(wanted) => match agent.hand_over(&wanted.socket) {
-                    Ok(()) => json(StatusCode::OK, &serde_json::json!({ "handed_over": true })),
-                    Err(error) => json(
-                        StatusCode::CONFLICT,
-                        &serde_json::json!({ "error": error.to_string() }),
-                    ),
-                },
-                Err(error) => json(
-                    StatusCode::BAD_REQUEST,
-                    &serde_json::json!({ "error": format!("bad request body: {error}") }),
-                ),
-            }
-        }
+                .map(|release| serde_json::json!({ "aborted": release })),
+        ),
+        (Method::POST, "/v1/pause") => match body::<PauseRequest>(request).await {
+            Ok(wanted) => reply(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                agent
+                    .pause(std::time::Duration::from_millis(wanted.max_ms))
+                    .await,
+            ),
+            Err(bad) => bad,
+        },
+        (Method::POST, "/v1/resume") => reply(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            agent
+                .resume()
+                .await
+                .map(|()| serde_json::json!({ "resumed": true })),
+        ),
+        (Method::POST, "/v1/handover") => match body::<HandoverRequest>(request).await {
+            Ok(wanted) => reply(
+                StatusCode::CONFLICT,
+                agent
+                    .hand_over(&wanted.socket)
+                    .map(|()| serde_json::json!({ "handed_over": true })),
+            ),
+            Err(bad) => bad,
+        },
         _ => json(
             StatusCode::NOT_FOUND,
             &serde_json::json!({ "error": "no such admin endpoint" }),
         ),
     };
     Ok(response)
+}
+
+/// Reads and parses a JSON request body; the error is the 400 to send.
+async fn body<T: serde::de::DeserializeOwned>(
+    request: Request<Incoming>,
+) -> Result<T, Response<Full<Bytes>>> {
+    let bytes = request
+        .into_body()
+        .collect()
+        .await
+        .map(|body| body.to_bytes())
+        .unwrap_or_default();
+    serde_json::from_slice(&bytes).map_err(|error| {
+        json(
+            StatusCode::BAD_REQUEST,
+            &serde_json::json!({ "error": format!("bad request body: {error}") }),
+        )
+    })
+}
+
+/// 200 with the value, or `status` with the error's message.
+fn reply(
+    status: StatusCode,
+    result: Result<impl serde::Serialize, crate::AgentError>,
+) -> Response<Full<Bytes>> {
+    match result {
+        Ok(value) => json(StatusCode::OK, &value),
+        Err(error) => failure(status, &error),
+    }
+}
+
+fn failure(status: StatusCode, error: &crate::AgentError) -> Response<Full<Bytes>> {
+    json(status, &serde_json::json!({ "error": error.to_string() }))
 }
 
 fn json(status: StatusCode, value: &impl serde::Serialize) -> Response<Full<Bytes>> {
