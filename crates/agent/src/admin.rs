@@ -39,6 +39,11 @@ struct HoldRequest {
 }
 
 #[derive(Deserialize)]
+struct BackendRequest {
+    backend: String,
+}
+
+#[derive(Deserialize)]
 struct CanaryRequest {
     percent: u8,
 }
@@ -170,6 +175,19 @@ async fn handle(
         },
         (Method::POST, "/v1/canary") => match body::<CanaryRequest>(request).await {
             Ok(wanted) => reply(StatusCode::CONFLICT, agent.canary(wanted.percent).await),
+            Err(bad) => bad,
+        },
+        (Method::POST, "/v1/drain") => match body::<BackendRequest>(request).await {
+            Ok(wanted) => reply(StatusCode::CONFLICT, agent.drain(&wanted.backend).await),
+            Err(bad) => bad,
+        },
+        (Method::POST, "/v1/undrain") => match body::<BackendRequest>(request).await {
+            Ok(wanted) => reply(
+                StatusCode::CONFLICT,
+                agent
+                    .undrain(&wanted.backend)
+                    .map(|()| serde_json::json!({ "undrained": wanted.backend })),
+            ),
             Err(bad) => bad,
         },
         (Method::POST, "/v1/abort") => reply(

@@ -66,6 +66,8 @@ pub struct Agent {
     maintenance: std::sync::Mutex<crate::maintenance::Sources>,
     /// `[maintenance]` from the config.
     maintenance_config: hoist_config::MaintenanceConfig,
+    /// `[[proxy.backend]]` from the config.
+    backends: Vec<hoist_config::StaticBackend>,
 }
 
 impl Agent {
@@ -76,7 +78,13 @@ impl Agent {
         router: Arc<Router>,
         listen: String,
     ) -> Result<Arc<Agent>, AgentError> {
-        let process = config.process.clone().ok_or(AgentError::NoProcessConfig)?;
+        let process = match (&config.process, config.proxy.backend.is_empty()) {
+            (Some(process), _) => process.clone(),
+            // Balancing static backends needs no app of our own.
+            (None, false) => ProcessConfig::without_app(),
+            (None, true) => return Err(AgentError::NoProcessConfig),
+        };
+        router.set_members(crate::members::build(&config.proxy.backend)?);
         Ok(Arc::new(Agent {
             site,
             process,
@@ -88,6 +96,7 @@ impl Agent {
             handed_over: tokio::sync::watch::channel(false).0,
             maintenance: std::sync::Mutex::new(crate::maintenance::Sources::default()),
             maintenance_config: config.maintenance.clone(),
+            backends: config.proxy.backend.clone(),
         }))
     }
 
@@ -103,6 +112,9 @@ impl Agent {
             self.router.pause(left);
         }
         crate::maintenance::follow_flag_file(self);
+        if let Some(members) = self.router.members() {
+            crate::members::follow_health(self, members, self.backends.clone());
+        }
         crate::maintenance::follow_schedule(self, self.maintenance_config.window.clone());
         for pid in &saved.pids {
             // A previous agent died without stopping its apps: their ports are
@@ -112,7 +124,11 @@ impl Agent {
                 nix::sys::signal::Signal::SIGKILL,
             );
         }
-        if let Some(live) = self.site.live()? {
+        if let Some(live) = self
+            .site
+            .live()?
+            .filter(|_| !self.process.command.is_empty())
+        {
             self.activate(&live).await?;
         }
         if let Some(candidate) = saved.held {
@@ -430,6 +446,9 @@ impl Agent {
     }
 
     async fn start(&self, release: &str) -> Result<Process, AgentError> {
+        if self.process.command.is_empty() {
+            return Err(AgentError::NoProcessConfig);
+        }
         let dir = self.site.release_dir(release);
         if !dir.is_dir() {
             return Err(AgentError::UnknownRelease(release.to_owned()));
@@ -542,6 +561,16 @@ impl Agent {
                 Err(error) => tracing::error!(%bad, %error, "automatic rollback failed"),
             }
         });
+    }
+
+    /// The router this agent steers.
+    pub(crate) fn router(&self) -> &Arc<Router> {
+        &self.router
+    }
+
+    /// How long drains may take.
+    pub(crate) fn drain_timeout(&self) -> Duration {
+        self.process.drain_timeout
     }
 
     /// The site this agent serves.
@@ -660,6 +689,11 @@ impl Agent {
                 .map(|backend| stats_json(&backend.stats()))
                 .collect(),
             candidate: inner.held.as_ref().map(|(_, candidate)| candidate.clone()),
+            backends: self
+                .router
+                .members()
+                .map(|members| members.all().iter().map(|member| member.info()).collect())
+                .unwrap_or_default(),
             pause: self.router.paused_for().map(|left| crate::PauseInfo {
                 remaining_ms: left.as_millis() as u64,
                 held: self.router.held(),

@@ -103,6 +103,24 @@ impl AgentClient {
         Ok(value["aborted"].as_str().map(str::to_owned))
     }
 
+    /// Stops new requests to a static backend; returns once it is empty (blocking).
+    pub fn drain(&self, backend: &str) -> Result<crate::Drained, AgentError> {
+        let bytes = self.post(
+            "/v1/drain",
+            serde_json::json!({ "backend": backend }).to_string(),
+        )?;
+        serde_json::from_slice(&bytes).map_err(|error| self.unreachable(error.to_string()))
+    }
+
+    /// Sends requests to a drained static backend again (blocking).
+    pub fn undrain(&self, backend: &str) -> Result<(), AgentError> {
+        self.post(
+            "/v1/undrain",
+            serde_json::json!({ "backend": backend }).to_string(),
+        )
+        .map(|_| ())
+    }
+
     fn post(&self, path: &str, body: String) -> Result<Bytes, AgentError> {
         let (status, bytes) = self.call(http::Method::POST, path, body)?;
         if status.is_success() {

@@ -28,6 +28,9 @@ pub struct AgentStatus {
     pub pause: Option<PauseInfo>,
     /// A candidate getting test traffic or a canary share.
     pub candidate: Option<Candidate>,
+    /// Static backends (`[[proxy.backend]]`) with health, drain state and counts.
+    #[serde(default)]
+    pub backends: Vec<hoist_proxy::MemberInfo>,
 }
 
 /// A candidate held beside the live release.

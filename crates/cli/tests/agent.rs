@@ -1207,3 +1207,113 @@ fn hold_then_canary_then_promote_or_abort() {
     let history = env.hoist().args(["history", "--json"]).run_json();
     assert_eq!(history[0]["op"], "abort");
 }
+
+/// An example app run by the test as a static backend; killed on drop.
+struct StaticApp(std::process::Child);
+
+impl StaticApp {
+    fn start(name: &str, port: u16) -> StaticApp {
+        let mut child = std::process::Command::new(util::BIN)
+            .args(["example-app", "--listen", &format!("127.0.0.1:{port}")])
+            .env("HOIST_RELEASE", name)
+            .current_dir(std::env::temp_dir())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stderr.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.contains("listening"), "{line}");
+        StaticApp(child)
+    }
+}
+
+impl Drop for StaticApp {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn app_of(head: &str) -> String {
+    head.lines()
+        .find_map(|line| line.strip_prefix("x-app-release: "))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn weighted_static_backends_drain_only_after_their_slow_requests_finish() {
+    let (port, port_a, port_b) = (free_port(), free_port(), free_port());
+    let _a = StaticApp::start("a", port_a);
+    let mut b = Some(StaticApp::start("b", port_b));
+    let (url_a, url_b) = (
+        format!("http://127.0.0.1:{port_a}"),
+        format!("http://127.0.0.1:{port_b}"),
+    );
+    let config = format!(
+        "[app]\nname = \"lb\"\n[deploy]\nroot = \"../site\"\n[proxy]\nlisten = \"127.0.0.1:{port}\"\n\
+         [[proxy.backend]]\nurl = \"{url_a}\"\nweight = 3\n[[proxy.backend]]\nurl = \"{url_b}\"\nweight = 1\n"
+    );
+    let env = Env::with_config(&config);
+    std::fs::create_dir_all(env.site().join("releases")).unwrap();
+    let _agent = AgentProcess::start(&env);
+
+    let picks: Vec<String> = (0..400)
+        .map(|_| app_of(&http_get(port, "/", "text/html").1))
+        .collect();
+    assert_eq!(
+        picks.iter().filter(|app| *app == "a").count(),
+        300,
+        "weights 3:1"
+    );
+    assert_eq!(picks.iter().filter(|app| *app == "b").count(), 100);
+
+    // Four slow requests: three land on a, one on b.
+    let slow: Vec<_> = (0..4)
+        .map(|_| std::thread::spawn(move || http_get(port, "/slow?ms=1500", "text/html")))
+        .collect();
+    let in_flight_on_a = || {
+        env.status()["agent"]["backends"][0]["in_flight"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while in_flight_on_a() < 3 {
+        assert!(Instant::now() < deadline, "slow requests never reached a");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let started = Instant::now();
+    env.hoist()
+        .args(["drain", &url_a])
+        .stderr_has("is empty")
+        .run();
+    assert!(
+        started.elapsed() >= Duration::from_millis(700),
+        "drain returned before a's slow requests ended"
+    );
+    for request in slow {
+        let (status, head, body) = request.join().unwrap();
+        assert_eq!(status, 200, "{head}");
+        assert!(body.starts_with("slow done by"), "{body}");
+    }
+    assert!(
+        (0..20).all(|_| app_of(&http_get(port, "/", "text/html").1) == "b"),
+        "a drained: all to b"
+    );
+    env.hoist().args(["undrain", &url_a]).run();
+    assert!((0..8).any(|_| app_of(&http_get(port, "/", "text/html").1) == "a"));
+
+    // A backend that dies is taken out by the health checks.
+    drop(b.take());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while env.status()["agent"]["backends"][1]["healthy"] != false {
+        assert!(Instant::now() < deadline, "b was never marked down");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        (0..20).all(|_| http_get(port, "/", "text/html").0 == 200),
+        "no failures once b is down"
+    );
+}

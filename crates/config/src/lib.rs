@@ -18,7 +18,9 @@ mod template;
 
 pub use error::ConfigError;
 pub use schedule::{active_window, next_windows, Occurrence};
-pub use schema::{App, Build, Config, Deploy, MaintenanceConfig, Process, Proxy, TestGate, Window};
+pub use schema::{
+    App, Build, Config, Deploy, MaintenanceConfig, Process, Proxy, StaticBackend, TestGate, Window,
+};
 pub use template::TEMPLATE;
 
 /// The file name hoist looks for in the working directory.

@@ -157,12 +157,55 @@ pub struct Proxy {
     pub admin_listen: Option<String>,
     /// File holding the bearer token the TCP admin API requires.
     pub admin_token_file: Option<PathBuf>,
+    /// `[[proxy.backend]]`: static backends the agent balances instead of running the app.
+    #[serde(default)]
+    pub backend: Vec<StaticBackend>,
     /// At most this many requests are held during `hoist pause`; more get 503.
     #[serde(default = "Proxy::default_max_held")]
     pub max_held: usize,
     /// The app's own pages for the proxy's 502, 503 and 504, relative to the live release.
     #[serde(default)]
     pub error_pages: std::collections::BTreeMap<String, PathBuf>,
+}
+
+/// One `[[proxy.backend]]`: a host the agent does not run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct StaticBackend {
+    /// `http://host:port`.
+    pub url: String,
+    /// Share of requests relative to the others (its capacity).
+    #[serde(default = "StaticBackend::default_weight")]
+    pub weight: u32,
+    /// Path its active health check GETs.
+    #[serde(default = "Process::default_health_path")]
+    pub health_path: String,
+}
+
+impl StaticBackend {
+    fn default_weight() -> u32 {
+        1
+    }
+}
+
+impl Process {
+    /// Settings for an agent that only balances `[[proxy.backend]]` and runs no app.
+    pub fn without_app() -> Process {
+        Process {
+            command: String::new(),
+            health_path: Process::default_health_path(),
+            healthy_after: Process::default_healthy_after(),
+            health_timeout: secs::<30>(),
+            stop_signal: Process::default_stop_signal(),
+            stop_timeout: secs::<30>(),
+            drain_timeout: secs::<30>(),
+            rollback_window: secs::<300>(),
+            env_file: None,
+            watch: secs::<30>(),
+            max_error_rate: Process::default_max_error_rate(),
+        }
+    }
 }
 
 fn secs<const N: u64>() -> Duration {
@@ -213,6 +256,7 @@ impl Default for Proxy {
             admin_token_file: None,
             error_pages: std::collections::BTreeMap::new(),
             max_held: Proxy::default_max_held(),
+            backend: Vec::new(),
         }
     }
 }
@@ -423,6 +467,18 @@ impl Config {
                 "proxy.tls_cert",
                 "and `proxy.tls_key` must be set together".into(),
             ));
+        }
+        for (index, backend) in self.proxy.backend.iter().enumerate() {
+            let authority = backend
+                .url
+                .strip_prefix("http://")
+                .map(|rest| rest.trim_end_matches('/'));
+            if authority.is_none_or(|authority| authority.is_empty() || authority.contains('/')) {
+                return Err(invalid(
+                    &format!("proxy.backend[{index}].url"),
+                    format!("`{}` must look like http://10.0.0.5:8000", backend.url),
+                ));
+            }
         }
         if let Some(code) = self
             .proxy

@@ -129,13 +129,26 @@ impl Proxy {
                 return paused.response(wants_json(&request), jiff::Timestamp::now());
             }
         }
-        let Some(live) = self.router.live() else {
+        // Static backends, when configured, take the place of the live release.
+        let pool_pick = match self.router.members() {
+            Some(members) => match members.pick() {
+                Some(member) => Some(member.backend.clone()),
+                None => {
+                    return pages::error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "No backend is available right now. Please try again shortly.",
+                    )
+                }
+            },
+            None => None,
+        };
+        let Some(live) = pool_pick.clone().or_else(|| self.router.live()) else {
             return pages::error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "No release is running yet. Please try again shortly.",
             );
         };
-        let (backend, pin_bucket) = match self.router.candidate() {
+        let (backend, pin_bucket) = match self.router.candidate().filter(|_| pool_pick.is_none()) {
             Some(steering) => {
                 let choice = steering.choose(client.ip(), request.headers());
                 (

@@ -12,6 +12,8 @@ pub struct Router {
     maintenance: ArcSwapOption<crate::Maintenance>,
     pause: crate::pause::Gate,
     candidate: ArcSwapOption<crate::Steering>,
+    /// Static backends; when set, requests go to them instead of the live release.
+    members: ArcSwapOption<crate::Members>,
 }
 
 /// At most this many requests are held during a pause by default.
@@ -31,6 +33,7 @@ impl Router {
             maintenance: ArcSwapOption::empty(),
             pause: crate::pause::Gate::new(max_held),
             candidate: ArcSwapOption::empty(),
+            members: ArcSwapOption::empty(),
         }
     }
 
@@ -88,6 +91,16 @@ impl Router {
     /// The candidate being steered to, if any.
     pub fn candidate(&self) -> Option<Arc<crate::Steering>> {
         self.candidate.load_full()
+    }
+
+    /// Balances requests over static backends instead of the live release.
+    pub fn set_members(&self, members: Option<crate::Members>) {
+        self.members.store(members.map(Arc::new));
+    }
+
+    /// The static backends, if configured.
+    pub fn members(&self) -> Option<Arc<crate::Members>> {
+        self.members.load_full()
     }
 
     /// The backend for a new request.

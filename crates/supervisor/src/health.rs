@@ -10,7 +10,7 @@ use std::time::Duration;
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// GETs `url` once; `Ok` on 2xx, else what went wrong.
-pub(crate) async fn probe(url: &str) -> Result<(), String> {
+pub async fn probe(url: &str) -> Result<(), String> {
     let uri: hyper::Uri = url
         .parse()
         .map_err(|error| format!("bad health URL `{url}`: {error}"))?;

@@ -16,4 +16,5 @@ mod health;
 mod logs;
 mod process;
 
+pub use health::probe;
 pub use process::{Process, Spec};

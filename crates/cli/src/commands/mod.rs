@@ -4,6 +4,7 @@ pub(crate) mod agent;
 mod build;
 mod demo;
 mod deploy;
+mod drain;
 mod example_app;
 mod history;
 mod init;
@@ -63,6 +64,10 @@ pub enum Command {
     Promote(steer::PromoteArgs),
     /// Stop the held candidate; nobody leaves the live release
     Abort(steer::AbortArgs),
+    /// Stop new requests to a static backend; returns once it is empty
+    Drain(drain::DrainArgs),
+    /// Send requests to a drained static backend again
+    Undrain(drain::DrainArgs),
     /// Build and deploy a bundled example app on a temporary site
     Demo(demo::Args),
     /// The bundled example app's server (run by the agent in the demo)
@@ -93,6 +98,8 @@ pub fn exec(cli: Cli) -> anyhow::Result<i32> {
         Command::Canary(args) => steer::canary(global, args),
         Command::Promote(args) => steer::promote(global, args),
         Command::Abort(args) => steer::abort(global, args),
+        Command::Drain(args) => drain::drain(global, args),
+        Command::Undrain(args) => drain::undrain(global, args),
         Command::Demo(args) => demo::exec(global, args),
         Command::ExampleApp(args) => example_app::exec(global, args),
     }

@@ -103,6 +103,18 @@ impl Render for FullStatus {
                 format!("on ({source}): {}", maintenance.message),
             );
         }
+        for backend in &agent.backends {
+            let state = match (backend.healthy, backend.draining) {
+                (_, true) => "draining",
+                (true, false) => "up",
+                (false, false) => "DOWN",
+            };
+            let line = format!(
+                "{} weight {} {state}, {} in flight, {} requests",
+                backend.url, backend.weight, backend.in_flight, backend.requests
+            );
+            output::field(out, "backend", line);
+        }
         if let Some(rollback) = &agent.last_auto_rollback {
             output::field(out, "auto rollback", rollback);
         }
