@@ -155,16 +155,26 @@ impl Agent {
 
     /// Switches maintenance on (`Some`) or off (`None`) by command, persisted.
     pub fn set_maintenance(&self, maintenance: Option<hoist_proxy::Maintenance>) {
-        let mut sources = self.maintenance.lock().expect("never poisoned");
-        sources.command = maintenance;
-        self.router.set_maintenance(sources.effective().0);
+        self.update_maintenance(|sources| {
+            sources.command = maintenance;
+            true
+        });
     }
 
     /// Follows the flag file; only changes the route when it changed.
     pub(crate) fn set_flag_maintenance(&self, flag: Option<hoist_proxy::Maintenance>) {
+        self.update_maintenance(|sources| replace_if_changed(&mut sources.flag, flag));
+    }
+
+    /// Follows the schedule; only changes the route when it changed.
+    pub(crate) fn set_schedule_maintenance(&self, scheduled: Option<hoist_proxy::Maintenance>) {
+        self.update_maintenance(|sources| replace_if_changed(&mut sources.schedule, scheduled));
+    }
+
+    /// Applies `change` to the maintenance sources and reroutes if it says something changed.
+    fn update_maintenance(&self, change: impl FnOnce(&mut crate::maintenance::Sources) -> bool) {
         let mut sources = self.maintenance.lock().expect("never poisoned");
-        if sources.flag != flag {
-            sources.flag = flag;
+        if change(&mut sources) {
             self.router.set_maintenance(sources.effective().0);
         }
     }
@@ -195,15 +205,6 @@ impl Agent {
     pub async fn resume(&self) -> Result<(), AgentError> {
         self.router.resume();
         self.save().await
-    }
-
-    /// Follows the schedule; only changes the route when it changed.
-    pub(crate) fn set_schedule_maintenance(&self, scheduled: Option<hoist_proxy::Maintenance>) {
-        let mut sources = self.maintenance.lock().expect("never poisoned");
-        if sources.schedule != scheduled {
-            sources.schedule = scheduled;
-            self.router.set_maintenance(sources.effective().0);
-        }
     }
 
     /// The flag file that turns maintenance on, as existing scripts `touch` it.
@@ -782,4 +783,12 @@ fn read_env_file(path: &std::path::Path) -> Result<Vec<(String, String)>, AgentE
             )
         })
         .collect())
+}
+
+fn replace_if_changed<T: PartialEq>(slot: &mut T, value: T) -> bool {
+    let changed = *slot != value;
+    if changed {
+        *slot = value;
+    }
+    changed
 }

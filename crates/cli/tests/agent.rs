@@ -24,32 +24,17 @@ struct AgentProcess {
 impl AgentProcess {
     /// Starts the agent and waits for its "listening" line (its readiness signal).
     fn start(env: &Env) -> AgentProcess {
-        let mut child = std::process::Command::new(util::BIN)
-            .arg("agent")
-            .current_dir(env.src())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(
-            line.contains("listening on"),
-            "agent did not start: {line:?}"
-        );
-        AgentProcess {
-            child,
-            site: env.site(),
-            done: false,
-        }
+        AgentProcess::spawn(env, &["agent"])
     }
 
     /// Starts `hoist agent --upgrade` and waits until it serves.
     fn upgrade(env: &Env) -> AgentProcess {
+        AgentProcess::spawn(env, &["agent", "--upgrade"])
+    }
+
+    fn spawn(env: &Env, args: &[&str]) -> AgentProcess {
         let mut child = std::process::Command::new(util::BIN)
-            .args(["agent", "--upgrade"])
+            .args(args)
             .current_dir(env.src())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
@@ -61,7 +46,8 @@ impl AgentProcess {
             .unwrap();
         assert!(
             line.contains("listening on"),
-            "upgraded agent did not start: {line:?}"
+            "`hoist {}` did not start: {line:?}",
+            args.join(" ")
         );
         AgentProcess {
             child,
