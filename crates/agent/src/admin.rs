@@ -58,41 +58,42 @@ struct HandoverRequest {
     socket: std::path::PathBuf,
 }
 
-/// Serves the admin API on the Unix socket until `shutdown` resolves; the
-/// socket's 0600 mode is the authentication.
-pub(crate) async fn serve(
-    listener: UnixListener,
-    agent: Arc<Agent>,
-    shutdown: impl Future<Output = ()>,
-) {
-    tokio::pin!(shutdown);
-    loop {
-        let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(error) => {
-                    tracing::warn!(%error, "admin accept failed");
-                    continue;
-                }
-            },
-            () = &mut shutdown => return,
-        };
-        spawn_connection(TokioIo::new(stream), agent.clone(), None);
+/// What the admin API can listen on: the Unix socket, or TCP.
+pub(crate) trait AdminListener: Send + Sync + 'static {
+    /// The accepted connection.
+    type Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static;
+    /// The next connection.
+    fn next(&self) -> impl Future<Output = std::io::Result<Self::Stream>> + Send;
+}
+
+impl AdminListener for UnixListener {
+    type Stream = tokio::net::UnixStream;
+    async fn next(&self) -> std::io::Result<Self::Stream> {
+        self.accept().await.map(|(stream, _)| stream)
     }
 }
 
-/// Serves the admin API over TCP; every request must carry `token` as a bearer token.
-pub(crate) async fn serve_tcp(
-    listener: TcpListener,
+impl AdminListener for TcpListener {
+    type Stream = tokio::net::TcpStream;
+    async fn next(&self) -> std::io::Result<Self::Stream> {
+        self.accept().await.map(|(stream, _)| stream)
+    }
+}
+
+/// Serves the admin API until `shutdown` resolves. With a `token`, every
+/// request must carry it as a bearer token (TCP); without, the Unix
+/// socket's 0600 mode is the authentication.
+pub(crate) async fn serve(
+    listener: impl AdminListener,
     agent: Arc<Agent>,
-    token: Arc<str>,
+    token: Option<Arc<str>>,
     shutdown: impl Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
     loop {
         let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+            accepted = listener.next() => match accepted {
+                Ok(stream) => stream,
                 Err(error) => {
                     tracing::warn!(%error, "admin accept failed");
                     continue;
@@ -100,7 +101,7 @@ pub(crate) async fn serve_tcp(
             },
             () = &mut shutdown => return,
         };
-        spawn_connection(TokioIo::new(stream), agent.clone(), Some(token.clone()));
+        spawn_connection(TokioIo::new(stream), agent.clone(), token.clone());
     }
 }
 

@@ -184,13 +184,7 @@ impl Agent {
     pub async fn pause(&self, max: Duration) -> Result<crate::Paused, AgentError> {
         let started = Instant::now();
         self.router.pause(max);
-        let live = self
-            .inner
-            .lock()
-            .await
-            .live
-            .as_ref()
-            .map(|live| live.backend.clone());
+        let live = self.live_backend().await;
         if let Some(live) = &live {
             live.drained(max).await;
         }
@@ -227,12 +221,9 @@ impl Agent {
         let _turn = self.activation.lock().await;
         self.drop_candidate().await;
         let live = self
-            .inner
-            .lock()
+            .live_backend()
             .await
-            .live
-            .as_ref()
-            .map(|live| live.backend.release().to_owned());
+            .map(|live| live.release().to_owned());
         let running = self.start_ready(release, live).await?;
         let candidate = crate::Candidate {
             release: release.to_owned(),
@@ -562,6 +553,16 @@ impl Agent {
                 Err(error) => tracing::error!(%bad, %error, "automatic rollback failed"),
             }
         });
+    }
+
+    /// The live release's backend, if one is live.
+    async fn live_backend(&self) -> Option<Arc<Backend>> {
+        self.inner
+            .lock()
+            .await
+            .live
+            .as_ref()
+            .map(|live| live.backend.clone())
     }
 
     /// The router this agent steers.

@@ -27,13 +27,14 @@ pub async fn run(
     let admin_task = tokio::spawn(crate::admin::serve(
         admin,
         agent.clone(),
+        None,
         signal(stopping.clone()),
     ));
     if let Some((listener, token)) = tcp_admin {
-        tokio::spawn(crate::admin::serve_tcp(
+        tokio::spawn(crate::admin::serve(
             listener,
             agent.clone(),
-            token,
+            Some(token),
             signal(stopping),
         ));
     }

@@ -57,25 +57,19 @@ pub(crate) fn record(
         Ok(ledger) => ledger,
         Err(error) => return tracing::error!(%error, "cannot record the automatic rollback"),
     };
-    let finished_at = jiff::Timestamp::now();
+    let one_off = Event::one_off("rollback", "hoist-agent".into(), hoist_site::host_name());
     let event = Event {
-        op_id: format!(
-            "{}-{}-auto",
-            finished_at.as_nanosecond(),
-            std::process::id()
-        ),
-        op: "rollback".into(),
         release: Some(restored.to_owned()),
         from: Some(bad.to_owned()),
         to: Some(restored.to_owned()),
-        outcome: Outcome::Ok,
         reason: Some(format!("automatic: `{bad}` {reason}")),
-        detail: None,
-        user: "hoist-agent".into(),
-        host: hoist_site::host_name(),
         started_at: started,
-        finished_at,
-        duration_ms: finished_at.duration_since(started).as_millis().max(0) as u64,
+        duration_ms: one_off
+            .finished_at
+            .duration_since(started)
+            .as_millis()
+            .max(0) as u64,
+        ..one_off
     };
     let switch = Switch {
         event: &event,
@@ -90,21 +84,14 @@ pub(crate) fn record(
 /// Marks a release that keeps crashing as failed, so it is never a rollback target.
 pub(crate) fn record_crash_loop(agent: &Agent, release: &str, failure: &str) {
     let recorded = Ledger::open(&agent.site().ledger_path()).and_then(|ledger| {
-        let now = jiff::Timestamp::now();
         let event = Event {
-            op_id: format!("{}-{}-crash", now.as_nanosecond(), std::process::id()),
-            op: "crash-loop".into(),
             release: Some(release.to_owned()),
             from: Some(release.to_owned()),
             to: Some(release.to_owned()),
             outcome: Outcome::Failed,
             reason: Some("automatic: the live process keeps exiting".into()),
             detail: Some(failure.to_owned()),
-            user: "hoist-agent".into(),
-            host: hoist_site::host_name(),
-            started_at: now,
-            finished_at: now,
-            duration_ms: 0,
+            ..Event::one_off("crash-loop", "hoist-agent".into(), hoist_site::host_name())
         };
         ledger.fail_release(release, failure, &event)
     });

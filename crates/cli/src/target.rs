@@ -107,3 +107,30 @@ pub fn attach_agent_with(
         }));
     }
 }
+
+/// The site's running agent, or an error saying how to start one.
+pub fn agent(context: &hoist_deploy::Context) -> anyhow::Result<hoist_agent::AgentClient> {
+    let socket = context.site.socket_path();
+    hoist_agent::AgentClient::find(&socket).with_context(|| {
+        format!(
+            "no agent answers on `{}`; start one with `hoist agent`",
+            socket.display()
+        )
+    })
+}
+
+/// `--release ID` if given, else the live release.
+pub fn release_or_live(
+    context: &hoist_deploy::Context,
+    release: Option<String>,
+) -> anyhow::Result<String> {
+    match release {
+        Some(release) => Ok(release),
+        None => context.site.live()?.with_context(|| {
+            format!(
+                "nothing is live at `{}`; pass `--release ID`",
+                context.site.root().display()
+            )
+        }),
+    }
+}

@@ -189,18 +189,26 @@ fn prepare(
     copy_in(original.path(), &incoming)?;
 
     journal.step("verify")?;
-    let limit = config.map_or_else(
-        || Deploy::default().max_release_size,
-        |c| c.deploy.max_release_size,
-    );
-    let artifact = Artifact::open(&incoming, limit.as_u64())?;
-    if artifact.manifest().digest != original.manifest().digest {
-        return Err(hoist_store::StoreError::Corrupt {
-            path: incoming,
-            detail: "the copy differs from the original".into(),
+    // A hard link is the file already checked; only a real copy is read again.
+    let artifact = match original.linked_at(&incoming) {
+        Some(artifact) => artifact,
+        None => {
+            let limit = config.map_or_else(
+                || Deploy::default().max_release_size,
+                |c| c.deploy.max_release_size,
+            );
+            let copy = Artifact::open(&incoming, limit.as_u64())?;
+            if copy.manifest().digest != original.manifest().digest {
+                let detail = "the copy differs from the original".into();
+                return Err(hoist_store::StoreError::Corrupt {
+                    path: incoming,
+                    detail,
+                }
+                .into());
+            }
+            copy
         }
-        .into());
-    }
+    };
     let manifest = artifact.manifest();
     let previous = match live {
         Some(live) => read_manifest(&site.release_dir(live))

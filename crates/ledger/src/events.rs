@@ -81,6 +81,28 @@ pub struct Event {
 }
 
 impl Event {
+    /// An event for a one-off action that happens now (unlock, abort, an
+    /// agent's own rollback): outcome ok, no duration; set the rest with
+    /// struct update syntax.
+    pub fn one_off(op: &str, user: String, host: String) -> Event {
+        let now = jiff::Timestamp::now();
+        Event {
+            op_id: format!("{}-{}-{op}", now.as_nanosecond(), std::process::id()),
+            op: op.to_owned(),
+            release: None,
+            from: None,
+            to: None,
+            outcome: Outcome::Ok,
+            reason: None,
+            detail: None,
+            user,
+            host,
+            started_at: now,
+            finished_at: now,
+            duration_ms: 0,
+        }
+    }
+
     fn from_row(row: &Row<'_>) -> rusqlite::Result<Event> {
         let outcome: String = row.get("outcome")?;
         let duration: i64 = row.get("duration_ms")?;

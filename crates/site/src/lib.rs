@@ -32,7 +32,7 @@ mod lock;
 mod space;
 
 pub use error::SiteError;
-pub use identity::{host_name, pid_alive, process_start_ticks, user_name};
+pub use identity::{host_name, user_name};
 pub use journal::{Journal, JournalRecord};
 pub use layout::Site;
 pub use lock::{DeployLock, LockHolder};

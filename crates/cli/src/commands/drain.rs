@@ -2,7 +2,6 @@
 //! (and back into) rotation, e.g. before maintaining that host.
 
 use crate::cli::Global;
-use anyhow::Context as _;
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -13,17 +12,10 @@ pub struct DrainArgs {
     backend: String,
 }
 
-fn agent(global: &Global) -> anyhow::Result<hoist_agent::AgentClient> {
-    let (context, _) = crate::target::open(global)?;
-    let socket = context.site.socket_path();
-    hoist_agent::AgentClient::find(&socket)
-        .with_context(|| format!("no agent answers on `{}`", socket.display()))
-}
-
 pub fn drain(global: &Global, args: DrainArgs) -> anyhow::Result<i32> {
-    let drained = agent(global)?.drain(&args.backend)?;
+    let drained = crate::target::agent(&crate::target::open(global)?.0)?.drain(&args.backend)?;
     if global.json {
-        crate::output::Output::new(true).emit(&Drained(drained.clone()))?;
+        crate::output::Output::new(true).emit(&drained)?;
     }
     if drained.empty {
         eprintln!(
@@ -41,15 +33,12 @@ pub fn drain(global: &Global, args: DrainArgs) -> anyhow::Result<i32> {
 }
 
 pub fn undrain(global: &Global, args: DrainArgs) -> anyhow::Result<i32> {
-    agent(global)?.undrain(&args.backend)?;
+    crate::target::agent(&crate::target::open(global)?.0)?.undrain(&args.backend)?;
     eprintln!("`{}` gets requests again", args.backend);
     Ok(crate::EXIT_OK)
 }
 
-#[derive(serde::Serialize)]
-#[serde(transparent)]
-struct Drained(hoist_agent::Drained);
-
-impl crate::output::Render for Drained {
+impl crate::output::Render for hoist_agent::Drained {
+    /// The human form goes to stderr as a sentence; stdout carries only JSON.
     fn human(&self, _out: &mut String) {}
 }

@@ -20,13 +20,7 @@ pub struct Args {
 
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     let (context, _) = crate::target::open(global)?;
-    let release = match args.release {
-        Some(release) => release,
-        None => context
-            .site
-            .live()?
-            .context("nothing is live; pass `--release ID`")?,
-    };
+    let release = crate::target::release_or_live(&context, args.release)?;
     let path = context
         .site
         .shared_dir()

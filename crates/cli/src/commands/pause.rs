@@ -23,20 +23,9 @@ pub fn parse_max(text: &str) -> anyhow::Result<Duration> {
     Duration::try_from(signed).with_context(|| format!("`{text}` must not be negative"))
 }
 
-fn agent(global: &Global) -> anyhow::Result<hoist_agent::AgentClient> {
-    let (context, _) = crate::target::open(global)?;
-    let socket = context.site.socket_path();
-    hoist_agent::AgentClient::find(&socket).with_context(|| {
-        format!(
-            "no agent answers on `{}`; pausing needs one",
-            socket.display()
-        )
-    })
-}
-
 pub fn pause(global: &Global, args: PauseArgs) -> anyhow::Result<i32> {
     let max = parse_max(&args.max)?;
-    let paused = agent(global)?.pause(max)?;
+    let paused = crate::target::agent(&crate::target::open(global)?.0)?.pause(max)?;
     eprintln!(
         "paused: new requests are held (at most {}); in-flight ones finished in {} ms ({} still running); `hoist resume` releases them",
         args.max, paused.drained_ms, paused.in_flight
@@ -45,7 +34,7 @@ pub fn pause(global: &Global, args: PauseArgs) -> anyhow::Result<i32> {
 }
 
 pub fn resume(global: &Global, _args: ResumeArgs) -> anyhow::Result<i32> {
-    agent(global)?.resume()?;
+    crate::target::agent(&crate::target::open(global)?.0)?.resume()?;
     eprintln!("resumed: held requests go to the app");
     Ok(crate::EXIT_OK)
 }

@@ -3,7 +3,7 @@
 use crate::cli::Global;
 use crate::progress::Progress;
 use anyhow::Context as _;
-use hoist_ledger::{Event, Outcome};
+use hoist_ledger::Event;
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -29,26 +29,16 @@ pub struct AbortArgs {
     reason: Option<String>,
 }
 
-fn agent(context: &hoist_deploy::Context) -> anyhow::Result<hoist_agent::AgentClient> {
-    let socket = context.site.socket_path();
-    hoist_agent::AgentClient::find(&socket).with_context(|| {
-        format!(
-            "no agent answers on `{}`; steering needs one",
-            socket.display()
-        )
-    })
-}
-
 pub fn canary(global: &Global, args: CanaryArgs) -> anyhow::Result<i32> {
     let (context, _) = crate::target::open(global)?;
-    let candidate = agent(&context)?.canary(args.percent)?;
+    let candidate = crate::target::agent(&context)?.canary(args.percent)?;
     eprintln!("{}% of clients now reach `{}`; watch `hoist status`, then `hoist promote` or `hoist abort`", candidate.percent, candidate.release);
     Ok(crate::EXIT_OK)
 }
 
 pub fn promote(global: &Global, args: PromoteArgs) -> anyhow::Result<i32> {
     let (mut context, _) = crate::target::open(global)?;
-    let status = agent(&context)?.status()?;
+    let status = crate::target::agent(&context)?.status()?;
     let candidate = status
         .candidate
         .context("no candidate is held; deploy one with `hoist deploy --hold` first")?;
@@ -65,25 +55,16 @@ pub fn promote(global: &Global, args: PromoteArgs) -> anyhow::Result<i32> {
 
 pub fn abort(global: &Global, args: AbortArgs) -> anyhow::Result<i32> {
     let (context, _) = crate::target::open(global)?;
-    let Some(release) = agent(&context)?.abort()? else {
+    let Some(release) = crate::target::agent(&context)?.abort()? else {
         eprintln!("no candidate was held");
         return Ok(crate::EXIT_OK);
     };
-    let now = jiff::Timestamp::now();
     context.ledger.record(&Event {
-        op_id: format!("{}-{}", now.as_nanosecond(), std::process::id()),
-        op: "abort".into(),
         release: Some(release.clone()),
-        from: None,
         to: context.site.live()?,
-        outcome: Outcome::Ok,
         reason: args.reason,
         detail: Some("held candidate stopped; the live release never changed".into()),
-        user: hoist_site::user_name(),
-        host: hoist_site::host_name(),
-        started_at: now,
-        finished_at: now,
-        duration_ms: 0,
+        ..Event::one_off("abort", hoist_site::user_name(), hoist_site::host_name())
     })?;
     eprintln!("stopped the candidate `{release}`; everyone stays on the live release");
     Ok(crate::EXIT_OK)

@@ -1,6 +1,5 @@
 use crate::cli::Global;
 use crate::output::{Output, Render};
-use anyhow::Context as _;
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -40,13 +39,7 @@ impl Render for Verified {
 
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     let (context, _) = crate::target::open(global)?;
-    let release = match args.release {
-        Some(release) => release,
-        None => context
-            .site
-            .live()?
-            .with_context(|| format!("nothing is live at `{}`", context.site.root().display()))?,
-    };
+    let release = crate::target::release_or_live(&context, args.release)?;
     let drift = hoist_deploy::verify_release(&context, &release)?;
     let verified = Verified {
         clean: drift.is_clean(),
