@@ -1,31 +1,9 @@
-//! Running the user's shell commands (checks, tests, restart) inside a release.
+//! The site's command runner, with spawn failures as deploy errors.
 
 use crate::DeployError;
-use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 
-/// Output kept for test counting and error messages; older output is dropped.
-const KEEP_BYTES: usize = 256 * 1024;
-/// How much of the output an error message shows.
-const TAIL_LINES: usize = 20;
-
-/// The end of a finished command.
-#[derive(Debug)]
-pub(crate) struct Finished {
-    pub(crate) success: bool,
-    pub(crate) status: String,
-    /// stdout and stderr interleaved as they arrived (the last `KEEP_BYTES`).
-    pub(crate) output: String,
-}
-
-impl Finished {
-    pub(crate) fn tail(&self) -> String {
-        let lines: Vec<&str> = self.output.lines().collect();
-        lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n")
-    }
-}
+pub(crate) use hoist_site::command::Finished;
 
 /// Runs `command` with `sh -c` in `dir`, with the release's identity in the environment.
 pub(crate) fn run(
@@ -33,59 +11,8 @@ pub(crate) fn run(
     dir: &Path,
     env: &[(&str, &str)],
 ) -> Result<Finished, DeployError> {
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(command)
-        .current_dir(dir)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|source| DeployError::Spawn {
-            command: command.to_owned(),
-            source,
-        })?;
-    let output = Arc::new(Mutex::new(Vec::new()));
-    let readers: Vec<_> = [
-        child.stdout.take().map(boxed),
-        child.stderr.take().map(boxed),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|mut pipe| {
-        let output = Arc::clone(&output);
-        std::thread::spawn(move || {
-            let mut buffer = [0u8; 8192];
-            while let Ok(read) = pipe.read(&mut buffer) {
-                if read == 0 {
-                    break;
-                }
-                let mut kept = output.lock().expect("no panics while holding");
-                kept.extend_from_slice(&buffer[..read]);
-                if kept.len() > 2 * KEEP_BYTES {
-                    let cut = kept.len() - KEEP_BYTES;
-                    kept.drain(..cut);
-                }
-            }
-        })
-    })
-    .collect();
-    let status = child.wait().map_err(|source| DeployError::Spawn {
+    hoist_site::command::run(command, dir, env).map_err(|source| DeployError::Spawn {
         command: command.to_owned(),
         source,
-    })?;
-    for reader in readers {
-        let _ = reader.join();
-    }
-    let bytes = std::mem::take(&mut *output.lock().expect("readers joined"));
-    Ok(Finished {
-        success: status.success(),
-        status: status.to_string(),
-        output: String::from_utf8_lossy(&bytes).into_owned(),
     })
-}
-
-fn boxed(pipe: impl Read + Send + 'static) -> Box<dyn Read + Send> {
-    Box::new(pipe)
 }

@@ -72,6 +72,10 @@ impl Site {
     pub fn data_dir(&self) -> PathBuf {
         self.root.join("data")
     }
+    /// `data/current`: the live data version, what `HOIST_DATA` names.
+    pub fn data_current_link(&self) -> PathBuf {
+        self.data_dir().join("current")
+    }
     /// `current`
     pub fn current_link(&self) -> PathBuf {
         self.root.join("current")

@@ -23,6 +23,7 @@
 //! assert_eq!(site.live().unwrap().as_deref(), Some("20261122T101500Z-1.4.2-a1b2c3d"));
 //! ```
 
+pub mod command;
 pub mod durable;
 mod error;
 mod identity;
