@@ -27,6 +27,11 @@ struct ActivateRequest {
 }
 
 #[derive(Deserialize)]
+struct DataRequest {
+    version: String,
+}
+
+#[derive(Deserialize)]
 struct MaintenanceRequest {
     maintenance: Option<hoist_proxy::Maintenance>,
 }
@@ -214,6 +219,20 @@ async fn handle(
                 .await
                 .map(|()| serde_json::json!({ "resumed": true })),
         ),
+        (Method::POST, "/v1/data") => match body::<DataRequest>(request).await {
+            Ok(wanted) => reply(
+                StatusCode::CONFLICT,
+                agent.data_rolled(&wanted.version).await,
+            ),
+            Err(bad) => bad,
+        },
+        (Method::POST, "/v1/drained") => match body::<ActivateRequest>(request).await {
+            Ok(wanted) => {
+                let drained = agent.wait_drained(&wanted.release).await;
+                json(StatusCode::OK, &serde_json::json!({ "drained": drained }))
+            }
+            Err(bad) => bad,
+        },
         (Method::POST, "/v1/handover") => match body::<HandoverRequest>(request).await {
             Ok(wanted) => reply(
                 StatusCode::CONFLICT,

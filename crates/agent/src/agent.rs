@@ -1,5 +1,9 @@
 //! Blue/green orchestration: candidates, the route, draining, warm releases.
 
+mod data;
+
+pub use data::DataReloaded;
+
 use crate::state::{self, State, Warm};
 use crate::status::{stats_json, AgentStatus, ProcessInfo};
 use crate::AgentError;
@@ -68,6 +72,8 @@ pub struct Agent {
     maintenance_config: hoist_config::MaintenanceConfig,
     /// `[[proxy.backend]]` from the config.
     backends: Vec<hoist_config::StaticBackend>,
+    /// `[data]`: how a data roll reaches the app.
+    data: hoist_config::Data,
 }
 
 impl Agent {
@@ -85,6 +91,7 @@ impl Agent {
             (None, true) => return Err(AgentError::NoProcessConfig),
         };
         router.set_members(crate::members::build(&config.proxy.backend)?);
+        router.set_data_version(data::live_version(&site).as_deref());
         Ok(Arc::new(Agent {
             site,
             process,
@@ -97,6 +104,7 @@ impl Agent {
             maintenance: std::sync::Mutex::new(crate::maintenance::Sources::default()),
             maintenance_config: config.maintenance.clone(),
             backends: config.proxy.backend.clone(),
+            data: config.data.clone(),
         }))
     }
 
@@ -456,6 +464,9 @@ impl Agent {
         spec.stop_timeout = self.process.stop_timeout;
         spec.env
             .push(("HOIST_ROOT".into(), self.site.root().display().to_string()));
+        // Through the `data/current` link, so a roll is seen without a restart.
+        let data = self.site.data_current_link().display().to_string();
+        spec.env.push(("HOIST_DATA".into(), data));
         if let Some(file) = &self.process.env_file {
             spec.env
                 .extend(read_env_file(&self.site.root().join(file))?);

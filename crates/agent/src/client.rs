@@ -80,6 +80,26 @@ impl AgentClient {
         }
     }
 
+    /// Tells the agent `data/current` now names `version` (blocking).
+    pub fn data_rolled(&self, version: &str) -> Result<crate::DataReloaded, AgentError> {
+        let bytes = self.post(
+            "/v1/data",
+            serde_json::json!({ "version": version }).to_string(),
+        )?;
+        serde_json::from_slice(&bytes).map_err(|error| self.unreachable(error.to_string()))
+    }
+
+    /// Waits until the retired `release` has drained (blocking); true when it did.
+    pub fn wait_drained(&self, release: &str) -> Result<bool, AgentError> {
+        let bytes = self.post(
+            "/v1/drained",
+            serde_json::json!({ "release": release }).to_string(),
+        )?;
+        let reply: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|error| self.unreachable(error.to_string()))?;
+        Ok(reply["drained"].as_bool().unwrap_or(false))
+    }
+
     /// Starts `release` beside the live one for test traffic (blocking).
     pub fn hold(&self, release: &str, test_from: &[String]) -> Result<(), AgentError> {
         let body = serde_json::json!({ "release": release, "test_from": test_from }).to_string();

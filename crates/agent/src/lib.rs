@@ -23,7 +23,7 @@ mod state;
 mod status;
 mod watch;
 
-pub use agent::{Activated, Agent};
+pub use agent::{Activated, Agent, DataReloaded};
 pub use client::AgentClient;
 pub use error::AgentError;
 pub use handover::{receive_listener, UpgradePhase};

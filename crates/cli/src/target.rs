@@ -58,16 +58,39 @@ struct AgentAdapter {
 }
 
 impl hoist_deploy::AgentLink for AgentAdapter {
+    fn pause(&self) -> Result<(), String> {
+        match self.pause {
+            Some(max) => self
+                .client
+                .pause(max)
+                .map(drop)
+                .map_err(|error| error.to_string()),
+            None => Ok(()),
+        }
+    }
+
+    fn resume(&self) -> Result<(), String> {
+        match self.pause {
+            Some(_) => self.client.resume().map_err(|error| error.to_string()),
+            None => Ok(()),
+        }
+    }
+
+    fn wait_drained(&self, release: &str) -> Result<(), String> {
+        match self.client.wait_drained(release) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(format!(
+                "`{release}` did not drain within the drain timeout"
+            )),
+            Err(error) => Err(error.to_string()),
+        }
+    }
+
     fn activate(&self, release: &str) -> Result<String, String> {
-        if let Some(max) = self.pause {
-            self.client.pause(max).map_err(|error| error.to_string())?;
-        }
-        let activated = self.client.activate(release);
-        if self.pause.is_some() {
-            // Always release held requests, whether the switch worked or not.
-            self.client.resume().map_err(|error| error.to_string())?;
-        }
-        let activated = activated.map_err(|error| error.to_string())?;
+        let activated = self
+            .client
+            .activate(release)
+            .map_err(|error| error.to_string())?;
         let how = if activated.instant {
             "warm, instant"
         } else {

@@ -10,12 +10,14 @@
 //! assert_eq!(config.deploy.keep_releases, 5);
 //! ```
 
+mod data;
 mod duration;
 mod error;
 mod schedule;
 mod schema;
 mod template;
 
+pub use data::{Data, Database};
 pub use error::ConfigError;
 pub use schedule::{active_window, next_windows, Occurrence};
 pub use schema::{

@@ -27,6 +27,11 @@ pub struct Config {
     /// Maintenance flag file and scheduled windows.
     #[serde(default)]
     pub maintenance: MaintenanceConfig,
+    /// The app's database and its migrations.
+    pub database: Option<crate::Database>,
+    /// Data versions: how the app is told about a roll.
+    #[serde(default)]
+    pub data: crate::Data,
 }
 
 /// `[maintenance]`
@@ -501,6 +506,21 @@ impl Config {
             let key = format!("maintenance.window[{index}]");
             if let Err(problem) = crate::schedule::check(window) {
                 return Err(invalid(&key, problem));
+            }
+        }
+        if let Err(problem) = self.data.check() {
+            return Err(invalid("data.reload", problem));
+        }
+        if let Some(database) = &self.database {
+            let known = ["sqlite://", "postgres://", "postgresql://"];
+            if !known.iter().any(|scheme| database.url.starts_with(scheme)) {
+                return Err(invalid(
+                    "database.url",
+                    format!(
+                        "`{}` must start with sqlite:// or postgres://",
+                        database.url
+                    ),
+                ));
             }
         }
         if let Some(url) = &self.deploy.health {

@@ -42,9 +42,7 @@ impl DataStore<'_> {
                 let previous = self.catalog.pointer(&self.catalog.previous_link())?;
                 let older = || {
                     let ids = self.catalog.ids().ok()?;
-                    ids.into_iter()
-                        .filter(|id| Some(id) < live.as_ref())
-                        .next_back()
+                    ids.into_iter().rfind(|id| Some(id) < live.as_ref())
                 };
                 previous
                     .filter(|id| Some(id) != live.as_ref() && self.catalog.version_dir(id).is_dir())

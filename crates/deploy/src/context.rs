@@ -13,6 +13,22 @@ pub trait AgentLink: std::fmt::Debug {
     /// candidate was refused (nothing was switched).
     fn activate(&self, release: &str) -> Result<String, String>;
 
+    /// Holds new requests (`deploy --pause`) until [`AgentLink::resume`];
+    /// a no-op unless the deploy asked for a pause.
+    fn pause(&self) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Releases requests held by [`AgentLink::pause`].
+    fn resume(&self) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Waits until the retired `release` has finished its in-flight requests.
+    fn wait_drained(&self, _release: &str) -> Result<(), String> {
+        Ok(())
+    }
+
     /// Starts `release` beside the live one for test traffic only (`deploy --hold`).
     fn hold(&self, release: &str) -> Result<String, String> {
         Err(format!(
@@ -91,16 +107,27 @@ impl Context {
         release: &str,
         given: Option<&Config>,
     ) -> Result<Deploy, DeployError> {
+        Ok(self
+            .config_for(release, given)?
+            .map_or_else(Deploy::default, |config| config.deploy))
+    }
+
+    /// The caller's config if given, else the `hoist.toml` shipped inside `release`.
+    pub fn config_for(
+        &self,
+        release: &str,
+        given: Option<&Config>,
+    ) -> Result<Option<Config>, DeployError> {
         if let Some(config) = given {
-            return Ok(config.deploy.clone());
+            return Ok(Some(config.clone()));
         }
         let shipped = self.site.release_dir(release).join(hoist_config::FILE_NAME);
         let partial = self.site.partial_dir(release).join(hoist_config::FILE_NAME);
         for path in [shipped, partial] {
             if path.is_file() {
-                return Ok(Config::load(&path)?.deploy);
+                return Ok(Some(Config::load(&path)?));
             }
         }
-        Ok(Deploy::default())
+        Ok(None)
     }
 }

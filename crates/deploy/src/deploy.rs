@@ -2,8 +2,10 @@
 //! restart, record, prune, unlock. Each step is journaled before it runs.
 
 use crate::activate::{self, activate, record_success, SWITCH};
+use crate::schema::{self, Schema};
 use crate::{command, prune, shared, test_count, Context, DeployError, Reporter};
 use hoist_config::{Config, Deploy};
+use hoist_db::Phase;
 use hoist_ledger::{Outcome, ReleaseRow, ReleaseState};
 use hoist_site::{durable, free_space, Journal};
 use hoist_store::{Artifact, Manifest, UnpackStats};
@@ -45,6 +47,8 @@ pub struct DeployReport {
     pub test_count: Option<u64>,
     /// Releases removed by the automatic prune.
     pub pruned: Vec<String>,
+    /// Migrations run, pre-switch then post-switch.
+    pub migrations: Vec<String>,
     /// Wall time.
     pub duration_ms: u64,
 }
@@ -75,6 +79,7 @@ pub fn deploy(
         bytes_written: 0,
         test_count: None,
         pruned: Vec::new(),
+        migrations: Vec::new(),
         duration_ms: 0,
     };
     if live.as_deref() == Some(id.as_str()) {
@@ -142,14 +147,95 @@ pub fn deploy(
         report.duration_ms = started.elapsed().as_millis() as u64;
         return Ok(report);
     }
-    activate(context, &mut journal, &settings, SWITCH, reporter)?;
+    let schema = schema_for(context, &id, request.config.as_ref())?;
+    // `--pause` holds requests across the migrations and the switch alike.
+    let pause = |agent: &Box<dyn crate::AgentLink>| agent.pause();
+    if let Some(Err(problem)) = context.agent.as_ref().map(pause) {
+        return activate::candidate_failed(context, &mut journal, &problem).map(|()| report);
+    }
+    let resume = || {
+        if let Some(Err(problem)) = context.agent.as_ref().map(|agent| agent.resume()) {
+            reporter.warn(&format!("could not resume held requests: {problem}"));
+        }
+    };
+    if let Some(schema) = &schema {
+        journal.step(MIGRATE)?;
+        match schema::deploy_phase(context, schema, Phase::Pre, reporter) {
+            Ok(ran) => report.migrations = ran.ran,
+            Err(error) => {
+                resume();
+                let problem = format!("migrations failed, nothing was switched: {error}");
+                return activate::candidate_failed(context, &mut journal, &problem)
+                    .map(|()| report);
+            }
+        }
+    }
+    let activated = activate(context, &mut journal, &settings, SWITCH, reporter);
+    resume();
+    activated?;
     record_success(context, &mut journal, request.reason.clone())?;
+    if let Some(schema) = &schema {
+        journal.step(MIGRATE_POST)?;
+        if let Err(problem) = post_switch(context, schema, live.as_deref(), reporter, &mut report) {
+            // The new release is live and serving; only the contract step is missing.
+            activate::journal_done(context, &mut journal)?;
+            lock.release()?;
+            return Err(DeployError::PostMigration {
+                release: id,
+                problem,
+            });
+        }
+    }
     journal.step(prune::STEP)?;
     report.pruned = prune::prune_locked(context, settings.keep_releases, reporter)?.removed;
     activate::journal_done(context, &mut journal)?;
     lock.release()?;
     report.duration_ms = started.elapsed().as_millis() as u64;
     Ok(report)
+}
+
+/// The journal step of pre-switch migrations.
+const MIGRATE: &str = "migrate";
+/// The journal step of post-switch (contract) migrations.
+const MIGRATE_POST: &str = "migrate-post";
+
+/// The release's database and migrations, when its config has `[database]`.
+fn schema_for(
+    context: &Context,
+    id: &str,
+    config: Option<&Config>,
+) -> Result<Option<Schema>, DeployError> {
+    let config = context.config_for(id, config)?;
+    config
+        .and_then(|config| config.database)
+        .map(|database| Schema::for_release(context, &database, id))
+        .transpose()
+}
+
+/// After the switch: waits for the old release to drain, then runs the
+/// `phase=post` migrations it could not have tolerated.
+fn post_switch(
+    context: &Context,
+    schema: &Schema,
+    old: Option<&str>,
+    reporter: &dyn Reporter,
+    report: &mut DeployReport,
+) -> Result<(), String> {
+    let migrations = schema.migrations().map_err(|error| error.to_string())?;
+    if !migrations.iter().any(|m| m.phase == Phase::Post) {
+        return Ok(());
+    }
+    if let (Some(agent), Some(old)) = (&context.agent, old) {
+        reporter.step(
+            "drain",
+            &format!("waiting for `{old}` to finish its requests"),
+        );
+        agent.wait_drained(old)?;
+    }
+    let ran = schema::deploy_phase(context, schema, Phase::Post, reporter)
+        .map_err(|error| error.to_string())?;
+    report.migrations.extend(ran.ran);
+    Ok(())
 }
 
 /// Everything before the switch. On error the caller cleans up; live is untouched.
@@ -246,10 +332,12 @@ fn prepare(
 
     let env_root = site.root().to_string_lossy().into_owned();
     let env_dir = partial.to_string_lossy().into_owned();
+    let env_data = site.data_current_link().to_string_lossy().into_owned();
     let env = [
         ("HOIST_RELEASE", id.as_str()),
         ("HOIST_ROOT", env_root.as_str()),
         ("HOIST_RELEASE_DIR", env_dir.as_str()),
+        ("HOIST_DATA", env_data.as_str()),
     ];
     journal.step("checks")?;
     for check in &settings.checks {

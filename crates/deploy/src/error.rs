@@ -13,6 +13,20 @@ pub enum DeployError {
     /// From the release store.
     #[error(transparent)]
     Store(#[from] hoist_store::StoreError),
+    /// From the database migrator.
+    #[error(transparent)]
+    Db(#[from] hoist_db::DbError),
+    /// From the data versions.
+    #[error(transparent)]
+    Data(#[from] hoist_data::DataError),
+    /// The release went live but its post-switch migrations failed.
+    #[error("`{release}` is live, but its post-switch migrations failed: {problem}. Fix the migration and run `hoist db migrate`, or go back with `hoist rollback`")]
+    PostMigration {
+        /// The live release.
+        release: String,
+        /// Why.
+        problem: String,
+    },
     /// From the ledger.
     #[error(transparent)]
     Ledger(#[from] hoist_ledger::LedgerError),

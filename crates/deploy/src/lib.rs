@@ -34,6 +34,7 @@ mod prune;
 mod recover;
 mod reporter;
 mod rollback;
+mod schema;
 mod shared;
 mod status;
 mod test_count;
@@ -46,5 +47,9 @@ pub use prune::{prune, PruneReport};
 pub use recover::{recover, RecoverReport};
 pub use reporter::{Reporter, Silent};
 pub use rollback::{promote, rollback, RollbackReport};
+pub use schema::{
+    backup_dir, db_backup, db_diff, db_migrate, db_repair, db_restore, db_rollback, db_status,
+    predated_by, schema_summary, BackupReport, Schema, SchemaDiff, SchemaSummary,
+};
 pub use status::{previous_release, releases, status, ReleaseInfo, Status};
 pub use verify::verify_release;

@@ -1,6 +1,7 @@
 //! `hoist rollback [--to ID]`: one step back, through the same switch path as a deploy.
 
 use crate::activate::{self, activate, record_success, SWITCH};
+use crate::schema::Schema;
 use crate::status::previous_release;
 use crate::{verify, Context, DeployError, Reporter};
 use hoist_config::Config;
@@ -15,6 +16,12 @@ pub struct RollbackReport {
     pub release: String,
     /// The release rolled back from.
     pub from: Option<String>,
+    /// Applied migrations the release now live predates (its code does not know them).
+    pub predates: Vec<String>,
+    /// Migrations undone by `--with-db`.
+    pub db_rolled_back: Vec<String>,
+    /// The database backup taken before `--with-db` undid anything.
+    pub db_backup: Option<std::path::PathBuf>,
     /// Wall time.
     pub duration_ms: u64,
 }
@@ -27,18 +34,28 @@ pub fn promote(
     reason: Option<String>,
     reporter: &dyn Reporter,
 ) -> Result<RollbackReport, DeployError> {
-    switch_release(context, Some(release), None, reason, reporter, "promote")
+    switch_release(
+        context,
+        Some(release),
+        None,
+        reason,
+        reporter,
+        "promote",
+        false,
+    )
 }
 
-/// Rolls back to `to`, or to the previous release.
+/// Rolls back to `to`, or to the previous release. With `with_db`, also
+/// runs the downs of the migrations that release predates, after a backup.
 pub fn rollback(
     context: &Context,
     to: Option<&str>,
     config: Option<&Config>,
     reason: Option<String>,
     reporter: &dyn Reporter,
+    with_db: bool,
 ) -> Result<RollbackReport, DeployError> {
-    switch_release(context, to, config, reason, reporter, "rollback")
+    switch_release(context, to, config, reason, reporter, "rollback", with_db)
 }
 
 fn switch_release(
@@ -48,6 +65,7 @@ fn switch_release(
     reason: Option<String>,
     reporter: &dyn Reporter,
     op: &str,
+    with_db: bool,
 ) -> Result<RollbackReport, DeployError> {
     let started = std::time::Instant::now();
     context.refuse_if_pending()?;
@@ -67,6 +85,9 @@ fn switch_release(
         return Ok(RollbackReport {
             release: target,
             from: live,
+            predates: Vec::new(),
+            db_rolled_back: Vec::new(),
+            db_backup: None,
             duration_ms: 0,
         });
     }
@@ -90,13 +111,54 @@ fn switch_release(
 
     let settings = context.settings_for(&target, config)?;
     let mut journal = Journal::begin(&context.site, op, &target, live.clone(), reason.clone())?;
+    // What the older release predates is read before the switch, with the
+    // newer release's migrations: they hold the down files.
+    let database = context
+        .config_for(&target, config)?
+        .and_then(|c| c.database);
+    let schema = database
+        .as_ref()
+        .map(|database| Schema::for_release(context, database, &target))
+        .transpose()?;
+    let predates = match &schema {
+        Some(schema) => crate::schema::predated_by(schema)?,
+        None => Vec::new(),
+    };
+    let mut report = RollbackReport {
+        release: target.clone(),
+        from: live.clone(),
+        predates: predates.iter().map(|row| row.name.clone()).collect(),
+        db_rolled_back: Vec::new(),
+        db_backup: None,
+        duration_ms: 0,
+    };
+    if !predates.is_empty() && !with_db {
+        reporter.warn(&format!(
+            "`{target}` predates applied migrations {}; the schema stays as it is (add `--with-db` to run their downs)",
+            report.predates.join(", ")
+        ));
+    }
     activate(context, &mut journal, &settings, SWITCH, reporter)?;
     record_success(context, &mut journal, reason)?;
     activate::journal_done(context, &mut journal)?;
+    if let (true, Some(database), Some(from)) = (with_db && !predates.is_empty(), &database, &live)
+    {
+        let newer = Schema::for_release(context, database, from)?;
+        reporter.step(
+            "migrate",
+            &format!("undoing {}", report.predates.join(", ")),
+        );
+        let versions = predates.iter().map(|row| row.version).collect();
+        let undone = crate::schema::db_rollback(
+            context,
+            &newer,
+            &hoist_db::Undo::Versions(versions),
+            false,
+        )?;
+        report.db_rolled_back = undone.ran;
+        report.db_backup = undone.backup;
+    }
     lock.release()?;
-    Ok(RollbackReport {
-        release: target,
-        from: live,
-        duration_ms: started.elapsed().as_millis() as u64,
-    })
+    report.duration_ms = started.elapsed().as_millis() as u64;
+    Ok(report)
 }

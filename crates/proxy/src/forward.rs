@@ -32,6 +32,8 @@ pub struct Settings {
     pub error_pages: std::collections::BTreeMap<u16, std::path::PathBuf>,
     /// The site's `releases/` dir, where `error_pages` are looked up.
     pub releases: std::path::PathBuf,
+    /// Response header naming the live data version; `None` turns it off.
+    pub data_header: Option<HeaderName>,
 }
 
 impl Default for Settings {
@@ -45,6 +47,7 @@ impl Default for Settings {
             health_path: "/healthz".to_owned(),
             error_pages: std::collections::BTreeMap::new(),
             releases: std::path::PathBuf::new(),
+            data_header: Some(HeaderName::from_static("x-hoist-data")),
         }
     }
 }
@@ -176,6 +179,13 @@ impl Proxy {
             if let Ok(value) = HeaderValue::from_str(backend.release()) {
                 response.headers_mut().insert(name.clone(), value);
             }
+        }
+        if let (Some(name), Some(version)) =
+            (&self.settings.data_header, self.router.data_version())
+        {
+            response
+                .headers_mut()
+                .insert(name.clone(), (*version).clone());
         }
         if let Some(bucket) = pin_bucket {
             // Keeps a canary client on its side even if its address changes.

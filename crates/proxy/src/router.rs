@@ -14,6 +14,8 @@ pub struct Router {
     candidate: ArcSwapOption<crate::Steering>,
     /// Static backends; when set, requests go to them instead of the live release.
     members: ArcSwapOption<crate::Members>,
+    /// The live data version, for the data header.
+    data: ArcSwapOption<http::HeaderValue>,
 }
 
 /// At most this many requests are held during a pause by default.
@@ -34,6 +36,7 @@ impl Router {
             pause: crate::pause::Gate::new(max_held),
             candidate: ArcSwapOption::empty(),
             members: ArcSwapOption::empty(),
+            data: ArcSwapOption::empty(),
         }
     }
 
@@ -61,6 +64,17 @@ impl Router {
 
     pub(crate) fn gate(&self) -> &crate::pause::Gate {
         &self.pause
+    }
+
+    /// Names the live data version in responses from now on.
+    pub fn set_data_version(&self, version: Option<&str>) {
+        let value = version.and_then(|version| http::HeaderValue::from_str(version).ok());
+        self.data.store(value.map(Arc::new));
+    }
+
+    /// The live data version's header value.
+    pub fn data_version(&self) -> Option<Arc<http::HeaderValue>> {
+        self.data.load_full()
     }
 
     /// Routes all new requests to `backend`; returns the one replaced.

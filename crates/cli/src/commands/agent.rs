@@ -102,6 +102,7 @@ fn build(
         router.clone(),
         settings(
             &config.proxy,
+            &config.data,
             config
                 .process
                 .as_ref()
@@ -210,6 +211,7 @@ async fn upgrade(
 
 fn settings(
     proxy: &hoist_config::Proxy,
+    data: &hoist_config::Data,
     health_path: &str,
     root: &std::path::Path,
 ) -> anyhow::Result<Settings> {
@@ -220,13 +222,14 @@ fn settings(
         ),
         _ => None,
     };
-    let release_header = match proxy.release_header.as_str() {
-        "" => None,
-        name => Some(
-            http::HeaderName::from_bytes(name.as_bytes())
-                .with_context(|| format!("`proxy.release_header` `{name}` is not a header name"))?,
-        ),
+    let header = |key: &str, name: &str| match name {
+        "" => Ok(None),
+        name => http::HeaderName::from_bytes(name.as_bytes())
+            .map(Some)
+            .with_context(|| format!("`{key}` `{name}` is not a header name")),
     };
+    let release_header = header("proxy.release_header", &proxy.release_header)?;
+    let data_header = header("data.header", &data.header)?;
     Ok(Settings {
         release_header,
         connect_timeout: proxy.connect_timeout,
@@ -240,6 +243,7 @@ fn settings(
             .filter_map(|(code, page)| Some((code.parse().ok()?, page.clone())))
             .collect(),
         releases: root.join("releases"),
+        data_header,
     })
 }
 

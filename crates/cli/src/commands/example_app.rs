@@ -6,6 +6,10 @@
 //! A release can be made deliberately broken by shipping a marker file:
 //! `crash-at-start`, `never-bind`, `health-fails`, `fail-requests` (500 on
 //! everything but the health check) or `exit-after-ms` (dies after that long).
+//!
+//! Like an app with a data set in memory, it reads `$HOIST_DATA/version.txt`
+//! at start and again on SIGHUP (what `hoist data roll` sends), and serves
+//! it at `/data`.
 
 use crate::cli::Global;
 use bytes::Bytes;
@@ -57,6 +61,13 @@ async fn serve(listen: String) -> anyhow::Result<i32> {
         });
     }
     eprintln!("example app {} listening on {listen}", release());
+    reload_data();
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            reload_data();
+        }
+    });
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -76,6 +87,23 @@ async fn serve(listen: String) -> anyhow::Result<i32> {
     // Finish what is in flight, then exit: the agent has already routed new requests elsewhere.
     let _ = tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await;
     Ok(crate::EXIT_OK)
+}
+
+/// The data set in memory: `$HOIST_DATA/version.txt` as last (re)loaded.
+static DATA: std::sync::RwLock<String> = std::sync::RwLock::new(String::new());
+
+fn reload_data() {
+    let Ok(dir) = std::env::var("HOIST_DATA") else {
+        return;
+    };
+    // Through the `data/current` link: a roll is seen on the next open.
+    match std::fs::read_to_string(Path::new(&dir).join("version.txt")) {
+        Ok(text) => {
+            eprintln!("example app: data `{}` loaded", text.trim());
+            *DATA.write().expect("never poisoned") = text.trim().to_owned();
+        }
+        Err(error) => eprintln!("example app: no data at {dir}: {error}"),
+    }
 }
 
 fn release() -> String {
@@ -107,6 +135,10 @@ async fn handle(mut request: Request<Incoming>) -> Result<Response<Body>, Infall
         "/healthz" => text(StatusCode::OK, "ok\n".into()),
         _ if Path::new("fail-requests").exists() => {
             text(StatusCode::INTERNAL_SERVER_ERROR, "broken release\n".into())
+        }
+        "/data" => {
+            let data = DATA.read().expect("never poisoned").clone();
+            text(StatusCode::OK, format!("data {data} by {release}\n"))
         }
         "/slow" => {
             tokio::time::sleep(Duration::from_millis(query_number(&request, "ms", 1000))).await;

@@ -2,6 +2,8 @@
 
 pub(crate) mod agent;
 mod build;
+mod data;
+pub(crate) mod db;
 mod demo;
 mod deploy;
 mod drain;
@@ -68,6 +70,10 @@ pub enum Command {
     Drain(drain::DrainArgs),
     /// Send requests to a drained static backend again
     Undrain(drain::DrainArgs),
+    /// The app's database schema: status, migrate, rollback, backup, restore, diff
+    Db(db::Args),
+    /// Versioned data sets: load, roll, revert, list, prune, pull
+    Data(data::Args),
     /// Build and deploy a bundled example app on a temporary site
     Demo(demo::Args),
     /// The bundled example app's server (run by the agent in the demo)
@@ -100,6 +106,8 @@ pub fn exec(cli: Cli) -> anyhow::Result<i32> {
         Command::Abort(args) => steer::abort(global, args),
         Command::Drain(args) => drain::drain(global, args),
         Command::Undrain(args) => drain::undrain(global, args),
+        Command::Db(args) => db::exec(global, args),
+        Command::Data(args) => data::exec(global, args),
         Command::Demo(args) => demo::exec(global, args),
         Command::ExampleApp(args) => example_app::exec(global, args),
     }

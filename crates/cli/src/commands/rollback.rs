@@ -5,7 +5,7 @@ use hoist_deploy::RollbackReport;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  hoist rollback --reason 'checkout broken'\n  hoist rollback --to 20261122T101500Z-1.4.2-a1b2c3d"
+    after_help = "Examples:\n  hoist rollback --reason 'checkout broken'\n  hoist rollback --to 20261122T101500Z-1.4.2-a1b2c3d\n  hoist rollback --with-db             also undo migrations the older release predates"
 )]
 pub struct Args {
     /// The release to go to (default: the previous one).
@@ -14,12 +14,24 @@ pub struct Args {
     /// Why, for the ledger.
     #[arg(long)]
     reason: Option<String>,
+    /// Also undo the migrations the older release predates (after a backup).
+    #[arg(long)]
+    with_db: bool,
 }
 
 impl Render for RollbackReport {
     fn human(&self, out: &mut String) {
         output::field(out, "live", &self.release);
         output::field(out, "rolled back", self.from.as_deref().unwrap_or("-"));
+        if !self.predates.is_empty() {
+            output::field(out, "predates", self.predates.join(", "));
+        }
+        if !self.db_rolled_back.is_empty() {
+            output::field(out, "db undone", self.db_rolled_back.join(", "));
+        }
+        if let Some(backup) = &self.db_backup {
+            output::field(out, "db backup", backup.display());
+        }
         output::field(out, "took", format!("{} ms", self.duration_ms));
     }
 }
@@ -34,6 +46,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         config.as_ref(),
         args.reason,
         &progress,
+        args.with_db,
     )?;
     Output::new(global.json).emit(&report)?;
     Ok(crate::EXIT_OK)

@@ -12,6 +12,12 @@ pub struct Args {}
 struct FullStatus {
     #[serde(flatten)]
     site: Status,
+    /// The live data version (`data/current`).
+    data: Option<String>,
+    /// The database's schema, when the config has `[database]`.
+    schema: Option<hoist_deploy::SchemaSummary>,
+    /// Why the schema could not be read.
+    schema_error: Option<String>,
     agent: Option<AgentStatus>,
 }
 
@@ -52,6 +58,26 @@ impl Render for Status {
 impl Render for FullStatus {
     fn human(&self, out: &mut String) {
         self.site.human(out);
+        output::field(out, "data", self.data.as_deref().unwrap_or("-"));
+        if let Some(schema) = &self.schema {
+            let mut line = match (&schema.version, &schema.name) {
+                (Some(_), Some(name)) => name.clone(),
+                _ => "empty".to_owned(),
+            };
+            if schema.pending > 0 {
+                line.push_str(&format!(", {} pending", schema.pending));
+            }
+            if let Some(dirty) = &schema.dirty {
+                line.push_str(&format!(", DIRTY: {dirty}"));
+            }
+            if schema.drift > 0 {
+                line.push_str(&format!(", {} edited after applying", schema.drift));
+            }
+            output::field(out, "schema", format!("{line} on {}", schema.database));
+        }
+        if let Some(error) = &self.schema_error {
+            output::field(out, "schema", format!("unreadable: {error}"));
+        }
         let Some(agent) = &self.agent else {
             output::field(out, "agent", "not running (file-level mode)");
             return;
@@ -137,10 +163,36 @@ impl Render for FullStatus {
 }
 
 pub fn exec(global: &Global, _args: Args) -> anyhow::Result<i32> {
-    let (context, _) = crate::target::open(global)?;
+    let (context, config) = crate::target::open(global)?;
     let site = hoist_deploy::status(&context)?;
     let agent = hoist_agent::AgentClient::find(&context.site.socket_path())
         .and_then(|client| client.status().ok());
-    Output::new(global.json).emit(&FullStatus { site, agent })?;
+    let data = hoist_data::Catalog::open_existing(&context.site.data_dir())
+        .and_then(|catalog| catalog.live())
+        .ok()
+        .flatten();
+    let has_database = |config: &hoist_config::Config| config.database.is_some();
+    let live_config = match &site.live {
+        Some(live) => context.config_for(live, None).ok().flatten(),
+        None => None,
+    };
+    let (schema, schema_error) = if config.iter().chain(live_config.iter()).any(has_database) {
+        let summary = crate::commands::db::schema(global, &context, config.as_ref(), None)
+            .and_then(|schema| Ok(hoist_deploy::schema_summary(&schema)?));
+        match summary {
+            Ok(summary) => (Some(summary), None),
+            Err(error) => (None, Some(format!("{error:#}"))),
+        }
+    } else {
+        (None, None)
+    };
+    let full = FullStatus {
+        site,
+        data,
+        schema,
+        schema_error,
+        agent,
+    };
+    Output::new(global.json).emit(&full)?;
     Ok(crate::EXIT_OK)
 }

@@ -1,6 +1,8 @@
 //! Runs the real `hoist` binary against a temporary source dir and site.
 #![allow(dead_code)]
 
+pub mod agent_process;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

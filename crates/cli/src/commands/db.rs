@@ -1,0 +1,309 @@
+//! `hoist db ...`: the app's schema, migrated with releases.
+
+use crate::cli::Global;
+use crate::output::{self, Output, Render};
+use anyhow::Context as _;
+use hoist_db::{Phase, RunReport, SchemaStatus, Target, Undo};
+use hoist_deploy::{BackupReport, Context, Schema, SchemaDiff};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  hoist db status --json               applied, pending, drift, dirty
+  hoist db migrate --dry-run           what would run
+  hoist db migrate --to 12             up to and including 0012_*
+  hoist db rollback                    undo the newest migration (after a backup)
+  hoist db backup                      a backup in data/backups/
+  hoist db restore data/backups/X.sqlite
+  hoist db repair 7 --applied          after finishing a dirty migration by hand
+  hoist db diff --against /srv/shop-staging")]
+pub struct Args {
+    #[command(subcommand)]
+    command: DbCommand,
+    /// Migrations directory (default: the live release's, else next to hoist.toml).
+    #[arg(long, global = true, value_name = "DIR")]
+    migrations: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum DbCommand {
+    /// Applied and pending migrations, checksum drift, a dirty mark
+    Status,
+    /// Apply pending migrations (backup first)
+    Migrate {
+        /// Stop after this version.
+        #[arg(long, value_name = "N")]
+        to: Option<u64>,
+        /// Only this deploy phase: `pre` or `post`.
+        #[arg(long, value_parser = ["pre", "post"])]
+        phase: Option<String>,
+        /// Show what would run; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Undo the newest migration, or all above `--to N` (backup first)
+    Rollback {
+        /// Keep this version and below.
+        #[arg(long, value_name = "N")]
+        to: Option<u64>,
+        /// Show what would run; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Back the database up to data/backups/
+    Backup,
+    /// Replace the database with a backup (the present state is backed up first)
+    Restore {
+        /// A file from `hoist db backup` or a migration's automatic backup.
+        file: PathBuf,
+    },
+    /// Clear a dirty mark once you have finished or undone the migration by hand
+    Repair {
+        /// The migration's number.
+        version: u64,
+        /// It is fully applied now.
+        #[arg(long, conflicts_with = "undone", required_unless_present = "undone")]
+        applied: bool,
+        /// It is fully undone now.
+        #[arg(long)]
+        undone: bool,
+    },
+    /// Compare applied migrations with another site or database
+    Diff {
+        /// A site root (its live release's `[database]`) or a database url.
+        #[arg(long, value_name = "ROOT_OR_URL")]
+        against: String,
+    },
+}
+
+impl Render for SchemaStatus {
+    fn human(&self, out: &mut String) {
+        output::field(out, "database", &self.database);
+        output::field(
+            out,
+            "version",
+            self.version.map_or("-".into(), |v| v.to_string()),
+        );
+        for row in &self.applied {
+            let mark = if row.dirty { " DIRTY" } else { "" };
+            output::field(
+                out,
+                "applied",
+                format!(
+                    "{} ({}, {}){mark}",
+                    row.name, row.applied_at, row.applied_by
+                ),
+            );
+        }
+        for pending in &self.pending {
+            let how = if pending.transactional {
+                ""
+            } else {
+                ", no-transaction"
+            };
+            output::field(
+                out,
+                "pending",
+                format!("{} ({}{how})", pending.name, pending.phase.as_str()),
+            );
+        }
+        for drift in &self.drift {
+            output::field(
+                out,
+                "DRIFT",
+                format!("{} was edited after it was applied", drift.name),
+            );
+        }
+        for name in &self.unknown {
+            output::field(
+                out,
+                "unknown",
+                format!("{name} is applied but not in these migrations"),
+            );
+        }
+        if let Some(dirty) = &self.dirty {
+            output::field(
+                out,
+                "DIRTY",
+                format!("{dirty} did not finish; see `hoist db repair --help`"),
+            );
+        }
+    }
+}
+
+impl Render for RunReport {
+    fn human(&self, out: &mut String) {
+        output::field(out, "database", &self.database);
+        let verb = match (self.dry_run, self.direction) {
+            (true, "up") => "would apply",
+            (true, _) => "would undo",
+            (false, "up") => "applied",
+            (false, _) => "undone",
+        };
+        let ran = if self.ran.is_empty() {
+            "nothing".to_owned()
+        } else {
+            self.ran.join(", ")
+        };
+        output::field(out, verb, ran);
+        if let Some(backup) = &self.backup {
+            output::field(out, "backup", backup.display());
+        }
+        output::field(
+            out,
+            "version",
+            self.version.map_or("-".into(), |v| v.to_string()),
+        );
+    }
+}
+
+impl Render for BackupReport {
+    fn human(&self, out: &mut String) {
+        output::field(out, "database", &self.database);
+        match &self.safety_backup {
+            Some(safety) => {
+                output::field(out, "restored", self.path.display());
+                output::field(
+                    out,
+                    "backup",
+                    format!("{} (the state before)", safety.display()),
+                );
+            }
+            None => output::field(out, "backup", self.path.display()),
+        }
+    }
+}
+
+impl Render for SchemaDiff {
+    fn human(&self, out: &mut String) {
+        output::field(out, "here", &self.here);
+        output::field(out, "there", &self.there);
+        if self.same {
+            output::field(out, "same", "both have exactly the same migrations applied");
+        }
+        for (label, names) in [
+            ("only here", &self.only_here),
+            ("only there", &self.only_there),
+            ("different", &self.different),
+        ] {
+            for name in names {
+                output::field(out, label, name);
+            }
+        }
+    }
+}
+
+pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
+    let (context, config) = crate::target::open(global)?;
+    let out = Output::new(global.json);
+    if let DbCommand::Diff { against } = &args.command {
+        let schema = schema(
+            global,
+            &context,
+            config.as_ref(),
+            args.migrations.as_deref(),
+        )?;
+        let there = other_target(against)?;
+        let diff = hoist_deploy::db_diff(&schema.target, &there)?;
+        out.emit(&diff)?;
+        return Ok(if diff.same {
+            crate::EXIT_OK
+        } else {
+            crate::EXIT_FAILURE
+        });
+    }
+    let schema = schema(
+        global,
+        &context,
+        config.as_ref(),
+        args.migrations.as_deref(),
+    )?;
+    match args.command {
+        DbCommand::Status => out.emit(&hoist_deploy::db_status(&schema)?)?,
+        DbCommand::Migrate { to, phase, dry_run } => {
+            let phase = phase.map(|phase| {
+                if phase == "post" {
+                    Phase::Post
+                } else {
+                    Phase::Pre
+                }
+            });
+            out.emit(&hoist_deploy::db_migrate(
+                &context, &schema, to, phase, dry_run,
+            )?)?
+        }
+        DbCommand::Rollback { to, dry_run } => {
+            let undo = to.map_or(Undo::Last, Undo::Above);
+            out.emit(&hoist_deploy::db_rollback(
+                &context, &schema, &undo, dry_run,
+            )?)?
+        }
+        DbCommand::Backup => out.emit(&hoist_deploy::db_backup(&context, &schema)?)?,
+        DbCommand::Restore { file } => {
+            out.emit(&hoist_deploy::db_restore(&context, &schema, &file)?)?
+        }
+        DbCommand::Repair {
+            version, applied, ..
+        } => {
+            hoist_deploy::db_repair(&context, &schema, version, applied)?;
+            let state = if applied {
+                "applied"
+            } else {
+                "undone (its row removed)"
+            };
+            eprintln!("migration {version} is marked {state}; `hoist db status` shows the result");
+        }
+        DbCommand::Diff { .. } => unreachable!("handled above"),
+    }
+    Ok(crate::EXIT_OK)
+}
+
+/// The database from hoist.toml, else from the live release's; its
+/// migrations from `--migrations`, the live release, or beside hoist.toml.
+pub(crate) fn schema(
+    global: &Global,
+    context: &Context,
+    config: Option<&hoist_config::Config>,
+    migrations: Option<&Path>,
+) -> anyhow::Result<Schema> {
+    let live = context.site.live()?;
+    let config = match (config, &live) {
+        (Some(config), _) => Some(config.clone()),
+        (None, Some(live)) => context.config_for(live, None)?,
+        (None, None) => None,
+    };
+    let database = config.and_then(|config| config.database).context(
+        "no `[database]` in hoist.toml or the live release's: add `[database] url = \"sqlite://shared/app.db\"`",
+    )?;
+    let dir = match (migrations, &live) {
+        (Some(dir), _) => dir.to_owned(),
+        (None, Some(live)) => context.site.release_dir(live).join(&database.migrations),
+        (None, None) => {
+            let config_dir = global
+                .config
+                .as_deref()
+                .and_then(Path::parent)
+                .map_or_else(|| PathBuf::from("."), Path::to_owned);
+            config_dir.join(&database.migrations)
+        }
+    };
+    Ok(Schema::new(context, &database, dir)?)
+}
+
+/// `--against`: a url as given, or a site root whose live release names its database.
+fn other_target(against: &str) -> anyhow::Result<Target> {
+    if against.contains("://") {
+        return Ok(Target::parse(against, Path::new("."))?);
+    }
+    let root = Path::new(against);
+    let other = Context::open(root).with_context(|| format!("cannot open site `{against}`"))?;
+    let live = other
+        .site
+        .live()?
+        .with_context(|| format!("`{against}` has no live release"))?;
+    let database = other
+        .config_for(&live, None)?
+        .and_then(|config| config.database)
+        .with_context(|| format!("the live release of `{against}` has no `[database]`"))?;
+    Ok(Target::parse(&database.url, other.site.root())?)
+}

@@ -1,0 +1,105 @@
+//! A real `hoist agent` process for tests, stopped (with its apps) on drop.
+
+use super::{Env, BIN};
+use std::io::BufRead;
+use std::time::Duration;
+
+/// A running `hoist agent`; killed on drop (its apps with it).
+pub struct AgentProcess {
+    child: std::process::Child,
+    site: std::path::PathBuf,
+    /// Set once the process was reaped, so drop does not signal a stale pid.
+    done: bool,
+}
+
+impl AgentProcess {
+    /// Starts the agent and waits for its "listening" line (its readiness signal).
+    pub fn start(env: &Env) -> AgentProcess {
+        AgentProcess::spawn(env, &["agent"])
+    }
+
+    /// Starts `hoist agent --upgrade` and waits until it serves.
+    pub fn upgrade(env: &Env) -> AgentProcess {
+        AgentProcess::spawn(env, &["agent", "--upgrade"])
+    }
+
+    pub fn spawn(env: &Env, args: &[&str]) -> AgentProcess {
+        let mut child = std::process::Command::new(BIN)
+            .args(args)
+            .current_dir(env.src())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(
+            line.contains("listening on"),
+            "`hoist {}` did not start: {line:?}",
+            args.join(" ")
+        );
+        AgentProcess {
+            child,
+            site: env.site(),
+            done: false,
+        }
+    }
+
+    /// Waits for the agent to exit by itself (after handing over and draining).
+    pub fn wait_exit(&mut self, within: Duration) -> bool {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let (done, exited) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = done.send(nix::sys::wait::waitpid(pid, None).is_ok());
+        });
+        let exited = exited.recv_timeout(within).unwrap_or(false);
+        self.done |= exited;
+        exited
+    }
+
+    pub fn kill9(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        self.done = true;
+    }
+
+    pub fn terminate(&mut self) {
+        if !self.done {
+            let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            let _ = self.child.wait();
+            self.done = true;
+        }
+    }
+}
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        self.terminate();
+        // Stop any app process a killed agent left behind.
+        if let Ok(state) = std::fs::read_to_string(self.site.join("agent-state.json")) {
+            let state: serde_json::Value = serde_json::from_str(&state).unwrap_or_default();
+            for pid in state["pids"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|pid| pid.as_i64())
+            {
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

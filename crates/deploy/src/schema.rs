@@ -1,0 +1,350 @@
+//! The app's database alongside releases: `hoist db ...`, migrations
+//! during a deploy, and downs during `rollback --with-db`. Every change is
+//! preceded by a backup and recorded in the ledger with the backup's path.
+
+use crate::{Context, DeployError, Reporter};
+use hoist_config::Database;
+use hoist_db::{Migration, Phase, RunOptions, RunReport, SchemaStatus, Target, Undo};
+use hoist_ledger::{Event, Outcome};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// One site's database and the migrations to hold it against.
+#[derive(Debug, Clone)]
+pub struct Schema {
+    /// Where the database is.
+    pub target: Target,
+    /// The migrations directory used.
+    pub migrations_dir: PathBuf,
+    /// `[database] lock_timeout`.
+    pub lock_timeout: std::time::Duration,
+}
+
+impl Schema {
+    /// `database` for the site in `context`, with migrations from `dir`.
+    pub fn new(
+        context: &Context,
+        database: &Database,
+        dir: PathBuf,
+    ) -> Result<Schema, DeployError> {
+        Ok(Schema {
+            target: Target::parse(&database.url, context.site.root())?,
+            migrations_dir: dir,
+            lock_timeout: database.lock_timeout,
+        })
+    }
+
+    /// `database` with the migrations shipped in `release`.
+    pub fn for_release(
+        context: &Context,
+        database: &Database,
+        release: &str,
+    ) -> Result<Schema, DeployError> {
+        let dir = context.site.release_dir(release).join(&database.migrations);
+        Schema::new(context, database, dir)
+    }
+
+    /// The migration files.
+    pub fn migrations(&self) -> Result<Vec<Migration>, DeployError> {
+        Ok(hoist_db::load(&self.migrations_dir)?)
+    }
+
+    fn options(&self, context: &Context, dry_run: bool) -> RunOptions {
+        RunOptions {
+            who: format!("{}@{}", hoist_site::user_name(), hoist_site::host_name()),
+            lock_timeout: self.lock_timeout,
+            backup_dir: Some(backup_dir(context)),
+            dry_run,
+        }
+    }
+}
+
+/// Where database backups go: `data/backups/`.
+pub fn backup_dir(context: &Context) -> PathBuf {
+    context.site.data_dir().join("backups")
+}
+
+/// `hoist db status`.
+pub fn db_status(schema: &Schema) -> Result<SchemaStatus, DeployError> {
+    let mut driver = schema.target.open()?;
+    Ok(hoist_db::status(driver.as_mut(), &schema.migrations()?)?)
+}
+
+/// `hoist db migrate`: `phase` limits it to one deploy phase.
+pub fn db_migrate(
+    context: &Context,
+    schema: &Schema,
+    to: Option<u64>,
+    phase: Option<Phase>,
+    dry_run: bool,
+) -> Result<RunReport, DeployError> {
+    let mut driver = schema.target.open()?;
+    let migrations = schema.migrations()?;
+    let result = hoist_db::migrate(
+        driver.as_mut(),
+        &migrations,
+        to,
+        phase,
+        &schema.options(context, dry_run),
+    );
+    record_run(context, "db-migrate", &result)?;
+    Ok(result?)
+}
+
+/// `hoist db rollback`, or the downs of `rollback --with-db`.
+pub fn db_rollback(
+    context: &Context,
+    schema: &Schema,
+    undo: &Undo,
+    dry_run: bool,
+) -> Result<RunReport, DeployError> {
+    let mut driver = schema.target.open()?;
+    let migrations = schema.migrations()?;
+    let result = hoist_db::rollback(
+        driver.as_mut(),
+        &migrations,
+        undo,
+        &schema.options(context, dry_run),
+    );
+    record_run(context, "db-rollback", &result)?;
+    Ok(result?)
+}
+
+/// What a backup or restore did.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackupReport {
+    /// The database.
+    pub database: String,
+    /// The backup file written (backup) or read (restore).
+    pub path: PathBuf,
+    /// For a restore: the backup of the state it replaced.
+    pub safety_backup: Option<PathBuf>,
+}
+
+/// `hoist db backup`.
+pub fn db_backup(context: &Context, schema: &Schema) -> Result<BackupReport, DeployError> {
+    let mut driver = schema.target.open()?;
+    let path = hoist_db::backup(driver.as_mut(), &backup_dir(context), "manual")?;
+    let mut event = one_off("db-backup");
+    event.detail = Some(format!("backup: {}", path.display()));
+    context.ledger.record(&event)?;
+    Ok(BackupReport {
+        database: driver.describe(),
+        path,
+        safety_backup: None,
+    })
+}
+
+/// `hoist db restore FILE`: backs the present state up first, so a restore is undoable too.
+pub fn db_restore(
+    context: &Context,
+    schema: &Schema,
+    from: &Path,
+) -> Result<BackupReport, DeployError> {
+    let mut driver = schema.target.open()?;
+    driver.lock(schema.lock_timeout)?;
+    let safety = hoist_db::backup(driver.as_mut(), &backup_dir(context), "before-restore");
+    let restored = safety.and_then(|safety| driver.restore(from).map(|()| safety));
+    driver.unlock();
+    let mut event = one_off("db-restore");
+    match &restored {
+        Ok(safety) => {
+            event.detail = Some(format!(
+                "restored {}; backup: {}",
+                from.display(),
+                safety.display()
+            ))
+        }
+        Err(error) => {
+            event.outcome = Outcome::Failed;
+            event.detail = Some(error.to_string());
+        }
+    }
+    context.ledger.record(&event)?;
+    let safety = restored?;
+    Ok(BackupReport {
+        database: driver.describe(),
+        path: from.to_owned(),
+        safety_backup: Some(safety),
+    })
+}
+
+/// `hoist db repair N --applied|--undone`.
+pub fn db_repair(
+    context: &Context,
+    schema: &Schema,
+    version: u64,
+    applied: bool,
+) -> Result<(), DeployError> {
+    let mut driver = schema.target.open()?;
+    driver.repair(version, applied)?;
+    let mut event = one_off("db-repair");
+    event.detail = Some(format!(
+        "migration {version} marked {}",
+        if applied { "applied" } else { "undone" }
+    ));
+    context.ledger.record(&event)?;
+    Ok(())
+}
+
+/// The database's schema in one line, for `hoist status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SchemaSummary {
+    /// The database.
+    pub database: String,
+    /// Highest applied version.
+    pub version: Option<u64>,
+    /// Its name.
+    pub name: Option<String>,
+    /// Pending migrations in the live release.
+    pub pending: usize,
+    /// A dirty migration, if any.
+    pub dirty: Option<String>,
+    /// Edited applied migrations.
+    pub drift: usize,
+}
+
+/// [`SchemaSummary`] of `schema`.
+pub fn schema_summary(schema: &Schema) -> Result<SchemaSummary, DeployError> {
+    let status = db_status(schema)?;
+    let newest = status.applied.iter().max_by_key(|row| row.version);
+    Ok(SchemaSummary {
+        database: status.database.clone(),
+        version: status.version,
+        name: newest.map(|row| row.name.clone()),
+        pending: status.pending.len(),
+        dirty: status.dirty.clone(),
+        drift: status.drift.len(),
+    })
+}
+
+/// `hoist db diff`: applied migrations here against another database.
+#[derive(Debug, Clone, Serialize)]
+pub struct SchemaDiff {
+    /// This site's database.
+    pub here: String,
+    /// The other one.
+    pub there: String,
+    /// Applied here only.
+    pub only_here: Vec<String>,
+    /// Applied there only.
+    pub only_there: Vec<String>,
+    /// Applied on both with different checksums.
+    pub different: Vec<String>,
+    /// True when both have exactly the same history.
+    pub same: bool,
+}
+
+/// Compares two databases' applied migrations.
+pub fn db_diff(here: &Target, there: &Target) -> Result<SchemaDiff, DeployError> {
+    let mut mine = here.open()?;
+    let mut theirs = there.open()?;
+    let (a, b) = (mine.applied()?, theirs.applied()?);
+    let find = |rows: &[hoist_db::Applied], version| {
+        rows.iter().find(|row| row.version == version).cloned()
+    };
+    let only_here: Vec<String> = a
+        .iter()
+        .filter(|row| find(&b, row.version).is_none())
+        .map(|row| row.name.clone())
+        .collect();
+    let only_there: Vec<String> = b
+        .iter()
+        .filter(|row| find(&a, row.version).is_none())
+        .map(|row| row.name.clone())
+        .collect();
+    let different: Vec<String> = a
+        .iter()
+        .filter(|row| find(&b, row.version).is_some_and(|other| other.checksum != row.checksum))
+        .map(|row| row.name.clone())
+        .collect();
+    Ok(SchemaDiff {
+        here: mine.describe(),
+        there: theirs.describe(),
+        same: only_here.is_empty() && only_there.is_empty() && different.is_empty(),
+        only_here,
+        only_there,
+        different,
+    })
+}
+
+/// Runs one deploy phase's pending migrations of `release`; reports what ran.
+pub(crate) fn deploy_phase(
+    context: &Context,
+    schema: &Schema,
+    phase: Phase,
+    reporter: &dyn Reporter,
+) -> Result<RunReport, DeployError> {
+    let migrations = schema.migrations()?;
+    let pending = {
+        let mut driver = schema.target.open()?;
+        hoist_db::status(driver.as_mut(), &migrations)?
+            .pending
+            .into_iter()
+            .filter(|pending| pending.phase == phase)
+            .count()
+    };
+    if pending > 0 {
+        reporter.step(
+            "migrate",
+            &format!(
+                "{pending} {} migration(s) on {}",
+                phase.as_str(),
+                hoist_db::redact(&schema_url(schema))
+            ),
+        );
+    }
+    db_migrate(context, schema, None, Some(phase), false)
+}
+
+/// Applied migrations the older `release` does not have: what it predates.
+pub fn predated_by(schema: &Schema) -> Result<Vec<hoist_db::Applied>, DeployError> {
+    let status = db_status(schema)?;
+    let known: Vec<u64> = schema.migrations()?.iter().map(|m| m.version).collect();
+    Ok(status
+        .applied
+        .into_iter()
+        .filter(|row| !known.contains(&row.version))
+        .collect())
+}
+
+fn schema_url(schema: &Schema) -> String {
+    match &schema.target {
+        Target::Sqlite(path) => format!("sqlite://{}", path.display()),
+        Target::Postgres(url) => url.clone(),
+    }
+}
+
+fn one_off(op: &str) -> Event {
+    Event::one_off(op, hoist_site::user_name(), hoist_site::host_name())
+}
+
+/// Records a migrate or rollback that changed (or failed to change) something.
+fn record_run(
+    context: &Context,
+    op: &str,
+    result: &Result<RunReport, hoist_db::DbError>,
+) -> Result<(), DeployError> {
+    let mut event = one_off(op);
+    match result {
+        Ok(report) if report.dry_run || report.ran.is_empty() => return Ok(()),
+        Ok(report) => {
+            let backup = report
+                .backup
+                .as_ref()
+                .map_or("none".to_owned(), |path| path.display().to_string());
+            event.detail = Some(format!(
+                "{} {}: {}; backup: {backup}",
+                report.database,
+                report.direction,
+                report.ran.join(", ")
+            ));
+        }
+        Err(error) => {
+            event.outcome = Outcome::Failed;
+            event.detail = Some(error.to_string());
+        }
+    }
+    context.ledger.record(&event)?;
+    Ok(())
+}
