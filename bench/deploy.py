@@ -4,7 +4,9 @@ Bytes written come from the kernel's per-process block-output counter
 (rusage ru_oublock, 512-byte units), which counts data dirtied by the
 process, so a hard link counts as nothing and a copied file as its size.
 """
-import os, random, shutil, subprocess, sys, tempfile, time
+import os, random, shutil, subprocess, sys, tempfile
+import common
+from common import run, settle
 
 hoist, files, total_mb = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 hoist = os.path.abspath(hoist)
@@ -12,24 +14,6 @@ work = tempfile.mkdtemp(prefix="hoist-bench-", dir=os.environ.get("BENCH_DIR", "
 src = os.path.join(work, "src")
 
 
-last_stdout = b""
-
-
-def run(args, cwd=None):
-    """Runs a command; returns (seconds, bytes written) for it and its children."""
-    global last_stdout
-    start = time.perf_counter()
-    proc = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    last_stdout = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    if status != 0:
-        sys.exit(f"{args} failed: {proc.stderr.read().decode()}")
-    return seconds, usage.ru_oublock * 512
-
-
-def drop_dirty():
-    subprocess.run(["sync"], check=True)
 
 
 def make_tree():
@@ -58,23 +42,23 @@ def build(version):
 def main():
     make_tree()
     first = build(1)
-    drop_dirty()
+    settle()
     results = []
     tar_dir = os.path.join(work, "tar")
     os.makedirs(tar_dir)
     results.append(("tar -x (zstd) of the artifact", *run(["tar", "-I", "zstd", "-xf", first, "-C", tar_dir])))
-    drop_dirty()
+    settle()
     shutil.rmtree(tar_dir)
     os.makedirs(tar_dir)
     t, b = run(["sh", "-c", f"tar -I zstd -xf {first} -C {tar_dir} && sync -f {tar_dir}"])
     results.append(("tar -x + sync", t, b))
-    drop_dirty()
+    settle()
     results.append(("rsync -a of the tree (fresh)", *run(["rsync", "-a", src + "/", os.path.join(work, "rsync") + "/"])))
-    drop_dirty()
+    settle()
     site = os.path.join(work, "site")
     deploy_1 = run([hoist, "--root", site, "deploy", "-q", first], cwd=work)
     results.append(("hoist deploy (first)", *deploy_1))
-    drop_dirty()
+    settle()
 
     rng = random.Random(7)
     for index in rng.sample(range(files), 10):
@@ -82,12 +66,12 @@ def main():
         with open(path, "r+b") as out:
             out.write(b"changed!")
     second = build(2)
-    drop_dirty()
+    settle()
     results.append(("rsync -a of the tree (10 changed)", *run(["rsync", "-a", src + "/", os.path.join(work, "rsync") + "/"])))
-    drop_dirty()
+    settle()
     deploy_2 = run([hoist, "--root", site, "deploy", "-q", "--json", second], cwd=work)
     import json
-    report = json.loads(last_stdout)
+    report = json.loads(common.last_stdout)
     results.append(("hoist deploy (10 files changed)", *deploy_2))
 
     tar_time = results[0][1]

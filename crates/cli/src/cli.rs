@@ -12,6 +12,8 @@ Examples:
   hoist deploy dist/X.tar.zst         deploy a built artifact
   hoist rollback --reason 'bad css'   go back one release
   hoist status --json                 what is live, and since when
+  hoist data load catalog.db          a new data version; `hoist data roll` makes it live
+  hoist db status --json              applied and pending migrations
   hoist demo                          try it all on a temporary site";
 
 /// Zero-downtime deploys: build, ship, verify, switch, roll back.

@@ -9,30 +9,11 @@ use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use util::agent_process::{free_port, AgentProcess};
+use util::agent_process::{agent_config, free_port, AgentProcess};
 use util::Env;
 
 fn data_env(port: u16) -> Env {
-    let config = format!(
-        r#"
-[app]
-name = "shop"
-version = "1"
-[deploy]
-root = "../site"
-[process]
-command = "{bin} example-app"
-health_timeout = "5s"
-drain_timeout = "5s"
-stop_timeout = "5s"
-[proxy]
-listen = "127.0.0.1:{port}"
-[data]
-reload = "HUP"
-"#,
-        bin = util::BIN
-    );
-    Env::with_config(&config)
+    Env::with_config(&agent_config(port, "[data]\nreload = \"HUP\""))
 }
 
 /// One keep-alive HTTP/1.1 GET: (status, data header, body).

@@ -9,32 +9,12 @@ mod util;
 use hoist_testkit::TestPostgres;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::time::Duration;
-use util::agent_process::{free_port, AgentProcess};
+use util::agent_process::{agent_config, free_port, AgentProcess};
 use util::Env;
 
 fn env_for(url: &str, port: u16) -> Env {
-    let config = format!(
-        r#"
-[app]
-name = "shop"
-version = "1"
-[deploy]
-root = "../site"
-keep_releases = 10
-[process]
-command = "{bin} example-app"
-health_timeout = "5s"
-drain_timeout = "5s"
-stop_timeout = "5s"
-[proxy]
-listen = "127.0.0.1:{port}"
-[database]
-url = "{url}"
-lock_timeout = "5s"
-"#,
-        bin = util::BIN
-    );
-    Env::with_config(&config)
+    let database = format!("[database]\nurl = \"{url}\"\nlock_timeout = \"5s\"");
+    Env::with_config(&agent_config(port, &database))
 }
 
 fn deploy(env: &Env, version: &str) -> (String, std::process::Output) {

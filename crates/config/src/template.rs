@@ -61,4 +61,14 @@ keep_releases = 5              # prune keeps this many, plus live, previous and 
 # to = "04:00"
 # tz = "Europe/Berlin"
 # message = "Weekly database maintenance"
+
+# [database]                           # migrated by `hoist deploy` and `hoist db`
+# url = "sqlite://shared/app.db"        # or "postgres://shop@127.0.0.1/shop"
+# migrations = "migrations"            # NNNN_name.up.sql / NNNN_name.down.sql in the release
+# lock_timeout = "30s"
+
+# [data]                               # `hoist data load` / `roll`; apps read $HOIST_DATA
+# reload = "HUP"                       # signal sent after a roll, or "restart" or "none"
+# header = "X-Hoist-Data"
+# keep = 3
 "#;

@@ -168,33 +168,33 @@ fn copy_file(
     mode: u32,
     on_bytes: &mut dyn FnMut(u64),
 ) -> Result<String, DataError> {
-    let mut input = std::fs::File::open(src).map_err(DataError::io("cannot open", src))?;
     let mut output = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode_for(mode)
         .open(dest)
         .map_err(DataError::io("cannot create", dest))?;
-    let mut hasher = blake3::Hasher::new();
-    let mut buffer = vec![0u8; 1 << 20];
-    loop {
-        let read = input
-            .read(&mut buffer)
-            .map_err(DataError::io("cannot read", src))?;
-        if read == 0 {
-            break;
-        }
-        hasher.update(&buffer[..read]);
+    read_hashed(src, &mut |chunk| {
+        on_bytes(chunk.len() as u64);
         output
-            .write_all(&buffer[..read])
-            .map_err(DataError::io("cannot write", dest))?;
-        on_bytes(read as u64);
-    }
-    Ok(hasher.finalize().to_hex().to_string())
+            .write_all(chunk)
+            .map_err(DataError::io("cannot write", dest))
+    })
 }
 
-/// BLAKE3 of a file's content, memory-mapped free: read in 1 MiB chunks.
+/// BLAKE3 of a file's content.
 pub(crate) fn hash_file(path: &Path, on_bytes: &mut dyn FnMut(u64)) -> Result<String, DataError> {
+    read_hashed(path, &mut |chunk| {
+        on_bytes(chunk.len() as u64);
+        Ok(())
+    })
+}
+
+/// Reads `path` in 1 MiB chunks, hashing each and handing it to `each`.
+fn read_hashed(
+    path: &Path,
+    each: &mut dyn FnMut(&[u8]) -> Result<(), DataError>,
+) -> Result<String, DataError> {
     let mut input = std::fs::File::open(path).map_err(DataError::io("cannot open", path))?;
     let mut hasher = blake3::Hasher::new();
     let mut buffer = vec![0u8; 1 << 20];
@@ -203,12 +203,11 @@ pub(crate) fn hash_file(path: &Path, on_bytes: &mut dyn FnMut(u64)) -> Result<St
             .read(&mut buffer)
             .map_err(DataError::io("cannot read", path))?;
         if read == 0 {
-            break;
+            return Ok(hasher.finalize().to_hex().to_string());
         }
         hasher.update(&buffer[..read]);
-        on_bytes(read as u64);
+        each(&buffer[..read])?;
     }
-    Ok(hasher.finalize().to_hex().to_string())
 }
 
 /// The content digest of a whole version: paths, kinds, modes and hashes,

@@ -149,8 +149,7 @@ pub fn deploy(
     }
     let schema = schema_for(context, &id, request.config.as_ref())?;
     // `--pause` holds requests across the migrations and the switch alike.
-    let pause = |agent: &Box<dyn crate::AgentLink>| agent.pause();
-    if let Some(Err(problem)) = context.agent.as_ref().map(pause) {
+    if let Some(Err(problem)) = context.agent.as_ref().map(|agent| agent.pause()) {
         return activate::candidate_failed(context, &mut journal, &problem).map(|()| report);
     }
     let resume = || {

@@ -103,3 +103,27 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// A hoist.toml for an agent running the example app on `port`; `extra`
+/// is appended (more sections).
+pub fn agent_config(port: u16, extra: &str) -> String {
+    format!(
+        r#"
+[app]
+name = "shop"
+version = "1"
+[deploy]
+root = "../site"
+keep_releases = 10
+[process]
+command = "{bin} example-app"
+health_timeout = "5s"
+drain_timeout = "5s"
+stop_timeout = "5s"
+[proxy]
+listen = "127.0.0.1:{port}"
+{extra}
+"#,
+        bin = BIN
+    )
+}
