@@ -126,6 +126,15 @@ fn wait_for_body(port: u16, wanted: &str) -> (Option<String>, String) {
     panic!("never answered {wanted:?}");
 }
 
+/// Lets the readers get `more` answers in (bounded by time): real load on each version.
+fn wait_for_answers(seen: &Mutex<Seen>, more: usize) {
+    let target = seen.lock().unwrap().answers.len() + more;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while seen.lock().unwrap().answers.len() < target && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 #[test]
 fn a_data_roll_under_load_switches_answers_without_a_failed_request() {
     let port = free_port();
@@ -143,6 +152,7 @@ fn a_data_roll_under_load_switches_answers_without_a_failed_request() {
     let seen = Arc::new(Mutex::new(Seen::default()));
     let threads = readers(port, stop.clone(), seen.clone());
 
+    wait_for_answers(&seen, 300);
     std::fs::write(data.path().join("version.txt"), "v2\n").unwrap();
     let v2 = load(&env, data.path());
     let rolled = env.hoist().args(["data", "roll", "--json"]).run_json();
@@ -157,10 +167,12 @@ fn a_data_roll_under_load_switches_answers_without_a_failed_request() {
     let (header, body) = wait_for_body(port, "data v2");
     assert_eq!(header.as_deref(), Some(v2.as_str()), "{body}");
 
+    wait_for_answers(&seen, 300);
     let reverted = env.hoist().args(["data", "revert", "--json"]).run_json();
     assert_eq!(reverted["version"], v1.as_str());
     let (header, _) = wait_for_body(port, "data v1");
     assert_eq!(header.as_deref(), Some(v1.as_str()));
+    wait_for_answers(&seen, 300);
 
     stop.store(true, Ordering::SeqCst);
     for thread in threads {
@@ -178,11 +190,16 @@ fn a_data_roll_under_load_switches_answers_without_a_failed_request() {
         .filter(|(_, body)| body.starts_with("data v2"))
         .count();
     assert!(
-        seen.answers.len() > 20 && v2_answers > 0,
+        seen.answers.len() > 900 && v2_answers >= 300,
         "{} answers, {v2_answers} from v2",
         seen.answers.len()
     );
 
+    eprintln!(
+        "data roll under load: {} answers, {v2_answers} from v2, {} failed",
+        seen.answers.len(),
+        seen.failures.len()
+    );
     let status = env.status();
     assert_eq!(status["data"], v1.as_str());
     let history = env.hoist().args(["history", "--json"]).run_json();
@@ -262,4 +279,33 @@ fn a_version_failing_the_integrity_check_never_goes_live() {
         .filter_map(|v| v["id"].as_str())
         .collect();
     assert_eq!(live, [good.as_str()]);
+}
+
+#[test]
+fn reload_restart_starts_a_fresh_process_that_reads_the_new_version() {
+    let port = free_port();
+    let env = Env::with_config(&agent_config(port, "[data]\nreload = \"restart\""));
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(data.path().join("version.txt"), "v1\n").unwrap();
+    env.hoist().args(["deploy", "-q"]).run();
+    load(&env, data.path());
+    env.hoist().args(["data", "roll"]).run();
+    let _agent = AgentProcess::start(&env);
+    wait_for_body(port, "data v1");
+    let pid_before = env.status()["agent"]["live"]["pid"].clone();
+
+    std::fs::write(data.path().join("version.txt"), "v2\n").unwrap();
+    let v2 = load(&env, data.path());
+    let rolled = env.hoist().args(["data", "roll", "--json"]).run_json();
+    assert_eq!(rolled["reload"], "restarted", "{rolled}");
+    // The fresh process was healthy before the route moved: the very next answer is v2.
+    let mut stream = connect(port);
+    let (status, header, body) = get(&mut stream, "/data").unwrap();
+    assert_eq!(
+        (status, header.as_deref()),
+        (200, Some(v2.as_str())),
+        "{body}"
+    );
+    assert!(body.starts_with("data v2"), "{body}");
+    assert_ne!(env.status()["agent"]["live"]["pid"], pid_before);
 }
