@@ -116,6 +116,37 @@ pub fn deploy(
     report.bytes_written = stats.bytes_written;
     report.test_count = tests;
 
+    let schema = schema_for(context, &id, request.config.as_ref())?;
+    // `--pause` holds requests across the migrations and the switch alike;
+    // a held candidate gets its pre-switch (expand) migrations but no pause.
+    let pausing = !request.hold;
+    if let Some(Err(problem)) = context
+        .agent
+        .as_ref()
+        .filter(|_| pausing)
+        .map(|agent| agent.pause())
+    {
+        return activate::candidate_failed(context, &mut journal, &problem).map(|()| report);
+    }
+    let resume = || {
+        let agent = context.agent.as_ref().filter(|_| pausing);
+        if let Some(Err(problem)) = agent.map(|agent| agent.resume()) {
+            reporter.warn(&format!("could not resume held requests: {problem}"));
+        }
+    };
+    if let Some(schema) = &schema {
+        journal.step(MIGRATE)?;
+        match schema::deploy_phase(context, schema, Phase::Pre, reporter) {
+            Ok(ran) => report.migrations = ran.ran,
+            Err(error) => {
+                resume();
+                let problem = format!("migrations failed, nothing was switched: {error}");
+                return activate::candidate_failed(context, &mut journal, &problem)
+                    .map(|()| report);
+            }
+        }
+    }
+
     if request.hold {
         journal.step("hold")?;
         let summary = match context.agent.as_ref().map(|agent| agent.hold(&id)) {
@@ -146,28 +177,6 @@ pub fn deploy(
         report.outcome = "held";
         report.duration_ms = started.elapsed().as_millis() as u64;
         return Ok(report);
-    }
-    let schema = schema_for(context, &id, request.config.as_ref())?;
-    // `--pause` holds requests across the migrations and the switch alike.
-    if let Some(Err(problem)) = context.agent.as_ref().map(|agent| agent.pause()) {
-        return activate::candidate_failed(context, &mut journal, &problem).map(|()| report);
-    }
-    let resume = || {
-        if let Some(Err(problem)) = context.agent.as_ref().map(|agent| agent.resume()) {
-            reporter.warn(&format!("could not resume held requests: {problem}"));
-        }
-    };
-    if let Some(schema) = &schema {
-        journal.step(MIGRATE)?;
-        match schema::deploy_phase(context, schema, Phase::Pre, reporter) {
-            Ok(ran) => report.migrations = ran.ran,
-            Err(error) => {
-                resume();
-                let problem = format!("migrations failed, nothing was switched: {error}");
-                return activate::candidate_failed(context, &mut journal, &problem)
-                    .map(|()| report);
-            }
-        }
     }
     let activated = activate(context, &mut journal, &settings, SWITCH, reporter);
     resume();
