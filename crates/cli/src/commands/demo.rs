@@ -1,6 +1,7 @@
 //! `hoist demo`: an agent on a temporary site serving the bundled example
 //! app; v1 is deployed, steady traffic starts, v2 is deployed blue/green,
-//! then rolled back, and the summary shows what users saw.
+//! then rolled back; a new data version is loaded and rolled under the same
+//! traffic; the summary shows what users saw.
 
 mod traffic;
 
@@ -45,6 +46,10 @@ struct Summary {
     first_v2_response_ms: u64,
     /// From the rollback command to the first response served by v1 again.
     rollback_ms: u64,
+    /// The data versions: loaded, then rolled under traffic.
+    data_versions: Vec<String>,
+    /// From `data roll` to the first response carrying the new data.
+    data_roll_ms: u64,
 }
 
 impl Render for Summary {
@@ -72,6 +77,14 @@ impl Render for Summary {
                 self.rollback_ms
             ),
         );
+        output::field(
+            out,
+            "data roll",
+            format!(
+                "{} ms from the command to the first answer from the new data",
+                self.data_roll_ms
+            ),
+        );
     }
 }
 
@@ -89,6 +102,9 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     let v1 = build_version(&source, "1.0.0", &hoist)?;
     let config = hoist_config::Config::load(&source.join(hoist_config::FILE_NAME))?;
     let mut context = Context::create(&root)?;
+    let data_source = base.join("catalog");
+    let data_v1 = load_data(&context, &data_source, "catalog 1")?;
+    hoist_data::DataStore::open(&context.site, &context.ledger)?.roll(None)?;
 
     say("start an agent on a temporary site");
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -161,6 +177,17 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     );
     let rollback_ms = rollback_started.elapsed().as_millis() as u64;
 
+    say("load data version 2 and roll it under the same traffic (the app reloads on HUP)");
+    let data_v2 = load_data(&context, &data_source, "catalog 2")?;
+    let roll_started = Instant::now();
+    let rolled = hoist_data::DataStore::open(&context.site, &context.ledger)?.roll(None)?;
+    crate::target::agent(&context)?.data_rolled(&rolled.version)?;
+    anyhow::ensure!(
+        answers_with(&address, "/data", "data catalog 2"),
+        "the app never served the new data"
+    );
+    let data_roll_ms = roll_started.elapsed().as_millis() as u64;
+
     stop.store(true, Ordering::SeqCst);
     let _ = runtime.block_on(load);
     let _ = stop_agent.send(());
@@ -172,6 +199,8 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         deploy_ms,
         first_v2_response_ms,
         rollback_ms,
+        data_versions: vec![data_v1, data_v2],
+        data_roll_ms,
     };
     say(&format!(
         "what users saw (site kept at `{}` only with --dir)",
@@ -212,4 +241,41 @@ fn build_version(source: &Path, version: &str, hoist: &Path) -> anyhow::Result<P
     let config_path = source.join(hoist_config::FILE_NAME);
     let config = hoist_config::Config::load(&config_path)?;
     Ok(super::build::build(&config, &config_path, "dist".as_ref(), true)?.artifact)
+}
+
+/// Writes `version.txt` into `source` and loads it as a data version.
+fn load_data(context: &Context, source: &Path, text: &str) -> anyhow::Result<String> {
+    std::fs::create_dir_all(source)?;
+    std::fs::write(source.join("version.txt"), format!("{text}\n"))?;
+    let store = hoist_data::DataStore::open(&context.site, &context.ledger)?;
+    let request = hoist_data::LoadRequest {
+        source: source.to_owned(),
+        label: Some(text.to_owned()),
+        check: None,
+    };
+    Ok(store.load(&request, &mut |_, _| {})?.version)
+}
+
+/// Asks `path` until the body starts with `wanted` (at most 2,000 tries, 5 s).
+fn answers_with(address: &str, path: &str, wanted: &str) -> bool {
+    use std::io::{Read, Write};
+    let deadline = Instant::now() + Duration::from_secs(5);
+    for _ in 0..2_000 {
+        if Instant::now() > deadline {
+            return false;
+        }
+        let Ok(mut stream) = std::net::TcpStream::connect(address) else {
+            continue;
+        };
+        let ask = format!("GET {path} HTTP/1.1\r\nHost: demo\r\nConnection: close\r\n\r\n");
+        let mut answer = String::new();
+        if stream.write_all(ask.as_bytes()).is_ok() && stream.read_to_string(&mut answer).is_ok() {
+            let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+            if body.starts_with(wanted) {
+                return true;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    false
 }
