@@ -377,5 +377,9 @@ fn demo_deploys_and_rolls_back_under_traffic_with_no_failures() {
     assert_eq!(summary["failed_requests"], 0, "{summary}");
     assert!(summary["requests"].as_u64().unwrap() > 0, "{summary}");
     assert_eq!(summary["releases"].as_array().unwrap().len(), 2);
-    assert_eq!(summary["data_versions"].as_array().unwrap().len(), 2, "{summary}");
+    assert_eq!(
+        summary["data_versions"].as_array().unwrap().len(),
+        2,
+        "{summary}"
+    );
 }
