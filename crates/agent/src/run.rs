@@ -73,12 +73,15 @@ pub fn notify_ready() {
     let Ok(datagram) = std::os::unix::net::UnixDatagram::unbound() else {
         return;
     };
+    // MAINPID: after an upgrade the serving agent is a new process, and
+    // systemd (with NotifyAccess=all) must follow it rather than the old one.
+    let message = format!("READY=1\nMAINPID={}\n", std::process::id());
     let sent = if let Some(abstract_name) = socket.strip_prefix('@') {
         use std::os::linux::net::SocketAddrExt;
         std::os::unix::net::SocketAddr::from_abstract_name(abstract_name.as_bytes())
-            .and_then(|address| datagram.send_to_addr(b"READY=1\n", &address))
+            .and_then(|address| datagram.send_to_addr(message.as_bytes(), &address))
     } else {
-        datagram.send_to(b"READY=1\n", &socket)
+        datagram.send_to(message.as_bytes(), &socket)
     };
     if let Err(error) = sent {
         tracing::warn!(%error, "sd_notify failed");

@@ -385,6 +385,43 @@ fn agent_upgrade_under_load_fails_no_request() {
 }
 
 #[test]
+fn usr2_makes_the_agent_upgrade_itself_under_load() {
+    let port = free_port();
+    let env = agent_env(port);
+    deploy(&env, "1");
+    let mut old = AgentProcess::start(&env);
+    let old_pid = env.status()["agent"]["pid"].as_u64().unwrap();
+    let load = Load::start(port, 8, false);
+    let pid = |raw: u64| nix::unistd::Pid::from_raw(raw as i32);
+    nix::sys::signal::kill(pid(old_pid), nix::sys::signal::Signal::SIGUSR2).unwrap();
+    assert!(
+        old.wait_exit(Duration::from_secs(30)),
+        "the old agent did not hand over and exit"
+    );
+    let new_pid = env.status()["agent"]["pid"].as_u64().unwrap();
+    assert_ne!(new_pid, old_pid);
+    let (ok, failed, problems) = load.finish();
+    eprintln!("USR2 upgrade: {ok} requests ok, {failed} failed");
+    assert_eq!(failed, 0, "{problems:#?}");
+    assert!(ok > 100, "only {ok}");
+    // The successor is not our child: stop it and wait until it is gone.
+    nix::sys::signal::kill(pid(new_pid), nix::sys::signal::Signal::SIGTERM).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let stat = std::fs::read_to_string(format!("/proc/{new_pid}/stat")).unwrap_or_default();
+        if stat.is_empty()
+            || stat
+                .split(") ")
+                .nth(1)
+                .is_some_and(|rest| rest.starts_with('Z'))
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
 fn watch_rolls_back_on_its_own_when_the_new_release_errors_or_dies() {
     let port = free_port();
     let env = agent_env(port);

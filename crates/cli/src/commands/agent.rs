@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  hoist agent --root /srv/shop\n  hoist agent --listen 0.0.0.0:80 --threads 2\n  hoist agent --upgrade      take over from the running agent without dropping a connection\n\nAs a systemd service use Type=notify; a socket unit's first socket (LISTEN_FDS) becomes the public listener."
+    after_help = "Examples:\n  hoist agent --root /srv/shop\n  hoist agent --listen 0.0.0.0:80 --threads 2\n  hoist agent --upgrade      take over from the running agent without dropping a connection\n  kill -USR2 $(pidof hoist)  the same, started by the running agent itself\n\nAs a systemd service use Type=notify; a socket unit's first socket (LISTEN_FDS) becomes the public listener."
 )]
 pub struct Args {
     /// Public listen address (default: `[proxy] listen`).
@@ -48,6 +48,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         hoist_agent::notify_ready();
     };
     runtime.block_on(async move {
+        tokio::spawn(upgrade_on_signal());
         if args.upgrade {
             upgrade(site, &config, announce).await?;
             return Ok(crate::EXIT_OK);
@@ -245,6 +246,36 @@ fn settings(
         releases: root.join("releases"),
         data_header,
     })
+}
+
+/// `kill -USR2 <agent>` upgrades in place, as with nginx and hypnotoad: the
+/// agent starts `hoist agent --upgrade` with its own arguments (typically a
+/// new binary at the same path), which takes the listener over; this agent
+/// then drains and exits.
+async fn upgrade_on_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut user2) = signal(SignalKind::user_defined2()) else {
+        return;
+    };
+    while user2.recv().await.is_some() {
+        let mut arguments: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+        if !arguments.iter().any(|argument| argument == "--upgrade") {
+            arguments.push("--upgrade".into());
+        }
+        let started = std::env::current_exe().and_then(|exe| {
+            use std::os::unix::process::CommandExt;
+            std::process::Command::new(exe)
+                .args(&arguments)
+                .stdin(std::process::Stdio::null())
+                // Its own process group: a signal to ours must not reach it.
+                .process_group(0)
+                .spawn()
+        });
+        match started {
+            Ok(child) => tracing::info!(pid = child.id(), "USR2: started the successor agent"),
+            Err(error) => tracing::error!(%error, "USR2: cannot start the successor agent"),
+        }
+    }
 }
 
 pub async fn shutdown_signal() {
