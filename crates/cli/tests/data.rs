@@ -148,6 +148,7 @@ fn a_data_roll_under_load_switches_answers_without_a_failed_request() {
     let (header, _) = wait_for_body(port, "data v1");
     assert_eq!(header.as_deref(), Some(v1.as_str()));
 
+    let app_pid = env.status()["agent"]["live"]["pid"].clone();
     let stop = Arc::new(AtomicBool::new(false));
     let seen = Arc::new(Mutex::new(Seen::default()));
     let threads = readers(port, stop.clone(), seen.clone());
@@ -202,6 +203,8 @@ fn a_data_roll_under_load_switches_answers_without_a_failed_request() {
     );
     let status = env.status();
     assert_eq!(status["data"], v1.as_str());
+    // HUP reached the app, not its `sh -c` wrapper: nothing died or restarted.
+    assert_eq!(status["agent"]["live"]["pid"], app_pid);
     let history = env.hoist().args(["history", "--json"]).run_json();
     let ops: Vec<&str> = history
         .as_array()

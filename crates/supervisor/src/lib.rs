@@ -12,6 +12,7 @@
 //! # Ok(()) }
 //! ```
 
+mod group;
 mod health;
 mod logs;
 mod process;

@@ -141,6 +141,13 @@ impl Process {
         status
     }
 
+    /// Sends `signal` to the app itself, not to the `sh -c` wrapper around
+    /// it (which would die of a HUP and orphan the app); returns how many
+    /// processes got it.
+    pub fn signal_app(&self, signal: Signal) -> usize {
+        crate::group::signal_app(self.pid as i32, signal)
+    }
+
     /// The last lines of its log.
     pub fn log_tail(&self, lines: usize) -> String {
         self.log.tail(lines)
@@ -196,15 +203,28 @@ impl Process {
 
     /// Sends the stop signal to the group, then KILL after the stop timeout.
     pub async fn stop(&self) -> String {
+        let group = Pid::from_raw(self.pid as i32);
         if self.exited().is_none() {
-            let _ = killpg(Pid::from_raw(self.pid as i32), self.spec.stop_signal);
+            let _ = killpg(group, self.spec.stop_signal);
             if tokio::time::timeout(self.spec.stop_timeout, self.wait_exit())
                 .await
                 .is_err()
             {
                 tracing::warn!(release = %self.spec.release, pid = self.pid, "did not stop in time; killing");
-                let _ = killpg(Pid::from_raw(self.pid as i32), Signal::SIGKILL);
+                let _ = killpg(group, Signal::SIGKILL);
             }
+        } else if crate::group::alive(self.pid as i32) {
+            // The shell is gone but the app it started is not: stop the rest of the group.
+            let _ = killpg(group, self.spec.stop_signal);
+        }
+        // Members are not our children, so their exit is polled, within the stop timeout.
+        let deadline = tokio::time::Instant::now() + self.spec.stop_timeout;
+        while crate::group::alive(self.pid as i32) {
+            if tokio::time::Instant::now() >= deadline {
+                let _ = killpg(group, Signal::SIGKILL);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let status = self.wait_exit().await;
         tracing::info!(release = %self.spec.release, pid = self.pid, %status, "stopped");
@@ -216,7 +236,7 @@ impl Drop for Process {
     /// A process nobody holds any more must not outlive its owner (an early
     /// error, a panic): kill its group. Orderly shutdown calls `stop` first.
     fn drop(&mut self) {
-        if self.exited().is_none() {
+        if self.exited().is_none() || crate::group::alive(self.pid as i32) {
             let _ = killpg(Pid::from_raw(self.pid as i32), Signal::SIGKILL);
         }
     }

@@ -39,9 +39,11 @@ impl Agent {
                     .map(|running| &running.process)
                     .collect();
                 for process in &processes {
-                    let group = nix::unistd::Pid::from_raw(process.pid() as i32);
-                    if let Err(error) = nix::sys::signal::killpg(group, signal) {
-                        tracing::warn!(release = process.release(), %error, "cannot signal a data reload");
+                    if process.signal_app(signal) == 0 {
+                        tracing::warn!(
+                            release = process.release(),
+                            "no app process to signal a data reload to"
+                        );
                     }
                 }
                 format!("signal {name} to {} process(es)", processes.len())
