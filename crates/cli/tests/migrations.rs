@@ -239,3 +239,23 @@ fn db_diff_compares_two_sites_and_status_reports_drift() {
         .stderr_has("was edited after it was applied")
         .run();
 }
+
+#[test]
+fn a_code_rollback_works_while_the_database_is_unreachable() {
+    let env = Env::with_config(
+        "[app]\nname = \"shop\"\nversion = \"1\"\n[deploy]\nroot = \"../site\"\n[database]\nurl = \"sqlite://shared/app.db\"\nlock_timeout = \"1s\"\n",
+    );
+    env.write("migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
+    let v1 = env.deploy_version("1");
+    env.deploy_version("2");
+    // The database file is replaced by something SQLite cannot open.
+    let db = env.site().join("shared/app.db");
+    std::fs::remove_file(&db).unwrap();
+    std::fs::create_dir(&db).unwrap();
+    env.hoist().args(["rollback", "--with-db"]).code(1).run();
+    env.hoist()
+        .arg("rollback")
+        .stderr_has("rolling back the code only")
+        .run();
+    assert_eq!(env.live().as_deref(), Some(v1.as_str()));
+}

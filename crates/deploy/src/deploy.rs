@@ -116,7 +116,13 @@ pub fn deploy(
     report.bytes_written = stats.bytes_written;
     report.test_count = tests;
 
-    let schema = schema_for(context, &id, request.config.as_ref())?;
+    let schema = match schema_for(context, &id, request.config.as_ref()) {
+        Ok(schema) => schema,
+        Err(error) => {
+            let problem = format!("cannot read `[database]`, nothing was switched: {error}");
+            return activate::candidate_failed(context, &mut journal, &problem).map(|()| report);
+        }
+    };
     // `--pause` holds requests across the migrations and the switch alike;
     // a held candidate gets its pre-switch (expand) migrations but no pause.
     let pausing = !request.hold;

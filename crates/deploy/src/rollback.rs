@@ -110,7 +110,6 @@ fn switch_release(
     verify::require_clean(context, &target)?;
 
     let settings = context.settings_for(&target, config)?;
-    let mut journal = Journal::begin(&context.site, op, &target, live.clone(), reason.clone())?;
     // What the older release predates is read before the switch, with the
     // newer release's migrations: they hold the down files.
     let database = context
@@ -120,8 +119,17 @@ fn switch_release(
         .as_ref()
         .map(|database| Schema::for_release(context, database, &target))
         .transpose()?;
-    let predates = match &schema {
-        Some(schema) => crate::schema::predated_by(schema)?,
+    // A code rollback is the emergency path: an unreachable database must
+    // not block it, only `--with-db`, which needs the database.
+    let predates = match schema.as_ref().map(crate::schema::predated_by) {
+        Some(Ok(predates)) => predates,
+        Some(Err(error)) if !with_db => {
+            reporter.warn(&format!(
+                "cannot read the schema ({error}); rolling back the code only"
+            ));
+            Vec::new()
+        }
+        Some(Err(error)) => return Err(error),
         None => Vec::new(),
     };
     let mut report = RollbackReport {
@@ -132,6 +140,8 @@ fn switch_release(
         db_backup: None,
         duration_ms: 0,
     };
+    // Journaled only once the database question is settled: a refusal above leaves nothing to recover.
+    let mut journal = Journal::begin(&context.site, op, &target, live.clone(), reason.clone())?;
     if !predates.is_empty() && !with_db {
         reporter.warn(&format!(
             "`{target}` predates applied migrations {}; the schema stays as it is (add `--with-db` to run their downs)",
