@@ -259,3 +259,24 @@ fn a_code_rollback_works_while_the_database_is_unreachable() {
         .run();
     assert_eq!(env.live().as_deref(), Some(v1.as_str()));
 }
+
+#[test]
+fn backups_beyond_keep_backups_are_removed_oldest_first() {
+    let env = Env::with_config(
+        "[app]\nname = \"shop\"\nversion = \"1\"\n[deploy]\nroot = \"../site\"\n[database]\nurl = \"sqlite://shared/app.db\"\nkeep_backups = 2\n",
+    );
+    env.write("migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
+    env.hoist().args(["deploy", "-q"]).run();
+    let made: Vec<String> = (0..4)
+        .map(|_| {
+            let report = env.hoist().args(["db", "backup", "--json"]).run_json();
+            report["path"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let mut left: Vec<String> = std::fs::read_dir(env.site().join("data/backups"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path().display().to_string())
+        .collect();
+    left.sort();
+    assert_eq!(left, made[2..], "the two newest stay");
+}

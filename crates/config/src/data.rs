@@ -19,9 +19,15 @@ pub struct Database {
         deserialize_with = "crate::duration::deserialize"
     )]
     pub lock_timeout: Duration,
+    /// How many backups in `data/backups/` to keep; older ones are removed after each new one.
+    #[serde(default = "Database::default_keep_backups")]
+    pub keep_backups: usize,
 }
 
 impl Database {
+    fn default_keep_backups() -> usize {
+        10
+    }
     fn default_migrations() -> String {
         "migrations".to_owned()
     }

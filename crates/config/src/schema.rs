@@ -511,6 +511,16 @@ impl Config {
         if let Err(problem) = self.data.check() {
             return Err(invalid("data.reload", problem));
         }
+        if self
+            .database
+            .as_ref()
+            .is_some_and(|db| db.keep_backups == 0)
+        {
+            return Err(invalid(
+                "database.keep_backups",
+                "must be at least 1: the backup taken before a change is the way back".into(),
+            ));
+        }
         if let Some(database) = &self.database {
             let known = ["sqlite://", "postgres://", "postgresql://"];
             if !known.iter().any(|scheme| database.url.starts_with(scheme)) {

@@ -66,6 +66,7 @@ keep_releases = 5              # prune keeps this many, plus live, previous and 
 # url = "sqlite://shared/app.db"        # or "postgres://shop@127.0.0.1/shop"
 # migrations = "migrations"            # NNNN_name.up.sql / NNNN_name.down.sql in the release
 # lock_timeout = "30s"
+# keep_backups = 10                    # in data/backups/, newest first
 
 # [data]                               # `hoist data load` / `roll`; apps read $HOIST_DATA
 # reload = "HUP"                       # signal sent after a roll, or "restart" or "none"

@@ -18,6 +18,8 @@ pub struct Schema {
     pub migrations_dir: PathBuf,
     /// `[database] lock_timeout`.
     pub lock_timeout: std::time::Duration,
+    /// `[database] keep_backups`.
+    pub keep_backups: usize,
 }
 
 impl Schema {
@@ -31,6 +33,7 @@ impl Schema {
             target: Target::parse(&database.url, context.site.root())?,
             migrations_dir: dir,
             lock_timeout: database.lock_timeout,
+            keep_backups: database.keep_backups,
         })
     }
 
@@ -64,6 +67,27 @@ pub fn backup_dir(context: &Context) -> PathBuf {
     context.site.data_dir().join("backups")
 }
 
+/// Removes all but the newest `keep` backups (names start with their time).
+fn prune_backups(context: &Context, keep: usize) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(backup_dir(context)) else {
+        return Vec::new();
+    };
+    let mut backups: Vec<PathBuf> = entries
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| {
+            let extension = path.extension().and_then(|e| e.to_str());
+            matches!(extension, Some("sqlite" | "pgdump"))
+        })
+        .collect();
+    backups.sort();
+    let excess = backups.len().saturating_sub(keep);
+    backups
+        .drain(..excess)
+        .filter(|path| std::fs::remove_file(path).is_ok())
+        .collect()
+}
+
 /// `hoist db status`.
 pub fn db_status(schema: &Schema) -> Result<SchemaStatus, DeployError> {
     let mut driver = schema.target.open()?;
@@ -87,6 +111,9 @@ pub fn db_migrate(
         phase,
         &schema.options(context, dry_run),
     );
+    if result.as_ref().is_ok_and(|report| report.backup.is_some()) {
+        prune_backups(context, schema.keep_backups);
+    }
     record_run(context, "db-migrate", &result)?;
     Ok(result?)
 }
@@ -106,6 +133,9 @@ pub fn db_rollback(
         undo,
         &schema.options(context, dry_run),
     );
+    if result.as_ref().is_ok_and(|report| report.backup.is_some()) {
+        prune_backups(context, schema.keep_backups);
+    }
     record_run(context, "db-rollback", &result)?;
     Ok(result?)
 }
@@ -125,6 +155,7 @@ pub struct BackupReport {
 pub fn db_backup(context: &Context, schema: &Schema) -> Result<BackupReport, DeployError> {
     let mut driver = schema.target.open()?;
     let path = hoist_db::backup(driver.as_mut(), &backup_dir(context), "manual")?;
+    prune_backups(context, schema.keep_backups);
     let mut event = one_off("db-backup");
     event.detail = Some(format!("backup: {}", path.display()));
     context.ledger.record(&event)?;
