@@ -58,8 +58,9 @@ pub trait Driver {
     /// together or not at all; a non-transactional one is marked dirty
     /// first and clean after, so a failure halfway is visible.
     fn run(&mut self, step: &Step<'_>) -> Result<(), DbError>;
-    /// Marks `version` finished (`applied`) or removes its row (undone).
-    fn repair(&mut self, version: u64, applied: bool) -> Result<(), DbError>;
+    /// Marks `version` finished (`applied`) or removes its row (undone);
+    /// returns the rows changed ([`crate::repair`] turns 0 into an error).
+    fn repair(&mut self, version: u64, applied: bool) -> Result<u64, DbError>;
     /// Writes a consistent copy of the whole database to `path`, durably.
     fn backup(&mut self, path: &Path) -> Result<(), DbError>;
     /// Replaces the database's contents with the backup at `path`.

@@ -37,7 +37,8 @@ pub use driver::{Applied, Driver, Step, HISTORY_TABLE};
 pub use error::DbError;
 pub use migration::{checksum, load, Migration, Phase};
 pub use plan::{
-    backup, migrate, rollback, status, Drift, Pending, RunOptions, RunReport, SchemaStatus, Undo,
+    backup, migrate, repair, rollback, status, Drift, Pending, RunOptions, RunReport, SchemaStatus,
+    Undo,
 };
 pub use postgres::{redact, Postgres};
 pub use split::statements;

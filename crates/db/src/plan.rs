@@ -320,3 +320,15 @@ pub fn backup(driver: &mut dyn Driver, dir: &Path, label: &str) -> Result<PathBu
     driver.backup(&path)?;
     Ok(path)
 }
+
+/// Clears a dirty mark by hand: `applied` keeps the row as finished, else
+/// the row goes (the migration counts as never run).
+pub fn repair(driver: &mut dyn Driver, version: u64, applied: bool) -> Result<(), DbError> {
+    if driver.repair(version, applied)? == 0 {
+        return Err(DbError::NotInHistory {
+            database: driver.describe(),
+            version,
+        });
+    }
+    Ok(())
+}

@@ -175,26 +175,18 @@ impl Driver for Postgres {
                 return Err(self.failed(step, &error, true));
             }
         }
-        self.repair(step.row.version, step.up)
+        self.repair(step.row.version, step.up).map(drop)
     }
 
-    fn repair(&mut self, version: u64, applied: bool) -> Result<(), DbError> {
+    fn repair(&mut self, version: u64, applied: bool) -> Result<u64, DbError> {
         let sql = if applied {
             format!("UPDATE {HISTORY_TABLE} SET dirty = false WHERE version = $1")
         } else {
             format!("DELETE FROM {HISTORY_TABLE} WHERE version = $1")
         };
-        let changed = self
-            .client
+        self.client
             .execute(&sql, &[&(version as i64)])
-            .map_err(|e| self.error(e))?;
-        if changed == 0 {
-            return Err(DbError::NotInHistory {
-                database: self.describe(),
-                version,
-            });
-        }
-        Ok(())
+            .map_err(|e| self.error(e))
     }
 
     fn backup(&mut self, path: &Path) -> Result<(), DbError> {

@@ -183,26 +183,19 @@ impl Driver for Sqlite {
         self.conn
             .execute_batch(step.sql)
             .map_err(|error| self.failed(step, error, true))?;
-        self.repair(step.row.version, step.up)
+        self.repair(step.row.version, step.up).map(drop)
     }
 
-    fn repair(&mut self, version: u64, applied: bool) -> Result<(), DbError> {
+    fn repair(&mut self, version: u64, applied: bool) -> Result<u64, DbError> {
         let sql = if applied {
             format!("UPDATE {HISTORY_TABLE} SET dirty = 0 WHERE version = ?1")
         } else {
             format!("DELETE FROM {HISTORY_TABLE} WHERE version = ?1")
         };
-        let changed = self
-            .conn
+        self.conn
             .execute(&sql, [version as i64])
-            .map_err(|e| self.error(e))?;
-        if changed == 0 {
-            return Err(DbError::NotInHistory {
-                database: self.describe(),
-                version,
-            });
-        }
-        Ok(())
+            .map(|changed| changed as u64)
+            .map_err(|e| self.error(e))
     }
 
     fn backup(&mut self, path: &Path) -> Result<(), DbError> {

@@ -208,7 +208,7 @@ pub fn db_repair(
     applied: bool,
 ) -> Result<(), DeployError> {
     let mut driver = schema.target.open()?;
-    driver.repair(version, applied)?;
+    hoist_db::repair(driver.as_mut(), version, applied)?;
     let mut event = one_off("db-repair");
     event.detail = Some(format!(
         "migration {version} marked {}",

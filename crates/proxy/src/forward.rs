@@ -180,12 +180,12 @@ impl Proxy {
                 response.headers_mut().insert(name.clone(), value);
             }
         }
-        if let (Some(name), Some(version)) =
-            (&self.settings.data_header, self.router.data_version())
-        {
-            response
-                .headers_mut()
-                .insert(name.clone(), (*version).clone());
+        if let Some(name) = &self.settings.data_header {
+            if let Some(version) = &*self.router.data_version() {
+                response
+                    .headers_mut()
+                    .insert(name.clone(), HeaderValue::clone(version));
+            }
         }
         if let Some(bucket) = pin_bucket {
             // Keeps a canary client on its side even if its address changes.

@@ -73,8 +73,8 @@ impl Router {
     }
 
     /// The live data version's header value.
-    pub fn data_version(&self) -> Option<Arc<http::HeaderValue>> {
-        self.data.load_full()
+    pub fn data_version(&self) -> arc_swap::Guard<Option<Arc<http::HeaderValue>>> {
+        self.data.load()
     }
 
     /// Routes all new requests to `backend`; returns the one replaced.

@@ -196,22 +196,6 @@ impl Render for SchemaDiff {
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     let (context, config) = crate::target::open(global)?;
     let out = Output::new(global.json);
-    if let DbCommand::Diff { against } = &args.command {
-        let schema = schema(
-            global,
-            &context,
-            config.as_ref(),
-            args.migrations.as_deref(),
-        )?;
-        let there = other_target(against)?;
-        let diff = hoist_deploy::db_diff(&schema.target, &there)?;
-        out.emit(&diff)?;
-        return Ok(if diff.same {
-            crate::EXIT_OK
-        } else {
-            crate::EXIT_FAILURE
-        });
-    }
     let schema = schema(
         global,
         &context,
@@ -253,7 +237,13 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
             };
             eprintln!("migration {version} is marked {state}; `hoist db status` shows the result");
         }
-        DbCommand::Diff { .. } => unreachable!("handled above"),
+        DbCommand::Diff { against } => {
+            let diff = hoist_deploy::db_diff(&schema.target, &other_target(&against)?)?;
+            out.emit(&diff)?;
+            if !diff.same {
+                return Ok(crate::EXIT_FAILURE);
+            }
+        }
     }
     Ok(crate::EXIT_OK)
 }
