@@ -12,6 +12,8 @@ use tokio::sync::Notify;
 #[derive(Debug)]
 pub struct Backend {
     release: String,
+    /// `release` as a header value, made once (`None` if it cannot be one).
+    release_value: Option<http::HeaderValue>,
     addr: SocketAddr,
     in_flight: AtomicU64,
     requests: AtomicU64,
@@ -47,6 +49,7 @@ impl Backend {
     pub fn new(release: &str, addr: SocketAddr) -> Backend {
         Backend {
             release: release.to_owned(),
+            release_value: http::HeaderValue::from_str(release).ok(),
             addr,
             in_flight: AtomicU64::new(0),
             requests: AtomicU64::new(0),
@@ -60,6 +63,11 @@ impl Backend {
     /// The release id.
     pub fn release(&self) -> &str {
         &self.release
+    }
+
+    /// The release id as a response header value.
+    pub(crate) fn release_value(&self) -> Option<&http::HeaderValue> {
+        self.release_value.as_ref()
     }
 
     /// The process address.

@@ -14,30 +14,29 @@ pub(crate) type ProxyBody = BoxBody<Bytes, BoxError>;
 
 /// Streams `inner` and drops the in-flight guard only when the body is done
 /// (or the client goes away), so a drain waits for slow downloads and SSE.
-/// It also carries the backend connection, returned to its pool only when
-/// the body was read to the end (declared before the guard, so it is back
-/// in the pool by the time the in-flight count drops).
-pub(crate) struct Guarded {
-    inner: ProxyBody,
-    connection: Option<crate::pool::Return>,
+/// The inner body, dropped first, has put its backend connection back into
+/// the pool by the time the in-flight count drops.
+pub(crate) struct Guarded<B> {
+    inner: B,
     _guard: InFlight,
 }
 
-impl Guarded {
-    pub(crate) fn wrap(
-        inner: ProxyBody,
-        guard: InFlight,
-        connection: Option<crate::pool::Return>,
-    ) -> ProxyBody {
+impl<B> Guarded<B>
+where
+    B: Body<Data = Bytes, Error = BoxError> + Send + Sync + Unpin + 'static,
+{
+    pub(crate) fn wrap(inner: B, guard: InFlight) -> ProxyBody {
         BoxBody::new(Guarded {
             inner,
-            connection,
             _guard: guard,
         })
     }
 }
 
-impl Body for Guarded {
+impl<B> Body for Guarded<B>
+where
+    B: Body<Data = Bytes, Error = BoxError> + Unpin,
+{
     type Data = Bytes;
     type Error = BoxError;
 
@@ -45,17 +44,7 @@ impl Body for Guarded {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        // hyper stops polling once `is_end_stream` says so, so the last data
-        // frame, not only a final `None`, can be what ends the body.
-        let ended = matches!(polled, Poll::Ready(None))
-            || (matches!(polled, Poll::Ready(Some(Ok(_)))) && self.inner.is_end_stream());
-        if ended {
-            if let Some(connection) = &mut self.connection {
-                connection.finished = true;
-            }
-        }
-        polled
+        Pin::new(&mut self.inner).poll_frame(cx)
     }
 
     fn is_end_stream(&self) -> bool {

@@ -2,14 +2,13 @@
 
 use crate::backend::InFlight;
 use crate::body::{BoxError, Guarded, ProxyBody};
-use crate::pool::{Checked, Return, SendError};
-use crate::{headers, pages, Backend, Router};
+use crate::upstream::{self, Answer, Connection};
+use crate::{headers, pages, Backend, Peer, Router};
 use http::header::{HeaderName, HeaderValue};
-use http::{Request, Response, StatusCode, Uri};
+use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -90,14 +89,9 @@ impl Proxy {
         &self.router
     }
 
-    /// Handles one client request arriving over `scheme` (`http` or `https`).
-    pub async fn handle(
-        &self,
-        request: Request<Incoming>,
-        client: SocketAddr,
-        scheme: &'static str,
-    ) -> Response<ProxyBody> {
-        let mut response = self.route(request, client, scheme).await;
+    /// Handles one client request from `peer`.
+    pub async fn handle(&self, request: Request<Incoming>, peer: &Peer) -> Response<ProxyBody> {
+        let mut response = self.route(request, peer).await;
         let closing = self.closing.load(std::sync::atomic::Ordering::SeqCst);
         if closing && response.status() != StatusCode::SWITCHING_PROTOCOLS {
             response
@@ -107,12 +101,8 @@ impl Proxy {
         response
     }
 
-    async fn route(
-        &self,
-        request: Request<Incoming>,
-        client: SocketAddr,
-        scheme: &'static str,
-    ) -> Response<ProxyBody> {
+    async fn route(&self, request: Request<Incoming>, peer: &Peer) -> Response<ProxyBody> {
+        let client = peer.addr;
         if let Some(maintenance) = self.router.maintenance() {
             if maintenance.applies(
                 request.uri().path(),
@@ -168,17 +158,14 @@ impl Proxy {
         // Counted before anything awaits, so a switch that starts draining now waits for this request.
         let guard = InFlight::new(backend.clone());
         let started = Instant::now();
-        let mut response = self
-            .forward(request, (client, scheme), &backend, guard)
-            .await;
+        let mut response = self.forward(request, peer, &backend, guard).await;
         if response.extensions().get::<pages::ProxyMade>().is_some() {
             response = self.own_page(response, backend.release()).await;
         }
         backend.record(response.status().as_u16(), started.elapsed());
-        if let Some(name) = &self.settings.release_header {
-            if let Ok(value) = HeaderValue::from_str(backend.release()) {
-                response.headers_mut().insert(name.clone(), value);
-            }
+        if let (Some(name), Some(value)) = (&self.settings.release_header, backend.release_value())
+        {
+            response.headers_mut().insert(name.clone(), value.clone());
         }
         if let Some(name) = &self.settings.data_header {
             if let Some(version) = &*self.router.data_version() {
@@ -205,7 +192,7 @@ impl Proxy {
     async fn forward(
         &self,
         mut request: Request<Incoming>,
-        (client, scheme): (SocketAddr, &'static str),
+        peer: &Peer,
         backend: &Arc<Backend>,
         guard: InFlight,
     ) -> Response<ProxyBody> {
@@ -234,16 +221,7 @@ impl Proxy {
         }
         // Backends speak HTTP/1.1 whatever the client spoke.
         parts.version = http::Version::HTTP_11;
-        // Origin-form target: the backend connection is already to the right host.
-        let path = parts.uri.path_and_query().map_or("/", |path| path.as_str());
-        parts.uri = match Uri::try_from(path) {
-            Ok(uri) => uri,
-            Err(_) => {
-                return pages::error(StatusCode::BAD_REQUEST, "The request target is not valid.")
-            }
-        };
         headers::strip_hop_by_hop(&mut parts.headers);
-        headers::add_forwarded(&mut parts.headers, client, scheme);
         if let Some(protocol) = &upgrade {
             parts.headers.insert(
                 http::header::CONNECTION,
@@ -253,21 +231,28 @@ impl Proxy {
                 .headers
                 .insert(http::header::UPGRADE, protocol.clone());
         }
-        let limited = Limited::new(body, self.settings.max_body_size as usize)
-            .map_err(BoxError::from)
-            .boxed();
-        let outgoing = Request::from_parts(parts, limited);
-
-        let exchange = self.exchange(backend, outgoing);
+        // Most requests have no body: no limiter, no box, nothing to send.
+        let body = (!http_body::Body::is_end_stream(&body)).then(|| {
+            Limited::new(body, self.settings.max_body_size as usize)
+                .map_err(BoxError::from)
+                .boxed()
+        });
+        let exchange =
+            upstream::exchange(backend, parts, body, peer, self.settings.connect_timeout);
         let sent = tokio::time::timeout(self.settings.response_timeout, exchange).await;
-        let (mut response, sender) = match sent {
-            Ok(Ok(answered)) => answered,
+        let answer = match sent {
+            Ok(Ok(answer)) => answer,
             Ok(Err(error)) => {
-                tracing::warn!(release = backend.release(), %error, "backend request failed");
-                return pages::error(
-                    StatusCode::BAD_GATEWAY,
-                    "The application did not answer. Please try again in a moment.",
-                );
+                let status = error.status();
+                if status == StatusCode::BAD_GATEWAY {
+                    tracing::warn!(release = backend.release(), %error, "backend request failed");
+                    return pages::error(
+                        status,
+                        "The application did not answer. Please try again in a moment.",
+                    );
+                }
+                tracing::debug!(release = backend.release(), %error, "client request failed");
+                return pages::error(status, "The request body could not be read.");
             }
             Err(_) => {
                 return pages::error(
@@ -276,15 +261,30 @@ impl Proxy {
                 );
             }
         };
-        if response.status() == StatusCode::SWITCHING_PROTOCOLS {
-            if let Some(client_upgrade) = client_upgrade {
-                let backend_upgrade = hyper::upgrade::on(&mut response);
-                tokio::spawn(tunnel(client_upgrade, backend_upgrade, guard));
-                let (mut parts, _) = response.into_parts();
+        let response = match answer {
+            Answer::Response(response) => response,
+            Answer::Switched(mut parts, connection) => {
+                let Some(client_upgrade) = client_upgrade else {
+                    tracing::warn!(
+                        release = backend.release(),
+                        "backend switched protocols unasked"
+                    );
+                    return pages::error(
+                        StatusCode::BAD_GATEWAY,
+                        "The application did not answer. Please try again in a moment.",
+                    );
+                };
+                tokio::spawn(tunnel(client_upgrade, connection, guard));
+                // The backend's `Upgrade` names the protocol it switched to.
+                let switched_to = parts.headers.get(http::header::UPGRADE).cloned();
+                headers::strip_hop_by_hop(&mut parts.headers);
                 parts.headers.insert(
                     http::header::CONNECTION,
                     HeaderValue::from_static("upgrade"),
                 );
+                if let Some(protocol) = switched_to.or(upgrade) {
+                    parts.headers.insert(http::header::UPGRADE, protocol);
+                }
                 return Response::from_parts(
                     parts,
                     http_body_util::Empty::new()
@@ -292,24 +292,10 @@ impl Proxy {
                         .boxed(),
                 );
             }
-        }
+        };
         let (mut parts, body) = response.into_parts();
         headers::strip_hop_by_hop(&mut parts.headers);
-        // An empty body may never be polled; it is complete already.
-        let finished = http_body::Body::is_end_stream(&body);
-        let connection = Return {
-            pool: backend.clone(),
-            sender: Some(sender),
-            finished,
-        };
-        Response::from_parts(
-            parts,
-            Guarded::wrap(
-                body.map_err(BoxError::from).boxed(),
-                guard,
-                Some(connection),
-            ),
-        )
+        Response::from_parts(parts, Guarded::wrap(body, guard))
     }
 
     /// Swaps a proxy-made error body for the app's own page, when configured and readable.
@@ -325,50 +311,27 @@ impl Proxy {
             }
         }
     }
-
-    /// Sends `request` on a pooled connection to `backend`. A request the
-    /// pooled connection never wrote (the backend had just closed it) is
-    /// retried once on a fresh connection; nothing sent twice.
-    async fn exchange(
-        &self,
-        backend: &Backend,
-        request: Request<ProxyBody>,
-    ) -> Result<(Response<Incoming>, Checked), SendError> {
-        let timeout = self.settings.connect_timeout;
-        let mut sender = backend.pool().checkout(backend.addr(), timeout).await?;
-        match sender.try_send_request(request).await {
-            Ok(response) => Ok((response, sender)),
-            Err(mut failed) => match failed.take_message() {
-                Some(unsent) => {
-                    let mut fresh = crate::pool::connect_fresh(backend.addr(), timeout).await?;
-                    let response = fresh
-                        .send_request(unsent)
-                        .await
-                        .map_err(SendError::Exchange)?;
-                    Ok((response, fresh))
-                }
-                None => Err(SendError::Exchange(failed.into_error())),
-            },
-        }
-    }
 }
 
 /// Copies bytes both ways for an upgraded connection; the in-flight guard
 /// lives as long as the tunnel, so a drain waits for websockets too.
-async fn tunnel(
-    client: hyper::upgrade::OnUpgrade,
-    backend: hyper::upgrade::OnUpgrade,
-    _guard: InFlight,
-) {
-    let (client, backend) = match tokio::try_join!(client, backend) {
-        Ok(both) => both,
+async fn tunnel(client: hyper::upgrade::OnUpgrade, mut backend: Connection, _guard: InFlight) {
+    let mut client = match client.await {
+        Ok(upgraded) => TokioIo::new(upgraded),
         Err(error) => {
             tracing::warn!(error = %error, "upgrade failed");
             return;
         }
     };
-    let (mut client, mut backend) = (TokioIo::new(client), TokioIo::new(backend));
-    let _ = tokio::io::copy_bidirectional(&mut client, &mut backend).await;
+    // Bytes the backend sent right behind its 101 go first.
+    if !backend.buffer.is_empty() {
+        use tokio::io::AsyncWriteExt;
+        if client.write_all(&backend.buffer).await.is_err() {
+            return;
+        }
+        backend.buffer.clear();
+    }
+    let _ = tokio::io::copy_bidirectional(&mut client, &mut backend.stream).await;
 }
 
 /// Whether the client asked for JSON rather than a page.

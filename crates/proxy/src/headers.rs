@@ -24,6 +24,11 @@ const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Removes hop-by-hop headers, including any the `Connection` header names.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Most messages carry none: one pass of cheap name comparisons instead
+    // of a hashed removal per name (it was a tenth of the proxy's CPU).
+    if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
+        return;
+    }
     if headers.contains_key(header::CONNECTION) {
         let named: Vec<HeaderName> = headers
             .get_all(header::CONNECTION)
@@ -56,33 +61,88 @@ pub(crate) fn upgrade_of(headers: &HeaderMap) -> Option<HeaderValue> {
         .flatten()
 }
 
-/// Adds `X-Forwarded-*` and `X-Request-Id` for the backend.
-pub(crate) fn add_forwarded(headers: &mut HeaderMap, client: SocketAddr, scheme: &str) {
-    let ip = client.ip().to_string();
-    let forwarded_for = match headers
-        .get(&X_FORWARDED_FOR)
-        .and_then(|value| value.to_str().ok())
-    {
-        Some(earlier) => format!("{earlier}, {ip}"),
-        None => ip,
-    };
-    if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
-        headers.insert(X_FORWARDED_FOR, value);
+/// The client end of one connection: what the forwarded headers say of it,
+/// worked out once per connection rather than once per request.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    pub(crate) addr: SocketAddr,
+    pub(crate) scheme: &'static str,
+    forwarded_for: HeaderValue,
+}
+
+impl Peer {
+    /// A client at `addr` speaking `scheme` (`http` or `https`).
+    pub fn new(addr: SocketAddr, scheme: &'static str) -> Peer {
+        let forwarded_for =
+            HeaderValue::from_str(&addr.ip().to_string()).expect("an IP is a valid header value");
+        Peer {
+            addr,
+            scheme: if scheme == "https" { "https" } else { "http" },
+            forwarded_for,
+        }
     }
-    headers.insert(
-        X_FORWARDED_PROTO,
-        HeaderValue::from_static(if scheme == "https" { "https" } else { "http" }),
-    );
-    if let Some(host) = headers.get(header::HOST).cloned() {
-        headers.insert(X_FORWARDED_HOST, host);
+}
+
+/// `X-Forwarded-*` and `X-Request-Id` for the backend, written straight
+/// into the request head as it is encoded: inserting non-standard names
+/// into the header map (a hash and a probe each, sometimes a rehash) was
+/// the proxy's most expensive header work.
+#[derive(Debug, Default)]
+pub(crate) struct Forwarding<'a> {
+    host: Option<&'a HeaderValue>,
+    has_request_id: bool,
+    /// The client's own `X-Forwarded-For`, to be extended, not replaced.
+    earlier_for: bool,
+}
+
+impl<'a> Forwarding<'a> {
+    /// Looks at one of the client's headers; `false` means leave it out
+    /// (it is one this proxy writes or answers itself).
+    pub(crate) fn keep(&mut self, name: &HeaderName, value: &'a HeaderValue) -> bool {
+        if *name == header::HOST {
+            self.host = Some(value);
+        } else if *name == X_REQUEST_ID {
+            self.has_request_id = true;
+        } else if *name == X_FORWARDED_FOR {
+            self.earlier_for = true;
+            return false;
+        } else if *name == X_FORWARDED_PROTO || *name == X_FORWARDED_HOST {
+            return false;
+        } else if *name == header::EXPECT {
+            // The proxy answers `Expect: 100-continue` itself when it reads the body.
+            return false;
+        }
+        true
     }
-    if !headers.contains_key(&X_REQUEST_ID) {
-        headers.insert(X_REQUEST_ID, request_id());
+
+    /// Appends the forwarding header lines for `peer` to `head`.
+    pub(crate) fn write(&self, head: &mut Vec<u8>, headers: &HeaderMap, peer: &Peer) {
+        head.extend_from_slice(b"x-forwarded-for: ");
+        if self.earlier_for {
+            for earlier in headers.get_all(&X_FORWARDED_FOR) {
+                head.extend_from_slice(earlier.as_bytes());
+                head.extend_from_slice(b", ");
+            }
+        }
+        head.extend_from_slice(peer.forwarded_for.as_bytes());
+        head.extend_from_slice(b"\r\nx-forwarded-proto: ");
+        head.extend_from_slice(peer.scheme.as_bytes());
+        head.extend_from_slice(b"\r\n");
+        if let Some(host) = self.host {
+            head.extend_from_slice(b"x-forwarded-host: ");
+            head.extend_from_slice(host.as_bytes());
+            head.extend_from_slice(b"\r\n");
+        }
+        if !self.has_request_id {
+            head.extend_from_slice(b"x-request-id: ");
+            head.extend_from_slice(&request_id());
+            head.extend_from_slice(b"\r\n");
+        }
     }
 }
 
 /// A unique, sortable-enough id: start time of this process + a counter.
-fn request_id() -> HeaderValue {
+fn request_id() -> [u8; 25] {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     static EPOCH: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
     let epoch = EPOCH.get_or_init(|| {
@@ -91,8 +151,19 @@ fn request_id() -> HeaderValue {
             .map_or(0, |since| since.as_nanos() as u64)
     });
     let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-    HeaderValue::from_str(&format!("{epoch:016x}-{count:08x}"))
-        .expect("hex is a valid header value")
+    // Hex by hand: `format!` costs more than the rest of the header work.
+    let mut id = [b'-'; 25];
+    hex_into(&mut id[..16], *epoch);
+    hex_into(&mut id[17..], count);
+    id
+}
+
+/// Writes `value`'s low `out.len()` hex digits into `out`.
+fn hex_into(out: &mut [u8], mut value: u64) {
+    for byte in out.iter_mut().rev() {
+        *byte = b"0123456789abcdef"[(value & 0xf) as usize];
+        value >>= 4;
+    }
 }
 
 #[cfg(test)]
@@ -115,14 +186,34 @@ mod tests {
     }
 
     #[test]
-    fn forwarded_for_appends() {
+    fn forwarded_for_appends_and_client_claims_are_replaced() {
         let mut headers = HeaderMap::new();
-        headers.insert("x-forwarded-for", HeaderValue::from_static("10.1.1.1"));
+        headers.append("x-forwarded-for", HeaderValue::from_static("10.1.1.1"));
+        headers.append("x-forwarded-for", HeaderValue::from_static("10.2.2.2"));
+        headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
         headers.insert("host", HeaderValue::from_static("shop.example"));
-        add_forwarded(&mut headers, "127.0.0.1:5000".parse().unwrap(), "http");
-        assert_eq!(headers["x-forwarded-for"], "10.1.1.1, 127.0.0.1");
-        assert_eq!(headers["x-forwarded-host"], "shop.example");
-        assert!(headers.contains_key("x-request-id"));
+        let mut forwarding = Forwarding::default();
+        let kept: Vec<&str> = headers
+            .iter()
+            .filter(|(name, value)| forwarding.keep(name, value))
+            .map(|(name, _)| name.as_str())
+            .collect();
+        assert_eq!(kept, ["host"]);
+        let mut head = Vec::new();
+        let peer = Peer::new("127.0.0.1:5000".parse().unwrap(), "http");
+        forwarding.write(&mut head, &headers, &peer);
+        let text = String::from_utf8(head).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[..3],
+            [
+                "x-forwarded-for: 10.1.1.1, 10.2.2.2, 127.0.0.1",
+                "x-forwarded-proto: http",
+                "x-forwarded-host: shop.example"
+            ]
+        );
+        let id = lines[3].strip_prefix("x-request-id: ").unwrap();
+        assert!(id.len() == 25 && id.as_bytes()[16] == b'-', "{id}");
     }
 
     #[test]

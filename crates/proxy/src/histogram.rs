@@ -25,12 +25,9 @@ impl Default for Histogram {
 
 impl Histogram {
     pub(crate) fn record(&self, elapsed: Duration) {
-        let micros = elapsed.as_secs_f64() * 1e6;
-        let index = if micros <= FIRST_MICROS {
-            0
-        } else {
-            ((micros / FIRST_MICROS).ln() / GROWTH.ln()).ceil() as usize
-        };
+        // A binary search over precomputed bounds: no logarithm per request.
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        let index = upper_bounds_ns().partition_point(|bound| *bound < nanos);
         self.buckets[index.min(BUCKETS - 1)].fetch_add(1, Ordering::Relaxed);
     }
 
@@ -55,6 +52,14 @@ impl Histogram {
         }
         None
     }
+}
+
+/// Bucket `i`'s upper bound in nanoseconds.
+fn upper_bounds_ns() -> &'static [u64; BUCKETS] {
+    static BOUNDS: std::sync::OnceLock<[u64; BUCKETS]> = std::sync::OnceLock::new();
+    BOUNDS.get_or_init(|| {
+        std::array::from_fn(|index| (FIRST_MICROS * GROWTH.powi(index as i32) * 1000.0) as u64)
+    })
 }
 
 #[cfg(test)]

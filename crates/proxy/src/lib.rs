@@ -34,9 +34,11 @@ mod router;
 mod server;
 mod steering;
 mod tls;
+mod upstream;
 
 pub use backend::{Backend, BackendStats};
 pub use forward::{Proxy, Settings};
+pub use headers::Peer;
 pub use maintenance::{is_valid_cidr, Maintenance};
 pub use pool_members::{Member, MemberInfo, Members};
 pub use router::Router;

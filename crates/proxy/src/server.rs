@@ -1,6 +1,6 @@
 //! The public accept loop, with graceful shutdown.
 
-use crate::Proxy;
+use crate::{Peer, Proxy};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -114,9 +114,13 @@ async fn serve_connection<I>(
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    let session = Arc::new((proxy, Peer::new(client, scheme)));
     let service = service_fn(move |request| {
-        let proxy = proxy.clone();
-        async move { Ok::<_, std::convert::Infallible>(proxy.handle(request, client, scheme).await) }
+        let session = session.clone();
+        async move {
+            let (proxy, peer) = &*session;
+            Ok::<_, std::convert::Infallible>(proxy.handle(request, peer).await)
+        }
     });
     let connection = builder.serve_connection_with_upgrades(io, service);
     watcher.watch(connection.into_owned()).await

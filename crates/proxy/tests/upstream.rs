@@ -1,0 +1,259 @@
+//! The proxy's HTTP/1.1 client side against backends that speak raw bytes:
+//! framing (chunked, close-delimited, HEAD, 1xx), keep-alive reuse, a
+//! backend closing pooled connections, bodies of unknown length, early
+//! answers and broken responses.
+
+use bytes::Bytes;
+use hoist_proxy::{Backend, Proxy, Router, Settings};
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// A backend that runs `script` on each connection it accepts and counts them.
+async fn scripted<F, Fut>(script: F) -> (SocketAddr, Arc<AtomicUsize>)
+where
+    F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(script(stream));
+        }
+    });
+    (address, accepted)
+}
+
+/// Reads one request head; `None` when the proxy closed the connection.
+async fn read_head(stream: &mut TcpStream, pending: &mut Vec<u8>) -> Option<String> {
+    loop {
+        if let Some(end) = pending.windows(4).position(|window| window == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&pending[..end + 4]).into_owned();
+            pending.drain(..end + 4);
+            return Some(head);
+        }
+        let mut chunk = [0u8; 4096];
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(read) => pending.extend_from_slice(&chunk[..read]),
+        }
+    }
+}
+
+/// Reads a chunked body to its end and returns the data.
+async fn read_chunked(stream: &mut TcpStream, pending: &mut Vec<u8>) -> Vec<u8> {
+    let mut data = Vec::new();
+    loop {
+        while !pending.windows(2).any(|window| window == b"\r\n") {
+            let mut chunk = [0u8; 4096];
+            let read = stream.read(&mut chunk).await.unwrap();
+            pending.extend_from_slice(&chunk[..read]);
+        }
+        let line_end = pending
+            .windows(2)
+            .position(|window| window == b"\r\n")
+            .unwrap();
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&pending[..line_end]).unwrap(), 16).unwrap();
+        pending.drain(..line_end + 2);
+        while pending.len() < size + 2 {
+            let mut chunk = [0u8; 4096];
+            let read = stream.read(&mut chunk).await.unwrap();
+            pending.extend_from_slice(&chunk[..read]);
+        }
+        data.extend_from_slice(&pending[..size]);
+        pending.drain(..size + 2);
+        if size == 0 {
+            return data;
+        }
+    }
+}
+
+async fn proxy_to(backend: SocketAddr) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let router = Arc::new(Router::default());
+    router.set_live(Arc::new(Backend::new("r1", backend)));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let proxy = Arc::new(Proxy::new(router, Settings::default()));
+    tokio::spawn(hoist_proxy::serve(listener, proxy, async move {
+        let _ = stopped.await;
+    }));
+    (address, stop)
+}
+
+type TestClient<B> = Client<hyper_util::client::legacy::connect::HttpConnector, B>;
+
+async fn send<B>(client: &TestClient<B>, request: http::Request<B>) -> Result<(u16, String), String>
+where
+    B: http_body::Body + Send + Unpin + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let response = client
+        .request(request)
+        .await
+        .map_err(|error| error.to_string())?;
+    let status = response.status().as_u16();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|error| error.to_string())?;
+    Ok((
+        status,
+        String::from_utf8_lossy(&body.to_bytes()).into_owned(),
+    ))
+}
+
+fn get(proxy: SocketAddr, path: &str) -> http::Request<Full<Bytes>> {
+    http::Request::get(format!("http://{proxy}{path}"))
+        .body(Full::default())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn chunked_answers_stream_through_on_one_reused_connection() {
+    let (backend, accepted) = scripted(|mut stream| async move {
+        let mut pending = Vec::new();
+        while read_head(&mut stream, &mut pending).await.is_some() {
+            let answer = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n\
+                          5\r\nhello\r\n6;x=1\r\n world\r\n0\r\nx-trailer: 1\r\n\r\n";
+            stream.write_all(answer.as_bytes()).await.unwrap();
+        }
+    })
+    .await;
+    let (proxy, _stop) = proxy_to(backend).await;
+    let client = Client::builder(TokioExecutor::new()).build_http();
+    for _ in 0..5 {
+        assert_eq!(
+            send(&client, get(proxy, "/")).await,
+            Ok((200, "hello world".into()))
+        );
+    }
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        1,
+        "one keep-alive backend connection"
+    );
+}
+
+#[tokio::test]
+async fn a_backend_closing_its_keep_alive_connections_costs_no_request() {
+    // Answers one request per connection, then hangs up without saying so.
+    let (backend, accepted) = scripted(|mut stream| async move {
+        let mut pending = Vec::new();
+        if read_head(&mut stream, &mut pending).await.is_some() {
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                .await;
+        }
+    })
+    .await;
+    let (proxy, _stop) = proxy_to(backend).await;
+    let client = Client::builder(TokioExecutor::new()).build_http();
+    for _ in 0..20 {
+        assert_eq!(send(&client, get(proxy, "/")).await, Ok((200, "ok".into())));
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 20);
+}
+
+#[tokio::test]
+async fn framing_close_delimited_head_interim_and_broken_answers() {
+    let (backend, _) = scripted(|mut stream| async move {
+        let mut pending = Vec::new();
+        while let Some(head) = read_head(&mut stream, &mut pending).await {
+            let answer: &[u8] = if head.starts_with("GET /close ") {
+                b"HTTP/1.1 200 OK\r\n\r\nuntil the end"
+            } else if head.starts_with("HEAD /") {
+                b"HTTP/1.1 200 OK\r\ncontent-length: 50\r\n\r\n"
+            } else if head.starts_with("GET /interim ") {
+                b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\ndone"
+            } else if head.starts_with("GET /garbage ") {
+                b"NOT HTTP AT ALL\r\n\r\n"
+            } else if head.starts_with("GET /short ") {
+                b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc"
+            } else {
+                b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"
+            };
+            let _ = stream.write_all(answer).await;
+            if head.starts_with("GET /close ") || head.starts_with("GET /short ") || head.starts_with("GET /garbage ") {
+                return;
+            }
+        }
+    })
+    .await;
+    let (proxy, _stop) = proxy_to(backend).await;
+    let client = Client::builder(TokioExecutor::new()).build_http();
+    assert_eq!(
+        send(&client, get(proxy, "/close")).await,
+        Ok((200, "until the end".into()))
+    );
+    let head = http::Request::head(format!("http://{proxy}/"))
+        .body(Full::default())
+        .unwrap();
+    assert_eq!(send(&client, head).await, Ok((200, String::new())));
+    assert_eq!(
+        send(&client, get(proxy, "/interim")).await,
+        Ok((200, "done".into()))
+    );
+    let (status, _) = send(&client, get(proxy, "/garbage")).await.unwrap();
+    assert_eq!(status, 502);
+    assert!(
+        send(&client, get(proxy, "/short")).await.is_err(),
+        "a cut body must not look complete"
+    );
+    assert_eq!(send(&client, get(proxy, "/")).await, Ok((200, "ok".into())));
+}
+
+#[tokio::test]
+async fn bodies_of_unknown_length_arrive_chunked_and_early_answers_pass() {
+    let (backend, _) = scripted(|mut stream| async move {
+        let mut pending = Vec::new();
+        let Some(head) = read_head(&mut stream, &mut pending).await else { return };
+        if head.starts_with("POST /early ") {
+            // Refuses at once, without reading the body, then drains it.
+            let answer = "HTTP/1.1 413 Payload Too Large\r\ncontent-length: 4\r\nconnection: close\r\n\r\nbig!";
+            stream.write_all(answer.as_bytes()).await.unwrap();
+            let mut sink = [0u8; 65536];
+            while matches!(stream.read(&mut sink).await, Ok(read) if read > 0) {}
+            return;
+        }
+        assert!(head.contains("transfer-encoding: chunked\r\n"), "{head}");
+        let data = read_chunked(&mut stream, &mut pending).await;
+        let answer = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{}", data.len().to_string().len(), data.len());
+        stream.write_all(answer.as_bytes()).await.unwrap();
+    })
+    .await;
+    let (proxy, _stop) = proxy_to(backend).await;
+    let client = Client::builder(TokioExecutor::new()).build_http();
+    let pieces = (0..50).map(|index| {
+        Ok::<_, std::convert::Infallible>(http_body::Frame::data(Bytes::from(vec![
+            b'a' + (index % 26)
+                as u8;
+            1000
+        ])))
+    });
+    let streamed = StreamBody::new(futures_util::stream::iter(pieces));
+    let upload = http::Request::post(format!("http://{proxy}/upload"))
+        .body(streamed)
+        .unwrap();
+    assert_eq!(send(&client, upload).await, Ok((200, "50000".into())));
+
+    let early = http::Request::post(format!("http://{proxy}/early"))
+        .body(Full::new(Bytes::from(vec![b'x'; 64 * 1024])))
+        .unwrap();
+    assert_eq!(
+        send(&Client::builder(TokioExecutor::new()).build_http(), early).await,
+        Ok((413, "big!".into()))
+    );
+}
