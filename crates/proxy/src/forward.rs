@@ -196,21 +196,27 @@ impl Proxy {
         backend: &Arc<Backend>,
         guard: InFlight,
     ) -> Response<ProxyBody> {
-        let declared = request
-            .headers()
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        // hyper has parsed `Content-Length` into the body's size already.
+        let declared = http_body::Body::size_hint(request.body()).exact();
         if declared.is_some_and(|length| length > self.settings.max_body_size) {
             return pages::error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "The request body is larger than this site accepts.",
             );
         }
-        let upgrade = headers::upgrade_of(request.headers());
+        // One pass of cheap name comparisons instead of a hashed lookup each.
+        let (mut has_host, mut has_connection) = (false, false);
+        for name in request.headers().keys() {
+            has_host |= *name == http::header::HOST;
+            has_connection |= *name == http::header::CONNECTION;
+        }
+        let upgrade = has_connection
+            .then(|| headers::upgrade_of(request.headers()))
+            .flatten();
         let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut request));
         let (mut parts, body) = request.into_parts();
         // HTTP/2 clients name the host in `:authority`; HTTP/1.1 backends need `Host`.
-        if !parts.headers.contains_key(http::header::HOST) {
+        if !has_host {
             if let Some(host) = parts
                 .uri
                 .authority()
