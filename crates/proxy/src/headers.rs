@@ -48,17 +48,19 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
 
 /// Whether the request asks to switch protocols (WebSocket and friends).
 pub(crate) fn upgrade_of(headers: &HeaderMap) -> Option<HeaderValue> {
-    let asks = headers
-        .get_all(header::CONNECTION)
+    has_token(headers, header::CONNECTION, "upgrade")
+        .then(|| headers.get(header::UPGRADE).cloned())
+        .flatten()
+}
+
+/// Whether a comma-separated header holds `token` (case-insensitively).
+pub(crate) fn has_token(headers: &HeaderMap, name: HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
         .iter()
         .filter_map(|value| value.to_str().ok())
-        .any(|value| {
-            value
-                .split(',')
-                .any(|token| token.trim().eq_ignore_ascii_case("upgrade"))
-        });
-    asks.then(|| headers.get(header::UPGRADE).cloned())
-        .flatten()
+        .flat_map(|value| value.split(','))
+        .any(|item| item.trim().eq_ignore_ascii_case(token))
 }
 
 /// The client end of one connection: what the forwarded headers say of it,

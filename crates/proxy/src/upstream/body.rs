@@ -54,6 +54,13 @@ impl UpstreamBody {
         body
     }
 
+    /// The body cannot go on: the connection is closed, never reused.
+    fn abandon(&mut self, error: io::Error) -> BoxError {
+        self.reusable = false;
+        self.release();
+        error.into()
+    }
+
     /// The body has ended: the connection goes back to the pool if it is
     /// clean (reusable, and the backend sent nothing past the body).
     fn release(&mut self) {
@@ -79,11 +86,7 @@ impl Body for UpstreamBody {
                 return Poll::Ready(None);
             };
             match this.decoder.decode(&mut connection.buffer) {
-                Err(error) => {
-                    this.reusable = false;
-                    this.release();
-                    return Poll::Ready(Some(Err(error.into())));
-                }
+                Err(error) => return Poll::Ready(Some(Err(this.abandon(error)))),
                 Ok(data) => {
                     if this.decoder.is_done() {
                         this.release();
@@ -112,20 +115,14 @@ impl Body for UpstreamBody {
                     return Poll::Ready(None);
                 }
                 Ok(0) => {
-                    this.reusable = false;
-                    this.release();
-                    return Poll::Ready(Some(Err(io::Error::new(
+                    let cut = io::Error::new(
                         io::ErrorKind::UnexpectedEof,
                         "the backend closed the connection mid-body",
-                    )
-                    .into())));
+                    );
+                    return Poll::Ready(Some(Err(this.abandon(cut))));
                 }
                 Ok(_) => {}
-                Err(error) => {
-                    this.reusable = false;
-                    this.release();
-                    return Poll::Ready(Some(Err(error.into())));
-                }
+                Err(error) => return Poll::Ready(Some(Err(this.abandon(error)))),
             }
         }
     }

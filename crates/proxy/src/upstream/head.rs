@@ -1,7 +1,7 @@
 //! Request heads out, response heads in, and how each body is framed
 //! (RFC 9112 §6).
 
-use crate::headers::Forwarding;
+use crate::headers::{has_token, Forwarding};
 use crate::Peer;
 use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -255,16 +255,6 @@ fn framing(
         }
     }
     Ok(declared.map_or(Framing::UntilClose, Framing::Length))
-}
-
-/// Whether a comma-separated header holds `token` (case-insensitively).
-pub(crate) fn has_token(headers: &HeaderMap, name: HeaderName, token: &str) -> bool {
-    headers
-        .get_all(name)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .any(|item| item.trim().eq_ignore_ascii_case(token))
 }
 
 #[cfg(test)]

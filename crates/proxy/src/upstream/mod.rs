@@ -19,7 +19,7 @@ pub(crate) use body::UpstreamBody;
 use crate::body::{BoxError, ProxyBody};
 use crate::Backend;
 use bytes::{Bytes, BytesMut};
-use head::{BadHead, ResponseHead, Sending};
+use head::{ResponseHead, Sending};
 use http::{Method, Response, StatusCode};
 use http_body_util::BodyExt;
 use std::io;
@@ -229,7 +229,7 @@ async fn read_head<R: AsyncRead + Unpin>(
                 }
                 Ok(Some(response)) => return Ok(response),
                 Ok(None) => {}
-                Err(bad @ (BadHead::Malformed(_) | BadHead::TooLarge)) => {
+                Err(bad) => {
                     return Err(Failure {
                         error: UpstreamError::BadResponse(bad.to_string()),
                         unsent: false,
