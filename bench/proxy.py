@@ -56,13 +56,23 @@ def start_nginx(port, backends):
     prefix = tempfile.mkdtemp(dir=work)
     conf = os.path.join(prefix, "nginx.conf")
     open(conf, "w").write(nginx_conf(port, backends, prefix))
-    sh(nginx, "-p", prefix, "-c", conf)
+    # In the foreground, as a child of this script like hoist's agent: a
+    # daemonized nginx starts its own session, and with the kernel's
+    # autogroup scheduling (/proc/sys/kernel/sched_autogroup_enabled) a
+    # session is a scheduling group of its own, so its one worker would get
+    # a core's share to itself while the agent shares one with wrk and the app.
+    proc = subprocess.Popen([nginx, "-p", prefix, "-c", conf, "-g", "daemon off;"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    children.append(proc)
     wait_port(port)
     return prefix, conf
 
 
 def stop_nginx(prefix, conf):
     subprocess.run([nginx, "-p", prefix, "-c", conf, "-s", "quit"], capture_output=True)
+    for proc in children:
+        if proc.args[0] == nginx and proc.args[2] == prefix:
+            proc.wait(30)
 
 
 def wait_port(port, timeout=10):

@@ -2,13 +2,11 @@
 
 use crate::backend::InFlight;
 use crate::body::{BoxError, Guarded, ProxyBody};
-use crate::upstream::{self, Answer, Connection};
+use crate::upstream::{self, Answer};
 use crate::{headers, pages, Backend, Peer, Router};
 use http::header::{HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -89,8 +87,13 @@ impl Proxy {
         &self.router
     }
 
-    /// Handles one client request from `peer`.
-    pub async fn handle(&self, request: Request<Incoming>, peer: &Peer) -> Response<ProxyBody> {
+    /// Handles one client request from `peer`, whatever its body type
+    /// (hoist's HTTP/1 server or hyper's HTTP/2 one).
+    pub async fn handle<B>(&self, request: Request<B>, peer: &Peer) -> Response<ProxyBody>
+    where
+        B: http_body::Body<Data = bytes::Bytes> + Send + Sync + 'static,
+        B::Error: Into<BoxError>,
+    {
         let mut response = self.route(request, peer).await;
         let closing = self.closing.load(std::sync::atomic::Ordering::SeqCst);
         if closing && response.status() != StatusCode::SWITCHING_PROTOCOLS {
@@ -101,7 +104,11 @@ impl Proxy {
         response
     }
 
-    async fn route(&self, request: Request<Incoming>, peer: &Peer) -> Response<ProxyBody> {
+    async fn route<B>(&self, request: Request<B>, peer: &Peer) -> Response<ProxyBody>
+    where
+        B: http_body::Body<Data = bytes::Bytes> + Send + Sync + 'static,
+        B::Error: Into<BoxError>,
+    {
         let client = peer.addr;
         if let Some(maintenance) = self.router.maintenance() {
             if maintenance.applies(
@@ -189,14 +196,18 @@ impl Proxy {
         response
     }
 
-    async fn forward(
+    async fn forward<B>(
         &self,
-        mut request: Request<Incoming>,
+        request: Request<B>,
         peer: &Peer,
         backend: &Arc<Backend>,
         guard: InFlight,
-    ) -> Response<ProxyBody> {
-        // hyper has parsed `Content-Length` into the body's size already.
+    ) -> Response<ProxyBody>
+    where
+        B: http_body::Body<Data = bytes::Bytes> + Send + Sync + 'static,
+        B::Error: Into<BoxError>,
+    {
+        // The server has parsed `Content-Length` into the body's size already.
         let declared = http_body::Body::size_hint(request.body()).exact();
         if declared.is_some_and(|length| length > self.settings.max_body_size) {
             return pages::error(
@@ -213,7 +224,6 @@ impl Proxy {
         let upgrade = has_connection
             .then(|| headers::upgrade_of(request.headers()))
             .flatten();
-        let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut request));
         let (mut parts, body) = request.into_parts();
         // HTTP/2 clients name the host in `:authority`; HTTP/1.1 backends need `Host`.
         if !has_host {
@@ -270,7 +280,8 @@ impl Proxy {
         let response = match answer {
             Answer::Response(response) => response,
             Answer::Switched(mut parts, connection) => {
-                let Some(client_upgrade) = client_upgrade else {
+                // Only HTTP/1 clients ask to upgrade (HTTP/2 has no `Connection`).
+                if upgrade.is_none() {
                     tracing::warn!(
                         release = backend.release(),
                         "backend switched protocols unasked"
@@ -279,8 +290,10 @@ impl Proxy {
                         StatusCode::BAD_GATEWAY,
                         "The application did not answer. Please try again in a moment.",
                     );
-                };
-                tokio::spawn(tunnel(client_upgrade, connection, guard));
+                }
+                parts
+                    .extensions
+                    .insert(crate::h1::Tunnel::new(connection, guard));
                 // The backend's `Upgrade` names the protocol it switched to.
                 let switched_to = parts.headers.get(http::header::UPGRADE).cloned();
                 headers::strip_hop_by_hop(&mut parts.headers);
@@ -317,27 +330,6 @@ impl Proxy {
             }
         }
     }
-}
-
-/// Copies bytes both ways for an upgraded connection; the in-flight guard
-/// lives as long as the tunnel, so a drain waits for websockets too.
-async fn tunnel(client: hyper::upgrade::OnUpgrade, mut backend: Connection, _guard: InFlight) {
-    let mut client = match client.await {
-        Ok(upgraded) => TokioIo::new(upgraded),
-        Err(error) => {
-            tracing::warn!(error = %error, "upgrade failed");
-            return;
-        }
-    };
-    // Bytes the backend sent right behind its 101 go first.
-    if !backend.buffer.is_empty() {
-        use tokio::io::AsyncWriteExt;
-        if client.write_all(&backend.buffer).await.is_err() {
-            return;
-        }
-        backend.buffer.clear();
-    }
-    let _ = tokio::io::copy_bidirectional(&mut client, &mut backend.stream).await;
 }
 
 /// Whether the client asked for JSON rather than a page.

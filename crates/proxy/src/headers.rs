@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Headers that describe one hop, never forwarded (RFC 9110 §7.6.1).
 /// Names, not strings: a `&str` key is parsed again on every lookup.
-const HOP_BY_HOP: [HeaderName; 8] = [
+static HOP_BY_HOP: [HeaderName; 8] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     header::PROXY_AUTHENTICATE,
@@ -51,6 +51,29 @@ pub(crate) fn upgrade_of(headers: &HeaderMap) -> Option<HeaderValue> {
     has_token(headers, header::CONNECTION, "upgrade")
         .then(|| headers.get(header::UPGRADE).cloned())
         .flatten()
+}
+
+/// The header name spelled by `bytes` (any case). Names most heads carry
+/// are found by their length and one comparison; `HeaderName::from_bytes`
+/// lowercases into a scratch buffer and searches every standard name,
+/// which costs more than the rest of parsing a small head.
+pub(crate) fn name_of(bytes: &[u8]) -> Result<HeaderName, header::InvalidHeaderName> {
+    let is = |name: &[u8]| bytes.eq_ignore_ascii_case(name);
+    Ok(match bytes.len() {
+        4 if is(b"host") => header::HOST,
+        4 if is(b"date") => header::DATE,
+        6 if is(b"accept") => header::ACCEPT,
+        6 if is(b"server") => header::SERVER,
+        6 if is(b"cookie") => header::COOKIE,
+        10 if is(b"connection") => header::CONNECTION,
+        10 if is(b"user-agent") => header::USER_AGENT,
+        12 if is(b"content-type") => header::CONTENT_TYPE,
+        13 if is(b"cache-control") => header::CACHE_CONTROL,
+        14 if is(b"content-length") => header::CONTENT_LENGTH,
+        15 if is(b"accept-encoding") => header::ACCEPT_ENCODING,
+        17 if is(b"transfer-encoding") => header::TRANSFER_ENCODING,
+        _ => return HeaderName::from_bytes(bytes),
+    })
 }
 
 /// Whether a comma-separated header holds `token` (case-insensitively).
@@ -216,6 +239,14 @@ mod tests {
         );
         let id = lines[3].strip_prefix("x-request-id: ").unwrap();
         assert!(id.len() == 25 && id.as_bytes()[16] == b'-', "{id}");
+    }
+
+    #[test]
+    fn common_names_are_found_in_any_case_and_others_parsed() {
+        assert_eq!(name_of(b"Content-Length").unwrap(), header::CONTENT_LENGTH);
+        assert_eq!(name_of(b"host").unwrap(), header::HOST);
+        assert_eq!(name_of(b"X-App").unwrap().as_str(), "x-app");
+        assert!(name_of(b"bad name").is_err());
     }
 
     #[test]

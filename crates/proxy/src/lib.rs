@@ -22,7 +22,9 @@
 
 mod backend;
 mod body;
+mod decode;
 mod forward;
+mod h1;
 mod headers;
 mod histogram;
 mod maintenance;

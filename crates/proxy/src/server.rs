@@ -1,14 +1,18 @@
 //! The public accept loop, with graceful shutdown.
 
+use crate::h1::{self, Rewind};
 use crate::{Peer, Proxy};
+use bytes::BytesMut;
+use hyper::server::conn::http2;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
 
 /// How long open connections get to finish after shutdown is asked for.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -17,17 +21,19 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// `Connection: close`) before idle connections are closed outright.
 const LINGER: Duration = Duration::from_secs(5);
 
-/// Serves `listener` through `proxy` (HTTP/1.1 keep-alive and h2c) until
-/// `shutdown` resolves; then stops accepting, answers each connection's next
-/// request with `Connection: close`, and after [`LINGER`] closes what is
-/// left gracefully (GOAWAY for HTTP/2), waiting for requests in flight.
+/// Serves `listener` through `proxy` until `shutdown` resolves; then stops
+/// accepting, answers each connection's next request with `Connection:
+/// close`, and after [`LINGER`] closes what is left gracefully (idle
+/// HTTP/1 connections at once, GOAWAY for HTTP/2), waiting for requests
+/// in flight. HTTP/1 is served by [`crate::h1`], HTTP/2 (h2c prior
+/// knowledge, or ALPN over TLS) by hyper.
 pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future<Output = ()>) {
     let graceful = GracefulShutdown::new();
+    let stop = Arc::new(h1::Stop::default());
     let open = Arc::new(OpenConnections::default());
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().keep_alive(true).max_buf_size(64 * 1024);
-    builder.http2().max_header_list_size(64 * 1024);
-    let builder = Arc::new(builder);
+    let mut http2 = http2::Builder::new(TokioExecutor::new());
+    http2.max_header_list_size(64 * 1024);
+    let http2 = Arc::new(http2);
     tokio::pin!(shutdown);
     loop {
         let (stream, client) = tokio::select! {
@@ -43,54 +49,28 @@ pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Futu
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let (proxy, builder, watcher, guard) = (
-            proxy.clone(),
-            builder.clone(),
-            graceful.watcher(),
-            open.opened(),
-        );
+        let connection = Connection {
+            proxy: proxy.clone(),
+            http2: http2.clone(),
+            graceful: graceful.watcher(),
+            stop: stop.clone(),
+            _open: open.opened(),
+        };
         tokio::spawn(async move {
-            // The TLS handshake runs here, not in the accept loop, so a slow client cannot stall accepts.
-            let result = match proxy.tls().cloned() {
-                None => {
-                    serve_connection(
-                        &builder,
-                        watcher,
-                        TokioIo::new(stream),
-                        proxy,
-                        client,
-                        "http",
-                    )
-                    .await
-                }
-                Some(tls) => {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.0.accept(stream)).await {
-                        Ok(Ok(stream)) => {
-                            serve_connection(
-                                &builder,
-                                watcher,
-                                TokioIo::new(stream),
-                                proxy,
-                                client,
-                                "https",
-                            )
-                            .await
-                        }
-                        Ok(Err(error)) => Err(error.into()),
-                        Err(_) => Err("TLS handshake timed out".into()),
-                    }
-                }
-            };
-            if let Err(error) = result {
+            if let Err(error) = connection.serve(stream, client).await {
                 tracing::debug!(error = %error, "client connection ended with an error");
             }
-            drop(guard);
         });
     }
     drop(listener);
     proxy.start_closing();
     let _ = tokio::time::timeout(LINGER, open.all_closed()).await;
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+    stop.trigger();
+    let finished = async {
+        graceful.shutdown().await;
+        open.all_closed().await;
+    };
+    if tokio::time::timeout(SHUTDOWN_GRACE, finished)
         .await
         .is_err()
     {
@@ -103,27 +83,73 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 type ConnectionError = Box<dyn std::error::Error + Send + Sync>;
 
-async fn serve_connection<I>(
-    builder: &auto::Builder<TokioExecutor>,
-    watcher: hyper_util::server::graceful::Watcher,
-    io: TokioIo<I>,
+/// What one client connection's task needs.
+struct Connection {
     proxy: Arc<Proxy>,
-    client: std::net::SocketAddr,
-    scheme: &'static str,
-) -> Result<(), ConnectionError>
-where
-    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let session = Arc::new((proxy, Peer::new(client, scheme)));
-    let service = service_fn(move |request| {
-        let session = session.clone();
-        async move {
-            let (proxy, peer) = &*session;
-            Ok::<_, std::convert::Infallible>(proxy.handle(request, peer).await)
+    http2: Arc<http2::Builder<TokioExecutor>>,
+    graceful: Watcher,
+    stop: Arc<h1::Stop>,
+    _open: OpenGuard,
+}
+
+impl Connection {
+    async fn serve(self, stream: TcpStream, client: SocketAddr) -> Result<(), ConnectionError> {
+        let Some(tls) = self.proxy.tls().cloned() else {
+            let peer = Peer::new(client, "http");
+            let buffer = BytesMut::new();
+            let h1 = h1::serve(stream, buffer, self.proxy.clone(), peer, self.stop.clone());
+            return match h1.await? {
+                Some((stream, preface)) => {
+                    self.serve_h2(Rewind::new(preface, stream), client, "http")
+                        .await
+                }
+                None => Ok(()),
+            };
+        };
+        // The TLS handshake runs here, not in the accept loop, so a slow client cannot stall accepts.
+        let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.0.accept(stream)).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(error)) => return Err(error.into()),
+            Err(_) => return Err("TLS handshake timed out".into()),
+        };
+        if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+            return self
+                .serve_h2(Rewind::new(BytesMut::new(), stream), client, "https")
+                .await;
         }
-    });
-    let connection = builder.serve_connection_with_upgrades(io, service);
-    watcher.watch(connection.into_owned()).await
+        let peer = Peer::new(client, "https");
+        h1::serve(
+            stream,
+            BytesMut::new(),
+            self.proxy.clone(),
+            peer,
+            self.stop.clone(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn serve_h2<I>(
+        self,
+        io: I,
+        client: SocketAddr,
+        scheme: &'static str,
+    ) -> Result<(), ConnectionError>
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let session = Arc::new((self.proxy, Peer::new(client, scheme)));
+        let service = service_fn(move |request| {
+            let session = session.clone();
+            async move {
+                let (proxy, peer) = &*session;
+                Ok::<_, std::convert::Infallible>(proxy.handle(request, peer).await)
+            }
+        });
+        let connection = self.http2.serve_connection(TokioIo::new(io), service);
+        self.graceful.watch(connection).await?;
+        Ok(())
+    }
 }
 
 /// Counts open client connections; wakes waiters when the last one ends.

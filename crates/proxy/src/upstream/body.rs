@@ -2,11 +2,12 @@
 //! them (the client connection's task), then the connection goes back to
 //! its pool the moment the body has ended.
 
-use super::head::{Framing, MAX_HEAD};
+use super::head::Framing;
 use super::Connection;
 use crate::body::BoxError;
+use crate::decode::{Chunk, Decoder};
 use crate::Backend;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use std::future::Future;
 use std::io;
@@ -136,180 +137,6 @@ impl Body for UpstreamBody {
             Decoder::Done => SizeHint::with_exact(0),
             Decoder::Length(left) => SizeHint::with_exact(left),
             _ => SizeHint::default(),
-        }
-    }
-}
-
-/// Where in the body the reader is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Decoder {
-    Length(u64),
-    Chunked(Chunk),
-    UntilClose,
-    Done,
-}
-
-/// Where in a chunked body the reader is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Chunk {
-    /// Expecting `HEX[;ext]CRLF`.
-    Size,
-    /// Inside a chunk, this many bytes left.
-    Data(u64),
-    /// Expecting the CRLF after a chunk's data.
-    DataEnd,
-    /// After the last chunk: trailer lines (dropped) until an empty one.
-    Trailers,
-}
-
-impl Decoder {
-    fn is_done(&self) -> bool {
-        *self == Decoder::Done
-    }
-
-    /// Takes the next piece of body out of `buffer`; `Ok(None)` means more
-    /// bytes are needed (or the body is done: see [`Decoder::is_done`]).
-    fn decode(&mut self, buffer: &mut BytesMut) -> io::Result<Option<Bytes>> {
-        loop {
-            match *self {
-                Decoder::Done => return Ok(None),
-                Decoder::UntilClose => {
-                    return Ok((!buffer.is_empty()).then(|| buffer.split().freeze()));
-                }
-                Decoder::Length(left) => {
-                    if buffer.is_empty() {
-                        return Ok(None);
-                    }
-                    let take = (buffer.len() as u64).min(left);
-                    *self = match left - take {
-                        0 => Decoder::Done,
-                        rest => Decoder::Length(rest),
-                    };
-                    return Ok(Some(buffer.split_to(take as usize).freeze()));
-                }
-                Decoder::Chunked(Chunk::Size) => {
-                    let Some(line) = take_line(buffer)? else {
-                        return Ok(None);
-                    };
-                    *self = match chunk_size(&line)? {
-                        0 => Decoder::Chunked(Chunk::Trailers),
-                        size => Decoder::Chunked(Chunk::Data(size)),
-                    };
-                }
-                Decoder::Chunked(Chunk::Data(left)) => {
-                    if buffer.is_empty() {
-                        return Ok(None);
-                    }
-                    let take = (buffer.len() as u64).min(left);
-                    *self = Decoder::Chunked(match left - take {
-                        0 => Chunk::DataEnd,
-                        rest => Chunk::Data(rest),
-                    });
-                    return Ok(Some(buffer.split_to(take as usize).freeze()));
-                }
-                Decoder::Chunked(Chunk::DataEnd) => {
-                    let Some(line) = take_line(buffer)? else {
-                        return Ok(None);
-                    };
-                    if !line.iter().all(|byte| *byte == b'\r' || *byte == b'\n') {
-                        return Err(invalid("chunk data longer than its size"));
-                    }
-                    *self = Decoder::Chunked(Chunk::Size);
-                }
-                Decoder::Chunked(Chunk::Trailers) => {
-                    let Some(line) = take_line(buffer)? else {
-                        return Ok(None);
-                    };
-                    if line.iter().all(|byte| *byte == b'\r' || *byte == b'\n') {
-                        *self = Decoder::Done;
-                        return Ok(None);
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Removes one `\n`-terminated line from the front of `buffer`, if complete.
-fn take_line(buffer: &mut BytesMut) -> io::Result<Option<BytesMut>> {
-    match buffer.iter().position(|byte| *byte == b'\n') {
-        Some(end) => Ok(Some(buffer.split_to(end + 1))),
-        None if buffer.len() > MAX_HEAD => Err(invalid("chunk line too long")),
-        None => Ok(None),
-    }
-}
-
-/// The hex size at the start of a chunk line (extensions are ignored).
-fn chunk_size(line: &[u8]) -> io::Result<u64> {
-    let digits = line
-        .iter()
-        .take_while(|byte| byte.is_ascii_hexdigit())
-        .count();
-    let rest = &line[digits..];
-    let well_ended = matches!(rest.first(), Some(b';' | b'\r' | b'\n' | b' ' | b'\t'));
-    if digits == 0 || digits > 15 || !well_ended {
-        return Err(invalid("bad chunk size"));
-    }
-    let text = std::str::from_utf8(&line[..digits]).map_err(|_| invalid("bad chunk size"))?;
-    u64::from_str_radix(text, 16).map_err(|_| invalid("bad chunk size"))
-}
-
-fn invalid(why: &'static str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, why)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Feeds `wire` in pieces of `step` bytes and collects what comes out.
-    fn decode_all(
-        mut decoder: Decoder,
-        wire: &[u8],
-        step: usize,
-    ) -> io::Result<(Vec<u8>, Decoder)> {
-        let mut buffer = BytesMut::new();
-        let mut out = Vec::new();
-        for piece in wire.chunks(step) {
-            buffer.extend_from_slice(piece);
-            while let Some(data) = decoder.decode(&mut buffer)? {
-                out.extend_from_slice(&data);
-            }
-        }
-        Ok((out, decoder))
-    }
-
-    #[test]
-    fn chunked_bodies_decode_whatever_the_read_boundaries() {
-        let wire = b"5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\nx-trailer: 1\r\n\r\n";
-        for step in 1..wire.len() {
-            let (out, decoder) = decode_all(Decoder::Chunked(Chunk::Size), wire, step).unwrap();
-            assert_eq!(out, b"hello, world", "step {step}");
-            assert!(decoder.is_done(), "step {step}");
-        }
-    }
-
-    #[test]
-    fn fixed_bodies_stop_at_their_length() {
-        let mut buffer = BytesMut::from(&b"abcdefNEXT"[..]);
-        let mut decoder = Decoder::Length(6);
-        assert_eq!(
-            &decoder.decode(&mut buffer).unwrap().unwrap()[..],
-            b"abcdef"
-        );
-        assert!(decoder.is_done());
-        assert_eq!(&buffer[..], b"NEXT");
-    }
-
-    #[test]
-    fn broken_chunking_is_an_error() {
-        let bad = [
-            &b"zz\r\n"[..],
-            b"5\r\nhello!!\r\n",
-            b"ffffffffffffffff0\r\n",
-        ];
-        for wire in bad {
-            assert!(decode_all(Decoder::Chunked(Chunk::Size), wire, wire.len()).is_err());
         }
     }
 }

@@ -161,7 +161,7 @@ pub(crate) fn parse_response(
     for &(name_start, name_end, value_start, value_end) in &spans[..count] {
         let (name_start, name_end) = (name_start as usize, name_end as usize);
         let (value_start, value_end) = (value_start as usize, value_end as usize);
-        let name = HeaderName::from_bytes(&bytes[name_start..name_end])
+        let name = crate::headers::name_of(&bytes[name_start..name_end])
             .map_err(|_| BadHead::Malformed("invalid header name".into()))?;
         let value = HeaderValue::from_maybe_shared(bytes.slice(value_start..value_end))
             .map_err(|_| BadHead::Malformed("invalid header value".into()))?;

@@ -5,7 +5,8 @@
 //! On one core those wake-ups cost more than the parsing (hoist's proxy spent
 //! 32 µs of CPU per request against nginx's 25). Here the client's task
 //! writes the request, reads the answer and streams the body straight off the
-//! socket, as nginx's event loop does; hyper still serves the clients.
+//! socket, as nginx's event loop does. The client side is hoist's own too
+//! ([`crate::h1`]) for HTTP/1; hyper serves HTTP/2 clients.
 //!
 //! Errors are classified by side (pingora's rule): a client whose body
 //! breaks is not the backend's fault, and only a request that provably did

@@ -1,0 +1,332 @@
+//! hoist's own HTTP/1.1 server side, as pingora has its own: one task per
+//! client connection reads a head, hands the request to the [`Proxy`], and
+//! writes the answer straight to the socket — no per-request channels, no
+//! second task, the response head and a small body in one `write`.
+//!
+//! HTTP/2 (h2c prior knowledge, or ALPN `h2` over TLS) stays with hyper;
+//! see [`crate::server`].
+
+mod feed;
+mod request;
+mod response;
+mod rewind;
+
+use crate::body::ProxyBody;
+use crate::upstream::Connection;
+use crate::{pages, Peer, Proxy};
+use bytes::{Bytes, BytesMut};
+use http::{Request, Response, StatusCode};
+use http_body::Body;
+use response::{Asked, Sending};
+use std::future::{poll_fn, Future};
+use std::io;
+use std::pin::{pin, Pin};
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+pub(crate) use rewind::Rewind;
+
+/// How an HTTP/2 client with prior knowledge opens (RFC 9113 §3.4).
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n";
+
+/// How much room each read of a request head asks for.
+const READ_SIZE: usize = 8 * 1024;
+
+/// Body data up to this size is copied behind the head (or chunk size line)
+/// so both leave in one `write`; bigger pieces are written as they are.
+const COALESCE: usize = 16 * 1024;
+
+/// After refusing a request whose body was not read, the rest is read and
+/// dropped for this long (at most [`LINGER_BYTES`]) before closing, so the
+/// client reads the answer instead of a reset (nginx's `lingering_close`).
+const LINGER_TIME: Duration = Duration::from_secs(2);
+const LINGER_BYTES: usize = 1024 * 1024;
+
+/// An upgraded (101) exchange: the backend connection, handed from the
+/// forwarder to the client connection, which tunnels bytes both ways.
+#[derive(Clone)]
+pub(crate) struct Tunnel(Arc<Mutex<Option<(Connection, crate::backend::InFlight)>>>);
+
+impl Tunnel {
+    pub(crate) fn new(connection: Connection, guard: crate::backend::InFlight) -> Tunnel {
+        Tunnel(Arc::new(Mutex::new(Some((connection, guard)))))
+    }
+
+    fn take(&self) -> Option<(Connection, crate::backend::InFlight)> {
+        self.0.lock().ok()?.take()
+    }
+}
+
+/// Tells idle keep-alive connections to close, at shutdown.
+#[derive(Debug, Default)]
+pub(crate) struct Stop {
+    stopping: std::sync::atomic::AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl Stop {
+    pub(crate) fn trigger(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+}
+
+/// Serves HTTP/1 requests on `io` until the client closes, asks to close,
+/// or `stop` finds the connection idle. `buffer` holds bytes already read.
+/// A client that opens with the HTTP/2 preface gets its stream and bytes
+/// back, for an HTTP/2 server.
+pub(crate) async fn serve<I>(
+    mut io: I,
+    mut buffer: BytesMut,
+    proxy: Arc<Proxy>,
+    peer: Peer,
+    stop: Arc<Stop>,
+) -> io::Result<Option<(I, BytesMut)>>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let mut out = Vec::with_capacity(1024);
+    let mut first = true;
+    // Registered once, so waiting for the next request costs no new registration.
+    let mut stopped = pin!(stop.notify.notified());
+    stopped.as_mut().enable();
+    loop {
+        let head = loop {
+            let h2 = first && H2_PREFACE.starts_with(&buffer[..buffer.len().min(H2_PREFACE.len())]);
+            let parsed = match (h2, buffer.len() >= H2_PREFACE.len()) {
+                (true, true) => return Ok(Some((io, buffer))),
+                (true, false) => Ok(None),
+                (false, _) if buffer.is_empty() => Ok(None),
+                (false, _) => request::parse(&mut buffer),
+            };
+            match parsed {
+                Ok(Some(head)) => break head,
+                Ok(None) => {}
+                Err(refusal) => {
+                    let page = pages::error(refusal.status, refusal.why);
+                    let asked = Asked::of(&http::Method::GET, http::Version::HTTP_11, false);
+                    write_response(&mut io, page, asked, &mut out, &mut buffer).await?;
+                    linger(&mut io).await;
+                    return Ok(None);
+                }
+            }
+            let idle = buffer.is_empty();
+            if idle && stop.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                return Ok(None);
+            }
+            buffer.reserve(READ_SIZE);
+            let read = poll_fn(|cx| {
+                if let Poll::Ready(read) = pin!(io.read_buf(&mut buffer)).poll(cx) {
+                    return Poll::Ready(Some(read));
+                }
+                // Only an idle connection is closed by a stop; a half-read head is finished.
+                if idle && stopped.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(None);
+                }
+                Poll::Pending
+            });
+            match read.await {
+                None | Some(Ok(0)) => return Ok(None),
+                Some(Ok(_)) => {}
+                Some(Err(error)) => return Err(error),
+            }
+        };
+        first = false;
+        let asked = Asked::of(&head.parts.method, head.parts.version, head.keep_alive);
+        let (body, mut pump) = feed::channel(head.body, head.declared, head.expects_continue);
+        let request = Request::from_parts(head.parts, body);
+        let response = match pump.as_mut() {
+            None => proxy.handle(request, &peer).await,
+            Some(pump) => {
+                let mut handled = pin!(proxy.handle(request, &peer));
+                poll_fn(|cx| {
+                    if let Poll::Ready(response) = handled.as_mut().poll(cx) {
+                        return Poll::Ready(response);
+                    }
+                    let _ = pump.poll(cx, &mut io, &mut buffer);
+                    Poll::Pending
+                })
+                .await
+            }
+        };
+        // A body left unread leaves the connection at an unknown place.
+        let body_read = pump.as_ref().is_none_or(feed::Pump::complete);
+        let asked = Asked {
+            keep_alive: asked.keep_alive && body_read,
+            ..asked
+        };
+        if !write_response(&mut io, response, asked, &mut out, &mut buffer).await? {
+            if body_read {
+                let _ = io.shutdown().await;
+            } else {
+                linger(&mut io).await;
+            }
+            return Ok(None);
+        }
+    }
+}
+
+/// Writes `response`; returns whether the connection may carry another request.
+async fn write_response<I>(
+    io: &mut I,
+    response: Response<ProxyBody>,
+    asked: Asked,
+    out: &mut Vec<u8>,
+    buffer: &mut BytesMut,
+) -> io::Result<bool>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let (mut parts, mut body) = response.into_parts();
+    let exact = body.size_hint().exact();
+    out.clear();
+    let (sending, keep_alive) = response::encode(parts.status, &parts.headers, exact, asked, out);
+    if parts.status == StatusCode::SWITCHING_PROTOCOLS {
+        if let Some((connection, guard)) = parts
+            .extensions
+            .remove::<Tunnel>()
+            .and_then(|tunnel| tunnel.take())
+        {
+            io.write_all(out).await?;
+            tunnel(io, buffer, connection).await;
+            drop(guard);
+        }
+        return Ok(false);
+    }
+    let mut body = Pin::new(&mut body);
+    let mut written: u64 = 0;
+    let mut head_sent = false;
+    loop {
+        if sending == Sending::Nothing {
+            break;
+        }
+        // The head waits for the first piece of body only if it is already there.
+        let frame = if head_sent {
+            poll_fn(|cx| body.as_mut().poll_frame(cx)).await
+        } else {
+            match poll_fn(|cx| Poll::Ready(body.as_mut().poll_frame(cx))).await {
+                Poll::Ready(frame) => frame,
+                Poll::Pending => {
+                    io.write_all(out).await?;
+                    io.flush().await?;
+                    out.clear();
+                    head_sent = true;
+                    continue;
+                }
+            }
+        };
+        let data = match frame {
+            None => break,
+            Some(Err(error)) => {
+                // Cut short: the client must see a broken body, not a short one.
+                tracing::debug!(%error, "response body broke off");
+                if !head_sent {
+                    io.write_all(out).await?;
+                }
+                return Ok(false);
+            }
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) if !data.is_empty() => data,
+                _ => continue,
+            },
+        };
+        written += data.len() as u64;
+        if let Sending::Length(length) = sending {
+            if written > length {
+                tracing::warn!(length, "response body longer than its Content-Length; cut");
+                if !head_sent {
+                    io.write_all(out).await?;
+                }
+                return Ok(false);
+            }
+        }
+        if sending == Sending::Chunked {
+            out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+        }
+        send(io, out, &data).await?;
+        if sending == Sending::Chunked {
+            out.extend_from_slice(b"\r\n");
+        }
+        head_sent = true;
+        if !body.is_end_stream() && !out.is_empty() {
+            // More is coming but maybe not soon: what is ready goes now.
+            io.write_all(out).await?;
+            out.clear();
+        }
+    }
+    if sending == Sending::Chunked {
+        out.extend_from_slice(b"0\r\n\r\n");
+    }
+    if !out.is_empty() {
+        io.write_all(out).await?;
+        out.clear();
+    }
+    io.flush().await?;
+    let complete = match sending {
+        Sending::Length(length) => written == length,
+        _ => true,
+    };
+    Ok(keep_alive && complete)
+}
+
+/// Sends `out` (what is pending) and `data`: in one write when small.
+async fn send<I>(io: &mut I, out: &mut Vec<u8>, data: &Bytes) -> io::Result<()>
+where
+    I: AsyncWrite + Unpin,
+{
+    if data.len() <= COALESCE {
+        out.extend_from_slice(data);
+        return Ok(());
+    }
+    if !out.is_empty() {
+        io.write_all(out).await?;
+        out.clear();
+    }
+    io.write_all(data).await
+}
+
+/// Copies bytes both ways after a 101, starting with whatever each side
+/// sent right behind its head.
+async fn tunnel<I>(client: &mut I, buffer: &mut BytesMut, mut backend: Connection)
+where
+    I: AsyncRead + AsyncWrite + Unpin,
+{
+    if !buffer.is_empty() {
+        if backend.stream.write_all(buffer).await.is_err() {
+            return;
+        }
+        buffer.clear();
+    }
+    if !backend.buffer.is_empty() {
+        if client.write_all(&backend.buffer).await.is_err() {
+            return;
+        }
+        backend.buffer.clear();
+    }
+    if let Err(error) = tokio::io::copy_bidirectional(client, &mut backend.stream).await {
+        tracing::debug!(%error, "tunnel ended with an error");
+    }
+}
+
+/// Closes after reading and dropping what the client still sends, briefly.
+async fn linger<I>(io: &mut I)
+where
+    I: AsyncRead + AsyncWrite + Unpin,
+{
+    let _ = io.flush().await;
+    let _ = io.shutdown().await;
+    let drain = async {
+        let mut sink = [0u8; 8 * 1024];
+        let mut total = 0;
+        while total < LINGER_BYTES {
+            match io.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(count) => total += count,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER_TIME, drain).await;
+}

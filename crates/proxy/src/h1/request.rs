@@ -1,0 +1,317 @@
+//! Client request heads: parsed in place, refused with the status a client
+//! should see, and framed by RFC 9112 §6.3 with no room for smuggling.
+
+use crate::decode::{Chunk, Decoder};
+use crate::headers::has_token;
+use bytes::BytesMut;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, StatusCode, Uri, Version};
+
+/// Request heads larger than this get 431, as with hyper's default buffer.
+pub(crate) const MAX_HEAD: usize = 64 * 1024;
+
+/// More header fields than this get 431 too.
+const MAX_FIELDS: usize = 100;
+
+/// A parsed request head.
+#[derive(Debug)]
+pub(crate) struct RequestHead {
+    pub(crate) parts: http::request::Parts,
+    /// How the body ends; `Decoder::Done` when there is none.
+    pub(crate) body: Decoder,
+    /// The declared `Content-Length`, if any.
+    pub(crate) declared: Option<u64>,
+    /// Whether the client may send another request on this connection.
+    pub(crate) keep_alive: bool,
+    /// `Expect: 100-continue`: the client waits for a go-ahead before its body.
+    pub(crate) expects_continue: bool,
+}
+
+/// Why a request head was refused, and what the client is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Refusal {
+    pub(crate) status: StatusCode,
+    pub(crate) why: &'static str,
+}
+
+impl Refusal {
+    fn bad(why: &'static str) -> Refusal {
+        Refusal {
+            status: StatusCode::BAD_REQUEST,
+            why,
+        }
+    }
+}
+
+/// Parses one request head from the front of `buffer`, removing it;
+/// `Ok(None)` means more bytes are needed. Values share the buffer's memory.
+pub(crate) fn parse(buffer: &mut BytesMut) -> Result<Option<RequestHead>, Refusal> {
+    let too_large = Refusal {
+        status: StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        why: "The request headers are larger than this site accepts.",
+    };
+    let mut fields = [const { std::mem::MaybeUninit::uninit() }; MAX_FIELDS];
+    let mut parsed = httparse::Request::new(&mut []);
+    let length = match httparse::ParserConfig::default().parse_request_with_uninit_headers(
+        &mut parsed,
+        buffer,
+        &mut fields,
+    ) {
+        Ok(httparse::Status::Complete(length)) => length,
+        Ok(httparse::Status::Partial) if buffer.len() > MAX_HEAD => return Err(too_large),
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => return Err(too_large),
+        Err(_) => return Err(Refusal::bad("The request could not be understood.")),
+    };
+    if length > MAX_HEAD {
+        return Err(too_large);
+    }
+    let method = Method::from_bytes(parsed.method.unwrap_or_default().as_bytes())
+        .map_err(|_| Refusal::bad("The request method is not valid."))?;
+    let version = match parsed.version {
+        Some(0) => Version::HTTP_10,
+        _ => Version::HTTP_11,
+    };
+    // Where the target, each name and each value sit, to slice the frozen head.
+    let start = buffer.as_ptr() as usize;
+    let span = |text: &str| {
+        let from = text.as_ptr() as usize - start;
+        (from, from + text.len())
+    };
+    let target = span(parsed.path.unwrap_or_default());
+    // u32 is enough: a head is at most MAX_HEAD bytes.
+    let mut spans = [(0u32, 0u32, 0u32, 0u32); MAX_FIELDS];
+    let count = parsed.headers.len();
+    for (slot, field) in spans.iter_mut().zip(parsed.headers.iter()) {
+        let name = field.name.as_ptr() as usize - start;
+        let value = field.value.as_ptr() as usize - start;
+        *slot = (
+            name as u32,
+            (name + field.name.len()) as u32,
+            value as u32,
+            (value + field.value.len()) as u32,
+        );
+    }
+    let bytes = buffer.split_to(length).freeze();
+    let uri = Uri::from_maybe_shared(bytes.slice(target.0..target.1))
+        .map_err(|_| Refusal::bad("The request target is not a valid URI."))?;
+    // Room for what the proxy adds without rehashing.
+    let mut headers = HeaderMap::with_capacity(count + 2);
+    let mut seen = Seen::default();
+    for &(name_start, name_end, value_start, value_end) in &spans[..count] {
+        let name = crate::headers::name_of(&bytes[name_start as usize..name_end as usize])
+            .map_err(|_| Refusal::bad("A header name is not valid."))?;
+        let value =
+            HeaderValue::from_maybe_shared(bytes.slice(value_start as usize..value_end as usize))
+                .map_err(|_| Refusal::bad("A header value is not valid."))?;
+        seen.note(&name);
+        headers.append(name, value);
+    }
+    if method == Method::CONNECT {
+        return Err(Refusal {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            why: "This site does not tunnel with CONNECT.",
+        });
+    }
+    let (body, declared) = framing(version, &headers, seen)?;
+    let keep_alive = match version {
+        Version::HTTP_10 => {
+            seen.connection && has_token(&headers, header::CONNECTION, "keep-alive")
+        }
+        _ => !(seen.connection && has_token(&headers, header::CONNECTION, "close")),
+    };
+    let expects_continue = seen.expect
+        && version == Version::HTTP_11
+        && headers
+            .get(header::EXPECT)
+            .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let mut request = http::Request::new(());
+    *request.method_mut() = method;
+    *request.uri_mut() = uri;
+    *request.version_mut() = version;
+    *request.headers_mut() = headers;
+    Ok(Some(RequestHead {
+        parts: request.into_parts().0,
+        body,
+        declared,
+        keep_alive,
+        expects_continue,
+    }))
+}
+
+/// Which framing-related headers a request carries, noted while parsing.
+#[derive(Debug, Default, Clone, Copy)]
+struct Seen {
+    connection: bool,
+    content_length: bool,
+    transfer_encoding: bool,
+    expect: bool,
+}
+
+impl Seen {
+    fn note(&mut self, name: &HeaderName) {
+        if name == header::CONNECTION {
+            self.connection = true;
+        } else if name == header::CONTENT_LENGTH {
+            self.content_length = true;
+        } else if name == header::TRANSFER_ENCODING {
+            self.transfer_encoding = true;
+        } else if name == header::EXPECT {
+            self.expect = true;
+        }
+    }
+}
+
+/// RFC 9112 §6.3 for requests. Anything ambiguous is refused rather than
+/// guessed at: a proxy and its backend reading one body two ways is how
+/// request smuggling works.
+fn framing(
+    version: Version,
+    headers: &HeaderMap,
+    seen: Seen,
+) -> Result<(Decoder, Option<u64>), Refusal> {
+    if seen.transfer_encoding {
+        if seen.content_length {
+            return Err(Refusal::bad(
+                "The request has both Transfer-Encoding and Content-Length.",
+            ));
+        }
+        if version == Version::HTTP_10 {
+            return Err(Refusal::bad("HTTP/1.0 requests cannot be chunked."));
+        }
+        let codings: Vec<&str> = headers
+            .get_all(header::TRANSFER_ENCODING)
+            .iter()
+            .map(|value| value.to_str().unwrap_or("?"))
+            .flat_map(|value| value.split(','))
+            .map(str::trim)
+            .filter(|coding| !coding.is_empty())
+            .collect();
+        // Only plain `chunked`: the proxy forwards the decoded body, so any
+        // other coding would be lost on the way.
+        return match codings.as_slice() {
+            [only] if only.eq_ignore_ascii_case("chunked") => {
+                Ok((Decoder::Chunked(Chunk::Size), None))
+            }
+            _ => Err(Refusal {
+                status: StatusCode::NOT_IMPLEMENTED,
+                why: "Only chunked transfer coding is accepted.",
+            }),
+        };
+    }
+    if !seen.content_length {
+        return Ok((Decoder::Done, None));
+    }
+    let mut declared = None;
+    for value in headers.get_all(header::CONTENT_LENGTH) {
+        for item in value.to_str().unwrap_or("x").split(',') {
+            let item = item.trim();
+            let length: u64 = item
+                .bytes()
+                .all(|byte| byte.is_ascii_digit())
+                .then(|| item.parse().ok())
+                .flatten()
+                .ok_or(Refusal::bad("The Content-Length is not a number."))?;
+            if declared.is_some_and(|earlier| earlier != length) {
+                return Err(Refusal::bad("The request has conflicting Content-Lengths."));
+            }
+            declared = Some(length);
+        }
+    }
+    Ok(match declared {
+        Some(0) | None => (Decoder::Done, declared),
+        Some(length) => (Decoder::Length(length), declared),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_text(text: &str) -> Result<Option<RequestHead>, Refusal> {
+        parse(&mut BytesMut::from(text))
+    }
+
+    fn status(text: &str) -> StatusCode {
+        parse_text(text).unwrap_err().status
+    }
+
+    #[test]
+    fn a_plain_get_parses_and_leaves_the_next_request() {
+        let mut buffer =
+            BytesMut::from("GET /a?b=1 HTTP/1.1\r\nHost: shop\r\nX-A: 1\r\n\r\nGET /next");
+        let head = parse(&mut buffer).unwrap().unwrap();
+        assert_eq!(head.parts.method, Method::GET);
+        assert_eq!(head.parts.uri, "/a?b=1");
+        assert_eq!(head.parts.headers["host"], "shop");
+        assert_eq!(head.parts.headers["x-a"], "1");
+        assert!(head.keep_alive && head.body.is_done() && !head.expects_continue);
+        assert_eq!(&buffer[..], b"GET /next");
+    }
+
+    #[test]
+    fn partial_heads_wait() {
+        assert!(parse_text("GET / HTTP/1.1\r\nHost: sh").unwrap().is_none());
+    }
+
+    #[test]
+    fn bodies_are_framed_by_length_or_chunking() {
+        let head = parse_text("POST / HTTP/1.1\r\ncontent-length: 5\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!((head.body, head.declared), (Decoder::Length(5), Some(5)));
+        let head = parse_text("POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(head.body, Decoder::Chunked(Chunk::Size));
+        let head =
+            parse_text("POST / HTTP/1.1\r\nexpect: 100-continue\r\ncontent-length: 1\r\n\r\n")
+                .unwrap()
+                .unwrap();
+        assert!(head.expects_continue);
+    }
+
+    #[test]
+    fn ambiguous_framing_is_refused() {
+        assert_eq!(
+            status("POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\ncontent-length: 5\r\n\r\n"),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            status("POST / HTTP/1.1\r\ncontent-length: 5\r\ncontent-length: 6\r\n\r\n"),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            status("POST / HTTP/1.1\r\ncontent-length: +5\r\n\r\n"),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            status("POST / HTTP/1.1\r\ntransfer-encoding: gzip, chunked\r\n\r\n"),
+            StatusCode::NOT_IMPLEMENTED
+        );
+        assert_eq!(
+            status("POST / HTTP/1.0\r\ntransfer-encoding: chunked\r\n\r\n"),
+            StatusCode::BAD_REQUEST
+        );
+    }
+
+    #[test]
+    fn keep_alive_follows_version_and_connection() {
+        let keep = |text: &str| parse_text(text).unwrap().unwrap().keep_alive;
+        assert!(keep("GET / HTTP/1.1\r\n\r\n"));
+        assert!(!keep("GET / HTTP/1.1\r\nConnection: close\r\n\r\n"));
+        assert!(!keep("GET / HTTP/1.0\r\n\r\n"));
+        assert!(keep("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"));
+    }
+
+    #[test]
+    fn garbage_and_huge_heads_get_400_and_431() {
+        assert_eq!(status("NOT HTTP AT ALL\r\n\r\n"), StatusCode::BAD_REQUEST);
+        let huge = format!("GET / HTTP/1.1\r\nx: {}", "a".repeat(MAX_HEAD + 1));
+        assert_eq!(status(&huge), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+        assert_eq!(
+            status("CONNECT shop:443 HTTP/1.1\r\n\r\n"),
+            StatusCode::METHOD_NOT_ALLOWED
+        );
+    }
+}
