@@ -23,6 +23,7 @@
 mod backend;
 mod body;
 mod decode;
+mod fields;
 mod forward;
 mod h1;
 mod headers;

@@ -2,52 +2,27 @@
 //! HTTP/1.0, chunked and `Expect: 100-continue` bodies, and the framing it
 //! refuses so that no request can be smuggled past it.
 
+mod common;
+
 use bytes::Bytes;
-use hoist_proxy::{Backend, Proxy, Router, Settings};
+use hoist_proxy::Settings;
 use http_body_util::{BodyExt, Full};
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// A backend (hyper) answering `METHOD PATH BODY` for every request.
-async fn echo_backend() -> SocketAddr {
-    use hyper::service::service_fn;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (stream, _) = listener.accept().await.unwrap();
-            tokio::spawn(async move {
-                let service =
-                    service_fn(|request: http::Request<hyper::body::Incoming>| async move {
-                        let line = format!("{} {} ", request.method(), request.uri());
-                        let body = request.into_body().collect().await?.to_bytes();
-                        let answer = [line.as_bytes(), &body[..]].concat();
-                        Ok::<_, hyper::Error>(http::Response::new(Full::new(Bytes::from(answer))))
-                    });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    address
-}
-
-/// A proxy in front of [`echo_backend`]; stops when the sender drops.
+/// A proxy in front of a backend (hyper) answering `METHOD PATH BODY`;
+/// stops when the sender drops.
 async fn proxy() -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
-    let router = Arc::new(Router::default());
-    router.set_live(Arc::new(Backend::new("r1", echo_backend().await)));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let proxy = Arc::new(Proxy::new(router, Settings::default()));
-    tokio::spawn(hoist_proxy::serve(listener, proxy, async move {
-        let _ = stopped.await;
-    }));
-    (address, stop)
+    let backend = common::hyper_backend(|request| async move {
+        let line = format!("{} {} ", request.method(), request.uri());
+        let body = request.into_body().collect().await?.to_bytes();
+        let answer = [line.as_bytes(), &body[..]].concat();
+        Ok(http::Response::new(Full::new(Bytes::from(answer))))
+    })
+    .await;
+    common::proxy_to(backend, Settings::default()).await
 }
 
 /// Reads until `count` responses have ended (each by `Content-Length` or

@@ -1,57 +1,26 @@
 //! The proxy's own answers: error pages, limits, h2c, forwarded headers.
 
+mod common;
+
 use bytes::Bytes;
-use hoist_proxy::{Backend, Proxy, Router, Settings};
+use common::proxy_to;
+use hoist_proxy::Settings;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
-
-/// A proxy on 127.0.0.1:0 routing to `backend`; stops when the returned sender drops.
-async fn proxy_to(
-    backend: SocketAddr,
-    settings: Settings,
-) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
-    let router = Arc::new(Router::default());
-    router.set_live(Arc::new(Backend::new("r1", backend)));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let proxy = Arc::new(Proxy::new(router, settings));
-    tokio::spawn(hoist_proxy::serve(listener, proxy, async move {
-        let _ = stopped.await;
-    }));
-    (address, stop)
-}
 
 /// A backend that echoes request headers it was sent as the response body.
 async fn header_echo() -> SocketAddr {
-    use hyper::service::service_fn;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (stream, _) = listener.accept().await.unwrap();
-            tokio::spawn(async move {
-                let service =
-                    service_fn(|request: http::Request<hyper::body::Incoming>| async move {
-                        let mut seen = String::new();
-                        for (name, value) in request.headers() {
-                            seen.push_str(&format!("{name}: {}\n", value.to_str().unwrap_or("?")));
-                        }
-                        Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
-                            Bytes::from(seen),
-                        )))
-                    });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
-            });
+    common::hyper_backend(|request| async move {
+        let mut seen = String::new();
+        for (name, value) in request.headers() {
+            seen.push_str(&format!("{name}: {}\n", value.to_str().unwrap_or("?")));
         }
-    });
-    address
+        Ok(http::Response::new(Full::new(Bytes::from(seen))))
+    })
+    .await
 }
 
 async fn get(

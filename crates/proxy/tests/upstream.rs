@@ -3,8 +3,11 @@
 //! backend closing pooled connections, bodies of unknown length, early
 //! answers and broken responses.
 
+mod common;
+
 use bytes::Bytes;
-use hoist_proxy::{Backend, Proxy, Router, Settings};
+use common::proxy_to;
+use hoist_proxy::Settings;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -78,19 +81,6 @@ async fn read_chunked(stream: &mut TcpStream, pending: &mut Vec<u8>) -> Vec<u8> 
     }
 }
 
-async fn proxy_to(backend: SocketAddr) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
-    let router = Arc::new(Router::default());
-    router.set_live(Arc::new(Backend::new("r1", backend)));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let proxy = Arc::new(Proxy::new(router, Settings::default()));
-    tokio::spawn(hoist_proxy::serve(listener, proxy, async move {
-        let _ = stopped.await;
-    }));
-    (address, stop)
-}
-
 type TestClient<B> = Client<hyper_util::client::legacy::connect::HttpConnector, B>;
 
 async fn send<B>(client: &TestClient<B>, request: http::Request<B>) -> Result<(u16, String), String>
@@ -132,7 +122,7 @@ async fn chunked_answers_stream_through_on_one_reused_connection() {
         }
     })
     .await;
-    let (proxy, _stop) = proxy_to(backend).await;
+    let (proxy, _stop) = proxy_to(backend, Settings::default()).await;
     let client = Client::builder(TokioExecutor::new()).build_http();
     for _ in 0..5 {
         assert_eq!(
@@ -159,7 +149,7 @@ async fn a_backend_closing_its_keep_alive_connections_costs_no_request() {
         }
     })
     .await;
-    let (proxy, _stop) = proxy_to(backend).await;
+    let (proxy, _stop) = proxy_to(backend, Settings::default()).await;
     let client = Client::builder(TokioExecutor::new()).build_http();
     for _ in 0..20 {
         assert_eq!(send(&client, get(proxy, "/")).await, Ok((200, "ok".into())));
@@ -192,7 +182,7 @@ async fn framing_close_delimited_head_interim_and_broken_answers() {
         }
     })
     .await;
-    let (proxy, _stop) = proxy_to(backend).await;
+    let (proxy, _stop) = proxy_to(backend, Settings::default()).await;
     let client = Client::builder(TokioExecutor::new()).build_http();
     assert_eq!(
         send(&client, get(proxy, "/close")).await,
@@ -234,7 +224,7 @@ async fn bodies_of_unknown_length_arrive_chunked_and_early_answers_pass() {
         stream.write_all(answer.as_bytes()).await.unwrap();
     })
     .await;
-    let (proxy, _stop) = proxy_to(backend).await;
+    let (proxy, _stop) = proxy_to(backend, Settings::default()).await;
     let client = Client::builder(TokioExecutor::new()).build_http();
     let pieces = (0..50).map(|index| {
         Ok::<_, std::convert::Infallible>(http_body::Frame::data(Bytes::from(vec![

@@ -19,7 +19,7 @@ use http::{Request, Response, StatusCode};
 use http_body::Body;
 use response::{Asked, Sending};
 use std::future::{poll_fn, Future};
-use std::io;
+use std::io::{self, Write as _};
 use std::pin::{pin, Pin};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
@@ -244,7 +244,8 @@ where
             }
         }
         if sending == Sending::Chunked {
-            out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+            // Writing into a Vec cannot fail.
+            let _ = write!(out, "{:x}\r\n", data.len());
         }
         send(io, out, &data).await?;
         if sending == Sending::Chunked {

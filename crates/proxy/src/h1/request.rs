@@ -2,9 +2,9 @@
 //! should see, and framed by RFC 9112 §6.3 with no room for smuggling.
 
 use crate::decode::{Chunk, Decoder};
-use crate::headers::has_token;
+use crate::fields::{self, BadLength, Invalid, Seen, Spans};
 use bytes::BytesMut;
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderMap};
 use http::{Method, StatusCode, Uri, Version};
 
 /// Request heads larger than this get 431, as with hyper's default buffer.
@@ -50,12 +50,12 @@ pub(crate) fn parse(buffer: &mut BytesMut) -> Result<Option<RequestHead>, Refusa
         status: StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
         why: "The request headers are larger than this site accepts.",
     };
-    let mut fields = [const { std::mem::MaybeUninit::uninit() }; MAX_FIELDS];
+    let mut slots = [const { std::mem::MaybeUninit::uninit() }; MAX_FIELDS];
     let mut parsed = httparse::Request::new(&mut []);
     let length = match httparse::ParserConfig::default().parse_request_with_uninit_headers(
         &mut parsed,
         buffer,
-        &mut fields,
+        &mut slots,
     ) {
         Ok(httparse::Status::Complete(length)) => length,
         Ok(httparse::Status::Partial) if buffer.len() > MAX_HEAD => return Err(too_large),
@@ -72,41 +72,17 @@ pub(crate) fn parse(buffer: &mut BytesMut) -> Result<Option<RequestHead>, Refusa
         Some(0) => Version::HTTP_10,
         _ => Version::HTTP_11,
     };
-    // Where the target, each name and each value sit, to slice the frozen head.
-    let start = buffer.as_ptr() as usize;
-    let span = |text: &str| {
-        let from = text.as_ptr() as usize - start;
-        (from, from + text.len())
-    };
-    let target = span(parsed.path.unwrap_or_default());
-    // u32 is enough: a head is at most MAX_HEAD bytes.
-    let mut spans = [(0u32, 0u32, 0u32, 0u32); MAX_FIELDS];
-    let count = parsed.headers.len();
-    for (slot, field) in spans.iter_mut().zip(parsed.headers.iter()) {
-        let name = field.name.as_ptr() as usize - start;
-        let value = field.value.as_ptr() as usize - start;
-        *slot = (
-            name as u32,
-            (name + field.name.len()) as u32,
-            value as u32,
-            (value + field.value.len()) as u32,
-        );
-    }
+    // Offsets, not slices: the head is split off and frozen first.
+    let target = fields::span(buffer, parsed.path.unwrap_or_default().as_bytes());
+    let spans = Spans::of(buffer, parsed.headers);
     let bytes = buffer.split_to(length).freeze();
     let uri = Uri::from_maybe_shared(bytes.slice(target.0..target.1))
         .map_err(|_| Refusal::bad("The request target is not a valid URI."))?;
-    // Room for what the proxy adds without rehashing.
-    let mut headers = HeaderMap::with_capacity(count + 2);
-    let mut seen = Seen::default();
-    for &(name_start, name_end, value_start, value_end) in &spans[..count] {
-        let name = crate::headers::name_of(&bytes[name_start as usize..name_end as usize])
-            .map_err(|_| Refusal::bad("A header name is not valid."))?;
-        let value =
-            HeaderValue::from_maybe_shared(bytes.slice(value_start as usize..value_end as usize))
-                .map_err(|_| Refusal::bad("A header value is not valid."))?;
-        seen.note(&name);
-        headers.append(name, value);
-    }
+    // Room for what the proxy adds.
+    let (headers, seen) = spans.map(&bytes, 2).map_err(|invalid| match invalid {
+        Invalid::Name => Refusal::bad("A header name is not valid."),
+        Invalid::Value => Refusal::bad("A header value is not valid."),
+    })?;
     if method == Method::CONNECT {
         return Err(Refusal {
             status: StatusCode::METHOD_NOT_ALLOWED,
@@ -114,12 +90,7 @@ pub(crate) fn parse(buffer: &mut BytesMut) -> Result<Option<RequestHead>, Refusa
         });
     }
     let (body, declared) = framing(version, &headers, seen)?;
-    let keep_alive = match version {
-        Version::HTTP_10 => {
-            seen.connection && has_token(&headers, header::CONNECTION, "keep-alive")
-        }
-        _ => !(seen.connection && has_token(&headers, header::CONNECTION, "close")),
-    };
+    let keep_alive = seen.keep_alive(version, &headers);
     let expects_continue = seen.expect
         && version == Version::HTTP_11
         && headers
@@ -139,29 +110,6 @@ pub(crate) fn parse(buffer: &mut BytesMut) -> Result<Option<RequestHead>, Refusa
     }))
 }
 
-/// Which framing-related headers a request carries, noted while parsing.
-#[derive(Debug, Default, Clone, Copy)]
-struct Seen {
-    connection: bool,
-    content_length: bool,
-    transfer_encoding: bool,
-    expect: bool,
-}
-
-impl Seen {
-    fn note(&mut self, name: &HeaderName) {
-        if name == header::CONNECTION {
-            self.connection = true;
-        } else if name == header::CONTENT_LENGTH {
-            self.content_length = true;
-        } else if name == header::TRANSFER_ENCODING {
-            self.transfer_encoding = true;
-        } else if name == header::EXPECT {
-            self.expect = true;
-        }
-    }
-}
-
 /// RFC 9112 §6.3 for requests. Anything ambiguous is refused rather than
 /// guessed at: a proxy and its backend reading one body two ways is how
 /// request smuggling works.
@@ -179,14 +127,7 @@ fn framing(
         if version == Version::HTTP_10 {
             return Err(Refusal::bad("HTTP/1.0 requests cannot be chunked."));
         }
-        let codings: Vec<&str> = headers
-            .get_all(header::TRANSFER_ENCODING)
-            .iter()
-            .map(|value| value.to_str().unwrap_or("?"))
-            .flat_map(|value| value.split(','))
-            .map(str::trim)
-            .filter(|coding| !coding.is_empty())
-            .collect();
+        let codings: Vec<&str> = fields::codings(headers).collect();
         // Only plain `chunked`: the proxy forwards the decoded body, so any
         // other coding would be lost on the way.
         return match codings.as_slice() {
@@ -202,22 +143,10 @@ fn framing(
     if !seen.content_length {
         return Ok((Decoder::Done, None));
     }
-    let mut declared = None;
-    for value in headers.get_all(header::CONTENT_LENGTH) {
-        for item in value.to_str().unwrap_or("x").split(',') {
-            let item = item.trim();
-            let length: u64 = item
-                .bytes()
-                .all(|byte| byte.is_ascii_digit())
-                .then(|| item.parse().ok())
-                .flatten()
-                .ok_or(Refusal::bad("The Content-Length is not a number."))?;
-            if declared.is_some_and(|earlier| earlier != length) {
-                return Err(Refusal::bad("The request has conflicting Content-Lengths."));
-            }
-            declared = Some(length);
-        }
-    }
+    let declared = fields::declared_length(headers).map_err(|bad| match bad {
+        BadLength::NotANumber => Refusal::bad("The Content-Length is not a number."),
+        BadLength::Conflicting => Refusal::bad("The request has conflicting Content-Lengths."),
+    })?;
     Ok(match declared {
         Some(0) | None => (Decoder::Done, declared),
         Some(length) => (Decoder::Length(length), declared),

@@ -72,8 +72,9 @@ pub(crate) fn encode(
     let bodiless = status.is_informational()
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED;
+    // A length the response itself gives wins; a broken one is dropped for the body's own.
     let declared = if has_length {
-        declared_length(headers)
+        crate::fields::declared_length(headers).ok().flatten()
     } else {
         None
     };
@@ -107,13 +108,6 @@ pub(crate) fn encode(
     }
     out.extend_from_slice(b"\r\n");
     (sending, keep_alive)
-}
-
-/// The response's own `Content-Length`, when it is one clean number.
-fn declared_length(headers: &HeaderMap) -> Option<u64> {
-    let mut values = headers.get_all(header::CONTENT_LENGTH).iter();
-    let first = values.next()?.to_str().ok()?.trim().parse().ok()?;
-    values.next().is_none().then_some(first)
 }
 
 thread_local! {

@@ -1,18 +1,16 @@
 //! Request heads out, response heads in, and how each body is framed
 //! (RFC 9112 §6).
 
-use crate::headers::{has_token, Forwarding};
+use crate::fields::{self, BadLength, Invalid, Seen, Spans, MAX_FIELDS};
+use crate::headers::Forwarding;
 use crate::Peer;
 use bytes::{Bytes, BytesMut};
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderMap};
 use http::{Method, StatusCode, Version};
 
 /// Response heads larger than this are refused: no sane app sends one, and
 /// an unbounded head is a memory leak waiting for a broken backend.
 pub(crate) const MAX_HEAD: usize = 64 * 1024;
-
-/// More header fields than this in one response head is refused likewise.
-const MAX_FIELDS: usize = 128;
 
 /// How the request body travels to the backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,10 +121,10 @@ pub(crate) fn parse_response(
     buffer: &mut BytesMut,
     request_method: &Method,
 ) -> Result<Option<ResponseHead>, BadHead> {
-    let mut fields = [const { std::mem::MaybeUninit::uninit() }; MAX_FIELDS];
+    let mut slots = [const { std::mem::MaybeUninit::uninit() }; MAX_FIELDS];
     let mut parsed = httparse::Response::new(&mut []);
     let config = httparse::ParserConfig::default();
-    let length = match config.parse_response_with_uninit_headers(&mut parsed, buffer, &mut fields) {
+    let length = match config.parse_response_with_uninit_headers(&mut parsed, buffer, &mut slots) {
         Ok(httparse::Status::Complete(length)) => length,
         Ok(httparse::Status::Partial) if buffer.len() > MAX_HEAD => return Err(BadHead::TooLarge),
         Ok(httparse::Status::Partial) => return Ok(None),
@@ -138,46 +136,18 @@ pub(crate) fn parse_response(
         Some(0) => Version::HTTP_10,
         _ => Version::HTTP_11,
     };
-    // Where each name and value sits, so they can point into the frozen head.
-    let start = buffer.as_ptr() as usize;
-    // u32 is enough: a head is at most MAX_HEAD bytes.
-    let mut spans = [(0u32, 0u32, 0u32, 0u32); MAX_FIELDS];
-    let count = parsed.headers.len();
-    for (span, field) in spans.iter_mut().zip(parsed.headers.iter()) {
-        let name = field.name.as_ptr() as usize - start;
-        let value = field.value.as_ptr() as usize - start;
-        *span = (
-            name as u32,
-            (name + field.name.len()) as u32,
-            value as u32,
-            (value + field.value.len()) as u32,
-        );
-    }
+    // Offsets, not slices: the head is split off and frozen first.
+    let spans = Spans::of(buffer, parsed.headers);
     let bytes = buffer.split_to(length).freeze();
-    // Room for the headers the proxy adds (release, data version, cookie):
-    // growing the table later would rehash every header.
-    let mut headers = HeaderMap::with_capacity(count + 4);
-    let mut seen = Seen::default();
-    for &(name_start, name_end, value_start, value_end) in &spans[..count] {
-        let (name_start, name_end) = (name_start as usize, name_end as usize);
-        let (value_start, value_end) = (value_start as usize, value_end as usize);
-        let name = crate::headers::name_of(&bytes[name_start..name_end])
-            .map_err(|_| BadHead::Malformed("invalid header name".into()))?;
-        let value = HeaderValue::from_maybe_shared(bytes.slice(value_start..value_end))
-            .map_err(|_| BadHead::Malformed("invalid header value".into()))?;
-        seen.note(&name);
-        headers.append(name, value);
-    }
+    // Room for the headers the proxy adds (release, data version, cookie).
+    let (headers, seen) = spans.map(&bytes, 4).map_err(|invalid| match invalid {
+        Invalid::Name => BadHead::Malformed("invalid header name".into()),
+        Invalid::Value => BadHead::Malformed("invalid header value".into()),
+    })?;
     let status =
         StatusCode::from_u16(code).map_err(|_| BadHead::Malformed(format!("status {code}")))?;
     let framing = framing(request_method, status, &headers, seen)?;
-    let keep_alive = framing != Framing::UntilClose
-        && match version {
-            Version::HTTP_10 => {
-                seen.connection && has_token(&headers, header::CONNECTION, "keep-alive")
-            }
-            _ => !(seen.connection && has_token(&headers, header::CONNECTION, "close")),
-        };
+    let keep_alive = framing != Framing::UntilClose && seen.keep_alive(version, &headers);
     let mut response = http::Response::new(());
     *response.status_mut() = status;
     *response.version_mut() = version;
@@ -190,27 +160,6 @@ pub(crate) fn parse_response(
 }
 
 /// RFC 9112 §6.3, in order.
-/// Which framing-related headers a response carries, noted while parsing so
-/// that most responses need no lookups afterwards.
-#[derive(Debug, Default, Clone, Copy)]
-struct Seen {
-    connection: bool,
-    content_length: bool,
-    transfer_encoding: bool,
-}
-
-impl Seen {
-    fn note(&mut self, name: &HeaderName) {
-        if name == header::CONNECTION {
-            self.connection = true;
-        } else if name == header::CONTENT_LENGTH {
-            self.content_length = true;
-        } else if name == header::TRANSFER_ENCODING {
-            self.transfer_encoding = true;
-        }
-    }
-}
-
 fn framing(
     method: &Method,
     status: StatusCode,
@@ -226,13 +175,7 @@ fn framing(
     }
     if seen.transfer_encoding {
         // Chunked must be the final coding; otherwise the body runs to the close.
-        let last = headers
-            .get_all(header::TRANSFER_ENCODING)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .map(str::trim)
-            .rfind(|coding| !coding.is_empty());
+        let last = fields::codings(headers).last();
         return Ok(match last {
             Some(coding) if coding.eq_ignore_ascii_case("chunked") => Framing::Chunked,
             _ => Framing::UntilClose,
@@ -241,19 +184,10 @@ fn framing(
     if !seen.content_length {
         return Ok(Framing::UntilClose);
     }
-    let mut declared = None;
-    for value in headers.get_all(header::CONTENT_LENGTH) {
-        for item in value.to_str().unwrap_or("x").split(',') {
-            let length: u64 = item
-                .trim()
-                .parse()
-                .map_err(|_| BadHead::Malformed("invalid content-length".into()))?;
-            if declared.is_some_and(|earlier| earlier != length) {
-                return Err(BadHead::Malformed("conflicting content-length".into()));
-            }
-            declared = Some(length);
-        }
-    }
+    let declared = fields::declared_length(headers).map_err(|bad| match bad {
+        BadLength::NotANumber => BadHead::Malformed("invalid content-length".into()),
+        BadLength::Conflicting => BadHead::Malformed("conflicting content-length".into()),
+    })?;
     Ok(declared.map_or(Framing::UntilClose, Framing::Length))
 }
 
@@ -336,7 +270,7 @@ mod tests {
     #[test]
     fn request_heads_carry_the_framing_the_body_needs() {
         let mut headers = HeaderMap::new();
-        headers.insert("host", HeaderValue::from_static("shop"));
+        headers.insert("host", http::HeaderValue::from_static("shop"));
         let peer = Peer::new("10.0.0.9:4000".parse().unwrap(), "https");
         let get = encode_request(&Method::GET, "/a?b", &headers, Sending::Nothing, &peer);
         let get = String::from_utf8(get.to_vec()).unwrap();
