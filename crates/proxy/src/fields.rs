@@ -28,13 +28,19 @@ pub(crate) enum Invalid {
 }
 
 impl Spans {
-    /// Notes where `fields` (parsed out of `head`) sit in it.
-    pub(crate) fn of(head: &[u8], fields: &[httparse::Header<'_>]) -> Spans {
-        let mut spans = Spans {
+    /// No fields yet. Filled in place by [`Spans::note`]: the table is 2 KiB,
+    /// and returning it by value would copy it on every head.
+    pub(crate) const fn new() -> Spans {
+        Spans {
             offsets: [(0, 0, 0, 0); MAX_FIELDS],
-            count: fields.len().min(MAX_FIELDS),
-        };
-        for (slot, field) in spans.offsets.iter_mut().zip(fields) {
+            count: 0,
+        }
+    }
+
+    /// Notes where `fields` (parsed out of `head`) sit in it.
+    pub(crate) fn note(&mut self, head: &[u8], fields: &[httparse::Header<'_>]) {
+        self.count = fields.len().min(MAX_FIELDS);
+        for (slot, field) in self.offsets.iter_mut().zip(fields) {
             let (name_start, name_end) = span(head, field.name.as_bytes());
             let (value_start, value_end) = span(head, field.value);
             *slot = (
@@ -44,7 +50,6 @@ impl Spans {
                 value_end as u32,
             );
         }
-        spans
     }
 
     /// The header map over `head` (the same bytes, now frozen), with room
@@ -180,7 +185,8 @@ mod tests {
         let mut fields = [httparse::EMPTY_HEADER; 4];
         let mut request = httparse::Request::new(&mut fields);
         request.parse(text).unwrap();
-        let spans = Spans::of(text, request.headers);
+        let mut spans = Spans::new();
+        spans.note(text, request.headers);
         let (map, seen) = spans.map(&Bytes::from_static(text), 0).unwrap();
         assert_eq!(map["host"], "shop");
         assert!(seen.content_length && !seen.transfer_encoding);

@@ -74,7 +74,8 @@ pub(crate) fn parse(buffer: &mut BytesMut) -> Result<Option<RequestHead>, Refusa
     };
     // Offsets, not slices: the head is split off and frozen first.
     let target = fields::span(buffer, parsed.path.unwrap_or_default().as_bytes());
-    let spans = Spans::of(buffer, parsed.headers);
+    let mut spans = Spans::new();
+    spans.note(buffer, parsed.headers);
     let bytes = buffer.split_to(length).freeze();
     let uri = Uri::from_maybe_shared(bytes.slice(target.0..target.1))
         .map_err(|_| Refusal::bad("The request target is not a valid URI."))?;

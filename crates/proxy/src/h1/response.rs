@@ -72,15 +72,16 @@ pub(crate) fn encode(
     let bodiless = status.is_informational()
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED;
-    // A length the response itself gives wins; a broken one is dropped for the body's own.
-    let declared = if has_length {
-        crate::fields::declared_length(headers).ok().flatten()
-    } else {
-        None
-    };
+    // The body's own exact size first (a backend's `Content-Length` was
+    // checked when its head was parsed); the header only when that is unknown.
+    let length = exact_length.or_else(|| {
+        has_length
+            .then(|| crate::fields::declared_length(headers).ok().flatten())
+            .flatten()
+    });
     let sending = if bodiless {
         Sending::Nothing
-    } else if let Some(length) = declared.or(exact_length) {
+    } else if let Some(length) = length {
         if !has_length {
             out.extend_from_slice(b"content-length: ");
             out.extend_from_slice(itoa::Buffer::new().format(length).as_bytes());

@@ -137,7 +137,8 @@ pub(crate) fn parse_response(
         _ => Version::HTTP_11,
     };
     // Offsets, not slices: the head is split off and frozen first.
-    let spans = Spans::of(buffer, parsed.headers);
+    let mut spans = Spans::new();
+    spans.note(buffer, parsed.headers);
     let bytes = buffer.split_to(length).freeze();
     // Room for the headers the proxy adds (release, data version, cookie).
     let (headers, seen) = spans.map(&bytes, 4).map_err(|invalid| match invalid {
