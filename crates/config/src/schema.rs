@@ -151,6 +151,14 @@ pub struct Proxy {
         deserialize_with = "crate::duration::deserialize"
     )]
     pub response_timeout: Duration,
+    /// A client or backend connection on which no byte moves for this long
+    /// is given up (idle keep-alive closed, stalled request 408, stalled
+    /// response body cut); websockets and other upgrades are exempt.
+    #[serde(
+        default = "secs::<60>",
+        deserialize_with = "crate::duration::deserialize"
+    )]
+    pub idle_timeout: Duration,
     /// Request bodies over this get 413.
     #[serde(default = "Proxy::default_max_body")]
     pub max_body_size: ByteSize,
@@ -254,6 +262,7 @@ impl Default for Proxy {
             release_header: Proxy::default_release_header(),
             connect_timeout: secs::<5>(),
             response_timeout: secs::<60>(),
+            idle_timeout: secs::<60>(),
             max_body_size: Proxy::default_max_body(),
             tls_cert: None,
             tls_key: None,
@@ -467,6 +476,13 @@ impl Config {
                 ),
             ));
         }
+        // A zero idle timeout would end every connection the moment it waits.
+        if self.proxy.idle_timeout < Duration::from_secs(1) {
+            return Err(invalid(
+                "proxy.idle_timeout",
+                "must be at least 1s, e.g. \"60s\"".into(),
+            ));
+        }
         if self.proxy.tls_cert.is_some() != self.proxy.tls_key.is_some() {
             return Err(invalid(
                 "proxy.tls_cert",
@@ -623,6 +639,22 @@ max_release_size = "2 GiB"
             message.contains("`deploy.shared`") && message.contains("`../etc/`"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn proxy_timeouts_default_and_parse() {
+        let config = parse("[app]\nname = \"x\"\n").unwrap();
+        assert_eq!(config.proxy.idle_timeout, Duration::from_secs(60));
+        let config = parse(
+            "[app]\nname = \"x\"\n[proxy]\nidle_timeout = \"75s\"\nresponse_timeout = \"2m\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.proxy.idle_timeout, Duration::from_secs(75));
+        assert_eq!(config.proxy.response_timeout, Duration::from_secs(120));
+        let message = parse("[app]\nname = \"x\"\n[proxy]\nidle_timeout = \"0s\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("`proxy.idle_timeout`"), "{message}");
     }
 
     #[test]

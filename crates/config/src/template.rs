@@ -42,6 +42,7 @@ keep_releases = 5              # prune keeps this many, plus live, previous and 
 # release_header = "X-Hoist-Release"   # "" turns it off
 # connect_timeout = "5s"
 # response_timeout = "60s"
+# idle_timeout = "60s"          # no byte either way: keep-alive closed, stalled request 408, stalled body cut
 # max_body_size = "100 MiB"
 # tls_cert = "shared/tls/cert.pem"    # relative to the site root
 # tls_key = "shared/tls/key.pem"

@@ -19,6 +19,11 @@ pub struct Settings {
     pub connect_timeout: Duration,
     /// Response headers may take this long (then 504).
     pub response_timeout: Duration,
+    /// A connection on which no byte moves either way for this long is
+    /// given up: an idle keep-alive client is closed, a head or body that
+    /// stops arriving gets 408, a stalled response body is cut. Upgraded
+    /// connections (websockets) are exempt.
+    pub idle_timeout: Duration,
     /// Request bodies over this many bytes get 413.
     pub max_body_size: u64,
     /// TLS for the public listener; `None` serves plain HTTP (and h2c).
@@ -39,6 +44,7 @@ impl Default for Settings {
             release_header: Some(HeaderName::from_static("x-hoist-release")),
             connect_timeout: Duration::from_secs(5),
             response_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(60),
             max_body_size: 100 * 1024 * 1024,
             tls: None,
             health_path: "/healthz".to_owned(),
@@ -80,6 +86,11 @@ impl Proxy {
     /// The TLS acceptor, if the listener speaks TLS.
     pub(crate) fn tls(&self) -> Option<&crate::Tls> {
         self.settings.tls.as_ref()
+    }
+
+    /// How long a connection may go without a byte moving.
+    pub(crate) fn idle_timeout(&self) -> Duration {
+        self.settings.idle_timeout
     }
 
     /// The router this proxy reads.
@@ -253,8 +264,14 @@ impl Proxy {
                 .map_err(BoxError::from)
                 .boxed()
         });
-        let exchange =
-            upstream::exchange(backend, parts, body, peer, self.settings.connect_timeout);
+        let exchange = upstream::exchange(
+            backend,
+            parts,
+            body,
+            peer,
+            self.settings.connect_timeout,
+            self.settings.idle_timeout,
+        );
         let sent = tokio::time::timeout(self.settings.response_timeout, exchange).await;
         let answer = match sent {
             Ok(Ok(answer)) => answer,
@@ -268,7 +285,12 @@ impl Proxy {
                     );
                 }
                 tracing::debug!(release = backend.release(), %error, "client request failed");
-                return pages::error(status, "The request body could not be read.");
+                let why = if status == StatusCode::REQUEST_TIMEOUT {
+                    "The request body took too long to arrive."
+                } else {
+                    "The request body could not be read."
+                };
+                return pages::error(status, why);
             }
             Err(_) => {
                 return pages::error(

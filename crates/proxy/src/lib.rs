@@ -28,6 +28,7 @@ mod forward;
 mod h1;
 mod headers;
 mod histogram;
+mod idle;
 mod maintenance;
 mod pages;
 mod pause;

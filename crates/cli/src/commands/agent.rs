@@ -235,6 +235,7 @@ fn settings(
         release_header,
         connect_timeout: proxy.connect_timeout,
         response_timeout: proxy.response_timeout,
+        idle_timeout: proxy.idle_timeout,
         max_body_size: proxy.max_body_size.as_u64(),
         tls,
         health_path: health_path.to_owned(),

@@ -12,6 +12,7 @@ mod response;
 mod rewind;
 
 use crate::body::ProxyBody;
+use crate::idle::Idle;
 use crate::upstream::Connection;
 use crate::{pages, Peer, Proxy};
 use bytes::{Bytes, BytesMut};
@@ -75,11 +76,11 @@ impl Stop {
 }
 
 /// Serves HTTP/1 requests on `io` until the client closes, asks to close,
-/// or `stop` finds the connection idle. `buffer` holds bytes already read.
-/// A client that opens with the HTTP/2 preface gets its stream and bytes
-/// back, for an HTTP/2 server.
+/// `stop` finds the connection idle, or no byte moves for the idle timeout.
+/// `buffer` holds bytes already read. A client that opens with the HTTP/2
+/// preface gets its stream and bytes back, for an HTTP/2 server.
 pub(crate) async fn serve<I>(
-    mut io: I,
+    io: I,
     mut buffer: BytesMut,
     proxy: Arc<Proxy>,
     peer: Peer,
@@ -88,6 +89,7 @@ pub(crate) async fn serve<I>(
 where
     I: AsyncRead + AsyncWrite + Unpin + Send,
 {
+    let mut io = Idle::new(io, proxy.idle_timeout());
     let mut out = Vec::with_capacity(1024);
     let mut first = true;
     // Registered once, so waiting for the next request costs no new registration.
@@ -97,7 +99,7 @@ where
         let head = loop {
             let h2 = first && H2_PREFACE.starts_with(&buffer[..buffer.len().min(H2_PREFACE.len())]);
             let parsed = match (h2, buffer.len() >= H2_PREFACE.len()) {
-                (true, true) => return Ok(Some((io, buffer))),
+                (true, true) => return Ok(Some((io.into_inner(), buffer))),
                 (true, false) => Ok(None),
                 (false, _) if buffer.is_empty() => Ok(None),
                 (false, _) => request::parse(&mut buffer),
@@ -131,6 +133,19 @@ where
             match read.await {
                 None | Some(Ok(0)) => return Ok(None),
                 Some(Ok(_)) => {}
+                // An idle keep-alive connection just closes; a head that
+                // stopped arriving is answered (nginx's `client_header_timeout`).
+                Some(Err(error)) if error.kind() == io::ErrorKind::TimedOut && !idle => {
+                    let page = pages::error(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "The request took too long to arrive.",
+                    );
+                    let asked = Asked::of(&http::Method::GET, http::Version::HTTP_11, false);
+                    write_response(&mut io, page, asked, &mut out, &mut buffer).await?;
+                    let _ = io.shutdown().await;
+                    return Ok(None);
+                }
+                Some(Err(error)) if error.kind() == io::ErrorKind::TimedOut => return Ok(None),
                 Some(Err(error)) => return Err(error),
             }
         };
@@ -171,7 +186,7 @@ where
 
 /// Writes `response`; returns whether the connection may carry another request.
 async fn write_response<I>(
-    io: &mut I,
+    io: &mut Idle<I>,
     response: Response<ProxyBody>,
     asked: Asked,
     out: &mut Vec<u8>,
@@ -191,7 +206,8 @@ where
             .and_then(|tunnel| tunnel.take())
         {
             io.write_all(out).await?;
-            tunnel(io, buffer, connection).await;
+            // Tunnels may idle (a quiet websocket); the drain timeout ends them at a switch.
+            tunnel(io.get_mut(), buffer, connection).await;
             drop(guard);
         }
         return Ok(false);

@@ -6,6 +6,7 @@ use super::head::Framing;
 use super::Connection;
 use crate::body::BoxError;
 use crate::decode::{Chunk, Decoder};
+use crate::idle::IdleTimer;
 use crate::Backend;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
@@ -13,7 +14,8 @@ use std::future::Future;
 use std::io;
 use std::pin::{pin, Pin};
 use std::sync::Arc;
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
+use std::time::Duration;
 use tokio::io::AsyncReadExt;
 
 /// How much room each read from the backend asks for.
@@ -28,6 +30,9 @@ pub(crate) struct UpstreamBody {
     /// Whether the connection may serve another request when this body ends.
     reusable: bool,
     backend: Arc<Backend>,
+    /// A backend that sends nothing for this long has its response cut
+    /// (nginx's `proxy_read_timeout`), so a hung app cannot hold the client.
+    idle: IdleTimer,
 }
 
 impl UpstreamBody {
@@ -36,6 +41,7 @@ impl UpstreamBody {
         framing: Framing,
         reusable: bool,
         backend: Arc<Backend>,
+        idle_timeout: Duration,
     ) -> UpstreamBody {
         let decoder = match framing {
             Framing::Empty | Framing::Length(0) => Decoder::Done,
@@ -48,6 +54,7 @@ impl UpstreamBody {
             decoder,
             reusable,
             backend,
+            idle: IdleTimer::new(idle_timeout),
         };
         if body.decoder.is_done() {
             body.release();
@@ -108,7 +115,18 @@ impl Body for UpstreamBody {
             // goes through `poll_read`, which clears readiness on a short read,
             // so the pool's liveness check costs no syscall afterwards.
             let read = pin!(connection.stream.read_buf(&mut connection.buffer));
-            match ready!(read.poll(cx)) {
+            let read = match read.poll(cx) {
+                Poll::Ready(read) => read,
+                Poll::Pending => {
+                    let Poll::Ready(error) = this.idle.poll_expired(cx) else {
+                        return Poll::Pending;
+                    };
+                    tracing::warn!(release = this.backend.release(), %error, "backend stopped sending its response body; cut");
+                    return Poll::Ready(Some(Err(this.abandon(error))));
+                }
+            };
+            this.idle.progress();
+            match read {
                 Ok(0) if this.decoder == Decoder::UntilClose => {
                     this.decoder = Decoder::Done;
                     this.reusable = false;

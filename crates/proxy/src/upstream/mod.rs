@@ -68,6 +68,13 @@ impl UpstreamError {
             UpstreamError::Client(error) if error.is::<http_body_util::LengthLimitError>() => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
+            UpstreamError::Client(error)
+                if error
+                    .downcast_ref::<io::Error>()
+                    .is_some_and(|error| error.kind() == io::ErrorKind::TimedOut) =>
+            {
+                StatusCode::REQUEST_TIMEOUT
+            }
             UpstreamError::Client(_) => StatusCode::BAD_REQUEST,
             _ => StatusCode::BAD_GATEWAY,
         }
@@ -96,6 +103,7 @@ pub(crate) async fn exchange(
     body: Option<ProxyBody>,
     peer: &crate::Peer,
     connect_timeout: Duration,
+    idle_timeout: Duration,
 ) -> Result<Answer, UpstreamError> {
     let sending = Sending::choose(&parts.headers, body.is_none());
     let target = parts
@@ -130,7 +138,13 @@ pub(crate) async fn exchange(
         return Ok(Answer::Switched(response.parts, connection));
     }
     let reusable = response.keep_alive && sent_whole;
-    let body = UpstreamBody::new(connection, response.framing, reusable, backend.clone());
+    let body = UpstreamBody::new(
+        connection,
+        response.framing,
+        reusable,
+        backend.clone(),
+        idle_timeout,
+    );
     Ok(Answer::Response(Response::from_parts(response.parts, body)))
 }
 

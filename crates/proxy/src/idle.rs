@@ -1,0 +1,219 @@
+//! The idle timeout: a connection on which no byte moves, either way, for
+//! `[proxy] idle_timeout` is given up (nginx's `client_header_timeout`,
+//! `keepalive_timeout`, `client_body_timeout`, `send_timeout` and
+//! `proxy_read_timeout`, as one setting).
+//!
+//! Why not a `timeout()` around each read: a fresh tokio timer is filed in
+//! the timer wheel and taken out again, and even moving the deadline of a
+//! kept one reads the clock, for every request. Here bytes moving only set
+//! a flag. One timer per connection ticks every quarter of the timeout
+//! while the connection waits, and [`CHECKS`] ticks in a row with nothing
+//! moved end it: silence is caught between one and one and a quarter
+//! timeouts, and a busy connection pays a wake-up per quarter, not per read.
+
+use std::future::Future as _;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::{Instant, Sleep};
+
+/// Ticks in a row without a byte moved that end a waiting connection.
+const CHECKS: u32 = 4;
+
+/// Tells a connection that waits when it has been silent for too long.
+#[derive(Debug)]
+pub(crate) struct IdleTimer {
+    timeout: Duration,
+    /// Made the first time the connection waits, then re-armed per tick.
+    tick: Option<Pin<Box<Sleep>>>,
+    /// Bytes moved since the last tick.
+    moved: bool,
+    /// Ticks in a row that found nothing moved.
+    silent: u32,
+}
+
+impl IdleTimer {
+    pub(crate) fn new(timeout: Duration) -> IdleTimer {
+        IdleTimer {
+            timeout,
+            tick: None,
+            moved: false,
+            silent: 0,
+        }
+    }
+
+    /// Bytes moved.
+    pub(crate) fn progress(&mut self) {
+        self.moved = true;
+    }
+
+    /// Called while an operation is pending: `Ready` with a `TimedOut`
+    /// error once the connection has been silent for the whole timeout.
+    pub(crate) fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
+        let every = self.timeout / CHECKS;
+        let tick = self.tick.get_or_insert_with(|| {
+            self.moved = false;
+            Box::pin(tokio::time::sleep(every))
+        });
+        while tick.as_mut().poll(cx).is_ready() {
+            if std::mem::take(&mut self.moved) {
+                self.silent = 0;
+            } else {
+                self.silent += 1;
+            }
+            tick.as_mut().reset(Instant::now() + every);
+            if self.silent >= CHECKS {
+                // A later wait (a 408 being written, say) gets a whole timeout again.
+                self.silent = 0;
+                return Poll::Ready(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("no bytes moved for {}s", self.timeout.as_secs_f32()),
+                ));
+            }
+        }
+        Poll::Pending
+    }
+
+    /// Passes on what an operation returned, or its timeout.
+    fn check<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        match polled {
+            Poll::Ready(result) => {
+                self.progress();
+                Poll::Ready(result)
+            }
+            Poll::Pending => self.poll_expired(cx).map(Err),
+        }
+    }
+}
+
+/// A stream whose reads and writes fail with `TimedOut` after the idle timeout.
+#[derive(Debug)]
+pub(crate) struct Idle<I> {
+    io: I,
+    timer: IdleTimer,
+}
+
+impl<I> Idle<I> {
+    pub(crate) fn new(io: I, timeout: Duration) -> Idle<I> {
+        Idle {
+            io,
+            timer: IdleTimer::new(timeout),
+        }
+    }
+
+    /// The stream without the timeout (for tunnels, which may idle).
+    pub(crate) fn get_mut(&mut self) -> &mut I {
+        &mut self.io
+    }
+
+    pub(crate) fn into_inner(self) -> I {
+        self.io
+    }
+}
+
+impl<I: AsyncRead + Unpin> AsyncRead for Idle<I> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.io).poll_read(cx, buf);
+        this.timer.check(cx, polled)
+    }
+}
+
+impl<I: AsyncWrite + Unpin> AsyncWrite for Idle<I> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.io).poll_write(cx, buf);
+        this.timer.check(cx, polled)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        this.timer.check(cx, polled)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.io).poll_flush(cx);
+        this.timer.check(cx, polled)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.io).poll_shutdown(cx);
+        this.timer.check(cx, polled)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn a_read_with_nothing_coming_times_out_after_the_timeout() {
+        let (near, _far) = tokio::io::duplex(64);
+        let mut idle = Idle::new(near, Duration::from_millis(50));
+        let started = std::time::Instant::now();
+        let error = idle.read_u8().await.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+        assert!(started.elapsed() >= Duration::from_millis(50));
+    }
+
+    #[tokio::test]
+    async fn bytes_that_keep_moving_never_time_out() {
+        let (near, mut far) = tokio::io::duplex(64);
+        let mut idle = Idle::new(near, Duration::from_millis(500));
+        let feeder = tokio::spawn(async move {
+            // Bytes 60 ms apart: over a second in all, never 500 ms of silence.
+            for byte in 0..20u8 {
+                tokio::time::sleep(Duration::from_millis(60)).await;
+                far.write_u8(byte).await.unwrap();
+            }
+            far
+        });
+        for expected in 0..20u8 {
+            assert_eq!(idle.read_u8().await.unwrap(), expected);
+        }
+        drop(feeder.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_write_the_peer_never_reads_times_out() {
+        let (near, _far) = tokio::io::duplex(8);
+        let mut idle = Idle::new(near, Duration::from_millis(50));
+        let error = idle.write_all(&[0u8; 64]).await.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+    }
+
+    #[tokio::test]
+    async fn after_a_timeout_the_next_wait_gets_a_whole_timeout() {
+        let (near, mut far) = tokio::io::duplex(64);
+        let mut idle = Idle::new(near, Duration::from_millis(50));
+        assert!(idle.read_u8().await.is_err());
+        far.write_u8(7).await.unwrap();
+        assert_eq!(idle.read_u8().await.unwrap(), 7);
+    }
+}
