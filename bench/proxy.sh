@@ -2,7 +2,8 @@
 # Proxy benchmark: wrk against the same trivial backend directly, through
 # nginx (1 worker, upstream keepalive) and through hoist (1 worker thread);
 # then failed requests per switch for hoist, `nginx -s reload` and a plain
-# restart. Usage: bench/proxy.sh [SECONDS] [CONNECTIONS]
+# restart. Usage: bench/proxy.sh [SECONDS] [CONNECTIONS] [ROUNDS]
+# (SECONDS per path per round; the paths take turns for ROUNDS rounds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -12,4 +13,4 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   done
 fi
 cargo build --release --locked -q
-exec python3 bench/proxy.py target/release/hoist "${1:-10}" "${2:-32}"
+exec python3 bench/proxy.py target/release/hoist "${1:-4}" "${2:-32}" "${3:-5}"
