@@ -22,7 +22,8 @@ pub struct Settings {
     /// A connection on which no byte moves either way for this long is
     /// given up: an idle keep-alive client is closed, a head or body that
     /// stops arriving gets 408, a stalled response body is cut. Upgraded
-    /// connections (websockets) are exempt.
+    /// connections (websockets) are exempt; an HTTP/2 client silent this
+    /// long is pinged, and closed if it does not answer.
     pub idle_timeout: Duration,
     /// Request bodies over this many bytes get 413.
     pub max_body_size: u64,

@@ -33,6 +33,13 @@ pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Futu
     let open = Arc::new(OpenConnections::default());
     let mut http2 = http2::Builder::new(TokioExecutor::new());
     http2.max_header_list_size(64 * 1024);
+    // hyper's HTTP/2 server has no idle timeout; a PING after each idle
+    // spell, unanswered, finds a client that vanished without a FIN.
+    let idle = proxy.idle_timeout();
+    http2
+        .timer(hyper_util::rt::TokioTimer::new())
+        .keep_alive_interval(idle)
+        .keep_alive_timeout(idle.min(Duration::from_secs(20)));
     let http2 = Arc::new(http2);
     tokio::pin!(shutdown);
     loop {

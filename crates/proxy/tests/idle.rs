@@ -189,3 +189,34 @@ async fn a_slow_but_steady_response_body_is_not_cut() {
     let body = response.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(&body[..], b"steadily");
 }
+
+#[tokio::test]
+async fn an_http2_client_that_stops_answering_pings_is_closed() {
+    let (address, _stop) = proxy().await;
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    // The h2c preface and an empty SETTINGS frame.
+    stream
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .await
+        .unwrap();
+    let mut pinged = false;
+    let mut frame_head = [0u8; 9];
+    let closed = tokio::time::timeout(PATIENCE, async {
+        // Frames until the proxy hangs up: settings are acknowledged, pings never.
+        while stream.read_exact(&mut frame_head).await.is_ok() {
+            let length = u32::from_be_bytes([0, frame_head[0], frame_head[1], frame_head[2]]);
+            let mut payload = vec![0u8; length as usize];
+            if stream.read_exact(&mut payload).await.is_err() {
+                break;
+            }
+            let (kind, flags) = (frame_head[3], frame_head[4]);
+            if kind == 0x4 && flags & 0x1 == 0 {
+                let _ = stream.write_all(b"\0\0\0\x04\x01\0\0\0\0").await;
+            }
+            pinged |= kind == 0x6 && flags & 0x1 == 0;
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the proxy closed the connection in time");
+    assert!(pinged, "the proxy pinged before giving up");
+}
