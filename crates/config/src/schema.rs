@@ -145,7 +145,8 @@ pub struct Proxy {
         deserialize_with = "crate::duration::deserialize"
     )]
     pub connect_timeout: Duration,
-    /// A backend's response headers may take this long before a 504.
+    /// A backend may take no request bytes and send nothing for this long
+    /// before its response head arrives; then 504.
     #[serde(
         default = "secs::<60>",
         deserialize_with = "crate::duration::deserialize"

@@ -17,7 +17,8 @@ pub struct Settings {
     pub release_header: Option<HeaderName>,
     /// Connecting to a backend may take this long (then 502).
     pub connect_timeout: Duration,
-    /// Response headers may take this long (then 504).
+    /// The app may take no request bytes and send no response bytes for
+    /// this long before its head arrives (then 504).
     pub response_timeout: Duration,
     /// A connection on which no byte moves either way for this long is
     /// given up: an idle keep-alive client is closed, a head or body that
@@ -265,24 +266,23 @@ impl Proxy {
                 .map_err(BoxError::from)
                 .boxed()
         });
-        let exchange = upstream::exchange(
-            backend,
-            parts,
-            body,
-            peer,
-            self.settings.connect_timeout,
-            self.settings.idle_timeout,
-        );
-        let sent = tokio::time::timeout(self.settings.response_timeout, exchange).await;
+        let sent = upstream::exchange(backend, parts, body, peer, &self.settings).await;
         let answer = match sent {
-            Ok(Ok(answer)) => answer,
-            Ok(Err(error)) => {
+            Ok(answer) => answer,
+            Err(error) => {
                 let status = error.status();
                 if status == StatusCode::BAD_GATEWAY {
                     tracing::warn!(release = backend.release(), %error, "backend request failed");
                     return pages::error(
                         status,
                         "The application did not answer. Please try again in a moment.",
+                    );
+                }
+                if status == StatusCode::GATEWAY_TIMEOUT {
+                    tracing::warn!(release = backend.release(), %error, "backend took too long");
+                    return pages::error(
+                        status,
+                        "The application took too long to answer. Please try again.",
                     );
                 }
                 tracing::debug!(release = backend.release(), %error, "client request failed");
@@ -292,12 +292,6 @@ impl Proxy {
                     "The request body could not be read."
                 };
                 return pages::error(status, why);
-            }
-            Err(_) => {
-                return pages::error(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "The application took too long to answer. Please try again.",
-                );
             }
         };
         let response = match answer {

@@ -28,6 +28,8 @@ pub(crate) struct IdleTimer {
     timeout: Duration,
     /// Made the first time the connection waits, then re-armed per tick.
     tick: Option<Pin<Box<Sleep>>>,
+    /// The timeout changed: the next wait re-arms the tick at its pace.
+    retimed: bool,
     /// Bytes moved since the last tick.
     moved: bool,
     /// Ticks in a row that found nothing moved.
@@ -39,6 +41,7 @@ impl IdleTimer {
         IdleTimer {
             timeout,
             tick: None,
+            retimed: false,
             moved: false,
             silent: 0,
         }
@@ -49,10 +52,26 @@ impl IdleTimer {
         self.moved = true;
     }
 
+    /// From now on, silence ends the connection after `timeout` (a backend
+    /// connection has one for the response head and one for the body).
+    pub(crate) fn set_timeout(&mut self, timeout: Duration) {
+        if timeout != self.timeout {
+            self.timeout = timeout;
+            self.retimed = true;
+        }
+    }
+
     /// Called while an operation is pending: `Ready` with a `TimedOut`
     /// error once the connection has been silent for the whole timeout.
     pub(crate) fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
         let every = self.timeout / CHECKS;
+        if std::mem::take(&mut self.retimed) {
+            self.silent = 0;
+            self.moved = false;
+            if let Some(tick) = &mut self.tick {
+                tick.as_mut().reset(Instant::now() + every);
+            }
+        }
         let tick = self.tick.get_or_insert_with(|| {
             self.moved = false;
             Box::pin(tokio::time::sleep(every))
@@ -110,6 +129,15 @@ impl<I> Idle<I> {
     /// The stream without the timeout (for tunnels, which may idle).
     pub(crate) fn get_mut(&mut self) -> &mut I {
         &mut self.io
+    }
+
+    pub(crate) fn get_ref(&self) -> &I {
+        &self.io
+    }
+
+    /// See [`IdleTimer::set_timeout`].
+    pub(crate) fn set_timeout(&mut self, timeout: Duration) {
+        self.timer.set_timeout(timeout);
     }
 
     pub(crate) fn into_inner(self) -> I {
@@ -206,6 +234,24 @@ mod tests {
         let mut idle = Idle::new(near, Duration::from_millis(50));
         let error = idle.write_all(&[0u8; 64]).await.unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+    }
+
+    #[tokio::test]
+    async fn a_new_timeout_applies_from_the_next_wait() {
+        let (near, mut far) = tokio::io::duplex(64);
+        let mut idle = Idle::new(near, Duration::from_secs(3600));
+        // The read waits first, so the hour-long tick is armed.
+        let (read, written) = tokio::join!(idle.read_u8(), far.write_u8(1));
+        written.unwrap();
+        assert_eq!(read.unwrap(), 1);
+        idle.set_timeout(Duration::from_millis(50));
+        let started = std::time::Instant::now();
+        let error = tokio::time::timeout(Duration::from_secs(10), idle.read_u8())
+            .await
+            .expect("the new timeout, not the hour, applied")
+            .unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+        assert!(started.elapsed() >= Duration::from_millis(50));
     }
 
     #[tokio::test]

@@ -4,6 +4,7 @@
 //! body the moment that body has ended; one dropped mid-body (client gone),
 //! upgraded, or closed by the backend is never reused.
 
+use crate::idle::Idle;
 use crate::upstream::{Connection, UpstreamError};
 use bytes::BytesMut;
 use std::net::SocketAddr;
@@ -33,7 +34,7 @@ impl Pool {
             let Some(mut connection) = candidate else {
                 break;
             };
-            if still_open(&connection.stream) {
+            if still_open(connection.stream.get_ref()) {
                 connection.reused = true;
                 return Ok(connection);
             }
@@ -83,7 +84,8 @@ pub(crate) async fn connect(
     };
     let _ = stream.set_nodelay(true);
     Ok(Connection {
-        stream,
+        // The exchange sets the timeout for each phase before any I/O.
+        stream: Idle::new(stream, timeout),
         buffer: BytesMut::new(),
         reused: false,
     })

@@ -220,3 +220,30 @@ async fn an_http2_client_that_stops_answering_pings_is_closed() {
     assert!(closed.is_ok(), "the proxy closed the connection in time");
     assert!(pinged, "the proxy pinged before giving up");
 }
+
+#[tokio::test]
+async fn an_upload_the_app_keeps_taking_may_outlast_the_response_timeout() {
+    let backend = common::hyper_backend(|request| async move {
+        let body = request.into_body().collect().await?.to_bytes();
+        Ok(http::Response::new(Full::new(body)))
+    })
+    .await;
+    let settings = Settings {
+        response_timeout: Duration::from_millis(300),
+        ..Settings::default()
+    };
+    let (address, _stop) = common::proxy_to(backend, settings).await;
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    stream
+        .write_all(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 8\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    // Eight bytes 100 ms apart: 800 ms in all, never 300 ms without progress.
+    for byte in b"trickled" {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stream.write_all(&[*byte]).await.unwrap();
+    }
+    let text = read_to_close(&mut stream).await;
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.ends_with("trickled"), "{text}");
+}

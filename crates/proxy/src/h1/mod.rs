@@ -312,7 +312,7 @@ where
     I: AsyncRead + AsyncWrite + Unpin,
 {
     if !buffer.is_empty() {
-        if backend.stream.write_all(buffer).await.is_err() {
+        if backend.stream.get_mut().write_all(buffer).await.is_err() {
             return;
         }
         buffer.clear();
@@ -323,7 +323,7 @@ where
         }
         backend.buffer.clear();
     }
-    if let Err(error) = tokio::io::copy_bidirectional(client, &mut backend.stream).await {
+    if let Err(error) = tokio::io::copy_bidirectional(client, backend.stream.get_mut()).await {
         tracing::debug!(%error, "tunnel ended with an error");
     }
 }

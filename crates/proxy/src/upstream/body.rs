@@ -6,7 +6,6 @@ use super::head::Framing;
 use super::Connection;
 use crate::body::BoxError;
 use crate::decode::{Chunk, Decoder};
-use crate::idle::IdleTimer;
 use crate::Backend;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
@@ -14,7 +13,7 @@ use std::future::Future;
 use std::io;
 use std::pin::{pin, Pin};
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 
@@ -30,14 +29,11 @@ pub(crate) struct UpstreamBody {
     /// Whether the connection may serve another request when this body ends.
     reusable: bool,
     backend: Arc<Backend>,
-    /// A backend that sends nothing for this long has its response cut
-    /// (nginx's `proxy_read_timeout`), so a hung app cannot hold the client.
-    idle: IdleTimer,
 }
 
 impl UpstreamBody {
     pub(crate) fn new(
-        connection: Connection,
+        mut connection: Connection,
         framing: Framing,
         reusable: bool,
         backend: Arc<Backend>,
@@ -49,12 +45,14 @@ impl UpstreamBody {
             Framing::Chunked => Decoder::Chunked(Chunk::Size),
             Framing::UntilClose => Decoder::UntilClose,
         };
+        // A backend that sends nothing for this long has its response cut
+        // (nginx's `proxy_read_timeout`), so a hung app cannot hold the client.
+        connection.stream.set_timeout(idle_timeout);
         let mut body = UpstreamBody {
             connection: Some(connection),
             decoder,
             reusable,
             backend,
-            idle: IdleTimer::new(idle_timeout),
         };
         if body.decoder.is_done() {
             body.release();
@@ -115,18 +113,7 @@ impl Body for UpstreamBody {
             // goes through `poll_read`, which clears readiness on a short read,
             // so the pool's liveness check costs no syscall afterwards.
             let read = pin!(connection.stream.read_buf(&mut connection.buffer));
-            let read = match read.poll(cx) {
-                Poll::Ready(read) => read,
-                Poll::Pending => {
-                    let Poll::Ready(error) = this.idle.poll_expired(cx) else {
-                        return Poll::Pending;
-                    };
-                    tracing::warn!(release = this.backend.release(), %error, "backend stopped sending its response body; cut");
-                    return Poll::Ready(Some(Err(this.abandon(error))));
-                }
-            };
-            this.idle.progress();
-            match read {
+            match ready!(read.poll(cx)) {
                 Ok(0) if this.decoder == Decoder::UntilClose => {
                     this.decoder = Decoder::Done;
                     this.reusable = false;
@@ -141,7 +128,12 @@ impl Body for UpstreamBody {
                     return Poll::Ready(Some(Err(this.abandon(cut))));
                 }
                 Ok(_) => {}
-                Err(error) => return Poll::Ready(Some(Err(this.abandon(error)))),
+                Err(error) => {
+                    if error.kind() == io::ErrorKind::TimedOut {
+                        tracing::warn!(release = this.backend.release(), %error, "backend stopped sending its response body; cut");
+                    }
+                    return Poll::Ready(Some(Err(this.abandon(error))));
+                }
             }
         }
     }

@@ -18,14 +18,14 @@ pub(crate) mod head;
 pub(crate) use body::UpstreamBody;
 
 use crate::body::{BoxError, ProxyBody};
-use crate::Backend;
+use crate::idle::Idle;
+use crate::{Backend, Settings};
 use bytes::{Bytes, BytesMut};
 use head::{ResponseHead, Sending};
 use http::{Method, Response, StatusCode};
 use http_body_util::BodyExt;
 use std::io;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -33,7 +33,9 @@ use tokio::net::TcpStream;
 /// response (nothing, when it is clean).
 #[derive(Debug)]
 pub(crate) struct Connection {
-    pub(crate) stream: TcpStream,
+    /// Silence on it is timed: `response_timeout` while the request goes
+    /// out and the head comes back, `idle_timeout` while the body streams.
+    pub(crate) stream: Idle<TcpStream>,
     pub(crate) buffer: BytesMut,
     /// Came from the pool: the backend may have closed it meanwhile.
     pub(crate) reused: bool,
@@ -76,6 +78,9 @@ impl UpstreamError {
                 StatusCode::REQUEST_TIMEOUT
             }
             UpstreamError::Client(_) => StatusCode::BAD_REQUEST,
+            UpstreamError::Backend(error) if error.kind() == io::ErrorKind::TimedOut => {
+                StatusCode::GATEWAY_TIMEOUT
+            }
             _ => StatusCode::BAD_GATEWAY,
         }
     }
@@ -97,14 +102,19 @@ impl std::fmt::Display for UpstreamError {
 /// `backend` on a pooled connection and reads the response head. A request
 /// that failed on a reused connection before any answer is sent again once
 /// on a fresh one, when that is safe.
+///
+/// The response timeout counts silence, as nginx's `proxy_read_timeout`
+/// and `proxy_send_timeout` do: an upload the app keeps taking may run
+/// past it; an app that takes nothing and says nothing for that long
+/// gets the client a 504.
 pub(crate) async fn exchange(
     backend: &Arc<Backend>,
     parts: http::request::Parts,
     body: Option<ProxyBody>,
     peer: &crate::Peer,
-    connect_timeout: Duration,
-    idle_timeout: Duration,
+    settings: &Settings,
 ) -> Result<Answer, UpstreamError> {
+    let connect_timeout = settings.connect_timeout;
     let sending = Sending::choose(&parts.headers, body.is_none());
     let target = parts
         .uri
@@ -118,6 +128,7 @@ pub(crate) async fn exchange(
         .checkout(backend.addr(), connect_timeout)
         .await?;
     let (response, sent_whole) = loop {
+        connection.stream.set_timeout(settings.response_timeout);
         match attempt(&mut connection, &head, &mut body, sending, &parts.method).await {
             Ok(answered) => break answered,
             Err(failure) => {
@@ -126,7 +137,9 @@ pub(crate) async fn exchange(
                 // was written, and is harmless to repeat if idempotent.
                 let safe = failure.unsent || parts.method.is_idempotent();
                 let body_intact = !had_body || body.is_some();
-                if connection.reused && failure.before_answer && safe && body_intact {
+                // A backend that took too long is not asked again.
+                let timed_out = matches!(&failure.error, UpstreamError::Backend(error) if error.kind() == io::ErrorKind::TimedOut);
+                if connection.reused && failure.before_answer && safe && body_intact && !timed_out {
                     connection = crate::pool::connect(backend.addr(), connect_timeout).await?;
                     continue;
                 }
@@ -143,7 +156,7 @@ pub(crate) async fn exchange(
         response.framing,
         reusable,
         backend.clone(),
-        idle_timeout,
+        settings.idle_timeout,
     );
     Ok(Answer::Response(Response::from_parts(response.parts, body)))
 }
@@ -196,7 +209,9 @@ async fn duplex(
     sending: Sending,
     method: &Method,
 ) -> Result<(ResponseHead, bool), Failure> {
-    let (mut reader, mut writer) = connection.stream.split();
+    // Both halves share the connection's timer: bytes moving either way
+    // count, so a long upload the app keeps reading is not a timeout.
+    let (mut reader, mut writer) = tokio::io::split(&mut connection.stream);
     let send = send_body(&mut writer, body, sending == Sending::Chunked);
     let read = read_head(&mut reader, &mut connection.buffer, method);
     tokio::pin!(send, read);
