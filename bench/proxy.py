@@ -32,6 +32,23 @@ def wrk(url, duration=seconds):
     return {"rps": rps, "p50": pct(50), "p99": pct(99), "failed": failed, "requests": total}
 
 
+def cpu_times():
+    """The machine's CPU time counters (/proc/stat's first line), or None."""
+    try:
+        with open("/proc/stat") as stat:
+            return [int(field) for field in stat.readline().split()[1:]]
+    except OSError:
+        return None
+
+
+def steal_share(before, after):
+    """The share of CPU time the hypervisor took for other guests between two readings."""
+    if not before or not after or len(before) < 8:
+        return None
+    spent = [b - a for a, b in zip(before, after)]
+    return spent[7] / max(sum(spent), 1)
+
+
 def nginx_conf(port, backends, prefix):
     upstream = "\n".join(f"    server 127.0.0.1:{b};" for b in backends)
     return f"""worker_processes 1;
@@ -151,11 +168,13 @@ listen = "127.0.0.1:{agent_port}"
         "hoist (1 thread)": agent_port,
     }
     runs = {name: [] for name in paths}
+    cpu_before = cpu_times()
     for round_ in range(rounds):
         order = list(paths.items())
         order = order[round_ % 3:] + order[:round_ % 3]
         for name, port in order if round_ % 2 == 0 else reversed(order):
             runs[name].append(wrk(f"http://127.0.0.1:{port}{path}"))
+    steal = steal_share(cpu_before, cpu_times())
     stop_nginx(prefix, conf)
     median = statistics.median
     results = {name: {key: median(r[key] for r in rs) for key in ("rps", "p50", "p99")} for name, rs in runs.items()}
@@ -164,6 +183,10 @@ listen = "127.0.0.1:{agent_port}"
     print(f"{'path':<30} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'rps/nginx':>10} {'p99/nginx':>10}")
     for name, r in results.items():
         print(f"{name:<30} {r['rps']:>10.0f} {r['p50']:>8.2f} {r['p99']:>8.2f} {r['rps'] / base['rps']:>10.2f} {r['p99'] / base['p99']:>10.2f}")
+    if steal is not None:
+        # Figures taken while the hypervisor took much of the CPU away are noise.
+        warning = "  (high: neighbours took the cores; rerun for figures)" if steal > 0.10 else ""
+        print(f"\nCPU steal during these rounds: {steal:.0%}{warning}")
     pairs = list(zip(runs["hoist (1 thread)"], runs["nginx (1 worker, keepalive)"]))
     print("\nhoist/nginx by round, rps: " + " ".join(f"{h['rps'] / n['rps']:.2f}" for h, n in pairs)
           + "; p99: " + " ".join(f"{h['p99'] / n['p99']:.2f}" for h, n in pairs))
