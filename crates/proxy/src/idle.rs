@@ -1,7 +1,8 @@
 //! The idle timeout: a connection on which no byte moves, either way, for
 //! `[proxy] idle_timeout` is given up (nginx's `client_header_timeout`,
 //! `keepalive_timeout`, `client_body_timeout`, `send_timeout` and
-//! `proxy_read_timeout`, as one setting).
+//! `proxy_read_timeout`, as one setting). Backend connections carry one
+//! too: `response_timeout` until the response head, then `idle_timeout`.
 //!
 //! Why not a `timeout()` around each read: a fresh tokio timer is filed in
 //! the timer wheel and taken out again, and even moving the deadline of a
@@ -24,7 +25,7 @@ const CHECKS: u32 = 4;
 
 /// Tells a connection that waits when it has been silent for too long.
 #[derive(Debug)]
-pub(crate) struct IdleTimer {
+struct IdleTimer {
     timeout: Duration,
     /// Made the first time the connection waits, then re-armed per tick.
     tick: Option<Pin<Box<Sleep>>>,
@@ -37,7 +38,7 @@ pub(crate) struct IdleTimer {
 }
 
 impl IdleTimer {
-    pub(crate) fn new(timeout: Duration) -> IdleTimer {
+    fn new(timeout: Duration) -> IdleTimer {
         IdleTimer {
             timeout,
             tick: None,
@@ -48,13 +49,16 @@ impl IdleTimer {
     }
 
     /// Bytes moved.
-    pub(crate) fn progress(&mut self) {
+    fn progress(&mut self) {
         self.moved = true;
     }
 
-    /// From now on, silence ends the connection after `timeout` (a backend
-    /// connection has one for the response head and one for the body).
-    pub(crate) fn set_timeout(&mut self, timeout: Duration) {
+    /// A new phase starts: from now on, silence ends the connection after
+    /// `timeout` (a backend connection has one for the response head and one
+    /// for the body). Whatever silence came before does not count.
+    fn set_timeout(&mut self, timeout: Duration) {
+        self.silent = 0;
+        self.moved = true;
         if timeout != self.timeout {
             self.timeout = timeout;
             self.retimed = true;
@@ -63,7 +67,7 @@ impl IdleTimer {
 
     /// Called while an operation is pending: `Ready` with a `TimedOut`
     /// error once the connection has been silent for the whole timeout.
-    pub(crate) fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
+    fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
         let every = self.timeout / CHECKS;
         if std::mem::take(&mut self.retimed) {
             self.silent = 0;
@@ -135,7 +139,7 @@ impl<I> Idle<I> {
         &self.io
     }
 
-    /// See [`IdleTimer::set_timeout`].
+    /// A new phase starts, silent for at most `timeout` (see [`IdleTimer::set_timeout`]).
     pub(crate) fn set_timeout(&mut self, timeout: Duration) {
         self.timer.set_timeout(timeout);
     }
