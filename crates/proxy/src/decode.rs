@@ -46,15 +46,14 @@ impl Decoder {
                     return Ok((!buffer.is_empty()).then(|| buffer.split().freeze()));
                 }
                 Decoder::Length(left) => {
-                    if buffer.is_empty() {
+                    let Some((data, rest)) = take_up_to(buffer, left) else {
                         return Ok(None);
-                    }
-                    let take = (buffer.len() as u64).min(left);
-                    *self = match left - take {
+                    };
+                    *self = match rest {
                         0 => Decoder::Done,
                         rest => Decoder::Length(rest),
                     };
-                    return Ok(Some(buffer.split_to(take as usize).freeze()));
+                    return Ok(Some(data));
                 }
                 Decoder::Chunked(Chunk::Size) => {
                     let Some(line) = take_line(buffer)? else {
@@ -66,15 +65,14 @@ impl Decoder {
                     };
                 }
                 Decoder::Chunked(Chunk::Data(left)) => {
-                    if buffer.is_empty() {
+                    let Some((data, rest)) = take_up_to(buffer, left) else {
                         return Ok(None);
-                    }
-                    let take = (buffer.len() as u64).min(left);
-                    *self = Decoder::Chunked(match left - take {
+                    };
+                    *self = Decoder::Chunked(match rest {
                         0 => Chunk::DataEnd,
                         rest => Chunk::Data(rest),
                     });
-                    return Ok(Some(buffer.split_to(take as usize).freeze()));
+                    return Ok(Some(data));
                 }
                 Decoder::Chunked(Chunk::DataEnd) => {
                     let Some(line) = take_line(buffer)? else {
@@ -97,6 +95,16 @@ impl Decoder {
             }
         }
     }
+}
+
+/// Up to `left` bytes off the front of `buffer` (none if it is empty), and
+/// how many are still owed after them.
+fn take_up_to(buffer: &mut BytesMut, left: u64) -> Option<(Bytes, u64)> {
+    if buffer.is_empty() {
+        return None;
+    }
+    let take = (buffer.len() as u64).min(left);
+    Some((buffer.split_to(take as usize).freeze(), left - take))
 }
 
 /// Removes one `\n`-terminated line from the front of `buffer`, if complete.

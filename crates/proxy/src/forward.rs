@@ -270,26 +270,21 @@ impl Proxy {
         let answer = match sent {
             Ok(answer) => answer,
             Err(error) => {
-                let status = error.status();
-                if status == StatusCode::BAD_GATEWAY {
+                if error.is_backend_side() {
                     tracing::warn!(release = backend.release(), %error, "backend request failed");
-                    return pages::error(
-                        status,
-                        "The application did not answer. Please try again in a moment.",
-                    );
-                }
-                if status == StatusCode::GATEWAY_TIMEOUT {
-                    tracing::warn!(release = backend.release(), %error, "backend took too long");
-                    return pages::error(
-                        status,
-                        "The application took too long to answer. Please try again.",
-                    );
-                }
-                tracing::debug!(release = backend.release(), %error, "client request failed");
-                let why = if status == StatusCode::REQUEST_TIMEOUT {
-                    "The request body took too long to arrive."
                 } else {
-                    "The request body could not be read."
+                    tracing::debug!(release = backend.release(), %error, "client request failed");
+                }
+                let status = error.status();
+                let why = match status {
+                    StatusCode::BAD_GATEWAY => {
+                        "The application did not answer. Please try again in a moment."
+                    }
+                    StatusCode::GATEWAY_TIMEOUT => {
+                        "The application took too long to answer. Please try again."
+                    }
+                    StatusCode::REQUEST_TIMEOUT => "The request body took too long to arrive.",
+                    _ => "The request body could not be read.",
                 };
                 return pages::error(status, why);
             }

@@ -108,9 +108,7 @@ where
                 Ok(Some(head)) => break head,
                 Ok(None) => {}
                 Err(refusal) => {
-                    let page = pages::error(refusal.status, refusal.why);
-                    let asked = Asked::of(&http::Method::GET, http::Version::HTTP_11, false);
-                    write_response(&mut io, page, asked, &mut out, &mut buffer).await?;
+                    refuse(&mut io, refusal.status, refusal.why, &mut out, &mut buffer).await?;
                     linger(&mut io).await;
                     return Ok(None);
                 }
@@ -136,12 +134,15 @@ where
                 // An idle keep-alive connection just closes; a head that
                 // stopped arriving is answered (nginx's `client_header_timeout`).
                 Some(Err(error)) if error.kind() == io::ErrorKind::TimedOut && !idle => {
-                    let page = pages::error(
+                    let why = "The request took too long to arrive.";
+                    refuse(
+                        &mut io,
                         StatusCode::REQUEST_TIMEOUT,
-                        "The request took too long to arrive.",
-                    );
-                    let asked = Asked::of(&http::Method::GET, http::Version::HTTP_11, false);
-                    write_response(&mut io, page, asked, &mut out, &mut buffer).await?;
+                        why,
+                        &mut out,
+                        &mut buffer,
+                    )
+                    .await?;
                     let _ = io.shutdown().await;
                     return Ok(None);
                 }
@@ -182,6 +183,24 @@ where
             return Ok(None);
         }
     }
+}
+
+/// Answers a request that will not be served with the proxy's own page,
+/// asking the client to close.
+async fn refuse<I>(
+    io: &mut Idle<I>,
+    status: StatusCode,
+    why: &str,
+    out: &mut Vec<u8>,
+    buffer: &mut BytesMut,
+) -> io::Result<()>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let page = pages::error(status, why);
+    let asked = Asked::of(&http::Method::GET, http::Version::HTTP_11, false);
+    write_response(io, page, asked, out, buffer).await?;
+    Ok(())
 }
 
 /// Writes `response`; returns whether the connection may carry another request.

@@ -70,19 +70,26 @@ impl UpstreamError {
             UpstreamError::Client(error) if error.is::<http_body_util::LengthLimitError>() => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
-            UpstreamError::Client(error)
-                if error
-                    .downcast_ref::<io::Error>()
-                    .is_some_and(|error| error.kind() == io::ErrorKind::TimedOut) =>
-            {
-                StatusCode::REQUEST_TIMEOUT
-            }
+            UpstreamError::Client(_) if self.timed_out() => StatusCode::REQUEST_TIMEOUT,
             UpstreamError::Client(_) => StatusCode::BAD_REQUEST,
-            UpstreamError::Backend(error) if error.kind() == io::ErrorKind::TimedOut => {
-                StatusCode::GATEWAY_TIMEOUT
-            }
+            _ if self.timed_out() => StatusCode::GATEWAY_TIMEOUT,
             _ => StatusCode::BAD_GATEWAY,
         }
+    }
+
+    /// The backend's side failed, not the client's.
+    pub(crate) fn is_backend_side(&self) -> bool {
+        !matches!(self, UpstreamError::Client(_))
+    }
+
+    /// The side in question went silent for its whole timeout.
+    fn timed_out(&self) -> bool {
+        let kind = match self {
+            UpstreamError::Backend(error) => Some(error.kind()),
+            UpstreamError::Client(error) => error.downcast_ref::<io::Error>().map(io::Error::kind),
+            _ => None,
+        };
+        kind == Some(io::ErrorKind::TimedOut)
     }
 }
 
@@ -138,7 +145,7 @@ pub(crate) async fn exchange(
                 let safe = failure.unsent || parts.method.is_idempotent();
                 let body_intact = !had_body || body.is_some();
                 // A backend that took too long is not asked again.
-                let timed_out = matches!(&failure.error, UpstreamError::Backend(error) if error.kind() == io::ErrorKind::TimedOut);
+                let timed_out = failure.error.timed_out();
                 if connection.reused && failure.before_answer && safe && body_intact && !timed_out {
                     connection = crate::pool::connect(backend.addr(), connect_timeout).await?;
                     continue;
