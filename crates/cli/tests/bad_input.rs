@@ -199,7 +199,7 @@ fn symlink_pointing_outside() {
         link: Some("../.."),
     };
     let artifact = craft(env.dir.path(), vec![link], vec![raw]);
-    refused(&env, &artifact, "is a symlink pointing outside the release");
+    refused(&env, &artifact, "entry `evil` leads outside the release");
     // A link the manifest does not declare is refused as well.
     let raw = Raw {
         name: "evil",

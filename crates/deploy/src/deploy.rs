@@ -3,6 +3,7 @@
 
 use crate::activate::{self, activate, record_success, SWITCH};
 use crate::schema::{self, Schema};
+use crate::tree::{remove_tree, seal};
 use crate::{command, prune, shared, test_count, Context, DeployError, Reporter};
 use hoist_config::{Config, Deploy};
 use hoist_db::Phase;
@@ -83,6 +84,7 @@ pub fn deploy(
         duration_ms: 0,
     };
     if live.as_deref() == Some(id.as_str()) {
+        same_content(context, &artifact, &id)?;
         reporter.step("noop", &format!("`{id}` is already live; nothing to do"));
         report.outcome = "already-live";
         lock.release()?;
@@ -265,6 +267,7 @@ fn prepare(
     let id = original.manifest().release.to_string();
     let release_dir = site.release_dir(&id);
     if release_dir.is_dir() {
+        same_content(context, original, &id)?;
         // Already unpacked (a ready or rolled-back release): verify instead of unpacking again.
         journal.step("verify")?;
         reporter.step(
@@ -342,7 +345,7 @@ fn prepare(
 
     let settings = context.settings_for(&id, config)?;
     journal.step("shared")?;
-    shared::link_all(site, &partial, &settings.shared)?;
+    shared::link_all(site, &partial, manifest, &settings.shared)?;
 
     let env_root = site.root().to_string_lossy().into_owned();
     let env_dir = partial.to_string_lossy().into_owned();
@@ -491,57 +494,21 @@ fn run_test_gate(
     Ok(count)
 }
 
-/// Makes every directory read-only, deepest first (files already are).
-fn seal(dir: &Path) -> Result<(), DeployError> {
-    use std::os::unix::fs::PermissionsExt;
-    let dirs = walk_dirs(dir);
-    for path in dirs.iter().rev() {
-        let mode = std::fs::symlink_metadata(path)
-            .map(|m| m.permissions().mode())
-            .unwrap_or(0o755);
-        std::fs::set_permissions(
-            path,
-            std::fs::Permissions::from_mode(hoist_store::release_mode(mode) & 0o7777),
-        )
-        .map_err(|source| hoist_site::SiteError::Io {
-            action: "cannot seal",
-            path: path.clone(),
-            source,
-        })?;
+/// Refuses an artifact that reuses the id of release `id` on disk for other content.
+fn same_content(context: &Context, artifact: &Artifact, id: &str) -> Result<(), DeployError> {
+    let Some(on_disk) = read_manifest(&context.site.release_dir(id)) else {
+        // Unreadable: verification names what is wrong with it.
+        return Ok(());
+    };
+    let ours = &artifact.manifest().content_digest;
+    if on_disk.content_digest == *ours {
+        return Ok(());
     }
-    Ok(())
-}
-
-fn walk_dirs(dir: &Path) -> Vec<PathBuf> {
-    let mut dirs = vec![dir.to_owned()];
-    let mut index = 0;
-    while index < dirs.len() {
-        if let Ok(items) = std::fs::read_dir(&dirs[index]) {
-            for item in items.flatten() {
-                if item.file_type().is_ok_and(|kind| kind.is_dir()) {
-                    dirs.push(item.path());
-                }
-            }
-        }
-        index += 1;
-    }
-    dirs
-}
-
-/// Removes a tree hoist made read-only; returns what could not be removed.
-pub(crate) fn remove_tree(dir: &Path) -> Vec<String> {
-    use std::os::unix::fs::PermissionsExt;
-    if std::fs::symlink_metadata(dir).is_err() {
-        return Vec::new();
-    }
-    for path in walk_dirs(dir) {
-        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755));
-    }
-    let mut problems = Vec::new();
-    if let Err(error) = std::fs::remove_dir_all(dir) {
-        problems.push(format!("cannot remove `{}`: {error}", dir.display()));
-    }
-    problems
+    Err(DeployError::ConflictingRelease {
+        id: id.to_owned(),
+        on_disk: on_disk.content_digest[..12.min(on_disk.content_digest.len())].to_owned(),
+        artifact: ours[..12.min(ours.len())].to_owned(),
+    })
 }
 
 pub(crate) fn read_manifest(release_dir: &Path) -> Option<Manifest> {

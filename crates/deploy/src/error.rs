@@ -63,6 +63,40 @@ pub enum DeployError {
         /// Where it should be.
         expected: PathBuf,
     },
+    /// A `[deploy] shared` path lies under a symlink the artifact made.
+    #[error("shared path `{entry}` lies under `{link}`, which the release has as a symlink; hoist never creates or removes anything through a link. Point `deploy.shared` at the real path, or ship `{link}` as a directory")]
+    SharedThroughLink {
+        /// The config entry.
+        entry: String,
+        /// The symlink on the way, relative to the release.
+        link: String,
+    },
+    /// A `[deploy] shared` path lies under a file the artifact made.
+    #[error("shared path `{entry}` lies under `{file}`, which the release has as a file; ship `{file}` as a directory or change `deploy.shared`")]
+    SharedNotADirectory {
+        /// The config entry.
+        entry: String,
+        /// The file on the way, relative to the release.
+        file: String,
+    },
+    /// A symlink of the release would climb out through a shared path.
+    #[error("release link `{entry}` {problem}; refusing to link `shared/` into this release")]
+    SharedEscape {
+        /// The link in the release.
+        entry: String,
+        /// Why it is refused.
+        problem: String,
+    },
+    /// The artifact reuses a release id that is on disk with other content.
+    #[error("release `{id}` is already on disk with other content (digest `{on_disk}`, the artifact's is `{artifact}`); a release id names one content. Build again for a new id, or remove the old release with `hoist prune` first if it is not live")]
+    ConflictingRelease {
+        /// The release id.
+        id: String,
+        /// The content digest of the release on disk.
+        on_disk: String,
+        /// The content digest of the artifact.
+        artifact: String,
+    },
     /// A command (check, test, restart) could not be started.
     #[error("cannot run `{command}`: {source}")]
     Spawn {

@@ -38,6 +38,7 @@ mod schema;
 mod shared;
 mod status;
 mod test_count;
+mod tree;
 mod verify;
 
 pub use context::{AgentLink, Context};

@@ -1,7 +1,7 @@
 //! `hoist prune`: remove old releases, never the ones a rollback may need.
 
-use crate::deploy::remove_tree;
 use crate::status::previous_release;
+use crate::tree::remove_tree;
 use crate::{Context, DeployError, Reporter};
 use hoist_ledger::{Outcome, ReleaseState};
 use hoist_site::{durable, Journal};

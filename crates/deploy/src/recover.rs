@@ -5,7 +5,8 @@
 //! cleans up and the live release stays as it was.
 
 use crate::activate::{self, activate, record_success, HEALTH, RECORD, RESTART, SWITCH_BACK};
-use crate::deploy::{read_manifest, release_row, remove_tree};
+use crate::deploy::{read_manifest, release_row};
+use crate::tree::remove_tree;
 use crate::{prune, Context, DeployError, Reporter};
 use hoist_config::Config;
 use hoist_ledger::Outcome;

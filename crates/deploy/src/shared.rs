@@ -1,6 +1,14 @@
 //! Linking `shared/` paths into a release, and recognising those links later.
+//!
+//! The release tree came from an artifact, so any directory on the way to
+//! a shared path may really be a symlink the artifact planted. Every step
+//! here is taken beneath the release through no symlink
+//! ([`hoist_beneath::Dir`]): a shared path whose parent is a link is
+//! refused, and whatever the artifact had at the path itself is removed
+//! as it is (a link is unlinked, never followed).
 
 use crate::DeployError;
+use hoist_beneath::Dir;
 use hoist_site::Site;
 use std::path::{Path, PathBuf};
 
@@ -15,10 +23,32 @@ pub(crate) fn link_target(entry: &str) -> PathBuf {
     target.join("shared").join(entry)
 }
 
+/// The `[deploy] shared` entries as paths inside the release (no trailing `/`).
+pub(crate) fn mounts(entries: &[String]) -> Vec<&str> {
+    entries
+        .iter()
+        .map(|entry| entry.trim_end_matches('/'))
+        .collect()
+}
+
 /// Links every `[deploy] shared` entry into `release`, replacing whatever
 /// the artifact had there. Directories are created in `shared/` on first
 /// use; a missing shared *file* is an error, since it is usually a secret.
-pub(crate) fn link_all(site: &Site, release: &Path, entries: &[String]) -> Result<(), DeployError> {
+/// The release's own links must not climb out of a shared path (checked
+/// against `manifest` before anything is linked).
+pub(crate) fn link_all(
+    site: &Site,
+    release: &Path,
+    manifest: &hoist_store::Manifest,
+    entries: &[String],
+) -> Result<(), DeployError> {
+    hoist_store::check_links(manifest, &mounts(entries)).map_err(|escape| {
+        DeployError::SharedEscape {
+            entry: escape.entry,
+            problem: escape.problem,
+        }
+    })?;
+    let tree = Dir::open(release).map_err(io("cannot open", release))?;
     for raw in entries {
         let is_dir = raw.ends_with('/');
         let entry = raw.trim_end_matches('/');
@@ -31,29 +61,67 @@ pub(crate) fn link_all(site: &Site, release: &Path, entries: &[String]) -> Resul
                 expected: in_shared,
             });
         }
-        let link = release.join(entry);
-        if let Some(parent) = link.parent() {
-            std::fs::create_dir_all(parent).map_err(io("cannot create", parent))?;
-        }
-        match std::fs::symlink_metadata(&link) {
-            Ok(metadata) if metadata.is_dir() => {
-                std::fs::remove_dir_all(&link).map_err(io("cannot replace", &link))?
-            }
-            Ok(_) => std::fs::remove_file(&link).map_err(io("cannot replace", &link))?,
-            Err(_) => {}
-        }
-        std::os::unix::fs::symlink(link_target(entry), &link)
-            .map_err(io("cannot create link", &link))?;
+        link_one(&tree, release, raw, Path::new(entry))?;
     }
     Ok(())
 }
 
+/// Makes the dirs above `entry` (each must be a real dir), removes what is
+/// at `entry`, and puts the shared link there.
+fn link_one(tree: &Dir, release: &Path, raw: &str, entry: &Path) -> Result<(), DeployError> {
+    let through_link = |at: &Path| DeployError::SharedThroughLink {
+        entry: raw.to_owned(),
+        link: at.display().to_string(),
+    };
+    let refuse = |error: std::io::Error, at: &Path| {
+        if hoist_beneath::is_through_link(&error) {
+            through_link(at)
+        } else {
+            io("cannot link shared path into", &release.join(at))(error)
+        }
+    };
+    let mut parent = PathBuf::new();
+    for component in entry.parent().into_iter().flat_map(Path::components) {
+        parent.push(component);
+        match tree.metadata(&parent) {
+            Ok(metadata) if metadata.is_dir() => {}
+            Ok(metadata) if metadata.is_symlink() => return Err(through_link(&parent)),
+            Ok(_) => {
+                return Err(DeployError::SharedNotADirectory {
+                    entry: raw.to_owned(),
+                    file: parent.display().to_string(),
+                })
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => tree
+                .create_dir(&parent, 0o755)
+                .map_err(|error| refuse(error, &parent))?,
+            Err(error) => return Err(refuse(error, &parent)),
+        }
+    }
+    match tree.remove(entry) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(refuse(error, entry)),
+    }
+    let target = link_target(&entry.to_string_lossy());
+    tree.symlink(&target, entry)
+        .map_err(|error| refuse(error, entry))
+}
+
 /// Drops from `extra` the shared links hoist made and the dirs it made to hold them.
 pub(crate) fn without_shared_links(release: &Path, extra: Vec<String>) -> Vec<String> {
+    let Ok(tree) = Dir::open(release) else {
+        return extra;
+    };
     let is_shared_link = |path: &String| {
-        std::fs::read_link(release.join(path)).is_ok_and(|target| target == link_target(path))
+        tree.read_link(Path::new(path))
+            .is_ok_and(|target| target == link_target(path))
     };
     let links: Vec<&String> = extra.iter().filter(|path| is_shared_link(path)).collect();
+    let is_dir = |path: &String| {
+        tree.metadata(Path::new(path))
+            .is_ok_and(|metadata| metadata.is_dir())
+    };
     let holds_only_links = |dir: &String| {
         let prefix = format!("{dir}/");
         let under: Vec<&String> = extra
@@ -63,7 +131,7 @@ pub(crate) fn without_shared_links(release: &Path, extra: Vec<String>) -> Vec<St
         !under.is_empty()
             && under
                 .iter()
-                .all(|path| links.contains(path) || release.join(path).is_dir())
+                .all(|path| links.contains(path) || is_dir(path))
     };
     extra
         .iter()

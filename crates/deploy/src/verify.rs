@@ -18,7 +18,14 @@ pub fn verify_release(context: &Context, id: &str) -> Result<Drift, DeployError>
             ..Drift::default()
         });
     };
-    let mut drift = verify_tree(&dir, &manifest, &HashSet::new())?;
+    // The shared paths the release's own config names; without them its
+    // links are checked as if nothing were shared.
+    let shared = context
+        .settings_for(id, None)
+        .map(|settings| settings.shared)
+        .unwrap_or_default();
+    let mounts = shared::mounts(&shared);
+    let mut drift = verify_tree(&dir, &manifest, &HashSet::new(), &mounts)?;
     drift.extra = shared::without_shared_links(&dir, std::mem::take(&mut drift.extra));
     Ok(drift)
 }

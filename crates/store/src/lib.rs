@@ -20,6 +20,7 @@
 
 mod error;
 mod hash;
+mod links;
 mod manifest;
 mod pack;
 mod paths;
@@ -29,6 +30,7 @@ mod unpack;
 mod verify;
 
 pub use error::StoreError;
+pub use links::{check_links, LinkEscape};
 pub use manifest::{Entry, EntryKind, Manifest, MANIFEST_NAME};
 pub use pack::{pack, PackOptions, Packed};
 pub use release_id::ReleaseId;
@@ -36,7 +38,9 @@ pub use unpack::{Artifact, UnpackStats};
 pub use verify::{verify_tree, Drift};
 
 /// Files in a release are never writable: a live tree is read-only (and
-/// hard links shared between releases must never be edited in place).
+/// hard links shared between releases must never be edited in place). Nor
+/// do they keep setuid, setgid or sticky bits: an artifact must not be able
+/// to plant a root-owned setuid program on the host.
 pub const fn release_mode(mode: u32) -> u32 {
-    mode & 0o7555
+    mode & 0o555
 }

@@ -2,7 +2,7 @@
 
 use crate::hash::hash_reader;
 use crate::seekable::Counting;
-use crate::{paths, Entry, EntryKind, Manifest, ReleaseId, StoreError, MANIFEST_NAME};
+use crate::{Entry, EntryKind, Manifest, ReleaseId, StoreError, MANIFEST_NAME};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -88,6 +88,12 @@ pub fn pack(options: &PackOptions) -> Result<Packed, StoreError> {
         digest: String::new(),
     };
     manifest.seal();
+    // What unpack would refuse is refused here, before anything is written.
+    crate::check_links(&manifest, &[]).map_err(|escape| StoreError::UnsafeEntry {
+        artifact: source.to_owned(),
+        entry: escape.entry,
+        problem: escape.problem,
+    })?;
 
     std::fs::create_dir_all(&out_dir).map_err(StoreError::io("cannot create", &out_dir))?;
     let artifact = out_dir.join(format!("{}.tar.zst", manifest.release));
@@ -165,7 +171,7 @@ fn collect(
             continue;
         }
         let entry = if file_type.is_symlink() {
-            symlink_entry(source, item.path(), relative)?
+            symlink_entry(item.path(), relative)?
         } else if file_type.is_file() {
             file_entry(item.path(), relative)?
         } else {
@@ -219,16 +225,9 @@ fn file_entry(path: &Path, relative: String) -> Result<Entry, StoreError> {
     })
 }
 
-fn symlink_entry(source: &Path, path: &Path, relative: String) -> Result<Entry, StoreError> {
+fn symlink_entry(path: &Path, relative: String) -> Result<Entry, StoreError> {
     let target = std::fs::read_link(path).map_err(StoreError::io("cannot read link", path))?;
     let target = target.to_str().unwrap_or_default().to_owned();
-    if let Err(problem) = paths::check_link_target(&relative, &target) {
-        return Err(StoreError::UnsafeEntry {
-            artifact: source.to_owned(),
-            entry: relative,
-            problem: problem.into(),
-        });
-    }
     Ok(Entry {
         path: relative,
         kind: EntryKind::Symlink,

@@ -3,10 +3,10 @@
 use crate::hash::copy_hashing;
 use crate::seekable::{self, Frame};
 use crate::{paths, release_mode, Entry, EntryKind, Manifest, StoreError, MANIFEST_NAME};
+use hoist_beneath::Dir;
 use std::collections::HashSet;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{BufReader, Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// A manifest is metadata; one this large is an attack, not a release.
@@ -125,12 +125,9 @@ impl Artifact {
             if entry.path == MANIFEST_NAME {
                 return Err(self.unsafe_entry(&entry.path, "shadows the manifest"));
             }
-            if entry.kind == EntryKind::Symlink {
-                let target = entry.target.as_deref().unwrap_or_default();
-                paths::check_link_target(&entry.path, target)
-                    .map_err(|problem| self.unsafe_entry(&entry.path, problem))?;
-            }
         }
+        crate::check_links(&self.manifest, &[])
+            .map_err(|escape| self.unsafe_entry(&escape.entry, escape.problem))?;
         let size = self.manifest.total_bytes();
         if size > max_bytes {
             return Err(StoreError::TooLarge {
@@ -149,6 +146,10 @@ impl Artifact {
     /// with a frame index their compressed bytes are not even decoded.
     /// `on_file` is called with the bytes of each file handled, for progress.
     /// On error `dest` is left for the caller to remove.
+    ///
+    /// Every path is created beneath `dest` through no symlink
+    /// ([`hoist_beneath`]), and links from `previous` are made through none
+    /// either, so nothing an artifact names can land outside the release.
     pub fn unpack(
         &self,
         dest: &Path,
@@ -156,20 +157,23 @@ impl Artifact {
         on_file: &mut dyn FnMut(u64),
     ) -> Result<UnpackStats, StoreError> {
         fs::create_dir(dest).map_err(StoreError::io("cannot create", dest))?;
+        let tree = Dir::open(dest).map_err(StoreError::io("cannot open", dest))?;
+        // A previous release that cannot be opened just means nothing is linked.
+        let previous = previous.and_then(|(dir, manifest)| Some((Dir::open(dir).ok()?, manifest)));
         let mut file =
             File::open(&self.path).map_err(StoreError::io("cannot open artifact", &self.path))?;
         let mut writer = TreeWriter {
             artifact: self,
-            dest,
+            tree,
             previous,
             on_file,
             stats: UnpackStats::default(),
             dirs: HashSet::new(),
         };
-        let manifest_path = dest.join(MANIFEST_NAME);
-        create_file(&manifest_path, 0o444)?
+        writer
+            .create_file(MANIFEST_NAME, 0o444)?
             .write_all(&self.manifest.to_json())
-            .map_err(StoreError::io("cannot write", &manifest_path))?;
+            .map_err(StoreError::io("cannot write", dest.join(MANIFEST_NAME)))?;
         match seekable::read_index(&mut file) {
             Ok(Some(frames)) if frames.len() == self.manifest.files.len() + 2 => {
                 writer.write_from_frames(&file, &frames[1..])?
@@ -183,8 +187,10 @@ impl Artifact {
 /// Writes one release tree, from either artifact layout, with one set of checks.
 struct TreeWriter<'a> {
     artifact: &'a Artifact,
-    dest: &'a Path,
-    previous: Option<(&'a Path, &'a Manifest)>,
+    /// The release being written, every path resolved beneath it.
+    tree: Dir,
+    /// The live release and its manifest, for unchanged files.
+    previous: Option<(Dir, &'a Manifest)>,
     on_file: &'a mut dyn FnMut(u64),
     stats: UnpackStats,
     /// Dirs this unpack created: every entry's parent must be one, so no
@@ -314,31 +320,40 @@ impl TreeWriter<'_> {
     }
 
     fn make_dir_or_link(&mut self, entry: &Entry) -> Result<(), StoreError> {
-        let target = self.dest.join(&entry.path);
+        let relative = Path::new(&entry.path);
         if entry.kind == EntryKind::Dir {
             // Writable until sealed, so later entries can be created inside.
-            fs::create_dir(&target).map_err(StoreError::io("cannot create", &target))?;
-            fs::set_permissions(
-                &target,
-                fs::Permissions::from_mode(release_mode(entry.mode) | 0o700),
-            )
-            .map_err(StoreError::io("cannot chmod", &target))?;
+            let mode = release_mode(entry.mode) | 0o700;
+            self.tree
+                .create_dir(relative, mode)
+                .map_err(|error| self.refused(entry, "cannot create", error))?;
             self.dirs.insert(entry.path.clone());
         } else {
             let link = entry.target.as_deref().unwrap_or_default();
-            std::os::unix::fs::symlink(link, &target)
-                .map_err(StoreError::io("cannot create link", &target))?;
+            self.tree
+                .symlink(Path::new(link), relative)
+                .map_err(|error| self.refused(entry, "cannot create link", error))?;
         }
         Ok(())
     }
 
     /// Hard-links `entry` from the previous release when it is unchanged there.
     fn link_unchanged(&mut self, entry: &Entry) -> Result<bool, StoreError> {
-        let Some(source) = unchanged_in(self.previous, entry) else {
+        let Some((previous, manifest)) = &self.previous else {
             return Ok(false);
         };
-        let target = self.dest.join(&entry.path);
-        if fs::hard_link(&source, &target).is_err() {
+        if !unchanged_in(manifest, entry) {
+            return Ok(false);
+        }
+        let relative = Path::new(&entry.path);
+        // Anything but a plain file reached through plain dirs (a shared
+        // link now stands where the old release had the file, say) is
+        // written from the artifact instead.
+        if self
+            .tree
+            .hard_link_from(previous, relative, relative)
+            .is_err()
+        {
             return Ok(false);
         }
         self.stats.files_linked += 1;
@@ -346,9 +361,40 @@ impl TreeWriter<'_> {
         Ok(true)
     }
 
+    fn create_file(&self, path: &str, mode: u32) -> Result<File, StoreError> {
+        self.tree
+            .create_file(Path::new(path), mode)
+            .map_err(|error| {
+                if hoist_beneath::is_through_link(&error) {
+                    self.artifact
+                        .unsafe_entry(path, "would be written through a symlink")
+                } else {
+                    StoreError::Io {
+                        action: "cannot create",
+                        path: self.tree.path().join(path),
+                        source: error,
+                    }
+                }
+            })
+    }
+
+    /// The error for `entry` when the tree refused an operation.
+    fn refused(&self, entry: &Entry, action: &'static str, error: std::io::Error) -> StoreError {
+        if hoist_beneath::is_through_link(&error) {
+            self.artifact
+                .unsafe_entry(&entry.path, "would be created through a symlink")
+        } else {
+            StoreError::Io {
+                action,
+                path: self.tree.path().join(&entry.path),
+                source: error,
+            }
+        }
+    }
+
     fn write_file(&mut self, entry: &Entry, data: &mut dyn Read) -> Result<(), StoreError> {
-        let target = self.dest.join(&entry.path);
-        let mut file = create_file(&target, release_mode(entry.mode))?;
+        let target = self.tree.path().join(&entry.path);
+        let mut file = self.create_file(&entry.path, release_mode(entry.mode))?;
         let (size, digest) = copy_hashing(&mut Read::take(data, entry.size + 1), &mut file)
             .map_err(|error| {
                 if error.kind() == std::io::ErrorKind::StorageFull {
@@ -404,22 +450,12 @@ fn open_archive(path: &Path) -> Result<tar::Archive<Decoder>, StoreError> {
     Ok(tar::Archive::new(decoder))
 }
 
-fn create_file(path: &Path, mode: u32) -> Result<File, StoreError> {
-    OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(path)
-        .map_err(StoreError::io("cannot create", path))
-}
-
-/// The previous release's copy of `entry`, if it is byte- and mode-identical.
-fn unchanged_in(previous: Option<(&Path, &Manifest)>, entry: &Entry) -> Option<PathBuf> {
-    let (dir, manifest) = previous?;
-    let old = manifest.entry(&entry.path)?;
-    (old.kind == EntryKind::File
-        && old.blake3 == entry.blake3
-        && old.size == entry.size
-        && old.mode == entry.mode)
-        .then(|| dir.join(&entry.path))
+/// Whether the previous release's copy of `entry` is byte- and mode-identical.
+fn unchanged_in(manifest: &Manifest, entry: &Entry) -> bool {
+    manifest.entry(&entry.path).is_some_and(|old| {
+        old.kind == EntryKind::File
+            && old.blake3 == entry.blake3
+            && old.size == entry.size
+            && old.mode == entry.mode
+    })
 }

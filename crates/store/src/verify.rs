@@ -2,6 +2,7 @@
 
 use crate::hash::hash_reader;
 use crate::{release_mode, EntryKind, Manifest, StoreError, MANIFEST_NAME};
+use hoist_beneath::{Dir, Kind};
 use serde::Serialize;
 use std::collections::HashSet;
 use std::os::unix::fs::PermissionsExt;
@@ -10,42 +11,67 @@ use std::path::Path;
 /// How a tree differs from its manifest. Empty means it is exactly what was built.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Drift {
-    /// Paths whose content, size, kind, mode or link target differ.
+    /// Paths whose content, size, kind, mode or link target differ (or that
+    /// are only reached through a symlink that is not in the manifest).
     pub changed: Vec<String>,
     /// Manifest paths not on disk.
     pub missing: Vec<String>,
     /// Paths on disk the manifest does not list (and that are not expected extras).
     pub extra: Vec<String>,
+    /// Symlinks the manifest lists that lead outside the release, with why.
+    pub escapes: Vec<String>,
 }
 
 impl Drift {
     /// Whether the tree matches.
     pub fn is_clean(&self) -> bool {
-        self.changed.is_empty() && self.missing.is_empty() && self.extra.is_empty()
+        self.changed.is_empty()
+            && self.missing.is_empty()
+            && self.extra.is_empty()
+            && self.escapes.is_empty()
     }
 }
 
-/// Checks every entry of `manifest` under `root`. `expected_extra` lists
-/// paths hoist itself adds (shared links and the dirs holding them).
+/// Checks every entry of `manifest` under `root`, resolving each path
+/// beneath it through no symlink (what a symlink points to is never read
+/// as if it were the release's own file). `expected_extra` lists paths
+/// hoist itself adds; `mounts` are the shared paths hoist links out of the
+/// release, which the manifest's links may enter but not climb out of.
 pub fn verify_tree(
     root: &Path,
     manifest: &Manifest,
     expected_extra: &HashSet<String>,
+    mounts: &[&str],
 ) -> Result<Drift, StoreError> {
+    let tree = Dir::open(root).map_err(StoreError::io("cannot open", root))?;
     let mut drift = Drift::default();
+    if let Err(escape) = crate::check_links(manifest, mounts) {
+        drift
+            .escapes
+            .push(format!("`{}` {}", escape.entry, escape.problem));
+    }
     for entry in &manifest.files {
-        let path = root.join(&entry.path);
-        let Ok(metadata) = std::fs::symlink_metadata(&path) else {
-            drift.missing.push(entry.path.clone());
-            continue;
+        let relative = Path::new(&entry.path);
+        let metadata = match tree.metadata(relative) {
+            Ok(metadata) => metadata,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                drift.missing.push(entry.path.clone());
+                continue;
+            }
+            // Through a symlink, or not a directory on the way: not what was built.
+            Err(_) => {
+                drift.changed.push(entry.path.clone());
+                continue;
+            }
         };
         let same = match entry.kind {
             EntryKind::Dir => metadata.is_dir(),
             EntryKind::Symlink => {
                 metadata.is_symlink()
-                    && std::fs::read_link(&path)
+                    && tree
+                        .read_link(relative)
                         .ok()
-                        .and_then(|t| t.to_str().map(str::to_owned))
+                        .and_then(|target| target.to_str().map(str::to_owned))
                         == entry.target
             }
             EntryKind::File => {
@@ -53,7 +79,9 @@ pub fn verify_tree(
                     && metadata.len() == entry.size
                     && metadata.permissions().mode() & 0o7777 == release_mode(entry.mode)
                     && {
-                        let mut file = std::fs::File::open(&path)
+                        let path = root.join(relative);
+                        let mut file = tree
+                            .open_file(relative)
                             .map_err(StoreError::io("cannot open", &path))?;
                         let (_, digest) =
                             hash_reader(&mut file).map_err(StoreError::io("cannot read", &path))?;
@@ -70,27 +98,17 @@ pub fn verify_tree(
         .iter()
         .map(|entry| entry.path.as_str())
         .collect();
-    let walker = walkdir::WalkDir::new(root)
-        .follow_links(false)
-        .min_depth(1)
-        .sort_by_file_name();
-    for item in walker {
-        let item = item.map_err(|error| StoreError::Io {
-            action: "cannot read",
-            path: error.path().unwrap_or(root).to_owned(),
-            source: error.into(),
-        })?;
-        let relative = item
-            .path()
-            .strip_prefix(root)
-            .expect("under root")
-            .to_string_lossy()
-            .into_owned();
+    for item in tree.walk().map_err(StoreError::io("cannot read", root))? {
+        let relative = item.path.to_string_lossy().into_owned();
         if relative != MANIFEST_NAME
             && !listed.contains(relative.as_str())
             && !expected_extra.contains(&relative)
         {
             drift.extra.push(relative);
+        }
+        if item.kind == Kind::Other {
+            // A device or fifo in a release: never built by hoist.
+            drift.changed.push(item.path.to_string_lossy().into_owned());
         }
     }
     Ok(drift)

@@ -29,6 +29,7 @@ impl Render for Verified {
             ("changed", &self.drift.changed),
             ("missing", &self.drift.missing),
             ("extra", &self.drift.extra),
+            ("escapes", &self.drift.escapes),
         ] {
             for path in paths {
                 let _ = writeln!(out, "  {label:<8} {path}");
