@@ -3,78 +3,10 @@
 
 mod util;
 
-use hoist_store::{Entry, EntryKind, Manifest, ReleaseId, MANIFEST_NAME};
-use std::io::Write;
+use hoist_store::{Entry, EntryKind};
 use std::path::{Path, PathBuf};
+use util::craft::{craft, file, file_entry, Raw};
 use util::Env;
-
-/// One tar entry of a crafted artifact: raw name, type, content.
-struct Raw {
-    name: &'static str,
-    kind: tar::EntryType,
-    data: Vec<u8>,
-    link: Option<&'static str>,
-}
-
-fn file(name: &'static str, data: &[u8]) -> Raw {
-    Raw {
-        name,
-        kind: tar::EntryType::Regular,
-        data: data.to_vec(),
-        link: None,
-    }
-}
-
-fn file_entry(path: &str, data: &[u8]) -> Entry {
-    Entry {
-        path: path.into(),
-        kind: EntryKind::File,
-        mode: 0o644,
-        size: data.len() as u64,
-        blake3: Some(blake3::hash(data).to_hex().to_string()),
-        target: None,
-    }
-}
-
-/// Writes an artifact with a correctly sealed manifest listing `listed`,
-/// followed by the raw `entries`, exactly as given.
-fn craft(dir: &Path, listed: Vec<Entry>, entries: Vec<Raw>) -> PathBuf {
-    let mut manifest = Manifest {
-        format: Manifest::FORMAT,
-        release: ReleaseId::parse("29990101T000000Z-9.9.9-evil").unwrap(),
-        app: "shop".into(),
-        version: "9.9.9".into(),
-        revision: None,
-        dirty: false,
-        created_at: "2999-01-01T00:00:00Z".parse().unwrap(),
-        files: listed,
-        content_digest: String::new(),
-        digest: String::new(),
-    };
-    manifest.files.sort_by(|a, b| a.path.cmp(&b.path));
-    manifest.seal();
-    let path = dir.join("evil.tar.zst");
-    let mut encoder = zstd::Encoder::new(std::fs::File::create(&path).unwrap(), 3).unwrap();
-    encoder.include_checksum(true).unwrap();
-    let mut tar = tar::Builder::new(encoder);
-    let json = manifest.to_json();
-    let mut all = vec![file(MANIFEST_NAME, &json)];
-    all.extend(entries);
-    for raw in all {
-        let mut header = tar::Header::new_gnu();
-        header.as_old_mut().name[..raw.name.len()].copy_from_slice(raw.name.as_bytes());
-        header.set_entry_type(raw.kind);
-        header.set_mode(0o644);
-        header.set_size(raw.data.len() as u64);
-        if let Some(link) = raw.link {
-            header.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
-        }
-        header.set_cksum();
-        tar.append(&header, raw.data.as_slice()).unwrap();
-    }
-    tar.into_inner().unwrap().finish().unwrap().flush().unwrap();
-    path
-}
 
 /// Deploys v1, then runs `deploy artifact` expecting failure with `message`;
 /// checks the live release and the outside world are untouched.
@@ -193,19 +125,19 @@ fn symlink_pointing_outside() {
         target: Some("../..".into()),
     };
     let raw = Raw {
-        name: "evil",
+        name: "evil".into(),
         kind: tar::EntryType::Symlink,
         data: Vec::new(),
-        link: Some("../.."),
+        link: Some("../..".into()),
     };
     let artifact = craft(env.dir.path(), vec![link], vec![raw]);
     refused(&env, &artifact, "entry `evil` leads outside the release");
     // A link the manifest does not declare is refused as well.
     let raw = Raw {
-        name: "evil",
+        name: "evil".into(),
         kind: tar::EntryType::Symlink,
         data: Vec::new(),
-        link: Some("/etc"),
+        link: Some("/etc".into()),
     };
     let artifact = craft(env.dir.path(), vec![file_entry("a.txt", b"x")], vec![raw]);
     refused(&env, &artifact, "`evil` is not listed in the manifest");
@@ -215,7 +147,7 @@ fn symlink_pointing_outside() {
 fn device_file() {
     let env = env_with_v1();
     let raw = Raw {
-        name: "null",
+        name: "null".into(),
         kind: tar::EntryType::Char,
         data: Vec::new(),
         link: None,

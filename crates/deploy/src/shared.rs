@@ -108,6 +108,22 @@ fn link_one(tree: &Dir, release: &Path, raw: &str, entry: &Path) -> Result<(), D
         .map_err(|error| refuse(error, entry))
 }
 
+/// The shared links hoist made in `release`: every symlink whose target
+/// is exactly [`link_target`] of its own path.
+pub(crate) fn links_in_place(release: &Path) -> Result<Vec<String>, DeployError> {
+    let tree = Dir::open(release).map_err(io("cannot open", release))?;
+    let entries = tree.walk().map_err(io("cannot read", release))?;
+    Ok(entries
+        .into_iter()
+        .filter(|entry| entry.kind == hoist_beneath::Kind::Symlink)
+        .filter_map(|entry| {
+            let path = entry.path.to_str()?.to_owned();
+            let target = tree.read_link(&entry.path).ok()?;
+            (target == link_target(&path)).then_some(path)
+        })
+        .collect())
+}
+
 /// Drops from `extra` the shared links hoist made and the dirs it made to hold them.
 pub(crate) fn without_shared_links(release: &Path, extra: Vec<String>) -> Vec<String> {
     let Ok(tree) = Dir::open(release) else {

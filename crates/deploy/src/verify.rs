@@ -18,13 +18,11 @@ pub fn verify_release(context: &Context, id: &str) -> Result<Drift, DeployError>
             ..Drift::default()
         });
     };
-    // The shared paths the release's own config names; without them its
-    // links are checked as if nothing were shared.
-    let shared = context
-        .settings_for(id, None)
-        .map(|settings| settings.shared)
-        .unwrap_or_default();
-    let mounts = shared::mounts(&shared);
+    // The shared links hoist made are found on disk, not in a config that
+    // may have changed since: a link `p -> ../../shared/p` cannot come from
+    // an artifact (the store refuses links that lead out of the release).
+    let mounts = shared::links_in_place(&dir)?;
+    let mounts: Vec<&str> = mounts.iter().map(String::as_str).collect();
     let mut drift = verify_tree(&dir, &manifest, &HashSet::new(), &mounts)?;
     drift.extra = shared::without_shared_links(&dir, std::mem::take(&mut drift.extra));
     Ok(drift)

@@ -37,6 +37,8 @@ impl Drift {
 /// as if it were the release's own file). `expected_extra` lists paths
 /// hoist itself adds; `mounts` are the shared paths hoist links out of the
 /// release, which the manifest's links may enter but not climb out of.
+/// Entries at or under a mount were replaced by its link and are not
+/// checked here (the caller checks the links themselves).
 pub fn verify_tree(
     root: &Path,
     manifest: &Manifest,
@@ -50,7 +52,15 @@ pub fn verify_tree(
             .escapes
             .push(format!("`{}` {}", escape.entry, escape.problem));
     }
-    for entry in &manifest.files {
+    let replaced = |path: &str| {
+        mounts.iter().any(|mount| {
+            path == *mount
+                || path
+                    .strip_prefix(mount)
+                    .is_some_and(|rest| rest.starts_with('/'))
+        })
+    };
+    for entry in manifest.files.iter().filter(|entry| !replaced(&entry.path)) {
         let relative = Path::new(&entry.path);
         let metadata = match tree.metadata(relative) {
             Ok(metadata) => metadata,

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod agent_process;
+pub mod craft;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -199,6 +200,11 @@ impl Cmd {
                 String::from_utf8_lossy(&output.stdout)
             )
         })
+    }
+
+    /// Runs and returns the raw output, whatever the exit code.
+    pub fn output(mut self) -> Output {
+        self.command.output().unwrap()
     }
 
     /// Runs and returns the raw status, for tests that expect a signal.
