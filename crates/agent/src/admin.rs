@@ -8,6 +8,11 @@
 //! | POST | `/v1/pause` | `{"max_ms": N}`: hold new requests; answers once in-flight ones finished |
 //! | POST | `/v1/resume` | release held requests |
 //! | POST | `/v1/handover` | `{"socket": PATH}`: send the public listener there, then drain |
+//!
+//! Bodies over [`MAX_BODY`] get 413, durations and times over
+//! [`hoist_config::MAX_DURATION`] get 400, and a TCP listener compares its
+//! bearer token in constant time (as BLAKE3 digests, so neither the
+//! token's content nor its length shows in the timing).
 
 use crate::Agent;
 use bytes::Bytes;
@@ -63,6 +68,10 @@ struct HandoverRequest {
     socket: std::path::PathBuf,
 }
 
+/// The largest request body the admin API reads: its requests are a few
+/// hundred bytes of JSON; four 200 MB bodies once took the agent to 1 GB.
+pub(crate) const MAX_BODY: usize = 1024 * 1024;
+
 /// What the admin API can listen on: the Unix socket, or TCP.
 pub(crate) trait AdminListener: Send + Sync + 'static {
     /// The accepted connection.
@@ -94,6 +103,8 @@ pub(crate) async fn serve(
     token: Option<Arc<str>>,
     shutdown: impl Future<Output = ()>,
 ) {
+    // Kept as a digest: compared in constant time, whatever a client sends.
+    let token = token.map(|token| Arc::new(blake3::hash(token.as_bytes())));
     tokio::pin!(shutdown);
     loop {
         let stream = tokio::select! {
@@ -110,7 +121,7 @@ pub(crate) async fn serve(
     }
 }
 
-fn spawn_connection<I>(io: TokioIo<I>, agent: Arc<Agent>, token: Option<Arc<str>>)
+fn spawn_connection<I>(io: TokioIo<I>, agent: Arc<Agent>, token: Option<Arc<blake3::Hash>>)
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -122,30 +133,22 @@ where
     });
 }
 
-/// Whether `request` carries `Authorization: Bearer <token>` (compared in constant time).
-fn authorized(request: &Request<Incoming>, token: &str) -> bool {
-    let Some(given) = request
+/// Whether `request` carries `Authorization: Bearer <token>`. The digests
+/// are compared (`blake3::Hash` equality is constant-time), so the time
+/// taken says nothing about how much of the token a guess got right, nor
+/// how long the token is.
+fn authorized(request: &Request<Incoming>, token: &blake3::Hash) -> bool {
+    let given = request
         .headers()
         .get(http::header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-    else {
-        return false;
-    };
-    let Some(given) = given.strip_prefix("Bearer ") else {
-        return false;
-    };
-    given.len() == token.len()
-        && given
-            .bytes()
-            .zip(token.bytes())
-            .fold(0u8, |diff, (a, b)| diff | (a ^ b))
-            == 0
+        .and_then(|value| value.as_bytes().strip_prefix(b"Bearer "));
+    given.is_some_and(|given| blake3::hash(given) == *token)
 }
 
 async fn handle(
     agent: Arc<Agent>,
     request: Request<Incoming>,
-    token: Option<Arc<str>>,
+    token: Option<Arc<blake3::Hash>>,
 ) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
     if let Some(token) = token {
         if !authorized(&request, &token) {
@@ -163,6 +166,10 @@ async fn handle(
             Err(bad) => bad,
         },
         (Method::POST, "/v1/maintenance") => match body::<MaintenanceRequest>(request).await {
+            Ok(wanted) if !until_in_bounds(wanted.maintenance.as_ref()) => bad_request(&format!(
+                "`maintenance.until` must be in the next {} days",
+                hoist_config::MAX_DURATION.as_secs() / 86_400
+            )),
             Ok(wanted) => {
                 agent.set_maintenance(wanted.maintenance);
                 match agent.persist().await {
@@ -204,6 +211,13 @@ async fn handle(
                 .map(|release| serde_json::json!({ "aborted": release })),
         ),
         (Method::POST, "/v1/pause") => match body::<PauseRequest>(request).await {
+            Ok(wanted) if u128::from(wanted.max_ms) > hoist_config::MAX_DURATION.as_millis() => {
+                bad_request(&format!(
+                    "`max_ms` {} is over the limit of {} (365 days)",
+                    wanted.max_ms,
+                    hoist_config::MAX_DURATION.as_millis()
+                ))
+            }
             Ok(wanted) => reply(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 agent
@@ -250,22 +264,52 @@ async fn handle(
     Ok(response)
 }
 
-/// Reads and parses a JSON request body; the error is the 400 to send.
+/// Reads and parses a JSON request body of at most [`MAX_BODY`] bytes; the
+/// error is the 400 or 413 to send.
 async fn body<T: serde::de::DeserializeOwned>(
     request: Request<Incoming>,
 ) -> Result<T, Response<Full<Bytes>>> {
-    let bytes = request
-        .into_body()
+    let declared = request
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+    let too_large = || {
+        json(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &serde_json::json!({ "error": format!("request body over {MAX_BODY} bytes") }),
+        )
+    };
+    if declared.is_some_and(|length| length > MAX_BODY as u64) {
+        return Err(too_large());
+    }
+    let bytes = match http_body_util::Limited::new(request.into_body(), MAX_BODY)
         .collect()
         .await
-        .map(|body| body.to_bytes())
-        .unwrap_or_default();
-    serde_json::from_slice(&bytes).map_err(|error| {
-        json(
-            StatusCode::BAD_REQUEST,
-            &serde_json::json!({ "error": format!("bad request body: {error}") }),
-        )
-    })
+    {
+        Ok(body) => body.to_bytes(),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
+        Err(_) => Bytes::new(),
+    };
+    serde_json::from_slice(&bytes)
+        .map_err(|error| bad_request(&format!("bad request body: {error}")))
+}
+
+fn bad_request(problem: &str) -> Response<Full<Bytes>> {
+    json(
+        StatusCode::BAD_REQUEST,
+        &serde_json::json!({ "error": problem }),
+    )
+}
+
+/// Whether a maintenance end time is at most [`hoist_config::MAX_DURATION`] ahead.
+fn until_in_bounds(maintenance: Option<&hoist_proxy::Maintenance>) -> bool {
+    let Some(until) = maintenance.and_then(|maintenance| maintenance.until) else {
+        return true;
+    };
+    let limit = jiff::SignedDuration::try_from(hoist_config::MAX_DURATION).unwrap_or_default();
+    jiff::Timestamp::now()
+        .checked_add(limit)
+        .is_ok_and(|latest| until <= latest)
 }
 
 /// 200 with the value, or `status` with the error's message.

@@ -30,7 +30,7 @@ pub(crate) fn use_openat2(enabled: bool) {
 
 /// Refuses anything but a non-empty path of plain names.
 fn check(relative: &Path) -> io::Result<()> {
-    let plain = relative.as_os_str().len() > 0
+    let plain = !relative.as_os_str().is_empty()
         && relative
             .components()
             .all(|component| matches!(component, Component::Normal(_)));

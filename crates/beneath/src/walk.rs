@@ -40,7 +40,7 @@ pub(crate) fn walk(anchor: &impl AsFd) -> io::Result<Vec<Entry>> {
     Ok(found)
 }
 
-fn visit(directory: &OwnedFd, prefix: &PathBuf, found: &mut Vec<Entry>) -> io::Result<()> {
+fn visit(directory: &OwnedFd, prefix: &std::path::Path, found: &mut Vec<Entry>) -> io::Result<()> {
     let mut children = Vec::new();
     for entry in rustix::fs::Dir::read_from(directory)? {
         let entry = entry?;

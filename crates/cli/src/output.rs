@@ -66,3 +66,10 @@ pub fn bytes(count: u64) -> String {
 pub fn field(out: &mut String, key: &str, value: impl std::fmt::Display) {
     let _ = writeln!(out, "{key:>12}: {value}");
 }
+
+/// `30s`, `2h 5m`: a duration as a person writes it.
+pub fn duration(duration: std::time::Duration) -> String {
+    jiff::SignedDuration::try_from(duration)
+        .map(|signed| format!("{signed:#}"))
+        .unwrap_or_else(|_| format!("{}s", duration.as_secs()))
+}

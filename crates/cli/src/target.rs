@@ -38,11 +38,21 @@ pub fn root(global: &Global, config: Option<&(Config, PathBuf)>) -> anyhow::Resu
     bail!("no site root: pass `--root DIR`, set `HOIST_ROOT`, or set `deploy.root` in hoist.toml")
 }
 
-/// An existing site's context, for read commands.
+/// An existing site's context, for commands that change it.
 pub fn open(global: &Global) -> anyhow::Result<(hoist_deploy::Context, Option<Config>)> {
     let config = config(global)?;
     let root = root(global, config.as_ref())?;
     let context = hoist_deploy::Context::open(&root)
+        .with_context(|| format!("cannot open site `{}`", root.display()))?;
+    Ok((context, config.map(|(config, _)| config)))
+}
+
+/// An existing site's context for a command that only reads: it writes
+/// nothing, so it works for members of the site's group and on a full disk.
+pub fn open_read_only(global: &Global) -> anyhow::Result<(hoist_deploy::Context, Option<Config>)> {
+    let config = config(global)?;
+    let root = root(global, config.as_ref())?;
+    let context = hoist_deploy::Context::open_read_only(&root)
         .with_context(|| format!("cannot open site `{}`", root.display()))?;
     Ok((context, config.map(|(config, _)| config)))
 }

@@ -13,11 +13,13 @@
 mod data;
 mod duration;
 mod error;
+mod limits;
 mod schedule;
 mod schema;
 mod template;
 
 pub use data::{Data, Database};
+pub use duration::{parse_duration, MAX_DURATION};
 pub use error::ConfigError;
 pub use schedule::{active_window, next_windows, Occurrence};
 pub use schema::{

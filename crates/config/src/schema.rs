@@ -402,10 +402,18 @@ impl Config {
 
     /// Parses and validates `text`; `path` is only used in messages.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|error| ConfigError::Syntax {
-            path: path.to_owned(),
-            line: error.span().map_or(1, |span| line_of(text, span.start)),
-            message: error.message().trim().to_owned(),
+        let config: Config = toml::from_str(text).map_err(|error| {
+            let offset = error.span().map_or(0, |span| span.start);
+            let message = error.message().trim();
+            ConfigError::Syntax {
+                path: path.to_owned(),
+                line: line_of(text, offset),
+                // A bad value is named by its key, as `Value` errors are.
+                message: match key_of_value_at(text, offset) {
+                    Some(key) => format!("`{key}`: {message}"),
+                    None => message.to_owned(),
+                },
+            }
         })?;
         config.validate(path)?;
         Ok(config)
@@ -431,9 +439,7 @@ impl Config {
                 ));
             }
         }
-        if self.deploy.keep_releases == 0 {
-            return Err(invalid("deploy.keep_releases", "must be at least 1".into()));
-        }
+        crate::limits::check(self, path)?;
         for entry in &self.deploy.shared {
             let relative = Path::new(entry.trim_end_matches('/'));
             let inside = relative
@@ -569,6 +575,25 @@ fn is_name(text: &str) -> bool {
         && text
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'))
+}
+
+/// The dotted key whose value sits at `offset` (`process.rollback_window`),
+/// when `offset` is right of a `key = ` on its line.
+fn key_of_value_at(text: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(text.len());
+    let start = text[..offset].rfind('\n').map_or(0, |at| at + 1);
+    let (key, _) = text[start..offset].split_once('=')?;
+    let key = key.trim().trim_matches('"');
+    let section = text[..start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|line| line.starts_with('['))
+        .map(|header| header.trim_matches(|c| c == '[' || c == ']').trim());
+    Some(match section {
+        Some(section) => format!("{section}.{key}"),
+        None => key.to_owned(),
+    })
 }
 
 fn line_of(text: &str, offset: usize) -> usize {

@@ -5,7 +5,7 @@
 use crate::Context;
 use crate::{command, health, DeployError, Reporter};
 use hoist_config::Deploy;
-use hoist_ledger::{Event, Outcome, ReleaseState, Switch};
+use hoist_ledger::{Event, Outcome, ReleaseState, Write};
 use hoist_site::{durable, Journal, JournalRecord};
 
 /// Steps of a switch, in journal order.
@@ -67,7 +67,7 @@ pub(crate) fn activate(
                     reporter.step(SWITCH, &summary);
                     Ok(())
                 }
-                Err(problem) => candidate_failed(context, journal, &problem),
+                Err(problem) => candidate_failed(context, journal, &problem, reporter),
             };
         }
     }
@@ -133,6 +133,7 @@ pub(crate) fn candidate_failed(
     context: &Context,
     journal: &mut Journal,
     problem: &str,
+    reporter: &dyn Reporter,
 ) -> Result<(), DeployError> {
     let record = journal.record().clone();
     let event = event(
@@ -141,9 +142,12 @@ pub(crate) fn candidate_failed(
         record.from.as_deref(),
         Some(problem.to_owned()),
     );
-    context
-        .ledger
-        .fail_release(&record.release, problem, &event)?;
+    let failure = Write::Failure {
+        release: record.release.clone(),
+        failure: problem.to_owned(),
+        event,
+    };
+    context.record(&failure, reporter);
     journal_done(context, journal)?;
     Err(DeployError::CandidateFailed {
         problem: problem.to_owned(),
@@ -187,9 +191,12 @@ pub(crate) fn switch_back(
         restored.as_deref(),
         Some(problem.to_owned()),
     );
-    context
-        .ledger
-        .fail_release(&record.release, problem, &event)?;
+    let failure = Write::Failure {
+        release: record.release.clone(),
+        failure: problem.to_owned(),
+        event,
+    };
+    context.record(&failure, reporter);
     journal_done(context, journal)?;
     Err(match restored {
         Some(restored) => DeployError::SwitchedBack {
@@ -217,22 +224,22 @@ pub(crate) fn left_state(record: &JournalRecord) -> ReleaseState {
     }
 }
 
-/// Records a successful switch.
+/// Records a successful switch (in the ledger, or pending beside it).
 pub(crate) fn record_success(
     context: &Context,
     journal: &mut Journal,
     detail: Option<String>,
+    reporter: &dyn Reporter,
 ) -> Result<(), DeployError> {
     journal.step(RECORD)?;
     let record = journal.record().clone();
     let left = left_state(&record);
-    let event = event(&record, Outcome::Ok, Some(&record.release), detail);
-    let left = record.from.as_deref().map(|from| (from, left));
-    context.ledger.record_switch(&Switch {
-        event: &event,
-        live: &record.release,
-        left,
-    })?;
+    let switch = Write::Switch {
+        event: event(&record, Outcome::Ok, Some(&record.release), detail),
+        live: record.release.clone(),
+        left: record.from.clone().map(|from| (from, left)),
+    };
+    context.record(&switch, reporter);
     Ok(())
 }
 

@@ -2,7 +2,7 @@
 
 use crate::{DeployError, Reporter};
 use hoist_config::{Config, Deploy};
-use hoist_ledger::Ledger;
+use hoist_ledger::{Ledger, Write, Written};
 use hoist_site::{DeployLock, Journal, Site};
 use std::path::Path;
 
@@ -44,32 +44,73 @@ pub struct Context {
     pub site: Site,
     /// Its ledger.
     pub ledger: Ledger,
+    /// Why the ledger could not be opened, when [`Context::ledger`] is a
+    /// stand-in that reads as empty (see [`Ledger::unavailable`]).
+    pub ledger_problem: Option<String>,
     /// The site's agent, when one runs: switches then go through it
     /// (blue/green) instead of `restart` (external mode).
     pub agent: Option<Box<dyn AgentLink>>,
 }
 
 impl Context {
-    /// Opens an existing site (read commands).
+    /// Opens an existing site for a command that changes it. A ledger that
+    /// cannot be opened does not stop it (a rollback must not depend on
+    /// the ledger): it gets a stand-in, and its writes wait in
+    /// `ledger-pending.jsonl`.
     pub fn open(root: &Path) -> Result<Context, DeployError> {
-        let site = Site::open(root)?;
-        let ledger = Ledger::open(&site.ledger_path())?;
-        Ok(Context {
-            site,
-            ledger,
-            agent: None,
-        })
+        Context::writable(Site::open(root)?)
     }
 
     /// Opens a site, creating its layout on first use (deploy).
     pub fn create(root: &Path) -> Result<Context, DeployError> {
-        let site = Site::create(root)?;
-        let ledger = Ledger::open(&site.ledger_path())?;
+        Context::writable(Site::create(root)?)
+    }
+
+    fn writable(site: Site) -> Result<Context, DeployError> {
+        let path = site.ledger_path();
+        let (ledger, ledger_problem) = match Ledger::open(&path) {
+            Ok(ledger) => {
+                // Older sites have a world-readable ledger; it names people and hosts.
+                site.state_access().apply_to(&path)?;
+                (ledger, None)
+            }
+            Err(error) => (Ledger::unavailable(&path), Some(error.to_string())),
+        };
         Ok(Context {
             site,
             ledger,
+            ledger_problem,
             agent: None,
         })
+    }
+
+    /// Opens an existing site for a command that only reads: nothing is
+    /// created or written, so it works for a user who can only read the
+    /// site (its group, see [`hoist_site::StateAccess`]) and on a full disk.
+    pub fn open_read_only(root: &Path) -> Result<Context, DeployError> {
+        let site = Site::open(root)?;
+        let ledger = Ledger::open_read_only(&site.ledger_path())?;
+        Ok(Context {
+            site,
+            ledger,
+            ledger_problem: None,
+            agent: None,
+        })
+    }
+
+    /// Records `write` in the ledger, or, when the ledger cannot take it,
+    /// in `ledger-pending.jsonl` with a warning. Never fails: what it
+    /// records has already happened, and must not be undone or hidden by a
+    /// ledger problem.
+    pub(crate) fn record(&self, write: &Write, reporter: &dyn Reporter) {
+        match self.ledger.write_or_defer(write) {
+            Ok(Written::Recorded) => {}
+            Ok(Written::Deferred { problem, pending }) => reporter.warn(&format!(
+                "the ledger could not be written ({problem}); this is kept in `{}` and added to it once it can be (`hoist recover` moves a damaged ledger aside)",
+                pending.display()
+            )),
+            Err(error) => reporter.warn(&format!("this was not recorded: {error}")),
+        }
     }
 
     /// Takes the deploy lock, warning about a stale one, and refuses while

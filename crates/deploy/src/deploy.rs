@@ -7,7 +7,7 @@ use crate::tree::{remove_tree, seal};
 use crate::{command, prune, shared, test_count, Context, DeployError, Reporter};
 use hoist_config::{Config, Deploy};
 use hoist_db::Phase;
-use hoist_ledger::{Outcome, ReleaseRow, ReleaseState};
+use hoist_ledger::{Outcome, ReleaseRow, ReleaseState, Write};
 use hoist_site::{durable, free_space, Journal};
 use hoist_store::{Artifact, Manifest, UnpackStats};
 use serde::Serialize;
@@ -109,7 +109,7 @@ pub fn deploy(
     let (settings, stats, tests) = match prepared {
         Ok(prepared) => prepared,
         Err(error) => {
-            abandon(context, &mut journal, &error)?;
+            abandon(context, &mut journal, &error, reporter);
             return Err(error);
         }
     };
@@ -117,12 +117,25 @@ pub fn deploy(
     report.files_linked = stats.files_linked;
     report.bytes_written = stats.bytes_written;
     report.test_count = tests;
+    // Never switch and then be unable to say so: the ledger must take a
+    // write now. (The release stays on disk, ready, for a later deploy.)
+    if let Err(error) = context.ledger.check_writable() {
+        activate::journal_done(context, &mut journal)?;
+        lock.release()?;
+        return Err(DeployError::LedgerUnwritable {
+            problem: context
+                .ledger_problem
+                .clone()
+                .unwrap_or_else(|| error.to_string()),
+        });
+    }
 
     let schema = match schema_for(context, &id, request.config.as_ref()) {
         Ok(schema) => schema,
         Err(error) => {
             let problem = format!("cannot read `[database]`, nothing was switched: {error}");
-            return activate::candidate_failed(context, &mut journal, &problem).map(|()| report);
+            return activate::candidate_failed(context, &mut journal, &problem, reporter)
+                .map(|()| report);
         }
     };
     // `--pause` holds requests across the migrations and the switch alike;
@@ -134,7 +147,8 @@ pub fn deploy(
         .filter(|_| pausing)
         .map(|agent| agent.pause())
     {
-        return activate::candidate_failed(context, &mut journal, &problem).map(|()| report);
+        return activate::candidate_failed(context, &mut journal, &problem, reporter)
+            .map(|()| report);
     }
     let resume = || {
         let agent = context.agent.as_ref().filter(|_| pausing);
@@ -149,7 +163,7 @@ pub fn deploy(
             Err(error) => {
                 resume();
                 let problem = format!("migrations failed, nothing was switched: {error}");
-                return activate::candidate_failed(context, &mut journal, &problem)
+                return activate::candidate_failed(context, &mut journal, &problem, reporter)
                     .map(|()| report);
             }
         }
@@ -160,13 +174,15 @@ pub fn deploy(
         let summary = match context.agent.as_ref().map(|agent| agent.hold(&id)) {
             Some(Ok(summary)) => summary,
             Some(Err(problem)) => {
-                return activate::candidate_failed(context, &mut journal, &problem).map(|()| report)
+                return activate::candidate_failed(context, &mut journal, &problem, reporter)
+                    .map(|()| report)
             }
             None => {
                 return activate::candidate_failed(
                     context,
                     &mut journal,
                     "holding a release for testing needs a running agent",
+                    reporter,
                 )
                 .map(|()| report)
             }
@@ -179,7 +195,7 @@ pub fn deploy(
             Some(summary),
         );
         event.op = "hold".into();
-        context.ledger.record(&event)?;
+        context.record(&Write::Event { event }, reporter);
         activate::journal_done(context, &mut journal)?;
         lock.release()?;
         report.outcome = "held";
@@ -189,7 +205,7 @@ pub fn deploy(
     let activated = activate(context, &mut journal, &settings, SWITCH, reporter);
     resume();
     activated?;
-    record_success(context, &mut journal, request.reason.clone())?;
+    record_success(context, &mut journal, request.reason.clone(), reporter)?;
     if let Some(schema) = &schema {
         journal.step(MIGRATE_POST)?;
         if let Err(problem) = post_switch(context, schema, live.as_deref(), reporter, &mut report) {
@@ -206,6 +222,7 @@ pub fn deploy(
     report.pruned = prune::prune_locked(context, settings.keep_releases, reporter)?.removed;
     activate::journal_done(context, &mut journal)?;
     lock.release()?;
+    context.site.keep_reserve();
     report.duration_ms = started.elapsed().as_millis() as u64;
     Ok(report)
 }
@@ -289,7 +306,7 @@ fn prepare(
         "copy",
         &format!("{} -> incoming/", original.path().display()),
     );
-    copy_in(original.path(), &incoming)?;
+    copy_in(context, original.path(), &incoming)?;
 
     journal.step("verify")?;
     // A hard link is the file already checked; only a real copy is read again.
@@ -384,28 +401,51 @@ fn prepare(
     seal(&partial)?;
     durable::sync_filesystem(&partial)?;
     durable::rename(&partial, &release_dir)?;
-    context.ledger.add_release(&release_row(manifest, tests))?;
+    context.record(
+        &Write::Release {
+            row: release_row(manifest, tests),
+        },
+        reporter,
+    );
     Ok((settings, stats, tests))
 }
 
 /// Hard-links the artifact into `incoming/` when it is on the same file
-/// system (no bytes written), else copies it; either way durably.
-fn copy_in(source: &Path, incoming: &Path) -> Result<(), DeployError> {
+/// system (no bytes written), else copies it, after checking there is room;
+/// either way durably. A copy that fails removes what it wrote.
+fn copy_in(context: &Context, source: &Path, incoming: &Path) -> Result<(), DeployError> {
     let partial = incoming.with_extension("zst.partial");
     let _ = std::fs::remove_file(&partial);
     let _ = std::fs::remove_file(incoming);
-    let io = |action| {
-        move |source| hoist_site::SiteError::Io {
-            action,
-            path: incoming.to_owned(),
-            source,
-        }
-    };
     if std::fs::hard_link(source, &partial).is_err() {
-        std::fs::copy(source, &partial).map_err(io("cannot copy artifact to"))?;
-        std::fs::File::open(&partial)
-            .and_then(|file| file.sync_all())
-            .map_err(io("cannot fsync"))?;
+        let size = std::fs::metadata(source)
+            .map_err(|error| hoist_site::SiteError::Io {
+                action: "cannot read",
+                path: source.to_owned(),
+                source: error,
+            })?
+            .len();
+        let free = free_space(&context.site.incoming_dir())?;
+        let need = size.saturating_add(SPACE_MARGIN);
+        if free.bytes < need {
+            return Err(DeployError::NoSpace {
+                root: context.site.root().to_owned(),
+                need,
+                free: free.bytes,
+                unit: "bytes (to copy the artifact in)",
+            });
+        }
+        let copied =
+            std::fs::copy(source, &partial).and_then(|_| std::fs::File::open(&partial)?.sync_all());
+        if let Err(source) = copied {
+            let _ = std::fs::remove_file(&partial);
+            return Err(hoist_site::SiteError::Io {
+                action: "cannot copy the artifact to",
+                path: partial,
+                source,
+            }
+            .into());
+        }
     }
     durable::rename(&partial, incoming)?;
     Ok(())
@@ -536,19 +576,23 @@ pub(crate) fn release_row(manifest: &Manifest, test_count: Option<u64>) -> Relea
 }
 
 /// A deploy failed before its switch: remove its leftovers and record why.
-fn abandon(
-    context: &Context,
-    journal: &mut Journal,
-    error: &DeployError,
-) -> Result<(), DeployError> {
+/// Best effort all through (the disk may be full): what the caller
+/// reports is the error that stopped the deploy, never a cleanup problem.
+fn abandon(context: &Context, journal: &mut Journal, error: &DeployError, reporter: &dyn Reporter) {
     let record = journal.record().clone();
-    remove_tree(&context.site.partial_dir(&record.release));
+    for problem in remove_tree(&context.site.partial_dir(&record.release)) {
+        reporter.warn(&problem);
+    }
     let event = activate::event(
         &record,
         Outcome::Failed,
         record.from.as_deref(),
         Some(error.to_string()),
     );
-    context.ledger.record(&event)?;
-    activate::journal_done(context, journal)
+    context.record(&Write::Event { event }, reporter);
+    if let Err(problem) = activate::journal_done(context, journal) {
+        reporter.warn(&format!(
+            "could not clear the journal after the failed deploy ({problem}); `hoist recover` will"
+        ));
+    }
 }

@@ -97,6 +97,12 @@ pub enum DeployError {
         /// The content digest of the artifact.
         artifact: String,
     },
+    /// The ledger cannot take a write, so the deploy stopped before its switch.
+    #[error("the ledger cannot be written ({problem}); nothing was switched (the release is unpacked and ready). Run `hoist recover` to move a damaged ledger aside, or free disk space, then deploy again")]
+    LedgerUnwritable {
+        /// Why.
+        problem: String,
+    },
     /// A command (check, test, restart) could not be started.
     #[error("cannot run `{command}`: {source}")]
     Spawn {

@@ -28,6 +28,7 @@ mod activate;
 mod command;
 mod context;
 mod deploy;
+mod emergency;
 mod error;
 mod health;
 mod prune;

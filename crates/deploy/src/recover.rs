@@ -9,7 +9,7 @@ use crate::deploy::{read_manifest, release_row};
 use crate::tree::remove_tree;
 use crate::{prune, Context, DeployError, Reporter};
 use hoist_config::Config;
-use hoist_ledger::Outcome;
+use hoist_ledger::{Outcome, Write};
 use hoist_site::{Journal, JournalRecord};
 use serde::Serialize;
 
@@ -24,24 +24,33 @@ pub struct RecoverReport {
     pub live: Option<String>,
     /// Leftover partial or half-deleted trees removed.
     pub removed: Vec<String>,
+    /// A damaged ledger moved aside, and what was kept of it.
+    pub ledger: Option<String>,
 }
 
-/// Recovers the site in `context`.
+/// Recovers the site in `context`: frees the space reserve if the disk is
+/// full, moves a damaged ledger aside (keeping what can be read), removes
+/// leftovers, then finishes or undoes the interrupted operation.
 pub fn recover(
-    context: &Context,
+    context: &mut Context,
     config: Option<&Config>,
     reporter: &dyn Reporter,
 ) -> Result<RecoverReport, DeployError> {
+    crate::emergency::make_room(context, "recover", reporter);
     let lock = context.lock("recover", reporter)?;
     let removed = remove_leftovers(context);
+    let ledger = repair_ledger(context, reporter)?;
+    let context = &*context;
     let Some(record) = Journal::pending(&context.site)? else {
         lock.release()?;
+        context.site.keep_reserve();
         let live = context.site.live()?;
         return Ok(RecoverReport {
             action: "nothing",
             interrupted: None,
             live,
             removed,
+            ledger,
         });
     };
     let live = context.site.live()?;
@@ -58,16 +67,54 @@ pub fn recover(
         finish(context, &mut journal, &record, config, reporter)?;
         "finished"
     } else {
-        clean_up(context, &mut journal, &record)?;
+        clean_up(context, &mut journal, &record, reporter)?;
         "cleaned-up"
     };
     lock.release()?;
+    context.site.keep_reserve();
     Ok(RecoverReport {
         action,
         interrupted: Some(record),
         live: context.site.live()?,
         removed,
+        ledger,
     })
+}
+
+/// Moves a damaged ledger aside and starts a new one with what could be
+/// read of it, the releases on disk it lost, and the writes that waited.
+fn repair_ledger(
+    context: &mut Context,
+    reporter: &dyn Reporter,
+) -> Result<Option<String>, DeployError> {
+    let path = context.site.ledger_path();
+    let salvaged = hoist_ledger::salvage::salvage(&path)?;
+    if salvaged.is_none() && context.ledger_problem.is_none() {
+        return Ok(None);
+    }
+    context.ledger = hoist_ledger::Ledger::open(&path)?;
+    context.ledger_problem = None;
+    context.site.state_access().apply_to(&path)?;
+    for id in context.site.release_ids()? {
+        if context.ledger.release(&id)?.is_none() {
+            if let Some(manifest) = read_manifest(&context.site.release_dir(&id)) {
+                context.ledger.add_release(&release_row(&manifest, None))?;
+            }
+        }
+    }
+    let summary = salvaged.map(|salvaged| {
+        format!(
+            "the ledger was damaged ({}); moved it to `{}` and kept {} events and {} releases",
+            salvaged.problem,
+            salvaged.moved_to.display(),
+            salvaged.events,
+            salvaged.releases
+        )
+    });
+    if let Some(summary) = &summary {
+        reporter.warn(summary);
+    }
+    Ok(summary)
 }
 
 /// The switch happened: run the remaining steps, then prune as a deploy would.
@@ -81,7 +128,8 @@ fn finish(
     let settings = context.settings_for(&record.release, config)?;
     if context.ledger.release(&record.release)?.is_none() {
         if let Some(manifest) = read_manifest(&context.site.release_dir(&record.release)) {
-            context.ledger.add_release(&release_row(&manifest, None))?;
+            let row = release_row(&manifest, None);
+            context.record(&Write::Release { row }, reporter);
         }
     }
     let already_recorded = context.ledger.has_event(&record.op_id)?;
@@ -108,6 +156,7 @@ fn finish(
                 "finished by `hoist recover` after stopping during `{}`",
                 record.step
             )),
+            reporter,
         )?;
     }
     if record.op == "deploy" {
@@ -122,13 +171,15 @@ fn clean_up(
     context: &Context,
     journal: &mut Journal,
     record: &JournalRecord,
+    reporter: &dyn Reporter,
 ) -> Result<(), DeployError> {
     remove_tree(&context.site.partial_dir(&record.release));
     let release_dir = context.site.release_dir(&record.release);
     // A release that reached `ready` is complete and verified; keep it, known to the ledger.
     if record.op == "deploy" && context.ledger.release(&record.release)?.is_none() {
         if let Some(manifest) = read_manifest(&release_dir) {
-            context.ledger.add_release(&release_row(&manifest, None))?;
+            let row = release_row(&manifest, None);
+            context.record(&Write::Release { row }, reporter);
         }
     }
     if !context.ledger.has_event(&record.op_id)? {
@@ -142,7 +193,7 @@ fn clean_up(
             record.from.as_deref(),
             Some(detail),
         );
-        context.ledger.record(&event)?;
+        context.record(&Write::Event { event }, reporter);
     }
     activate::journal_done(context, journal)
 }

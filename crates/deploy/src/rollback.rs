@@ -69,9 +69,15 @@ fn switch_release(
 ) -> Result<RollbackReport, DeployError> {
     let started = std::time::Instant::now();
     context.refuse_if_pending()?;
+    crate::emergency::make_room(context, op, reporter);
     let lock = context.lock(op, reporter)?;
     context.refuse_if_pending()?;
     let live = context.site.live()?;
+    if let Some(problem) = &context.ledger_problem {
+        reporter.warn(&format!(
+            "the ledger cannot be opened ({problem}); going ahead without it, with the previous release taken from the releases on disk"
+        ));
+    }
     let target = match to {
         Some(to) => to.to_owned(),
         None => previous_release(context, live.as_deref())?.ok_or(DeployError::NoPrevious)?,
@@ -94,7 +100,14 @@ fn switch_release(
     if !context.site.release_dir(&target).is_dir() {
         return Err(DeployError::UnknownRelease(target));
     }
-    if let Some(row) = context.ledger.release(&target)? {
+    // The emergency path: a ledger that cannot be read does not block it.
+    let known = context.ledger.release(&target).unwrap_or_else(|error| {
+        reporter.warn(&format!(
+            "cannot read `{target}` in the ledger ({error}); not checking whether it failed before"
+        ));
+        None
+    });
+    if let Some(row) = known {
         if row.state == ReleaseState::Failed {
             let failure = row.failure.unwrap_or_else(|| "no reason recorded".into());
             return Err(DeployError::ReleaseFailed {
@@ -149,7 +162,7 @@ fn switch_release(
         ));
     }
     activate(context, &mut journal, &settings, SWITCH, reporter)?;
-    record_success(context, &mut journal, reason)?;
+    record_success(context, &mut journal, reason, reporter)?;
     activate::journal_done(context, &mut journal)?;
     if let (true, Some(database), Some(from)) = (with_db && !predates.is_empty(), &database, &live)
     {
@@ -169,6 +182,7 @@ fn switch_release(
         report.db_backup = undone.backup;
     }
     lock.release()?;
+    context.site.keep_reserve();
     report.duration_ms = started.elapsed().as_millis() as u64;
     Ok(report)
 }

@@ -26,6 +26,9 @@ pub struct Status {
     pub locked_by: Option<LockHolder>,
     /// The newest ledger event.
     pub last_event: Option<Event>,
+    /// Why the ledger could not be read, when it could not (the rest of
+    /// the status comes from the site itself and is still true).
+    pub ledger_problem: Option<String>,
 }
 
 /// One release in `hoist releases`.
@@ -55,10 +58,19 @@ pub fn previous_release(
     context: &Context,
     live: Option<&str>,
 ) -> Result<Option<String>, DeployError> {
-    let on_disk: HashSet<String> = context.site.release_ids()?.into_iter().collect();
-    let best = context
-        .ledger
-        .releases()?
+    let ids = context.site.release_ids()?;
+    // A ledger that cannot be read (or knows nothing, as after it was lost)
+    // must not leave a rollback without a target: the newest release on
+    // disk before the live one is the previous one then.
+    let rows = context.ledger.releases().unwrap_or_default();
+    if rows.is_empty() {
+        return Ok(ids
+            .into_iter()
+            .rev()
+            .find(|id| live.is_some_and(|live| id.as_str() < live)));
+    }
+    let on_disk: HashSet<String> = ids.into_iter().collect();
+    let best = rows
         .into_iter()
         .filter(|row| Some(row.id.as_str()) != live && on_disk.contains(&row.id))
         .filter(|row| row.state == ReleaseState::Good && row.left_live_at.is_some())
@@ -69,10 +81,26 @@ pub fn previous_release(
 /// Builds `hoist status`.
 pub fn status(context: &Context) -> Result<Status, DeployError> {
     let live = context.site.live()?;
+    let mut ledger_problem = context.ledger_problem.clone();
+    let mut note = |error: hoist_ledger::LedgerError| {
+        ledger_problem.get_or_insert_with(|| error.to_string());
+    };
     let row = match &live {
-        Some(id) => context.ledger.release(id)?,
+        Some(id) => context.ledger.release(id).unwrap_or_else(|error| {
+            note(error);
+            None
+        }),
         None => None,
     };
+    let last_event = context
+        .ledger
+        .events(1)
+        .unwrap_or_else(|error| {
+            note(error);
+            Vec::new()
+        })
+        .into_iter()
+        .next();
     let locked_by = DeployLock::holder(&context.site)?;
     // A journal whose operation still holds the lock is in progress, not interrupted.
     let pending = Journal::pending(&context.site)?.filter(|_| locked_by.is_none());
@@ -84,7 +112,8 @@ pub fn status(context: &Context) -> Result<Status, DeployError> {
         live,
         pending,
         locked_by,
-        last_event: context.ledger.events(1)?.into_iter().next(),
+        last_event,
+        ledger_problem,
     })
 }
 

@@ -2,10 +2,10 @@
 
 use crate::{Ledger, LedgerError};
 use rusqlite::{params, OptionalExtension, Row};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How an operation ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     /// It did what was asked.
@@ -50,7 +50,7 @@ impl std::fmt::Display for Outcome {
 }
 
 /// One row of history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
     /// Shared with the journal, so recovery never records an operation twice.
     pub op_id: String,
@@ -103,7 +103,7 @@ impl Event {
         }
     }
 
-    fn from_row(row: &Row<'_>) -> rusqlite::Result<Event> {
+    pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Event> {
         let outcome: String = row.get("outcome")?;
         let duration: i64 = row.get("duration_ms")?;
         Ok(Event {

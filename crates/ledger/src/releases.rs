@@ -3,11 +3,11 @@
 use crate::events::{insert_event, parse_time};
 use crate::{Event, Ledger, LedgerError};
 use rusqlite::{params, OptionalExtension, Row};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Where a release stands, independent of whether it is live right now
 /// (live and previous are derived from `current` and these rows).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ReleaseState {
     /// Unpacked and verified, never made live (or live, then replaced normally).
@@ -42,7 +42,7 @@ impl ReleaseState {
 }
 
 /// A release as the ledger knows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReleaseRow {
     /// The release id.
     pub id: String,
@@ -75,7 +75,7 @@ pub struct ReleaseRow {
 }
 
 impl ReleaseRow {
-    fn from_row(row: &Row<'_>) -> rusqlite::Result<ReleaseRow> {
+    pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<ReleaseRow> {
         let files: i64 = row.get("files")?;
         let bytes: i64 = row.get("bytes")?;
         let test_count: Option<i64> = row.get("test_count")?;
@@ -220,6 +220,32 @@ impl Ledger {
             .flatten();
         Ok(count.map(|count| count.max(0) as u64))
     }
+}
+
+/// Inserts a whole row as it is (salvage copies rows between ledgers).
+pub(crate) fn insert_full(conn: &rusqlite::Connection, row: &ReleaseRow) -> rusqlite::Result<()> {
+    let time = |at: Option<jiff::Timestamp>| at.map(|at| at.to_string());
+    conn.execute(
+        "INSERT OR IGNORE INTO releases (id, app, version, revision, created_at, content_digest, files, bytes, state, test_count, deployed_at, deployed_by, left_live_at, failure)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        params![
+            row.id,
+            row.app,
+            row.version,
+            row.revision,
+            row.created_at.to_string(),
+            row.content_digest,
+            row.files as i64,
+            row.bytes as i64,
+            row.state.as_str(),
+            row.test_count.map(|count| count as i64),
+            time(row.deployed_at),
+            row.deployed_by,
+            time(row.left_live_at),
+            row.failure,
+        ],
+    )
+    .map(|_| ())
 }
 
 #[cfg(test)]

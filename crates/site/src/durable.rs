@@ -1,8 +1,9 @@
 //! Crash-safe file operations: a reader or a reboot never sees half a write.
 
-use crate::SiteError;
+use crate::{SiteError, StateAccess};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 /// Flushes a directory's entries (creations, renames, unlinks) to disk.
@@ -13,29 +14,43 @@ pub fn fsync_dir(dir: &Path) -> Result<(), SiteError> {
 }
 
 /// Writes `bytes` to `path` atomically: temp file, fsync, rename, dir fsync.
+/// The file is readable by all (a flag file nginx reads); state files use
+/// [`write_state`].
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SiteError> {
+    write_with(path, bytes, None)
+}
+
+/// [`write_atomic`] for a state file: created with `access` (never, even
+/// for a moment, readable by more than that).
+pub fn write_state(path: &Path, bytes: &[u8], access: StateAccess) -> Result<(), SiteError> {
+    write_with(path, bytes, Some(access))
+}
+
+fn write_with(path: &Path, bytes: &[u8], access: Option<StateAccess>) -> Result<(), SiteError> {
     let dir = parent_of(path);
     let name = path
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_default();
     let temp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let write = || -> std::io::Result<()> {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()
+    let write = || -> Result<(), SiteError> {
+        let io = SiteError::io("cannot write", &temp);
+        let mut options = OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        if let Some(access) = access {
+            options.mode(access.mode);
+        }
+        let mut file = options.open(&temp).map_err(io)?;
+        if let Some(access) = access {
+            access.apply(&file, &temp)?;
+        }
+        file.write_all(bytes)
+            .and_then(|()| file.sync_all())
+            .map_err(SiteError::io("cannot write", &temp))
     };
-    if let Err(source) = write() {
+    if let Err(error) = write() {
         let _ = std::fs::remove_file(&temp);
-        return Err(SiteError::Io {
-            action: "cannot write",
-            path: temp,
-            source,
-        });
+        return Err(error);
     }
     rename(&temp, path)
 }

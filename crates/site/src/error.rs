@@ -40,6 +40,14 @@ pub enum SiteError {
         /// Who holds it.
         holder: crate::LockHolder,
     },
+    /// A secret file any local user can read or change.
+    #[error("`{}` holds a secret but is readable or writable by every user (mode {mode:04o}); run `chmod 600 {0}` (or 640 with a trusted group)", path.display())]
+    SecretExposed {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// A state file exists but cannot be parsed.
     #[error("state file `{}` is unreadable: {message}; inspect it, then move it aside", path.display())]
     BadStateFile {

@@ -43,6 +43,8 @@ pub struct JournalRecord {
 pub struct Journal {
     path: PathBuf,
     record: JournalRecord,
+    /// Who may read it (it names users and hosts).
+    access: crate::StateAccess,
 }
 
 impl Journal {
@@ -71,6 +73,7 @@ impl Journal {
         let mut journal = Journal {
             path: site.journal_path(),
             record,
+            access: site.state_access(),
         };
         journal.write()?;
         Ok(journal)
@@ -81,6 +84,7 @@ impl Journal {
         Journal {
             path: site.journal_path(),
             record,
+            access: site.state_access(),
         }
     }
 
@@ -134,7 +138,7 @@ impl Journal {
 
     fn write(&mut self) -> Result<(), SiteError> {
         let json = serde_json::to_vec_pretty(&self.record).expect("journal serializes");
-        durable::write_atomic(&self.path, &json)
+        durable::write_state(&self.path, &json, self.access)
     }
 }
 

@@ -23,6 +23,7 @@
 //! assert_eq!(site.live().unwrap().as_deref(), Some("20261122T101500Z-1.4.2-a1b2c3d"));
 //! ```
 
+mod access;
 pub mod command;
 pub mod durable;
 mod error;
@@ -32,9 +33,10 @@ mod layout;
 mod lock;
 mod space;
 
+pub use access::{read_secret, StateAccess};
 pub use error::SiteError;
 pub use identity::{host_name, user_name};
 pub use journal::{Journal, JournalRecord};
 pub use layout::Site;
 pub use lock::{DeployLock, LockHolder};
-pub use space::{free_space, FreeSpace};
+pub use space::{free_space, FreeSpace, RESERVE_BYTES};

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
+use std::os::unix::fs::OpenOptionsExt;
 
 /// Who holds (or held) the lock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,13 +56,17 @@ impl DeployLock {
         command: &str,
     ) -> Result<(DeployLock, Option<LockHolder>), SiteError> {
         let path = site.lock_path();
+        let access = site.state_access();
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(access.mode)
             .open(&path)
             .map_err(SiteError::io("cannot open", &path))?;
+        // An older hoist made it world-readable: it names users and hosts.
+        access.apply(&file, &path)?;
         let mut file = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
             Ok(locked) => locked,
             Err((_, nix::errno::Errno::EWOULDBLOCK)) => {

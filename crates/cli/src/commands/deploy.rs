@@ -21,9 +21,9 @@ pub struct Args {
     /// With --hold: requests from this network reach the candidate (repeatable).
     #[arg(long = "test-from", value_name = "CIDR", requires = "hold")]
     test_from: Vec<String>,
-    /// Hold requests during the switch (needs an agent), for at most DURATION.
-    #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "30s")]
-    pause: Option<String>,
+    /// Hold requests during the switch (needs an agent), for at most DURATION (365 days at most).
+    #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "30s", value_parser = hoist_config::parse_duration)]
+    pause: Option<std::time::Duration>,
 }
 
 impl Render for DeployReport {
@@ -75,11 +75,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     };
     let mut context = hoist_deploy::Context::create(&root)
         .with_context(|| format!("cannot use site `{}`", root.display()))?;
-    let pause = args
-        .pause
-        .as_deref()
-        .map(super::pause::parse_max)
-        .transpose()?;
+    let pause = args.pause;
     if let Some(cidr) = args
         .test_from
         .iter()

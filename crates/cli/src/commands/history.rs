@@ -41,7 +41,7 @@ impl Render for [Event] {
 }
 
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
-    let (context, _) = crate::target::open(global)?;
+    let (context, _) = crate::target::open_read_only(global)?;
     let events = context.ledger.events(args.limit)?;
     Output::new(global.json).emit(events.as_slice())?;
     Ok(crate::EXIT_OK)

@@ -19,7 +19,7 @@ pub struct Args {
 }
 
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
-    let (context, _) = crate::target::open(global)?;
+    let (context, _) = crate::target::open_read_only(global)?;
     let release = crate::target::release_or_live(&context, args.release)?;
     let path = context
         .site

@@ -118,14 +118,26 @@ fn maintenance(on: OnArgs) -> anyhow::Result<Maintenance> {
     })
 }
 
-/// `2026-11-22T12:20:00Z`, `12:20` (UTC, the next one), or a duration from now (`20m`).
+/// `2026-11-22T12:20:00Z`, `12:20` (UTC, the next one), or a duration from
+/// now (`20m`); at most [`hoist_config::MAX_DURATION`] ahead, never past.
 fn parse_until(text: &str) -> anyhow::Result<jiff::Timestamp> {
     let now = jiff::Timestamp::now();
+    let latest = now
+        .checked_add(jiff::SignedDuration::try_from(hoist_config::MAX_DURATION)?)
+        .expect("a year from now is a valid timestamp");
     if let Ok(at) = text.parse::<jiff::Timestamp>() {
+        if at <= now {
+            bail!("`--until {text}` is in the past; give a later time or a duration like 20m");
+        }
+        if at > latest {
+            bail!("`--until {text}` is over the limit of 365 days from now");
+        }
         return Ok(at);
     }
-    if let Ok(span) = text.parse::<jiff::SignedDuration>() {
-        return Ok(now + span);
+    if text.parse::<jiff::SignedDuration>().is_ok() {
+        let span = hoist_config::parse_duration(text)
+            .map_err(|problem| anyhow::anyhow!("`--until`: {problem}"))?;
+        return Ok(now.checked_add(jiff::SignedDuration::try_from(span)?)?);
     }
     if let Ok(time) = text.parse::<jiff::civil::Time>() {
         let today = now

@@ -26,6 +26,9 @@ impl Render for RecoverReport {
         if !self.removed.is_empty() {
             output::field(out, "removed", self.removed.join(", "));
         }
+        if let Some(ledger) = &self.ledger {
+            output::field(out, "ledger", ledger);
+        }
         output::field(out, "live", self.live.as_deref().unwrap_or("-"));
     }
 }
@@ -34,7 +37,7 @@ pub fn exec(global: &Global, _args: Args) -> anyhow::Result<i32> {
     let (mut context, config) = crate::target::open(global)?;
     crate::target::attach_agent(&mut context);
     let report = hoist_deploy::recover(
-        &context,
+        &mut context,
         config.as_ref(),
         &Progress::new(global.quiet || global.json),
     )?;

@@ -31,7 +31,7 @@ impl Render for [ReleaseInfo] {
 }
 
 pub fn exec(global: &Global, _args: Args) -> anyhow::Result<i32> {
-    let (context, _) = crate::target::open(global)?;
+    let (context, _) = crate::target::open_read_only(global)?;
     let releases = hoist_deploy::releases(&context)?;
     Output::new(global.json).emit(releases.as_slice())?;
     Ok(crate::EXIT_OK)

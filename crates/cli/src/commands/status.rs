@@ -52,6 +52,13 @@ impl Render for Status {
             );
             output::field(out, "last", what);
         }
+        if let Some(problem) = &self.ledger_problem {
+            output::field(
+                out,
+                "ledger",
+                format!("unreadable ({problem}); `hoist recover` repairs it"),
+            );
+        }
     }
 }
 
@@ -163,7 +170,7 @@ impl Render for FullStatus {
 }
 
 pub fn exec(global: &Global, _args: Args) -> anyhow::Result<i32> {
-    let (context, config) = crate::target::open(global)?;
+    let (context, config) = crate::target::open_read_only(global)?;
     let site = hoist_deploy::status(&context)?;
     let agent = hoist_agent::AgentClient::find(&context.site.socket_path())
         .and_then(|client| client.status().ok());

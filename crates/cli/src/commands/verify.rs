@@ -39,7 +39,7 @@ impl Render for Verified {
 }
 
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
-    let (context, _) = crate::target::open(global)?;
+    let (context, _) = crate::target::open_read_only(global)?;
     let release = crate::target::release_or_live(&context, args.release)?;
     let drift = hoist_deploy::verify_release(&context, &release)?;
     let verified = Verified {
