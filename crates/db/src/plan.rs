@@ -317,7 +317,17 @@ pub fn backup(driver: &mut dyn Driver, dir: &Path, label: &str) -> Result<PathBu
         now.subsec_millisecond()
     );
     let path = dir.join(format!("{stamp}-{label}.{}", driver.backup_extension()));
+    // A backup holds the app's data: its owner's alone.
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
     driver.backup(&path)?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(|error| {
+        DbError::Backup {
+            action: "cannot make private",
+            path: path.clone(),
+            problem: error.to_string(),
+        }
+    })?;
     Ok(path)
 }
 

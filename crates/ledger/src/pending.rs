@@ -137,14 +137,23 @@ impl Ledger {
     }
 }
 
-/// Appends one line and makes it durable before returning.
+/// Appends one line and makes it durable before returning. The file is
+/// as private as the ledger it stands in for (owner only when unsure).
 fn append(pending: &Path, write: &Write) -> std::io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
     let mut line = serde_json::to_vec(write).expect("writes serialize");
     line.push(b'\n');
+    let ledger = std::fs::metadata(pending.with_file_name("ledger.sqlite")).ok();
+    let mode = ledger.as_ref().map_or(0o600, |ledger| ledger.mode() & 0o640);
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(mode)
         .open(pending)?;
+    if let Some(ledger) = &ledger {
+        // Same group as the ledger (a no-op, or refused, unless running as root).
+        let _ = std::os::unix::fs::fchown(&file, None, Some(ledger.gid()));
+    }
     file.write_all(&line)?;
     file.sync_all()?;
     if let Some(dir) = pending.parent() {
