@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod agent_process;
+pub mod app_processes;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
