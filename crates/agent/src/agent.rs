@@ -1,8 +1,12 @@
 //! Blue/green orchestration: candidates, the route, draining, warm releases.
 
+mod children;
 mod data;
+mod warm;
 
 pub use data::DataReloaded;
+
+use children::{Predecessor, Tracked};
 
 use crate::state::{self, State, Warm};
 use crate::status::{stats_json, AgentStatus, ProcessInfo};
@@ -37,6 +41,11 @@ struct Inner {
     last_auto_rollback: Option<String>,
     /// A candidate running beside the live release, and how it is steered.
     held: Option<(Running, crate::Candidate)>,
+    /// Every app process started and not yet stopped, for `agent-state.json`.
+    children: Vec<Tracked>,
+    /// The previous agent's children, from its `agent-state.json`: being
+    /// stopped after it died, or still its own during an upgrade.
+    inherited: Vec<state::Child>,
 }
 
 /// The result of an activation.
@@ -108,10 +117,31 @@ impl Agent {
         }))
     }
 
-    /// Restores after a restart: stops orphans of a previous agent, starts
-    /// the live release (`current`) and any warm releases still in their window.
+    /// Restores after a restart (or `kill -9`): stops what is left of the
+    /// previous agent's children, in the background, and starts the live
+    /// release (`current`), the held candidate and any warm releases still
+    /// in their window.
     pub async fn restore(self: &Arc<Self>) -> Result<(), AgentError> {
+        self.put_back(Predecessor::Dead).await
+    }
+
+    /// For `hoist agent --upgrade`: restores as [`Agent::restore`] does, on
+    /// fresh processes, but leaves the old agent's processes alone (they
+    /// keep serving until the handover, and it stops them when it exits).
+    pub async fn start_for_upgrade(self: &Arc<Self>) -> Result<(), AgentError> {
+        self.put_back(Predecessor::Serving).await
+    }
+
+    /// What a restart and an upgrade share: the saved state, put back.
+    async fn put_back(self: &Arc<Self>, predecessor: Predecessor) -> Result<(), AgentError> {
         let saved = state::load(&self.site)?;
+        if !saved.pids.is_empty() {
+            tracing::warn!(
+                pids = ?saved.pids,
+                "`agent-state.json` lists bare pids (an older hoist wrote it); a pid alone cannot be verified, so those processes are left alone"
+            );
+        }
+        self.inherit(saved.children.clone(), predecessor).await;
         self.set_maintenance(saved.maintenance.clone());
         if let Some(until) = saved.paused_until {
             // A pause outlives a restart, with what is left of its `--max`.
@@ -124,14 +154,6 @@ impl Agent {
             crate::members::follow_health(self, members, self.backends.clone());
         }
         crate::maintenance::follow_schedule(self, self.maintenance_config.window.clone());
-        for pid in &saved.pids {
-            // A previous agent died without stopping its apps: their ports are
-            // unknown to us, so stop them and start afresh.
-            let _ = nix::sys::signal::killpg(
-                nix::unistd::Pid::from_raw(*pid as i32),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-        }
         if let Some(live) = self
             .site
             .live()?
@@ -150,15 +172,6 @@ impl Agent {
             }
         }
         self.save().await
-    }
-
-    /// For `hoist agent --upgrade`: starts the live release fresh, leaving
-    /// the old agent's processes alone (they keep serving until the handover).
-    pub async fn start_for_upgrade(self: &Arc<Self>) -> Result<(), AgentError> {
-        if let Some(live) = self.site.live()? {
-            self.activate(&live).await?;
-        }
-        Ok(())
     }
 
     /// Switches maintenance on (`Some`) or off (`None`) by command, persisted.
@@ -403,7 +416,11 @@ impl Agent {
                 .insert(old.backend.release().to_owned(), (old.clone(), until));
             self.expire_later(old, until);
         }
+        let evicted = inner.evict_warm(self.process.max_warm);
         drop(inner);
+        for old in evicted {
+            self.stop_after_drain(old);
+        }
         self.save().await?;
         Ok(Activated {
             release: release.to_owned(),
@@ -419,7 +436,11 @@ impl Agent {
         release: &str,
         live: Option<String>,
     ) -> Result<Running, AgentError> {
-        let process = self.start(release).await?;
+        let process = Arc::new(self.start(release).await?);
+        // Recorded before its health check: an agent killed from here on
+        // leaves a record its successor stops it by.
+        self.inner.lock().await.track(&process);
+        self.save_or_warn().await;
         let ready = process
             .wait_ready(
                 &self.process.health_path,
@@ -430,6 +451,7 @@ impl Agent {
         if let Err(problem) = ready {
             let log_tail = process.log_tail(20);
             process.stop().await;
+            self.save_or_warn().await;
             return Err(AgentError::NotReady {
                 release: release.to_owned(),
                 problem,
@@ -437,9 +459,10 @@ impl Agent {
                 log_tail,
             });
         }
+        self.inner.lock().await.mark_ready(&process);
         let backend = Arc::new(Backend::new(release, process.addr()));
         Ok(Running {
-            process: Arc::new(process),
+            process,
             backend,
             watched_until: None,
         })
@@ -476,51 +499,6 @@ impl Agent {
             path: dir,
             source,
         })
-    }
-
-    async fn start_warm(
-        self: &Arc<Self>,
-        release: &str,
-        until: jiff::Timestamp,
-    ) -> Result<(), AgentError> {
-        let running = self.start_ready(release, None).await?;
-        self.inner
-            .lock()
-            .await
-            .warm
-            .insert(release.to_owned(), (running.clone(), until));
-        self.expire_later(running, until);
-        Ok(())
-    }
-
-    /// Lets `old` drain, then stops it when its rollback window closes
-    /// (unless it was made live again meanwhile).
-    fn expire_later(self: &Arc<Self>, old: Running, until: jiff::Timestamp) {
-        let agent = Arc::clone(self);
-        let drain_timeout = self.process.drain_timeout;
-        tokio::spawn(async move {
-            let drained = old.backend.drained(drain_timeout).await;
-            tracing::info!(
-                release = old.backend.release(),
-                drained,
-                "old release drained"
-            );
-            let wait = until.duration_since(jiff::Timestamp::now());
-            tokio::time::sleep(Duration::try_from(wait).unwrap_or_default()).await;
-            let mut inner = agent.inner.lock().await;
-            let still_warm = inner
-                .warm
-                .get(old.backend.release())
-                .is_some_and(|(running, at)| {
-                    Arc::ptr_eq(&running.process, &old.process) && *at == until
-                });
-            if still_warm {
-                inner.warm.remove(old.backend.release());
-                drop(inner);
-                old.process.stop().await;
-                let _ = agent.save().await;
-            }
-        });
     }
 
     /// Watches `candidate` for `[process] watch`; rolls back to `from` on its own
@@ -655,7 +633,9 @@ impl Agent {
             .map(|(_, (running, _))| running)
             .collect();
         all.extend(inner.live.take());
+        all.extend(inner.held.take().map(|(running, _)| running));
         self.router.clear();
+        self.router.set_candidate(None);
         drop(inner);
         // Requests, streams and tunnels still open finish first, up to the drain timeout.
         for running in &all {
@@ -666,8 +646,11 @@ impl Agent {
         }
         // After a handover the state file belongs to the new agent.
         if !*self.handed_over.borrow() {
+            self.forget_gone_inherited().await;
             let state = State {
                 live: self.site.live().ok().flatten(),
+                // What is still running: a previous agent's children not yet stopped.
+                children: self.inner.lock().await.records(),
                 ..State::default()
             };
             let _ = state::save(&self.site, &state);
@@ -721,19 +704,8 @@ impl Agent {
         if *self.handed_over.borrow() {
             return Ok(());
         }
-        let inner = self.inner.lock().await;
-        let mut pids: Vec<u32> = inner
-            .warm
-            .values()
-            .map(|(running, _)| running.process.pid())
-            .collect();
-        pids.extend(inner.live.as_ref().map(|live| live.process.pid()));
-        pids.extend(
-            inner
-                .held
-                .as_ref()
-                .map(|(running, _)| running.process.pid()),
-        );
+        self.forget_gone_inherited().await;
+        let mut inner = self.inner.lock().await;
         let state = State {
             live: inner
                 .live
@@ -747,7 +719,8 @@ impl Agent {
                     until: *until,
                 })
                 .collect(),
-            pids,
+            children: inner.records(),
+            pids: Vec::new(),
             paused_until: self
                 .router
                 .paused_for()
@@ -761,6 +734,14 @@ impl Agent {
                 .clone(),
         };
         state::save(&self.site, &state)
+    }
+
+    /// Saves where a failure must not stop the work at hand (starting or
+    /// stopping a process): the next save catches up.
+    async fn save_or_warn(&self) {
+        if let Err(error) = self.save().await {
+            tracing::warn!(%error, "cannot save the agent state");
+        }
     }
 }
 

@@ -4,8 +4,13 @@
 //!
 //! A switch is blue/green: start the candidate on a new port, wait for its
 //! health check, swap the route, point `current` at it, then let the old
-//! release drain and keep it warm for `rollback_window`, so a rollback is a
-//! route swap with nothing to start.
+//! release drain and keep it warm for `rollback_window` (at most `max_warm`
+//! of them), so a rollback is a route swap with nothing to start.
+//!
+//! Every app process is recorded in `agent-state.json` with its identity
+//! (pid, start time, boot id, token) from the moment it is spawned; a
+//! restarted agent stops the recorded ones that still pass the identity
+//! check, and never signals anything else.
 //!
 //! - [`Agent`]: the orchestration ([`Agent::activate`], [`Agent::status`]).
 //! - [`run`]: `run(agent, public, admin, shutdown)`.

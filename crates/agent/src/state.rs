@@ -13,7 +13,14 @@ pub(crate) struct State {
     pub(crate) live: Option<String>,
     /// Releases kept running for instant rollback, and until when.
     pub(crate) warm: Vec<Warm>,
-    /// Process groups this agent started, so a successor can stop orphans.
+    /// Every app process this agent started and has not stopped yet,
+    /// recorded before its health check, so a successor (after `kill -9`)
+    /// can stop the ones still running, and nothing else.
+    #[serde(default)]
+    pub(crate) children: Vec<Child>,
+    /// Bare pids, as older versions wrote them. Read so such a file still
+    /// loads, never acted on: a pid alone may name a stranger by now.
+    #[serde(default, skip_serializing)]
     pub(crate) pids: Vec<u32>,
     /// Maintenance switched on by `hoist maint on` (the flag file is separate).
     #[serde(default)]
@@ -32,6 +39,37 @@ pub(crate) struct State {
 pub(crate) struct Warm {
     pub(crate) release: String,
     pub(crate) until: jiff::Timestamp,
+}
+
+/// One app process group of the agent, with who it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Child {
+    pub(crate) release: String,
+    /// pid, start time, boot id and token: what a successor checks before any signal.
+    #[serde(flatten)]
+    pub(crate) identity: hoist_supervisor::Identity,
+    /// Where it listens, so a leftover one can be found by its port.
+    pub(crate) port: u16,
+    pub(crate) role: Role,
+}
+
+/// What a child was doing when the state was saved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Role {
+    /// The release the route points at.
+    Live,
+    /// The previous release, kept for an instant rollback.
+    Warm,
+    /// A candidate held beside the live release.
+    Held,
+    /// Started, not yet through its health check.
+    Starting,
+    /// Draining or being stopped.
+    Stopping,
+    /// A previous agent's child, still being stopped (or, during an
+    /// upgrade, still the old agent's).
+    Inherited,
 }
 
 pub(crate) fn path(site: &Site) -> PathBuf {
@@ -62,4 +100,47 @@ pub(crate) fn save(site: &Site, state: &State) -> Result<(), AgentError> {
     let json = serde_json::to_vec_pretty(state).expect("state serializes");
     durable::write_atomic(&path(site), &json)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_old_state_with_bare_pids_loads_and_they_are_not_written_back() {
+        let old = r#"{ "live": "v1", "warm": [], "pids": [4242, 4243] }"#;
+        let state: State = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            (state.live.as_deref(), state.pids.as_slice()),
+            (Some("v1"), &[4242, 4243][..])
+        );
+        assert!(state.children.is_empty());
+        let written = serde_json::to_value(&state).unwrap();
+        assert!(written.get("pids").is_none(), "{written}");
+    }
+
+    #[test]
+    fn children_round_trip_with_their_identity() {
+        let child = Child {
+            release: "v2".into(),
+            identity: hoist_supervisor::Identity {
+                pid: 4242,
+                start_ticks: 987_654,
+                boot_id: "c0ffee00-0000-4000-8000-000000000000".into(),
+                token: "17-1234-3".into(),
+            },
+            port: 41234,
+            role: Role::Starting,
+        };
+        let state = State {
+            children: vec![child.clone()],
+            ..State::default()
+        };
+        let json = serde_json::to_value(&state).unwrap();
+        assert_eq!(json["children"][0]["pid"], 4242);
+        assert_eq!(json["children"][0]["start_ticks"], 987_654);
+        assert_eq!(json["children"][0]["role"], "starting");
+        let back: State = serde_json::from_value(json).unwrap();
+        assert_eq!(back.children, vec![child]);
+    }
 }

@@ -35,6 +35,9 @@ health_timeout = "3s"
 healthy_after = 2
 drain_timeout = "10s"
 rollback_window = "5m"
+# Every release these tests deploy stays warm: a tunnel open on one must
+# never be cut by the warm cap (`warm_set_grew_without_bound` tests that).
+max_warm = 16
 stop_timeout = "5s"
 watch = "10s"
 [proxy]

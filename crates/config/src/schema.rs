@@ -126,6 +126,13 @@ pub struct Process {
     /// Share of 5xx answers during `watch` that makes the agent roll back on its own.
     #[serde(default = "Process::default_max_error_rate")]
     pub max_error_rate: f64,
+    /// At most this many old releases are kept warm; a switch past it
+    /// stops the oldest at once instead of at the end of its window.
+    #[serde(
+        default = "Process::default_max_warm",
+        deserialize_with = "Process::deserialize_max_warm"
+    )]
+    pub max_warm: usize,
 }
 
 /// `[proxy]`: the agent's public side.
@@ -218,6 +225,7 @@ impl Process {
             env_file: None,
             watch: secs::<30>(),
             max_error_rate: Process::default_max_error_rate(),
+            max_warm: Process::default_max_warm(),
         }
     }
 }
@@ -238,6 +246,26 @@ impl Process {
     }
     fn default_max_error_rate() -> f64 {
         0.05
+    }
+    fn default_max_warm() -> usize {
+        2
+    }
+    /// Each warm release is a whole running app: more than this is a leak, not a choice.
+    pub const MAX_WARM_LIMIT: usize = 16;
+    /// Checked while parsing, so a negative number gets the same message, with its line.
+    fn deserialize_max_warm<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<usize, D::Error> {
+        let value = i64::deserialize(deserializer)?;
+        usize::try_from(value)
+            .ok()
+            .filter(|count| *count <= Process::MAX_WARM_LIMIT)
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "`process.max_warm` is {value}; it must be between 0 and {} (each warm release is a running app)",
+                    Process::MAX_WARM_LIMIT
+                ))
+            })
     }
 }
 
@@ -708,6 +736,32 @@ max_release_size = "2 GiB"
                 .unwrap_err()
                 .to_string();
         assert!(message.contains("`process.stop_signal`"), "{message}");
+    }
+
+    #[test]
+    fn max_warm_defaults_to_two_and_is_bounded() {
+        let process = |extra: &str| {
+            parse(&format!(
+                "[app]\nname = \"x\"\n[process]\ncommand = \"a\"\n{extra}"
+            ))
+        };
+        assert_eq!(process("").unwrap().process.unwrap().max_warm, 2);
+        for ok in [0, 16] {
+            let config = process(&format!("max_warm = {ok}\n")).unwrap();
+            assert_eq!(config.process.unwrap().max_warm, ok);
+        }
+        let message = process("max_warm = 17\n").unwrap_err().to_string();
+        assert!(
+            message.contains("`process.max_warm` is 17")
+                && message.contains("between 0 and 16")
+                && message.contains("line 5"),
+            "{message}"
+        );
+        let message = process("max_warm = -1\n").unwrap_err().to_string();
+        assert!(
+            message.contains("`process.max_warm` is -1") && message.contains("line 5"),
+            "{message}"
+        );
     }
 
     #[test]

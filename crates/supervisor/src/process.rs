@@ -1,12 +1,14 @@
 //! One release's process group: start, readiness, exit watching, stop.
 
+use crate::group;
 use crate::health;
+use crate::identity::{self, Identity};
 use crate::logs::Log;
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -52,10 +54,13 @@ impl Spec {
 pub struct Process {
     spec: Spec,
     port: u16,
-    pid: u32,
+    /// Who it is: every signal checks this first.
+    identity: Identity,
     log: Log,
     /// `Some(description)` once the process has exited.
     exit: watch::Receiver<Option<String>>,
+    /// Set once [`Process::stop`] finished: nothing of it runs any more.
+    stopped: AtomicBool,
 }
 
 impl Process {
@@ -67,6 +72,7 @@ impl Process {
             spec.port
         };
         let log = Log::open(&spec.log)?;
+        let token = identity::new_token();
         let mut child = tokio::process::Command::new("sh")
             .arg("-c")
             .arg(&spec.command)
@@ -78,6 +84,8 @@ impl Process {
             )
             .env("PORT", port.to_string())
             .env("HOIST_RELEASE", &spec.release)
+            // Inherited by everything it forks: how its group is told from strangers.
+            .env(identity::MARKER, &token)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -87,6 +95,14 @@ impl Process {
         let pid = child
             .id()
             .ok_or_else(|| std::io::Error::other("process exited before it started"))?;
+        // Not reaped yet (nothing waits on it before this), so `/proc` shows it.
+        let Some(identity) = Identity::of_child(pid, token) else {
+            // Our own unreaped child: its pid cannot have been reused.
+            let _ = child.start_kill();
+            return Err(std::io::Error::other(format!(
+                "cannot read `/proc/{pid}/stat` of the process just started"
+            )));
+        };
         if let Some(stdout) = child.stdout.take() {
             log.pump(stdout);
         }
@@ -101,13 +117,14 @@ impl Process {
             };
             let _ = report.send(Some(status));
         });
-        tracing::info!(release = %spec.release, pid, port, "started");
+        tracing::info!(release = %spec.release, pid, port, start_ticks = identity.start_ticks, "started");
         Ok(Process {
             spec,
             port,
-            pid,
+            identity,
             log,
             exit,
+            stopped: AtomicBool::new(false),
         })
     }
 
@@ -123,7 +140,17 @@ impl Process {
 
     /// Its process id (and process group id).
     pub fn pid(&self) -> u32 {
-        self.pid
+        self.identity.pid
+    }
+
+    /// Who it is, for a successor to find it by (see [`crate::stop_orphan`]).
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// Whether [`Process::stop`] has finished with it.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst)
     }
 
     /// How it exited, if it has.
@@ -145,7 +172,7 @@ impl Process {
     /// it (which would die of a HUP and orphan the app); returns how many
     /// processes got it.
     pub fn signal_app(&self, signal: Signal) -> usize {
-        crate::group::signal_app(self.pid as i32, signal)
+        group::signal_app(&self.identity, signal)
     }
 
     /// The last lines of its log.
@@ -203,31 +230,24 @@ impl Process {
 
     /// Sends the stop signal to the group, then KILL after the stop timeout.
     pub async fn stop(&self) -> String {
-        let group = Pid::from_raw(self.pid as i32);
+        let deadline = tokio::time::Instant::now() + self.spec.stop_timeout;
         if self.exited().is_none() {
-            let _ = killpg(group, self.spec.stop_signal);
-            if tokio::time::timeout(self.spec.stop_timeout, self.wait_exit())
+            group::signal_group(&self.identity, self.spec.stop_signal);
+            if tokio::time::timeout_at(deadline, self.wait_exit())
                 .await
                 .is_err()
             {
-                tracing::warn!(release = %self.spec.release, pid = self.pid, "did not stop in time; killing");
-                let _ = killpg(group, Signal::SIGKILL);
+                tracing::warn!(release = %self.spec.release, pid = self.pid(), "did not stop in time; killing");
+                group::signal_group(&self.identity, Signal::SIGKILL);
             }
-        } else if crate::group::alive(self.pid as i32) {
+        } else if group::alive(&self.identity) {
             // The shell is gone but the app it started is not: stop the rest of the group.
-            let _ = killpg(group, self.spec.stop_signal);
+            group::signal_group(&self.identity, self.spec.stop_signal);
         }
-        // Members are not our children, so their exit is polled, within the stop timeout.
-        let deadline = tokio::time::Instant::now() + self.spec.stop_timeout;
-        while crate::group::alive(self.pid as i32) {
-            if tokio::time::Instant::now() >= deadline {
-                let _ = killpg(group, Signal::SIGKILL);
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        crate::stop::wait_gone(&self.identity, deadline).await;
         let status = self.wait_exit().await;
-        tracing::info!(release = %self.spec.release, pid = self.pid, %status, "stopped");
+        self.stopped.store(true, Ordering::SeqCst);
+        tracing::info!(release = %self.spec.release, pid = self.pid(), %status, "stopped");
         status
     }
 }
@@ -236,8 +256,8 @@ impl Drop for Process {
     /// A process nobody holds any more must not outlive its owner (an early
     /// error, a panic): kill its group. Orderly shutdown calls `stop` first.
     fn drop(&mut self) {
-        if self.exited().is_none() || crate::group::alive(self.pid as i32) {
-            let _ = killpg(Pid::from_raw(self.pid as i32), Signal::SIGKILL);
+        if !self.is_stopped() {
+            group::signal_group(&self.identity, Signal::SIGKILL);
         }
     }
 }

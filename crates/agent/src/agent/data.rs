@@ -76,11 +76,7 @@ impl Agent {
         };
         self.watch_crashes(fresh);
         if let Some(old) = old {
-            let drain_timeout = self.process.drain_timeout;
-            tokio::spawn(async move {
-                old.backend.drained(drain_timeout).await;
-                old.process.stop().await;
-            });
+            self.stop_after_drain(old);
         }
         self.save().await?;
         Ok("restarted".into())

@@ -78,19 +78,22 @@ impl AgentProcess {
 impl Drop for AgentProcess {
     fn drop(&mut self) {
         self.terminate();
-        // Stop any app process a killed agent left behind.
+        // Stop any app process a killed agent left behind: by its record,
+        // and only while its pid still has the recorded start time.
         if let Ok(state) = std::fs::read_to_string(self.site.join("agent-state.json")) {
             let state: serde_json::Value = serde_json::from_str(&state).unwrap_or_default();
-            for pid in state["pids"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|pid| pid.as_i64())
-            {
-                let _ = nix::sys::signal::killpg(
-                    nix::unistd::Pid::from_raw(pid as i32),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
+            for child in state["children"].as_array().into_iter().flatten() {
+                let (Some(pid), Some(ticks)) =
+                    (child["pid"].as_u64(), child["start_ticks"].as_u64())
+                else {
+                    continue;
+                };
+                if super::app_processes::runs(pid as u32, ticks) {
+                    let _ = nix::sys::signal::killpg(
+                        nix::unistd::Pid::from_raw(pid as i32),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
             }
         }
     }

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod agent_process;
+pub mod app_processes;
 pub mod craft;
 
 use serde_json::Value;

@@ -1,0 +1,95 @@
+//! Warm releases: old releases kept running for an instant rollback, each
+//! until its `rollback_window` closes, and never more than `max_warm` of
+//! them (each is a whole running app: quick deploys must not pile them up).
+
+use super::{Agent, Inner, Running};
+use crate::AgentError;
+use std::sync::Arc;
+use std::time::Duration;
+
+impl Inner {
+    /// Takes the oldest warm releases (the soonest to expire) out until at
+    /// most `max_warm` are left; the caller stops them.
+    pub(super) fn evict_warm(&mut self, max_warm: usize) -> Vec<Running> {
+        let mut evicted = Vec::new();
+        while self.warm.len() > max_warm {
+            let Some(oldest) = self
+                .warm
+                .iter()
+                .min_by_key(|(_, (_, until))| *until)
+                .map(|(release, _)| release.clone())
+            else {
+                break;
+            };
+            if let Some((running, _)) = self.warm.remove(&oldest) {
+                tracing::info!(release = %oldest, "more warm releases than `max_warm`: stopping the oldest");
+                evicted.push(running);
+            }
+        }
+        evicted
+    }
+}
+
+impl Agent {
+    /// Starts `release` warm until `until` (a restart restoring its state).
+    pub(super) async fn start_warm(
+        self: &Arc<Self>,
+        release: &str,
+        until: jiff::Timestamp,
+    ) -> Result<(), AgentError> {
+        let running = self.start_ready(release, None).await?;
+        let evicted = {
+            let mut inner = self.inner.lock().await;
+            inner
+                .warm
+                .insert(release.to_owned(), (running.clone(), until));
+            inner.evict_warm(self.process.max_warm)
+        };
+        self.expire_later(running, until);
+        for old in evicted {
+            self.stop_after_drain(old);
+        }
+        Ok(())
+    }
+
+    /// Lets `old` drain, then stops it when its rollback window closes
+    /// (unless it was made live again, or evicted, meanwhile).
+    pub(super) fn expire_later(self: &Arc<Self>, old: Running, until: jiff::Timestamp) {
+        let agent = Arc::clone(self);
+        let drain_timeout = self.process.drain_timeout;
+        tokio::spawn(async move {
+            let drained = old.backend.drained(drain_timeout).await;
+            tracing::info!(
+                release = old.backend.release(),
+                drained,
+                "old release drained"
+            );
+            let wait = until.duration_since(jiff::Timestamp::now());
+            tokio::time::sleep(Duration::try_from(wait).unwrap_or_default()).await;
+            let mut inner = agent.inner.lock().await;
+            let still_warm = inner
+                .warm
+                .get(old.backend.release())
+                .is_some_and(|(running, at)| {
+                    Arc::ptr_eq(&running.process, &old.process) && *at == until
+                });
+            if still_warm {
+                inner.warm.remove(old.backend.release());
+                drop(inner);
+                old.process.stop().await;
+                agent.save_or_warn().await;
+            }
+        });
+    }
+
+    /// Stops a release nobody routes to any more, once its requests,
+    /// streams and tunnels have finished (up to the drain timeout).
+    pub(super) fn stop_after_drain(self: &Arc<Self>, old: Running) {
+        let agent = Arc::clone(self);
+        tokio::spawn(async move {
+            old.backend.drained(agent.process.drain_timeout).await;
+            old.process.stop().await;
+            agent.save_or_warn().await;
+        });
+    }
+}
