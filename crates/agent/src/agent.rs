@@ -387,7 +387,7 @@ impl Agent {
             None => self.start_ready(release, from.clone()).await?,
         };
         let watching = watch && from.is_some() && !self.process.watch.is_zero();
-        candidate.watched_until = watching.then(|| Instant::now() + self.process.watch);
+        candidate.watched_until = watching.then(|| crate::clock::instant_after(self.process.watch));
         let mut inner = self.inner.lock().await;
         inner
             .retired
@@ -409,7 +409,7 @@ impl Agent {
             self.watch_after_switch(candidate, from);
         }
         if let Some(old) = old {
-            let until = jiff::Timestamp::now() + self.process.rollback_window;
+            let until = crate::clock::timestamp_after(self.process.rollback_window);
             inner.retired.push(old.backend.clone());
             inner
                 .warm
@@ -721,10 +721,7 @@ impl Agent {
                 .collect(),
             children: inner.records(),
             pids: Vec::new(),
-            paused_until: self
-                .router
-                .paused_for()
-                .map(|left| jiff::Timestamp::now() + left),
+            paused_until: self.router.paused_for().map(crate::clock::timestamp_after),
             held: inner.held.as_ref().map(|(_, candidate)| candidate.clone()),
             maintenance: self
                 .maintenance
@@ -757,13 +754,10 @@ fn signal(name: &str) -> nix::sys::signal::Signal {
     }
 }
 
-/// `KEY=value` lines; `#` comments and blank lines are skipped.
+/// `KEY=value` lines; `#` comments and blank lines are skipped. The file
+/// holds secrets: one every local user can read is refused, naming the fix.
 fn read_env_file(path: &std::path::Path) -> Result<Vec<(String, String)>, AgentError> {
-    let text = std::fs::read_to_string(path).map_err(|source| AgentError::Io {
-        action: "cannot read env file",
-        path: path.to_owned(),
-        source,
-    })?;
+    let text = hoist_site::read_secret(path)?;
     Ok(text
         .lines()
         .map(str::trim)

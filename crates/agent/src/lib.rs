@@ -19,6 +19,7 @@
 mod admin;
 mod agent;
 mod client;
+mod clock;
 mod error;
 mod handover;
 mod maintenance;

@@ -98,7 +98,7 @@ pub(crate) fn load(site: &Site) -> Result<State, AgentError> {
 /// Saves atomically: temp file, fsync, rename, dir fsync.
 pub(crate) fn save(site: &Site, state: &State) -> Result<(), AgentError> {
     let json = serde_json::to_vec_pretty(state).expect("state serializes");
-    durable::write_atomic(&path(site), &json)?;
+    durable::write_state(&path(site), &json, site.state_access())?;
     Ok(())
 }
 

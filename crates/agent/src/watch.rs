@@ -6,7 +6,7 @@
 //! to the release it replaced and records why in the ledger.
 
 use crate::Agent;
-use hoist_ledger::{Event, Ledger, Outcome, ReleaseState, Switch};
+use hoist_ledger::{Event, Ledger, Outcome, ReleaseState, Write, Written};
 use hoist_proxy::Backend;
 use hoist_supervisor::Process;
 
@@ -25,7 +25,7 @@ pub(crate) async fn problem(
     max_error_rate: f64,
 ) -> Option<String> {
     let start = backend.stats();
-    let deadline = Instant::now() + window;
+    let deadline = crate::clock::instant_after(window);
     while Instant::now() < deadline {
         tokio::select! {
             status = process.wait_exit() => return Some(format!("its process exited ({status})")),
@@ -53,10 +53,6 @@ pub(crate) fn record(
     reason: &str,
     started: jiff::Timestamp,
 ) {
-    let ledger = match Ledger::open(&agent.site().ledger_path()) {
-        Ok(ledger) => ledger,
-        Err(error) => return tracing::error!(%error, "cannot record the automatic rollback"),
-    };
     let one_off = Event::one_off("rollback", "hoist-agent".into(), hoist_site::host_name());
     let event = Event {
         release: Some(restored.to_owned()),
@@ -71,33 +67,47 @@ pub(crate) fn record(
             .max(0) as u64,
         ..one_off
     };
-    let switch = Switch {
-        event: &event,
-        live: restored,
-        left: Some((bad, ReleaseState::RolledBack)),
+    let switch = Write::Switch {
+        event,
+        live: restored.to_owned(),
+        left: Some((bad.to_owned(), ReleaseState::RolledBack)),
     };
-    if let Err(error) = ledger.record_switch(&switch) {
-        tracing::error!(%error, "cannot record the automatic rollback");
+    write(agent, &switch, "the automatic rollback");
+}
+
+/// Records `write`, or sets it aside beside the ledger when the ledger
+/// cannot take it (as `hoist rollback` does); says which in the log.
+fn write(agent: &Agent, write: &Write, what: &str) {
+    let path = agent.site().ledger_path();
+    let ledger = Ledger::open(&path).unwrap_or_else(|_| Ledger::unavailable(&path));
+    match ledger.write_or_defer(write) {
+        Ok(Written::Recorded) => {}
+        Ok(Written::Deferred { problem, pending }) => tracing::warn!(
+            %problem,
+            pending = %pending.display(),
+            "the ledger could not record {what}; it waits in the pending file"
+        ),
+        Err(error) => tracing::error!(%error, "cannot record {what}"),
     }
 }
 
 /// Marks a release that keeps crashing as failed, so it is never a rollback target.
 pub(crate) fn record_crash_loop(agent: &Agent, release: &str, failure: &str) {
-    let recorded = Ledger::open(&agent.site().ledger_path()).and_then(|ledger| {
-        let event = Event {
-            release: Some(release.to_owned()),
-            from: Some(release.to_owned()),
-            to: Some(release.to_owned()),
-            outcome: Outcome::Failed,
-            reason: Some("automatic: the live process keeps exiting".into()),
-            detail: Some(failure.to_owned()),
-            ..Event::one_off("crash-loop", "hoist-agent".into(), hoist_site::host_name())
-        };
-        ledger.fail_release(release, failure, &event)
-    });
-    if let Err(error) = recorded {
-        tracing::error!(%error, "cannot record the crash loop");
-    }
+    let event = Event {
+        release: Some(release.to_owned()),
+        from: Some(release.to_owned()),
+        to: Some(release.to_owned()),
+        outcome: Outcome::Failed,
+        reason: Some("automatic: the live process keeps exiting".into()),
+        detail: Some(failure.to_owned()),
+        ..Event::one_off("crash-loop", "hoist-agent".into(), hoist_site::host_name())
+    };
+    let failure = Write::Failure {
+        release: release.to_owned(),
+        failure: failure.to_owned(),
+        event,
+    };
+    write(agent, &failure, "the crash loop");
 }
 
 /// What `hoist status` shows about the last automatic rollback.

@@ -144,7 +144,9 @@ fn append(pending: &Path, write: &Write) -> std::io::Result<()> {
     let mut line = serde_json::to_vec(write).expect("writes serialize");
     line.push(b'\n');
     let ledger = std::fs::metadata(pending.with_file_name("ledger.sqlite")).ok();
-    let mode = ledger.as_ref().map_or(0o600, |ledger| ledger.mode() & 0o640);
+    let mode = ledger
+        .as_ref()
+        .map_or(0o600, |ledger| ledger.mode() & 0o640);
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

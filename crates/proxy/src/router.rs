@@ -42,7 +42,13 @@ impl Router {
 
     /// Holds new requests for at most `max`; in-flight ones carry on.
     pub fn pause(&self, max: std::time::Duration) {
-        self.pause.pause(tokio::time::Instant::now() + max);
+        // Saturating: `max` is bounded where it is read, but a pause must
+        // never panic the agent (an overflow here once wedged it).
+        let now = tokio::time::Instant::now();
+        let until = now
+            .checked_add(max)
+            .unwrap_or_else(|| now + std::time::Duration::from_secs(365 * 24 * 3600));
+        self.pause.pause(until);
     }
 
     /// Releases held requests to the live backend.
