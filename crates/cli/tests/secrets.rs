@@ -1,0 +1,113 @@
+//! Issue 12, finding 13: files that hold secrets or state are private, and
+//! hoist refuses a secret that every local user can read.
+
+mod util;
+
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use util::agent_process::{agent_config, free_port, AgentProcess};
+use util::Env;
+
+fn mode(path: &std::path::Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+fn agent_site(port: u16, extra: &str) -> Env {
+    let env = Env::with_config(&agent_config(port, extra));
+    std::fs::remove_file(env.src().join("index.html")).unwrap();
+    env.write("public/index.html", "page 1\n");
+    env
+}
+
+/// `agent-state.json` was 0644: it lists the app's processes and the
+/// maintenance and pause in force.
+#[test]
+fn agent_state_was_world_readable() {
+    let port = free_port();
+    let env = agent_site(port, "");
+    let (_, artifact) = env.build();
+    env.hoist().args(["deploy", "-q"]).arg(&artifact).run();
+    let _agent = AgentProcess::start(&env);
+    env.hoist().args(["maint", "on", "--until", "10m"]).run();
+    assert_eq!(mode(&env.site().join("agent-state.json")), 0o600);
+    assert_eq!(mode(&env.site().join("agent.sock")), 0o600);
+}
+
+/// A world-readable `env_file` was passed to the app without a word.
+#[test]
+fn world_readable_env_file_was_accepted() {
+    let port = free_port();
+    let env = agent_site(port, "");
+    let config = std::fs::read_to_string(env.src().join("hoist.toml")).unwrap();
+    std::fs::write(
+        env.src().join("hoist.toml"),
+        config.replace("[process]\n", "[process]\nenv_file = \"shared/app.env\"\n"),
+    )
+    .unwrap();
+    let secrets = env.site().join("shared/app.env");
+    std::fs::create_dir_all(secrets.parent().unwrap()).unwrap();
+    std::fs::write(&secrets, "DATABASE_PASSWORD=hunter2\n").unwrap();
+    std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (_, artifact) = env.build();
+    env.hoist().args(["deploy", "-q"]).arg(&artifact).run();
+    let _agent = AgentProcess::start(&env);
+    env.set_version("2");
+    let (_, second) = env.build();
+    env.hoist()
+        .args(["deploy", "-q"])
+        .arg(&second)
+        .code(1)
+        .stderr_has("readable or writable by every user (mode 0644)")
+        .stderr_has(&format!("chmod 600 {}", secrets.display()))
+        .run();
+    std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o600)).unwrap();
+    env.hoist().args(["deploy", "-q"]).arg(&second).run();
+}
+
+/// Another local user read a world-readable `admin_token_file` and paused
+/// the site through the TCP admin API.
+#[test]
+fn world_readable_admin_token_was_accepted() {
+    let port = free_port();
+    let admin_port = free_port();
+    let env = agent_site(
+        port,
+        &format!(
+            "admin_listen = \"127.0.0.1:{admin_port}\"\nadmin_token_file = \"shared/admin.token\"\n"
+        ),
+    );
+    let (_, artifact) = env.build();
+    env.hoist().args(["deploy", "-q"]).arg(&artifact).run();
+    let token = env.site().join("shared/admin.token");
+    std::fs::write(&token, "s3cret-token-0123456789abcdef\n").unwrap();
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let output = std::process::Command::new(util::BIN)
+        .arg("agent")
+        .current_dir(env.src())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("chmod 600"), "{stderr}");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", admin_port)).is_err(),
+        "the admin port was opened"
+    );
+    // Private, it works, and a wrong token of any length is refused.
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let _agent = AgentProcess::start(&env);
+    let call = |bearer: &str| {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", admin_port)).unwrap();
+        let request = format!(
+            "GET /v1/status HTTP/1.1\r\nhost: admin\r\nauthorization: Bearer {bearer}\r\nconnection: close\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response[9..12].to_owned()
+    };
+    assert_eq!(call("s3cret-token-0123456789abcdef"), "200");
+    assert_eq!(call("s3cret-token-0123456789abcdeX"), "401");
+    assert_eq!(call("s"), "401");
+    assert_eq!(call(&"s".repeat(10_000)), "401");
+}
