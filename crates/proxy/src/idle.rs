@@ -11,6 +11,10 @@
 //! while the connection waits, and [`CHECKS`] ticks in a row with nothing
 //! moved end it: silence is caught between one and one and a quarter
 //! timeouts, and a busy connection pays a wake-up per quarter, not per read.
+//!
+//! The same ticks check a request body's minimum rate ([`Floor`], Apache's
+//! `MinRate`): a body that keeps trickling is never silent, but it must
+//! keep up an average rate after a grace period.
 
 use std::future::Future as _;
 use std::io;
@@ -35,6 +39,27 @@ struct IdleTimer {
     moved: bool,
     /// Ticks in a row that found nothing moved.
     silent: u32,
+    /// While a request body is read: the rate it must keep up.
+    floor: Option<Floor>,
+}
+
+/// A minimum average rate for bytes read: by `start + grace + received /
+/// rate`, reads fail with `TimedOut`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Floor {
+    pub(crate) start: Instant,
+    pub(crate) grace: Duration,
+    /// Bytes per second, above 0.
+    pub(crate) rate: u64,
+    /// Bytes read since `start`.
+    pub(crate) received: u64,
+}
+
+impl Floor {
+    fn missed(&self, now: Instant) -> bool {
+        let earned = Duration::from_millis(self.received.saturating_mul(1000) / self.rate);
+        now > self.start + self.grace.saturating_add(earned)
+    }
 }
 
 impl IdleTimer {
@@ -45,6 +70,7 @@ impl IdleTimer {
             retimed: false,
             moved: false,
             silent: 0,
+            floor: None,
         }
     }
 
@@ -86,7 +112,15 @@ impl IdleTimer {
             } else {
                 self.silent += 1;
             }
-            tick.as_mut().reset(Instant::now() + every);
+            let now = Instant::now();
+            tick.as_mut().reset(now + every);
+            if self.floor.is_some_and(|floor| floor.missed(now)) {
+                self.floor = None;
+                return Poll::Ready(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the request body arrived too slowly",
+                ));
+            }
             if self.silent >= CHECKS {
                 // A later wait (a 408 being written, say) gets a whole timeout again.
                 self.silent = 0;
@@ -144,6 +178,16 @@ impl<I> Idle<I> {
         self.timer.set_timeout(timeout);
     }
 
+    /// From now on, reads must keep up `floor`'s rate (`None`: no more).
+    pub(crate) fn set_floor(&mut self, floor: Option<Floor>) {
+        self.timer.floor = floor;
+    }
+
+    /// Whether reads are held to a rate.
+    pub(crate) fn has_floor(&self) -> bool {
+        self.timer.floor.is_some()
+    }
+
     pub(crate) fn into_inner(self) -> I {
         self.io
     }
@@ -156,7 +200,11 @@ impl<I: AsyncRead + Unpin> AsyncRead for Idle<I> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        let before = buf.filled().len();
         let polled = Pin::new(&mut this.io).poll_read(cx, buf);
+        if let Some(floor) = &mut this.timer.floor {
+            floor.received += (buf.filled().len() - before) as u64;
+        }
         this.timer.check(cx, polled)
     }
 }
@@ -256,6 +304,39 @@ mod tests {
             .unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::TimedOut);
         assert!(started.elapsed() >= Duration::from_millis(50));
+    }
+
+    #[tokio::test]
+    async fn a_body_below_the_floor_times_out_though_bytes_keep_moving() {
+        let (near, mut far) = tokio::io::duplex(64);
+        let mut idle = Idle::new(near, Duration::from_millis(200));
+        idle.set_floor(Some(Floor {
+            start: Instant::now(),
+            grace: Duration::from_millis(100),
+            rate: 100,
+            received: 0,
+        }));
+        let feeder = tokio::spawn(async move {
+            // A byte every 40 ms: never silent, but 25 bytes a second where
+            // the floor wants 100 after the grace.
+            for byte in 0..50u8 {
+                tokio::time::sleep(Duration::from_millis(40)).await;
+                if far.write_u8(byte).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let mut read = 0;
+        let error = loop {
+            match idle.read_u8().await {
+                Ok(_) => read += 1,
+                Err(error) => break error,
+            }
+        };
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut, "after {read} bytes");
+        assert!(read < 50, "{read}");
+        drop(idle);
+        feeder.await.unwrap();
     }
 
     #[tokio::test]
