@@ -139,14 +139,14 @@ where
                         return Poll::Ready(Some(Err(io::ErrorKind::TimedOut.into())));
                     }
                 }
-                if signalled.as_mut().poll(cx).is_ready() {
+                // A fresh registration is polled at once, so no signal falls between two.
+                while signalled.as_mut().poll(cx).is_ready() {
                     signalled.set(ticket.signalled());
                     // Evicted: close whatever the state. Stopping: only an
                     // idle connection closes; a half-read head is finished.
                     if ticket.evicted() || (idle && ticket.stopping()) {
                         return Poll::Ready(None);
                     }
-                    let _ = signalled.as_mut().poll(cx);
                 }
                 Poll::Pending
             });
