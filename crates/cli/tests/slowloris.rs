@@ -24,9 +24,10 @@ const HOLD_LIMIT: Duration = Duration::from_secs(10);
 
 /// One slow head: a byte every 500 ms until the agent closes the
 /// connection; how long it stayed open (`None` if it never connected).
-async fn slow_head(port: u16) -> Option<Duration> {
+async fn slow_head(port: u16, connected: Arc<AtomicU64>) -> Option<Duration> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).await.ok()?;
     let opened = Instant::now();
+    connected.fetch_add(1, Ordering::SeqCst);
     if stream
         .write_all(b"GET / HTTP/1.1\r\nHost: shop\r\nX-Slow: ")
         .await
@@ -98,8 +99,16 @@ fn slow_heads_starve_an_agent_with_1024_descriptors() {
         .unwrap();
     let (held, answered) = runtime.block_on(async move {
         let longest = Arc::new(AtomicU64::new(0));
-        // The prober runs from the start of the attack to past its end.
+        let connected = Arc::new(AtomicU64::new(0));
+        // The prober starts once more slow heads are connected than the
+        // agent has descriptors (as in the report: 1,100), and runs while
+        // the rest of the flood arrives and is closed.
+        let flooded = connected.clone();
         let prober = tokio::spawn(async move {
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while flooded.load(Ordering::SeqCst) < 1_100 && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
             let mut answered = 0;
             for _ in 0..PROBES {
                 answered += usize::from(probe(port).await);
@@ -107,13 +116,12 @@ fn slow_heads_starve_an_agent_with_1024_descriptors() {
             }
             answered
         });
-        // About 1,000 new slow heads a second for two seconds, so probes
-        // meet an agent at its limit and still being flooded.
+        // About 1,000 new slow heads a second for two seconds.
         let mut attackers = Vec::new();
         for _ in 0..SLOW_HEADS {
-            let longest = longest.clone();
+            let (longest, connected) = (longest.clone(), connected.clone());
             attackers.push(tokio::spawn(async move {
-                if let Some(open) = slow_head(port).await {
+                if let Some(open) = slow_head(port, connected).await {
                     longest.fetch_max(open.as_millis() as u64, Ordering::SeqCst);
                 }
             }));
@@ -123,6 +131,10 @@ fn slow_heads_starve_an_agent_with_1024_descriptors() {
             attacker.await.unwrap();
         }
         let answered = prober.await.unwrap();
+        eprintln!(
+            "{} of {SLOW_HEADS} slow heads connected",
+            connected.load(Ordering::SeqCst)
+        );
         (
             Duration::from_millis(longest.load(Ordering::SeqCst)),
             answered,
