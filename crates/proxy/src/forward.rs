@@ -159,23 +159,8 @@ impl Proxy {
         B::Error: Into<BoxError>,
     {
         let client = peer.addr;
-        // HTTP/1 refuses CONNECT as it parses the head; HTTP/2's ends here.
-        if request.method() == http::Method::CONNECT {
-            return pages::error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "This site does not tunnel with CONNECT.",
-            );
-        }
-        // Every rule below, and the app, sees the one normal form of the path.
-        let slashed = match normalise_path(request.uri_mut()) {
-            Ok(slashed) => slashed,
-            Err(bad) => return pages::error(StatusCode::BAD_REQUEST, bad.why()),
-        };
-        if let Some(maintenance) = self.router.maintenance() {
-            let path = slashed.as_deref().unwrap_or(request.uri().path());
-            if maintenance.applies(path, client.ip(), &self.settings.health_path) {
-                return maintenance.response(wants_json(&request), jiff::Timestamp::now());
-            }
+        if let Some(answer) = self.screen(&mut request, peer) {
+            return answer;
         }
         match self.router.gate().pass().await {
             crate::pause::Passage::Open => {}
@@ -252,6 +237,29 @@ impl Proxy {
             }
         }
         response
+    }
+
+    /// What is answered before any backend is chosen: `CONNECT`, a path
+    /// with no normal form, maintenance. On the way, the path is put in its
+    /// normal form: every rule after this, and the app, sees only that.
+    #[inline]
+    fn screen<B>(&self, request: &mut Request<B>, peer: &Peer) -> Option<Response<ProxyBody>> {
+        // HTTP/1 refuses CONNECT as it parses the head; HTTP/2's ends here.
+        if request.method() == http::Method::CONNECT {
+            return Some(pages::error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "This site does not tunnel with CONNECT.",
+            ));
+        }
+        let slashed = match normalise_path(request.uri_mut()) {
+            Ok(slashed) => slashed,
+            Err(bad) => return Some(pages::error(StatusCode::BAD_REQUEST, bad.why())),
+        };
+        let maintenance = self.router.maintenance()?;
+        let path = slashed.as_deref().unwrap_or(request.uri().path());
+        maintenance
+            .applies(path, peer.addr.ip(), &self.settings.health_path)
+            .then(|| maintenance.response(wants_json(request), jiff::Timestamp::now()))
     }
 
     async fn forward<B>(
@@ -397,9 +405,10 @@ static SLOW_BODY: Throttle = Throttle::new();
 
 /// Puts `uri`'s path into its normal form (see [`crate::path`]), keeping the
 /// query; returns the form rules match when it differs (an escaped `/`).
+#[inline]
 fn normalise_path(uri: &mut http::Uri) -> Result<Option<String>, crate::path::BadPath> {
-    // `OPTIONS *` names no resource.
-    if uri.path() == "*" {
+    // Most paths need no look beyond one scan; `OPTIONS *` names no resource.
+    if crate::path::is_plain(uri.path()) || uri.path() == "*" {
         return Ok(None);
     }
     let normal = crate::path::normalise(uri.path())?;

@@ -29,7 +29,7 @@ const CHECKS: u32 = 4;
 
 /// Tells a connection that waits when it has been silent for too long.
 #[derive(Debug)]
-struct IdleTimer {
+struct IdleTimer<R> {
     timeout: Duration,
     /// Made the first time the connection waits, then re-armed per tick.
     tick: Option<Pin<Box<Sleep>>>,
@@ -39,8 +39,43 @@ struct IdleTimer {
     moved: bool,
     /// Ticks in a row that found nothing moved.
     silent: u32,
-    /// While a request body is read: the rate it must keep up.
-    floor: Option<Floor>,
+    /// The rate reads must keep up: `()` (none, and no room taken) for
+    /// backend connections, `Option<Floor>` for clients.
+    floor: R,
+}
+
+/// A rate check the idle timer's ticks make.
+pub(crate) trait RateCheck: Default + Unpin {
+    /// `count` bytes were read.
+    fn counted(&mut self, count: usize);
+    /// Whether reads have fallen behind at `now`; a miss ends the check.
+    fn missed(&mut self, now: Instant) -> bool;
+}
+
+impl RateCheck for () {
+    #[inline]
+    fn counted(&mut self, _: usize) {}
+    #[inline]
+    fn missed(&mut self, _: Instant) -> bool {
+        false
+    }
+}
+
+impl RateCheck for Option<Floor> {
+    #[inline]
+    fn counted(&mut self, count: usize) {
+        if let Some(floor) = self {
+            floor.received += count as u64;
+        }
+    }
+
+    fn missed(&mut self, now: Instant) -> bool {
+        let missed = self.is_some_and(|floor| floor.missed(now));
+        if missed {
+            *self = None;
+        }
+        missed
+    }
 }
 
 /// A minimum average rate for bytes read: by `start + grace + received /
@@ -62,15 +97,15 @@ impl Floor {
     }
 }
 
-impl IdleTimer {
-    fn new(timeout: Duration) -> IdleTimer {
+impl<R: RateCheck> IdleTimer<R> {
+    fn new(timeout: Duration) -> IdleTimer<R> {
         IdleTimer {
             timeout,
             tick: None,
             retimed: false,
             moved: false,
             silent: 0,
-            floor: None,
+            floor: R::default(),
         }
     }
 
@@ -114,8 +149,7 @@ impl IdleTimer {
             }
             let now = Instant::now();
             tick.as_mut().reset(now + every);
-            if self.floor.is_some_and(|floor| floor.missed(now)) {
-                self.floor = None;
+            if self.floor.missed(now) {
                 return Poll::Ready(io::Error::new(
                     io::ErrorKind::TimedOut,
                     "the request body arrived too slowly",
@@ -149,11 +183,12 @@ impl IdleTimer {
     }
 }
 
-/// A stream whose reads and writes fail with `TimedOut` after the idle timeout.
+/// A stream whose reads and writes fail with `TimedOut` after the idle
+/// timeout, and reads also when they fall behind a [`RateCheck`].
 #[derive(Debug)]
-pub(crate) struct Idle<I> {
+pub(crate) struct Idle<I, R = ()> {
     io: I,
-    timer: IdleTimer,
+    timer: IdleTimer<R>,
 }
 
 impl<I> Idle<I> {
@@ -163,7 +198,9 @@ impl<I> Idle<I> {
             timer: IdleTimer::new(timeout),
         }
     }
+}
 
+impl<I, R: RateCheck> Idle<I, R> {
     /// The stream without the timeout (for tunnels, which may idle).
     pub(crate) fn get_mut(&mut self) -> &mut I {
         &mut self.io
@@ -178,6 +215,20 @@ impl<I> Idle<I> {
         self.timer.set_timeout(timeout);
     }
 
+    pub(crate) fn into_inner(self) -> I {
+        self.io
+    }
+}
+
+impl<I> Idle<I, Option<Floor>> {
+    /// Like [`Idle::new`], for a client whose request bodies may be held to a rate.
+    pub(crate) fn metered(io: I, timeout: Duration) -> Idle<I, Option<Floor>> {
+        Idle {
+            io,
+            timer: IdleTimer::new(timeout),
+        }
+    }
+
     /// From now on, reads must keep up `floor`'s rate (`None`: no more).
     pub(crate) fn set_floor(&mut self, floor: Option<Floor>) {
         self.timer.floor = floor;
@@ -187,13 +238,10 @@ impl<I> Idle<I> {
     pub(crate) fn has_floor(&self) -> bool {
         self.timer.floor.is_some()
     }
-
-    pub(crate) fn into_inner(self) -> I {
-        self.io
-    }
 }
 
-impl<I: AsyncRead + Unpin> AsyncRead for Idle<I> {
+impl<I: AsyncRead + Unpin, R: RateCheck> AsyncRead for Idle<I, R> {
+    #[inline]
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -202,14 +250,12 @@ impl<I: AsyncRead + Unpin> AsyncRead for Idle<I> {
         let this = self.get_mut();
         let before = buf.filled().len();
         let polled = Pin::new(&mut this.io).poll_read(cx, buf);
-        if let Some(floor) = &mut this.timer.floor {
-            floor.received += (buf.filled().len() - before) as u64;
-        }
+        this.timer.floor.counted(buf.filled().len() - before);
         this.timer.check(cx, polled)
     }
 }
 
-impl<I: AsyncWrite + Unpin> AsyncWrite for Idle<I> {
+impl<I: AsyncWrite + Unpin, R: RateCheck> AsyncWrite for Idle<I, R> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -309,7 +355,7 @@ mod tests {
     #[tokio::test]
     async fn a_body_below_the_floor_times_out_though_bytes_keep_moving() {
         let (near, mut far) = tokio::io::duplex(64);
-        let mut idle = Idle::new(near, Duration::from_millis(200));
+        let mut idle = Idle::metered(near, Duration::from_millis(200));
         idle.set_floor(Some(Floor {
             start: Instant::now(),
             grace: Duration::from_millis(100),

@@ -88,7 +88,7 @@ where
     let header_timeout = proxy.header_timeout();
     // Until the first head, silence is timed by the header timeout (the
     // head's clock started at the accept); then by the idle timeout.
-    let mut io = Idle::new(io, header_timeout);
+    let mut io = Idle::metered(io, header_timeout);
     let mut out = Vec::with_capacity(1024);
     let mut first = true;
     // Registered once, so waiting for the next request costs no new registration.
@@ -239,7 +239,7 @@ static SLOW_HEAD: Throttle = Throttle::new();
 /// Answers a request that will not be served with the proxy's own page,
 /// asking the client to close.
 async fn refuse<I>(
-    io: &mut Idle<I>,
+    io: &mut Idle<I, Option<Floor>>,
     status: StatusCode,
     why: &str,
     out: &mut Vec<u8>,
@@ -256,7 +256,7 @@ where
 
 /// Writes `response`; returns whether the connection may carry another request.
 async fn write_response<I>(
-    io: &mut Idle<I>,
+    io: &mut Idle<I, Option<Floor>>,
     response: Response<ProxyBody>,
     asked: Asked,
     out: &mut Vec<u8>,

@@ -116,6 +116,7 @@ pub(crate) fn parse(buffer: &mut BytesMut) -> Result<Option<RequestHead>, Refusa
 /// taken as is, `*` only for `OPTIONS`, and an absolute URI becomes its
 /// path with its authority as the `Host` (§3.2.2). Anything else (`GET
 /// abc`, an authority) is refused, not guessed at.
+#[inline]
 fn target_uri(method: &Method, target: Bytes, headers: &mut HeaderMap) -> Result<Uri, Refusal> {
     let invalid = || Refusal::bad("The request target is not a valid URI.");
     match target.first() {
@@ -144,6 +145,7 @@ fn target_uri(method: &Method, target: Bytes, headers: &mut HeaderMap) -> Result
 /// `Host` (RFC 9112 §3.2): exactly one for HTTP/1.1, at most one before;
 /// and `Connection` may not name a header that frames or routes the
 /// request, which dropping as hop-by-hop would change under the backend.
+#[inline]
 fn host_rules(version: Version, headers: &HeaderMap, seen: Seen) -> Result<(), Refusal> {
     if seen.hosts > 1 {
         return Err(Refusal::bad("The request has more than one Host."));
