@@ -18,7 +18,7 @@ pub(crate) fn build(configured: &[StaticBackend]) -> Result<Option<Members>, Age
         return Ok(None);
     }
     let mut members = Vec::new();
-    for backend in configured {
+    for (index, backend) in configured.iter().enumerate() {
         let authority = backend
             .url
             .trim_start_matches("http://")
@@ -33,8 +33,12 @@ pub(crate) fn build(configured: &[StaticBackend]) -> Result<Option<Members>, Age
                     backend.url
                 ))
             })?;
+        // Responses name the member by its place in the config, never by
+        // its address: a client has no business knowing the network behind.
+        let label = format!("backend-{}", index + 1);
         members.push(Arc::new(Member::new(
-            Arc::new(Backend::new(&backend.url, addr)),
+            Arc::new(Backend::new(&label, addr)),
+            &backend.url,
             backend.weight,
         )));
     }
@@ -97,7 +101,7 @@ impl Agent {
         members
             .all()
             .iter()
-            .find(|member| member.backend.release().trim_end_matches('/') == wanted)
+            .find(|member| member.url.trim_end_matches('/') == wanted)
             .cloned()
             .ok_or_else(|| {
                 AgentError::Remote(format!("`{url}` is not one of the configured backends"))

@@ -43,19 +43,34 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
     }
 }
 
-/// `HOIST_LOG=debug` turns on logs; `HOIST_LOG_FORMAT=json` makes them JSON.
+/// Warnings and errors go to stderr as logfmt by default, so an agent
+/// under attack or with a backend down says so without being asked.
+/// `HOIST_LOG` sets the filter (`debug`, `hoist_proxy=info`, `off`);
+/// `HOIST_LOG_FORMAT` is `logfmt` (the default), `json` or `text`.
 fn init_logging() {
-    let Ok(filter) = std::env::var("HOIST_LOG") else {
-        return;
+    let filter = std::env::var("HOIST_LOG").unwrap_or_else(|_| "warn".to_owned());
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let format = std::env::var("HOIST_LOG_FORMAT").unwrap_or_default();
+    let _ = match format.as_str() {
+        "json" => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .json()
+            .try_init(),
+        "text" => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .try_init(),
+        _ => tracing_logfmt::builder()
+            .with_span_name(false)
+            .with_span_path(false)
+            .subscriber_builder()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init(),
     };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if std::env::var("HOIST_LOG_FORMAT").is_ok_and(|format| format == "json") {
-        builder.json().init();
-    } else {
-        builder.with_ansi(false).init();
-    }
 }
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {

@@ -857,7 +857,9 @@ fn a_three_second_pause_under_load_fails_no_request() {
 #[test]
 fn requests_held_past_max_get_the_page_and_holding_is_bounded() {
     let port = free_port();
-    let env = agent_env(port);
+    // Every held request is an open client connection: the cap (by default
+    // half the open-file limit) must not be what turns the last 50 away.
+    let env = agent_env_with(port, "max_connections = 11000");
     deploy(&env, "1");
     let _agent = AgentProcess::start(&env);
     env.hoist().args(["pause", "--max", "1s"]).run();

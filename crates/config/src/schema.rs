@@ -167,6 +167,25 @@ pub struct Proxy {
         deserialize_with = "crate::duration::deserialize"
     )]
     pub idle_timeout: Duration,
+    /// A request head must arrive whole within this, counted from its first
+    /// byte (from the accept for a connection's first request), however
+    /// steadily its bytes trickle in; then 408 (nginx's
+    /// `client_header_timeout`). Never longer than `idle_timeout`.
+    #[serde(
+        default = "secs::<60>",
+        deserialize_with = "crate::duration::deserialize"
+    )]
+    pub header_timeout: Duration,
+    /// A request body must arrive at least this fast on average, after a
+    /// grace of `header_timeout`; then 408 (Apache's `MinRate`). `"0"` turns it off.
+    #[serde(default = "Proxy::default_min_body_rate")]
+    pub min_body_rate: ByteSize,
+    /// Client connections open at once; at the cap the oldest idle one is
+    /// closed, or the new one gets 503. `None`: derived from the open-file limit.
+    pub max_connections: Option<usize>,
+    /// Client connections open at once from one address; 0 means no limit.
+    #[serde(default)]
+    pub max_connections_per_client: usize,
     /// Request bodies over this get 413.
     #[serde(default = "Proxy::default_max_body")]
     pub max_body_size: ByteSize,
@@ -282,6 +301,9 @@ impl Proxy {
     fn default_max_body() -> ByteSize {
         ByteSize::mib(100)
     }
+    fn default_min_body_rate() -> ByteSize {
+        ByteSize::kib(1)
+    }
 }
 
 impl Default for Proxy {
@@ -292,6 +314,10 @@ impl Default for Proxy {
             connect_timeout: secs::<5>(),
             response_timeout: secs::<60>(),
             idle_timeout: secs::<60>(),
+            header_timeout: secs::<60>(),
+            min_body_rate: Proxy::default_min_body_rate(),
+            max_connections: None,
+            max_connections_per_client: 0,
             max_body_size: Proxy::default_max_body(),
             tls_cert: None,
             tls_key: None,
@@ -518,6 +544,18 @@ impl Config {
                 "must be at least 1s, e.g. \"60s\"".into(),
             ));
         }
+        if self.proxy.header_timeout < Duration::from_secs(1) {
+            return Err(invalid(
+                "proxy.header_timeout",
+                "must be at least 1s, e.g. \"60s\"".into(),
+            ));
+        }
+        if self.proxy.max_connections == Some(0) {
+            return Err(invalid(
+                "proxy.max_connections",
+                "must be at least 1; leave it out to derive it from the open-file limit".into(),
+            ));
+        }
         if self.proxy.tls_cert.is_some() != self.proxy.tls_key.is_some() {
             return Err(invalid(
                 "proxy.tls_cert",
@@ -709,6 +747,32 @@ max_release_size = "2 GiB"
             .unwrap_err()
             .to_string();
         assert!(message.contains("`proxy.idle_timeout`"), "{message}");
+    }
+
+    #[test]
+    fn connection_limits_parse_with_defaults() {
+        let config = parse("[app]\nname = \"x\"\n").unwrap();
+        assert_eq!(config.proxy.header_timeout, Duration::from_secs(60));
+        assert_eq!(config.proxy.min_body_rate, ByteSize::kib(1));
+        assert_eq!(config.proxy.max_connections, None);
+        assert_eq!(config.proxy.max_connections_per_client, 0);
+        let config = parse(
+            "[app]\nname = \"x\"\n[proxy]\nheader_timeout = \"10s\"\nmin_body_rate = \"0\"\nmax_connections = 500\nmax_connections_per_client = 20\n",
+        )
+        .unwrap();
+        assert_eq!(config.proxy.header_timeout, Duration::from_secs(10));
+        assert_eq!(config.proxy.min_body_rate, ByteSize::b(0));
+        assert_eq!(config.proxy.max_connections, Some(500));
+        assert_eq!(config.proxy.max_connections_per_client, 20);
+        for (text, key) in [
+            ("header_timeout = \"0s\"", "`proxy.header_timeout`"),
+            ("max_connections = 0", "`proxy.max_connections`"),
+        ] {
+            let message = parse(&format!("[app]\nname = \"x\"\n[proxy]\n{text}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(message.contains(key), "{message}");
+        }
     }
 
     #[test]

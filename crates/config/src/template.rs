@@ -43,6 +43,10 @@ keep_releases = 5              # prune keeps this many, plus live, previous and 
 # connect_timeout = "5s"
 # response_timeout = "60s"
 # idle_timeout = "60s"          # no byte either way: keep-alive closed, stalled request 408, stalled body cut
+# header_timeout = "60s"        # a request head must arrive whole within this (never more than idle_timeout); then 408
+# min_body_rate = "1 KiB"       # request bodies slower than this on average (after header_timeout) get 408; "0" turns it off
+# max_connections = 4000        # client connections at once (default: from the open-file limit); the oldest idle is closed first
+# max_connections_per_client = 0   # per client address; 0 = no limit
 # max_body_size = "100 MiB"
 # tls_cert = "shared/tls/cert.pem"    # relative to the site root
 # tls_key = "shared/tls/key.pem"

@@ -82,16 +82,23 @@ pub(crate) fn span(head: &[u8], part: &[u8]) -> (usize, usize) {
 pub(crate) struct Seen {
     pub(crate) connection: bool,
     pub(crate) content_length: bool,
+    /// How many `Content-Length` fields (a request may carry one only).
+    pub(crate) content_lengths: u8,
+    /// How many `Host` fields (a request must carry exactly one).
+    pub(crate) hosts: u8,
     pub(crate) transfer_encoding: bool,
     pub(crate) expect: bool,
 }
 
 impl Seen {
     fn note(&mut self, name: &HeaderName) {
-        if name == header::CONNECTION {
+        if name == header::HOST {
+            self.hosts = self.hosts.saturating_add(1);
+        } else if name == header::CONNECTION {
             self.connection = true;
         } else if name == header::CONTENT_LENGTH {
             self.content_length = true;
+            self.content_lengths = self.content_lengths.saturating_add(1);
         } else if name == header::TRANSFER_ENCODING {
             self.transfer_encoding = true;
         } else if name == header::EXPECT {

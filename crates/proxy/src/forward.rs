@@ -2,6 +2,7 @@
 
 use crate::backend::InFlight;
 use crate::body::{BoxError, Guarded, ProxyBody};
+use crate::throttle::{warn_throttled, Throttle};
 use crate::upstream::{self, Answer};
 use crate::{headers, pages, Backend, Peer, Router};
 use http::header::{HeaderName, HeaderValue};
@@ -26,6 +27,22 @@ pub struct Settings {
     /// connections (websockets) are exempt; an HTTP/2 client silent this
     /// long is pinged, and closed if it does not answer.
     pub idle_timeout: Duration,
+    /// A request head must arrive whole within this, counted from its
+    /// first byte (from the accept, for a connection's first request),
+    /// however steadily it trickles in; then 408 and close. Capped at
+    /// `idle_timeout`.
+    pub header_timeout: Duration,
+    /// A request body must arrive at least this fast (bytes per second) on
+    /// average, after a grace of `header_timeout`; then 408 and close. 0
+    /// turns it off.
+    pub min_body_rate: u64,
+    /// Client connections open at once. At the cap the one that has waited
+    /// longest without a request in flight is closed; if none waits, the
+    /// newcomer gets 503.
+    pub max_connections: usize,
+    /// Client connections open at once from one address (then 503); 0
+    /// means no such limit.
+    pub max_connections_per_client: usize,
     /// Request bodies over this many bytes get 413.
     pub max_body_size: u64,
     /// TLS for the public listener; `None` serves plain HTTP (and h2c).
@@ -47,6 +64,10 @@ impl Default for Settings {
             connect_timeout: Duration::from_secs(5),
             response_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(60),
+            header_timeout: Duration::from_secs(60),
+            min_body_rate: 1024,
+            max_connections: 10_000,
+            max_connections_per_client: 0,
             max_body_size: 100 * 1024 * 1024,
             tls: None,
             health_path: "/healthz".to_owned(),
@@ -95,6 +116,21 @@ impl Proxy {
         self.settings.idle_timeout
     }
 
+    /// How long a request head may take to arrive: never longer than a
+    /// connection may stay silent.
+    pub(crate) fn header_timeout(&self) -> Duration {
+        self.settings.header_timeout.min(self.settings.idle_timeout)
+    }
+
+    /// The rate request bodies must keep up, in bytes per second (0: none).
+    pub(crate) fn min_body_rate(&self) -> u64 {
+        self.settings.min_body_rate
+    }
+
+    pub(crate) fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
     /// The router this proxy reads.
     pub fn router(&self) -> &Arc<Router> {
         &self.router
@@ -117,20 +153,14 @@ impl Proxy {
         response
     }
 
-    async fn route<B>(&self, request: Request<B>, peer: &Peer) -> Response<ProxyBody>
+    async fn route<B>(&self, mut request: Request<B>, peer: &Peer) -> Response<ProxyBody>
     where
         B: http_body::Body<Data = bytes::Bytes> + Send + Sync + 'static,
         B::Error: Into<BoxError>,
     {
         let client = peer.addr;
-        if let Some(maintenance) = self.router.maintenance() {
-            if maintenance.applies(
-                request.uri().path(),
-                client.ip(),
-                &self.settings.health_path,
-            ) {
-                return maintenance.response(wants_json(&request), jiff::Timestamp::now());
-            }
+        if let Some(answer) = self.screen(&mut request, peer) {
+            return answer;
         }
         match self.router.gate().pass().await {
             crate::pause::Passage::Open => {}
@@ -209,6 +239,29 @@ impl Proxy {
         response
     }
 
+    /// What is answered before any backend is chosen: `CONNECT`, a path
+    /// with no normal form, maintenance. On the way, the path is put in its
+    /// normal form: every rule after this, and the app, sees only that.
+    #[inline]
+    fn screen<B>(&self, request: &mut Request<B>, peer: &Peer) -> Option<Response<ProxyBody>> {
+        // HTTP/1 refuses CONNECT as it parses the head; HTTP/2's ends here.
+        if request.method() == http::Method::CONNECT {
+            return Some(pages::error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "This site does not tunnel with CONNECT.",
+            ));
+        }
+        let slashed = match normalise_path(request.uri_mut()) {
+            Ok(slashed) => slashed,
+            Err(bad) => return Some(pages::error(StatusCode::BAD_REQUEST, bad.why())),
+        };
+        let maintenance = self.router.maintenance()?;
+        let path = slashed.as_deref().unwrap_or(request.uri().path());
+        maintenance
+            .applies(path, peer.addr.ip(), &self.settings.health_path)
+            .then(|| maintenance.response(wants_json(request), jiff::Timestamp::now()))
+    }
+
     async fn forward<B>(
         &self,
         request: Request<B>,
@@ -270,12 +323,14 @@ impl Proxy {
         let answer = match sent {
             Ok(answer) => answer,
             Err(error) => {
+                let status = error.status();
                 if error.is_backend_side() {
-                    tracing::warn!(release = backend.release(), %error, "backend request failed");
+                    warn_throttled!(BACKEND_FAILED, release = backend.release(), %error, "backend request failed");
+                } else if status == StatusCode::REQUEST_TIMEOUT {
+                    warn_throttled!(SLOW_BODY, client = %peer.addr, %error, "request body too slow; answered 408 (see `[proxy] min_body_rate`)");
                 } else {
                     tracing::debug!(release = backend.release(), %error, "client request failed");
                 }
-                let status = error.status();
                 let why = match status {
                     StatusCode::BAD_GATEWAY => {
                         "The application did not answer. Please try again in a moment."
@@ -342,6 +397,35 @@ impl Proxy {
             }
         }
     }
+}
+
+/// Failures a flood can cause one of per request, logged at most once a second.
+static BACKEND_FAILED: Throttle = Throttle::new();
+static SLOW_BODY: Throttle = Throttle::new();
+
+/// Puts `uri`'s path into its normal form (see [`crate::path`]), keeping the
+/// query; returns the form rules match when it differs (an escaped `/`).
+#[inline]
+fn normalise_path(uri: &mut http::Uri) -> Result<Option<String>, crate::path::BadPath> {
+    // Most paths need no look beyond one scan; `OPTIONS *` names no resource.
+    if crate::path::is_plain(uri.path()) || uri.path() == "*" {
+        return Ok(None);
+    }
+    let normal = crate::path::normalise(uri.path())?;
+    if let Some(path) = normal.path {
+        let target = match uri.query() {
+            Some(query) => format!("{path}?{query}"),
+            None => path,
+        };
+        let mut parts = std::mem::take(uri).into_parts();
+        // Only ASCII was changed in a path that parsed, so it parses again.
+        parts.path_and_query = Some(target.parse().map_err(|_| crate::path::BadPath::Escape)?);
+        *uri = http::Uri::from_parts(parts).map_err(|_| crate::path::BadPath::Escape)?;
+    }
+    if !normal.escaped_slash {
+        return Ok(None);
+    }
+    crate::path::match_form(uri.path()).map(|form| Some(form.into_owned()))
 }
 
 /// Whether the client asked for JSON rather than a page.

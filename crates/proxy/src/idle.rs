@@ -11,6 +11,10 @@
 //! while the connection waits, and [`CHECKS`] ticks in a row with nothing
 //! moved end it: silence is caught between one and one and a quarter
 //! timeouts, and a busy connection pays a wake-up per quarter, not per read.
+//!
+//! The same ticks check a request body's minimum rate ([`Floor`], Apache's
+//! `MinRate`): a body that keeps trickling is never silent, but it must
+//! keep up an average rate after a grace period.
 
 use std::future::Future as _;
 use std::io;
@@ -25,7 +29,7 @@ const CHECKS: u32 = 4;
 
 /// Tells a connection that waits when it has been silent for too long.
 #[derive(Debug)]
-struct IdleTimer {
+struct IdleTimer<R> {
     timeout: Duration,
     /// Made the first time the connection waits, then re-armed per tick.
     tick: Option<Pin<Box<Sleep>>>,
@@ -35,16 +39,73 @@ struct IdleTimer {
     moved: bool,
     /// Ticks in a row that found nothing moved.
     silent: u32,
+    /// The rate reads must keep up: `()` (none, and no room taken) for
+    /// backend connections, `Option<Floor>` for clients.
+    floor: R,
 }
 
-impl IdleTimer {
-    fn new(timeout: Duration) -> IdleTimer {
+/// A rate check the idle timer's ticks make.
+pub(crate) trait RateCheck: Default + Unpin {
+    /// `count` bytes were read.
+    fn counted(&mut self, count: usize);
+    /// Whether reads have fallen behind at `now`; a miss ends the check.
+    fn missed(&mut self, now: Instant) -> bool;
+}
+
+impl RateCheck for () {
+    #[inline]
+    fn counted(&mut self, _: usize) {}
+    #[inline]
+    fn missed(&mut self, _: Instant) -> bool {
+        false
+    }
+}
+
+impl RateCheck for Option<Floor> {
+    #[inline]
+    fn counted(&mut self, count: usize) {
+        if let Some(floor) = self {
+            floor.received += count as u64;
+        }
+    }
+
+    fn missed(&mut self, now: Instant) -> bool {
+        let missed = self.is_some_and(|floor| floor.missed(now));
+        if missed {
+            *self = None;
+        }
+        missed
+    }
+}
+
+/// A minimum average rate for bytes read: by `start + grace + received /
+/// rate`, reads fail with `TimedOut`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Floor {
+    pub(crate) start: Instant,
+    pub(crate) grace: Duration,
+    /// Bytes per second, above 0.
+    pub(crate) rate: u64,
+    /// Bytes read since `start`.
+    pub(crate) received: u64,
+}
+
+impl Floor {
+    fn missed(&self, now: Instant) -> bool {
+        let earned = Duration::from_millis(self.received.saturating_mul(1000) / self.rate);
+        now > self.start + self.grace.saturating_add(earned)
+    }
+}
+
+impl<R: RateCheck> IdleTimer<R> {
+    fn new(timeout: Duration) -> IdleTimer<R> {
         IdleTimer {
             timeout,
             tick: None,
             retimed: false,
             moved: false,
             silent: 0,
+            floor: R::default(),
         }
     }
 
@@ -86,7 +147,14 @@ impl IdleTimer {
             } else {
                 self.silent += 1;
             }
-            tick.as_mut().reset(Instant::now() + every);
+            let now = Instant::now();
+            tick.as_mut().reset(now + every);
+            if self.floor.missed(now) {
+                return Poll::Ready(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the request body arrived too slowly",
+                ));
+            }
             if self.silent >= CHECKS {
                 // A later wait (a 408 being written, say) gets a whole timeout again.
                 self.silent = 0;
@@ -115,11 +183,12 @@ impl IdleTimer {
     }
 }
 
-/// A stream whose reads and writes fail with `TimedOut` after the idle timeout.
+/// A stream whose reads and writes fail with `TimedOut` after the idle
+/// timeout, and reads also when they fall behind a [`RateCheck`].
 #[derive(Debug)]
-pub(crate) struct Idle<I> {
+pub(crate) struct Idle<I, R = ()> {
     io: I,
-    timer: IdleTimer,
+    timer: IdleTimer<R>,
 }
 
 impl<I> Idle<I> {
@@ -129,7 +198,9 @@ impl<I> Idle<I> {
             timer: IdleTimer::new(timeout),
         }
     }
+}
 
+impl<I, R: RateCheck> Idle<I, R> {
     /// The stream without the timeout (for tunnels, which may idle).
     pub(crate) fn get_mut(&mut self) -> &mut I {
         &mut self.io
@@ -149,19 +220,42 @@ impl<I> Idle<I> {
     }
 }
 
-impl<I: AsyncRead + Unpin> AsyncRead for Idle<I> {
+impl<I> Idle<I, Option<Floor>> {
+    /// Like [`Idle::new`], for a client whose request bodies may be held to a rate.
+    pub(crate) fn metered(io: I, timeout: Duration) -> Idle<I, Option<Floor>> {
+        Idle {
+            io,
+            timer: IdleTimer::new(timeout),
+        }
+    }
+
+    /// From now on, reads must keep up `floor`'s rate (`None`: no more).
+    pub(crate) fn set_floor(&mut self, floor: Option<Floor>) {
+        self.timer.floor = floor;
+    }
+
+    /// Whether reads are held to a rate.
+    pub(crate) fn has_floor(&self) -> bool {
+        self.timer.floor.is_some()
+    }
+}
+
+impl<I: AsyncRead + Unpin, R: RateCheck> AsyncRead for Idle<I, R> {
+    #[inline]
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        let before = buf.filled().len();
         let polled = Pin::new(&mut this.io).poll_read(cx, buf);
+        this.timer.floor.counted(buf.filled().len() - before);
         this.timer.check(cx, polled)
     }
 }
 
-impl<I: AsyncWrite + Unpin> AsyncWrite for Idle<I> {
+impl<I: AsyncWrite + Unpin, R: RateCheck> AsyncWrite for Idle<I, R> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -256,6 +350,39 @@ mod tests {
             .unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::TimedOut);
         assert!(started.elapsed() >= Duration::from_millis(50));
+    }
+
+    #[tokio::test]
+    async fn a_body_below_the_floor_times_out_though_bytes_keep_moving() {
+        let (near, mut far) = tokio::io::duplex(64);
+        let mut idle = Idle::metered(near, Duration::from_millis(200));
+        idle.set_floor(Some(Floor {
+            start: Instant::now(),
+            grace: Duration::from_millis(100),
+            rate: 100,
+            received: 0,
+        }));
+        let feeder = tokio::spawn(async move {
+            // A byte every 40 ms: never silent, but 25 bytes a second where
+            // the floor wants 100 after the grace.
+            for byte in 0..50u8 {
+                tokio::time::sleep(Duration::from_millis(40)).await;
+                if far.write_u8(byte).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let mut read = 0;
+        let error = loop {
+            match idle.read_u8().await {
+                Ok(_) => read += 1,
+                Err(error) => break error,
+            }
+        };
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut, "after {read} bytes");
+        assert!(read < 50, "{read}");
+        drop(idle);
+        feeder.await.unwrap();
     }
 
     #[tokio::test]

@@ -22,6 +22,7 @@
 
 mod backend;
 mod body;
+mod connections;
 mod decode;
 mod fields;
 mod forward;
@@ -31,16 +32,19 @@ mod histogram;
 mod idle;
 mod maintenance;
 mod pages;
+mod path;
 mod pause;
 mod pool;
 mod pool_members;
 mod router;
 mod server;
 mod steering;
+mod throttle;
 mod tls;
 mod upstream;
 
 pub use backend::{Backend, BackendStats};
+pub use connections::default_max_connections;
 pub use forward::{Proxy, Settings};
 pub use headers::Peer;
 pub use maintenance::{is_valid_cidr, Maintenance};

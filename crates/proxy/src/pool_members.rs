@@ -9,8 +9,11 @@ use std::sync::Arc;
 /// One static backend.
 #[derive(Debug)]
 pub struct Member {
-    /// Its counters and connection pool; its "release" is its URL.
+    /// Its counters and connection pool; its "release" is a label such as
+    /// `backend-1`, which responses may show, never its address.
     pub backend: Arc<Backend>,
+    /// Where it is, for `hoist status` and for finding it by `hoist drain URL`.
+    pub url: String,
     /// Share of requests relative to the others.
     pub weight: u32,
     healthy: AtomicBool,
@@ -22,6 +25,9 @@ pub struct Member {
 pub struct MemberInfo {
     /// Its URL.
     pub url: String,
+    /// The label its responses and counters carry (`backend-1`, ...).
+    #[serde(default)]
+    pub label: String,
     /// Its weight.
     pub weight: u32,
     /// Whether its last health checks passed.
@@ -35,10 +41,11 @@ pub struct MemberInfo {
 }
 
 impl Member {
-    /// A member, healthy until a check says otherwise.
-    pub fn new(backend: Arc<Backend>, weight: u32) -> Member {
+    /// A member at `url`, healthy until a check says otherwise.
+    pub fn new(backend: Arc<Backend>, url: &str, weight: u32) -> Member {
         Member {
             backend,
+            url: url.to_owned(),
             weight: weight.max(1),
             healthy: AtomicBool::new(true),
             draining: AtomicBool::new(false),
@@ -63,7 +70,8 @@ impl Member {
     pub fn info(&self) -> MemberInfo {
         let stats = self.backend.stats();
         MemberInfo {
-            url: self.backend.release().to_owned(),
+            url: self.url.clone(),
+            label: self.backend.release().to_owned(),
             weight: self.weight,
             healthy: self.healthy.load(Ordering::SeqCst),
             draining: self.draining.load(Ordering::SeqCst),
@@ -140,6 +148,7 @@ mod tests {
     fn member(name: &str, weight: u32) -> Arc<Member> {
         Arc::new(Member::new(
             Arc::new(Backend::new(name, "127.0.0.1:1".parse().unwrap())),
+            "http://127.0.0.1:1",
             weight,
         ))
     }

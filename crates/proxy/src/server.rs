@@ -1,18 +1,21 @@
 //! The public accept loop, with graceful shutdown.
 
+use crate::connections::{Refused, Registry, Ticket};
 use crate::h1::{self, Rewind};
+use crate::throttle::{warn_throttled, Throttle};
 use crate::{Peer, Proxy};
 use bytes::BytesMut;
 use hyper::server::conn::http2;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
 
 /// How long open connections get to finish after shutdown is asked for.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -26,11 +29,14 @@ const LINGER: Duration = Duration::from_secs(5);
 /// close`, and after [`LINGER`] closes what is left gracefully (idle
 /// HTTP/1 connections at once, GOAWAY for HTTP/2), waiting for requests
 /// in flight. HTTP/1 is served by [`crate::h1`], HTTP/2 (h2c prior
-/// knowledge, or ALPN over TLS) by hyper.
+/// knowledge, or ALPN over TLS) by hyper. Connections are capped as
+/// [`crate::connections`] says.
 pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future<Output = ()>) {
-    let graceful = GracefulShutdown::new();
-    let stop = Arc::new(h1::Stop::default());
-    let open = Arc::new(OpenConnections::default());
+    let settings = proxy.settings();
+    let registry = Arc::new(Registry::new(
+        settings.max_connections,
+        settings.max_connections_per_client,
+    ));
     let mut http2 = http2::Builder::new(TokioExecutor::new());
     http2.max_header_list_size(64 * 1024);
     // hyper's HTTP/2 server has no idle timeout; a PING after each idle
@@ -47,21 +53,26 @@ pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Futu
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
-                    // EMFILE and friends: back off briefly rather than spin.
-                    tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    out_of_descriptors(&registry, &error).await;
                     continue;
                 }
             },
             () = &mut shutdown => break,
         };
+        let accepted = Instant::now();
+        let ticket = match registry.admit(client.ip()) {
+            Ok(ticket) => ticket,
+            Err(refused) => {
+                turn_away(stream, client, refused, proxy.tls().is_some(), &registry);
+                continue;
+            }
+        };
         let _ = stream.set_nodelay(true);
         let connection = Connection {
             proxy: proxy.clone(),
             http2: http2.clone(),
-            graceful: graceful.watcher(),
-            stop: stop.clone(),
-            _open: open.opened(),
+            ticket,
+            accepted,
         };
         tokio::spawn(async move {
             if let Err(error) = connection.serve(stream, client).await {
@@ -71,19 +82,97 @@ pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Futu
     }
     drop(listener);
     proxy.start_closing();
-    let _ = tokio::time::timeout(LINGER, open.all_closed()).await;
-    stop.trigger();
-    let finished = async {
-        graceful.shutdown().await;
-        open.all_closed().await;
-    };
-    if tokio::time::timeout(SHUTDOWN_GRACE, finished)
+    let _ = tokio::time::timeout(LINGER, registry.fewer_than(1)).await;
+    registry.stop();
+    if tokio::time::timeout(SHUTDOWN_GRACE, registry.fewer_than(1))
         .await
         .is_err()
     {
         tracing::warn!("connections still open after the shutdown grace period");
     }
 }
+
+/// `accept` failed. Out of file descriptors (EMFILE, ENFILE): close the
+/// connection that has waited longest and retry as soon as it is gone;
+/// back off briefly only when there is nothing to close, rather than spin.
+async fn out_of_descriptors(registry: &Registry, error: &std::io::Error) {
+    let raw = error.raw_os_error();
+    let exhausted = raw == Some(nix::libc::EMFILE) || raw == Some(nix::libc::ENFILE);
+    let running = registry.running();
+    if exhausted && registry.evict_oldest() {
+        warn_throttled!(
+            NO_DESCRIPTORS,
+            %error,
+            open = running,
+            "out of file descriptors; closed the oldest idle connection (lower `[proxy] max_connections` or raise the open-file limit)"
+        );
+        // Its descriptor is free once its task has ended.
+        let _ = tokio::time::timeout(EVICTION_WAIT, registry.fewer_than(running)).await;
+        return;
+    }
+    warn_throttled!(ACCEPT_FAILED, %error, open = running, "accept failed");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+}
+
+/// How long the accept loop waits for an evicted connection to close.
+const EVICTION_WAIT: Duration = Duration::from_millis(100);
+
+/// Refused connections, logged at most once a second per reason.
+static ACCEPT_FAILED: Throttle = Throttle::new();
+static NO_DESCRIPTORS: Throttle = Throttle::new();
+static BUSY: Throttle = Throttle::new();
+static PER_CLIENT: Throttle = Throttle::new();
+
+/// Answers a connection that was not admitted: a short 503 over plain
+/// HTTP (a TLS client is just closed: there is no handshake budget to
+/// spend on it), in a task of its own so accepting goes on.
+fn turn_away(
+    stream: TcpStream,
+    client: SocketAddr,
+    refused: Refused,
+    tls: bool,
+    registry: &Registry,
+) {
+    match refused {
+        Refused::Busy => warn_throttled!(
+            BUSY,
+            open = registry.counted(),
+            "connection limit reached and no connection is idle; answered 503 (see `[proxy] max_connections`)"
+        ),
+        Refused::PerClient => warn_throttled!(
+            PER_CLIENT,
+            %client,
+            "connection limit for one client reached; answered 503 (see `[proxy] max_connections_per_client`)"
+        ),
+    }
+    if tls {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut stream = stream;
+        let answer = async {
+            stream.write_all(BUSY_ANSWER).await?;
+            stream.shutdown().await?;
+            // Read what the client sent, so it reads the answer instead of a reset.
+            let mut sink = [0u8; 4096];
+            while stream.read(&mut sink).await? > 0 {}
+            Ok::<_, std::io::Error>(())
+        };
+        let _ = tokio::time::timeout(TURN_AWAY_TIME, answer).await;
+    });
+}
+
+/// The whole exchange with a turned-away client may take this long.
+const TURN_AWAY_TIME: Duration = Duration::from_millis(500);
+
+const BUSY_ANSWER: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
+content-type: text/plain; charset=utf-8\r\n\
+retry-after: 5\r\n\
+cache-control: no-store\r\n\
+connection: close\r\n\
+content-length: 50\r\n\
+\r\n\
+The server is busy. Please try again in a moment.\n";
 
 /// A client that has not finished its TLS handshake by then is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -94,9 +183,9 @@ type ConnectionError = Box<dyn std::error::Error + Send + Sync>;
 struct Connection {
     proxy: Arc<Proxy>,
     http2: Arc<http2::Builder<TokioExecutor>>,
-    graceful: Watcher,
-    stop: Arc<h1::Stop>,
-    _open: OpenGuard,
+    /// Its place among the open connections; freed when the task ends.
+    ticket: Ticket,
+    accepted: Instant,
 }
 
 impl Connection {
@@ -104,7 +193,14 @@ impl Connection {
         let Some(tls) = self.proxy.tls().cloned() else {
             let peer = Peer::new(client, "http");
             let buffer = BytesMut::new();
-            let h1 = h1::serve(stream, buffer, self.proxy.clone(), peer, self.stop.clone());
+            let h1 = h1::serve(
+                stream,
+                buffer,
+                self.proxy.clone(),
+                peer,
+                &self.ticket,
+                self.accepted,
+            );
             return match h1.await? {
                 Some((stream, preface)) => {
                     self.serve_h2(Rewind::new(preface, stream), client, "http")
@@ -113,11 +209,17 @@ impl Connection {
                 None => Ok(()),
             };
         };
-        // The TLS handshake runs here, not in the accept loop, so a slow client cannot stall accepts.
-        let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.0.accept(stream)).await {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(error)) => return Err(error.into()),
-            Err(_) => return Err("TLS handshake timed out".into()),
+        // The TLS handshake runs here, not in the accept loop, so a slow
+        // client cannot stall accepts; until it ends the connection waits,
+        // so it may be evicted to make room.
+        let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.0.accept(stream));
+        let stream = tokio::select! {
+            done = handshake => match done {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(error)) => return Err(error.into()),
+                Err(_) => return Err("TLS handshake timed out".into()),
+            },
+            () = self.ticket.told_to_go() => return Ok(()),
         };
         if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
             return self
@@ -130,12 +232,16 @@ impl Connection {
             BytesMut::new(),
             self.proxy.clone(),
             peer,
-            self.stop.clone(),
+            &self.ticket,
+            self.accepted,
         )
         .await?;
         Ok(())
     }
 
+    /// Serves HTTP/2 until the client goes; told to go (evicted while no
+    /// stream is open, or the server stopping), it sends GOAWAY and lets
+    /// open streams finish.
     async fn serve_h2<I>(
         self,
         io: I,
@@ -145,56 +251,56 @@ impl Connection {
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let session = Arc::new((self.proxy, Peer::new(client, scheme)));
+        let Connection {
+            proxy,
+            http2,
+            ticket,
+            ..
+        } = self;
+        let ticket = Arc::new(ticket);
+        let streams = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let session = Arc::new((proxy, Peer::new(client, scheme), ticket.clone(), streams));
         let service = service_fn(move |request| {
             let session = session.clone();
             async move {
-                let (proxy, peer) = &*session;
-                Ok::<_, std::convert::Infallible>(proxy.handle(request, peer).await)
+                let (proxy, peer, ticket, streams) = &*session;
+                // Waiting only while no stream is being answered.
+                if streams.fetch_add(1, Ordering::Relaxed) == 0 {
+                    ticket.busy();
+                }
+                let response = proxy.handle(request, peer).await;
+                if streams.fetch_sub(1, Ordering::Relaxed) == 1 {
+                    ticket.waiting();
+                }
+                Ok::<_, std::convert::Infallible>(response)
             }
         });
-        let connection = self.http2.serve_connection(TokioIo::new(io), service);
-        self.graceful.watch(connection).await?;
+        let connection = http2.serve_connection(TokioIo::new(io), service);
+        tokio::pin!(connection);
+        let told = ticket.told_to_go();
+        tokio::pin!(told);
+        let mut going = false;
+        std::future::poll_fn(|cx| {
+            if !going && told.as_mut().poll(cx).is_ready() {
+                going = true;
+                connection.as_mut().graceful_shutdown();
+            }
+            connection.as_mut().poll(cx)
+        })
+        .await?;
         Ok(())
     }
 }
 
-/// Counts open client connections; wakes waiters when the last one ends.
-#[derive(Debug, Default)]
-struct OpenConnections {
-    count: std::sync::atomic::AtomicUsize,
-    none_left: tokio::sync::Notify,
-}
-
-/// Held by a connection's task for as long as the connection is open.
-struct OpenGuard(Arc<OpenConnections>);
-
-impl OpenConnections {
-    fn opened(self: &Arc<Self>) -> OpenGuard {
-        self.count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        OpenGuard(self.clone())
-    }
-
-    async fn all_closed(&self) {
-        loop {
-            let notified = self.none_left.notified();
-            if self.count.load(std::sync::atomic::Ordering::SeqCst) == 0 {
-                return;
-            }
-            notified.await;
-        }
-    }
-}
-
-impl Drop for OpenGuard {
-    fn drop(&mut self) {
-        if self
-            .0
-            .count
-            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst)
-            == 1
-        {
-            self.0.none_left.notify_waiters();
-        }
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_busy_answer_is_framed_by_its_length() {
+        let text = std::str::from_utf8(super::BUSY_ANSWER).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(
+            head.contains(&format!("content-length: {}", body.len())),
+            "{text}"
+        );
     }
 }

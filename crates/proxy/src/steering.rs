@@ -30,22 +30,13 @@ pub(crate) struct Choice {
 }
 
 impl Steering {
-    /// Chooses for a request from `client` with `headers`.
+    /// Chooses for a request from `client` with `headers`. Clients in
+    /// `test_from` always get the candidate. The header and the cookie pick
+    /// it only from this host itself (a `curl` on the server): from anywhere
+    /// else they are ignored, so a held release is never public.
     pub(crate) fn choose(&self, client: IpAddr, headers: &HeaderMap) -> Choice {
-        let asks = |value: &str| {
-            value
-                .split(';')
-                .any(|part| part.trim() == "hoist-release=candidate")
-        };
-        let test = headers
-            .get("hoist-release")
-            .is_some_and(|value| value == "candidate")
-            || headers
-                .get_all(http::header::COOKIE)
-                .iter()
-                .filter_map(|value| value.to_str().ok())
-                .any(asks)
-            || self.test_from.iter().any(|cidr| contains(cidr, client));
+        let test = self.test_from.iter().any(|cidr| contains(cidr, client))
+            || (is_this_host(client) && asks_for_candidate(headers));
         if test {
             return Choice {
                 candidate: true,
@@ -65,6 +56,35 @@ impl Steering {
         Choice {
             candidate: bucket < self.percent,
             set_bucket: (!from_cookie).then_some(bucket),
+        }
+    }
+}
+
+/// `hoist-release: candidate`, or the cookie `hoist-release=candidate`.
+fn asks_for_candidate(headers: &HeaderMap) -> bool {
+    let asks = |value: &str| {
+        value
+            .split(';')
+            .any(|part| part.trim() == "hoist-release=candidate")
+    };
+    headers
+        .get("hoist-release")
+        .is_some_and(|value| value == "candidate")
+        || headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .any(asks)
+}
+
+/// The server's own loopback address, as a client on it connects (not all
+/// of 127.0.0.0/8: tests and local setups give other clients those).
+fn is_this_host(client: IpAddr) -> bool {
+    match client {
+        IpAddr::V4(ip) => ip == std::net::Ipv4Addr::LOCALHOST,
+        IpAddr::V6(ip) => {
+            ip == std::net::Ipv6Addr::LOCALHOST
+                || ip.to_ipv4_mapped() == Some(std::net::Ipv4Addr::LOCALHOST)
         }
     }
 }
@@ -106,19 +126,27 @@ mod tests {
     }
 
     #[test]
-    fn test_traffic_by_header_cookie_or_network() {
+    fn test_traffic_by_network_or_by_header_and_cookie_from_this_host() {
         let held = steering(0);
         let outside: IpAddr = "192.0.2.7".parse().unwrap();
+        let this_host: IpAddr = "127.0.0.1".parse().unwrap();
         assert!(!held.choose(outside, &HeaderMap::new()).candidate);
-        let mut headers = HeaderMap::new();
-        headers.insert("hoist-release", HeaderValue::from_static("candidate"));
-        assert!(held.choose(outside, &headers).candidate);
-        let mut headers = HeaderMap::new();
-        headers.insert(
+        assert!(!held.choose(this_host, &HeaderMap::new()).candidate);
+        let mut header = HeaderMap::new();
+        header.insert("hoist-release", HeaderValue::from_static("candidate"));
+        let mut cookie = HeaderMap::new();
+        cookie.insert(
             "cookie",
             HeaderValue::from_static("a=1; hoist-release=candidate"),
         );
-        assert!(held.choose(outside, &headers).candidate);
+        for asking in [&header, &cookie] {
+            assert!(held.choose(this_host, asking).candidate);
+            assert!(held.choose("::1".parse().unwrap(), asking).candidate);
+            assert!(
+                !held.choose(outside, asking).candidate,
+                "a client outside `test_from` cannot ask for the candidate"
+            );
+        }
         assert!(
             held.choose("10.9.3.4".parse().unwrap(), &HeaderMap::new())
                 .candidate

@@ -236,6 +236,13 @@ fn settings(
         connect_timeout: proxy.connect_timeout,
         response_timeout: proxy.response_timeout,
         idle_timeout: proxy.idle_timeout,
+        header_timeout: proxy.header_timeout,
+        min_body_rate: proxy.min_body_rate.as_u64(),
+        // Read after `raise_open_file_limit`, so the cap fits the raised limit.
+        max_connections: proxy
+            .max_connections
+            .unwrap_or_else(|| hoist_proxy::default_max_connections(open_file_limit())),
+        max_connections_per_client: proxy.max_connections_per_client,
         max_body_size: proxy.max_body_size.as_u64(),
         tls,
         health_path: health_path.to_owned(),
@@ -352,8 +359,16 @@ async fn tcp_admin(
     }
 }
 
+/// The soft open-file limit in force (1024, the usual default, if unknown).
+fn open_file_limit() -> u64 {
+    nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map_or(1024, |(soft, _)| soft)
+}
+
 /// Every client, held request and backend connection is a file descriptor:
-/// raise the soft limit to the hard one, as nginx's `worker_rlimit_nofile` does.
+/// raise the soft limit to the hard one, as nginx's `worker_rlimit_nofile`
+/// does. Runs before the settings are made, which derive
+/// `max_connections` from the limit.
 fn raise_open_file_limit() {
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
     if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {

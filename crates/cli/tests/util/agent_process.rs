@@ -24,11 +24,32 @@ impl AgentProcess {
     }
 
     pub fn spawn(env: &Env, args: &[&str]) -> AgentProcess {
-        let mut child = std::process::Command::new(BIN)
-            .args(args)
+        let mut command = std::process::Command::new(BIN);
+        command.args(args).stderr(std::process::Stdio::null());
+        AgentProcess::spawn_command(env, command, args)
+    }
+
+    /// Starts `hoist agent` with at most `limit` open files (util-linux
+    /// `prlimit`, which sets the limit and then runs the agent in its place).
+    pub fn start_with_open_file_limit(env: &Env, limit: u64) -> AgentProcess {
+        let mut command = std::process::Command::new("prlimit");
+        command
+            .arg(format!("--nofile={limit}:{limit}"))
+            .args([BIN, "agent"])
+            .stderr(std::process::Stdio::null());
+        AgentProcess::spawn_command(env, command, &["agent"])
+    }
+
+    /// Starts `command` (a `hoist agent`, whose stderr the caller has
+    /// directed) in the source dir and waits for its "listening" line.
+    pub fn spawn_command(
+        env: &Env,
+        mut command: std::process::Command,
+        args: &[&str],
+    ) -> AgentProcess {
+        let mut child = command
             .current_dir(env.src())
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
         let mut line = String::new();
@@ -45,6 +66,11 @@ impl AgentProcess {
             site: env.site(),
             done: false,
         }
+    }
+
+    /// The agent's stderr, when the command that started it piped it.
+    pub fn take_stderr(&mut self) -> Option<std::process::ChildStderr> {
+        self.child.stderr.take()
     }
 
     /// Waits for the agent to exit by itself (after handing over and draining).

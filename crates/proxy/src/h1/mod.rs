@@ -7,12 +7,16 @@
 //! see [`crate::server`].
 
 mod feed;
+#[cfg(test)]
+mod props;
 mod request;
 mod response;
 mod rewind;
 
 use crate::body::ProxyBody;
-use crate::idle::Idle;
+use crate::connections::Ticket;
+use crate::idle::{Floor, Idle};
+use crate::throttle::{warn_throttled, Throttle};
 use crate::upstream::Connection;
 use crate::{pages, Peer, Proxy};
 use bytes::{Bytes, BytesMut};
@@ -26,6 +30,7 @@ use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::time::{Instant, Sleep};
 
 pub(crate) use rewind::Rewind;
 
@@ -60,42 +65,40 @@ impl Tunnel {
     }
 }
 
-/// Tells idle keep-alive connections to close, at shutdown.
-#[derive(Debug, Default)]
-pub(crate) struct Stop {
-    stopping: std::sync::atomic::AtomicBool,
-    notify: tokio::sync::Notify,
-}
-
-impl Stop {
-    pub(crate) fn trigger(&self) {
-        self.stopping
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-        self.notify.notify_waiters();
-    }
-}
-
 /// Serves HTTP/1 requests on `io` until the client closes, asks to close,
-/// `stop` finds the connection idle, or no byte moves for the idle timeout.
-/// `buffer` holds bytes already read. A client that opens with the HTTP/2
-/// preface gets its stream and bytes back, for an HTTP/2 server.
+/// the connection is told to go while it waits (evicted to make room, or
+/// the server stopping), or no byte moves for the idle timeout. `buffer`
+/// holds bytes already read. A client that opens with the HTTP/2 preface
+/// gets its stream and bytes back, for an HTTP/2 server.
+///
+/// A head must arrive whole within the header timeout, counted from its
+/// first byte (for the first request, from `accepted`). A head that comes
+/// in one read never touches a timer: only a partial one arms the deadline.
 pub(crate) async fn serve<I>(
     io: I,
     mut buffer: BytesMut,
     proxy: Arc<Proxy>,
     peer: Peer,
-    stop: Arc<Stop>,
+    ticket: &Ticket,
+    accepted: Instant,
 ) -> io::Result<Option<(I, BytesMut)>>
 where
     I: AsyncRead + AsyncWrite + Unpin + Send,
 {
-    let mut io = Idle::new(io, proxy.idle_timeout());
+    let header_timeout = proxy.header_timeout();
+    // Until the first head, silence is timed by the header timeout (the
+    // head's clock started at the accept); then by the idle timeout.
+    let mut io = Idle::metered(io, header_timeout);
     let mut out = Vec::with_capacity(1024);
     let mut first = true;
     // Registered once, so waiting for the next request costs no new registration.
-    let mut stopped = pin!(stop.notify.notified());
-    stopped.as_mut().enable();
+    let mut signalled = pin!(ticket.signalled());
+    signalled.as_mut().enable();
+    // Made for the first partial head, then moved for later ones.
+    let mut deadline: Option<Pin<Box<Sleep>>> = None;
     loop {
+        // Whether this head's deadline is armed.
+        let mut timed = false;
         let head = loop {
             let h2 = first && H2_PREFACE.starts_with(&buffer[..buffer.len().min(H2_PREFACE.len())]);
             let parsed = match (h2, buffer.len() >= H2_PREFACE.len()) {
@@ -114,17 +117,36 @@ where
                 }
             }
             let idle = buffer.is_empty();
-            if idle && stop.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+            if idle && ticket.stopping() {
                 return Ok(None);
+            }
+            if !idle && !timed {
+                // The first byte just arrived (or, for the first request, the clock started at the accept).
+                let at = if first { accepted } else { Instant::now() } + header_timeout;
+                match &mut deadline {
+                    Some(sleep) => sleep.as_mut().reset(at),
+                    None => deadline = Some(Box::pin(tokio::time::sleep_until(at))),
+                }
+                timed = true;
             }
             buffer.reserve(READ_SIZE);
             let read = poll_fn(|cx| {
                 if let Poll::Ready(read) = pin!(io.read_buf(&mut buffer)).poll(cx) {
                     return Poll::Ready(Some(read));
                 }
-                // Only an idle connection is closed by a stop; a half-read head is finished.
-                if idle && stopped.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(None);
+                if let Some(sleep) = deadline.as_mut().filter(|_| timed) {
+                    if sleep.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Some(Err(io::ErrorKind::TimedOut.into())));
+                    }
+                }
+                // A fresh registration is polled at once, so no signal falls between two.
+                while signalled.as_mut().poll(cx).is_ready() {
+                    signalled.set(ticket.signalled());
+                    // Evicted: close whatever the state. Stopping: only an
+                    // idle connection closes; a half-read head is finished.
+                    if ticket.evicted() || (idle && ticket.stopping()) {
+                        return Poll::Ready(None);
+                    }
                 }
                 Poll::Pending
             });
@@ -132,8 +154,15 @@ where
                 None | Some(Ok(0)) => return Ok(None),
                 Some(Ok(_)) => {}
                 // An idle keep-alive connection just closes; a head that
-                // stopped arriving is answered (nginx's `client_header_timeout`).
+                // stopped arriving, or took too long, is answered (nginx's
+                // `client_header_timeout`).
                 Some(Err(error)) if error.kind() == io::ErrorKind::TimedOut && !idle => {
+                    warn_throttled!(
+                        SLOW_HEAD,
+                        client = %peer.addr,
+                        timeout_s = header_timeout.as_secs_f32(),
+                        "request head not complete in time; answered 408"
+                    );
                     let why = "The request took too long to arrive.";
                     refuse(
                         &mut io,
@@ -150,9 +179,23 @@ where
                 Some(Err(error)) => return Err(error),
             }
         };
-        first = false;
+        ticket.busy();
+        if first {
+            first = false;
+            if header_timeout != proxy.idle_timeout() {
+                io.set_timeout(proxy.idle_timeout());
+            }
+        }
         let asked = Asked::of(&head.parts.method, head.parts.version, head.keep_alive);
         let (body, mut pump) = feed::channel(head.body, head.declared, head.expects_continue);
+        if pump.is_some() && proxy.min_body_rate() > 0 {
+            io.set_floor(Some(Floor {
+                start: Instant::now(),
+                grace: header_timeout,
+                rate: proxy.min_body_rate(),
+                received: 0,
+            }));
+        }
         let request = Request::from_parts(head.parts, body);
         let response = match pump.as_mut() {
             None => proxy.handle(request, &peer).await,
@@ -168,6 +211,10 @@ where
                 .await
             }
         };
+        if io.has_floor() {
+            // The body is read, or will not be: the response is not held to a rate.
+            io.set_floor(None);
+        }
         // A body left unread leaves the connection at an unknown place.
         let body_read = pump.as_ref().is_none_or(feed::Pump::complete);
         let asked = Asked {
@@ -182,13 +229,17 @@ where
             }
             return Ok(None);
         }
+        ticket.waiting();
     }
 }
+
+/// Heads that did not arrive in time, logged at most once a second.
+static SLOW_HEAD: Throttle = Throttle::new();
 
 /// Answers a request that will not be served with the proxy's own page,
 /// asking the client to close.
 async fn refuse<I>(
-    io: &mut Idle<I>,
+    io: &mut Idle<I, Option<Floor>>,
     status: StatusCode,
     why: &str,
     out: &mut Vec<u8>,
@@ -205,7 +256,7 @@ where
 
 /// Writes `response`; returns whether the connection may carry another request.
 async fn write_response<I>(
-    io: &mut Idle<I>,
+    io: &mut Idle<I, Option<Floor>>,
     response: Response<ProxyBody>,
     asked: Asked,
     out: &mut Vec<u8>,

@@ -3,8 +3,9 @@
 
 use crate::decode::{Chunk, Decoder};
 use crate::fields::{self, BadLength, Invalid, Seen, Spans};
-use bytes::BytesMut;
-use http::header::{self, HeaderMap};
+use crate::headers::has_token;
+use bytes::{Bytes, BytesMut};
+use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, StatusCode, Uri, Version};
 
 /// Request heads larger than this get 431, as with hyper's default buffer.
@@ -77,10 +78,8 @@ pub(crate) fn parse(buffer: &mut BytesMut) -> Result<Option<RequestHead>, Refusa
     let mut spans = Spans::new();
     spans.note(buffer, parsed.headers);
     let bytes = buffer.split_to(length).freeze();
-    let uri = Uri::from_maybe_shared(bytes.slice(target.0..target.1))
-        .map_err(|_| Refusal::bad("The request target is not a valid URI."))?;
     // Room for what the proxy adds.
-    let (headers, seen) = spans.map(&bytes, 2).map_err(|invalid| match invalid {
+    let (mut headers, seen) = spans.map(&bytes, 2).map_err(|invalid| match invalid {
         Invalid::Name => Refusal::bad("A header name is not valid."),
         Invalid::Value => Refusal::bad("A header value is not valid."),
     })?;
@@ -90,6 +89,8 @@ pub(crate) fn parse(buffer: &mut BytesMut) -> Result<Option<RequestHead>, Refusa
             why: "This site does not tunnel with CONNECT.",
         });
     }
+    let uri = target_uri(&method, bytes.slice(target.0..target.1), &mut headers)?;
+    host_rules(version, &headers, seen)?;
     let (body, declared) = framing(version, &headers, seen)?;
     let keep_alive = seen.keep_alive(version, &headers);
     let expects_continue = seen.expect
@@ -109,6 +110,65 @@ pub(crate) fn parse(buffer: &mut BytesMut) -> Result<Option<RequestHead>, Refusa
         keep_alive,
         expects_continue,
     }))
+}
+
+/// The request target as a URI in origin form (RFC 9112 §3.2): a path is
+/// taken as is, `*` only for `OPTIONS`, and an absolute URI becomes its
+/// path with its authority as the `Host` (§3.2.2). Anything else (`GET
+/// abc`, an authority) is refused, not guessed at.
+#[inline]
+fn target_uri(method: &Method, target: Bytes, headers: &mut HeaderMap) -> Result<Uri, Refusal> {
+    let invalid = || Refusal::bad("The request target is not a valid URI.");
+    match target.first() {
+        Some(b'/') => return Uri::from_maybe_shared(target).map_err(|_| invalid()),
+        Some(b'*') if target.len() == 1 && method == Method::OPTIONS => {
+            return Ok(Uri::from_static("*"))
+        }
+        _ => {}
+    }
+    let uri = Uri::from_maybe_shared(target).map_err(|_| invalid())?;
+    let absolute = matches!(uri.scheme_str(), Some("http" | "https"));
+    let Some(authority) = uri.authority().filter(|_| absolute) else {
+        return Err(Refusal::bad(
+            "The request target must be a path, such as `/`.",
+        ));
+    };
+    if authority.as_str().contains('@') || authority.host().is_empty() {
+        return Err(Refusal::bad("The request target names no usable host."));
+    }
+    let host = HeaderValue::from_str(authority.as_str()).map_err(|_| invalid())?;
+    headers.insert(header::HOST, host);
+    let path = uri.path_and_query().map_or("/", |path| path.as_str());
+    Uri::try_from(path).map_err(|_| invalid())
+}
+
+/// `Host` (RFC 9112 §3.2): exactly one for HTTP/1.1, at most one before;
+/// and `Connection` may not name a header that frames or routes the
+/// request, which dropping as hop-by-hop would change under the backend.
+#[inline]
+fn host_rules(version: Version, headers: &HeaderMap, seen: Seen) -> Result<(), Refusal> {
+    if seen.hosts > 1 {
+        return Err(Refusal::bad("The request has more than one Host."));
+    }
+    if seen.hosts == 0 && version == Version::HTTP_11 {
+        return Err(Refusal::bad("An HTTP/1.1 request must name its Host."));
+    }
+    if seen.connection {
+        let protected = [
+            header::HOST,
+            header::CONTENT_LENGTH,
+            header::TRANSFER_ENCODING,
+        ];
+        let names_protected = protected
+            .iter()
+            .any(|name| has_token(headers, header::CONNECTION, name.as_str()));
+        if names_protected {
+            return Err(Refusal::bad(
+                "The Connection header names Host, Content-Length or Transfer-Encoding.",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// RFC 9112 §6.3 for requests. Anything ambiguous is refused rather than
@@ -143,6 +203,17 @@ fn framing(
     }
     if !seen.content_length {
         return Ok((Decoder::Done, None));
+    }
+    // One field, one number: even repeats that agree are refused, as nginx
+    // does, since some reader on the way may take only one of them.
+    if seen.content_lengths > 1 {
+        return Err(Refusal::bad("The request repeats Content-Length."));
+    }
+    let single = headers
+        .get(header::CONTENT_LENGTH)
+        .is_some_and(|value| !value.as_bytes().contains(&b','));
+    if !single {
+        return Err(Refusal::bad("The request's Content-Length is a list."));
     }
     let declared = fields::declared_length(headers).map_err(|bad| match bad {
         BadLength::NotANumber => Refusal::bad("The Content-Length is not a number."),
@@ -186,37 +257,38 @@ mod tests {
 
     #[test]
     fn bodies_are_framed_by_length_or_chunking() {
-        let head = parse_text("POST / HTTP/1.1\r\ncontent-length: 5\r\n\r\n")
+        let head = parse_text("POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 5\r\n\r\n")
             .unwrap()
             .unwrap();
         assert_eq!((head.body, head.declared), (Decoder::Length(5), Some(5)));
-        let head = parse_text("POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n")
+        let head = parse_text("POST / HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\n\r\n")
             .unwrap()
             .unwrap();
         assert_eq!(head.body, Decoder::Chunked(Chunk::Size));
-        let head =
-            parse_text("POST / HTTP/1.1\r\nexpect: 100-continue\r\ncontent-length: 1\r\n\r\n")
-                .unwrap()
-                .unwrap();
+        let head = parse_text(
+            "POST / HTTP/1.1\r\nhost: a\r\nexpect: 100-continue\r\ncontent-length: 1\r\n\r\n",
+        )
+        .unwrap()
+        .unwrap();
         assert!(head.expects_continue);
     }
 
     #[test]
     fn ambiguous_framing_is_refused() {
         assert_eq!(
-            status("POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\ncontent-length: 5\r\n\r\n"),
+            status("POST / HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\ncontent-length: 5\r\n\r\n"),
             StatusCode::BAD_REQUEST
         );
         assert_eq!(
-            status("POST / HTTP/1.1\r\ncontent-length: 5\r\ncontent-length: 6\r\n\r\n"),
+            status("POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 5\r\ncontent-length: 6\r\n\r\n"),
             StatusCode::BAD_REQUEST
         );
         assert_eq!(
-            status("POST / HTTP/1.1\r\ncontent-length: +5\r\n\r\n"),
+            status("POST / HTTP/1.1\r\nhost: a\r\ncontent-length: +5\r\n\r\n"),
             StatusCode::BAD_REQUEST
         );
         assert_eq!(
-            status("POST / HTTP/1.1\r\ntransfer-encoding: gzip, chunked\r\n\r\n"),
+            status("POST / HTTP/1.1\r\nhost: a\r\ntransfer-encoding: gzip, chunked\r\n\r\n"),
             StatusCode::NOT_IMPLEMENTED
         );
         assert_eq!(
@@ -226,10 +298,50 @@ mod tests {
     }
 
     #[test]
+    fn repeated_or_listed_lengths_and_host_trouble_get_400() {
+        for text in [
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+            "GET / HTTP/1.1\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\nConnection: Host\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, content-length\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\nConnection: Transfer-Encoding\r\n\r\n",
+            "GET abc HTTP/1.1\r\nHost: a\r\n\r\n",
+            "GET a.example:80 HTTP/1.1\r\nHost: a\r\n\r\n",
+            "GET * HTTP/1.1\r\nHost: a\r\n\r\n",
+            "GET ftp://a/b HTTP/1.1\r\nHost: a\r\n\r\n",
+            "GET http://user@a/b HTTP/1.1\r\nHost: a\r\n\r\n",
+        ] {
+            assert_eq!(status(text), StatusCode::BAD_REQUEST, "{text}");
+        }
+    }
+
+    #[test]
+    fn absolute_targets_become_paths_with_their_host() {
+        let head = parse_text("GET http://shop.example:8080/a?b HTTP/1.1\r\nHost: other\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(head.parts.uri, "/a?b");
+        assert_eq!(head.parts.headers["host"], "shop.example:8080");
+        let head = parse_text("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(head.parts.uri, "*");
+        let old = parse_text("GET / HTTP/1.0\r\n\r\n").unwrap().unwrap();
+        assert!(
+            !old.parts.headers.contains_key("host"),
+            "HTTP/1.0 needs no Host"
+        );
+    }
+
+    #[test]
     fn keep_alive_follows_version_and_connection() {
         let keep = |text: &str| parse_text(text).unwrap().unwrap().keep_alive;
-        assert!(keep("GET / HTTP/1.1\r\n\r\n"));
-        assert!(!keep("GET / HTTP/1.1\r\nConnection: close\r\n\r\n"));
+        assert!(keep("GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
+        assert!(!keep(
+            "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+        ));
         assert!(!keep("GET / HTTP/1.0\r\n\r\n"));
         assert!(keep("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"));
     }
