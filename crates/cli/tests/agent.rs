@@ -551,7 +551,14 @@ fn tcp_admin_requires_the_bearer_token() {
     let v1 = deploy(&env, "1");
     let v2 = deploy(&env, "2");
     let token = "s3cret-token-0123456789abcdef";
-    std::fs::write(env.site().join("shared/admin.token"), format!("{token}\n")).unwrap();
+    let token_file = env.site().join("shared/admin.token");
+    std::fs::write(&token_file, format!("{token}\n")).unwrap();
+    // A secret: every user reading it would be refused (see tests/secrets.rs).
+    std::fs::set_permissions(
+        &token_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
     let _agent = AgentProcess::start(&env);
     let call = |method: &str, path: &str, bearer: Option<&str>, body: &str| -> (u16, String) {
         let mut stream = std::net::TcpStream::connect(("127.0.0.1", admin_port)).unwrap();

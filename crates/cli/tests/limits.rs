@@ -193,6 +193,10 @@ max_held = 1000000
 connect_timeout = "{year}"
 response_timeout = "{year}"
 idle_timeout = "{year}"
+header_timeout = "{year}"
+min_body_rate = "1 TiB"
+max_connections = 10000000
+max_connections_per_client = 10000000
 [data]
 keep = 1000
 "#
@@ -200,7 +204,7 @@ keep = 1000
     let env = agent_site(port, &extra);
     let config = std::fs::read_to_string(env.src().join("hoist.toml")).unwrap();
     let process = format!(
-        "[process]\nhealthy_after = 100\nrollback_window = \"{year}\"\nwatch = \"{year}\"\n"
+        "[process]\nhealthy_after = 100\nmax_warm = 16\nrollback_window = \"{year}\"\nwatch = \"{year}\"\n"
     );
     let config = config
         .replace("[process]\n", &process)

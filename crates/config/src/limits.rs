@@ -50,6 +50,16 @@ pub(crate) fn check(config: &Config, file: &Path) -> Result<(), ConfigError> {
     size("deploy.max_release_size", config.deploy.max_release_size)?;
     size("proxy.max_body_size", config.proxy.max_body_size)?;
     count("proxy.max_held", config.proxy.max_held as u64, 0, 1_000_000)?;
+    size("proxy.min_body_rate", config.proxy.min_body_rate)?;
+    if let Some(cap) = config.proxy.max_connections {
+        count("proxy.max_connections", cap as u64, 1, 10_000_000)?;
+    }
+    count(
+        "proxy.max_connections_per_client",
+        config.proxy.max_connections_per_client as u64,
+        0,
+        10_000_000,
+    )?;
     count("data.keep", config.data.keep as u64, 1, 1000)?;
     for (index, backend) in config.proxy.backend.iter().enumerate() {
         count(

@@ -77,6 +77,8 @@ pub async fn serve(
     ready: impl FnOnce(&str, &str),
 ) -> anyhow::Result<()> {
     let address = public.local_addr()?.to_string();
+    // First, so a bad token stops the agent before it starts anything.
+    let tcp_admin = tcp_admin(config, &site).await?;
     let socket = site.socket_path();
     let admin = hoist_agent::bind_admin(&socket)
         .with_context(|| format!("cannot bind the admin socket `{}`", socket.display()))?;
@@ -84,7 +86,6 @@ pub async fn serve(
     if let Err(error) = agent.restore().await {
         eprintln!("warning: {error:#}; serving 503 until a deploy succeeds");
     }
-    let tcp_admin = tcp_admin(config, &site).await?;
     let listeners = Listeners {
         public,
         admin,
@@ -337,8 +338,9 @@ async fn tcp_admin(
         return Ok(None);
     };
     let path = site.root().join(token_file);
-    let token = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read the admin token `{}`", path.display()))?;
+    // A token every local user can read is no token: refused, naming the fix.
+    let token = hoist_site::read_secret(&path)
+        .with_context(|| format!("cannot use the admin token `{}`", path.display()))?;
     let token = token.trim();
     if token.len() < 16 {
         bail!(
