@@ -81,13 +81,32 @@ fn world_readable_admin_token_was_accepted() {
     let token = env.site().join("shared/admin.token");
     std::fs::write(&token, "s3cret-token-0123456789abcdef\n").unwrap();
     std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let output = std::process::Command::new(util::BIN)
+    let mut refused = std::process::Command::new(util::BIN)
         .arg("agent")
         .current_dir(env.src())
-        .output()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let mut stderr = String::new();
+    // The agent refuses at once and exits (stderr closes); one that took the
+    // token would serve on: it is stopped, by pid, and the test fails.
+    let pid = nix::unistd::Pid::from_raw(refused.id() as i32);
+    let (done, exited) = std::sync::mpsc::channel();
+    let mut pipe = refused.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = pipe.read_to_string(&mut text);
+        let _ = done.send(text);
+    });
+    match exited.recv_timeout(std::time::Duration::from_secs(20)) {
+        Ok(text) => stderr = text,
+        Err(_) => {
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        }
+    }
+    let status = refused.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "the agent took the token: {stderr}");
     assert!(stderr.contains("chmod 600"), "{stderr}");
     assert!(
         std::net::TcpStream::connect(("127.0.0.1", admin_port)).is_err(),
