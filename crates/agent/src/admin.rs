@@ -170,16 +170,31 @@ async fn handle(
                 "`maintenance.until` must be in the next {} days",
                 hoist_config::MAX_DURATION.as_secs() / 86_400
             )),
-            Ok(wanted) => {
-                agent.set_maintenance(wanted.maintenance);
-                match agent.persist().await {
-                    Ok(()) => json(StatusCode::OK, &agent.status().await),
-                    Err(error) => failure(StatusCode::INTERNAL_SERVER_ERROR, &error),
+            Ok(wanted) => match wanted
+                .maintenance
+                .map(hoist_proxy::Maintenance::checked)
+                .transpose()
+            {
+                Err(problem) => bad_request(&format!("`maintenance`: {problem}")),
+                Ok(maintenance) => {
+                    agent.set_maintenance(maintenance);
+                    match agent.persist().await {
+                        Ok(()) => json(StatusCode::OK, &agent.status().await),
+                        Err(error) => failure(StatusCode::INTERNAL_SERVER_ERROR, &error),
+                    }
                 }
-            }
+            },
             Err(bad) => bad,
         },
         (Method::POST, "/v1/hold") => match body::<HoldRequest>(request).await {
+            Ok(wanted)
+                if !wanted
+                    .test_from
+                    .iter()
+                    .all(|cidr| hoist_proxy::is_valid_cidr(cidr)) =>
+            {
+                bad_request("`test_from` holds something that is not a network like 10.1.0.0/16")
+            }
             Ok(wanted) => match agent.hold(&wanted.release, wanted.test_from).await {
                 Ok(()) => json(StatusCode::OK, &agent.status().await),
                 Err(error) => failure(StatusCode::CONFLICT, &error),
@@ -301,15 +316,15 @@ fn bad_request(problem: &str) -> Response<Full<Bytes>> {
     )
 }
 
-/// Whether a maintenance end time is at most [`hoist_config::MAX_DURATION`] ahead.
+/// Whether a maintenance end time lies ahead, at most
+/// [`hoist_config::MAX_DURATION`] from now.
 fn until_in_bounds(maintenance: Option<&hoist_proxy::Maintenance>) -> bool {
     let Some(until) = maintenance.and_then(|maintenance| maintenance.until) else {
         return true;
     };
+    let now = jiff::Timestamp::now();
     let limit = jiff::SignedDuration::try_from(hoist_config::MAX_DURATION).unwrap_or_default();
-    jiff::Timestamp::now()
-        .checked_add(limit)
-        .is_ok_and(|latest| until <= latest)
+    until > now && now.checked_add(limit).is_ok_and(|latest| until <= latest)
 }
 
 /// 200 with the value, or `status` with the error's message.

@@ -222,14 +222,13 @@ impl Agent {
         self.save().await
     }
 
-    /// The flag file that turns maintenance on, as existing scripts `touch` it.
-    pub(crate) fn flag_file(&self) -> std::path::PathBuf {
-        let relative = self
-            .maintenance_config
+    /// The flag file that turns maintenance on, as existing scripts `touch`
+    /// it: relative to the site root (the config refuses anything else).
+    pub(crate) fn flag_file_relative(&self) -> std::path::PathBuf {
+        self.maintenance_config
             .flag_file
             .clone()
-            .unwrap_or_else(|| "maintenance".into());
-        self.site.root().join(relative)
+            .unwrap_or_else(|| "maintenance".into())
     }
 
     /// Starts `release` beside the live one and health-checks it; only test

@@ -35,29 +35,78 @@ impl Sources {
     }
 }
 
-/// Reads the flag file: its content is the message.
-fn read_flag(agent: &Agent) -> Option<Maintenance> {
-    let text = std::fs::read_to_string(agent.flag_file()).ok()?;
+/// At most this much of the flag file becomes the message: it is shown on
+/// every 503 page, so a big file would be sent with every request.
+const MAX_FLAG_BYTES: u64 = 4 * 1024;
+
+/// What the flag file says: `Ok(None)` when there is none, `Err` when
+/// something is there that is not a flag file to trust.
+fn read_flag(agent: &Agent) -> Result<Option<Maintenance>, String> {
+    use std::io::Read;
+    let relative = agent.flag_file_relative();
+    let site = hoist_beneath::Dir::open(agent.site().root())
+        .map_err(|error| format!("cannot open the site root: {error}"))?;
+    // Beneath the site, through no symlink: a link to a root-only file
+    // would put that file's content on the public page.
+    let file = match site.open_file(&relative) {
+        Ok(file) => file,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) if hoist_beneath::is_through_link(&error) => {
+            return Err(format!(
+                "`{}` is a symlink (or under one); maintenance stays as it was. Use a plain file",
+                relative.display()
+            ))
+        }
+        Err(error) => return Err(format!("cannot read `{}`: {error}", relative.display())),
+    };
+    let is_file = file.metadata().is_ok_and(|metadata| metadata.is_file());
+    if !is_file {
+        return Err(format!(
+            "`{}` is not a regular file; maintenance stays as it was",
+            relative.display()
+        ));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_FLAG_BYTES)
+        .read_to_end(&mut bytes)
+        .map_err(|error| format!("cannot read `{}`: {error}", relative.display()))?;
+    // Text only: control bytes (a sparse file is all NULs) are dropped.
+    let text: String = String::from_utf8_lossy(&bytes)
+        .chars()
+        .filter(|c| !c.is_control() || *c == '\n')
+        .collect();
     let message = text.trim();
     let message = if message.is_empty() {
         "We are doing some scheduled maintenance."
     } else {
         message
     };
-    Some(Maintenance {
+    Ok(Some(Maintenance {
         message: message.to_owned(),
         ..Maintenance::default()
-    })
+    }))
 }
 
-/// Follows the flag file for as long as the agent runs.
+/// Follows the flag file for as long as the agent runs. A flag file that
+/// cannot be trusted leaves maintenance as it was, and is logged once.
 pub(crate) fn follow_flag_file(agent: &Arc<Agent>) {
     let agent = Arc::downgrade(agent);
     tokio::spawn(async move {
+        let mut last_problem: Option<String> = None;
         loop {
             let Some(agent) = agent.upgrade() else { return };
-            let flag = read_flag(&agent);
-            agent.set_flag_maintenance(flag);
+            match read_flag(&agent) {
+                Ok(flag) => {
+                    last_problem = None;
+                    agent.set_flag_maintenance(flag);
+                }
+                Err(problem) => {
+                    if last_problem.as_ref() != Some(&problem) {
+                        tracing::warn!(%problem, "maintenance flag file refused");
+                        last_problem = Some(problem);
+                    }
+                }
+            }
             drop(agent);
             tokio::time::sleep(FLAG_CHECK_EVERY).await;
         }

@@ -236,3 +236,37 @@ fn same_release_id_with_other_content_was_taken_as_already_live() {
         .run();
     assert!(Path::new(&env.site().join("releases").join(id)).is_dir());
 }
+
+/// A file edited in place in the live release was hard-linked into the
+/// next release as "unchanged", so the edit (a planted line) survived the
+/// redeploy meant to remove it, and `verify` then failed on the new release.
+#[test]
+fn tampered_live_file_spread_into_the_next_release() {
+    use std::os::unix::fs::MetadataExt;
+    let env = Env::new();
+    let v1 = env.deploy_version("1.0.0");
+    let live_file = env.site().join("releases").join(&v1).join("lib/app.txt");
+    std::fs::set_permissions(&live_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut text = std::fs::read_to_string(&live_file).unwrap();
+    text.push_str("planted line\n");
+    std::fs::write(&live_file, &text).unwrap();
+    std::fs::set_permissions(&live_file, std::fs::Permissions::from_mode(0o444)).unwrap();
+    // Only index.html changes in v2; lib/app.txt is "unchanged" by the manifest.
+    env.set_version("2.0.0");
+    env.write("index.html", "<h1>shop 2</h1>\n");
+    let (_, artifact) = env.build();
+    env.hoist()
+        .arg("deploy")
+        .arg(&artifact)
+        .stderr_has("no longer matches its manifest at `lib/app.txt`")
+        .run();
+    assert_eq!(env.read_current("lib/app.txt"), "app code\n");
+    let inode = |path: &Path| std::fs::metadata(path).unwrap().ino();
+    assert_ne!(
+        inode(&env.site().join("current/lib/app.txt")),
+        inode(&live_file),
+        "the new release shares the edited inode"
+    );
+    env.hoist().arg("verify").run();
+    env.hoist().args(["verify", "--release", &v1]).code(1).run();
+}

@@ -130,3 +130,60 @@ fn world_readable_admin_token_was_accepted() {
     assert_eq!(call("s"), "401");
     assert_eq!(call(&"s".repeat(10_000)), "401");
 }
+
+/// `<root>/maintenance` was read through a symlink and whole: a link to a
+/// root-only file put that file on the public 503 page, and a 200 MB flag
+/// file was sent with every request.
+#[test]
+fn maintenance_flag_file_was_read_through_a_symlink_and_whole() {
+    use std::io::BufRead;
+    let port = free_port();
+    let env = agent_site(port, "");
+    let (_, artifact) = env.build();
+    env.hoist().args(["deploy", "-q"]).arg(&artifact).run();
+    let mut command = std::process::Command::new(util::BIN);
+    command.arg("agent").stderr(std::process::Stdio::piped());
+    let mut agent = AgentProcess::spawn_command(&env, command, &["agent"]);
+    let mut log = std::io::BufReader::new(agent.take_stderr().unwrap()).lines();
+    let get = || {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nhost: shop\r\naccept: application/json\r\nconnection: close\r\n\r\n")
+            .unwrap();
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).unwrap();
+        String::from_utf8_lossy(&response).into_owned()
+    };
+    // A root-only secret, linked as the flag file: refused, and logged.
+    let secret = env.dir.path().join("secret.txt");
+    std::fs::write(&secret, "SECRET-CONTENT").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::symlink(&secret, env.site().join("maintenance")).unwrap();
+    let refused = log
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|line| line.contains("maintenance flag file refused"))
+        .expect("the agent logged the refusal");
+    assert!(refused.contains("symlink"), "{refused}");
+    let answer = get();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(!answer.contains("SECRET"), "{answer}");
+    // A huge plain flag file: maintenance, with a message of at most 4 KiB.
+    std::fs::remove_file(env.site().join("maintenance")).unwrap();
+    let big = std::fs::File::create(env.site().join("maintenance")).unwrap();
+    big.set_len(200 * 1024 * 1024).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let answer = loop {
+        let answer = get();
+        if answer.starts_with("HTTP/1.1 503") {
+            break answer;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no maintenance: {answer}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(answer.len() < 8 * 1024, "{} bytes answered", answer.len());
+    agent.terminate();
+}

@@ -19,7 +19,7 @@ mod schema;
 mod template;
 
 pub use data::{Data, Database};
-pub use duration::{parse_duration, MAX_DURATION};
+pub use duration::{parse_duration, DurationError, MAX_DURATION};
 pub use error::ConfigError;
 pub use schedule::{active_window, next_windows, Occurrence};
 pub use schema::{

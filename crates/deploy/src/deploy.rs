@@ -359,6 +359,15 @@ fn prepare(
         done += bytes;
         reporter.advance(done, total);
     })?;
+    if let (Some(first), Some(live)) = (stats.stale_in_previous.first(), live) {
+        reporter.warn(&format!(
+            "the live release `{live}` no longer matches its manifest at `{first}`{}: edited since it was deployed? Those files were written fresh from the artifact, not linked; `hoist verify --release {live}` shows what changed",
+            match stats.stale_in_previous.len() {
+                1 => String::new(),
+                count => format!(" and {} more files", count - 1),
+            }
+        ));
+    }
 
     let settings = context.settings_for(&id, config)?;
     journal.step("shared")?;

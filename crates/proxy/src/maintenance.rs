@@ -40,6 +40,32 @@ impl Maintenance {
                 .any(|prefix| path.starts_with(prefix.as_str()))
     }
 
+    /// This maintenance with its rules in the form requests are matched in,
+    /// or what is wrong with it: every path must start with `/` and is
+    /// normalised as request paths are (`//perl/`, `/%70erl/` and
+    /// `/x/../perl/` all become `/perl/`), every `allow` entry must be a
+    /// network. The CLI and the admin API both check through here.
+    pub fn checked(mut self) -> Result<Maintenance, String> {
+        for path in &mut self.paths {
+            if !path.starts_with('/') {
+                return Err(format!("path `{path}` must start with `/`"));
+            }
+            let normal = crate::path::normalise(path)
+                .map_err(|bad| format!("path `{path}`: {}", bad.why()))?;
+            let normal = normal.path.unwrap_or_else(|| path.clone());
+            let matched = crate::path::match_form(&normal)
+                .map_err(|bad| format!("path `{path}`: {}", bad.why()))?
+                .into_owned();
+            *path = matched;
+        }
+        if let Some(cidr) = self.allow.iter().find(|cidr| !is_valid_cidr(cidr)) {
+            return Err(format!(
+                "`{cidr}` is not a network like 10.1.0.0/16 or an address"
+            ));
+        }
+        Ok(self)
+    }
+
     /// The 503 answer at `now`: HTML, or JSON for `Accept: application/json`.
     pub fn response(&self, wants_json: bool, now: jiff::Timestamp) -> Response<ProxyBody> {
         let ahead = self.until.filter(|until| *until > now);
@@ -175,6 +201,29 @@ mod tests {
         assert!(
             is_valid_cidr("10.1.0.0/16") && !is_valid_cidr("10.1.0.0/33") && !is_valid_cidr("nope")
         );
+    }
+
+    #[test]
+    fn rules_are_normalised_like_requests_and_bad_ones_refused() {
+        let rule = |path: &str| {
+            Maintenance {
+                paths: vec![path.into()],
+                ..Maintenance::default()
+            }
+            .checked()
+            .map(|checked| checked.paths[0].clone())
+        };
+        for spelling in ["//perl/", "/%70erl/", "/x/../perl/", "/perl/./"] {
+            assert_eq!(rule(spelling).unwrap(), "/perl/", "{spelling}");
+        }
+        assert_eq!(rule("/a%2fb").unwrap(), "/a/b");
+        assert!(rule("perl").unwrap_err().contains("must start with"));
+        assert!(rule("/../etc").is_err());
+        let bad_network = Maintenance {
+            allow: vec!["10.0.0.0/99".into()],
+            ..Maintenance::default()
+        };
+        assert!(bad_network.checked().is_err());
     }
 
     #[test]

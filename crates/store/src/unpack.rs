@@ -22,7 +22,7 @@ pub struct Artifact {
 }
 
 /// What an unpack wrote.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UnpackStats {
     /// Files written from the artifact.
     pub files_written: u64,
@@ -30,6 +30,10 @@ pub struct UnpackStats {
     pub bytes_written: u64,
     /// Files hard-linked from the previous release because they were unchanged.
     pub files_linked: u64,
+    /// Files the previous release's manifest lists as unchanged whose copy
+    /// there no longer matches it (edited in place): written fresh from the
+    /// artifact instead of linked, so the edit does not spread.
+    pub stale_in_previous: Vec<String>,
 }
 
 impl Artifact {
@@ -356,9 +360,29 @@ impl TreeWriter<'_> {
         {
             return Ok(false);
         }
+        // The link is the same inode as the live file: check that it still
+        // holds what the manifest says, or an edit made there (a planted
+        // line, say) would be carried into every release from now on.
+        if !self.holds(entry) {
+            self.tree
+                .remove(relative)
+                .map_err(|error| self.refused(entry, "cannot remove", error))?;
+            self.stats.stale_in_previous.push(entry.path.clone());
+            return Ok(false);
+        }
         self.stats.files_linked += 1;
         (self.on_file)(entry.size);
         Ok(true)
+    }
+
+    /// Whether the file at `entry`'s path in the new tree has its digest.
+    fn holds(&self, entry: &Entry) -> bool {
+        let Ok(mut file) = self.tree.open_file(Path::new(&entry.path)) else {
+            return false;
+        };
+        crate::hash::hash_reader(&mut file).is_ok_and(|(size, digest)| {
+            size == entry.size && entry.blake3.as_deref() == Some(digest.as_str())
+        })
     }
 
     fn create_file(&self, path: &str, mode: u32) -> Result<File, StoreError> {

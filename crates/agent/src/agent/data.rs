@@ -25,6 +25,15 @@ impl Agent {
     /// `data/current` now names `version`: reloads the app as `[data] reload`
     /// says, then names the version in responses.
     pub async fn data_rolled(self: &Arc<Self>, version: &str) -> Result<DataReloaded, AgentError> {
+        // The link on disk says what is live, not the caller: a name that is
+        // not there would otherwise end up in every response's header.
+        let live = live_version(&self.site);
+        if live.as_deref() != Some(version) {
+            return Err(AgentError::Remote(format!(
+                "`data/current` names `{}`, not `{version}`; roll with `hoist data roll`",
+                live.as_deref().unwrap_or("nothing")
+            )));
+        }
         let how = match self.data.reload.trim_start_matches("SIG") {
             "none" => "none".to_owned(),
             "restart" => self.restart_live().await?,

@@ -22,7 +22,7 @@ pub struct Args {
     #[arg(long = "test-from", value_name = "CIDR", requires = "hold")]
     test_from: Vec<String>,
     /// Hold requests during the switch (needs an agent), for at most DURATION (365 days at most).
-    #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "30s", value_parser = hoist_config::parse_duration)]
+    #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "30s", value_parser = super::pause::parse_max)]
     pause: Option<std::time::Duration>,
 }
 

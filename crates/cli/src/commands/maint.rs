@@ -57,7 +57,10 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
             match agent {
                 Some(agent) => {
                     agent.set_maintenance(Some(&maintenance))?;
-                    eprintln!("maintenance is on (agent); `hoist maint off` ends it");
+                    eprintln!(
+                        "{} (agent); `hoist maint off` ends it",
+                        describe(&maintenance)
+                    );
                 }
                 None => {
                     hoist_site::durable::write_atomic(
@@ -68,6 +71,13 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
                         "no agent runs: wrote the flag file `{}` for your web server",
                         flag.display()
                     );
+                    let ignored = maintenance.until.is_some()
+                        || !maintenance.paths.is_empty()
+                        || !maintenance.allow.is_empty()
+                        || maintenance.page.is_some();
+                    if ignored {
+                        eprintln!("warning: the flag file holds only the message: `--until`, `--path`, `--allow` and `--page` apply only with a running agent");
+                    }
                 }
             }
         }
@@ -93,14 +103,6 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
 }
 
 fn maintenance(on: OnArgs) -> anyhow::Result<Maintenance> {
-    for cidr in &on.allow {
-        if !hoist_proxy::is_valid_cidr(cidr) {
-            bail!("`--allow {cidr}` is not a network like 10.1.0.0/16 or an address");
-        }
-    }
-    if let Some(path) = on.paths.iter().find(|path| !path.starts_with('/')) {
-        bail!("`--path {path}` must start with `/`");
-    }
     let page = match &on.page {
         Some(file) => Some(
             std::fs::read_to_string(file)
@@ -109,13 +111,39 @@ fn maintenance(on: OnArgs) -> anyhow::Result<Maintenance> {
         None => None,
     };
     let until = on.until.as_deref().map(parse_until).transpose()?;
-    Ok(Maintenance {
+    let maintenance = Maintenance {
         message: on.message,
         until,
         paths: on.paths,
         allow: on.allow,
         page,
-    })
+    };
+    // The rules the proxy will really match, normalised as requests are.
+    maintenance
+        .checked()
+        .map_err(|problem| anyhow::anyhow!("`hoist maint on`: {problem}"))
+}
+
+/// One line saying what is now in force, so a surprise shows at once.
+fn describe(maintenance: &Maintenance) -> String {
+    let mut text = String::from("maintenance is on");
+    match &maintenance.until {
+        Some(until) => text.push_str(&format!(
+            " until {}",
+            until.strftime("%Y-%m-%d %H:%M:%S UTC")
+        )),
+        None => text.push_str(" until `hoist maint off`"),
+    }
+    if !maintenance.paths.is_empty() {
+        text.push_str(&format!(" for paths {}", maintenance.paths.join(", ")));
+    }
+    if !maintenance.allow.is_empty() {
+        text.push_str(&format!(
+            "; {} still reach the app",
+            maintenance.allow.join(", ")
+        ));
+    }
+    text
 }
 
 /// `2026-11-22T12:20:00Z`, `12:20` (UTC, the next one), or a duration from
@@ -134,11 +162,7 @@ fn parse_until(text: &str) -> anyhow::Result<jiff::Timestamp> {
         }
         return Ok(at);
     }
-    if text.parse::<jiff::SignedDuration>().is_ok() {
-        let span = hoist_config::parse_duration(text)
-            .map_err(|problem| anyhow::anyhow!("`--until`: {problem}"))?;
-        return Ok(now.checked_add(jiff::SignedDuration::try_from(span)?)?);
-    }
+    // A time of day before a duration: `12:20:30` reads as both.
     if let Ok(time) = text.parse::<jiff::civil::Time>() {
         let today = now
             .to_zoned(jiff::tz::TimeZone::UTC)
@@ -151,6 +175,11 @@ fn parse_until(text: &str) -> anyhow::Result<jiff::Timestamp> {
         } else {
             today + jiff::SignedDuration::from_hours(24)
         });
+    }
+    match hoist_config::parse_duration(text) {
+        Ok(span) => return Ok(now.checked_add(jiff::SignedDuration::try_from(span)?)?),
+        Err(hoist_config::DurationError::NotADuration(_)) => {}
+        Err(problem) => bail!("`--until`: {problem}"),
     }
     bail!("`--until {text}` is not a UTC time (2026-11-22T12:20:00Z, 12:20) or a duration (20m)")
 }

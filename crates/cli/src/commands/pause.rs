@@ -7,8 +7,20 @@ use std::time::Duration;
 )]
 pub struct PauseArgs {
     /// After this long (at most 365 days), held and new requests get the 503 page instead.
-    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = hoist_config::parse_duration)]
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_max)]
     max: Duration,
+}
+
+/// `--max`: a duration of at least a second. A pause that has already run
+/// out answers every request with 503, so `0s` would be an outage, not a pause.
+pub fn parse_max(text: &str) -> Result<Duration, String> {
+    let max = hoist_config::parse_duration(text).map_err(|error| error.to_string())?;
+    if max < Duration::from_secs(1) {
+        return Err(format!(
+            "`{text}` is under a second; past `--max` every request gets 503, so give at least 1s"
+        ));
+    }
+    Ok(max)
 }
 
 #[derive(Debug, clap::Args)]

@@ -118,15 +118,17 @@ impl Render for FullStatus {
             output::field(out, "candidate", format!("{} ({share})", candidate.release));
         }
         if let Some(pause) = &agent.pause {
-            output::field(
-                out,
-                "paused",
+            let line = if pause.remaining_ms == 0 {
+                // Past `--max` the pause does not end by itself: it refuses.
+                "its --max ran out: every request gets 503 until `hoist resume`".to_owned()
+            } else {
                 format!(
                     "{} requests held, {} s left; `hoist resume`",
                     pause.held,
-                    pause.remaining_ms / 1000
-                ),
-            );
+                    pause.remaining_ms.div_ceil(1000)
+                )
+            };
+            output::field(out, "paused", line);
         }
         if let Some(maintenance) = &agent.maintenance {
             let source = agent.maintenance_source.as_deref().unwrap_or("command");
