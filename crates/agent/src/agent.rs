@@ -472,7 +472,8 @@ impl Agent {
             return Err(AgentError::NoProcessConfig);
         }
         let dir = self.site.release_dir(release);
-        if !dir.is_dir() {
+        // A name from the admin API becomes a path: `../x` is no release.
+        if hoist_store::ReleaseId::parse(release).is_err() || !dir.is_dir() {
             return Err(AgentError::UnknownRelease(release.to_owned()));
         }
         let log = self

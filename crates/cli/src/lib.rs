@@ -31,16 +31,40 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         }
     };
     init_logging();
+    let json = cli.global.json;
     match commands::exec(cli) {
         Ok(code) => code,
         Err(error) => {
             if is_broken_pipe(&error) {
                 return EXIT_OK;
             }
-            eprintln!("error: {error:#}");
+            let message = render(&error);
+            if json {
+                // `--json` callers parse stdout: the failure is a JSON object there too.
+                println!("{}", serde_json::json!({ "error": message }));
+            }
+            eprintln!("error: {message}");
             EXIT_FAILURE
         }
     }
+}
+
+/// The error and its causes, each said once: library errors often quote
+/// their source in their own message, and `{:#}` would print it again
+/// ("No space left on device (os error 28): No space left on device ...").
+fn render(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
 }
 
 /// Warnings and errors go to stderr as logfmt by default, so an agent

@@ -151,6 +151,13 @@ fn disk_full_during_the_copy_left_a_partial_and_blamed_the_ledger() {
     fill(&env.site().join("shared/filler"));
     let status = env.status();
     assert_eq!(status["live"], v2.as_str());
+    // A recover with nothing to do leaves the reserve for the rollback.
+    let output = env.hoist().arg("recover").run();
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("freed"));
+    assert!(
+        env.site().join(".hoist-reserve").exists(),
+        "recover spent the reserve"
+    );
     env.hoist()
         .arg("rollback")
         .stderr_has("freed hoist's 2 MiB reserve")

@@ -281,7 +281,7 @@ impl Process {
             .filter(|count| *count <= Process::MAX_WARM_LIMIT)
             .ok_or_else(|| {
                 serde::de::Error::custom(format!(
-                    "`process.max_warm` is {value}; it must be between 0 and {} (each warm release is a running app)",
+                    "`{value}` is not between 0 and {} (each warm release is a running app)",
                     Process::MAX_WARM_LIMIT
                 ))
             })
@@ -816,14 +816,15 @@ max_release_size = "2 GiB"
         }
         let message = process("max_warm = 17\n").unwrap_err().to_string();
         assert!(
-            message.contains("`process.max_warm` is 17")
+            message.contains("`process.max_warm`: `17` is not between 0 and 16")
                 && message.contains("between 0 and 16")
                 && message.contains("line 5"),
             "{message}"
         );
         let message = process("max_warm = -1\n").unwrap_err().to_string();
         assert!(
-            message.contains("`process.max_warm` is -1") && message.contains("line 5"),
+            message.contains("`process.max_warm`: `-1` is not between")
+                && message.contains("line 5"),
             "{message}"
         );
     }

@@ -36,6 +36,22 @@ pub fn recover(
     config: Option<&Config>,
     reporter: &dyn Reporter,
 ) -> Result<RecoverReport, DeployError> {
+    // The reserve is for work: a recover with nothing to do must not spend it.
+    let has_work = Journal::pending(&context.site)?.is_some()
+        || !context.site.leftovers()?.is_empty()
+        || context.ledger_problem.is_some()
+        || hoist_ledger::salvage::damage(&context.site.ledger_path()).is_some();
+    if !has_work {
+        // Nothing to finish, undo, remove or repair: nothing to lock or write
+        // either (so it answers on a full disk too).
+        return Ok(RecoverReport {
+            action: "nothing",
+            interrupted: None,
+            live: context.site.live()?,
+            removed: Vec::new(),
+            ledger: None,
+        });
+    }
     crate::emergency::make_room(context, "recover", reporter);
     let lock = context.lock("recover", reporter)?;
     let removed = remove_leftovers(context);

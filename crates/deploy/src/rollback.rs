@@ -97,7 +97,8 @@ fn switch_release(
             duration_ms: 0,
         });
     }
-    if !context.site.release_dir(&target).is_dir() {
+    let is_id = hoist_store::ReleaseId::parse(&target).is_ok();
+    if !is_id || !context.site.release_dir(&target).is_dir() {
         return Err(DeployError::UnknownRelease(target));
     }
     // The emergency path: a ledger that cannot be read does not block it.

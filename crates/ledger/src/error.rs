@@ -1,4 +1,4 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A ledger failure; always names the ledger file.
 #[derive(Debug, thiserror::Error)]
@@ -11,6 +11,14 @@ pub enum LedgerError {
         path: PathBuf,
         /// SQLite's error.
         source: rusqlite::Error,
+    },
+    /// The file cannot be opened or read by this user.
+    #[error("cannot read the ledger `{}` ({problem}); read commands need read access to the site: run them as root, or as a member of the site's group (README, \"Security model\")", path.display())]
+    Unreadable {
+        /// The ledger file.
+        path: PathBuf,
+        /// What SQLite said.
+        problem: String,
     },
     /// The file is damaged (`PRAGMA quick_check` found problems).
     #[error("ledger `{}` is damaged ({problem}); `hoist recover` moves it aside and keeps what can be read", path.display())]
@@ -32,4 +40,37 @@ pub enum LedgerError {
         /// Why that failed too.
         source: std::io::Error,
     },
+}
+
+impl LedgerError {
+    /// Names what a person can do about `source`: a damaged file (`hoist
+    /// recover`), a file this user may not read (the site's group), or else
+    /// SQLite's own words.
+    pub(crate) fn classify(path: &Path, source: rusqlite::Error) -> LedgerError {
+        use rusqlite::ErrorCode;
+        let code = source.sqlite_error_code();
+        let problem = || {
+            source
+                .sqlite_error()
+                .and_then(|_| match &source {
+                    rusqlite::Error::SqliteFailure(_, Some(message)) => Some(message.clone()),
+                    _ => None,
+                })
+                .unwrap_or_else(|| source.to_string())
+        };
+        match code {
+            Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => LedgerError::Damaged {
+                path: path.to_owned(),
+                problem: problem(),
+            },
+            Some(ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => LedgerError::Unreadable {
+                path: path.to_owned(),
+                problem: problem(),
+            },
+            _ => LedgerError::Sqlite {
+                path: path.to_owned(),
+                source,
+            },
+        }
+    }
 }

@@ -64,10 +64,7 @@ impl Ledger {
     }
 
     fn open_without_replay(path: &Path) -> Result<Ledger, LedgerError> {
-        let wrap = |source| LedgerError::Sqlite {
-            path: path.to_owned(),
-            source,
-        };
+        let wrap = |source| LedgerError::classify(path, source);
         let conn = rusqlite::Connection::open(path).map_err(wrap)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(wrap)?;
         // FULL sync: a recorded deploy must survive a power cut like the
@@ -87,10 +84,7 @@ impl Ledger {
     /// Opens the ledger at `path` for reading only: nothing is created,
     /// migrated or replayed. A site without a ledger yet reads as empty.
     pub fn open_read_only(path: &Path) -> Result<Ledger, LedgerError> {
-        let wrap = |source| LedgerError::Sqlite {
-            path: path.to_owned(),
-            source,
-        };
+        let wrap = |source| LedgerError::classify(path, source);
         if !path.exists() {
             let conn = rusqlite::Connection::open_in_memory().map_err(wrap)?;
             schema::migrate(&conn).map_err(wrap)?;
@@ -166,9 +160,6 @@ impl Ledger {
     }
 
     fn wrap(&self) -> impl Fn(rusqlite::Error) -> LedgerError + '_ {
-        |source| LedgerError::Sqlite {
-            path: self.path.clone(),
-            source,
-        }
+        |source| LedgerError::classify(&self.path, source)
     }
 }

@@ -72,8 +72,12 @@ pub fn salvage(path: &Path) -> Result<Option<Salvaged>, LedgerError> {
     }))
 }
 
-/// What SQLite's integrity check says is wrong, if anything.
-fn damage(path: &Path) -> Option<String> {
+/// What SQLite's integrity check says is wrong with the ledger at `path`,
+/// if anything (reads only; works on a full disk).
+pub fn damage(path: &Path) -> Option<String> {
+    if !path.exists() {
+        return None;
+    }
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = match rusqlite::Connection::open_with_flags(path, flags) {
         Ok(conn) => conn,

@@ -39,6 +39,11 @@ pub fn default_max_connections(open_file_limit: u64) -> usize {
     (open_file_limit.saturating_sub(64) / 2).max(64) as usize
 }
 
+/// Evictions at the cap, logged at most once a second.
+static CAP_EVICTED: crate::throttle::Throttle = crate::throttle::Throttle::new(
+    "connection limit reached; closed the longest-waiting connection",
+);
+
 /// Why a connection was not admitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Refused {
@@ -122,9 +127,16 @@ impl Registry {
             }
             *count += 1;
         }
-        if self.counted.load(Ordering::SeqCst) >= self.max && !self.evict_oldest() {
-            self.forget_client(client);
-            return Err(Refused::Busy);
+        if self.counted.load(Ordering::SeqCst) >= self.max {
+            if !self.evict_oldest() {
+                self.forget_client(client);
+                return Err(Refused::Busy);
+            }
+            crate::throttle::warn_throttled!(
+                CAP_EVICTED,
+                max_connections = self.max,
+                "connection limit reached; closed the longest-waiting connection (a slow head or an idle keep-alive) to make room"
+            );
         }
         self.counted.fetch_add(1, Ordering::SeqCst);
         self.running.fetch_add(1, Ordering::SeqCst);

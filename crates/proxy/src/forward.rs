@@ -291,13 +291,16 @@ impl Proxy {
             .then(|| headers::upgrade_of(request.headers()))
             .flatten();
         let (mut parts, body) = request.into_parts();
-        // HTTP/2 clients name the host in `:authority`; HTTP/1.1 backends need `Host`.
+        // HTTP/2 clients name the host in `:authority`; HTTP/1.1 backends
+        // need `Host`. An HTTP/1.0 client may name none: the backend's own
+        // address stands in, as nginx sends its `$proxy_host`.
         if !has_host {
-            if let Some(host) = parts
+            let host = parts
                 .uri
                 .authority()
                 .and_then(|authority| HeaderValue::from_str(authority.as_str()).ok())
-            {
+                .or_else(|| HeaderValue::from_str(&backend.addr().to_string()).ok());
+            if let Some(host) = host {
                 parts.headers.insert(http::header::HOST, host);
             }
         }
@@ -400,8 +403,8 @@ impl Proxy {
 }
 
 /// Failures a flood can cause one of per request, logged at most once a second.
-static BACKEND_FAILED: Throttle = Throttle::new();
-static SLOW_BODY: Throttle = Throttle::new();
+static BACKEND_FAILED: Throttle = Throttle::new("backend request failed");
+static SLOW_BODY: Throttle = Throttle::new("request body too slow");
 
 /// Puts `uri`'s path into its normal form (see [`crate::path`]), keeping the
 /// query; returns the form rules match when it differs (an escaped `/`).

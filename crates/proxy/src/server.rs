@@ -118,10 +118,10 @@ async fn out_of_descriptors(registry: &Registry, error: &std::io::Error) {
 const EVICTION_WAIT: Duration = Duration::from_millis(100);
 
 /// Refused connections, logged at most once a second per reason.
-static ACCEPT_FAILED: Throttle = Throttle::new();
-static NO_DESCRIPTORS: Throttle = Throttle::new();
-static BUSY: Throttle = Throttle::new();
-static PER_CLIENT: Throttle = Throttle::new();
+static ACCEPT_FAILED: Throttle = Throttle::new("accept failed");
+static NO_DESCRIPTORS: Throttle = Throttle::new("out of file descriptors");
+static BUSY: Throttle = Throttle::new("turned away: every connection busy");
+static PER_CLIENT: Throttle = Throttle::new("turned away: per-client limit");
 
 /// Answers a connection that was not admitted: a short 503 over plain
 /// HTTP (a TLS client is just closed: there is no handshake budget to

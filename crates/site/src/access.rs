@@ -78,8 +78,11 @@ pub fn read_secret(path: &Path) -> Result<String, SiteError> {
         .permissions()
         .mode();
     if mode & 0o007 != 0 {
+        // `chmod` follows links: name the file it would change.
+        let file = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
         return Err(SiteError::SecretExposed {
             path: path.to_owned(),
+            file,
             mode: mode & 0o777,
         });
     }

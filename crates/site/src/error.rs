@@ -41,10 +41,12 @@ pub enum SiteError {
         holder: crate::LockHolder,
     },
     /// A secret file any local user can read or change.
-    #[error("`{}` holds a secret but is readable or writable by every user (mode {mode:04o}); run `chmod 600 {0}` (or 640 with a trusted group)", path.display())]
+    #[error("`{}` holds a secret but is readable or writable by every user (mode {mode:04o}); run `chmod 600 {}` (or 640 with a trusted group)", path.display(), file.display())]
     SecretExposed {
-        /// The file.
+        /// The path configured.
         path: PathBuf,
+        /// The file itself, where `path` is a symlink (the one to chmod).
+        file: PathBuf,
         /// Its permission bits.
         mode: u32,
     },

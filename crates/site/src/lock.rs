@@ -99,7 +99,19 @@ impl DeployLock {
             file.write_all(&json)?;
             file.sync_all()
         };
-        write(&mut file).map_err(SiteError::io("cannot write", &path))?;
+        match write(&mut file) {
+            Ok(()) => {}
+            // The flock is the lock; the record only names its holder. On a
+            // full disk an emergency rollback goes ahead without the name.
+            Err(error) if error.kind() == std::io::ErrorKind::StorageFull => {}
+            Err(source) => {
+                return Err(SiteError::Io {
+                    action: "cannot write",
+                    path,
+                    source,
+                })
+            }
+        }
         Ok((DeployLock { file: Some(file) }, stale))
     }
 

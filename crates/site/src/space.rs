@@ -75,9 +75,11 @@ impl crate::Site {
         }
     }
 
-    /// Frees the reserve when the disk is (nearly) full; returns whether it did.
-    pub fn use_reserve_if_full(&self) -> bool {
+    /// When the disk is (nearly) full, frees the reserve: `Some(true)` if
+    /// it did, `Some(false)` if there was none left to free; `None` when
+    /// the disk is not full.
+    pub fn use_reserve_if_full(&self) -> Option<bool> {
         let full = free_space(self.root()).is_ok_and(|free| free.bytes < FULL_BELOW);
-        full && std::fs::remove_file(self.reserve_path()).is_ok()
+        full.then(|| std::fs::remove_file(self.reserve_path()).is_ok())
     }
 }

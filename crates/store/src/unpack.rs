@@ -315,12 +315,15 @@ impl TreeWriter<'_> {
             .and_then(Path::to_str)
             .unwrap_or_default();
         if parent.is_empty() || self.dirs.contains(parent) {
-            Ok(())
-        } else {
-            Err(self
-                .artifact
-                .unsafe_entry(path, "comes before its parent directory"))
+            return Ok(());
         }
+        // Say why: a parent that is a link or a file is not a late directory.
+        let problem = match self.artifact.manifest.entry(parent).map(|entry| entry.kind) {
+            Some(EntryKind::Symlink) => format!("lies under `{parent}`, which is a symlink"),
+            Some(EntryKind::File) => format!("lies under `{parent}`, which is a file"),
+            _ => "comes before its parent directory".to_owned(),
+        };
+        Err(self.artifact.unsafe_entry(path, problem))
     }
 
     fn make_dir_or_link(&mut self, entry: &Entry) -> Result<(), StoreError> {

@@ -134,7 +134,7 @@ fn scan(identity: &Identity) -> Scan {
 /// Logs the processes that failed the check, which are never signalled.
 fn log_strangers(identity: &Identity, scan: &Scan, signal: Signal) {
     if !identity.this_boot() {
-        tracing::info!(
+        tracing::warn!(
             pid = identity.pid,
             signal = signal.as_str(),
             "recorded during another boot: nothing of it runs; left alone"

@@ -21,6 +21,10 @@ pub struct Args {
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     let (context, _) = crate::target::open_read_only(global)?;
     let release = crate::target::release_or_live(&context, args.release)?;
+    // The id becomes a file name: `../../etc/passwd` is not one.
+    hoist_store::ReleaseId::parse(&release).with_context(|| {
+        format!("`--release {release}` is not a release id; see `hoist releases`")
+    })?;
     let path = context
         .site
         .shared_dir()

@@ -234,7 +234,7 @@ where
 }
 
 /// Heads that did not arrive in time, logged at most once a second.
-static SLOW_HEAD: Throttle = Throttle::new();
+static SLOW_HEAD: Throttle = Throttle::new("request head too slow");
 
 /// Answers a request that will not be served with the proxy's own page,
 /// asking the client to close.

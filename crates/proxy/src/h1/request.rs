@@ -153,6 +153,9 @@ fn host_rules(version: Version, headers: &HeaderMap, seen: Seen) -> Result<(), R
     if seen.hosts == 0 && version == Version::HTTP_11 {
         return Err(Refusal::bad("An HTTP/1.1 request must name its Host."));
     }
+    if seen.hosts == 1 && !headers.get(header::HOST).is_some_and(is_host) {
+        return Err(Refusal::bad("The Host header is not a host name."));
+    }
     if seen.connection {
         let protected = [
             header::HOST,
@@ -169,6 +172,16 @@ fn host_rules(version: Version, headers: &HeaderMap, seen: Seen) -> Result<(), R
         }
     }
     Ok(())
+}
+
+/// Whether a `Host` value is `host[:port]` and nothing else: no list, no
+/// user info, no path (nginx answers 400 to `a/b@c` or `a, b` too). The
+/// app builds links from it, and `X-Forwarded-Host` repeats it.
+fn is_host(value: &HeaderValue) -> bool {
+    value.as_bytes().iter().all(|byte| {
+        byte.is_ascii_alphanumeric()
+            || matches!(byte, b'.' | b'-' | b'_' | b':' | b'[' | b']' | b'~' | b'%')
+    })
 }
 
 /// RFC 9112 §6.3 for requests. Anything ambiguous is refused rather than
@@ -312,6 +325,9 @@ mod tests {
             "GET * HTTP/1.1\r\nHost: a\r\n\r\n",
             "GET ftp://a/b HTTP/1.1\r\nHost: a\r\n\r\n",
             "GET http://user@a/b HTTP/1.1\r\nHost: a\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a/b@c\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a, b\r\n\r\n",
+            "GET / HTTP/1.0\r\nHost: a b\r\n\r\n",
         ] {
             assert_eq!(status(text), StatusCode::BAD_REQUEST, "{text}");
         }
