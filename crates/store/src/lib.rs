@@ -25,6 +25,7 @@ mod manifest;
 mod pack;
 mod paths;
 mod release_id;
+mod reuse;
 mod seekable;
 mod unpack;
 mod verify;

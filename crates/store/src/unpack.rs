@@ -163,7 +163,11 @@ impl Artifact {
         fs::create_dir(dest).map_err(StoreError::io("cannot create", dest))?;
         let tree = Dir::open(dest).map_err(StoreError::io("cannot open", dest))?;
         // A previous release that cannot be opened just means nothing is linked.
-        let previous = previous.and_then(|(dir, manifest)| Some((Dir::open(dir).ok()?, manifest)));
+        let previous = previous.and_then(|(dir, manifest)| {
+            let dir = Dir::open(dir).ok()?;
+            let reusable = crate::reuse::check(&dir, manifest, &self.manifest);
+            Some((dir, reusable))
+        });
         let mut file =
             File::open(&self.path).map_err(StoreError::io("cannot open artifact", &self.path))?;
         let mut writer = TreeWriter {
@@ -184,7 +188,11 @@ impl Artifact {
             }
             _ => writer.write_from_stream()?,
         }
-        Ok(writer.stats)
+        let mut stats = writer.stats;
+        if let Some((_, reusable)) = writer.previous {
+            stats.stale_in_previous = reusable.stale;
+        }
+        Ok(stats)
     }
 }
 
@@ -193,8 +201,8 @@ struct TreeWriter<'a> {
     artifact: &'a Artifact,
     /// The release being written, every path resolved beneath it.
     tree: Dir,
-    /// The live release and its manifest, for unchanged files.
-    previous: Option<(Dir, &'a Manifest)>,
+    /// The live release, and which of its files may be linked.
+    previous: Option<(Dir, crate::reuse::Reusable)>,
     on_file: &'a mut dyn FnMut(u64),
     stats: UnpackStats,
     /// Dirs this unpack created: every entry's parent must be one, so no
@@ -344,12 +352,13 @@ impl TreeWriter<'_> {
         Ok(())
     }
 
-    /// Hard-links `entry` from the previous release when it is unchanged there.
+    /// Hard-links `entry` from the previous release when it is unchanged
+    /// there, by both manifests and by its bytes on disk.
     fn link_unchanged(&mut self, entry: &Entry) -> Result<bool, StoreError> {
-        let Some((previous, manifest)) = &self.previous else {
+        let Some((previous, reusable)) = &self.previous else {
             return Ok(false);
         };
-        if !unchanged_in(manifest, entry) {
+        if !reusable.paths.contains(&entry.path) {
             return Ok(false);
         }
         let relative = Path::new(&entry.path);
@@ -363,29 +372,9 @@ impl TreeWriter<'_> {
         {
             return Ok(false);
         }
-        // The link is the same inode as the live file: check that it still
-        // holds what the manifest says, or an edit made there (a planted
-        // line, say) would be carried into every release from now on.
-        if !self.holds(entry) {
-            self.tree
-                .remove(relative)
-                .map_err(|error| self.refused(entry, "cannot remove", error))?;
-            self.stats.stale_in_previous.push(entry.path.clone());
-            return Ok(false);
-        }
         self.stats.files_linked += 1;
         (self.on_file)(entry.size);
         Ok(true)
-    }
-
-    /// Whether the file at `entry`'s path in the new tree has its digest.
-    fn holds(&self, entry: &Entry) -> bool {
-        let Ok(mut file) = self.tree.open_file(Path::new(&entry.path)) else {
-            return false;
-        };
-        crate::hash::hash_reader(&mut file).is_ok_and(|(size, digest)| {
-            size == entry.size && entry.blake3.as_deref() == Some(digest.as_str())
-        })
     }
 
     fn create_file(&self, path: &str, mode: u32) -> Result<File, StoreError> {
@@ -475,14 +464,4 @@ fn open_archive(path: &Path) -> Result<tar::Archive<Decoder>, StoreError> {
         detail: error.to_string(),
     })?;
     Ok(tar::Archive::new(decoder))
-}
-
-/// Whether the previous release's copy of `entry` is byte- and mode-identical.
-fn unchanged_in(manifest: &Manifest, entry: &Entry) -> bool {
-    manifest.entry(&entry.path).is_some_and(|old| {
-        old.kind == EntryKind::File
-            && old.blake3 == entry.blake3
-            && old.size == entry.size
-            && old.mode == entry.mode
-    })
 }

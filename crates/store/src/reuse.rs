@@ -1,0 +1,87 @@
+//! Which files of the previous release a new one may hard-link instead of
+//! writing: those the two manifests agree are unchanged *and* whose bytes
+//! on disk still match the digest. A file edited in place in the live
+//! release (a planted line) must not be carried into every release after
+//! it as "unchanged"; it is written fresh from the artifact instead, and
+//! named, so the deploy can say so.
+//!
+//! The check reads every candidate once, on all cores: for 10,000 files
+//! of 200 MB that is a fraction of what writing them would cost.
+
+use crate::hash::hash_reader;
+use crate::{Entry, EntryKind, Manifest};
+use hoist_beneath::Dir;
+use std::collections::HashSet;
+use std::path::Path;
+
+/// The outcome of the check.
+#[derive(Debug, Default)]
+pub(crate) struct Reusable {
+    /// Paths whose previous copy may be linked.
+    pub(crate) paths: HashSet<String>,
+    /// Paths the previous manifest calls unchanged whose copy no longer matches it.
+    pub(crate) stale: Vec<String>,
+}
+
+/// Checks every file of `new` that `old` (the manifest of the release in
+/// `previous`) lists with the same digest, size and mode.
+pub(crate) fn check(previous: &Dir, old: &Manifest, new: &Manifest) -> Reusable {
+    let candidates: Vec<&Entry> = new
+        .files
+        .iter()
+        .filter(|entry| unchanged_in(old, entry))
+        .collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .clamp(1, 8);
+    let chunk = candidates.len().div_ceil(threads).max(1);
+    let verdicts: Vec<Vec<(&Entry, bool)>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = candidates
+            .chunks(chunk)
+            .map(|entries| {
+                scope.spawn(move || {
+                    entries
+                        .iter()
+                        .map(|entry| (*entry, holds(previous, entry)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| worker.join().unwrap_or_default())
+            .collect()
+    });
+    let mut reusable = Reusable::default();
+    for (entry, holds) in verdicts.into_iter().flatten() {
+        if holds {
+            reusable.paths.insert(entry.path.clone());
+        } else {
+            reusable.stale.push(entry.path.clone());
+        }
+    }
+    reusable.stale.sort();
+    reusable
+}
+
+/// Whether `old` lists `entry` as a byte- and mode-identical file.
+fn unchanged_in(old: &Manifest, entry: &Entry) -> bool {
+    entry.kind == EntryKind::File
+        && old.entry(&entry.path).is_some_and(|old| {
+            old.kind == EntryKind::File
+                && old.blake3 == entry.blake3
+                && old.size == entry.size
+                && old.mode == entry.mode
+        })
+}
+
+/// Whether the file at `entry`'s path under `previous` (reached through no
+/// symlink) has `entry`'s size and digest. Missing or unreadable: no.
+fn holds(previous: &Dir, entry: &Entry) -> bool {
+    let Ok(mut file) = previous.open_file(Path::new(&entry.path)) else {
+        return false;
+    };
+    hash_reader(&mut file).is_ok_and(|(size, digest)| {
+        size == entry.size && entry.blake3.as_deref() == Some(digest.as_str())
+    })
+}
