@@ -7,10 +7,11 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use std::io::{BufRead, Read, Write};
+use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use util::static_app::StaticApp;
 use util::Env;
 
 use util::agent_process::{free_port, AgentProcess};
@@ -1146,34 +1147,6 @@ fn hold_then_canary_then_promote_or_abort() {
     );
     let history = env.hoist().args(["history", "--json"]).run_json();
     assert_eq!(history[0]["op"], "abort");
-}
-
-/// An example app run by the test as a static backend; killed on drop.
-struct StaticApp(std::process::Child);
-
-impl StaticApp {
-    fn start(name: &str, port: u16) -> StaticApp {
-        let mut child = std::process::Command::new(util::BIN)
-            .args(["example-app", "--listen", &format!("127.0.0.1:{port}")])
-            .env("HOIST_RELEASE", name)
-            .current_dir(std::env::temp_dir())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stderr.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(line.contains("listening"), "{line}");
-        StaticApp(child)
-    }
-}
-
-impl Drop for StaticApp {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn app_of(head: &str) -> String {

@@ -4,8 +4,9 @@
 mod util;
 
 use hoist_store::{Entry, EntryKind};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use util::craft::{craft, file, file_entry, Raw};
+use util::tmpfs::Tmpfs;
 use util::Env;
 
 /// Deploys v1, then runs `deploy artifact` expecting failure with `message`;
@@ -222,28 +223,6 @@ fn bad_config_names_key_and_line() {
         std::fs::read_link(env.site().join("current")).unwrap(),
         live
     );
-}
-
-/// A tmpfs mounted for the test's lifetime (needs root, as CI has).
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(dir: &Path, options: &str) -> Option<Tmpfs> {
-        std::fs::create_dir_all(dir).unwrap();
-        let status = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
-            .arg(dir)
-            .status();
-        status
-            .is_ok_and(|status| status.success())
-            .then(|| Tmpfs(dir.to_owned()))
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg(&self.0).status();
-    }
 }
 
 #[test]

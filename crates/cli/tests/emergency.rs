@@ -5,7 +5,8 @@
 mod util;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use util::tmpfs::Tmpfs;
 use util::Env;
 
 /// Garbage over the ledger's second page, as the review did.
@@ -73,28 +74,6 @@ fn corrupt_ledger_after_the_switch_blocked_recover_and_rollback() {
     assert_eq!(env.status()["previous"], v1.as_str());
 }
 
-/// A tmpfs mounted for the test's lifetime (needs root, as CI has).
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
-        std::fs::create_dir_all(dir).unwrap();
-        let status = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir)
-            .status();
-        status
-            .is_ok_and(|status| status.success())
-            .then(|| Tmpfs(dir.to_owned()))
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg(&self.0).status();
-    }
-}
-
 /// Writes zeros into `path` until the file system is full.
 fn fill(path: &Path) {
     use std::io::Write;
@@ -121,7 +100,7 @@ fn noise(bytes: usize) -> Vec<u8> {
 #[test]
 fn disk_full_during_the_copy_left_a_partial_and_blamed_the_ledger() {
     let env = Env::new();
-    let Some(_disk) = Tmpfs::mount(&env.site(), "48m") else {
+    let Some(_disk) = Tmpfs::mount(&env.site(), "size=48m") else {
         eprintln!("disk_full: cannot mount tmpfs here (not root); skipped");
         return;
     };

@@ -7,6 +7,7 @@ mod util;
 use std::io::{BufRead, Read, Write};
 use std::time::{Duration, Instant};
 use util::agent_process::{free_port, AgentProcess};
+use util::static_app::StaticApp;
 use util::Env;
 
 /// Bounds every wait in these tests.
@@ -33,34 +34,6 @@ fn header<'a>(text: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
-/// An example app as a static backend; killed on drop.
-struct StaticApp(std::process::Child);
-
-impl StaticApp {
-    fn start(port: u16) -> StaticApp {
-        let mut child = std::process::Command::new(util::BIN)
-            .args(["example-app", "--listen", &format!("127.0.0.1:{port}")])
-            .env("HOIST_RELEASE", "static")
-            .current_dir(std::env::temp_dir())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stderr.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(line.contains("listening"), "{line}");
-        StaticApp(child)
-    }
-}
-
-impl Drop for StaticApp {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// A site whose agent balances over `urls` (static backends).
 fn static_env(port: u16, urls: &[String]) -> Env {
     let mut config = format!(
@@ -79,7 +52,7 @@ fn static_env(port: u16, urls: &[String]) -> Env {
 #[test]
 fn static_backend_url_leaked_in_the_release_header() {
     let (port, backend_port) = (free_port(), free_port());
-    let _app = StaticApp::start(backend_port);
+    let _app = StaticApp::start("static", backend_port);
     let url = format!("http://127.0.0.1:{backend_port}");
     let env = static_env(port, std::slice::from_ref(&url));
     let _agent = AgentProcess::start(&env);

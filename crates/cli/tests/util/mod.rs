@@ -4,6 +4,8 @@
 pub mod agent_process;
 pub mod app_processes;
 pub mod craft;
+pub mod static_app;
+pub mod tmpfs;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
