@@ -144,7 +144,20 @@ fn maintenance_flag_file_was_read_through_a_symlink_and_whole() {
     let mut command = std::process::Command::new(util::BIN);
     command.arg("agent").stderr(std::process::Stdio::piped());
     let mut agent = AgentProcess::spawn_command(&env, command, &["agent"]);
-    let mut log = std::io::BufReader::new(agent.take_stderr().unwrap()).lines();
+    // Log lines arrive on a channel, so a missing line fails the test
+    // rather than blocking it.
+    let (lines, log) = std::sync::mpsc::channel();
+    let stderr = agent.take_stderr().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if lines.send(line).is_err() {
+                return;
+            }
+        }
+    });
     let get = || {
         let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
         stream
@@ -159,9 +172,7 @@ fn maintenance_flag_file_was_read_through_a_symlink_and_whole() {
     std::fs::write(&secret, "SECRET-CONTENT").unwrap();
     std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
     std::os::unix::fs::symlink(&secret, env.site().join("maintenance")).unwrap();
-    let refused = log
-        .by_ref()
-        .map_while(Result::ok)
+    let refused = std::iter::from_fn(|| log.recv_timeout(std::time::Duration::from_secs(10)).ok())
         .find(|line| line.contains("maintenance flag file refused"))
         .expect("the agent logged the refusal");
     assert!(refused.contains("symlink"), "{refused}");
