@@ -47,7 +47,7 @@ pub use backend::{Backend, BackendStats};
 pub use connections::default_max_connections;
 pub use forward::{Proxy, Settings};
 pub use headers::Peer;
-pub use maintenance::{is_valid_cidr, Maintenance};
+pub use maintenance::{is_valid_cidr, BadRule, Maintenance};
 pub use pool_members::{Member, MemberInfo, Members};
 pub use router::Router;
 pub use server::serve;

@@ -41,27 +41,29 @@ impl Maintenance {
     }
 
     /// This maintenance with its rules in the form requests are matched in,
-    /// or what is wrong with it: every path must start with `/` and is
+    /// or which rule is wrong: every path must start with `/` and is
     /// normalised as request paths are (`//perl/`, `/%70erl/` and
     /// `/x/../perl/` all become `/perl/`), every `allow` entry must be a
-    /// network. The CLI and the admin API both check through here.
-    pub fn checked(mut self) -> Result<Maintenance, String> {
+    /// network. The CLI and the admin API both check through here, and each
+    /// names the rule in its own terms (a flag, a JSON field).
+    pub fn checked(mut self) -> Result<Maintenance, BadRule> {
         for path in &mut self.paths {
+            let bad = |problem: &str| BadRule::Path {
+                path: path.clone(),
+                problem: problem.to_owned(),
+            };
             if !path.starts_with('/') {
-                return Err(format!("path `{path}` must start with `/`"));
+                return Err(bad("must start with `/`"));
             }
-            let normal = crate::path::normalise(path)
-                .map_err(|bad| format!("path `{path}`: {}", bad.why()))?;
+            let normal = crate::path::normalise(path).map_err(|error| bad(error.why()))?;
             let normal = normal.path.unwrap_or_else(|| path.clone());
             let matched = crate::path::match_form(&normal)
-                .map_err(|bad| format!("path `{path}`: {}", bad.why()))?
+                .map_err(|error| bad(error.why()))?
                 .into_owned();
             *path = matched;
         }
         if let Some(cidr) = self.allow.iter().find(|cidr| !is_valid_cidr(cidr)) {
-            return Err(format!(
-                "`{cidr}` is not a network like 10.1.0.0/16 or an address"
-            ));
+            return Err(BadRule::Allow(cidr.clone()));
         }
         Ok(self)
     }
@@ -132,6 +134,22 @@ impl Maintenance {
              <p class=\"until\">{until}</p></main></body></html>\n"
         )
     }
+}
+
+/// A maintenance rule that cannot be used, and which one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadRule {
+    /// A path prefix that is not a normal absolute path.
+    #[error("path `{path}`: {problem}")]
+    Path {
+        /// The path as given.
+        path: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// An `allow` entry that is not a network.
+    #[error("`{0}` is not a network like 10.1.0.0/16 or an address")]
+    Allow(String),
 }
 
 /// Whether `cidr` (`10.0.0.0/8`, `::1/128`, or a bare address) contains `ip`.
@@ -217,7 +235,10 @@ mod tests {
             assert_eq!(rule(spelling).unwrap(), "/perl/", "{spelling}");
         }
         assert_eq!(rule("/a%2fb").unwrap(), "/a/b");
-        assert!(rule("perl").unwrap_err().contains("must start with"));
+        assert!(rule("perl")
+            .unwrap_err()
+            .to_string()
+            .contains("must start with"));
         assert!(rule("/../etc").is_err());
         let bad_network = Maintenance {
             allow: vec!["10.0.0.0/99".into()],

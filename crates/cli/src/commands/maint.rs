@@ -103,17 +103,6 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
 }
 
 fn maintenance(on: OnArgs) -> anyhow::Result<Maintenance> {
-    // Named by their flags here; `checked` below normalises what passes.
-    if let Some(cidr) = on
-        .allow
-        .iter()
-        .find(|cidr| !hoist_proxy::is_valid_cidr(cidr))
-    {
-        bail!("`--allow {cidr}` is not a network like 10.1.0.0/16 or an address");
-    }
-    if let Some(path) = on.paths.iter().find(|path| !path.starts_with('/')) {
-        bail!("`--path {path}` must start with `/`");
-    }
     let page = match &on.page {
         Some(file) => Some(
             std::fs::read_to_string(file)
@@ -129,10 +118,16 @@ fn maintenance(on: OnArgs) -> anyhow::Result<Maintenance> {
         allow: on.allow,
         page,
     };
-    // The rules the proxy will really match, normalised as requests are.
-    maintenance
-        .checked()
-        .map_err(|problem| anyhow::anyhow!("`--path`: {problem}"))
+    // The rules the proxy will really match, normalised as requests are;
+    // a bad one is named by its flag.
+    maintenance.checked().map_err(|bad| match bad {
+        hoist_proxy::BadRule::Path { path, problem } => {
+            anyhow::anyhow!("`--path {path}`: {problem}")
+        }
+        hoist_proxy::BadRule::Allow(cidr) => {
+            anyhow::anyhow!("`--allow {cidr}` is not a network like 10.1.0.0/16 or an address")
+        }
+    })
 }
 
 /// One line saying what is now in force, so a surprise shows at once.
