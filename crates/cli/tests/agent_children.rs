@@ -7,32 +7,14 @@ mod util;
 
 use serde_json::{json, Value};
 use std::time::Duration;
-use util::agent_process::{free_port, AgentProcess};
+use util::agent_process::{agent_config_with, free_port, AgentProcess};
 use util::app_processes::{releases_running, runs, start_ticks, wait_gone, wait_releases};
 use util::Env;
 
 /// An agent site running the example app; `process` lines go into `[process]`.
 fn agent_env(port: u16, process: &str) -> Env {
-    let config = format!(
-        r#"
-[app]
-name = "shop"
-version = "1"
-[deploy]
-root = "../site"
-keep_releases = 20
-[process]
-command = "{bin} example-app"
-healthy_after = 1
-drain_timeout = "5s"
-stop_timeout = "5s"
-{process}
-[proxy]
-listen = "127.0.0.1:{port}"
-"#,
-        bin = util::BIN
-    );
-    let env = Env::with_config(&config);
+    let process = format!("healthy_after = 1\n{process}");
+    let env = Env::with_config(&agent_config_with(port, &process, ""));
     std::fs::remove_file(env.src().join("index.html")).unwrap();
     env
 }

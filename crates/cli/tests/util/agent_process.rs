@@ -136,6 +136,32 @@ pub fn free_port() -> u16 {
 /// A hoist.toml for an agent running the example app on `port`; `extra`
 /// is appended (more sections).
 pub fn agent_config(port: u16, extra: &str) -> String {
+    agent_config_with(port, "", extra)
+}
+
+/// [`agent_config`] with `process` lines (`key = value`) in `[process]`,
+/// each replacing the default for its key or added to them.
+pub fn agent_config_with(port: u16, process: &str, extra: &str) -> String {
+    let mut keys: Vec<(String, String)> = [
+        ("command", format!("\"{BIN} example-app\"")),
+        ("health_timeout", "\"5s\"".to_owned()),
+        ("drain_timeout", "\"5s\"".to_owned()),
+        ("stop_timeout", "\"5s\"".to_owned()),
+    ]
+    .into_iter()
+    .map(|(key, value)| (key.to_owned(), value))
+    .collect();
+    for (key, value) in process.lines().filter_map(|line| line.split_once('=')) {
+        let (key, value) = (key.trim().to_owned(), value.trim().to_owned());
+        match keys.iter_mut().find(|(known, _)| *known == key) {
+            Some(slot) => slot.1 = value,
+            None => keys.push((key, value)),
+        }
+    }
+    let process: String = keys
+        .iter()
+        .map(|(key, value)| format!("{key} = {value}\n"))
+        .collect();
     format!(
         r#"
 [app]
@@ -145,14 +171,9 @@ version = "1"
 root = "../site"
 keep_releases = 10
 [process]
-command = "{bin} example-app"
-health_timeout = "5s"
-drain_timeout = "5s"
-stop_timeout = "5s"
-[proxy]
+{process}[proxy]
 listen = "127.0.0.1:{port}"
 {extra}
-"#,
-        bin = BIN
+"#
     )
 }
