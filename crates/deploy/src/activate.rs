@@ -6,14 +6,7 @@ use crate::Context;
 use crate::{command, health, DeployError, Reporter};
 use hoist_config::Deploy;
 use hoist_ledger::{Event, Outcome, ReleaseState, Write};
-use hoist_site::{durable, Journal, JournalRecord};
-
-/// Steps of a switch, in journal order.
-pub(crate) const SWITCH: &str = "switch";
-pub(crate) const RESTART: &str = "restart";
-pub(crate) const HEALTH: &str = "health";
-pub(crate) const SWITCH_BACK: &str = "switch-back";
-pub(crate) const RECORD: &str = "record";
+use hoist_site::{durable, Journal, JournalRecord, Op, Step};
 
 /// Builds the ledger event for the journaled operation.
 pub(crate) fn event(
@@ -29,7 +22,7 @@ pub(crate) fn event(
         .max(0) as u64;
     Event {
         op_id: record.op_id.clone(),
-        op: record.op.clone(),
+        op: record.op.as_str().to_owned(),
         release: Some(record.release.clone()),
         from: record.from.clone(),
         to: to.map(str::to_owned),
@@ -51,29 +44,29 @@ pub(crate) fn activate(
     context: &Context,
     journal: &mut Journal,
     settings: &Deploy,
-    from_step: &str,
+    from_step: Step,
     reporter: &dyn Reporter,
 ) -> Result<(), DeployError> {
     let target = journal.record().release.clone();
     if let Some(agent) = &context.agent {
-        if from_step != RECORD {
-            journal.step(SWITCH)?;
+        if from_step != Step::Record {
+            journal.step(Step::Switch)?;
             reporter.step(
-                SWITCH,
+                "switch",
                 &format!("agent: starting `{target}`, switching traffic once it is healthy"),
             );
             return match agent.activate(&target) {
                 Ok(summary) => {
-                    reporter.step(SWITCH, &summary);
+                    reporter.step("switch", &summary);
                     Ok(())
                 }
                 Err(problem) => candidate_failed(context, journal, &problem, reporter),
             };
         }
     }
-    if from_step == SWITCH {
-        journal.step(SWITCH)?;
-        reporter.step(SWITCH, &format!("current -> releases/{target}"));
+    if from_step == Step::Switch {
+        journal.step(Step::Switch)?;
+        reporter.step("switch", &format!("current -> releases/{target}"));
         context.site.switch_to(&target)?;
     }
     let problem = match restart_and_check(context, journal, settings, &target, from_step, reporter)
@@ -89,19 +82,23 @@ fn restart_and_check(
     journal: &mut Journal,
     settings: &Deploy,
     target: &str,
-    from_step: &str,
+    from_step: Step,
     reporter: &dyn Reporter,
 ) -> Result<(), String> {
-    if from_step != HEALTH {
+    if from_step != Step::Health {
         if let Some(restart) = &settings.restart {
-            journal.step(RESTART).map_err(|error| error.to_string())?;
-            reporter.step(RESTART, restart);
+            journal
+                .step(Step::Restart)
+                .map_err(|error| error.to_string())?;
+            reporter.step("restart", restart);
             restart_command(context, target, restart)?;
         }
     }
     if let Some(url) = &settings.health {
-        journal.step(HEALTH).map_err(|error| error.to_string())?;
-        reporter.step(HEALTH, url);
+        journal
+            .step(Step::Health)
+            .map_err(|error| error.to_string())?;
+        reporter.step("health", url);
         health::wait_healthy(url, settings.health_timeout)?;
     }
     Ok(())
@@ -163,12 +160,12 @@ pub(crate) fn switch_back(
     problem: &str,
     reporter: &dyn Reporter,
 ) -> Result<(), DeployError> {
-    journal.step(SWITCH_BACK)?;
+    journal.step(Step::SwitchBack)?;
     let record = journal.record().clone();
     let restored = record.from.clone();
     match &restored {
         Some(from) => {
-            reporter.step(SWITCH_BACK, &format!("current -> releases/{from}"));
+            reporter.step("switch-back", &format!("current -> releases/{from}"));
             context.site.switch_to(from)?;
             if let Some(restart) = &context
                 .settings_for(from, None)
@@ -217,7 +214,7 @@ pub(crate) fn left_state(record: &JournalRecord) -> ReleaseState {
         .from
         .as_deref()
         .is_none_or(|from| record.release.as_str() > from);
-    if record.op == "rollback" && !forward {
+    if matches!(record.op, Op::Rollback | Op::AutoRollback) && !forward {
         ReleaseState::RolledBack
     } else {
         ReleaseState::Good
@@ -231,7 +228,7 @@ pub(crate) fn record_success(
     detail: Option<String>,
     reporter: &dyn Reporter,
 ) -> Result<(), DeployError> {
-    journal.step(RECORD)?;
+    journal.step(Step::Record)?;
     let record = journal.record().clone();
     let left = left_state(&record);
     let switch = Write::Switch {

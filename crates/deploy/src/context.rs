@@ -133,9 +133,9 @@ impl Context {
     pub(crate) fn refuse_if_pending(&self) -> Result<(), DeployError> {
         match Journal::pending(&self.site)? {
             Some(record) => Err(DeployError::PendingRecovery {
-                op: record.op,
+                op: record.op.to_string(),
                 release: record.release,
-                step: record.step,
+                step: record.step.to_string(),
             }),
             None => Ok(()),
         }

@@ -1,14 +1,14 @@
 //! `hoist deploy`: lock, copy, verify, unpack, check, mark ready, switch,
 //! restart, record, prune, unlock. Each step is journaled before it runs.
 
-use crate::activate::{self, activate, record_success, SWITCH};
+use crate::activate::{self, activate, record_success};
 use crate::schema::{self, Schema};
 use crate::tree::{remove_tree, seal};
 use crate::{command, prune, shared, test_count, Context, DeployError, Reporter};
 use hoist_config::{Config, Deploy};
 use hoist_db::Phase;
 use hoist_ledger::{Outcome, ReleaseRow, ReleaseState, Write};
-use hoist_site::{durable, free_space, Journal};
+use hoist_site::{durable, free_space, Journal, Op, Step};
 use hoist_store::{Artifact, Manifest, UnpackStats};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -93,7 +93,7 @@ pub fn deploy(
 
     let mut journal = Journal::begin(
         &context.site,
-        "deploy",
+        Op::Deploy,
         &id,
         live.clone(),
         request.reason.clone(),
@@ -157,7 +157,7 @@ pub fn deploy(
         }
     };
     if let Some(schema) = &schema {
-        journal.step(MIGRATE)?;
+        journal.step(Step::Migrate)?;
         match schema::deploy_phase(context, schema, Phase::Pre, reporter) {
             Ok(ran) => report.migrations = ran.ran,
             Err(error) => {
@@ -170,7 +170,7 @@ pub fn deploy(
     }
 
     if request.hold {
-        journal.step("hold")?;
+        journal.step(Step::Hold)?;
         let summary = match context.agent.as_ref().map(|agent| agent.hold(&id)) {
             Some(Ok(summary)) => summary,
             Some(Err(problem)) => {
@@ -194,7 +194,7 @@ pub fn deploy(
             live.as_deref(),
             Some(summary),
         );
-        event.op = "hold".into();
+        event.op = Op::Hold.as_str().into();
         context.record(&Write::Event { event }, reporter);
         activate::journal_done(context, &mut journal)?;
         lock.release()?;
@@ -202,12 +202,12 @@ pub fn deploy(
         report.duration_ms = started.elapsed().as_millis() as u64;
         return Ok(report);
     }
-    let activated = activate(context, &mut journal, &settings, SWITCH, reporter);
+    let activated = activate(context, &mut journal, &settings, Step::Switch, reporter);
     resume();
     activated?;
     record_success(context, &mut journal, request.reason.clone(), reporter)?;
     if let Some(schema) = &schema {
-        journal.step(MIGRATE_POST)?;
+        journal.step(Step::MigratePost)?;
         if let Err(problem) = post_switch(context, schema, live.as_deref(), reporter, &mut report) {
             // The new release is live and serving; only the contract step is missing.
             activate::journal_done(context, &mut journal)?;
@@ -218,7 +218,7 @@ pub fn deploy(
             });
         }
     }
-    journal.step(prune::STEP)?;
+    journal.step(Step::Prune)?;
     report.pruned = prune::prune_locked(context, settings.keep_releases, reporter)?.removed;
     activate::journal_done(context, &mut journal)?;
     lock.release()?;
@@ -226,11 +226,6 @@ pub fn deploy(
     report.duration_ms = started.elapsed().as_millis() as u64;
     Ok(report)
 }
-
-/// The journal step of pre-switch migrations.
-const MIGRATE: &str = "migrate";
-/// The journal step of post-switch (contract) migrations.
-const MIGRATE_POST: &str = "migrate-post";
 
 /// The release's database and migrations, when its config has `[database]`.
 fn schema_for(
@@ -286,7 +281,7 @@ fn prepare(
     if release_dir.is_dir() {
         same_content(context, original, &id)?;
         // Already unpacked (a ready or rolled-back release): verify instead of unpacking again.
-        journal.step("verify")?;
+        journal.step(Step::Verify)?;
         reporter.step(
             "verify",
             &format!("`{id}` is already on disk; verifying it"),
@@ -301,14 +296,14 @@ fn prepare(
 
     let incoming = site.incoming_dir().join(format!("{id}.tar.zst"));
     journal.set_incoming(incoming.clone())?;
-    journal.step("copy")?;
+    journal.step(Step::Copy)?;
     reporter.step(
         "copy",
         &format!("{} -> incoming/", original.path().display()),
     );
     copy_in(context, original.path(), &incoming)?;
 
-    journal.step("verify")?;
+    journal.step(Step::Verify)?;
     // A hard link is the file already checked; only a real copy is read again.
     let artifact = match original.linked_at(&incoming) {
         Some(artifact) => artifact,
@@ -336,10 +331,10 @@ fn prepare(
         None => None,
     };
 
-    journal.step("space")?;
+    journal.step(Step::Space)?;
     check_space(context, manifest, previous.as_ref().map(|(_, m)| m))?;
 
-    journal.step("unpack")?;
+    journal.step(Step::Unpack)?;
     let partial = site.partial_dir(&id);
     remove_tree(&partial);
     reporter.step(
@@ -370,7 +365,7 @@ fn prepare(
     }
 
     let settings = context.settings_for(&id, config)?;
-    journal.step("shared")?;
+    journal.step(Step::Shared)?;
     shared::link_all(site, &partial, manifest, &settings.shared)?;
 
     let env_root = site.root().to_string_lossy().into_owned();
@@ -382,7 +377,7 @@ fn prepare(
         ("HOIST_RELEASE_DIR", env_dir.as_str()),
         ("HOIST_DATA", env_data.as_str()),
     ];
-    journal.step("checks")?;
+    journal.step(Step::Checks)?;
     for check in &settings.checks {
         reporter.step("checks", check);
         let finished = command::run(check, &partial, &env)?;
@@ -398,14 +393,14 @@ fn prepare(
     }
     let tests = match &settings.test {
         Some(gate) => {
-            journal.step("test")?;
+            journal.step(Step::Test)?;
             reporter.step("test", &gate.command);
             Some(run_test_gate(context, gate, &partial, &env)?)
         }
         None => None,
     };
 
-    journal.step("ready")?;
+    journal.step(Step::Ready)?;
     reporter.step("ready", "sealing the release read-only");
     seal(&partial)?;
     durable::sync_filesystem(&partial)?;

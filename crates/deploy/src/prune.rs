@@ -8,8 +8,6 @@ use hoist_site::{durable, Journal};
 use serde::Serialize;
 use std::collections::HashSet;
 
-/// The journal step under which releases are removed.
-pub(crate) const STEP: &str = "prune";
 
 /// What a prune did.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -34,12 +32,12 @@ pub fn prune(
     let live = context.site.live()?;
     let mut journal = Journal::begin(
         &context.site,
-        "prune",
+        hoist_site::Op::Prune,
         live.as_deref().unwrap_or("-"),
         live.clone(),
         None,
     )?;
-    journal.step(STEP)?;
+    journal.step(hoist_site::Step::Prune)?;
     let report = prune_locked(context, keep, reporter)?;
     let detail =
         (!report.removed.is_empty()).then(|| format!("removed {}", report.removed.join(", ")));
@@ -97,7 +95,7 @@ pub(crate) fn prune_locked(
             counted += 1;
             report.kept.push(id);
         } else {
-            reporter.step(STEP, &format!("removing `{id}`"));
+            reporter.step("prune", &format!("removing `{id}`"));
             let problems = remove_release(context, &id)?;
             for problem in &problems {
                 reporter.warn(problem);

@@ -4,13 +4,13 @@
 //! recovery finishes it (restart, health check, record); otherwise it
 //! cleans up and the live release stays as it was.
 
-use crate::activate::{self, activate, record_success, HEALTH, RECORD, RESTART, SWITCH_BACK};
+use crate::activate::{self, activate, record_success};
 use crate::deploy::{read_manifest, release_row};
 use crate::tree::remove_tree;
 use crate::{prune, Context, DeployError, Reporter};
 use hoist_config::Config;
 use hoist_ledger::{Outcome, Write};
-use hoist_site::{Journal, JournalRecord};
+use hoist_site::{Journal, JournalRecord, Op, Step};
 use serde::Serialize;
 
 /// What recovery did.
@@ -70,9 +70,9 @@ pub fn recover(
         });
     };
     let live = context.site.live()?;
-    let switched = live.as_deref() == Some(record.release.as_str()) && record.op != "prune";
+    let switched = live.as_deref() == Some(record.release.as_str()) && record.op != Op::Prune;
     let mut journal = Journal::resume(&context.site, record.clone());
-    let action = if record.step == SWITCH_BACK {
+    let action = if record.step == Step::SwitchBack {
         let settings =
             context.settings_for(record.from.as_deref().unwrap_or(&record.release), config)?;
         let problem = "interrupted while switching back after a failed restart or health check";
@@ -150,12 +150,12 @@ fn finish(
     }
     let already_recorded = context.ledger.has_event(&record.op_id)?;
     if !already_recorded {
-        let resume_at = match record.step.as_str() {
-            HEALTH => HEALTH,
-            RECORD | prune::STEP => RECORD,
-            _ => RESTART,
+        let resume_at = match record.step {
+            Step::Health => Step::Health,
+            Step::Record | Step::Prune => Step::Record,
+            _ => Step::Restart,
         };
-        if resume_at != RECORD {
+        if resume_at != Step::Record {
             reporter.step(
                 "recover",
                 &format!(
@@ -175,8 +175,8 @@ fn finish(
             reporter,
         )?;
     }
-    if record.op == "deploy" {
-        journal.step(prune::STEP)?;
+    if record.op == Op::Deploy {
+        journal.step(Step::Prune)?;
         prune::prune_locked(context, settings.keep_releases, reporter)?;
     }
     activate::journal_done(context, journal)
@@ -192,7 +192,7 @@ fn clean_up(
     remove_tree(&context.site.partial_dir(&record.release));
     let release_dir = context.site.release_dir(&record.release);
     // A release that reached `ready` is complete and verified; keep it, known to the ledger.
-    if record.op == "deploy" && context.ledger.release(&record.release)?.is_none() {
+    if record.op == Op::Deploy && context.ledger.release(&record.release)?.is_none() {
         if let Some(manifest) = read_manifest(&release_dir) {
             let row = release_row(&manifest, None);
             context.record(&Write::Release { row }, reporter);

@@ -1,12 +1,12 @@
 //! `hoist rollback [--to ID]`: one step back, through the same switch path as a deploy.
 
-use crate::activate::{self, activate, record_success, SWITCH};
+use crate::activate::{self, activate, record_success};
 use crate::schema::Schema;
 use crate::status::previous_release;
 use crate::{verify, Context, DeployError, Reporter};
 use hoist_config::Config;
 use hoist_ledger::ReleaseState;
-use hoist_site::Journal;
+use hoist_site::{Journal, Op};
 use serde::Serialize;
 
 /// What a rollback did.
@@ -40,7 +40,7 @@ pub fn promote(
         None,
         reason,
         reporter,
-        "promote",
+        Op::Promote,
         false,
     )
 }
@@ -55,7 +55,7 @@ pub fn rollback(
     reporter: &dyn Reporter,
     with_db: bool,
 ) -> Result<RollbackReport, DeployError> {
-    switch_release(context, to, config, reason, reporter, "rollback", with_db)
+    switch_release(context, to, config, reason, reporter, Op::Rollback, with_db)
 }
 
 fn switch_release(
@@ -64,13 +64,13 @@ fn switch_release(
     config: Option<&Config>,
     reason: Option<String>,
     reporter: &dyn Reporter,
-    op: &str,
+    op: Op,
     with_db: bool,
 ) -> Result<RollbackReport, DeployError> {
     let started = std::time::Instant::now();
     context.refuse_if_pending()?;
-    crate::emergency::make_room(context, op, reporter);
-    let lock = context.lock(op, reporter)?;
+    crate::emergency::make_room(context, op.as_str(), reporter);
+    let lock = context.lock(op.as_str(), reporter)?;
     context.refuse_if_pending()?;
     let live = context.site.live()?;
     if let Some(problem) = &context.ledger_problem {
@@ -162,7 +162,13 @@ fn switch_release(
             report.predates.join(", ")
         ));
     }
-    activate(context, &mut journal, &settings, SWITCH, reporter)?;
+    activate(
+        context,
+        &mut journal,
+        &settings,
+        hoist_site::Step::Switch,
+        reporter,
+    )?;
     record_success(context, &mut journal, reason, reporter)?;
     activate::journal_done(context, &mut journal)?;
     if let (true, Some(database), Some(from)) = (with_db && !predates.is_empty(), &database, &live)

@@ -3,7 +3,7 @@
 //! If hoist dies mid-operation the journal survives, names the last step
 //! begun, and `hoist recover` reads it to finish or undo the work.
 
-use crate::{durable, identity, Site, SiteError};
+use crate::{durable, identity, Op, Site, SiteError, Step};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -16,14 +16,14 @@ pub const FAULT_ENV: &str = "HOIST_FAULT_KILL_AT";
 pub struct JournalRecord {
     /// Unique id, shared with the ledger row this operation will write.
     pub op_id: String,
-    /// `deploy`, `rollback` or `prune`.
-    pub op: String,
+    /// What operation.
+    pub op: Op,
     /// The release being made live (or pruned).
     pub release: String,
     /// The release live when the operation began.
     pub from: Option<String>,
     /// The last step begun.
-    pub step: String,
+    pub step: Step,
     /// The user who ran it.
     pub user: String,
     /// The host it ran on.
@@ -51,7 +51,7 @@ impl Journal {
     /// Starts journaling a new operation; its first step is `begin`.
     pub fn begin(
         site: &Site,
-        op: &str,
+        op: Op,
         release: &str,
         from: Option<String>,
         reason: Option<String>,
@@ -59,10 +59,10 @@ impl Journal {
         let started_at = jiff::Timestamp::now();
         let record = JournalRecord {
             op_id: format!("{}-{}", started_at.as_nanosecond(), std::process::id()),
-            op: op.to_owned(),
+            op,
             release: release.to_owned(),
             from,
-            step: "begin".to_owned(),
+            step: Step::Begin,
             user: identity::user_name(),
             host: identity::host_name(),
             pid: std::process::id(),
@@ -100,10 +100,10 @@ impl Journal {
     }
 
     /// Durably records that `step` is about to begin.
-    pub fn step(&mut self, step: &str) -> Result<(), SiteError> {
-        self.record.step = step.to_owned();
+    pub fn step(&mut self, step: Step) -> Result<(), SiteError> {
+        self.record.step = step;
         self.write()?;
-        if std::env::var(FAULT_ENV).is_ok_and(|at| at == step) {
+        if std::env::var(FAULT_ENV).is_ok_and(|at| at == step.as_str()) {
             let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
         }
         Ok(())
@@ -150,12 +150,12 @@ mod tests {
     fn journal_survives_until_finished() {
         let dir = tempfile::tempdir().unwrap();
         let site = Site::create(dir.path()).unwrap();
-        let mut journal = Journal::begin(&site, "deploy", "b", Some("a".into()), None).unwrap();
-        journal.step("unpack").unwrap();
+        let mut journal = Journal::begin(&site, Op::Deploy, "b", Some("a".into()), None).unwrap();
+        journal.step(Step::Unpack).unwrap();
         let pending = Journal::pending(&site).unwrap().unwrap();
         assert_eq!(
-            (pending.step.as_str(), pending.from.as_deref()),
-            ("unpack", Some("a"))
+            (pending.step, pending.from.as_deref()),
+            (Step::Unpack, Some("a"))
         );
         journal.finish().unwrap();
         assert!(Journal::pending(&site).unwrap().is_none());

@@ -31,6 +31,7 @@ mod identity;
 mod journal;
 mod layout;
 mod lock;
+mod op;
 mod space;
 
 pub use access::{read_secret, StateAccess};
@@ -39,4 +40,5 @@ pub use identity::{host_name, user_name};
 pub use journal::{Journal, JournalRecord};
 pub use layout::Site;
 pub use lock::{DeployLock, LockHolder};
+pub use op::{OnCrash, Op, Phase, Step};
 pub use space::{free_space, FreeSpace, RESERVE_BYTES};

@@ -1,0 +1,241 @@
+//! Operations and their steps, as typed values.
+//!
+//! Every change of live state is an [`Op`] made of [`Step`]s, journaled
+//! before each one runs. A step belongs to one [`Phase`]: *stage* steps
+//! change nothing users get, *switch* steps change it, *after* steps finish
+//! a switch that happened. What `hoist recover` does after a crash follows
+//! from the step alone ([`Step::on_crash`]), so adding a step means saying
+//! how to recover from it: the `match` will not compile otherwise.
+//!
+//! Both serialise in kebab-case, the names journals have always used, so a
+//! journal written by an older hoist still reads.
+
+use serde::{Deserialize, Serialize};
+
+/// An operation that changes the site.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+)]
+#[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
+pub enum Op {
+    /// Stage an artifact and switch to it.
+    Deploy,
+    /// Stage an artifact and start it beside the live release for test traffic.
+    Hold,
+    /// Switch to the held candidate.
+    Promote,
+    /// Switch back to an earlier release (by hand).
+    Rollback,
+    /// Switch back to an earlier release, decided by the agent's watch.
+    AutoRollback,
+    /// Remove old releases.
+    Prune,
+    /// Move the data pointer to a newer version.
+    DataRoll,
+    /// Move the data pointer back.
+    DataRevert,
+}
+
+/// One step of an [`Op`], in the order they can run.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+)]
+#[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
+pub enum Step {
+    /// Journaled, nothing done yet.
+    Begin,
+    /// Copying the artifact into `incoming/`.
+    Copy,
+    /// Checking the artifact (or the release on disk) against its manifest.
+    Verify,
+    /// Checking free space and inodes.
+    Space,
+    /// Unpacking into `releases/<id>.partial`.
+    Unpack,
+    /// Linking `shared/` paths.
+    Shared,
+    /// Running `[deploy] checks`.
+    Checks,
+    /// Running the test gate.
+    Test,
+    /// Sealing and renaming the release into place: staged.
+    Ready,
+    /// Holding new requests (the agent's pause) before the schema changes.
+    Pause,
+    /// Running `phase = pre` migrations (expand).
+    Migrate,
+    /// Undoing migrations the target release predates (`rollback --with-db`).
+    MigrateDown,
+    /// Moving the data pointer to the version the target needs.
+    Data,
+    /// Starting the candidate beside the live release (`deploy --hold`).
+    Hold,
+    /// Moving `current` and the route.
+    Switch,
+    /// Running the external restart command.
+    Restart,
+    /// Waiting for the health check.
+    Health,
+    /// Going back to the release live before, after a failed restart or health check.
+    SwitchBack,
+    /// Recording the switch in the ledger.
+    Record,
+    /// Running `phase = post` migrations (contract), once the old release drained.
+    MigratePost,
+    /// Removing old releases.
+    Prune,
+    /// Telling the app a new data version is live.
+    Reload,
+}
+
+/// Which part of an operation a step is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    /// Nothing users get has changed.
+    Stage,
+    /// What users get is changing.
+    Switch,
+    /// The switch happened; finishing it.
+    After,
+}
+
+/// What `hoist recover` does with an operation killed during a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnCrash {
+    /// Nothing live changed for good: remove what was made, keep what was live.
+    Undo,
+    /// Undo, unless the switch is already visible (`current` names the
+    /// target): then finish it.
+    UndoUnlessSwitched,
+    /// The switch happened: run the remaining steps from this one.
+    Resume,
+}
+
+impl Step {
+    /// The phase this step belongs to.
+    pub fn phase(self) -> Phase {
+        use Step::*;
+        match self {
+            Begin | Copy | Verify | Space | Unpack | Shared | Checks | Test | Ready => Phase::Stage,
+            Pause | Migrate | MigrateDown | Data | Hold | Switch => Phase::Switch,
+            Restart | Health | SwitchBack | Record | MigratePost | Prune | Reload => Phase::After,
+        }
+    }
+
+    /// How to recover from a crash during this step.
+    pub fn on_crash(self) -> OnCrash {
+        match self.phase() {
+            Phase::Stage => OnCrash::Undo,
+            Phase::Switch => OnCrash::UndoUnlessSwitched,
+            Phase::After => OnCrash::Resume,
+        }
+    }
+
+    /// The journal name.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// Every step, in order (for tests that must cover each one).
+    pub fn all() -> impl Iterator<Item = Step> {
+        <Step as strum::IntoEnumIterator>::iter()
+    }
+}
+
+impl Op {
+    /// The journal and ledger name.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// Every operation.
+    pub fn all() -> impl Iterator<Item = Op> {
+        <Op as strum::IntoEnumIterator>::iter()
+    }
+
+    /// True for operations that move code forward, whose new release the
+    /// agent then watches (and may roll back on its own).
+    pub fn is_forward(self) -> bool {
+        matches!(self, Op::Deploy | Op::Promote)
+    }
+}
+
+impl std::fmt::Display for Op {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_the_ones_journals_on_disk_use() {
+        let names: Vec<&str> = Step::all().map(Step::as_str).collect();
+        for old in [
+            "begin",
+            "copy",
+            "verify",
+            "space",
+            "unpack",
+            "shared",
+            "checks",
+            "test",
+            "ready",
+            "migrate",
+            "hold",
+            "switch",
+            "restart",
+            "health",
+            "switch-back",
+            "record",
+            "migrate-post",
+            "prune",
+        ] {
+            assert!(names.contains(&old), "`{old}` no longer reads");
+            let json = format!("\"{old}\"");
+            let step: Step = serde_json::from_str(&json).unwrap();
+            assert_eq!(serde_json::to_string(&step).unwrap(), json);
+        }
+        for old in ["deploy", "rollback", "prune", "promote", "hold"] {
+            let op: Op = serde_json::from_str(&format!("\"{old}\"")).unwrap();
+            assert_eq!(op.as_str(), old);
+        }
+    }
+
+    #[test]
+    fn stage_steps_are_undone_and_after_steps_resumed() {
+        assert_eq!(Step::Unpack.on_crash(), OnCrash::Undo);
+        assert_eq!(Step::Switch.on_crash(), OnCrash::UndoUnlessSwitched);
+        assert_eq!(Step::MigratePost.on_crash(), OnCrash::Resume);
+    }
+}
