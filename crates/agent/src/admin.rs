@@ -29,6 +29,10 @@ use tokio::net::{TcpListener, UnixListener};
 #[derive(Deserialize)]
 struct ActivateRequest {
     release: String,
+    /// Watch the release after the switch (and roll back on our own):
+    /// for forward moves, never for a rollback.
+    #[serde(default)]
+    watch: bool,
 }
 
 #[derive(Deserialize)]
@@ -162,7 +166,10 @@ async fn handle(
     let response = match (route.0, route.1.as_str()) {
         (Method::GET, "/v1/status") => json(StatusCode::OK, &agent.status().await),
         (Method::POST, "/v1/activate") => match body::<ActivateRequest>(request).await {
-            Ok(wanted) => reply(StatusCode::CONFLICT, agent.activate(&wanted.release).await),
+            Ok(wanted) => reply(
+                StatusCode::CONFLICT,
+                agent.activate(&wanted.release, wanted.watch).await,
+            ),
             Err(bad) => bad,
         },
         (Method::POST, "/v1/maintenance") => match body::<MaintenanceRequest>(request).await {

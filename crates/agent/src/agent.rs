@@ -159,7 +159,7 @@ impl Agent {
             .live()?
             .filter(|_| !self.process.command.is_empty())
         {
-            self.activate(&live).await?;
+            self.activate(&live, false).await?;
         }
         if let Some(candidate) = saved.held {
             self.hold(&candidate.release, candidate.test_from).await?;
@@ -335,8 +335,12 @@ impl Agent {
     /// Makes `release` live: reuses it if warm, else starts it and waits for
     /// its health check. Only then is the route swapped and `current`
     /// updated; the old release drains and stays warm for `rollback_window`.
-    pub async fn activate(self: &Arc<Self>, release: &str) -> Result<Activated, AgentError> {
-        self.switch(release, true).await
+    pub async fn activate(
+        self: &Arc<Self>,
+        release: &str,
+        watch: bool,
+    ) -> Result<Activated, AgentError> {
+        self.switch(release, watch).await
     }
 
     /// Switches to `release`; `watch` arms the after-switch watcher (not for

@@ -24,8 +24,8 @@ impl AgentClient {
     }
 
     /// Asks the agent to make `release` live (blocking).
-    pub fn activate(&self, release: &str) -> Result<Activated, AgentError> {
-        let body = serde_json::json!({ "release": release }).to_string();
+    pub fn activate(&self, release: &str, watch: bool) -> Result<Activated, AgentError> {
+        let body = serde_json::json!({ "release": release, "watch": watch }).to_string();
         let (status, bytes) = self.call(http::Method::POST, "/v1/activate", body)?;
         if status.is_success() {
             serde_json::from_slice(&bytes).map_err(|error| self.unreachable(error.to_string()))

@@ -96,10 +96,10 @@ impl hoist_deploy::AgentLink for AgentAdapter {
         }
     }
 
-    fn activate(&self, release: &str) -> Result<String, String> {
+    fn activate(&self, release: &str, op: hoist_site::Op) -> Result<String, String> {
         let activated = self
             .client
-            .activate(release)
+            .activate(release, op.is_forward())
             .map_err(|error| error.to_string())?;
         let how = if activated.instant {
             "warm, instant"

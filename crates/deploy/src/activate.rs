@@ -55,7 +55,7 @@ pub(crate) fn activate(
                 "switch",
                 &format!("agent: starting `{target}`, switching traffic once it is healthy"),
             );
-            return match agent.activate(&target) {
+            return match agent.activate(&target, journal.record().op) {
                 Ok(summary) => {
                     reporter.step("switch", &summary);
                     Ok(())

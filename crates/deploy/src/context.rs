@@ -3,15 +3,16 @@
 use crate::{DeployError, Reporter};
 use hoist_config::{Config, Deploy};
 use hoist_ledger::{Ledger, Write, Written};
-use hoist_site::{DeployLock, Journal, Site};
+use hoist_site::{DeployLock, Journal, Op, Site};
 use std::path::Path;
 
 /// How the lifecycle reaches a running agent; the agent starts the
 /// candidate, health-checks it, and only then swaps traffic and `current`.
 pub trait AgentLink: std::fmt::Debug {
-    /// Makes `release` live; `Ok` carries a one-line summary, `Err` why the
-    /// candidate was refused (nothing was switched).
-    fn activate(&self, release: &str) -> Result<String, String>;
+    /// Makes `release` live for `op`; `Ok` carries a one-line summary, `Err`
+    /// why the candidate was refused (nothing was switched). After a forward
+    /// move ([`Op::is_forward`]) the agent watches the release.
+    fn activate(&self, release: &str, op: Op) -> Result<String, String>;
 
     /// Holds new requests (`deploy --pause`) until [`AgentLink::resume`];
     /// a no-op unless the deploy asked for a pause.

@@ -43,6 +43,26 @@ pub enum DeployError {
         /// The last step it began.
         step: String,
     },
+    /// The target release predates migrations applied to the database.
+    #[error("`{target}` predates applied migrations {}; roll back with `hoist rollback --with-db` to undo them too", migrations.join(", "))]
+    SchemaPredated {
+        /// The release.
+        target: String,
+        /// The migrations it does not know.
+        migrations: Vec<String>,
+    },
+    /// The agent's watch wanted to roll back on its own, and could not safely.
+    #[error("`{bad}` is still live and was not rolled back to `{target}` automatically: {problem}; {fix}")]
+    AutoRollbackRefused {
+        /// The release the watch found bad.
+        bad: String,
+        /// The release it would have gone back to.
+        target: String,
+        /// Why not.
+        problem: String,
+        /// What the operator can run.
+        fix: String,
+    },
     /// Not enough free space for the new release.
     #[error("not enough disk space under `{}`: the release needs {need} more {unit}, only {free} are free; run `hoist prune` or free space", root.display())]
     NoSpace {

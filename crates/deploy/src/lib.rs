@@ -48,7 +48,7 @@ pub use error::DeployError;
 pub use prune::{prune, PruneReport};
 pub use recover::{recover, RecoverReport};
 pub use reporter::{Reporter, Silent};
-pub use rollback::{promote, rollback, RollbackReport};
+pub use rollback::{auto_rollback, promote, rollback, RollbackReport};
 pub use schema::{
     backup_dir, db_backup, db_diff, db_migrate, db_repair, db_restore, db_rollback, db_status,
     predated_by, schema_summary, BackupReport, Schema, SchemaDiff, SchemaSummary,

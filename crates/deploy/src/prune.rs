@@ -8,7 +8,6 @@ use hoist_site::{durable, Journal};
 use serde::Serialize;
 use std::collections::HashSet;
 
-
 /// What a prune did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct PruneReport {

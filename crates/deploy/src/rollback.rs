@@ -58,6 +58,52 @@ pub fn rollback(
     switch_release(context, to, config, reason, reporter, Op::Rollback, with_db)
 }
 
+/// The agent's own rollback after its watch found `bad` failing: the same
+/// locked, journaled, recorded path as `hoist rollback --to to`, as
+/// [`Op::AutoRollback`]. It never moves code onto a schema it predates, and
+/// goes nowhere if `bad` is no longer live: it refuses, saying what to run.
+pub fn auto_rollback(
+    context: &Context,
+    bad: &str,
+    to: &str,
+    reason: String,
+    reporter: &dyn Reporter,
+) -> Result<RollbackReport, DeployError> {
+    let refuse = |problem: String, fix: &str| DeployError::AutoRollbackRefused {
+        bad: bad.to_owned(),
+        target: to.to_owned(),
+        problem,
+        fix: fix.to_owned(),
+    };
+    let live = context.site.live()?;
+    if live.as_deref() != Some(bad) {
+        return Err(refuse(
+            format!("`{}` is live now", live.as_deref().unwrap_or("nothing")),
+            "nothing to do",
+        ));
+    }
+    switch_release(
+        context,
+        Some(to),
+        None,
+        Some(reason),
+        reporter,
+        Op::AutoRollback,
+        false,
+    )
+    .map_err(|error| match error {
+        DeployError::SchemaPredated { migrations, .. } => refuse(
+            format!("`{to}` predates applied migrations {}", migrations.join(", ")),
+            "fix forward with a new deploy, or run `hoist rollback --with-db` to undo them and roll back together",
+        ),
+        DeployError::PendingRecovery { op, step, .. } => refuse(
+            format!("an interrupted {op} (stopped during `{step}`) is pending"),
+            "run `hoist recover`, then `hoist rollback` if still needed",
+        ),
+        other => other,
+    })
+}
+
 fn switch_release(
     context: &Context,
     to: Option<&str>,
@@ -137,6 +183,11 @@ fn switch_release(
     // not block it, only `--with-db`, which needs the database.
     let predates = match schema.as_ref().map(crate::schema::predated_by) {
         Some(Ok(predates)) => predates,
+        // The agent's own rollback must know the schema allows it.
+        Some(Err(error)) if op == Op::AutoRollback => {
+            lock.release()?;
+            return Err(error);
+        }
         Some(Err(error)) if !with_db => {
             reporter.warn(&format!(
                 "cannot read the schema ({error}); rolling back the code only"
@@ -154,6 +205,15 @@ fn switch_release(
         db_backup: None,
         duration_ms: 0,
     };
+    // Code is never moved onto a schema it predates without an operator
+    // saying so: the agent's own rollback stops here.
+    if op == Op::AutoRollback && !predates.is_empty() {
+        lock.release()?;
+        return Err(DeployError::SchemaPredated {
+            target,
+            migrations: report.predates,
+        });
+    }
     // Journaled only once the database question is settled: a refusal above leaves nothing to recover.
     let mut journal = Journal::begin(&context.site, op, &target, live.clone(), reason.clone())?;
     if !predates.is_empty() && !with_db {
