@@ -4,11 +4,13 @@
 
 mod cli;
 mod commands;
+mod hangup;
 mod output;
 mod progress;
 mod target;
 
 use std::ffi::OsString;
+use std::io::Write as _;
 
 /// Exit code for success.
 pub const EXIT_OK: i32 = 0;
@@ -43,7 +45,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
                 // `--json` callers parse stdout: the failure is a JSON object there too.
                 println!("{}", serde_json::json!({ "error": message }));
             }
-            eprintln!("error: {message}");
+            // Not `eprintln!`: a terminal that hung up must not turn this into a panic.
+            let _ = writeln!(std::io::stderr().lock(), "error: {message}");
             EXIT_FAILURE
         }
     }

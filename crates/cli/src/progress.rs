@@ -33,7 +33,7 @@ impl Reporter for Progress {
     fn step(&self, step: &str, detail: &str) {
         self.finish_bar();
         if !self.quiet {
-            eprintln!("hoist: {step}: {detail}");
+            line(format_args!("hoist: {step}: {detail}"));
         }
     }
 
@@ -54,8 +54,15 @@ impl Reporter for Progress {
 
     fn warn(&self, message: &str) {
         self.finish_bar();
-        eprintln!("warning: {message}");
+        line(format_args!("warning: {message}"));
     }
+}
+
+/// One line on stderr. A terminal that hung up (EIO) or a closed pipe must
+/// not stop a deploy half-way, as `eprintln!` would by panicking.
+fn line(text: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
 }
 
 impl Drop for Progress {

@@ -61,29 +61,20 @@ pub fn open_read_only(global: &Global) -> anyhow::Result<(hoist_deploy::Context,
 #[derive(Debug)]
 struct AgentAdapter {
     client: hoist_agent::AgentClient,
-    /// `deploy --pause`: hold requests around the switch, for at most this long.
-    pause: Option<std::time::Duration>,
     /// `deploy --hold --test-from`: networks whose requests reach a held candidate.
     test_from: Vec<String>,
 }
 
 impl hoist_deploy::AgentLink for AgentAdapter {
-    fn pause(&self) -> Result<(), String> {
-        match self.pause {
-            Some(max) => self
-                .client
-                .pause(max)
-                .map(drop)
-                .map_err(|error| error.to_string()),
-            None => Ok(()),
-        }
+    fn pause(&self, max: std::time::Duration) -> Result<(), String> {
+        self.client
+            .pause(max)
+            .map(drop)
+            .map_err(|error| error.to_string())
     }
 
     fn resume(&self) -> Result<(), String> {
-        match self.pause {
-            Some(_) => self.client.resume().map_err(|error| error.to_string()),
-            None => Ok(()),
-        }
+        self.client.resume().map_err(|error| error.to_string())
     }
 
     fn wait_drained(&self, release: &str) -> Result<(), String> {
@@ -118,26 +109,21 @@ impl hoist_deploy::AgentLink for AgentAdapter {
             .map_err(|error| error.to_string())?;
         Ok(format!("`{release}` runs beside the live release; only test traffic reaches it (`hoist canary`, `hoist promote`, `hoist abort`)"))
     }
+
+    fn abort(&self) -> Result<Option<String>, String> {
+        self.client.abort().map_err(|error| error.to_string())
+    }
 }
 
 /// Routes switches through the site's agent when one answers.
 pub fn attach_agent(context: &mut hoist_deploy::Context) {
-    attach_agent_with(context, None, Vec::new());
+    attach_agent_with(context, Vec::new());
 }
 
-/// Like [`attach_agent`], holding requests around the switch when `pause` is
-/// set, and letting `test_from` networks reach a held candidate.
-pub fn attach_agent_with(
-    context: &mut hoist_deploy::Context,
-    pause: Option<std::time::Duration>,
-    test_from: Vec<String>,
-) {
+/// Like [`attach_agent`], letting `test_from` networks reach a held candidate.
+pub fn attach_agent_with(context: &mut hoist_deploy::Context, test_from: Vec<String>) {
     if let Some(client) = hoist_agent::AgentClient::find(&context.site.socket_path()) {
-        context.agent = Some(Box::new(AgentAdapter {
-            client,
-            pause,
-            test_from,
-        }));
+        context.agent = Some(Box::new(AgentAdapter { client, test_from }));
     }
 }
 

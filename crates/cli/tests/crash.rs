@@ -7,7 +7,7 @@ use std::os::unix::process::ExitStatusExt;
 use util::{Env, HealthServer};
 
 const BEFORE_SWITCH: &[&str] = &[
-    "copy", "verify", "space", "unpack", "shared", "checks", "test", "ready", "switch",
+    "begin", "copy", "verify", "space", "unpack", "shared", "checks", "test", "ready", "switch",
 ];
 const AFTER_SWITCH: &[&str] = &["restart", "health", "record", "prune"];
 

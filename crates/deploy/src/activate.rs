@@ -60,7 +60,7 @@ pub(crate) fn activate(
                     reporter.step("switch", &summary);
                     Ok(())
                 }
-                Err(problem) => candidate_failed(context, journal, &problem, reporter),
+                Err(problem) => Err(failed(context, journal, &problem, true, reporter)),
             };
         }
     }
@@ -125,13 +125,17 @@ fn restart_command(context: &Context, release: &str, restart: &str) -> Result<()
     }
 }
 
-/// The agent refused the candidate before switching: record it as failed.
-pub(crate) fn candidate_failed(
+/// The operation stopped before anything users get changed: record why
+/// (marking the target release failed when `blame_release`, as for a
+/// candidate that would not start), end the journal, and return the
+/// error to report.
+pub(crate) fn failed(
     context: &Context,
     journal: &mut Journal,
     problem: &str,
+    blame_release: bool,
     reporter: &dyn Reporter,
-) -> Result<(), DeployError> {
+) -> DeployError {
     let record = journal.record().clone();
     let event = event(
         &record,
@@ -139,16 +143,22 @@ pub(crate) fn candidate_failed(
         record.from.as_deref(),
         Some(problem.to_owned()),
     );
-    let failure = Write::Failure {
-        release: record.release.clone(),
-        failure: problem.to_owned(),
-        event,
+    let write = if blame_release {
+        Write::Failure {
+            release: record.release.clone(),
+            failure: problem.to_owned(),
+            event,
+        }
+    } else {
+        Write::Event { event }
     };
-    context.record(&failure, reporter);
-    journal_done(context, journal)?;
-    Err(DeployError::CandidateFailed {
+    context.record(&write, reporter);
+    if let Err(error) = journal_done(context, journal) {
+        return error;
+    }
+    DeployError::CandidateFailed {
         problem: problem.to_owned(),
-    })
+    }
 }
 
 /// Puts the journal's `from` release back (or removes `current` if there

@@ -14,28 +14,21 @@ pub trait AgentLink: std::fmt::Debug {
     /// move ([`Op::is_forward`]) the agent watches the release.
     fn activate(&self, release: &str, op: Op) -> Result<String, String>;
 
-    /// Holds new requests (`deploy --pause`) until [`AgentLink::resume`];
-    /// a no-op unless the deploy asked for a pause.
-    fn pause(&self) -> Result<(), String> {
-        Ok(())
-    }
+    /// Holds new requests for at most `max` and waits for those in flight
+    /// (`--pause`, `rollback --with-db`) until [`AgentLink::resume`].
+    fn pause(&self, max: std::time::Duration) -> Result<(), String>;
 
-    /// Releases requests held by [`AgentLink::pause`].
-    fn resume(&self) -> Result<(), String> {
-        Ok(())
-    }
+    /// Releases held requests.
+    fn resume(&self) -> Result<(), String>;
 
     /// Waits until the retired `release` has finished its in-flight requests.
-    fn wait_drained(&self, _release: &str) -> Result<(), String> {
-        Ok(())
-    }
+    fn wait_drained(&self, release: &str) -> Result<(), String>;
 
     /// Starts `release` beside the live one for test traffic only (`deploy --hold`).
-    fn hold(&self, release: &str) -> Result<String, String> {
-        Err(format!(
-            "holding `{release}` for testing needs a running agent"
-        ))
-    }
+    fn hold(&self, release: &str) -> Result<String, String>;
+
+    /// Stops the held candidate, if any; returns its release.
+    fn abort(&self) -> Result<Option<String>, String>;
 }
 
 /// A site and its ledger.

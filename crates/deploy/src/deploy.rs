@@ -1,20 +1,19 @@
-//! `hoist deploy`: lock, copy, verify, unpack, check, mark ready, switch,
-//! restart, record, prune, unlock. Each step is journaled before it runs.
+//! `hoist deploy`: the stage phase, then the switch phase.
+//!
+//! ```text
+//! lock ─ journal ─ stage (copy … ready) ─┬─ switch: [pause] migrate ─ switch ─ record ─ migrate-post ─ prune
+//!                                        └─ --hold: migrate ─ hold (beside the live release)
+//! ```
 
-use crate::activate::{self, activate, record_success};
-use crate::schema::{self, Schema};
-use crate::tree::{remove_tree, seal};
-use crate::{command, prune, shared, test_count, Context, DeployError, Reporter};
+use crate::stage::{same_content, stage};
+use crate::switch::{self, Plan, SchemaChange};
+use crate::{Context, DeployError, Reporter};
 use hoist_config::{Config, Deploy};
-use hoist_db::Phase;
-use hoist_ledger::{Outcome, ReleaseRow, ReleaseState, Write};
-use hoist_site::{durable, free_space, Journal, Op, Step};
-use hoist_store::{Artifact, Manifest, UnpackStats};
+use hoist_site::{Journal, Op};
+use hoist_store::Artifact;
 use serde::Serialize;
-use std::path::{Path, PathBuf};
-
-/// Headroom kept free beyond the release itself, so a deploy never fills the disk to the last byte.
-const SPACE_MARGIN: u64 = 1024 * 1024;
+use std::path::PathBuf;
+use std::time::Duration;
 
 /// What to deploy.
 #[derive(Debug, Clone)]
@@ -27,6 +26,8 @@ pub struct DeployRequest {
     pub reason: Option<String>,
     /// Start the release beside the live one for test traffic instead of switching.
     pub hold: bool,
+    /// Hold requests (at the agent) across the migrations and the switch, for at most this long.
+    pub pause: Option<Duration>,
 }
 
 /// What a deploy did.
@@ -91,36 +92,24 @@ pub fn deploy(
         return Ok(report);
     }
 
-    let mut journal = Journal::begin(
-        &context.site,
-        Op::Deploy,
-        &id,
-        live.clone(),
-        request.reason.clone(),
-    )?;
-    let prepared = prepare(
+    let op = if request.hold { Op::Hold } else { Op::Deploy };
+    let mut journal = Journal::begin(&context.site, op, &id, live.clone(), request.reason.clone())?;
+    let staged = stage(
         context,
         &mut journal,
         &artifact,
         request.config.as_ref(),
         live.as_deref(),
         reporter,
-    );
-    let (settings, stats, tests) = match prepared {
-        Ok(prepared) => prepared,
-        Err(error) => {
-            abandon(context, &mut journal, &error, reporter);
-            return Err(error);
-        }
-    };
-    report.files_written = stats.files_written;
-    report.files_linked = stats.files_linked;
-    report.bytes_written = stats.bytes_written;
-    report.test_count = tests;
+    )?;
+    report.files_written = staged.stats.files_written;
+    report.files_linked = staged.stats.files_linked;
+    report.bytes_written = staged.stats.bytes_written;
+    report.test_count = staged.tests;
     // Never switch and then be unable to say so: the ledger must take a
     // write now. (The release stays on disk, ready, for a later deploy.)
     if let Err(error) = context.ledger.check_writable() {
-        activate::journal_done(context, &mut journal)?;
+        crate::activate::journal_done(context, &mut journal)?;
         lock.release()?;
         return Err(DeployError::LedgerUnwritable {
             problem: context
@@ -129,474 +118,64 @@ pub fn deploy(
                 .unwrap_or_else(|| error.to_string()),
         });
     }
-
-    let schema = match schema_for(context, &id, request.config.as_ref()) {
-        Ok(schema) => schema,
+    let plan = match plan(context, &id, request, staged.settings) {
+        Ok(plan) => plan,
         Err(error) => {
             let problem = format!("cannot read `[database]`, nothing was switched: {error}");
-            return activate::candidate_failed(context, &mut journal, &problem, reporter)
-                .map(|()| report);
+            return Err(crate::activate::failed(
+                context,
+                &mut journal,
+                &problem,
+                true,
+                reporter,
+            ));
         }
     };
-    // `--pause` holds requests across the migrations and the switch alike;
-    // a held candidate gets its pre-switch (expand) migrations but no pause.
-    let pausing = !request.hold;
-    if let Some(Err(problem)) = context
-        .agent
-        .as_ref()
-        .filter(|_| pausing)
-        .map(|agent| agent.pause())
-    {
-        return activate::candidate_failed(context, &mut journal, &problem, reporter)
-            .map(|()| report);
-    }
-    let resume = || {
-        let agent = context.agent.as_ref().filter(|_| pausing);
-        if let Some(Err(problem)) = agent.map(|agent| agent.resume()) {
-            reporter.warn(&format!("could not resume held requests: {problem}"));
-        }
-    };
-    if let Some(schema) = &schema {
-        journal.step(Step::Migrate)?;
-        match schema::deploy_phase(context, schema, Phase::Pre, reporter) {
-            Ok(ran) => report.migrations = ran.ran,
-            Err(error) => {
-                resume();
-                let problem = format!("migrations failed, nothing was switched: {error}");
-                return activate::candidate_failed(context, &mut journal, &problem, reporter)
-                    .map(|()| report);
-            }
-        }
-    }
-
-    if request.hold {
-        journal.step(Step::Hold)?;
-        let summary = match context.agent.as_ref().map(|agent| agent.hold(&id)) {
-            Some(Ok(summary)) => summary,
-            Some(Err(problem)) => {
-                return activate::candidate_failed(context, &mut journal, &problem, reporter)
-                    .map(|()| report)
-            }
-            None => {
-                return activate::candidate_failed(
-                    context,
-                    &mut journal,
-                    "holding a release for testing needs a running agent",
-                    reporter,
-                )
-                .map(|()| report)
-            }
-        };
-        reporter.step("hold", &summary);
-        let mut event = activate::event(
-            journal.record(),
-            Outcome::Ok,
-            live.as_deref(),
-            Some(summary),
-        );
-        event.op = Op::Hold.as_str().into();
-        context.record(&Write::Event { event }, reporter);
-        activate::journal_done(context, &mut journal)?;
-        lock.release()?;
+    let switched = switch::run(context, &mut journal, &plan, reporter)?;
+    report.migrations = switched.migrations;
+    report.pruned = switched.pruned;
+    if switched.held.is_some() {
         report.outcome = "held";
-        report.duration_ms = started.elapsed().as_millis() as u64;
-        return Ok(report);
     }
-    let activated = activate(context, &mut journal, &settings, Step::Switch, reporter);
-    resume();
-    activated?;
-    record_success(context, &mut journal, request.reason.clone(), reporter)?;
-    if let Some(schema) = &schema {
-        journal.step(Step::MigratePost)?;
-        if let Err(problem) = post_switch(context, schema, live.as_deref(), reporter, &mut report) {
-            // The new release is live and serving; only the contract step is missing.
-            activate::journal_done(context, &mut journal)?;
-            lock.release()?;
-            return Err(DeployError::PostMigration {
-                release: id,
-                problem,
-            });
-        }
-    }
-    journal.step(Step::Prune)?;
-    report.pruned = prune::prune_locked(context, settings.keep_releases, reporter)?.removed;
-    activate::journal_done(context, &mut journal)?;
     lock.release()?;
     context.site.keep_reserve();
     report.duration_ms = started.elapsed().as_millis() as u64;
     Ok(report)
 }
 
-/// The release's database and migrations, when its config has `[database]`.
-fn schema_for(
+/// The switch a deploy makes: expand, switch, contract, prune; or expand
+/// and hold. A held candidate gets no pause (nothing users get changes)
+/// and no contract or prune (that is for its promote).
+fn plan(
     context: &Context,
     id: &str,
-    config: Option<&Config>,
-) -> Result<Option<Schema>, DeployError> {
-    let config = context.config_for(id, config)?;
-    config
-        .and_then(|config| config.database)
-        .map(|database| Schema::for_release(context, &database, id))
-        .transpose()
-}
-
-/// After the switch: waits for the old release to drain, then runs the
-/// `phase=post` migrations it could not have tolerated.
-fn post_switch(
-    context: &Context,
-    schema: &Schema,
-    old: Option<&str>,
-    reporter: &dyn Reporter,
-    report: &mut DeployReport,
-) -> Result<(), String> {
-    let migrations = schema.migrations().map_err(|error| error.to_string())?;
-    if !migrations.iter().any(|m| m.phase == Phase::Post) {
-        return Ok(());
-    }
-    if let (Some(agent), Some(old)) = (&context.agent, old) {
-        reporter.step(
-            "drain",
-            &format!("waiting for `{old}` to finish its requests"),
-        );
-        agent.wait_drained(old)?;
-    }
-    let ran = schema::deploy_phase(context, schema, Phase::Post, reporter)
-        .map_err(|error| error.to_string())?;
-    report.migrations.extend(ran.ran);
-    Ok(())
-}
-
-/// Everything before the switch. On error the caller cleans up; live is untouched.
-fn prepare(
-    context: &Context,
-    journal: &mut Journal,
-    original: &Artifact,
-    config: Option<&Config>,
-    live: Option<&str>,
-    reporter: &dyn Reporter,
-) -> Result<(Deploy, UnpackStats, Option<u64>), DeployError> {
-    let site = &context.site;
-    let id = original.manifest().release.to_string();
-    let release_dir = site.release_dir(&id);
-    if release_dir.is_dir() {
-        same_content(context, original, &id)?;
-        // Already unpacked (a ready or rolled-back release): verify instead of unpacking again.
-        journal.step(Step::Verify)?;
-        reporter.step(
-            "verify",
-            &format!("`{id}` is already on disk; verifying it"),
-        );
-        crate::verify::require_clean(context, &id)?;
-        return Ok((
-            context.settings_for(&id, config)?,
-            UnpackStats::default(),
-            None,
-        ));
-    }
-
-    let incoming = site.incoming_dir().join(format!("{id}.tar.zst"));
-    journal.set_incoming(incoming.clone())?;
-    journal.step(Step::Copy)?;
-    reporter.step(
-        "copy",
-        &format!("{} -> incoming/", original.path().display()),
-    );
-    copy_in(context, original.path(), &incoming)?;
-
-    journal.step(Step::Verify)?;
-    // A hard link is the file already checked; only a real copy is read again.
-    let artifact = match original.linked_at(&incoming) {
-        Some(artifact) => artifact,
-        None => {
-            let limit = config.map_or_else(
-                || Deploy::default().max_release_size,
-                |c| c.deploy.max_release_size,
-            );
-            let copy = Artifact::open(&incoming, limit.as_u64())?;
-            if copy.manifest().digest != original.manifest().digest {
-                let detail = "the copy differs from the original".into();
-                return Err(hoist_store::StoreError::Corrupt {
-                    path: incoming,
-                    detail,
-                }
-                .into());
-            }
-            copy
-        }
-    };
-    let manifest = artifact.manifest();
-    let previous = match live {
-        Some(live) => read_manifest(&site.release_dir(live))
-            .map(|manifest| (site.release_dir(live), manifest)),
-        None => None,
-    };
-
-    journal.step(Step::Space)?;
-    check_space(context, manifest, previous.as_ref().map(|(_, m)| m))?;
-
-    journal.step(Step::Unpack)?;
-    let partial = site.partial_dir(&id);
-    remove_tree(&partial);
-    reporter.step(
-        "unpack",
-        &format!(
-            "{} files, {} bytes",
-            manifest.file_count(),
-            manifest.total_bytes()
-        ),
-    );
-    let total = manifest.total_bytes();
-    let mut done = 0u64;
-    let previous_ref = previous
-        .as_ref()
-        .map(|(dir, manifest)| (dir.as_path(), manifest));
-    let stats = artifact.unpack(&partial, previous_ref, &mut |bytes| {
-        done += bytes;
-        reporter.advance(done, total);
-    })?;
-    if let (Some(first), Some(live)) = (stats.stale_in_previous.first(), live) {
-        reporter.warn(&format!(
-            "the live release `{live}` no longer matches its manifest at `{first}`{}: edited since it was deployed? Those files were written fresh from the artifact, not linked; `hoist verify --release {live}` shows what changed",
-            match stats.stale_in_previous.len() {
-                1 => String::new(),
-                count => format!(" and {} more files", count - 1),
-            }
-        ));
-    }
-
-    let settings = context.settings_for(&id, config)?;
-    journal.step(Step::Shared)?;
-    shared::link_all(site, &partial, manifest, &settings.shared)?;
-
-    let env_root = site.root().to_string_lossy().into_owned();
-    let env_dir = partial.to_string_lossy().into_owned();
-    let env_data = site.data_current_link().to_string_lossy().into_owned();
-    let env = [
-        ("HOIST_RELEASE", id.as_str()),
-        ("HOIST_ROOT", env_root.as_str()),
-        ("HOIST_RELEASE_DIR", env_dir.as_str()),
-        ("HOIST_DATA", env_data.as_str()),
-    ];
-    journal.step(Step::Checks)?;
-    for check in &settings.checks {
-        reporter.step("checks", check);
-        let finished = command::run(check, &partial, &env)?;
-        if !finished.success {
-            let (status, tail) = (finished.status.clone(), finished.tail());
-            return Err(DeployError::CommandFailed {
-                what: "check",
-                command: check.clone(),
-                status,
-                tail,
-            });
-        }
-    }
-    let tests = match &settings.test {
-        Some(gate) => {
-            journal.step(Step::Test)?;
-            reporter.step("test", &gate.command);
-            Some(run_test_gate(context, gate, &partial, &env)?)
-        }
-        None => None,
-    };
-
-    journal.step(Step::Ready)?;
-    reporter.step("ready", "sealing the release read-only");
-    seal(&partial)?;
-    durable::sync_filesystem(&partial)?;
-    durable::rename(&partial, &release_dir)?;
-    context.record(
-        &Write::Release {
-            row: release_row(manifest, tests),
-        },
-        reporter,
-    );
-    Ok((settings, stats, tests))
-}
-
-/// Hard-links the artifact into `incoming/` when it is on the same file
-/// system (no bytes written), else copies it, after checking there is room;
-/// either way durably. A copy that fails removes what it wrote.
-fn copy_in(context: &Context, source: &Path, incoming: &Path) -> Result<(), DeployError> {
-    let partial = incoming.with_extension("zst.partial");
-    let _ = std::fs::remove_file(&partial);
-    let _ = std::fs::remove_file(incoming);
-    if std::fs::hard_link(source, &partial).is_err() {
-        let size = std::fs::metadata(source)
-            .map_err(|error| hoist_site::SiteError::Io {
-                action: "cannot read",
-                path: source.to_owned(),
-                source: error,
-            })?
-            .len();
-        let free = free_space(&context.site.incoming_dir())?;
-        let need = size.saturating_add(SPACE_MARGIN);
-        if free.bytes < need {
-            return Err(DeployError::NoSpace {
-                root: context.site.root().to_owned(),
-                need,
-                free: free.bytes,
-                unit: "bytes (to copy the artifact in)",
-            });
-        }
-        let copied =
-            std::fs::copy(source, &partial).and_then(|_| std::fs::File::open(&partial)?.sync_all());
-        if let Err(source) = copied {
-            let _ = std::fs::remove_file(&partial);
-            return Err(hoist_site::SiteError::Io {
-                action: "cannot copy the artifact to",
-                path: partial,
-                source,
-            }
-            .into());
-        }
-    }
-    durable::rename(&partial, incoming)?;
-    Ok(())
-}
-
-fn check_space(
-    context: &Context,
-    manifest: &Manifest,
-    previous: Option<&Manifest>,
-) -> Result<(), DeployError> {
-    let linkable: u64 = match previous {
-        Some(previous) => manifest
-            .files
-            .iter()
-            .filter(|entry| {
-                previous
-                    .entry(&entry.path)
-                    .is_some_and(|old| old.blake3 == entry.blake3 && old.mode == entry.mode)
-            })
-            .map(|entry| entry.size)
-            .sum(),
-        None => 0,
-    };
-    // Each file rounds up to a 4 KiB block, so 10,000 tiny files still need 40 MB.
-    let blocks = manifest.files.len() as u64 * 4096;
-    let need_bytes = manifest.total_bytes() - linkable + blocks + SPACE_MARGIN;
-    let need_inodes = manifest.files.len() as u64 + 16;
-    let free = free_space(&context.site.releases_dir())?;
-    let root = context.site.root().to_owned();
-    if free.bytes < need_bytes {
-        return Err(DeployError::NoSpace {
-            root,
-            need: need_bytes,
-            free: free.bytes,
-            unit: "bytes",
-        });
-    }
-    if free.inodes < need_inodes {
-        return Err(DeployError::NoSpace {
-            root,
-            need: need_inodes,
-            free: free.inodes,
-            unit: "inodes",
-        });
-    }
-    Ok(())
-}
-
-fn run_test_gate(
-    context: &Context,
-    gate: &hoist_config::TestGate,
-    dir: &Path,
-    env: &[(&str, &str)],
-) -> Result<u64, DeployError> {
-    let finished = command::run(&gate.command, dir, env)?;
-    if !finished.success {
-        let (status, tail) = (finished.status.clone(), finished.tail());
-        return Err(DeployError::CommandFailed {
-            what: "test",
-            command: gate.command.clone(),
-            status,
-            tail,
-        });
-    }
-    let refuse = |problem: String| DeployError::TestGate {
-        command: gate.command.clone(),
-        problem,
-    };
-    let count = test_count::parse(&finished.output).ok_or_else(|| {
-        refuse("no test count hoist could read (e.g. `Files=23, Tests=9437` or `41 passed`)".into())
-    })?;
-    if let Some(min) = gate.min_tests.filter(|min| count < *min) {
-        return Err(refuse(format!(
-            "{count} tests, fewer than `min_tests` = {min}"
-        )));
-    }
-    if let Some(last) = context
-        .ledger
-        .last_test_count()?
-        .filter(|last| count < *last)
-    {
-        return Err(refuse(format!(
-            "{count} tests, fewer than the {last} counted at the last deploy"
-        )));
-    }
-    Ok(count)
-}
-
-/// Refuses an artifact that reuses the id of release `id` on disk for other content.
-fn same_content(context: &Context, artifact: &Artifact, id: &str) -> Result<(), DeployError> {
-    let Some(on_disk) = read_manifest(&context.site.release_dir(id)) else {
-        // Unreadable: verification names what is wrong with it.
-        return Ok(());
-    };
-    let ours = &artifact.manifest().content_digest;
-    if on_disk.content_digest == *ours {
-        return Ok(());
-    }
-    Err(DeployError::ConflictingRelease {
-        id: id.to_owned(),
-        on_disk: on_disk.content_digest[..12.min(on_disk.content_digest.len())].to_owned(),
-        artifact: ours[..12.min(ours.len())].to_owned(),
+    request: &DeployRequest,
+    settings: Deploy,
+) -> Result<Plan, DeployError> {
+    let schema = schema_for(context, id, request.config.as_ref())?;
+    let keep = settings.keep_releases;
+    Ok(Plan {
+        pause: request.pause.filter(|_| !request.hold),
+        schema: schema
+            .clone()
+            .map_or(SchemaChange::Keep, SchemaChange::Expand),
+        hold: request.hold,
+        post: schema.filter(|_| !request.hold),
+        prune: (!request.hold).then_some(keep),
+        detail: request.reason.clone(),
+        settings,
     })
 }
 
-pub(crate) fn read_manifest(release_dir: &Path) -> Option<Manifest> {
-    let bytes = std::fs::read(release_dir.join(hoist_store::MANIFEST_NAME)).ok()?;
-    Manifest::from_json(&bytes).ok().filter(Manifest::is_intact)
-}
-
-pub(crate) fn release_row(manifest: &Manifest, test_count: Option<u64>) -> ReleaseRow {
-    ReleaseRow {
-        id: manifest.release.to_string(),
-        app: manifest.app.clone(),
-        version: manifest.version.clone(),
-        revision: manifest.revision.clone(),
-        created_at: manifest.created_at,
-        content_digest: manifest.content_digest.clone(),
-        files: manifest.file_count() as u64,
-        bytes: manifest.total_bytes(),
-        state: ReleaseState::Ready,
-        test_count,
-        deployed_at: None,
-        deployed_by: None,
-        left_live_at: None,
-        failure: None,
-    }
-}
-
-/// A deploy failed before its switch: remove its leftovers and record why.
-/// Best effort all through (the disk may be full): what the caller
-/// reports is the error that stopped the deploy, never a cleanup problem.
-fn abandon(context: &Context, journal: &mut Journal, error: &DeployError, reporter: &dyn Reporter) {
-    let record = journal.record().clone();
-    for problem in remove_tree(&context.site.partial_dir(&record.release)) {
-        reporter.warn(&problem);
-    }
-    let event = activate::event(
-        &record,
-        Outcome::Failed,
-        record.from.as_deref(),
-        Some(error.to_string()),
-    );
-    context.record(&Write::Event { event }, reporter);
-    if let Err(problem) = activate::journal_done(context, journal) {
-        reporter.warn(&format!(
-            "could not clear the journal after the failed deploy ({problem}); `hoist recover` will"
-        ));
-    }
+/// The release's database and migrations, when its config has `[database]`.
+pub(crate) fn schema_for(
+    context: &Context,
+    id: &str,
+    config: Option<&Config>,
+) -> Result<Option<crate::Schema>, DeployError> {
+    let config = context.config_for(id, config)?;
+    config
+        .and_then(|config| config.database)
+        .map(|database| crate::Schema::for_release(context, &database, id))
+        .transpose()
 }

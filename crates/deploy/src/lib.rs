@@ -19,7 +19,7 @@
 //! ```no_run
 //! use hoist_deploy::{deploy, Context, DeployRequest, Silent};
 //! let context = Context::create("/srv/shop".as_ref()).unwrap();
-//! let request = DeployRequest { artifact: "dist/x.tar.zst".into(), config: None, reason: None, hold: false };
+//! let request = DeployRequest { artifact: "dist/x.tar.zst".into(), config: None, reason: None, hold: false, pause: None };
 //! let report = deploy(&context, &request, &Silent).unwrap();
 //! println!("{} is live", report.release);
 //! ```
@@ -37,7 +37,9 @@ mod reporter;
 mod rollback;
 mod schema;
 mod shared;
+mod stage;
 mod status;
+mod switch;
 mod test_count;
 mod tree;
 mod verify;
@@ -48,7 +50,9 @@ pub use error::DeployError;
 pub use prune::{prune, PruneReport};
 pub use recover::{recover, RecoverReport};
 pub use reporter::{Reporter, Silent};
-pub use rollback::{auto_rollback, promote, rollback, RollbackReport};
+pub use rollback::{
+    auto_rollback, promote, rollback, RollbackReport, RollbackRequest, DEFAULT_PAUSE,
+};
 pub use schema::{
     backup_dir, db_backup, db_diff, db_migrate, db_repair, db_restore, db_rollback, db_status,
     predated_by, schema_summary, BackupReport, Schema, SchemaDiff, SchemaSummary,

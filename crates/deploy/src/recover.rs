@@ -1,16 +1,26 @@
 //! `hoist recover`: finish or undo an operation that was killed mid-way.
 //!
-//! The rule: if the interrupted operation had already switched `current`,
-//! recovery finishes it (restart, health check, record); otherwise it
-//! cleans up and the live release stays as it was.
+//! What to do follows from the journaled step ([`Step::on_crash`]), matched
+//! exhaustively below: a step added without saying how to recover from it
+//! does not compile.
+//! - Stage steps: undo. The half-made release goes; one that reached
+//!   `ready` stays, complete and verified.
+//! - Switch steps: undo unless `current` already names the target (the
+//!   switch happened); then finish. Requests the operation held are
+//!   released, a candidate it was starting is stopped.
+//! - `migrate-down`: once the schema started going back, the only
+//!   consistent end is the rollback it was for: finish it.
+//! - After steps: resume from the step (restart, health check, record,
+//!   contract migrations, prune).
 
-use crate::activate::{self, activate, record_success};
-use crate::deploy::{read_manifest, release_row};
+use crate::activate::{self, activate};
+use crate::stage::{read_manifest, release_row};
+use crate::switch::{self, Plan, Switched};
 use crate::tree::remove_tree;
-use crate::{prune, Context, DeployError, Reporter};
+use crate::{Context, DeployError, Reporter};
 use hoist_config::Config;
 use hoist_ledger::{Outcome, Write};
-use hoist_site::{Journal, JournalRecord, Op, Step};
+use hoist_site::{Journal, JournalRecord, OnCrash, Op, Step};
 use serde::Serialize;
 
 /// What recovery did.
@@ -69,23 +79,8 @@ pub fn recover(
             ledger,
         });
     };
-    let live = context.site.live()?;
-    let switched = live.as_deref() == Some(record.release.as_str()) && record.op != Op::Prune;
     let mut journal = Journal::resume(&context.site, record.clone());
-    let action = if record.step == Step::SwitchBack {
-        let settings =
-            context.settings_for(record.from.as_deref().unwrap_or(&record.release), config)?;
-        let problem = "interrupted while switching back after a failed restart or health check";
-        // switch_back records the failure; its error only restates what we report.
-        let _ = activate::switch_back(context, &mut journal, &settings, problem, reporter);
-        "finished"
-    } else if switched {
-        finish(context, &mut journal, &record, config, reporter)?;
-        "finished"
-    } else {
-        clean_up(context, &mut journal, &record, reporter)?;
-        "cleaned-up"
-    };
+    let action = resume(context, &mut journal, &record, config, reporter)?;
     lock.release()?;
     context.site.keep_reserve();
     Ok(RecoverReport {
@@ -95,6 +90,89 @@ pub fn recover(
         removed,
         ledger,
     })
+}
+
+/// Finishes or undoes the journaled operation; says which.
+fn resume(
+    context: &Context,
+    journal: &mut Journal,
+    record: &JournalRecord,
+    config: Option<&Config>,
+    reporter: &dyn Reporter,
+) -> Result<&'static str, DeployError> {
+    let switched = context.site.live()?.as_deref() == Some(record.release.as_str());
+    let undone = |journal: &mut Journal| {
+        undo_switch(context, record, reporter);
+        clean_up(context, journal, record, reporter).map(|()| "cleaned-up")
+    };
+    match record.op {
+        // Removing old releases again is safe; the leftovers are gone already.
+        Op::Prune => return clean_up(context, journal, record, reporter).map(|()| "cleaned-up"),
+        Op::Abort => return undone(journal),
+        Op::DataRoll | Op::DataRevert => return undone(journal),
+        Op::Deploy | Op::Hold | Op::Promote | Op::Rollback | Op::AutoRollback => {}
+    }
+    match record.step.on_crash() {
+        OnCrash::Undo => return undone(journal),
+        OnCrash::UndoUnlessSwitched if !switched => return undone(journal),
+        OnCrash::UndoUnlessSwitched | OnCrash::Resume => {}
+    }
+    match record.step {
+        Step::SwitchBack => {
+            let settings =
+                context.settings_for(record.from.as_deref().unwrap_or(&record.release), config)?;
+            let problem = "interrupted while switching back after a failed restart or health check";
+            // switch_back records the failure; its error only restates what we report.
+            let _ = activate::switch_back(context, journal, &settings, problem, reporter);
+        }
+        Step::MigrateDown => crate::rollback::resume_undo(context, journal, config, reporter)?,
+        Step::Begin
+        | Step::Copy
+        | Step::Verify
+        | Step::Space
+        | Step::Unpack
+        | Step::Shared
+        | Step::Checks
+        | Step::Test
+        | Step::Ready
+        | Step::Pause
+        | Step::Migrate
+        | Step::Data
+        | Step::Hold
+        | Step::Switch
+        | Step::Restart
+        | Step::Health
+        | Step::Record
+        | Step::MigratePost
+        | Step::Prune
+        | Step::Reload => {
+            undo_switch(context, record, reporter);
+            finish(context, journal, record, config, reporter)?;
+        }
+    }
+    Ok("finished")
+}
+
+/// What a killed switch phase may have left at the agent: requests it
+/// held, a candidate it was starting.
+fn undo_switch(context: &Context, record: &JournalRecord, reporter: &dyn Reporter) {
+    let Some(agent) = &context.agent else {
+        return;
+    };
+    if record.paused {
+        if let Err(problem) = agent.resume() {
+            reporter.warn(&format!("could not release the requests held for the interrupted {}: {problem}; they resume when the pause runs out", record.op));
+        }
+    }
+    let starting_candidate = matches!(record.op, Op::Hold | Op::Abort) && record.step == Step::Hold;
+    if starting_candidate || record.op == Op::Abort {
+        if let Err(problem) = agent.abort() {
+            reporter.warn(&format!(
+                "could not stop the candidate of the interrupted {}: {problem}; run `hoist abort`",
+                record.op
+            ));
+        }
+    }
 }
 
 /// Moves a damaged ledger aside and starts a new one with what could be
@@ -133,7 +211,7 @@ fn repair_ledger(
     Ok(summary)
 }
 
-/// The switch happened: run the remaining steps, then prune as a deploy would.
+/// The switch happened: run the remaining steps from the journaled one.
 fn finish(
     context: &Context,
     journal: &mut Journal,
@@ -148,38 +226,43 @@ fn finish(
             context.record(&Write::Release { row }, reporter);
         }
     }
-    let already_recorded = context.ledger.has_event(&record.op_id)?;
-    if !already_recorded {
-        let resume_at = match record.step {
-            Step::Health => Step::Health,
-            Step::Record | Step::Prune => Step::Record,
-            _ => Step::Restart,
-        };
-        if resume_at != Step::Record {
-            reporter.step(
-                "recover",
-                &format!(
-                    "`{}` was switched in; finishing its restart and health check",
-                    record.release
-                ),
-            );
-            activate(context, journal, &settings, resume_at, reporter)?;
-        }
-        record_success(
-            context,
-            journal,
-            Some(format!(
-                "finished by `hoist recover` after stopping during `{}`",
-                record.step
-            )),
-            reporter,
-        )?;
+    let recorded = context.ledger.has_event(&record.op_id)?;
+    let resume_at = match record.step {
+        _ if recorded => Step::MigratePost.max(record.step),
+        step if step < Step::Restart => Step::Restart,
+        step => step,
+    };
+    if resume_at < Step::Record {
+        reporter.step(
+            "recover",
+            &format!(
+                "`{}` was switched in; finishing its restart and health check",
+                record.release
+            ),
+        );
+        activate(context, journal, &settings, resume_at, reporter)?;
     }
-    if record.op == Op::Deploy {
-        journal.step(Step::Prune)?;
-        prune::prune_locked(context, settings.keep_releases, reporter)?;
-    }
-    activate::journal_done(context, journal)
+    let schema = || crate::deploy::schema_for(context, &record.release, config);
+    let plan = Plan {
+        post: match record.op {
+            Op::Deploy | Op::Promote => schema()?,
+            _ => None,
+        },
+        prune: (record.op == Op::Deploy).then_some(settings.keep_releases),
+        detail: Some(format!(
+            "finished by `hoist recover` after stopping during `{}`",
+            record.step
+        )),
+        ..Plan::switch(settings)
+    };
+    switch::after(
+        context,
+        journal,
+        &plan,
+        resume_at.max(Step::Record),
+        reporter,
+        &mut Switched::default(),
+    )
 }
 
 /// The switch never happened: drop the half-made release and record it.

@@ -1,13 +1,36 @@
-//! `hoist rollback [--to ID]`: one step back, through the same switch path as a deploy.
+//! `hoist rollback`, `hoist promote` and the agent's own rollback: a
+//! switch phase ([`crate::switch`]) to a release already on disk.
+//!
+//! ```text
+//! rollback:            switch ─ record
+//! rollback --with-db:  pause ─ migrate-down ─ switch ─ resume ─ record
+//! promote:             switch ─ record ─ migrate-post (the held candidate's contract)
+//! auto-rollback:       as rollback; refused when the target predates the schema
+//! ```
 
-use crate::activate::{self, activate, record_success};
 use crate::schema::Schema;
 use crate::status::previous_release;
+use crate::switch::{self, Plan, SchemaChange};
 use crate::{verify, Context, DeployError, Reporter};
 use hoist_config::Config;
 use hoist_ledger::ReleaseState;
 use hoist_site::{Journal, Op};
 use serde::Serialize;
+use std::time::Duration;
+
+/// Where a rollback goes, and how.
+#[derive(Debug, Clone, Default)]
+pub struct RollbackRequest {
+    /// The release to go to (default: the previous one).
+    pub to: Option<String>,
+    /// Why (recorded in the ledger).
+    pub reason: Option<String>,
+    /// Also undo the migrations the target predates, before the switch.
+    pub with_db: bool,
+    /// Hold requests (at the agent) while the schema and the route change,
+    /// for at most this long.
+    pub pause: Option<Duration>,
+}
 
 /// What a rollback did.
 #[derive(Debug, Clone, Serialize)]
@@ -26,36 +49,33 @@ pub struct RollbackReport {
     pub duration_ms: u64,
 }
 
-/// Makes the held candidate `release` live for everyone (`hoist promote`);
-/// recorded as a `promote`, with the same checks and switch as a rollback.
+/// Makes the held candidate `release` live for everyone (`hoist promote`):
+/// the same checks and switch as a rollback, then the candidate's
+/// `phase = post` migrations once the old release drained, as a deploy.
 pub fn promote(
     context: &Context,
     release: &str,
     reason: Option<String>,
     reporter: &dyn Reporter,
 ) -> Result<RollbackReport, DeployError> {
-    switch_release(
-        context,
-        Some(release),
-        None,
+    let request = RollbackRequest {
+        to: Some(release.to_owned()),
         reason,
-        reporter,
-        Op::Promote,
-        false,
-    )
+        ..RollbackRequest::default()
+    };
+    switch_release(context, &request, None, reporter, Op::Promote)
 }
 
-/// Rolls back to `to`, or to the previous release. With `with_db`, also
-/// runs the downs of the migrations that release predates, after a backup.
+/// Rolls back to `request.to`, or to the previous release. With
+/// `with_db`, first undoes the migrations that release predates (after a
+/// backup), while requests are held.
 pub fn rollback(
     context: &Context,
-    to: Option<&str>,
+    request: &RollbackRequest,
     config: Option<&Config>,
-    reason: Option<String>,
     reporter: &dyn Reporter,
-    with_db: bool,
 ) -> Result<RollbackReport, DeployError> {
-    switch_release(context, to, config, reason, reporter, Op::Rollback, with_db)
+    switch_release(context, request, config, reporter, Op::Rollback)
 }
 
 /// The agent's own rollback after its watch found `bad` failing: the same
@@ -82,16 +102,12 @@ pub fn auto_rollback(
             "nothing to do",
         ));
     }
-    switch_release(
-        context,
-        Some(to),
-        None,
-        Some(reason),
-        reporter,
-        Op::AutoRollback,
-        false,
-    )
-    .map_err(|error| match error {
+    let request = RollbackRequest {
+        to: Some(to.to_owned()),
+        reason: Some(reason),
+        ..RollbackRequest::default()
+    };
+    switch_release(context, &request, None, reporter, Op::AutoRollback).map_err(|error| match error {
         DeployError::SchemaPredated { migrations, .. } => refuse(
             format!("`{to}` predates applied migrations {}", migrations.join(", ")),
             "fix forward with a new deploy, or run `hoist rollback --with-db` to undo them and roll back together",
@@ -106,13 +122,12 @@ pub fn auto_rollback(
 
 fn switch_release(
     context: &Context,
-    to: Option<&str>,
+    request: &RollbackRequest,
     config: Option<&Config>,
-    reason: Option<String>,
     reporter: &dyn Reporter,
     op: Op,
-    with_db: bool,
 ) -> Result<RollbackReport, DeployError> {
+    let (to, with_db) = (request.to.as_deref(), request.with_db);
     let started = std::time::Instant::now();
     context.refuse_if_pending()?;
     crate::emergency::make_room(context, op.as_str(), reporter);
@@ -214,42 +229,80 @@ fn switch_release(
             migrations: report.predates,
         });
     }
+    let undo = match (with_db && !predates.is_empty(), &database, &live) {
+        (true, Some(database), Some(from)) => SchemaChange::Undo {
+            newer: Schema::for_release(context, database, from)?,
+            versions: predates.iter().map(|row| row.version).collect(),
+            names: report.predates.clone(),
+        },
+        _ => SchemaChange::Keep,
+    };
     // Journaled only once the database question is settled: a refusal above leaves nothing to recover.
-    let mut journal = Journal::begin(&context.site, op, &target, live.clone(), reason.clone())?;
+    let mut journal = Journal::begin(
+        &context.site,
+        op,
+        &target,
+        live.clone(),
+        request.reason.clone(),
+    )?;
     if !predates.is_empty() && !with_db {
         reporter.warn(&format!(
             "`{target}` predates applied migrations {}; the schema stays as it is (add `--with-db` to run their downs)",
             report.predates.join(", ")
         ));
     }
-    activate(
-        context,
-        &mut journal,
-        &settings,
-        hoist_site::Step::Switch,
-        reporter,
-    )?;
-    record_success(context, &mut journal, reason, reporter)?;
-    activate::journal_done(context, &mut journal)?;
-    if let (true, Some(database), Some(from)) = (with_db && !predates.is_empty(), &database, &live)
-    {
-        let newer = Schema::for_release(context, database, from)?;
-        reporter.step(
-            "migrate",
-            &format!("undoing {}", report.predates.join(", ")),
-        );
-        let versions = predates.iter().map(|row| row.version).collect();
-        let undone = crate::schema::db_rollback(
-            context,
-            &newer,
-            &hoist_db::Undo::Versions(versions),
-            false,
-        )?;
-        report.db_rolled_back = undone.ran;
-        report.db_backup = undone.backup;
-    }
+    let plan = Plan {
+        pause: request.pause,
+        schema: undo,
+        post: schema.filter(|_| op == Op::Promote),
+        detail: request.reason.clone(),
+        ..Plan::switch(settings)
+    };
+    let switched = switch::run(context, &mut journal, &plan, reporter)?;
+    report.db_rolled_back = switched.undone;
+    report.db_backup = switched.backup;
     lock.release()?;
     context.site.keep_reserve();
     report.duration_ms = started.elapsed().as_millis() as u64;
     Ok(report)
+}
+
+/// How long requests are held around a schema change when nobody said.
+pub const DEFAULT_PAUSE: Duration = Duration::from_secs(30);
+
+/// `hoist recover` after a kill during `migrate-down`: the schema started
+/// going back, so the rollback is finished: the downs still to run (the
+/// ones already run are no longer applied), then the switch.
+pub(crate) fn resume_undo(
+    context: &Context,
+    journal: &mut Journal,
+    config: Option<&Config>,
+    reporter: &dyn Reporter,
+) -> Result<(), DeployError> {
+    let record = journal.record().clone();
+    let target = record.release.as_str();
+    let database = context.config_for(target, config)?.and_then(|c| c.database);
+    let undo = match (&database, &record.from) {
+        (Some(database), Some(from)) => {
+            let predates =
+                crate::schema::predated_by(&Schema::for_release(context, database, target)?)?;
+            if predates.is_empty() {
+                SchemaChange::Keep
+            } else {
+                SchemaChange::Undo {
+                    newer: Schema::for_release(context, database, from)?,
+                    versions: predates.iter().map(|row| row.version).collect(),
+                    names: predates.iter().map(|row| row.name.clone()).collect(),
+                }
+            }
+        }
+        _ => SchemaChange::Keep,
+    };
+    let plan = Plan {
+        pause: context.agent.as_ref().map(|_| DEFAULT_PAUSE),
+        schema: undo,
+        detail: Some("finished by `hoist recover` after stopping during `migrate-down`".into()),
+        ..Plan::switch(context.settings_for(target, config)?)
+    };
+    switch::run(context, journal, &plan, reporter).map(drop)
 }

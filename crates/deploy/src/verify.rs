@@ -1,6 +1,6 @@
 //! `hoist verify`: is what runs what was built and tested?
 
-use crate::deploy::read_manifest;
+use crate::stage::read_manifest;
 use crate::{shared, Context, DeployError};
 use hoist_store::{verify_tree, Drift};
 use std::collections::HashSet;

@@ -36,6 +36,9 @@ pub struct JournalRecord {
     pub reason: Option<String>,
     /// The artifact copy under `incoming/`, to clean up.
     pub incoming: Option<PathBuf>,
+    /// The agent holds requests for this operation: recovery releases them.
+    #[serde(default)]
+    pub paused: bool,
 }
 
 /// An open journal for the operation this process runs.
@@ -69,6 +72,7 @@ impl Journal {
             started_at,
             reason,
             incoming: None,
+            paused: false,
         };
         let mut journal = Journal {
             path: site.journal_path(),
@@ -76,6 +80,7 @@ impl Journal {
             access: site.state_access(),
         };
         journal.write()?;
+        fault_point(Step::Begin);
         Ok(journal)
     }
 
@@ -99,13 +104,17 @@ impl Journal {
         self.write()
     }
 
+    /// Notes, durably, whether the agent holds requests for this operation.
+    pub fn set_paused(&mut self, paused: bool) -> Result<(), SiteError> {
+        self.record.paused = paused;
+        self.write()
+    }
+
     /// Durably records that `step` is about to begin.
     pub fn step(&mut self, step: Step) -> Result<(), SiteError> {
         self.record.step = step;
         self.write()?;
-        if std::env::var(FAULT_ENV).is_ok_and(|at| at == step.as_str()) {
-            let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
-        }
+        fault_point(step);
         Ok(())
     }
 
@@ -139,6 +148,13 @@ impl Journal {
     fn write(&mut self) -> Result<(), SiteError> {
         let json = serde_json::to_vec_pretty(&self.record).expect("journal serializes");
         durable::write_state(&self.path, &json, self.access)
+    }
+}
+
+/// Dies by SIGKILL when [`FAULT_ENV`] names `step` (the crash tests).
+fn fault_point(step: Step) {
+    if std::env::var(FAULT_ENV).is_ok_and(|at| at == step.as_str()) {
+        let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
     }
 }
 

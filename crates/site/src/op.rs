@@ -44,15 +44,19 @@ pub enum Op {
     DataRoll,
     /// Move the data pointer back.
     DataRevert,
+    /// Stop the held candidate.
+    Abort,
 }
 
-/// One step of an [`Op`], in the order they can run.
+/// One step of an [`Op`], in the order they run (`Ord` follows it).
 #[derive(
     Debug,
     Clone,
     Copy,
     PartialEq,
     Eq,
+    PartialOrd,
+    Ord,
     Hash,
     Serialize,
     Deserialize,
@@ -146,10 +150,18 @@ impl Step {
 
     /// How to recover from a crash during this step.
     pub fn on_crash(self) -> OnCrash {
-        match self.phase() {
-            Phase::Stage => OnCrash::Undo,
-            Phase::Switch => OnCrash::UndoUnlessSwitched,
-            Phase::After => OnCrash::Resume,
+        use Step::*;
+        match self {
+            Begin | Copy | Verify | Space | Unpack | Shared | Checks | Test | Ready => {
+                OnCrash::Undo
+            }
+            Pause | Migrate | Data | Hold | Switch => OnCrash::UndoUnlessSwitched,
+            // Once downs started, going forward to the rollback they serve
+            // is the only state where code and schema agree again.
+            MigrateDown => OnCrash::Resume,
+            Restart | Health | SwitchBack | Record | MigratePost | Prune | Reload => {
+                OnCrash::Resume
+            }
         }
     }
 

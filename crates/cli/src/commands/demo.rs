@@ -170,7 +170,11 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
 
     say("roll back to v1.0.0: it is still warm, so this is a route swap");
     let rollback_started = Instant::now();
-    hoist_deploy::rollback(&context, None, None, Some("demo".into()), &progress, false)?;
+    let request = hoist_deploy::RollbackRequest {
+        reason: Some("demo".into()),
+        ..Default::default()
+    };
+    hoist_deploy::rollback(&context, &request, None, &progress)?;
     anyhow::ensure!(
         wait_for(&mut seen, &first.release),
         "traffic never returned to v1.0.0"
@@ -224,6 +228,7 @@ fn request(artifact: PathBuf) -> DeployRequest {
         config: None,
         reason: Some("hoist demo".into()),
         hold: false,
+        pause: None,
     }
 }
 

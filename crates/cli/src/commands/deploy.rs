@@ -83,7 +83,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     {
         anyhow::bail!("`--test-from {cidr}` is not a network like 10.1.0.0/16 or an address");
     }
-    crate::target::attach_agent_with(&mut context, pause, args.test_from);
+    crate::target::attach_agent_with(&mut context, args.test_from);
     if pause.is_some() && context.agent.is_none() {
         anyhow::bail!("`--pause` needs a running agent to hold requests; start `hoist agent` or drop `--pause`");
     }
@@ -92,6 +92,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         config: config.map(|(config, _)| config),
         reason: args.reason,
         hold: args.hold,
+        pause,
     };
     let report = hoist_deploy::deploy(
         &context,

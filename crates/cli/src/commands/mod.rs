@@ -84,6 +84,9 @@ pub enum Command {
 /// Runs the parsed command and returns the exit code.
 pub fn exec(cli: Cli) -> anyhow::Result<i32> {
     let global = &cli.global;
+    if changes_a_site(&cli.command) {
+        crate::hangup::outlive_terminal();
+    }
     match cli.command {
         Command::Init(args) => init::exec(global, args),
         Command::Build(args) => build::exec(global, args),
@@ -111,4 +114,20 @@ pub fn exec(cli: Cli) -> anyhow::Result<i32> {
         Command::Demo(args) => demo::exec(global, args),
         Command::ExampleApp(args) => example_app::exec(global, args),
     }
+}
+
+/// Commands that change a site go on to the end when their terminal hangs
+/// up; the agent (a service), the demo and the readers keep SIGHUP.
+fn changes_a_site(command: &Command) -> bool {
+    !matches!(
+        command,
+        Command::Agent(_)
+            | Command::Demo(_)
+            | Command::Logs(_)
+            | Command::Status(_)
+            | Command::Releases(_)
+            | Command::History(_)
+            | Command::Verify(_)
+            | Command::ExampleApp(_)
+    )
 }

@@ -5,7 +5,7 @@ use hoist_deploy::RollbackReport;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  hoist rollback --reason 'checkout broken'\n  hoist rollback --to 20261122T101500Z-1.4.2-a1b2c3d\n  hoist rollback --with-db             also undo migrations the older release predates"
+    after_help = "Examples:\n  hoist rollback --reason 'checkout broken'\n  hoist rollback --to 20261122T101500Z-1.4.2-a1b2c3d\n  hoist rollback --with-db             also undo migrations the older release predates\n  hoist rollback --with-db --pause 1m  hold requests up to a minute while they are undone"
 )]
 pub struct Args {
     /// The release to go to (default: the previous one).
@@ -14,9 +14,14 @@ pub struct Args {
     /// Why, for the ledger.
     #[arg(long)]
     reason: Option<String>,
-    /// Also undo the migrations the older release predates (after a backup).
+    /// Also undo the migrations the older release predates (after a backup),
+    /// before the switch, while requests are held.
     #[arg(long)]
     with_db: bool,
+    /// Hold requests while the schema and the route change (needs an agent),
+    /// for at most DURATION; `--with-db` holds them for 30s unless told.
+    #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "30s", value_parser = super::pause::parse_max)]
+    pause: Option<std::time::Duration>,
 }
 
 impl Render for RollbackReport {
@@ -40,14 +45,15 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     let (mut context, config) = crate::target::open(global)?;
     crate::target::attach_agent(&mut context);
     let progress = Progress::new(global.quiet || global.json);
-    let report = hoist_deploy::rollback(
-        &context,
-        args.to.as_deref(),
-        config.as_ref(),
-        args.reason,
-        &progress,
-        args.with_db,
-    )?;
+    let request = hoist_deploy::RollbackRequest {
+        to: args.to,
+        reason: args.reason,
+        with_db: args.with_db,
+        pause: args
+            .pause
+            .or(args.with_db.then_some(hoist_deploy::DEFAULT_PAUSE)),
+    };
+    let report = hoist_deploy::rollback(&context, &request, config.as_ref(), &progress)?;
     Output::new(global.json).emit(&report)?;
     Ok(crate::EXIT_OK)
 }

@@ -1,0 +1,279 @@
+//! `kill -9` of `hoist` at every step of every operation, then `hoist
+//! recover`: the steps crash.rs does not reach (migrations, the pause, a
+//! held candidate, switching back, pruning), and the test that every
+//! [`Step`] is covered by one of them.
+
+mod util;
+
+use hoist_site::Step;
+use std::os::unix::process::ExitStatusExt;
+use util::agent_process::{agent_config, free_port, AgentProcess};
+use util::{Env, HealthServer};
+
+/// Where each step is killed and recovered from. A step added to `Step`
+/// without a scenario here fails [`every_step_has_a_crash_scenario`].
+const COVERED: &[(Step, &str)] = &[
+    (Step::Begin, "crash::deploy_killed_at_every_step_recovers"),
+    (Step::Copy, "crash::deploy_killed_at_every_step_recovers"),
+    (Step::Verify, "crash::deploy_killed_at_every_step_recovers"),
+    (Step::Space, "crash::deploy_killed_at_every_step_recovers"),
+    (Step::Unpack, "crash::deploy_killed_at_every_step_recovers"),
+    (Step::Shared, "crash::deploy_killed_at_every_step_recovers"),
+    (Step::Checks, "crash::deploy_killed_at_every_step_recovers"),
+    (Step::Test, "crash::deploy_killed_at_every_step_recovers"),
+    (Step::Ready, "crash::deploy_killed_at_every_step_recovers"),
+    (Step::Switch, "crash::deploy_killed_at_every_step_recovers"),
+    (Step::Restart, "crash::deploy_killed_at_every_step_recovers"),
+    (Step::Health, "crash::deploy_killed_at_every_step_recovers"),
+    (Step::Record, "crash::deploy_killed_at_every_step_recovers"),
+    (Step::Prune, "crash::deploy_killed_at_every_step_recovers"),
+    (Step::Prune, "prune_killed_while_removing_recovers"),
+    (Step::Migrate, "migrations_killed_at_every_step_recover"),
+    (Step::MigratePost, "migrations_killed_at_every_step_recover"),
+    (
+        Step::MigrateDown,
+        "rollback_with_db_killed_while_undoing_finishes_the_rollback",
+    ),
+    (
+        Step::SwitchBack,
+        "killed_while_switching_back_recovers_the_old_release",
+    ),
+    (Step::Pause, "agent_operations_killed_at_every_step_recover"),
+    (Step::Hold, "agent_operations_killed_at_every_step_recover"),
+    (Step::Data, "data::data_roll_killed_at_every_step_recovers"),
+    (
+        Step::Reload,
+        "data::data_roll_killed_at_every_step_recovers",
+    ),
+];
+
+#[test]
+fn every_step_has_a_crash_scenario() {
+    let missing: Vec<Step> = Step::all()
+        .filter(|step| !COVERED.iter().any(|(covered, _)| covered == step))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "no kill -9 scenario for steps {missing:?}: add one, and list it in COVERED"
+    );
+}
+
+/// Runs `hoist <args>` with a SIGKILL at `step`; panics unless it died there.
+fn kill_at(env: &Env, args: &[&str], step: Step) {
+    let status = env
+        .hoist()
+        .args(args)
+        .env("HOIST_FAULT_KILL_AT", step.as_str())
+        .status();
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "`hoist {}` was not killed at `{step}`",
+        args.join(" ")
+    );
+}
+
+/// `hoist recover --json`, checked to leave no journal and a clean live release.
+fn recover(env: &Env, step: Step) -> serde_json::Value {
+    assert_eq!(
+        env.status()["pending"]["step"],
+        step.as_str(),
+        "status names the interrupted step"
+    );
+    let recovered = env.hoist().args(["recover", "--json"]).run_json();
+    assert!(env.status()["pending"].is_null(), "after `{step}`");
+    let verified = env.hoist().args(["verify", "--json"]).run_json();
+    assert_eq!(verified["clean"], true, "after `{step}`: {verified}");
+    recovered
+}
+
+fn sqlite_config(extra: &str) -> String {
+    format!(
+        "{}[database]\nurl = \"sqlite://shared/app.db\"\nlock_timeout = \"2s\"\n{extra}",
+        util::DEFAULT_CONFIG
+    )
+}
+
+/// The migrations `hoist db status` lists as applied.
+fn applied(env: &Env) -> Vec<String> {
+    let status = env.hoist().args(["db", "status", "--json"]).run_json();
+    status["applied"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no `applied` in {status}"))
+        .iter()
+        .map(|row| row["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn migrations_killed_at_every_step_recover() {
+    for step in [Step::Migrate, Step::MigratePost] {
+        let env = Env::with_config(&sqlite_config(""));
+        env.write("migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
+        let v1 = env.deploy_version("1.0.0");
+        env.write("migrations/0002_b.up.sql", "CREATE TABLE b (id INTEGER);\n");
+        env.write(
+            "migrations/0003_c.up.sql",
+            "-- hoist: phase=post\nCREATE TABLE c (id INTEGER);\n",
+        );
+        env.set_version("2.0.0");
+        let (v2, artifact) = env.build();
+        kill_at(&env, &["deploy", artifact.to_str().unwrap()], step);
+        let recovered = recover(&env, step);
+        if step == Step::Migrate {
+            // Killed before the switch: v1 stays, and so does its schema.
+            assert_eq!(recovered["action"], "cleaned-up");
+            assert_eq!(env.live(), Some(v1.clone()));
+        } else {
+            // Killed after the switch: finished, contract included.
+            assert_eq!(recovered["action"], "finished");
+            assert_eq!(env.live(), Some(v2.clone()));
+            let names = applied(&env);
+            assert!(
+                names.iter().any(|name| name.contains("0003_c")),
+                "{names:?}"
+            );
+        }
+        // The site deploys normally afterwards, with the whole schema.
+        env.hoist().args(["deploy", "-q"]).arg(&artifact).run();
+        assert_eq!(env.live(), Some(v2));
+        assert_eq!(applied(&env).len(), 3, "after `{step}`");
+    }
+}
+
+#[test]
+fn rollback_with_db_killed_while_undoing_finishes_the_rollback() {
+    let env = Env::with_config(&sqlite_config(""));
+    env.write("migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
+    env.write("migrations/0001_a.down.sql", "DROP TABLE a;\n");
+    let v1 = env.deploy_version("1.0.0");
+    env.write("migrations/0002_b.up.sql", "CREATE TABLE b (id INTEGER);\n");
+    env.write("migrations/0002_b.down.sql", "DROP TABLE b;\n");
+    env.deploy_version("2.0.0");
+    kill_at(&env, &["rollback", "--with-db"], Step::MigrateDown);
+    let recovered = recover(&env, Step::MigrateDown);
+    // Once the schema started going back, the rollback is finished.
+    assert_eq!(recovered["action"], "finished");
+    assert_eq!(env.live(), Some(v1));
+    let names = applied(&env);
+    assert_eq!(names.len(), 1, "only v1's migration stays: {names:?}");
+}
+
+#[test]
+fn killed_while_switching_back_recovers_the_old_release() {
+    let sick = HealthServer::start(500);
+    let env = Env::new();
+    let v1 = env.deploy_version("1.0.0");
+    // v2 ships a health check that fails: the deploy switches back.
+    env.write(
+        "hoist.toml",
+        &format!(
+            "{}health = \"{}\"\nhealth_timeout = \"1s\"\n",
+            util::DEFAULT_CONFIG,
+            sick.url
+        ),
+    );
+    env.set_version("2.0.0");
+    let (v2, artifact) = env.build();
+    kill_at(
+        &env,
+        &["deploy", artifact.to_str().unwrap()],
+        Step::SwitchBack,
+    );
+    let recovered = recover(&env, Step::SwitchBack);
+    assert_eq!(recovered["action"], "finished");
+    assert_eq!(env.live(), Some(v1));
+    let states = env.releases();
+    assert!(
+        states.contains(&(v2, "failed".to_owned())),
+        "the release that failed its health check is marked: {states:?}"
+    );
+}
+
+#[test]
+fn prune_killed_while_removing_recovers() {
+    let env = Env::new();
+    for version in ["1.0.0", "2.0.0", "3.0.0"] {
+        env.deploy_version(version);
+    }
+    let live = env.live();
+    kill_at(&env, &["prune", "--keep", "1"], Step::Prune);
+    let recovered = recover(&env, Step::Prune);
+    assert_eq!(recovered["action"], "cleaned-up");
+    assert_eq!(env.live(), live);
+    env.hoist().args(["prune", "--keep", "1"]).run();
+    let left = env.releases();
+    assert!(
+        left.len() < 3 && left.iter().any(|(_, state)| state == "live"),
+        "{left:?}"
+    );
+}
+
+/// A GET through the agent: (status, body).
+fn get(port: u16) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nhost: shop\r\nconnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    (head[9..12].parse().unwrap(), body.to_owned())
+}
+
+#[test]
+fn agent_operations_killed_at_every_step_recover() {
+    let port = free_port();
+    let database = "[database]\nurl = \"sqlite://shared/app.db\"\nlock_timeout = \"2s\"\n";
+    let env = Env::with_config(&agent_config(port, database));
+    env.write("migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
+    let v1 = env.deploy_version("1.0.0");
+    let _agent = AgentProcess::start(&env);
+    env.write("migrations/0002_b.up.sql", "CREATE TABLE b (id INTEGER);\n");
+    env.set_version("2.0.0");
+    let (v2, artifact) = env.build();
+    let artifact = artifact.to_str().unwrap();
+
+    // `--pause`, killed while requests are held: recovery releases them.
+    kill_at(&env, &["deploy", "--pause", "30s", artifact], Step::Migrate);
+    assert!(
+        !env.status()["agent"]["pause"].is_null(),
+        "the agent holds requests for the killed deploy"
+    );
+    let recovered = recover(&env, Step::Migrate);
+    assert_eq!(recovered["action"], "cleaned-up");
+    assert!(
+        env.status()["agent"]["pause"].is_null(),
+        "recover released the held requests"
+    );
+    assert_eq!((env.live(), get(port).0), (Some(v1.clone()), 200));
+
+    // Killed as the pause begins.
+    kill_at(&env, &["deploy", "--pause", "30s", artifact], Step::Pause);
+    recover(&env, Step::Pause);
+    assert!(env.status()["agent"]["pause"].is_null());
+    assert_eq!(env.live(), Some(v1.clone()));
+
+    // `--hold`, killed while the candidate starts: recovery stops it.
+    kill_at(&env, &["deploy", "--hold", artifact], Step::Hold);
+    recover(&env, Step::Hold);
+    assert!(
+        env.status()["agent"]["candidate"].is_null(),
+        "no candidate left running beside the live release"
+    );
+    assert_eq!(env.live(), Some(v1));
+
+    // Killed as the agent switches: whatever the agent did, recovery agrees with it.
+    kill_at(&env, &["deploy", artifact], Step::Switch);
+    let recovered = recover(&env, Step::Switch);
+    let live = env.live().unwrap();
+    assert_eq!(
+        env.status()["agent"]["live"]["release"],
+        live.as_str(),
+        "`current` and the route agree ({recovered})"
+    );
+    env.hoist().args(["deploy", "-q", artifact]).run();
+    assert_eq!(env.live(), Some(v2.clone()));
+    assert_eq!(get(port).0, 200);
+}

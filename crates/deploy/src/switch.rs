@@ -1,0 +1,319 @@
+//! The switch phase: everything that changes what users get, always in
+//! this order, each step journaled before it runs.
+//!
+//! ```text
+//!  Step::Pause        agent: hold new requests, wait for those in flight   (if planned)
+//!  Step::Migrate      the target's `phase = pre` migrations (expand)   ┐ one of,
+//!  Step::MigrateDown  the downs of migrations the target predates     ┘ if planned
+//!  Step::Hold         agent: start the target beside the live release, stop here
+//!  Step::Switch       agent: start, health-check, write `current`, move the route
+//!                     external: write `current`, then Step::Restart, Step::Health
+//!                     (a failure there: Step::SwitchBack)
+//!                     resume the held requests
+//!  Step::Record       the ledger: who, what, from where
+//!  Step::MigratePost  once the old release drained: `phase = post` (contract)
+//!  Step::Prune        old releases beyond `keep_releases`
+//! ```
+//!
+//! The schema is right before the route moves and requests resume, so with
+//! a pause no request ever meets code and schema that disagree. Every
+//! operation that changes the live release is a [`Plan`] run here: deploy
+//! and hold after their stage phase, promote, rollback (with or without
+//! the database), the agent's own rollback, and `hoist recover`, which
+//! resumes a plan at the step the journal names.
+
+use crate::activate::{self, activate, record_success};
+use crate::schema::{self, Schema};
+use crate::{prune, Context, DeployError, Reporter};
+use hoist_config::Deploy;
+use hoist_db::{Phase, Undo};
+use hoist_ledger::{Outcome, Write};
+use hoist_site::{Journal, Step};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What happens to the schema before the route moves.
+#[derive(Debug)]
+pub(crate) enum SchemaChange {
+    /// Nothing.
+    Keep,
+    /// The target's `phase = pre` migrations.
+    Expand(Schema),
+    /// Undo `versions` (named `names`), with the newer release's migrations,
+    /// which hold the downs.
+    Undo {
+        newer: Schema,
+        versions: Vec<u64>,
+        names: Vec<String>,
+    },
+}
+
+/// How a switch goes.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    /// Hold requests from before the schema changes until the route moved.
+    pub(crate) pause: Option<Duration>,
+    pub(crate) schema: SchemaChange,
+    /// Start the target beside the live release instead of switching.
+    pub(crate) hold: bool,
+    /// After the switch: these `phase = post` migrations, once the old release drained.
+    pub(crate) post: Option<Schema>,
+    /// Prune down to this many releases afterwards.
+    pub(crate) prune: Option<usize>,
+    /// Restart command, health check (external mode).
+    pub(crate) settings: Deploy,
+    /// What the ledger says about it.
+    pub(crate) detail: Option<String>,
+}
+
+impl Plan {
+    /// A plain switch with `settings`: no pause, no schema change, no prune.
+    pub(crate) fn switch(settings: Deploy) -> Plan {
+        Plan {
+            pause: None,
+            schema: SchemaChange::Keep,
+            hold: false,
+            post: None,
+            prune: None,
+            settings,
+            detail: None,
+        }
+    }
+}
+
+/// What a switch did.
+#[derive(Debug, Default)]
+pub(crate) struct Switched {
+    /// Migrations run, pre-switch then post-switch.
+    pub(crate) migrations: Vec<String>,
+    /// Migrations undone.
+    pub(crate) undone: Vec<String>,
+    /// The backup taken before undoing them.
+    pub(crate) backup: Option<PathBuf>,
+    /// Releases pruned.
+    pub(crate) pruned: Vec<String>,
+    /// The agent's summary of a held candidate.
+    pub(crate) held: Option<String>,
+}
+
+/// Runs `plan` for the journal's operation, from its first step; the
+/// journal is finished (removed) whatever the outcome.
+pub(crate) fn run(
+    context: &Context,
+    journal: &mut Journal,
+    plan: &Plan,
+    reporter: &dyn Reporter,
+) -> Result<Switched, DeployError> {
+    let mut done = Switched::default();
+    if let Some(max) = plan.pause {
+        pause(context, journal, max, reporter)?;
+    }
+    if let Err(error) = change_schema(context, journal, plan, reporter, &mut done) {
+        resume(context, journal, reporter);
+        return Err(error);
+    }
+    if plan.hold {
+        done.held = Some(hold(context, journal, reporter)?);
+        return Ok(done);
+    }
+    let activated = activate(context, journal, &plan.settings, Step::Switch, reporter);
+    resume(context, journal, reporter);
+    activated?;
+    after(context, journal, plan, Step::Record, reporter, &mut done)?;
+    Ok(done)
+}
+
+/// Holds requests at the agent; noted in the journal first, so a crash
+/// from here on leaves `hoist recover` a note to release them.
+fn pause(
+    context: &Context,
+    journal: &mut Journal,
+    max: Duration,
+    reporter: &dyn Reporter,
+) -> Result<(), DeployError> {
+    let Some(agent) = &context.agent else {
+        return Ok(());
+    };
+    journal.step(Step::Pause)?;
+    journal.set_paused(true)?;
+    if let Err(problem) = agent.pause(max) {
+        journal.set_paused(false)?;
+        return Err(activate::failed(
+            context, journal, &problem, false, reporter,
+        ));
+    }
+    Ok(())
+}
+
+/// Releases requests held for this operation (best effort: the pause's
+/// `--max` releases them anyway).
+pub(crate) fn resume(context: &Context, journal: &mut Journal, reporter: &dyn Reporter) {
+    if !journal.record().paused {
+        return;
+    }
+    if let Some(Err(problem)) = context.agent.as_ref().map(|agent| agent.resume()) {
+        reporter.warn(&format!(
+            "could not resume held requests ({problem}); they resume when the pause runs out, or run `hoist resume`"
+        ));
+    }
+    if let Err(error) = journal.set_paused(false) {
+        reporter.warn(&format!(
+            "could not note the resume in the journal: {error}"
+        ));
+    }
+}
+
+/// Puts the schema where the target needs it, before the route moves.
+fn change_schema(
+    context: &Context,
+    journal: &mut Journal,
+    plan: &Plan,
+    reporter: &dyn Reporter,
+    done: &mut Switched,
+) -> Result<(), DeployError> {
+    match &plan.schema {
+        SchemaChange::Keep => Ok(()),
+        SchemaChange::Expand(schema) => {
+            journal.step(Step::Migrate)?;
+            match schema::deploy_phase(context, schema, Phase::Pre, reporter) {
+                Ok(ran) => {
+                    done.migrations = ran.ran;
+                    Ok(())
+                }
+                Err(error) => {
+                    let problem = format!("migrations failed, nothing was switched: {error}");
+                    Err(activate::failed(context, journal, &problem, true, reporter))
+                }
+            }
+        }
+        SchemaChange::Undo {
+            newer,
+            versions,
+            names,
+        } => {
+            journal.step(Step::MigrateDown)?;
+            undo(context, journal, newer, versions, names, reporter, done)
+        }
+    }
+}
+
+/// Runs the downs of `versions`, after a backup.
+fn undo(
+    context: &Context,
+    journal: &mut Journal,
+    newer: &Schema,
+    versions: &[u64],
+    names: &[String],
+    reporter: &dyn Reporter,
+    done: &mut Switched,
+) -> Result<(), DeployError> {
+    reporter.step("migrate", &format!("undoing {}", names.join(", ")));
+    match schema::db_rollback(context, newer, &Undo::Versions(versions.to_vec()), false) {
+        Ok(undone) => {
+            done.undone = undone.ran;
+            done.backup = undone.backup;
+            Ok(())
+        }
+        Err(error) => {
+            let live = journal.record().from.clone().unwrap_or_default();
+            let problem = format!(
+                "undoing migrations failed, the code was not switched (`{live}` is still live): {error}; `hoist db status` shows what is applied, and `hoist db restore` puts back the backup taken first"
+            );
+            Err(activate::failed(
+                context, journal, &problem, false, reporter,
+            ))
+        }
+    }
+}
+
+/// Starts the target beside the live release for test traffic.
+fn hold(
+    context: &Context,
+    journal: &mut Journal,
+    reporter: &dyn Reporter,
+) -> Result<String, DeployError> {
+    journal.step(Step::Hold)?;
+    let release = journal.record().release.clone();
+    let held = match &context.agent {
+        Some(agent) => agent.hold(&release),
+        None => Err("holding a release for testing needs a running agent".into()),
+    };
+    let summary = match held {
+        Ok(summary) => summary,
+        Err(problem) => return Err(activate::failed(context, journal, &problem, true, reporter)),
+    };
+    reporter.step("hold", &summary);
+    let record = journal.record().clone();
+    let event = activate::event(
+        &record,
+        Outcome::Ok,
+        record.from.as_deref(),
+        Some(summary.clone()),
+    );
+    context.record(&Write::Event { event }, reporter);
+    activate::journal_done(context, journal)?;
+    Ok(summary)
+}
+
+/// After the switch, from `from_step` on (recovery resumes here): record,
+/// contract migrations once the old release drained, prune; then the
+/// journal is done.
+pub(crate) fn after(
+    context: &Context,
+    journal: &mut Journal,
+    plan: &Plan,
+    from_step: Step,
+    reporter: &dyn Reporter,
+    done: &mut Switched,
+) -> Result<(), DeployError> {
+    if from_step <= Step::Record {
+        record_success(context, journal, plan.detail.clone(), reporter)?;
+    }
+    if let Some(schema) = plan
+        .post
+        .as_ref()
+        .filter(|_| from_step <= Step::MigratePost)
+    {
+        journal.step(Step::MigratePost)?;
+        let old = journal.record().from.clone();
+        if let Err(problem) = contract(context, schema, old.as_deref(), reporter, done) {
+            // The new release is live and serving; only the contract step is missing.
+            activate::journal_done(context, journal)?;
+            return Err(DeployError::PostMigration {
+                release: journal.record().release.clone(),
+                problem,
+            });
+        }
+    }
+    if let Some(keep) = plan.prune {
+        journal.step(Step::Prune)?;
+        done.pruned = prune::prune_locked(context, keep, reporter)?.removed;
+    }
+    activate::journal_done(context, journal)
+}
+
+/// Waits for the old release to drain, then runs the `phase = post`
+/// migrations it could not have tolerated.
+fn contract(
+    context: &Context,
+    schema: &Schema,
+    old: Option<&str>,
+    reporter: &dyn Reporter,
+    done: &mut Switched,
+) -> Result<(), String> {
+    let migrations = schema.migrations().map_err(|error| error.to_string())?;
+    if !migrations.iter().any(|m| m.phase == Phase::Post) {
+        return Ok(());
+    }
+    if let (Some(agent), Some(old)) = (&context.agent, old) {
+        reporter.step(
+            "drain",
+            &format!("waiting for `{old}` to finish its requests"),
+        );
+        agent.wait_drained(old)?;
+    }
+    let ran = schema::deploy_phase(context, schema, Phase::Post, reporter)
+        .map_err(|error| error.to_string())?;
+    done.migrations.extend(ran.ran);
+    Ok(())
+}
