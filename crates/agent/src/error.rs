@@ -19,6 +19,30 @@ pub enum AgentError {
         /// The end of its log.
         log_tail: String,
     },
+    /// A release's own `hoist.toml` (or its `[process]`) cannot be used;
+    /// nothing of it started.
+    #[error("release `{release}` cannot start: {problem}; fix its `hoist.toml` and build again")]
+    ReleaseConfig {
+        /// The release.
+        release: String,
+        /// What is wrong, naming the file and the key.
+        problem: String,
+    },
+    /// `current` could not be written, so the route did not move.
+    #[error("cannot point `current` at `{release}`: {source}; nothing moved: `{}` still serves and `current` still names it, and `{release}` {kept}. Fix the site root (disk space, permissions, what is in the way of `current`), then deploy again", live.as_deref().unwrap_or("nothing"))]
+    CurrentNotWritten {
+        /// The release that was to go live.
+        release: String,
+        /// The release still live.
+        live: Option<String>,
+        /// What became of the candidate: stopped, or warm or held again.
+        kept: &'static str,
+        /// Why `current` could not be written (boxed: it is large, and rare).
+        source: Box<hoist_site::SiteError>,
+    },
+    /// The agent is shutting down and takes no new work.
+    #[error("the agent is shutting down")]
+    ShuttingDown,
     /// The release is not on disk.
     #[error("release `{0}` is not on disk")]
     UnknownRelease(String),

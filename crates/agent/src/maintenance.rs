@@ -90,6 +90,7 @@ fn read_flag(agent: &Agent) -> Result<Option<Maintenance>, String> {
 /// Follows the flag file for as long as the agent runs. A flag file that
 /// cannot be trusted leaves maintenance as it was, and is logged once.
 pub(crate) fn follow_flag_file(agent: &Arc<Agent>) {
+    let shutdown = agent.shutdown_token().clone();
     let agent = Arc::downgrade(agent);
     tokio::spawn(async move {
         let mut last_problem: Option<String> = None;
@@ -108,7 +109,10 @@ pub(crate) fn follow_flag_file(agent: &Arc<Agent>) {
                 }
             }
             drop(agent);
-            tokio::time::sleep(FLAG_CHECK_EVERY).await;
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(FLAG_CHECK_EVERY) => {}
+            }
         }
     });
 }
@@ -120,6 +124,7 @@ pub(crate) fn follow_schedule(agent: &Arc<Agent>, windows: Vec<hoist_config::Win
     if windows.is_empty() {
         return;
     }
+    let shutdown = agent.shutdown_token().clone();
     let agent = Arc::downgrade(agent);
     tokio::spawn(async move {
         loop {
@@ -147,7 +152,10 @@ pub(crate) fn follow_schedule(agent: &Arc<Agent>, windows: Vec<hoist_config::Win
                 .and_then(|at| Duration::try_from(at.duration_since(now)).ok())
                 .unwrap_or(Duration::from_secs(60))
                 .clamp(Duration::from_millis(20), Duration::from_secs(60));
-            tokio::time::sleep(wait).await;
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(wait) => {}
+            }
         }
     });
 }

@@ -52,6 +52,7 @@ pub(crate) fn follow_health(
     configured: Vec<StaticBackend>,
 ) {
     for (member, backend) in members.all().iter().cloned().zip(configured) {
+        let shutdown = agent.shutdown_token().clone();
         let agent = Arc::downgrade(agent);
         tokio::spawn(async move {
             let url = format!(
@@ -74,7 +75,10 @@ pub(crate) fn follow_health(
                         member.set_healthy(failures < FAILS_TO_MARK_DOWN);
                     }
                 }
-                tokio::time::sleep(CHECK_EVERY).await;
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(CHECK_EVERY) => {}
+                }
             }
         });
     }

@@ -18,7 +18,8 @@ pub struct AgentStatus {
     pub in_flight: u64,
     /// Per-release counters since the agent started.
     pub releases: Vec<serde_json::Value>,
-    /// The last time the agent rolled back on its own, and why.
+    /// The last time the agent rolled back on its own, and why; or why it
+    /// did not (the bad release still serves) and what to run.
     pub last_auto_rollback: Option<String>,
     /// Maintenance in force, if any.
     pub maintenance: Option<hoist_proxy::Maintenance>,
@@ -71,6 +72,9 @@ pub struct ProcessInfo {
     pub port: u16,
     /// Its pid.
     pub pid: u32,
+    /// The command it runs: its release's own `[process] command`, or the site's.
+    #[serde(default)]
+    pub command: String,
     /// For warm releases: when they will be stopped.
     pub until: Option<jiff::Timestamp>,
 }

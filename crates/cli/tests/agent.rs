@@ -443,7 +443,7 @@ fn watch_rolls_back_on_its_own_when_the_new_release_errors_or_dies() {
         let deadline = Instant::now() + Duration::from_secs(20);
         let rolled_back = loop {
             let history = env.hoist().args(["history", "--json"]).run_json();
-            if history[0]["user"] == "hoist-agent" {
+            if history[0]["op"] == "auto-rollback" {
                 break Some(history[0].clone());
             }
             if Instant::now() > deadline {

@@ -96,7 +96,7 @@ impl Context {
     /// in `ledger-pending.jsonl` with a warning. Never fails: what it
     /// records has already happened, and must not be undone or hidden by a
     /// ledger problem.
-    pub(crate) fn record(&self, write: &Write, reporter: &dyn Reporter) {
+    pub fn record(&self, write: &Write, reporter: &dyn Reporter) {
         match self.ledger.write_or_defer(write) {
             Ok(Written::Recorded) => {}
             Ok(Written::Deferred { problem, pending }) => reporter.warn(&format!(

@@ -1,7 +1,7 @@
 //! Telling the app that a new data version is live: a signal to every
 //! process, or a blue/green restart of the live release.
 
-use super::{Agent, Running};
+use super::Agent;
 use crate::AgentError;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -36,17 +36,10 @@ impl Agent {
         }
         let how = match self.data.reload.trim_start_matches("SIG") {
             "none" => "none".to_owned(),
-            "restart" => self.restart_live().await?,
+            "restart" => self.releases.restart_live().await?,
             name => {
-                let signal = super::signal(name);
-                let inner = self.inner.lock().await;
-                let processes: Vec<&Arc<hoist_supervisor::Process>> = inner
-                    .live
-                    .iter()
-                    .chain(inner.warm.values().map(|(running, _)| running))
-                    .chain(inner.held.iter().map(|(running, _)| running))
-                    .map(|running| &running.process)
-                    .collect();
+                let signal = crate::releases::signal(name);
+                let processes = self.releases.processes();
                 for process in &processes {
                     if process.signal_app(signal) == 0 {
                         tracing::warn!(
@@ -66,47 +59,9 @@ impl Agent {
         })
     }
 
-    /// Starts a fresh process of the live release, swaps it in once healthy,
-    /// and drains and stops the old one: a restart nobody sees.
-    async fn restart_live(self: &Arc<Self>) -> Result<String, AgentError> {
-        let _turn = self.activation.lock().await;
-        let Some(release) = self
-            .live_backend()
-            .await
-            .map(|live| live.release().to_owned())
-        else {
-            return Ok("none (nothing live)".into());
-        };
-        let fresh: Running = self.start_ready(&release, Some(release.clone())).await?;
-        let old = {
-            let mut inner = self.inner.lock().await;
-            self.router.set_live(fresh.backend.clone());
-            inner.live.replace(fresh.clone())
-        };
-        self.watch_crashes(fresh);
-        if let Some(old) = old {
-            self.stop_after_drain(old);
-        }
-        self.save().await?;
-        Ok("restarted".into())
-    }
-
     /// Waits until the retired `release` has no requests in flight (or the
     /// drain timeout passes); true when it drained.
     pub async fn wait_drained(&self, release: &str) -> bool {
-        let retired: Vec<_> = {
-            let inner = self.inner.lock().await;
-            inner
-                .retired
-                .iter()
-                .filter(|backend| backend.release() == release)
-                .cloned()
-                .collect()
-        };
-        let mut drained = true;
-        for backend in retired {
-            drained &= backend.drained(self.process.drain_timeout).await;
-        }
-        drained
+        self.releases.wait_drained(release).await
     }
 }

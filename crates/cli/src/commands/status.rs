@@ -100,6 +100,7 @@ impl Render for FullStatus {
                 "serving",
                 format!("{} (pid {}, port {})", live.release, live.pid, live.port),
             );
+            output::field(out, "command", &live.command);
         }
         for warm in &agent.warm {
             output::field(

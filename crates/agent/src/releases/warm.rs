@@ -2,7 +2,7 @@
 //! until its `rollback_window` closes, and never more than `max_warm` of
 //! them (each is a whole running app: quick deploys must not pile them up).
 
-use super::{Agent, Inner, Running};
+use super::{Inner, Releases, Running};
 use crate::AgentError;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,66 +30,70 @@ impl Inner {
     }
 }
 
-impl Agent {
+impl Releases {
     /// Starts `release` warm until `until` (a restart restoring its state).
-    pub(super) async fn start_warm(
+    pub(crate) async fn start_warm(
         self: &Arc<Self>,
         release: &str,
         until: jiff::Timestamp,
     ) -> Result<(), AgentError> {
+        let _turn = self.activation.lock().await;
+        self.refuse_if_shutting_down()?;
         let running = self.start_ready(release, None).await?;
+        self.keep_warm(running, until);
+        Ok(())
+    }
+
+    /// Keeps `running` warm until `until`, then stops it; stops the oldest
+    /// warm releases past `max_warm` at once.
+    pub(super) fn keep_warm(self: &Arc<Self>, running: Running, until: jiff::Timestamp) {
         let evicted = {
-            let mut inner = self.inner.lock().await;
+            let mut inner = self.inner();
             inner
                 .warm
-                .insert(release.to_owned(), (running.clone(), until));
-            inner.evict_warm(self.process.max_warm)
+                .insert(running.release().to_owned(), (running.clone(), until));
+            inner.evict_warm(self.site_process.max_warm)
         };
         self.expire_later(running, until);
         for old in evicted {
             self.stop_after_drain(old);
         }
-        Ok(())
     }
 
     /// Lets `old` drain, then stops it when its rollback window closes
     /// (unless it was made live again, or evicted, meanwhile).
-    pub(super) fn expire_later(self: &Arc<Self>, old: Running, until: jiff::Timestamp) {
-        let agent = Arc::clone(self);
-        let drain_timeout = self.process.drain_timeout;
-        tokio::spawn(async move {
-            let drained = old.backend.drained(drain_timeout).await;
-            tracing::info!(
-                release = old.backend.release(),
-                drained,
-                "old release drained"
-            );
+    fn expire_later(self: &Arc<Self>, old: Running, until: jiff::Timestamp) {
+        let releases = Arc::clone(self);
+        self.spawn_until_shutdown(async move {
+            let drained = old.backend.drained(old.spec.drain_timeout).await;
+            tracing::info!(release = old.release(), drained, "old release drained");
             let wait = until.duration_since(jiff::Timestamp::now());
             tokio::time::sleep(Duration::try_from(wait).unwrap_or_default()).await;
-            let mut inner = agent.inner.lock().await;
-            let still_warm = inner
-                .warm
-                .get(old.backend.release())
-                .is_some_and(|(running, at)| {
+            let still_warm = {
+                let mut inner = releases.inner();
+                let still_warm = inner.warm.get(old.release()).is_some_and(|(running, at)| {
                     Arc::ptr_eq(&running.process, &old.process) && *at == until
                 });
+                if still_warm {
+                    inner.warm.remove(old.release());
+                }
+                still_warm
+            };
             if still_warm {
-                inner.warm.remove(old.backend.release());
-                drop(inner);
                 old.process.stop().await;
-                agent.save_or_warn().await;
+                releases.save();
             }
         });
     }
 
     /// Stops a release nobody routes to any more, once its requests,
-    /// streams and tunnels have finished (up to the drain timeout).
+    /// streams and tunnels have finished (up to its drain timeout).
     pub(super) fn stop_after_drain(self: &Arc<Self>, old: Running) {
-        let agent = Arc::clone(self);
-        tokio::spawn(async move {
-            old.backend.drained(agent.process.drain_timeout).await;
+        let releases = Arc::clone(self);
+        self.spawn_to_end(async move {
+            old.backend.drained(old.spec.drain_timeout).await;
             old.process.stop().await;
-            agent.save_or_warn().await;
+            releases.save();
         });
     }
 }

@@ -12,7 +12,7 @@
 //! upgrade the old agent's children stay recorded (they are still its
 //! own) until they are gone.
 
-use super::{Agent, Inner, Running};
+use super::{Inner, Releases, Running};
 use crate::state::{Child, Role};
 use hoist_supervisor::{Orphan, Process};
 use std::sync::{Arc, Weak};
@@ -28,7 +28,7 @@ pub(super) struct Tracked {
 
 /// What a restarted or upgrading agent does with its predecessor's children.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Predecessor {
+pub(crate) enum Predecessor {
     /// It died (`kill -9`, crash, reboot): stop what is left of its children.
     Dead,
     /// It still runs and serves (`hoist agent --upgrade`): its children are
@@ -92,49 +92,44 @@ impl Inner {
     }
 }
 
-impl Agent {
+impl Releases {
     /// Takes over the predecessor's recorded children: stops them in the
     /// background when it is dead, keeps them recorded while it serves.
-    pub(super) async fn inherit(self: &Arc<Self>, recorded: Vec<Child>, predecessor: Predecessor) {
-        self.inner.lock().await.inherited = recorded.clone();
+    pub(crate) fn inherit(self: &Arc<Self>, recorded: Vec<Child>, predecessor: Predecessor) {
+        self.inner().inherited = recorded.clone();
         if predecessor == Predecessor::Serving {
             return;
         }
-        let stop_signal = super::signal(&self.process.stop_signal);
-        let stop_timeout = self.process.stop_timeout;
+        let stop_signal = super::spec::signal(&self.site_process.stop_signal);
+        let stop_timeout = self.site_process.stop_timeout;
         for child in recorded {
-            let agent = Arc::clone(self);
-            tokio::spawn(async move {
+            let releases = Arc::clone(self);
+            self.spawn_to_end(async move {
                 let outcome =
                     hoist_supervisor::stop_orphan(&child.identity, stop_signal, stop_timeout).await;
                 if outcome == Orphan::Stopped {
                     tracing::warn!(release = %child.release, pid = child.identity.pid, port = child.port, "stopped an app process of the previous agent");
                 }
-                agent
-                    .inner
-                    .lock()
-                    .await
+                releases
+                    .inner()
                     .inherited
                     .retain(|inherited| inherited.identity != child.identity);
-                if let Err(error) = agent.save().await {
-                    tracing::warn!(%error, "cannot save the agent state");
-                }
+                releases.save();
             });
         }
     }
 
     /// Forgets inherited records whose processes are all gone (an upgraded
     /// agent's predecessor stopped them when it exited).
-    pub(super) async fn forget_gone_inherited(&self) {
-        let inherited = self.inner.lock().await.inherited.clone();
+    pub(super) fn forget_gone_inherited(&self) {
+        let inherited = self.inner().inherited.clone();
         let gone: Vec<_> = inherited
             .into_iter()
             .filter(|child| !hoist_supervisor::is_running(&child.identity))
             .map(|child| child.identity)
             .collect();
         if !gone.is_empty() {
-            let mut inner = self.inner.lock().await;
-            inner
+            self.inner()
                 .inherited
                 .retain(|child| !gone.contains(&child.identity));
         }
