@@ -142,12 +142,17 @@ impl Agent {
             );
         }
         self.inherit(saved.children.clone(), predecessor).await;
+        // Every traffic rule is in force before the first request is served.
         self.set_maintenance(saved.maintenance.clone());
+        crate::maintenance::read_now(self, &self.maintenance_config.window);
         if let Some(until) = saved.paused_until {
             // A pause outlives a restart, with what is left of its `--max`.
             let left = Duration::try_from(until.duration_since(jiff::Timestamp::now()))
                 .unwrap_or_default();
             self.router.pause(left);
+        }
+        if let Some(members) = self.router.members() {
+            crate::members::put_back(&members, &saved.backends, &self.backends).await;
         }
         crate::maintenance::follow_flag_file(self);
         if let Some(members) = self.router.members() {
@@ -651,12 +656,12 @@ impl Agent {
         // After a handover the state file belongs to the new agent.
         if !*self.handed_over.borrow() {
             self.forget_gone_inherited().await;
-            let state = State {
-                live: self.site.live().ok().flatten(),
-                // What is still running: a previous agent's children not yet stopped.
-                children: self.inner.lock().await.records(),
-                ..State::default()
-            };
+            // The traffic rules (maintenance, pause, candidate, warm, backends)
+            // stay as last saved, for the next start to put back.
+            let mut state = state::load(&self.site).unwrap_or_default();
+            state.live = self.site.live().ok().flatten();
+            // What is still running: a previous agent's children not yet stopped.
+            state.children = self.inner.lock().await.records();
             let _ = state::save(&self.site, &state);
         }
     }
@@ -700,11 +705,12 @@ impl Agent {
             }),
             maintenance: effective.0,
             maintenance_source: effective.1.map(str::to_owned),
+            maintenance_sources: self.maintenance.lock().expect("never poisoned").active(),
             last_auto_rollback: inner.last_auto_rollback.clone(),
         }
     }
 
-    async fn save(&self) -> Result<(), AgentError> {
+    pub(crate) async fn save(&self) -> Result<(), AgentError> {
         if *self.handed_over.borrow() {
             return Ok(());
         }
@@ -733,13 +739,18 @@ impl Agent {
                 .expect("never poisoned")
                 .command
                 .clone(),
+            backends: self
+                .router
+                .members()
+                .map(|members| crate::members::records(&members))
+                .unwrap_or_default(),
         };
         state::save(&self.site, &state)
     }
 
     /// Saves where a failure must not stop the work at hand (starting or
     /// stopping a process): the next save catches up.
-    async fn save_or_warn(&self) {
+    pub(crate) async fn save_or_warn(&self) {
         if let Err(error) = self.save().await {
             tracing::warn!(%error, "cannot save the agent state");
         }
