@@ -706,3 +706,28 @@ fn drain_of_the_last_healthy_backend_needs_force() {
     env.hoist().args(["undrain", &backends.url("a")]).run();
     assert_eq!(get(backends.site.port, "/").header("x-app-release"), "a");
 }
+
+// A clean stop (SIGTERM, as `systemctl restart` sends) saved only the live release: the next agent had no maintenance and no held candidate.
+#[test]
+fn agent_stop_forgets_traffic_rules() {
+    let port = free_port();
+    let env = Env::with_config(&agent_config(port, ""));
+    std::fs::remove_file(env.src().join("index.html")).unwrap();
+    let (v1, artifact) = build(&env, "1");
+    env.hoist().args(["deploy", "-q"]).arg(&artifact).run();
+    let mut agent = AgentProcess::start(&env);
+    let (v2, artifact) = build(&env, "2");
+    env.hoist()
+        .args(["deploy", "-q", "--hold", "--test-from", TEST_NETWORK])
+        .arg(&artifact)
+        .run();
+    env.hoist()
+        .args(["maint", "on", "--until", "30m", "--path", "/closed/"])
+        .run();
+    agent.terminate();
+    let _agent = AgentProcess::start(&env);
+    assert_eq!(get(port, "/closed/x").status, 503, "maintenance");
+    let tester = get_from(Ipv4Addr::new(127, 200, 3, 4), port, "/", "");
+    assert_eq!(tester.header("x-hoist-release"), v2, "the held candidate");
+    assert_eq!(get(port, "/").header("x-hoist-release"), v1);
+}
