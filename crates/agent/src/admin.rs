@@ -55,6 +55,9 @@ struct HoldRequest {
 #[derive(Deserialize)]
 struct BackendRequest {
     backend: String,
+    /// `hoist drain --force`: drain even the last healthy backend.
+    #[serde(default)]
+    force: bool,
 }
 
 #[derive(Deserialize)]
@@ -213,7 +216,10 @@ async fn handle(
             Err(bad) => bad,
         },
         (Method::POST, "/v1/drain") => match body::<BackendRequest>(request).await {
-            Ok(wanted) => reply(StatusCode::CONFLICT, agent.drain(&wanted.backend).await),
+            Ok(wanted) => reply(
+                StatusCode::CONFLICT,
+                agent.drain(&wanted.backend, wanted.force).await,
+            ),
             Err(bad) => bad,
         },
         (Method::POST, "/v1/undrain") => match body::<BackendRequest>(request).await {
@@ -221,6 +227,7 @@ async fn handle(
                 StatusCode::CONFLICT,
                 agent
                     .undrain(&wanted.backend)
+                    .await
                     .map(|()| serde_json::json!({ "undrained": wanted.backend })),
             ),
             Err(bad) => bad,

@@ -119,12 +119,17 @@ impl Agent {
             );
         }
         self.releases.inherit(saved.children.clone(), predecessor);
+        // Every traffic rule is in force before the first request is served.
         self.set_maintenance(saved.maintenance.clone());
+        crate::maintenance::read_now(self, &self.maintenance_config.window);
         if let Some(until) = saved.paused_until {
             // A pause outlives a restart, with what is left of its `--max`.
             let left = Duration::try_from(until.duration_since(jiff::Timestamp::now()))
                 .unwrap_or_default();
             self.router.pause(left);
+        }
+        if let Some(members) = self.router.members() {
+            crate::members::put_back(&members, &saved.backends, &self.backends).await;
         }
         crate::maintenance::follow_flag_file(self);
         if let Some(members) = self.router.members() {
@@ -299,12 +304,12 @@ impl Agent {
         self.releases.stop_all().await;
         // After a handover the state file belongs to the new agent.
         if !*self.handed_over.borrow() {
-            let state = State {
-                live: self.site.live().ok().flatten(),
-                // What is still running: a previous agent's children not yet stopped.
-                children: self.releases.leftover_children(),
-                ..State::default()
-            };
+            // The traffic rules (maintenance, pause, candidate, warm, backends)
+            // stay as last saved, for the next start to put back.
+            let mut state = state::load(&self.site).unwrap_or_default();
+            state.live = self.site.live().ok().flatten();
+            // What is still running: a previous agent's children not yet stopped.
+            state.children = self.releases.leftover_children();
             let _ = state::save(&self.site, &state);
         }
     }
@@ -332,12 +337,13 @@ impl Agent {
             }),
             maintenance: effective.0,
             maintenance_source: effective.1.map(str::to_owned),
+            maintenance_sources: self.maintenance.lock().expect("never poisoned").active(),
             last_auto_rollback: releases.last_auto_rollback,
         }
     }
 
     /// Writes `agent-state.json`, each owner its part.
-    fn save(&self) -> Result<(), AgentError> {
+    pub(crate) fn save(&self) -> Result<(), AgentError> {
         if *self.handed_over.borrow() {
             return Ok(());
         }
@@ -349,10 +355,22 @@ impl Agent {
                 .expect("never poisoned")
                 .command
                 .clone(),
+            backends: self
+                .router
+                .members()
+                .map(|members| crate::members::records(&members))
+                .unwrap_or_default(),
             ..State::default()
         };
         self.releases.save_into(&mut state);
         state::save(&self.site, &state)
+    }
+
+    /// Saves where a failure must not stop the work at hand: the next save catches up.
+    pub(crate) fn save_or_warn(&self) {
+        if let Err(error) = self.save() {
+            tracing::warn!(%error, "cannot save the agent state");
+        }
     }
 }
 

@@ -123,11 +123,12 @@ impl AgentClient {
         Ok(value["aborted"].as_str().map(str::to_owned))
     }
 
-    /// Stops new requests to a static backend; returns once it is empty (blocking).
-    pub fn drain(&self, backend: &str) -> Result<crate::Drained, AgentError> {
+    /// Stops new requests to a static backend; returns once it is empty
+    /// (blocking). The last healthy one is drained only with `force`.
+    pub fn drain(&self, backend: &str, force: bool) -> Result<crate::Drained, AgentError> {
         let bytes = self.post(
             "/v1/drain",
-            serde_json::json!({ "backend": backend }).to_string(),
+            serde_json::json!({ "backend": backend, "force": force }).to_string(),
         )?;
         serde_json::from_slice(&bytes).map_err(|error| self.unreachable(error.to_string()))
     }

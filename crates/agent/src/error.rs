@@ -67,6 +67,12 @@ pub enum AgentError {
         /// What went wrong.
         message: String,
     },
+    /// `hoist drain` of the only backend still getting requests.
+    #[error("`{backend}` is the last healthy backend: drained, it would leave none to answer and every request would get 503; bring another backend up (or `hoist undrain` one) first, or drain it anyway with `hoist drain --force {backend}`")]
+    LastHealthyBackend {
+        /// The backend's URL.
+        backend: String,
+    },
     /// The agent answered with an error.
     #[error("{0}")]
     Remote(String),

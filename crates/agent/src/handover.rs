@@ -7,12 +7,23 @@
 //! 2. [`UpgradePhase::ReceivingListener`]: it asks the old agent (admin API) to send the listener to a one-off socket;
 //! 3. [`UpgradePhase::Serving`]: it serves on the same socket and takes over the admin socket path;
 //!    the old agent answers each open connection's next request with `Connection: close`, drains, stops its apps, and exits.
+//!
+//! The new agent owns the traffic rules from the handover on. While the old
+//! one drains, it follows the pause and the maintenance command from the
+//! state file the new one writes ([`follow_successor`]): requests it holds in
+//! a pause are released when `hoist resume` reaches the new agent, not cut
+//! when its drain runs out.
 
+use crate::Agent;
 use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
+use std::time::Duration;
+
+/// How often a draining agent looks at its successor's state.
+const FOLLOW_EVERY: Duration = Duration::from_millis(50);
 
 /// Where an upgrade stands; logged at each step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,4 +77,28 @@ fn owned(fd: std::os::fd::RawFd) -> OwnedFd {
     // SAFETY: the kernel just installed `fd` in this process for the
     // SCM_RIGHTS message; nothing else knows of it, so we are its only owner.
     unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// After the handover: applies the successor's pause and maintenance command,
+/// as it saves them, to the requests this agent still serves. Runs until
+/// dropped (when this agent's connections are done).
+pub(crate) async fn follow_successor(agent: &Agent) {
+    let mut last = None;
+    loop {
+        if let Ok(state) = crate::state::load(agent.site()) {
+            let rules = (state.paused_until, state.maintenance);
+            if last.as_ref() != Some(&rules) {
+                match rules.0 {
+                    Some(until) => agent.router().pause(
+                        Duration::try_from(until.duration_since(jiff::Timestamp::now()))
+                            .unwrap_or_default(),
+                    ),
+                    None => agent.router().resume(),
+                }
+                agent.set_maintenance(rules.1.clone());
+                last = Some(rules);
+            }
+        }
+        tokio::time::sleep(FOLLOW_EVERY).await;
+    }
 }

@@ -1,5 +1,9 @@
 //! Maintenance as the agent keeps it: switched on by command (persisted),
-//! or by the `<root>/maintenance` flag file that existing scripts `touch`.
+//! by the `<root>/maintenance` flag file that existing scripts `touch`, or
+//! by a `[[maintenance.window]]`. The flag file and the windows are their
+//! own record, so only the command is saved; a restarted or upgraded agent
+//! reads the other two once before it serves ([`read_now`]) and then follows
+//! them.
 
 use crate::Agent;
 use hoist_proxy::Maintenance;
@@ -18,6 +22,19 @@ pub(crate) struct Sources {
 }
 
 impl Sources {
+    /// Every source that asks for maintenance now, the one in force first.
+    pub(crate) fn active(&self) -> Vec<String> {
+        [
+            (&self.command, "command"),
+            (&self.flag, "flag-file"),
+            (&self.schedule, "schedule"),
+        ]
+        .into_iter()
+        .filter(|(maintenance, _)| maintenance.is_some())
+        .map(|(_, name)| name.to_owned())
+        .collect()
+    }
+
     pub(crate) fn effective(&self) -> (Option<Maintenance>, Option<&'static str>) {
         let sources = [
             (&self.command, "command"),
@@ -87,6 +104,25 @@ fn read_flag(agent: &Agent) -> Result<Option<Maintenance>, String> {
     }))
 }
 
+/// Reads the flag file and the windows once, now: a restarted or upgraded
+/// agent must know them before its first request, not a tick later.
+pub(crate) fn read_now(agent: &Agent, windows: &[hoist_config::Window]) {
+    match read_flag(agent) {
+        Ok(flag) => agent.set_flag_maintenance(flag),
+        Err(problem) => tracing::warn!(%problem, "maintenance flag file refused"),
+    }
+    agent.set_schedule_maintenance(scheduled(windows, jiff::Timestamp::now()));
+}
+
+/// The maintenance a window asks for at `now`, if one is open.
+fn scheduled(windows: &[hoist_config::Window], now: jiff::Timestamp) -> Option<Maintenance> {
+    hoist_config::active_window(windows, now).map(|window| Maintenance {
+        message: window.message,
+        until: Some(window.end),
+        ..Maintenance::default()
+    })
+}
+
 /// Follows the flag file for as long as the agent runs. A flag file that
 /// cannot be trusted leaves maintenance as it was, and is logged once.
 pub(crate) fn follow_flag_file(agent: &Arc<Agent>) {
@@ -129,11 +165,7 @@ pub(crate) fn follow_schedule(agent: &Arc<Agent>, windows: Vec<hoist_config::Win
     tokio::spawn(async move {
         loop {
             let now = jiff::Timestamp::now();
-            let active = hoist_config::active_window(&windows, now).map(|window| Maintenance {
-                message: window.message,
-                until: Some(window.end),
-                ..Maintenance::default()
-            });
+            let active = scheduled(&windows, now);
             let Some(strong) = agent.upgrade() else {
                 return;
             };

@@ -1,5 +1,13 @@
 //! Static backends (`[[proxy.backend]]`): resolution, active health checks, drain.
+//!
+//! What the agent learns about a member at run time (its health checks
+//! failed, `hoist drain` took it out) is saved in `agent-state.json`. A
+//! successor (after `kill -9`, `--upgrade` or USR2) puts that back and
+//! probes every member once before it serves ([`put_back`]): a backend that
+//! was down stays out until its health check passes again, and a drained
+//! one until `hoist undrain`.
 
+use crate::state::BackendRecord;
 use crate::{Agent, AgentError};
 use hoist_config::StaticBackend;
 use hoist_proxy::{Backend, Member, Members};
@@ -45,6 +53,56 @@ pub(crate) fn build(configured: &[StaticBackend]) -> Result<Option<Members>, Age
     Ok(Some(Members::new(members)))
 }
 
+/// What `agent-state.json` keeps of the members: the ones down or drained.
+pub(crate) fn records(members: &Members) -> Vec<BackendRecord> {
+    members
+        .all()
+        .iter()
+        .filter(|member| !member.is_healthy() || member.is_draining())
+        .map(|member| BackendRecord {
+            url: member.url.clone(),
+            down: !member.is_healthy(),
+            draining: member.is_draining(),
+        })
+        .collect()
+}
+
+/// Puts back what the previous agent knew (`saved`), then probes every
+/// member once, all at once (each probe is bounded): the agent serves only
+/// after this returns, so it never sends a request to a member it has not
+/// seen pass a health check since it was known down.
+pub(crate) async fn put_back(
+    members: &Members,
+    saved: &[BackendRecord],
+    configured: &[StaticBackend],
+) {
+    let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
+    let mut probes = tokio::task::JoinSet::new();
+    for (member, backend) in members.all().iter().zip(configured) {
+        if let Some(record) = saved.iter().find(|record| same(&record.url, &member.url)) {
+            member.set_draining(record.draining);
+            member.set_healthy(!record.down);
+        }
+        let (member, url) = (member.clone(), health_url(backend));
+        probes.spawn(async move {
+            let probed = hoist_supervisor::probe(&url).await;
+            if let Err(problem) = &probed {
+                tracing::warn!(backend = %member.url, %problem, "backend down at start");
+            }
+            member.set_healthy(probed.is_ok());
+        });
+    }
+    while probes.join_next().await.is_some() {}
+}
+
+fn health_url(backend: &StaticBackend) -> String {
+    format!(
+        "{}{}",
+        backend.url.trim_end_matches('/'),
+        backend.health_path
+    )
+}
+
 /// Checks every member's health path for as long as the agent runs.
 pub(crate) fn follow_health(
     agent: &Arc<Agent>,
@@ -55,13 +113,16 @@ pub(crate) fn follow_health(
         let shutdown = agent.shutdown_token().clone();
         let agent = Arc::downgrade(agent);
         tokio::spawn(async move {
-            let url = format!(
-                "{}{}",
-                backend.url.trim_end_matches('/'),
-                backend.health_path
-            );
-            let mut failures = 0;
+            let url = health_url(&backend);
+            // A member that starts out down (as [`put_back`] found it) needs
+            // a passing check to come back, not just one failure fewer.
+            let mut failures = if member.is_healthy() {
+                0
+            } else {
+                FAILS_TO_MARK_DOWN
+            };
             while agent.upgrade().is_some() {
+                let was_healthy = member.is_healthy();
                 match hoist_supervisor::probe(&url).await {
                     Ok(()) => {
                         failures = 0;
@@ -73,6 +134,12 @@ pub(crate) fn follow_health(
                             tracing::warn!(backend = %backend.url, %problem, "backend marked down");
                         }
                         member.set_healthy(failures < FAILS_TO_MARK_DOWN);
+                    }
+                }
+                // Saved on every change, so a successor knows which are down.
+                if member.is_healthy() != was_healthy {
+                    if let Some(agent) = agent.upgrade() {
+                        agent.save_or_warn();
                     }
                 }
                 tokio::select! {
@@ -112,11 +179,27 @@ impl Agent {
             })
     }
 
-    /// Stops new requests to `url` and waits until its in-flight ones finish.
-    pub async fn drain(&self, url: &str) -> Result<Drained, AgentError> {
+    /// Stops new requests to `url` and waits until its in-flight ones
+    /// finish. The last member that gets requests is drained only with
+    /// `force`: without it every request would get 503.
+    pub async fn drain(&self, url: &str, force: bool) -> Result<Drained, AgentError> {
         let member = self.member(url)?;
+        if !force && member.usable() {
+            let members = self.router().members().unwrap_or_default();
+            let another = members
+                .all()
+                .iter()
+                .any(|other| !Arc::ptr_eq(other, &member) && other.usable());
+            if !another {
+                return Err(AgentError::LastHealthyBackend {
+                    backend: url.to_owned(),
+                });
+            }
+        }
         let started = Instant::now();
         member.set_draining(true);
+        // Saved before the wait: an agent killed meanwhile keeps it drained.
+        self.save_or_warn();
         let empty = member.backend.drained(self.drain_timeout()).await;
         Ok(Drained {
             backend: url.to_owned(),
@@ -126,8 +209,8 @@ impl Agent {
     }
 
     /// Sends requests to `url` again.
-    pub fn undrain(&self, url: &str) -> Result<(), AgentError> {
+    pub async fn undrain(&self, url: &str) -> Result<(), AgentError> {
         self.member(url)?.set_draining(false);
-        Ok(())
+        self.save()
     }
 }

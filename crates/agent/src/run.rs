@@ -38,13 +38,24 @@ pub async fn run(
             signal(stopping),
         ));
     }
-    tokio::select! {
-        () = shutdown => {}
-        () = agent.handed_over() => {}
-    }
+    let handed_over = tokio::select! {
+        () = shutdown => false,
+        () = agent.handed_over() => true,
+    };
     tracing::info!("shutting down: draining connections");
     let _ = stop.send(true);
-    let _ = public_task.await;
+    let drained = async {
+        let _ = public_task.await;
+    };
+    if handed_over {
+        // The successor owns the pause now: held requests wait for its resume.
+        tokio::select! {
+            () = drained => {}
+            () = crate::handover::follow_successor(&agent) => {}
+        }
+    } else {
+        drained.await;
+    }
     let _ = admin_task.await;
     agent.stop_all().await;
 }

@@ -31,6 +31,24 @@ pub(crate) struct State {
     /// A candidate held beside the live release (`deploy --hold`, canary).
     #[serde(default)]
     pub(crate) held: Option<crate::status::Candidate>,
+    /// Static backends known down or drained (`hoist drain`): a successor
+    /// must not send requests to them before their health check says so.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) backends: Vec<BackendRecord>,
+}
+
+/// What the agent knows of one static backend beyond `hoist.toml`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BackendRecord {
+    /// Its URL as in `[[proxy.backend]]`.
+    pub(crate) url: String,
+    /// Its health checks failed: it stays out until one passes.
+    #[serde(default)]
+    pub(crate) down: bool,
+    /// Drained by `hoist drain`: it stays out until `hoist undrain`.
+    #[serde(default)]
+    pub(crate) draining: bool,
 }
 
 /// A warm release.
@@ -117,6 +135,30 @@ mod tests {
         assert!(state.children.is_empty());
         let written = serde_json::to_value(&state).unwrap();
         assert!(written.get("pids").is_none(), "{written}");
+    }
+
+    #[test]
+    fn a_state_from_before_backends_were_recorded_loads() {
+        let old = r#"{ "live": "v1", "warm": [], "children": [],
+            "maintenance": null, "paused_until": null, "held": null }"#;
+        let state: State = serde_json::from_str(old).unwrap();
+        assert!(state.backends.is_empty());
+        let written = serde_json::to_value(&state).unwrap();
+        assert!(written.get("backends").is_none(), "{written}");
+    }
+
+    #[test]
+    fn backend_records_round_trip() {
+        let state = State {
+            backends: vec![BackendRecord {
+                url: "http://127.0.0.1:8001".into(),
+                down: true,
+                draining: false,
+            }],
+            ..State::default()
+        };
+        let json = serde_json::to_string(&state).unwrap();
+        assert_eq!(serde_json::from_str::<State>(&json).unwrap(), state);
     }
 
     #[test]

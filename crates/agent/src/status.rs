@@ -25,6 +25,10 @@ pub struct AgentStatus {
     pub maintenance: Option<hoist_proxy::Maintenance>,
     /// `command` (`hoist maint on`) or `flag-file` (`<root>/maintenance` exists).
     pub maintenance_source: Option<String>,
+    /// Every source asking for maintenance now (`command`, `flag-file`,
+    /// `schedule`), the one in force first: the others take over when it ends.
+    #[serde(default)]
+    pub maintenance_sources: Vec<String>,
     /// While paused: how long until held requests get 503, and how many are held.
     pub pause: Option<PauseInfo>,
     /// A candidate getting test traffic or a canary share.

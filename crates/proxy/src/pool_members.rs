@@ -62,7 +62,18 @@ impl Member {
         self.draining.store(draining, Ordering::SeqCst);
     }
 
-    fn usable(&self) -> bool {
+    /// Whether its health checks pass (as far as the last ones said).
+    pub fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::SeqCst)
+    }
+
+    /// Whether it is being drained.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+
+    /// Whether it gets new requests: healthy and not draining.
+    pub fn usable(&self) -> bool {
         self.healthy.load(Ordering::SeqCst) && !self.draining.load(Ordering::SeqCst)
     }
 

@@ -27,6 +27,34 @@ impl AgentLink for InProcess {
         ))
     }
 
+    fn pause(&self, max: std::time::Duration) -> Result<(), String> {
+        self.releases.router.pause(max);
+        if let Some(live) = self.releases.live_backend() {
+            self.runtime.block_on(live.drained(max));
+        }
+        self.releases.save();
+        Ok(())
+    }
+
+    fn resume(&self) -> Result<(), String> {
+        self.releases.router.resume();
+        self.releases.save();
+        Ok(())
+    }
+
+    fn hold(&self, release: &str) -> Result<String, String> {
+        self.runtime
+            .block_on(self.releases.hold(release, Vec::new()))
+            .map_err(|error| error.to_string())?;
+        Ok(format!("`{release}` runs beside the live release"))
+    }
+
+    fn abort(&self) -> Result<Option<String>, String> {
+        self.runtime
+            .block_on(self.releases.abort())
+            .map_err(|error| error.to_string())
+    }
+
     fn wait_drained(&self, release: &str) -> Result<(), String> {
         if self.runtime.block_on(self.releases.wait_drained(release)) {
             Ok(())

@@ -5,15 +5,26 @@ use crate::cli::Global;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  hoist drain http://10.0.0.5:8000 && ssh 10.0.0.5 sudo reboot\n  hoist undrain http://10.0.0.5:8000"
+    after_help = "Examples:\n  hoist drain http://10.0.0.5:8000 && ssh 10.0.0.5 sudo reboot\n  hoist drain --force http://10.0.0.5:8000    even the last healthy backend (then every request gets 503)\n\nThe drain survives agent restarts and upgrades until `hoist undrain`."
 )]
 pub struct DrainArgs {
+    /// The backend's URL as in `[[proxy.backend]]`.
+    backend: String,
+    /// Drain it even if it is the last healthy backend, so every request gets 503.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  hoist undrain http://10.0.0.5:8000")]
+pub struct UndrainArgs {
     /// The backend's URL as in `[[proxy.backend]]`.
     backend: String,
 }
 
 pub fn drain(global: &Global, args: DrainArgs) -> anyhow::Result<i32> {
-    let drained = crate::target::agent(&crate::target::open(global)?.0)?.drain(&args.backend)?;
+    let agent = crate::target::agent(&crate::target::open(global)?.0)?;
+    let drained = agent.drain(&args.backend, args.force)?;
     if global.json {
         crate::output::Output::new(true).emit(&drained)?;
     }
@@ -32,7 +43,7 @@ pub fn drain(global: &Global, args: DrainArgs) -> anyhow::Result<i32> {
     }
 }
 
-pub fn undrain(global: &Global, args: DrainArgs) -> anyhow::Result<i32> {
+pub fn undrain(global: &Global, args: UndrainArgs) -> anyhow::Result<i32> {
     crate::target::agent(&crate::target::open(global)?.0)?.undrain(&args.backend)?;
     eprintln!("`{}` gets requests again", args.backend);
     Ok(crate::EXIT_OK)

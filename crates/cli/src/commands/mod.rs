@@ -69,7 +69,7 @@ pub enum Command {
     /// Stop new requests to a static backend; returns once it is empty
     Drain(drain::DrainArgs),
     /// Send requests to a drained static backend again
-    Undrain(drain::DrainArgs),
+    Undrain(drain::UndrainArgs),
     /// The app's database schema: status, migrate, rollback, backup, restore, diff
     Db(db::Args),
     /// Versioned data sets: load, roll, revert, list, prune, pull

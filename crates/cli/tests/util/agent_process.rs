@@ -29,6 +29,27 @@ impl AgentProcess {
         AgentProcess::spawn_command(env, command, args)
     }
 
+    /// Starts `hoist agent` on `listener`, handed over as systemd socket
+    /// activation does (fd 3, `LISTEN_FDS=1`, `LISTEN_PID` the agent's own
+    /// pid). The test keeps the socket open, as systemd does, so connections
+    /// queue in its backlog while no agent runs (after a `kill -9`).
+    pub fn start_on(env: &Env, listener: &std::net::TcpListener) -> AgentProcess {
+        let socket = std::os::fd::OwnedFd::from(listener.try_clone().unwrap());
+        let mut command = std::process::Command::new("sh");
+        // The socket comes in as stdin (std puts it there in the child, so it
+        // leaks into no other process), `sh` moves it to fd 3 and becomes the
+        // agent, keeping its pid for `LISTEN_PID`.
+        command
+            .args([
+                "-c",
+                r#"export LISTEN_PID=$$ LISTEN_FDS=1; exec "$0" agent 3<&0 </dev/null"#,
+                BIN,
+            ])
+            .stdin(std::process::Stdio::from(socket))
+            .stderr(std::process::Stdio::null());
+        AgentProcess::spawn_command(env, command, &["agent"])
+    }
+
     /// Starts `hoist agent` with at most `limit` open files (util-linux
     /// `prlimit`, which sets the limit and then runs the agent in its place).
     pub fn start_with_open_file_limit(env: &Env, limit: u64) -> AgentProcess {
@@ -83,6 +104,11 @@ impl AgentProcess {
         let exited = exited.recv_timeout(within).unwrap_or(false);
         self.done |= exited;
         exited
+    }
+
+    /// The agent's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn kill9(&mut self) {
