@@ -36,6 +36,19 @@ pub struct JournalRecord {
     pub reason: Option<String>,
     /// The artifact copy under `incoming/`, to clean up.
     pub incoming: Option<PathBuf>,
+    /// The data pointer move a code switch makes with it
+    /// (`rollback --with-data`): what recovery finishes or puts back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<DataMove>,
+}
+
+/// A move of `data/current` that is part of a code switch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataMove {
+    /// The data version live before (none: no data was live).
+    pub from: Option<String>,
+    /// The data version the switch goes to.
+    pub to: String,
 }
 
 /// An open journal for the operation this process runs.
@@ -69,6 +82,7 @@ impl Journal {
             started_at,
             reason,
             incoming: None,
+            data: None,
         };
         let mut journal = Journal {
             path: site.journal_path(),
@@ -96,6 +110,12 @@ impl Journal {
     /// Notes where the artifact copy lives, durably, before it is written.
     pub fn set_incoming(&mut self, path: PathBuf) -> Result<(), SiteError> {
         self.record.incoming = Some(path);
+        self.write()
+    }
+
+    /// Notes, durably, the data pointer move this switch makes, before it is made.
+    pub fn set_data(&mut self, data: DataMove) -> Result<(), SiteError> {
+        self.record.data = Some(data);
         self.write()
     }
 
