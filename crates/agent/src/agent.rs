@@ -4,7 +4,7 @@ mod children;
 mod data;
 mod warm;
 
-pub use data::DataReloaded;
+pub use data::{DataReloaded, DataRoll};
 
 use children::{Predecessor, Tracked};
 
@@ -83,6 +83,8 @@ pub struct Agent {
     backends: Vec<hoist_config::StaticBackend>,
     /// `[data]`: how a data roll reaches the app.
     data: hoist_config::Data,
+    /// Processes a data reload signal went to: their exits are not crashes.
+    reloading: data::Reloading,
 }
 
 impl Agent {
@@ -114,6 +116,7 @@ impl Agent {
             maintenance_config: config.maintenance.clone(),
             backends: config.proxy.backend.clone(),
             data: config.data.clone(),
+            reloading: data::Reloading::default(),
         }))
     }
 
@@ -522,6 +525,10 @@ impl Agent {
             else {
                 return;
             };
+            // Killed by a data reload signal: a failed data roll, not bad code.
+            if agent.reloading.owns(&candidate.process) {
+                return;
+            }
             let still_live = agent
                 .inner
                 .lock()
@@ -582,6 +589,10 @@ impl Agent {
             let mut crashes: Vec<Instant> = Vec::new();
             loop {
                 let status = current.process.wait_exit().await;
+                // A data reload handles the exits it caused (agent/data.rs).
+                if agent.reloading.owns(&current.process) {
+                    return;
+                }
                 let mut inner = agent.inner.lock().await;
                 let still_live = inner
                     .live

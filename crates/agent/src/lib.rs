@@ -29,7 +29,7 @@ mod state;
 mod status;
 mod watch;
 
-pub use agent::{Activated, Agent, DataReloaded};
+pub use agent::{Activated, Agent, DataReloaded, DataRoll};
 pub use client::AgentClient;
 pub use error::AgentError;
 pub use handover::{receive_listener, UpgradePhase};

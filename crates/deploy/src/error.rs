@@ -63,6 +63,24 @@ pub enum DeployError {
         /// What the operator can run.
         fix: String,
     },
+    /// The app did not take a data reload: the data went back, the code stayed.
+    #[error("{problem}")]
+    DataReloadFailed {
+        /// The data version that was rolled.
+        version: String,
+        /// The data version live again.
+        restored: Option<String>,
+        /// The agent's account of it.
+        problem: String,
+    },
+    /// `data/current` moved but the agent could not be told.
+    #[error("`data/current` names `{version}`, but the agent could not be told ({problem}), so the app may not have reloaded; run `hoist recover` to tell it")]
+    DataNotTold {
+        /// The data version now live.
+        version: String,
+        /// Why the agent was not told.
+        problem: String,
+    },
     /// Not enough free space for the new release.
     #[error("not enough disk space under `{}`: the release needs {need} more {unit}, only {free} are free; run `hoist prune` or free space", root.display())]
     NoSpace {

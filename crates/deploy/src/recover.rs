@@ -72,7 +72,9 @@ pub fn recover(
     let live = context.site.live()?;
     let switched = live.as_deref() == Some(record.release.as_str()) && record.op != Op::Prune;
     let mut journal = Journal::resume(&context.site, record.clone());
-    let action = if record.step == Step::SwitchBack {
+    let action = if matches!(record.op, Op::DataRoll | Op::DataRevert) {
+        crate::data_roll::recover(context, &mut journal, reporter)?
+    } else if record.step == Step::SwitchBack {
         let settings =
             context.settings_for(record.from.as_deref().unwrap_or(&record.release), config)?;
         let problem = "interrupted while switching back after a failed restart or health check";
