@@ -117,6 +117,13 @@ pub fn deploy(
     report.files_linked = stats.files_linked;
     report.bytes_written = stats.bytes_written;
     report.test_count = tests;
+    // Code tied to data: never switch (or hold) onto data the release refuses.
+    if let Err(error) =
+        crate::data_tie::refuse_unsatisfied(context, &id, request.config.as_ref(), reporter)
+    {
+        abandon(context, &mut journal, &error, reporter);
+        return Err(error);
+    }
     // Never switch and then be unable to say so: the ledger must take a
     // write now. (The release stays on disk, ready, for a later deploy.)
     if let Err(error) = context.ledger.check_writable() {

@@ -29,6 +29,7 @@ mod activate;
 mod command;
 mod context;
 mod data_roll;
+mod data_tie;
 mod deploy;
 mod emergency;
 mod error;
@@ -46,6 +47,7 @@ mod verify;
 
 pub use context::{AgentLink, Context};
 pub use data_roll::{data_roll, DataRollReport, DataRollRequest};
+pub use data_tie::{refuse_unsatisfied, RollbackData};
 pub use deploy::{deploy, DeployReport, DeployRequest};
 pub use error::DeployError;
 pub use prune::{prune, PruneReport};

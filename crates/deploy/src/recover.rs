@@ -72,6 +72,7 @@ pub fn recover(
     let live = context.site.live()?;
     let switched = live.as_deref() == Some(record.release.as_str()) && record.op != Op::Prune;
     let mut journal = Journal::resume(&context.site, record.clone());
+    crate::data_tie::recover_data(context, &record, switched, reporter)?;
     let action = if matches!(record.op, Op::DataRoll | Op::DataRevert) {
         crate::data_roll::recover(context, &mut journal, reporter)?
     } else if record.step == Step::SwitchBack {

@@ -22,6 +22,8 @@ pub struct RollbackReport {
     pub db_rolled_back: Vec<String>,
     /// The database backup taken before `--with-db` undid anything.
     pub db_backup: Option<std::path::PathBuf>,
+    /// The data version the release went live with, and whether `--with-data` went back to it.
+    pub data: crate::RollbackData,
     /// Wall time.
     pub duration_ms: u64,
 }
@@ -41,12 +43,14 @@ pub fn promote(
         reason,
         reporter,
         Op::Promote,
-        false,
+        Also::default(),
     )
 }
 
 /// Rolls back to `to`, or to the previous release. With `with_db`, also
-/// runs the downs of the migrations that release predates, after a backup.
+/// runs the downs of the migrations that release predates, after a backup;
+/// with `with_data`, moves `data/current` back to the version the release
+/// went live with.
 pub fn rollback(
     context: &Context,
     to: Option<&str>,
@@ -54,8 +58,17 @@ pub fn rollback(
     reason: Option<String>,
     reporter: &dyn Reporter,
     with_db: bool,
+    with_data: bool,
 ) -> Result<RollbackReport, DeployError> {
-    switch_release(context, to, config, reason, reporter, Op::Rollback, with_db)
+    switch_release(
+        context,
+        to,
+        config,
+        reason,
+        reporter,
+        Op::Rollback,
+        Also { with_db, with_data },
+    )
 }
 
 /// The agent's own rollback after its watch found `bad` failing: the same
@@ -89,7 +102,7 @@ pub fn auto_rollback(
         Some(reason),
         reporter,
         Op::AutoRollback,
-        false,
+        Also::default(),
     )
     .map_err(|error| match error {
         DeployError::SchemaPredated { migrations, .. } => refuse(
@@ -104,6 +117,15 @@ pub fn auto_rollback(
     })
 }
 
+/// What a rollback moves besides the code.
+#[derive(Debug, Clone, Copy, Default)]
+struct Also {
+    /// `--with-db`: the downs of the migrations the target predates.
+    with_db: bool,
+    /// `--with-data`: the data version the target went live with.
+    with_data: bool,
+}
+
 fn switch_release(
     context: &Context,
     to: Option<&str>,
@@ -111,8 +133,9 @@ fn switch_release(
     reason: Option<String>,
     reporter: &dyn Reporter,
     op: Op,
-    with_db: bool,
+    also: Also,
 ) -> Result<RollbackReport, DeployError> {
+    let Also { with_db, with_data } = also;
     let started = std::time::Instant::now();
     context.refuse_if_pending()?;
     crate::emergency::make_room(context, op.as_str(), reporter);
@@ -140,6 +163,7 @@ fn switch_release(
             predates: Vec::new(),
             db_rolled_back: Vec::new(),
             db_backup: None,
+            data: crate::RollbackData::default(),
             duration_ms: 0,
         });
     }
@@ -170,6 +194,7 @@ fn switch_release(
     verify::require_clean(context, &target)?;
 
     let settings = context.settings_for(&target, config)?;
+    let data = crate::data_tie::plan_rollback(context, &target, with_data, reporter)?;
     // What the older release predates is read before the switch, with the
     // newer release's migrations: they hold the down files.
     let database = context
@@ -203,6 +228,7 @@ fn switch_release(
         predates: predates.iter().map(|row| row.name.clone()).collect(),
         db_rolled_back: Vec::new(),
         db_backup: None,
+        data: data.clone(),
         duration_ms: 0,
     };
     // Code is never moved onto a schema it predates without an operator
@@ -222,14 +248,17 @@ fn switch_release(
             report.predates.join(", ")
         ));
     }
+    crate::data_tie::move_data(context, &mut journal, &data, reporter)?;
     activate(
         context,
         &mut journal,
         &settings,
         hoist_site::Step::Switch,
         reporter,
-    )?;
+    )
+    .map_err(|error| crate::data_tie::undo_data(context, &data, error, reporter))?;
     record_success(context, &mut journal, reason, reporter)?;
+    crate::data_tie::reload_data(context, &mut journal, &data, reporter)?;
     activate::journal_done(context, &mut journal)?;
     if let (true, Some(database), Some(from)) = (with_db && !predates.is_empty(), &database, &live)
     {

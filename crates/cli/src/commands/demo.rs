@@ -170,7 +170,15 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
 
     say("roll back to v1.0.0: it is still warm, so this is a route swap");
     let rollback_started = Instant::now();
-    hoist_deploy::rollback(&context, None, None, Some("demo".into()), &progress, false)?;
+    hoist_deploy::rollback(
+        &context,
+        None,
+        None,
+        Some("demo".into()),
+        &progress,
+        false,
+        false,
+    )?;
     anyhow::ensure!(
         wait_for(&mut seen, &first.release),
         "traffic never returned to v1.0.0"

@@ -5,7 +5,7 @@ use hoist_deploy::RollbackReport;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  hoist rollback --reason 'checkout broken'\n  hoist rollback --to 20261122T101500Z-1.4.2-a1b2c3d\n  hoist rollback --with-db             also undo migrations the older release predates"
+    after_help = "Examples:\n  hoist rollback --reason 'checkout broken'\n  hoist rollback --to 20261122T101500Z-1.4.2-a1b2c3d\n  hoist rollback --with-db             also undo migrations the older release predates\n  hoist rollback --with-data           also put back the data version the older release ran on"
 )]
 pub struct Args {
     /// The release to go to (default: the previous one).
@@ -17,6 +17,9 @@ pub struct Args {
     /// Also undo the migrations the older release predates (after a backup).
     #[arg(long)]
     with_db: bool,
+    /// Also move `data/current` back to the data version the older release went live with.
+    #[arg(long)]
+    with_data: bool,
 }
 
 impl Render for RollbackReport {
@@ -31,6 +34,23 @@ impl Render for RollbackReport {
         }
         if let Some(backup) = &self.db_backup {
             output::field(out, "db backup", backup.display());
+        }
+        let data = &self.data;
+        if let Some(with) = &data.with_target {
+            let line = if data.reverted {
+                format!(
+                    "`{with}` again (was `{}`)",
+                    data.live.as_deref().unwrap_or("-")
+                )
+            } else if data.live.as_ref() == Some(with) {
+                format!("`{with}`, the one it went live with")
+            } else {
+                format!(
+                    "`{}` stays live; it went live with `{with}` (`--with-data` goes back to it)",
+                    data.live.as_deref().unwrap_or("-")
+                )
+            };
+            output::field(out, "data", line);
         }
         output::field(out, "took", format!("{} ms", self.duration_ms));
     }
@@ -47,6 +67,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         args.reason,
         &progress,
         args.with_db,
+        args.with_data,
     )?;
     Output::new(global.json).emit(&report)?;
     Ok(crate::EXIT_OK)
