@@ -118,8 +118,7 @@ fn rollback_leaves_newer_data_live() {
     let old = env.deploy_version("1.3");
     let d2 = load(&env, "d2");
     env.hoist().args(["data", "roll", "-q"]).run();
-    let (new, artifact) = build(&env, "1.4", &config_with_data("requires = \"d2\""));
-    env.hoist().args(["deploy", "-q"]).arg(&artifact).run();
+    let new = env.deploy_version("1.4");
 
     // A plain rollback names the data the older release ran on, and leaves the data alone.
     let plain = env.hoist().args(["rollback", "--json"]).run_json();
@@ -140,20 +139,42 @@ fn rollback_leaves_newer_data_live() {
     assert_eq!(both["data"]["reverted"], true, "{both}");
     assert_eq!(env.live().as_deref(), Some(old.as_str()));
     assert_eq!(live_data(&env.site()).as_deref(), Some(d1.as_str()));
-    assert_eq!(env.status()["data"], d1.as_str());
+    let status = env.status();
+    assert_eq!(status["data"], d1.as_str(), "{status}");
+    assert_eq!(status["pending"], serde_json::Value::Null, "{status}");
+    assert_eq!(status["last_event"]["op"], "rollback", "{status}");
+    assert_eq!(status["last_event"]["outcome"], "ok", "{status}");
 
-    // And the tie holds the other way: 1.4 needs d2, and says how to get it back.
-    env.hoist()
-        .args(["rollback", "--to", &new])
-        .code(1)
-        .stderr_has("requires data `d2`")
-        .stderr_has("--with-data")
-        .run();
+    // And forward again: 1.4 went live on d2, which comes back with it.
     env.hoist()
         .args(["rollback", "-q", "--with-data", "--to", &new])
         .run();
     assert_eq!(env.live().as_deref(), Some(new.as_str()));
     assert_eq!(live_data(&env.site()).as_deref(), Some(d2.as_str()));
+}
+
+#[test]
+fn a_rollback_onto_data_its_target_refuses_points_at_with_data() {
+    let env = Env::new();
+    env.deploy_version("1.0");
+    load(&env, "d1");
+    env.hoist().args(["data", "roll", "-q"]).run();
+    let (old, artifact) = build(&env, "1.1", &config_with_data("requires = \"d1\""));
+    env.hoist().args(["deploy", "-q"]).arg(&artifact).run();
+    load(&env, "d2");
+    env.hoist().args(["data", "roll", "-q"]).run();
+    env.write("hoist.toml", DEFAULT_CONFIG);
+    env.deploy_version("1.2");
+    env.hoist()
+        .args(["rollback", "--to", &old])
+        .code(1)
+        .stderr_has(&format!("release `{old}` requires data `d1`"))
+        .stderr_has("Add `--with-data`")
+        .run();
+    env.hoist()
+        .args(["rollback", "-q", "--with-data", "--to", &old])
+        .run();
+    assert_eq!(env.live().as_deref(), Some(old.as_str()));
 }
 
 #[test]
