@@ -201,3 +201,76 @@ fn data_roll_told_to_agent_outside_journal() {
     assert_eq!(rolls.len(), 1, "{history}");
     assert_eq!(rolls[0]["outcome"], "ok", "{history}");
 }
+
+#[test]
+fn a_fresh_process_that_fails_on_the_new_data_fails_the_roll() {
+    assert!(
+        std::path::Path::new("/usr/bin/hypnotoad").exists(),
+        "this test runs hypnotoad: install libmojolicious-perl (scripts/test does)"
+    );
+    // The default reload, a blue/green restart: an app that will not start
+    // on the new data never takes traffic, and the data goes back.
+    let port = free_port();
+    let process = "command = \"hypnotoad -f app.pl\"\nhealth_timeout = \"5s\"";
+    let env = Env::with_config(&agent_config_with(port, process, ""));
+    let refuses_bad = HYPNOTOAD_APP.replace(
+        "app->start;",
+        "open my $at_start, '<', \"$ENV{HOIST_DATA}/version.txt\" or die;\ndie \"unreadable data\\n\" if <$at_start> =~ /bad/;\napp->start;",
+    );
+    env.write("app.pl", &refuses_bad);
+    env.hoist().args(["deploy", "-q"]).run();
+    let good = load(&env, "good");
+    env.hoist().args(["data", "roll", "-q"]).run();
+    let _agent = AgentProcess::start(&env);
+    let pid_before = env.status()["agent"]["live"]["pid"].clone();
+
+    load(&env, "bad");
+    env.hoist()
+        .args(["data", "roll"])
+        .code(1)
+        .stderr_has("did not take the data reload (`restart`)")
+        .run();
+    assert_eq!(live_data(&env).as_deref(), Some(good.as_str()));
+    // The process that served all along still does, on the good data.
+    assert_eq!(env.status()["agent"]["live"]["pid"], pid_before);
+    let (code, headers, body) = get(port, "/data");
+    assert_eq!((code, body.as_str()), (200, "data good\n"));
+    assert_eq!(header(&headers, "x-hoist-data"), Some(good.as_str()));
+}
+
+#[test]
+fn a_data_roll_killed_at_each_step_is_recovered() {
+    let port = free_port();
+    let env = Env::with_config(&agent_config(port, ""));
+    env.hoist().args(["deploy", "-q"]).run();
+    let mut live = load(&env, "v0");
+    env.hoist().args(["data", "roll", "-q"]).run();
+    let _agent = AgentProcess::start(&env);
+    for (round, step) in ["data", "reload"].into_iter().enumerate() {
+        let next = load(&env, &format!("v{}", round + 1));
+        let killed = env
+            .hoist()
+            .args(["data", "roll"])
+            .env("HOIST_FAULT_KILL_AT", step)
+            .status();
+        assert_eq!(killed.signal(), Some(9), "not killed at `{step}`");
+        assert_eq!(env.status()["pending"]["step"], step);
+        env.hoist().args(["recover", "-q"]).run();
+        // Killed before the pointer moved, the old data stays; after, the new one is finished.
+        let expected = if step == "data" { &live } else { &next };
+        assert_eq!(live_data(&env).as_ref(), Some(expected), "after `{step}`");
+        let (code, headers, _) = get(port, "/data");
+        assert_eq!(code, 200);
+        assert_eq!(header(&headers, "x-hoist-data"), Some(expected.as_str()));
+        live = expected.clone();
+    }
+    let history = env.hoist().args(["history", "--json"]).run_json();
+    let outcomes: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["op"] == "data-roll")
+        .filter_map(|e| e["outcome"].as_str())
+        .collect();
+    assert_eq!(outcomes, ["ok", "interrupted", "ok"], "{history}");
+}

@@ -193,3 +193,36 @@ fn data_load_before_first_deploy() {
     assert_eq!(env.live().as_deref(), Some(id.as_str()));
     assert_eq!(env.status()["data"], first.as_str());
 }
+
+#[test]
+fn rollback_with_data_killed_at_each_step_leaves_code_and_data_together() {
+    let env = Env::new();
+    env.deploy_version("1.2");
+    let d1 = load(&env, "d1");
+    env.hoist().args(["data", "roll", "-q"]).run();
+    let old = env.deploy_version("1.3");
+    let d2 = load(&env, "d2");
+    env.hoist().args(["data", "roll", "-q"]).run();
+    let new = env.deploy_version("1.4");
+    for step in ["data", "switch", "record"] {
+        let killed = env
+            .hoist()
+            .args(["rollback", "--with-data", "--to", &old])
+            .env("HOIST_FAULT_KILL_AT", step)
+            .status();
+        assert_eq!(killed.code(), None, "not killed at `{step}`");
+        env.hoist().args(["recover", "-q"]).run();
+        let pair = (env.live(), live_data(&env.site()));
+        let before = (Some(new.clone()), Some(d2.clone()));
+        let after = (Some(old.clone()), Some(d1.clone()));
+        assert!(
+            pair == before || pair == after,
+            "killed at `{step}`: code and data apart: {pair:?}"
+        );
+        if pair == after {
+            env.hoist()
+                .args(["rollback", "-q", "--with-data", "--to", &new])
+                .run();
+        }
+    }
+}
