@@ -13,6 +13,12 @@
 //! directory fsync, so the app sees the old version or the new one,
 //! never neither. Every operation is recorded in the ledger.
 //!
+//! `hoist data roll` itself is `hoist_deploy::data_roll`: it takes the site
+//! lock, journals, and moves the pointer with [`DataStore::point`] under
+//! this crate's lock ([`DataStore::lock`], which `load`, `pull` and `prune`
+//! take alone, so a long load never blocks a deploy). Both locks fail at
+//! once when held, and the site lock always comes first: no deadlock.
+//!
 //! ```no_run
 //! use hoist_data::{DataStore, LoadRequest};
 //! let site = hoist_site::Site::open("/srv/shop".as_ref()).unwrap();
