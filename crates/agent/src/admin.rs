@@ -7,6 +7,7 @@
 //! | POST | `/v1/maintenance` | `{"maintenance": {...} | null}` → [`AgentStatus`](crate::AgentStatus) |
 //! | POST | `/v1/pause` | `{"max_ms": N}`: hold new requests; answers once in-flight ones finished |
 //! | POST | `/v1/resume` | release held requests |
+//! | POST | `/v1/data` | [`DataRoll`](crate::DataRoll) → [`DataReloaded`](crate::DataReloaded), or 409 `{"error"}` (the app did not take it: the data was put back) |
 //! | POST | `/v1/handover` | `{"socket": PATH}`: send the public listener there, then drain |
 //!
 //! Bodies over [`MAX_BODY`] get 413, durations and times over
@@ -33,11 +34,6 @@ struct ActivateRequest {
     /// for forward moves, never for a rollback.
     #[serde(default)]
     watch: bool,
-}
-
-#[derive(Deserialize)]
-struct DataRequest {
-    version: String,
 }
 
 #[derive(Deserialize)]
@@ -262,11 +258,8 @@ async fn handle(
                 .await
                 .map(|()| serde_json::json!({ "resumed": true })),
         ),
-        (Method::POST, "/v1/data") => match body::<DataRequest>(request).await {
-            Ok(wanted) => reply(
-                StatusCode::CONFLICT,
-                agent.data_rolled(&wanted.version).await,
-            ),
+        (Method::POST, "/v1/data") => match body::<crate::DataRoll>(request).await {
+            Ok(roll) => reply(StatusCode::CONFLICT, agent.data_rolled(&roll).await),
             Err(bad) => bad,
         },
         (Method::POST, "/v1/drained") => match body::<ActivateRequest>(request).await {

@@ -13,7 +13,7 @@
 
 mod data;
 
-pub use data::DataReloaded;
+pub use data::{DataReloaded, DataRoll};
 
 use crate::releases::{Activated, Persist, Predecessor, Releases};
 use crate::state::{self, State};

@@ -80,12 +80,11 @@ impl AgentClient {
         }
     }
 
-    /// Tells the agent `data/current` now names `version` (blocking).
-    pub fn data_rolled(&self, version: &str) -> Result<crate::DataReloaded, AgentError> {
-        let bytes = self.post(
-            "/v1/data",
-            serde_json::json!({ "version": version }).to_string(),
-        )?;
+    /// Tells the agent `data/current` now names `roll.version` (blocking);
+    /// it reloads the app, or puts the data back if the app does not take it.
+    pub fn data_rolled(&self, roll: &crate::DataRoll) -> Result<crate::DataReloaded, AgentError> {
+        let body = serde_json::to_string(roll).expect("a data roll serializes");
+        let bytes = self.post("/v1/data", body)?;
         serde_json::from_slice(&bytes).map_err(|error| self.unreachable(error.to_string()))
     }
 

@@ -73,6 +73,21 @@ pub enum AgentError {
         /// The backend's URL.
         backend: String,
     },
+    /// The app did not take a data reload: the data roll failed, and
+    /// `data/current` went back; the code did not move.
+    #[error("the app did not take the data reload (`{how}`) of `{version}`: {problem}; `data/current` is back on `{}` and the live release stays{after}. Fix the app (or set `[data] reload = \"restart\"`), then `hoist data roll` again", restored.as_deref().unwrap_or("nothing"))]
+    DataReloadFailed {
+        /// The data version that was rolled.
+        version: String,
+        /// The data version live again.
+        restored: Option<String>,
+        /// `[data] reload`.
+        how: String,
+        /// What went wrong.
+        problem: String,
+        /// What was done about the app, `; ...` (or empty).
+        after: String,
+    },
     /// The agent answered with an error.
     #[error("{0}")]
     Remote(String),

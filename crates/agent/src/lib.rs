@@ -35,7 +35,7 @@ mod state;
 mod status;
 mod watch;
 
-pub use agent::{Agent, DataReloaded};
+pub use agent::{Agent, DataReloaded, DataRoll};
 pub use client::AgentClient;
 pub use error::AgentError;
 pub use handover::{receive_listener, UpgradePhase};

@@ -42,6 +42,7 @@ mod children;
 mod crashes;
 mod link;
 mod record;
+mod reload;
 mod spec;
 mod start;
 mod switch;
@@ -150,6 +151,8 @@ pub(crate) struct Releases {
     shutdown: CancellationToken,
     /// The background tasks, so a shutdown can wait until they ended.
     tasks: TaskTracker,
+    /// Processes a data reload signal went to: their exits are not crashes.
+    reloading: reload::Reloading,
 }
 
 /// The release owner's part of `hoist status`.
@@ -182,6 +185,7 @@ impl Releases {
             persist,
             shutdown,
             tasks: TaskTracker::new(),
+            reloading: reload::Reloading::default(),
         }
     }
 

@@ -103,6 +103,17 @@ impl hoist_deploy::AgentLink for AgentAdapter {
         ))
     }
 
+    fn data_rolled(&self, version: &str, from: Option<&str>) -> Result<String, String> {
+        let roll = hoist_agent::DataRoll {
+            version: version.to_owned(),
+            from: from.map(str::to_owned),
+        };
+        self.client
+            .data_rolled(&roll)
+            .map(|reloaded| reloaded.how)
+            .map_err(|error| error.to_string())
+    }
+
     fn hold(&self, release: &str) -> Result<String, String> {
         self.client
             .hold(release, &self.test_from)

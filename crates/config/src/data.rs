@@ -36,26 +36,46 @@ impl Database {
     }
 }
 
-/// `[data]`: how the app learns that a new data version is live.
+/// `[data]`: how the app learns that a new data version is live, and
+/// which data version a release needs.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Data {
-    /// `HUP` (or another signal) sent to the app's processes after a roll,
-    /// `restart` for a blue/green restart, or `none`.
+    /// `restart` (the default) for a blue/green restart of the live release,
+    /// a signal (`HUP`, `USR1`...) sent to the app's processes after a roll,
+    /// or `none`. A restart is always safe: the old process serves until the
+    /// fresh one is healthy on the new data. A signal is an opt-in for apps
+    /// that survive it; one that kills the app fails the data roll.
     #[serde(default = "Data::default_reload")]
     pub reload: String,
+    /// How long the app must keep running after a reload signal for the
+    /// roll to count (an app that dies of the signal does so within it).
+    #[serde(
+        default = "Data::default_reload_grace",
+        deserialize_with = "crate::duration::deserialize"
+    )]
+    pub reload_grace: Duration,
     /// Response header naming the live data version; `""` turns it off.
     #[serde(default = "Data::default_header")]
     pub header: String,
     /// How many versions `hoist data prune` keeps by default.
     #[serde(default = "Data::default_keep")]
     pub keep: usize,
+    /// The data version this release needs: a label, or a prefix of a
+    /// version id. A deploy refuses to switch onto other data.
+    pub requires: Option<String>,
+    /// A command run in the release with `$HOIST_DATA` naming the live
+    /// version before the switch; non-zero refuses the data.
+    pub requires_check: Option<String>,
 }
 
 impl Data {
     fn default_reload() -> String {
-        "HUP".to_owned()
+        "restart".to_owned()
+    }
+    fn default_reload_grace() -> Duration {
+        Duration::from_secs(2)
     }
     fn default_header() -> String {
         "X-Hoist-Data".to_owned()
@@ -64,19 +84,43 @@ impl Data {
         3
     }
 
-    /// Checks `reload`; returns the problem.
-    pub(crate) fn check(&self) -> Result<(), String> {
+    /// Checks `reload` and `requires`; returns the key and the problem.
+    pub(crate) fn check(&self) -> Result<(), (&'static str, String)> {
         const RELOADS: [&str; 8] = [
             "HUP", "USR1", "USR2", "TERM", "INT", "QUIT", "restart", "none",
         ];
         if !RELOADS.contains(&self.reload.trim_start_matches("SIG")) {
-            return Err(format!(
-                "`{}` is not one of {}",
-                self.reload,
-                RELOADS.join(", ")
+            return Err((
+                "data.reload",
+                format!("`{}` is not one of {}", self.reload, RELOADS.join(", ")),
+            ));
+        }
+        if self
+            .requires
+            .as_deref()
+            .is_some_and(|r| r.trim().is_empty())
+        {
+            return Err((
+                "data.requires",
+                "is empty; name a data label or version id, or leave it out".into(),
+            ));
+        }
+        if self
+            .requires_check
+            .as_deref()
+            .is_some_and(|c| c.trim().is_empty())
+        {
+            return Err((
+                "data.requires_check",
+                "is empty; give a command, or leave it out".into(),
             ));
         }
         Ok(())
+    }
+
+    /// Whether the release says which data it needs.
+    pub fn has_requirement(&self) -> bool {
+        self.requires.is_some() || self.requires_check.is_some()
     }
 }
 
@@ -84,8 +128,11 @@ impl Default for Data {
     fn default() -> Self {
         Data {
             reload: Data::default_reload(),
+            reload_grace: Data::default_reload_grace(),
             header: Data::default_header(),
             keep: Data::default_keep(),
+            requires: None,
+            requires_check: None,
         }
     }
 }

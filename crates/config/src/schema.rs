@@ -597,8 +597,8 @@ impl Config {
                 return Err(invalid(&key, problem));
             }
         }
-        if let Err(problem) = self.data.check() {
-            return Err(invalid("data.reload", problem));
+        if let Err((key, problem)) = self.data.check() {
+            return Err(invalid(key, problem));
         }
         if self
             .database

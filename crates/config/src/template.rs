@@ -74,7 +74,9 @@ keep_releases = 5              # prune keeps this many, plus live, previous and 
 # keep_backups = 10                    # in data/backups/, newest first
 
 # [data]                               # `hoist data load` / `roll`; apps read $HOIST_DATA
-# reload = "HUP"                       # signal sent after a roll, or "restart" or "none"
+# reload = "restart"                   # blue/green restart after a roll; or a signal ("HUP") the app survives, or "none"
 # header = "X-Hoist-Data"
 # keep = 3
+# requires = "WS221"                   # the data this release needs: a label or version id prefix
+# requires_check = "./bin/check-data"  # or a command run with $HOIST_DATA = the live version
 "#;

@@ -163,6 +163,19 @@ impl Catalog {
         Ok(())
     }
 
+    /// Puts `data/current` back on `id`, or removes it for `None` (no data
+    /// was live before): how a data roll the app did not take is undone.
+    /// `data/previous` is left as it is.
+    pub fn put_back(&self, id: Option<&str>) -> Result<(), DataError> {
+        match id {
+            Some(id) if self.version_dir(id).is_dir() => self.point(&self.current_link(), id),
+            Some(id) => Err(DataError::UnknownVersion {
+                version: id.to_owned(),
+            }),
+            None => Ok(hoist_site::durable::remove_file(&self.current_link())?),
+        }
+    }
+
     /// The live version.
     pub fn live(&self) -> Result<Option<String>, DataError> {
         self.pointer(&self.current_link())

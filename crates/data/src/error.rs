@@ -52,6 +52,14 @@ pub enum DataError {
         /// What was asked for.
         version: String,
     },
+    /// A prefix names more than one version.
+    #[error("`{wanted}` names {} data versions ({}); give more of the id", matches.len(), matches.join(", "))]
+    Ambiguous {
+        /// What was asked for.
+        wanted: String,
+        /// The versions it names.
+        matches: Vec<String>,
+    },
     /// Nothing to roll, revert or pull.
     #[error("{0}")]
     Nothing(String),

@@ -13,6 +13,12 @@
 //! directory fsync, so the app sees the old version or the new one,
 //! never neither. Every operation is recorded in the ledger.
 //!
+//! `hoist data roll` itself is `hoist_deploy::data_roll`: it takes the site
+//! lock, journals, and moves the pointer with [`DataStore::point`] under
+//! this crate's lock ([`DataStore::lock`], which `load`, `pull` and `prune`
+//! take alone, so a long load never blocks a deploy). Both locks fail at
+//! once when held, and the site lock always comes first: no deadlock.
+//!
 //! ```no_run
 //! use hoist_data::{DataStore, LoadRequest};
 //! let site = hoist_site::Site::open("/srv/shop".as_ref()).unwrap();
@@ -39,6 +45,13 @@ pub use tree::{digest, Entry};
 
 use hoist_ledger::{Event, Ledger};
 use hoist_site::Site;
+
+/// `data/data.lock`, held: what [`DataStore::point`] asks for, so the
+/// pointer only moves under it. Released on drop.
+#[derive(Debug)]
+pub struct DataLock {
+    _file: nix::fcntl::Flock<std::fs::File>,
+}
 
 /// The data versions of one site.
 #[derive(Debug)]
@@ -69,7 +82,9 @@ impl<'a> DataStore<'a> {
     }
 
     /// One data command at a time per site; a second one fails at once.
-    fn lock(&self) -> Result<nix::fcntl::Flock<std::fs::File>, DataError> {
+    /// A roll takes the site's deploy lock first and this one second; both
+    /// fail at once rather than wait, so the two can never deadlock.
+    pub fn lock(&self) -> Result<DataLock, DataError> {
         let path = self.catalog.dir().join("data.lock");
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -77,12 +92,12 @@ impl<'a> DataStore<'a> {
             .write(true)
             .open(&path)
             .map_err(DataError::io("cannot open", &path))?;
-        nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|_| {
-            DataError::Busy {
+        nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock)
+            .map(|file| DataLock { _file: file })
+            .map_err(|_| DataError::Busy {
                 root: self.site.root().to_owned(),
                 lock: path,
-            }
-        })
+            })
     }
 
     fn event(&self, op: &str, version: Option<&str>) -> Event {

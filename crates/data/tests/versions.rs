@@ -226,3 +226,56 @@ fn pull_copies_another_sites_live_version_verified() {
         "{error}"
     );
 }
+
+#[test]
+fn versions_are_named_by_id_prefix_or_label_and_put_back() {
+    let fixture = site();
+    let store = DataStore::open(&fixture.site, &fixture.ledger).unwrap();
+    let source = tempfile::tempdir().unwrap();
+    let mut ids = Vec::new();
+    for label in ["WS220", "WS221", "WS221"] {
+        std::fs::write(
+            source.path().join("v.txt"),
+            format!("{label} {}", ids.len()),
+        )
+        .unwrap();
+        let request = LoadRequest {
+            source: source.path().to_owned(),
+            label: Some(label.into()),
+            check: None,
+        };
+        ids.push(store.load(&request, &mut |_, _| {}).unwrap().version);
+    }
+    // A label names its newest version; a unique prefix its one version.
+    assert_eq!(store.resolve("WS221").unwrap(), ids[2]);
+    assert_eq!(store.resolve("WS220").unwrap(), ids[0]);
+    let digest = ids[1].split('-').next_back().unwrap();
+    let unique = &ids[1][..ids[1].len() - digest.len() + 4];
+    assert_eq!(store.resolve(unique).unwrap(), ids[1]);
+    let shared = &ids[0][..4];
+    assert!(matches!(
+        store.resolve(shared),
+        Err(DataError::Ambiguous { .. })
+    ));
+    assert!(matches!(
+        store.resolve("WS999"),
+        Err(DataError::UnknownVersion { .. })
+    ));
+    assert!(store.satisfies(&ids[1], "WS221").unwrap());
+    assert!(!store.satisfies(&ids[0], "WS221").unwrap());
+    assert_eq!(
+        store.newest_satisfying("WS221").unwrap(),
+        Some(ids[2].clone())
+    );
+
+    // The pointer moves under the data lock; put_back undoes a roll.
+    let lock = store.lock().unwrap();
+    assert!(matches!(store.lock(), Err(DataError::Busy { .. })));
+    let rolled = store.point(&lock, &ids[0]).unwrap();
+    assert_eq!(rolled.from, None);
+    store.point(&lock, &ids[2]).unwrap();
+    store.catalog().put_back(Some(&ids[0])).unwrap();
+    assert_eq!(store.live().unwrap().as_deref(), Some(ids[0].as_str()));
+    store.catalog().put_back(None).unwrap();
+    assert_eq!(store.live().unwrap(), None);
+}

@@ -247,6 +247,7 @@ pub(crate) fn record_success(
         left: record.from.clone().map(|from| (from, left)),
     };
     context.record(&switch, reporter);
+    crate::data_tie::note_switch(context, &record, reporter);
     Ok(())
 }
 

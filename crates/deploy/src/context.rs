@@ -24,6 +24,12 @@ pub trait AgentLink: std::fmt::Debug {
     /// Waits until the retired `release` has finished its in-flight requests.
     fn wait_drained(&self, release: &str) -> Result<(), String>;
 
+    /// Tells the agent `data/current` moved from `from` to `version`: it
+    /// reloads the app as `[data] reload` says and names the version in
+    /// responses. `Err` says why not; when the app did not take the
+    /// reload, the agent has put `data/current` back on `from`.
+    fn data_rolled(&self, version: &str, from: Option<&str>) -> Result<String, String>;
+
     /// Starts `release` beside the live one for test traffic only (`deploy --hold`).
     fn hold(&self, release: &str) -> Result<String, String>;
 

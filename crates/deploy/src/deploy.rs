@@ -106,6 +106,13 @@ pub fn deploy(
     report.files_linked = staged.stats.files_linked;
     report.bytes_written = staged.stats.bytes_written;
     report.test_count = staged.tests;
+    // Code tied to data: never switch (or hold) onto data the release refuses.
+    if let Err(error) =
+        crate::data_tie::refuse_unsatisfied(context, &id, request.config.as_ref(), reporter)
+    {
+        crate::stage::abandon(context, &mut journal, &error, reporter);
+        return Err(error);
+    }
     // Never switch and then be unable to say so: the ledger must take a
     // write now. (The release stays on disk, ready, for a later deploy.)
     if let Err(error) = context.ledger.check_writable() {
@@ -163,6 +170,7 @@ fn plan(
         post: schema.filter(|_| !request.hold),
         prune: (!request.hold).then_some(keep),
         detail: request.reason.clone(),
+        data: None,
         settings,
     })
 }

@@ -63,6 +63,42 @@ pub enum DeployError {
         /// What the operator can run.
         fix: String,
     },
+    /// The release needs other data than what is (or would be) live.
+    #[error("release `{release}` requires {requires}, but the live data is {}; nothing was switched. {fix}", live.as_deref().map_or_else(|| "none".to_owned(), |live| format!("`{live}`")))]
+    DataUnsatisfied {
+        /// The release.
+        release: String,
+        /// What its `[data]` asks for: ``data `WS221` `` or its check failing.
+        requires: String,
+        /// The data version it would have run on.
+        live: Option<String>,
+        /// The command that gets out of it.
+        fix: String,
+    },
+    /// `rollback --with-data` to a release no data version is recorded with.
+    #[error("no data version is recorded with `{release}` (it went live before hoist noted data versions); roll back without `--with-data`, then pick the data with `hoist data roll VERSION`")]
+    NoDataRecorded {
+        /// The target release.
+        release: String,
+    },
+    /// The app did not take a data reload: the data went back, the code stayed.
+    #[error("{problem}")]
+    DataReloadFailed {
+        /// The data version that was rolled.
+        version: String,
+        /// The data version live again.
+        restored: Option<String>,
+        /// The agent's account of it.
+        problem: String,
+    },
+    /// `data/current` moved but the agent could not be told.
+    #[error("`data/current` names `{version}`, but the agent could not be told ({problem}), so the app may not have reloaded; run `hoist recover` to tell it")]
+    DataNotTold {
+        /// The data version now live.
+        version: String,
+        /// Why the agent was not told.
+        problem: String,
+    },
     /// Not enough free space for the new release.
     #[error("not enough disk space under `{}`: the release needs {need} more {unit}, only {free} are free; run `hoist prune` or free space", root.display())]
     NoSpace {

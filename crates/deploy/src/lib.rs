@@ -6,6 +6,7 @@
 //! |---|---|
 //! | deploy an artifact | [`deploy()`] |
 //! | roll back one step or to a release | [`rollback()`] |
+//! | move the live data version | [`data_roll()`] |
 //! | remove old releases | [`prune()`] |
 //! | finish or undo a killed operation | [`recover()`] |
 //! | read state | [`status()`], [`releases()`], [`verify_release`] |
@@ -27,6 +28,8 @@
 mod activate;
 mod command;
 mod context;
+mod data_roll;
+mod data_tie;
 mod deploy;
 mod emergency;
 mod error;
@@ -45,6 +48,8 @@ mod tree;
 mod verify;
 
 pub use context::{AgentLink, Context};
+pub use data_roll::{data_roll, DataRollReport, DataRollRequest};
+pub use data_tie::{refuse_unsatisfied, RollbackData};
 pub use deploy::{deploy, DeployReport, DeployRequest};
 pub use error::DeployError;
 pub use prune::{prune, PruneReport};

@@ -101,6 +101,8 @@ fn resume(
     reporter: &dyn Reporter,
 ) -> Result<&'static str, DeployError> {
     let switched = context.site.live()?.as_deref() == Some(record.release.as_str());
+    // A data move that rode with the code switch follows it: forward if it switched, back if not.
+    crate::data_tie::recover_data(context, record, switched, reporter)?;
     let undone = |journal: &mut Journal| {
         undo_switch(context, record, reporter);
         clean_up(context, journal, record, reporter).map(|()| "cleaned-up")
@@ -109,7 +111,9 @@ fn resume(
         // Removing old releases again is safe; the leftovers are gone already.
         Op::Prune => return clean_up(context, journal, record, reporter).map(|()| "cleaned-up"),
         Op::Abort => return undone(journal),
-        Op::DataRoll | Op::DataRevert => return undone(journal),
+        Op::DataRoll | Op::DataRevert => {
+            return crate::data_roll::recover(context, journal, reporter)
+        }
         Op::Deploy | Op::Hold | Op::Promote | Op::Rollback | Op::AutoRollback => {}
     }
     match record.step.on_crash() {

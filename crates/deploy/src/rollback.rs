@@ -27,6 +27,8 @@ pub struct RollbackRequest {
     pub reason: Option<String>,
     /// Also undo the migrations the target predates, before the switch.
     pub with_db: bool,
+    /// Also move `data/current` back to the version the target went live with.
+    pub with_data: bool,
     /// Hold requests (at the agent) while the schema and the route change,
     /// for at most this long.
     pub pause: Option<Duration>,
@@ -45,6 +47,8 @@ pub struct RollbackReport {
     pub db_rolled_back: Vec<String>,
     /// The database backup taken before `--with-db` undid anything.
     pub db_backup: Option<std::path::PathBuf>,
+    /// The data version the release went live with, and whether `--with-data` went back to it.
+    pub data: crate::RollbackData,
     /// Wall time.
     pub duration_ms: u64,
 }
@@ -155,6 +159,7 @@ fn switch_release(
             predates: Vec::new(),
             db_rolled_back: Vec::new(),
             db_backup: None,
+            data: crate::RollbackData::default(),
             duration_ms: 0,
         });
     }
@@ -185,6 +190,7 @@ fn switch_release(
     verify::require_clean(context, &target)?;
 
     let settings = context.settings_for(&target, config)?;
+    let data = crate::data_tie::plan_rollback(context, &target, request.with_data, reporter)?;
     // What the older release predates is read before the switch, with the
     // newer release's migrations: they hold the down files.
     let database = context
@@ -218,6 +224,7 @@ fn switch_release(
         predates: predates.iter().map(|row| row.name.clone()).collect(),
         db_rolled_back: Vec::new(),
         db_backup: None,
+        data: data.clone(),
         duration_ms: 0,
     };
     // Code is never moved onto a schema it predates without an operator
@@ -256,6 +263,7 @@ fn switch_release(
         schema: undo,
         post: schema.filter(|_| op == Op::Promote),
         detail: request.reason.clone(),
+        data: Some(data),
         ..Plan::switch(settings)
     };
     let switched = switch::run(context, &mut journal, &plan, reporter)?;

@@ -371,7 +371,12 @@ pub(crate) fn release_row(manifest: &Manifest, test_count: Option<u64>) -> Relea
 /// A stage failed: remove its leftovers and record why.
 /// Best effort all through (the disk may be full): what the caller
 /// reports is the error that stopped the deploy, never a cleanup problem.
-fn abandon(context: &Context, journal: &mut Journal, error: &DeployError, reporter: &dyn Reporter) {
+pub(crate) fn abandon(
+    context: &Context,
+    journal: &mut Journal,
+    error: &DeployError,
+    reporter: &dyn Reporter,
+) {
     let record = journal.record().clone();
     for problem in remove_tree(&context.site.partial_dir(&record.release)) {
         reporter.warn(&problem);

@@ -5,12 +5,14 @@
 //!  Step::Pause        agent: hold new requests, wait for those in flight   (if planned)
 //!  Step::Migrate      the target's `phase = pre` migrations (expand)   ┐ one of,
 //!  Step::MigrateDown  the downs of migrations the target predates     ┘ if planned
+//!  Step::Data         `data/current` to the version the target went live with (if planned)
 //!  Step::Hold         agent: start the target beside the live release, stop here
 //!  Step::Switch       agent: start, health-check, write `current`, move the route
 //!                     external: write `current`, then Step::Restart, Step::Health
 //!                     (a failure there: Step::SwitchBack)
 //!                     resume the held requests
-//!  Step::Record       the ledger: who, what, from where
+//!  Step::Record       the ledger: who, what, from where, on which data
+//!  Step::Reload       agent: the app reloads the data moved with the code (if planned)
 //!  Step::MigratePost  once the old release drained: `phase = post` (contract)
 //!  Step::Prune        old releases beyond `keep_releases`
 //! ```
@@ -64,6 +66,8 @@ pub(crate) struct Plan {
     pub(crate) settings: Deploy,
     /// What the ledger says about it.
     pub(crate) detail: Option<String>,
+    /// The data version that moves with the code (`rollback --with-data`).
+    pub(crate) data: Option<crate::RollbackData>,
 }
 
 impl Plan {
@@ -77,6 +81,7 @@ impl Plan {
             prune: None,
             settings,
             detail: None,
+            data: None,
         }
     }
 }
@@ -116,9 +121,20 @@ pub(crate) fn run(
         done.held = Some(hold(context, journal, reporter)?);
         return Ok(done);
     }
+    if let Some(data) = &plan.data {
+        if let Err(error) = crate::data_tie::move_data(context, journal, data, reporter) {
+            resume(context, journal, reporter);
+            return Err(error);
+        }
+    }
     let activated = activate(context, journal, &plan.settings, Step::Switch, reporter);
     resume(context, journal, reporter);
-    activated?;
+    if let Err(error) = activated {
+        return Err(match &plan.data {
+            Some(data) => crate::data_tie::undo_data(context, data, error, reporter),
+            None => error,
+        });
+    }
     after(context, journal, plan, Step::Record, reporter, &mut done)?;
     Ok(done)
 }
@@ -268,6 +284,9 @@ pub(crate) fn after(
 ) -> Result<(), DeployError> {
     if from_step <= Step::Record {
         record_success(context, journal, plan.detail.clone(), reporter)?;
+    }
+    if let Some(data) = plan.data.as_ref().filter(|_| from_step <= Step::Reload) {
+        crate::data_tie::reload_data(context, journal, data, reporter)?;
     }
     if let Some(schema) = plan
         .post

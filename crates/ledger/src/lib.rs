@@ -3,8 +3,9 @@
 //!
 //! Two tables: `events` (append-only: every deploy, rollback, prune, recover
 //! and unlock, keyed by the journal's `op_id` so a recovered operation is
-//! never recorded twice) and `releases` (one row per release ever unpacked,
-//! with its lifecycle state).
+//! never recorded twice; a switch also notes the data version live with
+//! it) and `releases` (one row per release ever unpacked, with its
+//! lifecycle state).
 //!
 //! Opening: [`Ledger::open`] for commands that write (it creates and
 //! migrates the file, and replays writes deferred while it could not be
@@ -27,6 +28,7 @@
 //! }
 //! ```
 
+mod data_tie;
 mod error;
 mod events;
 pub mod pending;

@@ -2,7 +2,8 @@
 
 use rusqlite::Connection;
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE events (
     seq          INTEGER PRIMARY KEY AUTOINCREMENT,
     op_id        TEXT NOT NULL UNIQUE,
@@ -35,7 +36,11 @@ CREATE TABLE releases (
     left_live_at   TEXT,
     failure        TEXT
 );
-"#];
+"#,
+    // The data version live when a switch made its release live (NULL for
+    // events of other kinds, and for switches recorded before this column).
+    "ALTER TABLE events ADD COLUMN data_version TEXT;",
+];
 
 pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     let version: usize = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;

@@ -39,6 +39,19 @@ pub struct JournalRecord {
     /// The agent holds requests for this operation: recovery releases them.
     #[serde(default)]
     pub paused: bool,
+    /// The data pointer move a code switch makes with it
+    /// (`rollback --with-data`): what recovery finishes or puts back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<DataMove>,
+}
+
+/// A move of `data/current` that is part of a code switch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataMove {
+    /// The data version live before (none: no data was live).
+    pub from: Option<String>,
+    /// The data version the switch goes to.
+    pub to: String,
 }
 
 /// An open journal for the operation this process runs.
@@ -73,6 +86,7 @@ impl Journal {
             reason,
             incoming: None,
             paused: false,
+            data: None,
         };
         let mut journal = Journal {
             path: site.journal_path(),
@@ -107,6 +121,12 @@ impl Journal {
     /// Notes, durably, whether the agent holds requests for this operation.
     pub fn set_paused(&mut self, paused: bool) -> Result<(), SiteError> {
         self.record.paused = paused;
+        self.write()
+    }
+
+    /// Notes, durably, the data pointer move this switch makes, before it is made.
+    pub fn set_data(&mut self, data: DataMove) -> Result<(), SiteError> {
+        self.record.data = Some(data);
         self.write()
     }
 

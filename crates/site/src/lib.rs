@@ -37,7 +37,7 @@ mod space;
 pub use access::{read_secret, StateAccess};
 pub use error::SiteError;
 pub use identity::{host_name, user_name};
-pub use journal::{Journal, JournalRecord};
+pub use journal::{DataMove, Journal, JournalRecord};
 pub use layout::Site;
 pub use lock::{DeployLock, LockHolder};
 pub use op::{OnCrash, Op, Phase, Step};

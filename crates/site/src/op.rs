@@ -104,12 +104,12 @@ pub enum Step {
     SwitchBack,
     /// Recording the switch in the ledger.
     Record,
+    /// Telling the app a new data version is live.
+    Reload,
     /// Running `phase = post` migrations (contract), once the old release drained.
     MigratePost,
     /// Removing old releases.
     Prune,
-    /// Telling the app a new data version is live.
-    Reload,
 }
 
 /// Which part of an operation a step is in.

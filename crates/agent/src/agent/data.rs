@@ -1,10 +1,51 @@
-//! Telling the app that a new data version is live: a signal to every
-//! process, or a blue/green restart of the live release.
+//! Telling the app that a new data version is live, and undoing a data
+//! roll the app did not take.
+//!
+//! `[data] reload` says how the app hears of it:
+//! - `restart` (the default): a fresh process of the live release starts
+//!   on the new data and is swapped in once healthy. The old one serves
+//!   until then, so this is always safe.
+//! - a signal (`HUP`, ...) to every app process, for apps that survive it:
+//!   each must still run after `reload_grace`, and the live one must then
+//!   answer its health check.
+//! - `none`.
+//!
+//! A reload the app does not take fails the *data roll*, never the code
+//! ([`Agent::data_rolled`]): `data/current` goes back to the version live
+//! before, a live process the signal killed is started again (the same
+//! release) on that version, and the caller hears why.
+//!
+//! ```text
+//! CLI: data/current -> V ──/v1/data {V, from}──▶ agent: reload
+//!                                                 ├─ ok: responses name V
+//!                                                 └─ app died or unhealthy:
+//!                                                    data/current -> from,
+//!                                                    same release restarted,
+//!                                                    409 DataReloadFailed
+//! ```
+//!
+//! While a signal is out, the release owner marks the processes it went to
+//! (`crate::releases::reload`): the crash restarter and the after-switch
+//! watch leave their exits to this file, so a death by the reload signal is
+//! never taken for a crash of the code (which once rolled the code back on
+//! a data roll).
 
 use super::Agent;
 use crate::AgentError;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+
+/// What the CLI tells the agent after moving `data/current` (the body of
+/// `POST /v1/data`, one type for both ends).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataRoll {
+    /// The version `data/current` names now.
+    pub version: String,
+    /// The version it named before: where it goes back when the app does
+    /// not take the reload. `None`: no data was live.
+    #[serde(default)]
+    pub from: Option<String>,
+}
 
 /// What the agent did after a data roll.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -22,41 +63,96 @@ pub(super) fn live_version(site: &hoist_site::Site) -> Option<String> {
 }
 
 impl Agent {
-    /// `data/current` now names `version`: reloads the app as `[data] reload`
-    /// says, then names the version in responses.
-    pub async fn data_rolled(self: &Arc<Self>, version: &str) -> Result<DataReloaded, AgentError> {
+    /// `data/current` now names `roll.version`: reloads the app as `[data]
+    /// reload` says, then names the version in responses. If the app does
+    /// not take it, puts `data/current` back on `roll.from`, keeps (or
+    /// starts again) the same code on it, and errors with
+    /// [`AgentError::DataReloadFailed`].
+    pub async fn data_rolled(
+        self: &Arc<Self>,
+        roll: &DataRoll,
+    ) -> Result<DataReloaded, AgentError> {
         // The link on disk says what is live, not the caller: a name that is
         // not there would otherwise end up in every response's header.
         let live = live_version(&self.site);
-        if live.as_deref() != Some(version) {
+        if live.as_deref() != Some(roll.version.as_str()) {
             return Err(AgentError::Remote(format!(
-                "`data/current` names `{}`, not `{version}`; roll with `hoist data roll`",
-                live.as_deref().unwrap_or("nothing")
+                "`data/current` names `{}`, not `{}`; roll with `hoist data roll`",
+                live.as_deref().unwrap_or("nothing"),
+                roll.version
             )));
         }
-        let how = match self.data.reload.trim_start_matches("SIG") {
+        let reload = self.data.reload.trim_start_matches("SIG").to_owned();
+        let how = match reload.as_str() {
             "none" => "none".to_owned(),
-            "restart" => self.releases.restart_live().await?,
+            "restart" => match self.releases.restart_live().await {
+                Ok(how) => how,
+                // The fresh process never took traffic: the old one serves on.
+                Err(error) => {
+                    let problem = error.to_string();
+                    return Err(self.put_data_back(roll, &reload, problem, false).await);
+                }
+            },
             name => {
                 let signal = crate::releases::signal(name);
-                let processes = self.releases.processes();
-                for process in &processes {
-                    if process.signal_app(signal) == 0 {
-                        tracing::warn!(
-                            release = process.release(),
-                            "no app process to signal a data reload to"
-                        );
+                match self
+                    .releases
+                    .signal_reload(signal, self.data.reload_grace)
+                    .await
+                {
+                    Ok(count) => format!("signal {name} to {count} process(es)"),
+                    Err(not) => {
+                        let error = self.put_data_back(roll, name, not.problem, not.live_broken);
+                        return Err(error.await);
                     }
                 }
-                format!("signal {name} to {} process(es)", processes.len())
             }
         };
-        self.router.set_data_version(Some(version));
-        tracing::info!(version, %how, "data version live");
+        self.router.set_data_version(Some(&roll.version));
+        tracing::info!(version = %roll.version, %how, "data version live");
         Ok(DataReloaded {
-            version: version.to_owned(),
+            version: roll.version.clone(),
             how,
         })
+    }
+
+    /// The app did not take the new data: `data/current` goes back to
+    /// `roll.from`, the live release is started again on it if the reload
+    /// broke it, and warm or held processes the signal killed are cleared
+    /// away. The code stays what it was.
+    async fn put_data_back(
+        self: &Arc<Self>,
+        roll: &DataRoll,
+        how: &str,
+        problem: String,
+        live_broken: bool,
+    ) -> AgentError {
+        tracing::warn!(version = %roll.version, from = ?roll.from, %problem, "the app did not take the data reload; putting the data back");
+        let put_back = hoist_data::Catalog::open_existing(&self.site.data_dir())
+            .and_then(|catalog| catalog.put_back(roll.from.as_deref()));
+        let mut after = match put_back {
+            Ok(()) => String::new(),
+            Err(error) => format!("; putting `data/current` back failed too: {error}"),
+        };
+        self.router.set_data_version(roll.from.as_deref());
+        if live_broken {
+            after.push_str(&match self.releases.restart_live().await {
+                Ok(_) => "; the live release was started again on it".to_owned(),
+                Err(error) => {
+                    tracing::error!(%error, "cannot start the live release again after a failed data reload");
+                    format!("; starting the live release again failed: {error}")
+                }
+            });
+        }
+        self.releases.clear_dead();
+        self.save_or_warn();
+        AgentError::DataReloadFailed {
+            version: roll.version.clone(),
+            restored: roll.from.clone(),
+            how: how.to_owned(),
+            problem,
+            after,
+        }
     }
 
     /// Waits until the retired `release` has no requests in flight (or the

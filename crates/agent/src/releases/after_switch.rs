@@ -50,6 +50,10 @@ impl Releases {
                 problem = watched => problem,
             };
             let Some(reason) = reason else { return };
+            // Killed by a data reload signal: a failed data roll, not bad code.
+            if releases.reloading.owns(&candidate.process) {
+                return;
+            }
             let still_live = releases
                 .inner()
                 .live

@@ -20,6 +20,10 @@ impl Releases {
             let mut crashes: Vec<Instant> = Vec::new();
             loop {
                 let status = current.process.wait_exit().await;
+                // A data reload handles the exits it caused (`crate::agent::data`).
+                if releases.reloading.owns(&current.process) {
+                    return;
+                }
                 let still_live = releases
                     .inner()
                     .live

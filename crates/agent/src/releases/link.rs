@@ -55,6 +55,13 @@ impl AgentLink for InProcess {
             .map_err(|error| error.to_string())
     }
 
+    fn data_rolled(&self, version: &str, _from: Option<&str>) -> Result<String, String> {
+        // The agent's own rollback moves code only (its plan carries no data).
+        Err(format!(
+            "the agent's own rollback does not move data; `hoist data roll {version}` does"
+        ))
+    }
+
     fn wait_drained(&self, release: &str) -> Result<(), String> {
         if self.runtime.block_on(self.releases.wait_drained(release)) {
             Ok(())

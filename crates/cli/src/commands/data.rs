@@ -2,9 +2,9 @@
 
 use crate::cli::Global;
 use crate::output::{self, Output, Render};
-use hoist_data::{DataPruneReport, DataStore, LoadReport, LoadRequest, RollReport, VersionInfo};
-use hoist_deploy::Reporter;
-use serde::Serialize;
+use hoist_data::{DataPruneReport, DataStore, LoadReport, LoadRequest, VersionInfo};
+use hoist_deploy::{DataRollReport, DataRollRequest, Reporter};
+use hoist_site::Op;
 use std::fmt::Write;
 use std::path::PathBuf;
 
@@ -12,6 +12,7 @@ use std::path::PathBuf;
 #[command(after_help = "Examples:
   hoist data load /var/spool/catz/catalog.db --label nightly --check './bin/check-catalog'
   hoist data roll                      make the newest loaded version live
+  hoist data roll nightly              the newest version labelled `nightly` (or an id prefix)
   hoist data revert                    back to the version live before
   hoist data list --json
   hoist data prune --keep 3
@@ -36,15 +37,21 @@ enum DataCommand {
     },
     /// Make the newest loaded version (or VERSION) live, atomically
     Roll {
-        /// A version id from `hoist data list`.
+        /// A version id (or a unique prefix of one, or a label) from `hoist data list`.
         #[arg(value_name = "VERSION")]
         id: Option<String>,
+        /// Why, for the ledger.
+        #[arg(long)]
+        reason: Option<String>,
     },
     /// Go back to the version live before (or `--to V`)
     Revert {
-        /// A version id.
+        /// A version id (or a unique prefix of one, or a label).
         #[arg(long, value_name = "V")]
         to: Option<String>,
+        /// Why, for the ledger.
+        #[arg(long)]
+        reason: Option<String>,
     },
     /// Loaded versions, newest last
     List,
@@ -60,15 +67,6 @@ enum DataCommand {
         #[arg(long, value_name = "ROOT")]
         from: PathBuf,
     },
-}
-
-/// A roll and what the agent did about it.
-#[derive(Debug, Serialize)]
-struct Rolled {
-    #[serde(flatten)]
-    roll: RollReport,
-    /// How the app was told: `signal HUP to 2 process(es)`, `restarted`, or `no agent`.
-    reload: String,
 }
 
 impl Render for LoadReport {
@@ -108,7 +106,7 @@ impl Render for LoadReport {
     }
 }
 
-impl Render for Rolled {
+impl Render for DataRollReport {
     fn human(&self, out: &mut String) {
         output::field(out, "live", &self.roll.version);
         output::field(out, "before", self.roll.from.as_deref().unwrap_or("-"));
@@ -160,17 +158,18 @@ impl Render for DataPruneReport {
 }
 
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
-    let (context, config) = crate::target::open(global)?;
-    let store = DataStore::open(&context.site, &context.ledger)?;
     let out = Output::new(global.json);
     let progress = crate::progress::Progress::new(global.quiet || global.json);
     let mut advance = |done, total| progress.advance(done, total);
-    match args.command {
+    let (op, version, reason) = match args.command {
+        // Loading needs no release: a fresh site loads its data before its first deploy.
         DataCommand::Load {
             source,
             label,
             check,
         } => {
+            let context = create(global)?;
+            let store = DataStore::open(&context.site, &context.ledger)?;
             progress.step("load", &format!("{} -> data/versions/", source.display()));
             let request = LoadRequest {
                 source,
@@ -178,36 +177,52 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
                 check,
             };
             out.emit(&store.load(&request, &mut advance)?)?;
+            return Ok(crate::EXIT_OK);
         }
         DataCommand::Pull { from } => {
+            let context = create(global)?;
+            let store = DataStore::open(&context.site, &context.ledger)?;
             progress.step(
                 "pull",
                 &format!("the live data version of `{}`", from.display()),
             );
             out.emit(&store.pull(&from, &mut advance)?)?;
+            return Ok(crate::EXIT_OK);
         }
-        DataCommand::Roll { id } => {
-            let roll = store.roll(id.as_deref())?;
-            out.emit(&tell_agent(&context, roll)?)?;
+        DataCommand::List => {
+            let (context, _) = crate::target::open(global)?;
+            let store = DataStore::open(&context.site, &context.ledger)?;
+            out.emit(store.list()?.as_slice())?;
+            return Ok(crate::EXIT_OK);
         }
-        DataCommand::Revert { to } => {
-            let roll = store.revert(to.as_deref())?;
-            out.emit(&tell_agent(&context, roll)?)?;
-        }
-        DataCommand::List => out.emit(store.list()?.as_slice())?,
         DataCommand::Prune { keep } => {
+            let (context, config) = crate::target::open(global)?;
+            let store = DataStore::open(&context.site, &context.ledger)?;
             let keep = keep.unwrap_or_else(|| config.map_or(3, |config| config.data.keep));
             out.emit(&store.prune(keep.max(1))?)?;
+            return Ok(crate::EXIT_OK);
         }
-    }
+        DataCommand::Roll { id, reason } => (Op::DataRoll, id, reason),
+        DataCommand::Revert { to, reason } => (Op::DataRevert, to, reason),
+    };
+    // One journaled operation under the site lock: the pointer moves, then
+    // the agent is told; `hoist recover` finishes one killed in between.
+    let (mut context, _) = crate::target::open(global)?;
+    crate::target::attach_agent(&mut context);
+    let request = DataRollRequest {
+        op,
+        version,
+        reason,
+    };
+    out.emit(&hoist_deploy::data_roll(&context, &request, &progress)?)?;
     Ok(crate::EXIT_OK)
 }
 
-/// The pointer moved; the agent (if any) reloads the app and names the version in responses.
-fn tell_agent(context: &hoist_deploy::Context, roll: RollReport) -> anyhow::Result<Rolled> {
-    let reload = match hoist_agent::AgentClient::find(&context.site.socket_path()) {
-        Some(agent) => agent.data_rolled(&roll.version)?.how,
-        None => "no agent: apps reading through `data/current` see it on their next open".into(),
-    };
-    Ok(Rolled { roll, reload })
+/// The site for a command that may be its first: its layout is created.
+fn create(global: &Global) -> anyhow::Result<hoist_deploy::Context> {
+    use anyhow::Context as _;
+    let config = crate::target::config(global)?;
+    let root = crate::target::root(global, config.as_ref())?;
+    hoist_deploy::Context::create(&root)
+        .with_context(|| format!("cannot use site `{}`", root.display()))
 }

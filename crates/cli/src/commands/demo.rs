@@ -181,11 +181,14 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     );
     let rollback_ms = rollback_started.elapsed().as_millis() as u64;
 
-    say("load data version 2 and roll it under the same traffic (the app reloads on HUP)");
+    say("load data version 2 and roll it under the same traffic (a blue/green restart on it)");
     let data_v2 = load_data(&context, &data_source, "catalog 2")?;
     let roll_started = Instant::now();
     let rolled = hoist_data::DataStore::open(&context.site, &context.ledger)?.roll(None)?;
-    crate::target::agent(&context)?.data_rolled(&rolled.version)?;
+    crate::target::agent(&context)?.data_rolled(&hoist_agent::DataRoll {
+        version: rolled.version.clone(),
+        from: rolled.from.clone(),
+    })?;
     anyhow::ensure!(
         answers_with(&address, "/data", "data catalog 2"),
         "the app never served the new data"

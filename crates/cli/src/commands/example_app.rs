@@ -8,8 +8,8 @@
 //! everything but the health check) or `exit-after-ms` (dies after that long).
 //!
 //! Like an app with a data set in memory, it reads `$HOIST_DATA/version.txt`
-//! at start and again on SIGHUP (what `hoist data roll` sends), and serves
-//! it at `/data`.
+//! at start and again on SIGHUP (what `hoist data roll` sends with
+//! `[data] reload = "HUP"`), and serves it at `/data`.
 
 use crate::cli::Global;
 use bytes::Bytes;

@@ -5,7 +5,7 @@ use hoist_deploy::RollbackReport;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  hoist rollback --reason 'checkout broken'\n  hoist rollback --to 20261122T101500Z-1.4.2-a1b2c3d\n  hoist rollback --with-db             also undo migrations the older release predates\n  hoist rollback --with-db --pause 1m  hold requests up to a minute while they are undone"
+    after_help = "Examples:\n  hoist rollback --reason 'checkout broken'\n  hoist rollback --to 20261122T101500Z-1.4.2-a1b2c3d\n  hoist rollback --with-db             also undo migrations the older release predates\n  hoist rollback --with-db --pause 1m  hold requests up to a minute while they are undone\n  hoist rollback --with-data           also put back the data version the older release ran on"
 )]
 pub struct Args {
     /// The release to go to (default: the previous one).
@@ -22,6 +22,9 @@ pub struct Args {
     /// for at most DURATION; `--with-db` holds them for 30s unless told.
     #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "30s", value_parser = super::pause::parse_max)]
     pause: Option<std::time::Duration>,
+    /// Also move `data/current` back to the data version the older release went live with.
+    #[arg(long)]
+    with_data: bool,
 }
 
 impl Render for RollbackReport {
@@ -37,6 +40,23 @@ impl Render for RollbackReport {
         if let Some(backup) = &self.db_backup {
             output::field(out, "db backup", backup.display());
         }
+        let data = &self.data;
+        if let Some(with) = &data.with_target {
+            let line = if data.reverted {
+                format!(
+                    "`{with}` again (was `{}`)",
+                    data.live.as_deref().unwrap_or("-")
+                )
+            } else if data.live.as_ref() == Some(with) {
+                format!("`{with}`, the one it went live with")
+            } else {
+                format!(
+                    "`{}` stays live; it went live with `{with}` (`--with-data` goes back to it)",
+                    data.live.as_deref().unwrap_or("-")
+                )
+            };
+            output::field(out, "data", line);
+        }
         output::field(out, "took", format!("{} ms", self.duration_ms));
     }
 }
@@ -49,6 +69,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         to: args.to,
         reason: args.reason,
         with_db: args.with_db,
+        with_data: args.with_data,
         pause: args
             .pause
             .or(args.with_db.then_some(hoist_deploy::DEFAULT_PAUSE)),

@@ -1,0 +1,276 @@
+//! A data roll through a real agent is a data operation from end to end:
+//! a reload signal the app does not survive (hypnotoad dies of `HUP`)
+//! fails the data roll and never rolls back the code, and a roll killed
+//! between moving the pointer and telling the agent is finished by
+//! `hoist recover`.
+
+mod util;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::unix::process::ExitStatusExt;
+use std::time::Duration;
+use util::agent_process::{agent_config, agent_config_with, free_port, AgentProcess};
+use util::Env;
+
+/// A one-shot GET through the agent's proxy: (status, headers, body).
+fn get(port: u16, path: &str) -> (u16, Vec<(String, String)>, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|line| line.split(' ').nth(1))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    (status, headers, body.to_owned())
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
+}
+
+/// Writes `version.txt` = `text` into a fresh dir and loads it.
+fn load(env: &Env, text: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("version.txt"), format!("{text}\n")).unwrap();
+    let json = env
+        .hoist()
+        .args(["data", "load", "--json"])
+        .arg(dir.path())
+        .run_json();
+    json["version"].as_str().unwrap().to_owned()
+}
+
+fn live_data(env: &Env) -> Option<String> {
+    let target = std::fs::read_link(env.site().join("data/current")).ok()?;
+    Some(target.file_name()?.to_string_lossy().into_owned())
+}
+
+/// Seed 000's server: a Mojolicious app under hypnotoad in the foreground,
+/// reading the live data on every request.
+const HYPNOTOAD_APP: &str = r#"use Mojolicious::Lite -signatures;
+app->config(hypnotoad => {
+  listen => ["http://127.0.0.1:$ENV{PORT}"],
+  workers => 1,
+  pid_file => "$ENV{HOIST_ROOT}/shared/hypnotoad-$ENV{PORT}.pid",
+});
+get '/healthz' => {text => 'ok'};
+get '/data' => sub ($c) {
+  open my $fh, '<', "$ENV{HOIST_DATA}/version.txt"
+    or return $c->render(text => "no data: $!", status => 500);
+  my $version = <$fh>;
+  $c->render(text => "data $version");
+};
+app->start;
+"#;
+
+#[test]
+fn data_reload_signal_rolls_back_code() {
+    // `[data] reload = "HUP"` killed hypnotoad; the agent took it for a crash and put 1.3 back.
+    assert!(
+        std::path::Path::new("/usr/bin/hypnotoad").exists(),
+        "this test runs seed 000's hypnotoad: install libmojolicious-perl (scripts/test does)"
+    );
+    let port = free_port();
+    let process = "command = \"hypnotoad -f app.pl\"\nwatch = \"10m\"\nhealth_timeout = \"20s\"";
+    let env = Env::with_config(&agent_config_with(
+        port,
+        process,
+        "[data]\nreload = \"HUP\"",
+    ));
+    env.write("app.pl", HYPNOTOAD_APP);
+    let old = env.deploy_version("1.3");
+    let v1 = load(&env, "v1");
+    env.hoist().args(["data", "roll", "-q"]).run();
+    let _agent = AgentProcess::start(&env);
+    // Through the agent: 1.4 is watched after its switch, as any forward deploy is.
+    let new = env.deploy_version("1.4");
+    let (status, headers, body) = get(port, "/data");
+    assert_eq!((status, body.as_str()), (200, "data v1\n"));
+    assert_eq!(header(&headers, "x-hoist-release"), Some(new.as_str()));
+    let pid_before = env.status()["agent"]["live"]["pid"].clone();
+
+    let v2 = load(&env, "v2");
+    let rolled = env.hoist().args(["data", "roll"]).output();
+    let stderr = String::from_utf8_lossy(&rolled.stderr);
+    eprintln!("data roll under hypnotoad with HUP: {stderr}");
+    // The roll failed, and says why and what happened.
+    assert_eq!(rolled.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("did not take the data reload (`HUP`)") && stderr.contains("exited"),
+        "{stderr}"
+    );
+    // The data went back; the code stayed.
+    assert_eq!(live_data(&env).as_deref(), Some(v1.as_str()), "{stderr}");
+    let status = env.status();
+    assert_eq!(status["live"], new.as_str(), "{status}");
+    assert_eq!(status["agent"]["live"]["release"], new.as_str(), "{status}");
+    assert_ne!(status["agent"]["live"]["pid"], pid_before, "{status}");
+    assert_eq!(
+        status["agent"]["last_auto_rollback"],
+        serde_json::Value::Null
+    );
+    // The app answers, from 1.4, on the old data.
+    let (code, headers, body) = get(port, "/data");
+    assert_eq!((code, body.as_str()), (200, "data v1\n"));
+    assert_eq!(header(&headers, "x-hoist-release"), Some(new.as_str()));
+    assert_eq!(header(&headers, "x-hoist-data"), Some(v1.as_str()));
+
+    let history = env.hoist().args(["history", "--json"]).run_json();
+    let events = history.as_array().unwrap();
+    let roll = events.iter().find(|e| e["op"] == "data-roll").unwrap();
+    assert_eq!(
+        (&roll["outcome"], &roll["release"]),
+        (&"failed".into(), &v2.as_str().into()),
+        "{history}"
+    );
+    assert!(
+        !events.iter().any(|e| e["op"] == "rollback"
+            || e["op"] == "auto-rollback"
+            || e["to"] == old.as_str() && e["op"] != "deploy"),
+        "the code moved: {history}"
+    );
+}
+
+#[test]
+fn data_roll_told_to_agent_outside_journal() {
+    // The CLI moved `data/current`, then told the agent outside any journal: killed in between, the agent never heard.
+    let port = free_port();
+    let env = Env::with_config(&agent_config(port, ""));
+    env.hoist().args(["deploy", "-q"]).run();
+    let v1 = load(&env, "v1");
+    env.hoist().args(["data", "roll", "-q"]).run();
+    let _agent = AgentProcess::start(&env);
+    let (code, headers, body) = get(port, "/data");
+    assert!(code == 200 && body.starts_with("data v1 "), "{code} {body}");
+    assert_eq!(header(&headers, "x-hoist-data"), Some(v1.as_str()));
+
+    let v2 = load(&env, "v2");
+    let killed = env
+        .hoist()
+        .args(["data", "roll"])
+        .env("HOIST_FAULT_KILL_AT", "reload")
+        .status();
+    assert_eq!(killed.signal(), Some(9), "not killed at `reload`: {killed}");
+    // The pointer moved; the agent was not told: responses still name v1.
+    assert_eq!(live_data(&env).as_deref(), Some(v2.as_str()));
+    let (_, headers, _) = get(port, "/data");
+    assert_eq!(header(&headers, "x-hoist-data"), Some(v1.as_str()));
+    let status = env.status();
+    assert_eq!(status["pending"]["op"], "data-roll", "{status}");
+    assert_eq!(status["pending"]["step"], "reload", "{status}");
+    assert_eq!(status["pending"]["release"], v2.as_str(), "{status}");
+    // Nothing else may change the site until it is finished.
+    env.hoist()
+        .args(["data", "revert"])
+        .code(1)
+        .stderr_has("run `hoist recover` first")
+        .run();
+
+    let recovered = env.hoist().args(["recover", "--json"]).run_json();
+    assert_eq!(recovered["action"], "finished", "{recovered}");
+    let (code, headers, body) = get(port, "/data");
+    assert!(code == 200 && body.starts_with("data v2 "), "{code} {body}");
+    assert_eq!(header(&headers, "x-hoist-data"), Some(v2.as_str()));
+    assert_eq!(env.status()["pending"], serde_json::Value::Null);
+    let history = env.hoist().args(["history", "--json"]).run_json();
+    let rolls: Vec<_> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["op"] == "data-roll" && e["release"] == v2.as_str())
+        .collect();
+    assert_eq!(rolls.len(), 1, "{history}");
+    assert_eq!(rolls[0]["outcome"], "ok", "{history}");
+}
+
+#[test]
+fn a_fresh_process_that_fails_on_the_new_data_fails_the_roll() {
+    assert!(
+        std::path::Path::new("/usr/bin/hypnotoad").exists(),
+        "this test runs hypnotoad: install libmojolicious-perl (scripts/test does)"
+    );
+    // The default reload, a blue/green restart: an app that will not start
+    // on the new data never takes traffic, and the data goes back.
+    let port = free_port();
+    let process = "command = \"hypnotoad -f app.pl\"\nhealth_timeout = \"5s\"";
+    let env = Env::with_config(&agent_config_with(port, process, ""));
+    let refuses_bad = HYPNOTOAD_APP.replace(
+        "app->start;",
+        "open my $at_start, '<', \"$ENV{HOIST_DATA}/version.txt\" or die;\ndie \"unreadable data\\n\" if <$at_start> =~ /bad/;\napp->start;",
+    );
+    env.write("app.pl", &refuses_bad);
+    env.hoist().args(["deploy", "-q"]).run();
+    let good = load(&env, "good");
+    env.hoist().args(["data", "roll", "-q"]).run();
+    let _agent = AgentProcess::start(&env);
+    let pid_before = env.status()["agent"]["live"]["pid"].clone();
+
+    load(&env, "bad");
+    env.hoist()
+        .args(["data", "roll"])
+        .code(1)
+        .stderr_has("did not take the data reload (`restart`)")
+        .run();
+    assert_eq!(live_data(&env).as_deref(), Some(good.as_str()));
+    // The process that served all along still does, on the good data.
+    assert_eq!(env.status()["agent"]["live"]["pid"], pid_before);
+    let (code, headers, body) = get(port, "/data");
+    assert_eq!((code, body.as_str()), (200, "data good\n"));
+    assert_eq!(header(&headers, "x-hoist-data"), Some(good.as_str()));
+}
+
+#[test]
+fn a_data_roll_killed_at_each_step_is_recovered() {
+    let port = free_port();
+    let env = Env::with_config(&agent_config(port, ""));
+    env.hoist().args(["deploy", "-q"]).run();
+    let mut live = load(&env, "v0");
+    env.hoist().args(["data", "roll", "-q"]).run();
+    let _agent = AgentProcess::start(&env);
+    for (round, step) in ["data", "reload"].into_iter().enumerate() {
+        let next = load(&env, &format!("v{}", round + 1));
+        let killed = env
+            .hoist()
+            .args(["data", "roll"])
+            .env("HOIST_FAULT_KILL_AT", step)
+            .status();
+        assert_eq!(killed.signal(), Some(9), "not killed at `{step}`");
+        assert_eq!(env.status()["pending"]["step"], step);
+        env.hoist().args(["recover", "-q"]).run();
+        // Killed before the pointer moved, the old data stays; after, the new one is finished.
+        let expected = if step == "data" { &live } else { &next };
+        assert_eq!(live_data(&env).as_ref(), Some(expected), "after `{step}`");
+        let (code, headers, _) = get(port, "/data");
+        assert_eq!(code, 200);
+        assert_eq!(header(&headers, "x-hoist-data"), Some(expected.as_str()));
+        live = expected.clone();
+    }
+    let history = env.hoist().args(["history", "--json"]).run_json();
+    let outcomes: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["op"] == "data-roll")
+        .filter_map(|e| e["outcome"].as_str())
+        .collect();
+    assert_eq!(outcomes, ["ok", "interrupted", "ok"], "{history}");
+}
