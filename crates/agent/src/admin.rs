@@ -228,6 +228,13 @@ async fn handle(
             ),
             Err(bad) => bad,
         },
+        (Method::POST, "/v1/restart") => reply(
+            StatusCode::CONFLICT,
+            agent
+                .restart()
+                .await
+                .map(|how| serde_json::json!({ "restarted": how })),
+        ),
         (Method::POST, "/v1/abort") => reply(
             StatusCode::INTERNAL_SERVER_ERROR,
             agent

@@ -237,6 +237,12 @@ impl Agent {
         self.releases.canary(percent)
     }
 
+    /// Starts a fresh process of the live release and swaps it in once
+    /// healthy (`hoist restart`): a restart nobody sees.
+    pub async fn restart(&self) -> Result<String, AgentError> {
+        self.releases.restart_live().await
+    }
+
     /// Stops steering to the held candidate and stops it; returns its release.
     pub async fn abort(&self) -> Result<Option<String>, AgentError> {
         self.releases.abort().await

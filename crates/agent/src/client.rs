@@ -114,6 +114,17 @@ impl AgentClient {
         serde_json::from_slice(&bytes).map_err(|error| self.unreachable(error.to_string()))
     }
 
+    /// Starts a fresh process of the live release, swapped in once healthy (blocking).
+    pub fn restart(&self) -> Result<String, AgentError> {
+        let bytes = self.post("/v1/restart", String::new())?;
+        let value: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|error| self.unreachable(error.to_string()))?;
+        Ok(value["restarted"]
+            .as_str()
+            .unwrap_or("restarted")
+            .to_owned())
+    }
+
     /// Stops the held candidate; returns its release (blocking).
     pub fn abort(&self) -> Result<Option<String>, AgentError> {
         let bytes = self.post("/v1/abort", String::new())?;

@@ -121,6 +121,10 @@ impl hoist_deploy::AgentLink for AgentAdapter {
         Ok(format!("`{release}` runs beside the live release; only test traffic reaches it (`hoist canary`, `hoist promote`, `hoist abort`)"))
     }
 
+    fn restart(&self) -> Result<String, String> {
+        self.client.restart().map_err(|error| error.to_string())
+    }
+
     fn abort(&self) -> Result<Option<String>, String> {
         self.client.abort().map_err(|error| error.to_string())
     }

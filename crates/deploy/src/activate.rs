@@ -77,7 +77,7 @@ pub(crate) fn activate(
     switch_back(context, journal, settings, &problem, reporter)
 }
 
-fn restart_and_check(
+pub(crate) fn restart_and_check(
     context: &Context,
     journal: &mut Journal,
     settings: &Deploy,

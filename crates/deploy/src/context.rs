@@ -33,6 +33,10 @@ pub trait AgentLink: std::fmt::Debug {
     /// Starts `release` beside the live one for test traffic only (`deploy --hold`).
     fn hold(&self, release: &str) -> Result<String, String>;
 
+    /// Starts a fresh process of the live release and swaps it in once
+    /// healthy; `Ok` says how.
+    fn restart(&self) -> Result<String, String>;
+
     /// Stops the held candidate, if any; returns its release.
     fn abort(&self) -> Result<Option<String>, String>;
 }

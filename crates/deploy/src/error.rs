@@ -207,6 +207,12 @@ pub enum DeployError {
         /// What the agent said.
         problem: String,
     },
+    /// The command needs a running agent.
+    #[error("{what} needs a running agent; start one with `hoist agent`")]
+    NeedsAgent {
+        /// What was asked.
+        what: &'static str,
+    },
     /// No release to roll back to.
     #[error("no previous release to roll back to; pick one from `hoist releases` with `--to`")]
     NoPrevious,

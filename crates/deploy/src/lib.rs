@@ -37,6 +37,7 @@ mod health;
 mod prune;
 mod recover;
 mod reporter;
+mod restart;
 mod rollback;
 mod schema;
 mod shared;
@@ -55,6 +56,7 @@ pub use error::DeployError;
 pub use prune::{prune, PruneReport};
 pub use recover::{recover, RecoverReport};
 pub use reporter::{Reporter, Silent};
+pub use restart::{abort, restart, RestartReport};
 pub use rollback::{
     auto_rollback, promote, rollback, RollbackReport, RollbackRequest, DEFAULT_PAUSE,
 };

@@ -110,7 +110,8 @@ fn resume(
     match record.op {
         // Removing old releases again is safe; the leftovers are gone already.
         Op::Prune => return clean_up(context, journal, record, reporter).map(|()| "cleaned-up"),
-        Op::Abort => return undone(journal),
+        // Both keep the live release; the interrupted one is recorded, and can be run again.
+        Op::Abort | Op::Restart => return undone(journal),
         Op::DataRoll | Op::DataRevert => {
             return crate::data_roll::recover(context, journal, reporter)
         }

@@ -46,6 +46,8 @@ pub enum Op {
     DataRevert,
     /// Stop the held candidate.
     Abort,
+    /// Start the live release afresh.
+    Restart,
 }
 
 /// One step of an [`Op`], in the order they run (`Ord` follows it).

@@ -49,6 +49,12 @@ impl AgentLink for InProcess {
         Ok(format!("`{release}` runs beside the live release"))
     }
 
+    fn restart(&self) -> Result<String, String> {
+        self.runtime
+            .block_on(self.releases.restart_live())
+            .map_err(|error| error.to_string())
+    }
+
     fn abort(&self) -> Result<Option<String>, String> {
         self.runtime
             .block_on(self.releases.abort())

@@ -16,6 +16,7 @@ pub(crate) mod pause;
 mod prune;
 mod recover;
 mod releases;
+mod restart;
 mod rollback;
 mod status;
 mod steer;
@@ -36,6 +37,8 @@ pub enum Command {
     Deploy(deploy::Args),
     /// Switch back to the previous release, or to `--to ID`
     Rollback(rollback::Args),
+    /// Start the live release afresh (blue/green with an agent)
+    Restart(restart::Args),
     /// Show what is live, since when, and whether work is pending
     Status(status::Args),
     /// List releases on disk with their state
@@ -92,6 +95,7 @@ pub fn exec(cli: Cli) -> anyhow::Result<i32> {
         Command::Build(args) => build::exec(global, args),
         Command::Deploy(args) => deploy::exec(global, args),
         Command::Rollback(args) => rollback::exec(global, args),
+        Command::Restart(args) => restart::exec(global, args),
         Command::Status(args) => status::exec(global, args),
         Command::Releases(args) => releases::exec(global, args),
         Command::History(args) => history::exec(global, args),

@@ -3,7 +3,6 @@
 use crate::cli::Global;
 use crate::progress::Progress;
 use anyhow::Context as _;
-use hoist_ledger::Event;
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -54,18 +53,19 @@ pub fn promote(global: &Global, args: PromoteArgs) -> anyhow::Result<i32> {
 }
 
 pub fn abort(global: &Global, args: AbortArgs) -> anyhow::Result<i32> {
-    let (context, _) = crate::target::open(global)?;
-    let Some(release) = crate::target::agent(&context)?.abort()? else {
+    let (mut context, _) = crate::target::open(global)?;
+    let status = crate::target::agent(&context)?.status()?;
+    let Some(candidate) = status.candidate else {
         eprintln!("no candidate was held");
         return Ok(crate::EXIT_OK);
     };
-    context.ledger.record(&Event {
-        release: Some(release.clone()),
-        to: context.site.live()?,
-        reason: args.reason,
-        detail: Some("held candidate stopped; the live release never changed".into()),
-        ..Event::one_off("abort", hoist_site::user_name(), hoist_site::host_name())
-    })?;
-    eprintln!("stopped the candidate `{release}`; everyone stays on the live release");
+    crate::target::attach_agent(&mut context);
+    let progress = Progress::new(global.quiet || global.json);
+    match hoist_deploy::abort(&context, &candidate.release, args.reason, &progress)? {
+        Some(release) => {
+            eprintln!("stopped the candidate `{release}`; everyone stays on the live release")
+        }
+        None => eprintln!("no candidate was held"),
+    }
     Ok(crate::EXIT_OK)
 }
