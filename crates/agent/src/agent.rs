@@ -139,9 +139,16 @@ impl Agent {
         if let Some(live) = self.site.live()?.filter(|_| self.releases.runs_apps()) {
             self.activate(&live, false).await?;
         }
+        // A candidate that no longer starts is dropped, not the whole restore.
         if let Some(candidate) = saved.held {
-            self.hold(&candidate.release, candidate.test_from).await?;
-            self.canary(candidate.percent).await?;
+            let held = self.hold(&candidate.release, candidate.test_from).await;
+            let steered = match held {
+                Ok(()) => self.canary(candidate.percent).await.map(drop),
+                Err(error) => Err(error),
+            };
+            if let Err(error) = steered {
+                tracing::warn!(release = %candidate.release, %error, "could not restore the held candidate; `hoist deploy --hold` it again");
+            }
         }
         let now = jiff::Timestamp::now();
         for warm in saved.warm.iter().filter(|warm| warm.until > now) {
@@ -274,6 +281,7 @@ impl Agent {
             source,
         })?;
         tracing::info!("listener handed over; draining");
+        self.releases.hand_over();
         self.handed_over.send_replace(true);
         Ok(())
     }
@@ -350,7 +358,9 @@ impl Agent {
 
     /// Writes `agent-state.json`, each owner its part.
     pub(crate) fn save(&self) -> Result<(), AgentError> {
-        if *self.handed_over.borrow() {
+        // After a handover the file is the successor's; during a shutdown
+        // the owners are emptied, and the last state saved must stay.
+        if *self.handed_over.borrow() || self.shutdown.is_cancelled() {
             return Ok(());
         }
         let mut state = State {

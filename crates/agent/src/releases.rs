@@ -153,6 +153,9 @@ pub(crate) struct Releases {
     tasks: TaskTracker,
     /// Processes a data reload signal went to: their exits are not crashes.
     reloading: reload::Reloading,
+    /// Set once the listener went to a successor: it decides about rollbacks
+    /// and restarts from then on, this agent only drains.
+    handed_over: std::sync::atomic::AtomicBool,
 }
 
 /// The release owner's part of `hoist status`.
@@ -186,6 +189,7 @@ impl Releases {
             shutdown,
             tasks: TaskTracker::new(),
             reloading: reload::Reloading::default(),
+            handed_over: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -312,6 +316,18 @@ impl Releases {
     /// background; a shutdown waits for it rather than cut it short.
     fn spawn_to_end(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
         self.tasks.spawn(task);
+    }
+
+    /// The listener went to a successor: no more rollbacks or restarts of
+    /// our own (the successor watches the same releases).
+    pub(crate) fn hand_over(&self) {
+        self.handed_over
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether a successor now serves.
+    fn is_handed_over(&self) -> bool {
+        self.handed_over.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Refuses new work once the agent is shutting down.

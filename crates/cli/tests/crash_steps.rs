@@ -1,11 +1,11 @@
 //! `kill -9` of `hoist` at every step of every operation, then `hoist
 //! recover`: the steps crash.rs does not reach (migrations, the pause, a
-//! held candidate, switching back, pruning), and the test that every
-//! [`Step`] is covered by one of them.
+//! held candidate, switching back, pruning, promote, restart, abort), and
+//! the test that every [`Step`] and every [`Op`] is covered by one of them.
 
 mod util;
 
-use hoist_site::Step;
+use hoist_site::{Op, Step};
 use std::os::unix::process::ExitStatusExt;
 use util::agent_process::{agent_config, free_port, AgentProcess};
 use util::{Env, HealthServer};
@@ -46,6 +46,50 @@ const COVERED: &[(Step, &str)] = &[
         "data::data_roll_killed_at_every_step_recovers",
     ),
 ];
+
+/// Operations killed by the scenarios above (and in crash.rs, data_reload.rs, data_tie.rs).
+const OPS_COVERED: &[(Op, &str)] = &[
+    (Op::Deploy, "crash::deploy_killed_at_every_step_recovers"),
+    (
+        Op::Rollback,
+        "crash::rollback_killed_at_every_step_recovers",
+    ),
+    (
+        Op::Rollback,
+        "rollback_with_db_killed_while_undoing_finishes_the_rollback",
+    ),
+    (Op::Hold, "agent_operations_killed_at_every_step_recover"),
+    (Op::Promote, "agent_operations_killed_at_every_step_recover"),
+    (Op::Abort, "agent_operations_killed_at_every_step_recover"),
+    (Op::Restart, "agent_operations_killed_at_every_step_recover"),
+    (Op::Prune, "prune_killed_while_removing_recovers"),
+    (
+        Op::DataRoll,
+        "data_reload::a_data_roll_killed_at_each_step_is_recovered",
+    ),
+    // `hoist_deploy::data_roll` runs both, only the target differs.
+    (
+        Op::DataRevert,
+        "data_reload::a_data_roll_killed_at_each_step_is_recovered",
+    ),
+    // Runs inside the agent, whose own `kill -9` the agent tests cover; the
+    // operation is `hoist rollback`'s code, killed at every step above.
+    (
+        Op::AutoRollback,
+        "crash::rollback_killed_at_every_step_recovers",
+    ),
+];
+
+#[test]
+fn every_operation_has_a_crash_scenario() {
+    let missing: Vec<Op> = Op::all()
+        .filter(|op| !OPS_COVERED.iter().any(|(covered, _)| covered == op))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "no kill -9 scenario for operations {missing:?}: add one, and list it in OPS_COVERED"
+    );
+}
 
 #[test]
 fn every_step_has_a_crash_scenario() {
@@ -276,4 +320,64 @@ fn agent_operations_killed_at_every_step_recover() {
     env.hoist().args(["deploy", "-q", artifact]).run();
     assert_eq!(env.live(), Some(v2.clone()));
     assert_eq!(get(port).0, 200);
+
+    // `restart`, killed as the agent swaps in a fresh process: recorded as
+    // interrupted, the same release serves.
+    kill_at(&env, &["restart"], Step::Switch);
+    recover(&env, Step::Switch);
+    assert_eq!((env.live(), get(port).0), (Some(v2.clone()), 200));
+
+    // `promote`, killed as it switches: `current` and the route agree after.
+    env.set_version("3.0.0");
+    let (v3, held) = env.build();
+    env.hoist()
+        .args(["deploy", "-q", "--hold"])
+        .arg(&held)
+        .run();
+    kill_at(&env, &["promote"], Step::Switch);
+    recover(&env, Step::Switch);
+    let live = env.live().unwrap();
+    assert!(live == v2 || live == v3, "{live}");
+    assert_eq!(env.status()["agent"]["live"]["release"], live.as_str());
+
+    // `abort`, killed as the candidate stops: recovery stops it.
+    env.set_version("4.0.0");
+    let (_, held) = env.build();
+    env.hoist()
+        .args(["deploy", "-q", "--hold"])
+        .arg(&held)
+        .run();
+    kill_at(&env, &["abort"], Step::Hold);
+    recover(&env, Step::Hold);
+    assert!(env.status()["agent"]["candidate"].is_null());
+    assert_eq!(env.live(), Some(live));
+}
+
+// A migration failing under `deploy --pause` ended the journal, then the
+// resume of the held requests wrote it again: every later command asked
+// for a `hoist recover` that had nothing to recover.
+#[test]
+fn failed_migration_under_pause_left_a_journal() {
+    let port = free_port();
+    let database = "[database]\nurl = \"sqlite://shared/app.db\"\nlock_timeout = \"2s\"\n";
+    let env = Env::with_config(&agent_config(port, database));
+    env.write("migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
+    let v1 = env.deploy_version("1.0.0");
+    let _agent = AgentProcess::start(&env);
+    env.write("migrations/0002_bad.up.sql", "THIS IS NOT SQL;\n");
+    env.set_version("2.0.0");
+    let (_, artifact) = env.build();
+    env.hoist()
+        .args(["deploy", "--pause", "30s"])
+        .arg(&artifact)
+        .code(1)
+        .stderr_has("migrations failed")
+        .run();
+    let status = env.status();
+    assert!(status["pending"].is_null(), "no journal left: {status}");
+    assert!(
+        status["agent"]["pause"].is_null(),
+        "requests resumed: {status}"
+    );
+    assert_eq!((env.live(), get(port).0), (Some(v1), 200));
 }

@@ -4,6 +4,7 @@
 mod util;
 
 use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use util::Env;
 
@@ -15,13 +16,14 @@ fn hangup_killed_the_deploy_halfway() {
     for fifo in [&ready, &go] {
         nix::unistd::mkfifo(fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
     }
-    // Once armed, the test gate says it started, then waits for the go-ahead.
+    // Once armed, the test gate holds the go-ahead FIFO open, says it
+    // started, then waits for one line on it.
     let armed = fifos.path().join("armed");
     let gate = format!(
-        "if [ -e {} ]; then echo started > {}; cat {} > /dev/null; fi; echo 1..1; echo ok 1",
-        armed.display(),
-        ready.display(),
-        go.display()
+        "if [ -e {armed} ]; then exec 3<> {go}; echo started > {ready}; read line <&3; fi; echo 1..1; echo ok 1",
+        armed = armed.display(),
+        ready = ready.display(),
+        go = go.display()
     );
     let env = Env::with_config(&format!(
         "{}test = {{ command = \"{gate}\" }}\n",
@@ -55,12 +57,14 @@ fn hangup_killed_the_deploy_halfway() {
     nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
     drop(deploy.stdout.take());
     drop(deploy.stderr.take());
-    std::fs::OpenOptions::new()
+    // Non-blocking: a gate that died with the deploy left no reader (ENXIO).
+    let go_ahead = std::fs::OpenOptions::new()
         .write(true)
-        .open(&go)
-        .unwrap()
-        .write_all(b"go\n")
-        .unwrap();
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(&go);
+    if let Ok(mut fifo) = go_ahead {
+        fifo.write_all(b"go\n").unwrap();
+    }
 
     let status = deploy.wait().unwrap();
     assert!(status.success(), "the deploy did not finish: {status:?}");

@@ -60,7 +60,12 @@ pub(crate) fn activate(
                     reporter.step("switch", &summary);
                     Ok(())
                 }
-                Err(problem) => Err(failed(context, journal, &problem, true, reporter)),
+                // The agent's own rollback goes to a release that was good: a
+                // refusal (e.g. the agent shutting down) is not the release's fault.
+                Err(problem) => {
+                    let blame = journal.record().op != Op::AutoRollback;
+                    Err(failed(context, journal, &problem, blame, reporter))
+                }
             };
         }
     }
@@ -253,6 +258,13 @@ pub(crate) fn record_success(
 
 /// Ends the journaled operation: drops the incoming copy, then the journal.
 pub(crate) fn journal_done(context: &Context, journal: &mut Journal) -> Result<(), DeployError> {
+    // Requests held for this operation go before the note that they are held.
+    if journal.record().paused {
+        if let Some(Err(problem)) = context.agent.as_ref().map(|agent| agent.resume()) {
+            tracing::warn!(%problem, "could not resume held requests; they resume when the pause runs out");
+        }
+        journal.forget_paused();
+    }
     if let Some(incoming) = &journal.record().incoming {
         durable::remove_file(incoming)?;
     }

@@ -207,6 +207,22 @@ pub enum DeployError {
         /// What the agent said.
         problem: String,
     },
+    /// `rollback --with-db` ran its downs, then the switch failed.
+    #[error("{problem}; but the downs of {} already ran{}, so the release still live runs on the older schema: run `hoist rollback --with-db` again once the target starts, or put the schema forward with `hoist db migrate`", undone.join(", "), backup.as_ref().map(|path| format!(" (backup `{}`)", path.display())).unwrap_or_default())]
+    UndoneButNotSwitched {
+        /// Why the switch failed.
+        problem: String,
+        /// The migrations undone.
+        undone: Vec<String>,
+        /// The backup taken before.
+        backup: Option<PathBuf>,
+    },
+    /// The live release changed while the operation waited for the site.
+    #[error("`{}` is live now; nothing was switched", live.as_deref().unwrap_or("nothing"))]
+    LiveChanged {
+        /// The release live now.
+        live: Option<String>,
+    },
     /// The command needs a running agent.
     #[error("{what} needs a running agent; start one with `hoist agent`")]
     NeedsAgent {

@@ -101,8 +101,15 @@ fn resume(
     reporter: &dyn Reporter,
 ) -> Result<&'static str, DeployError> {
     let switched = context.site.live()?.as_deref() == Some(record.release.as_str());
-    // A data move that rode with the code switch follows it: forward if it switched, back if not.
-    crate::data_tie::recover_data(context, record, switched, reporter)?;
+    // Once migrations were undone, the rollback they serve is finished.
+    let finishing_undo = record.schema_changed && !switched;
+    // A data move that rode with the code switch follows it: forward if it switched (or will), back if not.
+    crate::data_tie::recover_data(context, record, switched || finishing_undo, reporter)?;
+    if finishing_undo {
+        undo_switch(context, record, reporter);
+        crate::rollback::resume_undo(context, journal, config, reporter)?;
+        return Ok("finished");
+    }
     let undone = |journal: &mut Journal| {
         undo_switch(context, record, reporter);
         clean_up(context, journal, record, reporter).map(|()| "cleaned-up")
@@ -127,8 +134,13 @@ fn resume(
             let settings =
                 context.settings_for(record.from.as_deref().unwrap_or(&record.release), config)?;
             let problem = "interrupted while switching back after a failed restart or health check";
-            // switch_back records the failure; its error only restates what we report.
-            let _ = activate::switch_back(context, journal, &settings, problem, reporter);
+            // switch_back records the failure; that error only restates what we report.
+            match activate::switch_back(context, journal, &settings, problem, reporter) {
+                Ok(())
+                | Err(DeployError::SwitchedBack { .. } | DeployError::FirstDeployFailed { .. }) => {
+                }
+                Err(other) => return Err(other),
+            }
         }
         Step::MigrateDown => crate::rollback::resume_undo(context, journal, config, reporter)?,
         Step::Begin

@@ -67,7 +67,7 @@ pub fn promote(
         reason,
         ..RollbackRequest::default()
     };
-    switch_release(context, &request, None, reporter, Op::Promote)
+    switch_release(context, &request, None, reporter, Op::Promote, None)
 }
 
 /// Rolls back to `request.to`, or to the previous release. With
@@ -79,7 +79,7 @@ pub fn rollback(
     config: Option<&Config>,
     reporter: &dyn Reporter,
 ) -> Result<RollbackReport, DeployError> {
-    switch_release(context, request, config, reporter, Op::Rollback)
+    switch_release(context, request, config, reporter, Op::Rollback, None)
 }
 
 /// The agent's own rollback after its watch found `bad` failing: the same
@@ -111,7 +111,11 @@ pub fn auto_rollback(
         reason: Some(reason),
         ..RollbackRequest::default()
     };
-    switch_release(context, &request, None, reporter, Op::AutoRollback).map_err(|error| match error {
+    switch_release(context, &request, None, reporter, Op::AutoRollback, Some(bad)).map_err(|error| match error {
+        DeployError::LiveChanged { live } => refuse(
+            format!("`{}` is live now", live.as_deref().unwrap_or("nothing")),
+            "nothing to do",
+        ),
         DeployError::SchemaPredated { migrations, .. } => refuse(
             format!("`{to}` predates applied migrations {}", migrations.join(", ")),
             "fix forward with a new deploy, or run `hoist rollback --with-db` to undo them and roll back together",
@@ -130,6 +134,7 @@ fn switch_release(
     config: Option<&Config>,
     reporter: &dyn Reporter,
     op: Op,
+    expect_live: Option<&str>,
 ) -> Result<RollbackReport, DeployError> {
     let (to, with_db) = (request.to.as_deref(), request.with_db);
     let started = std::time::Instant::now();
@@ -138,6 +143,11 @@ fn switch_release(
     let lock = context.lock(op.as_str(), reporter)?;
     context.refuse_if_pending()?;
     let live = context.site.live()?;
+    // Checked under the lock: the agent's rollback is for the release it watched.
+    if expect_live.is_some_and(|expected| live.as_deref() != Some(expected)) {
+        lock.release()?;
+        return Err(DeployError::LiveChanged { live });
+    }
     if let Some(problem) = &context.ledger_problem {
         reporter.warn(&format!(
             "the ledger cannot be opened ({problem}); going ahead without it, with the previous release taken from the releases on disk"

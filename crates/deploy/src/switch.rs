@@ -130,9 +130,18 @@ pub(crate) fn run(
     let activated = activate(context, journal, &plan.settings, Step::Switch, reporter);
     resume(context, journal, reporter);
     if let Err(error) = activated {
-        return Err(match &plan.data {
+        let error = match &plan.data {
             Some(data) => crate::data_tie::undo_data(context, data, error, reporter),
             None => error,
+        };
+        if done.undone.is_empty() {
+            return Err(error);
+        }
+        // The downs ran and cannot be taken back here: say so, and how out.
+        return Err(DeployError::UndoneButNotSwitched {
+            problem: error.to_string(),
+            undone: done.undone.clone(),
+            backup: done.backup.clone(),
         });
     }
     after(context, journal, plan, Step::Record, reporter, &mut done)?;
@@ -228,6 +237,7 @@ fn undo(
         Ok(undone) => {
             done.undone = undone.ran;
             done.backup = undone.backup;
+            journal.set_schema_changed()?;
             Ok(())
         }
         Err(error) => {

@@ -39,6 +39,10 @@ pub struct JournalRecord {
     /// The agent holds requests for this operation: recovery releases them.
     #[serde(default)]
     pub paused: bool,
+    /// Migrations were undone for this operation (`rollback --with-db`):
+    /// from here on, finishing the rollback is the only consistent end.
+    #[serde(default)]
+    pub schema_changed: bool,
     /// The data pointer move a code switch makes with it
     /// (`rollback --with-data`): what recovery finishes or puts back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -86,6 +90,7 @@ impl Journal {
             reason,
             incoming: None,
             paused: false,
+            schema_changed: false,
             data: None,
         };
         let mut journal = Journal {
@@ -122,6 +127,18 @@ impl Journal {
     pub fn set_paused(&mut self, paused: bool) -> Result<(), SiteError> {
         self.record.paused = paused;
         self.write()
+    }
+
+    /// Notes, durably, that the schema changed for this operation.
+    pub fn set_schema_changed(&mut self) -> Result<(), SiteError> {
+        self.record.schema_changed = true;
+        self.write()
+    }
+
+    /// Forgets, in memory only, that requests are held: for the end of the
+    /// operation, when the journal file is about to go.
+    pub fn forget_paused(&mut self) {
+        self.record.paused = false;
     }
 
     /// Notes, durably, the data pointer move this switch makes, before it is made.

@@ -71,6 +71,10 @@ impl Releases {
     /// records the outcome for `hoist status` (and a refusal in the ledger).
     async fn roll_back(self: &Arc<Self>, running: &Running, to: String, reason: String) {
         let bad = running.release().to_owned();
+        if self.is_handed_over() {
+            tracing::warn!(%bad, %reason, "the watch found a problem after the handover; the new agent decides");
+            return;
+        }
         let runtime = tokio::runtime::Handle::current();
         let releases = Arc::clone(self);
         let (bad_, to_, reason_) = (bad.clone(), to.clone(), reason.clone());

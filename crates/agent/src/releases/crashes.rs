@@ -20,8 +20,9 @@ impl Releases {
             let mut crashes: Vec<Instant> = Vec::new();
             loop {
                 let status = current.process.wait_exit().await;
-                // A data reload handles the exits it caused (`crate::agent::data`).
-                if releases.reloading.owns(&current.process) {
+                // A data reload handles the exits it caused (`crate::agent::data`);
+                // after a handover the successor runs the release.
+                if releases.reloading.owns(&current.process) || releases.is_handed_over() {
                     return;
                 }
                 let still_live = releases

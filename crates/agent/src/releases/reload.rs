@@ -90,12 +90,15 @@ impl Releases {
         // that dies of the signal does so within it.
         let first_exit = tokio::time::timeout(grace, exits.join_next()).await;
         if let Ok(Some(Ok((release, status)))) = first_exit {
-            let live_broken = live
-                .as_ref()
-                .is_none_or(|live| live.process.exited().is_some());
+            // Another process died of it: the live one may be dying too, so
+            // it is asked, not looked at once.
+            let live_broken = match &live {
+                Some(live) => healthy(live).await.is_err(),
+                None => false,
+            };
             return Err(NotTaken {
                 problem: format!("`{release}` exited ({status}) after the signal"),
-                live_broken: live_broken && live.is_some(),
+                live_broken,
             });
         }
         if let Some(live) = &live {

@@ -104,7 +104,13 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     let mut context = Context::create(&root)?;
     let data_source = base.join("catalog");
     let data_v1 = load_data(&context, &data_source, "catalog 1")?;
-    hoist_data::DataStore::open(&context.site, &context.ledger)?.roll(None)?;
+    // No agent yet: the roll only moves the pointer (journaled, under the site lock).
+    let first_roll = hoist_deploy::DataRollRequest {
+        op: hoist_site::Op::DataRoll,
+        version: None,
+        reason: Some("hoist demo".into()),
+    };
+    hoist_deploy::data_roll(&context, &first_roll, &hoist_deploy::Silent)?;
 
     say("start an agent on a temporary site");
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -184,11 +190,8 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     say("load data version 2 and roll it under the same traffic (a blue/green restart on it)");
     let data_v2 = load_data(&context, &data_source, "catalog 2")?;
     let roll_started = Instant::now();
-    let rolled = hoist_data::DataStore::open(&context.site, &context.ledger)?.roll(None)?;
-    crate::target::agent(&context)?.data_rolled(&hoist_agent::DataRoll {
-        version: rolled.version.clone(),
-        from: rolled.from.clone(),
-    })?;
+    // The same journaled operation as `hoist data roll`: the agent reloads the app.
+    hoist_deploy::data_roll(&context, &first_roll, &progress)?;
     anyhow::ensure!(
         answers_with(&address, "/data", "data catalog 2"),
         "the app never served the new data"
