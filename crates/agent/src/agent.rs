@@ -151,7 +151,19 @@ impl Agent {
             }
         }
         let now = jiff::Timestamp::now();
-        for warm in saved.warm.iter().filter(|warm| warm.until > now) {
+        // `current` may have moved while no agent ran (a file-level rollback):
+        // the live release, or the held one, is never also warm.
+        let running = [
+            self.site.live().ok().flatten(),
+            self.releases
+                .view()
+                .candidate
+                .map(|candidate| candidate.release),
+        ];
+        let restorable = |warm: &&state::Warm| {
+            warm.until > now && !running.iter().flatten().any(|id| *id == warm.release)
+        };
+        for warm in saved.warm.iter().filter(restorable) {
             if let Err(error) = self.releases.start_warm(&warm.release, warm.until).await {
                 tracing::warn!(release = %warm.release, %error, "could not restore a warm release");
             }

@@ -49,7 +49,7 @@ mod switch;
 mod warm;
 
 pub(crate) use children::Predecessor;
-pub(crate) use spec::signal;
+pub(crate) use spec::{data_for, signal};
 pub use switch::Activated;
 
 use crate::state::{Child, State, Warm};

@@ -21,15 +21,26 @@ pub const EXIT_USAGE: i32 = 2;
 
 /// Runs hoist with `args` and returns the process exit code.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
-    let cli = match <cli::Cli as clap::Parser>::try_parse_from(args) {
+    let args: Vec<OsString> = args.into_iter().collect();
+    let cli = match <cli::Cli as clap::Parser>::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
-            return if error.use_stderr() {
-                EXIT_USAGE
-            } else {
-                EXIT_OK
-            };
+            if !error.use_stderr() {
+                return EXIT_OK;
+            }
+            // `--json` callers parse stdout: a usage error is a JSON object there too.
+            if args.iter().any(|arg| arg == "--json") {
+                let text = error.to_string();
+                let first = text.lines().next().unwrap_or_default();
+                let first = first.strip_prefix("error: ").unwrap_or(first);
+                let _ = writeln!(
+                    std::io::stdout().lock(),
+                    "{}",
+                    serde_json::json!({ "error": first, "usage": true })
+                );
+            }
+            return EXIT_USAGE;
         }
     };
     init_logging();
@@ -43,7 +54,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
             let message = render(&error);
             if json {
                 // `--json` callers parse stdout: the failure is a JSON object there too.
-                println!("{}", serde_json::json!({ "error": message }));
+                let _ = writeln!(
+                    std::io::stdout().lock(),
+                    "{}",
+                    serde_json::json!({ "error": message })
+                );
             }
             // Not `eprintln!`: a terminal that hung up must not turn this into a panic.
             let _ = writeln!(std::io::stderr().lock(), "error: {message}");

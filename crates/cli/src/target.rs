@@ -137,8 +137,20 @@ pub fn attach_agent(context: &mut hoist_deploy::Context) {
 
 /// Like [`attach_agent`], letting `test_from` networks reach a held candidate.
 pub fn attach_agent_with(context: &mut hoist_deploy::Context, test_from: Vec<String>) {
-    if let Some(client) = hoist_agent::AgentClient::find(&context.site.socket_path()) {
-        context.agent = Some(Box::new(AgentAdapter { client, test_from }));
+    let socket = context.site.socket_path();
+    match hoist_agent::AgentClient::find(&socket) {
+        Some(client) => context.agent = Some(Box::new(AgentAdapter { client, test_from })),
+        // An agent ran here and is gone: file-level mode switches `current`,
+        // and nothing serves it until an agent runs again. Said, not hidden.
+        None if socket.exists() => {
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "warning: no agent answers on `{}` (it stopped); this switches `current` only, and nothing serves the release until `hoist agent` runs again",
+                socket.display()
+            );
+        }
+        None => {}
     }
 }
 

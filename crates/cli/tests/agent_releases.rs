@@ -278,3 +278,61 @@ fn release_process_spec_ignored() {
     let command = status["agent"]["live"]["command"].as_str().unwrap_or("");
     assert!(command.contains("--workers 3 app:app"), "{status}");
 }
+
+/// The releases `hoist status` lists as warm.
+fn warm(env: &Env) -> Vec<String> {
+    env.status()["agent"]["warm"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|warm| warm["release"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+// Holding a release that was still warm started it a second time; the
+// promote then took the warm copy and left the held one with its canary
+// share of the clients.
+#[test]
+fn promote_of_a_warm_release_left_the_canary_running() {
+    let port = free_port();
+    let env = Env::with_config(&agent_config_with(port, "", ""));
+    let _agent = AgentProcess::start(&env);
+    env.deploy_version("1.0.0");
+    env.set_version("2.0.0");
+    let (v2, artifact) = env.build();
+    env.hoist().args(["deploy", "-q"]).arg(&artifact).run();
+    env.hoist().args(["rollback", "-q"]).run();
+    assert_eq!(warm(&env), [v2.clone()]);
+    env.hoist()
+        .args(["deploy", "-q", "--hold"])
+        .arg(&artifact)
+        .run();
+    assert!(
+        warm(&env).is_empty(),
+        "held, not also warm: {:?}",
+        warm(&env)
+    );
+    env.hoist().args(["canary", "--percent", "50"]).run();
+    env.hoist().args(["promote", "-q"]).run();
+    let status = env.status();
+    assert_eq!(status["agent"]["live"]["release"], v2.as_str());
+    assert!(status["agent"]["candidate"].is_null(), "{status}");
+}
+
+// After `kill -9` of the agent and a file-level rollback, the restarted
+// agent ran the live release twice: live, and again as warm.
+#[test]
+fn restored_agent_ran_the_live_release_twice() {
+    let port = free_port();
+    let env = Env::with_config(&agent_config_with(port, "", ""));
+    let mut agent = AgentProcess::start(&env);
+    let v1 = env.deploy_version("1.0.0");
+    env.deploy_version("2.0.0");
+    assert_eq!(warm(&env), [v1.clone()]);
+    agent.kill9();
+    env.hoist().args(["rollback", "-q"]).run();
+    let _agent = AgentProcess::start(&env);
+    let status = env.status();
+    assert_eq!(status["agent"]["live"]["release"], v1.as_str(), "{status}");
+    assert!(!warm(&env).contains(&v1), "live and warm: {status}");
+}

@@ -274,3 +274,25 @@ fn a_data_roll_killed_at_each_step_is_recovered() {
         .collect();
     assert_eq!(outcomes, ["ok", "interrupted", "ok"], "{history}");
 }
+
+// A release's own `[data] reload` was ignored: the agent reloaded every
+// release the way the config it started with said.
+#[test]
+fn release_data_reload_ignored() {
+    let port = free_port();
+    let env = Env::with_config(&agent_config(port, ""));
+    env.deploy_version("1.0.0");
+    load(&env, "v1");
+    env.hoist().args(["data", "roll", "-q"]).run();
+    let _agent = AgentProcess::start(&env);
+    // v2 ships its own `[data]`: this app reads the data on every request,
+    // so it needs no reload at all.
+    env.write(
+        "hoist.toml",
+        &agent_config(port, "[data]\nreload = \"none\"\n"),
+    );
+    env.deploy_version("2.0.0");
+    load(&env, "v2");
+    let rolled = env.hoist().args(["data", "roll", "--json"]).run_json();
+    assert_eq!(rolled["reload"], "none", "{rolled}");
+}

@@ -162,7 +162,8 @@ fn a_rollback_onto_data_its_target_refuses_points_at_with_data() {
     let (old, artifact) = build(&env, "1.1", &config_with_data("requires = \"d1\""));
     env.hoist().args(["deploy", "-q"]).arg(&artifact).run();
     load(&env, "d2");
-    env.hoist().args(["data", "roll", "-q"]).run();
+    // 1.1 refuses d2: moved under it anyway, on purpose.
+    env.hoist().args(["data", "roll", "-q", "--force"]).run();
     env.write("hoist.toml", DEFAULT_CONFIG);
     env.deploy_version("1.2");
     env.hoist()
@@ -225,4 +226,56 @@ fn rollback_with_data_killed_at_each_step_leaves_code_and_data_together() {
                 .run();
         }
     }
+}
+
+// `hoist data roll` put the live release onto data its `[data] requires`
+// refuses: code and data were tied in one direction only.
+#[test]
+fn data_roll_ignored_the_live_release_requirement() {
+    let env = Env::new();
+    let d1 = load(&env, "d1");
+    env.hoist().args(["data", "roll", "-q"]).run();
+    let (v1, artifact) = build(&env, "1.0", &config_with_data("requires = \"d1\""));
+    env.hoist().args(["deploy", "-q"]).arg(&artifact).run();
+    let d2 = load(&env, "d2");
+    env.hoist()
+        .args(["data", "roll", "d2"])
+        .code(1)
+        .stderr_has(&format!("release `{v1}` requires data `d1`"))
+        .stderr_has(&format!("--with-data {d2}"))
+        .run();
+    assert_eq!(live_data(&env.site()), Some(d1.clone()));
+    // On purpose, it still can.
+    env.hoist()
+        .args(["data", "roll", "-q", "--force", "d2"])
+        .run();
+    assert_eq!(live_data(&env.site()), Some(d2));
+    env.hoist().args(["data", "revert", "-q"]).run();
+    assert_eq!(live_data(&env.site()), Some(d1));
+}
+
+#[test]
+fn deploy_with_data_moves_code_and_data_together() {
+    let env = Env::new();
+    let d1 = load(&env, "d1");
+    env.hoist().args(["data", "roll", "-q"]).run();
+    let (v1, first) = build(&env, "1.0", &config_with_data("requires = \"d1\""));
+    env.hoist().args(["deploy", "-q"]).arg(&first).run();
+    let d2 = load(&env, "d2");
+    let (v2, second) = build(&env, "2.0", &config_with_data("requires = \"d2\""));
+    // Neither alone: the old code refuses d2, the new code refuses d1.
+    env.hoist().arg("deploy").arg(&second).code(1).run();
+    env.hoist().args(["data", "roll", "d2"]).code(1).run();
+    let deployed = env
+        .hoist()
+        .args(["deploy", "--json", "--with-data", "d2"])
+        .arg(&second)
+        .run_json();
+    assert_eq!(deployed["release"], v2.as_str(), "{deployed}");
+    assert_eq!(env.live(), Some(v2));
+    assert_eq!(live_data(&env.site()), Some(d2));
+    // And back, both together.
+    env.hoist().args(["rollback", "-q", "--with-data"]).run();
+    assert_eq!(env.live(), Some(v1));
+    assert_eq!(live_data(&env.site()), Some(d1));
 }

@@ -36,6 +36,8 @@ pub struct DataRollRequest {
     pub version: Option<String>,
     /// Why, for the ledger.
     pub reason: Option<String>,
+    /// Roll even onto data the live release's `[data] requires` refuses.
+    pub force: bool,
 }
 
 /// What a data roll or revert did.
@@ -63,6 +65,10 @@ pub fn data_roll(
     };
     let lock = context.lock(&format!("{} {target}", request.op), reporter)?;
     context.refuse_if_pending()?;
+    // Code and data stay tied both ways: no data under the live release it refuses.
+    if let (Some(live), false) = (context.site.live()?, request.force) {
+        crate::data_tie::refuse_for_live(context, &live, &target, reporter)?;
+    }
     let data_lock = store.lock()?;
     let from = store.live()?;
     let mut journal = Journal::begin(

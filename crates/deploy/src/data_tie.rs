@@ -55,6 +55,49 @@ pub fn refuse_unsatisfied(
     check(context, release, config, live.as_deref(), None, reporter)
 }
 
+/// Refuses to move the data under the live release `live` to `target`
+/// when `live`'s `[data]` refuses it; the way out is to move code and data
+/// together (`hoist deploy --with-data`), or `--force`.
+pub(crate) fn refuse_for_live(
+    context: &Context,
+    live: &str,
+    target: &str,
+    reporter: &dyn Reporter,
+) -> Result<(), DeployError> {
+    check(context, live, None, Some(target), None, reporter).map_err(|error| match error {
+        DeployError::DataUnsatisfied { release, requires, live, .. } => DeployError::DataUnsatisfied {
+            fix: format!(
+                "Deploy a release that accepts `{target}` together with it (`hoist deploy ARTIFACT --with-data {target}`), or roll anyway with `--force`"
+            ),
+            release,
+            requires,
+            live,
+        },
+        other => other,
+    })
+}
+
+/// What `deploy --with-data VERSION` does about data: `data/current` moves
+/// to `version` in the switch, before the code, after `release`'s
+/// requirement was checked against it.
+pub(crate) fn plan_deploy(
+    context: &Context,
+    release: &str,
+    config: Option<&Config>,
+    version: &str,
+    reporter: &dyn Reporter,
+) -> Result<RollbackData, DeployError> {
+    let store = DataStore::open(&context.site, &context.ledger)?;
+    let target = store.roll_target(Some(version))?;
+    check(context, release, config, Some(&target), None, reporter)?;
+    let live = live_data(context)?;
+    Ok(RollbackData {
+        reverted: live.as_deref() != Some(target.as_str()),
+        with_target: Some(target),
+        live,
+    })
+}
+
 /// Checks `release`'s requirement against `data` (the version that will
 /// be live). `tied` is the version the release went live with, which a
 /// `--with-data` rollback would bring back: the way out when it fits.

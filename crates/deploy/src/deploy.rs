@@ -28,6 +28,10 @@ pub struct DeployRequest {
     pub hold: bool,
     /// Hold requests (at the agent) across the migrations and the switch, for at most this long.
     pub pause: Option<Duration>,
+    /// Move `data/current` to this data version (id, prefix or label) in
+    /// the same switch, before the code: a release and the data it needs go
+    /// live together.
+    pub with_data: Option<String>,
 }
 
 /// What a deploy did.
@@ -106,13 +110,25 @@ pub fn deploy(
     report.files_linked = staged.stats.files_linked;
     report.bytes_written = staged.stats.bytes_written;
     report.test_count = staged.tests;
-    // Code tied to data: never switch (or hold) onto data the release refuses.
-    if let Err(error) =
-        crate::data_tie::refuse_unsatisfied(context, &id, request.config.as_ref(), reporter)
-    {
-        crate::stage::abandon(context, &mut journal, &error, reporter);
-        return Err(error);
-    }
+    // Code tied to data: never switch (or hold) onto data the release
+    // refuses; with `--with-data` the data it names moves with the code.
+    let data = match &request.with_data {
+        Some(version) => {
+            crate::data_tie::plan_deploy(context, &id, request.config.as_ref(), version, reporter)
+                .map(Some)
+        }
+        None => {
+            crate::data_tie::refuse_unsatisfied(context, &id, request.config.as_ref(), reporter)
+                .map(|()| None)
+        }
+    };
+    let data = match data {
+        Ok(data) => data,
+        Err(error) => {
+            crate::stage::abandon(context, &mut journal, &error, reporter);
+            return Err(error);
+        }
+    };
     // Never switch and then be unable to say so: the ledger must take a
     // write now. (The release stays on disk, ready, for a later deploy.)
     if let Err(error) = context.ledger.check_writable() {
@@ -126,7 +142,7 @@ pub fn deploy(
         });
     }
     let plan = match plan(context, &id, request, staged.settings) {
-        Ok(plan) => plan,
+        Ok(plan) => Plan { data, ..plan },
         Err(error) => {
             let problem = format!("cannot read `[database]`, nothing was switched: {error}");
             return Err(crate::activate::failed(

@@ -76,7 +76,7 @@ pub enum DeployError {
         fix: String,
     },
     /// `rollback --with-data` to a release no data version is recorded with.
-    #[error("no data version is recorded with `{release}` (it went live before hoist noted data versions); roll back without `--with-data`, then pick the data with `hoist data roll VERSION`")]
+    #[error("no data version is recorded with `{release}` (no data was live when it went live, or it went live before hoist noted data versions); roll back without `--with-data`, then pick the data with `hoist data roll VERSION`")]
     NoDataRecorded {
         /// The target release.
         release: String,

@@ -82,7 +82,12 @@ impl Agent {
                 roll.version
             )));
         }
-        let reload = self.data.reload.trim_start_matches("SIG").to_owned();
+        // As the live release says, when it ships a `[data]`.
+        let data = match self.releases.live() {
+            Some(live) => crate::releases::data_for(&self.site, &self.data, live.release()),
+            None => self.data.clone(),
+        };
+        let reload = data.reload.trim_start_matches("SIG").to_owned();
         let how = match reload.as_str() {
             "none" => "none".to_owned(),
             "restart" => match self.releases.restart_live().await {
@@ -95,11 +100,7 @@ impl Agent {
             },
             name => {
                 let signal = crate::releases::signal(name);
-                match self
-                    .releases
-                    .signal_reload(signal, self.data.reload_grace)
-                    .await
-                {
+                match self.releases.signal_reload(signal, data.reload_grace).await {
                     Ok(count) => format!("signal {name} to {count} process(es)"),
                     Err(not) => {
                         let error = self.put_data_back(roll, name, not.problem, not.live_broken);

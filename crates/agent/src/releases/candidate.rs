@@ -17,7 +17,13 @@ impl Releases {
         self.refuse_if_shutting_down()?;
         self.drop_candidate().await;
         let live = self.live().map(|live| live.release().to_owned());
-        let running = self.start_ready(release, live).await?;
+        // A warm release is already running and healthy: held as it is, so
+        // a release never runs twice (and a promote takes the held one).
+        let warm = self.inner().warm.remove(release);
+        let running = match warm.filter(|(running, _)| running.process.exited().is_none()) {
+            Some((running, _)) => running,
+            None => self.start_ready(release, live).await?,
+        };
         let candidate = Candidate {
             release: release.to_owned(),
             percent: 0,

@@ -1,4 +1,4 @@
-//! Which `[process]` a release runs with.
+//! Which `[process]` (and `[data]` reload) a release runs with.
 //!
 //! A release ships its own `hoist.toml`, and the app-level keys of its
 //! `[process]` are the release's: `command`, `health_path`,
@@ -49,6 +49,31 @@ pub(super) fn for_release(
     own.rollback_window = site_process.rollback_window;
     own.max_warm = site_process.max_warm;
     Ok(own)
+}
+
+/// How a data roll reaches `release`'s app: the `reload` and
+/// `reload_grace` of the `[data]` it ships, or the site's when it ships no
+/// `[data]` (or its `hoist.toml` cannot be read: it was checked when the
+/// release started). The data header and retention stay the site's.
+pub(crate) fn data_for(
+    site: &Site,
+    site_data: &hoist_config::Data,
+    release: &str,
+) -> hoist_config::Data {
+    let path = site.release_dir(release).join(hoist_config::FILE_NAME);
+    let ships_data = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|text| text.parse::<toml::Table>().ok())
+        .is_some_and(|table| table.contains_key("data"));
+    match Config::load(&path) {
+        Ok(shipped) if ships_data => {
+            let mut data = site_data.clone();
+            data.reload = shipped.data.reload;
+            data.reload_grace = shipped.data.reload_grace;
+            data
+        }
+        _ => site_data.clone(),
+    }
 }
 
 /// The signal `[process] stop_signal` names (the config checked it).

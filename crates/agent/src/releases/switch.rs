@@ -93,23 +93,22 @@ impl Releases {
         })
     }
 
-    /// Takes `release` out of the warm set or the held slot, if it runs there.
+    /// Takes `release` out of the held slot or the warm set, if it runs
+    /// there: the held candidate first, as the one clients are steered to.
     fn take_running(&self, release: &str) -> Option<(Running, Origin)> {
         let mut inner = self.inner();
-        let warm = inner
-            .warm
-            .remove(release)
-            .filter(|(running, _)| running.process.exited().is_none());
-        if let Some((running, until)) = warm {
-            return Some((running, Origin::Warm(until)));
-        }
-        // A held candidate is already running and healthy: promote it as is.
         let is_held = inner
             .held
             .as_ref()
             .is_some_and(|(_, candidate)| candidate.release == release);
-        let (running, candidate) = is_held.then(|| inner.held.take()).flatten()?;
-        Some((running, Origin::Held(candidate)))
+        if let Some((running, candidate)) = is_held.then(|| inner.held.take()).flatten() {
+            return Some((running, Origin::Held(candidate)));
+        }
+        let warm = inner
+            .warm
+            .remove(release)
+            .filter(|(running, _)| running.process.exited().is_none());
+        warm.map(|(running, until)| (running, Origin::Warm(until)))
     }
 
     /// A refused switch: the candidate goes back where it came from, or is

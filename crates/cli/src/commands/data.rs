@@ -43,6 +43,9 @@ enum DataCommand {
         /// Why, for the ledger.
         #[arg(long)]
         reason: Option<String>,
+        /// Roll even onto data the live release's `[data] requires` refuses.
+        #[arg(long)]
+        force: bool,
     },
     /// Go back to the version live before (or `--to V`)
     Revert {
@@ -52,6 +55,9 @@ enum DataCommand {
         /// Why, for the ledger.
         #[arg(long)]
         reason: Option<String>,
+        /// Revert even onto data the live release's `[data] requires` refuses.
+        #[arg(long)]
+        force: bool,
     },
     /// Loaded versions, newest last
     List,
@@ -161,7 +167,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     let out = Output::new(global.json);
     let progress = crate::progress::Progress::new(global.quiet || global.json);
     let mut advance = |done, total| progress.advance(done, total);
-    let (op, version, reason) = match args.command {
+    let (op, version, reason, force) = match args.command {
         // Loading needs no release: a fresh site loads its data before its first deploy.
         DataCommand::Load {
             source,
@@ -202,8 +208,8 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
             out.emit(&store.prune(keep.max(1))?)?;
             return Ok(crate::EXIT_OK);
         }
-        DataCommand::Roll { id, reason } => (Op::DataRoll, id, reason),
-        DataCommand::Revert { to, reason } => (Op::DataRevert, to, reason),
+        DataCommand::Roll { id, reason, force } => (Op::DataRoll, id, reason, force),
+        DataCommand::Revert { to, reason, force } => (Op::DataRevert, to, reason, force),
     };
     // One journaled operation under the site lock: the pointer moves, then
     // the agent is told; `hoist recover` finishes one killed in between.
@@ -213,6 +219,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         op,
         version,
         reason,
+        force,
     };
     out.emit(&hoist_deploy::data_roll(&context, &request, &progress)?)?;
     Ok(crate::EXIT_OK)

@@ -109,6 +109,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         op: hoist_site::Op::DataRoll,
         version: None,
         reason: Some("hoist demo".into()),
+        force: false,
     };
     hoist_deploy::data_roll(&context, &first_roll, &hoist_deploy::Silent)?;
 
@@ -235,6 +236,7 @@ fn request(artifact: PathBuf) -> DeployRequest {
         reason: Some("hoist demo".into()),
         hold: false,
         pause: None,
+        with_data: None,
     }
 }
 

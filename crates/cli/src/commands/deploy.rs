@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  hoist deploy                       build ./ and deploy it\n  hoist deploy dist/X.tar.zst --reason 'fix checkout'"
+    after_help = "Examples:\n  hoist deploy                       build ./ and deploy it\n  hoist deploy dist/X.tar.zst --reason 'fix checkout'\n  hoist deploy dist/X.tar.zst --with-data WS222   new code and the data it needs, in one switch"
 )]
 pub struct Args {
     /// The artifact to deploy; without it, this directory is built first.
@@ -24,6 +24,11 @@ pub struct Args {
     /// Hold requests during the switch (needs an agent), for at most DURATION (365 days at most).
     #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "30s", value_parser = super::pause::parse_max)]
     pause: Option<std::time::Duration>,
+    /// Move `data/current` to VERSION (id, prefix or label) in the same
+    /// switch, before the code: a release goes live with the data it needs.
+    /// With an agent, requests are held meanwhile (30s at most, `--pause` to change).
+    #[arg(long, value_name = "VERSION", conflicts_with = "hold")]
+    with_data: Option<String>,
 }
 
 impl Render for DeployReport {
@@ -35,8 +40,14 @@ impl Render for DeployReport {
             ));
             return;
         }
-        output::field(out, "live", &self.release);
-        output::field(out, "previous", self.previous.as_deref().unwrap_or("-"));
+        if self.outcome == "held" {
+            // Held beside the live release: what users get did not change.
+            output::field(out, "held", &self.release);
+            output::field(out, "live", self.previous.as_deref().unwrap_or("-"));
+        } else {
+            output::field(out, "live", &self.release);
+            output::field(out, "previous", self.previous.as_deref().unwrap_or("-"));
+        }
         output::field(
             out,
             "written",
@@ -75,7 +86,10 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     };
     let mut context = hoist_deploy::Context::create(&root)
         .with_context(|| format!("cannot use site `{}`", root.display()))?;
-    let pause = args.pause;
+    // Moving data under the live code: hold requests until the new code serves.
+    let pause = args
+        .pause
+        .or(args.with_data.as_ref().map(|_| hoist_deploy::DEFAULT_PAUSE));
     if let Some(cidr) = args
         .test_from
         .iter()
@@ -84,7 +98,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         anyhow::bail!("`--test-from {cidr}` is not a network like 10.1.0.0/16 or an address");
     }
     crate::target::attach_agent_with(&mut context, args.test_from);
-    if pause.is_some() && context.agent.is_none() {
+    if args.pause.is_some() && context.agent.is_none() {
         anyhow::bail!("`--pause` needs a running agent to hold requests; start `hoist agent` or drop `--pause`");
     }
     let request = DeployRequest {
@@ -93,6 +107,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         reason: args.reason,
         hold: args.hold,
         pause,
+        with_data: args.with_data,
     };
     let report = hoist_deploy::deploy(
         &context,

@@ -30,7 +30,7 @@ pub struct Args {
 impl Render for RollbackReport {
     fn human(&self, out: &mut String) {
         output::field(out, "live", &self.release);
-        output::field(out, "rolled back", self.from.as_deref().unwrap_or("-"));
+        output::field(out, "previous", self.from.as_deref().unwrap_or("-"));
         if !self.predates.is_empty() {
             output::field(out, "predates", self.predates.join(", "));
         }
@@ -72,7 +72,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         with_data: args.with_data,
         pause: args
             .pause
-            .or(args.with_db.then_some(hoist_deploy::DEFAULT_PAUSE)),
+            .or((args.with_db || args.with_data).then_some(hoist_deploy::DEFAULT_PAUSE)),
     };
     let report = hoist_deploy::rollback(&context, &request, config.as_ref(), &progress)?;
     Output::new(global.json).emit(&report)?;

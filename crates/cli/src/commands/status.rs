@@ -86,7 +86,14 @@ impl Render for FullStatus {
             output::field(out, "schema", format!("unreadable: {error}"));
         }
         let Some(agent) = &self.agent else {
-            output::field(out, "agent", "not running (file-level mode)");
+            let socket = std::path::Path::new(&self.site.root).join("agent.sock");
+            let line = if socket.exists() {
+                // The socket outlived its agent: the site is not being served.
+                "not running: `agent.sock` is left from an agent that stopped, so nothing serves the live release; start `hoist agent`"
+            } else {
+                "not running (file-level mode)"
+            };
+            output::field(out, "agent", line);
             return;
         };
         output::field(
