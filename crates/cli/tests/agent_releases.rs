@@ -302,7 +302,7 @@ fn promote_of_a_warm_release_left_the_canary_running() {
     let (v2, artifact) = env.build();
     env.hoist().args(["deploy", "-q"]).arg(&artifact).run();
     env.hoist().args(["rollback", "-q"]).run();
-    assert_eq!(warm(&env), [v2.clone()]);
+    assert_eq!(warm(&env), std::slice::from_ref(&v2));
     env.hoist()
         .args(["deploy", "-q", "--hold"])
         .arg(&artifact)
@@ -328,7 +328,7 @@ fn restored_agent_ran_the_live_release_twice() {
     let mut agent = AgentProcess::start(&env);
     let v1 = env.deploy_version("1.0.0");
     env.deploy_version("2.0.0");
-    assert_eq!(warm(&env), [v1.clone()]);
+    assert_eq!(warm(&env), std::slice::from_ref(&v1));
     agent.kill9();
     env.hoist().args(["rollback", "-q"]).run();
     let _agent = AgentProcess::start(&env);
