@@ -17,6 +17,17 @@ pub struct Output {
     json: bool,
 }
 
+/// For commands whose human output is one line on stderr: under `--json`,
+/// the result as a JSON object on stdout too (callers parse stdout).
+pub fn json_result(json: bool, value: &serde_json::Value) -> anyhow::Result<()> {
+    if json {
+        let mut stdout = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut stdout, value)?;
+        writeln!(stdout)?;
+    }
+    Ok(())
+}
+
 impl Output {
     /// `json` selects the JSON printer.
     pub fn new(json: bool) -> Output {

@@ -46,6 +46,8 @@ pub fn drain(global: &Global, args: DrainArgs) -> anyhow::Result<i32> {
 pub fn undrain(global: &Global, args: UndrainArgs) -> anyhow::Result<i32> {
     crate::target::agent(&crate::target::open(global)?.0)?.undrain(&args.backend)?;
     eprintln!("`{}` gets requests again", args.backend);
+    let result = serde_json::json!({ "backend": args.backend, "draining": false });
+    crate::output::json_result(global.json, &result)?;
     Ok(crate::EXIT_OK)
 }
 

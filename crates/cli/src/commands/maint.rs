@@ -92,11 +92,14 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
             if let Some(agent) = agent {
                 agent.set_maintenance(None)?;
             }
-            if flag.exists() {
+            let had_flag = flag.exists();
+            if had_flag {
                 hoist_site::durable::remove_file(&flag)?;
                 eprintln!("removed the flag file `{}`", flag.display());
             }
             eprintln!("maintenance is off");
+            let result = serde_json::json!({ "maintenance": null, "flag_file_removed": had_flag });
+            crate::output::json_result(global.json, &result)?;
         }
     }
     Ok(crate::EXIT_OK)

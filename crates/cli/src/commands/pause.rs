@@ -32,11 +32,19 @@ pub fn pause(global: &Global, args: PauseArgs) -> anyhow::Result<i32> {
         "paused: new requests are held (at most {}); in-flight ones finished in {} ms ({} still running); `hoist resume` releases them",
         crate::output::duration(args.max), paused.drained_ms, paused.in_flight
     );
+    let result = serde_json::json!({
+        "paused": true,
+        "max_ms": args.max.as_millis() as u64,
+        "drained_ms": paused.drained_ms,
+        "in_flight": paused.in_flight,
+    });
+    crate::output::json_result(global.json, &result)?;
     Ok(crate::EXIT_OK)
 }
 
 pub fn resume(global: &Global, _args: ResumeArgs) -> anyhow::Result<i32> {
     crate::target::agent(&crate::target::open(global)?.0)?.resume()?;
     eprintln!("resumed: held requests go to the app");
+    crate::output::json_result(global.json, &serde_json::json!({ "resumed": true }))?;
     Ok(crate::EXIT_OK)
 }

@@ -32,6 +32,7 @@ pub fn canary(global: &Global, args: CanaryArgs) -> anyhow::Result<i32> {
     let (context, _) = crate::target::open(global)?;
     let candidate = crate::target::agent(&context)?.canary(args.percent)?;
     eprintln!("{}% of clients now reach `{}`; watch `hoist status`, then `hoist promote` or `hoist abort`", candidate.percent, candidate.release);
+    crate::output::json_result(global.json, &serde_json::json!({ "candidate": candidate }))?;
     Ok(crate::EXIT_OK)
 }
 
@@ -57,15 +58,18 @@ pub fn abort(global: &Global, args: AbortArgs) -> anyhow::Result<i32> {
     let status = crate::target::agent(&context)?.status()?;
     let Some(candidate) = status.candidate else {
         eprintln!("no candidate was held");
+        crate::output::json_result(global.json, &serde_json::json!({ "aborted": null }))?;
         return Ok(crate::EXIT_OK);
     };
     crate::target::attach_agent(&mut context);
     let progress = Progress::new(global.quiet || global.json);
-    match hoist_deploy::abort(&context, &candidate.release, args.reason, &progress)? {
+    let aborted = hoist_deploy::abort(&context, &candidate.release, args.reason, &progress)?;
+    match &aborted {
         Some(release) => {
             eprintln!("stopped the candidate `{release}`; everyone stays on the live release")
         }
         None => eprintln!("no candidate was held"),
     }
+    crate::output::json_result(global.json, &serde_json::json!({ "aborted": aborted }))?;
     Ok(crate::EXIT_OK)
 }
