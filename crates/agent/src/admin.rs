@@ -184,6 +184,7 @@ async fn handle(
                 Err(problem) => bad_request(&format!("`maintenance`: {problem}")),
                 Ok(maintenance) => {
                     agent.set_maintenance(maintenance);
+                    agent.refresh_maintenance();
                     match agent.persist().await {
                         Ok(()) => json(StatusCode::OK, &agent.status().await),
                         Err(error) => failure(StatusCode::INTERNAL_SERVER_ERROR, &error),

@@ -179,6 +179,12 @@ impl Agent {
         });
     }
 
+    /// Reads the flag file and the windows now, rather than at the next
+    /// poll: after `hoist maint` changed one, what it prints is already so.
+    pub(crate) fn refresh_maintenance(&self) {
+        crate::maintenance::read_now(self, &self.maintenance_config.window);
+    }
+
     /// Follows the flag file; only changes the route when it changed.
     pub(crate) fn set_flag_maintenance(&self, flag: Option<hoist_proxy::Maintenance>) {
         self.update_maintenance(|sources| replace_if_changed(&mut sources.flag, flag));

@@ -89,13 +89,15 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
             crate::output::Output::new(global.json).emit(next.as_slice())?;
         }
         Action::Off => {
-            if let Some(agent) = agent {
-                agent.set_maintenance(None)?;
-            }
+            // The flag file goes first: the agent then re-reads it with the
+            // command, so maintenance is off when this says so.
             let had_flag = flag.exists();
             if had_flag {
                 hoist_site::durable::remove_file(&flag)?;
                 eprintln!("removed the flag file `{}`", flag.display());
+            }
+            if let Some(agent) = agent {
+                agent.set_maintenance(None)?;
             }
             eprintln!("maintenance is off");
             let result = serde_json::json!({ "maintenance": null, "flag_file_removed": had_flag });

@@ -1,0 +1,44 @@
+//! `hoist maint off` with maintenance from the flag file.
+
+mod util;
+
+use std::io::{Read, Write};
+use util::agent_process::{agent_config, free_port, AgentProcess};
+use util::Env;
+
+fn status_of_get(port: u16) -> u16 {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nhost: shop\r\nconnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response[9..12].parse().unwrap()
+}
+
+// `hoist maint off` said "maintenance is off" while the agent still
+// answered 503 from the flag file until its next poll.
+#[test]
+fn maint_off_said_off_while_the_flag_file_still_served_503() {
+    let port = free_port();
+    let env = Env::with_config(&agent_config(port, ""));
+    env.deploy_version("1.0.0");
+    let _agent = AgentProcess::start(&env);
+    std::fs::write(env.site().join("maintenance"), "Back at noon\n").unwrap();
+    // Wait until the agent follows the flag file (bounded; status is the signal).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while env.status()["agent"]["maintenance_source"] != "flag-file" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the flag file was not noticed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(status_of_get(port), 503);
+    env.hoist()
+        .args(["maint", "off"])
+        .stderr_has("maintenance is off")
+        .run();
+    assert_eq!(status_of_get(port), 200, "off when it said so");
+    assert!(env.status()["agent"]["maintenance"].is_null());
+}
