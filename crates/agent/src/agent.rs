@@ -138,6 +138,10 @@ impl Agent {
         crate::maintenance::follow_schedule(self, self.maintenance_config.window.clone());
         if let Some(live) = self.site.live()?.filter(|_| self.releases.runs_apps()) {
             self.activate(&live, false).await?;
+            // A watch the predecessor began goes on here, for what is left of it.
+            if let Some(watch) = saved.watch.as_ref().filter(|watch| watch.release == live) {
+                self.releases.rearm_watch(watch);
+            }
         }
         // A candidate that no longer starts is dropped, not the whole restore.
         if let Some(candidate) = saved.held {

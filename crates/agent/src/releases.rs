@@ -74,6 +74,8 @@ pub(crate) struct Running {
     spec: Arc<ProcessConfig>,
     /// Until when the watcher, not the crash restarter, owns this release's fate.
     watched_until: Option<Instant>,
+    /// The release the watcher rolls back to.
+    watched_from: Option<String>,
 }
 
 impl Running {
@@ -247,6 +249,31 @@ impl Releases {
         drained
     }
 
+    /// Watches the live release on for what is left of a watch a
+    /// predecessor began (an upgrade or restart inside the window).
+    pub(crate) fn rearm_watch(self: &Arc<Self>, watch: &crate::state::Watch) {
+        let Ok(left) =
+            std::time::Duration::try_from(watch.until.duration_since(jiff::Timestamp::now()))
+        else {
+            return;
+        };
+        let live = {
+            let mut inner = self.inner();
+            let Some(live) = inner
+                .live
+                .as_mut()
+                .filter(|live| live.release() == watch.release)
+            else {
+                return;
+            };
+            live.watched_until = Some(crate::clock::instant_after(left));
+            live.watched_from = Some(watch.from.clone());
+            live.clone()
+        };
+        tracing::info!(release = %watch.release, left_ms = left.as_millis() as u64, "watching on after the restart");
+        self.watch_after_switch(live, watch.from.clone(), left);
+    }
+
     /// Writes this owner's part of `agent-state.json` into `state`.
     pub(crate) fn save_into(&self, state: &mut State) {
         self.forget_gone_inherited();
@@ -261,6 +288,14 @@ impl Releases {
             })
             .collect();
         state.held = inner.held.as_ref().map(|(_, candidate)| candidate.clone());
+        state.watch = inner.live.as_ref().and_then(|live| {
+            let left = live.watched_until?.checked_duration_since(Instant::now())?;
+            Some(crate::state::Watch {
+                release: live.release().to_owned(),
+                from: live.watched_from.clone()?,
+                until: crate::clock::timestamp_after(left),
+            })
+        });
         state.children = inner.records();
     }
 

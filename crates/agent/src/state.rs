@@ -31,6 +31,10 @@ pub(crate) struct State {
     /// A candidate held beside the live release (`deploy --hold`, canary).
     #[serde(default)]
     pub(crate) held: Option<crate::status::Candidate>,
+    /// The live release's after-switch watch, while it runs: a successor
+    /// (upgrade, restart) watches on for what is left of it.
+    #[serde(default)]
+    pub(crate) watch: Option<Watch>,
     /// Static backends known down or drained (`hoist drain`): a successor
     /// must not send requests to them before their health check says so.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -49,6 +53,17 @@ pub(crate) struct BackendRecord {
     /// Drained by `hoist drain`: it stays out until `hoist undrain`.
     #[serde(default)]
     pub(crate) draining: bool,
+}
+
+/// An after-switch watch in progress.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Watch {
+    /// The release watched (live).
+    pub(crate) release: String,
+    /// The release it rolls back to on a problem.
+    pub(crate) from: String,
+    /// When the watch ends.
+    pub(crate) until: jiff::Timestamp,
 }
 
 /// A warm release.

@@ -336,3 +336,29 @@ fn restored_agent_ran_the_live_release_twice() {
     assert_eq!(status["agent"]["live"]["release"], v1.as_str(), "{status}");
     assert!(!warm(&env).contains(&v1), "live and warm: {status}");
 }
+
+// After `hoist agent --upgrade` inside a release's watch window, nobody
+// watched it any more: a release answering 5xx stayed live.
+#[test]
+fn upgrade_dropped_the_after_switch_watch() {
+    let port = free_port();
+    let env = Env::with_config(&agent_config_with(
+        port,
+        "healthy_after = 1\nwatch = \"60s\"",
+        "",
+    ));
+    let (v1, _) = deploy(&env, "1", 0);
+    let _old = AgentProcess::start(&env);
+    env.write("fail-requests", "");
+    let (v2, _) = deploy(&env, "2", 0);
+    assert_eq!(env.live(), Some(v2));
+    let _new = AgentProcess::upgrade(&env);
+    let event = wait_event(&env, &["auto-rollback"], Duration::from_secs(60), || {
+        for _ in 0..25 {
+            let _ = get(port, "/");
+        }
+    })
+    .expect("the new agent did not watch on");
+    assert_eq!(event["outcome"], "ok", "{event}");
+    assert_eq!(env.live(), Some(v1));
+}

@@ -32,7 +32,12 @@ enum Ended {
 impl Releases {
     /// Watches `candidate` after a switch from `from`; rolls back to `from`
     /// if its process exits or its 5xx rate is too high.
-    pub(super) fn watch_after_switch(self: &Arc<Self>, candidate: Running, from: String) {
+    pub(super) fn watch_after_switch(
+        self: &Arc<Self>,
+        candidate: Running,
+        from: String,
+        window: std::time::Duration,
+    ) {
         let releases = Arc::clone(self);
         let shutdown = self.shutdown.clone();
         // Not cut short by a shutdown once a rollback began: it holds the
@@ -42,7 +47,7 @@ impl Releases {
             let watched = crate::watch::problem(
                 &candidate.process,
                 &candidate.backend,
-                spec.watch,
+                window,
                 spec.max_error_rate,
             );
             let reason = tokio::select! {

@@ -46,6 +46,7 @@ impl Releases {
             backend,
             spec: Arc::new(own),
             watched_until: None,
+            watched_from: None,
         })
     }
 

@@ -73,12 +73,14 @@ impl Releases {
         let watching = watch && from.is_some() && !candidate.spec.watch.is_zero();
         candidate.watched_until =
             watching.then(|| crate::clock::instant_after(candidate.spec.watch));
+        candidate.watched_from = from.clone().filter(|_| watching);
         let old = self.route_to(&candidate);
         let switch_ms = started.elapsed().as_millis() as u64;
         tracing::info!(release, from = ?from, instant, switch_ms, "switched");
         self.watch_crashes(candidate.clone());
         if let (true, Some(from)) = (watching, from.clone()) {
-            self.watch_after_switch(candidate, from);
+            let window = candidate.spec.watch;
+            self.watch_after_switch(candidate, from, window);
         }
         if let Some(old) = old {
             let until = crate::clock::timestamp_after(self.site_process.rollback_window);
