@@ -36,6 +36,9 @@ pub struct Agent {
     releases: Arc<Releases>,
     /// Cancelled when the agent shuts down; every background task stops on it.
     shutdown: CancellationToken,
+    /// The traffic owners' loops (flag file, windows, backend health), so
+    /// a shutdown waits until they ended.
+    tasks: tokio_util::task::TaskTracker,
     /// A duplicate of the public listener, kept to hand to a successor.
     public: std::sync::Mutex<Option<std::os::fd::OwnedFd>>,
     /// Set once the listener went to a new agent: this one only drains now.
@@ -84,6 +87,7 @@ impl Agent {
                 router,
                 listen,
                 shutdown,
+                tasks: tokio_util::task::TaskTracker::new(),
                 public: std::sync::Mutex::new(None),
                 handed_over: tokio::sync::watch::channel(false).0,
                 maintenance: std::sync::Mutex::new(crate::maintenance::Sources::default()),
@@ -329,6 +333,12 @@ impl Agent {
         &self.site
     }
 
+    /// Runs a traffic owner's loop in the background; it must end on
+    /// [`Agent::shutdown_token`], and a shutdown waits until it did.
+    pub(crate) fn spawn_loop(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.tasks.spawn(task);
+    }
+
     /// Cancelled when the agent shuts down: every background task stops on it.
     pub(crate) fn shutdown_token(&self) -> &CancellationToken {
         &self.shutdown
@@ -337,6 +347,8 @@ impl Agent {
     /// Stops every background task, then every process (agent shutdown).
     pub async fn stop_all(&self) {
         self.shutdown.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
         self.releases.stop_all().await;
         // After a handover the state file belongs to the new agent.
         if !*self.handed_over.borrow() {

@@ -127,8 +127,9 @@ fn scheduled(windows: &[hoist_config::Window], now: jiff::Timestamp) -> Option<M
 /// cannot be trusted leaves maintenance as it was, and is logged once.
 pub(crate) fn follow_flag_file(agent: &Arc<Agent>) {
     let shutdown = agent.shutdown_token().clone();
+    let spawner = Arc::clone(agent);
     let agent = Arc::downgrade(agent);
-    tokio::spawn(async move {
+    spawner.spawn_loop(async move {
         let mut last_problem: Option<String> = None;
         loop {
             let Some(agent) = agent.upgrade() else { return };
@@ -161,8 +162,9 @@ pub(crate) fn follow_schedule(agent: &Arc<Agent>, windows: Vec<hoist_config::Win
         return;
     }
     let shutdown = agent.shutdown_token().clone();
+    let spawner = Arc::clone(agent);
     let agent = Arc::downgrade(agent);
-    tokio::spawn(async move {
+    spawner.spawn_loop(async move {
         loop {
             let now = jiff::Timestamp::now();
             let active = scheduled(&windows, now);

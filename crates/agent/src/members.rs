@@ -111,8 +111,9 @@ pub(crate) fn follow_health(
 ) {
     for (member, backend) in members.all().iter().cloned().zip(configured) {
         let shutdown = agent.shutdown_token().clone();
+        let spawner = Arc::clone(agent);
         let agent = Arc::downgrade(agent);
-        tokio::spawn(async move {
+        spawner.spawn_loop(async move {
             let url = health_url(&backend);
             // A member that starts out down (as [`put_back`] found it) needs
             // a passing check to come back, not just one failure fewer.
