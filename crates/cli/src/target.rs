@@ -154,6 +154,19 @@ pub fn attach_agent_with(context: &mut hoist_deploy::Context, test_from: Vec<Str
     }
 }
 
+/// Records a change of a traffic rule (maintenance, pause, canary, drain)
+/// in the ledger, so `hoist history` says who changed what users get and
+/// when. Never fails the change it records (that already happened).
+pub fn record_traffic(context: &hoist_deploy::Context, op: &str, detail: String) {
+    let event = hoist_ledger::Event {
+        to: context.site.live().ok().flatten(),
+        detail: Some(detail),
+        ..hoist_ledger::Event::one_off(op, hoist_site::user_name(), hoist_site::host_name())
+    };
+    let reporter = crate::progress::Progress::new(false);
+    context.record(&hoist_ledger::Write::Event { event }, &reporter);
+}
+
 /// The site's running agent, or an error saying how to start one.
 pub fn agent(context: &hoist_deploy::Context) -> anyhow::Result<hoist_agent::AgentClient> {
     let socket = context.site.socket_path();

@@ -42,3 +42,27 @@ fn maint_off_said_off_while_the_flag_file_still_served_503() {
     assert_eq!(status_of_get(port), 200, "off when it said so");
     assert!(env.status()["agent"]["maintenance"].is_null());
 }
+
+// `maint`, `pause`/`resume` and `canary` changed what users get without a
+// trace in the ledger: `hoist history` could not say who closed the site.
+#[test]
+fn traffic_rules_were_not_in_the_ledger() {
+    let port = free_port();
+    let env = Env::with_config(&agent_config(port, ""));
+    env.deploy_version("1.0.0");
+    let _agent = AgentProcess::start(&env);
+    env.hoist().args(["maint", "on", "--path", "/admin/"]).run();
+    env.hoist().args(["maint", "off"]).run();
+    env.hoist().args(["pause", "--max", "5s"]).run();
+    env.hoist().args(["resume"]).run();
+    let history = env.hoist().args(["history", "--json"]).run_json();
+    let ops: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|event| event["op"].as_str())
+        .collect();
+    for op in ["maint-on", "maint-off", "pause", "resume"] {
+        assert!(ops.contains(&op), "no `{op}` in {ops:?}");
+    }
+}

@@ -23,8 +23,11 @@ pub struct UndrainArgs {
 }
 
 pub fn drain(global: &Global, args: DrainArgs) -> anyhow::Result<i32> {
-    let agent = crate::target::agent(&crate::target::open(global)?.0)?;
+    let context = crate::target::open(global)?.0;
+    let agent = crate::target::agent(&context)?;
     let drained = agent.drain(&args.backend, args.force)?;
+    let detail = format!("`{}` gets no new requests", drained.backend);
+    crate::target::record_traffic(&context, "drain", detail);
     if global.json {
         crate::output::Output::new(true).emit(&drained)?;
     }
@@ -44,7 +47,13 @@ pub fn drain(global: &Global, args: DrainArgs) -> anyhow::Result<i32> {
 }
 
 pub fn undrain(global: &Global, args: UndrainArgs) -> anyhow::Result<i32> {
-    crate::target::agent(&crate::target::open(global)?.0)?.undrain(&args.backend)?;
+    let context = crate::target::open(global)?.0;
+    crate::target::agent(&context)?.undrain(&args.backend)?;
+    crate::target::record_traffic(
+        &context,
+        "undrain",
+        format!("`{}` gets requests again", args.backend),
+    );
     eprintln!("`{}` gets requests again", args.backend);
     let result = serde_json::json!({ "backend": args.backend, "draining": false });
     crate::output::json_result(global.json, &result)?;

@@ -61,6 +61,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
                         "{} (agent); `hoist maint off` ends it",
                         describe(&maintenance)
                     );
+                    crate::target::record_traffic(&context, "maint-on", describe(&maintenance));
                 }
                 None => {
                     hoist_site::durable::write_atomic(
@@ -70,6 +71,11 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
                     eprintln!(
                         "no agent runs: wrote the flag file `{}` for your web server",
                         flag.display()
+                    );
+                    crate::target::record_traffic(
+                        &context,
+                        "maint-on",
+                        format!("flag file `{}`", flag.display()),
                     );
                     let ignored = maintenance.until.is_some()
                         || !maintenance.paths.is_empty()
@@ -100,6 +106,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
                 agent.set_maintenance(None)?;
             }
             eprintln!("maintenance is off");
+            crate::target::record_traffic(&context, "maint-off", "maintenance is off".into());
             let result = serde_json::json!({ "maintenance": null, "flag_file_removed": had_flag });
             crate::output::json_result(global.json, &result)?;
         }

@@ -27,7 +27,14 @@ pub fn parse_max(text: &str) -> Result<Duration, String> {
 pub struct ResumeArgs {}
 
 pub fn pause(global: &Global, args: PauseArgs) -> anyhow::Result<i32> {
-    let paused = crate::target::agent(&crate::target::open(global)?.0)?.pause(args.max)?;
+    let context = crate::target::open(global)?.0;
+    let paused = crate::target::agent(&context)?.pause(args.max)?;
+    let max = crate::output::duration(args.max);
+    crate::target::record_traffic(
+        &context,
+        "pause",
+        format!("new requests held, at most {max}"),
+    );
     eprintln!(
         "paused: new requests are held (at most {}); in-flight ones finished in {} ms ({} still running); `hoist resume` releases them",
         crate::output::duration(args.max), paused.drained_ms, paused.in_flight
@@ -43,7 +50,9 @@ pub fn pause(global: &Global, args: PauseArgs) -> anyhow::Result<i32> {
 }
 
 pub fn resume(global: &Global, _args: ResumeArgs) -> anyhow::Result<i32> {
-    crate::target::agent(&crate::target::open(global)?.0)?.resume()?;
+    let context = crate::target::open(global)?.0;
+    crate::target::agent(&context)?.resume()?;
+    crate::target::record_traffic(&context, "resume", "held requests released".into());
     eprintln!("resumed: held requests go to the app");
     crate::output::json_result(global.json, &serde_json::json!({ "resumed": true }))?;
     Ok(crate::EXIT_OK)

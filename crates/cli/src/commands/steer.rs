@@ -31,6 +31,11 @@ pub struct AbortArgs {
 pub fn canary(global: &Global, args: CanaryArgs) -> anyhow::Result<i32> {
     let (context, _) = crate::target::open(global)?;
     let candidate = crate::target::agent(&context)?.canary(args.percent)?;
+    let detail = format!(
+        "{}% of clients to `{}`",
+        candidate.percent, candidate.release
+    );
+    crate::target::record_traffic(&context, "canary", detail);
     eprintln!("{}% of clients now reach `{}`; watch `hoist status`, then `hoist promote` or `hoist abort`", candidate.percent, candidate.release);
     crate::output::json_result(global.json, &serde_json::json!({ "candidate": candidate }))?;
     Ok(crate::EXIT_OK)
