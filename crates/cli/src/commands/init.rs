@@ -12,7 +12,7 @@ pub struct Args {
     force: bool,
 }
 
-pub fn exec(_global: &Global, args: Args) -> anyhow::Result<i32> {
+pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     if args.path.exists() && !args.force {
         bail!(
             "`{}` already exists; pass `--force` to overwrite it",
@@ -25,5 +25,7 @@ pub fn exec(_global: &Global, args: Args) -> anyhow::Result<i32> {
         "wrote `{}`; set `[app] name`, then run `hoist build`",
         args.path.display()
     );
+    let result = serde_json::json!({ "wrote": args.path });
+    crate::output::json_result(global.json, &result)?;
     Ok(crate::EXIT_OK)
 }

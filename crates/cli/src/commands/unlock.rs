@@ -22,5 +22,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         ..Event::one_off("unlock", hoist_site::user_name(), hoist_site::host_name())
     })?;
     eprintln!("{detail}");
+    let result = serde_json::json!({ "cleared": stale.is_some(), "detail": detail });
+    crate::output::json_result(global.json, &result)?;
     Ok(crate::EXIT_OK)
 }
