@@ -23,7 +23,7 @@ use hoist_config::{Config, Process as ProcessConfig};
 use hoist_proxy::Router;
 use hoist_site::Site;
 use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// The agent for one site.
@@ -214,17 +214,9 @@ impl Agent {
     /// Holds new requests for at most `max`, and returns once the requests
     /// already in flight have finished (or `max` ran out).
     pub async fn pause(&self, max: Duration) -> Result<crate::Paused, AgentError> {
-        let started = Instant::now();
-        self.router.pause(max);
-        let live = self.releases.live_backend();
-        if let Some(live) = &live {
-            live.drained(max).await;
-        }
+        let paused = self.releases.hold_requests(max).await;
         self.save()?;
-        Ok(crate::Paused {
-            drained_ms: started.elapsed().as_millis() as u64,
-            in_flight: live.map_or(0, |live| live.in_flight()),
-        })
+        Ok(paused)
     }
 
     /// Releases held requests.

@@ -274,6 +274,29 @@ impl Releases {
         self.watch_after_switch(live, watch.from.clone(), left);
     }
 
+    /// Holds new requests for at most `max`, and returns once the requests
+    /// already in flight on the live release finished (or `max` ran out).
+    pub(crate) async fn hold_requests(&self, max: std::time::Duration) -> crate::Paused {
+        let started = Instant::now();
+        self.router.pause(max);
+        let live = self.live_backend();
+        if let Some(live) = &live {
+            live.drained(max).await;
+        }
+        crate::Paused {
+            drained_ms: started.elapsed().as_millis() as u64,
+            in_flight: live.map_or(0, |live| live.in_flight()),
+        }
+    }
+
+    /// Whether `running`'s process (not just its release) is the live one.
+    pub(crate) fn is_live(&self, running: &Running) -> bool {
+        self.inner()
+            .live
+            .as_ref()
+            .is_some_and(|live| Arc::ptr_eq(&live.process, &running.process))
+    }
+
     /// Writes this owner's part of `agent-state.json` into `state`.
     pub(crate) fn save_into(&self, state: &mut State) {
         self.forget_gone_inherited();

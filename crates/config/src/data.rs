@@ -117,11 +117,6 @@ impl Data {
         }
         Ok(())
     }
-
-    /// Whether the release says which data it needs.
-    pub fn has_requirement(&self) -> bool {
-        self.requires.is_some() || self.requires_check.is_some()
-    }
 }
 
 impl Default for Data {

@@ -45,7 +45,7 @@ pub struct RollbackData {
 /// Refuses to switch to `release` while the live data does not satisfy
 /// its `[data] requires` or `requires_check` (read from `config`, else
 /// the release's own `hoist.toml`).
-pub fn refuse_unsatisfied(
+pub(crate) fn refuse_unsatisfied(
     context: &Context,
     release: &str,
     config: Option<&Config>,

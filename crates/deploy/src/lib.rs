@@ -50,7 +50,7 @@ mod verify;
 
 pub use context::{AgentLink, Context};
 pub use data_roll::{data_roll, DataRollReport, DataRollRequest};
-pub use data_tie::{refuse_unsatisfied, RollbackData};
+pub use data_tie::RollbackData;
 pub use deploy::{deploy, DeployReport, DeployRequest};
 pub use error::DeployError;
 pub use prune::{prune, PruneReport};

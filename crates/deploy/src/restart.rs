@@ -93,10 +93,7 @@ pub fn restart(
             ));
         }
     };
-    journal.step(Step::Record)?;
-    let record = journal.record().clone();
-    let event = event(&record, Outcome::Ok, Some(&live), Some(how.clone()));
-    context.record(&Write::Event { event }, reporter);
+    record_ok(context, &mut journal, Some(&live), how.clone(), reporter)?;
     activate::journal_done(context, &mut journal)?;
     lock.release()?;
     Ok(RestartReport {
@@ -104,6 +101,20 @@ pub fn restart(
         how,
         duration_ms: started.elapsed().as_millis() as u64,
     })
+}
+
+/// Step `record`: the operation went through, live release `to`.
+fn record_ok(
+    context: &Context,
+    journal: &mut Journal,
+    to: Option<&str>,
+    detail: String,
+    reporter: &dyn Reporter,
+) -> Result<(), DeployError> {
+    journal.step(Step::Record)?;
+    let event = event(journal.record(), Outcome::Ok, to, Some(detail));
+    context.record(&Write::Event { event }, reporter);
+    Ok(())
 }
 
 /// Stops the held candidate `candidate` (`hoist abort`); everyone stays on
@@ -136,11 +147,8 @@ pub fn abort(
         }
     };
     if stopped.is_some() {
-        journal.step(Step::Record)?;
-        let record = journal.record().clone();
         let detail = "held candidate stopped; the live release never changed".to_owned();
-        let event = event(&record, Outcome::Ok, live.as_deref(), Some(detail));
-        context.record(&Write::Event { event }, reporter);
+        record_ok(context, &mut journal, live.as_deref(), detail, reporter)?;
     }
     activate::journal_done(context, &mut journal)?;
     lock.release()?;

@@ -38,17 +38,9 @@ pub(crate) fn stage(
     live: Option<&str>,
     reporter: &dyn Reporter,
 ) -> Result<Staged, DeployError> {
-    match prepare(context, journal, artifact, config, live, reporter) {
-        Ok((settings, stats, tests)) => Ok(Staged {
-            settings,
-            stats,
-            tests,
-        }),
-        Err(error) => {
-            abandon(context, journal, &error, reporter);
-            Err(error)
-        }
-    }
+    prepare(context, journal, artifact, config, live, reporter).inspect_err(|error| {
+        abandon(context, journal, error, reporter);
+    })
 }
 
 /// Everything before the switch. On error the caller cleans up; live is untouched.
@@ -59,7 +51,7 @@ fn prepare(
     config: Option<&Config>,
     live: Option<&str>,
     reporter: &dyn Reporter,
-) -> Result<(Deploy, UnpackStats, Option<u64>), DeployError> {
+) -> Result<Staged, DeployError> {
     let site = &context.site;
     let id = original.manifest().release.to_string();
     let release_dir = site.release_dir(&id);
@@ -72,11 +64,11 @@ fn prepare(
             &format!("`{id}` is already on disk; verifying it"),
         );
         crate::verify::require_clean(context, &id)?;
-        return Ok((
-            context.settings_for(&id, config)?,
-            UnpackStats::default(),
-            None,
-        ));
+        return Ok(Staged {
+            settings: context.settings_for(&id, config)?,
+            stats: UnpackStats::default(),
+            tests: None,
+        });
     }
 
     let incoming = site.incoming_dir().join(format!("{id}.tar.zst"));
@@ -196,7 +188,11 @@ fn prepare(
         },
         reporter,
     );
-    Ok((settings, stats, tests))
+    Ok(Staged {
+        settings,
+        stats,
+        tests,
+    })
 }
 
 /// Hard-links the artifact into `incoming/` when it is on the same file

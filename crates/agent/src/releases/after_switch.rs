@@ -59,12 +59,7 @@ impl Releases {
             if releases.reloading.owns(&candidate.process) {
                 return;
             }
-            let still_live = releases
-                .inner()
-                .live
-                .as_ref()
-                .is_some_and(|live| Arc::ptr_eq(&live.process, &candidate.process));
-            if !still_live {
+            if !releases.is_live(&candidate) {
                 return;
             }
             tracing::warn!(bad = candidate.release(), to = %from, %reason, "the new release fails its watch; rolling back");

@@ -25,11 +25,7 @@ impl Releases {
                 if releases.reloading.owns(&current.process) || releases.is_handed_over() {
                     return;
                 }
-                let still_live = releases
-                    .inner()
-                    .live
-                    .as_ref()
-                    .is_some_and(|live| Arc::ptr_eq(&live.process, &current.process));
+                let still_live = releases.is_live(&current);
                 // During the watch window the watcher rolls back instead of restarting.
                 let watcher_decides = current
                     .watched_until
@@ -70,14 +66,7 @@ impl Releases {
         let _turn = self.activation.lock().await;
         self.refuse_if_shutting_down()?;
         let release = crashed.release().to_owned();
-        let still_live = |releases: &Releases| {
-            releases
-                .inner()
-                .live
-                .as_ref()
-                .is_some_and(|live| Arc::ptr_eq(&live.process, &crashed.process))
-        };
-        if !still_live(self) {
+        if !self.is_live(crashed) {
             return Ok(None);
         }
         let restarted = self.start_ready(&release, Some(release.clone())).await?;

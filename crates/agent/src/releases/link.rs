@@ -28,10 +28,7 @@ impl AgentLink for InProcess {
     }
 
     fn pause(&self, max: std::time::Duration) -> Result<(), String> {
-        self.releases.router.pause(max);
-        if let Some(live) = self.releases.live_backend() {
-            self.runtime.block_on(live.drained(max));
-        }
+        self.runtime.block_on(self.releases.hold_requests(max));
         self.releases.save();
         Ok(())
     }
