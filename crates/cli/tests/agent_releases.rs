@@ -6,42 +6,15 @@
 mod util;
 
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
 use std::time::{Duration, Instant};
 use util::agent_process::{agent_config_with, free_port, AgentProcess};
 use util::Env;
 
 /// A GET through the agent: (status code, the release that answered).
 fn get(port: u16, path: &str) -> (u16, String) {
-    let stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut stream = BufReader::new(stream);
-    let request = format!("GET {path} HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n");
-    stream.get_mut().write_all(request.as_bytes()).unwrap();
-    let mut status = String::new();
-    stream.read_line(&mut status).unwrap();
-    let code = status
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0);
-    let mut release = String::new();
-    loop {
-        let mut line = String::new();
-        if stream.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            if name.eq_ignore_ascii_case("x-hoist-release") {
-                release = value.trim().to_owned();
-            }
-        }
-    }
-    let mut rest = Vec::new();
-    let _ = stream.read_to_end(&mut rest);
-    (code, release)
+    let (code, headers, _) = util::http::get(port, path);
+    let release = util::http::header(&headers, "x-hoist-release").unwrap_or_default();
+    (code, release.to_owned())
 }
 
 /// Builds version `version` of the source and deploys it; returns the

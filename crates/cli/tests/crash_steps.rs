@@ -8,6 +8,7 @@ mod util;
 use hoist_site::{Op, Step};
 use std::os::unix::process::ExitStatusExt;
 use util::agent_process::{agent_config, free_port, AgentProcess};
+use util::http::get;
 use util::{Env, HealthServer};
 
 /// Where each step is killed and recovered from. A step added to `Step`
@@ -253,19 +254,6 @@ fn prune_killed_while_removing_recovers() {
     );
 }
 
-/// A GET through the agent: (status, body).
-fn get(port: u16) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .write_all(b"GET / HTTP/1.1\r\nhost: shop\r\nconnection: close\r\n\r\n")
-        .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    (head[9..12].parse().unwrap(), body.to_owned())
-}
-
 #[test]
 fn agent_operations_killed_at_every_step_recover() {
     let port = free_port();
@@ -291,7 +279,7 @@ fn agent_operations_killed_at_every_step_recover() {
         env.status()["agent"]["pause"].is_null(),
         "recover released the held requests"
     );
-    assert_eq!((env.live(), get(port).0), (Some(v1.clone()), 200));
+    assert_eq!((env.live(), get(port, "/").0), (Some(v1.clone()), 200));
 
     // Killed as the pause begins.
     kill_at(&env, &["deploy", "--pause", "30s", artifact], Step::Pause);
@@ -319,13 +307,13 @@ fn agent_operations_killed_at_every_step_recover() {
     );
     env.hoist().args(["deploy", "-q", artifact]).run();
     assert_eq!(env.live(), Some(v2.clone()));
-    assert_eq!(get(port).0, 200);
+    assert_eq!(get(port, "/").0, 200);
 
     // `restart`, killed as the agent swaps in a fresh process: recorded as
     // interrupted, the same release serves.
     kill_at(&env, &["restart"], Step::Switch);
     recover(&env, Step::Switch);
-    assert_eq!((env.live(), get(port).0), (Some(v2.clone()), 200));
+    assert_eq!((env.live(), get(port, "/").0), (Some(v2.clone()), 200));
 
     // `promote`, killed as it switches: `current` and the route agree after.
     env.set_version("3.0.0");
@@ -379,5 +367,5 @@ fn failed_migration_under_pause_left_a_journal() {
         status["agent"]["pause"].is_null(),
         "requests resumed: {status}"
     );
-    assert_eq!((env.live(), get(port).0), (Some(v1), 200));
+    assert_eq!((env.live(), get(port, "/").0), (Some(v1), 200));
 }

@@ -2,19 +2,9 @@
 
 mod util;
 
-use std::io::{Read, Write};
 use util::agent_process::{agent_config, free_port, AgentProcess};
+use util::http::get;
 use util::Env;
-
-fn status_of_get(port: u16) -> u16 {
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .write_all(b"GET / HTTP/1.1\r\nhost: shop\r\nconnection: close\r\n\r\n")
-        .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response[9..12].parse().unwrap()
-}
 
 // `hoist maint off` said "maintenance is off" while the agent still
 // answered 503 from the flag file until its next poll.
@@ -34,12 +24,12 @@ fn maint_off_said_off_while_the_flag_file_still_served_503() {
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    assert_eq!(status_of_get(port), 503);
+    assert_eq!(get(port, "/").0, 503);
     env.hoist()
         .args(["maint", "off"])
         .stderr_has("maintenance is off")
         .run();
-    assert_eq!(status_of_get(port), 200, "off when it said so");
+    assert_eq!(get(port, "/").0, 200, "off when it said so");
     assert!(env.status()["agent"]["maintenance"].is_null());
 }
 
