@@ -384,6 +384,16 @@ pub struct Deploy {
         deserialize_with = "crate::duration::deserialize"
     )]
     pub health_timeout: Duration,
+    /// The `health` answer must carry the release header naming the new
+    /// release (the app echoes `HOIST_RELEASE`): proof that the restart
+    /// replaced the running code, where `/proc` cannot show it.
+    #[serde(default)]
+    pub health_release: bool,
+    /// The header `health_release` reads: `[proxy] release_header`, filled
+    /// in by whoever takes `[deploy]` out of its config; empty means
+    /// `X-Hoist-Release`.
+    #[serde(skip)]
+    pub release_header: String,
     /// Refuse artifacts that unpack to more than this (guards against tar bombs).
     #[serde(default = "Deploy::default_max_release_size")]
     pub max_release_size: ByteSize,
@@ -439,6 +449,8 @@ impl Default for Deploy {
             restart: None,
             health: None,
             health_timeout: Deploy::default_health_timeout(),
+            health_release: false,
+            release_header: String::new(),
             max_release_size: Deploy::default_max_release_size(),
         }
     }

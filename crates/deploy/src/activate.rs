@@ -2,8 +2,9 @@
 //! health-check, and switch back on failure. Used by deploy, rollback and
 //! recover, so all three behave the same when an app will not come up.
 
+use crate::proof::Proof;
 use crate::Context;
-use crate::{command, health, DeployError, Reporter};
+use crate::{command, health, listeners, DeployError, Reporter};
 use hoist_config::Deploy;
 use hoist_ledger::{Event, Outcome, ReleaseState, Write};
 use hoist_site::{durable, Journal, JournalRecord, Op, Step};
@@ -90,12 +91,14 @@ pub(crate) fn restart_and_check(
     from_step: Step,
     reporter: &dyn Reporter,
 ) -> Result<(), String> {
+    let mut began = None;
     if from_step != Step::Health {
         if let Some(restart) = &settings.restart {
             journal
                 .step(Step::Restart)
                 .map_err(|error| error.to_string())?;
             reporter.step("restart", restart);
+            began = listeners::now_ticks();
             restart_command(context, target, restart)?;
         }
     }
@@ -104,9 +107,34 @@ pub(crate) fn restart_and_check(
             .step(Step::Health)
             .map_err(|error| error.to_string())?;
         reporter.step("health", url);
-        health::wait_healthy(url, settings.health_timeout)?;
+        let proof = Proof {
+            root: context.site.root(),
+            url,
+            target,
+            before: journal.record().from.as_deref(),
+            began,
+            header: release_header(settings)?,
+        };
+        let judge = |headers: &hyper::HeaderMap| proof.judge(headers);
+        if let Some(warning) = health::wait_healthy(url, settings.health_timeout, &judge)? {
+            reporter.warn(&warning);
+        }
     }
     Ok(())
+}
+
+/// The header `health_release` reads, if it is on.
+fn release_header(settings: &Deploy) -> Result<Option<hyper::header::HeaderName>, String> {
+    if !settings.health_release {
+        return Ok(None);
+    }
+    let name = match settings.release_header.as_str() {
+        "" => "X-Hoist-Release",
+        name => name,
+    };
+    name.parse().map(Some).map_err(|_| {
+        format!("`proxy.release_header` `{name}` is not a header name, so `health_release` cannot check it")
+    })
 }
 
 fn restart_command(context: &Context, release: &str, restart: &str) -> Result<(), String> {

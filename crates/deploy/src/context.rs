@@ -154,7 +154,11 @@ impl Context {
     ) -> Result<Deploy, DeployError> {
         Ok(self
             .config_for(release, given)?
-            .map_or_else(Deploy::default, |config| config.deploy))
+            .map_or_else(Deploy::default, |config| {
+                let mut deploy = config.deploy;
+                deploy.release_header = config.proxy.release_header;
+                deploy
+            }))
     }
 
     /// The caller's config if given, else the `hoist.toml` shipped inside `release`.

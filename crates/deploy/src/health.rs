@@ -1,4 +1,6 @@
-//! The post-restart health check: an HTTP GET that must answer 2xx.
+//! The post-restart health check: an HTTP GET that must answer 2xx, and
+//! whose answer the caller judges (see [`crate::proof`]): a 2xx from the
+//! old code is not yet health.
 
 use http_body_util::Empty;
 use hyper::body::Bytes;
@@ -11,9 +13,22 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Pause between attempts while the app is still coming up.
 const RETRY_EVERY: Duration = Duration::from_millis(200);
 
-/// Polls `url` until it answers 2xx or `within` has passed; the error names
-/// the last status or connection error seen.
-pub(crate) fn wait_healthy(url: &str, within: Duration) -> Result<(), String> {
+/// What a 2xx answer shows.
+pub(crate) enum Judged {
+    /// It is what should answer; the warning says what could not be proven.
+    Accept(Option<String>),
+    /// Not yet: keep polling; this is the error if time runs out.
+    NotYet(String),
+}
+
+/// Polls `url` until it answers 2xx and `judge` accepts the answer, or
+/// `within` has passed; returns the judge's warning. The error is the
+/// judge's last word, else names the last status or connection error.
+pub(crate) fn wait_healthy(
+    url: &str,
+    within: Duration,
+    judge: &dyn Fn(&hyper::HeaderMap) -> Judged,
+) -> Result<Option<String>, String> {
     let uri: hyper::Uri = url
         .parse()
         .map_err(|error| format!("health URL `{url}` is invalid: {error}"))?;
@@ -25,17 +40,27 @@ pub(crate) fn wait_healthy(url: &str, within: Duration) -> Result<(), String> {
         let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
         let deadline = Instant::now() + within;
         loop {
+            let gave_up = || format!("(gave up after {}s)", within.as_secs_f32());
+            // Ok: the check failed; Err: it answered, but the judge said not yet.
             let last = match tokio::time::timeout(ATTEMPT_TIMEOUT, client.get(uri.clone())).await {
-                Ok(Ok(response)) if response.status().is_success() => return Ok(()),
-                Ok(Ok(response)) => format!("answered {}", response.status()),
-                Ok(Err(error)) => format!("failed: {}", error_chain(&error)),
-                Err(_) => format!("did not answer within {}s", ATTEMPT_TIMEOUT.as_secs()),
+                Ok(Ok(response)) if response.status().is_success() => {
+                    match judge(response.headers()) {
+                        Judged::Accept(warning) => return Ok(warning),
+                        Judged::NotYet(problem) => Err(format!("{problem} {}", gave_up())),
+                    }
+                }
+                Ok(Ok(response)) => Ok(format!("answered {}", response.status())),
+                Ok(Err(error)) => Ok(format!("failed: {}", error_chain(&error))),
+                Err(_) => Ok(format!(
+                    "did not answer within {}s",
+                    ATTEMPT_TIMEOUT.as_secs()
+                )),
             };
             if Instant::now() + RETRY_EVERY >= deadline {
-                return Err(format!(
-                    "health check `{url}` {last} (gave up after {}s)",
-                    within.as_secs_f32()
-                ));
+                return Err(match last {
+                    Ok(failure) => format!("health check `{url}` {failure} {}", gave_up()),
+                    Err(problem) => problem,
+                });
             }
             tokio::time::sleep(RETRY_EVERY).await;
         }

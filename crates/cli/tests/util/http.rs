@@ -32,6 +32,11 @@ pub fn get(port: u16, path: &str) -> (u16, Vec<(String, String)>, String) {
     (status, headers, body.to_owned())
 }
 
+/// Whether something listens on `port` and answers `GET path` with a status.
+pub fn answers(port: u16, path: &str) -> bool {
+    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() && get(port, path).0 != 0
+}
+
 /// The value of header `name` (lower case) in `headers`.
 pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers

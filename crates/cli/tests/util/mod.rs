@@ -6,6 +6,7 @@ pub mod app_processes;
 pub mod counted_load;
 pub mod craft;
 pub mod http;
+pub mod hypnotoad;
 pub mod static_app;
 pub mod tmpfs;
 
