@@ -20,6 +20,7 @@ keep_releases = 5              # prune keeps this many, plus live, previous and 
 # restart = "kill -USR2 $(cat shared/hypnotoad.pid)"    # run after the switch
 # health = "http://127.0.0.1:8080/healthz"              # must answer 2xx after restart
 # health_timeout = "30s"
+# health_release = true        # the answer must name the new release in X-Hoist-Release
 # max_release_size = "10 GiB"  # refuse artifacts that unpack to more
 
 # With [process], `hoist agent` runs the app itself and deploys blue/green
