@@ -122,22 +122,30 @@ fn hypnotoad_hot_deploy_kept_old_code_reported_live() {
 #[test]
 fn hypnotoad_hot_deploy_of_a_good_release_proves_itself() {
     let toad = v1_under_hypnotoad();
-    restart_by_usr2(&toad, "health_release = true\n");
-    toad.env
-        .write("app.pl", &app(toad.port, &toad.pid_file, "v2", false));
-    toad.env.set_version("2.0.0");
-    let (v2, artifact) = toad.env.build();
-    let output = toad.env.hoist().arg("deploy").arg(&artifact).run();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let deploy = |version: &str| {
+        let app = app(toad.port, &toad.pid_file, version, false);
+        toad.env.write("app.pl", &app);
+        toad.env.set_version(version);
+        let (id, artifact) = toad.env.build();
+        let output = toad.env.hoist().arg("deploy").arg(&artifact).run();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert_eq!(toad.env.live().as_deref(), Some(id.as_str()));
+        let (status, headers, body) = get(toad.port, "/");
+        assert_eq!((status, body.trim()), (200, version));
+        assert_eq!(header(&headers, "x-hoist-release"), Some(id.as_str()));
+        stderr
+    };
+    // Proven through /proc: the new manager started after the restart, from `current`.
+    restart_by_usr2(&toad, "");
+    let stderr = deploy("2.0.0");
     assert!(!stderr.contains("could not prove"), "{stderr}");
-    assert_eq!(toad.env.live().as_deref(), Some(v2.as_str()));
-    let (status, headers, body) = get(toad.port, "/");
-    assert_eq!((status, body.as_str()), (200, "v2\n"));
-    assert_eq!(header(&headers, "x-hoist-release"), Some(v2.as_str()));
+    // Proven by the release header the app sends.
+    restart_by_usr2(&toad, "health_release = true\n");
+    deploy("3.0.0");
     // `hoist restart` proves itself the same way: a fresh manager answers.
     toad.env.hoist().arg("restart").run();
     let (status, _, body) = get(toad.port, "/");
-    assert_eq!((status, body.as_str()), (200, "v2\n"));
+    assert_eq!((status, body.as_str()), (200, "3.0.0\n"));
     drop(toad.server);
 }
 
