@@ -91,7 +91,12 @@ pub(crate) fn restart_and_check(
     from_step: Step,
     reporter: &dyn Reporter,
 ) -> Result<(), String> {
-    let mut began = None;
+    // Resumed after a crash at `health`: the restart ran some time after the operation began.
+    let mut began = if from_step == Step::Health {
+        listeners::ticks_at(journal.record().started_at)
+    } else {
+        None
+    };
     if from_step != Step::Health {
         if let Some(restart) = &settings.restart {
             journal

@@ -118,6 +118,15 @@ pub(crate) fn now_ticks() -> Option<u64> {
     Some((uptime * procfs::ticks_per_second() as f64) as u64)
 }
 
+/// `at`, in the clock ticks of a process's start time.
+pub(crate) fn ticks_at(at: jiff::Timestamp) -> Option<u64> {
+    let ago = jiff::Timestamp::now()
+        .duration_since(at)
+        .as_secs_f64()
+        .max(0.0);
+    now_ticks()?.checked_sub((ago * procfs::ticks_per_second() as f64) as u64)
+}
+
 /// The wall time of `ticks` after boot.
 pub(crate) fn wall_time(ticks: u64) -> Option<jiff::Timestamp> {
     let boot = procfs::boot_time_secs().ok()?;
