@@ -7,13 +7,16 @@
 //!
 //! - **`/proc`** (after a restart command ran): the processes holding the
 //!   socket that listens on the health URL's port ([`crate::listeners`])
-//!   are placed in a release ([`crate::place`]). A holder in the site that
-//!   is not the target, or started before the restart began, is old code:
-//!   not yet, and at the deadline "the restart did not replace the running
-//!   code" with what still runs. A holder in the target that started after
-//!   it is the proof. Holders all outside the site (a proxy in front) or
-//!   out of sight (another host, no `/proc`) prove nothing either way: a
-//!   warning, and the deploy goes on as before.
+//!   are placed in a release ([`crate::place`]). Only the serving ones
+//!   count: a prefork manager whose children hold the socket too accepts
+//!   nothing (and one that replaced its workers on a signal may be older
+//!   than the restart). A serving holder in the site that is not the
+//!   target, or started before the restart began, is old code: not yet,
+//!   and at the deadline "the restart did not replace the running code"
+//!   with what still runs. One in the target that started after it is the
+//!   proof. Holders all outside the site (a proxy in front) or out of
+//!   sight (another host, no `/proc`) prove nothing either way: a warning,
+//!   and the deploy goes on as before.
 //! - **`health_release = true`**: the answer must carry the release header
 //!   (`[proxy] release_header`, default `X-Hoist-Release`) naming the target.
 //!
@@ -119,7 +122,7 @@ impl Proof<'_> {
             return Judged::Accept(None);
         }
         Judged::Accept(Some(format!(
-            "could not prove that `{}` is what answers `{}`: {reason}; set `health_release = true` in `[deploy]` and have the app send its release id (`HOIST_RELEASE`) in `X-Hoist-Release`",
+            "could not prove that `{}` is what answers `{}`: {reason}; set `health_release = true` in `[deploy]` and have the app send its release id (`HOIST_RELEASE`, or the name of its release directory) in `X-Hoist-Release`",
             self.target, self.url
         )))
     }
