@@ -12,11 +12,12 @@ use util::Env;
 
 /// A site whose v1 runs under hypnotoad, and the config for what follows.
 struct Toad {
+    /// First, so it is stopped before the site's directory goes.
+    server: Hypnotoad,
     env: Env,
     port: u16,
     pid_file: std::path::PathBuf,
     v1: String,
-    server: Hypnotoad,
 }
 
 fn config(extra: &str) -> String {
@@ -30,13 +31,13 @@ fn v1_under_hypnotoad() -> Toad {
     let pid_file = env.dir.path().join("hypnotoad.pid");
     env.write("app.pl", &app(port, &pid_file, "v1", false));
     let v1 = env.deploy_version("1.0.0");
-    let server = Hypnotoad::start(&env.site(), port);
+    let server = Hypnotoad::start(&env.site(), port, &pid_file);
     Toad {
+        server,
         env,
         port,
         pid_file,
         v1,
-        server,
     }
 }
 

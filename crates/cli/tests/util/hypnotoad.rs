@@ -38,8 +38,9 @@ pub struct Hypnotoad {
 }
 
 impl Hypnotoad {
-    /// Starts hypnotoad on `site/current/app.pl` and waits until `port` answers.
-    pub fn start(site: &Path, port: u16) -> Hypnotoad {
+    /// Starts hypnotoad on `site/current/app.pl` and waits until `port`
+    /// answers and the manager wrote `pid_file` (after forking its workers).
+    pub fn start(site: &Path, port: u16, pid_file: &Path) -> Hypnotoad {
         let script = site.join("current/app.pl");
         let server = Hypnotoad {
             script: script.clone(),
@@ -55,25 +56,34 @@ impl Hypnotoad {
         assert!(status.success(), "hypnotoad did not start: {status}");
         // It daemonized after binding; its workers answer once forked.
         let deadline = Instant::now() + Duration::from_secs(30);
-        while !super::http::answers(port, "/") {
+        let written = || std::fs::read_to_string(pid_file).is_ok_and(|pid| pid.ends_with('\n'));
+        while !(written() && super::http::answers(port, "/")) {
             assert!(Instant::now() < deadline, "hypnotoad never answered");
             std::thread::sleep(Duration::from_millis(50));
         }
         server
     }
 
-    /// The pids whose command line is this app's script: the manager(s),
-    /// an upgrade's new manager, and the workers.
+    /// The pids of this app's hypnotoad: a command line that is the
+    /// script (as hypnotoad renames itself), or `HYPNOTOAD_APP=<script>` in
+    /// the environment it was started with: that catches an upgrade's new
+    /// manager between its exec and its rename (after which Perl may have
+    /// written the new name over its environment).
     fn pids(&self) -> Vec<u32> {
-        let script = self.script.to_string_lossy();
+        let script = self.script.to_string_lossy().into_owned();
+        let wanted = format!("HYPNOTOAD_APP={script}");
+        let has = |pid: u32, file: &str, entry: &str| {
+            let bytes = std::fs::read(format!("/proc/{pid}/{file}")).unwrap_or_default();
+            bytes
+                .split(|byte| *byte == 0)
+                .any(|e| e == entry.as_bytes())
+        };
         std::fs::read_dir("/proc")
             .unwrap()
             .flatten()
             .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
             .filter(|pid| {
-                let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-                let first = cmdline.split(|byte| *byte == 0).next().unwrap_or_default();
-                String::from_utf8_lossy(first).trim_end() == script
+                (has(*pid, "cmdline", &script) || has(*pid, "environ", &wanted))
                     && super::app_processes::start_ticks(*pid).is_some()
             })
             .collect()
@@ -82,7 +92,8 @@ impl Hypnotoad {
 
 impl Drop for Hypnotoad {
     fn drop(&mut self) {
-        // An upgrade may fork a new manager meanwhile: repeat until none is left.
+        // An upgrade may fork a new manager meanwhile: repeat until none is left
+        // (a killed manager forks no more).
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let pids = self.pids();
