@@ -62,7 +62,9 @@ pub(crate) fn holders(uri: &hyper::Uri) -> Result<Vec<Holder>, Unseen> {
         return Err(Unseen::NotLocal(host.to_owned()));
     }
     let mut sockets = BTreeSet::new();
-    for entry in procfs::net::tcp()?.into_iter().chain(procfs::net::tcp6()?) {
+    // A kernel without IPv6 has no `tcp6`.
+    let tcp6 = procfs::net::tcp6().unwrap_or_default();
+    for entry in procfs::net::tcp()?.into_iter().chain(tcp6) {
         let local = entry.local_address;
         if entry.state == TcpState::Listen
             && local.port() == port
@@ -132,4 +134,27 @@ pub(crate) fn wall_time(ticks: u64) -> Option<jiff::Timestamp> {
     let boot = procfs::boot_time_secs().ok()?;
     let seconds = boot + ticks / procfs::ticks_per_second();
     jiff::Timestamp::from_second(i64::try_from(seconds).ok()?).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_holder_of_a_listening_socket_is_found_with_its_start() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let uri = format!("http://localhost:{port}/healthz").parse().unwrap();
+        let found = holders(&uri).unwrap();
+        let me = found
+            .iter()
+            .find(|holder| holder.pid == std::process::id() as i32)
+            .expect("this test process holds it");
+        assert!(me.started <= now_ticks().unwrap());
+        assert!(wall_time(me.started).unwrap() <= jiff::Timestamp::now());
+        drop(listener);
+        assert!(matches!(holders(&uri), Err(Unseen::NoListener(p)) if p == port));
+        let elsewhere = "http://192.0.2.1:80/".parse().unwrap();
+        assert!(matches!(holders(&elsewhere), Err(Unseen::NotLocal(_))));
+    }
 }
