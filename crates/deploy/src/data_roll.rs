@@ -191,9 +191,7 @@ fn end(
     detail: &str,
     reporter: &dyn Reporter,
 ) -> Result<(), DeployError> {
-    let record = journal.record();
-    let live = live_data(context).ok().flatten();
-    let event = activate::event(record, outcome, live.as_deref(), Some(detail.to_owned()));
+    let event = activate::event(journal.record(), outcome, Some(detail.to_owned()));
     context.record(&Write::Event { event }, reporter);
     journal_done(context, journal)
 }

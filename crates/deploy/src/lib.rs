@@ -26,6 +26,7 @@
 //! ```
 
 mod activate;
+mod attempt;
 mod command;
 mod context;
 mod data_roll;

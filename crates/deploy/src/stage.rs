@@ -377,12 +377,7 @@ pub(crate) fn abandon(
     for problem in remove_tree(&context.site.partial_dir(&record.release)) {
         reporter.warn(&problem);
     }
-    let event = activate::event(
-        &record,
-        Outcome::Failed,
-        record.from.as_deref(),
-        Some(error.to_string()),
-    );
+    let event = activate::event(&record, Outcome::Failed, Some(error.to_string()));
     context.record(&Write::Event { event }, reporter);
     if let Err(problem) = activate::journal_done(context, journal) {
         reporter.warn(&format!(

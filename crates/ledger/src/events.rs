@@ -1,67 +1,32 @@
 //! The append-only event log.
 
-use crate::{Ledger, LedgerError};
+use crate::{Ledger, LedgerError, Outcome};
 use rusqlite::{params, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 
-/// How an operation ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Outcome {
-    /// It did what was asked.
-    Ok,
-    /// It failed before changing what is live.
-    Failed,
-    /// It switched, failed its restart or health check, and switched back.
-    RolledBack,
-    /// It was killed and `recover` cleaned up after it.
-    Interrupted,
-    /// Nothing needed doing (e.g. deploying the live release).
-    Noop,
-}
-
-impl Outcome {
-    /// The stored spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Ok => "ok",
-            Outcome::Failed => "failed",
-            Outcome::RolledBack => "rolled-back",
-            Outcome::Interrupted => "interrupted",
-            Outcome::Noop => "noop",
-        }
-    }
-
-    fn parse(text: &str) -> Outcome {
-        match text {
-            "ok" => Outcome::Ok,
-            "rolled-back" => Outcome::RolledBack,
-            "interrupted" => Outcome::Interrupted,
-            "noop" => Outcome::Noop,
-            _ => Outcome::Failed,
-        }
-    }
-}
-
-impl std::fmt::Display for Outcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// One row of history.
+/// One row of history; `hoist history --json` prints these (the shape is
+/// documented in `docs/history.md`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
     /// Shared with the journal, so recovery never records an operation twice.
     pub op_id: String,
-    /// `deploy`, `rollback`, `prune`, `recover` or `unlock`.
+    /// `deploy`, `rollback`, `promote`, `hold`, `abort`, `prune`, `maint-on`, …
     pub op: String,
-    /// The release the operation was about.
+    /// The release (or data version) the operation was about.
     pub release: Option<String>,
-    /// Live before.
+    /// Live when it started.
     pub from: Option<String>,
-    /// Live after.
+    /// What it aimed at: live after it when the outcome is `ok`; `from`
+    /// stays live otherwise. An operation that keeps the live release
+    /// (hold, abort, restart, prune, traffic rules) has `to` = `from`.
     pub to: Option<String>,
+    /// The held candidate a hold, canary, promote or abort was about.
+    #[serde(default)]
+    pub candidate: Option<String>,
+    /// Migrations it ran or undid (db operations, deploys that migrate,
+    /// `rollback --with-db`), in order.
+    #[serde(default)]
+    pub migrations: Vec<String>,
     /// How it ended.
     pub outcome: Outcome,
     /// Why the user did it (`--reason`).
@@ -92,6 +57,8 @@ impl Event {
             release: None,
             from: None,
             to: None,
+            candidate: None,
+            migrations: Vec::new(),
             outcome: Outcome::Ok,
             reason: None,
             detail: None,
@@ -112,6 +79,13 @@ impl Event {
             release: row.get("release")?,
             from: row.get("from_release")?,
             to: row.get("to_release")?,
+            // Columns an older ledger opened read-only (or salvaged) lacks read as empty.
+            candidate: row.get("candidate").unwrap_or(None),
+            migrations: row
+                .get::<_, Option<String>>("migrations")
+                .unwrap_or(None)
+                .and_then(|text| serde_json::from_str(&text).ok())
+                .unwrap_or_default(),
             outcome: Outcome::parse(&outcome),
             reason: row.get("reason")?,
             detail: row.get("detail")?,
@@ -143,16 +117,37 @@ impl Ledger {
             .map_err(self.wrap())
     }
 
-    /// The newest `limit` events, newest first.
+    /// The newest `limit` events, newest first: by when they started, then
+    /// by when they were recorded (a write replayed from the pending file,
+    /// or an interrupted operation recorded by `recover`, lands where it
+    /// happened, not where it was written).
     pub fn events(&self, limit: usize) -> Result<Vec<Event>, LedgerError> {
         let mut statement = self
             .conn
-            .prepare("SELECT * FROM events ORDER BY seq DESC LIMIT ?1")
+            .prepare(&format!("SELECT * FROM events {NEWEST_FIRST} LIMIT ?1"))
             .map_err(self.wrap())?;
         let rows = statement
             .query_map([limit as i64], Event::from_row)
             .map_err(self.wrap())?;
         rows.collect::<Result<_, _>>().map_err(self.wrap())
+    }
+
+    /// The newest operation that changed what runs (a deploy, hold,
+    /// promote, abort, rollback or restart that went through, or switched
+    /// and switched back): what `hoist status` calls "last". Db, data and
+    /// traffic events, and attempts that changed nothing, are in history.
+    pub fn last_operation(&self) -> Result<Option<Event>, LedgerError> {
+        self.conn
+            .query_row(
+                &format!(
+                    "SELECT * FROM events WHERE op IN ({RUNS}) AND outcome IN ('ok', 'rolled-back')
+                     {NEWEST_FIRST} LIMIT 1"
+                ),
+                [],
+                Event::from_row,
+            )
+            .optional()
+            .map_err(self.wrap())
     }
 
     /// The newest event of kind `op` that made `release` live with outcome ok.
@@ -168,10 +163,19 @@ impl Ledger {
     }
 }
 
+/// Newest first. `started_at` is RFC 3339 with as many fraction digits as
+/// it needs, so it is compared as a time, not as text.
+const NEWEST_FIRST: &str = "ORDER BY julianday(started_at) DESC, seq DESC";
+
+/// Operations that change which code runs.
+const RUNS: &str = "'deploy', 'hold', 'promote', 'abort', 'rollback', 'auto-rollback', 'restart'";
+
 pub(crate) fn insert_event(conn: &rusqlite::Connection, event: &Event) -> rusqlite::Result<()> {
+    let migrations = (!event.migrations.is_empty())
+        .then(|| serde_json::to_string(&event.migrations).unwrap_or_default());
     conn.execute(
-        "INSERT OR IGNORE INTO events (op_id, op, release, from_release, to_release, outcome, reason, detail, user, host, started_at, finished_at, duration_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        "INSERT OR IGNORE INTO events (op_id, op, release, from_release, to_release, outcome, reason, detail, user, host, started_at, finished_at, duration_ms, candidate, migrations)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
         params![
             event.op_id,
             event.op,
@@ -186,6 +190,8 @@ pub(crate) fn insert_event(conn: &rusqlite::Connection, event: &Event) -> rusqli
             event.started_at.to_string(),
             event.finished_at.to_string(),
             event.duration_ms as i64,
+            event.candidate,
+            migrations,
         ],
     )
     .map(|_| ())

@@ -1,6 +1,7 @@
 //! `hoist canary`, `hoist promote`, `hoist abort`: steering a held candidate.
 
 use crate::cli::Global;
+use crate::output::{self, Render};
 use crate::progress::Progress;
 use anyhow::Context as _;
 
@@ -35,7 +36,8 @@ pub fn canary(global: &Global, args: CanaryArgs) -> anyhow::Result<i32> {
         "{}% of clients to `{}`",
         candidate.percent, candidate.release
     );
-    crate::target::record_traffic(&context, "canary", detail);
+    let held = Some(candidate.release.clone());
+    crate::target::record_traffic_on(&context, "canary", held, detail);
     eprintln!("{}% of clients now reach `{}`; watch `hoist status`, then `hoist promote` or `hoist abort`", candidate.percent, candidate.release);
     crate::output::json_result(global.json, &serde_json::json!({ "candidate": candidate }))?;
     Ok(crate::EXIT_OK)
@@ -54,8 +56,28 @@ pub fn promote(global: &Global, args: PromoteArgs) -> anyhow::Result<i32> {
         args.reason,
         &Progress::new(global.quiet || global.json),
     )?;
-    crate::output::Output::new(global.json).emit(&report)?;
+    let promoted = Promoted {
+        candidate: candidate.release,
+        report,
+    };
+    crate::output::Output::new(global.json).emit(&promoted)?;
     Ok(crate::EXIT_OK)
+}
+
+/// What `hoist promote` did: the candidate it made live, then the switch.
+#[derive(Debug, serde::Serialize)]
+struct Promoted {
+    /// The held candidate, now live.
+    candidate: String,
+    #[serde(flatten)]
+    report: hoist_deploy::RollbackReport,
+}
+
+impl Render for Promoted {
+    fn human(&self, out: &mut String) {
+        output::field(out, "promoted", &self.candidate);
+        self.report.human(out);
+    }
 }
 
 pub fn abort(global: &Global, args: AbortArgs) -> anyhow::Result<i32> {
