@@ -196,3 +196,81 @@ pub(crate) fn insert_event(conn: &rusqlite::Connection, event: &Event) -> rusqli
     )
     .map(|_| ())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(op_id: &str, started: &str) -> Event {
+        let started_at: jiff::Timestamp = started.parse().unwrap();
+        Event {
+            op_id: op_id.into(),
+            started_at,
+            finished_at: started_at,
+            ..Event::one_off("deploy", "alice".into(), "web1".into())
+        }
+    }
+
+    fn ids(ledger: &Ledger) -> Vec<String> {
+        let events = ledger.events(10).unwrap();
+        events.into_iter().map(|event| event.op_id).collect()
+    }
+
+    #[test]
+    fn newest_first_by_start_then_by_insertion() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
+        ledger.record(&at("late", "2026-01-01T00:00:02Z")).unwrap();
+        // Recorded later (replayed, or by `recover`), started earlier.
+        ledger.record(&at("whole", "2026-01-01T00:00:01Z")).unwrap();
+        // As text, `01Z` sorts after `01.5Z`; as a time it is before.
+        ledger
+            .record(&at("half", "2026-01-01T00:00:01.5Z"))
+            .unwrap();
+        ledger
+            .record(&at("late-too", "2026-01-01T00:00:02Z"))
+            .unwrap();
+        assert_eq!(ids(&ledger), ["late-too", "late", "half", "whole"]);
+    }
+
+    #[test]
+    fn candidate_migrations_and_refusals_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
+        let event = Event {
+            outcome: Outcome::Refused,
+            candidate: Some("b".into()),
+            migrations: vec!["0001_a".into(), "0002_b".into()],
+            ..at("1", "2026-01-01T00:00:00Z")
+        };
+        ledger.record(&event).unwrap();
+        assert_eq!(ledger.events(1).unwrap(), [event]);
+    }
+
+    // A ledger from before `candidate` and `migrations`, opened read-only
+    // (which does not migrate it), still reads.
+    #[test]
+    fn an_older_ledger_reads_without_the_new_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.sqlite");
+        Ledger::open(&path)
+            .unwrap()
+            .record(&at("old", "2026-01-01T00:00:00Z"))
+            .unwrap();
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "ALTER TABLE events DROP COLUMN candidate; ALTER TABLE events DROP COLUMN migrations;
+             PRAGMA user_version = 2;",
+        )
+        .unwrap();
+        drop(conn);
+        let ledger = Ledger::open_read_only(&path).unwrap();
+        let events = ledger.events(10).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(
+            (&events[0].candidate, events[0].migrations.len()),
+            (&None, 0)
+        );
+        assert!(ledger.last_operation().unwrap().is_some());
+    }
+}
