@@ -281,6 +281,9 @@ fn history_walks_whole_lifecycle() {
         .arg(&artifact)
         .run();
     env.hoist().args(["abort", "-q"]).run();
+    // Nothing held any more: an abort has nothing to do, a promote is refused.
+    env.hoist().args(["abort", "-q"]).run();
+    env.hoist().args(["promote", "-q"]).code(1).run();
     env.hoist().args(["restart", "-q"]).run();
     env.hoist().args(["maint", "on", "-q"]).run();
     env.hoist().args(["maint", "off", "-q"]).run();
@@ -330,6 +333,8 @@ fn history_walks_whole_lifecycle() {
         ["promote", "ok", "v1", "v4", "v4"],
         ["hold", "ok", "v4", "v4", "v5"],
         ["abort", "ok", "v4", "v4", "v5"],
+        ["abort", "noop", "v4", "v4", "-"],
+        ["promote", "refused", "v4", "-", "-"],
         ["restart", "ok", "v4", "v4", "-"],
         ["maint-on", "ok", "v4", "v4", "-"],
         ["maint-off", "ok", "v4", "v4", "-"],
@@ -350,7 +355,7 @@ fn history_walks_whole_lifecycle() {
 
     // Migrations are named where they ran; failures say why; who and when are there.
     let migrations = |index: usize| rows[index]["migrations"].clone();
-    for index in [0, 1, 15, 16] {
+    for index in [0, 1, 17, 18] {
         assert_eq!(migrations(index), serde_json::json!(["0001_products"]));
     }
     assert!(rows[3]["failure"].is_string(), "{}", rows[3]);

@@ -38,7 +38,7 @@ pub(crate) fn aim(
 
 /// An operation on its way to its journal.
 #[derive(Debug)]
-pub(crate) struct Attempt {
+pub struct Attempt {
     op: Op,
     from: Option<String>,
     target: Option<String>,
@@ -50,7 +50,7 @@ pub(crate) struct Attempt {
 
 impl Attempt {
     /// `op` begins now, from the release live now, aimed at `target` if known yet.
-    pub(crate) fn new(
+    pub fn new(
         context: &Context,
         op: Op,
         target: Option<String>,
@@ -81,8 +81,14 @@ impl Attempt {
         self.journaled = true;
     }
 
+    /// Records a refusal decided before the operation reached the library
+    /// (e.g. `hoist promote` with no candidate held).
+    pub fn refused(&self, context: &Context, problem: &str, reporter: &dyn Reporter) {
+        self.record(context, Outcome::Refused, problem, reporter);
+    }
+
     /// Records that there was nothing to do.
-    pub(crate) fn noop(&self, context: &Context, detail: &str, reporter: &dyn Reporter) {
+    pub fn noop(&self, context: &Context, detail: &str, reporter: &dyn Reporter) {
         self.record(context, Outcome::Noop, detail, reporter);
     }
 

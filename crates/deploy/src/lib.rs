@@ -49,6 +49,7 @@ mod test_count;
 mod tree;
 mod verify;
 
+pub use attempt::Attempt;
 pub use context::{AgentLink, Context};
 pub use data_roll::{data_roll, DataRollReport, DataRollRequest};
 pub use data_tie::RollbackData;

@@ -4,6 +4,7 @@ use crate::cli::Global;
 use crate::output::{self, Render};
 use crate::progress::Progress;
 use anyhow::Context as _;
+use hoist_site::Op;
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -45,17 +46,20 @@ pub fn canary(global: &Global, args: CanaryArgs) -> anyhow::Result<i32> {
 
 pub fn promote(global: &Global, args: PromoteArgs) -> anyhow::Result<i32> {
     let (mut context, _) = crate::target::open(global)?;
-    let status = crate::target::agent(&context)?.status()?;
-    let candidate = status
-        .candidate
-        .context("no candidate is held; deploy one with `hoist deploy --hold` first")?;
+    let attempt = hoist_deploy::Attempt::new(&context, Op::Promote, None, args.reason.clone());
+    let progress = Progress::new(global.quiet || global.json);
+    let candidate = crate::target::agent(&context)
+        .and_then(|agent| Ok(agent.status()?))
+        .and_then(|status| {
+            status
+                .candidate
+                .context("no candidate is held; deploy one with `hoist deploy --hold` first")
+        });
+    let candidate = candidate.inspect_err(|error| {
+        attempt.refused(&context, &format!("{error:#}"), &progress);
+    })?;
     crate::target::attach_agent(&mut context);
-    let report = hoist_deploy::promote(
-        &context,
-        &candidate.release,
-        args.reason,
-        &Progress::new(global.quiet || global.json),
-    )?;
+    let report = hoist_deploy::promote(&context, &candidate.release, args.reason, &progress)?;
     let promoted = Promoted {
         candidate: candidate.release,
         report,
@@ -84,6 +88,13 @@ pub fn abort(global: &Global, args: AbortArgs) -> anyhow::Result<i32> {
     let (mut context, _) = crate::target::open(global)?;
     let status = crate::target::agent(&context)?.status()?;
     let Some(candidate) = status.candidate else {
+        let attempt = hoist_deploy::Attempt::new(&context, Op::Abort, None, args.reason);
+        let progress = Progress::new(global.quiet || global.json);
+        attempt.noop(
+            &context,
+            "no candidate was held; nothing to stop",
+            &progress,
+        );
         eprintln!("no candidate was held");
         crate::output::json_result(global.json, &serde_json::json!({ "aborted": null }))?;
         return Ok(crate::EXIT_OK);
