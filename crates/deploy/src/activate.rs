@@ -30,13 +30,15 @@ pub(crate) fn event(record: &JournalRecord, outcome: Outcome, detail: Option<Str
         from: record.from.clone(),
         to,
         candidate,
+        migrations: Vec::new(),
         outcome,
         reason: record.reason.clone(),
         detail,
+        user: record.user.clone(),
+        host: record.host.clone(),
         started_at: record.started_at,
         finished_at,
         duration_ms: duration,
-        ..Event::one_off(record.op.as_str(), record.user.clone(), record.host.clone())
     }
 }
 
