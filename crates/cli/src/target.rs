@@ -158,8 +158,22 @@ pub fn attach_agent_with(context: &mut hoist_deploy::Context, test_from: Vec<Str
 /// in the ledger, so `hoist history` says who changed what users get and
 /// when. Never fails the change it records (that already happened).
 pub fn record_traffic(context: &hoist_deploy::Context, op: &str, detail: String) {
+    record_traffic_on(context, op, None, detail);
+}
+
+/// [`record_traffic`] for a rule about the held `candidate` (`canary`).
+/// The live release stays: `from` and `to` both name it.
+pub fn record_traffic_on(
+    context: &hoist_deploy::Context,
+    op: &str,
+    candidate: Option<String>,
+    detail: String,
+) {
+    let live = context.site.live().ok().flatten();
     let event = hoist_ledger::Event {
-        to: context.site.live().ok().flatten(),
+        from: live.clone(),
+        to: live,
+        candidate,
         detail: Some(detail),
         ..hoist_ledger::Event::one_off(op, hoist_site::user_name(), hoist_site::host_name())
     };

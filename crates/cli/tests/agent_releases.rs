@@ -95,7 +95,8 @@ fn auto_rollback_moves_code_onto_newer_schema() {
         }
     })
     .expect("no automatic rollback was recorded");
-    assert_eq!(event["outcome"], "failed", "{event}");
+    assert_eq!(event["outcome"], "refused", "{event}");
+    assert_eq!(event["to"], v1.as_str(), "{event}");
     let said = format!("{} {}", event["reason"], event["detail"]);
     assert!(said.contains("hoist rollback --with-db"), "{event}");
     assert!(said.contains("0002_drop_legacy"), "{event}");

@@ -79,7 +79,7 @@ fn release_goes_live_on_older_data() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|event| event["op"] == "deploy" && event["outcome"] == "failed")
+        .filter(|event| event["op"] == "deploy" && event["outcome"] == "refused")
         .count();
     assert_eq!(refused, 2, "{history}");
 }

@@ -106,15 +106,18 @@ fn deploying_the_live_release_changes_nothing() {
         .arg(&artifact)
         .run_json();
     assert_eq!(report["outcome"], "already-live");
-    assert_eq!(env.releases(), [(id, "live".to_owned())]);
+    assert_eq!(env.releases(), [(id.clone(), "live".to_owned())]);
+    // Recorded as what it was: nothing to do, from and to the live release.
+    let history = env.hoist().args(["history", "--json"]).run_json();
+    assert_eq!(history.as_array().unwrap().len(), 2, "{history}");
     assert_eq!(
-        env.hoist()
-            .args(["history", "--json"])
-            .run_json()
-            .as_array()
-            .unwrap()
-            .len(),
-        1
+        (
+            &history[0]["outcome"],
+            &history[0]["from"],
+            &history[0]["to"]
+        ),
+        (&"noop".into(), &id.as_str().into(), &id.as_str().into()),
+        "{history}"
     );
 }
 
@@ -215,8 +218,12 @@ fn failed_health_check_switches_back_and_marks_the_release_failed() {
         .stderr_has("failed")
         .run();
     let history = env.hoist().args(["history", "--json"]).run_json();
-    assert_eq!(history[0]["outcome"], "rolled-back");
-    assert!(history[0]["detail"].as_str().unwrap().contains("500"));
+    assert_eq!(
+        (&history[0]["op"], &history[0]["outcome"], &history[0]["to"]),
+        (&"rollback".into(), &"refused".into(), &v2.as_str().into())
+    );
+    assert_eq!(history[1]["outcome"], "rolled-back");
+    assert!(history[1]["detail"].as_str().unwrap().contains("500"));
 }
 
 #[test]

@@ -100,10 +100,16 @@ impl<'a> DataStore<'a> {
             })
     }
 
+    /// An event about `version`; `from` and `to` name the live version,
+    /// which loads, pulls and prunes keep (a roll sets its own).
     fn event(&self, op: &str, version: Option<&str>) -> Event {
-        let mut event = Event::one_off(op, hoist_site::user_name(), hoist_site::host_name());
-        event.release = version.map(str::to_owned);
-        event
+        let live = self.catalog.live().ok().flatten();
+        Event {
+            release: version.map(str::to_owned),
+            from: live.clone(),
+            to: live,
+            ..Event::one_off(op, hoist_site::user_name(), hoist_site::host_name())
+        }
     }
 }
 

@@ -98,7 +98,9 @@ impl DataStore<'_> {
             });
         }
         let mut event = self.event("data-pull", Some(&report.version));
+        // Copied from the other site's version into this new one.
         event.from = Some(format!("{}:{id}", from_root.display()));
+        event.to = Some(report.version.clone());
         event.detail = request.label;
         event.duration_ms = report.duration_ms;
         self.ledger.record(&event)?;

@@ -9,24 +9,29 @@ use hoist_config::Deploy;
 use hoist_ledger::{Event, Outcome, ReleaseState, Write};
 use hoist_site::{durable, Journal, JournalRecord, Op, Step};
 
-/// Builds the ledger event for the journaled operation.
-pub(crate) fn event(
-    record: &JournalRecord,
-    outcome: Outcome,
-    to: Option<&str>,
-    detail: Option<String>,
-) -> Event {
+/// Builds the ledger event for the journaled operation: `from` is the
+/// release live when it began, `to` the one it aimed at whatever the
+/// outcome (the live release, for operations that keep it), and holds,
+/// promotes and aborts name their candidate.
+pub(crate) fn event(record: &JournalRecord, outcome: Outcome, detail: Option<String>) -> Event {
     let finished_at = jiff::Timestamp::now();
     let duration = finished_at
         .duration_since(record.started_at)
         .as_millis()
         .max(0) as u64;
+    let (to, candidate) = crate::attempt::aim(
+        record.op,
+        record.from.as_deref(),
+        Some(record.release.as_str()),
+    );
     Event {
         op_id: record.op_id.clone(),
         op: record.op.as_str().to_owned(),
         release: Some(record.release.clone()),
         from: record.from.clone(),
-        to: to.map(str::to_owned),
+        to,
+        candidate,
+        migrations: Vec::new(),
         outcome,
         reason: record.reason.clone(),
         detail,
@@ -175,12 +180,7 @@ pub(crate) fn failed(
     reporter: &dyn Reporter,
 ) -> DeployError {
     let record = journal.record().clone();
-    let event = event(
-        &record,
-        Outcome::Failed,
-        record.from.as_deref(),
-        Some(problem.to_owned()),
-    );
+    let event = event(&record, Outcome::Failed, Some(problem.to_owned()));
     let write = if blame_release {
         Write::Failure {
             release: record.release.clone(),
@@ -230,12 +230,7 @@ pub(crate) fn switch_back(
         }
         None => durable::remove_file(&context.site.current_link())?,
     }
-    let event = event(
-        &record,
-        Outcome::RolledBack,
-        restored.as_deref(),
-        Some(problem.to_owned()),
-    );
+    let event = event(&record, Outcome::RolledBack, Some(problem.to_owned()));
     let failure = Write::Failure {
         release: record.release.clone(),
         failure: problem.to_owned(),
@@ -274,13 +269,17 @@ pub(crate) fn record_success(
     context: &Context,
     journal: &mut Journal,
     detail: Option<String>,
+    migrations: &[String],
     reporter: &dyn Reporter,
 ) -> Result<(), DeployError> {
     journal.step(Step::Record)?;
     let record = journal.record().clone();
     let left = left_state(&record);
     let switch = Write::Switch {
-        event: event(&record, Outcome::Ok, Some(&record.release), detail),
+        event: Event {
+            migrations: migrations.to_vec(),
+            ..event(&record, Outcome::Ok, detail)
+        },
         live: record.release.clone(),
         left: record.from.clone().map(|from| (from, left)),
     };

@@ -20,6 +20,7 @@
 //! they never deadlock.
 
 use crate::activate::{self, journal_done};
+use crate::attempt::Attempt;
 use crate::{Context, DeployError, Reporter};
 use hoist_data::{DataStore, RollReport};
 use hoist_ledger::{Outcome, Write};
@@ -51,10 +52,25 @@ pub struct DataRollReport {
 }
 
 /// Moves `data/current` as `request` says and tells the agent, journaled.
+/// A roll refused before its journal (nothing to roll to, data the live
+/// release refuses, a lock held) is recorded as `refused`.
 pub fn data_roll(
     context: &Context,
     request: &DataRollRequest,
     reporter: &dyn Reporter,
+) -> Result<DataRollReport, DeployError> {
+    let (op, reason) = (request.op, request.reason.clone());
+    let mut attempt = Attempt::new(context, op, request.version.clone(), reason);
+    attempt.started_from(live_data(context).ok().flatten().as_deref());
+    let result = roll(context, request, reporter, &mut attempt);
+    attempt.settle(context, result, reporter)
+}
+
+fn roll(
+    context: &Context,
+    request: &DataRollRequest,
+    reporter: &dyn Reporter,
+    attempt: &mut Attempt,
 ) -> Result<DataRollReport, DeployError> {
     context.refuse_if_pending()?;
     let store = DataStore::open(&context.site, &context.ledger)?;
@@ -63,6 +79,7 @@ pub fn data_roll(
         Op::DataRevert => store.revert_target(version)?,
         _ => store.roll_target(version)?,
     };
+    attempt.aimed_at(&target);
     let lock = context.lock(&format!("{} {target}", request.op), reporter)?;
     context.refuse_if_pending()?;
     // Code and data stay tied both ways: no data under the live release it refuses.
@@ -71,6 +88,7 @@ pub fn data_roll(
     }
     let data_lock = store.lock()?;
     let from = store.live()?;
+    attempt.started_from(from.as_deref());
     let mut journal = Journal::begin(
         &context.site,
         request.op,
@@ -78,6 +96,7 @@ pub fn data_roll(
         from,
         request.reason.clone(),
     )?;
+    attempt.journaled();
     journal.step(Step::Data)?;
     reporter.step("data", &format!("data/current -> versions/{target}"));
     let roll = match store.point(&data_lock, &target) {
@@ -191,9 +210,7 @@ fn end(
     detail: &str,
     reporter: &dyn Reporter,
 ) -> Result<(), DeployError> {
-    let record = journal.record();
-    let live = live_data(context).ok().flatten();
-    let event = activate::event(record, outcome, live.as_deref(), Some(detail.to_owned()));
+    let event = activate::event(journal.record(), outcome, Some(detail.to_owned()));
     context.record(&Write::Event { event }, reporter);
     journal_done(context, journal)
 }

@@ -274,7 +274,6 @@ pub(crate) fn move_data(
         let event = activate::event(
             record,
             Outcome::Failed,
-            record.from.as_deref(),
             Some(format!("the data could not go back to `{to}`: {error}")),
         );
         context.record(&Write::Event { event }, reporter);

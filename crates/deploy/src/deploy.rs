@@ -5,6 +5,7 @@
 //!                                        └─ --hold: migrate ─ hold (beside the live release)
 //! ```
 
+use crate::attempt::Attempt;
 use crate::stage::{same_content, stage};
 use crate::switch::{self, Plan, SchemaChange};
 use crate::{Context, DeployError, Reporter};
@@ -37,11 +38,15 @@ pub struct DeployRequest {
 /// What a deploy did.
 #[derive(Debug, Clone, Serialize)]
 pub struct DeployReport {
-    /// The release now live.
+    /// The release deployed (live, or held as the candidate).
     pub release: String,
     /// The release live before.
     pub previous: Option<String>,
-    /// `deployed` or `already-live`.
+    /// The release live now: `release`, or for a hold the one that stays live.
+    pub live: Option<String>,
+    /// The held candidate (`deploy --hold`), which only test traffic reaches.
+    pub candidate: Option<String>,
+    /// `deployed`, `held` or `already-live`.
     pub outcome: &'static str,
     /// Files written from the artifact.
     pub files_written: u64,
@@ -59,11 +64,26 @@ pub struct DeployReport {
     pub duration_ms: u64,
 }
 
-/// Deploys `request.artifact` to the site in `context`.
+/// Deploys `request.artifact` to the site in `context`. Recorded whatever
+/// becomes of it: refused before it began (a lock held, an interrupted
+/// operation pending), nothing to do, failed, switched back, or done.
 pub fn deploy(
     context: &Context,
     request: &DeployRequest,
     reporter: &dyn Reporter,
+) -> Result<DeployReport, DeployError> {
+    let op = if request.hold { Op::Hold } else { Op::Deploy };
+    let mut attempt = Attempt::new(context, op, None, request.reason.clone());
+    let result = deploy_as(context, request, op, reporter, &mut attempt);
+    attempt.settle(context, result, reporter)
+}
+
+fn deploy_as(
+    context: &Context,
+    request: &DeployRequest,
+    op: Op,
+    reporter: &dyn Reporter,
+    attempt: &mut Attempt,
 ) -> Result<DeployReport, DeployError> {
     let started = std::time::Instant::now();
     context.refuse_if_pending()?;
@@ -73,12 +93,16 @@ pub fn deploy(
     );
     let artifact = Artifact::open(&request.artifact, limit.as_u64())?;
     let id = artifact.manifest().release.to_string();
+    attempt.aimed_at(&id);
     let lock = context.lock(&format!("deploy {id}"), reporter)?;
     context.refuse_if_pending()?;
     let live = context.site.live()?;
+    attempt.started_from(live.as_deref());
     let mut report = DeployReport {
         release: id.clone(),
         previous: live.clone(),
+        live: Some(id.clone()),
+        candidate: None,
         outcome: "deployed",
         files_written: 0,
         files_linked: 0,
@@ -90,14 +114,16 @@ pub fn deploy(
     };
     if live.as_deref() == Some(id.as_str()) {
         same_content(context, &artifact, &id)?;
-        reporter.step("noop", &format!("`{id}` is already live; nothing to do"));
+        let noop = format!("`{id}` is already live; nothing to do");
+        reporter.step("noop", &noop);
+        attempt.noop(context, &noop, reporter);
         report.outcome = "already-live";
         lock.release()?;
         return Ok(report);
     }
 
-    let op = if request.hold { Op::Hold } else { Op::Deploy };
     let mut journal = Journal::begin(&context.site, op, &id, live.clone(), request.reason.clone())?;
+    attempt.journaled();
     let staged = stage(
         context,
         &mut journal,
@@ -159,6 +185,8 @@ pub fn deploy(
     report.pruned = switched.pruned;
     if switched.held.is_some() {
         report.outcome = "held";
+        report.live = live;
+        report.candidate = Some(id);
     }
     lock.release()?;
     context.site.keep_reserve();

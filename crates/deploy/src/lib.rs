@@ -26,6 +26,7 @@
 //! ```
 
 mod activate;
+mod attempt;
 mod command;
 mod context;
 mod data_roll;
@@ -51,6 +52,7 @@ mod test_count;
 mod tree;
 mod verify;
 
+pub use attempt::Attempt;
 pub use context::{AgentLink, Context};
 pub use data_roll::{data_roll, DataRollReport, DataRollRequest};
 pub use data_tie::RollbackData;

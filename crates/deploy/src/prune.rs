@@ -40,7 +40,7 @@ pub fn prune(
     let report = prune_locked(context, keep, reporter)?;
     let detail =
         (!report.removed.is_empty()).then(|| format!("removed {}", report.removed.join(", ")));
-    let event = crate::activate::event(journal.record(), Outcome::Ok, live.as_deref(), detail);
+    let event = crate::activate::event(journal.record(), Outcome::Ok, detail);
     context.ledger.record(&event)?;
     journal.finish()?;
     lock.release()?;

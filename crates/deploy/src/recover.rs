@@ -303,12 +303,7 @@ fn clean_up(
             "stopped during `{}`; `hoist recover` cleaned up, live release unchanged",
             record.step
         );
-        let event = activate::event(
-            record,
-            Outcome::Interrupted,
-            record.from.as_deref(),
-            Some(detail),
-        );
+        let event = activate::event(record, Outcome::Interrupted, Some(detail));
         context.record(&Write::Event { event }, reporter);
     }
     activate::journal_done(context, journal)

@@ -11,6 +11,7 @@
 //! what users get: a `kill -9` leaves a journal `hoist recover` closes.
 
 use crate::activate::{self, event};
+use crate::attempt::Attempt;
 use crate::{Context, DeployError, Reporter};
 use hoist_config::Config;
 use hoist_ledger::{Outcome, Write};
@@ -37,6 +38,19 @@ pub fn restart(
     reason: Option<String>,
     reporter: &dyn Reporter,
 ) -> Result<RestartReport, DeployError> {
+    let live = context.site.live().ok().flatten();
+    let mut attempt = Attempt::new(context, Op::Restart, live, reason.clone());
+    let result = restart_live(context, config, reason, reporter, &mut attempt);
+    attempt.settle(context, result, reporter)
+}
+
+fn restart_live(
+    context: &Context,
+    config: Option<&Config>,
+    reason: Option<String>,
+    reporter: &dyn Reporter,
+    attempt: &mut Attempt,
+) -> Result<RestartReport, DeployError> {
     let started = std::time::Instant::now();
     context.refuse_if_pending()?;
     let lock = context.lock("restart", reporter)?;
@@ -47,6 +61,7 @@ pub fn restart(
         .ok_or_else(|| DeployError::NothingLive {
             root: context.site.root().to_owned(),
         })?;
+    attempt.aimed_at(&live);
     let mut journal = Journal::begin(
         &context.site,
         Op::Restart,
@@ -54,6 +69,7 @@ pub fn restart(
         Some(live.clone()),
         reason,
     )?;
+    attempt.journaled();
     let how = match &context.agent {
         Some(agent) => {
             journal.step(Step::Switch)?;
@@ -93,7 +109,7 @@ pub fn restart(
             ));
         }
     };
-    record_ok(context, &mut journal, Some(&live), how.clone(), reporter)?;
+    record_ok(context, &mut journal, how.clone(), reporter)?;
     activate::journal_done(context, &mut journal)?;
     lock.release()?;
     Ok(RestartReport {
@@ -103,16 +119,15 @@ pub fn restart(
     })
 }
 
-/// Step `record`: the operation went through, live release `to`.
+/// Step `record`: the operation went through.
 fn record_ok(
     context: &Context,
     journal: &mut Journal,
-    to: Option<&str>,
     detail: String,
     reporter: &dyn Reporter,
 ) -> Result<(), DeployError> {
     journal.step(Step::Record)?;
-    let event = event(journal.record(), Outcome::Ok, to, Some(detail));
+    let event = event(journal.record(), Outcome::Ok, Some(detail));
     context.record(&Write::Event { event }, reporter);
     Ok(())
 }
@@ -125,6 +140,19 @@ pub fn abort(
     reason: Option<String>,
     reporter: &dyn Reporter,
 ) -> Result<Option<String>, DeployError> {
+    let target = Some(candidate.to_owned());
+    let mut attempt = Attempt::new(context, Op::Abort, target, reason.clone());
+    let result = abort_held(context, candidate, reason, reporter, &mut attempt);
+    attempt.settle(context, result, reporter)
+}
+
+fn abort_held(
+    context: &Context,
+    candidate: &str,
+    reason: Option<String>,
+    reporter: &dyn Reporter,
+    attempt: &mut Attempt,
+) -> Result<Option<String>, DeployError> {
     let agent = context.agent.as_ref().ok_or(DeployError::NeedsAgent {
         what: "stopping a held candidate",
     })?;
@@ -132,7 +160,9 @@ pub fn abort(
     let lock = context.lock("abort", reporter)?;
     context.refuse_if_pending()?;
     let live = context.site.live()?;
+    attempt.started_from(live.as_deref());
     let mut journal = Journal::begin(&context.site, Op::Abort, candidate, live.clone(), reason)?;
+    attempt.journaled();
     journal.step(Step::Hold)?;
     let stopped = match agent.abort() {
         Ok(stopped) => stopped,
@@ -148,7 +178,11 @@ pub fn abort(
     };
     if stopped.is_some() {
         let detail = "held candidate stopped; the live release never changed".to_owned();
-        record_ok(context, &mut journal, live.as_deref(), detail, reporter)?;
+        record_ok(context, &mut journal, detail, reporter)?;
+    } else {
+        let detail = "the agent held no candidate; nothing to stop".to_owned();
+        let event = event(journal.record(), Outcome::Noop, Some(detail));
+        context.record(&Write::Event { event }, reporter);
     }
     activate::journal_done(context, &mut journal)?;
     lock.release()?;

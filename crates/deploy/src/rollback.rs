@@ -8,6 +8,7 @@
 //! auto-rollback:       as rollback; refused when the target predates the schema
 //! ```
 
+use crate::attempt::Attempt;
 use crate::schema::Schema;
 use crate::status::previous_release;
 use crate::switch::{self, Plan, SchemaChange};
@@ -39,7 +40,7 @@ pub struct RollbackRequest {
 pub struct RollbackReport {
     /// The release now live.
     pub release: String,
-    /// The release rolled back from.
+    /// The release live before (rolled back, or promoted, from).
     pub from: Option<String>,
     /// Applied migrations the release now live predates (its code does not know them).
     pub predates: Vec<String>,
@@ -128,6 +129,10 @@ pub fn auto_rollback(
     })
 }
 
+/// [`switch_to`], recorded whatever becomes of it: a refusal (nothing to
+/// roll back to, a release that fails `verify`, a schema `--with-db`
+/// cannot undo, …) as `refused`, the target live already as `noop`. The
+/// agent records its own refusals, with what its watch found.
 fn switch_release(
     context: &Context,
     request: &RollbackRequest,
@@ -136,6 +141,31 @@ fn switch_release(
     op: Op,
     expect_live: Option<&str>,
 ) -> Result<RollbackReport, DeployError> {
+    let mut attempt = Attempt::new(context, op, request.to.clone(), request.reason.clone());
+    let result = switch_to(
+        context,
+        request,
+        config,
+        reporter,
+        op,
+        expect_live,
+        &mut attempt,
+    );
+    match op {
+        Op::AutoRollback => result,
+        _ => attempt.settle(context, result, reporter),
+    }
+}
+
+fn switch_to(
+    context: &Context,
+    request: &RollbackRequest,
+    config: Option<&Config>,
+    reporter: &dyn Reporter,
+    op: Op,
+    expect_live: Option<&str>,
+    attempt: &mut Attempt,
+) -> Result<RollbackReport, DeployError> {
     let (to, with_db) = (request.to.as_deref(), request.with_db);
     let started = std::time::Instant::now();
     context.refuse_if_pending()?;
@@ -143,6 +173,7 @@ fn switch_release(
     let lock = context.lock(op.as_str(), reporter)?;
     context.refuse_if_pending()?;
     let live = context.site.live()?;
+    attempt.started_from(live.as_deref());
     // Checked under the lock: the agent's rollback is for the release it watched.
     if expect_live.is_some_and(|expected| live.as_deref() != Some(expected)) {
         lock.release()?;
@@ -157,11 +188,13 @@ fn switch_release(
         Some(to) => to.to_owned(),
         None => previous_release(context, live.as_deref())?.ok_or(DeployError::NoPrevious)?,
     };
+    attempt.aimed_at(&target);
     if live.as_deref() == Some(target.as_str()) {
-        reporter.step(
-            "noop",
-            &format!("`{target}` is already live; nothing to do"),
-        );
+        let noop = format!("`{target}` is already live; nothing to do");
+        reporter.step("noop", &noop);
+        if op != Op::AutoRollback {
+            attempt.noop(context, &noop, reporter);
+        }
         lock.release()?;
         return Ok(RollbackReport {
             release: target,
@@ -262,6 +295,7 @@ fn switch_release(
         live.clone(),
         request.reason.clone(),
     )?;
+    attempt.journaled();
     if !predates.is_empty() && !with_db {
         reporter.warn(&format!(
             "`{target}` predates applied migrations {}; the schema stays as it is (add `--with-db` to run their downs)",

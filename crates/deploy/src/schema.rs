@@ -156,7 +156,7 @@ pub fn db_backup(context: &Context, schema: &Schema) -> Result<BackupReport, Dep
     let mut driver = schema.target.open()?;
     let path = hoist_db::backup(driver.as_mut(), &backup_dir(context), "manual")?;
     prune_backups(context, schema.keep_backups);
-    let mut event = one_off("db-backup");
+    let mut event = one_off(context, "db-backup");
     event.detail = Some(format!("backup: {}", path.display()));
     context.ledger.record(&event)?;
     Ok(BackupReport {
@@ -177,7 +177,7 @@ pub fn db_restore(
     let safety = hoist_db::backup(driver.as_mut(), &backup_dir(context), "before-restore");
     let restored = safety.and_then(|safety| driver.restore(from).map(|()| safety));
     driver.unlock();
-    let mut event = one_off("db-restore");
+    let mut event = one_off(context, "db-restore");
     match &restored {
         Ok(safety) => {
             event.detail = Some(format!(
@@ -209,7 +209,7 @@ pub fn db_repair(
 ) -> Result<(), DeployError> {
     let mut driver = schema.target.open()?;
     hoist_db::repair(driver.as_mut(), version, applied)?;
-    let mut event = one_off("db-repair");
+    let mut event = one_off(context, "db-repair");
     event.detail = Some(format!(
         "migration {version} marked {}",
         if applied { "applied" } else { "undone" }
@@ -346,8 +346,14 @@ fn schema_url(schema: &Schema) -> String {
     }
 }
 
-fn one_off(op: &str) -> Event {
-    Event::one_off(op, hoist_site::user_name(), hoist_site::host_name())
+/// A db event now; `from` and `to` name the live release, which it keeps.
+fn one_off(context: &Context, op: &str) -> Event {
+    let live = context.site.live().ok().flatten();
+    Event {
+        from: live.clone(),
+        to: live,
+        ..Event::one_off(op, hoist_site::user_name(), hoist_site::host_name())
+    }
 }
 
 /// Records a migrate or rollback that changed (or failed to change) something.
@@ -356,7 +362,7 @@ fn record_run(
     op: &str,
     result: &Result<RunReport, hoist_db::DbError>,
 ) -> Result<(), DeployError> {
-    let mut event = one_off(op);
+    let mut event = one_off(context, op);
     match result {
         Ok(report) if report.dry_run || report.ran.is_empty() => return Ok(()),
         Ok(report) => {
@@ -370,6 +376,7 @@ fn record_run(
                 report.direction,
                 report.ran.join(", ")
             ));
+            event.migrations = report.ran.clone();
         }
         Err(error) => {
             event.outcome = Outcome::Failed;

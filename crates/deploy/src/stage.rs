@@ -377,12 +377,12 @@ pub(crate) fn abandon(
     for problem in remove_tree(&context.site.partial_dir(&record.release)) {
         reporter.warn(&problem);
     }
-    let event = activate::event(
-        &record,
-        Outcome::Failed,
-        record.from.as_deref(),
-        Some(error.to_string()),
-    );
+    // Data the release refuses is a refusal, not a fault of the release.
+    let outcome = match error {
+        DeployError::DataUnsatisfied { .. } => Outcome::Refused,
+        _ => Outcome::Failed,
+    };
+    let event = activate::event(&record, outcome, Some(error.to_string()));
     context.record(&Write::Event { event }, reporter);
     if let Err(problem) = activate::journal_done(context, journal) {
         reporter.warn(&format!(

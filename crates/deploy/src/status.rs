@@ -24,7 +24,9 @@ pub struct Status {
     pub pending: Option<JournalRecord>,
     /// The current lock holder, if an operation is running.
     pub locked_by: Option<LockHolder>,
-    /// The newest ledger event.
+    /// The newest operation that changed what runs (deploy, hold, promote,
+    /// abort, rollback, restart, the agent's own); db, data and traffic
+    /// events, and attempts that changed nothing, are in `hoist history`.
     pub last_event: Option<Event>,
     /// Why the ledger could not be read, when it could not (the rest of
     /// the status comes from the site itself and is still true).
@@ -92,15 +94,10 @@ pub fn status(context: &Context) -> Result<Status, DeployError> {
         }),
         None => None,
     };
-    let last_event = context
-        .ledger
-        .events(1)
-        .unwrap_or_else(|error| {
-            note(error);
-            Vec::new()
-        })
-        .into_iter()
-        .next();
+    let last_event = context.ledger.last_operation().unwrap_or_else(|error| {
+        note(error);
+        None
+    });
     let locked_by = DeployLock::holder(&context.site)?;
     // A journal whose operation still holds the lock is in progress, not interrupted.
     let pending = Journal::pending(&context.site)?.filter(|_| locked_by.is_none());

@@ -270,12 +270,7 @@ fn hold(
     };
     reporter.step("hold", &summary);
     let record = journal.record().clone();
-    let event = activate::event(
-        &record,
-        Outcome::Ok,
-        record.from.as_deref(),
-        Some(summary.clone()),
-    );
+    let event = activate::event(&record, Outcome::Ok, Some(summary.clone()));
     context.record(&Write::Event { event }, reporter);
     activate::journal_done(context, journal)?;
     Ok(summary)
@@ -293,7 +288,9 @@ pub(crate) fn after(
     done: &mut Switched,
 ) -> Result<(), DeployError> {
     if from_step <= Step::Record {
-        record_success(context, journal, plan.detail.clone(), reporter)?;
+        // What the schema did before the switch: expanded, or undone.
+        let migrations = [done.migrations.as_slice(), done.undone.as_slice()].concat();
+        record_success(context, journal, plan.detail.clone(), &migrations, reporter)?;
     }
     if let Some(data) = plan.data.as_ref().filter(|_| from_step <= Step::Reload) {
         crate::data_tie::reload_data(context, journal, data, reporter)?;

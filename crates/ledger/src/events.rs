@@ -1,67 +1,32 @@
 //! The append-only event log.
 
-use crate::{Ledger, LedgerError};
+use crate::{Ledger, LedgerError, Outcome};
 use rusqlite::{params, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 
-/// How an operation ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Outcome {
-    /// It did what was asked.
-    Ok,
-    /// It failed before changing what is live.
-    Failed,
-    /// It switched, failed its restart or health check, and switched back.
-    RolledBack,
-    /// It was killed and `recover` cleaned up after it.
-    Interrupted,
-    /// Nothing needed doing (e.g. deploying the live release).
-    Noop,
-}
-
-impl Outcome {
-    /// The stored spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Ok => "ok",
-            Outcome::Failed => "failed",
-            Outcome::RolledBack => "rolled-back",
-            Outcome::Interrupted => "interrupted",
-            Outcome::Noop => "noop",
-        }
-    }
-
-    fn parse(text: &str) -> Outcome {
-        match text {
-            "ok" => Outcome::Ok,
-            "rolled-back" => Outcome::RolledBack,
-            "interrupted" => Outcome::Interrupted,
-            "noop" => Outcome::Noop,
-            _ => Outcome::Failed,
-        }
-    }
-}
-
-impl std::fmt::Display for Outcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// One row of history.
+/// One row of history; `hoist history --json` prints these (the shape is
+/// documented in `docs/history.md`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
     /// Shared with the journal, so recovery never records an operation twice.
     pub op_id: String,
-    /// `deploy`, `rollback`, `prune`, `recover` or `unlock`.
+    /// `deploy`, `rollback`, `promote`, `hold`, `abort`, `prune`, `maint-on`, …
     pub op: String,
-    /// The release the operation was about.
+    /// The release (or data version) the operation was about.
     pub release: Option<String>,
-    /// Live before.
+    /// Live when it started.
     pub from: Option<String>,
-    /// Live after.
+    /// What it aimed at: live after it when the outcome is `ok`; `from`
+    /// stays live otherwise. An operation that keeps the live release
+    /// (hold, abort, restart, prune, traffic rules) has `to` = `from`.
     pub to: Option<String>,
+    /// The held candidate a hold, canary, promote or abort was about.
+    #[serde(default)]
+    pub candidate: Option<String>,
+    /// Migrations it ran or undid (db operations, deploys that migrate,
+    /// `rollback --with-db`), in order.
+    #[serde(default)]
+    pub migrations: Vec<String>,
     /// How it ended.
     pub outcome: Outcome,
     /// Why the user did it (`--reason`).
@@ -92,6 +57,8 @@ impl Event {
             release: None,
             from: None,
             to: None,
+            candidate: None,
+            migrations: Vec::new(),
             outcome: Outcome::Ok,
             reason: None,
             detail: None,
@@ -112,6 +79,13 @@ impl Event {
             release: row.get("release")?,
             from: row.get("from_release")?,
             to: row.get("to_release")?,
+            // Columns an older ledger opened read-only (or salvaged) lacks read as empty.
+            candidate: row.get("candidate").unwrap_or(None),
+            migrations: row
+                .get::<_, Option<String>>("migrations")
+                .unwrap_or(None)
+                .and_then(|text| serde_json::from_str(&text).ok())
+                .unwrap_or_default(),
             outcome: Outcome::parse(&outcome),
             reason: row.get("reason")?,
             detail: row.get("detail")?,
@@ -143,16 +117,37 @@ impl Ledger {
             .map_err(self.wrap())
     }
 
-    /// The newest `limit` events, newest first.
+    /// The newest `limit` events, newest first: by when they started, then
+    /// by when they were recorded (a write replayed from the pending file,
+    /// or an interrupted operation recorded by `recover`, lands where it
+    /// happened, not where it was written).
     pub fn events(&self, limit: usize) -> Result<Vec<Event>, LedgerError> {
         let mut statement = self
             .conn
-            .prepare("SELECT * FROM events ORDER BY seq DESC LIMIT ?1")
+            .prepare(&format!("SELECT * FROM events {NEWEST_FIRST} LIMIT ?1"))
             .map_err(self.wrap())?;
         let rows = statement
             .query_map([limit as i64], Event::from_row)
             .map_err(self.wrap())?;
         rows.collect::<Result<_, _>>().map_err(self.wrap())
+    }
+
+    /// The newest operation that changed what runs (a deploy, hold,
+    /// promote, abort, rollback or restart that went through, or switched
+    /// and switched back): what `hoist status` calls "last". Db, data and
+    /// traffic events, and attempts that changed nothing, are in history.
+    pub fn last_operation(&self) -> Result<Option<Event>, LedgerError> {
+        self.conn
+            .query_row(
+                &format!(
+                    "SELECT * FROM events WHERE op IN ({RUNS}) AND outcome IN ('ok', 'rolled-back')
+                     {NEWEST_FIRST} LIMIT 1"
+                ),
+                [],
+                Event::from_row,
+            )
+            .optional()
+            .map_err(self.wrap())
     }
 
     /// The newest event of kind `op` that made `release` live with outcome ok.
@@ -168,10 +163,19 @@ impl Ledger {
     }
 }
 
+/// Newest first. `started_at` is RFC 3339 with as many fraction digits as
+/// it needs, so it is compared as a time, not as text.
+const NEWEST_FIRST: &str = "ORDER BY julianday(started_at) DESC, seq DESC";
+
+/// Operations that change which code runs.
+const RUNS: &str = "'deploy', 'hold', 'promote', 'abort', 'rollback', 'auto-rollback', 'restart'";
+
 pub(crate) fn insert_event(conn: &rusqlite::Connection, event: &Event) -> rusqlite::Result<()> {
+    let migrations = (!event.migrations.is_empty())
+        .then(|| serde_json::to_string(&event.migrations).unwrap_or_default());
     conn.execute(
-        "INSERT OR IGNORE INTO events (op_id, op, release, from_release, to_release, outcome, reason, detail, user, host, started_at, finished_at, duration_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        "INSERT OR IGNORE INTO events (op_id, op, release, from_release, to_release, outcome, reason, detail, user, host, started_at, finished_at, duration_ms, candidate, migrations)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
         params![
             event.op_id,
             event.op,
@@ -186,7 +190,87 @@ pub(crate) fn insert_event(conn: &rusqlite::Connection, event: &Event) -> rusqli
             event.started_at.to_string(),
             event.finished_at.to_string(),
             event.duration_ms as i64,
+            event.candidate,
+            migrations,
         ],
     )
     .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(op_id: &str, started: &str) -> Event {
+        let started_at: jiff::Timestamp = started.parse().unwrap();
+        Event {
+            op_id: op_id.into(),
+            started_at,
+            finished_at: started_at,
+            ..Event::one_off("deploy", "alice".into(), "web1".into())
+        }
+    }
+
+    fn ids(ledger: &Ledger) -> Vec<String> {
+        let events = ledger.events(10).unwrap();
+        events.into_iter().map(|event| event.op_id).collect()
+    }
+
+    #[test]
+    fn newest_first_by_start_then_by_insertion() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
+        ledger.record(&at("late", "2026-01-01T00:00:02Z")).unwrap();
+        // Recorded later (replayed, or by `recover`), started earlier.
+        ledger.record(&at("whole", "2026-01-01T00:00:01Z")).unwrap();
+        // As text, `01Z` sorts after `01.5Z`; as a time it is before.
+        ledger
+            .record(&at("half", "2026-01-01T00:00:01.5Z"))
+            .unwrap();
+        ledger
+            .record(&at("late-too", "2026-01-01T00:00:02Z"))
+            .unwrap();
+        assert_eq!(ids(&ledger), ["late-too", "late", "half", "whole"]);
+    }
+
+    #[test]
+    fn candidate_migrations_and_refusals_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
+        let event = Event {
+            outcome: Outcome::Refused,
+            candidate: Some("b".into()),
+            migrations: vec!["0001_a".into(), "0002_b".into()],
+            ..at("1", "2026-01-01T00:00:00Z")
+        };
+        ledger.record(&event).unwrap();
+        assert_eq!(ledger.events(1).unwrap(), [event]);
+    }
+
+    // A ledger from before `candidate` and `migrations`, opened read-only
+    // (which does not migrate it), still reads.
+    #[test]
+    fn an_older_ledger_reads_without_the_new_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.sqlite");
+        Ledger::open(&path)
+            .unwrap()
+            .record(&at("old", "2026-01-01T00:00:00Z"))
+            .unwrap();
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "ALTER TABLE events DROP COLUMN candidate; ALTER TABLE events DROP COLUMN migrations;
+             PRAGMA user_version = 2;",
+        )
+        .unwrap();
+        drop(conn);
+        let ledger = Ledger::open_read_only(&path).unwrap();
+        let events = ledger.events(10).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(
+            (&events[0].candidate, events[0].migrations.len()),
+            (&None, 0)
+        );
+        assert!(ledger.last_operation().unwrap().is_some());
+    }
 }

@@ -1,8 +1,9 @@
 //! The ledger: a SQLite file in the site root that answers "who deployed
 //! what, where, when, and how did it go".
 //!
-//! Two tables: `events` (append-only: every deploy, rollback, prune, recover
-//! and unlock, keyed by the journal's `op_id` so a recovered operation is
+//! Two tables: `events` (append-only: every operation, including the
+//! failed and refused ones, with the release it started from and the one
+//! it aimed at, keyed by the journal's `op_id` so a recovered operation is
 //! never recorded twice; a switch also notes the data version live with
 //! it) and `releases` (one row per release ever unpacked, with its
 //! lifecycle state).
@@ -31,13 +32,15 @@
 mod data_tie;
 mod error;
 mod events;
+mod outcome;
 pub mod pending;
 mod releases;
 pub mod salvage;
 mod schema;
 
 pub use error::LedgerError;
-pub use events::{Event, Outcome};
+pub use events::Event;
+pub use outcome::Outcome;
 pub use pending::{Write, Written};
 pub use releases::{ReleaseRow, ReleaseState, Switch};
 

@@ -280,6 +280,8 @@ mod tests {
             release: Some(to.into()),
             from: None,
             to: Some(to.into()),
+            candidate: None,
+            migrations: Vec::new(),
             outcome: Outcome::Ok,
             reason: None,
             detail: None,

@@ -40,6 +40,9 @@ CREATE TABLE releases (
     // The data version live when a switch made its release live (NULL for
     // events of other kinds, and for switches recorded before this column).
     "ALTER TABLE events ADD COLUMN data_version TEXT;",
+    // The held candidate of a hold, canary, promote or abort, and the
+    // migrations an operation ran (a JSON array); NULL in older rows.
+    "ALTER TABLE events ADD COLUMN candidate TEXT; ALTER TABLE events ADD COLUMN migrations TEXT;",
 ];
 
 pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {

@@ -69,14 +69,15 @@ impl Releases {
         }
     }
 
-    /// Records a refused automatic rollback: an `auto-rollback` event that
-    /// failed, naming what the watch found and what to run.
+    /// Records a refused automatic rollback: an `auto-rollback` event,
+    /// `refused`, naming what the watch found and what to run.
     pub(super) async fn record_refusal(&self, refusal: &Refusal) {
         let event = Event {
             release: Some(refusal.target.clone()),
             from: Some(refusal.bad.clone()),
-            to: Some(refusal.bad.clone()),
-            outcome: Outcome::Failed,
+            // Where it would have gone; `from` stays live (the outcome says so).
+            to: Some(refusal.target.clone()),
+            outcome: Outcome::Refused,
             reason: Some(format!("automatic: `{}` {}", refusal.bad, refusal.reason)),
             detail: Some(format!(
                 "{}; `{}` still serves. {}",

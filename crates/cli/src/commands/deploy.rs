@@ -42,8 +42,8 @@ impl Render for DeployReport {
         }
         if self.outcome == "held" {
             // Held beside the live release: what users get did not change.
-            output::field(out, "held", &self.release);
-            output::field(out, "live", self.previous.as_deref().unwrap_or("-"));
+            output::field(out, "candidate", &self.release);
+            output::field(out, "live", self.live.as_deref().unwrap_or("-"));
         } else {
             output::field(out, "live", &self.release);
             output::field(out, "previous", self.previous.as_deref().unwrap_or("-"));

@@ -1,6 +1,10 @@
+//! `hoist history`: the ledger, newest first. `--json` is the reference
+//! shape (`docs/history.md`): each row is an [`Event`] plus its `failure`.
+
 use crate::cli::Global;
 use crate::output::{self, Output, Render};
-use hoist_ledger::Event;
+use hoist_ledger::{Event, Outcome};
+use serde::Serialize;
 use std::fmt::Write;
 
 #[derive(Debug, clap::Args)]
@@ -10,31 +14,54 @@ pub struct Args {
     limit: usize,
 }
 
-impl Render for [Event] {
+/// One row of `hoist history --json`.
+#[derive(Debug, Serialize)]
+struct Row<'a> {
+    #[serde(flatten)]
+    event: &'a Event,
+    /// Why it did not do what was asked (`detail`, for any outcome but `ok`).
+    failure: Option<&'a str>,
+}
+
+impl<'a> Row<'a> {
+    fn of(event: &'a Event) -> Row<'a> {
+        let failed = !matches!(event.outcome, Outcome::Ok | Outcome::Noop);
+        Row {
+            event,
+            failure: event.detail.as_deref().filter(|_| failed),
+        }
+    }
+}
+
+impl Render for [Row<'_>] {
     fn human(&self, out: &mut String) {
-        for event in self {
+        for Row { event, failure } in self {
             let _ = write!(
                 out,
-                "{}  {:<8} {:<11} {} -> {}  by {}@{} ({} ms)",
+                "{}  {:<8} {:<11} {} -> {}",
                 output::time(Some(event.started_at)),
                 event.op,
                 event.outcome,
                 event.from.as_deref().unwrap_or("-"),
                 event.to.as_deref().unwrap_or("-"),
-                event.user,
-                event.host,
-                event.duration_ms
+            );
+            if let Some(candidate) = &event.candidate {
+                let _ = write!(out, "  candidate {candidate}");
+            }
+            let _ = write!(
+                out,
+                "  by {}@{} ({} ms)",
+                event.user, event.host, event.duration_ms
             );
             if let Some(reason) = &event.reason {
                 let _ = write!(out, "  reason: {reason}");
             }
             out.push('\n');
-            if let Some(detail) = event
-                .detail
-                .as_deref()
-                .filter(|_| event.outcome != hoist_ledger::Outcome::Ok)
-            {
-                let _ = writeln!(out, "    {}", detail.lines().next().unwrap_or_default());
+            if !event.migrations.is_empty() {
+                let _ = writeln!(out, "    migrations: {}", event.migrations.join(", "));
+            }
+            if let Some(failure) = failure {
+                let _ = writeln!(out, "    {}", failure.lines().next().unwrap_or_default());
             }
         }
     }
@@ -43,6 +70,7 @@ impl Render for [Event] {
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     let (context, _) = crate::target::open_read_only(global)?;
     let events = context.ledger.events(args.limit)?;
-    Output::new(global.json).emit(events.as_slice())?;
+    let rows: Vec<Row<'_>> = events.iter().map(Row::of).collect();
+    Output::new(global.json).emit(rows.as_slice())?;
     Ok(crate::EXIT_OK)
 }

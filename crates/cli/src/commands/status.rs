@@ -14,6 +14,8 @@ struct FullStatus {
     site: Status,
     /// The live data version (`data/current`).
     data: Option<String>,
+    /// Its `--label`, when it was given one.
+    data_label: Option<String>,
     /// The database's schema, when the config has `[database]`.
     schema: Option<hoist_deploy::SchemaSummary>,
     /// Why the schema could not be read.
@@ -43,13 +45,21 @@ impl Render for Status {
             output::field(out, "interrupted", what);
         }
         if let Some(event) = &self.last_event {
-            let what = format!(
-                "{} {} by {} at {}",
+            let mut what = format!(
+                "{} {} {} -> {}",
                 event.op,
                 event.outcome,
+                event.from.as_deref().unwrap_or("-"),
+                event.to.as_deref().unwrap_or("-"),
+            );
+            if let Some(candidate) = &event.candidate {
+                what.push_str(&format!(" (candidate {candidate})"));
+            }
+            what.push_str(&format!(
+                " by {} at {}",
                 event.user,
                 output::time(Some(event.finished_at))
-            );
+            ));
             output::field(out, "last", what);
         }
         if let Some(problem) = &self.ledger_problem {
@@ -65,7 +75,12 @@ impl Render for Status {
 impl Render for FullStatus {
     fn human(&self, out: &mut String) {
         self.site.human(out);
-        output::field(out, "data", self.data.as_deref().unwrap_or("-"));
+        let data = match (&self.data, &self.data_label) {
+            (Some(id), Some(label)) => format!("{label} ({id})"),
+            (Some(id), None) => id.clone(),
+            (None, _) => "-".to_owned(),
+        };
+        output::field(out, "data", data);
         if let Some(schema) = &self.schema {
             let mut line = match (&schema.version, &schema.name) {
                 (Some(_), Some(name)) => name.clone(),
@@ -184,10 +199,14 @@ pub fn exec(global: &Global, _args: Args) -> anyhow::Result<i32> {
     let site = hoist_deploy::status(&context)?;
     let agent = hoist_agent::AgentClient::find(&context.site.socket_path())
         .and_then(|client| client.status().ok());
-    let data = hoist_data::Catalog::open_existing(&context.site.data_dir())
-        .and_then(|catalog| catalog.live())
-        .ok()
-        .flatten();
+    let catalog = hoist_data::Catalog::open_existing(&context.site.data_dir()).ok();
+    let data = catalog
+        .as_ref()
+        .and_then(|catalog| catalog.live().ok().flatten());
+    let data_label = catalog
+        .as_ref()
+        .zip(data.as_deref())
+        .and_then(|(catalog, id)| catalog.meta(id).ok()?.label);
     let has_database = |config: &hoist_config::Config| config.database.is_some();
     let live_config = match &site.live {
         Some(live) => context.config_for(live, None).ok().flatten(),
@@ -206,6 +225,7 @@ pub fn exec(global: &Global, _args: Args) -> anyhow::Result<i32> {
     let full = FullStatus {
         site,
         data,
+        data_label,
         schema,
         schema_error,
         agent,

@@ -1,8 +1,10 @@
 //! `hoist canary`, `hoist promote`, `hoist abort`: steering a held candidate.
 
 use crate::cli::Global;
+use crate::output::{self, Render};
 use crate::progress::Progress;
 use anyhow::Context as _;
+use hoist_site::Op;
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -35,7 +37,8 @@ pub fn canary(global: &Global, args: CanaryArgs) -> anyhow::Result<i32> {
         "{}% of clients to `{}`",
         candidate.percent, candidate.release
     );
-    crate::target::record_traffic(&context, "canary", detail);
+    let held = Some(candidate.release.clone());
+    crate::target::record_traffic_on(&context, "canary", held, detail);
     eprintln!("{}% of clients now reach `{}`; watch `hoist status`, then `hoist promote` or `hoist abort`", candidate.percent, candidate.release);
     crate::output::json_result(global.json, &serde_json::json!({ "candidate": candidate }))?;
     Ok(crate::EXIT_OK)
@@ -43,25 +46,55 @@ pub fn canary(global: &Global, args: CanaryArgs) -> anyhow::Result<i32> {
 
 pub fn promote(global: &Global, args: PromoteArgs) -> anyhow::Result<i32> {
     let (mut context, _) = crate::target::open(global)?;
-    let status = crate::target::agent(&context)?.status()?;
-    let candidate = status
-        .candidate
-        .context("no candidate is held; deploy one with `hoist deploy --hold` first")?;
+    let attempt = hoist_deploy::Attempt::new(&context, Op::Promote, None, args.reason.clone());
+    let progress = Progress::new(global.quiet || global.json);
+    let candidate = crate::target::agent(&context)
+        .and_then(|agent| Ok(agent.status()?))
+        .and_then(|status| {
+            status
+                .candidate
+                .context("no candidate is held; deploy one with `hoist deploy --hold` first")
+        });
+    let candidate = candidate.inspect_err(|error| {
+        attempt.refused(&context, &format!("{error:#}"), &progress);
+    })?;
     crate::target::attach_agent(&mut context);
-    let report = hoist_deploy::promote(
-        &context,
-        &candidate.release,
-        args.reason,
-        &Progress::new(global.quiet || global.json),
-    )?;
-    crate::output::Output::new(global.json).emit(&report)?;
+    let report = hoist_deploy::promote(&context, &candidate.release, args.reason, &progress)?;
+    let promoted = Promoted {
+        candidate: candidate.release,
+        report,
+    };
+    crate::output::Output::new(global.json).emit(&promoted)?;
     Ok(crate::EXIT_OK)
+}
+
+/// What `hoist promote` did: the candidate it made live, then the switch.
+#[derive(Debug, serde::Serialize)]
+struct Promoted {
+    /// The held candidate, now live.
+    candidate: String,
+    #[serde(flatten)]
+    report: hoist_deploy::RollbackReport,
+}
+
+impl Render for Promoted {
+    fn human(&self, out: &mut String) {
+        output::field(out, "promoted", &self.candidate);
+        self.report.human(out);
+    }
 }
 
 pub fn abort(global: &Global, args: AbortArgs) -> anyhow::Result<i32> {
     let (mut context, _) = crate::target::open(global)?;
     let status = crate::target::agent(&context)?.status()?;
     let Some(candidate) = status.candidate else {
+        let attempt = hoist_deploy::Attempt::new(&context, Op::Abort, None, args.reason);
+        let progress = Progress::new(global.quiet || global.json);
+        attempt.noop(
+            &context,
+            "no candidate was held; nothing to stop",
+            &progress,
+        );
         eprintln!("no candidate was held");
         crate::output::json_result(global.json, &serde_json::json!({ "aborted": null }))?;
         return Ok(crate::EXIT_OK);
