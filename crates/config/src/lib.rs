@@ -16,7 +16,9 @@ mod error;
 mod limits;
 mod schedule;
 mod schema;
+mod site;
 mod template;
+mod vars;
 
 pub use data::{Data, Database};
 pub use duration::{parse_duration, DurationError, MAX_DURATION};
@@ -25,7 +27,9 @@ pub use schedule::{active_window, next_windows, Occurrence};
 pub use schema::{
     App, Build, Config, Deploy, MaintenanceConfig, Process, Proxy, StaticBackend, TestGate, Window,
 };
+pub use site::{SiteConfig, SITE_FILE, SITE_TEMPLATE};
 pub use template::TEMPLATE;
+pub use vars::{expand, parse_env_file, MissingVariable};
 
 /// The file name hoist looks for in the working directory.
 pub const FILE_NAME: &str = "hoist.toml";

@@ -104,7 +104,10 @@ pub(crate) fn restart_and_check(
             .step(Step::Health)
             .map_err(|error| error.to_string())?;
         reporter.step("health", url);
-        health::wait_healthy(url, settings.health_timeout)?;
+        let url = context
+            .resolve("deploy.health", url)
+            .map_err(|error| error.to_string())?;
+        health::wait_healthy(&url, settings.health_timeout)?;
     }
     Ok(())
 }

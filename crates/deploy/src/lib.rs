@@ -41,6 +41,7 @@ mod restart;
 mod rollback;
 mod schema;
 mod shared;
+mod site_settings;
 mod stage;
 mod status;
 mod switch;
@@ -64,5 +65,6 @@ pub use schema::{
     backup_dir, db_backup, db_diff, db_migrate, db_repair, db_restore, db_rollback, db_status,
     predated_by, schema_summary, BackupReport, Schema, SchemaDiff, SchemaSummary,
 };
+pub use site_settings::resolve;
 pub use status::{previous_release, releases, status, ReleaseInfo, Status};
 pub use verify::verify_release;

@@ -30,7 +30,10 @@ impl Schema {
         dir: PathBuf,
     ) -> Result<Schema, DeployError> {
         Ok(Schema {
-            target: Target::parse(&database.url, context.site.root())?,
+            target: Target::parse(
+                &context.resolve("database.url", &database.url)?,
+                context.site.root(),
+            )?,
             migrations_dir: dir,
             lock_timeout: database.lock_timeout,
             keep_backups: database.keep_backups,

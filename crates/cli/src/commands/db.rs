@@ -280,13 +280,15 @@ pub(crate) fn schema(
     Ok(Schema::new(context, &database, dir)?)
 }
 
-/// `--against`: a url as given, or a site root whose live release names its database.
+/// `--against`: a url as given, or a site root: its own database, from its
+/// `site.toml` (never from this site's or the working directory's config).
 fn other_target(against: &str) -> anyhow::Result<Target> {
     if against.contains("://") {
         return Ok(Target::parse(against, Path::new("."))?);
     }
     let root = Path::new(against);
-    let other = Context::open(root).with_context(|| format!("cannot open site `{against}`"))?;
+    let other =
+        Context::open_read_only(root).with_context(|| format!("cannot open site `{against}`"))?;
     let live = other
         .site
         .live()?
@@ -295,5 +297,6 @@ fn other_target(against: &str) -> anyhow::Result<Target> {
         .config_for(&live, None)?
         .and_then(|config| config.database)
         .with_context(|| format!("the live release of `{against}` has no `[database]`"))?;
-    Ok(Target::parse(&database.url, other.site.root())?)
+    let url = other.resolve("database.url", &database.url)?;
+    Ok(Target::parse(&url, other.site.root())?)
 }
