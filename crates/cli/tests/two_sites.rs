@@ -314,3 +314,35 @@ fn database_url_from_env_file_was_refused() {
         "the secret was written out: {seen:#?}"
     );
 }
+
+/// `hoist init --site` stores a config's host sections only, refuses to
+/// overwrite without `--force`, and a `site.toml` with an app key is
+/// refused by name.
+#[test]
+fn init_site_stores_host_settings_only() {
+    let sites = Sites::new(|staging| format!("[database]\nurl = \"{}\"", staging.url));
+    sites.with_staging_config().args(["init", "--site"]).run();
+    let path = sites.staging_root().join("site.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains(&sites.staging.url) && text.contains("restart"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("[app]") && !text.contains("root ="),
+        "{text}"
+    );
+    sites
+        .with_staging_config()
+        .args(["init", "--site"])
+        .code(1)
+        .stderr_has("--force")
+        .run();
+    std::fs::write(&path, format!("{text}\nchecks = [\"true\"]\n")).unwrap();
+    sites
+        .on_staging()
+        .arg("status")
+        .code(1)
+        .stderr_has("`checks`")
+        .run();
+}

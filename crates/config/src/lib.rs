@@ -27,7 +27,7 @@ pub use schedule::{active_window, next_windows, Occurrence};
 pub use schema::{
     App, Build, Config, Deploy, MaintenanceConfig, Process, Proxy, StaticBackend, TestGate, Window,
 };
-pub use site::{SiteConfig, SITE_FILE, SITE_TEMPLATE};
+pub use site::{SiteConfig, HOST_KEYS, SITE_FILE, SITE_TEMPLATE};
 pub use template::TEMPLATE;
 pub use vars::{expand, parse_env_file, MissingVariable};
 

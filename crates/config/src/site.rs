@@ -243,6 +243,14 @@ impl SiteConfig {
         self.file.process.as_ref()?.env_file.as_deref()
     }
 
+    /// The site's `[database]`, with the default migrations directory
+    /// (for `hoist db` before anything is deployed).
+    pub fn database(&self) -> Option<Database> {
+        let mut config = Config::blank();
+        self.apply(&mut config);
+        config.database
+    }
+
     /// The text of a `site.toml` holding `config`'s host settings as
     /// written (variables unexpanded); `None` when `config` was not read
     /// from a file.

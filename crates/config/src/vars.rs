@@ -45,9 +45,9 @@ pub fn expand(
                 .unwrap_or(after.len());
             (&after[..end], &after[end..])
         };
-        if after.starts_with('$') {
+        if let Some(escaped) = after.strip_prefix('$') {
             out.push('$');
-            rest = &after[1..];
+            rest = escaped;
         } else if is_name(name) {
             let found = lookup(name).ok_or_else(|| MissingVariable {
                 name: name.to_owned(),

@@ -262,9 +262,13 @@ pub(crate) fn schema(
         (None, Some(live)) => context.config_for(live, None)?,
         (None, None) => None,
     };
-    let database = config.and_then(|config| config.database).context(
-        "no `[database]` in hoist.toml or the live release's: add `[database] url = \"sqlite://shared/app.db\"`",
-    )?;
+    let site = context.site_settings()?;
+    let database = config
+        .and_then(|config| config.database)
+        .or_else(|| site.as_ref().and_then(hoist_config::SiteConfig::database))
+        .context(
+            "no `[database]` in the site's `site.toml`, hoist.toml or the live release's: add `[database] url = \"sqlite://shared/app.db\"`",
+        )?;
     let dir = match (migrations, &live) {
         (Some(dir), _) => dir.to_owned(),
         (None, Some(live)) => context.site.release_dir(live).join(&database.migrations),
