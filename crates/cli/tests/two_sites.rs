@@ -186,6 +186,14 @@ fn staging_rollback_with_db_used_production_database() {
     ] {
         sites.on_staging().args(args).run();
     }
+    // And where no hoist.toml is found: the release's shipped one names production.
+    for args in [&["rollback", "--with-db"][..], &["db", "migrate"]] {
+        Cmd::new(sites.env.dir.path())
+            .arg("--root")
+            .arg(sites.staging_root())
+            .args(args)
+            .run();
+    }
     let after = both_dumps(&sites.production.url);
     let changed: Vec<&str> = lines_in_one(&production.0, &after.0)
         .chain(lines_in_one(&production.1, &after.1))
@@ -345,4 +353,41 @@ fn init_site_stores_host_settings_only() {
         .code(1)
         .stderr_has("`checks`")
         .run();
+}
+
+/// `hoist --root view agent`, started beside production's hoist.toml,
+/// took production's `[proxy]` (and env file) instead of staging's own.
+#[test]
+fn agent_on_staging_used_production_settings() {
+    use util::agent_process::{agent_config, free_port, AgentProcess};
+    let (production_port, staging_port) = (free_port(), free_port());
+    let env = Env::with_config(&agent_config(production_port, ""));
+    let staging = env.dir.path().join("staging");
+    std::fs::write(
+        env.dir.path().join("staging.toml"),
+        agent_config(staging_port, ""),
+    )
+    .unwrap();
+    let artifact = env.build().1;
+    Cmd::new(env.dir.path())
+        .args(["-c", "staging.toml", "--root"])
+        .arg(&staging)
+        .arg("deploy")
+        .arg(&artifact)
+        .run();
+
+    let mut command = std::process::Command::new(util::BIN);
+    command
+        .arg("--root")
+        .arg(&staging)
+        .arg("agent")
+        .stderr(std::process::Stdio::null());
+    let _agent = AgentProcess::spawn_command(&env, command, &["agent"]);
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", production_port)).is_err(),
+        "the staging agent took production's listen address"
+    );
+    let (status, headers, _) = util::http::get(staging_port, "/");
+    assert_eq!(status, 200);
+    assert!(util::http::header(&headers, "x-hoist-release").is_some());
 }
