@@ -25,13 +25,11 @@
 //! assert_eq!((database.url.as_str(), database.migrations.as_str()), ("$DB_URL", "db"));
 //! ```
 
-use crate::{Config, ConfigError, Database, Deploy, MaintenanceConfig, Process, Proxy};
-use bytesize::ByteSize;
-use serde::Deserialize;
+use crate::site_file::{defaults, SiteFile};
+use crate::{Config, ConfigError, Database, Process};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// The file name of a site's host settings, in its root.
 pub const SITE_FILE: &str = "site.toml";
@@ -56,36 +54,6 @@ pub const HOST_KEYS: &[(&str, &[&str])] = &[
     ("maintenance", &["*"]),
 ];
 
-/// What `hoist init --site` writes when it is given no config.
-pub const SITE_TEMPLATE: &str = r#"# site.toml: this host's settings for the site in this directory.
-# Every command on the site reads them from here, whatever hoist.toml a
-# release ships. Values may name variables, `$NAME` or `${NAME}`, looked up
-# in `[process] env_file`, then hoist's environment. Docs: docs/config.md
-
-# [database]
-# url = "$DATABASE_URL"
-# lock_timeout = "30s"
-# keep_backups = 10
-
-# [process]
-# env_file = "shared/env"      # KEY=value lines, chmod 600
-# rollback_window = "5m"
-# max_warm = 2
-
-# [deploy]
-# restart = "kill -USR2 $(cat shared/hypnotoad.pid)"
-# health = "http://127.0.0.1:8080/healthz"
-# health_timeout = "30s"
-# keep_releases = 5
-# max_release_size = "10 GiB"
-
-# [proxy]
-# listen = "127.0.0.1:8080"
-
-# [maintenance]
-# flag_file = "maintenance"
-"#;
-
 /// Where a [`Config`] was read from.
 #[derive(Debug, Clone)]
 pub(crate) struct Origin {
@@ -109,98 +77,6 @@ pub struct SiteConfig {
     /// The keys as written, for [`SiteConfig::differing_keys`].
     table: toml::Table,
     file: SiteFile,
-}
-
-/// The typed shape of `site.toml`: host keys only, all optional.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SiteFile {
-    #[serde(default)]
-    deploy: SiteDeploy,
-    process: Option<SiteProcess>,
-    #[serde(default)]
-    proxy: Proxy,
-    #[serde(default)]
-    maintenance: MaintenanceConfig,
-    database: Option<SiteDatabase>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SiteDeploy {
-    restart: Option<String>,
-    health: Option<String>,
-    #[serde(
-        default = "defaults::health_timeout",
-        deserialize_with = "crate::duration::deserialize"
-    )]
-    health_timeout: Duration,
-    #[serde(default = "defaults::keep_releases")]
-    keep_releases: usize,
-    #[serde(default = "defaults::max_release_size")]
-    max_release_size: ByteSize,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SiteProcess {
-    env_file: Option<String>,
-    #[serde(
-        default = "defaults::rollback_window",
-        deserialize_with = "crate::duration::deserialize"
-    )]
-    rollback_window: Duration,
-    #[serde(
-        default = "defaults::max_warm",
-        deserialize_with = "Process::deserialize_max_warm"
-    )]
-    max_warm: usize,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SiteDatabase {
-    url: String,
-    #[serde(
-        default = "Database::default_lock_timeout",
-        deserialize_with = "crate::duration::deserialize"
-    )]
-    lock_timeout: Duration,
-    #[serde(default = "Database::default_keep_backups")]
-    keep_backups: usize,
-}
-
-/// The defaults of the full schema, so a key left out of `site.toml` means
-/// what it means in `hoist.toml`.
-mod defaults {
-    use super::*;
-    pub(super) fn health_timeout() -> Duration {
-        Deploy::default().health_timeout
-    }
-    pub(super) fn keep_releases() -> usize {
-        Deploy::default().keep_releases
-    }
-    pub(super) fn max_release_size() -> ByteSize {
-        Deploy::default().max_release_size
-    }
-    pub(super) fn rollback_window() -> Duration {
-        Process::without_app().rollback_window
-    }
-    pub(super) fn max_warm() -> usize {
-        Process::without_app().max_warm
-    }
-}
-
-impl Default for SiteDeploy {
-    fn default() -> Self {
-        SiteDeploy {
-            restart: None,
-            health: None,
-            health_timeout: defaults::health_timeout(),
-            keep_releases: defaults::keep_releases(),
-            max_release_size: defaults::max_release_size(),
-        }
-    }
 }
 
 impl SiteConfig {
@@ -260,7 +136,9 @@ impl SiteConfig {
         let body = toml::to_string(&table).unwrap_or_default();
         Some(format!(
             "# site.toml: this host's settings for the site in this directory, taken\n# from `{}`. Every command on the site reads them from here. Docs: docs/config.md\n\n{body}",
-            origin.path.display()
+            std::path::absolute(&origin.path)
+                .unwrap_or_else(|_| origin.path.clone())
+                .display()
         ))
     }
 
@@ -409,6 +287,22 @@ flag_file = "down"
         let applied = config.with_site(&site);
         assert_eq!(applied.database.unwrap().migrations, "db");
         assert_eq!(applied.process.unwrap().max_warm, 1);
+    }
+
+    #[test]
+    fn every_host_key_is_kept_and_accepted() {
+        let text = "[app]\nname = \"x\"\n[deploy]\nrestart = \"true\"\nhealth = \"http://h/\"\nhealth_timeout = \"5s\"\nkeep_releases = 3\nmax_release_size = \"1 GiB\"\n[process]\ncommand = \"a\"\nenv_file = \"e\"\nrollback_window = \"1m\"\nmax_warm = 1\n[database]\nurl = \"sqlite://a.db\"\nlock_timeout = \"5s\"\nkeep_backups = 2\n";
+        let config = Config::parse(text, Path::new("hoist.toml")).unwrap();
+        let rendered = SiteConfig::render(&config).unwrap();
+        for (_, keys) in HOST_KEYS.iter().filter(|(_, keys)| keys != &["*"]) {
+            for key in *keys {
+                assert!(
+                    rendered.contains(&format!("{key} =")),
+                    "{key} in\n{rendered}"
+                );
+            }
+        }
+        SiteConfig::parse(&rendered, Path::new("site.toml")).unwrap();
     }
 
     #[test]

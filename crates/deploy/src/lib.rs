@@ -17,6 +17,11 @@
 //! live release untouched; a failed restart or health check after the
 //! switch switches back.
 //!
+//! Every config an operation uses comes from [`Context::config_for`], which
+//! lays the site's own host settings (`<root>/site.toml`, written by the
+//! first deploy) over the given or shipped `hoist.toml`; `$NAME` values are
+//! expanded at use by [`Context::resolve`].
+//!
 //! ```no_run
 //! use hoist_deploy::{deploy, Context, DeployRequest, Silent};
 //! let context = Context::create("/srv/shop".as_ref()).unwrap();
