@@ -41,6 +41,24 @@ impl Context {
     }
 }
 
+impl Context {
+    /// Where `database` is, its url expanded; a bad expanded url is named
+    /// as written (`$DB_URL`), never by the secret it expanded to.
+    pub fn database_target(
+        &self,
+        database: &hoist_config::Database,
+    ) -> Result<hoist_db::Target, DeployError> {
+        let url = self.resolve("database.url", &database.url)?;
+        hoist_db::Target::parse(&url, self.site.root()).map_err(|error| match error {
+            hoist_db::DbError::BadUrl { .. } if url != database.url => hoist_db::DbError::BadUrl {
+                url: database.url.clone(),
+            }
+            .into(),
+            error => error.into(),
+        })
+    }
+}
+
 /// `value` (of config key `key`) with `$NAME` and `${NAME}` expanded from
 /// `env_file` (relative to `root`), then hoist's environment; for callers
 /// without a [`Context`] (the agent).

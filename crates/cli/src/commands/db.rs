@@ -301,6 +301,5 @@ fn other_target(against: &str) -> anyhow::Result<Target> {
         .config_for(&live, None)?
         .and_then(|config| config.database)
         .with_context(|| format!("the live release of `{against}` has no `[database]`"))?;
-    let url = other.resolve("database.url", &database.url)?;
-    Ok(Target::parse(&url, other.site.root())?)
+    Ok(other.database_target(&database)?)
 }
