@@ -7,6 +7,7 @@ mod commands;
 mod hangup;
 mod output;
 mod progress;
+mod site;
 mod target;
 
 use std::ffi::OsString;

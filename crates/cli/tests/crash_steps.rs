@@ -218,6 +218,8 @@ fn killed_while_switching_back_recovers_the_old_release() {
             sick.url
         ),
     );
+    // The health URL is a host setting: the site keeps its own (`site.toml`).
+    env.hoist().args(["init", "--site", "--force"]).run();
     env.set_version("2.0.0");
     let (v2, artifact) = env.build();
     kill_at(

@@ -192,6 +192,8 @@ fn failed_health_check_switches_back_and_marks_the_release_failed() {
     let env = Env::with_config(&config(&healthy.url));
     let v1 = env.deploy_version("1.0.0");
     std::fs::write(env.src().join("hoist.toml"), config(&sick.url)).unwrap();
+    // The health URL is a host setting: the site keeps its own (`site.toml`).
+    env.hoist().args(["init", "--site", "--force"]).run();
     env.set_version("2.0.0");
     let (v2, artifact) = env.build();
     env.hoist()

@@ -25,13 +25,13 @@ pub struct Database {
 }
 
 impl Database {
-    fn default_keep_backups() -> usize {
+    pub(crate) fn default_keep_backups() -> usize {
         10
     }
-    fn default_migrations() -> String {
+    pub(crate) fn default_migrations() -> String {
         "migrations".to_owned()
     }
-    fn default_lock_timeout() -> Duration {
+    pub(crate) fn default_lock_timeout() -> Duration {
         Duration::from_secs(30)
     }
 }

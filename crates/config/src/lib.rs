@@ -1,4 +1,6 @@
-//! `hoist.toml`: the schema, strict parsing and the `hoist init` template.
+//! `hoist.toml`: the schema, strict parsing and the `hoist init` template;
+//! `site.toml`, a site's own host settings, and which keys are the host's
+//! ([`HOST_KEYS`], [`Config::with_site`]); `$NAME` in values ([`expand`]).
 //!
 //! Every section rejects unknown keys, and a parse error names the offending
 //! key together with its line, so a typo such as `keep_release = 3` is caught
@@ -16,7 +18,10 @@ mod error;
 mod limits;
 mod schedule;
 mod schema;
+mod site;
+mod site_file;
 mod template;
+mod vars;
 
 pub use data::{Data, Database};
 pub use duration::{parse_duration, DurationError, MAX_DURATION};
@@ -25,7 +30,10 @@ pub use schedule::{active_window, next_windows, Occurrence};
 pub use schema::{
     App, Build, Config, Deploy, MaintenanceConfig, Process, Proxy, StaticBackend, TestGate, Window,
 };
+pub use site::{SiteConfig, HOST_KEYS, SITE_FILE};
+pub use site_file::SITE_TEMPLATE;
 pub use template::TEMPLATE;
+pub use vars::{expand, parse_env_file, MissingVariable};
 
 /// The file name hoist looks for in the working directory.
 pub const FILE_NAME: &str = "hoist.toml";

@@ -32,6 +32,10 @@ pub struct Config {
     /// Data versions: how the app is told about a roll.
     #[serde(default)]
     pub data: crate::Data,
+    /// The file and text it was parsed from, so its host sections can be
+    /// stored as written (`$NAME` unexpanded) in `site.toml`.
+    #[serde(skip)]
+    pub(crate) origin: Option<crate::site::Origin>,
 }
 
 /// `[maintenance]`
@@ -272,7 +276,7 @@ impl Process {
     /// Each warm release is a whole running app: more than this is a leak, not a choice.
     pub const MAX_WARM_LIMIT: usize = 16;
     /// Checked while parsing, so a negative number gets the same message, with its line.
-    fn deserialize_max_warm<'de, D: serde::Deserializer<'de>>(
+    pub(crate) fn deserialize_max_warm<'de, D: serde::Deserializer<'de>>(
         deserializer: D,
     ) -> Result<usize, D::Error> {
         let value = i64::deserialize(deserializer)?;
@@ -468,24 +472,40 @@ impl Config {
 
     /// Parses and validates `text`; `path` is only used in messages.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|error| {
-            let offset = error.span().map_or(0, |span| span.start);
-            let message = error.message().trim();
-            ConfigError::Syntax {
-                path: path.to_owned(),
-                line: line_of(text, offset),
-                // A bad value is named by its key, as `Value` errors are.
-                message: match key_of_value_at(text, offset) {
-                    Some(key) => format!("`{key}`: {message}"),
-                    None => message.to_owned(),
-                },
-            }
-        })?;
+        let config: Config =
+            toml::from_str(text).map_err(|error| syntax_error(text, path, &error))?;
         config.validate(path)?;
-        Ok(config)
+        Ok(Config {
+            origin: Some(crate::site::Origin::new(path, text)),
+            ..config
+        })
     }
 
-    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+    /// A config with every default, for checking settings that are not a
+    /// whole `hoist.toml` (`site.toml`).
+    pub(crate) fn blank() -> Config {
+        Config {
+            app: App {
+                name: "site".to_owned(),
+                version: None,
+            },
+            build: Build::default(),
+            deploy: Deploy::default(),
+            process: None,
+            proxy: Proxy::default(),
+            maintenance: MaintenanceConfig::default(),
+            database: None,
+            data: crate::Data::default(),
+            origin: None,
+        }
+    }
+
+    /// The file this config was read from, if any.
+    pub fn path(&self) -> Option<&Path> {
+        self.origin.as_ref().map(|origin| origin.path.as_path())
+    }
+
+    pub(crate) fn validate(&self, path: &Path) -> Result<(), ConfigError> {
         let invalid = |key: &str, problem: String| ConfigError::Value {
             path: path.to_owned(),
             key: key.to_owned(),
@@ -540,7 +560,9 @@ impl Config {
                 return Err(invalid("process.health_path", "must start with `/`".into()));
             }
         }
-        if self.proxy.listen.parse::<std::net::SocketAddr>().is_err() {
+        if !crate::vars::names_variable(&self.proxy.listen)
+            && self.proxy.listen.parse::<std::net::SocketAddr>().is_err()
+        {
             return Err(invalid(
                 "proxy.listen",
                 format!(
@@ -579,7 +601,10 @@ impl Config {
                 .url
                 .strip_prefix("http://")
                 .map(|rest| rest.trim_end_matches('/'));
-            if authority.is_none_or(|authority| authority.is_empty() || authority.contains('/')) {
+            let named = crate::vars::names_variable(&backend.url);
+            if !named
+                && authority.is_none_or(|authority| authority.is_empty() || authority.contains('/'))
+            {
                 return Err(invalid(
                     &format!("proxy.backend[{index}].url"),
                     format!("`{}` must look like http://10.0.0.5:8000", backend.url),
@@ -624,7 +649,9 @@ impl Config {
         }
         if let Some(database) = &self.database {
             let known = ["sqlite://", "postgres://", "postgresql://"];
-            if !known.iter().any(|scheme| database.url.starts_with(scheme)) {
+            if !crate::vars::names_variable(&database.url)
+                && !known.iter().any(|scheme| database.url.starts_with(scheme))
+            {
                 return Err(invalid(
                     "database.url",
                     format!(
@@ -635,7 +662,7 @@ impl Config {
             }
         }
         if let Some(url) = &self.deploy.health {
-            if !url.starts_with("http://") {
+            if !crate::vars::names_variable(url) && !url.starts_with("http://") {
                 return Err(invalid(
                     "deploy.health",
                     format!("`{url}` must be an http:// URL"),
@@ -643,6 +670,21 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+/// A TOML error in `text`, with its line and the key it is about.
+pub(crate) fn syntax_error(text: &str, path: &Path, error: &toml::de::Error) -> ConfigError {
+    let offset = error.span().map_or(0, |span| span.start);
+    let message = error.message().trim();
+    ConfigError::Syntax {
+        path: path.to_owned(),
+        line: line_of(text, offset),
+        // A bad value is named by its key, as `Value` errors are.
+        message: match key_of_value_at(text, offset) {
+            Some(key) => format!("`{key}`: {message}"),
+            None => message.to_owned(),
+        },
     }
 }
 

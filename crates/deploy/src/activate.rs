@@ -117,16 +117,19 @@ pub(crate) fn restart_and_check(
             .step(Step::Health)
             .map_err(|error| error.to_string())?;
         reporter.step("health", url);
+        let url = context
+            .resolve("deploy.health", url)
+            .map_err(|error| error.to_string())?;
         let proof = Proof {
             root: context.site.root(),
-            url,
+            url: &url,
             target,
             before: journal.record().from.as_deref(),
             began,
             header: release_header(settings)?,
         };
         let judge = |headers: &hyper::HeaderMap| proof.judge(headers);
-        if let Some(warning) = health::wait_healthy(url, settings.health_timeout, &judge)? {
+        if let Some(warning) = health::wait_healthy(&url, settings.health_timeout, &judge)? {
             reporter.warn(&warning);
         }
     }

@@ -161,22 +161,26 @@ impl Context {
             }))
     }
 
-    /// The caller's config if given, else the `hoist.toml` shipped inside `release`.
+    /// The caller's config if given, else the `hoist.toml` shipped inside
+    /// `release`, with the site's own host settings (`site.toml`) over it.
     pub fn config_for(
         &self,
         release: &str,
         given: Option<&Config>,
     ) -> Result<Option<Config>, DeployError> {
-        if let Some(config) = given {
-            return Ok(Some(config.clone()));
-        }
-        let shipped = self.site.release_dir(release).join(hoist_config::FILE_NAME);
-        let partial = self.site.partial_dir(release).join(hoist_config::FILE_NAME);
-        for path in [shipped, partial] {
-            if path.is_file() {
-                return Ok(Some(Config::load(&path)?));
+        let config = match given {
+            Some(config) => Some(config.clone()),
+            None => {
+                let shipped = self.site.release_dir(release).join(hoist_config::FILE_NAME);
+                let partial = self.site.partial_dir(release).join(hoist_config::FILE_NAME);
+                match [shipped, partial].into_iter().find(|path| path.is_file()) {
+                    Some(path) => Some(Config::load(&path)?),
+                    None => None,
+                }
             }
-        }
-        Ok(None)
+        };
+        config
+            .map(|config| self.with_site_settings(config))
+            .transpose()
     }
 }

@@ -136,6 +136,11 @@ fn deploy_as(
     report.files_linked = staged.stats.files_linked;
     report.bytes_written = staged.stats.bytes_written;
     report.test_count = staged.tests;
+    if let Err(error) = crate::site_settings::adopt(context, &id, request.config.as_ref(), reporter)
+    {
+        crate::stage::abandon(context, &mut journal, &error, reporter);
+        return Err(error);
+    }
     // Code tied to data: never switch (or hold) onto data the release
     // refuses; with `--with-data` the data it names moves with the code.
     let data = match &request.with_data {

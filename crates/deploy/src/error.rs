@@ -257,4 +257,14 @@ pub enum DeployError {
         /// The site root.
         root: PathBuf,
     },
+    /// A config value names a variable that is set nowhere hoist looked.
+    #[error("`{key}` names `${name}`, which is set neither in {looked_in} nor in hoist's environment; add `{name}=...` to the site's env file, or export it")]
+    MissingVariable {
+        /// The config key, e.g. `database.url`.
+        key: String,
+        /// The variable, without `$`.
+        name: String,
+        /// Where it was looked for.
+        looked_in: String,
+    },
 }

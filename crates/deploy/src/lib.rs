@@ -17,6 +17,11 @@
 //! live release untouched; a failed restart or health check after the
 //! switch switches back.
 //!
+//! Every config an operation uses comes from [`Context::config_for`], which
+//! lays the site's own host settings (`<root>/site.toml`, written by the
+//! first deploy) over the given or shipped `hoist.toml`; `$NAME` values are
+//! expanded at use by [`Context::resolve`].
+//!
 //! ```no_run
 //! use hoist_deploy::{deploy, Context, DeployRequest, Silent};
 //! let context = Context::create("/srv/shop".as_ref()).unwrap();
@@ -45,6 +50,7 @@ mod restart;
 mod rollback;
 mod schema;
 mod shared;
+mod site_settings;
 mod stage;
 mod status;
 mod switch;
@@ -69,5 +75,6 @@ pub use schema::{
     backup_dir, db_backup, db_diff, db_migrate, db_repair, db_restore, db_rollback, db_status,
     predated_by, schema_summary, BackupReport, Schema, SchemaDiff, SchemaSummary,
 };
+pub use site_settings::resolve;
 pub use status::{previous_release, releases, status, ReleaseInfo, Status};
 pub use verify::verify_release;

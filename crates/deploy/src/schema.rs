@@ -30,7 +30,7 @@ impl Schema {
         dir: PathBuf,
     ) -> Result<Schema, DeployError> {
         Ok(Schema {
-            target: Target::parse(&database.url, context.site.root())?,
+            target: context.database_target(database)?,
             migrations_dir: dir,
             lock_timeout: database.lock_timeout,
             keep_backups: database.keep_backups,

@@ -87,20 +87,11 @@ impl Releases {
     }
 }
 
-/// `KEY=value` lines; `#` comments and blank lines are skipped. The file
-/// holds secrets: one every local user can read is refused, naming the fix.
+/// The site's env file, as the config crate reads it (the same lines
+/// `$NAME` in config values are looked up in). The file holds secrets: one
+/// every local user can read is refused, naming the fix.
 fn read_env_file(path: &std::path::Path) -> Result<Vec<(String, String)>, AgentError> {
-    let text = hoist_site::read_secret(path)?;
-    Ok(text
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .filter_map(|line| line.split_once('='))
-        .map(|(key, value)| {
-            (
-                key.trim().to_owned(),
-                value.trim().trim_matches('"').to_owned(),
-            )
-        })
-        .collect())
+    Ok(hoist_config::parse_env_file(&hoist_site::read_secret(
+        path,
+    )?))
 }

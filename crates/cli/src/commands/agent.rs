@@ -21,11 +21,13 @@ pub struct Args {
 }
 
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
-    let Some(found) = crate::target::config(global)? else {
-        bail!("no `hoist.toml` here; the agent needs one with a `[process]` section (pass `--config FILE`)");
+    let found = crate::target::config(global)?;
+    let root = crate::target::root(global, found.as_ref())?;
+    let config = match crate::site::overlay(&root, found)? {
+        Some(config) => config,
+        None => live_config(&root)?,
     };
-    let root = crate::target::root(global, Some(&found))?;
-    let config = found.0;
+    let config = resolve_host_values(&root, config)?;
     let site = hoist_site::Site::create(&root)?;
     raise_open_file_limit();
     // One thread means one event loop, as nginx runs one per worker: no
@@ -359,6 +361,45 @@ async fn tcp_admin(
             Err(error).with_context(|| format!("cannot listen on `{listen}` for the admin API"))
         }
     }
+}
+
+/// Without a `hoist.toml`: the live release's own, with the site's
+/// `site.toml` over it, so `hoist agent --root R` needs nothing else.
+fn live_config(root: &std::path::Path) -> anyhow::Result<hoist_config::Config> {
+    let missing = || {
+        anyhow::anyhow!("no `hoist.toml` here and no live release at `{}` shipping one; the agent needs a `[process]` section (pass `--config FILE`)", root.display())
+    };
+    let context = hoist_deploy::Context::open_read_only(root).map_err(|_| missing())?;
+    let live = context.site.live()?.ok_or_else(missing)?;
+    context.config_for(&live, None)?.ok_or_else(missing)
+}
+
+/// The proxy's addresses and files with `$NAME` expanded from the site's
+/// env file and environment; held in memory only, never written.
+fn resolve_host_values(
+    root: &std::path::Path,
+    mut config: hoist_config::Config,
+) -> anyhow::Result<hoist_config::Config> {
+    let env_file = config.process.as_ref().and_then(|p| p.env_file.clone());
+    let resolve =
+        |key: &str, value: &str| hoist_deploy::resolve(root, env_file.as_deref(), key, value);
+    let proxy = &mut config.proxy;
+    proxy.listen = resolve("proxy.listen", &proxy.listen)?;
+    if let Some(listen) = &mut proxy.admin_listen {
+        *listen = resolve("proxy.admin_listen", listen)?;
+    }
+    for backend in &mut proxy.backend {
+        backend.url = resolve("proxy.backend.url", &backend.url)?;
+    }
+    for (key, path) in [
+        ("proxy.tls_cert", &mut proxy.tls_cert),
+        ("proxy.tls_key", &mut proxy.tls_key),
+    ] {
+        if let Some(path) = path {
+            *path = resolve(key, &path.to_string_lossy())?.into();
+        }
+    }
+    Ok(config)
 }
 
 /// The soft open-file limit in force (1024, the usual default, if unknown).

@@ -262,9 +262,13 @@ pub(crate) fn schema(
         (None, Some(live)) => context.config_for(live, None)?,
         (None, None) => None,
     };
-    let database = config.and_then(|config| config.database).context(
-        "no `[database]` in hoist.toml or the live release's: add `[database] url = \"sqlite://shared/app.db\"`",
-    )?;
+    let site = context.site_settings()?;
+    let database = config
+        .and_then(|config| config.database)
+        .or_else(|| site.as_ref().and_then(hoist_config::SiteConfig::database))
+        .context(
+            "no `[database]` in the site's `site.toml`, hoist.toml or the live release's: add `[database] url = \"sqlite://shared/app.db\"`",
+        )?;
     let dir = match (migrations, &live) {
         (Some(dir), _) => dir.to_owned(),
         (None, Some(live)) => context.site.release_dir(live).join(&database.migrations),
@@ -280,13 +284,15 @@ pub(crate) fn schema(
     Ok(Schema::new(context, &database, dir)?)
 }
 
-/// `--against`: a url as given, or a site root whose live release names its database.
+/// `--against`: a url as given, or a site root: its own database, from its
+/// `site.toml` (never from this site's or the working directory's config).
 fn other_target(against: &str) -> anyhow::Result<Target> {
     if against.contains("://") {
         return Ok(Target::parse(against, Path::new("."))?);
     }
     let root = Path::new(against);
-    let other = Context::open(root).with_context(|| format!("cannot open site `{against}`"))?;
+    let other =
+        Context::open_read_only(root).with_context(|| format!("cannot open site `{against}`"))?;
     let live = other
         .site
         .live()?
@@ -295,5 +301,5 @@ fn other_target(against: &str) -> anyhow::Result<Target> {
         .config_for(&live, None)?
         .and_then(|config| config.database)
         .with_context(|| format!("the live release of `{against}` has no `[database]`"))?;
-    Ok(Target::parse(&database.url, other.site.root())?)
+    Ok(other.database_target(&database)?)
 }

@@ -103,7 +103,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     }
     let request = DeployRequest {
         artifact,
-        config: config.map(|(config, _)| config),
+        config: crate::site::overlay(&root, config)?,
         reason: args.reason,
         hold: args.hold,
         pause,

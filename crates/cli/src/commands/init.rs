@@ -3,6 +3,9 @@ use anyhow::{bail, Context};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  hoist init                         write ./hoist.toml\n  hoist init --site --root /srv/shop -c prod.toml   store prod.toml's host settings as the site's own\n  hoist init --site --force --root /srv/shop        replace them with a commented template"
+)]
 pub struct Args {
     /// Where to write it.
     #[arg(default_value = hoist_config::FILE_NAME)]
@@ -10,9 +13,16 @@ pub struct Args {
     /// Overwrite an existing file.
     #[arg(long)]
     force: bool,
+    /// Write the site's own host settings, `<root>/site.toml`, from the
+    /// host sections of `-c FILE` (or a commented template).
+    #[arg(long)]
+    site: bool,
 }
 
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
+    if args.site {
+        return site(global, args.force);
+    }
     if args.path.exists() && !args.force {
         bail!(
             "`{}` already exists; pass `--force` to overwrite it",
@@ -26,6 +36,39 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         args.path.display()
     );
     let result = serde_json::json!({ "wrote": args.path });
+    crate::output::json_result(global.json, &result)?;
+    Ok(crate::EXIT_OK)
+}
+
+/// `hoist init --site`: the site's `site.toml`, durably.
+fn site(global: &Global, force: bool) -> anyhow::Result<i32> {
+    let config = crate::target::config(global)?;
+    let root = crate::target::root(global, config.as_ref())?;
+    let path = root.join(hoist_config::SITE_FILE);
+    if path.exists() && !force {
+        bail!(
+            "`{}` already exists; edit it, or pass `--force` to replace it",
+            path.display()
+        );
+    }
+    let (text, from) = match &config {
+        Some((config, from)) => (
+            hoist_config::SiteConfig::render(config).unwrap_or_default(),
+            format!("the host settings of `{}`", from.display()),
+        ),
+        None => (
+            hoist_config::SITE_TEMPLATE.to_owned(),
+            "a commented template".to_owned(),
+        ),
+    };
+    let site = hoist_site::Site::create(&root)
+        .with_context(|| format!("cannot use site `{}`", root.display()))?;
+    hoist_site::durable::write_state(&path, text.as_bytes(), site.state_access())?;
+    eprintln!(
+        "wrote `{}` from {from}; every command on this site now takes its host settings from it",
+        path.display()
+    );
+    let result = serde_json::json!({ "wrote": path });
     crate::output::json_result(global.json, &result)?;
     Ok(crate::EXIT_OK)
 }

@@ -1,0 +1,132 @@
+//! A site's own host settings (`<root>/site.toml`) and the variables its
+//! config values name.
+//!
+//! Every config a command on the site uses passes through
+//! [`Context::config_for`], which lays the site's host settings over it:
+//! a release's shipped `hoist.toml` or the working directory's cannot
+//! point a command at another site's database. The first deploy stores
+//! the settings it ran with ([`adopt`]); from then on `site.toml` is the
+//! site's. Values such as `database.url = "$DB_URL"` are expanded only
+//! where used ([`Context::resolve`]), from the site's env file and then
+//! hoist's environment, so the secret is never written anywhere.
+
+use crate::{Context, DeployError, Reporter};
+use hoist_config::{Config, SiteConfig, SITE_FILE};
+use std::path::Path;
+
+impl Context {
+    /// The site's `site.toml`, or `None` before its first deploy.
+    pub fn site_settings(&self) -> Result<Option<SiteConfig>, DeployError> {
+        Ok(SiteConfig::load(self.site.root())?)
+    }
+
+    /// `config` with this site's host settings, when it has a `site.toml`.
+    pub fn with_site_settings(&self, config: Config) -> Result<Config, DeployError> {
+        Ok(match self.site_settings()? {
+            Some(site) => config.with_site(&site),
+            None => config,
+        })
+    }
+
+    /// `value` (of config key `key`) with `$NAME` and `${NAME}` expanded
+    /// from the site's env file (`[process] env_file` of its `site.toml`),
+    /// then hoist's environment.
+    pub fn resolve(&self, key: &str, value: &str) -> Result<String, DeployError> {
+        if !value.contains('$') {
+            return Ok(value.to_owned());
+        }
+        let site = self.site_settings()?;
+        let env_file = site.as_ref().and_then(SiteConfig::env_file);
+        resolve(self.site.root(), env_file, key, value)
+    }
+}
+
+impl Context {
+    /// Where `database` is, its url expanded; a bad expanded url is named
+    /// as written (`$DB_URL`), never by the secret it expanded to.
+    pub fn database_target(
+        &self,
+        database: &hoist_config::Database,
+    ) -> Result<hoist_db::Target, DeployError> {
+        let url = self.resolve("database.url", &database.url)?;
+        hoist_db::Target::parse(&url, self.site.root()).map_err(|error| match error {
+            hoist_db::DbError::BadUrl { .. } if url != database.url => hoist_db::DbError::BadUrl {
+                url: database.url.clone(),
+            }
+            .into(),
+            error => error.into(),
+        })
+    }
+}
+
+/// `value` (of config key `key`) with `$NAME` and `${NAME}` expanded from
+/// `env_file` (relative to `root`), then hoist's environment; for callers
+/// without a [`Context`] (the agent).
+pub fn resolve(
+    root: &Path,
+    env_file: Option<&str>,
+    key: &str,
+    value: &str,
+) -> Result<String, DeployError> {
+    if !value.contains('$') {
+        return Ok(value.to_owned());
+    }
+    let env_file = env_file.map(|file| root.join(file));
+    let from_file = match &env_file {
+        Some(path) => hoist_config::parse_env_file(&hoist_site::read_secret(path)?),
+        None => Vec::new(),
+    };
+    let lookup = |name: &str| {
+        from_file
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+            .or_else(|| std::env::var(name).ok())
+    };
+    hoist_config::expand(value, lookup).map_err(|missing| DeployError::MissingVariable {
+        key: key.to_owned(),
+        name: missing.name,
+        looked_in: match env_file {
+            Some(path) => format!("the env file `{}`", path.display()),
+            None => format!(
+                "an env file (`{}` sets no `[process] env_file`)",
+                root.join(SITE_FILE).display()
+            ),
+        },
+    })
+}
+
+/// On a site without `site.toml` (its first deploy, or one made before
+/// sites kept their settings), stores the host settings of `config` (the
+/// given one, else the one `release` ships) and says where they came from
+/// and where they now live.
+pub(crate) fn adopt(
+    context: &Context,
+    release: &str,
+    config: Option<&Config>,
+    reporter: &dyn Reporter,
+) -> Result<(), DeployError> {
+    let path = context.site.root().join(SITE_FILE);
+    if path.exists() {
+        return Ok(());
+    }
+    let Some(config) = context.config_for(release, config)? else {
+        return Ok(());
+    };
+    let Some(text) = SiteConfig::render(&config) else {
+        return Ok(());
+    };
+    // The settings may name a database with its password: not world-readable.
+    hoist_site::durable::write_state(&path, text.as_bytes(), context.site.state_access())?;
+    let from = config
+        .path()
+        .map_or_else(String::new, |from| format!(" from `{}`", from.display()));
+    reporter.step(
+        "site",
+        &format!(
+            "host settings{from} are now kept in `{}`; edit it (or `hoist init --site --force`) to change them",
+            path.display()
+        ),
+    );
+    Ok(())
+}
