@@ -48,7 +48,14 @@ fn restart_by_usr2(toad: &Toad, extra: &str) {
         toad.pid_file.display(),
         toad.port
     );
-    toad.env.write("hoist.toml", &config(&restart));
+    host_settings(&toad.env, &config(&restart));
+}
+
+/// `restart` and `health` are host settings: they live in the site's
+/// `site.toml`, which `init --site --force` replaces from the new config.
+fn host_settings(env: &Env, text: &str) {
+    env.write("hoist.toml", text);
+    env.hoist().args(["init", "--site", "--force"]).run();
 }
 
 // hypnotoad kept its old workers when v2 died at start; their 2xx made hoist report v2 live.
@@ -96,14 +103,15 @@ fn hypnotoad_hot_deploy_kept_old_code_reported_live() {
         (
             last["op"].as_str(),
             last["outcome"].as_str(),
-            last["release"].as_str(),
+            last["from"].as_str(),
             last["to"].as_str()
         ),
+        // `to` is what the deploy aimed at; `rolled-back` says it did not stay.
         (
             Some("deploy"),
             Some("rolled-back"),
-            Some(v2.as_str()),
-            Some(toad.v1.as_str())
+            Some(toad.v1.as_str()),
+            Some(v2.as_str())
         ),
         "{last}"
     );
@@ -158,7 +166,7 @@ fn restart_that_replaced_nothing_reported_done() {
         "restart = \"true\"\nhealth = \"http://127.0.0.1:{}/\"\nhealth_timeout = \"2s\"\n",
         toad.port
     );
-    toad.env.write("hoist.toml", &config(&health));
+    host_settings(&toad.env, &config(&health));
     toad.env
         .hoist()
         .arg("restart")
