@@ -21,12 +21,14 @@ pub fn overlay(root: &Path, config: Option<(Config, PathBuf)>) -> anyhow::Result
     let differing = site.differing_keys(&config);
     if !differing.is_empty() {
         let keys: Vec<String> = differing.iter().map(|key| format!("`{key}`")).collect();
+        // `deploy.root` is relative to the config: name the file as a person finds it.
+        let file = std::fs::canonicalize(site.path()).unwrap_or_else(|_| site.path().to_owned());
         let _ = writeln!(
             std::io::stderr().lock(),
             "warning: `{}` differs from this site's own settings in {}; the site's are used. Edit `{}` to change them, or replace it with `hoist init --site --force -c {}`",
             path.display(),
             keys.join(", "),
-            site.path().display(),
+            file.display(),
             path.display(),
         );
     }
