@@ -14,6 +14,7 @@ mod data;
 mod duration;
 mod error;
 mod limits;
+mod plain;
 mod schedule;
 mod schema;
 mod template;
