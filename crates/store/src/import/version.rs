@@ -44,9 +44,9 @@ fn strip_extension(name: &str) -> &str {
 fn split_name_version(text: &str) -> Option<(&str, &str)> {
     let at = text
         .char_indices()
-        .filter(|&(at, c)| c == '-' && text[at + 1..].starts_with(|d: char| d.is_ascii_digit()))
-        .map(|(at, _)| at)
-        .last()?;
+        .rev()
+        .find(|&(at, c)| c == '-' && text[at + 1..].starts_with(|d: char| d.is_ascii_digit()))
+        .map(|(at, _)| at)?;
     let (name, version) = (&text[..at], &text[at + 1..]);
     (!name.is_empty()).then_some((name, version))
 }
