@@ -45,9 +45,8 @@ fn releases_json_into_closed_pipe_printed_broken_pipe() {
 fn config_type_error_was_serde_jargon() {
     let config = util::DEFAULT_CONFIG.replace("keep_releases = 3", "keep_releases = \"five\"");
     let env = Env::with_config(&config);
-    let output = env.hoist().args(["build", "--json"]).code(1).run();
-    let error: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    let message = error["error"]["message"].as_str().unwrap();
+    let output = env.hoist().arg("build").code(1).run();
+    let message = String::from_utf8_lossy(&output.stderr);
     assert!(
         message.contains("`deploy.keep_releases` must be a whole number")
             && message.contains("got the string \"five\"")
@@ -55,7 +54,9 @@ fn config_type_error_was_serde_jargon() {
             && !message.contains("invalid type"),
         "{message}"
     );
-    assert_eq!(error["error"]["kind"], "config-invalid");
+    let output = env.hoist().args(["build", "--json"]).code(1).run();
+    let error: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(error["error"]["kind"], "config-invalid", "{error}");
 }
 
 // A foreign `DDGC-0.940.tar.gz` was called "corrupt or truncated: Unknown frame descriptor".
@@ -73,6 +74,14 @@ fn foreign_tarball_was_called_corrupt() {
         .status()
         .unwrap();
     assert!(status.success());
+    let output = env.hoist().arg("deploy").arg(&tarball).code(1).run();
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        message.contains("is not a hoist artifact")
+            && message.contains("gzip")
+            && message.contains("hint: hoist build --from-tarball"),
+        "{message}"
+    );
     let output = env
         .hoist()
         .arg("deploy")
@@ -81,11 +90,6 @@ fn foreign_tarball_was_called_corrupt() {
         .code(1)
         .run();
     let error: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    let message = error["error"]["message"].as_str().unwrap();
-    assert!(
-        message.contains("is not a hoist artifact") && message.contains("gzip"),
-        "{message}"
-    );
     assert_eq!(error["error"]["kind"], "artifact-not-hoist");
     assert!(
         error["error"]["hint"]
