@@ -45,12 +45,14 @@ impl Report {
         let text = error.to_string();
         let first = text.lines().next().unwrap_or_default();
         let message = first.strip_prefix("error: ").unwrap_or(first).to_owned();
-        // `hoist <subcommand> --help` for the first word that is not an option.
+        // `hoist <subcommand> --help` for the first word that names one
+        // (not an option's value: `--root /srv/shop`).
+        let command = <crate::cli::Cli as clap::CommandFactory>::command();
         let subcommand = args
             .iter()
             .skip(1)
             .filter_map(|arg| arg.to_str())
-            .find(|arg| !arg.starts_with('-'));
+            .find(|arg| command.find_subcommand(arg).is_some());
         let hint = match subcommand {
             Some(name) => format!("hoist {name} --help"),
             None => "hoist --help".to_owned(),
