@@ -38,6 +38,14 @@ pub enum StoreError {
         /// What it is.
         format: &'static str,
     },
+    /// The version read from an imported tarball cannot go into a release id.
+    #[error("version `{version}` (from {origin}) cannot be part of a release id: use letters, digits, `.`, `_`, `+` or `-`, e.g. `--version 0.940`")]
+    BadVersion {
+        /// The version as read.
+        version: String,
+        /// Where it was read: the top directory, the file name, `META.json`...
+        origin: String,
+    },
     /// A file's content does not match the digest its manifest records.
     #[error("artifact `{}`: `{entry}` does not match its manifest digest; the artifact was altered after it was built", artifact.display())]
     DigestMismatch {
@@ -114,6 +122,7 @@ impl hoist_error::Described for StoreError {
             StoreError::BuildCommand { .. } => "build-failed",
             StoreError::Glob { .. } => "config-invalid",
             StoreError::BadReleaseId(_) => "bad-release-id",
+            StoreError::BadVersion { .. } => "version-invalid",
         }
     }
 

@@ -65,11 +65,20 @@ pub fn import(options: &ImportOptions) -> Result<Packed, StoreError> {
         ))?;
     let top = extract::extract(reader, scratch.path(), options)?;
     let guessed = version::guess(tarball, top.as_deref(), scratch.path());
-    let version = options
-        .version
-        .clone()
-        .or(guessed.version)
-        .unwrap_or_else(|| "0".to_owned());
+    let (version, origin) = match (&options.version, guessed.version) {
+        (Some(version), _) => (version.clone(), "`--version`"),
+        (None, Some(version)) => (version, guessed.origin),
+        (None, None) => ("0".to_owned(), "the default"),
+    };
+    let safe = version
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'));
+    if version.is_empty() || !safe {
+        return Err(StoreError::BadVersion {
+            version,
+            origin: origin.to_owned(),
+        });
+    }
     let app = options
         .app
         .clone()

@@ -9,6 +9,8 @@ use std::path::Path;
 pub(super) struct Guessed {
     pub(super) name: Option<String>,
     pub(super) version: Option<String>,
+    /// Where they were read, for a message about a version that cannot be used.
+    pub(super) origin: &'static str,
 }
 
 /// Tries the top directory, then the file name, then the metadata files.
@@ -19,16 +21,22 @@ pub(super) fn guess(tarball: &Path, top: Option<&str>, tree: &Path) -> Guessed {
         .map(strip_extension);
     let from_names = top
         .and_then(split_name_version)
-        .or_else(|| file_name.and_then(split_name_version));
-    if let Some((name, version)) = from_names {
+        .map(|found| (found, "the tarball's top directory"))
+        .or_else(|| {
+            file_name
+                .and_then(split_name_version)
+                .map(|found| (found, "the tarball's file name"))
+        });
+    if let Some(((name, version), origin)) = from_names {
         return Guessed {
             name: Some(name.to_owned()),
             version: Some(version.to_owned()),
+            origin,
         };
     }
     ["META.json", "package.json"]
         .iter()
-        .find_map(|meta| from_metadata(&tree.join(meta)))
+        .find_map(|meta| from_metadata(&tree.join(meta), meta))
         .unwrap_or_default()
 }
 
@@ -51,7 +59,7 @@ fn split_name_version(text: &str) -> Option<(&str, &str)> {
     (!name.is_empty()).then_some((name, version))
 }
 
-fn from_metadata(path: &Path) -> Option<Guessed> {
+fn from_metadata(path: &Path, origin: &'static str) -> Option<Guessed> {
     let text = std::fs::read(path).ok()?;
     let json: serde_json::Value = serde_json::from_slice(&text).ok()?;
     let field = |key: &str| json.get(key)?.as_str().map(str::to_owned);
@@ -60,6 +68,7 @@ fn from_metadata(path: &Path) -> Option<Guessed> {
         // npm scopes (`@org/app`) are not file-name safe; the part after `/` is.
         name: field("name").map(|name| name.rsplit('/').next().unwrap_or(&name).to_owned()),
         version: Some(version),
+        origin,
     })
 }
 
