@@ -164,14 +164,59 @@ fn hostile_tarballs_are_refused_and_write_nothing_outside() {
 }
 
 #[test]
-fn xz_tarball_is_named_with_a_way_out() {
+fn xz_bzip2_and_plain_tarballs_import_and_other_files_are_named() {
     let env = Env::new();
-    let tarball = env.dir.path().join("app-1.0.tar.xz");
-    std::fs::write(&tarball, [0xfd, b'7', b'z', b'X', b'Z', 0, 0, 0]).unwrap();
+    let tarball = dzil_tarball(&env);
+    let plain = env.dir.path().join("DDGC-0.940.tar");
+    let status = std::process::Command::new("gzip")
+        .arg("-dk")
+        .arg(&tarball)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for (tool, extension) in [("xz", "xz"), ("bzip2", "bz2")] {
+        let status = std::process::Command::new(tool)
+            .arg("-k")
+            .arg(&plain)
+            .status()
+            .unwrap();
+        assert!(status.success(), "{tool}");
+        let compressed = env.dir.path().join(format!("DDGC-0.940.tar.{extension}"));
+        let built = env
+            .hoist()
+            .args([
+                "build",
+                "--json",
+                "--strip-components",
+                "1",
+                "--from-tarball",
+            ])
+            .arg(&compressed)
+            .run_json();
+        assert!(
+            built["release"].as_str().unwrap().contains("-0.940-"),
+            "{built}"
+        );
+        assert_eq!(built["files"], 4, "{tool}: {built}");
+    }
+    let built = env
+        .hoist()
+        .args([
+            "build",
+            "--json",
+            "--strip-components",
+            "1",
+            "--from-tarball",
+        ])
+        .arg(&plain)
+        .run_json();
+    assert_eq!(built["files"], 4, "{built}");
+    let zip = env.dir.path().join("app-1.0.zip");
+    std::fs::write(&zip, b"PK\x03\x04 not a tar").unwrap();
     let output = env
         .hoist()
         .args(["build", "--json", "--from-tarball"])
-        .arg(&tarball)
+        .arg(&zip)
         .code(1)
         .run();
     let error: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -180,7 +225,7 @@ fn xz_tarball_is_named_with_a_way_out() {
         error["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("xz -d"),
+            .contains(".tar.xz"),
         "{error}"
     );
 }

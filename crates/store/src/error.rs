@@ -30,8 +30,8 @@ pub enum StoreError {
         /// What it is instead, e.g. "a gzip-compressed tarball".
         format: &'static str,
     },
-    /// `--from-tarball` of a compression hoist cannot read.
-    #[error("cannot import `{}`: it is {format}, which hoist does not read; decompress it to a plain `.tar` (`xz -d` or `bunzip2`) and import that, or repack it as `.tar.gz`", path.display())]
+    /// `--from-tarball` of a file that is no tarball hoist can read.
+    #[error("cannot import `{}`: it is {format}; hoist reads `.tar`, `.tar.gz` (`.tgz`), `.tar.bz2`, `.tar.xz` and `.tar.zst`", path.display())]
     UnsupportedTarball {
         /// The file.
         path: PathBuf,

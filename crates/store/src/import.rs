@@ -1,5 +1,6 @@
 //! `hoist build --from-tarball`: a tarball made by another tool (`dzil
-//! build`, `npm pack`, `git archive`) becomes a hoist artifact.
+//! build`, `npm pack`, `git archive`; gzip, bzip2, xz, zstd or plain)
+//! becomes a hoist artifact.
 //!
 //! The tarball is extracted into a scratch directory inside the output
 //! directory under the same rules an artifact's unpack follows: every path
@@ -10,13 +11,12 @@
 //! kept: `--version`, else the `NAME-VERSION` top directory or file name,
 //! else `META.json` or `package.json` ([`version`]).
 
+mod decode;
 mod extract;
 mod version;
 
 use crate::format::Format;
 use crate::{pack, PackOptions, Packed, StoreError};
-use std::fs::File;
-use std::io::{BufReader, Read};
 use std::path::PathBuf;
 
 /// What to import and where the artifact goes.
@@ -40,20 +40,12 @@ pub struct ImportOptions {
 pub fn import(options: &ImportOptions) -> Result<Packed, StoreError> {
     let tarball = &options.tarball;
     let format = Format::sniff(tarball).map_err(StoreError::io("cannot read", tarball))?;
-    let file = File::open(tarball).map_err(StoreError::io("cannot open", tarball))?;
-    let reader: Box<dyn Read> = match format {
-        Format::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file))),
-        Format::Zstd => Box::new(
-            zstd::Decoder::new(file).map_err(StoreError::io("cannot decompress", tarball))?,
-        ),
-        Format::Tar => Box::new(BufReader::new(file)),
-        Format::Xz | Format::Bzip2 | Format::Unknown => {
-            return Err(StoreError::UnsupportedTarball {
-                path: tarball.clone(),
-                format: format.describe(),
-            })
-        }
-    };
+    if matches!(format, Format::Unknown) {
+        return Err(StoreError::UnsupportedTarball {
+            path: tarball.clone(),
+            format: format.describe(),
+        });
+    }
     std::fs::create_dir_all(&options.out_dir)
         .map_err(StoreError::io("cannot create", &options.out_dir))?;
     let scratch = tempfile::Builder::new()
@@ -63,8 +55,11 @@ pub fn import(options: &ImportOptions) -> Result<Packed, StoreError> {
             "cannot create a directory in",
             &options.out_dir,
         ))?;
-    let top = extract::extract(reader, scratch.path(), options)?;
-    let guessed = version::guess(tarball, top.as_deref(), scratch.path());
+    let tree = scratch.path().join("tree");
+    std::fs::create_dir(&tree).map_err(StoreError::io("cannot create", &tree))?;
+    let reader = decode::tar_stream(tarball, format, scratch.path(), options.max_bytes)?;
+    let top = extract::extract(reader, &tree, options)?;
+    let guessed = version::guess(tarball, top.as_deref(), &tree);
     let (version, origin) = match (&options.version, guessed.version) {
         (Some(version), _) => (version.clone(), "`--version`"),
         (None, Some(version)) => (version, guessed.origin),
@@ -84,7 +79,7 @@ pub fn import(options: &ImportOptions) -> Result<Packed, StoreError> {
         .clone()
         .or(guessed.name)
         .unwrap_or_else(|| "app".to_owned());
-    let mut pack_options = PackOptions::new(&app, scratch.path(), &options.out_dir);
+    let mut pack_options = PackOptions::new(&app, &tree, &options.out_dir);
     pack_options.version = Some(version);
     // The scratch dir may sit inside some git checkout; its HEAD is not this tarball's.
     pack_options.read_git = false;

@@ -11,8 +11,8 @@ pub struct Args {
     #[arg(long, default_value = "dist", value_name = "DIR")]
     out: PathBuf,
     /// Make the artifact from a tarball built by another tool (`dzil`,
-    /// `npm pack`, `git archive`: .tar.gz, .tgz, .tar, .tar.zst) instead of
-    /// the current directory.
+    /// `npm pack`, `git archive`: .tar, .tar.gz, .tgz, .tar.bz2, .tar.xz,
+    /// .tar.zst) instead of the current directory.
     #[arg(long, value_name = "FILE")]
     from_tarball: Option<PathBuf>,
     /// With `--from-tarball`: leading directories to drop from its paths,
