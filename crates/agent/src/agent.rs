@@ -296,7 +296,7 @@ impl Agent {
         crate::handover::send_listener(socket, fd.as_fd()).map_err(|source| AgentError::Io {
             action: "cannot send the listener to",
             path: socket.to_owned(),
-            source,
+            cause: source,
         })?;
         tracing::info!("listener handed over; draining");
         self.releases.hand_over();

@@ -29,7 +29,7 @@ pub enum AgentError {
         problem: String,
     },
     /// `current` could not be written, so the route did not move.
-    #[error("cannot point `current` at `{release}`: {source}; nothing moved: `{}` still serves and `current` still names it, and `{release}` {kept}. Fix the site root (disk space, permissions, what is in the way of `current`), then deploy again", live.as_deref().unwrap_or("nothing"))]
+    #[error("cannot point `current` at `{release}`: {cause}; nothing moved: `{}` still serves and `current` still names it, and `{release}` {kept}. Fix the site root (disk space, permissions, what is in the way of `current`), then deploy again", live.as_deref().unwrap_or("nothing"))]
     CurrentNotWritten {
         /// The release that was to go live.
         release: String,
@@ -38,7 +38,7 @@ pub enum AgentError {
         /// What became of the candidate: stopped, or warm or held again.
         kept: &'static str,
         /// Why `current` could not be written (boxed: it is large, and rare).
-        source: Box<hoist_site::SiteError>,
+        cause: Box<hoist_site::SiteError>,
     },
     /// The agent is shutting down and takes no new work.
     #[error("the agent is shutting down")]
@@ -47,14 +47,14 @@ pub enum AgentError {
     #[error("release `{0}` is not on disk")]
     UnknownRelease(String),
     /// An I/O error on a named path.
-    #[error("{action} `{}`: {source}", path.display())]
+    #[error("{action} `{}`: {cause}", path.display())]
     Io {
         /// What the agent was doing.
         action: &'static str,
         /// The path.
         path: PathBuf,
         /// The error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The site layout refused.
     #[error(transparent)]
@@ -91,4 +91,33 @@ pub enum AgentError {
     /// The agent answered with an error.
     #[error("{0}")]
     Remote(String),
+}
+
+impl hoist_error::Described for AgentError {
+    fn kind(&self) -> &'static str {
+        match self {
+            AgentError::NoProcessConfig | AgentError::ReleaseConfig { .. } => "config-invalid",
+            AgentError::NotReady { .. } => "not-ready",
+            AgentError::CurrentNotWritten { .. } | AgentError::Io { .. } => "io",
+            AgentError::ShuttingDown => "agent-stopping",
+            AgentError::UnknownRelease(_) => "unknown-release",
+            AgentError::Site(inner) => inner.kind(),
+            AgentError::Unreachable { .. } => "agent-unreachable",
+            AgentError::LastHealthyBackend { .. } => "last-backend",
+            AgentError::DataReloadFailed { .. } => "data-reload-failed",
+            AgentError::Remote(_) => "agent-refused",
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            AgentError::Site(inner) => inner.hint(),
+            AgentError::Unreachable { .. } => hoist_error::command("agent"),
+            AgentError::UnknownRelease(_) => hoist_error::command("releases"),
+            AgentError::LastHealthyBackend { backend } => {
+                hoist_error::command(&format!("drain --force {backend}"))
+            }
+            _ => None,
+        }
+    }
 }

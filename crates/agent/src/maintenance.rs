@@ -100,8 +100,29 @@ fn read_flag(agent: &Agent) -> Result<Option<Maintenance>, String> {
     };
     Ok(Some(Maintenance {
         message: message.to_owned(),
+        until: sidecar_until(&site, &relative),
         ..Maintenance::default()
     }))
+}
+
+/// The `until` that `hoist maint on --until` (run with no agent) kept in
+/// `<flag>.json` beside the flag file, read the same way: beneath the site,
+/// through no symlink, a few KB at most.
+fn sidecar_until(site: &hoist_beneath::Dir, flag: &std::path::Path) -> Option<jiff::Timestamp> {
+    use std::io::Read;
+    #[derive(serde::Deserialize)]
+    struct Record {
+        until: Option<jiff::Timestamp>,
+    }
+    let mut name = flag.as_os_str().to_owned();
+    name.push(".json");
+    let mut bytes = Vec::new();
+    site.open_file(std::path::Path::new(&name))
+        .ok()?
+        .take(MAX_FLAG_BYTES)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    serde_json::from_slice::<Record>(&bytes).ok()?.until
 }
 
 /// Reads the flag file and the windows once, now: a restarted or upgraded

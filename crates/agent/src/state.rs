@@ -123,7 +123,7 @@ pub(crate) fn load(site: &Site) -> Result<State, AgentError> {
         Err(source) => Err(AgentError::Io {
             action: "cannot read",
             path,
-            source,
+            cause: source,
         }),
     }
 }

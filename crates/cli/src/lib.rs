@@ -4,14 +4,18 @@
 
 mod cli;
 mod commands;
+mod flag_file;
 mod hangup;
 mod output;
 mod progress;
+mod report;
 mod site;
 mod target;
 
+use report::Report;
+pub(crate) use report::UsageError;
+
 use std::ffi::OsString;
-use std::io::Write as _;
 
 /// Exit code for success.
 pub const EXIT_OK: i32 = 0;
@@ -32,14 +36,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
             }
             // `--json` callers parse stdout: a usage error is a JSON object there too.
             if args.iter().any(|arg| arg == "--json") {
-                let text = error.to_string();
-                let first = text.lines().next().unwrap_or_default();
-                let first = first.strip_prefix("error: ").unwrap_or(first);
-                let _ = writeln!(
-                    std::io::stdout().lock(),
-                    "{}",
-                    serde_json::json!({ "error": first, "usage": true })
-                );
+                // clap has said it on stderr already.
+                Report::usage(&error, &args).print_json();
             }
             return EXIT_USAGE;
         }
@@ -48,50 +46,28 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
     let json = cli.global.json;
     match commands::exec(cli) {
         Ok(code) => code,
+        Err(error) if report::is_broken_pipe(&error) => EXIT_OK,
+        Err(error) if error.chain().any(|cause| cause.is::<UsageError>()) => {
+            Report::from_error(&error).print(json);
+            EXIT_USAGE
+        }
         Err(error) => {
-            if is_broken_pipe(&error) {
-                return EXIT_OK;
-            }
-            let message = render(&error);
-            if json {
-                // `--json` callers parse stdout: the failure is a JSON object there too.
-                let _ = writeln!(
-                    std::io::stdout().lock(),
-                    "{}",
-                    serde_json::json!({ "error": message })
-                );
-            }
-            // Not `eprintln!`: a terminal that hung up must not turn this into a panic.
-            let _ = writeln!(std::io::stderr().lock(), "error: {message}");
+            Report::from_error(&error).print(json);
             EXIT_FAILURE
         }
     }
 }
 
-/// The error and its causes, each said once: library errors often quote
-/// their source in their own message, and `{:#}` would print it again
-/// ("No space left on device (os error 28): No space left on device ...").
-fn render(error: &anyhow::Error) -> String {
-    let mut text = String::new();
-    for cause in error.chain() {
-        let part = cause.to_string();
-        if text.contains(&part) {
-            continue;
-        }
-        if !text.is_empty() {
-            text.push_str(": ");
-        }
-        text.push_str(&part);
-    }
-    text
-}
+/// The log target of the agent's start and stop lines, which the default
+/// filter lets through at `info`: a daemon says why it stopped.
+pub(crate) const LIFECYCLE: &str = "hoist::lifecycle";
 
 /// Warnings and errors go to stderr as logfmt by default, so an agent
 /// under attack or with a backend down says so without being asked.
 /// `HOIST_LOG` sets the filter (`debug`, `hoist_proxy=info`, `off`);
 /// `HOIST_LOG_FORMAT` is `logfmt` (the default), `json` or `text`.
 fn init_logging() {
-    let filter = std::env::var("HOIST_LOG").unwrap_or_else(|_| "warn".to_owned());
+    let filter = std::env::var("HOIST_LOG").unwrap_or_else(|_| format!("warn,{LIFECYCLE}=info"));
     let filter = tracing_subscriber::EnvFilter::try_new(&filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let format = std::env::var("HOIST_LOG_FORMAT").unwrap_or_default();
@@ -114,12 +90,4 @@ fn init_logging() {
             .with_writer(std::io::stderr)
             .try_init(),
     };
-}
-
-fn is_broken_pipe(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| {
-        cause
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    })
 }

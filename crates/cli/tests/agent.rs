@@ -709,7 +709,7 @@ fn maintenance_covers_listed_paths_spares_allowed_clients_and_health_and_survive
     assert_eq!(http_get(port, "/", "text/html").0, 503);
     env.hoist()
         .args(["maint", "on", "--allow", "bogus"])
-        .code(1)
+        .code(2)
         .stderr_has("`--allow bogus`")
         .run();
 

@@ -153,12 +153,12 @@ fn maint_until_overflow_panicked_the_cli() {
     env.deploy_version("1.0.0");
     env.hoist()
         .args(["maint", "on", "--until", "1000000000h"])
-        .code(1)
+        .code(2)
         .stderr_has("over the limit of 365 days")
         .run();
     env.hoist()
         .args(["maint", "on", "--until", "2001-01-01T00:00:00Z"])
-        .code(1)
+        .code(2)
         .stderr_has("is in the past")
         .run();
     assert!(!env.site().join("maintenance").exists());

@@ -5,12 +5,12 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum ConfigError {
     /// The file could not be read at all.
-    #[error("cannot read config `{}`: {source}", path.display())]
+    #[error("cannot read config `{}`: {cause}", path.display())]
     Read {
         /// The config file.
         path: PathBuf,
         /// The underlying error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The TOML is malformed or names a key hoist does not know.
     #[error("invalid config `{}` at line {line}: {message}", path.display())]
@@ -32,4 +32,13 @@ pub enum ConfigError {
         /// What is wrong with it, phrased to follow the key.
         problem: String,
     },
+}
+
+impl hoist_error::Described for ConfigError {
+    fn kind(&self) -> &'static str {
+        match self {
+            ConfigError::Read { .. } => "config-unreadable",
+            ConfigError::Syntax { .. } | ConfigError::Value { .. } => "config-invalid",
+        }
+    }
 }

@@ -16,6 +16,7 @@ mod data;
 mod duration;
 mod error;
 mod limits;
+mod plain;
 mod schedule;
 mod schema;
 mod site;

@@ -465,7 +465,7 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
-            source,
+            cause: source,
         })?;
         Config::parse(&text, path)
     }
@@ -681,9 +681,13 @@ pub(crate) fn syntax_error(text: &str, path: &Path, error: &toml::de::Error) -> 
         path: path.to_owned(),
         line: line_of(text, offset),
         // A bad value is named by its key, as `Value` errors are.
-        message: match key_of_value_at(text, offset) {
-            Some(key) => format!("`{key}`: {message}"),
-            None => message.to_owned(),
+        message: match (
+            key_of_value_at(text, offset),
+            crate::plain::type_mismatch(message),
+        ) {
+            (Some(key), Some(plain)) => format!("`{key}` {plain}"),
+            (Some(key), None) => format!("`{key}`: {message}"),
+            (None, plain) => plain.unwrap_or_else(|| message.to_owned()),
         },
     }
 }

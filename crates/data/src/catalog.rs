@@ -117,14 +117,14 @@ impl Catalog {
                 return Err(DataError::Io {
                     action: "cannot read",
                     path,
-                    source,
+                    cause: source,
                 })
             }
         };
         serde_json::from_slice(&bytes).map_err(|error| DataError::Io {
             action: "cannot parse",
             path,
-            source: std::io::Error::other(error),
+            cause: std::io::Error::other(error),
         })
     }
 
@@ -144,7 +144,7 @@ impl Catalog {
             Err(source) => Err(DataError::Io {
                 action: "cannot read link",
                 path: link.to_owned(),
-                source,
+                cause: source,
             }),
         }
     }

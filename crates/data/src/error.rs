@@ -5,14 +5,14 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum DataError {
     /// A file operation failed.
-    #[error("{action} `{}`: {source}", path.display())]
+    #[error("{action} `{}`: {cause}", path.display())]
     Io {
         /// What was being done.
         action: &'static str,
         /// Where.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The site layer refused (durable rename, ledger path...).
     #[error(transparent)]
@@ -88,10 +88,37 @@ impl DataError {
         action: &'static str,
         path: &'a std::path::Path,
     ) -> impl FnOnce(std::io::Error) -> DataError + 'a {
-        move |source| DataError::Io {
+        move |cause| DataError::Io {
             action,
             path: path.to_owned(),
-            source,
+            cause,
+        }
+    }
+}
+
+impl hoist_error::Described for DataError {
+    fn kind(&self) -> &'static str {
+        match self {
+            DataError::Io { cause, .. } => hoist_error::io_kind(cause),
+            DataError::Site(inner) => inner.kind(),
+            DataError::Ledger(inner) => inner.kind(),
+            DataError::Corrupt { .. } => "data-corrupt",
+            DataError::Integrity { .. } => "data-integrity",
+            DataError::CheckFailed { .. } => "check-failed",
+            DataError::UnknownVersion { .. } => "unknown-data-version",
+            DataError::Ambiguous { .. } => "ambiguous-data-version",
+            DataError::Nothing(_) => "nothing-to-do",
+            DataError::Busy { .. } => "lock-held",
+            DataError::Tampered { .. } => "data-tampered",
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            DataError::Site(inner) => inner.hint(),
+            DataError::Ledger(inner) => inner.hint(),
+            DataError::UnknownVersion { .. } => hoist_error::command("data list"),
+            _ => None,
         }
     }
 }

@@ -76,7 +76,7 @@ pub(crate) fn copy_tree(
         let item = item.map_err(|error| DataError::Io {
             action: "cannot walk",
             path: error.path().unwrap_or(src).to_owned(),
-            source: error.into(),
+            cause: error.into(),
         })?;
         let relative = item.path().strip_prefix(&root).unwrap_or(item.path());
         if relative.as_os_str().is_empty() {
@@ -153,7 +153,7 @@ pub(crate) fn copy_tree(
             return Err(DataError::Io {
                 action: "cannot load (not a file, directory or symlink)",
                 path: item.path().to_owned(),
-                source: std::io::ErrorKind::Unsupported.into(),
+                cause: std::io::ErrorKind::Unsupported.into(),
             });
         };
         copied.entries.push(entry);

@@ -14,12 +14,12 @@ pub enum DbError {
         url: String,
     },
     /// The migrations directory cannot be read.
-    #[error("cannot read migrations in `{}`: {source}", path.display())]
+    #[error("cannot read migrations in `{}`: {cause}", path.display())]
     ReadDir {
         /// The directory or file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A file in the migrations directory breaks the naming rules.
     #[error("migration `{}`: {problem}", path.display())]
@@ -105,4 +105,32 @@ pub enum DbError {
         /// Why it failed.
         problem: String,
     },
+}
+
+impl hoist_error::Described for DbError {
+    fn kind(&self) -> &'static str {
+        match self {
+            DbError::BadUrl { .. } => "config-invalid",
+            DbError::ReadDir { cause, .. } => hoist_error::io_kind(cause),
+            DbError::BadMigration { .. } => "migration-invalid",
+            DbError::Drift { .. } => "migration-drift",
+            DbError::Dirty { .. } => "db-dirty",
+            DbError::Locked { .. } => "db-locked",
+            DbError::Failed { .. } => "migration-failed",
+            DbError::NoDown { .. } => "no-down-migration",
+            DbError::NotInHistory { .. } => "not-in-history",
+            DbError::Database { .. } => "db-error",
+            DbError::Backup { .. } => "backup-failed",
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            DbError::Dirty { version, .. } => {
+                hoist_error::command(&format!("db repair {version} --applied"))
+            }
+            DbError::NoDown { .. } => hoist_error::command("db restore"),
+            _ => None,
+        }
+    }
 }

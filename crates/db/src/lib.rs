@@ -38,7 +38,7 @@ pub use error::DbError;
 pub use migration::{checksum, load, Migration, Phase};
 pub use plan::{
     backup, migrate, repair, rollback, status, Drift, Pending, RunOptions, RunReport, SchemaStatus,
-    Undo,
+    StepSql, Undo,
 };
 pub use postgres::{redact, Postgres};
 pub use split::statements;

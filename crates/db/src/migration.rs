@@ -55,7 +55,7 @@ pub struct Migration {
 pub fn load(dir: &Path) -> Result<Vec<Migration>, DbError> {
     let read_dir = |source| DbError::ReadDir {
         path: dir.to_owned(),
-        source,
+        cause: source,
     };
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
@@ -88,7 +88,7 @@ pub fn load(dir: &Path) -> Result<Vec<Migration>, DbError> {
         })?;
         let text = std::fs::read_to_string(&path).map_err(|source| DbError::ReadDir {
             path: path.clone(),
-            source,
+            cause: source,
         })?;
         if !up {
             downs.push((version, text, path));

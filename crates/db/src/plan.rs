@@ -78,6 +78,18 @@ pub struct RunReport {
     pub dry_run: bool,
     /// The highest applied version afterwards.
     pub version: Option<u64>,
+    /// On a dry run, the SQL each step would run, so it can be read before
+    /// it touches the database; empty otherwise.
+    pub sql: Vec<StepSql>,
+}
+
+/// One step's SQL, shown by a dry run.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepSql {
+    /// The migration, `0003_add_email`.
+    pub name: String,
+    /// The SQL that would run (the up, or the down for a rollback).
+    pub sql: String,
 }
 
 /// Compares the files with the database's history.
@@ -281,7 +293,17 @@ fn run_locked(
             backup: None,
             dry_run: options.dry_run,
             version: status.version,
+            sql: Vec::new(),
         };
+        if options.dry_run {
+            report.sql = steps
+                .iter()
+                .map(|step| StepSql {
+                    name: step.row.name.clone(),
+                    sql: step.sql.clone(),
+                })
+                .collect();
+        }
         if options.dry_run || steps.is_empty() {
             return Ok(report);
         }

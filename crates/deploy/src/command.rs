@@ -13,6 +13,6 @@ pub(crate) fn run(
 ) -> Result<Finished, DeployError> {
     hoist_site::command::run(command, dir, env).map_err(|source| DeployError::Spawn {
         command: command.to_owned(),
-        source,
+        cause: source,
     })
 }

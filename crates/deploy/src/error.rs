@@ -160,12 +160,12 @@ pub enum DeployError {
         problem: String,
     },
     /// A command (check, test, restart) could not be started.
-    #[error("cannot run `{command}`: {source}")]
+    #[error("cannot run `{command}`: {cause}")]
     Spawn {
         /// The command.
         command: String,
         /// Why.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A check or the test suite failed; nothing was switched.
     #[error("{what} `{command}` failed ({status}); the live release is unchanged\n{tail}")]
@@ -267,4 +267,70 @@ pub enum DeployError {
         /// Where it was looked for.
         looked_in: String,
     },
+}
+
+impl hoist_error::Described for DeployError {
+    fn kind(&self) -> &'static str {
+        match self {
+            DeployError::Site(inner) => inner.kind(),
+            DeployError::Store(inner) => inner.kind(),
+            DeployError::Db(inner) => inner.kind(),
+            DeployError::Data(inner) => inner.kind(),
+            DeployError::Ledger(inner) => inner.kind(),
+            DeployError::Config(inner) => inner.kind(),
+            DeployError::PostMigration { .. } => "post-migration-failed",
+            DeployError::PendingRecovery { .. } => "recovery-pending",
+            DeployError::SchemaPredated { .. } => "schema-predated",
+            DeployError::AutoRollbackRefused { .. } => "auto-rollback-refused",
+            DeployError::DataUnsatisfied { .. } => "data-unsatisfied",
+            DeployError::NoDataRecorded { .. } => "no-data-recorded",
+            DeployError::DataReloadFailed { .. } => "data-reload-failed",
+            DeployError::DataNotTold { .. } => "data-not-told",
+            DeployError::MissingVariable { .. } => "missing-variable",
+            DeployError::NoSpace { .. } => "no-space",
+            DeployError::SharedMissing { .. } => "shared-missing",
+            DeployError::SharedThroughLink { .. }
+            | DeployError::SharedNotADirectory { .. }
+            | DeployError::SharedEscape { .. } => "shared-invalid",
+            DeployError::ConflictingRelease { .. } => "release-conflict",
+            DeployError::LedgerUnwritable { .. } => "ledger-unwritable",
+            DeployError::Spawn { .. } => "spawn-failed",
+            DeployError::CommandFailed { .. } => "check-failed",
+            DeployError::TestGate { .. } => "test-gate",
+            DeployError::SwitchedBack { .. } => "switched-back",
+            DeployError::FirstDeployFailed { .. } => "deploy-failed",
+            DeployError::CandidateFailed { .. } => "candidate-failed",
+            DeployError::UndoneButNotSwitched { .. } => "undone-not-switched",
+            DeployError::LiveChanged { .. } => "live-changed",
+            DeployError::NeedsAgent { .. } => "agent-needed",
+            DeployError::NoPrevious => "no-previous",
+            DeployError::UnknownRelease(_) => "unknown-release",
+            DeployError::ReleaseFailed { .. } => "release-failed",
+            DeployError::ReleaseDrift { .. } => "verify-failed",
+            DeployError::NothingLive { .. } => "nothing-live",
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        use hoist_error::command;
+        match self {
+            DeployError::Site(inner) => inner.hint(),
+            DeployError::Store(inner) => inner.hint(),
+            DeployError::Db(inner) => inner.hint(),
+            DeployError::Data(inner) => inner.hint(),
+            DeployError::Ledger(inner) => inner.hint(),
+            DeployError::Config(inner) => inner.hint(),
+            DeployError::PostMigration { .. } => command("db migrate"),
+            DeployError::PendingRecovery { .. }
+            | DeployError::DataNotTold { .. }
+            | DeployError::LedgerUnwritable { .. } => command("recover"),
+            DeployError::SchemaPredated { .. } => command("rollback --with-db"),
+            DeployError::NoSpace { .. } => command("prune"),
+            DeployError::NeedsAgent { .. } => command("agent"),
+            DeployError::NoPrevious | DeployError::UnknownRelease(_) => command("releases"),
+            DeployError::AutoRollbackRefused { fix, .. }
+            | DeployError::DataUnsatisfied { fix, .. } => Some(fix.clone()),
+            _ => None,
+        }
+    }
 }

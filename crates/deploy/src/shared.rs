@@ -162,7 +162,7 @@ fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Deplo
         DeployError::Site(hoist_site::SiteError::Io {
             action,
             path,
-            source,
+            cause: source,
         })
     }
 }

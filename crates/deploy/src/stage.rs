@@ -207,7 +207,7 @@ fn copy_in(context: &Context, source: &Path, incoming: &Path) -> Result<(), Depl
             .map_err(|error| hoist_site::SiteError::Io {
                 action: "cannot read",
                 path: source.to_owned(),
-                source: error,
+                cause: error,
             })?
             .len();
         let free = free_space(&context.site.incoming_dir())?;
@@ -227,7 +227,7 @@ fn copy_in(context: &Context, source: &Path, incoming: &Path) -> Result<(), Depl
             return Err(hoist_site::SiteError::Io {
                 action: "cannot copy the artifact to",
                 path: partial,
-                source,
+                cause: source,
             }
             .into());
         }

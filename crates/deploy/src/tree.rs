@@ -15,7 +15,7 @@ pub(crate) fn seal(dir: &Path) -> Result<(), DeployError> {
         move |source| hoist_site::SiteError::Io {
             action: "cannot seal",
             path,
-            source,
+            cause: source,
         }
     };
     let tree = Dir::open(dir).map_err(failed(dir))?;

@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 #[non_exhaustive]
 pub enum LedgerError {
     /// SQLite refused.
-    #[error("ledger `{}`: {source}", path.display())]
+    #[error("ledger `{}`: {cause}", path.display())]
     Sqlite {
         /// The ledger file.
         path: PathBuf,
         /// SQLite's error.
-        source: rusqlite::Error,
+        cause: rusqlite::Error,
     },
     /// The file cannot be opened or read by this user.
     #[error("cannot read the ledger `{}` ({problem}); read commands need read access to the site: run them as root, or as a member of the site's group (README, \"Security model\")", path.display())]
@@ -29,7 +29,7 @@ pub enum LedgerError {
         problem: String,
     },
     /// A write could not be made in the ledger, nor set aside for later.
-    #[error("ledger `{}` could not take a write ({problem}), and neither could `{}`: {source}", path.display(), pending.display())]
+    #[error("ledger `{}` could not take a write ({problem}), and neither could `{}`: {cause}", path.display(), pending.display())]
     NotRecorded {
         /// The ledger file.
         path: PathBuf,
@@ -38,7 +38,7 @@ pub enum LedgerError {
         /// The pending file.
         pending: PathBuf,
         /// Why that failed too.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 
@@ -69,8 +69,26 @@ impl LedgerError {
             },
             _ => LedgerError::Sqlite {
                 path: path.to_owned(),
-                source,
+                cause: source,
             },
+        }
+    }
+}
+
+impl hoist_error::Described for LedgerError {
+    fn kind(&self) -> &'static str {
+        match self {
+            LedgerError::Sqlite { .. } => "ledger-error",
+            LedgerError::Unreadable { .. } => "ledger-unreadable",
+            LedgerError::Damaged { .. } => "ledger-damaged",
+            LedgerError::NotRecorded { .. } => "ledger-unwritable",
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            LedgerError::Damaged { .. } => hoist_error::command("recover"),
+            _ => None,
         }
     }
 }

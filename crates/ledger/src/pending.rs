@@ -101,7 +101,7 @@ impl Ledger {
                 path: self.path.clone(),
                 problem,
                 pending,
-                source,
+                cause: source,
             }),
         }
     }
@@ -118,7 +118,7 @@ impl Ledger {
                     path: self.path.clone(),
                     problem: "the pending writes could not be read".into(),
                     pending,
-                    source,
+                    cause: source,
                 })
             }
         };
@@ -131,7 +131,7 @@ impl Ledger {
             path: self.path.clone(),
             problem: "replayed, but the pending file could not be removed".into(),
             pending: pending.clone(),
-            source,
+            cause: source,
         })?;
         Ok(writes.len())
     }

@@ -43,7 +43,7 @@ pub fn salvage(path: &Path) -> Result<Option<Salvaged>, LedgerError> {
         path: path.to_owned(),
         problem: format!("it is damaged ({problem}) and could not be moved aside"),
         pending: moved_to.clone(),
-        source,
+        cause: source,
     };
     std::fs::rename(path, &moved_to).map_err(io)?;
     let journal = path.with_file_name(format!(

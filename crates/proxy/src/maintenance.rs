@@ -22,7 +22,8 @@ pub struct Maintenance {
     /// Client networks (CIDR) that still reach the app, so the team can test.
     #[serde(default)]
     pub allow: Vec<String>,
-    /// The app's own page, with `{{message}}` and `{{until}}` placeholders.
+    /// The app's own page, with `{{message}}`, `{{until}}` (the time,
+    /// `Tue, 01 Dec 2026 10:00 GMT`, or empty) and `{{until_text}}` (a sentence).
     pub page: Option<String>,
 }
 
@@ -119,9 +120,16 @@ impl Maintenance {
         let message = escape(&self.message);
         let until = escape(&self.until_text(ahead, now));
         if let Some(page) = &self.page {
+            // `{{until}}` is the time itself, for a page that words it its
+            // own way; `{{until_text}}` is the sentence the default page shows.
+            let time = self
+                .until
+                .map(|until| until.strftime("%a, %d %b %Y %H:%M GMT").to_string())
+                .unwrap_or_default();
             return page
                 .replace("{{message}}", &message)
-                .replace("{{until}}", &until);
+                .replace("{{until_text}}", &until)
+                .replace("{{until}}", &time);
         }
         format!(
             "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -286,12 +294,22 @@ mod tests {
     fn templates_get_message_and_until() {
         let maintenance = Maintenance {
             message: "Back soon".into(),
-            page: Some("<p>{{message}} / {{until}}</p>".into()),
+            page: Some("<p>{{message}} / {{until_text}}</p>".into()),
             ..Maintenance::default()
         };
         assert_eq!(
             maintenance.html(None, at("2026-11-22T12:00:00Z")),
             "<p>Back soon / We will be back shortly.</p>"
+        );
+        // `{{until}}` is the time, not a sentence.
+        let timed = Maintenance {
+            until: Some(at("2026-12-01T10:00:00Z")),
+            page: Some("<p>back {{until}}</p>".into()),
+            ..maintenance
+        };
+        assert_eq!(
+            timed.html(Some(at("2026-12-01T10:00:00Z")), at("2026-12-01T09:00:00Z")),
+            "<p>back Tue, 01 Dec 2026 10:00 GMT</p>"
         );
     }
 }

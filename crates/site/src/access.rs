@@ -48,7 +48,7 @@ impl StateAccess {
             fchown(file, None, Some(Gid::from_raw(group))).map_err(|errno| SiteError::Io {
                 action: "cannot set the group of",
                 path: path.to_owned(),
-                source: errno.into(),
+                cause: errno.into(),
             })?;
         }
         Ok(())

@@ -73,7 +73,7 @@ pub fn remove_file(path: &Path) -> Result<(), SiteError> {
         Err(source) => Err(SiteError::Io {
             action: "cannot remove",
             path: path.to_owned(),
-            source,
+            cause: source,
         }),
     }
 }
@@ -85,7 +85,7 @@ pub fn sync_filesystem(path: &Path) -> Result<(), SiteError> {
     nix::unistd::syncfs(&file).map_err(|errno| SiteError::Io {
         action: "cannot sync file system of",
         path: path.to_owned(),
-        source: errno.into(),
+        cause: errno.into(),
     })
 }
 

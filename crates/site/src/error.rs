@@ -5,14 +5,14 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum SiteError {
     /// An I/O error on a named path.
-    #[error("{action} `{}`: {source}", path.display())]
+    #[error("{action} `{}`: {cause}", path.display())]
     Io {
         /// What hoist was doing.
         action: &'static str,
         /// The path involved.
         path: PathBuf,
         /// The underlying error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The root does not exist or is not a hoist site.
     #[error("`{}` is not a hoist site (no `releases/` dir); deploy to it once, or pass the right `--root`", root.display())]
@@ -35,7 +35,7 @@ pub enum SiteError {
         target: PathBuf,
     },
     /// Another live deploy holds the lock.
-    #[error("the site is locked by {holder}; wait for it, or if it is stuck run `hoist unlock --reason ...`")]
+    #[error("the site is locked by {holder}; {}", if holder.user.is_empty() { "wait for it to finish, or stop it (`fuser -v deploy.lock` in the site root shows it)" } else { "wait for it, or if it is stuck run `hoist unlock --reason ...`" })]
     Locked {
         /// Who holds it.
         holder: crate::LockHolder,
@@ -66,10 +66,39 @@ impl SiteError {
         path: impl Into<PathBuf>,
     ) -> impl FnOnce(std::io::Error) -> SiteError {
         let path = path.into();
-        move |source| SiteError::Io {
+        move |cause| SiteError::Io {
             action,
             path,
-            source,
+            cause,
+        }
+    }
+}
+
+impl hoist_error::Described for SiteError {
+    fn kind(&self) -> &'static str {
+        match self {
+            SiteError::Io { cause, .. } => hoist_error::io_kind(cause),
+            SiteError::NotASite { .. } => "not-a-site",
+            SiteError::CurrentIsDirectory { .. } => "current-is-directory",
+            SiteError::CurrentIsForeign { .. } => "current-is-foreign",
+            SiteError::Locked { .. } => "lock-held",
+            SiteError::SecretExposed { .. } => "secret-exposed",
+            SiteError::BadStateFile { .. } => "state-file-invalid",
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            // Not hoist's lock: `unlock` cannot break a live flock; show who has it.
+            SiteError::Locked { holder } if holder.user.is_empty() => {
+                Some("fuser -v deploy.lock".to_owned())
+            }
+            SiteError::Locked { .. } => hoist_error::command("unlock --reason ..."),
+            SiteError::SecretExposed { file, .. } => Some(format!("chmod 600 {}", file.display())),
+            SiteError::CurrentIsDirectory { path } => {
+                Some(format!("mv {0} {0}.old", path.display()))
+            }
+            _ => None,
         }
     }
 }

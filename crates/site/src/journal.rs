@@ -170,7 +170,7 @@ impl Journal {
                 return Err(SiteError::Io {
                     action: "cannot read",
                     path,
-                    source,
+                    cause: source,
                 })
             }
         };

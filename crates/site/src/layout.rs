@@ -107,7 +107,7 @@ impl Site {
                 return Err(SiteError::Io {
                     action: "cannot stat",
                     path: link,
-                    source,
+                    cause: source,
                 })
             }
         };

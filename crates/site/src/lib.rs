@@ -31,6 +31,7 @@ mod identity;
 mod journal;
 mod layout;
 mod lock;
+mod lock_owner;
 mod op;
 mod space;
 

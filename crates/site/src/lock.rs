@@ -30,6 +30,14 @@ pub struct LockHolder {
 
 impl fmt::Display for LockHolder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.user.is_empty() {
+            // Not hoist: a process that left no record (`flock deploy.lock ...`).
+            f.write_str("another process")?;
+            if self.pid != 0 {
+                write!(f, " (pid {})", self.pid)?;
+            }
+            return f.write_str(" that is not hoist and left no record in `deploy.lock`");
+        }
         write!(
             f,
             "`{}` on `{}` (pid {}, `{}`, since {})",
@@ -73,14 +81,14 @@ impl DeployLock {
                 let holder = read_holder(
                     &mut File::open(&path).map_err(SiteError::io("cannot open", &path))?,
                 )
-                .unwrap_or_else(|| unknown_holder(command));
+                .unwrap_or_else(|| unknown_holder(&path, command));
                 return Err(SiteError::Locked { holder });
             }
             Err((_, errno)) => {
                 return Err(SiteError::Io {
                     action: "cannot lock",
                     path,
-                    source: errno.into(),
+                    cause: errno.into(),
                 })
             }
         };
@@ -108,7 +116,7 @@ impl DeployLock {
                 return Err(SiteError::Io {
                     action: "cannot write",
                     path,
-                    source,
+                    cause: source,
                 })
             }
         }
@@ -125,14 +133,14 @@ impl DeployLock {
                 return Err(SiteError::Io {
                     action: "cannot open",
                     path,
-                    source,
+                    cause: source,
                 })
             }
         };
         match Flock::lock(file, FlockArg::LockSharedNonblock) {
             Ok(_free) => Ok(None),
             Err((mut file, _)) => Ok(Some(
-                read_holder(&mut file).unwrap_or_else(|| unknown_holder("unknown")),
+                read_holder(&mut file).unwrap_or_else(|| unknown_holder(&path, "unknown")),
             )),
         }
     }
@@ -150,7 +158,7 @@ impl DeployLock {
         self.clear().map_err(|source| SiteError::Io {
             action: "cannot release lock",
             path: "deploy.lock".into(),
-            source,
+            cause: source,
         })
     }
 
@@ -177,11 +185,12 @@ fn read_holder(file: &mut File) -> Option<LockHolder> {
     serde_json::from_str(&text).ok()
 }
 
-fn unknown_holder(command: &str) -> LockHolder {
+/// A holder that left no record; its pid from `/proc/locks` where it shows.
+fn unknown_holder(path: &std::path::Path, command: &str) -> LockHolder {
     LockHolder {
-        user: "unknown".into(),
+        user: String::new(),
         host: identity::host_name(),
-        pid: 0,
+        pid: crate::lock_owner::flock_pid(path).unwrap_or(0),
         command: command.to_owned(),
         since: jiff::Timestamp::now(),
     }

@@ -17,7 +17,7 @@ pub fn free_space(path: &Path) -> Result<FreeSpace, SiteError> {
     let stat = nix::sys::statvfs::statvfs(path).map_err(|errno| SiteError::Io {
         action: "cannot stat file system of",
         path: path.to_owned(),
-        source: errno.into(),
+        cause: errno.into(),
     })?;
     Ok(FreeSpace {
         bytes: stat.blocks_available() as u64 * stat.fragment_size() as u64,

@@ -5,14 +5,14 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum StoreError {
     /// An I/O error on a named path.
-    #[error("{action} `{}`: {source}", path.display())]
+    #[error("{action} `{}`: {cause}", path.display())]
     Io {
         /// What hoist was doing, e.g. "cannot create".
         action: &'static str,
         /// The path involved.
         path: PathBuf,
         /// The underlying error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The artifact cannot be read to the end: truncated or damaged.
     #[error("artifact `{}` is corrupt or truncated: {detail}; build and ship it again", path.display())]
@@ -21,6 +21,30 @@ pub enum StoreError {
         path: PathBuf,
         /// What was found.
         detail: String,
+    },
+    /// The file is not a hoist artifact: a tarball made by another tool, say.
+    #[error("`{}` is not a hoist artifact: it is {format}. Make one from it with `hoist build --from-tarball {}` (add `--strip-components 1` when its files sit under one top directory such as `NAME-VERSION/`)", path.display(), path.display())]
+    NotAnArtifact {
+        /// The file.
+        path: PathBuf,
+        /// What it is instead, e.g. "a gzip-compressed tarball".
+        format: &'static str,
+    },
+    /// `--from-tarball` of a file that is no tarball hoist can read.
+    #[error("cannot import `{}`: it is {format}; hoist reads `.tar`, `.tar.gz` (`.tgz`), `.tar.bz2`, `.tar.xz` and `.tar.zst`", path.display())]
+    UnsupportedTarball {
+        /// The file.
+        path: PathBuf,
+        /// What it is.
+        format: &'static str,
+    },
+    /// The version read from an imported tarball cannot go into a release id.
+    #[error("version `{version}` (from {origin}) cannot be part of a release id: use letters, digits, `.`, `_`, `+` or `-`, e.g. `--version 0.940`")]
+    BadVersion {
+        /// The version as read.
+        version: String,
+        /// Where it was read: the top directory, the file name, `META.json`...
+        origin: String,
     },
     /// A file's content does not match the digest its manifest records.
     #[error("artifact `{}`: `{entry}` does not match its manifest digest; the artifact was altered after it was built", artifact.display())]
@@ -77,10 +101,41 @@ impl StoreError {
         path: impl Into<PathBuf>,
     ) -> impl FnOnce(std::io::Error) -> StoreError {
         let path = path.into();
-        move |source| StoreError::Io {
+        move |cause| StoreError::Io {
             action,
             path,
-            source,
+            cause,
+        }
+    }
+}
+
+impl hoist_error::Described for StoreError {
+    fn kind(&self) -> &'static str {
+        match self {
+            StoreError::Io { cause, .. } => hoist_error::io_kind(cause),
+            StoreError::Corrupt { .. } => "artifact-corrupt",
+            StoreError::NotAnArtifact { .. } => "artifact-not-hoist",
+            StoreError::UnsupportedTarball { .. } => "tarball-unsupported",
+            StoreError::DigestMismatch { .. } => "artifact-altered",
+            StoreError::UnsafeEntry { .. } => "artifact-unsafe",
+            StoreError::TooLarge { .. } => "artifact-too-large",
+            StoreError::BuildCommand { .. } => "build-failed",
+            StoreError::Glob { .. } => "config-invalid",
+            StoreError::BadReleaseId(_) => "bad-release-id",
+            StoreError::BadVersion { .. } => "version-invalid",
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            StoreError::Corrupt { .. } | StoreError::DigestMismatch { .. } => {
+                hoist_error::command("build")
+            }
+            StoreError::NotAnArtifact { path, .. } => hoist_error::command(&format!(
+                "build --from-tarball {} --strip-components 1",
+                path.display()
+            )),
+            _ => None,
         }
     }
 }

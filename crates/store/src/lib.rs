@@ -9,6 +9,7 @@
 //!   digest as it goes and hard-linking files unchanged since a previous
 //!   release instead of writing them again.
 //! - [`verify_tree`] compares a tree on disk against its manifest.
+//! - [`import`] turns a tarball made by another tool into an artifact.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), hoist_store::StoreError> {
@@ -19,7 +20,9 @@
 //! ```
 
 mod error;
+mod format;
 mod hash;
+mod import;
 mod links;
 mod manifest;
 mod pack;
@@ -31,6 +34,7 @@ mod unpack;
 mod verify;
 
 pub use error::StoreError;
+pub use import::{import, ImportOptions};
 pub use links::{check_links, LinkEscape};
 pub use manifest::{Entry, EntryKind, Manifest, MANIFEST_NAME};
 pub use pack::{pack, PackOptions, Packed};

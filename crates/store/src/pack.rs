@@ -27,6 +27,9 @@ pub struct PackOptions {
     pub exclude: Vec<String>,
     /// Fixed build time; `None` means now. Tests pin it.
     pub created_at: Option<jiff::Timestamp>,
+    /// Read the revision and `git describe` from the source's checkout;
+    /// off for an imported tarball, whose scratch dir is not its checkout.
+    pub read_git: bool,
 }
 
 impl PackOptions {
@@ -40,6 +43,7 @@ impl PackOptions {
             include: vec!["**".to_owned()],
             exclude: Vec::new(),
             created_at: None,
+            read_git: true,
         }
     }
 }
@@ -62,7 +66,11 @@ pub fn pack(options: &PackOptions) -> Result<Packed, StoreError> {
         .map_err(StoreError::io("cannot resolve", &options.out_dir))?;
     let files = collect(source, &out_dir, &include, &exclude)?;
 
-    let git = GitInfo::read(source);
+    let git = if options.read_git {
+        GitInfo::read(source)
+    } else {
+        GitInfo::default()
+    };
     let created_at = options.created_at.unwrap_or_else(jiff::Timestamp::now);
     let version = options
         .version
@@ -143,7 +151,7 @@ fn collect(
             StoreError::Io {
                 action: "cannot read",
                 path,
-                source: error.into(),
+                cause: error.into(),
             }
         })?;
         let relative = item

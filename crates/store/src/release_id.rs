@@ -12,12 +12,20 @@ pub struct ReleaseId(String);
 
 impl ReleaseId {
     /// Composes an id from its parts; `version` and `revision` must already be file-name safe.
+    ///
+    /// A `git describe` version (`1.2-1-g8af8832`) already names the
+    /// revision, so it is not said twice: the id ends `1.2-1-g8af8832`
+    /// (then `-dirty` if the tree was), not `1.2-1-g8af8832-8af8832`.
     pub fn compose(
         created_at: jiff::Timestamp,
         version: &str,
         revision: &str,
     ) -> Result<ReleaseId, StoreError> {
         let stamp = created_at.strftime("%Y%m%dT%H%M%SZ");
+        let (commit, suffix) = revision.split_at(revision.find('-').unwrap_or(revision.len()));
+        if !commit.is_empty() && version.ends_with(&format!("-g{commit}")) {
+            return ReleaseId::parse(&format!("{stamp}-{version}{suffix}"));
+        }
         ReleaseId::parse(&format!("{stamp}-{version}-{revision}"))
     }
 
@@ -74,6 +82,15 @@ mod tests {
         let later =
             ReleaseId::compose("2026-11-22T10:15:01Z".parse().unwrap(), "0.1", "x").unwrap();
         assert!(later > id);
+    }
+
+    #[test]
+    fn git_describe_revision_said_once() {
+        let at: jiff::Timestamp = "2026-11-22T10:15:00Z".parse().unwrap();
+        let id = ReleaseId::compose(at, "1.2-1-g8af8832", "8af8832").unwrap();
+        assert_eq!(id.as_str(), "20261122T101500Z-1.2-1-g8af8832");
+        let dirty = ReleaseId::compose(at, "1.2-1-g8af8832", "8af8832-dirty").unwrap();
+        assert_eq!(dirty.as_str(), "20261122T101500Z-1.2-1-g8af8832-dirty");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Reading an artifact: manifest checks up front, then a verified, streaming unpack.
 
+use crate::format::Format;
 use crate::hash::copy_hashing;
 use crate::seekable::{self, Frame};
 use crate::{paths, release_mode, Entry, EntryKind, Manifest, StoreError, MANIFEST_NAME};
@@ -54,8 +55,14 @@ impl Artifact {
             None => return Err(corrupt("it holds no entries".into())),
         };
         let name = first.path_bytes().into_owned();
-        if name != MANIFEST_NAME.as_bytes() || first.size() > MAX_MANIFEST_BYTES {
-            return Err(corrupt(format!("its first entry is not `{MANIFEST_NAME}`")));
+        if name != MANIFEST_NAME.as_bytes() {
+            return Err(StoreError::NotAnArtifact {
+                path: path.to_owned(),
+                format: Format::Zstd.describe(),
+            });
+        }
+        if first.size() > MAX_MANIFEST_BYTES {
+            return Err(corrupt(format!("its `{MANIFEST_NAME}` is too large")));
         }
         let mut json = Vec::with_capacity(first.size() as usize);
         first
@@ -388,7 +395,7 @@ impl TreeWriter<'_> {
                     StoreError::Io {
                         action: "cannot create",
                         path: self.tree.path().join(path),
-                        source: error,
+                        cause: error,
                     }
                 }
             })
@@ -403,7 +410,7 @@ impl TreeWriter<'_> {
             StoreError::Io {
                 action,
                 path: self.tree.path().join(&entry.path),
-                source: error,
+                cause: error,
             }
         }
     }
@@ -417,7 +424,7 @@ impl TreeWriter<'_> {
                     StoreError::Io {
                         action: "cannot write",
                         path: target.clone(),
-                        source: error,
+                        cause: error,
                     }
                 } else {
                     self.corrupt(error)
@@ -459,6 +466,14 @@ fn entry_kind<R: Read>(
 
 fn open_archive(path: &Path) -> Result<tar::Archive<Decoder>, StoreError> {
     let file = File::open(path).map_err(StoreError::io("cannot open artifact", path))?;
+    // A tarball from another tool is not "corrupt": say what it is and how to import it.
+    let format = Format::sniff(path).map_err(StoreError::io("cannot read artifact", path))?;
+    if format != Format::Zstd {
+        return Err(StoreError::NotAnArtifact {
+            path: path.to_owned(),
+            format: format.describe(),
+        });
+    }
     let decoder = zstd::Decoder::new(file).map_err(|error| StoreError::Corrupt {
         path: path.to_owned(),
         detail: error.to_string(),

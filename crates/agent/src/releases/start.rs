@@ -82,7 +82,7 @@ impl Releases {
         Process::start(spec).await.map_err(|source| AgentError::Io {
             action: "cannot start the app in",
             path: dir,
-            source,
+            cause: source,
         })
     }
 }

@@ -67,7 +67,7 @@ impl Releases {
                 release: release.to_owned(),
                 live: from,
                 kept,
-                source: Box::new(error),
+                cause: Box::new(error),
             });
         }
         let watching = watch && from.is_some() && !candidate.spec.watch.is_zero();

@@ -1,6 +1,7 @@
 use crate::cli::Global;
 use anyhow::{bail, Context as _};
 use hoist_proxy::{Proxy, Router, Settings};
+use std::io::Write as _;
 use std::sync::Arc;
 
 #[derive(Debug, clap::Args)]
@@ -45,14 +46,24 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let announce = |address: &str, live: &str| {
-        println!("hoist agent: listening on {address}, serving {live}");
+    let json = global.json;
+    let announce = move |address: &str, live: &str| {
+        // The readiness line; under `--json` a JSON line, like every other stdout.
+        // A closed stdout must not stop an agent that is about to serve.
+        let line = if json {
+            serde_json::json!({ "agent": "listening", "address": address, "serving": live })
+                .to_string()
+        } else {
+            format!("hoist agent: listening on {address}, serving {live}")
+        };
+        let _ = writeln!(std::io::stdout().lock(), "{line}");
         hoist_agent::notify_ready();
     };
     runtime.block_on(async move {
         tokio::spawn(upgrade_on_signal());
         if args.upgrade {
             upgrade(site, &config, announce).await?;
+            tracing::info!(target: crate::LIFECYCLE, "agent stopped");
             return Ok(crate::EXIT_OK);
         }
         let public = match systemd_listener()? {
@@ -65,6 +76,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
             }
         };
         serve(site, &config, public, shutdown_signal(), announce).await?;
+        tracing::info!(target: crate::LIFECYCLE, "agent stopped");
         Ok(crate::EXIT_OK)
     })
 }
@@ -289,17 +301,25 @@ async fn upgrade_on_signal() {
     }
 }
 
-pub async fn shutdown_signal() {
+/// Resolves on TERM or INT. The handlers are installed now, not when the
+/// future is first polled: a TERM right after the readiness line must not
+/// meet the default action and kill the agent without its shutdown.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut terminate), Ok(mut interrupt)) = (
+    let handlers = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
-    ) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = terminate.recv() => {}
-        _ = interrupt.recv() => {}
+    );
+    async move {
+        let (Ok(mut terminate), Ok(mut interrupt)) = handlers else {
+            return std::future::pending().await;
+        };
+        let name = tokio::select! {
+            _ = terminate.recv() => "TERM",
+            _ = interrupt.recv() => "INT",
+        };
+        // Logged at the default level: an operator reading the journal must see why it stopped.
+        tracing::info!(target: crate::LIFECYCLE, signal = name, "agent stopping");
     }
 }
 

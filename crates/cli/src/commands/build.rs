@@ -10,6 +10,19 @@ pub struct Args {
     /// Output directory for the artifact.
     #[arg(long, default_value = "dist", value_name = "DIR")]
     out: PathBuf,
+    /// Make the artifact from a tarball built by another tool (`dzil`,
+    /// `npm pack`, `git archive`: .tar, .tar.gz, .tgz, .tar.bz2, .tar.xz,
+    /// .tar.zst) instead of the current directory.
+    #[arg(long, value_name = "FILE")]
+    from_tarball: Option<PathBuf>,
+    /// With `--from-tarball`: leading directories to drop from its paths,
+    /// like `tar --strip-components` (1 for `DDGC-0.940/...`).
+    #[arg(long, value_name = "N", default_value_t = 0, requires = "from_tarball")]
+    strip_components: usize,
+    /// With `--from-tarball`: the version, instead of the one read from
+    /// its `NAME-VERSION` directory, file name, `META.json` or `package.json`.
+    #[arg(long, value_name = "VERSION", requires = "from_tarball")]
+    version: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -32,25 +45,47 @@ impl Render for Built {
 }
 
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
-    let Some((config, path)) = crate::target::config(global)? else {
+    if let Some(tarball) = args.from_tarball {
+        let config = crate::target::config(global)?.map(|(config, _)| config);
+        let options = hoist_store::ImportOptions {
+            tarball,
+            strip_components: args.strip_components,
+            app: config.as_ref().map(|config| config.app.name.clone()),
+            version: args.version,
+            out_dir: args.out,
+            max_bytes: config
+                .map_or(hoist_config::Deploy::default(), |config| config.deploy)
+                .max_release_size
+                .as_u64(),
+        };
+        let built = Built::from(hoist_store::import(&options)?);
+        Output::new(global.json).emit(&built)?;
+        return Ok(crate::EXIT_OK);
+    }
+    let Some((config, _)) = crate::target::config(global)? else {
         bail!("no `hoist.toml` here; run `hoist init` or pass `--config FILE`");
     };
-    let built = build(&config, &path, &args.out, global.quiet)?;
+    let built = build(&config, Path::new("."), &args.out, global.quiet)?;
     Output::new(global.json).emit(&built)?;
     Ok(crate::EXIT_OK)
 }
 
-/// Runs `[build] command`, then packs the config's directory.
-pub fn build(
-    config: &Config,
-    config_path: &Path,
-    out: &Path,
-    quiet: bool,
-) -> anyhow::Result<Built> {
-    let source = config_path
-        .parent()
-        .filter(|dir| !dir.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+impl From<hoist_store::Packed> for Built {
+    fn from(packed: hoist_store::Packed) -> Built {
+        Built {
+            release: packed.manifest.release.to_string(),
+            files: packed.manifest.file_count(),
+            bytes: packed.manifest.total_bytes(),
+            digest: packed.manifest.content_digest.clone(),
+            artifact: packed.artifact,
+        }
+    }
+}
+
+/// Runs `[build] command`, then packs `source`: the project is the
+/// directory hoist runs in, wherever `--config` points (a config kept
+/// elsewhere, `-c ../prod.toml`, must not make hoist pack that directory).
+pub fn build(config: &Config, source: &Path, out: &Path, quiet: bool) -> anyhow::Result<Built> {
     if let Some(command) = &config.build.command {
         if !quiet {
             eprintln!("hoist: build: {command}");
@@ -74,12 +109,5 @@ pub fn build(
     options.version = config.app.version.clone();
     options.include = config.build.include.clone();
     options.exclude = config.build.exclude.clone();
-    let packed = hoist_store::pack(&options)?;
-    Ok(Built {
-        release: packed.manifest.release.to_string(),
-        files: packed.manifest.file_count(),
-        bytes: packed.manifest.total_bytes(),
-        digest: packed.manifest.content_digest.clone(),
-        artifact: packed.artifact,
-    })
+    Ok(Built::from(hoist_store::pack(&options)?))
 }

@@ -5,6 +5,7 @@ use crate::output::{self, Output, Render};
 use anyhow::Context as _;
 use hoist_db::{Phase, RunReport, SchemaStatus, Target, Undo};
 use hoist_deploy::{BackupReport, Context, Schema, SchemaDiff};
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, clap::Args)]
@@ -60,6 +61,9 @@ enum DbCommand {
     /// Clear a dirty mark once you have finished or undone the migration by hand
     Repair {
         /// The migration's number.
+        // Not the id `version`: that is `--version`'s, and clap's debug
+        // builds panicked on the clash (`hoist db repair` never ran there).
+        #[arg(id = "migration", value_name = "VERSION")]
         version: u64,
         /// It is fully applied now.
         #[arg(long, conflicts_with = "undone", required_unless_present = "undone")]
@@ -146,6 +150,18 @@ impl Render for RunReport {
             self.ran.join(", ")
         };
         output::field(out, verb, ran);
+        for step in &self.sql {
+            let _ = writeln!(
+                out,
+                "\n-- {} ({})\n{}",
+                step.name,
+                self.direction,
+                step.sql.trim_end()
+            );
+        }
+        if !self.sql.is_empty() {
+            out.push('\n');
+        }
         if let Some(backup) = &self.backup {
             output::field(out, "backup", backup.display());
         }
@@ -236,6 +252,8 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
                 "undone (its row removed)"
             };
             eprintln!("migration {version} is marked {state}; `hoist db status` shows the result");
+            let result = serde_json::json!({ "repaired": version, "applied": applied });
+            crate::output::json_result(global.json, &result)?;
         }
         DbCommand::Diff { against } => {
             let diff = hoist_deploy::db_diff(&schema.target, &other_target(&against)?)?;

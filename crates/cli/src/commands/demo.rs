@@ -253,7 +253,7 @@ fn build_version(source: &Path, version: &str, hoist: &Path) -> anyhow::Result<P
     }
     let config_path = source.join(hoist_config::FILE_NAME);
     let config = hoist_config::Config::load(&config_path)?;
-    Ok(super::build::build(&config, &config_path, "dist".as_ref(), true)?.artifact)
+    Ok(super::build::build(&config, source, "dist".as_ref(), true)?.artifact)
 }
 
 /// Writes `version.txt` into `source` and loads it as a data version.

@@ -78,10 +78,10 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     let artifact = match args.artifact {
         Some(artifact) => artifact,
         None => {
-            let Some((config, path)) = &config else {
+            let Some((config, _)) = &config else {
                 bail!("no artifact given and no `hoist.toml` here to build from; pass an artifact or run `hoist init`");
             };
-            super::build::build(config, path, "dist".as_ref(), global.quiet)?.artifact
+            super::build::build(config, ".".as_ref(), "dist".as_ref(), global.quiet)?.artifact
         }
     };
     let mut context = hoist_deploy::Context::create(&root)
@@ -95,7 +95,13 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         .iter()
         .find(|cidr| !hoist_proxy::is_valid_cidr(cidr))
     {
-        anyhow::bail!("`--test-from {cidr}` is not a network like 10.1.0.0/16 or an address");
+        return Err(crate::UsageError {
+            message: format!(
+                "`--test-from {cidr}` is not a network like 10.1.0.0/16 or an address"
+            ),
+            hint: Some("hoist deploy --hold --test-from 10.1.0.0/16 ARTIFACT".to_owned()),
+        }
+        .into());
     }
     crate::target::attach_agent_with(&mut context, args.test_from);
     if args.pause.is_some() && context.agent.is_none() {

@@ -40,11 +40,16 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     let mut text = String::new();
     file.read_to_string(&mut text)?;
     let lines: Vec<&str> = text.lines().collect();
-    let mut stdout = std::io::stdout().lock();
+    let mut out = Lines {
+        stdout: std::io::stdout().lock(),
+        release: &release,
+        json: global.json,
+        partial: Vec::new(),
+    };
     for line in &lines[lines.len().saturating_sub(args.lines)..] {
-        writeln!(stdout, "{line}")?;
+        out.line(line.as_bytes())?;
     }
-    stdout.flush()?;
+    out.stdout.flush()?;
     if !args.follow {
         return Ok(crate::EXIT_OK);
     }
@@ -57,7 +62,40 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         }
         let mut more = Vec::new();
         file.read_to_end(&mut more)?;
-        stdout.write_all(&more)?;
-        stdout.flush()?;
+        out.append(&more)?;
+        out.stdout.flush()?;
+    }
+}
+
+/// Log lines as text, or under `--json` as JSON lines (one object per
+/// line, `{"release", "line"}`), so a script can read `logs -f` as a stream.
+struct Lines<'a> {
+    stdout: std::io::StdoutLock<'static>,
+    release: &'a str,
+    json: bool,
+    /// The end of what was read that is not yet a whole line.
+    partial: Vec<u8>,
+}
+
+impl Lines<'_> {
+    fn line(&mut self, line: &[u8]) -> std::io::Result<()> {
+        if self.json {
+            let line = String::from_utf8_lossy(line);
+            let object = serde_json::json!({ "release": self.release, "line": line });
+            writeln!(self.stdout, "{object}")
+        } else {
+            self.stdout.write_all(line)?;
+            self.stdout.write_all(b"\n")
+        }
+    }
+
+    /// Prints the whole lines of `more`, keeping a trailing partial line.
+    fn append(&mut self, more: &[u8]) -> std::io::Result<()> {
+        self.partial.extend_from_slice(more);
+        while let Some(end) = self.partial.iter().position(|&byte| byte == b'\n') {
+            let line: Vec<u8> = self.partial.drain(..=end).collect();
+            self.line(&line[..end])?;
+        }
+        Ok(())
     }
 }

@@ -1,5 +1,6 @@
 use crate::cli::Global;
-use anyhow::{bail, Context as _};
+use crate::UsageError;
+use anyhow::Context as _;
 use hoist_proxy::Maintenance;
 use std::path::PathBuf;
 
@@ -27,7 +28,7 @@ struct OnArgs {
     /// What the page says.
     #[arg(long, default_value = "We are doing some scheduled maintenance.")]
     message: String,
-    /// When the site is back: a UTC time (`2026-11-22T12:20:00Z`, `12:20`) or a duration (`20m`).
+    /// When the site is back: a UTC time (`2026-11-22T12:20:00Z`, `12:20`, `tomorrow 12:20`) or a duration (`20m`). A time already past is refused.
     #[arg(long, value_name = "TIME|DURATION")]
     until: Option<String>,
     /// Only paths starting with this are affected (repeatable; default: all).
@@ -36,25 +37,19 @@ struct OnArgs {
     /// Clients in this network still reach the app (repeatable).
     #[arg(long = "allow", value_name = "CIDR")]
     allow: Vec<String>,
-    /// The app's own page, with `{{message}}` and `{{until}}` placeholders.
+    /// The app's own page, with `{{message}}`, `{{until}}` (the time) and `{{until_text}}` (a sentence).
     #[arg(long, value_name = "FILE")]
     page: Option<PathBuf>,
 }
 
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     let (context, config) = crate::target::open(global)?;
-    let flag_file = config
-        .as_ref()
-        .and_then(|config| config.maintenance.flag_file.clone());
-    let flag = context
-        .site
-        .root()
-        .join(flag_file.unwrap_or_else(|| "maintenance".into()));
+    let flag = crate::flag_file::path(context.site.root(), config.as_ref());
     let agent = hoist_agent::AgentClient::find(&context.site.socket_path());
     match args.action {
         Action::On(on) => {
             let maintenance = maintenance(on)?;
-            match agent {
+            match &agent {
                 Some(agent) => {
                     agent.set_maintenance(Some(&maintenance))?;
                     eprintln!(
@@ -64,28 +59,35 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
                     crate::target::record_traffic(&context, "maint-on", describe(&maintenance));
                 }
                 None => {
-                    hoist_site::durable::write_atomic(
-                        &flag,
-                        format!("{}\n", maintenance.message).as_bytes(),
-                    )?;
+                    let record = crate::flag_file::FlagRecord {
+                        message: maintenance.message.clone(),
+                        until: maintenance.until,
+                        since: jiff::Timestamp::now(),
+                    };
+                    crate::flag_file::write(&flag, &record)?;
                     eprintln!(
-                        "no agent runs: wrote the flag file `{}` for your web server",
+                        "no agent runs: {}; wrote the flag file `{}` for your web server (`hoist status` shows it)",
+                        describe(&maintenance),
                         flag.display()
                     );
                     crate::target::record_traffic(
                         &context,
                         "maint-on",
-                        format!("flag file `{}`", flag.display()),
+                        format!("{}, flag file `{}`", describe(&maintenance), flag.display()),
                     );
-                    let ignored = maintenance.until.is_some()
-                        || !maintenance.paths.is_empty()
+                    let ignored = !maintenance.paths.is_empty()
                         || !maintenance.allow.is_empty()
                         || maintenance.page.is_some();
                     if ignored {
-                        eprintln!("warning: the flag file holds only the message: `--until`, `--path`, `--allow` and `--page` apply only with a running agent");
+                        eprintln!("warning: `--path`, `--allow` and `--page` apply only with a running agent; your web server sees only that the flag file exists");
                     }
                 }
             }
+            let result = serde_json::json!({
+                "maintenance": maintenance,
+                "flag_file": agent_absent_flag(&flag),
+            });
+            crate::output::json_result(global.json, &result)?;
         }
         Action::Windows => {
             let windows = config
@@ -97,9 +99,8 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         Action::Off => {
             // The flag file goes first: the agent then re-reads it with the
             // command, so maintenance is off when this says so.
-            let had_flag = flag.exists();
+            let had_flag = crate::flag_file::remove(&flag)?;
             if had_flag {
-                hoist_site::durable::remove_file(&flag)?;
                 eprintln!("removed the flag file `{}`", flag.display());
             }
             if let Some(agent) = agent {
@@ -132,13 +133,18 @@ fn maintenance(on: OnArgs) -> anyhow::Result<Maintenance> {
     };
     // The rules the proxy will really match, normalised as requests are;
     // a bad one is named by its flag.
-    maintenance.checked().map_err(|bad| match bad {
-        hoist_proxy::BadRule::Path { path, problem } => {
-            anyhow::anyhow!("`--path {path}`: {problem}")
+    maintenance.checked().map_err(|bad| {
+        let message = match bad {
+            hoist_proxy::BadRule::Path { path, problem } => format!("`--path {path}`: {problem}"),
+            hoist_proxy::BadRule::Allow(cidr) => {
+                format!("`--allow {cidr}` is not a network like 10.1.0.0/16 or an address")
+            }
+        };
+        UsageError {
+            message,
+            hint: Some("hoist maint on --help".to_owned()),
         }
-        hoist_proxy::BadRule::Allow(cidr) => {
-            anyhow::anyhow!("`--allow {cidr}` is not a network like 10.1.0.0/16 or an address")
-        }
+        .into()
     })
 }
 
@@ -164,42 +170,73 @@ fn describe(maintenance: &Maintenance) -> String {
     text
 }
 
-/// `2026-11-22T12:20:00Z`, `12:20` (UTC, the next one), or a duration from
-/// now (`20m`); at most [`hoist_config::MAX_DURATION`] ahead, never past.
+/// The flag file written, for the `--json` result (`None` with an agent).
+fn agent_absent_flag(flag: &std::path::Path) -> Option<&std::path::Path> {
+    flag.exists().then_some(flag)
+}
+
+/// `2026-11-22T12:20:00Z`, `12:20` (UTC, today), `tomorrow 12:20`, or a
+/// duration from now (`20m`); at most [`hoist_config::MAX_DURATION`] ahead.
+/// A time already past is refused rather than read as tomorrow: "10:00" at
+/// 14:00 is more often a slip than a wish for 20 hours of maintenance.
+/// Every refusal is a usage error (exit 2), as clap's own are.
 fn parse_until(text: &str) -> anyhow::Result<jiff::Timestamp> {
+    let usage = |message: String, hint: &str| UsageError {
+        message,
+        hint: Some(hint.to_owned()),
+    };
     let now = jiff::Timestamp::now();
     let latest = now
         .checked_add(jiff::SignedDuration::try_from(hoist_config::MAX_DURATION)?)
         .expect("a year from now is a valid timestamp");
-    if let Ok(at) = text.parse::<jiff::Timestamp>() {
+    let in_range = |at: jiff::Timestamp| -> anyhow::Result<jiff::Timestamp> {
         if at <= now {
-            bail!("`--until {text}` is in the past; give a later time or a duration like 20m");
+            let now = now.strftime("%H:%M UTC");
+            return Err(usage(
+                format!("`--until {text}` is in the past (it is {now} now)"),
+                "hoist maint on --until 'tomorrow 10:00' (or a full time like 2026-11-22T10:00:00Z, or a duration like 20m)",
+            )
+            .into());
         }
         if at > latest {
-            bail!("`--until {text}` is over the limit of 365 days from now");
+            return Err(usage(
+                format!("`--until {text}` is over the limit of 365 days from now"),
+                "hoist maint on --until 2h",
+            )
+            .into());
         }
-        return Ok(at);
+        Ok(at)
+    };
+    if let Ok(at) = text.parse::<jiff::Timestamp>() {
+        return in_range(at);
     }
     // A time of day before a duration: `12:20:30` reads as both.
-    if let Ok(time) = text.parse::<jiff::civil::Time>() {
-        let today = now
+    let (days, time) = match text.strip_prefix("tomorrow") {
+        Some(time) => (1, time.trim()),
+        None => (0, text),
+    };
+    if let Ok(time) = time.parse::<jiff::civil::Time>() {
+        let at = now
             .to_zoned(jiff::tz::TimeZone::UTC)
             .date()
             .to_datetime(time)
             .to_zoned(jiff::tz::TimeZone::UTC)?
-            .timestamp();
-        return Ok(if today > now {
-            today
-        } else {
-            today + jiff::SignedDuration::from_hours(24)
-        });
+            .timestamp()
+            + jiff::SignedDuration::from_hours(24 * days);
+        return in_range(at);
     }
     match hoist_config::parse_duration(text) {
-        Ok(span) => return Ok(now.checked_add(jiff::SignedDuration::try_from(span)?)?),
+        Ok(span) => return in_range(now.checked_add(jiff::SignedDuration::try_from(span)?)?),
         Err(hoist_config::DurationError::NotADuration(_)) => {}
-        Err(problem) => bail!("`--until`: {problem}"),
+        Err(problem) => {
+            return Err(usage(format!("`--until`: {problem}"), "hoist maint on --until 2h").into())
+        }
     }
-    bail!("`--until {text}` is not a UTC time (2026-11-22T12:20:00Z, 12:20) or a duration (20m)")
+    Err(usage(
+        format!("`--until {text}` is not a UTC time (2026-11-22T12:20:00Z, 12:20, tomorrow 12:20) or a duration (20m)"),
+        "hoist maint on --until 20m",
+    )
+    .into())
 }
 
 impl crate::output::Render for [hoist_config::Occurrence] {

@@ -31,7 +31,9 @@ use clap::Subcommand;
 pub enum Command {
     /// Write a commented hoist.toml template
     Init(init::Args),
-    /// Pack the source dir into dist/<release>.tar.zst
+    /// Pack the current directory (or `--from-tarball FILE`) into dist/<release>.tar.zst
+    // `--version` there is the release's version, not hoist's.
+    #[command(disable_version_flag = true)]
     Build(build::Args),
     /// Deploy an artifact (or build this directory and deploy it)
     Deploy(deploy::Args),

@@ -21,6 +21,8 @@ struct FullStatus {
     /// Why the schema could not be read.
     schema_error: Option<String>,
     agent: Option<AgentStatus>,
+    /// Maintenance by flag file (`maint on` without an agent, or `touch`).
+    maintenance_flag: Option<crate::flag_file::FlagState>,
 }
 
 impl Render for Status {
@@ -99,6 +101,9 @@ impl Render for FullStatus {
         }
         if let Some(error) = &self.schema_error {
             output::field(out, "schema", format!("unreadable: {error}"));
+        }
+        if let Some(flag) = &self.maintenance_flag {
+            output::field(out, "maintenance", flag.line());
         }
         let Some(agent) = &self.agent else {
             let socket = std::path::Path::new(&self.site.root).join("agent.sock");
@@ -222,7 +227,9 @@ pub fn exec(global: &Global, _args: Args) -> anyhow::Result<i32> {
     } else {
         (None, None)
     };
+    let flag = crate::flag_file::path(context.site.root(), config.as_ref());
     let full = FullStatus {
+        maintenance_flag: crate::flag_file::read(&flag),
         site,
         data,
         data_label,

@@ -121,3 +121,22 @@ pub fn craft_as(dir: &Path, id: &str, listed: Vec<Entry>, entries: Vec<Raw>) -> 
     tar.into_inner().unwrap().finish().unwrap().flush().unwrap();
     path
 }
+
+/// Writes the raw `entries` as a plain tar at `path`, exactly as given: a
+/// foreign tarball, hostile if the test wants.
+pub fn plain_tar(path: &Path, entries: Vec<Raw>) {
+    let mut tar = tar::Builder::new(std::fs::File::create(path).unwrap());
+    for raw in entries {
+        let mut header = tar::Header::new_gnu();
+        header.as_old_mut().name[..raw.name.len()].copy_from_slice(raw.name.as_bytes());
+        header.set_entry_type(raw.kind);
+        header.set_mode(0o644);
+        header.set_size(raw.data.len() as u64);
+        if let Some(link) = &raw.link {
+            header.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
+        }
+        header.set_cksum();
+        tar.append(&header, raw.data.as_slice()).unwrap();
+    }
+    tar.into_inner().unwrap().flush().unwrap();
+}
