@@ -86,7 +86,10 @@ impl SiteConfig {
         match std::fs::read_to_string(&path) {
             Ok(text) => SiteConfig::parse(&text, &path).map(Some),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(ConfigError::Read { path, cause: source }),
+            Err(source) => Err(ConfigError::Read {
+                path,
+                cause: source,
+            }),
         }
     }
 

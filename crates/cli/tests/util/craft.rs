@@ -107,16 +107,7 @@ pub fn craft_as(dir: &Path, id: &str, listed: Vec<Entry>, entries: Vec<Raw>) -> 
     let mut all = vec![file(MANIFEST_NAME, &json)];
     all.extend(entries);
     for raw in all {
-        let mut header = tar::Header::new_gnu();
-        header.as_old_mut().name[..raw.name.len()].copy_from_slice(raw.name.as_bytes());
-        header.set_entry_type(raw.kind);
-        header.set_mode(0o644);
-        header.set_size(raw.data.len() as u64);
-        if let Some(link) = &raw.link {
-            header.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
-        }
-        header.set_cksum();
-        tar.append(&header, raw.data.as_slice()).unwrap();
+        append_raw(&mut tar, &raw);
     }
     tar.into_inner().unwrap().finish().unwrap().flush().unwrap();
     path
@@ -127,16 +118,22 @@ pub fn craft_as(dir: &Path, id: &str, listed: Vec<Entry>, entries: Vec<Raw>) -> 
 pub fn plain_tar(path: &Path, entries: Vec<Raw>) {
     let mut tar = tar::Builder::new(std::fs::File::create(path).unwrap());
     for raw in entries {
-        let mut header = tar::Header::new_gnu();
-        header.as_old_mut().name[..raw.name.len()].copy_from_slice(raw.name.as_bytes());
-        header.set_entry_type(raw.kind);
-        header.set_mode(0o644);
-        header.set_size(raw.data.len() as u64);
-        if let Some(link) = &raw.link {
-            header.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
-        }
-        header.set_cksum();
-        tar.append(&header, raw.data.as_slice()).unwrap();
+        append_raw(&mut tar, &raw);
     }
     tar.into_inner().unwrap().flush().unwrap();
+}
+
+/// Appends `raw` exactly as given: raw header bytes, so hostile names and
+/// links the `tar` crate's checked setters would refuse go in as they are.
+fn append_raw<W: Write>(tar: &mut tar::Builder<W>, raw: &Raw) {
+    let mut header = tar::Header::new_gnu();
+    header.as_old_mut().name[..raw.name.len()].copy_from_slice(raw.name.as_bytes());
+    header.set_entry_type(raw.kind);
+    header.set_mode(0o644);
+    header.set_size(raw.data.len() as u64);
+    if let Some(link) = &raw.link {
+        header.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
+    }
+    header.set_cksum();
+    tar.append(&header, raw.data.as_slice()).unwrap();
 }
