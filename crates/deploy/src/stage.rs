@@ -71,7 +71,7 @@ fn prepare(
         });
     }
 
-    let incoming = site.incoming_dir().join(format!("{id}.tar.zst"));
+    let incoming = site.kept_artifact(&id);
     journal.set_incoming(incoming.clone())?;
     journal.step(Step::Copy)?;
     reporter.step(
@@ -133,13 +133,19 @@ fn prepare(
     })?;
     if let (Some(first), Some(live)) = (stats.stale_in_previous.first(), live) {
         reporter.warn(&format!(
-            "the live release `{live}` no longer matches its manifest at `{first}`{}: edited since it was deployed? Those files were written fresh from the artifact, not linked; `hoist verify --release {live}` shows what changed",
+            "{} in `{live}` no longer matched its manifest (`{first}`{}) and {} written fresh, not linked; run `hoist verify {live}`, and `hoist repair {live}` to put it back",
+            match stats.stale_in_previous.len() {
+                1 => "1 file".to_owned(),
+                count => format!("{count} files"),
+            },
             match stats.stale_in_previous.len() {
                 1 => String::new(),
-                count => format!(" and {} more files", count - 1),
-            }
+                count => format!(" and {} more", count - 1),
+            },
+            if stats.stale_in_previous.len() == 1 { "was" } else { "were" },
         ));
     }
+    let stamps = crate::records::stamp(&partial, manifest)?;
 
     let settings = context.settings_for(&id, config)?;
     journal.step(Step::Shared)?;
@@ -178,10 +184,13 @@ fn prepare(
     };
 
     journal.step(Step::Ready)?;
+    crate::records::write(&partial, manifest, stamps, reporter)?;
     reporter.step("ready", "sealing the release read-only");
     seal(&partial)?;
     durable::sync_filesystem(&partial)?;
     durable::rename(&partial, &release_dir)?;
+    // The artifact stays with its release, for `hoist repair`.
+    journal.keep_incoming()?;
     context.record(
         &Write::Release {
             row: release_row(manifest, tests),
@@ -198,7 +207,11 @@ fn prepare(
 /// Hard-links the artifact into `incoming/` when it is on the same file
 /// system (no bytes written), else copies it, after checking there is room;
 /// either way durably. A copy that fails removes what it wrote.
-fn copy_in(context: &Context, source: &Path, incoming: &Path) -> Result<(), DeployError> {
+pub(crate) fn copy_in(
+    context: &Context,
+    source: &Path,
+    incoming: &Path,
+) -> Result<(), DeployError> {
     let partial = incoming.with_extension("zst.partial");
     let _ = std::fs::remove_file(&partial);
     let _ = std::fs::remove_file(incoming);
