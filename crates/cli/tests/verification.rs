@@ -41,7 +41,10 @@ fn tamper(path: &Path) {
 }
 
 fn verify(env: &Env, id: &str) -> Value {
-    let output = env.hoist().args(["verify", "--json", "--release", id]).output();
+    let output = env
+        .hoist()
+        .args(["verify", "--json", "--release", id])
+        .output();
     let json: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
         panic!(
             "verify printed no JSON ({error}): {}",
