@@ -80,7 +80,17 @@ fn checks_writing_into_release_made_verify_a_dead_end() {
     assert_eq!(verified["extra"], json!([]));
 
     let (v2, v2_artifact) = build_version(&env, "2.0.0");
-    env.hoist().arg("deploy").arg(&v2_artifact).run();
+    let deployed = env
+        .hoist()
+        .args(["deploy", "--json"])
+        .arg(&v2_artifact)
+        .run_json();
+    // Unchanged files were linked on their seal stamps alone, none re-read.
+    assert_eq!(
+        (&deployed["files_linked"], &deployed["files_rehashed"]),
+        (&json!(2), &json!(0)),
+        "{deployed}"
+    );
     env.hoist().args(["rollback", "--to", &v1]).run();
     assert_eq!(env.live(), Some(v1.clone()));
     // A redeploy of a release on disk verifies it instead of unpacking again.
