@@ -114,6 +114,18 @@ fn checks_writing_into_release_made_verify_a_dead_end() {
         "{repaired}"
     );
     assert_eq!(verify(&env, &v1)["clean"], true);
+    // A damaged record vouches for nothing, and is no dead end either.
+    let record = release_dir(&env, &v1).join(".hoist-generated.json");
+    std::fs::set_permissions(&record, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(&record, "{not json").unwrap();
+    let verified = verify(&env, &v1);
+    assert_eq!(
+        verified["changed_generated"],
+        json!([".hoist-generated.json"]),
+        "{verified}"
+    );
+    env.hoist().args(["repair", &v1]).run();
+    assert_eq!(verify(&env, &v1)["clean"], true);
 
     env.deploy_version("3.0.0");
     let pruned = env

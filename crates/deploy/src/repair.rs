@@ -163,10 +163,18 @@ fn restore(
             return Ok((restored, true));
         }
         let round = hoist_store::restore(artifact, &dir, &drift)?;
-        restored.replaced.extend(round.replaced);
-        restored.missing.extend(round.missing);
-        restored.removed.extend(round.removed);
-        restored.removed_generated.extend(round.removed_generated);
+        for (all, more) in [
+            (&mut restored.replaced, round.replaced),
+            (&mut restored.missing, round.missing),
+            (&mut restored.removed, round.removed),
+            (&mut restored.removed_generated, round.removed_generated),
+        ] {
+            for path in more {
+                if !all.contains(&path) {
+                    all.push(path);
+                }
+            }
+        }
     }
     let drift = verify_release(context, id)?;
     if !drift.is_clean() {

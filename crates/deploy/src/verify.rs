@@ -30,7 +30,12 @@ pub fn verify_release(context: &Context, id: &str) -> Result<Drift, DeployError>
         path: dir.clone(),
         source,
     })?;
-    let generated = Generated::read(&tree)?;
+    // An unreadable record vouches for nothing: its paths show as extra,
+    // the record itself as changed, and `hoist repair` clears both.
+    let (generated, unreadable) = match Generated::read(&tree) {
+        Ok(generated) => (generated, false),
+        Err(_) => (Generated::default(), true),
+    };
     // The shared links hoist made are found on disk, not in a config that
     // may have changed since: a link `p -> ../../shared/p` cannot come from
     // an artifact (the store refuses links that lead out of the release).
@@ -38,6 +43,11 @@ pub fn verify_release(context: &Context, id: &str) -> Result<Drift, DeployError>
     let mounts: Vec<&str> = mounts.iter().map(String::as_str).collect();
     let mut drift = verify_tree(&dir, &manifest, &generated, &mounts)?;
     drift.extra = shared::without_shared_links(&dir, std::mem::take(&mut drift.extra));
+    if unreadable {
+        drift
+            .changed_generated
+            .push(hoist_store::GENERATED_NAME.to_owned());
+    }
     Ok(drift)
 }
 

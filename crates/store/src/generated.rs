@@ -89,9 +89,17 @@ impl Generated {
             entries.push(entry);
         }
         Ok(Generated {
-            format: Generated::FORMAT,
             entries,
+            ..Generated::empty()
         })
+    }
+
+    /// A record of nothing generated.
+    pub fn empty() -> Generated {
+        Generated {
+            format: Generated::FORMAT,
+            entries: Vec::new(),
+        }
     }
 
     /// The record of the release at `tree`; an empty one when it has none
@@ -101,7 +109,7 @@ impl Generated {
         let file = match tree.open_file(Path::new(crate::GENERATED_NAME)) {
             Ok(file) => file,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(Generated::default())
+                return Ok(Generated::empty())
             }
             Err(error) => return Err(StoreError::io("cannot open", path)(error)),
         };

@@ -56,7 +56,9 @@ impl Restored {
 /// from `artifact`, whose manifest the caller has matched with the release's.
 pub fn restore(artifact: &Artifact, root: &Path, drift: &Drift) -> Result<Restored, StoreError> {
     let tree = Dir::open(root).map_err(StoreError::io("cannot open", root))?;
-    let mut generated = Generated::read(&tree)?;
+    // An unreadable record is rewritten from nothing (the caller's drift
+    // then names its paths as extra).
+    let mut generated = Generated::read(&tree).unwrap_or_else(|_| Generated::empty());
     let mut restored = Restored {
         replaced: drift.changed.clone(),
         missing: drift.missing.clone(),
