@@ -26,8 +26,13 @@ pub(crate) fn write(
     reporter: &dyn Reporter,
 ) -> Result<(), DeployError> {
     let tree = open(partial)?;
-    let shared_links = shared::links_in_place(partial)?;
-    let generated = Generated::scan(&tree, manifest, &shared_links)?;
+    let walked = tree.walk().map_err(|source| hoist_site::SiteError::Io {
+        action: "cannot read",
+        path: partial.to_owned(),
+        source,
+    })?;
+    let shared_links = shared::links_in_walk(&tree, &walked);
+    let generated = Generated::from_walk(&tree, &walked, manifest, &shared_links)?;
     let files = generated
         .entries
         .iter()

@@ -55,10 +55,23 @@ impl Generated {
     /// that is not in `skip` (shared links) or hoist's metadata. Devices,
     /// fifos and sockets are not recorded: verify reports them.
     pub fn scan(tree: &Dir, manifest: &Manifest, skip: &[String]) -> Result<Generated, StoreError> {
+        let walked = tree
+            .walk()
+            .map_err(StoreError::io("cannot read", tree.path()))?;
+        Generated::from_walk(tree, &walked, manifest, skip)
+    }
+
+    /// [`Generated::scan`] of a walk the caller already made of `tree`.
+    pub fn from_walk(
+        tree: &Dir,
+        walked: &[hoist_beneath::Entry],
+        manifest: &Manifest,
+        skip: &[String],
+    ) -> Result<Generated, StoreError> {
         let root = tree.path().to_owned();
         let listed: HashSet<&str> = manifest.files.iter().map(|e| e.path.as_str()).collect();
         let mut entries = Vec::new();
-        for item in tree.walk().map_err(StoreError::io("cannot read", &root))? {
+        for item in walked {
             let Some(path) = item.path.to_str().map(str::to_owned) else {
                 continue; // not UTF-8: never recorded, so verify names it as extra
             };

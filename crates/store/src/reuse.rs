@@ -31,28 +31,31 @@ pub(crate) struct Reusable {
 /// `previous`) lists with the same digest, size and mode.
 pub(crate) fn check(previous: &Dir, old: &Manifest, new: &Manifest) -> Reusable {
     let stamps = Stamps::read(previous).unwrap_or_default();
-    let (stamped, candidates): (Vec<&Entry>, Vec<&Entry>) = new
+    let candidates: Vec<&Entry> = new
         .files
         .iter()
         .filter(|entry| unchanged_in(old, entry))
-        .partition(|entry| stamps.holds(previous, &entry.path));
-    let mut reusable = Reusable {
-        paths: stamped.iter().map(|entry| entry.path.clone()).collect(),
-        hashed: candidates.len() as u64,
-        ..Reusable::default()
-    };
+        .collect();
     let threads = std::thread::available_parallelism()
         .map_or(1, usize::from)
         .clamp(1, 8);
     let chunk = candidates.len().div_ceil(threads).max(1);
-    let verdicts: Vec<Vec<(&Entry, bool)>> = std::thread::scope(|scope| {
+    // Per candidate: (holds, had to be hashed).
+    let verdicts: Vec<Vec<(&Entry, bool, bool)>> = std::thread::scope(|scope| {
         let workers: Vec<_> = candidates
             .chunks(chunk)
             .map(|entries| {
+                let stamps = &stamps;
                 scope.spawn(move || {
                     entries
                         .iter()
-                        .map(|entry| (*entry, holds(previous, entry)))
+                        .map(|entry| {
+                            if stamps.holds(previous, &entry.path) {
+                                (*entry, true, false)
+                            } else {
+                                (*entry, holds(previous, entry), true)
+                            }
+                        })
                         .collect::<Vec<_>>()
                 })
             })
@@ -62,7 +65,9 @@ pub(crate) fn check(previous: &Dir, old: &Manifest, new: &Manifest) -> Reusable 
             .map(|worker| worker.join().unwrap_or_default())
             .collect()
     });
-    for (entry, holds) in verdicts.into_iter().flatten() {
+    let mut reusable = Reusable::default();
+    for (entry, holds, hashed) in verdicts.into_iter().flatten() {
+        reusable.hashed += u64::from(hashed);
         if holds {
             reusable.paths.insert(entry.path.clone());
         } else {
