@@ -49,12 +49,9 @@ pub(crate) fn check(previous: &Dir, old: &Manifest, new: &Manifest) -> Reusable 
                 scope.spawn(move || {
                     entries
                         .iter()
-                        .map(|entry| {
-                            if stamps.holds(previous, &entry.path) {
-                                (*entry, true, false)
-                            } else {
-                                (*entry, holds(previous, entry), true)
-                            }
+                        .map(|entry| match proof(previous, stamps, entry) {
+                            Proof::Stamp => (*entry, true, false),
+                            Proof::Digest(holds) => (*entry, holds, true),
                         })
                         .collect::<Vec<_>>()
                 })
@@ -89,13 +86,25 @@ fn unchanged_in(old: &Manifest, entry: &Entry) -> bool {
         })
 }
 
-/// Whether the file at `entry`'s path under `previous` (reached through no
-/// symlink) has `entry`'s size and digest. Missing or unreadable: no.
-fn holds(previous: &Dir, entry: &Entry) -> bool {
+/// How a candidate was proven (or not) to still be what the manifest says.
+enum Proof {
+    /// Its `stat` equals its seal stamp: nothing wrote to it since.
+    Stamp,
+    /// It was read and hashed: whether size and digest match.
+    Digest(bool),
+}
+
+/// Opens the file at `entry`'s path under `previous` (reached through no
+/// symlink) once: its stamp is checked on the open file, and only when it
+/// does not hold are its bytes hashed. Missing or unreadable: no.
+fn proof(previous: &Dir, stamps: &Stamps, entry: &Entry) -> Proof {
     let Ok(mut file) = previous.open_file(Path::new(&entry.path)) else {
-        return false;
+        return Proof::Digest(false);
     };
-    hash_reader(&mut file).is_ok_and(|(size, digest)| {
+    if stamps.holds_open(&entry.path, &file) {
+        return Proof::Stamp;
+    }
+    Proof::Digest(hash_reader(&mut file).is_ok_and(|(size, digest)| {
         size == entry.size && entry.blake3.as_deref() == Some(digest.as_str())
-    })
+    }))
 }

@@ -106,6 +106,14 @@ impl Stamps {
             .is_some_and(|stamp| stamp_at(tree, path) == Some(*stamp))
     }
 
+    /// Whether `file`, open at `path`, still has its stamp.
+    pub fn holds_open(&self, path: &str, file: &std::fs::File) -> bool {
+        self.files.get(path).is_some_and(|stamp| {
+            file.metadata()
+                .is_ok_and(|metadata| metadata.is_file() && Stamp::of(&metadata) == *stamp)
+        })
+    }
+
     /// The stamps file of the release at `tree`, if there is one it can read.
     pub fn read(tree: &Dir) -> Option<Stamps> {
         let mut file = tree.open_file(Path::new(crate::STAMPS_NAME)).ok()?;
