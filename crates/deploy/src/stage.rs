@@ -57,6 +57,7 @@ fn prepare(
     let release_dir = site.release_dir(&id);
     if release_dir.is_dir() {
         same_content(context, original, &id)?;
+        keep_artifact(context, original, &id)?;
         // Already unpacked (a ready or rolled-back release): verify instead of unpacking again.
         journal.step(Step::Verify)?;
         reporter.step(
@@ -351,6 +352,19 @@ pub(crate) fn same_content(
         on_disk: on_disk.content_digest[..12.min(on_disk.content_digest.len())].to_owned(),
         artifact: ours[..12.min(ours.len())].to_owned(),
     })
+}
+
+/// Keeps `artifact` for release `id` already on disk when `incoming/` has
+/// none for it (released before hoist kept them) and it is the very build
+/// of that release: a refusal to verify it can then say `hoist repair` alone.
+fn keep_artifact(context: &Context, artifact: &Artifact, id: &str) -> Result<(), DeployError> {
+    let kept = context.site.kept_artifact(id);
+    let same_build = read_manifest(&context.site.release_dir(id))
+        .is_some_and(|on_disk| on_disk.digest == artifact.manifest().digest);
+    if kept.exists() || !same_build {
+        return Ok(());
+    }
+    copy_in(context, artifact.path(), &kept)
 }
 
 pub(crate) fn read_manifest(release_dir: &Path) -> Option<Manifest> {

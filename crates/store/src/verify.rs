@@ -43,8 +43,9 @@ impl Drift {
 /// Checks every entry of `manifest` under `root`, resolving each path
 /// beneath it through no symlink (what a symlink points to is never read
 /// as if it were the release's own file). `generated` is what the
-/// release's checks and tests wrote before the seal; `mounts` are the shared paths hoist links out of the
-/// release, which the manifest's links may enter but not climb out of.
+/// release's checks and tests wrote before the seal; `mounts` are the
+/// shared paths hoist links out of the release, which the manifest's links
+/// may enter but not climb out of.
 /// Entries at or under a mount were replaced by its link and are not
 /// checked here (the caller checks the links themselves).
 pub fn verify_tree(
