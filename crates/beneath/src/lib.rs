@@ -152,6 +152,22 @@ impl Dir {
         Ok(())
     }
 
+    /// Renames `from` to `to`, both beneath the anchor: whatever file or
+    /// link was at `to` is replaced in one step, as `rename(2)` does, so a
+    /// reader sees the old one or the new one, never neither.
+    pub fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let (from_dir, from_name) = resolve::parent(&self.fd, from)?;
+        let (to_dir, to_name) = resolve::parent(&self.fd, to)?;
+        rustix::fs::renameat(&from_dir, from_name, &to_dir, to_name)?;
+        Ok(())
+    }
+
+    /// Flushes the anchor's own entries (creations, renames) to disk.
+    pub fn sync(&self) -> io::Result<()> {
+        rustix::fs::fsync(&self.fd)?;
+        Ok(())
+    }
+
     /// What is at `relative` itself (a symlink is described, not followed).
     pub fn metadata(&self, relative: &Path) -> io::Result<Metadata> {
         let fd = resolve::open(

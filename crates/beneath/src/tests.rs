@@ -45,6 +45,8 @@ fn nothing_passes_through_a_symlink() {
         refused(dir.set_mode(&p("esc/secret"), 0o777));
         refused(dir.remove(&p("esc/secret")));
         refused(dir.open_dir(&p("esc")));
+        refused(dir.rename(&p("real"), &p("esc/real")));
+        refused(dir.rename(&p("esc/secret"), &p("stolen")));
         // Even a link that stays inside is not followed.
         refused(dir.create_file(&p("inner/x"), 0o644));
         refused(dir.open_file(&p("inner")));
@@ -154,4 +156,19 @@ fn a_walk_lists_links_without_entering_them() {
             ("real/f".to_owned(), Kind::File),
         ]
     );
+}
+
+#[test]
+fn a_rename_replaces_a_file_in_one_step() {
+    both(|| {
+        let (top, dir) = layout();
+        std::fs::write(top.path().join("tree/real/app"), "old").unwrap();
+        std::fs::write(top.path().join("tree/real/.app.new"), "new").unwrap();
+        dir.rename(Path::new("real/.app.new"), Path::new("real/app"))
+            .unwrap();
+        dir.sync().unwrap();
+        let real = top.path().join("tree/real");
+        assert_eq!(std::fs::read_to_string(real.join("app")).unwrap(), "new");
+        assert_eq!(std::fs::read_dir(&real).unwrap().count(), 1);
+    });
 }

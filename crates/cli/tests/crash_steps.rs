@@ -6,6 +6,7 @@
 mod util;
 
 use hoist_site::{Op, Step};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use util::agent_process::{agent_config, free_port, AgentProcess};
 use util::http::get;
@@ -46,6 +47,7 @@ const COVERED: &[(Step, &str)] = &[
         Step::Reload,
         "data::data_roll_killed_at_every_step_recovers",
     ),
+    (Step::Repair, "repair_killed_while_restoring_finishes_it"),
 ];
 
 /// Operations killed by the scenarios above (and in crash.rs, data_reload.rs, data_tie.rs).
@@ -64,6 +66,7 @@ const OPS_COVERED: &[(Op, &str)] = &[
     (Op::Abort, "agent_operations_killed_at_every_step_recover"),
     (Op::Restart, "agent_operations_killed_at_every_step_recover"),
     (Op::Prune, "prune_killed_while_removing_recovers"),
+    (Op::Repair, "repair_killed_while_restoring_finishes_it"),
     (
         Op::DataRoll,
         "data_reload::a_data_roll_killed_at_each_step_is_recovered",
@@ -254,6 +257,22 @@ fn prune_killed_while_removing_recovers() {
         left.len() < 3 && left.iter().any(|(_, state)| state == "live"),
         "{left:?}"
     );
+}
+
+#[test]
+fn repair_killed_while_restoring_finishes_it() {
+    let env = Env::new();
+    env.deploy_version("1.0.0");
+    let live = env.live();
+    let file = env.site().join("current/lib/app.txt");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(&file, "planted\n").unwrap();
+    kill_at(&env, &["repair"], Step::Repair);
+    // `recover` checks that the live release verifies clean afterwards.
+    let recovered = recover(&env, Step::Repair);
+    assert_eq!(recovered["action"], "finished");
+    assert_eq!(env.live(), live);
+    assert_eq!(env.read_current("lib/app.txt"), "app code\n");
 }
 
 #[test]

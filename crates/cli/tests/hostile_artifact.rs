@@ -258,7 +258,7 @@ fn tampered_live_file_spread_into_the_next_release() {
     env.hoist()
         .arg("deploy")
         .arg(&artifact)
-        .stderr_has("no longer matches its manifest at `lib/app.txt`")
+        .stderr_has("no longer matched its manifest (`lib/app.txt`)")
         .run();
     assert_eq!(env.read_current("lib/app.txt"), "app code\n");
     let inode = |path: &Path| std::fs::metadata(path).unwrap().ino();

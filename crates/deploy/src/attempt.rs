@@ -26,7 +26,8 @@ pub(crate) fn aim(
     match op {
         Op::Hold | Op::Abort => (from.map(str::to_owned), target),
         Op::Promote => (target.clone(), target),
-        Op::Prune => (from.map(str::to_owned), None),
+        // The repaired release is the event's `release`; what runs stays.
+        Op::Prune | Op::Repair => (from.map(str::to_owned), None),
         Op::Deploy
         | Op::Rollback
         | Op::AutoRollback

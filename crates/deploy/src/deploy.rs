@@ -52,6 +52,9 @@ pub struct DeployReport {
     pub files_written: u64,
     /// Files hard-linked from the previous release.
     pub files_linked: u64,
+    /// Of the files the manifests call unchanged, those whose seal stamp
+    /// did not hold, so they were read and hashed before being linked.
+    pub files_rehashed: u64,
     /// Bytes written from the artifact.
     pub bytes_written: u64,
     /// Tests counted by the test gate.
@@ -106,6 +109,7 @@ fn deploy_as(
         outcome: "deployed",
         files_written: 0,
         files_linked: 0,
+        files_rehashed: 0,
         bytes_written: 0,
         test_count: None,
         pruned: Vec::new(),
@@ -134,6 +138,7 @@ fn deploy_as(
     )?;
     report.files_written = staged.stats.files_written;
     report.files_linked = staged.stats.files_linked;
+    report.files_rehashed = staged.stats.files_rehashed;
     report.bytes_written = staged.stats.bytes_written;
     report.test_count = staged.tests;
     if let Err(error) = crate::site_settings::adopt(context, &id, request.config.as_ref(), reporter)

@@ -244,12 +244,32 @@ pub enum DeployError {
         failure: String,
     },
     /// The named release no longer matches its manifest.
-    #[error("release `{id}` fails verification ({summary}); refusing to make it live, deploy its artifact again")]
+    #[error("release `{id}` fails verification ({summary}); refusing to make it live. `hoist verify {id}` lists what differs, `hoist repair {id}` puts it back from its artifact")]
     ReleaseDrift {
         /// The release.
         id: String,
         /// What differs.
         summary: String,
+    },
+    /// `hoist repair` has no artifact for the release.
+    #[error("no artifact for `{id}` in `{}` (it is kept from the deploy on; older releases and ones staged by hand have none); give it with `hoist repair {id} --artifact FILE`", incoming.display())]
+    NoArtifact {
+        /// The release.
+        id: String,
+        /// Where it was looked for.
+        incoming: PathBuf,
+    },
+    /// `hoist repair --artifact` was given another release's artifact.
+    #[error("artifact `{}` is not the one `{id}` was deployed from (its manifest digest is `{artifact}`, the release's `{release}`); give `hoist repair {id} --artifact` the artifact of that release", path.display())]
+    ArtifactMismatch {
+        /// The release.
+        id: String,
+        /// The artifact given.
+        path: PathBuf,
+        /// Its manifest digest (short).
+        artifact: String,
+        /// The release's manifest digest (short).
+        release: String,
     },
     /// There is no live release to act on.
     #[error("nothing is live at `{}` yet; deploy first", root.display())]
@@ -287,6 +307,8 @@ impl hoist_error::Described for DeployError {
             DeployError::DataReloadFailed { .. } => "data-reload-failed",
             DeployError::DataNotTold { .. } => "data-not-told",
             DeployError::MissingVariable { .. } => "missing-variable",
+            DeployError::NoArtifact { .. } => "artifact-missing",
+            DeployError::ArtifactMismatch { .. } => "artifact-mismatch",
             DeployError::NoSpace { .. } => "no-space",
             DeployError::SharedMissing { .. } => "shared-missing",
             DeployError::SharedThroughLink { .. }
@@ -328,6 +350,9 @@ impl hoist_error::Described for DeployError {
             DeployError::NoSpace { .. } => command("prune"),
             DeployError::NeedsAgent { .. } => command("agent"),
             DeployError::NoPrevious | DeployError::UnknownRelease(_) => command("releases"),
+            DeployError::NoArtifact { id, .. } | DeployError::ArtifactMismatch { id, .. } => {
+                command(&format!("repair {id} --artifact FILE"))
+            }
             DeployError::AutoRollbackRefused { fix, .. }
             | DeployError::DataUnsatisfied { fix, .. } => Some(fix.clone()),
             _ => None,

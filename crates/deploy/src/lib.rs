@@ -8,6 +8,7 @@
 //! | roll back one step or to a release | [`rollback()`] |
 //! | move the live data version | [`data_roll()`] |
 //! | remove old releases | [`prune()`] |
+//! | restore a release's files from its artifact | [`repair()`] |
 //! | finish or undo a killed operation | [`recover()`] |
 //! | read state | [`status()`], [`releases()`], [`verify_release`] |
 //!
@@ -44,7 +45,9 @@ mod listeners;
 mod place;
 mod proof;
 mod prune;
+mod records;
 mod recover;
+mod repair;
 mod reporter;
 mod restart;
 mod rollback;
@@ -66,6 +69,7 @@ pub use deploy::{deploy, DeployReport, DeployRequest};
 pub use error::DeployError;
 pub use prune::{prune, PruneReport};
 pub use recover::{recover, RecoverReport};
+pub use repair::{repair, RepairReport, RepairRequest};
 pub use reporter::{Reporter, Silent};
 pub use restart::{abort, restart, RestartReport};
 pub use rollback::{

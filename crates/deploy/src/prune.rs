@@ -108,10 +108,15 @@ pub(crate) fn prune_locked(
 }
 
 /// Renames the release aside (atomic, so it is never half-visible under its
-/// id), forgets it, then deletes the files; undeletable files are reported.
+/// id), forgets it, then deletes the files and the artifact kept for it;
+/// undeletable files are reported.
 fn remove_release(context: &Context, id: &str) -> Result<Vec<String>, DeployError> {
     let deleting = context.site.deleting_dir(id);
     durable::rename(&context.site.release_dir(id), &deleting)?;
     context.ledger.remove_release(id)?;
-    Ok(remove_tree(&deleting))
+    let mut problems = remove_tree(&deleting);
+    if let Err(problem) = durable::remove_file(&context.site.kept_artifact(id)) {
+        problems.push(problem.to_string());
+    }
+    Ok(problems)
 }

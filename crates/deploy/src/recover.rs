@@ -12,6 +12,7 @@
 //!   consistent end is the rollback it was for: finish it.
 //! - After steps: resume from the step (restart, health check, record,
 //!   contract migrations, prune).
+//! - `repair`: run again from the kept artifact.
 
 use crate::activate::{self, activate};
 use crate::stage::{read_manifest, release_row};
@@ -122,6 +123,7 @@ fn resume(
         Op::DataRoll | Op::DataRevert => {
             return crate::data_roll::recover(context, journal, reporter)
         }
+        Op::Repair => return crate::repair::recover(context, journal, config, reporter),
         Op::Deploy | Op::Hold | Op::Promote | Op::Rollback | Op::AutoRollback => {}
     }
     match record.step.on_crash() {
@@ -162,6 +164,7 @@ fn resume(
         | Step::Record
         | Step::MigratePost
         | Step::Prune
+        | Step::Repair
         | Step::Reload => {
             undo_switch(context, record, reporter);
             finish(context, journal, record, config, reporter)?;

@@ -113,15 +113,20 @@ fn link_one(tree: &Dir, release: &Path, raw: &str, entry: &Path) -> Result<(), D
 pub(crate) fn links_in_place(release: &Path) -> Result<Vec<String>, DeployError> {
     let tree = Dir::open(release).map_err(io("cannot open", release))?;
     let entries = tree.walk().map_err(io("cannot read", release))?;
-    Ok(entries
-        .into_iter()
+    Ok(links_in_walk(&tree, &entries))
+}
+
+/// [`links_in_place`] of a walk the caller already made of `tree`.
+pub(crate) fn links_in_walk(tree: &Dir, entries: &[hoist_beneath::Entry]) -> Vec<String> {
+    entries
+        .iter()
         .filter(|entry| entry.kind == hoist_beneath::Kind::Symlink)
         .filter_map(|entry| {
             let path = entry.path.to_str()?.to_owned();
             let target = tree.read_link(&entry.path).ok()?;
             (target == link_target(&path)).then_some(path)
         })
-        .collect())
+        .collect()
 }
 
 /// Drops from `extra` the shared links hoist made and the dirs it made to hold them.

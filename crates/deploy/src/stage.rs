@@ -57,6 +57,7 @@ fn prepare(
     let release_dir = site.release_dir(&id);
     if release_dir.is_dir() {
         same_content(context, original, &id)?;
+        keep_artifact(context, original, &id)?;
         // Already unpacked (a ready or rolled-back release): verify instead of unpacking again.
         journal.step(Step::Verify)?;
         reporter.step(
@@ -71,7 +72,7 @@ fn prepare(
         });
     }
 
-    let incoming = site.incoming_dir().join(format!("{id}.tar.zst"));
+    let incoming = site.kept_artifact(&id);
     journal.set_incoming(incoming.clone())?;
     journal.step(Step::Copy)?;
     reporter.step(
@@ -133,13 +134,19 @@ fn prepare(
     })?;
     if let (Some(first), Some(live)) = (stats.stale_in_previous.first(), live) {
         reporter.warn(&format!(
-            "the live release `{live}` no longer matches its manifest at `{first}`{}: edited since it was deployed? Those files were written fresh from the artifact, not linked; `hoist verify --release {live}` shows what changed",
+            "{} in `{live}` no longer matched its manifest (`{first}`{}) and {} written fresh, not linked; run `hoist verify {live}`, and `hoist repair {live}` to put it back",
+            match stats.stale_in_previous.len() {
+                1 => "1 file".to_owned(),
+                count => format!("{count} files"),
+            },
             match stats.stale_in_previous.len() {
                 1 => String::new(),
-                count => format!(" and {} more files", count - 1),
-            }
+                count => format!(" and {} more", count - 1),
+            },
+            if stats.stale_in_previous.len() == 1 { "was" } else { "were" },
         ));
     }
+    let stamps = crate::records::stamp(&partial, manifest)?;
 
     let settings = context.settings_for(&id, config)?;
     journal.step(Step::Shared)?;
@@ -178,10 +185,13 @@ fn prepare(
     };
 
     journal.step(Step::Ready)?;
+    crate::records::write(&partial, manifest, stamps, reporter)?;
     reporter.step("ready", "sealing the release read-only");
     seal(&partial)?;
     durable::sync_filesystem(&partial)?;
     durable::rename(&partial, &release_dir)?;
+    // The artifact stays with its release, for `hoist repair`.
+    journal.keep_incoming()?;
     context.record(
         &Write::Release {
             row: release_row(manifest, tests),
@@ -198,7 +208,11 @@ fn prepare(
 /// Hard-links the artifact into `incoming/` when it is on the same file
 /// system (no bytes written), else copies it, after checking there is room;
 /// either way durably. A copy that fails removes what it wrote.
-fn copy_in(context: &Context, source: &Path, incoming: &Path) -> Result<(), DeployError> {
+pub(crate) fn copy_in(
+    context: &Context,
+    source: &Path,
+    incoming: &Path,
+) -> Result<(), DeployError> {
     let partial = incoming.with_extension("zst.partial");
     let _ = std::fs::remove_file(&partial);
     let _ = std::fs::remove_file(incoming);
@@ -338,6 +352,19 @@ pub(crate) fn same_content(
         on_disk: on_disk.content_digest[..12.min(on_disk.content_digest.len())].to_owned(),
         artifact: ours[..12.min(ours.len())].to_owned(),
     })
+}
+
+/// Keeps `artifact` for release `id` already on disk when `incoming/` has
+/// none for it (released before hoist kept them) and it is the very build
+/// of that release: a refusal to verify it can then say `hoist repair` alone.
+fn keep_artifact(context: &Context, artifact: &Artifact, id: &str) -> Result<(), DeployError> {
+    let kept = context.site.kept_artifact(id);
+    let same_build = read_manifest(&context.site.release_dir(id))
+        .is_some_and(|on_disk| on_disk.digest == artifact.manifest().digest);
+    if kept.exists() || !same_build {
+        return Ok(());
+    }
+    copy_in(context, artifact.path(), &kept)
 }
 
 pub(crate) fn read_manifest(release_dir: &Path) -> Option<Manifest> {

@@ -123,6 +123,14 @@ impl Journal {
         self.write()
     }
 
+    /// The artifact copy in `incoming/` now belongs to a release on disk
+    /// (`hoist repair` restores from it): noted durably, so neither the end
+    /// of the operation nor `hoist recover` removes it.
+    pub fn keep_incoming(&mut self) -> Result<(), SiteError> {
+        self.record.incoming = None;
+        self.write()
+    }
+
     /// Notes, durably, whether the agent holds requests for this operation.
     pub fn set_paused(&mut self, paused: bool) -> Result<(), SiteError> {
         self.record.paused = paused;

@@ -68,6 +68,12 @@ impl Site {
     pub fn incoming_dir(&self) -> PathBuf {
         self.root.join("incoming")
     }
+    /// `incoming/<id>.tar.zst`: the artifact release `id` was deployed
+    /// from, kept while the release is on disk so `hoist repair` can
+    /// restore it.
+    pub fn kept_artifact(&self, id: &str) -> PathBuf {
+        self.incoming_dir().join(format!("{id}.tar.zst"))
+    }
     /// `data/`
     pub fn data_dir(&self) -> PathBuf {
         self.root.join("data")

@@ -5,7 +5,7 @@
 //!   releases/<id>/      read-only release trees (`<id>.partial` while unpacking)
 //!   current -> releases/<id>
 //!   shared/             persistent files linked into every release
-//!   incoming/           artifacts in transit; never read by the live site
+//!   incoming/           artifacts in transit, and each release's own (for `hoist repair`)
 //!   data/               versioned data sets
 //!   ledger.sqlite       who deployed what, when, and how it went
 //!   deploy.lock         one deploy at a time

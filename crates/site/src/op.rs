@@ -48,6 +48,8 @@ pub enum Op {
     Abort,
     /// Start the live release afresh.
     Restart,
+    /// Put a release's shipped files back from its artifact (`hoist repair`).
+    Repair,
 }
 
 /// One step of an [`Op`], in the order they run (`Ord` follows it).
@@ -112,6 +114,9 @@ pub enum Step {
     MigratePost,
     /// Removing old releases.
     Prune,
+    /// Restoring a release's files from its artifact, each written beside
+    /// its place and renamed over it.
+    Repair,
 }
 
 /// Which part of an operation a step is in.
@@ -145,7 +150,7 @@ impl Step {
         use Step::*;
         match self {
             Begin | Copy | Verify | Space | Unpack | Shared | Checks | Test | Ready => Phase::Stage,
-            Pause | Migrate | MigrateDown | Data | Hold | Switch => Phase::Switch,
+            Pause | Migrate | MigrateDown | Data | Hold | Switch | Repair => Phase::Switch,
             Restart | Health | SwitchBack | Record | MigratePost | Prune | Reload => Phase::After,
         }
     }
@@ -161,6 +166,9 @@ impl Step {
             // Once downs started, going forward to the rollback they serve
             // is the only state where code and schema agree again.
             MigrateDown => OnCrash::Resume,
+            // Each file was replaced whole; running the repair again from
+            // the kept artifact puts back the rest.
+            Repair => OnCrash::Resume,
             Restart | Health | SwitchBack | Record | MigratePost | Prune | Reload => {
                 OnCrash::Resume
             }

@@ -8,8 +8,12 @@
 //!   [`Artifact::unpack`] streams it into a directory, verifying each file's
 //!   digest as it goes and hard-linking files unchanged since a previous
 //!   release instead of writing them again.
-//! - [`verify_tree`] compares a tree on disk against its manifest.
+//! - [`Generated`] records what a release's checks and tests wrote into it
+//!   before the seal, and [`Stamps`] each shipped file's `stat` at the seal,
+//!   both next to the manifest ([`GENERATED_NAME`], [`STAMPS_NAME`]).
 //! - [`import`] turns a tarball made by another tool into an artifact.
+//! - [`verify_tree`] compares a tree on disk against its manifest and that
+//!   record; [`restore`] puts shipped files back from the artifact.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), hoist_store::StoreError> {
@@ -21,24 +25,32 @@
 
 mod error;
 mod format;
+mod generated;
 mod hash;
 mod import;
 mod links;
 mod manifest;
+mod metadata;
 mod pack;
 mod paths;
 mod release_id;
+mod restore;
 mod reuse;
 mod seekable;
+mod stamps;
 mod unpack;
 mod verify;
 
 pub use error::StoreError;
+pub use generated::{Generated, GeneratedEntry};
 pub use import::{import, ImportOptions};
 pub use links::{check_links, LinkEscape};
 pub use manifest::{Entry, EntryKind, Manifest, MANIFEST_NAME};
+pub use metadata::{is_metadata, GENERATED_NAME, STAMPS_NAME};
 pub use pack::{pack, PackOptions, Packed};
 pub use release_id::ReleaseId;
+pub use restore::{restore, Restored};
+pub use stamps::{Stamp, Stamps};
 pub use unpack::{Artifact, UnpackStats};
 pub use verify::{verify_tree, Drift};
 

@@ -165,7 +165,7 @@ fn collect(
                 problem: "is not valid UTF-8".into(),
             });
         };
-        if relative == MANIFEST_NAME || exclude.is_match(&relative) {
+        if crate::is_metadata(&relative) || exclude.is_match(&relative) {
             continue;
         }
         let file_type = item.file_type();

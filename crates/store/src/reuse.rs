@@ -5,11 +5,13 @@
 //! it as "unchanged"; it is written fresh from the artifact instead, and
 //! named, so the deploy can say so.
 //!
-//! The check reads every candidate once, on all cores: for 10,000 files
-//! of 200 MB that is a fraction of what writing them would cost.
+//! The proof is cheap when it can be: a file whose `stat` still equals the
+//! stamp its release took at the seal ([`Stamps`]) has not been written
+//! since, and is linked after one `stat`. Only files without a matching
+//! stamp are read and hashed, on all cores.
 
 use crate::hash::hash_reader;
-use crate::{Entry, EntryKind, Manifest};
+use crate::{Entry, EntryKind, Manifest, Stamps};
 use hoist_beneath::Dir;
 use std::collections::HashSet;
 use std::path::Path;
@@ -21,11 +23,14 @@ pub(crate) struct Reusable {
     pub(crate) paths: HashSet<String>,
     /// Paths the previous manifest calls unchanged whose copy no longer matches it.
     pub(crate) stale: Vec<String>,
+    /// Candidates whose stamp did not hold, so they were read and hashed.
+    pub(crate) hashed: u64,
 }
 
 /// Checks every file of `new` that `old` (the manifest of the release in
 /// `previous`) lists with the same digest, size and mode.
 pub(crate) fn check(previous: &Dir, old: &Manifest, new: &Manifest) -> Reusable {
+    let stamps = Stamps::read(previous).unwrap_or_default();
     let candidates: Vec<&Entry> = new
         .files
         .iter()
@@ -35,14 +40,19 @@ pub(crate) fn check(previous: &Dir, old: &Manifest, new: &Manifest) -> Reusable 
         .map_or(1, usize::from)
         .clamp(1, 8);
     let chunk = candidates.len().div_ceil(threads).max(1);
-    let verdicts: Vec<Vec<(&Entry, bool)>> = std::thread::scope(|scope| {
+    // Per candidate: (holds, had to be hashed).
+    let verdicts: Vec<Vec<(&Entry, bool, bool)>> = std::thread::scope(|scope| {
         let workers: Vec<_> = candidates
             .chunks(chunk)
             .map(|entries| {
+                let stamps = &stamps;
                 scope.spawn(move || {
                     entries
                         .iter()
-                        .map(|entry| (*entry, holds(previous, entry)))
+                        .map(|entry| match proof(previous, stamps, entry) {
+                            Proof::Stamp => (*entry, true, false),
+                            Proof::Digest(holds) => (*entry, holds, true),
+                        })
                         .collect::<Vec<_>>()
                 })
             })
@@ -53,7 +63,8 @@ pub(crate) fn check(previous: &Dir, old: &Manifest, new: &Manifest) -> Reusable 
             .collect()
     });
     let mut reusable = Reusable::default();
-    for (entry, holds) in verdicts.into_iter().flatten() {
+    for (entry, holds, hashed) in verdicts.into_iter().flatten() {
+        reusable.hashed += u64::from(hashed);
         if holds {
             reusable.paths.insert(entry.path.clone());
         } else {
@@ -75,13 +86,25 @@ fn unchanged_in(old: &Manifest, entry: &Entry) -> bool {
         })
 }
 
-/// Whether the file at `entry`'s path under `previous` (reached through no
-/// symlink) has `entry`'s size and digest. Missing or unreadable: no.
-fn holds(previous: &Dir, entry: &Entry) -> bool {
+/// How a candidate was proven (or not) to still be what the manifest says.
+enum Proof {
+    /// Its `stat` equals its seal stamp: nothing wrote to it since.
+    Stamp,
+    /// It was read and hashed: whether size and digest match.
+    Digest(bool),
+}
+
+/// Opens the file at `entry`'s path under `previous` (reached through no
+/// symlink) once: its stamp is checked on the open file, and only when it
+/// does not hold are its bytes hashed. Missing or unreadable: no.
+fn proof(previous: &Dir, stamps: &Stamps, entry: &Entry) -> Proof {
     let Ok(mut file) = previous.open_file(Path::new(&entry.path)) else {
-        return false;
+        return Proof::Digest(false);
     };
-    hash_reader(&mut file).is_ok_and(|(size, digest)| {
+    if stamps.holds_open(&entry.path, &file) {
+        return Proof::Stamp;
+    }
+    Proof::Digest(hash_reader(&mut file).is_ok_and(|(size, digest)| {
         size == entry.size && entry.blake3.as_deref() == Some(digest.as_str())
-    })
+    }))
 }

@@ -35,6 +35,9 @@ pub struct UnpackStats {
     /// there no longer matches it (edited in place): written fresh from the
     /// artifact instead of linked, so the edit does not spread.
     pub stale_in_previous: Vec<String>,
+    /// Files of the previous release whose seal stamp no longer held (or
+    /// that had none), so they were read and hashed before being linked.
+    pub files_rehashed: u64,
 }
 
 impl Artifact {
@@ -110,7 +113,7 @@ impl Artifact {
         &self.path
     }
 
-    fn unsafe_entry(&self, entry: &str, problem: impl Into<String>) -> StoreError {
+    pub(crate) fn unsafe_entry(&self, entry: &str, problem: impl Into<String>) -> StoreError {
         StoreError::UnsafeEntry {
             artifact: self.path.clone(),
             entry: entry.to_owned(),
@@ -133,8 +136,10 @@ impl Artifact {
         for entry in &self.manifest.files {
             paths::check_relative(&entry.path)
                 .map_err(|problem| self.unsafe_entry(&entry.path, problem))?;
-            if entry.path == MANIFEST_NAME {
-                return Err(self.unsafe_entry(&entry.path, "shadows the manifest"));
+            if crate::is_metadata(&entry.path) {
+                return Err(
+                    self.unsafe_entry(&entry.path, "shadows the manifest or hoist's own records")
+                );
             }
         }
         crate::check_links(&self.manifest, &[])
@@ -198,6 +203,7 @@ impl Artifact {
         let mut stats = writer.stats;
         if let Some((_, reusable)) = writer.previous {
             stats.stale_in_previous = reusable.stale;
+            stats.files_rehashed = reusable.hashed;
         }
         Ok(stats)
     }
@@ -443,7 +449,7 @@ impl TreeWriter<'_> {
     }
 }
 
-fn entry_kind<R: Read>(
+pub(crate) fn entry_kind<R: Read>(
     tar_entry: &tar::Entry<'_, R>,
     artifact: &Artifact,
     name: &str,
@@ -464,7 +470,7 @@ fn entry_kind<R: Read>(
     }
 }
 
-fn open_archive(path: &Path) -> Result<tar::Archive<Decoder>, StoreError> {
+pub(crate) fn open_archive(path: &Path) -> Result<tar::Archive<Decoder>, StoreError> {
     let file = File::open(path).map_err(StoreError::io("cannot open artifact", path))?;
     // A tarball from another tool is not "corrupt": say what it is and how to import it.
     let format = Format::sniff(path).map_err(StoreError::io("cannot read artifact", path))?;

@@ -1,7 +1,8 @@
-//! Comparing a release tree on disk with its manifest.
+//! Comparing a release tree on disk with its manifest, and with the
+//! record of what its own checks and tests generated.
 
 use crate::hash::hash_reader;
-use crate::{release_mode, EntryKind, Manifest, StoreError, MANIFEST_NAME};
+use crate::{is_metadata, release_mode, EntryKind, Generated, Manifest, StoreError};
 use hoist_beneath::{Dir, Kind};
 use serde::Serialize;
 use std::collections::HashSet;
@@ -16,10 +17,16 @@ pub struct Drift {
     pub changed: Vec<String>,
     /// Manifest paths not on disk.
     pub missing: Vec<String>,
-    /// Paths on disk the manifest does not list (and that are not expected extras).
+    /// Paths on disk that are neither shipped nor generated (nor hoist's own).
     pub extra: Vec<String>,
     /// Symlinks the manifest lists that lead outside the release, with why.
     pub escapes: Vec<String>,
+    /// Paths the release's checks or tests wrote before the seal, unchanged since.
+    pub generated: Vec<String>,
+    /// Generated paths changed (or gone) since the seal. Not tampering with
+    /// what was built, but not what the checks left either: a changed
+    /// `.pyc` runs as surely as a changed `.py`, so this fails verify too.
+    pub changed_generated: Vec<String>,
 }
 
 impl Drift {
@@ -29,20 +36,22 @@ impl Drift {
             && self.missing.is_empty()
             && self.extra.is_empty()
             && self.escapes.is_empty()
+            && self.changed_generated.is_empty()
     }
 }
 
 /// Checks every entry of `manifest` under `root`, resolving each path
 /// beneath it through no symlink (what a symlink points to is never read
-/// as if it were the release's own file). `expected_extra` lists paths
-/// hoist itself adds; `mounts` are the shared paths hoist links out of the
-/// release, which the manifest's links may enter but not climb out of.
+/// as if it were the release's own file). `generated` is what the
+/// release's checks and tests wrote before the seal; `mounts` are the
+/// shared paths hoist links out of the release, which the manifest's links
+/// may enter but not climb out of.
 /// Entries at or under a mount were replaced by its link and are not
 /// checked here (the caller checks the links themselves).
 pub fn verify_tree(
     root: &Path,
     manifest: &Manifest,
-    expected_extra: &HashSet<String>,
+    generated: &Generated,
     mounts: &[&str],
 ) -> Result<Drift, StoreError> {
     let tree = Dir::open(root).map_err(StoreError::io("cannot open", root))?;
@@ -108,11 +117,23 @@ pub fn verify_tree(
         .iter()
         .map(|entry| entry.path.as_str())
         .collect();
+    for entry in &generated.entries {
+        if Generated::still_holds(&tree, entry)? {
+            drift.generated.push(entry.path.clone());
+        } else {
+            drift.changed_generated.push(entry.path.clone());
+        }
+    }
+    let recorded: HashSet<&str> = generated
+        .entries
+        .iter()
+        .map(|entry| entry.path.as_str())
+        .collect();
     for item in tree.walk().map_err(StoreError::io("cannot read", root))? {
         let relative = item.path.to_string_lossy().into_owned();
-        if relative != MANIFEST_NAME
+        if !is_metadata(&relative)
             && !listed.contains(relative.as_str())
-            && !expected_extra.contains(&relative)
+            && !recorded.contains(relative.as_str())
         {
             drift.extra.push(relative);
         }

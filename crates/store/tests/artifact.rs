@@ -45,8 +45,13 @@ fn round_trip_with_long_paths_links_and_an_index() {
         std::fs::read_link(dest.join("b-link")).unwrap(),
         Path::new("lib/b.txt")
     );
-    let drift =
-        hoist_store::verify_tree(&dest, artifact.manifest(), &Default::default(), &[]).unwrap();
+    let drift = hoist_store::verify_tree(
+        &dest,
+        artifact.manifest(),
+        &hoist_store::Generated::default(),
+        &[],
+    )
+    .unwrap();
     assert!(drift.is_clean(), "{drift:?}");
 }
 

@@ -16,6 +16,7 @@ pub(crate) mod pause;
 mod prune;
 mod recover;
 mod releases;
+mod repair;
 mod restart;
 mod rollback;
 mod status;
@@ -49,6 +50,8 @@ pub enum Command {
     History(history::Args),
     /// Check the live release's files against its manifest
     Verify(verify::Args),
+    /// Put a release's files back from its artifact (what `verify` found changed, missing or extra)
+    Repair(repair::Args),
     /// Remove old releases (never live, previous or last known-good)
     Prune(prune::Args),
     /// Finish or clean up an operation that was interrupted
@@ -102,6 +105,7 @@ pub fn exec(cli: Cli) -> anyhow::Result<i32> {
         Command::Releases(args) => releases::exec(global, args),
         Command::History(args) => history::exec(global, args),
         Command::Verify(args) => verify::exec(global, args),
+        Command::Repair(args) => repair::exec(global, args),
         Command::Prune(args) => prune::exec(global, args),
         Command::Recover(args) => recover::exec(global, args),
         Command::Unlock(args) => unlock::exec(global, args),

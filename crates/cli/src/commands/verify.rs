@@ -6,6 +6,9 @@ use std::fmt::Write;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Verify this release instead of the live one.
+    #[arg(value_name = "RELEASE", conflicts_with = "release")]
+    id: Option<String>,
+    /// The same, as an option.
     #[arg(long, value_name = "ID")]
     release: Option<String>,
 }
@@ -20,27 +23,44 @@ struct Verified {
 
 impl Render for Verified {
     fn human(&self, out: &mut String) {
+        let generated = match self.drift.generated.len() {
+            0 => String::new(),
+            count => format!(
+                " ({count} generated paths, written by its checks or tests before the seal, unchanged, e.g. `{}`)",
+                self.drift.generated[0]
+            ),
+        };
         if self.clean {
-            let _ = writeln!(out, "`{}` matches its manifest", self.release);
+            let _ = writeln!(out, "`{}` matches its manifest{generated}", self.release);
             return;
         }
-        let _ = writeln!(out, "`{}` differs from its manifest:", self.release);
+        let _ = writeln!(
+            out,
+            "`{}` differs from its manifest{generated}:",
+            self.release
+        );
         for (label, paths) in [
             ("changed", &self.drift.changed),
             ("missing", &self.drift.missing),
             ("extra", &self.drift.extra),
             ("escapes", &self.drift.escapes),
+            ("changed-generated", &self.drift.changed_generated),
         ] {
             for path in paths {
                 let _ = writeln!(out, "  {label:<8} {path}");
             }
         }
+        let _ = writeln!(
+            out,
+            "`hoist repair {}` puts it back from its artifact",
+            self.release
+        );
     }
 }
 
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     let (context, _) = crate::target::open_read_only(global)?;
-    let release = crate::target::release_or_live(&context, args.release)?;
+    let release = crate::target::release_or_live(&context, args.id.or(args.release))?;
     let drift = hoist_deploy::verify_release(&context, &release)?;
     let verified = Verified {
         clean: drift.is_clean(),
