@@ -61,6 +61,8 @@ fn subcommands(parent: &[&str], cwd: &Path) -> Vec<String> {
     };
     list.lines()
         .take_while(|line| line.starts_with("  "))
+        // A long description wraps onto lines indented deeper than a name.
+        .filter(|line| !line[2..].starts_with(' '))
         .filter_map(|line| line.split_whitespace().next())
         .filter(|name| *name != "help")
         .map(str::to_owned)

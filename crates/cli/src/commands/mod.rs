@@ -50,7 +50,7 @@ pub enum Command {
     History(history::Args),
     /// Check the live release's files against its manifest
     Verify(verify::Args),
-    /// Put a release's files back from its artifact (what `verify` found changed, missing or extra)
+    /// Put back what `verify` found changed, missing or extra, from the artifact
     Repair(repair::Args),
     /// Remove old releases (never live, previous or last known-good)
     Prune(prune::Args),
