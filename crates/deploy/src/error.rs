@@ -267,6 +267,19 @@ pub enum DeployError {
         /// Where it was looked for.
         looked_in: String,
     },
+    /// A host value (`deploy.health`), once its variables are expanded, is
+    /// not usable; found at stage, before anything live changed.
+    #[error("`{key}` = `{written}` is not usable: {problem}; nothing was changed. Fix it in `{}`", site_file.display())]
+    BadHostValue {
+        /// The config key, e.g. `deploy.health`.
+        key: String,
+        /// The value as written (variables unexpanded: never the secret).
+        written: String,
+        /// What is wrong with it once expanded.
+        problem: String,
+        /// The site's `site.toml`, where host values live.
+        site_file: PathBuf,
+    },
 }
 
 impl hoist_error::Described for DeployError {
@@ -287,6 +300,7 @@ impl hoist_error::Described for DeployError {
             DeployError::DataReloadFailed { .. } => "data-reload-failed",
             DeployError::DataNotTold { .. } => "data-not-told",
             DeployError::MissingVariable { .. } => "missing-variable",
+            DeployError::BadHostValue { .. } => "config-invalid",
             DeployError::NoSpace { .. } => "no-space",
             DeployError::SharedMissing { .. } => "shared-missing",
             DeployError::SharedThroughLink { .. }
