@@ -231,7 +231,7 @@ fn env_file_only_process_needed_command() {
     let env = Env::new();
     std::fs::write(
         env.dir.path().join("staging.toml"),
-        "[app]\nname = \"shop\"\n[deploy]\nroot = \"staging\"\nrestart = \"true\"\n[process]\nenv_file = \"shared/env\"\n",
+        "[app]\nname = \"shop\"\n[deploy]\nroot = \"staging\"\nrestart = \"true\"\n[process]\nenv_file = \"shared/env\"\n[proxy]\nlisten = \"127.0.0.1:0\"\n",
     )
     .unwrap();
     Cmd::new(env.dir.path())
@@ -239,4 +239,16 @@ fn env_file_only_process_needed_command() {
         .run();
     let text = std::fs::read_to_string(env.dir.path().join("staging/site.toml")).unwrap();
     assert!(text.contains("env_file = \"shared/env\""), "{text}");
+    // The agent still needs a command, and says so (bounded: it must exit, not serve).
+    let agent = std::process::Command::new("timeout")
+        .arg("60")
+        .arg(util::BIN)
+        .args(["-c", "staging.toml", "agent"])
+        .current_dir(env.dir.path())
+        .env_remove("HOIST_ROOT")
+        .output()
+        .unwrap();
+    let message = stderr(&agent);
+    assert_eq!(agent.status.code(), Some(1), "{message}");
+    assert!(message.contains("`[process] command`"), "{message}");
 }

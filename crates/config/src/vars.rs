@@ -4,7 +4,9 @@
 //! A value that names a variable is kept as written when parsed (the env
 //! file lives under the site root, which only the command knows) and
 //! expanded at use, so the secret it stands for is never written back into
-//! `site.toml`, the ledger or any output. `$$` is a literal `$`.
+//! `site.toml`, the ledger or any output. `$$` is a literal `$`. Its
+//! syntax is checked while parsing ([`check_syntax`]), so a malformed
+//! `${` is an error of the file, with its key and line, not a literal.
 //!
 //! ```
 //! let url = hoist_config::expand("postgres://app@db/${DB}", |name| (name == "DB").then(|| "shop".into()));
