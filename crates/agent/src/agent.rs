@@ -63,6 +63,10 @@ impl Agent {
         listen: String,
     ) -> Result<Arc<Agent>, AgentError> {
         let process = match (&config.process, config.proxy.backend.is_empty()) {
+            // `[process]` with only host keys (`env_file`): nothing to run.
+            (Some(process), true) if process.command.is_empty() => {
+                return Err(AgentError::NoProcessConfig)
+            }
             (Some(process), _) => process.clone(),
             // Balancing static backends needs no app of our own.
             (None, false) => ProcessConfig::without_app(),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum AgentError {
     /// The config has no `[process]` section, so there is nothing to run.
-    #[error("`hoist.toml` has no `[process]` section; the agent needs `[process] command` to run the app")]
+    #[error("`hoist.toml` has no `[process] command`; the agent needs it to run the app")]
     NoProcessConfig,
     /// The candidate never became healthy; it was stopped and nothing changed.
     #[error("release `{release}` did not become ready: {problem}; it was stopped and `{}` still serves\n{log_tail}", live.as_deref().unwrap_or("nothing"))]

@@ -1,36 +1,140 @@
 //! A site's own host settings over the config a command was given.
 //!
-//! Once a site has `site.toml`, a `hoist.toml` in the working directory or
-//! given with `-c` supplies app settings only: its host sections are
-//! replaced by the site's, and where they differ the operator is told
-//! which keys, and where to change them, once.
+//! Every command on a site loads and checks its `site.toml` first, so a
+//! broken one stops it with the parse error instead of falling back to
+//! defaults. Once a site has `site.toml`, a `hoist.toml` in the working
+//! directory or given with `-c` supplies app settings only: its host
+//! sections are replaced by the site's, and where they differ the operator
+//! is told which keys, and where to change them, once. A `hoist.toml`
+//! whose `deploy.root` names another site is that site's: its host
+//! settings are never used here, nor offered to be copied here.
 
 use hoist_config::{Config, SiteConfig};
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
+
+/// What the command does with the site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Use {
+    /// A deploy, which stores the host settings of a site without `site.toml`.
+    Deploy,
+    /// Any other command.
+    Command,
+}
 
 /// `config` (read from `path`) with the host settings of the site at
-/// `root`, when it has a `site.toml`.
-pub fn overlay(root: &Path, config: Option<(Config, PathBuf)>) -> anyhow::Result<Option<Config>> {
+/// `root`, when it has a `site.toml`. `None`: the release's shipped config.
+pub fn overlay(
+    root: &Path,
+    config: Option<(Config, PathBuf)>,
+    using: Use,
+) -> anyhow::Result<Option<Config>> {
+    let site = SiteConfig::load(root)?;
+    let other = config
+        .as_ref()
+        .and_then(|(config, path)| other_site(root, config, path));
     let Some((config, path)) = config else {
+        if site.is_none() && using == Use::Command {
+            unpinned(root, "the live release's shipped `hoist.toml`", "");
+        }
         return Ok(None);
     };
-    let Some(site) = SiteConfig::load(root)? else {
-        return Ok(Some(config));
+    let site = match (site, other) {
+        (Some(site), Some(other)) => {
+            warn(&format!(
+                "`{}` is for another site, `{}` (its `deploy.root`); its host settings are ignored here: `{}` uses its own, in `{}`",
+                path.display(),
+                other.display(),
+                root.display(),
+                site.path().display()
+            ));
+            return Ok(Some(config.with_site_only(&site)));
+        }
+        (None, Some(other)) if using == Use::Deploy => anyhow::bail!(
+            "`{}` is for another site, `{}` (its `deploy.root`), and `{}` has no `site.toml` of its own to take its host settings from; write it first with `hoist init --site --root {} -c FILE` (FILE: this site's own config), then deploy again",
+            path.display(),
+            other.display(),
+            root.display(),
+            root.display()
+        ),
+        (None, Some(other)) => {
+            let ignored = format!(
+                " (`{}` is for another site, `{}`, and is ignored)",
+                path.display(),
+                other.display()
+            );
+            unpinned(root, "the live release's shipped `hoist.toml`", &ignored);
+            return Ok(None);
+        }
+        (None, None) => {
+            if using == Use::Command {
+                unpinned(root, &format!("`{}`", path.display()), "");
+            }
+            return Ok(Some(config));
+        }
+        (Some(site), None) => site,
     };
     let differing = site.differing_keys(&config);
     if !differing.is_empty() {
         let keys: Vec<String> = differing.iter().map(|key| format!("`{key}`")).collect();
         // `deploy.root` is relative to the config: name the file as a person finds it.
         let file = std::fs::canonicalize(site.path()).unwrap_or_else(|_| site.path().to_owned());
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "warning: `{}` differs from this site's own settings in {}; the site's are used. Edit `{}` to change them, or replace it with `hoist init --site --force -c {}`",
+        warn(&format!(
+            "`{}` differs from this site's own settings in {}; the site's are used. Edit `{}` to change them, or replace it with `hoist init --site --force -c {}`",
             path.display(),
             keys.join(", "),
             file.display(),
             path.display(),
-        );
+        ));
     }
     Ok(Some(config.with_site(&site)))
+}
+
+/// The site `config` (read from `path`) is for, by its `deploy.root`, when
+/// that is another directory than `root`.
+pub fn other_site(root: &Path, config: &Config, path: &Path) -> Option<PathBuf> {
+    let own = config.deploy.root.as_ref()?;
+    let base = path
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let own = normal(&base.join(own));
+    (own != normal(root)).then_some(own)
+}
+
+/// `path` absolute, with `..` and links resolved as far as it exists.
+fn normal(path: &Path) -> PathBuf {
+    if let Ok(real) = std::fs::canonicalize(path) {
+        return real;
+    }
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let mut out = PathBuf::new();
+    for component in absolute.components() {
+        match component {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            component => out.push(component),
+        }
+    }
+    out
+}
+
+/// Says, for a site deployed by a hoist that did not keep its settings,
+/// where they come from instead and how to pin them.
+fn unpinned(root: &Path, from: &str, note: &str) {
+    let deployed = std::fs::symlink_metadata(root.join("current")).is_ok();
+    if !deployed {
+        return;
+    }
+    warn(&format!(
+        "`{}` has no `site.toml` (it was deployed by an older hoist), so its host settings (database, env file, restart, health) are taken from {from}{note}; pin this site's own with `hoist init --site --root {} -c FILE`",
+        root.display(),
+        root.display()
+    ));
+}
+
+fn warn(message: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "warning: {message}");
 }

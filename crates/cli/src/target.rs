@@ -44,7 +44,10 @@ pub fn open(global: &Global) -> anyhow::Result<(hoist_deploy::Context, Option<Co
     let root = root(global, config.as_ref())?;
     let context = hoist_deploy::Context::open(&root)
         .with_context(|| format!("cannot open site `{}`", root.display()))?;
-    Ok((context, crate::site::overlay(&root, config)?))
+    Ok((
+        context,
+        crate::site::overlay(&root, config, crate::site::Use::Command)?,
+    ))
 }
 
 /// An existing site's context for a command that only reads: it writes
@@ -54,7 +57,10 @@ pub fn open_read_only(global: &Global) -> anyhow::Result<(hoist_deploy::Context,
     let root = root(global, config.as_ref())?;
     let context = hoist_deploy::Context::open_read_only(&root)
         .with_context(|| format!("cannot open site `{}`", root.display()))?;
-    Ok((context, crate::site::overlay(&root, config)?))
+    Ok((
+        context,
+        crate::site::overlay(&root, config, crate::site::Use::Command)?,
+    ))
 }
 
 /// Talks to the agent through its admin socket, for the lifecycle library.

@@ -9,6 +9,7 @@ use std::time::Duration;
 #[non_exhaustive]
 pub struct Database {
     /// `sqlite://shared/app.db` (relative to the site root) or `postgres://user@host/db`.
+    #[serde(deserialize_with = "crate::vars::deserialize")]
     pub url: String,
     /// The migrations directory inside the release.
     #[serde(default = "Database::default_migrations")]

@@ -41,4 +41,20 @@ impl hoist_error::Described for ConfigError {
             ConfigError::Syntax { .. } | ConfigError::Value { .. } => "config-invalid",
         }
     }
+
+    /// A site's own `site.toml` is the way out of itself: fix it or write it anew.
+    fn hint(&self) -> Option<String> {
+        let (ConfigError::Read { path, .. }
+        | ConfigError::Syntax { path, .. }
+        | ConfigError::Value { path, .. }) = self;
+        if path.file_name()? != crate::SITE_FILE {
+            return None;
+        }
+        let root = path.parent().filter(|dir| !dir.as_os_str().is_empty());
+        let root = root.map_or_else(|| ".".into(), |dir| dir.display().to_string());
+        Some(format!(
+            "edit `{}`, or write it anew with `hoist init --site --force --root {root} [-c FILE]`",
+            path.display()
+        ))
+    }
 }

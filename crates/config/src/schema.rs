@@ -85,6 +85,9 @@ impl Window {
 #[non_exhaustive]
 pub struct Process {
     /// Shell command run inside `releases/<id>`; `$PORT` is the port to listen on.
+    /// Empty when left out: a `[process]` with only host keys (`env_file`)
+    /// is valid in external mode; the agent requires it.
+    #[serde(default)]
     pub command: String,
     /// Path that must answer 2xx before a release gets traffic.
     #[serde(default = "Process::default_health_path")]
@@ -145,7 +148,10 @@ pub struct Process {
 #[non_exhaustive]
 pub struct Proxy {
     /// Public listen address.
-    #[serde(default = "Proxy::default_listen")]
+    #[serde(
+        default = "Proxy::default_listen",
+        deserialize_with = "crate::vars::deserialize"
+    )]
     pub listen: String,
     /// Response header naming the release that answered; `""` turns it off.
     #[serde(default = "Proxy::default_release_header")]
@@ -198,6 +204,7 @@ pub struct Proxy {
     /// PEM private key for `tls_cert`.
     pub tls_key: Option<PathBuf>,
     /// A TCP address for the admin API, besides the Unix socket; needs `admin_token_file`.
+    #[serde(default, deserialize_with = "crate::vars::deserialize_opt")]
     pub admin_listen: Option<String>,
     /// File holding the bearer token the TCP admin API requires.
     pub admin_token_file: Option<PathBuf>,
@@ -218,6 +225,7 @@ pub struct Proxy {
 #[non_exhaustive]
 pub struct StaticBackend {
     /// `http://host:port`.
+    #[serde(deserialize_with = "crate::vars::deserialize")]
     pub url: String,
     /// Share of requests relative to the others (its capacity).
     #[serde(default = "StaticBackend::default_weight")]
@@ -381,6 +389,7 @@ pub struct Deploy {
     /// External-mode restart command, run in the new release after the switch.
     pub restart: Option<String>,
     /// URL that must answer 2xx after `restart`, else hoist switches back.
+    #[serde(default, deserialize_with = "crate::vars::deserialize_opt")]
     pub health: Option<String>,
     /// How long `health` may take to turn 2xx.
     #[serde(

@@ -44,6 +44,7 @@ pub const HOST_KEYS: &[(&str, &[&str])] = &[
             "restart",
             "health",
             "health_timeout",
+            "health_release",
             "keep_releases",
             "max_release_size",
         ],
@@ -170,6 +171,7 @@ impl SiteConfig {
         deploy.restart.clone_from(&site.deploy.restart);
         deploy.health.clone_from(&site.deploy.health);
         deploy.health_timeout = site.deploy.health_timeout;
+        deploy.health_release = site.deploy.health_release;
         deploy.keep_releases = site.deploy.keep_releases;
         deploy.max_release_size = site.deploy.max_release_size;
         if let Some(process) = &mut config.process {
@@ -200,6 +202,15 @@ impl Config {
     pub fn with_site(&self, site: &SiteConfig) -> Config {
         let mut config = self.clone();
         site.apply(&mut config);
+        config
+    }
+
+    /// [`Config::with_site`] for a config written for another site (its
+    /// `deploy.root` names another directory): none of its host settings
+    /// are used, compared or rendered into a `site.toml`.
+    pub fn with_site_only(&self, site: &SiteConfig) -> Config {
+        let mut config = self.with_site(site);
+        config.origin = None;
         config
     }
 }
@@ -294,7 +305,7 @@ flag_file = "down"
 
     #[test]
     fn every_host_key_is_kept_and_accepted() {
-        let text = "[app]\nname = \"x\"\n[deploy]\nrestart = \"true\"\nhealth = \"http://h/\"\nhealth_timeout = \"5s\"\nkeep_releases = 3\nmax_release_size = \"1 GiB\"\n[process]\ncommand = \"a\"\nenv_file = \"e\"\nrollback_window = \"1m\"\nmax_warm = 1\n[database]\nurl = \"sqlite://a.db\"\nlock_timeout = \"5s\"\nkeep_backups = 2\n";
+        let text = "[app]\nname = \"x\"\n[deploy]\nrestart = \"true\"\nhealth = \"http://h/\"\nhealth_timeout = \"5s\"\nhealth_release = true\nkeep_releases = 3\nmax_release_size = \"1 GiB\"\n[process]\ncommand = \"a\"\nenv_file = \"e\"\nrollback_window = \"1m\"\nmax_warm = 1\n[database]\nurl = \"sqlite://a.db\"\nlock_timeout = \"5s\"\nkeep_backups = 2\n";
         let config = Config::parse(text, Path::new("hoist.toml")).unwrap();
         let rendered = SiteConfig::render(&config).unwrap();
         for (_, keys) in HOST_KEYS.iter().filter(|(_, keys)| keys != &["*"]) {

@@ -27,6 +27,7 @@ pub const SITE_TEMPLATE: &str = r#"# site.toml: this host's settings for the sit
 # restart = "kill -USR2 $(cat shared/hypnotoad.pid)"
 # health = "http://127.0.0.1:8080/healthz"
 # health_timeout = "30s"
+# health_release = true        # the answer must carry X-Hoist-Release: <new release>
 # keep_releases = 5
 # max_release_size = "10 GiB"
 
@@ -55,12 +56,16 @@ pub(crate) struct SiteFile {
 #[serde(deny_unknown_fields)]
 pub(crate) struct SiteDeploy {
     pub(crate) restart: Option<String>,
+    #[serde(default, deserialize_with = "crate::vars::deserialize_opt")]
     pub(crate) health: Option<String>,
     #[serde(
         default = "defaults::health_timeout",
         deserialize_with = "crate::duration::deserialize"
     )]
     pub(crate) health_timeout: Duration,
+    /// Goes with `health`: the answer must name the new release.
+    #[serde(default)]
+    pub(crate) health_release: bool,
     #[serde(default = "defaults::keep_releases")]
     pub(crate) keep_releases: usize,
     #[serde(default = "defaults::max_release_size")]
@@ -86,6 +91,7 @@ pub(crate) struct SiteProcess {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SiteDatabase {
+    #[serde(deserialize_with = "crate::vars::deserialize")]
     pub(crate) url: String,
     #[serde(
         default = "Database::default_lock_timeout",
@@ -123,6 +129,7 @@ impl Default for SiteDeploy {
             restart: None,
             health: None,
             health_timeout: defaults::health_timeout(),
+            health_release: false,
             keep_releases: defaults::keep_releases(),
             max_release_size: defaults::max_release_size(),
         }

@@ -287,6 +287,19 @@ pub enum DeployError {
         /// Where it was looked for.
         looked_in: String,
     },
+    /// A host value (`deploy.health`), once its variables are expanded, is
+    /// not usable; found at stage, before anything live changed.
+    #[error("`{key}` = `{written}` is not usable: {problem}; nothing was changed. Fix it in `{}`", site_file.display())]
+    BadHostValue {
+        /// The config key, e.g. `deploy.health`.
+        key: String,
+        /// The value as written (variables unexpanded: never the secret).
+        written: String,
+        /// What is wrong with it once expanded.
+        problem: String,
+        /// The site's `site.toml`, where host values live.
+        site_file: PathBuf,
+    },
 }
 
 impl hoist_error::Described for DeployError {
@@ -309,6 +322,7 @@ impl hoist_error::Described for DeployError {
             DeployError::MissingVariable { .. } => "missing-variable",
             DeployError::NoArtifact { .. } => "artifact-missing",
             DeployError::ArtifactMismatch { .. } => "artifact-mismatch",
+            DeployError::BadHostValue { .. } => "config-invalid",
             DeployError::NoSpace { .. } => "no-space",
             DeployError::SharedMissing { .. } => "shared-missing",
             DeployError::SharedThroughLink { .. }

@@ -122,8 +122,10 @@ impl Proof<'_> {
             return Judged::Accept(None);
         }
         Judged::Accept(Some(format!(
-            "could not prove that `{}` is what answers `{}`: {reason}; set `health_release = true` in `[deploy]` and have the app send its release id (`HOIST_RELEASE`, or the name of its release directory) in `X-Hoist-Release`",
-            self.target, self.url
+            "could not prove that `{}` is what answers `{}`: {reason}; set `health_release = true` in `[deploy]` of `{}` and have the app send its release id (`HOIST_RELEASE`, or the name of its release directory) in `X-Hoist-Release`",
+            self.target,
+            self.url,
+            self.root.join(hoist_config::SITE_FILE).display()
         )))
     }
 

@@ -49,14 +49,63 @@ impl Context {
         database: &hoist_config::Database,
     ) -> Result<hoist_db::Target, DeployError> {
         let url = self.resolve("database.url", &database.url)?;
-        hoist_db::Target::parse(&url, self.site.root()).map_err(|error| match error {
-            hoist_db::DbError::BadUrl { .. } if url != database.url => hoist_db::DbError::BadUrl {
-                url: database.url.clone(),
-            }
-            .into(),
-            error => error.into(),
-        })
+        target(self.site.root(), &url, &database.url)
     }
+}
+
+/// The database at `url` (expanded from `written`), named as written when bad.
+fn target(root: &Path, url: &str, written: &str) -> Result<hoist_db::Target, DeployError> {
+    hoist_db::Target::parse(url, root).map_err(|error| match error {
+        hoist_db::DbError::BadUrl { .. } if url != written => hoist_db::DbError::BadUrl {
+            url: written.to_owned(),
+        }
+        .into(),
+        error => error.into(),
+    })
+}
+
+/// Expands and checks every host value `release` deploys with (the
+/// `health` URL, the database url), at stage: a value that does not
+/// expand or parse refuses the deploy before anything live changes,
+/// rather than after the switch and the restart.
+pub(crate) fn check_host_values(
+    context: &Context,
+    release: &str,
+    given: Option<&Config>,
+) -> Result<(), DeployError> {
+    let Some(config) = context.config_for(release, given)? else {
+        return Ok(());
+    };
+    // The env file of the settings in use: the first deploy writes `site.toml` only after this.
+    let root = context.site.root();
+    let env_file = config.process.as_ref().and_then(|p| p.env_file.as_deref());
+    if let Some(written) = &config.deploy.health {
+        let url = resolve(root, env_file, "deploy.health", written)?;
+        if let Err(problem) = http_url(&url) {
+            return Err(DeployError::BadHostValue {
+                key: "deploy.health".to_owned(),
+                written: written.clone(),
+                problem,
+                site_file: context.site.root().join(SITE_FILE),
+            });
+        }
+    }
+    if let Some(database) = &config.database {
+        let url = resolve(root, env_file, "database.url", &database.url)?;
+        target(root, &url, &database.url)?;
+    }
+    Ok(())
+}
+
+/// Why `url` is not an `http://host[:port]/path` URL the health check can GET.
+fn http_url(url: &str) -> Result<(), String> {
+    let uri: hyper::Uri = url
+        .parse()
+        .map_err(|error| format!("it is not a URL ({error})"))?;
+    if uri.scheme_str() != Some("http") || uri.host().is_none_or(str::is_empty) {
+        return Err("it must be an http:// URL with a host".to_owned());
+    }
+    Ok(())
 }
 
 /// `value` (of config key `key`) with `$NAME` and `${NAME}` expanded from

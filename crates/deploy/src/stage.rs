@@ -65,6 +65,7 @@ fn prepare(
             &format!("`{id}` is already on disk; verifying it"),
         );
         crate::verify::require_clean(context, &id)?;
+        crate::site_settings::check_host_values(context, &id, config)?;
         return Ok(Staged {
             settings: context.settings_for(&id, config)?,
             stats: UnpackStats::default(),
@@ -149,6 +150,7 @@ fn prepare(
     let stamps = crate::records::stamp(&partial, manifest)?;
 
     let settings = context.settings_for(&id, config)?;
+    crate::site_settings::check_host_values(context, &id, config)?;
     journal.step(Step::Shared)?;
     shared::link_all(site, &partial, manifest, &settings.shared)?;
 

@@ -39,6 +39,10 @@ pub(super) fn for_release(
     let Some(mut own) = shipped.process else {
         return Ok(site_process.clone());
     };
+    // A `[process]` with only host keys (`env_file`, for external mode) names no app settings.
+    if !names_command(&path) {
+        return Ok(site_process.clone());
+    }
     if own.command.trim().is_empty() {
         return Err(refused(format!(
             "invalid config `{}`: `process.command` is empty",
@@ -49,6 +53,15 @@ pub(super) fn for_release(
     own.rollback_window = site_process.rollback_window;
     own.max_warm = site_process.max_warm;
     Ok(own)
+}
+
+/// Whether the `[process]` of the config at `path` sets `command` at all.
+fn names_command(path: &std::path::Path) -> bool {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| text.parse::<toml::Table>().ok())
+        .and_then(|table| table.get("process")?.get("command").cloned())
+        .is_some()
 }
 
 /// How a data roll reaches `release`'s app: the `reload` and

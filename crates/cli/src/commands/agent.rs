@@ -24,7 +24,7 @@ pub struct Args {
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     let found = crate::target::config(global)?;
     let root = crate::target::root(global, found.as_ref())?;
-    let config = match crate::site::overlay(&root, found)? {
+    let config = match crate::site::overlay(&root, found, crate::site::Use::Command)? {
         Some(config) => config,
         None => live_config(&root)?,
     };

@@ -275,18 +275,7 @@ pub(crate) fn schema(
     migrations: Option<&Path>,
 ) -> anyhow::Result<Schema> {
     let live = context.site.live()?;
-    let config = match (config, &live) {
-        (Some(config), _) => Some(config.clone()),
-        (None, Some(live)) => context.config_for(live, None)?,
-        (None, None) => None,
-    };
-    let site = context.site_settings()?;
-    let database = config
-        .and_then(|config| config.database)
-        .or_else(|| site.as_ref().and_then(hoist_config::SiteConfig::database))
-        .context(
-            "no `[database]` in the site's `site.toml`, hoist.toml or the live release's: add `[database] url = \"sqlite://shared/app.db\"`",
-        )?;
+    let database = database(context, config, live.as_deref())?;
     let dir = match (migrations, &live) {
         (Some(dir), _) => dir.to_owned(),
         (None, Some(live)) => context.site.release_dir(live).join(&database.migrations),
@@ -300,6 +289,51 @@ pub(crate) fn schema(
         }
     };
     Ok(Schema::new(context, &database, dir)?)
+}
+
+/// The site's `[database]`: from its `site.toml` when it has one (the
+/// migrations directory from the given or live release's config); else,
+/// for a site an older hoist deployed, the given config's or the live
+/// release's. The error says exactly where it looked.
+fn database(
+    context: &Context,
+    given: Option<&hoist_config::Config>,
+    live: Option<&str>,
+) -> anyhow::Result<hoist_config::Database> {
+    let shipped = match live {
+        Some(live) => context.config_for(live, None)?,
+        None => None,
+    };
+    // Both already carry the site's own `[database]` when it has a `site.toml`.
+    let mut configs = given.into_iter().chain(shipped.as_ref());
+    if let Some(database) = configs.find_map(|config| config.database.clone()) {
+        return Ok(database);
+    }
+    let root = context.site.root();
+    let add = "add `[database]` with `url = \"sqlite://shared/app.db\"` (or `postgres://...`)";
+    match context.site_settings()? {
+        Some(site) => site.database().with_context(|| {
+            format!(
+                "no `[database]` in `{}`, which holds this site's host settings (a `[database]` in a release's or the working directory's hoist.toml is not used once a site has one); {add} to it",
+                site.path().display()
+            )
+        }),
+        None => {
+            let mut looked: Vec<String> = given
+                .and_then(hoist_config::Config::path)
+                .map(|path| format!("`{}`", path.display()))
+                .into_iter()
+                .collect();
+            looked.extend(live.map(|live| format!("the live release `{live}`'s `hoist.toml`")));
+            looked.push(format!("`{}` (there is none)", root.join(hoist_config::SITE_FILE).display()));
+            anyhow::bail!(
+                "no `[database]` in {}; {add} to `{}` (`hoist init --site --root {}`)",
+                looked.join(", nor in "),
+                root.join(hoist_config::SITE_FILE).display(),
+                root.display()
+            )
+        }
+    }
 }
 
 /// `--against`: a url as given, or a site root: its own database, from its

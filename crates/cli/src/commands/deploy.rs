@@ -109,7 +109,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     }
     let request = DeployRequest {
         artifact,
-        config: crate::site::overlay(&root, config)?,
+        config: crate::site::overlay(&root, config, crate::site::Use::Deploy)?,
         reason: args.reason,
         hold: args.hold,
         pause,

@@ -17,11 +17,15 @@ pub struct Args {
     /// host sections of `-c FILE` (or a commented template).
     #[arg(long)]
     site: bool,
+    /// With `--site`: copy the host settings of a config whose
+    /// `deploy.root` names another site (its database, its env file).
+    #[arg(long, requires = "site")]
+    other_site: bool,
 }
 
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     if args.site {
-        return site(global, args.force);
+        return site(global, args.force, args.other_site);
     }
     if args.path.exists() && !args.force {
         bail!(
@@ -41,9 +45,20 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
 }
 
 /// `hoist init --site`: the site's `site.toml`, durably.
-fn site(global: &Global, force: bool) -> anyhow::Result<i32> {
+fn site(global: &Global, force: bool, other_site: bool) -> anyhow::Result<i32> {
     let config = crate::target::config(global)?;
     let root = crate::target::root(global, config.as_ref())?;
+    // Copying another site's host settings here would point this site at its database.
+    if let Some((config, from)) = &config {
+        if let Some(other) = crate::site::other_site(&root, config, from).filter(|_| !other_site) {
+            bail!(
+                "`{}` is for another site, `{}` (its `deploy.root`), not `{}`; give this site's own config with `-c FILE`, or pass `--other-site` to copy that site's host settings anyway",
+                from.display(),
+                other.display(),
+                root.display()
+            );
+        }
+    }
     let path = root.join(hoist_config::SITE_FILE);
     if path.exists() && !force {
         bail!(

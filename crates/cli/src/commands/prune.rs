@@ -30,10 +30,16 @@ impl Render for PruneReport {
 
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     let (context, config) = crate::target::open(global)?;
+    // Without a hoist.toml: the live release's, with the site's `site.toml` over it.
+    let config = match (config, context.site.live()?) {
+        (Some(config), _) => Some(config),
+        (None, Some(live)) => context.config_for(&live, None)?,
+        (None, None) => None,
+    };
     let keep = args
         .keep
         .or(config.map(|config| config.deploy.keep_releases))
-        .unwrap_or(5)
+        .unwrap_or(hoist_config::Deploy::default().keep_releases)
         .max(1);
     let report = hoist_deploy::prune(&context, keep, &Progress::new(global.quiet || global.json))?;
     Output::new(global.json).emit(&report)?;

@@ -122,7 +122,10 @@ fn a_proxy_in_front_proves_nothing_and_says_so() {
         panic!("a proxy in front is neither proof nor failure");
     };
     assert!(warning.contains("could not prove"), "{warning}");
-    assert!(warning.contains("health_release"), "{warning}");
+    assert!(
+        warning.contains("health_release") && warning.contains("site.toml"),
+        "{warning}"
+    );
 }
 
 #[test]
