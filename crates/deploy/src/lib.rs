@@ -45,6 +45,7 @@ mod place;
 mod proof;
 mod prune;
 mod recover;
+mod recover_schema;
 mod reporter;
 mod restart;
 mod rollback;

@@ -328,6 +328,18 @@ pub(crate) fn deploy_phase(
     db_migrate(context, schema, None, Some(phase), false)
 }
 
+/// The versions of `phase`'s pending migrations.
+pub(crate) fn pending_in(schema: &Schema, phase: Phase) -> Result<Vec<u64>, DeployError> {
+    let mut driver = schema.target.open()?;
+    let status = hoist_db::status(driver.as_mut(), &schema.migrations()?)?;
+    Ok(status
+        .pending
+        .into_iter()
+        .filter(|pending| pending.phase == phase)
+        .map(|pending| pending.version)
+        .collect())
+}
+
 /// Applied migrations the older `release` does not have: what it predates.
 pub fn predated_by(schema: &Schema) -> Result<Vec<hoist_db::Applied>, DeployError> {
     let status = db_status(schema)?;

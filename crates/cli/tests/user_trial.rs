@@ -1,0 +1,116 @@
+//! Regressions from a user trial of main: a recover that kept a migration
+//! under older code, a switch back nobody checked, ledger rows that said
+//! less (or other) than what happened, and words that were not true.
+
+mod util;
+
+use std::os::unix::process::ExitStatusExt;
+use util::Env;
+
+fn sqlite_config() -> String {
+    format!(
+        "{}[database]\nurl = \"sqlite://shared/app.db\"\nlock_timeout = \"2s\"\n",
+        util::DEFAULT_CONFIG
+    )
+}
+
+/// The migrations `hoist db status` lists as applied.
+fn applied(env: &Env) -> Vec<String> {
+    let status = env.hoist().args(["db", "status", "--json"]).run_json();
+    status["applied"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no `applied` in {status}"))
+        .iter()
+        .map(|row| row["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The newest ledger row of `op`.
+fn last_row(env: &Env, op: &str) -> serde_json::Value {
+    let history = env.hoist().args(["history", "--json"]).run_json();
+    let rows = history.as_array().unwrap();
+    let row = rows.iter().find(|row| row["op"] == op);
+    row.unwrap_or_else(|| panic!("no `{op}` in {history}"))
+        .clone()
+}
+
+// `recover` after a deploy killed at `switch` said "live release unchanged"
+// but left the deploy's migration applied under the older code.
+#[test]
+fn recover_left_migration_applied_under_older_code() {
+    let env = Env::with_config(&sqlite_config());
+    env.write("migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
+    env.write("migrations/0002_b.up.sql", "CREATE TABLE b (id INTEGER);\n");
+    let v1 = env.deploy_version("0.940");
+    env.write(
+        "migrations/0003_title.up.sql",
+        "ALTER TABLE a ADD COLUMN title TEXT;\n",
+    );
+    env.write(
+        "migrations/0003_title.down.sql",
+        "ALTER TABLE a DROP COLUMN title;\n",
+    );
+    env.set_version("0.941");
+    let (v2, artifact) = env.build();
+    let status = env
+        .hoist()
+        .arg("deploy")
+        .arg(&artifact)
+        .env("HOIST_FAULT_KILL_AT", "switch")
+        .status();
+    assert_eq!(status.signal(), Some(9), "killed at `switch`");
+    assert_eq!(applied(&env).len(), 3, "0003 ran before the kill");
+    let recovered = env.hoist().args(["recover", "--json"]).run_json();
+    assert_eq!(recovered["action"], "cleaned-up", "{recovered}");
+    assert_eq!(env.live(), Some(v1));
+    assert_eq!(
+        applied(&env),
+        ["0001_a", "0002_b"],
+        "the live release's schema again"
+    );
+    let status = env.hoist().args(["db", "status"]).run();
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(!text.contains("unknown"), "{text}");
+    let row = last_row(&env, "deploy");
+    assert_eq!(row["outcome"], "interrupted", "{row}");
+    assert_eq!(row["migrations"][0], "0003_title", "{row}");
+    // The release stays, complete, and deploys again with its migration.
+    env.hoist().args(["deploy", "-q"]).arg(&artifact).run();
+    assert_eq!(env.live(), Some(v2));
+    assert_eq!(applied(&env).len(), 3);
+}
+
+// A migration without a down: recover kept it silently; it must say so and
+// name the command that undoes it.
+#[test]
+fn recover_kept_undoable_migration_without_saying_so() {
+    let env = Env::with_config(&sqlite_config());
+    env.write("migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
+    let v1 = env.deploy_version("1.0");
+    env.write("migrations/0002_b.up.sql", "CREATE TABLE b (id INTEGER);\n");
+    env.set_version("2.0");
+    let (v2, artifact) = env.build();
+    let status = env
+        .hoist()
+        .arg("deploy")
+        .arg(&artifact)
+        .env("HOIST_FAULT_KILL_AT", "switch")
+        .status();
+    assert_eq!(status.signal(), Some(9));
+    let recovered = env.hoist().args(["recover", "--json"]).run_json();
+    assert_eq!(env.live(), Some(v1));
+    let warning = recovered["warning"].as_str().unwrap_or_default();
+    assert!(warning.contains("hoist db rollback --to 1"), "{recovered}");
+    let row = last_row(&env, "deploy");
+    assert!(
+        row["failure"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("hoist db rollback"),
+        "{row}"
+    );
+    assert!(
+        env.site().join("releases").join(&v2).is_dir(),
+        "the release with the downs' files stays"
+    );
+}
