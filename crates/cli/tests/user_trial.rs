@@ -114,3 +114,71 @@ fn recover_kept_undoable_migration_without_saying_so() {
         "the release with the downs' files stays"
     );
 }
+
+/// A site whose host settings (`site.toml`) carry `[deploy] extra`.
+fn host_settings(env: &Env, extra: &str) {
+    env.write("hoist.toml", &format!("{}{extra}", util::DEFAULT_CONFIG));
+    env.hoist().args(["init", "--site", "--force"]).run();
+}
+
+// After a failed health check hoist switched back and said "switched back
+// to v4" without checking that v4 answered at all.
+#[test]
+fn switch_back_reported_without_health_of_old_release() {
+    let sick = util::HealthServer::start(500);
+    let env = Env::new();
+    let v4 = env.deploy_version("4.0");
+    host_settings(
+        &env,
+        &format!("health = \"{}\"\nhealth_timeout = \"1s\"\n", sick.url),
+    );
+    env.set_version("6.0");
+    let (_, artifact) = env.build();
+    let out = env
+        .hoist()
+        .arg("deploy")
+        .arg(&artifact)
+        .code(1)
+        .stderr_has(&format!(
+            "switched back to `{v4}`, but `{v4}` does not answer health"
+        ))
+        .run();
+    drop(out);
+    assert_eq!(env.live(), Some(v4.clone()));
+    let row = last_row(&env, "deploy");
+    assert_eq!(row["outcome"], "rolled-back", "{row}");
+    assert!(
+        row["failure"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("`{v4}` does not answer health")),
+        "{row}"
+    );
+}
+
+// A health check against a dead port printed the client's jargon: "client
+// error (Connect): tcp connect error: Connection refused (os error 111)".
+#[test]
+fn health_check_on_dead_port_printed_client_jargon() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let env = Env::new();
+    env.deploy_version("1.0");
+    host_settings(
+        &env,
+        &format!("health = \"http://127.0.0.1:{port}/healthz\"\nhealth_timeout = \"1s\"\n"),
+    );
+    env.set_version("2.0");
+    let (_, artifact) = env.build();
+    let out = env.hoist().arg("deploy").arg(&artifact).code(1).run();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "nothing listens on 127.0.0.1:{port} (connection refused)"
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("os error 111"), "{stderr}");
+}

@@ -195,6 +195,17 @@ pub enum DeployError {
         /// The release live again.
         restored: String,
     },
+    /// As [`DeployError::SwitchedBack`], but the release switched back to
+    /// does not answer `health` either (`problem` says so).
+    #[error(
+        "{problem}; `hoist status` shows what runs, `hoist restart` starts `{restored}` again"
+    )]
+    SwitchedBackUnhealthy {
+        /// What failed, going forward and back.
+        problem: String,
+        /// The release `current` names again.
+        restored: String,
+    },
     /// The restart or health check failed and there was nothing to switch back to.
     #[error("{problem}; there was no previous release to switch back to")]
     FirstDeployFailed {
@@ -298,6 +309,7 @@ impl hoist_error::Described for DeployError {
             DeployError::CommandFailed { .. } => "check-failed",
             DeployError::TestGate { .. } => "test-gate",
             DeployError::SwitchedBack { .. } => "switched-back",
+            DeployError::SwitchedBackUnhealthy { .. } => "switched-back-unhealthy",
             DeployError::FirstDeployFailed { .. } => "deploy-failed",
             DeployError::CandidateFailed { .. } => "candidate-failed",
             DeployError::UndoneButNotSwitched { .. } => "undone-not-switched",

@@ -32,6 +32,7 @@
 
 mod activate;
 mod attempt;
+mod back_health;
 mod command;
 mod context;
 mod data_roll;

@@ -166,6 +166,9 @@ fn resume(
                 Ok(())
                 | Err(DeployError::SwitchedBack { .. } | DeployError::FirstDeployFailed { .. }) => {
                 }
+                Err(unhealthy @ DeployError::SwitchedBackUnhealthy { .. }) => {
+                    reporter.warn(&unhealthy.to_string());
+                }
                 Err(other) => return Err(other),
             }
         }
