@@ -182,3 +182,89 @@ fn health_check_on_dead_port_printed_client_jargon() {
     );
     assert!(!stderr.contains("os error 111"), "{stderr}");
 }
+
+// Redeploying a release that fails `verify` was recorded `failed`, while
+// `rollback` for the same cause is `refused`.
+#[test]
+fn redeploy_of_damaged_release_recorded_failed() {
+    let env = Env::new();
+    let (v1, artifact) = env.build();
+    env.hoist().args(["deploy", "-q"]).arg(&artifact).run();
+    env.deploy_version("2.0");
+    let tampered = env.site().join("releases").join(&v1).join("index.html");
+    std::fs::write(&tampered, "changed by hand\n").unwrap();
+    env.hoist().arg("deploy").arg(&artifact).code(1).run();
+    let row = last_row(&env, "deploy");
+    assert_eq!(row["to"], v1.as_str(), "{row}");
+    assert_eq!(row["outcome"], "refused", "{row}");
+}
+
+// A rollback refused because the lock was held was recorded with `to` = `-`.
+#[test]
+fn rollback_refused_by_lock_lost_its_target() {
+    let env = Env::new();
+    let v1 = env.deploy_version("1.0");
+    env.deploy_version("2.0");
+    let lock_path = env.site().join("deploy.lock");
+    let holder = serde_json::json!({"user": "alice", "host": "web1", "pid": 4242, "command": "deploy x", "since": "2026-11-22T10:00:00Z"});
+    std::fs::write(&lock_path, holder.to_string()).unwrap();
+    let mut flock = std::process::Command::new("flock")
+        .arg("--no-fork")
+        .arg(&lock_path)
+        .args(["sh", "-c", "echo locked; exec sleep 60"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(flock.stdout.as_mut().unwrap()),
+        &mut ready,
+    )
+    .unwrap();
+    assert_eq!(ready.trim(), "locked");
+    env.hoist()
+        .arg("rollback")
+        .code(1)
+        .stderr_has("locked by `alice`")
+        .run();
+    flock.kill().unwrap();
+    flock.wait().unwrap();
+    let row = last_row(&env, "rollback");
+    assert_eq!(row["outcome"], "refused", "{row}");
+    assert_eq!(row["to"], v1.as_str(), "{row}");
+}
+
+// `db migrate` failing to open its database was not recorded at all, and
+// the db rows that were recorded all said 0 ms.
+#[test]
+fn failed_db_migrate_not_recorded() {
+    let env = Env::new();
+    env.deploy_version("1.0");
+    host_settings(&env, "[database]\nurl = \"sqlite:///dev/null/app.db\"\n");
+    env.write("migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
+    env.hoist()
+        .args(["db", "migrate", "--migrations", "migrations"])
+        .code(1)
+        .run();
+    let row = last_row(&env, "db-migrate");
+    assert_eq!(row["outcome"], "failed", "{row}");
+    assert!(row["failure"].is_string(), "{row}");
+    let started: jiff::Timestamp = row["started_at"].as_str().unwrap().parse().unwrap();
+    let finished: jiff::Timestamp = row["finished_at"].as_str().unwrap().parse().unwrap();
+    assert!(finished > started, "a real duration: {row}");
+}
+
+// `status --json` gave `last_event` without its `failure`, and an ok
+// deploy's `detail` was null although the docs promise a summary.
+#[test]
+fn status_last_event_lacked_failure_and_deploy_detail_was_null() {
+    let env = Env::new();
+    env.deploy_version("1.0");
+    let row = last_row(&env, "deploy");
+    let detail = row["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("files written"), "{row}");
+    let status = env.status();
+    let last = &status["last_event"];
+    assert!(last.get("failure").is_some(), "{status}");
+    assert!(last["failure"].is_null(), "{status}");
+}

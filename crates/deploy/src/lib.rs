@@ -51,6 +51,7 @@ mod reporter;
 mod restart;
 mod rollback;
 mod schema;
+mod schema_record;
 mod shared;
 mod site_settings;
 mod stage;
