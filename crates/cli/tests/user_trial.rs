@@ -268,3 +268,78 @@ fn status_last_event_lacked_failure_and_deploy_detail_was_null() {
     assert!(last.get("failure").is_some(), "{status}");
     assert!(last["failure"].is_null(), "{status}");
 }
+
+// A rollback to the live release (nothing to do) printed `previous:` as the
+// live release itself.
+#[test]
+fn noop_rollback_printed_live_as_previous() {
+    let env = Env::new();
+    env.deploy_version("1.0");
+    let v2 = env.deploy_version("2.0");
+    let out = env.hoist().args(["rollback", "--to", &v2]).run();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("previous"), "{stdout}");
+    assert!(stdout.contains("already live"), "{stdout}");
+}
+
+// `hoist restart` with neither `restart` nor `health` configured (and no
+// agent) said "health checked" though it ran and checked nothing.
+#[test]
+fn restart_with_nothing_configured_said_health_checked() {
+    let env = Env::new();
+    let v1 = env.deploy_version("1.0");
+    env.hoist()
+        .arg("restart")
+        .code(1)
+        .stderr_has("nothing to restart")
+        .stderr_has("[deploy] restart")
+        .run();
+    let row = last_row(&env, "restart");
+    assert_eq!(row["outcome"], "refused", "{row}");
+    assert_eq!(row["to"], v1.as_str(), "{row}");
+}
+
+// After `rollback --with-db`, `status` said "previous: -" as if nothing
+// had been live before.
+#[test]
+fn status_after_rollback_with_db_said_no_previous() {
+    let env = Env::with_config(&sqlite_config());
+    env.write("migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
+    env.write("migrations/0001_a.down.sql", "DROP TABLE a;\n");
+    env.deploy_version("1.0");
+    env.write("migrations/0002_b.up.sql", "CREATE TABLE b (id INTEGER);\n");
+    env.write("migrations/0002_b.down.sql", "DROP TABLE b;\n");
+    let v2 = env.deploy_version("2.0");
+    env.hoist().args(["rollback", "--with-db"]).run();
+    let out = env.hoist().arg("status").run();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|line| line.trim_start().starts_with("previous"))
+        .unwrap_or_default();
+    assert!(
+        line.contains(&format!("`hoist rollback --to {v2}`")),
+        "{stdout}"
+    );
+}
+
+// `promote` printed "starting" for a candidate the agent already ran.
+#[test]
+fn promote_said_starting_for_running_candidate() {
+    use util::agent_process::{agent_config, free_port, AgentProcess};
+    let port = free_port();
+    let env = Env::with_config(&agent_config(port, ""));
+    env.deploy_version("1");
+    let _agent = AgentProcess::start(&env);
+    env.set_version("2");
+    let (v2, artifact) = env.build();
+    env.hoist()
+        .args(["deploy", "-q", "--hold"])
+        .arg(&artifact)
+        .run();
+    let out = env.hoist().arg("promote").run();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("starting"), "{stderr}");
+    assert!(stderr.contains("running candidate"), "{stderr}");
+    assert_eq!(env.live(), Some(v2));
+}

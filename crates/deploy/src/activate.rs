@@ -57,10 +57,14 @@ pub(crate) fn activate(
     if let Some(agent) = &context.agent {
         if from_step != Step::Record {
             journal.step(Step::Switch)?;
-            reporter.step(
-                "switch",
-                &format!("agent: starting `{target}`, switching traffic once it is healthy"),
-            );
+            // A promoted candidate runs already: only the traffic moves.
+            let what = match journal.record().op {
+                Op::Promote => {
+                    format!("agent: switching traffic to the running candidate `{target}`")
+                }
+                _ => format!("agent: starting `{target}`, switching traffic once it is healthy"),
+            };
+            reporter.step("switch", &what);
             return match agent.activate(&target, journal.record().op) {
                 Ok(summary) => {
                     reporter.step("switch", &summary);

@@ -268,6 +268,13 @@ pub enum DeployError {
         /// The site root.
         root: PathBuf,
     },
+    /// `hoist restart` without an agent, and with neither `restart` nor
+    /// `health` configured: there is nothing it could do or check.
+    #[error("nothing to restart `{live}` with: no agent runs, and the site has neither `[deploy] restart` nor `health`; set them in `site.toml` (`hoist init --site --force` writes it from hoist.toml), or run `hoist agent`")]
+    NothingToRestart {
+        /// The live release.
+        live: String,
+    },
     /// A config value names a variable that is set nowhere hoist looked.
     #[error("`{key}` names `${name}`, which is set neither in {looked_in} nor in hoist's environment; add `{name}=...` to the site's env file, or export it")]
     MissingVariable {
@@ -320,6 +327,7 @@ impl hoist_error::Described for DeployError {
             DeployError::ReleaseFailed { .. } => "release-failed",
             DeployError::ReleaseDrift { .. } => "verify-failed",
             DeployError::NothingLive { .. } => "nothing-live",
+            DeployError::NothingToRestart { .. } => "nothing-to-restart",
         }
     }
 
