@@ -343,3 +343,58 @@ fn promote_said_starting_for_running_candidate() {
     assert!(stderr.contains("running candidate"), "{stderr}");
     assert_eq!(env.live(), Some(v2));
 }
+
+// The same on PostgreSQL: `recover` after a deploy killed at `switch` left
+// its migration applied under the older code.
+#[test]
+fn recover_left_postgres_migration_applied_under_older_code() {
+    let postgres = hoist_testkit::TestPostgres::start();
+    let config = format!(
+        "{}[database]\nurl = \"{}\"\nlock_timeout = \"5s\"\n",
+        util::DEFAULT_CONFIG,
+        postgres.url
+    );
+    let env = Env::with_config(&config);
+    env.write(
+        "migrations/0001_items.up.sql",
+        "CREATE TABLE items (id BIGINT PRIMARY KEY);\n",
+    );
+    let v1 = env.deploy_version("0.940");
+    postgres
+        .client()
+        .batch_execute("INSERT INTO items VALUES (1)")
+        .unwrap();
+    env.write(
+        "migrations/0002_title.up.sql",
+        "ALTER TABLE items ADD COLUMN title TEXT;\n",
+    );
+    env.write(
+        "migrations/0002_title.down.sql",
+        "ALTER TABLE items DROP COLUMN title;\n",
+    );
+    env.set_version("0.941");
+    let (_, artifact) = env.build();
+    let status = env
+        .hoist()
+        .arg("deploy")
+        .arg(&artifact)
+        .env("HOIST_FAULT_KILL_AT", "switch")
+        .status();
+    assert_eq!(status.signal(), Some(9), "killed at `switch`");
+    env.hoist().args(["recover", "-q"]).run();
+    assert_eq!(env.live(), Some(v1));
+    assert_eq!(applied(&env), ["0001_items"]);
+    let columns = postgres
+        .client()
+        .query(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'items'",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(columns.len(), 1, "the column 0002 added is gone");
+    let rows = postgres
+        .client()
+        .query("SELECT id FROM items", &[])
+        .unwrap();
+    assert_eq!(rows.len(), 1, "the row stays");
+}
