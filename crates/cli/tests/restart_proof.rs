@@ -67,6 +67,8 @@ fn hypnotoad_hot_deploy_kept_old_code_reported_live() {
         .write("app.pl", &app(toad.port, &toad.pid_file, "v2", true));
     toad.env.set_version("2.0.0");
     let (v2, artifact) = toad.env.build();
+    // Read first: switching back hot-deploys v1 again, under a new manager.
+    let manager = std::fs::read_to_string(&toad.pid_file).unwrap();
     let output = toad
         .env
         .hoist()
@@ -78,7 +80,6 @@ fn hypnotoad_hot_deploy_kept_old_code_reported_live() {
         .stderr_has(&format!("switched back to `{}`", toad.v1))
         .run();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let manager = std::fs::read_to_string(&toad.pid_file).unwrap();
     assert!(
         stderr.contains(&format!("pid {}", manager.trim())),
         "names the manager still running: {stderr}"

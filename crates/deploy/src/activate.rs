@@ -57,10 +57,14 @@ pub(crate) fn activate(
     if let Some(agent) = &context.agent {
         if from_step != Step::Record {
             journal.step(Step::Switch)?;
-            reporter.step(
-                "switch",
-                &format!("agent: starting `{target}`, switching traffic once it is healthy"),
-            );
+            // A promoted candidate runs already: only the traffic moves.
+            let what = match journal.record().op {
+                Op::Promote => {
+                    format!("agent: switching traffic to the running candidate `{target}`")
+                }
+                _ => format!("agent: starting `{target}`, switching traffic once it is healthy"),
+            };
+            reporter.step("switch", &what);
             return match agent.activate(&target, journal.record().op) {
                 Ok(summary) => {
                     reporter.step("switch", &summary);
@@ -137,7 +141,9 @@ pub(crate) fn restart_and_check(
 }
 
 /// The header `health_release` reads, if it is on.
-fn release_header(settings: &Deploy) -> Result<Option<hyper::header::HeaderName>, String> {
+pub(crate) fn release_header(
+    settings: &Deploy,
+) -> Result<Option<hyper::header::HeaderName>, String> {
     if !settings.health_release {
         return Ok(None);
     }
@@ -214,25 +220,43 @@ pub(crate) fn switch_back(
     journal.step(Step::SwitchBack)?;
     let record = journal.record().clone();
     let restored = record.from.clone();
+    // Said only once the old release answers again; else what it does instead.
+    let mut unhealthy = None;
     match &restored {
         Some(from) => {
             reporter.step("switch-back", &format!("current -> releases/{from}"));
             context.site.switch_to(from)?;
-            if let Some(restart) = &context
-                .settings_for(from, None)
-                .ok()
-                .and_then(|own| own.restart)
+            let own = context.settings_for(from, None).ok();
+            let mut began = None;
+            if let Some(restart) = own
+                .as_ref()
+                .and_then(|own| own.restart.clone())
                 .or(settings.restart.clone())
             {
-                if let Err(again) = restart_command(context, from, restart) {
+                began = crate::back_health::now();
+                if let Err(again) = restart_command(context, from, &restart) {
                     reporter.warn(&format!(
                         "restarting `{from}` after switching back also failed: {again}"
                     ));
                 }
             }
+            let checked = own
+                .as_ref()
+                .filter(|own| own.health.is_some())
+                .unwrap_or(settings);
+            let back =
+                crate::back_health::check(context, checked, from, &record.release, began, reporter);
+            unhealthy = back.err();
         }
         None => durable::remove_file(&context.site.current_link())?,
     }
+    let problem = match (&unhealthy, &restored) {
+        (Some(health), Some(from)) => format!(
+            "{problem}; switched back to `{from}`, but `{from}` does not answer health: {health}"
+        ),
+        _ => problem.to_owned(),
+    };
+    let problem = problem.as_str();
     let event = event(&record, Outcome::RolledBack, Some(problem.to_owned()));
     let failure = Write::Failure {
         release: record.release.clone(),
@@ -242,6 +266,10 @@ pub(crate) fn switch_back(
     context.record(&failure, reporter);
     journal_done(context, journal)?;
     Err(match restored {
+        Some(restored) if unhealthy.is_some() => DeployError::SwitchedBackUnhealthy {
+            problem: problem.to_owned(),
+            restored,
+        },
         Some(restored) => DeployError::SwitchedBack {
             problem: problem.to_owned(),
             restored,

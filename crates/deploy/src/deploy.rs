@@ -178,7 +178,11 @@ fn deploy_as(
         });
     }
     let plan = match plan(context, &id, request, staged.settings) {
-        Ok(plan) => Plan { data, ..plan },
+        Ok(plan) => Plan {
+            data,
+            detail: Some(summary(&report)),
+            ..plan
+        },
         Err(error) => {
             let problem = format!("cannot read `[database]`, nothing was switched: {error}");
             return Err(crate::activate::failed(
@@ -204,6 +208,20 @@ fn deploy_as(
     Ok(report)
 }
 
+/// What the ledger's `detail` says of a deploy that went live or was held.
+fn summary(report: &DeployReport) -> String {
+    let tests = report
+        .test_count
+        .map_or_else(String::new, |count| format!(", {count} tests passed"));
+    if report.files_written == 0 && report.files_linked == 0 {
+        return format!("already on disk, verified against its manifest{tests}");
+    }
+    format!(
+        "{} files written, {} linked{tests}",
+        report.files_written, report.files_linked
+    )
+}
+
 /// The switch a deploy makes: expand, switch, contract, prune; or expand
 /// and hold. A held candidate gets no pause (nothing users get changes)
 /// and no contract or prune (that is for its promote).
@@ -223,7 +241,7 @@ fn plan(
         hold: request.hold,
         post: schema.filter(|_| !request.hold),
         prune: (!request.hold).then_some(keep),
-        detail: request.reason.clone(),
+        detail: None,
         data: None,
         settings,
     })

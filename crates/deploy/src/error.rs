@@ -195,6 +195,17 @@ pub enum DeployError {
         /// The release live again.
         restored: String,
     },
+    /// As [`DeployError::SwitchedBack`], but the release switched back to
+    /// does not answer `health` either (`problem` says so).
+    #[error(
+        "{problem}; `hoist status` shows what runs, `hoist restart` starts `{restored}` again"
+    )]
+    SwitchedBackUnhealthy {
+        /// What failed, going forward and back.
+        problem: String,
+        /// The release `current` names again.
+        restored: String,
+    },
     /// The restart or health check failed and there was nothing to switch back to.
     #[error("{problem}; there was no previous release to switch back to")]
     FirstDeployFailed {
@@ -277,6 +288,13 @@ pub enum DeployError {
         /// The site root.
         root: PathBuf,
     },
+    /// `hoist restart` without an agent, and with neither `restart` nor
+    /// `health` configured: there is nothing it could do or check.
+    #[error("nothing to restart `{live}` with: no agent runs, and the site has neither `[deploy] restart` nor `health`; set them in `site.toml` (`hoist init --site --force` writes it from hoist.toml), or run `hoist agent`")]
+    NothingToRestart {
+        /// The live release.
+        live: String,
+    },
     /// A config value names a variable that is set nowhere hoist looked.
     #[error("`{key}` names `${name}`, which is set neither in {looked_in} nor in hoist's environment; add `{name}=...` to the site's env file, or export it")]
     MissingVariable {
@@ -334,6 +352,7 @@ impl hoist_error::Described for DeployError {
             DeployError::CommandFailed { .. } => "check-failed",
             DeployError::TestGate { .. } => "test-gate",
             DeployError::SwitchedBack { .. } => "switched-back",
+            DeployError::SwitchedBackUnhealthy { .. } => "switched-back-unhealthy",
             DeployError::FirstDeployFailed { .. } => "deploy-failed",
             DeployError::CandidateFailed { .. } => "candidate-failed",
             DeployError::UndoneButNotSwitched { .. } => "undone-not-switched",
@@ -344,6 +363,7 @@ impl hoist_error::Described for DeployError {
             DeployError::ReleaseFailed { .. } => "release-failed",
             DeployError::ReleaseDrift { .. } => "verify-failed",
             DeployError::NothingLive { .. } => "nothing-live",
+            DeployError::NothingToRestart { .. } => "nothing-to-restart",
         }
     }
 

@@ -50,7 +50,7 @@ pub(crate) fn wait_healthy(
                     }
                 }
                 Ok(Ok(response)) => Ok(format!("answered {}", response.status())),
-                Ok(Err(error)) => Ok(format!("failed: {}", error_chain(&error))),
+                Ok(Err(error)) => Ok(format!("failed: {}", connect_failure(&uri, &error))),
                 Err(_) => Ok(format!(
                     "did not answer within {}s",
                     ATTEMPT_TIMEOUT.as_secs()
@@ -65,6 +65,24 @@ pub(crate) fn wait_healthy(
             tokio::time::sleep(RETRY_EVERY).await;
         }
     })
+}
+
+/// A refused connection in words (the client's chain reads "client error
+/// (Connect): tcp connect error: Connection refused (os error 111)").
+fn connect_failure(uri: &hyper::Uri, error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        let refused = error
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused);
+        if refused {
+            let port = uri.port_u16().unwrap_or(80);
+            let host = uri.host().unwrap_or("?");
+            return format!("nothing listens on {host}:{port} (connection refused)");
+        }
+        cause = error.source();
+    }
+    error_chain(error)
 }
 
 fn error_chain(error: &dyn std::error::Error) -> String {

@@ -33,6 +33,7 @@
 
 mod activate;
 mod attempt;
+mod back_health;
 mod command;
 mod context;
 mod data_roll;
@@ -47,11 +48,13 @@ mod proof;
 mod prune;
 mod records;
 mod recover;
+mod recover_schema;
 mod repair;
 mod reporter;
 mod restart;
 mod rollback;
 mod schema;
+mod schema_record;
 mod shared;
 mod site_settings;
 mod stage;

@@ -15,6 +15,7 @@
 //! - `repair`: run again from the kept artifact.
 
 use crate::activate::{self, activate};
+use crate::recover_schema::SchemaUndo;
 use crate::stage::{read_manifest, release_row};
 use crate::switch::{self, Plan, Switched};
 use crate::tree::remove_tree;
@@ -37,6 +38,12 @@ pub struct RecoverReport {
     pub removed: Vec<String>,
     /// A damaged ledger moved aside, and what was kept of it.
     pub ledger: Option<String>,
+    /// Migrations an undone deploy had run before its switch, undone again.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub migrations_undone: Vec<String>,
+    /// Migrations that could not be undone, and the command that does it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 /// Recovers the site in `context`: frees the space reserve if the disk is
@@ -61,6 +68,8 @@ pub fn recover(
             live: context.site.live()?,
             removed: Vec::new(),
             ledger: None,
+            migrations_undone: Vec::new(),
+            warning: None,
         });
     }
     crate::emergency::make_room(context, "recover", reporter);
@@ -78,10 +87,20 @@ pub fn recover(
             live,
             removed,
             ledger,
+            migrations_undone: Vec::new(),
+            warning: None,
         });
     };
     let mut journal = Journal::resume(&context.site, record.clone());
-    let action = resume(context, &mut journal, &record, config, reporter)?;
+    let mut schema = SchemaUndo::default();
+    let action = resume(
+        context,
+        &mut journal,
+        &record,
+        config,
+        reporter,
+        &mut schema,
+    )?;
     lock.release()?;
     context.site.keep_reserve();
     Ok(RecoverReport {
@@ -90,6 +109,8 @@ pub fn recover(
         live: context.site.live()?,
         removed,
         ledger,
+        migrations_undone: schema.undone,
+        warning: schema.left,
     })
 }
 
@@ -100,6 +121,7 @@ fn resume(
     record: &JournalRecord,
     config: Option<&Config>,
     reporter: &dyn Reporter,
+    schema: &mut SchemaUndo,
 ) -> Result<&'static str, DeployError> {
     let switched = context.site.live()?.as_deref() == Some(record.release.as_str());
     // Once migrations were undone, the rollback they serve is finished.
@@ -111,13 +133,18 @@ fn resume(
         crate::rollback::resume_undo(context, journal, config, reporter)?;
         return Ok("finished");
     }
-    let undone = |journal: &mut Journal| {
+    let mut undone = |journal: &mut Journal| {
         undo_switch(context, record, reporter);
-        clean_up(context, journal, record, reporter).map(|()| "cleaned-up")
+        // The live release stays, so the schema goes back to what it knows.
+        *schema = crate::recover_schema::undo_migrations(context, record, config, reporter);
+        clean_up(context, journal, record, schema, reporter).map(|()| "cleaned-up")
     };
     match record.op {
         // Removing old releases again is safe; the leftovers are gone already.
-        Op::Prune => return clean_up(context, journal, record, reporter).map(|()| "cleaned-up"),
+        Op::Prune => {
+            return clean_up(context, journal, record, &SchemaUndo::default(), reporter)
+                .map(|()| "cleaned-up")
+        }
         // Both keep the live release; the interrupted one is recorded, and can be run again.
         Op::Abort | Op::Restart => return undone(journal),
         Op::DataRoll | Op::DataRevert => {
@@ -140,6 +167,9 @@ fn resume(
             match activate::switch_back(context, journal, &settings, problem, reporter) {
                 Ok(())
                 | Err(DeployError::SwitchedBack { .. } | DeployError::FirstDeployFailed { .. }) => {
+                }
+                Err(unhealthy @ DeployError::SwitchedBackUnhealthy { .. }) => {
+                    reporter.warn(&unhealthy.to_string());
                 }
                 Err(other) => return Err(other),
             }
@@ -290,6 +320,7 @@ fn clean_up(
     context: &Context,
     journal: &mut Journal,
     record: &JournalRecord,
+    schema: &SchemaUndo,
     reporter: &dyn Reporter,
 ) -> Result<(), DeployError> {
     remove_tree(&context.site.partial_dir(&record.release));
@@ -302,11 +333,19 @@ fn clean_up(
         }
     }
     if !context.ledger.has_event(&record.op_id)? {
+        let migrations = match (&schema.left, schema.undone.is_empty()) {
+            (Some(left), _) => format!("; {left}"),
+            (None, false) => format!(" and undid {}", schema.undone.join(", ")),
+            (None, true) => String::new(),
+        };
         let detail = format!(
-            "stopped during `{}`; `hoist recover` cleaned up, live release unchanged",
+            "stopped during `{}`; `hoist recover` cleaned up{migrations}, live release unchanged",
             record.step
         );
-        let event = activate::event(record, Outcome::Interrupted, Some(detail));
+        let event = hoist_ledger::Event {
+            migrations: schema.undone.clone(),
+            ..activate::event(record, Outcome::Interrupted, Some(detail))
+        };
         context.record(&Write::Event { event }, reporter);
     }
     activate::journal_done(context, journal)

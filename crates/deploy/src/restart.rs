@@ -62,6 +62,15 @@ fn restart_live(
             root: context.site.root().to_owned(),
         })?;
     attempt.aimed_at(&live);
+    // Without an agent, a restart is the command and the check: with
+    // neither, saying "restarted" would be untrue.
+    if context.agent.is_none() {
+        let settings = context.settings_for(&live, config)?;
+        if settings.restart.is_none() && settings.health.is_none() {
+            lock.release()?;
+            return Err(DeployError::NothingToRestart { live });
+        }
+    }
     let mut journal = Journal::begin(
         &context.site,
         Op::Restart,
@@ -92,7 +101,7 @@ fn restart_live(
             .map(|()| {
                 settings
                     .restart
-                    .unwrap_or_else(|| "no `restart` command; health checked".into())
+                    .unwrap_or_else(|| "no `restart` command; only `health` checked".into())
             })
         }
     };

@@ -168,6 +168,13 @@ fn switch_to(
 ) -> Result<RollbackReport, DeployError> {
     let (to, with_db) = (request.to.as_deref(), request.with_db);
     let started = std::time::Instant::now();
+    // Known before the lock, so a refusal (a lock held) names its aim too.
+    if to.is_none() {
+        let live = context.site.live().ok().flatten();
+        if let Ok(Some(previous)) = previous_release(context, live.as_deref()) {
+            attempt.aimed_at(&previous);
+        }
+    }
     context.refuse_if_pending()?;
     crate::emergency::make_room(context, op.as_str(), reporter);
     let lock = context.lock(op.as_str(), reporter)?;

@@ -2,10 +2,11 @@
 //! during a deploy, and downs during `rollback --with-db`. Every change is
 //! preceded by a backup and recorded in the ledger with the backup's path.
 
+use crate::schema_record::{one_off, record_one, record_run};
 use crate::{Context, DeployError, Reporter};
 use hoist_config::Database;
 use hoist_db::{Migration, Phase, RunOptions, RunReport, SchemaStatus, Target, Undo};
-use hoist_ledger::{Event, Outcome};
+use hoist_ledger::Outcome;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -102,20 +103,24 @@ pub fn db_migrate(
     phase: Option<Phase>,
     dry_run: bool,
 ) -> Result<RunReport, DeployError> {
-    let mut driver = schema.target.open()?;
-    let migrations = schema.migrations()?;
-    let result = hoist_db::migrate(
-        driver.as_mut(),
-        &migrations,
-        to,
-        phase,
-        &schema.options(context, dry_run),
-    );
+    let started = jiff::Timestamp::now();
+    let result = (|| {
+        let mut driver = schema.target.open()?;
+        let migrations = schema.migrations()?;
+        let options = schema.options(context, dry_run);
+        Ok(hoist_db::migrate(
+            driver.as_mut(),
+            &migrations,
+            to,
+            phase,
+            &options,
+        )?)
+    })();
     if result.as_ref().is_ok_and(|report| report.backup.is_some()) {
         prune_backups(context, schema.keep_backups);
     }
-    record_run(context, "db-migrate", &result)?;
-    Ok(result?)
+    record_run(context, "db-migrate", started, dry_run, &result)?;
+    result
 }
 
 /// `hoist db rollback`, or the downs of `rollback --with-db`.
@@ -125,19 +130,23 @@ pub fn db_rollback(
     undo: &Undo,
     dry_run: bool,
 ) -> Result<RunReport, DeployError> {
-    let mut driver = schema.target.open()?;
-    let migrations = schema.migrations()?;
-    let result = hoist_db::rollback(
-        driver.as_mut(),
-        &migrations,
-        undo,
-        &schema.options(context, dry_run),
-    );
+    let started = jiff::Timestamp::now();
+    let result = (|| {
+        let mut driver = schema.target.open()?;
+        let migrations = schema.migrations()?;
+        let options = schema.options(context, dry_run);
+        Ok(hoist_db::rollback(
+            driver.as_mut(),
+            &migrations,
+            undo,
+            &options,
+        )?)
+    })();
     if result.as_ref().is_ok_and(|report| report.backup.is_some()) {
         prune_backups(context, schema.keep_backups);
     }
-    record_run(context, "db-rollback", &result)?;
-    Ok(result?)
+    record_run(context, "db-rollback", started, dry_run, &result)?;
+    result
 }
 
 /// What a backup or restore did.
@@ -153,17 +162,24 @@ pub struct BackupReport {
 
 /// `hoist db backup`.
 pub fn db_backup(context: &Context, schema: &Schema) -> Result<BackupReport, DeployError> {
-    let mut driver = schema.target.open()?;
-    let path = hoist_db::backup(driver.as_mut(), &backup_dir(context), "manual")?;
-    prune_backups(context, schema.keep_backups);
-    let mut event = one_off(context, "db-backup");
-    event.detail = Some(format!("backup: {}", path.display()));
-    context.ledger.record(&event)?;
-    Ok(BackupReport {
-        database: driver.describe(),
-        path,
-        safety_backup: None,
-    })
+    let started = jiff::Timestamp::now();
+    let result = (|| {
+        let mut driver = schema.target.open()?;
+        let path = hoist_db::backup(driver.as_mut(), &backup_dir(context), "manual")?;
+        Ok(BackupReport {
+            database: driver.describe(),
+            path,
+            safety_backup: None,
+        })
+    })();
+    if result.is_ok() {
+        prune_backups(context, schema.keep_backups);
+    }
+    let detail = result
+        .as_ref()
+        .map(|report| format!("backup: {}", report.path.display()));
+    record_one(context, "db-backup", started, detail)?;
+    result
 }
 
 /// `hoist db restore FILE`: backs the present state up first, so a restore is undoable too.
@@ -172,12 +188,20 @@ pub fn db_restore(
     schema: &Schema,
     from: &Path,
 ) -> Result<BackupReport, DeployError> {
-    let mut driver = schema.target.open()?;
+    let started = jiff::Timestamp::now();
+    let mut driver = match schema.target.open() {
+        Ok(driver) => driver,
+        Err(error) => {
+            let error = DeployError::from(error);
+            record_one(context, "db-restore", started, Err(&error))?;
+            return Err(error);
+        }
+    };
     driver.lock(schema.lock_timeout)?;
     let safety = hoist_db::backup(driver.as_mut(), &backup_dir(context), "before-restore");
     let restored = safety.and_then(|safety| driver.restore(from).map(|()| safety));
     driver.unlock();
-    let mut event = one_off(context, "db-restore");
+    let mut event = one_off(context, "db-restore", started);
     match &restored {
         Ok(safety) => {
             event.detail = Some(format!(
@@ -207,15 +231,17 @@ pub fn db_repair(
     version: u64,
     applied: bool,
 ) -> Result<(), DeployError> {
-    let mut driver = schema.target.open()?;
-    hoist_db::repair(driver.as_mut(), version, applied)?;
-    let mut event = one_off(context, "db-repair");
-    event.detail = Some(format!(
-        "migration {version} marked {}",
-        if applied { "applied" } else { "undone" }
-    ));
-    context.ledger.record(&event)?;
-    Ok(())
+    let started = jiff::Timestamp::now();
+    let result = (|| {
+        let mut driver = schema.target.open()?;
+        Ok(hoist_db::repair(driver.as_mut(), version, applied)?)
+    })();
+    let detail = result.as_ref().map(|()| {
+        let state = if applied { "applied" } else { "undone" };
+        format!("migration {version} marked {state}")
+    });
+    record_one(context, "db-repair", started, detail)?;
+    result
 }
 
 /// The database's schema in one line, for `hoist status`.
@@ -328,6 +354,18 @@ pub(crate) fn deploy_phase(
     db_migrate(context, schema, None, Some(phase), false)
 }
 
+/// The versions of `phase`'s pending migrations.
+pub(crate) fn pending_in(schema: &Schema, phase: Phase) -> Result<Vec<u64>, DeployError> {
+    let mut driver = schema.target.open()?;
+    let status = hoist_db::status(driver.as_mut(), &schema.migrations()?)?;
+    Ok(status
+        .pending
+        .into_iter()
+        .filter(|pending| pending.phase == phase)
+        .map(|pending| pending.version)
+        .collect())
+}
+
 /// Applied migrations the older `release` does not have: what it predates.
 pub fn predated_by(schema: &Schema) -> Result<Vec<hoist_db::Applied>, DeployError> {
     let status = db_status(schema)?;
@@ -344,45 +382,4 @@ fn schema_url(schema: &Schema) -> String {
         Target::Sqlite(path) => format!("sqlite://{}", path.display()),
         Target::Postgres(url) => url.clone(),
     }
-}
-
-/// A db event now; `from` and `to` name the live release, which it keeps.
-fn one_off(context: &Context, op: &str) -> Event {
-    let live = context.site.live().ok().flatten();
-    Event {
-        from: live.clone(),
-        to: live,
-        ..Event::one_off(op, hoist_site::user_name(), hoist_site::host_name())
-    }
-}
-
-/// Records a migrate or rollback that changed (or failed to change) something.
-fn record_run(
-    context: &Context,
-    op: &str,
-    result: &Result<RunReport, hoist_db::DbError>,
-) -> Result<(), DeployError> {
-    let mut event = one_off(context, op);
-    match result {
-        Ok(report) if report.dry_run || report.ran.is_empty() => return Ok(()),
-        Ok(report) => {
-            let backup = report
-                .backup
-                .as_ref()
-                .map_or("none".to_owned(), |path| path.display().to_string());
-            event.detail = Some(format!(
-                "{} {}: {}; backup: {backup}",
-                report.database,
-                report.direction,
-                report.ran.join(", ")
-            ));
-            event.migrations = report.ran.clone();
-        }
-        Err(error) => {
-            event.outcome = Outcome::Failed;
-            event.detail = Some(error.to_string());
-        }
-    }
-    context.ledger.record(&event)?;
-    Ok(())
 }

@@ -406,9 +406,10 @@ pub(crate) fn abandon(
     for problem in remove_tree(&context.site.partial_dir(&record.release)) {
         reporter.warn(&problem);
     }
-    // Data the release refuses is a refusal, not a fault of the release.
+    // Data the release refuses, or a release on disk that fails `verify`
+    // (as `rollback` to it is), is a refusal, not a fault of the release.
     let outcome = match error {
-        DeployError::DataUnsatisfied { .. } => Outcome::Refused,
+        DeployError::DataUnsatisfied { .. } | DeployError::ReleaseDrift { .. } => Outcome::Refused,
         _ => Outcome::Failed,
     };
     let event = activate::event(&record, outcome, Some(error.to_string()));

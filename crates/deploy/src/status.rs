@@ -27,6 +27,8 @@ pub struct Status {
     /// The newest operation that changed what runs (deploy, hold, promote,
     /// abort, rollback, restart, the agent's own); db, data and traffic
     /// events, and attempts that changed nothing, are in `hoist history`.
+    /// Serialised as a `hoist history --json` row, `failure` included.
+    #[serde(serialize_with = "with_failure")]
     pub last_event: Option<Event>,
     /// Why the ledger could not be read, when it could not (the rest of
     /// the status comes from the site itself and is still true).
@@ -170,4 +172,22 @@ fn walkdir(dir: &std::path::Path) -> impl Iterator<Item = std::fs::Metadata> {
         }
         return Some(metadata);
     })
+}
+
+/// An event as `hoist history --json` shows it: with its `failure`.
+fn with_failure<S: serde::Serializer>(
+    event: &Option<Event>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Row<'a> {
+        #[serde(flatten)]
+        event: &'a Event,
+        failure: Option<&'a str>,
+    }
+    let row = event.as_ref().map(|event| Row {
+        event,
+        failure: event.failure(),
+    });
+    row.serialize(serializer)
 }

@@ -200,6 +200,10 @@ fn change_schema(
         SchemaChange::Keep => Ok(()),
         SchemaChange::Expand(schema) => {
             journal.step(Step::Migrate)?;
+            // Noted before they run, so a crash before the switch can undo them.
+            if let Ok(versions) = schema::pending_in(schema, Phase::Pre) {
+                journal.set_migrating(versions)?;
+            }
             match schema::deploy_phase(context, schema, Phase::Pre, reporter) {
                 Ok(ran) => {
                     done.migrations = ran.ran;

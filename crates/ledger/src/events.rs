@@ -46,6 +46,13 @@ pub struct Event {
 }
 
 impl Event {
+    /// Why it did not do what was asked: `detail` for any outcome but `ok`
+    /// and `noop` (the `failure` of `hoist history --json`).
+    pub fn failure(&self) -> Option<&str> {
+        let failed = !matches!(self.outcome, Outcome::Ok | Outcome::Noop);
+        self.detail.as_deref().filter(|_| failed)
+    }
+
     /// An event for a one-off action that happens now (unlock, abort, an
     /// agent's own rollback): outcome ok, no duration; set the rest with
     /// struct update syntax.

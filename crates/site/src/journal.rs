@@ -43,6 +43,11 @@ pub struct JournalRecord {
     /// from here on, finishing the rollback is the only consistent end.
     #[serde(default)]
     pub schema_changed: bool,
+    /// The `phase = pre` migrations this operation set out to apply,
+    /// noted before they run: what `hoist recover` undoes if the switch
+    /// never happened.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub migrating: Vec<u64>,
     /// The data pointer move a code switch makes with it
     /// (`rollback --with-data`): what recovery finishes or puts back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -91,6 +96,7 @@ impl Journal {
             incoming: None,
             paused: false,
             schema_changed: false,
+            migrating: Vec::new(),
             data: None,
         };
         let mut journal = Journal {
@@ -140,6 +146,12 @@ impl Journal {
     /// Notes, durably, that the schema changed for this operation.
     pub fn set_schema_changed(&mut self) -> Result<(), SiteError> {
         self.record.schema_changed = true;
+        self.write()
+    }
+
+    /// Notes, durably, the migrations about to run (before they run).
+    pub fn set_migrating(&mut self, versions: Vec<u64>) -> Result<(), SiteError> {
+        self.record.migrating = versions;
         self.write()
     }
 

@@ -3,7 +3,7 @@
 
 use crate::cli::Global;
 use crate::output::{self, Output, Render};
-use hoist_ledger::{Event, Outcome};
+use hoist_ledger::Event;
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -25,10 +25,9 @@ struct Row<'a> {
 
 impl<'a> Row<'a> {
     fn of(event: &'a Event) -> Row<'a> {
-        let failed = !matches!(event.outcome, Outcome::Ok | Outcome::Noop);
         Row {
             event,
-            failure: event.detail.as_deref().filter(|_| failed),
+            failure: event.failure(),
         }
     }
 }

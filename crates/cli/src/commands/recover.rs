@@ -23,6 +23,12 @@ impl Render for RecoverReport {
                 output::field(out, "recovered", line);
             }
         }
+        if !self.migrations_undone.is_empty() {
+            output::field(out, "undone", self.migrations_undone.join(", "));
+        }
+        if let Some(warning) = &self.warning {
+            output::field(out, "WARNING", warning);
+        }
         if !self.removed.is_empty() {
             output::field(out, "removed", self.removed.join(", "));
         }

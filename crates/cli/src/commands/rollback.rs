@@ -30,7 +30,12 @@ pub struct Args {
 impl Render for RollbackReport {
     fn human(&self, out: &mut String) {
         output::field(out, "live", &self.release);
-        output::field(out, "previous", self.from.as_deref().unwrap_or("-"));
+        if self.from.as_deref() == Some(self.release.as_str()) {
+            // Nothing moved: there is no "previous" to name.
+            output::field(out, "noop", "already live; nothing to do");
+        } else {
+            output::field(out, "previous", self.from.as_deref().unwrap_or("-"));
+        }
         if !self.predates.is_empty() {
             output::field(out, "predates", self.predates.join(", "));
         }

@@ -35,7 +35,7 @@ impl Render for Status {
         );
         output::field(out, "since", output::time(self.deployed_at));
         output::field(out, "by", self.deployed_by.as_deref().unwrap_or("-"));
-        output::field(out, "previous", self.previous.as_deref().unwrap_or("-"));
+        output::field(out, "previous", previous(self));
         if let Some(holder) = &self.locked_by {
             output::field(out, "running", holder);
         }
@@ -239,4 +239,23 @@ pub fn exec(global: &Global, _args: Args) -> anyhow::Result<i32> {
     };
     Output::new(global.json).emit(&full)?;
     Ok(crate::EXIT_OK)
+}
+
+/// Where a plain `hoist rollback` goes; when nowhere because the last
+/// operation rolled back (its release is no rollback target), says so.
+fn previous(status: &Status) -> String {
+    if let Some(previous) = &status.previous {
+        return previous.clone();
+    }
+    let rolled_back = status.last_event.as_ref().filter(|event| {
+        matches!(event.op.as_str(), "rollback" | "auto-rollback")
+            && event.outcome == hoist_ledger::Outcome::Ok
+            && event.from != event.to
+    });
+    match rolled_back.and_then(|event| event.from.as_deref()) {
+        Some(from) => format!(
+            "- (nothing older to roll back to; `{from}` was rolled back from, `hoist rollback --to {from}` goes forward again)"
+        ),
+        None => "-".to_owned(),
+    }
 }

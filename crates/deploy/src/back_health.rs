@@ -1,0 +1,48 @@
+//! After switching back (external mode): the old release's restart is
+//! awaited and checked like any other, so "switched back to `v4`" is said
+//! only once `v4` answers `health`, and otherwise says that it does not.
+//!
+//! The same proof as a forward restart ([`crate::proof`]) with the old
+//! release as its target: the release that failed must no longer be what
+//! answers. A proof that cannot place the process warns instead of failing.
+
+use crate::proof::Proof;
+use crate::{health, listeners, Context, Reporter};
+use hoist_config::Deploy;
+
+/// Waits for `health` to answer 2xx from `restored` (restarted at `began`,
+/// in ticks since boot, if a restart ran); `Err` says why it does not.
+pub(crate) fn check(
+    context: &Context,
+    settings: &Deploy,
+    restored: &str,
+    failed: &str,
+    began: Option<u64>,
+    reporter: &dyn Reporter,
+) -> Result<(), String> {
+    let Some(url) = &settings.health else {
+        return Ok(());
+    };
+    reporter.step("health", &format!("{url} (`{restored}` again)"));
+    let url = context
+        .resolve("deploy.health", url)
+        .map_err(|error| error.to_string())?;
+    let proof = Proof {
+        root: context.site.root(),
+        url: &url,
+        target: restored,
+        before: Some(failed),
+        began,
+        header: crate::activate::release_header(settings)?,
+    };
+    let judge = |headers: &hyper::HeaderMap| proof.judge(headers);
+    if let Some(warning) = health::wait_healthy(&url, settings.health_timeout, &judge)? {
+        reporter.warn(&warning);
+    }
+    Ok(())
+}
+
+/// Ticks since boot now, for [`check`]'s `began`.
+pub(crate) fn now() -> Option<u64> {
+    listeners::now_ticks()
+}

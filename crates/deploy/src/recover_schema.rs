@@ -1,0 +1,82 @@
+//! `hoist recover` of a deploy (or hold) killed after its `phase = pre`
+//! migrations ran but before the switch: the live release stays, so the
+//! schema goes back too. The downs of exactly the migrations that deploy
+//! applied (noted in the journal before they ran) run from the release's
+//! own migrations, which is why the release stays on disk either way.
+
+use crate::schema::{self, Schema};
+use crate::{Context, Reporter};
+use hoist_config::Config;
+use hoist_db::Undo;
+use hoist_site::{JournalRecord, Op};
+
+/// What recovery did with the interrupted deploy's migrations.
+#[derive(Debug, Default)]
+pub(crate) struct SchemaUndo {
+    /// Migrations undone.
+    pub(crate) undone: Vec<String>,
+    /// Why some stay applied, and the command that undoes them.
+    pub(crate) left: Option<String>,
+}
+
+/// Undoes the migrations `record`'s operation applied before its switch.
+pub(crate) fn undo_migrations(
+    context: &Context,
+    record: &JournalRecord,
+    config: Option<&Config>,
+    reporter: &dyn Reporter,
+) -> SchemaUndo {
+    if !matches!(record.op, Op::Deploy | Op::Hold) || record.migrating.is_empty() {
+        return SchemaUndo::default();
+    }
+    let schema = match crate::deploy::schema_for(context, &record.release, config) {
+        Ok(Some(schema)) => schema,
+        Ok(None) => return SchemaUndo::default(),
+        Err(error) => return left(record, None, &error.to_string(), reporter),
+    };
+    let names = record
+        .migrating
+        .iter()
+        .map(|version| format!("{version:04}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    reporter.step(
+        "migrate",
+        &format!("undoing {names}, run by the interrupted {}", record.op),
+    );
+    let undo = Undo::Versions(record.migrating.clone());
+    match schema::db_rollback(context, &schema, &undo, false) {
+        Ok(report) => SchemaUndo {
+            undone: report.ran,
+            left: None,
+        },
+        Err(error) => left(record, Some(&schema), &error.to_string(), reporter),
+    }
+}
+
+/// The downs could not run: say which command gets out, and keep going.
+fn left(
+    record: &JournalRecord,
+    schema: Option<&Schema>,
+    problem: &str,
+    reporter: &dyn Reporter,
+) -> SchemaUndo {
+    let keep = record
+        .migrating
+        .iter()
+        .min()
+        .map_or(0, |v| v.saturating_sub(1));
+    let dir = schema.map_or_else(
+        || format!("releases/{}/migrations", record.release),
+        |schema| schema.migrations_dir.display().to_string(),
+    );
+    let text = format!(
+        "the migrations the interrupted {} ran before its switch could not be undone ({problem}); they stay applied and `{}` stays on disk; `hoist db rollback --to {keep} --migrations {dir}` undoes them (or undo them by hand, then `hoist db repair N --undone`)",
+        record.op, record.release
+    );
+    reporter.warn(&text);
+    SchemaUndo {
+        undone: Vec::new(),
+        left: Some(text),
+    }
+}
