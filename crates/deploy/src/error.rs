@@ -179,6 +179,23 @@ pub enum DeployError {
         /// The end of its output.
         tail: String,
     },
+    /// A check or the test changed or removed a file the artifact ships
+    /// (which may have been shared with the live release); nothing was switched.
+    #[error("{what} `{command}` {verb} `{path}`{}, which the artifact ships; checks may add files, not change shipped ones — build the change into the artifact{}", if *others > 0 { format!(" (and {others} more)") } else { String::new() }, crate::shipped::Sharers(damaged))]
+    ShippedChanged {
+        /// `check` or `test`.
+        what: &'static str,
+        /// The command.
+        command: String,
+        /// `changed` or `removed`.
+        verb: &'static str,
+        /// The first shipped file it changed.
+        path: String,
+        /// How many more it changed.
+        others: usize,
+        /// Releases that shared a changed file, and whether each was put back.
+        damaged: Vec<crate::shipped::Damaged>,
+    },
     /// The test gate found too few tests.
     #[error("test command `{command}` reported {problem}; the live release is unchanged")]
     TestGate {
@@ -351,6 +368,7 @@ impl hoist_error::Described for DeployError {
             DeployError::Spawn { .. } => "spawn-failed",
             DeployError::CommandFailed { .. } => "check-failed",
             DeployError::TestGate { .. } => "test-gate",
+            DeployError::ShippedChanged { .. } => "check-changed-shipped",
             DeployError::SwitchedBack { .. } => "switched-back",
             DeployError::SwitchedBackUnhealthy { .. } => "switched-back-unhealthy",
             DeployError::FirstDeployFailed { .. } => "deploy-failed",

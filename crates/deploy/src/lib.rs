@@ -56,6 +56,7 @@ mod rollback;
 mod schema;
 mod schema_record;
 mod shared;
+mod shipped;
 mod site_settings;
 mod stage;
 mod status;
@@ -82,6 +83,7 @@ pub use schema::{
     backup_dir, db_backup, db_diff, db_migrate, db_repair, db_restore, db_rollback, db_status,
     predated_by, schema_summary, BackupReport, Schema, SchemaDiff, SchemaSummary,
 };
+pub use shipped::{Damaged, PutBack};
 pub use site_settings::resolve;
 pub use status::{previous_release, releases, status, ReleaseInfo, Status};
 pub use verify::verify_release;

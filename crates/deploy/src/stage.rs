@@ -6,6 +6,7 @@
 //! host of a fleet) only has to make it live.
 
 use crate::activate;
+use crate::shipped::Guard;
 use crate::tree::{remove_tree, seal};
 use crate::{command, shared, test_count, Context, DeployError, Reporter};
 use hoist_config::{Config, Deploy};
@@ -13,6 +14,7 @@ use hoist_ledger::{Outcome, ReleaseRow, ReleaseState, Write};
 use hoist_site::{durable, free_space, Journal, Step};
 use hoist_store::{Artifact, Manifest, UnpackStats};
 use std::path::Path;
+use std::time::Instant;
 
 /// Headroom kept free beyond the release itself, so a deploy never fills the disk to the last byte.
 const SPACE_MARGIN: u64 = 1024 * 1024;
@@ -163,10 +165,14 @@ fn prepare(
         ("HOIST_RELEASE_DIR", env_dir.as_str()),
         ("HOIST_DATA", env_data.as_str()),
     ];
+    // Checks may add files, never change what the artifact ships.
+    let guard = Guard::new(&partial, manifest, &stamps, &settings.shared)?;
     journal.step(Step::Checks)?;
     for check in &settings.checks {
         reporter.step("checks", check);
+        let started = Instant::now();
         let finished = command::run(check, &partial, &env)?;
+        guard.after(context, config, "check", check, started)?;
         if !finished.success {
             let (status, tail) = (finished.status.clone(), finished.tail());
             return Err(DeployError::CommandFailed {
@@ -181,7 +187,10 @@ fn prepare(
         Some(gate) => {
             journal.step(Step::Test)?;
             reporter.step("test", &gate.command);
-            Some(run_test_gate(context, gate, &partial, &env)?)
+            let started = Instant::now();
+            let finished = command::run(&gate.command, &partial, &env)?;
+            guard.after(context, config, "test", &gate.command, started)?;
+            Some(test_gate(context, gate, finished)?)
         }
         None => None,
     };
@@ -295,13 +304,12 @@ fn check_space(
     Ok(())
 }
 
-fn run_test_gate(
+/// The test gate on the finished test command: it passed, with enough tests.
+fn test_gate(
     context: &Context,
     gate: &hoist_config::TestGate,
-    dir: &Path,
-    env: &[(&str, &str)],
+    finished: command::Finished,
 ) -> Result<u64, DeployError> {
-    let finished = command::run(&gate.command, dir, env)?;
     if !finished.success {
         let (status, tail) = (finished.status.clone(), finished.tail());
         return Err(DeployError::CommandFailed {

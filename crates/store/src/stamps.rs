@@ -86,17 +86,23 @@ impl Stamps {
 
     /// Drops every stamp whose file's `stat` moved since it was taken.
     pub fn keep_unmoved(&mut self, tree: &Dir) {
+        for path in self.moved(tree) {
+            self.files.remove(&path);
+        }
+    }
+
+    /// The paths whose file's `stat` moved since the stamp was taken (written,
+    /// chmodded, linked, replaced, removed or no longer a file), in path
+    /// order: one `fstatat` each, on all cores.
+    pub fn moved(&self, tree: &Dir) -> Vec<String> {
         let paths: Vec<&str> = self.files.keys().map(String::as_str).collect();
         let now = stamps_at(tree, &paths);
-        let moved: Vec<String> = paths
+        paths
             .iter()
             .zip(now)
             .filter(|(path, stamp)| self.files.get(**path) != stamp.as_ref())
             .map(|(path, _)| (*path).to_owned())
-            .collect();
-        for path in moved {
-            self.files.remove(&path);
-        }
+            .collect()
     }
 
     /// Whether the file at `path` under `tree` still has its stamp.

@@ -144,3 +144,23 @@ pub fn verify_tree(
     }
     Ok(drift)
 }
+
+/// Whether the regular file at `entry`'s path under `tree` (reached through
+/// no symlink) still has the size, mode and digest `entry` gives it: the
+/// proof that a file whose stamp moved was not changed after all (a link
+/// count moves ctime too). Anything else there, or nothing, is not.
+pub fn file_matches(tree: &Dir, entry: &crate::Entry) -> bool {
+    let relative = Path::new(&entry.path);
+    // `stat` first: opening a fifo a check left at the path would block.
+    let is_shipped_file = tree.metadata(relative).is_ok_and(|metadata| {
+        metadata.is_file()
+            && metadata.len() == entry.size
+            && metadata.permissions().mode() & 0o7777 == release_mode(entry.mode)
+    });
+    is_shipped_file
+        && tree.open_file(relative).is_ok_and(|mut file| {
+            hash_reader(&mut file).is_ok_and(|(size, digest)| {
+                size == entry.size && entry.blake3.as_deref() == Some(digest.as_str())
+            })
+        })
+}

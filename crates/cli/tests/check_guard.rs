@@ -1,0 +1,173 @@
+//! Checks may add files to a release, never change what its artifact
+//! ships: a check that writes a shipped file (which may be hard-linked
+//! from the live release) is refused, and a live release it reached through
+//! the shared inode is put back. Dedup carries a file only with the mode
+//! its manifest gives it.
+
+mod util;
+
+use serde_json::Value;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::PathBuf;
+use util::Env;
+
+const MODIFYING_CHECK: &str = r#"
+[app]
+name = "shop"
+version = "1.0.0"
+[deploy]
+root = "../site"
+keep_releases = 5
+shared = ["log/"]
+checks = ["sh modify.sh"]
+"#;
+
+fn release_dir(env: &Env, id: &str) -> PathBuf {
+    env.site().join("releases").join(id)
+}
+
+fn verify(env: &Env, id: &str) -> Value {
+    let output = env
+        .hoist()
+        .args(["verify", "--json", "--release", id])
+        .output();
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
+        panic!(
+            "verify printed no JSON ({error}): {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+fn deploy_v1(env: &Env) -> String {
+    env.write("README", "readme\n");
+    env.write("modify.sh", "true\n");
+    let (v1, artifact) = env.build();
+    env.hoist().arg("deploy").arg(artifact).run();
+    v1
+}
+
+// A failing check appended to `README`, hard-linked from the live release:
+// the live file changed, and the error said "the live release is unchanged".
+#[test]
+fn check_wrote_into_live_release_through_hard_link() {
+    let env = Env::with_config(MODIFYING_CHECK);
+    let v1 = deploy_v1(&env);
+    env.write("modify.sh", "echo INJECTED >> README\nexit 1\n");
+    env.set_version("2.0.0");
+    let (v2, artifact) = env.build();
+    env.hoist()
+        .arg("deploy")
+        .arg(&artifact)
+        .code(1)
+        .stderr_has("check `sh modify.sh` changed `README`, which the artifact ships")
+        .stderr_has("checks may add files, not change shipped ones")
+        .stderr_has(&format!("shared with the live release `{v1}`"))
+        .stderr_has(&format!("hoist put it back from `{v1}`'s artifact"))
+        .run();
+    assert_eq!(env.live(), Some(v1.clone()));
+    assert_eq!(env.read_current("README"), "readme\n");
+    assert_eq!(verify(&env, &v1)["clean"], true);
+    assert!(!release_dir(&env, &v2).exists());
+
+    // Succeeding after the write is no better; without a kept artifact the
+    // damage is named with the command that puts it back.
+    env.write("modify.sh", "echo INJECTED >> README\n");
+    env.set_version("3.0.0");
+    let (_, artifact) = env.build();
+    std::fs::remove_file(env.site().join("incoming").join(format!("{v1}.tar.zst"))).unwrap();
+    env.hoist()
+        .arg("deploy")
+        .arg(&artifact)
+        .code(1)
+        .stderr_has("changed `README`, which the artifact ships")
+        .stderr_has(&format!(
+            "the live release `{v1}`, whose copy is now damaged"
+        ))
+        .stderr_has(&format!("hoist repair {v1} --artifact FILE"))
+        .run();
+    assert_eq!(env.live(), Some(v1.clone()));
+    assert_eq!(verify(&env, &v1)["clean"], false);
+}
+
+// A check that rewrote a shipped file written fresh from the artifact
+// deployed with exit 0, and the release then failed `hoist verify`.
+#[test]
+fn check_changed_shipped_file_deployed_then_failed_verify() {
+    let env = Env::with_config(MODIFYING_CHECK);
+    let v1 = deploy_v1(&env);
+    env.write("README", "readme, second edition\n");
+    env.write("modify.sh", "echo INJECTED >> README\n");
+    env.set_version("2.0.0");
+    let (v2, artifact) = env.build();
+    env.hoist()
+        .arg("deploy")
+        .arg(&artifact)
+        .code(1)
+        .stderr_has("check `sh modify.sh` changed `README`, which the artifact ships")
+        .stderr_has("build the change into the artifact")
+        .run();
+    assert_eq!(env.live(), Some(v1.clone()));
+    assert!(!release_dir(&env, &v2).exists());
+    assert_eq!(verify(&env, &v1)["clean"], true);
+
+    // Removing a shipped file is a change too; adding one is not.
+    env.write("modify.sh", "rm index.html\n");
+    env.set_version("3.0.0");
+    let (_, artifact) = env.build();
+    env.hoist()
+        .arg("deploy")
+        .arg(&artifact)
+        .code(1)
+        .stderr_has("removed `index.html`, which the artifact ships")
+        .run();
+    env.write("modify.sh", "echo built > cache.txt\n");
+    env.set_version("4.0.0");
+    let (v4, artifact) = env.build();
+    env.hoist().arg("deploy").arg(&artifact).run();
+    assert_eq!(verify(&env, &v4)["clean"], true);
+}
+
+// `chmod 444` on a live 0555 script, then a deploy changing another file:
+// "linked: 3 unchanged", exit 0, and the new release lost its `+x`.
+#[test]
+fn chmod_on_live_file_carried_into_next_release() {
+    let env = Env::new();
+    env.write("script/app.pl", "#!/usr/bin/perl\nprint 1;\n");
+    let script = env.src().join("script/app.pl");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (v1, artifact) = env.build();
+    env.hoist().arg("deploy").arg(artifact).run();
+    let live_script = env.site().join("current/script/app.pl");
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode(&live_script), 0o555);
+    std::fs::set_permissions(&live_script, std::fs::Permissions::from_mode(0o444)).unwrap();
+
+    let v2 = env.deploy_version("2.0.0");
+    let new_script = release_dir(&env, &v2).join("script/app.pl");
+    assert_eq!(mode(&new_script), 0o555, "the new release keeps its +x");
+    let inode = |path: &std::path::Path| std::fs::metadata(path).unwrap().ino();
+    assert_ne!(
+        inode(&new_script),
+        inode(&release_dir(&env, &v1).join("script/app.pl"))
+    );
+    assert_eq!(verify(&env, &v2)["clean"], true);
+
+    let damaged = verify(&env, &v1);
+    assert_eq!(damaged["clean"], false, "{damaged}");
+    assert_eq!(
+        damaged["mode"][0]["path"], "script/app.pl",
+        "a mode-only change is reported as such: {damaged}"
+    );
+    let shown = env.hoist().args(["verify", "--release", &v1]).code(1).run();
+    assert!(
+        String::from_utf8_lossy(&shown.stdout)
+            .contains("mode changed: script/app.pl 0444, shipped 0555"),
+        "{}",
+        String::from_utf8_lossy(&shown.stdout)
+    );
+    env.hoist().args(["repair", &v1]).run();
+    assert_eq!(mode(&release_dir(&env, &v1).join("script/app.pl")), 0o555);
+    assert_eq!(verify(&env, &v1)["clean"], true);
+}
