@@ -144,7 +144,16 @@ fn chmod_on_live_file_carried_into_next_release() {
     assert_eq!(mode(&live_script), 0o555);
     std::fs::set_permissions(&live_script, std::fs::Permissions::from_mode(0o444)).unwrap();
 
-    let v2 = env.deploy_version("2.0.0");
+    env.set_version("2.0.0");
+    env.write("index.html", "<h1>shop 2</h1>\n");
+    let (v2, artifact) = env.build();
+    env.hoist()
+        .arg("deploy")
+        .arg(artifact)
+        .stderr_has(&format!(
+            "1 file in `{v1}` no longer matched its manifest (`script/app.pl`)"
+        ))
+        .run();
     let new_script = release_dir(&env, &v2).join("script/app.pl");
     assert_eq!(mode(&new_script), 0o555, "the new release keeps its +x");
     let inode = |path: &std::path::Path| std::fs::metadata(path).unwrap().ino();

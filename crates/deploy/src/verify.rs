@@ -70,8 +70,12 @@ pub(crate) fn summary(drift: &Drift) -> String {
         0 => String::new(),
         count => format!(", {count} generated changed since the seal"),
     };
+    let mode = match drift.mode.len() {
+        0 => String::new(),
+        count => format!(", {count} with a changed mode"),
+    };
     format!(
-        "{} changed, {} missing, {} extra{generated}, e.g. `{}`",
+        "{} changed, {} missing, {} extra{generated}{mode}, e.g. `{}`",
         drift.changed.len(),
         drift.missing.len(),
         drift.extra.len(),
@@ -81,6 +85,7 @@ pub(crate) fn summary(drift: &Drift) -> String {
             .chain(&drift.missing)
             .chain(&drift.extra)
             .chain(&drift.changed_generated)
+            .chain(drift.mode.iter().map(|change| &change.path))
             .next()
             .map_or("", String::as_str)
     )

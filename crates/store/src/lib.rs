@@ -52,7 +52,7 @@ pub use release_id::ReleaseId;
 pub use restore::{restore, Restored};
 pub use stamps::{Stamp, Stamps};
 pub use unpack::{Artifact, UnpackStats};
-pub use verify::{file_matches, verify_tree, Drift};
+pub use verify::{file_matches, verify_tree, Drift, ModeChange};
 
 /// Files in a release are never writable: a live tree is read-only (and
 /// hard links shared between releases must never be edited in place). Nor

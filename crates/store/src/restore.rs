@@ -60,7 +60,15 @@ pub fn restore(artifact: &Artifact, root: &Path, drift: &Drift) -> Result<Restor
     // then names its paths as extra).
     let mut generated = Generated::read(&tree).unwrap_or_else(|_| Generated::empty());
     let mut restored = Restored {
-        replaced: drift.changed.clone(),
+        // A file whose mode alone changed is written again too: beside it
+        // and renamed over, never `chmod`ed in place, where the inode may be
+        // shared with another release.
+        replaced: drift
+            .changed
+            .iter()
+            .cloned()
+            .chain(drift.mode.iter().map(|change| change.path.clone()))
+            .collect(),
         missing: drift.missing.clone(),
         removed: drift.extra.clone(),
         removed_generated: drift.changed_generated.clone(),

@@ -14,6 +14,7 @@ use crate::hash::hash_reader;
 use crate::{Entry, EntryKind, Manifest, Stamps};
 use hoist_beneath::Dir;
 use std::collections::HashSet;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 /// The outcome of the check.
@@ -21,7 +22,8 @@ use std::path::Path;
 pub(crate) struct Reusable {
     /// Paths whose previous copy may be linked.
     pub(crate) paths: HashSet<String>,
-    /// Paths the previous manifest calls unchanged whose copy no longer matches it.
+    /// Paths the previous manifest calls unchanged whose copy no longer
+    /// matches it (content or mode).
     pub(crate) stale: Vec<String>,
     /// Candidates whose stamp did not hold, so they were read and hashed.
     pub(crate) hashed: u64,
@@ -101,6 +103,14 @@ fn proof(previous: &Dir, stamps: &Stamps, entry: &Entry) -> Proof {
     let Ok(mut file) = previous.open_file(Path::new(&entry.path)) else {
         return Proof::Digest(false);
     };
+    // A link shares the mode too: a file chmodded since (a script that lost
+    // its `+x`) is written fresh, whatever its bytes.
+    let mode_holds = file.metadata().is_ok_and(|metadata| {
+        metadata.permissions().mode() & 0o7777 == crate::release_mode(entry.mode)
+    });
+    if !mode_holds {
+        return Proof::Digest(false);
+    }
     if stamps.holds_open(&entry.path, &file) {
         return Proof::Stamp;
     }

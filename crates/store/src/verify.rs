@@ -27,6 +27,37 @@ pub struct Drift {
     /// what was built, but not what the checks left either: a changed
     /// `.pyc` runs as surely as a changed `.py`, so this fails verify too.
     pub changed_generated: Vec<String>,
+    /// Shipped files whose bytes match but whose permission bits do not
+    /// (`chmod 444` on a script that shipped `0555`).
+    pub mode: Vec<ModeChange>,
+}
+
+/// A shipped file whose mode alone differs from what was built.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModeChange {
+    /// The file.
+    pub path: String,
+    /// Its permission bits on disk.
+    #[serde(serialize_with = "octal")]
+    pub mode: u32,
+    /// The bits it was sealed with.
+    #[serde(serialize_with = "octal")]
+    pub shipped: u32,
+}
+
+impl std::fmt::Display for ModeChange {
+    fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            out,
+            "{} {:04o}, shipped {:04o}",
+            self.path, self.mode, self.shipped
+        )
+    }
+}
+
+/// Modes as people write them: `"0555"`.
+fn octal<S: serde::Serializer>(mode: &u32, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&format!("{mode:04o}"))
 }
 
 impl Drift {
@@ -37,6 +68,7 @@ impl Drift {
             && self.extra.is_empty()
             && self.escapes.is_empty()
             && self.changed_generated.is_empty()
+            && self.mode.is_empty()
     }
 }
 
@@ -94,18 +126,28 @@ pub fn verify_tree(
                         == entry.target
             }
             EntryKind::File => {
-                metadata.is_file()
-                    && metadata.len() == entry.size
-                    && metadata.permissions().mode() & 0o7777 == release_mode(entry.mode)
-                    && {
-                        let path = root.join(relative);
-                        let mut file = tree
-                            .open_file(relative)
-                            .map_err(StoreError::io("cannot open", &path))?;
-                        let (_, digest) =
-                            hash_reader(&mut file).map_err(StoreError::io("cannot read", &path))?;
-                        entry.blake3.as_deref() == Some(digest.as_str())
-                    }
+                let bytes_match = metadata.is_file() && metadata.len() == entry.size && {
+                    let path = root.join(relative);
+                    let mut file = tree
+                        .open_file(relative)
+                        .map_err(StoreError::io("cannot open", &path))?;
+                    let (_, digest) =
+                        hash_reader(&mut file).map_err(StoreError::io("cannot read", &path))?;
+                    entry.blake3.as_deref() == Some(digest.as_str())
+                };
+                let (mode, shipped) = (
+                    metadata.permissions().mode() & 0o7777,
+                    release_mode(entry.mode),
+                );
+                if bytes_match && mode != shipped {
+                    drift.mode.push(ModeChange {
+                        path: entry.path.clone(),
+                        mode,
+                        shipped,
+                    });
+                    continue;
+                }
+                bytes_match
             }
         };
         if !same {

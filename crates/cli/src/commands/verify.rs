@@ -50,6 +50,9 @@ impl Render for Verified {
                 let _ = writeln!(out, "  {label:<8} {path}");
             }
         }
+        for change in &self.drift.mode {
+            let _ = writeln!(out, "  mode changed: {change}");
+        }
         let _ = writeln!(
             out,
             "`hoist repair {}` puts it back from its artifact",
