@@ -16,3 +16,16 @@ pub(crate) fn run(
         cause: source,
     })
 }
+
+/// Runs `program` as built (no shell) in `dir`; `shown` names it in errors.
+pub(crate) fn run_command(
+    program: std::process::Command,
+    shown: &str,
+    dir: &Path,
+    env: &[(&str, &str)],
+) -> Result<Finished, DeployError> {
+    hoist_site::command::run_command(program, dir, env).map_err(|source| DeployError::Spawn {
+        command: shown.to_owned(),
+        cause: source,
+    })
+}

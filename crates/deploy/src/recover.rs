@@ -324,6 +324,7 @@ fn clean_up(
     reporter: &dyn Reporter,
 ) -> Result<(), DeployError> {
     remove_tree(&context.site.partial_dir(&record.release));
+    remove_tree(&crate::isolate::scratch_dir(context, &record.release));
     let release_dir = context.site.release_dir(&record.release);
     // A release that reached `ready` is complete and verified; keep it, known to the ledger.
     if record.op == Op::Deploy && context.ledger.release(&record.release)?.is_none() {

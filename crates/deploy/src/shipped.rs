@@ -216,6 +216,10 @@ pub(crate) struct Sharers<'a>(pub(crate) &'a [Damaged]);
 
 impl fmt::Display for Sharers<'_> {
     fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            // No release on disk shares the changed file, or the command ran isolated.
+            return write!(out, "; the live release is unchanged");
+        }
         for damaged in self.0 {
             let id = &damaged.release;
             let which = if damaged.live {

@@ -6,6 +6,7 @@
 //! host of a fleet) only has to make it live.
 
 use crate::activate;
+use crate::isolate::Runner;
 use crate::shipped::Guard;
 use crate::tree::{remove_tree, seal};
 use crate::{command, shared, test_count, Context, DeployError, Reporter};
@@ -14,7 +15,6 @@ use hoist_ledger::{Outcome, ReleaseRow, ReleaseState, Write};
 use hoist_site::{durable, free_space, Journal, Step};
 use hoist_store::{Artifact, Manifest, UnpackStats};
 use std::path::Path;
-use std::time::Instant;
 
 /// Headroom kept free beyond the release itself, so a deploy never fills the disk to the last byte.
 const SPACE_MARGIN: u64 = 1024 * 1024;
@@ -167,12 +167,11 @@ fn prepare(
     ];
     // Checks may add files, never change what the artifact ships.
     let guard = Guard::new(&partial, manifest, &stamps, &settings.shared)?;
+    let runner = Runner::new(context, &id, guard, manifest, &settings.shared);
     journal.step(Step::Checks)?;
     for check in &settings.checks {
         reporter.step("checks", check);
-        let started = Instant::now();
-        let finished = command::run(check, &partial, &env)?;
-        guard.after(context, config, "check", check, started)?;
+        let finished = runner.run(context, config, "check", check, &env, reporter)?;
         if !finished.success {
             let (status, tail) = (finished.status.clone(), finished.tail());
             return Err(DeployError::CommandFailed {
@@ -187,9 +186,7 @@ fn prepare(
         Some(gate) => {
             journal.step(Step::Test)?;
             reporter.step("test", &gate.command);
-            let started = Instant::now();
-            let finished = command::run(&gate.command, &partial, &env)?;
-            guard.after(context, config, "test", &gate.command, started)?;
+            let finished = runner.run(context, config, "test", &gate.command, &env, reporter)?;
             Some(test_gate(context, gate, finished)?)
         }
         None => None,
@@ -411,6 +408,7 @@ pub(crate) fn abandon(
     reporter: &dyn Reporter,
 ) {
     let record = journal.record().clone();
+    remove_tree(&crate::isolate::scratch_dir(context, &record.release));
     for problem in remove_tree(&context.site.partial_dir(&record.release)) {
         reporter.warn(&problem);
     }

@@ -31,9 +31,19 @@ impl Finished {
 
 /// Runs `command` with `sh -c` in `dir`, with the release's identity in the environment.
 pub fn run(command: &str, dir: &Path, env: &[(&str, &str)]) -> std::io::Result<Finished> {
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(command)
+    let mut shell = Command::new("sh");
+    shell.arg("-c").arg(command);
+    run_command(shell, dir, env)
+}
+
+/// Runs `command` as built (a program and its arguments, no shell) in
+/// `dir`, with `env` added, collecting its output as [`run`] does.
+pub fn run_command(
+    mut command: Command,
+    dir: &Path,
+    env: &[(&str, &str)],
+) -> std::io::Result<Finished> {
+    let mut child = command
         .current_dir(dir)
         .envs(env.iter().copied())
         .stdin(Stdio::null())

@@ -10,6 +10,7 @@ mod drain;
 mod example_app;
 mod history;
 mod init;
+mod isolated_check;
 mod logs;
 mod maint;
 pub(crate) mod pause;
@@ -87,6 +88,9 @@ pub enum Command {
     /// The bundled example app's server (run by the agent in the demo)
     #[command(hide = true)]
     ExampleApp(example_app::Args),
+    /// One check of a deploy, in its own mount namespace (run by `hoist deploy`)
+    #[command(hide = true)]
+    IsolatedCheck(isolated_check::Args),
 }
 
 /// Runs the parsed command and returns the exit code.
@@ -123,6 +127,7 @@ pub fn exec(cli: Cli) -> anyhow::Result<i32> {
         Command::Data(args) => data::exec(global, args),
         Command::Demo(args) => demo::exec(global, args),
         Command::ExampleApp(args) => example_app::exec(global, args),
+        Command::IsolatedCheck(args) => isolated_check::exec(args),
     }
 }
 
@@ -139,5 +144,6 @@ fn changes_a_site(command: &Command) -> bool {
             | Command::History(_)
             | Command::Verify(_)
             | Command::ExampleApp(_)
+            | Command::IsolatedCheck(_)
     )
 }
