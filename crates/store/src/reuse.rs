@@ -105,13 +105,14 @@ fn proof(previous: &Dir, stamps: &Stamps, entry: &Entry) -> Proof {
     };
     // A link shares the mode too: a file chmodded since (a script that lost
     // its `+x`) is written fresh, whatever its bytes.
-    let mode_holds = file.metadata().is_ok_and(|metadata| {
-        metadata.permissions().mode() & 0o7777 == crate::release_mode(entry.mode)
-    });
-    if !mode_holds {
+    // One `fstat` serves both proofs.
+    let Ok(metadata) = file.metadata() else {
+        return Proof::Digest(false);
+    };
+    if metadata.permissions().mode() & 0o7777 != crate::release_mode(entry.mode) {
         return Proof::Digest(false);
     }
-    if stamps.holds_open(&entry.path, &file) {
+    if stamps.holds_metadata(&entry.path, &metadata) {
         return Proof::Stamp;
     }
     Proof::Digest(hash_reader(&mut file).is_ok_and(|(size, digest)| {

@@ -114,10 +114,15 @@ impl Stamps {
 
     /// Whether `file`, open at `path`, still has its stamp.
     pub fn holds_open(&self, path: &str, file: &std::fs::File) -> bool {
-        self.files.get(path).is_some_and(|stamp| {
-            file.metadata()
-                .is_ok_and(|metadata| metadata.is_file() && Stamp::of(&metadata) == *stamp)
-        })
+        file.metadata()
+            .is_ok_and(|metadata| self.holds_metadata(path, &metadata))
+    }
+
+    /// Whether `metadata`, of the file at `path`, still has its stamp.
+    pub fn holds_metadata(&self, path: &str, metadata: &Metadata) -> bool {
+        self.files
+            .get(path)
+            .is_some_and(|stamp| metadata.is_file() && Stamp::of(metadata) == *stamp)
     }
 
     /// The stamps file of the release at `tree`, if there is one it can read.
