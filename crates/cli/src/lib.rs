@@ -4,6 +4,7 @@
 
 mod cli;
 mod commands;
+mod failure;
 mod flag_file;
 mod hangup;
 mod output;
@@ -13,6 +14,7 @@ mod site;
 mod target;
 
 use report::Report;
+pub(crate) use failure::Failure;
 pub(crate) use report::UsageError;
 
 use std::ffi::OsString;

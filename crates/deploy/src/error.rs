@@ -255,7 +255,7 @@ pub enum DeployError {
         failure: String,
     },
     /// The named release no longer matches its manifest.
-    #[error("release `{id}` fails verification ({summary}); refusing to make it live. `hoist verify {id}` lists what differs, `hoist repair {id}` puts it back from its artifact")]
+    #[error("release `{id}` fails verification ({summary}); refusing to make it live. `hoist verify {id}` lists what differs; a repair puts it back from its artifact")]
     ReleaseDrift {
         /// The release.
         id: String,
@@ -269,6 +269,26 @@ pub enum DeployError {
         id: String,
         /// Where it was looked for.
         incoming: PathBuf,
+    },
+    /// `hoist repair --artifact` was given a file that is not there.
+    #[error("the artifact given for `{id}`, `{}`, does not exist", path.display())]
+    ArtifactNotFound {
+        /// The release.
+        id: String,
+        /// The path given.
+        path: PathBuf,
+    },
+    /// The artifact `hoist repair` would restore from cannot be read. The
+    /// cause is quoted, not returned as a source, so that its hint (a
+    /// rebuild, which would get a new id) does not win over this one.
+    #[error("cannot repair `{id}` from `{}`: {problem}", path.display())]
+    ArtifactUnusable {
+        /// The release.
+        id: String,
+        /// The artifact.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
     },
     /// `hoist repair --artifact` was given another release's artifact.
     #[error("artifact `{}` is not the one `{id}` was deployed from (its manifest digest is `{artifact}`, the release's `{release}`); give `hoist repair {id} --artifact` the artifact of that release", path.display())]
@@ -340,6 +360,8 @@ impl hoist_error::Described for DeployError {
             DeployError::MissingVariable { .. } => "missing-variable",
             DeployError::NoArtifact { .. } => "artifact-missing",
             DeployError::ArtifactMismatch { .. } => "artifact-mismatch",
+            DeployError::ArtifactNotFound { .. } => "artifact-missing",
+            DeployError::ArtifactUnusable { .. } => "artifact-invalid",
             DeployError::BadHostValue { .. } => "config-invalid",
             DeployError::NoSpace { .. } => "no-space",
             DeployError::SharedMissing { .. } => "shared-missing",
@@ -384,8 +406,14 @@ impl hoist_error::Described for DeployError {
             DeployError::NoSpace { .. } => command("prune"),
             DeployError::NeedsAgent { .. } => command("agent"),
             DeployError::NoPrevious | DeployError::UnknownRelease(_) => command("releases"),
-            DeployError::NoArtifact { id, .. } | DeployError::ArtifactMismatch { id, .. } => {
+            DeployError::ReleaseDrift { id, .. } => command(&format!("repair {id}")),
+            DeployError::NoArtifact { id, .. }
+            | DeployError::ArtifactMismatch { id, .. }
+            | DeployError::ArtifactNotFound { id, .. } => {
                 command(&format!("repair {id} --artifact FILE"))
+            }
+            DeployError::ArtifactUnusable { id, .. } => {
+                command(&format!("repair {id} --artifact <good copy>"))
             }
             DeployError::AutoRollbackRefused { fix, .. }
             | DeployError::DataUnsatisfied { fix, .. } => Some(fix.clone()),

@@ -312,11 +312,14 @@ fn database(
     let root = context.site.root();
     let add = "add `[database]` with `url = \"sqlite://shared/app.db\"` (or `postgres://...`)";
     match context.site_settings()? {
-        Some(site) => site.database().with_context(|| {
-            format!(
-                "no `[database]` in `{}`, which holds this site's host settings (a `[database]` in a release's or the working directory's hoist.toml is not used once a site has one); {add} to it",
+        Some(site) => site.database().ok_or_else(|| {
+            let message = format!(
+                "no `[database]` in `{}`, which holds this site's host settings (a `[database]` in a release's or the working directory's hoist.toml is not used once a site has one)",
                 site.path().display()
-            )
+            );
+            crate::Failure::new("no-database", message)
+                .hint(format!("edit `{}`: {add}", site.path().display()))
+                .into()
         }),
         None => {
             let mut looked: Vec<String> = given
@@ -326,12 +329,14 @@ fn database(
                 .collect();
             looked.extend(live.map(|live| format!("the live release `{live}`'s `hoist.toml`")));
             looked.push(format!("`{}` (there is none)", root.join(hoist_config::SITE_FILE).display()));
-            anyhow::bail!(
-                "no `[database]` in {}; {add} to `{}` (`hoist init --site --root {}`)",
+            let message = format!(
+                "no `[database]` in {}; {add} to `{}`",
                 looked.join(", nor in "),
                 root.join(hoist_config::SITE_FILE).display(),
-                root.display()
-            )
+            );
+            Err(crate::Failure::new("no-database", message)
+                .hint(format!("hoist init --site --root {} -c FILE (a config with `[database]`)", root.display()))
+                .into())
         }
     }
 }

@@ -1,7 +1,7 @@
 use crate::cli::Global;
 use crate::output::{self, Output, Render};
 use crate::progress::Progress;
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use hoist_deploy::{DeployReport, DeployRequest};
 use std::path::PathBuf;
 
@@ -79,7 +79,8 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         Some(artifact) => artifact,
         None => {
             let Some((config, _)) = &config else {
-                bail!("no artifact given and no `hoist.toml` here to build from; pass an artifact or run `hoist init`");
+                let message = "no artifact given and no `hoist.toml` here to build from; pass an artifact, or write one";
+                return Err(crate::Failure::new("no-config", message).hint("hoist init").into());
             };
             super::build::build(config, ".".as_ref(), "dist".as_ref(), global.quiet)?.artifact
         }
@@ -105,7 +106,8 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     }
     crate::target::attach_agent_with(&mut context, args.test_from);
     if args.pause.is_some() && context.agent.is_none() {
-        anyhow::bail!("`--pause` needs a running agent to hold requests; start `hoist agent` or drop `--pause`");
+        let message = "`--pause` needs a running agent to hold requests; start one, or drop `--pause`";
+        return Err(crate::Failure::new("agent-needed", message).hint("hoist agent").into());
     }
     let request = DeployRequest {
         artifact,
