@@ -1,0 +1,180 @@
+//! What a user trial of hoist's messages found (issue 14, items 1 and 6):
+//! failed repairs missing from the ledger, messages naming a way out with
+//! no `hint`, and config messages that named the wrong key or none. Each
+//! test drives the real binary and is named after what was printed.
+
+mod util;
+
+use serde_json::Value;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use util::Env;
+
+/// The `{"error": ...}` object of a `--json` command that must fail.
+fn json_error(env: &Env, args: &[&str]) -> Value {
+    let output = env.hoist().args(args).arg("--json").code(1).run();
+    let json: Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|error| panic!("{args:?} printed no JSON ({error})"));
+    json["error"].clone()
+}
+
+/// Appends to a sealed file as root would by hand.
+fn tamper(path: &Path) {
+    let mode = std::fs::metadata(path).unwrap().permissions().mode();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode | 0o200)).unwrap();
+    let mut text = std::fs::read_to_string(path).unwrap();
+    text.push_str("planted\n");
+    std::fs::write(path, text).unwrap();
+}
+
+// Repairs refused for a missing, wrong, garbage or corrupt artifact left no
+// row in the ledger, and text `history` did not name the repaired release.
+#[test]
+fn failed_repairs_were_never_written_to_the_ledger() {
+    let env = Env::new();
+    let v1 = env.deploy_version("1.0.0");
+    let v2 = env.deploy_version("2.0.0");
+    tamper(&env.site().join("releases").join(&v1).join("index.html"));
+    let kept = env.site().join("incoming").join(format!("{v1}.tar.zst"));
+    let v2_artifact = env.site().join("incoming").join(format!("{v2}.tar.zst"));
+    let garbage = env.dir.path().join("garbage.tar.zst");
+    std::fs::write(&garbage, "not an artifact").unwrap();
+    let good_copy = env.dir.path().join("v1-copy.tar.zst");
+    std::fs::copy(&kept, &good_copy).unwrap();
+
+    let wrong = v2_artifact.to_str().unwrap();
+    let garbage = garbage.to_str().unwrap();
+    let attempts: [&[&str]; 3] = [
+        &["repair", &v1, "--artifact", "/nonexist.tar.zst"],
+        &["repair", &v1, "--artifact", wrong],
+        &["repair", &v1, "--artifact", garbage],
+    ];
+    for args in attempts {
+        json_error(&env, args);
+    }
+    // A corrupt kept artifact, then none at all.
+    std::fs::write(&kept, "truncated").unwrap();
+    json_error(&env, &["repair", &v1]);
+    std::fs::remove_file(&kept).unwrap();
+    json_error(&env, &["repair", &v1]);
+
+    let history = env.hoist().args(["history", "--json"]).run_json();
+    let refused: Vec<&Value> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|event| event["op"] == "repair")
+        .collect();
+    assert_eq!(refused.len(), 5, "{history}");
+    for event in &refused {
+        assert_eq!(event["outcome"], "refused", "{event}");
+        assert_eq!(event["release"], v1.as_str(), "{event}");
+        assert_eq!(event["from"], v2.as_str(), "{event}");
+    }
+
+    env.hoist()
+        .args(["repair", &v1, "--artifact"])
+        .arg(&good_copy)
+        .run();
+    let text = env.hoist().arg("history").run();
+    let text = String::from_utf8_lossy(&text.stdout);
+    let line = text.lines().find(|line| line.contains("repair   ok")).unwrap();
+    assert!(line.contains(&format!("repaired {v1}")), "{text}");
+}
+
+// `repair --artifact /nonexist.tar.zst` said "no artifact for `<id>` in
+// .../incoming"; a corrupt kept artifact hinted `hoist build`, whose id is new.
+#[test]
+fn repair_artifact_messages_named_the_wrong_problem_and_way_out() {
+    let env = Env::new();
+    let v1 = env.deploy_version("1.0.0");
+    let missing = json_error(&env, &["repair", &v1, "--artifact", "/nonexist.tar.zst"]);
+    let message = missing["message"].as_str().unwrap();
+    assert!(
+        message.contains("`/nonexist.tar.zst`, does not exist") && !message.contains("incoming"),
+        "{missing}"
+    );
+    let kept = env.site().join("incoming").join(format!("{v1}.tar.zst"));
+    std::fs::write(&kept, "truncated").unwrap();
+    let corrupt = json_error(&env, &["repair", &v1]);
+    assert_eq!(corrupt["kind"], "artifact-invalid", "{corrupt}");
+    let hint = corrupt["hint"].as_str().unwrap();
+    assert!(
+        hint.starts_with(&format!("hoist repair {v1} --artifact")),
+        "{corrupt}"
+    );
+}
+
+// A refused rollback to a damaged release, "no agent answers", `init`
+// without `--force` and a missing `[database]` named a way out in the
+// message but had no `hint`; config errors named no file to edit.
+#[test]
+fn messages_naming_a_way_out_had_no_hint() {
+    let env = Env::new();
+    let v1 = env.deploy_version("1.0.0");
+    env.deploy_version("2.0.0");
+    tamper(&env.site().join("releases").join(&v1).join("index.html"));
+    let damaged = json_error(&env, &["rollback", "--to", &v1]);
+    assert_eq!(damaged["kind"], "verify-failed", "{damaged}");
+    assert_eq!(damaged["hint"], format!("hoist repair {v1}"), "{damaged}");
+
+    for args in [&["pause"][..], &["promote"], &["drain", "http://127.0.0.1:1"]] {
+        let error = json_error(&env, args);
+        let hint = error["hint"].as_str().unwrap_or_default();
+        assert!(hint.starts_with("hoist agent"), "{args:?}: {error}");
+        assert_eq!(error["kind"], "agent-unreachable", "{args:?}: {error}");
+    }
+
+    let exists = json_error(&env, &["init"]);
+    assert_eq!(exists["kind"], "already-exists", "{exists}");
+    assert!(exists["hint"].as_str().unwrap().contains("--force"), "{exists}");
+
+    let no_database = json_error(&env, &["db", "status"]);
+    assert_eq!(no_database["kind"], "no-database", "{no_database}");
+    assert!(no_database["hint"].is_string(), "{no_database}");
+
+    env.write(
+        "hoist.toml",
+        &util::DEFAULT_CONFIG.replace("keep_releases = 3", "keep_releases = \"five\""),
+    );
+    let config = json_error(&env, &["build"]);
+    let hint = config["hint"].as_str().unwrap_or_default();
+    assert!(
+        hint.contains("hoist.toml") && hint.contains("line 7"),
+        "{config}"
+    );
+}
+
+// `max_release_size = "lots"` said "must be parsable string", a bad
+// `min_tests` was blamed on `deploy.test`, and "duplicate key" named none.
+#[test]
+fn config_messages_named_no_key_or_no_expected_form() {
+    let env = Env::new();
+    let cases = [
+        (
+            util::DEFAULT_CONFIG.replace("keep_releases = 3", "max_release_size = \"lots\""),
+            "`deploy.max_release_size` must be a size such as `10 GiB`",
+        ),
+        (
+            format!("{}[proxy]\nmin_body_rate = \"fast\"\n", util::DEFAULT_CONFIG),
+            "`proxy.min_body_rate` must be a size such as",
+        ),
+        (
+            util::DEFAULT_CONFIG.replace(
+                "keep_releases = 3",
+                "test = { command = \"prove\", min_tests = \"ten\" }",
+            ),
+            "`deploy.test.min_tests` must be a whole number",
+        ),
+        (
+            util::DEFAULT_CONFIG.replace("keep_releases = 3", "keep_releases = 3\nkeep_releases = 4"),
+            "duplicate key `deploy.keep_releases`",
+        ),
+    ];
+    for (config, expected) in cases {
+        env.write("hoist.toml", &config);
+        let error = json_error(&env, &["build"]);
+        let message = error["message"].as_str().unwrap();
+        assert!(message.contains(expected), "{message}");
+    }
+}
