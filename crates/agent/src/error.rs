@@ -114,6 +114,9 @@ impl hoist_error::Described for AgentError {
             AgentError::Site(inner) => inner.hint(),
             AgentError::Unreachable { .. } => hoist_error::command("agent"),
             AgentError::UnknownRelease(_) => hoist_error::command("releases"),
+            AgentError::DataReloadFailed { version, .. } => {
+                hoist_error::command(&format!("data roll {version}"))
+            }
             AgentError::LastHealthyBackend { backend } => {
                 hoist_error::command(&format!("drain --force {backend}"))
             }

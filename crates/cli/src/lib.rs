@@ -13,8 +13,8 @@ mod report;
 mod site;
 mod target;
 
-use report::Report;
 pub(crate) use failure::Failure;
+use report::Report;
 pub(crate) use report::UsageError;
 
 use std::ffi::OsString;

@@ -58,7 +58,10 @@ pub fn overlay(
                 root.display(),
             );
             return Err(crate::Failure::new("other-site", message)
-                .hint(format!("hoist init --site --root {} -c FILE", root.display()))
+                .hint(format!(
+                    "hoist init --site --root {} -c FILE",
+                    root.display()
+                ))
                 .into());
         }
         (None, Some(other)) => {

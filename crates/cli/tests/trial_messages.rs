@@ -78,7 +78,10 @@ fn failed_repairs_were_never_written_to_the_ledger() {
         .run();
     let text = env.hoist().arg("history").run();
     let text = String::from_utf8_lossy(&text.stdout);
-    let line = text.lines().find(|line| line.contains("repair   ok")).unwrap();
+    let line = text
+        .lines()
+        .find(|line| line.contains("repair   ok"))
+        .unwrap();
     assert!(line.contains(&format!("repaired {v1}")), "{text}");
 }
 
@@ -118,7 +121,11 @@ fn messages_naming_a_way_out_had_no_hint() {
     assert_eq!(damaged["kind"], "verify-failed", "{damaged}");
     assert_eq!(damaged["hint"], format!("hoist repair {v1}"), "{damaged}");
 
-    for args in [&["pause"][..], &["promote"], &["drain", "http://127.0.0.1:1"]] {
+    for args in [
+        &["pause"][..],
+        &["promote"],
+        &["drain", "http://127.0.0.1:1"],
+    ] {
         let error = json_error(&env, args);
         let hint = error["hint"].as_str().unwrap_or_default();
         assert!(hint.starts_with("hoist agent"), "{args:?}: {error}");
@@ -127,7 +134,10 @@ fn messages_naming_a_way_out_had_no_hint() {
 
     let exists = json_error(&env, &["init"]);
     assert_eq!(exists["kind"], "already-exists", "{exists}");
-    assert!(exists["hint"].as_str().unwrap().contains("--force"), "{exists}");
+    assert!(
+        exists["hint"].as_str().unwrap().contains("--force"),
+        "{exists}"
+    );
 
     let no_database = json_error(&env, &["db", "status"]);
     assert_eq!(no_database["kind"], "no-database", "{no_database}");
@@ -156,7 +166,10 @@ fn config_messages_named_no_key_or_no_expected_form() {
             "`deploy.max_release_size` must be a size such as `10 GiB`",
         ),
         (
-            format!("{}[proxy]\nmin_body_rate = \"fast\"\n", util::DEFAULT_CONFIG),
+            format!(
+                "{}[proxy]\nmin_body_rate = \"fast\"\n",
+                util::DEFAULT_CONFIG
+            ),
             "`proxy.min_body_rate` must be a size such as",
         ),
         (
@@ -167,7 +180,8 @@ fn config_messages_named_no_key_or_no_expected_form() {
             "`deploy.test.min_tests` must be a whole number",
         ),
         (
-            util::DEFAULT_CONFIG.replace("keep_releases = 3", "keep_releases = 3\nkeep_releases = 4"),
+            util::DEFAULT_CONFIG
+                .replace("keep_releases = 3", "keep_releases = 3\nkeep_releases = 4"),
             "duplicate key `deploy.keep_releases`",
         ),
     ];
@@ -177,4 +191,27 @@ fn config_messages_named_no_key_or_no_expected_form() {
         let message = error["message"].as_str().unwrap();
         assert!(message.contains(expected), "{message}");
     }
+}
+
+// `maint on --until 30m --message old`, then a script rewrote the flag file:
+// `status` still said "until …: old" from the stale `maintenance.json`.
+#[test]
+fn stale_maintenance_sidecar_overrode_a_new_flag_file() {
+    let env = Env::new();
+    env.deploy_version("1.0.0");
+    env.hoist()
+        .args(["maint", "on", "--until", "30m", "--message", "old"])
+        .run();
+    let flag = env.site().join("maintenance");
+    std::fs::remove_file(&flag).unwrap();
+    std::fs::write(&flag, "new by script\n").unwrap();
+    let status = env.hoist().arg("status").run();
+    let status = String::from_utf8_lossy(&status.stdout);
+    let line = status
+        .lines()
+        .find(|line| line.contains("flag file"))
+        .unwrap();
+    assert!(!line.contains("old") && !line.contains("until"), "{status}");
+    let json = env.status();
+    assert!(json["maintenance_flag"]["until"].is_null(), "{json}");
 }

@@ -247,12 +247,14 @@ pub enum DeployError {
     #[error("release `{0}` is not on disk; see `hoist releases`")]
     UnknownRelease(String),
     /// The named release is marked failed.
-    #[error("release `{id}` failed ({failure}); refusing to make it live")]
+    #[error("release `{id}` failed ({failure}); refusing to make it live. Fix the cause, then deploy its artifact again")]
     ReleaseFailed {
         /// The release.
         id: String,
         /// Its recorded failure.
         failure: String,
+        /// Its artifact, kept in `incoming/`.
+        artifact: PathBuf,
     },
     /// The named release no longer matches its manifest.
     #[error("release `{id}` fails verification ({summary}); refusing to make it live. `hoist verify {id}` lists what differs; a repair puts it back from its artifact")]
@@ -407,6 +409,14 @@ impl hoist_error::Described for DeployError {
             DeployError::NeedsAgent { .. } => command("agent"),
             DeployError::NoPrevious | DeployError::UnknownRelease(_) => command("releases"),
             DeployError::ReleaseDrift { id, .. } => command(&format!("repair {id}")),
+            DeployError::ReleaseFailed { artifact, .. } => {
+                command(&format!("deploy {}", artifact.display()))
+            }
+            DeployError::NoDataRecorded { .. } => command("data roll VERSION"),
+            DeployError::ConflictingRelease { .. } => command("build"),
+            DeployError::SwitchedBackUnhealthy { .. } => command("restart"),
+            DeployError::UndoneButNotSwitched { .. } => command("rollback --with-db"),
+            DeployError::NothingToRestart { .. } => command("init --site --force"),
             DeployError::NoArtifact { id, .. }
             | DeployError::ArtifactMismatch { id, .. }
             | DeployError::ArtifactNotFound { id, .. } => {

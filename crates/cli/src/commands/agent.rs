@@ -182,8 +182,8 @@ async fn upgrade(
 ) -> anyhow::Result<()> {
     use hoist_agent::UpgradePhase;
     let socket = site.socket_path();
-    let old = hoist_agent::AgentClient::find(&socket)
-        .ok_or_else(|| crate::Failure::no_agent(&socket))?;
+    let old =
+        hoist_agent::AgentClient::find(&socket).ok_or_else(|| crate::Failure::no_agent(&socket))?;
     let status_client = old.clone();
     let old_status = tokio::task::spawn_blocking(move || status_client.status()).await??;
     let (agent, proxy) = build(&site, config, old_status.listen.clone())?;

@@ -64,7 +64,9 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     }
     let Some((config, _)) = crate::target::config(global)? else {
         let message = "no `hoist.toml` here; write one, or pass `--config FILE`";
-        return Err(crate::Failure::new("no-config", message).hint("hoist init").into());
+        return Err(crate::Failure::new("no-config", message)
+            .hint("hoist init")
+            .into());
     };
     let built = build(&config, Path::new("."), &args.out, global.quiet)?;
     Output::new(global.json).emit(&built)?;

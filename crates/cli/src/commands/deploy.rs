@@ -80,7 +80,9 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         None => {
             let Some((config, _)) = &config else {
                 let message = "no artifact given and no `hoist.toml` here to build from; pass an artifact, or write one";
-                return Err(crate::Failure::new("no-config", message).hint("hoist init").into());
+                return Err(crate::Failure::new("no-config", message)
+                    .hint("hoist init")
+                    .into());
             };
             super::build::build(config, ".".as_ref(), "dist".as_ref(), global.quiet)?.artifact
         }
@@ -106,8 +108,11 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     }
     crate::target::attach_agent_with(&mut context, args.test_from);
     if args.pause.is_some() && context.agent.is_none() {
-        let message = "`--pause` needs a running agent to hold requests; start one, or drop `--pause`";
-        return Err(crate::Failure::new("agent-needed", message).hint("hoist agent").into());
+        let message =
+            "`--pause` needs a running agent to hold requests; start one, or drop `--pause`";
+        return Err(crate::Failure::new("agent-needed", message)
+            .hint("hoist agent")
+            .into());
     }
     let request = DeployRequest {
         artifact,

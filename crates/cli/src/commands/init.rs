@@ -58,15 +58,24 @@ fn site(global: &Global, force: bool, other_site: bool) -> anyhow::Result<i32> {
                 root.display()
             );
             return Err(crate::Failure::new("other-site", message)
-                .hint(format!("hoist init --site --root {} -c FILE", root.display()))
+                .hint(format!(
+                    "hoist init --site --root {} -c FILE",
+                    root.display()
+                ))
                 .into());
         }
     }
     let path = root.join(hoist_config::SITE_FILE);
     if path.exists() && !force {
-        let message = format!("`{}` already exists; edit it, or replace it", path.display());
+        let message = format!(
+            "`{}` already exists; edit it, or replace it",
+            path.display()
+        );
         return Err(crate::Failure::new("already-exists", message)
-            .hint(format!("hoist init --site --force --root {}", root.display()))
+            .hint(format!(
+                "hoist init --site --force --root {}",
+                root.display()
+            ))
             .into());
     }
     let (text, from) = match &config {
