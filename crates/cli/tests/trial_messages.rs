@@ -215,3 +215,39 @@ fn stale_maintenance_sidecar_overrode_a_new_flag_file() {
     let json = env.status();
     assert!(json["maintenance_flag"]["until"].is_null(), "{json}");
 }
+
+// A check that made a FIFO deployed with exit 0, and `verify` failed at
+// once; a generated symlink to /etc was sealed into the release.
+#[test]
+fn generated_fifo_deployed_and_then_failed_verify() {
+    for (check, expected) in [
+        (
+            "mkfifo gen_fifo",
+            "`gen_fifo` in the release, which is a FIFO",
+        ),
+        (
+            "ln -s /etc gen_etc",
+            "`gen_etc` in the release, a symlink that leads to an absolute path outside",
+        ),
+        (
+            "ln -s ../../../../etc gen_up",
+            "`gen_up` in the release, a symlink that leads outside the release",
+        ),
+    ] {
+        let config = util::DEFAULT_CONFIG.replace(
+            "checks = [\"test -f index.html\"]",
+            &format!("checks = [\"{check}\"]"),
+        );
+        let env = Env::with_config(&config);
+        let (id, artifact) = env.build();
+        let error = json_error(&env, &["deploy", artifact.to_str().unwrap()]);
+        assert_eq!(error["kind"], "generated-unsafe", "{check}: {error}");
+        let message = error["message"].as_str().unwrap();
+        assert!(message.contains(expected), "{check}: {message}");
+        assert!(env.live().is_none(), "{check}: went live");
+        assert!(
+            !env.site().join("releases").join(&id).exists(),
+            "{check}: the release was kept"
+        );
+    }
+}

@@ -93,6 +93,14 @@ pub enum StoreError {
     /// A release id or version that cannot be used as a file name.
     #[error("`{0}` is not a valid release id")]
     BadReleaseId(String),
+    /// A release's checks or tests left something a release cannot hold.
+    #[error("the checks or tests left `{path}` in the release, {problem}; a release holds files, directories and symlinks inside it only. Have them write it outside the release (to a `[deploy] shared` path or /tmp); nothing was switched")]
+    GeneratedUnsafe {
+        /// The path in the release.
+        path: String,
+        /// What it is, phrased to follow the path.
+        problem: String,
+    },
 }
 
 impl StoreError {
@@ -123,6 +131,7 @@ impl hoist_error::Described for StoreError {
             StoreError::Glob { .. } => "config-invalid",
             StoreError::BadReleaseId(_) => "bad-release-id",
             StoreError::BadVersion { .. } => "version-invalid",
+            StoreError::GeneratedUnsafe { .. } => "generated-unsafe",
         }
     }
 
