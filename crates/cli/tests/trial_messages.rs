@@ -251,3 +251,61 @@ fn generated_fifo_deployed_and_then_failed_verify() {
         );
     }
 }
+
+// "reported 2 tests, fewer than the 3 counted at the last deploy" named no
+// way out; `rollback --to` a failed release named none either.
+#[test]
+fn test_gate_and_failed_release_refusals_were_dead_ends() {
+    let config = format!(
+        "{}test = {{ command = \"sh t.sh\" }}\nrestart = \"test ! -f broken\"\n",
+        util::DEFAULT_CONFIG
+    );
+    let env = Env::with_config(&config);
+    env.write("t.sh", "echo 1..3; echo ok 1; echo ok 2; echo ok 3\n");
+    env.deploy_version("1.0.0");
+    env.write("t.sh", "echo 1..2; echo ok 1; echo ok 2\n");
+    env.set_version("2.0.0");
+    let (v2, artifact) = env.build();
+    let artifact = artifact.to_str().unwrap();
+    let gate = json_error(&env, &["deploy", artifact]);
+    assert_eq!(gate["kind"], "test-gate", "{gate}");
+    assert_eq!(gate["hint"], "hoist deploy --allow-fewer-tests ARTIFACT");
+    env.hoist()
+        .args(["deploy", "--allow-fewer-tests", artifact])
+        .run();
+    assert_eq!(env.live().as_deref(), Some(v2.as_str()));
+    let history = env.hoist().args(["history", "--json"]).run_json();
+    let detail = history[0]["detail"].as_str().unwrap();
+    assert!(detail.contains("--allow-fewer-tests"), "{history}");
+
+    env.write("broken", "");
+    env.set_version("3.0.0");
+    let (v3, artifact) = env.build();
+    env.hoist().arg("deploy").arg(&artifact).code(1).run();
+    let failed = json_error(&env, &["rollback", "--to", &v3]);
+    assert_eq!(failed["kind"], "release-failed", "{failed}");
+    let kept = env.site().join("incoming").join(format!("{v3}.tar.zst"));
+    assert_eq!(
+        failed["hint"],
+        format!("hoist deploy {}", kept.display()),
+        "{failed}"
+    );
+}
+
+// A first deploy that failed still wrote `site.toml`, so its host settings
+// stuck to the site though nothing of it ever went live.
+#[test]
+fn failed_first_deploy_left_site_toml_behind() {
+    let config = format!("{}restart = \"test ! -f broken\"\n", util::DEFAULT_CONFIG);
+    let env = Env::with_config(&config);
+    env.write("broken", "");
+    let (_, artifact) = env.build();
+    env.hoist().arg("deploy").arg(&artifact).code(1).run();
+    assert!(
+        !env.site().join("site.toml").exists(),
+        "site.toml written by a failed first deploy"
+    );
+    std::fs::remove_file(env.src().join("broken")).unwrap();
+    env.deploy_version("1.0.1");
+    assert!(env.site().join("site.toml").exists());
+}

@@ -409,6 +409,9 @@ impl hoist_error::Described for DeployError {
             DeployError::NeedsAgent { .. } => command("agent"),
             DeployError::NoPrevious | DeployError::UnknownRelease(_) => command("releases"),
             DeployError::ReleaseDrift { id, .. } => command(&format!("repair {id}")),
+            DeployError::TestGate { problem, .. } if problem.contains("at the last deploy") => {
+                command("deploy --allow-fewer-tests ARTIFACT")
+            }
             DeployError::ReleaseFailed { artifact, .. } => {
                 command(&format!("deploy {}", artifact.display()))
             }

@@ -29,6 +29,10 @@ pub struct Args {
     /// With an agent, requests are held meanwhile (30s at most, `--pause` to change).
     #[arg(long, value_name = "VERSION", conflicts_with = "hold")]
     with_data: Option<String>,
+    /// Deploy even though the test gate counts fewer tests than the last
+    /// deploy did (tests were removed on purpose); noted in the ledger.
+    #[arg(long)]
+    allow_fewer_tests: bool,
 }
 
 impl Render for DeployReport {
@@ -107,6 +111,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         .into());
     }
     crate::target::attach_agent_with(&mut context, args.test_from);
+    context.allow_fewer_tests = args.allow_fewer_tests;
     if args.pause.is_some() && context.agent.is_none() {
         let message =
             "`--pause` needs a running agent to hold requests; start one, or drop `--pause`";
