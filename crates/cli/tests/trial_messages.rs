@@ -309,3 +309,110 @@ fn failed_first_deploy_left_site_toml_behind() {
     env.deploy_version("1.0.1");
     assert!(env.site().join("site.toml").exists());
 }
+
+/// Runs `hoist ARGS` with stdout a pipe whose reader is already gone.
+fn into_closed_pipe(env: &Env, args: &[&str]) -> std::process::Output {
+    let (reader, writer) = nix::unistd::pipe().unwrap();
+    drop(reader);
+    std::process::Command::new(util::BIN)
+        .args(args)
+        .current_dir(env.src())
+        .env_remove("HOIST_ROOT")
+        .stdout(std::process::Stdio::from(writer))
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+const PYCACHE_CHECK: &str = "checks = [\"mkdir -p __pycache__ && echo x > __pycache__/app.pyc\"]";
+
+// A deleted `__pycache__` was "changed-generated" and repair "removed" it;
+// the header said "2 generated paths … unchanged" above changed ones; and
+// `verify --json | head -1` exited 0 where the text form exited 1.
+#[test]
+fn deleted_pycache_was_called_changed_and_a_closed_pipe_hid_exit_1() {
+    let config = util::DEFAULT_CONFIG.replace("checks = [\"test -f index.html\"]", PYCACHE_CHECK);
+    let env = Env::with_config(&config);
+    let v1 = env.deploy_version("1.0.0");
+    let verified = env.hoist().arg("verify").run();
+    let text = String::from_utf8_lossy(&verified.stdout);
+    assert!(text.contains("(2 generated paths, written"), "{text}");
+
+    let release = env.site().join("releases").join(&v1);
+    let pycache = release.join("__pycache__");
+    std::fs::set_permissions(&release, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&pycache, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::remove_dir_all(&pycache).unwrap();
+    std::fs::set_permissions(&release, std::fs::Permissions::from_mode(0o555)).unwrap();
+
+    let json = env.hoist().args(["verify", "--json"]).code(1).run_json();
+    assert_eq!(
+        json["missing_generated"],
+        serde_json::json!(["__pycache__", "__pycache__/app.pyc"]),
+        "{json}"
+    );
+    assert_eq!(json["changed_generated"], serde_json::json!([]), "{json}");
+    let verified = env.hoist().arg("verify").code(1).run();
+    let text = String::from_utf8_lossy(&verified.stdout);
+    assert!(
+        text.contains("missing generated __pycache__") && !text.contains("unchanged"),
+        "{text}"
+    );
+    for args in [&["verify", "--json"][..], &["verify"]] {
+        let output = into_closed_pipe(&env, args);
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+    }
+
+    let repaired = env.hoist().args(["repair", &v1]).run();
+    let text = String::from_utf8_lossy(&repaired.stdout);
+    assert!(
+        text.contains("missing generated") && !text.contains("removed"),
+        "{text}"
+    );
+    env.hoist().arg("verify").run();
+}
+
+// With one generated path the deploy said "wrote 1 paths" and verify "1 generated paths".
+#[test]
+fn one_generated_path_was_called_1_paths() {
+    let config = util::DEFAULT_CONFIG.replace(
+        "checks = [\"test -f index.html\"]",
+        "checks = [\"echo x > gen.txt\"]",
+    );
+    let env = Env::with_config(&config);
+    env.set_version("1.0.0");
+    let (_, artifact) = env.build();
+    let deployed = env.hoist().arg("deploy").arg(&artifact).run();
+    let stderr = String::from_utf8_lossy(&deployed.stderr);
+    assert!(stderr.contains("wrote 1 path ("), "{stderr}");
+    let verified = env.hoist().arg("verify").run();
+    let text = String::from_utf8_lossy(&verified.stdout);
+    assert!(text.contains("(1 generated path, written"), "{text}");
+}
+
+// `db migrate --dry-run --migrations nonexist` said "would apply: nothing",
+// exit 0; an empty `HOIST_ROOT=` said "a value is required for '--root <DIR>'".
+#[test]
+fn missing_migrations_dir_read_as_nothing_to_apply() {
+    let env = Env::with_config(
+        "[app]\nname = \"shop\"\nversion = \"1\"\n[deploy]\nroot = \"../site\"\n[database]\nurl = \"sqlite://shared/app.db\"\n",
+    );
+    env.write("migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
+    env.deploy_version("1");
+    let error = json_error(
+        &env,
+        &["db", "migrate", "--dry-run", "--migrations", "nonexist"],
+    );
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("`nonexist`") && message.contains("does not exist"),
+        "{error}"
+    );
+
+    let status = env
+        .hoist()
+        .args(["status", "--json"])
+        .env("HOIST_ROOT", "")
+        .run_json();
+    assert!(status["live"].is_string(), "{status}");
+}

@@ -204,6 +204,7 @@ fn restore(
             (&mut restored.missing, round.missing),
             (&mut restored.removed, round.removed),
             (&mut restored.removed_generated, round.removed_generated),
+            (&mut restored.missing_generated, round.missing_generated),
         ] {
             for path in more {
                 if !all.contains(&path) {
@@ -254,6 +255,7 @@ fn describe(restored: &Restored) -> String {
         ("wrote missing", &restored.missing),
         ("removed", &restored.removed),
         ("removed changed generated", &restored.removed_generated),
+        ("dropped missing generated", &restored.missing_generated),
     ] {
         if !paths.is_empty() {
             let names: Vec<String> = paths.iter().take(5).map(|p| format!("`{p}`")).collect();

@@ -70,6 +70,10 @@ pub(crate) fn summary(drift: &Drift) -> String {
         0 => String::new(),
         count => format!(", {count} generated changed since the seal"),
     };
+    let generated = match drift.missing_generated.len() {
+        0 => generated,
+        count => format!("{generated}, {count} generated missing"),
+    };
     format!(
         "{} changed, {} missing, {} extra{generated}, e.g. `{}`",
         drift.changed.len(),
@@ -81,6 +85,7 @@ pub(crate) fn summary(drift: &Drift) -> String {
             .chain(&drift.missing)
             .chain(&drift.extra)
             .chain(&drift.changed_generated)
+            .chain(&drift.missing_generated)
             .next()
             .map_or("", String::as_str)
     )

@@ -27,6 +27,9 @@ pub struct Drift {
     /// what was built, but not what the checks left either: a changed
     /// `.pyc` runs as surely as a changed `.py`, so this fails verify too.
     pub changed_generated: Vec<String>,
+    /// Generated paths gone since the seal (a deleted `__pycache__`): not
+    /// changed, so said apart; `hoist repair` drops them from the record.
+    pub missing_generated: Vec<String>,
 }
 
 impl Drift {
@@ -37,6 +40,7 @@ impl Drift {
             && self.extra.is_empty()
             && self.escapes.is_empty()
             && self.changed_generated.is_empty()
+            && self.missing_generated.is_empty()
     }
 }
 
@@ -120,6 +124,8 @@ pub fn verify_tree(
     for entry in &generated.entries {
         if Generated::still_holds(&tree, entry)? {
             drift.generated.push(entry.path.clone());
+        } else if tree.metadata(Path::new(&entry.path)).is_err() {
+            drift.missing_generated.push(entry.path.clone());
         } else {
             drift.changed_generated.push(entry.path.clone());
         }

@@ -257,9 +257,13 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         }
         DbCommand::Diff { against } => {
             let diff = hoist_deploy::db_diff(&schema.target, &other_target(&against)?)?;
-            out.emit(&diff)?;
-            if !diff.same {
-                return Ok(crate::EXIT_FAILURE);
+            let code = if diff.same {
+                crate::EXIT_OK
+            } else {
+                crate::EXIT_FAILURE
+            };
+            if out.emit_then(&diff, code)? != crate::EXIT_OK {
+                return Ok(code);
             }
         }
     }
@@ -277,6 +281,14 @@ pub(crate) fn schema(
     let live = context.site.live()?;
     let database = database(context, config, live.as_deref())?;
     let dir = match (migrations, &live) {
+        // Named by hand: a typo must not read as "nothing to apply".
+        (Some(dir), _) if !dir.is_dir() => {
+            let message = format!(
+                "the migrations directory `{}` given with `--migrations` does not exist",
+                dir.display()
+            );
+            return Err(crate::Failure::new("not-found", message).into());
+        }
         (Some(dir), _) => dir.to_owned(),
         (None, Some(live)) => context.site.release_dir(live).join(&database.migrations),
         (None, None) => {
