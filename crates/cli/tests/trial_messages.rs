@@ -8,6 +8,7 @@ mod util;
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use util::craft::{self, Raw};
 use util::Env;
 
 /// The `{"error": ...}` object of a `--json` command that must fail.
@@ -415,4 +416,101 @@ fn missing_migrations_dir_read_as_nothing_to_apply() {
         .env("HOIST_ROOT", "")
         .run_json();
     assert!(status["live"].is_string(), "{status}");
+}
+
+/// `hoist build --json --from-tarball TARBALL ARGS`, whatever its exit.
+fn import(env: &Env, tarball: &Path, args: &[&str]) -> std::process::Output {
+    env.hoist()
+        .args(["build", "--json", "--from-tarball"])
+        .arg(tarball)
+        .args(args)
+        .output()
+}
+
+// Importing a tarball: its one top dir was kept silently, `noname.tgz` got
+// version "0", a shipped `.hoist-manifest.json` was dropped silently, a hard
+// link was "a Link entry", and an escaping link was named by the temp path.
+#[test]
+fn tarball_import_kept_quiet_about_what_it_did() {
+    let env = Env::new();
+    let one_top = env.dir.path().join("shop-1.2.tar");
+    craft::plain_tar(
+        &one_top,
+        vec![
+            craft::dir("shop-1.2"),
+            craft::file("shop-1.2/index.html", b"x"),
+        ],
+    );
+    let output = import(&env, &one_top, &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("one directory, `shop-1.2/`") && stderr.contains("--strip-components 1"),
+        "{stderr}"
+    );
+
+    let noname = env.dir.path().join("noname.tar");
+    craft::plain_tar(&noname, vec![craft::file("index.html", b"x")]);
+    let output = import(&env, &noname, &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let error: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(error["error"]["kind"], "version-missing", "{error}");
+    let hint = error["error"]["hint"].as_str().unwrap();
+    assert!(hint.contains("--version VERSION"), "{error}");
+
+    let metadata = env.dir.path().join("meta-1.0.tar");
+    craft::plain_tar(
+        &metadata,
+        vec![
+            craft::file("index.html", b"x"),
+            craft::file(".hoist-manifest.json", b"{}"),
+        ],
+    );
+    let output = import(&env, &metadata, &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("`.hoist-manifest.json` in the tarball is left out"),
+        "{stderr}"
+    );
+
+    for (kind, said) in [
+        (tar::EntryType::Link, "is a hard link"),
+        (tar::EntryType::Char, "is a device file"),
+        (tar::EntryType::Fifo, "is a FIFO"),
+    ] {
+        let tarball = env.dir.path().join("special-1.0.tar");
+        craft::plain_tar(
+            &tarball,
+            vec![Raw {
+                name: "special".into(),
+                kind,
+                data: Vec::new(),
+                link: Some("index.html".into()),
+            }],
+        );
+        let output = import(&env, &tarball, &[]);
+        let error: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(said) && !message.contains("entry;"),
+            "{message}"
+        );
+    }
+
+    let escaping = env.dir.path().join("esc-1.0.tar");
+    craft::plain_tar(
+        &escaping,
+        vec![
+            craft::dir("esc-1.0"),
+            craft::symlink("esc-1.0/up", "../../../etc"),
+        ],
+    );
+    let output = import(&env, &escaping, &["--strip-components", "1"]);
+    let error: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("`esc-1.0/up`") && !message.contains(".import-"),
+        "{message}"
+    );
 }

@@ -64,8 +64,23 @@ pub fn check_more_links(
         .map(|entry| (entry.path.as_str(), entry.target.as_deref().unwrap_or("")))
         .chain(more.iter().copied())
         .collect();
+    check_these(&links, more, mounts)
+}
+
+/// [`check_more_links`] of a tree that has no manifest yet (an imported
+/// tarball, checked before its version is asked for).
+pub(crate) fn check_link_list(links: &[(&str, &str)]) -> Result<(), LinkEscape> {
+    let map: HashMap<&str, &str> = links.iter().copied().collect();
+    check_these(&map, links, &[])
+}
+
+fn check_these(
+    links: &HashMap<&str, &str>,
+    more: &[(&str, &str)],
+    mounts: &[&str],
+) -> Result<(), LinkEscape> {
     for (path, _) in more {
-        resolve(path, &links, mounts).map_err(|problem| LinkEscape {
+        resolve(path, links, mounts).map_err(|problem| LinkEscape {
             entry: (*path).to_owned(),
             problem,
         })?;

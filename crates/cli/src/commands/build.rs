@@ -58,7 +58,12 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
                 .max_release_size
                 .as_u64(),
         };
-        let built = Built::from(hoist_store::import(&options)?);
+        let imported = hoist_store::import(&options)?;
+        for warning in &imported.warnings {
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr().lock(), "warning: {warning}");
+        }
+        let built = Built::from(imported.packed);
         Output::new(global.json).emit(&built)?;
         return Ok(crate::EXIT_OK);
     }
