@@ -68,7 +68,7 @@ pub enum AgentError {
         message: String,
     },
     /// `hoist drain` of the only backend still getting requests.
-    #[error("`{backend}` is the last healthy backend: drained, it would leave none to answer and every request would get 503; bring another backend up (or `hoist undrain` one) first, or drain it anyway with `hoist drain --force {backend}`")]
+    #[error("`{backend}` is the last healthy backend: drained, it would leave none to answer and every request would get 503; bring another backend up (or `hoist undrain` one) first, or drain it anyway with `--force`")]
     LastHealthyBackend {
         /// The backend's URL.
         backend: String,

@@ -16,6 +16,13 @@ fn json_error(env: &Env, args: &[&str]) -> Value {
     let output = env.hoist().args(args).arg("--json").code(1).run();
     let json: Value = serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|error| panic!("{args:?} printed no JSON ({error})"));
+    // The renderer prints the hint under the message: said once, not twice.
+    if let (Some(message), Some(hint)) = (
+        json["error"]["message"].as_str(),
+        json["error"]["hint"].as_str(),
+    ) {
+        assert!(!message.contains(hint), "{args:?} repeats its hint: {json}");
+    }
     json["error"].clone()
 }
 
