@@ -204,11 +204,11 @@ pub fn release_or_live(
 ) -> anyhow::Result<String> {
     match release {
         Some(release) => Ok(release),
-        None => context.site.live()?.with_context(|| {
-            format!(
-                "nothing is live at `{}`; pass `--release ID`",
-                context.site.root().display()
-            )
+        None => context.site.live()?.ok_or_else(|| {
+            let root = context.site.root().display();
+            crate::Failure::new("nothing-live", format!("nothing is live at `{root}`"))
+                .hint("pass `--release ID` (`hoist releases` lists them)")
+                .into()
         }),
     }
 }

@@ -362,13 +362,15 @@ fn other_target(against: &str) -> anyhow::Result<Target> {
     let root = Path::new(against);
     let other =
         Context::open_read_only(root).with_context(|| format!("cannot open site `{against}`"))?;
-    let live = other
-        .site
-        .live()?
-        .with_context(|| format!("`{against}` has no live release"))?;
+    let live = other.site.live()?.ok_or_else(|| {
+        crate::Failure::new("nothing-live", format!("`{against}` has no live release"))
+    })?;
     let database = other
         .config_for(&live, None)?
         .and_then(|config| config.database)
-        .with_context(|| format!("the live release of `{against}` has no `[database]`"))?;
+        .ok_or_else(|| {
+            let message = format!("the live release of `{against}` has no `[database]`");
+            crate::Failure::new("no-database", message)
+        })?;
     Ok(other.database_target(&database)?)
 }
