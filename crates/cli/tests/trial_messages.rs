@@ -80,6 +80,13 @@ fn failed_repairs_were_never_written_to_the_ledger() {
         assert_eq!(event["from"], v2.as_str(), "{event}");
     }
 
+    let text = env.hoist().arg("history").run();
+    let text = String::from_utf8_lossy(&text.stdout);
+    let line = text
+        .lines()
+        .find(|line| line.contains("repair   refused"))
+        .unwrap();
+    assert!(line.contains(&format!("release {v1}")), "{text}");
     env.hoist()
         .args(["repair", &v1, "--artifact"])
         .arg(&good_copy)

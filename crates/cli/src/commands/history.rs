@@ -49,7 +49,12 @@ impl Render for [Row<'_>] {
             }
             // A repair leaves what runs as it was: name what it repaired.
             if let (Some(release), "repair") = (&event.release, event.op.as_str()) {
-                let _ = write!(out, "  repaired {release}");
+                let label = if event.outcome == hoist_ledger::Outcome::Ok {
+                    "repaired"
+                } else {
+                    "release"
+                };
+                let _ = write!(out, "  {label} {release}");
             }
             let _ = write!(
                 out,
