@@ -67,8 +67,9 @@ pub enum AgentError {
         /// What went wrong.
         message: String,
     },
-    /// `hoist drain` of the only backend still getting requests.
-    #[error("`{backend}` is the last healthy backend: drained, it would leave none to answer and every request would get 503; bring another backend up (or `hoist undrain` one) first, or drain it anyway with `--force`")]
+    /// `hoist drain` of the only backend still getting requests. The
+    /// message keeps its command: it reaches the CLI as text (`Remote`).
+    #[error("`{backend}` is the last healthy backend: drained, it would leave none to answer and every request would get 503; bring another backend up (or `hoist undrain` one) first, or drain it anyway with `hoist drain --force {backend}`")]
     LastHealthyBackend {
         /// The backend's URL.
         backend: String,
