@@ -67,7 +67,8 @@ pub enum AgentError {
         /// What went wrong.
         message: String,
     },
-    /// `hoist drain` of the only backend still getting requests.
+    /// `hoist drain` of the only backend still getting requests. The
+    /// message keeps its command: it reaches the CLI as text (`Remote`).
     #[error("`{backend}` is the last healthy backend: drained, it would leave none to answer and every request would get 503; bring another backend up (or `hoist undrain` one) first, or drain it anyway with `hoist drain --force {backend}`")]
     LastHealthyBackend {
         /// The backend's URL.
@@ -114,6 +115,9 @@ impl hoist_error::Described for AgentError {
             AgentError::Site(inner) => inner.hint(),
             AgentError::Unreachable { .. } => hoist_error::command("agent"),
             AgentError::UnknownRelease(_) => hoist_error::command("releases"),
+            AgentError::DataReloadFailed { version, .. } => {
+                hoist_error::command(&format!("data roll {version}"))
+            }
             AgentError::LastHealthyBackend { backend } => {
                 hoist_error::command(&format!("drain --force {backend}"))
             }

@@ -92,26 +92,33 @@ fn read_flag(agent: &Agent) -> Result<Option<Maintenance>, String> {
         .chars()
         .filter(|c| !c.is_control() || *c == '\n')
         .collect();
-    let message = text.trim();
-    let message = if message.is_empty() {
+    let written = text.trim();
+    let message = if written.is_empty() {
         "We are doing some scheduled maintenance."
     } else {
-        message
+        written
     };
     Ok(Some(Maintenance {
         message: message.to_owned(),
-        until: sidecar_until(&site, &relative),
+        until: sidecar_until(&site, &relative, written),
         ..Maintenance::default()
     }))
 }
 
 /// The `until` that `hoist maint on --until` (run with no agent) kept in
 /// `<flag>.json` beside the flag file, read the same way: beneath the site,
-/// through no symlink, a few KB at most.
-fn sidecar_until(site: &hoist_beneath::Dir, flag: &std::path::Path) -> Option<jiff::Timestamp> {
+/// through no symlink, a few KB at most. It counts only while the flag
+/// file still says the message it recorded (`written`): a flag written
+/// anew by a script is not dated by a stale record.
+fn sidecar_until(
+    site: &hoist_beneath::Dir,
+    flag: &std::path::Path,
+    written: &str,
+) -> Option<jiff::Timestamp> {
     use std::io::Read;
     #[derive(serde::Deserialize)]
     struct Record {
+        message: String,
         until: Option<jiff::Timestamp>,
     }
     let mut name = flag.as_os_str().to_owned();
@@ -122,7 +129,11 @@ fn sidecar_until(site: &hoist_beneath::Dir, flag: &std::path::Path) -> Option<ji
         .take(MAX_FLAG_BYTES)
         .read_to_end(&mut bytes)
         .ok()?;
-    serde_json::from_slice::<Record>(&bytes).ok()?.until
+    let record = serde_json::from_slice::<Record>(&bytes).ok()?;
+    let message: String = (record.message.chars())
+        .filter(|c| !c.is_control() || *c == '\n')
+        .collect();
+    (message.trim() == written).then_some(record.until)?
 }
 
 /// Reads the flag file and the windows once, now: a restarted or upgraded

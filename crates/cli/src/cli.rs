@@ -29,8 +29,9 @@ pub struct Cli {
 /// Flags every subcommand accepts.
 #[derive(Debug, Clone, Args)]
 pub struct Global {
-    /// The site root (default: `deploy.root` from hoist.toml).
-    #[arg(long, global = true, env = "HOIST_ROOT", value_name = "DIR")]
+    /// The site root (default: `$HOIST_ROOT` when set and not empty, else
+    /// `deploy.root` from hoist.toml).
+    #[arg(long, global = true, value_name = "DIR")]
     pub root: Option<PathBuf>,
     /// The config file (default: ./hoist.toml when present).
     #[arg(long, short = 'c', global = true, value_name = "FILE")]

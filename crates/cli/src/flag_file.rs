@@ -3,7 +3,9 @@
 //! all a web server's `if (-f ...)` looks at, and whose text is the message.
 //! What else `maint on` was told (`--until`, when it was set) goes into a
 //! sidecar `<flag>.json`, so `status` can say it and an agent started later
-//! can show the time; the flag file itself stays plain text.
+//! can show the time; the flag file itself stays plain text. The sidecar
+//! counts only while the flag file still says what it recorded: a flag
+//! file written anew by a script or by hand is not dated by an old record.
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -73,9 +75,12 @@ pub fn read(flag: &Path) -> Option<FlagState> {
     if !flag.is_file() {
         return None;
     }
+    let text = std::fs::read(flag).unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
     let record: Option<FlagRecord> = std::fs::read(sidecar(flag))
         .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        .and_then(|bytes| serde_json::from_slice::<FlagRecord>(&bytes).ok())
+        .filter(|record| belongs(record, &text));
     let now = jiff::Timestamp::now();
     let expired = record
         .as_ref()
@@ -86,6 +91,11 @@ pub fn read(flag: &Path) -> Option<FlagState> {
         record,
         expired,
     })
+}
+
+/// Whether `record` was written with the flag file that now says `text`.
+fn belongs(record: &FlagRecord, text: &str) -> bool {
+    record.message.trim() == text.trim()
 }
 
 impl FlagState {

@@ -4,6 +4,7 @@
 
 mod cli;
 mod commands;
+mod failure;
 mod flag_file;
 mod hangup;
 mod output;
@@ -12,6 +13,7 @@ mod report;
 mod site;
 mod target;
 
+pub(crate) use failure::Failure;
 use report::Report;
 pub(crate) use report::UsageError;
 
@@ -27,7 +29,7 @@ pub const EXIT_USAGE: i32 = 2;
 /// Runs hoist with `args` and returns the process exit code.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
     let args: Vec<OsString> = args.into_iter().collect();
-    let cli = match <cli::Cli as clap::Parser>::try_parse_from(&args) {
+    let mut cli = match <cli::Cli as clap::Parser>::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
@@ -42,6 +44,13 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
             return EXIT_USAGE;
         }
     };
+    // Read here, not by clap: an empty `HOIST_ROOT=` means unset, not "a
+    // value is required for `--root`".
+    if cli.global.root.is_none() {
+        cli.global.root = std::env::var_os("HOIST_ROOT")
+            .filter(|root| !root.is_empty())
+            .map(std::path::PathBuf::from);
+    }
     init_logging();
     let json = cli.global.json;
     match commands::exec(cli) {

@@ -47,6 +47,16 @@ impl Output {
         }
         Ok(())
     }
+
+    /// Prints `value`, then answers `code` (what the command found, e.g.
+    /// 1 for a release that fails verify): a reader that closed the pipe
+    /// early (`| head -1`) does not turn a failure into success.
+    pub fn emit_then<T: Render + ?Sized>(&self, value: &T, code: i32) -> anyhow::Result<i32> {
+        match self.emit(value) {
+            Err(error) if crate::report::is_broken_pipe(&error) => Ok(code),
+            other => other.map(|()| code),
+        }
+    }
 }
 
 /// `2026-11-22 10:15:00 UTC`, or `-`.
@@ -83,4 +93,13 @@ pub fn duration(duration: std::time::Duration) -> String {
     jiff::SignedDuration::try_from(duration)
         .map(|signed| format!("{signed:#}"))
         .unwrap_or_else(|_| format!("{}s", duration.as_secs()))
+}
+
+/// "1 generated path", "2 generated paths".
+pub fn plural(count: usize, one: &str, many: &str) -> String {
+    if count == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{count} {many}")
+    }
 }

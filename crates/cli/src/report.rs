@@ -132,6 +132,7 @@ fn described<'a>(cause: &'a (dyn Error + 'static)) -> Option<&'a dyn Described> 
     }
     try_types!(
         UsageError,
+        crate::Failure,
         hoist_deploy::DeployError,
         hoist_agent::AgentError,
         hoist_data::DataError,

@@ -50,13 +50,20 @@ pub fn overlay(
             ));
             return Ok(Some(config.with_site_only(&site)));
         }
-        (None, Some(other)) if using == Use::Deploy => anyhow::bail!(
-            "`{}` is for another site, `{}` (its `deploy.root`), and `{}` has no `site.toml` of its own to take its host settings from; write it first with `hoist init --site --root {} -c FILE` (FILE: this site's own config), then deploy again",
-            path.display(),
-            other.display(),
-            root.display(),
-            root.display()
-        ),
+        (None, Some(other)) if using == Use::Deploy => {
+            let message = format!(
+                "`{}` is for another site, `{}` (its `deploy.root`), and `{}` has no `site.toml` of its own to take its host settings from; write it first (FILE: this site's own config), then deploy again",
+                path.display(),
+                other.display(),
+                root.display(),
+            );
+            return Err(crate::Failure::new("other-site", message)
+                .hint(format!(
+                    "hoist init --site --root {} -c FILE",
+                    root.display()
+                ))
+                .into());
+        }
         (None, Some(other)) => {
             let ignored = format!(
                 " (`{}` is for another site, `{}`, and is ignored)",

@@ -1,7 +1,7 @@
 //! Which site and which config a command acts on.
 
 use crate::cli::Global;
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use hoist_config::Config;
 use std::path::{Path, PathBuf};
 
@@ -35,7 +35,11 @@ pub fn root(global: &Global, config: Option<&(Config, PathBuf)>) -> anyhow::Resu
             return Ok(base.join(root));
         }
     }
-    bail!("no site root: pass `--root DIR`, set `HOIST_ROOT`, or set `deploy.root` in hoist.toml")
+    Err(crate::Failure::new(
+        "no-root",
+        "no site root: pass `--root DIR`, set `HOIST_ROOT`, or set `deploy.root` in hoist.toml",
+    )
+    .into())
 }
 
 /// An existing site's context, for commands that change it.
@@ -190,12 +194,7 @@ pub fn record_traffic_on(
 /// The site's running agent, or an error saying how to start one.
 pub fn agent(context: &hoist_deploy::Context) -> anyhow::Result<hoist_agent::AgentClient> {
     let socket = context.site.socket_path();
-    hoist_agent::AgentClient::find(&socket).with_context(|| {
-        format!(
-            "no agent answers on `{}`; start one with `hoist agent`",
-            socket.display()
-        )
-    })
+    hoist_agent::AgentClient::find(&socket).ok_or_else(|| crate::Failure::no_agent(&socket).into())
 }
 
 /// `--release ID` if given, else the live release.
@@ -205,11 +204,11 @@ pub fn release_or_live(
 ) -> anyhow::Result<String> {
     match release {
         Some(release) => Ok(release),
-        None => context.site.live()?.with_context(|| {
-            format!(
-                "nothing is live at `{}`; pass `--release ID`",
-                context.site.root().display()
-            )
+        None => context.site.live()?.ok_or_else(|| {
+            let root = context.site.root().display();
+            crate::Failure::new("nothing-live", format!("nothing is live at `{root}`"))
+                .hint("pass `--release ID` (`hoist releases` lists them)")
+                .into()
         }),
     }
 }

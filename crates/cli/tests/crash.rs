@@ -61,7 +61,7 @@ fn deploy_killed_at_every_step_recovers() {
             .arg("deploy")
             .arg(&artifact)
             .code(1)
-            .stderr_has("run `hoist recover`")
+            .stderr_has("hint: hoist recover")
             .run();
 
         let recovered = env.hoist().args(["recover", "--json"]).run_json();

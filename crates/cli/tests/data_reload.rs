@@ -146,7 +146,7 @@ fn data_roll_told_to_agent_outside_journal() {
     env.hoist()
         .args(["data", "revert"])
         .code(1)
-        .stderr_has("run `hoist recover` first")
+        .stderr_has("hint: hoist recover")
         .run();
 
     let recovered = env.hoist().args(["recover", "--json"]).run_json();

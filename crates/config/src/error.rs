@@ -42,13 +42,22 @@ impl hoist_error::Described for ConfigError {
         }
     }
 
-    /// A site's own `site.toml` is the way out of itself: fix it or write it anew.
+    /// The file (and line, or key) to edit; a site's own `site.toml` may
+    /// also be written anew.
     fn hint(&self) -> Option<String> {
         let (ConfigError::Read { path, .. }
         | ConfigError::Syntax { path, .. }
         | ConfigError::Value { path, .. }) = self;
         if path.file_name()? != crate::SITE_FILE {
-            return None;
+            return match self {
+                ConfigError::Read { .. } => None,
+                ConfigError::Syntax { line, .. } => {
+                    Some(format!("edit `{}`, line {line}", path.display()))
+                }
+                ConfigError::Value { key, .. } => {
+                    Some(format!("edit `{key}` in `{}`", path.display()))
+                }
+            };
         }
         let root = path.parent().filter(|dir| !dir.as_os_str().is_empty());
         let root = root.map_or_else(|| ".".into(), |dir| dir.display().to_string());

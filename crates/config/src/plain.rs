@@ -26,6 +26,8 @@ fn expected_words(expected: &str) -> String {
         "a string" | "a borrowed string" => "a string in quotes",
         "a sequence" => "a list, like [\"a\", \"b\"]",
         "a map" => "a table",
+        // bytesize's word for a size it cannot read.
+        "parsable string" => "a size such as `10 GiB` or `500MB`",
         other if other.starts_with("struct ") => "a table",
         other => return other.to_owned(),
     };

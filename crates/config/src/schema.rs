@@ -694,6 +694,11 @@ pub(crate) fn syntax_error(text: &str, path: &Path, error: &toml::de::Error) -> 
             key_of_value_at(text, offset),
             crate::plain::type_mismatch(message),
         ) {
+            // toml points at the second one; say which key it is.
+            _ if message == "duplicate key" => match key_at(text, offset) {
+                Some(key) => format!("duplicate key `{key}`: it is set twice; keep one"),
+                None => message.to_owned(),
+            },
             (Some(key), Some(plain)) => format!("`{key}` {plain}"),
             (Some(key), None) => format!("`{key}`: {message}"),
             (None, plain) => plain.unwrap_or_else(|| message.to_owned()),
@@ -715,18 +720,49 @@ fn is_name(text: &str) -> bool {
 fn key_of_value_at(text: &str, offset: usize) -> Option<String> {
     let offset = offset.min(text.len());
     let start = text[..offset].rfind('\n').map_or(0, |at| at + 1);
-    let (key, _) = text[start..offset].split_once('=')?;
-    let key = key.trim().trim_matches('"');
+    let line = &text[start..offset];
+    let (key, rest) = line.split_once('=')?;
+    let mut key = key.trim().trim_matches('"').to_owned();
+    // Inside an inline table (`test = { min_tests = "ten" }`) the value
+    // belongs to the inner key: `deploy.test.min_tests`.
+    if rest.contains('{') {
+        let inner = rest.rsplit_once('=').map(|(before, _)| before)?;
+        let inner = inner.rsplit(['{', ',']).next()?.trim().trim_matches('"');
+        if !inner.is_empty() {
+            key = format!("{key}.{inner}");
+        }
+    }
+    Some(in_section(text, start, &key))
+}
+
+/// The key (or table header) that starts at `offset`, with its section.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(text.len());
+    let start = text[..offset].rfind('\n').map_or(0, |at| at + 1);
+    let rest = &text[offset..];
+    let end = rest.find(['=', '\n', ']', '}', ','])?;
+    let key = rest[..end].trim().trim_matches('"');
+    if key.is_empty() {
+        return None;
+    }
+    if text[start..offset].trim_start().starts_with('[') {
+        return Some(format!("[{key}]"));
+    }
+    Some(in_section(text, start, key))
+}
+
+/// `key` under the `[section]` that the line at `start` is in.
+fn in_section(text: &str, start: usize, key: &str) -> String {
     let section = text[..start]
         .lines()
         .rev()
         .map(str::trim)
         .find(|line| line.starts_with('['))
         .map(|header| header.trim_matches(|c| c == '[' || c == ']').trim());
-    Some(match section {
+    match section {
         Some(section) => format!("{section}.{key}"),
         None => key.to_owned(),
-    })
+    }
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -747,6 +783,31 @@ mod tests {
         let message = error.to_string();
         assert!(message.contains("line 5"), "{message}");
         assert!(message.contains("`keep_release`"), "{message}");
+    }
+
+    #[test]
+    fn messages_name_the_key_and_what_is_expected() {
+        for (text, expected) in [
+            (
+                "[app]\nname = \"x\"\n[deploy]\nmax_release_size = \"lots\"\n",
+                "`deploy.max_release_size` must be a size such as `10 GiB` or `500MB`",
+            ),
+            (
+                "[app]\nname = \"x\"\n[deploy]\ntest = { command=\"prove\", min_tests=\"ten\" }\n",
+                "`deploy.test.min_tests` must be a whole number",
+            ),
+            (
+                "[app]\nname = \"x\"\nname = \"y\"\n",
+                "duplicate key `app.name`",
+            ),
+            (
+                "[app]\nname = \"x\"\n[app]\nversion = \"y\"\n",
+                "duplicate key `[app]`",
+            ),
+        ] {
+            let message = parse(text).unwrap_err().to_string();
+            assert!(message.contains(expected), "{message}");
+        }
     }
 
     #[test]

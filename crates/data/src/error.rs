@@ -47,7 +47,7 @@ pub enum DataError {
         tail: String,
     },
     /// No such version.
-    #[error("no data version `{version}`; `hoist data list` shows the loaded ones")]
+    #[error("no data version `{version}` is loaded")]
     UnknownVersion {
         /// What was asked for.
         version: String,

@@ -74,7 +74,7 @@ pub enum DbError {
         dirty: bool,
     },
     /// Rolling back needs a down migration that does not exist.
-    #[error("migration `{migration}` has no down migration (`{migration}.down.sql`); restore a backup instead with `hoist db restore`")]
+    #[error("migration `{migration}` has no down migration (`{migration}.down.sql`); restore a backup instead")]
     NoDown {
         /// The migration's file stem.
         migration: String,

@@ -54,6 +54,9 @@ pub struct Context {
     /// The site's agent, when one runs: switches then go through it
     /// (blue/green) instead of `restart` (external mode).
     pub agent: Option<Box<dyn AgentLink>>,
+    /// `hoist deploy --allow-fewer-tests`: the test gate takes fewer tests
+    /// than the last deploy counted (still at least `min_tests`).
+    pub allow_fewer_tests: bool,
 }
 
 impl Context {
@@ -85,6 +88,7 @@ impl Context {
             ledger,
             ledger_problem,
             agent: None,
+            allow_fewer_tests: false,
         })
     }
 
@@ -99,6 +103,7 @@ impl Context {
             ledger,
             ledger_problem: None,
             agent: None,
+            allow_fewer_tests: false,
         })
     }
 

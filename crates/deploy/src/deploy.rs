@@ -126,6 +126,8 @@ fn deploy_as(
         return Ok(report);
     }
 
+    // Read before staging records this release's count.
+    let last_tests = context.ledger.last_test_count().ok().flatten();
     let mut journal = Journal::begin(&context.site, op, &id, live.clone(), request.reason.clone())?;
     attempt.journaled();
     let staged = stage(
@@ -141,11 +143,14 @@ fn deploy_as(
     report.files_rehashed = staged.stats.files_rehashed;
     report.bytes_written = staged.stats.bytes_written;
     report.test_count = staged.tests;
-    if let Err(error) = crate::site_settings::adopt(context, &id, request.config.as_ref(), reporter)
+    let adopted = match crate::site_settings::adopt(context, &id, request.config.as_ref(), reporter)
     {
-        crate::stage::abandon(context, &mut journal, &error, reporter);
-        return Err(error);
-    }
+        Ok(adopted) => adopted,
+        Err(error) => {
+            crate::stage::abandon(context, &mut journal, &error, reporter);
+            return Err(error);
+        }
+    };
     // Code tied to data: never switch (or hold) onto data the release
     // refuses; with `--with-data` the data it names moves with the code.
     let data = match &request.with_data {
@@ -180,7 +185,7 @@ fn deploy_as(
     let plan = match plan(context, &id, request, staged.settings) {
         Ok(plan) => Plan {
             data,
-            detail: Some(summary(&report)),
+            detail: Some(summary(&report, last_tests)),
             ..plan
         },
         Err(error) => {
@@ -195,6 +200,7 @@ fn deploy_as(
         }
     };
     let switched = switch::run(context, &mut journal, &plan, reporter)?;
+    adopted.keep();
     report.migrations = switched.migrations;
     report.pruned = switched.pruned;
     if switched.held.is_some() {
@@ -209,10 +215,16 @@ fn deploy_as(
 }
 
 /// What the ledger's `detail` says of a deploy that went live or was held.
-fn summary(report: &DeployReport) -> String {
-    let tests = report
-        .test_count
-        .map_or_else(String::new, |count| format!(", {count} tests passed"));
+fn summary(report: &DeployReport, last_tests: Option<u64>) -> String {
+    let fewer = match (report.test_count, last_tests) {
+        (Some(count), Some(last)) if count < last => {
+            format!(" (fewer than the {last} of the last deploy: `--allow-fewer-tests`)")
+        }
+        _ => String::new(),
+    };
+    let tests = report.test_count.map_or_else(String::new, |count| {
+        format!(", {count} tests passed{fewer}")
+    });
     if report.files_written == 0 && report.files_linked == 0 {
         return format!("already on disk, verified against its manifest{tests}");
     }

@@ -20,7 +20,7 @@ pub enum DeployError {
     #[error(transparent)]
     Data(#[from] hoist_data::DataError),
     /// The release went live but its post-switch migrations failed.
-    #[error("`{release}` is live, but its post-switch migrations failed: {problem}. Fix the migration and run `hoist db migrate`, or go back with `hoist rollback`")]
+    #[error("`{release}` is live, but its post-switch migrations failed: {problem}. Fix the migration and migrate again, or go back with `hoist rollback`")]
     PostMigration {
         /// The live release.
         release: String,
@@ -34,7 +34,9 @@ pub enum DeployError {
     #[error(transparent)]
     Config(#[from] hoist_config::ConfigError),
     /// An earlier operation was killed and its journal is still there.
-    #[error("an interrupted {op} of `{release}` (stopped during `{step}`) is pending; run `hoist recover` first")]
+    #[error(
+        "an interrupted {op} of `{release}` (stopped during `{step}`) is pending; recover it first"
+    )]
     PendingRecovery {
         /// `deploy`, `rollback` or `prune`.
         op: String,
@@ -44,7 +46,7 @@ pub enum DeployError {
         step: String,
     },
     /// The target release predates migrations applied to the database.
-    #[error("`{target}` predates applied migrations {}; roll back with `hoist rollback --with-db` to undo them too", migrations.join(", "))]
+    #[error("`{target}` predates applied migrations {}; roll back with the database to undo them too", migrations.join(", "))]
     SchemaPredated {
         /// The release.
         target: String,
@@ -92,7 +94,7 @@ pub enum DeployError {
         problem: String,
     },
     /// `data/current` moved but the agent could not be told.
-    #[error("`data/current` names `{version}`, but the agent could not be told ({problem}), so the app may not have reloaded; run `hoist recover` to tell it")]
+    #[error("`data/current` names `{version}`, but the agent could not be told ({problem}), so the app may not have reloaded; recover to tell it")]
     DataNotTold {
         /// The data version now live.
         version: String,
@@ -100,7 +102,7 @@ pub enum DeployError {
         problem: String,
     },
     /// Not enough free space for the new release.
-    #[error("not enough disk space under `{}`: the release needs {need} more {unit}, only {free} are free; run `hoist prune` or free space", root.display())]
+    #[error("not enough disk space under `{}`: the release needs {need} more {unit}, only {free} are free; prune old releases or free space", root.display())]
     NoSpace {
         /// The site root.
         root: PathBuf,
@@ -154,7 +156,7 @@ pub enum DeployError {
         artifact: String,
     },
     /// The ledger cannot take a write, so the deploy stopped before its switch.
-    #[error("the ledger cannot be written ({problem}); nothing was switched (the release is unpacked and ready). Run `hoist recover` to move a damaged ledger aside, or free disk space, then deploy again")]
+    #[error("the ledger cannot be written ({problem}); nothing was switched (the release is unpacked and ready). Recover to move a damaged ledger aside, or free disk space, then deploy again")]
     LedgerUnwritable {
         /// Why.
         problem: String,
@@ -214,9 +216,7 @@ pub enum DeployError {
     },
     /// As [`DeployError::SwitchedBack`], but the release switched back to
     /// does not answer `health` either (`problem` says so).
-    #[error(
-        "{problem}; `hoist status` shows what runs, `hoist restart` starts `{restored}` again"
-    )]
+    #[error("{problem}; `hoist status` shows what runs, a restart starts `{restored}` again")]
     SwitchedBackUnhealthy {
         /// What failed, going forward and back.
         problem: String,
@@ -236,7 +236,7 @@ pub enum DeployError {
         problem: String,
     },
     /// `rollback --with-db` ran its downs, then the switch failed.
-    #[error("{problem}; but the downs of {} already ran{}, so the release still live runs on the older schema: run `hoist rollback --with-db` again once the target starts, or put the schema forward with `hoist db migrate`", undone.join(", "), backup.as_ref().map(|path| format!(" (backup `{}`)", path.display())).unwrap_or_default())]
+    #[error("{problem}; but the downs of {} already ran{}, so the release still live runs on the older schema: roll back with the database again once the target starts, or put the schema forward with `hoist db migrate`", undone.join(", "), backup.as_ref().map(|path| format!(" (backup `{}`)", path.display())).unwrap_or_default())]
     UndoneButNotSwitched {
         /// Why the switch failed.
         problem: String,
@@ -252,27 +252,29 @@ pub enum DeployError {
         live: Option<String>,
     },
     /// The command needs a running agent.
-    #[error("{what} needs a running agent; start one with `hoist agent`")]
+    #[error("{what} needs a running agent; start one")]
     NeedsAgent {
         /// What was asked.
         what: &'static str,
     },
     /// No release to roll back to.
-    #[error("no previous release to roll back to; pick one from `hoist releases` with `--to`")]
+    #[error("no previous release to roll back to; pick one with `--to`")]
     NoPrevious,
     /// The named release is not on disk.
-    #[error("release `{0}` is not on disk; see `hoist releases`")]
+    #[error("release `{0}` is not on disk")]
     UnknownRelease(String),
     /// The named release is marked failed.
-    #[error("release `{id}` failed ({failure}); refusing to make it live")]
+    #[error("release `{id}` failed ({failure}); refusing to make it live. Fix the cause, then deploy its artifact again")]
     ReleaseFailed {
         /// The release.
         id: String,
         /// Its recorded failure.
         failure: String,
+        /// Its artifact, kept in `incoming/`.
+        artifact: PathBuf,
     },
     /// The named release no longer matches its manifest.
-    #[error("release `{id}` fails verification ({summary}); refusing to make it live. `hoist verify {id}` lists what differs, `hoist repair {id}` puts it back from its artifact")]
+    #[error("release `{id}` fails verification ({summary}); refusing to make it live. `hoist verify {id}` lists what differs; a repair puts it back from its artifact")]
     ReleaseDrift {
         /// The release.
         id: String,
@@ -280,15 +282,35 @@ pub enum DeployError {
         summary: String,
     },
     /// `hoist repair` has no artifact for the release.
-    #[error("no artifact for `{id}` in `{}` (it is kept from the deploy on; older releases and ones staged by hand have none); give it with `hoist repair {id} --artifact FILE`", incoming.display())]
+    #[error("no artifact for `{id}` in `{}` (it is kept from the deploy on; older releases and ones staged by hand have none); give it with `--artifact FILE`", incoming.display())]
     NoArtifact {
         /// The release.
         id: String,
         /// Where it was looked for.
         incoming: PathBuf,
     },
+    /// `hoist repair --artifact` was given a file that is not there.
+    #[error("the artifact given for `{id}`, `{}`, does not exist", path.display())]
+    ArtifactNotFound {
+        /// The release.
+        id: String,
+        /// The path given.
+        path: PathBuf,
+    },
+    /// The artifact `hoist repair` would restore from cannot be read. The
+    /// cause is quoted, not returned as a source, so that its hint (a
+    /// rebuild, which would get a new id) does not win over this one.
+    #[error("cannot repair `{id}` from `{}`: {problem}", path.display())]
+    ArtifactUnusable {
+        /// The release.
+        id: String,
+        /// The artifact.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// `hoist repair --artifact` was given another release's artifact.
-    #[error("artifact `{}` is not the one `{id}` was deployed from (its manifest digest is `{artifact}`, the release's `{release}`); give `hoist repair {id} --artifact` the artifact of that release", path.display())]
+    #[error("artifact `{}` is not the one `{id}` was deployed from (its manifest digest is `{artifact}`, the release's `{release}`); give `--artifact` the artifact of that release", path.display())]
     ArtifactMismatch {
         /// The release.
         id: String,
@@ -307,7 +329,7 @@ pub enum DeployError {
     },
     /// `hoist restart` without an agent, and with neither `restart` nor
     /// `health` configured: there is nothing it could do or check.
-    #[error("nothing to restart `{live}` with: no agent runs, and the site has neither `[deploy] restart` nor `health`; set them in `site.toml` (`hoist init --site --force` writes it from hoist.toml), or run `hoist agent`")]
+    #[error("nothing to restart `{live}` with: no agent runs, and the site has neither `[deploy] restart` nor `health`; set them in `site.toml` (written from hoist.toml by the hint), or run `hoist agent`")]
     NothingToRestart {
         /// The live release.
         live: String,
@@ -357,6 +379,8 @@ impl hoist_error::Described for DeployError {
             DeployError::MissingVariable { .. } => "missing-variable",
             DeployError::NoArtifact { .. } => "artifact-missing",
             DeployError::ArtifactMismatch { .. } => "artifact-mismatch",
+            DeployError::ArtifactNotFound { .. } => "artifact-missing",
+            DeployError::ArtifactUnusable { .. } => "artifact-invalid",
             DeployError::BadHostValue { .. } => "config-invalid",
             DeployError::NoSpace { .. } => "no-space",
             DeployError::SharedMissing { .. } => "shared-missing",
@@ -402,8 +426,25 @@ impl hoist_error::Described for DeployError {
             DeployError::NoSpace { .. } => command("prune"),
             DeployError::NeedsAgent { .. } => command("agent"),
             DeployError::NoPrevious | DeployError::UnknownRelease(_) => command("releases"),
-            DeployError::NoArtifact { id, .. } | DeployError::ArtifactMismatch { id, .. } => {
+            DeployError::ReleaseDrift { id, .. } => command(&format!("repair {id}")),
+            DeployError::TestGate { problem, .. } if problem.contains("at the last deploy") => {
+                command("deploy --allow-fewer-tests ARTIFACT")
+            }
+            DeployError::ReleaseFailed { artifact, .. } => {
+                command(&format!("deploy {}", artifact.display()))
+            }
+            DeployError::NoDataRecorded { .. } => command("data roll VERSION"),
+            DeployError::ConflictingRelease { .. } => command("build"),
+            DeployError::SwitchedBackUnhealthy { .. } => command("restart"),
+            DeployError::UndoneButNotSwitched { .. } => command("rollback --with-db"),
+            DeployError::NothingToRestart { .. } => command("init --site --force"),
+            DeployError::NoArtifact { id, .. }
+            | DeployError::ArtifactMismatch { id, .. }
+            | DeployError::ArtifactNotFound { id, .. } => {
                 command(&format!("repair {id} --artifact FILE"))
+            }
+            DeployError::ArtifactUnusable { id, .. } => {
+                command(&format!("repair {id} --artifact <good copy>"))
             }
             DeployError::AutoRollbackRefused { fix, .. }
             | DeployError::DataUnsatisfied { fix, .. } => Some(fix.clone()),

@@ -42,8 +42,11 @@ pub(crate) fn write(
         reporter.step(
             "generated",
             &format!(
-                "checks and tests wrote {} paths ({files} files), e.g. `{}`; recorded, so `hoist verify` knows them",
-                generated.entries.len(),
+                "checks and tests wrote {} ({files} of them files), e.g. `{}`; recorded, so `hoist verify` knows them",
+                match generated.entries.len() {
+                    1 => "1 path".to_owned(),
+                    count => format!("{count} paths"),
+                },
                 generated.entries[0].path
             ),
         );

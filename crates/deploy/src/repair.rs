@@ -13,6 +13,7 @@
 //! runs the repair again) and recorded in the ledger as `repair`.
 
 use crate::activate::{event, journal_done};
+use crate::attempt::Attempt;
 use crate::stage::{copy_in, read_manifest};
 use crate::verify::{summary, verify_release};
 use crate::{Context, DeployError, Reporter};
@@ -59,17 +60,38 @@ pub fn repair(
     config: Option<&Config>,
     reporter: &dyn Reporter,
 ) -> Result<RepairReport, DeployError> {
+    // A repair refused before its journal (no artifact, the wrong one) is
+    // recorded too: the ledger shows every attempt.
+    let mut attempt = Attempt::new(
+        context,
+        Op::Repair,
+        request.release.clone(),
+        request.reason.clone(),
+    );
+    let result = repair_release(context, request, config, reporter, &mut attempt);
+    attempt.settle(context, result, reporter)
+}
+
+fn repair_release(
+    context: &Context,
+    request: &RepairRequest,
+    config: Option<&Config>,
+    reporter: &dyn Reporter,
+    attempt: &mut Attempt,
+) -> Result<RepairReport, DeployError> {
     let started = std::time::Instant::now();
     context.refuse_if_pending()?;
     let lock = context.lock("repair", reporter)?;
     context.refuse_if_pending()?;
     let live = context.site.live()?;
+    attempt.started_from(live.as_deref());
     let id = match &request.release {
         Some(id) => id.clone(),
         None => live.clone().ok_or_else(|| DeployError::NothingLive {
             root: context.site.root().to_owned(),
         })?,
     };
+    attempt.aimed_at(&id);
     let is_id = hoist_store::ReleaseId::parse(&id).is_ok();
     if !is_id || !context.site.release_dir(&id).is_dir() {
         return Err(DeployError::UnknownRelease(id));
@@ -79,9 +101,17 @@ pub fn repair(
         |config| config.deploy.max_release_size,
     );
     let kept = context.site.kept_artifact(&id);
+    // A given artifact wins over the kept one: it is how a damaged kept
+    // copy is replaced.
     let path = match &request.artifact {
-        Some(given) if !kept.is_file() => given.clone(),
-        _ => kept.clone(),
+        Some(given) if !given.is_file() => {
+            return Err(DeployError::ArtifactNotFound {
+                id,
+                path: given.clone(),
+            })
+        }
+        Some(given) => given.clone(),
+        None => kept.clone(),
     };
     if !path.is_file() {
         return Err(DeployError::NoArtifact {
@@ -89,9 +119,15 @@ pub fn repair(
             incoming: context.site.incoming_dir(),
         });
     }
-    let artifact = Artifact::open(&path, limit.as_u64())?;
+    let unusable = |problem: hoist_store::StoreError| DeployError::ArtifactUnusable {
+        id: id.clone(),
+        path: path.clone(),
+        problem: problem.to_string(),
+    };
+    let artifact = Artifact::open(&path, limit.as_u64()).map_err(unusable)?;
     matches_release(context, &id, &artifact)?;
-    if path != kept {
+    let same_file = |a: &PathBuf| std::fs::canonicalize(a).ok();
+    if same_file(&path) != same_file(&kept) {
         // Kept from now on, so a repair `hoist recover` finishes has it too.
         copy_in(context, &path, &kept)?;
     }
@@ -105,6 +141,7 @@ pub fn repair(
         live.clone(),
         request.reason.clone(),
     )?;
+    attempt.journaled();
     let report = run(context, &mut journal, &artifact, reporter);
     let report = report.map(|(restored, clean)| RepairReport {
         live: live.as_deref() == Some(id.as_str()),
@@ -167,6 +204,7 @@ fn restore(
             (&mut restored.missing, round.missing),
             (&mut restored.removed, round.removed),
             (&mut restored.removed_generated, round.removed_generated),
+            (&mut restored.missing_generated, round.missing_generated),
         ] {
             for path in more {
                 if !all.contains(&path) {
@@ -217,6 +255,7 @@ fn describe(restored: &Restored) -> String {
         ("wrote missing", &restored.missing),
         ("removed", &restored.removed),
         ("removed changed generated", &restored.removed_generated),
+        ("dropped missing generated", &restored.missing_generated),
     ] {
         if !paths.is_empty() {
             let names: Vec<String> = paths.iter().take(5).map(|p| format!("`{p}`")).collect();

@@ -228,6 +228,7 @@ fn switch_to(
         if row.state == ReleaseState::Failed {
             let failure = row.failure.unwrap_or_else(|| "no reason recorded".into());
             return Err(DeployError::ReleaseFailed {
+                artifact: context.site.kept_artifact(&target),
                 id: target,
                 failure,
             });

@@ -148,22 +148,25 @@ pub fn resolve(
 /// On a site without `site.toml` (its first deploy, or one made before
 /// sites kept their settings), stores the host settings of `config` (the
 /// given one, else the one `release` ships) and says where they came from
-/// and where they now live.
+/// and where they now live. Written before the switch, so the switch (and
+/// an agent starting the release) uses them; removed again unless the
+/// deploy succeeds ([`Adopted::keep`]): a failed first deploy leaves no
+/// settings behind that the next one would take over unasked.
 pub(crate) fn adopt(
     context: &Context,
     release: &str,
     config: Option<&Config>,
     reporter: &dyn Reporter,
-) -> Result<(), DeployError> {
+) -> Result<Adopted, DeployError> {
     let path = context.site.root().join(SITE_FILE);
     if path.exists() {
-        return Ok(());
+        return Ok(Adopted(None));
     }
     let Some(config) = context.config_for(release, config)? else {
-        return Ok(());
+        return Ok(Adopted(None));
     };
     let Some(text) = SiteConfig::render(&config) else {
-        return Ok(());
+        return Ok(Adopted(None));
     };
     // The settings may name a database with its password: not world-readable.
     hoist_site::durable::write_state(&path, text.as_bytes(), context.site.state_access())?;
@@ -177,5 +180,25 @@ pub(crate) fn adopt(
             path.display()
         ),
     );
-    Ok(())
+    Ok(Adopted(Some(path)))
+}
+
+/// The `site.toml` a deploy wrote, removed when dropped before [`Adopted::keep`].
+#[derive(Debug)]
+#[must_use]
+pub(crate) struct Adopted(Option<std::path::PathBuf>);
+
+impl Adopted {
+    /// The deploy succeeded: the settings stay.
+    pub(crate) fn keep(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Adopted {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = hoist_site::durable::remove_file(&path);
+        }
+    }
 }

@@ -70,6 +70,10 @@ pub(crate) fn summary(drift: &Drift) -> String {
         0 => String::new(),
         count => format!(", {count} generated changed since the seal"),
     };
+    let generated = match drift.missing_generated.len() {
+        0 => generated,
+        count => format!("{generated}, {count} generated missing"),
+    };
     let mode = match drift.mode.len() {
         0 => String::new(),
         count => format!(", {count} with a changed mode"),
@@ -86,6 +90,7 @@ pub(crate) fn summary(drift: &Drift) -> String {
             .chain(&drift.extra)
             .chain(&drift.changed_generated)
             .chain(drift.mode.iter().map(|change| &change.path))
+            .chain(&drift.missing_generated)
             .next()
             .map_or("", String::as_str)
     )

@@ -21,7 +21,7 @@ pub enum LedgerError {
         problem: String,
     },
     /// The file is damaged (`PRAGMA quick_check` found problems).
-    #[error("ledger `{}` is damaged ({problem}); `hoist recover` moves it aside and keeps what can be read", path.display())]
+    #[error("ledger `{}` is damaged ({problem}); recovering moves it aside and keeps what can be read", path.display())]
     Damaged {
         /// The ledger file.
         path: PathBuf,

@@ -35,7 +35,7 @@ pub enum SiteError {
         target: PathBuf,
     },
     /// Another live deploy holds the lock.
-    #[error("the site is locked by {holder}; {}", if holder.user.is_empty() { "wait for it to finish, or stop it (`fuser -v deploy.lock` in the site root shows it)" } else { "wait for it, or if it is stuck run `hoist unlock --reason ...`" })]
+    #[error("the site is locked by {holder}; {}", if holder.user.is_empty() { "wait for it to finish, or stop it (the hint, run in the site root, shows who has it)" } else { "wait for it, or if it is stuck break the lock" })]
     Locked {
         /// Who holds it.
         holder: crate::LockHolder,

@@ -93,6 +93,20 @@ pub enum StoreError {
     /// A release id or version that cannot be used as a file name.
     #[error("`{0}` is not a valid release id")]
     BadReleaseId(String),
+    /// A foreign tarball whose version could not be read.
+    #[error("cannot tell the version of `{}`: it has no `NAME-VERSION` top directory or file name, nor a `version` in `META.json` or `package.json`; give it with `--version`", path.display())]
+    NoVersion {
+        /// The tarball.
+        path: PathBuf,
+    },
+    /// A release's checks or tests left something a release cannot hold.
+    #[error("the checks or tests left `{path}` in the release, {problem}; a release holds files, directories and symlinks inside it only. Have them write it outside the release (to a `[deploy] shared` path or /tmp); nothing was switched")]
+    GeneratedUnsafe {
+        /// The path in the release.
+        path: String,
+        /// What it is, phrased to follow the path.
+        problem: String,
+    },
 }
 
 impl StoreError {
@@ -123,6 +137,8 @@ impl hoist_error::Described for StoreError {
             StoreError::Glob { .. } => "config-invalid",
             StoreError::BadReleaseId(_) => "bad-release-id",
             StoreError::BadVersion { .. } => "version-invalid",
+            StoreError::GeneratedUnsafe { .. } => "generated-unsafe",
+            StoreError::NoVersion { .. } => "version-missing",
         }
     }
 
@@ -131,6 +147,10 @@ impl hoist_error::Described for StoreError {
             StoreError::Corrupt { .. } | StoreError::DigestMismatch { .. } => {
                 hoist_error::command("build")
             }
+            StoreError::NoVersion { path } => hoist_error::command(&format!(
+                "build --from-tarball {} --version VERSION",
+                path.display()
+            )),
             StoreError::NotAnArtifact { path, .. } => hoist_error::command(&format!(
                 "build --from-tarball {} --strip-components 1",
                 path.display()

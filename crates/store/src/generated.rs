@@ -47,13 +47,25 @@ fn is_zero(size: &u64) -> bool {
     *size == 0
 }
 
+/// "a FIFO", "a socket", "a device file": what a walk's `Other` is.
+fn special_kind(path: &Path) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::symlink_metadata(path).map(|meta| meta.file_type()) {
+        Ok(kind) if kind.is_fifo() => "a FIFO",
+        Ok(kind) if kind.is_socket() => "a socket",
+        Ok(kind) if kind.is_block_device() || kind.is_char_device() => "a device file",
+        _ => "neither a file, a directory nor a symlink",
+    }
+}
+
 impl Generated {
     /// The current format.
     pub const FORMAT: u32 = 1;
 
     /// Records every path under `tree` that `manifest` does not list and
     /// that is not in `skip` (shared links) or hoist's metadata. Devices,
-    /// fifos and sockets are not recorded: verify reports them.
+    /// fifos and sockets, and links leading out of the release, are
+    /// refused: a sealed release could not be verified or repaired with them.
     pub fn scan(tree: &Dir, manifest: &Manifest, skip: &[String]) -> Result<Generated, StoreError> {
         let walked = tree
             .walk()
@@ -97,10 +109,26 @@ impl Generated {
                         ..GeneratedEntry::new(path, EntryKind::File)
                     }
                 }
-                Kind::Other => continue,
+                Kind::Other => {
+                    return Err(StoreError::GeneratedUnsafe {
+                        problem: format!("which is {}", special_kind(&root.join(&path))),
+                        path,
+                    })
+                }
             };
             entries.push(entry);
         }
+        let links: Vec<(&str, &str)> = entries
+            .iter()
+            .filter_map(|entry| Some((entry.path.as_str(), entry.target.as_deref()?)))
+            .collect();
+        let mounts: Vec<&str> = skip.iter().map(String::as_str).collect();
+        crate::links::check_more_links(manifest, &links, &mounts).map_err(|escape| {
+            StoreError::GeneratedUnsafe {
+                path: escape.entry,
+                problem: format!("a symlink that {}", escape.problem),
+            }
+        })?;
         Ok(Generated {
             entries,
             ..Generated::empty()

@@ -43,7 +43,7 @@ mod verify;
 
 pub use error::StoreError;
 pub use generated::{Generated, GeneratedEntry};
-pub use import::{import, ImportOptions};
+pub use import::{import, ImportOptions, Imported};
 pub use links::{check_links, LinkEscape};
 pub use manifest::{Entry, EntryKind, Manifest, MANIFEST_NAME};
 pub use metadata::{is_metadata, GENERATED_NAME, STAMPS_NAME};

@@ -49,6 +49,45 @@ pub fn check_links(manifest: &Manifest, mounts: &[&str]) -> Result<(), LinkEscap
     Ok(())
 }
 
+/// Checks that each of `more` (links not in `manifest`, such as the ones a
+/// release's checks generated) resolves inside the release, through the
+/// manifest's links and each other's.
+pub fn check_more_links(
+    manifest: &Manifest,
+    more: &[(&str, &str)],
+    mounts: &[&str],
+) -> Result<(), LinkEscape> {
+    let links: HashMap<&str, &str> = manifest
+        .files
+        .iter()
+        .filter(|entry| entry.kind == EntryKind::Symlink)
+        .map(|entry| (entry.path.as_str(), entry.target.as_deref().unwrap_or("")))
+        .chain(more.iter().copied())
+        .collect();
+    check_these(&links, more, mounts)
+}
+
+/// [`check_more_links`] of a tree that has no manifest yet (an imported
+/// tarball, checked before its version is asked for).
+pub(crate) fn check_link_list(links: &[(&str, &str)]) -> Result<(), LinkEscape> {
+    let map: HashMap<&str, &str> = links.iter().copied().collect();
+    check_these(&map, links, &[])
+}
+
+fn check_these(
+    links: &HashMap<&str, &str>,
+    more: &[(&str, &str)],
+    mounts: &[&str],
+) -> Result<(), LinkEscape> {
+    for (path, _) in more {
+        resolve(path, links, mounts).map_err(|problem| LinkEscape {
+            entry: (*path).to_owned(),
+            problem,
+        })?;
+    }
+    Ok(())
+}
+
 /// Follows the link at `path` to its end.
 fn resolve(path: &str, links: &HashMap<&str, &str>, mounts: &[&str]) -> Result<(), String> {
     let target = links[path];

@@ -39,6 +39,8 @@ pub struct Restored {
     pub removed: Vec<String>,
     /// Generated paths changed since the seal: removed, and dropped from the record.
     pub removed_generated: Vec<String>,
+    /// Generated paths that were gone: dropped from the record.
+    pub missing_generated: Vec<String>,
 }
 
 impl Restored {
@@ -48,6 +50,7 @@ impl Restored {
             && self.missing.is_empty()
             && self.removed.is_empty()
             && self.removed_generated.is_empty()
+            && self.missing_generated.is_empty()
     }
 }
 
@@ -72,6 +75,7 @@ pub fn restore(artifact: &Artifact, root: &Path, drift: &Drift) -> Result<Restor
         missing: drift.missing.clone(),
         removed: drift.extra.clone(),
         removed_generated: drift.changed_generated.clone(),
+        missing_generated: drift.missing_generated.clone(),
     };
     // Kind `Other` (a fifo) is listed as changed and as extra: removing it is the fix.
     let extra: HashSet<&String> = restored.removed.iter().collect();
@@ -107,14 +111,16 @@ impl Work<'_> {
         for path in restored.removed.iter().chain(&restored.removed_generated) {
             self.remove(path)?;
         }
-        if !restored.removed_generated.is_empty() {
+        if !restored.removed_generated.is_empty() || !restored.missing_generated.is_empty() {
             let gone = |path: &str| {
-                restored.removed_generated.iter().any(|removed| {
-                    path == removed
-                        || path
-                            .strip_prefix(removed.as_str())
-                            .is_some_and(|rest| rest.starts_with('/'))
-                })
+                (restored.removed_generated.iter())
+                    .chain(&restored.missing_generated)
+                    .any(|removed| {
+                        path == removed
+                            || path
+                                .strip_prefix(removed.as_str())
+                                .is_some_and(|rest| rest.starts_with('/'))
+                    })
             };
             generated.entries.retain(|entry| !gone(&entry.path));
             self.write_beside(GENERATED_NAME, 0o444, &mut generated.to_json().as_slice())?;

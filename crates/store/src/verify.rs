@@ -30,6 +30,9 @@ pub struct Drift {
     /// Shipped files whose bytes match but whose permission bits do not
     /// (`chmod 444` on a script that shipped `0555`).
     pub mode: Vec<ModeChange>,
+    /// Generated paths gone since the seal (a deleted `__pycache__`): not
+    /// changed, so said apart; `hoist repair` drops them from the record.
+    pub missing_generated: Vec<String>,
 }
 
 /// A shipped file whose mode alone differs from what was built.
@@ -69,6 +72,7 @@ impl Drift {
             && self.escapes.is_empty()
             && self.changed_generated.is_empty()
             && self.mode.is_empty()
+            && self.missing_generated.is_empty()
     }
 }
 
@@ -162,6 +166,8 @@ pub fn verify_tree(
     for entry in &generated.entries {
         if Generated::still_holds(&tree, entry)? {
             drift.generated.push(entry.path.clone());
+        } else if tree.metadata(Path::new(&entry.path)).is_err() {
+            drift.missing_generated.push(entry.path.clone());
         } else {
             drift.changed_generated.push(entry.path.clone());
         }

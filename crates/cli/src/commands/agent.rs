@@ -1,5 +1,5 @@
 use crate::cli::Global;
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use hoist_proxy::{Proxy, Router, Settings};
 use std::io::Write as _;
 use std::sync::Arc;
@@ -182,12 +182,8 @@ async fn upgrade(
 ) -> anyhow::Result<()> {
     use hoist_agent::UpgradePhase;
     let socket = site.socket_path();
-    let old = hoist_agent::AgentClient::find(&socket).with_context(|| {
-        format!(
-            "no agent answers on `{}`; start one with `hoist agent`",
-            socket.display()
-        )
-    })?;
+    let old =
+        hoist_agent::AgentClient::find(&socket).ok_or_else(|| crate::Failure::no_agent(&socket))?;
     let status_client = old.clone();
     let old_status = tokio::task::spawn_blocking(move || status_client.status()).await??;
     let (agent, proxy) = build(&site, config, old_status.listen.clone())?;
@@ -365,10 +361,11 @@ async fn tcp_admin(
         .with_context(|| format!("cannot use the admin token `{}`", path.display()))?;
     let token = token.trim();
     if token.len() < 16 {
-        bail!(
+        let message = format!(
             "the admin token in `{}` is shorter than 16 characters; use a long random one",
             path.display()
         );
+        return Err(crate::Failure::new("config-invalid", message).into());
     }
     match tokio::net::TcpListener::bind(listen).await {
         Ok(listener) => Ok(Some((listener, Arc::from(token)))),
@@ -387,7 +384,10 @@ async fn tcp_admin(
 /// `site.toml` over it, so `hoist agent --root R` needs nothing else.
 fn live_config(root: &std::path::Path) -> anyhow::Result<hoist_config::Config> {
     let missing = || {
-        anyhow::anyhow!("no `hoist.toml` here and no live release at `{}` shipping one; the agent needs a `[process]` section (pass `--config FILE`)", root.display())
+        let message = format!("no `hoist.toml` here and no live release at `{}` shipping one; the agent needs a `[process]` section", root.display());
+        anyhow::Error::from(
+            crate::Failure::new("no-config", message).hint("hoist agent --config FILE"),
+        )
     };
     let context = hoist_deploy::Context::open_read_only(root).map_err(|_| missing())?;
     let live = context.site.live()?.ok_or_else(missing)?;

@@ -1,6 +1,6 @@
 use crate::cli::Global;
 use crate::output::{self, Output, Render};
-use anyhow::{bail, Context};
+use anyhow::Context;
 use hoist_config::Config;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -58,12 +58,20 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
                 .max_release_size
                 .as_u64(),
         };
-        let built = Built::from(hoist_store::import(&options)?);
+        let imported = hoist_store::import(&options)?;
+        for warning in &imported.warnings {
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr().lock(), "warning: {warning}");
+        }
+        let built = Built::from(imported.packed);
         Output::new(global.json).emit(&built)?;
         return Ok(crate::EXIT_OK);
     }
     let Some((config, _)) = crate::target::config(global)? else {
-        bail!("no `hoist.toml` here; run `hoist init` or pass `--config FILE`");
+        let message = "no `hoist.toml` here; write one, or pass `--config FILE`";
+        return Err(crate::Failure::new("no-config", message)
+            .hint("hoist init")
+            .into());
     };
     let built = build(&config, Path::new("."), &args.out, global.quiet)?;
     Output::new(global.json).emit(&built)?;

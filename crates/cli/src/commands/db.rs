@@ -257,9 +257,13 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         }
         DbCommand::Diff { against } => {
             let diff = hoist_deploy::db_diff(&schema.target, &other_target(&against)?)?;
-            out.emit(&diff)?;
-            if !diff.same {
-                return Ok(crate::EXIT_FAILURE);
+            let code = if diff.same {
+                crate::EXIT_OK
+            } else {
+                crate::EXIT_FAILURE
+            };
+            if out.emit_then(&diff, code)? != crate::EXIT_OK {
+                return Ok(code);
             }
         }
     }
@@ -277,6 +281,14 @@ pub(crate) fn schema(
     let live = context.site.live()?;
     let database = database(context, config, live.as_deref())?;
     let dir = match (migrations, &live) {
+        // Named by hand: a typo must not read as "nothing to apply".
+        (Some(dir), _) if !dir.is_dir() => {
+            let message = format!(
+                "the migrations directory `{}` given with `--migrations` does not exist",
+                dir.display()
+            );
+            return Err(crate::Failure::new("not-found", message).into());
+        }
         (Some(dir), _) => dir.to_owned(),
         (None, Some(live)) => context.site.release_dir(live).join(&database.migrations),
         (None, None) => {
@@ -312,11 +324,14 @@ fn database(
     let root = context.site.root();
     let add = "add `[database]` with `url = \"sqlite://shared/app.db\"` (or `postgres://...`)";
     match context.site_settings()? {
-        Some(site) => site.database().with_context(|| {
-            format!(
-                "no `[database]` in `{}`, which holds this site's host settings (a `[database]` in a release's or the working directory's hoist.toml is not used once a site has one); {add} to it",
+        Some(site) => site.database().ok_or_else(|| {
+            let message = format!(
+                "no `[database]` in `{}`, which holds this site's host settings (a `[database]` in a release's or the working directory's hoist.toml is not used once a site has one)",
                 site.path().display()
-            )
+            );
+            crate::Failure::new("no-database", message)
+                .hint(format!("edit `{}`: {add}", site.path().display()))
+                .into()
         }),
         None => {
             let mut looked: Vec<String> = given
@@ -326,12 +341,14 @@ fn database(
                 .collect();
             looked.extend(live.map(|live| format!("the live release `{live}`'s `hoist.toml`")));
             looked.push(format!("`{}` (there is none)", root.join(hoist_config::SITE_FILE).display()));
-            anyhow::bail!(
-                "no `[database]` in {}; {add} to `{}` (`hoist init --site --root {}`)",
+            let message = format!(
+                "no `[database]` in {}; {add} to `{}`",
                 looked.join(", nor in "),
                 root.join(hoist_config::SITE_FILE).display(),
-                root.display()
-            )
+            );
+            Err(crate::Failure::new("no-database", message)
+                .hint(format!("hoist init --site --root {} -c FILE (a config with `[database]`)", root.display()))
+                .into())
         }
     }
 }
@@ -345,13 +362,15 @@ fn other_target(against: &str) -> anyhow::Result<Target> {
     let root = Path::new(against);
     let other =
         Context::open_read_only(root).with_context(|| format!("cannot open site `{against}`"))?;
-    let live = other
-        .site
-        .live()?
-        .with_context(|| format!("`{against}` has no live release"))?;
+    let live = other.site.live()?.ok_or_else(|| {
+        crate::Failure::new("nothing-live", format!("`{against}` has no live release"))
+    })?;
     let database = other
         .config_for(&live, None)?
         .and_then(|config| config.database)
-        .with_context(|| format!("the live release of `{against}` has no `[database]`"))?;
+        .ok_or_else(|| {
+            let message = format!("the live release of `{against}` has no `[database]`");
+            crate::Failure::new("no-database", message)
+        })?;
     Ok(other.database_target(&database)?)
 }

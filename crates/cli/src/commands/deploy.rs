@@ -1,7 +1,7 @@
 use crate::cli::Global;
 use crate::output::{self, Output, Render};
 use crate::progress::Progress;
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use hoist_deploy::{DeployReport, DeployRequest};
 use std::path::PathBuf;
 
@@ -29,6 +29,10 @@ pub struct Args {
     /// With an agent, requests are held meanwhile (30s at most, `--pause` to change).
     #[arg(long, value_name = "VERSION", conflicts_with = "hold")]
     with_data: Option<String>,
+    /// Deploy even though the test gate counts fewer tests than the last
+    /// deploy did (tests were removed on purpose); noted in the ledger.
+    #[arg(long)]
+    allow_fewer_tests: bool,
 }
 
 impl Render for DeployReport {
@@ -79,7 +83,10 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         Some(artifact) => artifact,
         None => {
             let Some((config, _)) = &config else {
-                bail!("no artifact given and no `hoist.toml` here to build from; pass an artifact or run `hoist init`");
+                let message = "no artifact given and no `hoist.toml` here to build from; pass an artifact, or write one";
+                return Err(crate::Failure::new("no-config", message)
+                    .hint("hoist init")
+                    .into());
             };
             super::build::build(config, ".".as_ref(), "dist".as_ref(), global.quiet)?.artifact
         }
@@ -104,8 +111,13 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         .into());
     }
     crate::target::attach_agent_with(&mut context, args.test_from);
+    context.allow_fewer_tests = args.allow_fewer_tests;
     if args.pause.is_some() && context.agent.is_none() {
-        anyhow::bail!("`--pause` needs a running agent to hold requests; start `hoist agent` or drop `--pause`");
+        let message =
+            "`--pause` needs a running agent to hold requests; start one, or drop `--pause`";
+        return Err(crate::Failure::new("agent-needed", message)
+            .hint("hoist agent")
+            .into());
     }
     let request = DeployRequest {
         artifact,

@@ -47,6 +47,15 @@ impl Render for [Row<'_>] {
             if let Some(candidate) = &event.candidate {
                 let _ = write!(out, "  candidate {candidate}");
             }
+            // A repair leaves what runs as it was: name what it repaired.
+            if let (Some(release), "repair") = (&event.release, event.op.as_str()) {
+                let label = if event.outcome == hoist_ledger::Outcome::Ok {
+                    "repaired"
+                } else {
+                    "release"
+                };
+                let _ = write!(out, "  {label} {release}");
+            }
             let _ = write!(
                 out,
                 "  by {}@{} ({} ms)",

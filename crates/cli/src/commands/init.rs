@@ -1,5 +1,5 @@
 use crate::cli::Global;
-use anyhow::{bail, Context};
+use anyhow::Context;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -28,10 +28,10 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         return site(global, args.force, args.other_site);
     }
     if args.path.exists() && !args.force {
-        bail!(
-            "`{}` already exists; pass `--force` to overwrite it",
-            args.path.display()
-        );
+        let message = format!("`{}` already exists", args.path.display());
+        return Err(crate::Failure::new("already-exists", message)
+            .hint("hoist init --force (overwrites it)")
+            .into());
     }
     std::fs::write(&args.path, hoist_config::TEMPLATE)
         .with_context(|| format!("cannot write `{}`", args.path.display()))?;
@@ -51,20 +51,32 @@ fn site(global: &Global, force: bool, other_site: bool) -> anyhow::Result<i32> {
     // Copying another site's host settings here would point this site at its database.
     if let Some((config, from)) = &config {
         if let Some(other) = crate::site::other_site(&root, config, from).filter(|_| !other_site) {
-            bail!(
+            let message = format!(
                 "`{}` is for another site, `{}` (its `deploy.root`), not `{}`; give this site's own config with `-c FILE`, or pass `--other-site` to copy that site's host settings anyway",
                 from.display(),
                 other.display(),
                 root.display()
             );
+            return Err(crate::Failure::new("other-site", message)
+                .hint(format!(
+                    "hoist init --site --root {} -c FILE",
+                    root.display()
+                ))
+                .into());
         }
     }
     let path = root.join(hoist_config::SITE_FILE);
     if path.exists() && !force {
-        bail!(
-            "`{}` already exists; edit it, or pass `--force` to replace it",
+        let message = format!(
+            "`{}` already exists; edit it, or replace it",
             path.display()
         );
+        return Err(crate::Failure::new("already-exists", message)
+            .hint(format!(
+                "hoist init --site --force --root {}",
+                root.display()
+            ))
+            .into());
     }
     let (text, from) = match &config {
         Some((config, from)) => (

@@ -3,7 +3,6 @@
 use crate::cli::Global;
 use crate::output::{self, Render};
 use crate::progress::Progress;
-use anyhow::Context as _;
 use hoist_site::Op;
 
 #[derive(Debug, clap::Args)]
@@ -51,9 +50,11 @@ pub fn promote(global: &Global, args: PromoteArgs) -> anyhow::Result<i32> {
     let candidate = crate::target::agent(&context)
         .and_then(|agent| Ok(agent.status()?))
         .and_then(|status| {
-            status
-                .candidate
-                .context("no candidate is held; deploy one with `hoist deploy --hold` first")
+            status.candidate.ok_or_else(|| {
+                crate::Failure::new("no-candidate", "no candidate is held to promote")
+                    .hint("hoist deploy --hold ARTIFACT")
+                    .into()
+            })
         });
     let candidate = candidate.inspect_err(|error| {
         attempt.refused(&context, &format!("{error:#}"), &progress);

@@ -23,28 +23,26 @@ struct Verified {
 
 impl Render for Verified {
     fn human(&self, out: &mut String) {
-        let generated = match self.drift.generated.len() {
-            0 => String::new(),
-            count => format!(
-                " ({count} generated paths, written by its checks or tests before the seal, unchanged, e.g. `{}`)",
-                self.drift.generated[0]
-            ),
-        };
+        let count = self.drift.generated.len();
+        let paths = crate::output::plural(count, "generated path", "generated paths");
         if self.clean {
+            let generated = match self.drift.generated.first() {
+                None => String::new(),
+                Some(first) => format!(
+                    " ({paths}, written by its checks or tests before the seal, unchanged, e.g. `{first}`)"
+                ),
+            };
             let _ = writeln!(out, "`{}` matches its manifest{generated}", self.release);
             return;
         }
-        let _ = writeln!(
-            out,
-            "`{}` differs from its manifest{generated}:",
-            self.release
-        );
+        let _ = writeln!(out, "`{}` differs from its manifest:", self.release);
         for (label, paths) in [
             ("changed", &self.drift.changed),
             ("missing", &self.drift.missing),
             ("extra", &self.drift.extra),
             ("escapes", &self.drift.escapes),
-            ("changed-generated", &self.drift.changed_generated),
+            ("changed generated", &self.drift.changed_generated),
+            ("missing generated", &self.drift.missing_generated),
         ] {
             for path in paths {
                 let _ = writeln!(out, "  {label:<8} {path}");
@@ -52,6 +50,12 @@ impl Render for Verified {
         }
         for change in &self.drift.mode {
             let _ = writeln!(out, "  mode changed: {change}");
+        }
+        if count > 0 {
+            let _ = writeln!(
+                out,
+                "  ({paths} more, written by its checks or tests before the seal, as they left them)"
+            );
         }
         let _ = writeln!(
             out,
@@ -70,10 +74,10 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         release,
         drift,
     };
-    Output::new(global.json).emit(&verified)?;
-    Ok(if verified.clean {
+    let code = if verified.clean {
         crate::EXIT_OK
     } else {
         crate::EXIT_FAILURE
-    })
+    };
+    Output::new(global.json).emit_then(&verified, code)
 }

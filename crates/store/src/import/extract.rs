@@ -96,12 +96,16 @@ pub(super) fn extract(
                     .map_err(|error| refused(&unsafe_entry, name, error))?;
             }
             other => {
+                let what = match other {
+                    tar::EntryType::Link => "a hard link".to_owned(),
+                    tar::EntryType::Char | tar::EntryType::Block => "a device file".to_owned(),
+                    tar::EntryType::Fifo => "a FIFO".to_owned(),
+                    other => format!("of unsupported tar type {other:?}"),
+                };
                 return Err(unsafe_entry(
                     name,
-                    format!(
-                        "is a {other:?} entry; only files, directories and symlinks are imported"
-                    ),
-                ))
+                    format!("is {what}; only files, directories and symlinks are imported"),
+                ));
             }
         }
     }
