@@ -8,7 +8,7 @@
 //! artifact shipped (what an earlier check generated) are applied to the
 //! release; a shipped path that no longer matches its manifest entry is
 //! returned, to refuse the deploy. Both trees are reached through no
-//! symlink ([`hoist_beneath`]); fifos and devices are not carried over.
+//! symlink ([`hoist_beneath`]); a FIFO, socket or device refuses the deploy.
 
 use crate::DeployError;
 use hoist_beneath::{Dir, Kind};
@@ -58,7 +58,16 @@ pub(crate) fn apply(
             Kind::Other => {
                 let whiteout = metadata.file_type().is_char_device() && metadata.rdev() == 0;
                 if !whiteout {
-                    continue;
+                    // A release holds files, dirs and links: refused as the seal refuses it.
+                    return Err(DeployError::Store(
+                        hoist_store::StoreError::GeneratedUnsafe {
+                            problem: format!(
+                                "which is {}",
+                                hoist_store::special_kind(&upper.join(rel))
+                            ),
+                            path: name,
+                        },
+                    ));
                 }
                 if shipped.is_some() || ships_under(manifest, &name) {
                     changed.push((name, "removed"));

@@ -48,7 +48,9 @@ fn is_zero(size: &u64) -> bool {
 }
 
 /// "a FIFO", "a socket", "a device file": what a walk's `Other` is.
-fn special_kind(path: &Path) -> &'static str {
+/// What a path that is neither a file, a directory nor a symlink is, as a
+/// message says it: "a FIFO".
+pub fn special_kind(path: &Path) -> &'static str {
     use std::os::unix::fs::FileTypeExt;
     match std::fs::symlink_metadata(path).map(|meta| meta.file_type()) {
         Ok(kind) if kind.is_fifo() => "a FIFO",

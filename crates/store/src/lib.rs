@@ -42,7 +42,7 @@ mod unpack;
 mod verify;
 
 pub use error::StoreError;
-pub use generated::{Generated, GeneratedEntry};
+pub use generated::{special_kind, Generated, GeneratedEntry};
 pub use import::{import, ImportOptions, Imported};
 pub use links::{check_links, LinkEscape};
 pub use manifest::{Entry, EntryKind, Manifest, MANIFEST_NAME};
