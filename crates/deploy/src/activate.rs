@@ -121,21 +121,38 @@ pub(crate) fn restart_and_check(
             .step(Step::Health)
             .map_err(|error| error.to_string())?;
         reporter.step("health", url);
-        let url = context
-            .resolve("deploy.health", url)
-            .map_err(|error| error.to_string())?;
-        let proof = Proof {
-            root: context.site.root(),
-            url: &url,
-            target,
-            before: journal.record().from.as_deref(),
-            began,
-            header: release_header(settings)?,
-        };
-        let judge = |headers: &hyper::HeaderMap| proof.judge(headers);
-        if let Some(warning) = health::wait_healthy(&url, settings.health_timeout, &judge)? {
-            reporter.warn(&warning);
-        }
+        let before = journal.record().from.as_deref();
+        wait_proven(context, settings, url, target, before, began, reporter)?;
+    }
+    Ok(())
+}
+
+/// Waits until `url` (a `deploy.health` value, variables unresolved)
+/// answers 2xx from `target`, started after `began`, not from `before`
+/// (the restart proof); a warning when the proof cannot place what answers.
+pub(crate) fn wait_proven(
+    context: &Context,
+    settings: &Deploy,
+    url: &str,
+    target: &str,
+    before: Option<&str>,
+    began: Option<u64>,
+    reporter: &dyn Reporter,
+) -> Result<(), String> {
+    let url = context
+        .resolve("deploy.health", url)
+        .map_err(|error| error.to_string())?;
+    let proof = Proof {
+        root: context.site.root(),
+        url: &url,
+        target,
+        before,
+        began,
+        header: release_header(settings)?,
+    };
+    let judge = |headers: &hyper::HeaderMap| proof.judge(headers);
+    if let Some(warning) = health::wait_healthy(&url, settings.health_timeout, &judge)? {
+        reporter.warn(&warning);
     }
     Ok(())
 }

@@ -6,8 +6,7 @@
 //! release as its target: the release that failed must no longer be what
 //! answers. A proof that cannot place the process warns instead of failing.
 
-use crate::proof::Proof;
-use crate::{health, listeners, Context, Reporter};
+use crate::{listeners, Context, Reporter};
 use hoist_config::Deploy;
 
 /// Waits for `health` to answer 2xx from `restored` (restarted at `began`,
@@ -24,22 +23,15 @@ pub(crate) fn check(
         return Ok(());
     };
     reporter.step("health", &format!("{url} (`{restored}` again)"));
-    let url = context
-        .resolve("deploy.health", url)
-        .map_err(|error| error.to_string())?;
-    let proof = Proof {
-        root: context.site.root(),
-        url: &url,
-        target: restored,
-        before: Some(failed),
+    crate::activate::wait_proven(
+        context,
+        settings,
+        url,
+        restored,
+        Some(failed),
         began,
-        header: crate::activate::release_header(settings)?,
-    };
-    let judge = |headers: &hyper::HeaderMap| proof.judge(headers);
-    if let Some(warning) = health::wait_healthy(&url, settings.health_timeout, &judge)? {
-        reporter.warn(&warning);
-    }
-    Ok(())
+        reporter,
+    )
 }
 
 /// Ticks since boot now, for [`check`]'s `began`.
