@@ -252,3 +252,27 @@ fn env_file_only_process_needed_command() {
     assert_eq!(agent.status.code(), Some(1), "{message}");
     assert!(message.contains("`[process] command`"), "{message}");
 }
+
+/// A deploy of a release shipping no `[process]` (seed 002's tarball) said
+/// the site's `site.toml` "sets no `[process] env_file`", though it did.
+#[test]
+fn env_file_ignored_when_release_ships_no_process() {
+    let (env, _) = deployed_site();
+    write_secret(
+        &env.site().join("shared/env"),
+        "DB_URL=sqlite://shared/app.db\n",
+    );
+    std::fs::write(
+        site_toml(&env),
+        "[process]\nenv_file = \"shared/env\"\n[database]\nurl = \"$DB_URL\"\n",
+    )
+    .unwrap();
+    env.write("migrations/0002_u.up.sql", "CREATE TABLE u (id INTEGER);\n");
+    env.write("migrations/0002_u.down.sql", "DROP TABLE u;\n");
+    env.set_version("2");
+    let (v2, artifact) = env.build();
+    on_site(&env).arg("deploy").arg(&artifact).run();
+    assert_eq!(env.live().as_deref(), Some(v2.as_str()));
+    let status = on_site(&env).args(["db", "status", "--json"]).run_json();
+    assert!(status["applied"].to_string().contains("0002_u"), "{status}");
+}

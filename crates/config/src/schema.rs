@@ -142,6 +142,15 @@ pub struct Process {
     pub max_warm: usize,
 }
 
+impl Default for Process {
+    /// Every key at the default a `[process]` that leaves it out gets.
+    fn default() -> Process {
+        toml::Table::new()
+            .try_into()
+            .expect("every `[process]` key has a default")
+    }
+}
+
 /// `[proxy]`: the agent's public side.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -174,6 +174,11 @@ impl SiteConfig {
         deploy.health_release = site.deploy.health_release;
         deploy.keep_releases = site.deploy.keep_releases;
         deploy.max_release_size = site.deploy.max_release_size;
+        // The site's env file counts even when the release runs no `[process]`
+        // (external mode): `$NAME` in host values is resolved from it.
+        if config.process.is_none() && site.process.is_some() {
+            config.process = Some(crate::Process::default());
+        }
         if let Some(process) = &mut config.process {
             let policy = site.process.as_ref();
             process.env_file = policy.and_then(|p| p.env_file.clone());
