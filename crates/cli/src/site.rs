@@ -87,10 +87,11 @@ pub fn overlay(
         // `deploy.root` is relative to the config: name the file as a person finds it.
         let file = std::fs::canonicalize(site.path()).unwrap_or_else(|_| site.path().to_owned());
         warn(&format!(
-            "`{}` differs from this site's own settings in {}; the site's are used. Edit `{}` to change them, or replace it with `hoist init --site --force -c {}`",
+            "`{}` differs from this site's own settings in {}; the site's are used. Edit `{}` to change them, or replace it with `hoist init --site --force --root {} -c {}`",
             path.display(),
             keys.join(", "),
             file.display(),
+            file.parent().unwrap_or(root).display(),
             path.display(),
         ));
     }
