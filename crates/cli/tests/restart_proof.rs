@@ -8,6 +8,7 @@ mod util;
 use util::agent_process::free_port;
 use util::http::{get, header};
 use util::hypnotoad::{app, Hypnotoad};
+use util::static_app::StaticApp;
 use util::Env;
 
 /// A site whose v1 runs under hypnotoad, and the config for what follows.
@@ -181,4 +182,35 @@ fn restart_that_replaced_nothing_reported_done() {
     );
     assert_eq!(toad.env.live().as_deref(), Some(toad.v1.as_str()));
     drop(toad.server);
+}
+
+// A health URL answered by another site's process (a site.toml copied from
+// staging) only warned "could not prove", and the restart was recorded ok.
+#[test]
+fn health_answered_by_another_site_reported_ok() {
+    let staging = Env::with_config(&config(""));
+    staging.deploy_version("1.0.0");
+    let port = free_port();
+    let _staging_app = StaticApp::start_in("staging", port, &staging.site().join("current"));
+    let env = Env::with_config(&config(""));
+    env.deploy_version("1.0.0");
+    let health = format!(
+        "restart = \"true\"\nhealth = \"http://127.0.0.1:{port}/\"\nhealth_timeout = \"2s\"\n"
+    );
+    host_settings(&env, &config(&health));
+    let output = env
+        .hoist()
+        .arg("restart")
+        .code(1)
+        .stderr_has("of another site")
+        .run();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let staging_site = staging.site().canonicalize().unwrap();
+    assert!(
+        stderr.contains(&staging_site.display().to_string()),
+        "{stderr}"
+    );
+    let history = env.hoist().args(["history", "--json"]).run_json();
+    assert_eq!(history[0]["op"], "restart");
+    assert_ne!(history[0]["outcome"], "ok", "{}", history[0]);
 }

@@ -48,6 +48,36 @@ pub(crate) fn place(holder: &Holder, root: &Path) -> Place {
         .map_or(Place::Outside, |cwd| resolved(cwd, root))
 }
 
+/// Another hoist site `holder` lies in (by its executable, a path on its
+/// command line, or its working directory): a process that only that site
+/// can have started, so it can never be this site's restarted code.
+pub(crate) fn other_site(holder: &Holder, root: &Path) -> Option<PathBuf> {
+    let base = holder.cwd.clone().unwrap_or_else(|| PathBuf::from("/"));
+    let arguments = holder
+        .args
+        .iter()
+        .filter_map(|arg| path_in(arg))
+        .map(|path| base.join(path));
+    holder
+        .exe
+        .clone()
+        .into_iter()
+        .chain(arguments)
+        .chain(holder.cwd.clone())
+        .filter_map(|path| path.canonicalize().ok())
+        .find_map(|path| site_of(&path).filter(|site| site != root))
+}
+
+/// The site a resolved path lies in: the parent of a `releases` directory
+/// that has a `current` symlink beside it.
+fn site_of(path: &Path) -> Option<PathBuf> {
+    path.ancestors()
+        .filter(|ancestor| ancestor.file_name() == Some("releases".as_ref()))
+        .filter_map(Path::parent)
+        .find(|site| site.join("current").is_symlink())
+        .map(Path::to_owned)
+}
+
 /// The path in a command-line argument: `/x`, `./x`, `dir/x` or `--opt=/x`.
 fn path_in(arg: &str) -> Option<&str> {
     let value = arg.split_once('=').map_or(arg, |(_, value)| value);

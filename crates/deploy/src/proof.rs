@@ -14,7 +14,8 @@
 //!   target, or started before the restart began, is old code: not yet,
 //!   and at the deadline "the restart did not replace the running code"
 //!   with what still runs. One in the target that started after it is the
-//!   proof. Holders all outside the site (a proxy in front) or out of
+//!   proof. A holder that lies in another hoist site answers for that
+//!   site, never this one: a failure. Holders all outside any site (a proxy in front) or out of
 //!   sight (another host, no `/proc`) prove nothing either way: a warning,
 //!   and the deploy goes on as before.
 //! - **`health_release = true`**: the answer must carry the release header
@@ -25,7 +26,7 @@
 
 use crate::health::Judged;
 use crate::listeners::{self, Holder};
-use crate::place::{place, Place};
+use crate::place::{other_site, place, Place};
 use hyper::header::{HeaderMap, HeaderName};
 use std::path::Path;
 
@@ -94,6 +95,18 @@ impl Proof<'_> {
             return Judged::NotYet(self.still_running(holders, &old, began));
         }
         if placed.is_empty() {
+            let foreign = holders
+                .iter()
+                .find_map(|holder| Some((holder, other_site(holder, self.root)?)));
+            if let Some((holder, site)) = foreign {
+                return Judged::NotYet(format!(
+                    "{NOT_REPLACED}: `{}` is answered by pid {} of another site, `{}`; `deploy.health` in `{}` names a port that is not this site's",
+                    self.url,
+                    holder.pid,
+                    site.display(),
+                    self.root.join(hoist_config::SITE_FILE).display()
+                ));
+            }
             let pids: Vec<String> = holders.iter().map(|h| h.pid.to_string()).collect();
             let reason = format!(
                 "the process answering it (pid {}) lies outside `{}`",

@@ -11,10 +11,16 @@ impl StaticApp {
     /// Starts it on `port`, answering as release `name`, and waits for its
     /// "listening" line (its readiness signal).
     pub fn start(name: &str, port: u16) -> StaticApp {
+        StaticApp::start_in(name, port, &std::env::temp_dir())
+    }
+
+    /// [`StaticApp::start`] with `dir` as its working directory (a
+    /// release of some site, so `/proc` places it there).
+    pub fn start_in(name: &str, port: u16, dir: &std::path::Path) -> StaticApp {
         let mut child = std::process::Command::new(BIN)
             .args(["example-app", "--listen", &format!("127.0.0.1:{port}")])
             .env("HOIST_RELEASE", name)
-            .current_dir(std::env::temp_dir())
+            .current_dir(dir)
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
