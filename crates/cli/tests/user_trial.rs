@@ -398,3 +398,24 @@ fn recover_left_postgres_migration_applied_under_older_code() {
         .unwrap();
     assert_eq!(rows.len(), 1, "the row stays");
 }
+
+// `rollback --to` a newer release after a `rollback --with-db` put its code
+// live on a schema missing its migrations, and said nothing.
+#[test]
+fn rollback_to_newer_release_skipped_its_migrations() {
+    let env = Env::with_config(&sqlite_config());
+    env.write("migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
+    env.write("migrations/0001_a.down.sql", "DROP TABLE a;\n");
+    let v1 = env.deploy_version("0.940");
+    env.write("migrations/0002_b.up.sql", "CREATE TABLE b (id INTEGER);\n");
+    env.write("migrations/0002_b.down.sql", "DROP TABLE b;\n");
+    let v2 = env.deploy_version("0.942");
+    env.hoist().args(["rollback", "--with-db"]).run();
+    assert_eq!(env.live().as_deref(), Some(v1.as_str()));
+    assert_eq!(applied(&env), ["0001_a"]);
+    env.hoist().args(["rollback", "--to", &v2]).run();
+    assert_eq!(env.live().as_deref(), Some(v2.as_str()));
+    assert_eq!(applied(&env), ["0001_a", "0002_b"], "v2's schema again");
+    let row = last_row(&env, "rollback");
+    assert_eq!(row["migrations"], serde_json::json!(["0002_b"]), "{row}");
+}

@@ -293,8 +293,17 @@ fn switch_to(
             versions: predates.iter().map(|row| row.version).collect(),
             names: report.predates.clone(),
         },
-        _ => SchemaChange::Keep,
+        // A rollback `--to` a newer release (after a `--with-db`) is a roll
+        // forward: its pending migrations run before the switch, as a
+        // deploy's do, or its code would meet a schema it does not know.
+        _ => match &schema {
+            Some(schema) if op != Op::AutoRollback && rolls_forward(schema) => {
+                SchemaChange::Expand(schema.clone())
+            }
+            _ => SchemaChange::Keep,
+        },
     };
+    let forward = matches!(undo, SchemaChange::Expand(_));
     // Journaled only once the database question is settled: a refusal above leaves nothing to recover.
     let mut journal = Journal::begin(
         &context.site,
@@ -313,7 +322,7 @@ fn switch_to(
     let plan = Plan {
         pause: request.pause,
         schema: undo,
-        post: schema.filter(|_| op == Op::Promote),
+        post: schema.filter(|_| op == Op::Promote || forward),
         detail: request.reason.clone(),
         data: Some(data),
         ..Plan::switch(settings)
@@ -325,6 +334,13 @@ fn switch_to(
     context.site.keep_reserve();
     report.duration_ms = started.elapsed().as_millis() as u64;
     Ok(report)
+}
+
+/// Whether `schema` (the target's migrations) has any not yet applied.
+fn rolls_forward(schema: &Schema) -> bool {
+    [hoist_db::Phase::Pre, hoist_db::Phase::Post]
+        .into_iter()
+        .any(|phase| crate::schema::pending_in(schema, phase).is_ok_and(|v| !v.is_empty()))
 }
 
 /// How long requests are held around a schema change when nobody said.
