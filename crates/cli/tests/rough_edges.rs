@@ -188,6 +188,12 @@ fn foreign_lock_named_unknown_pid_0() {
             && !stderr.contains("`unknown`"),
         "{stderr}"
     );
+    // The hint runs from anywhere: it names the lock file by its full path.
+    let full = lock.canonicalize().unwrap();
+    assert!(
+        stderr.contains(&format!("hint: fuser -v {}", full.display())),
+        "{stderr}"
+    );
 }
 
 // The agent exited on TERM without a log line.

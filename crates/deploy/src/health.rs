@@ -40,7 +40,14 @@ pub(crate) fn wait_healthy(
         let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
         let deadline = Instant::now() + within;
         loop {
-            let gave_up = || format!("(gave up after {}s)", within.as_secs_f32());
+            // One timeout is the operator's (`health_timeout`); name it as theirs.
+            let gave_up = || {
+                format!(
+                    "(kept trying for {}, the `health_timeout`)",
+                    jiff::SignedDuration::try_from(within)
+                        .map_or_else(|_| format!("{}s", within.as_secs()), |d| format!("{d:#}"))
+                )
+            };
             // Ok: the check failed; Err: it answered, but the judge said not yet.
             let last = match tokio::time::timeout(ATTEMPT_TIMEOUT, client.get(uri.clone())).await {
                 Ok(Ok(response)) if response.status().is_success() => {
@@ -52,7 +59,7 @@ pub(crate) fn wait_healthy(
                 Ok(Ok(response)) => Ok(format!("answered {}", response.status())),
                 Ok(Err(error)) => Ok(format!("failed: {}", connect_failure(&uri, &error))),
                 Err(_) => Ok(format!(
-                    "did not answer within {}s",
+                    "left its last request unanswered for {}s",
                     ATTEMPT_TIMEOUT.as_secs()
                 )),
             };

@@ -35,10 +35,12 @@ pub enum SiteError {
         target: PathBuf,
     },
     /// Another live deploy holds the lock.
-    #[error("the site is locked by {holder}; {}", if holder.user.is_empty() { "wait for it to finish, or stop it (the hint, run in the site root, shows who has it)" } else { "wait for it, or if it is stuck break the lock" })]
+    #[error("the site is locked by {holder}; {}", if holder.user.is_empty() { "wait for it to finish, or stop it (the hint shows who has it)" } else { "wait for it, or if it is stuck break the lock" })]
     Locked {
         /// Who holds it.
         holder: crate::LockHolder,
+        /// The lock file.
+        lock: PathBuf,
     },
     /// A secret file any local user can read or change.
     #[error("`{}` holds a secret but is readable or writable by every user (mode {mode:04o}); run `chmod 600 {}` (or 640 with a trusted group)", path.display(), file.display())]
@@ -90,8 +92,8 @@ impl hoist_error::Described for SiteError {
     fn hint(&self) -> Option<String> {
         match self {
             // Not hoist's lock: `unlock` cannot break a live flock; show who has it.
-            SiteError::Locked { holder } if holder.user.is_empty() => {
-                Some("fuser -v deploy.lock".to_owned())
+            SiteError::Locked { holder, lock } if holder.user.is_empty() => {
+                Some(format!("fuser -v {}", lock.display()))
             }
             SiteError::Locked { .. } => hoist_error::command("unlock --reason ..."),
             SiteError::SecretExposed { file, .. } => Some(format!("chmod 600 {}", file.display())),

@@ -82,7 +82,9 @@ impl DeployLock {
                     &mut File::open(&path).map_err(SiteError::io("cannot open", &path))?,
                 )
                 .unwrap_or_else(|| unknown_holder(&path, command));
-                return Err(SiteError::Locked { holder });
+                // Absolute: the hint (`fuser -v LOCK`) runs from anywhere.
+                let lock = std::fs::canonicalize(&path).unwrap_or(path);
+                return Err(SiteError::Locked { holder, lock });
             }
             Err((_, errno)) => {
                 return Err(SiteError::Io {
@@ -206,7 +208,7 @@ mod tests {
         let site = Site::create(dir.path()).unwrap();
         let (lock, stale) = DeployLock::acquire(&site, "deploy a").unwrap();
         assert!(stale.is_none());
-        let SiteError::Locked { holder } = DeployLock::acquire(&site, "deploy b").unwrap_err()
+        let SiteError::Locked { holder, .. } = DeployLock::acquire(&site, "deploy b").unwrap_err()
         else {
             panic!("expected Locked");
         };

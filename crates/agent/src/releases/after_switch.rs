@@ -153,7 +153,7 @@ impl Releases {
             );
             match tried {
                 Ok(report) => return Ok(Ended::RolledBack(report)),
-                Err(DeployError::Site(SiteError::Locked { holder })) => {
+                Err(DeployError::Site(SiteError::Locked { holder, .. })) => {
                     if !waited {
                         tracing::info!(%holder, "the automatic rollback waits for the site lock");
                         waited = true;
