@@ -37,8 +37,8 @@ pub enum SiteError {
     /// Another live deploy holds the lock.
     #[error("the site is locked by {holder}; {}", if holder.user.is_empty() { "wait for it to finish, or stop it (the hint shows who has it)" } else { "wait for it, or if it is stuck break the lock" })]
     Locked {
-        /// Who holds it.
-        holder: crate::LockHolder,
+        /// Who holds it (boxed: every `Result` carrying this error stays small).
+        holder: Box<crate::LockHolder>,
         /// The lock file.
         lock: PathBuf,
     },

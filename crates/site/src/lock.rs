@@ -84,7 +84,10 @@ impl DeployLock {
                 .unwrap_or_else(|| unknown_holder(&path, command));
                 // Absolute: the hint (`fuser -v LOCK`) runs from anywhere.
                 let lock = std::fs::canonicalize(&path).unwrap_or(path);
-                return Err(SiteError::Locked { holder, lock });
+                return Err(SiteError::Locked {
+                    holder: Box::new(holder),
+                    lock,
+                });
             }
             Err((_, errno)) => {
                 return Err(SiteError::Io {
