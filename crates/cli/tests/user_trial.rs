@@ -419,3 +419,29 @@ fn rollback_to_newer_release_skipped_its_migrations() {
     let row = last_row(&env, "rollback");
     assert_eq!(row["migrations"], serde_json::json!(["0002_b"]), "{row}");
 }
+
+// A deploy switched back after its `pre` migrations ran left them applied
+// under the older code and said nothing of it.
+#[test]
+fn switched_back_deploy_kept_its_migrations_silently() {
+    let config = sqlite_config().replace(
+        "keep_releases = 3\n",
+        "keep_releases = 3\nrestart = \"test ! -f broken\"\n",
+    );
+    let env = Env::with_config(&config);
+    env.write("migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
+    let v1 = env.deploy_version("1.0");
+    env.write("migrations/0002_b.up.sql", "CREATE TABLE b (id INTEGER);\n");
+    env.write("migrations/0002_b.down.sql", "DROP TABLE b;\n");
+    env.write("broken", "the restart fails on this release\n");
+    env.set_version("2.0");
+    let (_, artifact) = env.build();
+    let output = env.hoist().arg("deploy").arg(&artifact).code(1).run();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(env.live().as_deref(), Some(v1.as_str()));
+    assert_eq!(applied(&env), ["0001_a", "0002_b"]);
+    assert!(
+        stderr.contains("stay applied (0002_b)") && stderr.contains("hoist db rollback --to 1"),
+        "{stderr}"
+    );
+}

@@ -135,6 +135,7 @@ pub(crate) fn run(
             None => error,
         };
         if done.undone.is_empty() {
+            schema_stays(journal, plan, &done, reporter);
             return Err(error);
         }
         // The downs ran and cannot be taken back here: say so, and how out.
@@ -146,6 +147,31 @@ pub(crate) fn run(
     }
     after(context, journal, plan, Step::Record, reporter, &mut done)?;
     Ok(done)
+}
+
+/// After a failed switch: the `pre` migrations that ran stay applied (the
+/// code that stays live was meant to tolerate them, and the new code may
+/// already have written to them), which the operator is told, with the
+/// command that undoes them.
+fn schema_stays(journal: &Journal, plan: &Plan, done: &Switched, reporter: &dyn Reporter) {
+    let SchemaChange::Expand(schema) = &plan.schema else {
+        return;
+    };
+    if done.migrations.is_empty() {
+        return;
+    }
+    let keep = journal
+        .record()
+        .migrating
+        .iter()
+        .min()
+        .map_or(0, |version| version.saturating_sub(1));
+    reporter.warn(&format!(
+        "the migrations this {} ran before its switch stay applied ({}); the live release runs on them. `hoist db rollback --to {keep} --migrations {}` undoes them",
+        journal.record().op,
+        done.migrations.join(", "),
+        schema.migrations_dir.display()
+    ));
 }
 
 /// Holds requests at the agent; noted in the journal first, so a crash
