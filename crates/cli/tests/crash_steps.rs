@@ -135,28 +135,10 @@ fn recover(env: &Env, step: Step) -> serde_json::Value {
     recovered
 }
 
-fn sqlite_config(extra: &str) -> String {
-    format!(
-        "{}[database]\nurl = \"sqlite://shared/app.db\"\nlock_timeout = \"2s\"\n{extra}",
-        util::DEFAULT_CONFIG
-    )
-}
-
-/// The migrations `hoist db status` lists as applied.
-fn applied(env: &Env) -> Vec<String> {
-    let status = env.hoist().args(["db", "status", "--json"]).run_json();
-    status["applied"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no `applied` in {status}"))
-        .iter()
-        .map(|row| row["name"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 #[test]
 fn migrations_killed_at_every_step_recover() {
     for step in [Step::Migrate, Step::MigratePost] {
-        let env = Env::with_config(&sqlite_config(""));
+        let env = Env::with_config(&util::sqlite_config(""));
         env.write("migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
         let v1 = env.deploy_version("1.0.0");
         env.write("migrations/0002_b.up.sql", "CREATE TABLE b (id INTEGER);\n");
@@ -176,7 +158,7 @@ fn migrations_killed_at_every_step_recover() {
             // Killed after the switch: finished, contract included.
             assert_eq!(recovered["action"], "finished");
             assert_eq!(env.live(), Some(v2.clone()));
-            let names = applied(&env);
+            let names = env.applied();
             assert!(
                 names.iter().any(|name| name.contains("0003_c")),
                 "{names:?}"
@@ -185,13 +167,13 @@ fn migrations_killed_at_every_step_recover() {
         // The site deploys normally afterwards, with the whole schema.
         env.hoist().args(["deploy", "-q"]).arg(&artifact).run();
         assert_eq!(env.live(), Some(v2));
-        assert_eq!(applied(&env).len(), 3, "after `{step}`");
+        assert_eq!(env.applied().len(), 3, "after `{step}`");
     }
 }
 
 #[test]
 fn rollback_with_db_killed_while_undoing_finishes_the_rollback() {
-    let env = Env::with_config(&sqlite_config(""));
+    let env = Env::with_config(&util::sqlite_config(""));
     env.write("migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
     env.write("migrations/0001_a.down.sql", "DROP TABLE a;\n");
     let v1 = env.deploy_version("1.0.0");
@@ -203,7 +185,7 @@ fn rollback_with_db_killed_while_undoing_finishes_the_rollback() {
     // Once the schema started going back, the rollback is finished.
     assert_eq!(recovered["action"], "finished");
     assert_eq!(env.live(), Some(v1));
-    let names = applied(&env);
+    let names = env.applied();
     assert_eq!(names.len(), 1, "only v1's migration stays: {names:?}");
 }
 

@@ -55,16 +55,6 @@ fn answered_by(port: u16) -> String {
     release
 }
 
-fn applied(env: &Env) -> Vec<String> {
-    let status = env.hoist().args(["db", "status", "--json"]).run_json();
-    status["applied"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|row| row["name"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 #[test]
 fn deploys_migrate_postgres_before_and_after_the_switch_and_a_bad_one_changes_nothing() {
     let postgres = TestPostgres::start();
@@ -81,7 +71,7 @@ fn deploys_migrate_postgres_before_and_after_the_switch_and_a_bad_one_changes_no
     let (v1, _) = deploy(&env, "1");
     let _agent = AgentProcess::start(&env);
     assert_eq!(answered_by(port), v1);
-    assert_eq!(applied(&env), ["0001_create_products"]);
+    assert_eq!(env.applied(), ["0001_create_products"]);
     postgres
         .client()
         .batch_execute("INSERT INTO products VALUES (1, 'tea', 'T-1')")
@@ -131,7 +121,7 @@ fn deploys_migrate_postgres_before_and_after_the_switch_and_a_bad_one_changes_no
         .run();
     assert_eq!(answered_by(port), v2);
     assert_eq!(env.live().as_deref(), Some(v2.as_str()));
-    assert_eq!(applied(&env).len(), 3);
+    assert_eq!(env.applied().len(), 3);
     let mut client = postgres.client();
     let orders: i64 = client
         .query_one(
@@ -164,7 +154,7 @@ fn deploys_migrate_postgres_before_and_after_the_switch_and_a_bad_one_changes_no
     let backup = std::path::PathBuf::from(rolled["db_backup"].as_str().unwrap());
     assert!(std::fs::metadata(&backup).unwrap().len() > 0, "{backup:?}");
     assert_eq!(answered_by(port), v1);
-    assert_eq!(applied(&env), ["0001_create_products"]);
+    assert_eq!(env.applied(), ["0001_create_products"]);
     let row = client
         .query_one("SELECT name, legacy_code FROM products WHERE id = 1", &[])
         .unwrap();

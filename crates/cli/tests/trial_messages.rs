@@ -26,15 +26,6 @@ fn json_error(env: &Env, args: &[&str]) -> Value {
     json["error"].clone()
 }
 
-/// Appends to a sealed file as root would by hand.
-fn tamper(path: &Path) {
-    let mode = std::fs::metadata(path).unwrap().permissions().mode();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode | 0o200)).unwrap();
-    let mut text = std::fs::read_to_string(path).unwrap();
-    text.push_str("planted\n");
-    std::fs::write(path, text).unwrap();
-}
-
 // Repairs refused for a missing, wrong, garbage or corrupt artifact left no
 // row in the ledger, and text `history` did not name the repaired release.
 #[test]
@@ -42,7 +33,7 @@ fn failed_repairs_were_never_written_to_the_ledger() {
     let env = Env::new();
     let v1 = env.deploy_version("1.0.0");
     let v2 = env.deploy_version("2.0.0");
-    tamper(&env.site().join("releases").join(&v1).join("index.html"));
+    util::tamper(&env.site().join("releases").join(&v1).join("index.html"));
     let kept = env.site().join("incoming").join(format!("{v1}.tar.zst"));
     let v2_artifact = env.site().join("incoming").join(format!("{v2}.tar.zst"));
     let garbage = env.dir.path().join("garbage.tar.zst");
@@ -131,7 +122,7 @@ fn messages_naming_a_way_out_had_no_hint() {
     let env = Env::new();
     let v1 = env.deploy_version("1.0.0");
     env.deploy_version("2.0.0");
-    tamper(&env.site().join("releases").join(&v1).join("index.html"));
+    util::tamper(&env.site().join("releases").join(&v1).join("index.html"));
     let damaged = json_error(&env, &["rollback", "--to", &v1]);
     assert_eq!(damaged["kind"], "verify-failed", "{damaged}");
     assert_eq!(damaged["hint"], format!("hoist repair {v1}"), "{damaged}");

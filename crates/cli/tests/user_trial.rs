@@ -7,24 +7,6 @@ mod util;
 use std::os::unix::process::ExitStatusExt;
 use util::Env;
 
-fn sqlite_config() -> String {
-    format!(
-        "{}[database]\nurl = \"sqlite://shared/app.db\"\nlock_timeout = \"2s\"\n",
-        util::DEFAULT_CONFIG
-    )
-}
-
-/// The migrations `hoist db status` lists as applied.
-fn applied(env: &Env) -> Vec<String> {
-    let status = env.hoist().args(["db", "status", "--json"]).run_json();
-    status["applied"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no `applied` in {status}"))
-        .iter()
-        .map(|row| row["name"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 /// The newest ledger row of `op`.
 fn last_row(env: &Env, op: &str) -> serde_json::Value {
     let history = env.hoist().args(["history", "--json"]).run_json();
@@ -38,7 +20,7 @@ fn last_row(env: &Env, op: &str) -> serde_json::Value {
 // but left the deploy's migration applied under the older code.
 #[test]
 fn recover_left_migration_applied_under_older_code() {
-    let env = Env::with_config(&sqlite_config());
+    let env = Env::with_config(&util::sqlite_config(""));
     env.write("migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
     env.write("migrations/0002_b.up.sql", "CREATE TABLE b (id INTEGER);\n");
     let v1 = env.deploy_version("0.940");
@@ -59,12 +41,12 @@ fn recover_left_migration_applied_under_older_code() {
         .env("HOIST_FAULT_KILL_AT", "switch")
         .status();
     assert_eq!(status.signal(), Some(9), "killed at `switch`");
-    assert_eq!(applied(&env).len(), 3, "0003 ran before the kill");
+    assert_eq!(env.applied().len(), 3, "0003 ran before the kill");
     let recovered = env.hoist().args(["recover", "--json"]).run_json();
     assert_eq!(recovered["action"], "cleaned-up", "{recovered}");
     assert_eq!(env.live(), Some(v1));
     assert_eq!(
-        applied(&env),
+        env.applied(),
         ["0001_a", "0002_b"],
         "the live release's schema again"
     );
@@ -77,14 +59,14 @@ fn recover_left_migration_applied_under_older_code() {
     // The release stays, complete, and deploys again with its migration.
     env.hoist().args(["deploy", "-q"]).arg(&artifact).run();
     assert_eq!(env.live(), Some(v2));
-    assert_eq!(applied(&env).len(), 3);
+    assert_eq!(env.applied().len(), 3);
 }
 
 // A migration without a down: recover kept it silently; it must say so and
 // name the command that undoes it.
 #[test]
 fn recover_kept_undoable_migration_without_saying_so() {
-    let env = Env::with_config(&sqlite_config());
+    let env = Env::with_config(&util::sqlite_config(""));
     env.write("migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
     let v1 = env.deploy_version("1.0");
     env.write("migrations/0002_b.up.sql", "CREATE TABLE b (id INTEGER);\n");
@@ -303,7 +285,7 @@ fn restart_with_nothing_configured_said_health_checked() {
 // had been live before.
 #[test]
 fn status_after_rollback_with_db_said_no_previous() {
-    let env = Env::with_config(&sqlite_config());
+    let env = Env::with_config(&util::sqlite_config(""));
     env.write("migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
     env.write("migrations/0001_a.down.sql", "DROP TABLE a;\n");
     env.deploy_version("1.0");
@@ -383,7 +365,7 @@ fn recover_left_postgres_migration_applied_under_older_code() {
     assert_eq!(status.signal(), Some(9), "killed at `switch`");
     env.hoist().args(["recover", "-q"]).run();
     assert_eq!(env.live(), Some(v1));
-    assert_eq!(applied(&env), ["0001_items"]);
+    assert_eq!(env.applied(), ["0001_items"]);
     let columns = postgres
         .client()
         .query(
@@ -403,7 +385,7 @@ fn recover_left_postgres_migration_applied_under_older_code() {
 // live on a schema missing its migrations, and said nothing.
 #[test]
 fn rollback_to_newer_release_skipped_its_migrations() {
-    let env = Env::with_config(&sqlite_config());
+    let env = Env::with_config(&util::sqlite_config(""));
     env.write("migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
     env.write("migrations/0001_a.down.sql", "DROP TABLE a;\n");
     let v1 = env.deploy_version("0.940");
@@ -412,10 +394,10 @@ fn rollback_to_newer_release_skipped_its_migrations() {
     let v2 = env.deploy_version("0.942");
     env.hoist().args(["rollback", "--with-db"]).run();
     assert_eq!(env.live().as_deref(), Some(v1.as_str()));
-    assert_eq!(applied(&env), ["0001_a"]);
+    assert_eq!(env.applied(), ["0001_a"]);
     env.hoist().args(["rollback", "--to", &v2]).run();
     assert_eq!(env.live().as_deref(), Some(v2.as_str()));
-    assert_eq!(applied(&env), ["0001_a", "0002_b"], "v2's schema again");
+    assert_eq!(env.applied(), ["0001_a", "0002_b"], "v2's schema again");
     let row = last_row(&env, "rollback");
     assert_eq!(row["migrations"], serde_json::json!(["0002_b"]), "{row}");
 }
@@ -424,7 +406,7 @@ fn rollback_to_newer_release_skipped_its_migrations() {
 // under the older code and said nothing of it.
 #[test]
 fn switched_back_deploy_kept_its_migrations_silently() {
-    let config = sqlite_config().replace(
+    let config = util::sqlite_config("").replace(
         "keep_releases = 3\n",
         "keep_releases = 3\nrestart = \"test ! -f broken\"\n",
     );
@@ -439,7 +421,7 @@ fn switched_back_deploy_kept_its_migrations_silently() {
     let output = env.hoist().arg("deploy").arg(&artifact).code(1).run();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(env.live().as_deref(), Some(v1.as_str()));
-    assert_eq!(applied(&env), ["0001_a", "0002_b"]);
+    assert_eq!(env.applied(), ["0001_a", "0002_b"]);
     assert!(
         stderr.contains("stay applied (0002_b)") && stderr.contains("hoist db rollback --to 1"),
         "{stderr}"

@@ -8,7 +8,7 @@ mod util;
 
 use serde_json::{json, Value};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use util::Env;
 
 /// Checks that write into the release, as `python -m py_compile` and a cache warm-up do.
@@ -25,19 +25,6 @@ checks = ["mkdir -p cache && touch cache/x", "mkdir -p __pycache__ && echo bytec
 
 fn release_dir(env: &Env, id: &str) -> PathBuf {
     env.site().join("releases").join(id)
-}
-
-/// Appends to a sealed file as root would by hand: `chmod u+w`, then `>>`.
-fn tamper(path: &Path) {
-    let mode = std::fs::metadata(path).unwrap().permissions().mode();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode | 0o200)).unwrap();
-    use std::io::Write;
-    std::fs::OpenOptions::new()
-        .append(true)
-        .open(path)
-        .unwrap()
-        .write_all(b"planted\n")
-        .unwrap();
 }
 
 fn verify(env: &Env, id: &str) -> Value {
@@ -99,7 +86,7 @@ fn checks_writing_into_release_made_verify_a_dead_end() {
 
     // Changed generated content is not what the checks left: it fails
     // verify, as generated, and `hoist repair` removes it.
-    tamper(&release_dir(&env, &v1).join("cache/x"));
+    util::tamper(&release_dir(&env, &v1).join("cache/x"));
     let verified = verify(&env, &v1);
     assert_eq!(
         verified["changed_generated"],
@@ -156,7 +143,7 @@ fn tampered_live_file_spread_through_dedup() {
     let (v1, v1_artifact) = build_version(&env, "1.0.0");
     env.hoist().arg("deploy").arg(&v1_artifact).run();
     let live_file = env.site().join("current/lib/app.txt");
-    tamper(&live_file);
+    util::tamper(&live_file);
 
     env.write("run.sh", "exec ./app --fast\n");
     let (v2, v2_artifact) = build_version(&env, "2.0.0");
@@ -208,7 +195,7 @@ fn tampered_live_file_spread_through_dedup() {
     // The live release, with the artifact given by hand: `incoming/` has
     // none (as for releases deployed before hoist kept them).
     std::fs::remove_file(env.site().join("incoming").join(format!("{v2}.tar.zst"))).unwrap();
-    tamper(&env.site().join("current/run.sh"));
+    util::tamper(&env.site().join("current/run.sh"));
     env.hoist()
         .arg("repair")
         .code(1)
@@ -251,7 +238,7 @@ fn refusal_of_a_damaged_release_named_no_way_out() {
     let (v1, v1_artifact) = build_version(&env, "1.0.0");
     env.hoist().arg("deploy").arg(&v1_artifact).run();
     env.deploy_version("2.0.0");
-    tamper(&release_dir(&env, &v1).join("index.html"));
+    util::tamper(&release_dir(&env, &v1).join("index.html"));
     // As for a release deployed before hoist kept artifacts: the redeploy
     // below keeps the one it was given, so `hoist repair` alone gets out.
     std::fs::remove_file(env.site().join("incoming").join(format!("{v1}.tar.zst"))).unwrap();

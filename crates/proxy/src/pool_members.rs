@@ -74,7 +74,7 @@ impl Member {
 
     /// Whether it gets new requests: healthy and not draining.
     pub fn usable(&self) -> bool {
-        self.healthy.load(Ordering::SeqCst) && !self.draining.load(Ordering::SeqCst)
+        self.is_healthy() && !self.is_draining()
     }
 
     /// For `hoist status`.

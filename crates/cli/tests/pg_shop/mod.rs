@@ -202,13 +202,7 @@ impl Shop {
 
     /// The names of the applied migrations, oldest first (`hoist db status --json`).
     pub fn applied(&self) -> Vec<String> {
-        let status = self.env.hoist().args(["db", "status", "--json"]).run_json();
-        status["applied"]
-            .as_array()
-            .unwrap_or_else(|| panic!("no `applied` in {status}"))
-            .iter()
-            .map(|row| row["name"].as_str().unwrap().to_owned())
-            .collect()
+        self.env.applied()
     }
 
     /// The last lines of `release`'s app log, for failure messages.

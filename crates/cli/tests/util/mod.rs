@@ -32,6 +32,26 @@ shared = ["log/"]
 checks = ["test -f index.html"]
 "#;
 
+/// [`DEFAULT_CONFIG`] with a SQLite `[database]` in `shared/`, then `extra`.
+pub fn sqlite_config(extra: &str) -> String {
+    format!("{DEFAULT_CONFIG}[database]\nurl = \"sqlite://shared/app.db\"\nlock_timeout = \"2s\"\n{extra}")
+}
+
+/// Appends to a sealed file as root would by hand: `chmod u+w`, then `>>`
+/// (the same inode, so every release hard-linked to it sees the change).
+pub fn tamper(path: &Path) {
+    use std::io::Write as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(path).unwrap().permissions().mode();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode | 0o200)).unwrap();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .unwrap()
+        .write_all(b"planted\n")
+        .unwrap();
+}
+
 impl Env {
     pub fn new() -> Env {
         Env::with_config(DEFAULT_CONFIG)
@@ -97,6 +117,17 @@ impl Env {
         let (id, artifact) = self.build();
         self.hoist().arg("deploy").arg(artifact).run();
         id
+    }
+
+    /// The names of the applied migrations, oldest first (`hoist db status --json`).
+    pub fn applied(&self) -> Vec<String> {
+        let status = self.hoist().args(["db", "status", "--json"]).run_json();
+        status["applied"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no `applied` in {status}"))
+            .iter()
+            .map(|row| row["name"].as_str().unwrap().to_owned())
+            .collect()
     }
 
     pub fn status(&self) -> Value {
