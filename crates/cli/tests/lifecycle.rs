@@ -302,20 +302,7 @@ fn live_lock_refuses_and_stale_lock_is_taken_over() {
     let lock_path = env.site().join("deploy.lock");
     let holder = serde_json::json!({"user": "alice", "host": "web1", "pid": 4242, "command": "deploy x", "since": "2026-11-22T10:00:00Z"});
     std::fs::write(&lock_path, holder.to_string()).unwrap();
-    let mut flock = std::process::Command::new("flock")
-        .arg("--no-fork")
-        .arg(&lock_path)
-        .args(["sh", "-c", "echo locked; exec sleep 60"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut ready = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(flock.stdout.as_mut().unwrap()),
-        &mut ready,
-    )
-    .unwrap();
-    assert_eq!(ready.trim(), "locked");
+    let flock = util::held_lock::HeldLock::hold(&lock_path);
     env.set_version("2.0.0");
     let (_, artifact) = env.build();
     env.hoist()
@@ -325,8 +312,7 @@ fn live_lock_refuses_and_stale_lock_is_taken_over() {
         .stderr_has("locked by `alice` on `web1` (pid 4242")
         .run();
     assert_eq!(env.status()["locked_by"]["user"], "alice");
-    flock.kill().unwrap();
-    flock.wait().unwrap();
+    flock.release();
     // The holder is gone but its record remains: stale, taken over with a warning.
     env.hoist()
         .arg("deploy")

@@ -3,7 +3,6 @@
 
 mod util;
 
-use std::io::BufRead as _;
 use std::os::fd::OwnedFd;
 use util::agent_process::{agent_config, free_port, AgentProcess};
 use util::{Cmd, Env};
@@ -164,26 +163,15 @@ fn foreign_lock_named_unknown_pid_0() {
     let env = Env::new();
     env.deploy_version("1.0.0");
     let lock = env.site().join("deploy.lock");
-    let mut flock = std::process::Command::new("flock")
-        .arg("--no-fork")
-        .arg(&lock)
-        .args(["sh", "-c", "echo locked; exec sleep 60"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut ready = String::new();
-    std::io::BufReader::new(flock.stdout.as_mut().unwrap())
-        .read_line(&mut ready)
-        .unwrap();
-    assert_eq!(ready.trim(), "locked");
+    let flock = util::held_lock::HeldLock::hold(&lock);
+    let pid = flock.pid();
     env.set_version("2.0.0");
     let (_, artifact) = env.build();
     let output = env.hoist().arg("deploy").arg(&artifact).code(1).output();
-    flock.kill().unwrap();
-    flock.wait().unwrap();
+    flock.release();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains(&format!("another process (pid {})", flock.id()))
+        stderr.contains(&format!("another process (pid {})", pid))
             && stderr.contains("not hoist")
             && !stderr.contains("`unknown`"),
         "{stderr}"

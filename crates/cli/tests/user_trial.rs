@@ -190,27 +190,13 @@ fn rollback_refused_by_lock_lost_its_target() {
     let lock_path = env.site().join("deploy.lock");
     let holder = serde_json::json!({"user": "alice", "host": "web1", "pid": 4242, "command": "deploy x", "since": "2026-11-22T10:00:00Z"});
     std::fs::write(&lock_path, holder.to_string()).unwrap();
-    let mut flock = std::process::Command::new("flock")
-        .arg("--no-fork")
-        .arg(&lock_path)
-        .args(["sh", "-c", "echo locked; exec sleep 60"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut ready = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(flock.stdout.as_mut().unwrap()),
-        &mut ready,
-    )
-    .unwrap();
-    assert_eq!(ready.trim(), "locked");
+    let flock = util::held_lock::HeldLock::hold(&lock_path);
     env.hoist()
         .arg("rollback")
         .code(1)
         .stderr_has("locked by `alice`")
         .run();
-    flock.kill().unwrap();
-    flock.wait().unwrap();
+    flock.release();
     let row = last_row(&env, "rollback");
     assert_eq!(row["outcome"], "refused", "{row}");
     assert_eq!(row["to"], v1.as_str(), "{row}");

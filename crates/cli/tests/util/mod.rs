@@ -5,6 +5,7 @@ pub mod agent_process;
 pub mod app_processes;
 pub mod counted_load;
 pub mod craft;
+pub mod held_lock;
 pub mod http;
 pub mod hypnotoad;
 pub mod static_app;
