@@ -6,7 +6,6 @@
 
 mod util;
 
-use serde_json::Value;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::PathBuf;
 use util::Env;
@@ -21,23 +20,6 @@ keep_releases = 5
 shared = ["log/"]
 checks = ["sh modify.sh"]
 "#;
-
-fn release_dir(env: &Env, id: &str) -> PathBuf {
-    env.site().join("releases").join(id)
-}
-
-fn verify(env: &Env, id: &str) -> Value {
-    let output = env
-        .hoist()
-        .args(["verify", "--json", "--release", id])
-        .output();
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
-        panic!(
-            "verify printed no JSON ({error}): {}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
-}
 
 fn deploy_v1(env: &Env) -> String {
     env.write("README", "readme\n");
@@ -66,8 +48,8 @@ fn check_wrote_into_live_release_through_hard_link() {
         .run();
     assert_eq!(env.live(), Some(v1.clone()));
     assert_eq!(env.read_current("README"), "readme\n");
-    assert_eq!(verify(&env, &v1)["clean"], true);
-    assert!(!release_dir(&env, &v2).exists());
+    assert_eq!(env.verify(&v1).0["clean"], true);
+    assert!(!env.release_dir(&v2).exists());
 
     // Without isolation the write reaches the live inode: it is found,
     // put back from the kept artifact, and said so.
@@ -82,8 +64,8 @@ fn check_wrote_into_live_release_through_hard_link() {
         .run();
     assert_eq!(env.live(), Some(v1.clone()));
     assert_eq!(env.read_current("README"), "readme\n");
-    assert_eq!(verify(&env, &v1)["clean"], true);
-    assert!(!release_dir(&env, &v2).exists());
+    assert_eq!(env.verify(&v1).0["clean"], true);
+    assert!(!env.release_dir(&v2).exists());
 
     // Succeeding after the write is no better; without a kept artifact the
     // damage is named with the command that puts it back.
@@ -103,7 +85,7 @@ fn check_wrote_into_live_release_through_hard_link() {
         .stderr_has(&format!("hoist repair {v1} --artifact FILE"))
         .run();
     assert_eq!(env.live(), Some(v1.clone()));
-    assert_eq!(verify(&env, &v1)["clean"], false);
+    assert_eq!(env.verify(&v1).0["clean"], false);
 }
 
 // A check that rewrote a shipped file written fresh from the artifact
@@ -124,8 +106,8 @@ fn check_changed_shipped_file_deployed_then_failed_verify() {
         .stderr_has("build the change into the artifact")
         .run();
     assert_eq!(env.live(), Some(v1.clone()));
-    assert!(!release_dir(&env, &v2).exists());
-    assert_eq!(verify(&env, &v1)["clean"], true);
+    assert!(!env.release_dir(&v2).exists());
+    assert_eq!(env.verify(&v1).0["clean"], true);
 
     // Removing a shipped file is a change too; adding one is not.
     env.write("modify.sh", "rm index.html\n");
@@ -141,7 +123,7 @@ fn check_changed_shipped_file_deployed_then_failed_verify() {
     env.set_version("4.0.0");
     let (v4, artifact) = env.build();
     env.hoist().arg("deploy").arg(&artifact).run();
-    assert_eq!(verify(&env, &v4)["clean"], true);
+    assert_eq!(env.verify(&v4).0["clean"], true);
 }
 
 // Isolated checks: a write to a shipped file never reaches the live
@@ -192,7 +174,7 @@ fn isolated_check_never_wrote_live_inode() {
     env.set_version("3.0.0");
     let (v3, artifact) = env.build();
     env.hoist().arg("deploy").arg(&artifact).run();
-    let release = release_dir(&env, &v3);
+    let release = env.release_dir(&v3);
     assert_eq!(
         std::fs::read_to_string(release.join("cache/b")).unwrap(),
         "b\n"
@@ -202,7 +184,7 @@ fn isolated_check_never_wrote_live_inode() {
         PathBuf::from("cache/a")
     );
     assert!(!release.join("gen.txt").exists());
-    let verified = verify(&env, &v3);
+    let verified = env.verify(&v3).0;
     assert_eq!(verified["clean"], true, "{verified}");
     let leftovers: Vec<String> = std::fs::read_dir(env.site().join("releases"))
         .unwrap()
@@ -241,16 +223,16 @@ fn chmod_on_live_file_carried_into_next_release() {
             "1 file in `{v1}` no longer matched its manifest (`script/app.pl`)"
         ))
         .run();
-    let new_script = release_dir(&env, &v2).join("script/app.pl");
+    let new_script = env.release_dir(&v2).join("script/app.pl");
     assert_eq!(mode(&new_script), 0o555, "the new release keeps its +x");
     let inode = |path: &std::path::Path| std::fs::metadata(path).unwrap().ino();
     assert_ne!(
         inode(&new_script),
-        inode(&release_dir(&env, &v1).join("script/app.pl"))
+        inode(&env.release_dir(&v1).join("script/app.pl"))
     );
-    assert_eq!(verify(&env, &v2)["clean"], true);
+    assert_eq!(env.verify(&v2).0["clean"], true);
 
-    let damaged = verify(&env, &v1);
+    let damaged = env.verify(&v1).0;
     assert_eq!(damaged["clean"], false, "{damaged}");
     assert_eq!(
         damaged["mode"][0]["path"], "script/app.pl",
@@ -264,8 +246,8 @@ fn chmod_on_live_file_carried_into_next_release() {
         String::from_utf8_lossy(&shown.stdout)
     );
     env.hoist().args(["repair", &v1]).run();
-    assert_eq!(mode(&release_dir(&env, &v1).join("script/app.pl")), 0o555);
-    assert_eq!(verify(&env, &v1)["clean"], true);
+    assert_eq!(mode(&env.release_dir(&v1).join("script/app.pl")), 0o555);
+    assert_eq!(env.verify(&v1).0["clean"], true);
 }
 
 // Where no overlay can be mounted (here: a site path overlayfs cannot take,

@@ -23,23 +23,10 @@ shared = ["log/"]
 checks = ["mkdir -p cache && touch cache/x", "mkdir -p __pycache__ && echo bytecode > __pycache__/app.cpython-311.pyc"]
 "#;
 
-fn release_dir(env: &Env, id: &str) -> PathBuf {
-    env.site().join("releases").join(id)
-}
-
 fn verify(env: &Env, id: &str) -> Value {
-    let output = env
-        .hoist()
-        .args(["verify", "--json", "--release", id])
-        .output();
-    let json: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
-        panic!(
-            "verify printed no JSON ({error}): {}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
+    let (json, code) = env.verify(id);
     assert_eq!(
-        output.status.code(),
+        code,
         Some(if json["clean"] == true { 0 } else { 1 }),
         "{json}"
     );
@@ -86,7 +73,7 @@ fn checks_writing_into_release_made_verify_a_dead_end() {
 
     // Changed generated content is not what the checks left: it fails
     // verify, as generated, and `hoist repair` removes it.
-    util::tamper(&release_dir(&env, &v1).join("cache/x"));
+    util::tamper(&env.release_dir(&v1).join("cache/x"));
     let verified = verify(&env, &v1);
     assert_eq!(
         verified["changed_generated"],
@@ -102,7 +89,7 @@ fn checks_writing_into_release_made_verify_a_dead_end() {
     );
     assert_eq!(verify(&env, &v1)["clean"], true);
     // A damaged record vouches for nothing, and is no dead end either.
-    let record = release_dir(&env, &v1).join(".hoist-generated.json");
+    let record = env.release_dir(&v1).join(".hoist-generated.json");
     std::fs::set_permissions(&record, std::fs::Permissions::from_mode(0o644)).unwrap();
     std::fs::write(&record, "{not json").unwrap();
     let verified = verify(&env, &v1);
@@ -123,7 +110,7 @@ fn checks_writing_into_release_made_verify_a_dead_end() {
         pruned["removed"].as_array().unwrap().contains(&json!(v1)),
         "{pruned}"
     );
-    assert!(!release_dir(&env, &v1).exists());
+    assert!(!env.release_dir(&v1).exists());
     assert!(
         !env.site()
             .join("incoming")
@@ -159,14 +146,14 @@ fn tampered_live_file_spread_through_dedup() {
     assert_eq!(verify(&env, &v2)["clean"], true, "the new release is clean");
     assert_eq!(env.read_current("lib/app.txt"), "app code\n");
     let inode = |id: &str| {
-        std::fs::metadata(release_dir(&env, id).join("lib/app.txt"))
+        std::fs::metadata(env.release_dir(id).join("lib/app.txt"))
             .unwrap()
             .ino()
     };
     assert_ne!(inode(&v1), inode(&v2), "the damaged inode was not linked");
     // The unchanged, undamaged file was still linked.
     let index = |id: &str| {
-        std::fs::metadata(release_dir(&env, id).join("index.html"))
+        std::fs::metadata(env.release_dir(id).join("index.html"))
             .unwrap()
             .ino()
     };
@@ -178,11 +165,11 @@ fn tampered_live_file_spread_through_dedup() {
     assert_eq!(repaired["replaced"], json!(["lib/app.txt"]), "{repaired}");
     assert_eq!(repaired["clean"], true);
     assert_eq!(verify(&env, &v1)["clean"], true);
-    let file_mode = std::fs::metadata(release_dir(&env, &v1).join("lib/app.txt"))
+    let file_mode = std::fs::metadata(env.release_dir(&v1).join("lib/app.txt"))
         .unwrap()
         .permissions()
         .mode();
-    let dir_mode = std::fs::metadata(release_dir(&env, &v1).join("lib"))
+    let dir_mode = std::fs::metadata(env.release_dir(&v1).join("lib"))
         .unwrap()
         .permissions()
         .mode();
@@ -238,7 +225,7 @@ fn refusal_of_a_damaged_release_named_no_way_out() {
     let (v1, v1_artifact) = build_version(&env, "1.0.0");
     env.hoist().arg("deploy").arg(&v1_artifact).run();
     env.deploy_version("2.0.0");
-    util::tamper(&release_dir(&env, &v1).join("index.html"));
+    util::tamper(&env.release_dir(&v1).join("index.html"));
     // As for a release deployed before hoist kept artifacts: the redeploy
     // below keeps the one it was given, so `hoist repair` alone gets out.
     std::fs::remove_file(env.site().join("incoming").join(format!("{v1}.tar.zst"))).unwrap();

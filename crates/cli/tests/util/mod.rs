@@ -131,6 +131,26 @@ impl Env {
             .collect()
     }
 
+    /// `releases/<id>` of the site.
+    pub fn release_dir(&self, id: &str) -> PathBuf {
+        self.site().join("releases").join(id)
+    }
+
+    /// `hoist verify --json --release ID`: its report and exit code.
+    pub fn verify(&self, id: &str) -> (Value, Option<i32>) {
+        let output = self
+            .hoist()
+            .args(["verify", "--json", "--release", id])
+            .output();
+        let json = serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
+            panic!(
+                "verify printed no JSON ({error}): {}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+        (json, output.status.code())
+    }
+
     pub fn status(&self) -> Value {
         self.hoist().args(["status", "--json"]).run_json()
     }
