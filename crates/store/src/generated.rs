@@ -9,7 +9,7 @@
 //! then checks shipped files strictly against the manifest and generated
 //! ones against this record.
 
-use crate::hash::hash_reader;
+use crate::hash::hash_at;
 use crate::{is_metadata, EntryKind, Manifest, StoreError};
 use hoist_beneath::{Dir, Kind};
 use serde::{Deserialize, Serialize};
@@ -213,13 +213,4 @@ impl GeneratedEntry {
             target: None,
         }
     }
-}
-
-/// (size, digest) of the regular file at `relative`, reached through no symlink.
-fn hash_at(tree: &Dir, relative: &Path) -> Result<(u64, String), StoreError> {
-    let path = tree.path().join(relative);
-    let mut file = tree
-        .open_file(relative)
-        .map_err(StoreError::io("cannot open", &path))?;
-    hash_reader(&mut file).map_err(StoreError::io("cannot read", &path))
 }

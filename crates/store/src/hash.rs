@@ -28,3 +28,16 @@ pub(crate) fn copy_hashing(
 pub(crate) fn hash_reader(reader: &mut impl Read) -> io::Result<(u64, String)> {
     copy_hashing(reader, &mut io::sink())
 }
+
+/// Size and BLAKE3 of the file at `relative` beneath `tree`, opened
+/// through no symlink.
+pub(crate) fn hash_at(
+    tree: &hoist_beneath::Dir,
+    relative: &std::path::Path,
+) -> Result<(u64, String), crate::StoreError> {
+    let path = tree.path().join(relative);
+    let mut file = tree
+        .open_file(relative)
+        .map_err(crate::StoreError::io("cannot open", &path))?;
+    hash_reader(&mut file).map_err(crate::StoreError::io("cannot read", &path))
+}

@@ -1,7 +1,7 @@
 //! Comparing a release tree on disk with its manifest, and with the
 //! record of what its own checks and tests generated.
 
-use crate::hash::hash_reader;
+use crate::hash::hash_at;
 use crate::{is_metadata, release_mode, EntryKind, Generated, Manifest, StoreError};
 use hoist_beneath::{Dir, Kind};
 use serde::Serialize;
@@ -130,15 +130,9 @@ pub fn verify_tree(
                         == entry.target
             }
             EntryKind::File => {
-                let bytes_match = metadata.is_file() && metadata.len() == entry.size && {
-                    let path = root.join(relative);
-                    let mut file = tree
-                        .open_file(relative)
-                        .map_err(StoreError::io("cannot open", &path))?;
-                    let (_, digest) =
-                        hash_reader(&mut file).map_err(StoreError::io("cannot read", &path))?;
-                    entry.blake3.as_deref() == Some(digest.as_str())
-                };
+                let bytes_match = metadata.is_file()
+                    && metadata.len() == entry.size
+                    && entry.blake3.as_deref() == Some(hash_at(&tree, relative)?.1.as_str());
                 let (mode, shipped) = (
                     metadata.permissions().mode() & 0o7777,
                     release_mode(entry.mode),
@@ -206,9 +200,7 @@ pub fn file_matches(tree: &Dir, entry: &crate::Entry) -> bool {
             && metadata.permissions().mode() & 0o7777 == release_mode(entry.mode)
     });
     is_shipped_file
-        && tree.open_file(relative).is_ok_and(|mut file| {
-            hash_reader(&mut file).is_ok_and(|(size, digest)| {
-                size == entry.size && entry.blake3.as_deref() == Some(digest.as_str())
-            })
+        && hash_at(tree, relative).is_ok_and(|(size, digest)| {
+            size == entry.size && entry.blake3.as_deref() == Some(digest.as_str())
         })
 }
