@@ -3,7 +3,6 @@
 
 mod util;
 
-use std::os::unix::process::ExitStatusExt;
 use util::{Env, HealthServer};
 
 const BEFORE_SWITCH: &[&str] = &[
@@ -39,17 +38,7 @@ fn deploy_killed_at_every_step_recovers() {
         let v1 = env.deploy_version("1.0.0");
         env.set_version("2.0.0");
         let (v2, artifact) = env.build();
-        let status = env
-            .hoist()
-            .arg("deploy")
-            .arg(&artifact)
-            .env("HOIST_FAULT_KILL_AT", step)
-            .status();
-        assert_eq!(
-            status.signal(),
-            Some(9),
-            "deploy was not killed at `{step}`"
-        );
+        env.kill_at(&["deploy", artifact.to_str().unwrap()], step);
 
         // `switch` is journaled before the rename, so a kill there leaves v1 live.
         let switched = AFTER_SWITCH.contains(step);
@@ -127,16 +116,7 @@ fn rollback_killed_at_every_step_recovers() {
         let env = env_with_everything(&health);
         let v1 = env.deploy_version("1.0.0");
         let v2 = env.deploy_version("2.0.0");
-        let status = env
-            .hoist()
-            .arg("rollback")
-            .env("HOIST_FAULT_KILL_AT", step)
-            .status();
-        assert_eq!(
-            status.signal(),
-            Some(9),
-            "rollback was not killed at `{step}`"
-        );
+        env.kill_at(&["rollback"], step);
         let switched = step != "switch";
         assert_serving(&env, if switched { &v1 } else { &v2 });
         let recovered = env.hoist().args(["recover", "--json"]).run_json();

@@ -7,7 +7,6 @@ mod util;
 
 use hoist_site::{Op, Step};
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::ExitStatusExt;
 use util::agent_process::{agent_config, free_port, AgentProcess};
 use util::http::get;
 use util::{Env, HealthServer};
@@ -106,21 +105,6 @@ fn every_step_has_a_crash_scenario() {
     );
 }
 
-/// Runs `hoist <args>` with a SIGKILL at `step`; panics unless it died there.
-fn kill_at(env: &Env, args: &[&str], step: Step) {
-    let status = env
-        .hoist()
-        .args(args)
-        .env("HOIST_FAULT_KILL_AT", step.as_str())
-        .status();
-    assert_eq!(
-        status.signal(),
-        Some(9),
-        "`hoist {}` was not killed at `{step}`",
-        args.join(" ")
-    );
-}
-
 /// `hoist recover --json`, checked to leave no journal and a clean live release.
 fn recover(env: &Env, step: Step) -> serde_json::Value {
     assert_eq!(
@@ -148,7 +132,7 @@ fn migrations_killed_at_every_step_recover() {
         );
         env.set_version("2.0.0");
         let (v2, artifact) = env.build();
-        kill_at(&env, &["deploy", artifact.to_str().unwrap()], step);
+        env.kill_at(&["deploy", artifact.to_str().unwrap()], step.as_str());
         let recovered = recover(&env, step);
         if step == Step::Migrate {
             // Killed before the switch: v1 stays, and so does its schema.
@@ -180,7 +164,7 @@ fn rollback_with_db_killed_while_undoing_finishes_the_rollback() {
     env.write("migrations/0002_b.up.sql", "CREATE TABLE b (id INTEGER);\n");
     env.write("migrations/0002_b.down.sql", "DROP TABLE b;\n");
     env.deploy_version("2.0.0");
-    kill_at(&env, &["rollback", "--with-db"], Step::MigrateDown);
+    env.kill_at(&["rollback", "--with-db"], Step::MigrateDown.as_str());
     let recovered = recover(&env, Step::MigrateDown);
     // Once the schema started going back, the rollback is finished.
     assert_eq!(recovered["action"], "finished");
@@ -207,10 +191,9 @@ fn killed_while_switching_back_recovers_the_old_release() {
     env.hoist().args(["init", "--site", "--force"]).run();
     env.set_version("2.0.0");
     let (v2, artifact) = env.build();
-    kill_at(
-        &env,
+    env.kill_at(
         &["deploy", artifact.to_str().unwrap()],
-        Step::SwitchBack,
+        Step::SwitchBack.as_str(),
     );
     let recovered = recover(&env, Step::SwitchBack);
     assert_eq!(recovered["action"], "finished");
@@ -229,7 +212,7 @@ fn prune_killed_while_removing_recovers() {
         env.deploy_version(version);
     }
     let live = env.live();
-    kill_at(&env, &["prune", "--keep", "1"], Step::Prune);
+    env.kill_at(&["prune", "--keep", "1"], Step::Prune.as_str());
     let recovered = recover(&env, Step::Prune);
     assert_eq!(recovered["action"], "cleaned-up");
     assert_eq!(env.live(), live);
@@ -249,7 +232,7 @@ fn repair_killed_while_restoring_finishes_it() {
     let file = env.site().join("current/lib/app.txt");
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
     std::fs::write(&file, "planted\n").unwrap();
-    kill_at(&env, &["repair"], Step::Repair);
+    env.kill_at(&["repair"], Step::Repair.as_str());
     // `recover` checks that the live release verifies clean afterwards.
     let recovered = recover(&env, Step::Repair);
     assert_eq!(recovered["action"], "finished");
@@ -271,7 +254,10 @@ fn agent_operations_killed_at_every_step_recover() {
     let artifact = artifact.to_str().unwrap();
 
     // `--pause`, killed while requests are held: recovery releases them.
-    kill_at(&env, &["deploy", "--pause", "30s", artifact], Step::Migrate);
+    env.kill_at(
+        &["deploy", "--pause", "30s", artifact],
+        Step::Migrate.as_str(),
+    );
     assert!(
         !env.status()["agent"]["pause"].is_null(),
         "the agent holds requests for the killed deploy"
@@ -285,13 +271,16 @@ fn agent_operations_killed_at_every_step_recover() {
     assert_eq!((env.live(), get(port, "/").0), (Some(v1.clone()), 200));
 
     // Killed as the pause begins.
-    kill_at(&env, &["deploy", "--pause", "30s", artifact], Step::Pause);
+    env.kill_at(
+        &["deploy", "--pause", "30s", artifact],
+        Step::Pause.as_str(),
+    );
     recover(&env, Step::Pause);
     assert!(env.status()["agent"]["pause"].is_null());
     assert_eq!(env.live(), Some(v1.clone()));
 
     // `--hold`, killed while the candidate starts: recovery stops it.
-    kill_at(&env, &["deploy", "--hold", artifact], Step::Hold);
+    env.kill_at(&["deploy", "--hold", artifact], Step::Hold.as_str());
     recover(&env, Step::Hold);
     assert!(
         env.status()["agent"]["candidate"].is_null(),
@@ -300,7 +289,7 @@ fn agent_operations_killed_at_every_step_recover() {
     assert_eq!(env.live(), Some(v1));
 
     // Killed as the agent switches: whatever the agent did, recovery agrees with it.
-    kill_at(&env, &["deploy", artifact], Step::Switch);
+    env.kill_at(&["deploy", artifact], Step::Switch.as_str());
     let recovered = recover(&env, Step::Switch);
     let live = env.live().unwrap();
     assert_eq!(
@@ -314,7 +303,7 @@ fn agent_operations_killed_at_every_step_recover() {
 
     // `restart`, killed as the agent swaps in a fresh process: recorded as
     // interrupted, the same release serves.
-    kill_at(&env, &["restart"], Step::Switch);
+    env.kill_at(&["restart"], Step::Switch.as_str());
     recover(&env, Step::Switch);
     assert_eq!((env.live(), get(port, "/").0), (Some(v2.clone()), 200));
 
@@ -325,7 +314,7 @@ fn agent_operations_killed_at_every_step_recover() {
         .args(["deploy", "-q", "--hold"])
         .arg(&held)
         .run();
-    kill_at(&env, &["promote"], Step::Switch);
+    env.kill_at(&["promote"], Step::Switch.as_str());
     recover(&env, Step::Switch);
     let live = env.live().unwrap();
     assert!(live == v2 || live == v3, "{live}");
@@ -338,7 +327,7 @@ fn agent_operations_killed_at_every_step_recover() {
         .args(["deploy", "-q", "--hold"])
         .arg(&held)
         .run();
-    kill_at(&env, &["abort"], Step::Hold);
+    env.kill_at(&["abort"], Step::Hold.as_str());
     recover(&env, Step::Hold);
     assert!(env.status()["agent"]["candidate"].is_null());
     assert_eq!(env.live(), Some(live));

@@ -6,7 +6,6 @@
 
 mod util;
 
-use std::os::unix::process::ExitStatusExt;
 use util::agent_process::{agent_config, agent_config_with, free_port, AgentProcess};
 use util::http::{get, header};
 use util::Env;
@@ -128,12 +127,7 @@ fn data_roll_told_to_agent_outside_journal() {
     assert_eq!(header(&headers, "x-hoist-data"), Some(v1.as_str()));
 
     let v2 = load(&env, "v2");
-    let killed = env
-        .hoist()
-        .args(["data", "roll"])
-        .env("HOIST_FAULT_KILL_AT", "reload")
-        .status();
-    assert_eq!(killed.signal(), Some(9), "not killed at `reload`: {killed}");
+    env.kill_at(&["data", "roll"], "reload");
     // The pointer moved; the agent was not told: responses still name v1.
     assert_eq!(live_data(&env).as_deref(), Some(v2.as_str()));
     let (_, headers, _) = get(port, "/data");
@@ -212,12 +206,7 @@ fn a_data_roll_killed_at_each_step_is_recovered() {
     let _agent = AgentProcess::start(&env);
     for (round, step) in ["data", "reload"].into_iter().enumerate() {
         let next = load(&env, &format!("v{}", round + 1));
-        let killed = env
-            .hoist()
-            .args(["data", "roll"])
-            .env("HOIST_FAULT_KILL_AT", step)
-            .status();
-        assert_eq!(killed.signal(), Some(9), "not killed at `{step}`");
+        env.kill_at(&["data", "roll"], step);
         assert_eq!(env.status()["pending"]["step"], step);
         env.hoist().args(["recover", "-q"]).run();
         // Killed before the pointer moved, the old data stays; after, the new one is finished.

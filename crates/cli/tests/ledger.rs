@@ -5,7 +5,6 @@
 mod util;
 
 use serde_json::Value;
-use std::os::unix::process::ExitStatusExt;
 use util::agent_process::{agent_config, free_port, AgentProcess};
 use util::Env;
 
@@ -299,13 +298,7 @@ fn history_walks_whole_lifecycle() {
     env.hoist().args(["prune", "-q", "--keep", "3"]).run();
     // Killed while unpacking, then recovered: interrupted, aimed at v6.
     let (v6, artifact) = build(&env, "6", None);
-    let killed = env
-        .hoist()
-        .args(["deploy", "-q"])
-        .arg(&artifact)
-        .env("HOIST_FAULT_KILL_AT", "unpack")
-        .status();
-    assert_eq!(killed.signal(), Some(9));
+    env.kill_at(&["deploy", "-q", artifact.to_str().unwrap()], "unpack");
     env.hoist().args(["recover", "-q"]).run();
     assert_eq!(env.live().as_deref(), Some(v4.as_str()));
 

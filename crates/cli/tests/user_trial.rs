@@ -4,7 +4,6 @@
 
 mod util;
 
-use std::os::unix::process::ExitStatusExt;
 use util::Env;
 
 /// The newest ledger row of `op`.
@@ -34,13 +33,7 @@ fn recover_left_migration_applied_under_older_code() {
     );
     env.set_version("0.941");
     let (v2, artifact) = env.build();
-    let status = env
-        .hoist()
-        .arg("deploy")
-        .arg(&artifact)
-        .env("HOIST_FAULT_KILL_AT", "switch")
-        .status();
-    assert_eq!(status.signal(), Some(9), "killed at `switch`");
+    env.kill_at(&["deploy", artifact.to_str().unwrap()], "switch");
     assert_eq!(env.applied().len(), 3, "0003 ran before the kill");
     let recovered = env.hoist().args(["recover", "--json"]).run_json();
     assert_eq!(recovered["action"], "cleaned-up", "{recovered}");
@@ -72,13 +65,7 @@ fn recover_kept_undoable_migration_without_saying_so() {
     env.write("migrations/0002_b.up.sql", "CREATE TABLE b (id INTEGER);\n");
     env.set_version("2.0");
     let (v2, artifact) = env.build();
-    let status = env
-        .hoist()
-        .arg("deploy")
-        .arg(&artifact)
-        .env("HOIST_FAULT_KILL_AT", "switch")
-        .status();
-    assert_eq!(status.signal(), Some(9));
+    env.kill_at(&["deploy", artifact.to_str().unwrap()], "switch");
     let recovered = env.hoist().args(["recover", "--json"]).run_json();
     assert_eq!(env.live(), Some(v1));
     let warning = recovered["warning"].as_str().unwrap_or_default();
@@ -342,13 +329,7 @@ fn recover_left_postgres_migration_applied_under_older_code() {
     );
     env.set_version("0.941");
     let (_, artifact) = env.build();
-    let status = env
-        .hoist()
-        .arg("deploy")
-        .arg(&artifact)
-        .env("HOIST_FAULT_KILL_AT", "switch")
-        .status();
-    assert_eq!(status.signal(), Some(9), "killed at `switch`");
+    env.kill_at(&["deploy", artifact.to_str().unwrap()], "switch");
     env.hoist().args(["recover", "-q"]).run();
     assert_eq!(env.live(), Some(v1));
     assert_eq!(env.applied(), ["0001_items"]);

@@ -131,6 +131,23 @@ impl Env {
             .collect()
     }
 
+    /// Runs `hoist ARGS` with a SIGKILL at the journal step `step`
+    /// (`HOIST_FAULT_KILL_AT`); panics unless it died there.
+    pub fn kill_at(&self, args: &[&str], step: &str) {
+        use std::os::unix::process::ExitStatusExt as _;
+        let status = self
+            .hoist()
+            .args(args)
+            .env("HOIST_FAULT_KILL_AT", step)
+            .status();
+        assert_eq!(
+            status.signal(),
+            Some(9),
+            "`hoist {}` was not killed at `{step}`",
+            args.join(" ")
+        );
+    }
+
     /// `releases/<id>` of the site.
     pub fn release_dir(&self, id: &str) -> PathBuf {
         self.site().join("releases").join(id)
