@@ -103,24 +103,13 @@ pub fn db_migrate(
     phase: Option<Phase>,
     dry_run: bool,
 ) -> Result<RunReport, DeployError> {
-    let started = jiff::Timestamp::now();
-    let result = (|| {
-        let mut driver = schema.target.open()?;
-        let migrations = schema.migrations()?;
-        let options = schema.options(context, dry_run);
-        Ok(hoist_db::migrate(
-            driver.as_mut(),
-            &migrations,
-            to,
-            phase,
-            &options,
-        )?)
-    })();
-    if result.as_ref().is_ok_and(|report| report.backup.is_some()) {
-        prune_backups(context, schema.keep_backups);
-    }
-    record_run(context, "db-migrate", started, dry_run, &result)?;
-    result
+    run_recorded(
+        context,
+        schema,
+        "db-migrate",
+        dry_run,
+        |driver, migrations, options| hoist_db::migrate(driver, migrations, to, phase, options),
+    )
 }
 
 /// `hoist db rollback`, or the downs of `rollback --with-db`.
@@ -130,22 +119,40 @@ pub fn db_rollback(
     undo: &Undo,
     dry_run: bool,
 ) -> Result<RunReport, DeployError> {
+    run_recorded(
+        context,
+        schema,
+        "db-rollback",
+        dry_run,
+        |driver, migrations, options| hoist_db::rollback(driver, migrations, undo, options),
+    )
+}
+
+/// Runs a migrate or rollback against `schema`'s database with its
+/// migrations, prunes backups past `keep_backups` when it took one, and
+/// records it in the ledger as `op` (whatever the outcome).
+fn run_recorded(
+    context: &Context,
+    schema: &Schema,
+    op: &str,
+    dry_run: bool,
+    run: impl FnOnce(
+        &mut dyn hoist_db::Driver,
+        &[Migration],
+        &RunOptions,
+    ) -> Result<RunReport, hoist_db::DbError>,
+) -> Result<RunReport, DeployError> {
     let started = jiff::Timestamp::now();
     let result = (|| {
         let mut driver = schema.target.open()?;
         let migrations = schema.migrations()?;
         let options = schema.options(context, dry_run);
-        Ok(hoist_db::rollback(
-            driver.as_mut(),
-            &migrations,
-            undo,
-            &options,
-        )?)
+        Ok(run(driver.as_mut(), &migrations, &options)?)
     })();
     if result.as_ref().is_ok_and(|report| report.backup.is_some()) {
         prune_backups(context, schema.keep_backups);
     }
-    record_run(context, "db-rollback", started, dry_run, &result)?;
+    record_run(context, op, started, dry_run, &result)?;
     result
 }
 
