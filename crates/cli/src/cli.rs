@@ -42,4 +42,8 @@ pub struct Global {
     /// Print only errors and the result.
     #[arg(long, short = 'q', global = true)]
     pub quiet: bool,
+    /// The fleet operation this command is one host's part of; set by
+    /// `hoist deploy --stage` on each host it drives, never by hand.
+    #[arg(long, global = true, hide = true, value_name = "ID")]
+    pub fleet_op: Option<String>,
 }

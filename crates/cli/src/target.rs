@@ -46,8 +46,9 @@ pub fn root(global: &Global, config: Option<&(Config, PathBuf)>) -> anyhow::Resu
 pub fn open(global: &Global) -> anyhow::Result<(hoist_deploy::Context, Option<Config>)> {
     let config = config(global)?;
     let root = root(global, config.as_ref())?;
-    let context = hoist_deploy::Context::open(&root)
+    let mut context = hoist_deploy::Context::open(&root)
         .with_context(|| format!("cannot open site `{}`", root.display()))?;
+    context.join_fleet_op(global.fleet_op.clone());
     Ok((
         context,
         crate::site::overlay(&root, config, crate::site::Use::Command)?,

@@ -21,6 +21,7 @@ mod schedule;
 mod schema;
 mod site;
 mod site_file;
+mod stages;
 mod template;
 mod vars;
 
@@ -33,6 +34,7 @@ pub use schema::{
 };
 pub use site::{SiteConfig, HOST_KEYS, SITE_FILE};
 pub use site_file::SITE_TEMPLATE;
+pub use stages::{Balancer, BalancerKind, KnownHosts, Stage, Wave};
 pub use template::TEMPLATE;
 pub use vars::{expand, parse_env_file, MissingVariable};
 

@@ -32,6 +32,9 @@ pub struct Config {
     /// Data versions: how the app is told about a roll.
     #[serde(default)]
     pub data: crate::Data,
+    /// `[stages.NAME]`: the hosts `hoist deploy --stage NAME` drives.
+    #[serde(default)]
+    pub stages: std::collections::BTreeMap<String, crate::Stage>,
     /// The file and text it was parsed from, so its host sections can be
     /// stored as written (`$NAME` unexpanded) in `site.toml`.
     #[serde(skip)]
@@ -514,6 +517,7 @@ impl Config {
             maintenance: MaintenanceConfig::default(),
             database: None,
             data: crate::Data::default(),
+            stages: Default::default(),
             origin: None,
         }
     }
@@ -544,6 +548,17 @@ impl Config {
             }
         }
         crate::limits::check(self, path)?;
+        for (name, stage) in &self.stages {
+            if !is_name(name) {
+                return Err(invalid(
+                    "stages",
+                    format!("stage `{name}` must be letters, digits, `.`, `_` or `-`"),
+                ));
+            }
+            if let Some((key, problem)) = stage.problems().into_iter().next() {
+                return Err(invalid(&format!("stages.{name}.{key}"), problem));
+            }
+        }
         for entry in &self.deploy.shared {
             let relative = Path::new(entry.trim_end_matches('/'));
             let inside = relative

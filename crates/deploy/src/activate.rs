@@ -40,6 +40,7 @@ pub(crate) fn event(record: &JournalRecord, outcome: Outcome, detail: Option<Str
         started_at: record.started_at,
         finished_at,
         duration_ms: duration,
+        fleet_op: None,
     }
 }
 

@@ -57,6 +57,10 @@ pub struct Context {
     /// `hoist deploy --allow-fewer-tests`: the test gate takes fewer tests
     /// than the last deploy counted (still at least `min_tests`).
     pub allow_fewer_tests: bool,
+    /// The fleet operation this command is one host's part of
+    /// (`--fleet-op`, set by `hoist deploy --stage`): the host's fleet
+    /// lock lets it through, and its ledger rows carry the id.
+    pub fleet_op: Option<String>,
 }
 
 impl Context {
@@ -89,7 +93,14 @@ impl Context {
             ledger_problem,
             agent: None,
             allow_fewer_tests: false,
+            fleet_op: None,
         })
+    }
+
+    /// Makes this command one host's part of fleet operation `op`.
+    pub fn join_fleet_op(&mut self, op: Option<String>) {
+        self.ledger.set_fleet_op(op.clone());
+        self.fleet_op = op;
     }
 
     /// Opens an existing site for a command that only reads: nothing is
@@ -104,6 +115,7 @@ impl Context {
             ledger_problem: None,
             agent: None,
             allow_fewer_tests: false,
+            fleet_op: None,
         })
     }
 
@@ -130,6 +142,8 @@ impl Context {
         reporter: &dyn Reporter,
     ) -> Result<DeployLock, DeployError> {
         let (lock, stale) = DeployLock::acquire(&self.site, command)?;
+        // While a fleet operation holds this host, only its own commands run.
+        hoist_site::FleetLock::refuse_unless(&self.site, self.fleet_op.as_deref())?;
         if let Some(stale) = stale {
             reporter.warn(&format!(
                 "took over a stale lock left by {stale}, whose process is gone"

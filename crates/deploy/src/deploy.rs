@@ -10,6 +10,7 @@ use crate::stage::{same_content, stage};
 use crate::switch::{self, Plan, SchemaChange};
 use crate::{Context, DeployError, Reporter};
 use hoist_config::{Config, Deploy};
+use hoist_ledger::{Outcome, Write};
 use hoist_site::{Journal, Op};
 use hoist_store::Artifact;
 use serde::Serialize;
@@ -33,6 +34,9 @@ pub struct DeployRequest {
     /// the same switch, before the code: a release and the data it needs go
     /// live together.
     pub with_data: Option<String>,
+    /// Stage only: leave the release ready on disk, switch nothing (the
+    /// first phase of a fleet deploy on each host).
+    pub stage_only: bool,
 }
 
 /// What a deploy did.
@@ -46,7 +50,7 @@ pub struct DeployReport {
     pub live: Option<String>,
     /// The held candidate (`deploy --hold`), which only test traffic reaches.
     pub candidate: Option<String>,
-    /// `deployed`, `held` or `already-live`.
+    /// `deployed`, `held`, `staged` or `already-live`.
     pub outcome: &'static str,
     /// Files written from the artifact.
     pub files_written: u64,
@@ -75,7 +79,13 @@ pub fn deploy(
     request: &DeployRequest,
     reporter: &dyn Reporter,
 ) -> Result<DeployReport, DeployError> {
-    let op = if request.hold { Op::Hold } else { Op::Deploy };
+    let op = if request.hold {
+        Op::Hold
+    } else if request.stage_only {
+        Op::Stage
+    } else {
+        Op::Deploy
+    };
     let mut attempt = Attempt::new(context, op, None, request.reason.clone());
     let result = deploy_as(context, request, op, reporter, &mut attempt);
     attempt.settle(context, result, reporter)
@@ -181,6 +191,18 @@ fn deploy_as(
                 .clone()
                 .unwrap_or_else(|| error.to_string()),
         });
+    }
+    if request.stage_only {
+        let detail = summary(&report, last_tests);
+        let event = crate::activate::event(journal.record(), Outcome::Ok, Some(detail));
+        context.record(&Write::Event { event }, reporter);
+        crate::activate::journal_done(context, &mut journal)?;
+        adopted.keep();
+        lock.release()?;
+        report.outcome = "staged";
+        report.live = live;
+        report.duration_ms = started.elapsed().as_millis() as u64;
+        return Ok(report);
     }
     let plan = match plan(context, &id, request, staged.settings) {
         Ok(plan) => Plan {

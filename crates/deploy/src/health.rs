@@ -74,6 +74,12 @@ pub(crate) fn wait_healthy(
     })
 }
 
+/// One health probe of `url` (a fleet's watch, between waves): `Ok` once
+/// it answers 2xx within `within`, else why not.
+pub fn probe(url: &str, within: Duration) -> Result<(), String> {
+    wait_healthy(url, within, &|_| Judged::Accept(None)).map(|_| ())
+}
+
 /// A refused connection in words (the client's chain reads "client error
 /// (Connect): tcp connect error: Connection refused (os error 111)").
 fn connect_failure(uri: &hyper::Uri, error: &(dyn std::error::Error + 'static)) -> String {

@@ -73,6 +73,7 @@ pub use data_roll::{data_roll, DataRollReport, DataRollRequest};
 pub use data_tie::RollbackData;
 pub use deploy::{deploy, DeployReport, DeployRequest};
 pub use error::DeployError;
+pub use health::probe as probe_health;
 pub use isolate::{enter as enter_isolation, SUBCOMMAND as ISOLATED_CHECK};
 pub use prune::{prune, PruneReport};
 pub use recover::{recover, RecoverReport};

@@ -151,7 +151,7 @@ fn resume(
             return crate::data_roll::recover(context, journal, reporter)
         }
         Op::Repair => return crate::repair::recover(context, journal, config, reporter),
-        Op::Deploy | Op::Hold | Op::Promote | Op::Rollback | Op::AutoRollback => {}
+        Op::Deploy | Op::Stage | Op::Hold | Op::Promote | Op::Rollback | Op::AutoRollback => {}
     }
     match record.step.on_crash() {
         OnCrash::Undo => return undone(journal),

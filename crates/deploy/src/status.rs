@@ -24,6 +24,8 @@ pub struct Status {
     pub pending: Option<JournalRecord>,
     /// The current lock holder, if an operation is running.
     pub locked_by: Option<LockHolder>,
+    /// The fleet operation holding this host (`hoist deploy --stage`), if any.
+    pub fleet_locked_by: Option<LockHolder>,
     /// The newest operation that changed what runs (deploy, hold, promote,
     /// abort, rollback, restart, the agent's own); db, data and traffic
     /// events, and attempts that changed nothing, are in `hoist history`.
@@ -111,6 +113,7 @@ pub fn status(context: &Context) -> Result<Status, DeployError> {
         live,
         pending,
         locked_by,
+        fleet_locked_by: hoist_site::FleetLock::holder(&context.site)?,
         last_event,
         ledger_problem,
     })

@@ -43,6 +43,10 @@ pub struct Event {
     pub finished_at: jiff::Timestamp,
     /// How long it took.
     pub duration_ms: u64,
+    /// The fleet operation it was part of (`hoist deploy --stage`): every
+    /// host's row of one fleet deploy, rollback or roll carries the same id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet_op: Option<String>,
 }
 
 impl Event {
@@ -74,6 +78,7 @@ impl Event {
             started_at: now,
             finished_at: now,
             duration_ms: 0,
+            fleet_op: None,
         }
     }
 
@@ -101,6 +106,7 @@ impl Event {
             started_at: parse_time(row.get("started_at")?),
             finished_at: parse_time(row.get("finished_at")?),
             duration_ms: duration.max(0) as u64,
+            fleet_op: row.get("fleet_op").unwrap_or(None),
         })
     }
 }
@@ -112,7 +118,7 @@ pub(crate) fn parse_time(text: String) -> jiff::Timestamp {
 impl Ledger {
     /// Appends `event`; a second record with the same `op_id` is ignored.
     pub fn record(&self, event: &Event) -> Result<(), LedgerError> {
-        insert_event(&self.conn, event).map_err(self.wrap())
+        insert_event(&self.conn, &self.tagged(event)).map_err(self.wrap())
     }
 
     /// Whether an operation was already recorded (recovery checks this).
@@ -181,8 +187,8 @@ pub(crate) fn insert_event(conn: &rusqlite::Connection, event: &Event) -> rusqli
     let migrations = (!event.migrations.is_empty())
         .then(|| serde_json::to_string(&event.migrations).unwrap_or_default());
     conn.execute(
-        "INSERT OR IGNORE INTO events (op_id, op, release, from_release, to_release, outcome, reason, detail, user, host, started_at, finished_at, duration_ms, candidate, migrations)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+        "INSERT OR IGNORE INTO events (op_id, op, release, from_release, to_release, outcome, reason, detail, user, host, started_at, finished_at, duration_ms, candidate, migrations, fleet_op)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
         params![
             event.op_id,
             event.op,
@@ -199,6 +205,7 @@ pub(crate) fn insert_event(conn: &rusqlite::Connection, event: &Event) -> rusqli
             event.duration_ms as i64,
             event.candidate,
             migrations,
+            event.fleet_op,
         ],
     )
     .map(|_| ())

@@ -56,6 +56,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Ledger {
     conn: rusqlite::Connection,
     path: PathBuf,
+    /// Set for a command run as one host's part of a fleet operation:
+    /// every event it records carries this id ([`Ledger::set_fleet_op`]).
+    fleet_op: Option<String>,
 }
 
 impl Ledger {
@@ -81,6 +84,7 @@ impl Ledger {
         let ledger = Ledger {
             conn,
             path: path.to_owned(),
+            fleet_op: None,
         };
         schema::migrate(&ledger.conn).map_err(wrap)?;
         Ok(ledger)
@@ -96,6 +100,7 @@ impl Ledger {
             return Ok(Ledger {
                 conn,
                 path: path.to_owned(),
+                fleet_op: None,
             });
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -116,6 +121,7 @@ impl Ledger {
         Ok(Ledger {
             conn,
             path: path.to_owned(),
+            fleet_op: None,
         })
     }
 
@@ -130,6 +136,25 @@ impl Ledger {
         Ledger {
             conn,
             path: path.to_owned(),
+            fleet_op: None,
+        }
+    }
+
+    /// Tags every event recorded from now on with the fleet operation
+    /// `op` (one host's part of `hoist deploy --stage`), so the hosts'
+    /// ledgers can be merged by it. An event that names its own keeps it.
+    pub fn set_fleet_op(&mut self, op: Option<String>) {
+        self.fleet_op = op;
+    }
+
+    /// `event` with this ledger's fleet operation filled in.
+    pub(crate) fn tagged<'a>(&self, event: &'a Event) -> std::borrow::Cow<'a, Event> {
+        match (&self.fleet_op, &event.fleet_op) {
+            (Some(op), None) => std::borrow::Cow::Owned(Event {
+                fleet_op: Some(op.clone()),
+                ..event.clone()
+            }),
+            _ => std::borrow::Cow::Borrowed(event),
         }
     }
 

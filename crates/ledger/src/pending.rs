@@ -69,7 +69,7 @@ pub fn pending_path(ledger: &Path) -> PathBuf {
 impl Ledger {
     /// Applies `write` to the ledger.
     pub fn write(&self, write: &Write) -> Result<(), LedgerError> {
-        match write {
+        match &*self.tagged_write(write) {
             Write::Event { event } => self.record(event),
             Write::Switch { event, live, left } => self.record_switch(&Switch {
                 event,
@@ -87,6 +87,30 @@ impl Ledger {
         }
     }
 
+    /// `write` with its event tagged by this ledger's fleet operation.
+    fn tagged_write<'a>(&self, write: &'a Write) -> std::borrow::Cow<'a, Write> {
+        use std::borrow::Cow;
+        if self.fleet_op.is_none() {
+            return Cow::Borrowed(write);
+        }
+        let tag = |event: &Event| match self.tagged(event) {
+            Cow::Owned(event) => Some(event),
+            Cow::Borrowed(_) => None,
+        };
+        let mut owned = write.clone();
+        let changed = match &mut owned {
+            Write::Event { event } | Write::Switch { event, .. } | Write::Failure { event, .. } => {
+                tag(event).map(|tagged| *event = tagged).is_some()
+            }
+            Write::Release { .. } => false,
+        };
+        if changed {
+            Cow::Owned(owned)
+        } else {
+            Cow::Borrowed(write)
+        }
+    }
+
     /// Applies `write`, or sets it aside in the pending file when the
     /// ledger cannot take it. Errors only if neither worked.
     pub fn write_or_defer(&self, write: &Write) -> Result<Written, LedgerError> {
@@ -95,7 +119,7 @@ impl Ledger {
             Err(error) => error.to_string(),
         };
         let pending = pending_path(&self.path);
-        match append(&pending, write) {
+        match append(&pending, &self.tagged_write(write)) {
             Ok(()) => Ok(Written::Deferred { problem, pending }),
             Err(source) => Err(LedgerError::NotRecorded {
                 path: self.path.clone(),

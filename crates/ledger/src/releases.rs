@@ -290,6 +290,7 @@ mod tests {
             started_at: now,
             finished_at: now,
             duration_ms: 3,
+            fleet_op: None,
         }
     }
 

@@ -43,6 +43,8 @@ CREATE TABLE releases (
     // The held candidate of a hold, canary, promote or abort, and the
     // migrations an operation ran (a JSON array); NULL in older rows.
     "ALTER TABLE events ADD COLUMN candidate TEXT; ALTER TABLE events ADD COLUMN migrations TEXT;",
+    // The fleet operation a host's row belongs to (`hoist deploy --stage`).
+    "ALTER TABLE events ADD COLUMN fleet_op TEXT;",
 ];
 
 pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {

@@ -94,6 +94,10 @@ impl Site {
     pub fn lock_path(&self) -> PathBuf {
         self.root.join("deploy.lock")
     }
+    /// The fleet lock ([`crate::FleetLock`]).
+    pub fn fleet_lock_path(&self) -> PathBuf {
+        self.root.join("fleet.lock")
+    }
     /// The journal of the operation in flight.
     pub fn journal_path(&self) -> PathBuf {
         self.root.join("journal.json")

@@ -9,6 +9,7 @@
 //!   data/               versioned data sets
 //!   ledger.sqlite       who deployed what, when, and how it went
 //!   deploy.lock         one deploy at a time
+//!   fleet.lock          one fleet operation at a time (`hoist deploy --stage`)
 //!   journal.json        the operation in flight, written before each step
 //!   agent.sock          the agent's admin socket
 //! ```
@@ -27,6 +28,7 @@ mod access;
 pub mod command;
 pub mod durable;
 mod error;
+mod fleet_lock;
 mod identity;
 mod journal;
 mod layout;
@@ -37,6 +39,7 @@ mod space;
 
 pub use access::{read_secret, StateAccess};
 pub use error::SiteError;
+pub use fleet_lock::FleetLock;
 pub use identity::{host_name, user_name};
 pub use journal::{DataMove, Journal, JournalRecord};
 pub use layout::Site;

@@ -26,6 +26,10 @@ pub struct LockHolder {
     pub command: String,
     /// When it took the lock.
     pub since: jiff::Timestamp,
+    /// The fleet operation holding the host (`hoist deploy --stage`), when
+    /// this is a fleet lock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet_op: Option<String>,
 }
 
 impl fmt::Display for LockHolder {
@@ -46,7 +50,11 @@ impl fmt::Display for LockHolder {
             self.pid,
             self.command,
             self.since.strftime("%Y-%m-%d %H:%M:%S UTC")
-        )
+        )?;
+        match &self.fleet_op {
+            Some(op) => write!(f, ", fleet operation `{op}`"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -104,6 +112,7 @@ impl DeployLock {
             pid: std::process::id(),
             command: command.to_owned(),
             since: jiff::Timestamp::now(),
+            fleet_op: None,
         };
         let json = serde_json::to_vec(&holder).expect("holder serializes");
         let write = |file: &mut File| -> std::io::Result<()> {
@@ -183,6 +192,11 @@ impl Drop for DeployLock {
     }
 }
 
+/// The holder named in a lock file (deploy or fleet lock), if any.
+pub(crate) fn read_holder_from(file: &mut File) -> Option<LockHolder> {
+    read_holder(file)
+}
+
 fn read_holder(file: &mut File) -> Option<LockHolder> {
     let mut text = String::new();
     file.rewind().ok()?;
@@ -198,6 +212,7 @@ fn unknown_holder(path: &std::path::Path, command: &str) -> LockHolder {
         pid: crate::lock_owner::flock_pid(path).unwrap_or(0),
         command: command.to_owned(),
         since: jiff::Timestamp::now(),
+        fleet_op: None,
     }
 }
 
@@ -237,6 +252,7 @@ mod tests {
             pid: 1,
             command: "deploy x".into(),
             since: jiff::Timestamp::now(),
+            fleet_op: None,
         };
         std::fs::write(site.lock_path(), serde_json::to_vec(&dead).unwrap()).unwrap();
         let (_lock, stale) = DeployLock::acquire(&site, "deploy y").unwrap();

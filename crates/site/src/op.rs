@@ -30,6 +30,9 @@ use serde::{Deserialize, Serialize};
 pub enum Op {
     /// Stage an artifact and switch to it.
     Deploy,
+    /// Stage an artifact only: unpacked, verified, checked and tested, ready
+    /// for a later switch (each host's first phase of `hoist deploy --stage`).
+    Stage,
     /// Stage an artifact and start it beside the live release for test traffic.
     Hold,
     /// Switch to the held candidate.

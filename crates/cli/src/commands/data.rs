@@ -230,6 +230,8 @@ fn create(global: &Global) -> anyhow::Result<hoist_deploy::Context> {
     use anyhow::Context as _;
     let config = crate::target::config(global)?;
     let root = crate::target::root(global, config.as_ref())?;
-    hoist_deploy::Context::create(&root)
-        .with_context(|| format!("cannot use site `{}`", root.display()))
+    let mut context = hoist_deploy::Context::create(&root)
+        .with_context(|| format!("cannot use site `{}`", root.display()))?;
+    context.join_fleet_op(global.fleet_op.clone());
+    Ok(context)
 }

@@ -237,6 +237,7 @@ fn request(artifact: PathBuf) -> DeployRequest {
         hold: false,
         pause: None,
         with_data: None,
+        stage_only: false,
     }
 }
 

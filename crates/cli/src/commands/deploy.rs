@@ -33,6 +33,22 @@ pub struct Args {
     /// deploy did (tests were removed on purpose); noted in the ledger.
     #[arg(long)]
     allow_fewer_tests: bool,
+    /// Deploy to every host of this stage (`[stages.NAME]` in hoist.toml),
+    /// over ssh, in waves behind its balancer.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["hold", "pause", "with_data"])]
+    stage: Option<String>,
+    /// With --stage: deploy exactly the artifact this other stage runs.
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "stage",
+        conflicts_with = "artifact"
+    )]
+    from_stage: Option<String>,
+    /// Unpack, verify, check and test only; switch nothing (a host's first
+    /// phase of a fleet deploy).
+    #[arg(long, hide = true, conflicts_with_all = ["hold", "pause", "with_data", "stage"])]
+    only_stage: bool,
 }
 
 impl Render for DeployReport {
@@ -44,7 +60,10 @@ impl Render for DeployReport {
             ));
             return;
         }
-        if self.outcome == "held" {
+        if self.outcome == "staged" {
+            output::field(out, "staged", &self.release);
+            output::field(out, "live", self.live.as_deref().unwrap_or("-"));
+        } else if self.outcome == "held" {
             // Held beside the live release: what users get did not change.
             output::field(out, "candidate", &self.release);
             output::field(out, "live", self.live.as_deref().unwrap_or("-"));
@@ -77,6 +96,18 @@ impl Render for DeployReport {
 }
 
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
+    if let Some(stage) = &args.stage {
+        return super::stage::deploy::exec(
+            global,
+            super::stage::deploy::Request {
+                stage: stage.clone(),
+                artifact: args.artifact,
+                from_stage: args.from_stage,
+                reason: args.reason,
+                allow_fewer_tests: args.allow_fewer_tests,
+            },
+        );
+    }
     let config = crate::target::config(global)?;
     let root = crate::target::root(global, config.as_ref())?;
     let artifact = match args.artifact {
@@ -93,6 +124,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     };
     let mut context = hoist_deploy::Context::create(&root)
         .with_context(|| format!("cannot use site `{}`", root.display()))?;
+    context.join_fleet_op(global.fleet_op.clone());
     // Moving data under the live code: hold requests until the new code serves.
     let pause = args
         .pause
@@ -126,6 +158,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         hold: args.hold,
         pause,
         with_data: args.with_data,
+        stage_only: args.only_stage,
     };
     let report = hoist_deploy::deploy(
         &context,

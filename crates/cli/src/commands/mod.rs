@@ -8,6 +8,7 @@ mod demo;
 mod deploy;
 mod drain;
 mod example_app;
+mod fleet;
 mod history;
 mod init;
 mod isolated_check;
@@ -20,6 +21,7 @@ mod releases;
 mod repair;
 mod restart;
 mod rollback;
+mod stage;
 mod status;
 mod steer;
 mod unlock;
@@ -91,6 +93,9 @@ pub enum Command {
     /// One check of a deploy, in its own mount namespace (run by `hoist deploy`)
     #[command(hide = true)]
     IsolatedCheck(isolated_check::Args),
+    /// A host's half of a fleet operation (run over ssh by `--stage` commands)
+    #[command(hide = true)]
+    Fleet(fleet::Args),
 }
 
 /// Runs the parsed command and returns the exit code.
@@ -128,6 +133,7 @@ pub fn exec(cli: Cli) -> anyhow::Result<i32> {
         Command::Demo(args) => demo::exec(global, args),
         Command::ExampleApp(args) => example_app::exec(global, args),
         Command::IsolatedCheck(args) => isolated_check::exec(args),
+        Command::Fleet(args) => fleet::exec(global, args),
     }
 }
 
@@ -145,5 +151,6 @@ fn changes_a_site(command: &Command) -> bool {
             | Command::Verify(_)
             | Command::ExampleApp(_)
             | Command::IsolatedCheck(_)
+            | Command::Fleet(_)
     )
 }

@@ -39,6 +39,9 @@ impl Render for Status {
         if let Some(holder) = &self.locked_by {
             output::field(out, "running", holder);
         }
+        if let Some(holder) = &self.fleet_locked_by {
+            output::field(out, "fleet", format!("held by {holder}"));
+        }
         if let Some(pending) = &self.pending {
             let what = format!(
                 "{} of `{}` stopped during `{}`; run `hoist recover`",

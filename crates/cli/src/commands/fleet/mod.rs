@@ -1,0 +1,34 @@
+//! `hoist fleet <verb>`: what a deploying machine runs on each host of a
+//! stage, over ssh (`hoist deploy --stage` and friends). Hidden: people
+//! run the `--stage` commands; these are their remote halves, and every
+//! one answers with `--json`.
+
+mod health;
+mod hold;
+mod version;
+
+use crate::cli::Global;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    verb: Verb,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Verb {
+    /// This hoist's version and build digest (a deploy refuses a host whose hoist differs)
+    Version,
+    /// Hold the site's fleet lock until stdin closes
+    Hold(hold::Args),
+    /// Probe the live release's health once
+    Health(health::Args),
+}
+
+pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
+    match args.verb {
+        Verb::Version => version::exec(global),
+        Verb::Hold(args) => hold::exec(global, args),
+        Verb::Health(args) => health::exec(global, args),
+    }
+}

@@ -1,0 +1,196 @@
+//! What can go wrong across a fleet, each naming the host it happened on.
+
+use hoist_error::Described;
+
+/// A hoist error reported by a host, as its `--json` error object said it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RemoteError {
+    /// The host's stable error kind (`lock-held`, `verify-failed`, ...).
+    pub kind: String,
+    /// Its message.
+    pub message: String,
+    /// The command that gets out of it, to run on that host.
+    pub hint: Option<String>,
+}
+
+/// A failure of a fleet operation.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FleetError {
+    /// No such `[stages.NAME]`.
+    #[error("no stage `{name}` in `hoist.toml` (stages: {known})")]
+    UnknownStage {
+        /// The name given.
+        name: String,
+        /// The stages there are.
+        known: String,
+    },
+    /// ssh could not reach or log in to a host: nothing was changed on any.
+    #[error("cannot reach `{host}` over ssh: {problem}")]
+    Connect {
+        /// The host as the stage names it.
+        host: String,
+        /// What ssh said.
+        problem: String,
+        /// The command that shows the same failure by hand.
+        ssh: String,
+    },
+    /// The connection to a host dropped during `step`.
+    #[error("lost the ssh connection to `{host}` during {step}")]
+    Disconnected {
+        /// The host.
+        host: String,
+        /// What was running.
+        step: String,
+    },
+    /// A host runs no hoist, or another build of it.
+    #[error("`{host}` runs {theirs}, this machine runs {ours}: a fleet runs one hoist")]
+    VersionMismatch {
+        /// The host.
+        host: String,
+        /// What the host has.
+        theirs: String,
+        /// What the deploying machine has.
+        ours: String,
+        /// The stage, for the hint.
+        stage: String,
+    },
+    /// A host answered with an error.
+    #[error("`{host}`: {}", error.message)]
+    Remote {
+        /// The host.
+        host: String,
+        /// What it said.
+        error: RemoteError,
+        /// How to run a command on that host (`ssh -F FILE host`).
+        ssh: String,
+    },
+    /// A host's hoist printed something that is not its JSON answer.
+    #[error("`{host}` answered `{command}` with something that is not hoist's JSON: {output}")]
+    Garbled {
+        /// The host.
+        host: String,
+        /// The command.
+        command: String,
+        /// What it printed (its tail).
+        output: String,
+    },
+    /// The stage phase failed on some hosts: nothing was switched anywhere.
+    #[error(
+        "staging failed on {}; nothing was switched on any host",
+        list(failures)
+    )]
+    StageFailed {
+        /// Each failing host and why.
+        failures: Vec<(String, String)>,
+    },
+    /// A wave failed, and every host this operation had switched was put back.
+    #[error("{problem}; rolled back {} host(s) to their previous release{}", rolled_back.len(), unrolled(not_rolled_back))]
+    RolledBack {
+        /// What failed.
+        problem: String,
+        /// Hosts switched back.
+        rolled_back: Vec<String>,
+        /// Hosts that could not be switched back, and why.
+        not_rolled_back: Vec<(String, String)>,
+        /// The stage, for the hint.
+        stage: String,
+    },
+    /// A local file (the artifact, the ssh config) could not be used.
+    #[error("{action} `{}`: {cause}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why it failed.
+        cause: std::io::Error,
+    },
+    /// The artifact could not be read.
+    #[error(transparent)]
+    Store(#[from] hoist_store::StoreError),
+    /// Interrupted (Ctrl-C) before anything was switched.
+    #[error("interrupted; nothing was switched")]
+    Interrupted,
+}
+
+fn list(failures: &[(String, String)]) -> String {
+    failures
+        .iter()
+        .map(|(host, why)| format!("`{host}` ({why})"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn unrolled(failures: &[(String, String)]) -> String {
+    if failures.is_empty() {
+        String::new()
+    } else {
+        format!("; NOT rolled back: {}", list(failures))
+    }
+}
+
+impl FleetError {
+    /// An I/O failure on `path`.
+    #[allow(dead_code)]
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<std::path::PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> FleetError {
+        let path = path.into();
+        move |cause| FleetError::Io {
+            action,
+            path,
+            cause,
+        }
+    }
+
+    /// The host this error is about, when it is about one.
+    pub fn host(&self) -> Option<&str> {
+        match self {
+            FleetError::Connect { host, .. }
+            | FleetError::Disconnected { host, .. }
+            | FleetError::VersionMismatch { host, .. }
+            | FleetError::Remote { host, .. }
+            | FleetError::Garbled { host, .. } => Some(host),
+            _ => None,
+        }
+    }
+}
+
+impl Described for FleetError {
+    fn kind(&self) -> &'static str {
+        match self {
+            FleetError::UnknownStage { .. } => "unknown-stage",
+            FleetError::Connect { .. } => "ssh-failed",
+            FleetError::Disconnected { .. } => "ssh-disconnected",
+            FleetError::VersionMismatch { .. } => "hoist-version-mismatch",
+            FleetError::Remote { error, .. } if error.kind == "lock-held" => "lock-held",
+            FleetError::Remote { .. } => "host-failed",
+            FleetError::Garbled { .. } => "host-garbled",
+            FleetError::StageFailed { .. } => "stage-failed",
+            FleetError::RolledBack { .. } => "fleet-rolled-back",
+            FleetError::Io { cause, .. } => hoist_error::io_kind(cause),
+            FleetError::Store(error) => error.kind(),
+            FleetError::Interrupted => "interrupted",
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            FleetError::Connect { ssh, .. } => Some(format!("{ssh} true")),
+            FleetError::VersionMismatch { stage, .. } => {
+                hoist_error::command(&format!("setup --stage {stage}"))
+            }
+            // The host's own way out, run on that host.
+            FleetError::Remote { error, ssh, .. } => {
+                error.hint.as_ref().map(|hint| format!("{ssh} {hint}"))
+            }
+            FleetError::RolledBack { stage, .. } => {
+                hoist_error::command(&format!("status --stage {stage}"))
+            }
+            FleetError::Store(error) => error.hint(),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! Drives one operation across every host of a stage (`hoist deploy
+//! --stage NAME`): connect over OpenSSH, check each host runs this very
+//! hoist, lock every host in a fixed order, ship each host only the files
+//! it lacks, stage everywhere in parallel, then switch in health-gated
+//! waves behind the balancer, and on any failure roll back every host the
+//! operation switched, in reverse order, through the same drain and ready
+//! steps.
+//!
+//! Each host does its part with its own hoist (`hoist fleet ...`,
+//! `hoist deploy --only-stage`, `hoist deploy`, `hoist rollback`), so one
+//! host's part is exactly a single-host operation: journaled, locked,
+//! recoverable, and recorded in that host's ledger with the fleet
+//! operation's id.
+//!
+//! ```text
+//! connect ─ version ─ hold (sorted) ─ ship ─ stage (parallel) ─┬─ wave 1: drain ─ switch ─ health ─ ready ─ watch
+//!                                                              ├─ wave 2: ...
+//!                                                              └─ failure: roll back switched hosts, reverse order
+//! ```
+
+mod error;
+mod host;
+
+pub use error::{FleetError, RemoteError};
+pub use host::{Host, Reach};
