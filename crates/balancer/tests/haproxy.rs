@@ -136,6 +136,29 @@ fn traffic_counts_the_requests_sent_and_the_5xx_returned() {
 }
 
 #[test]
+fn a_host_that_refuses_connections_counts_on_the_backend() {
+    let (web1, web2) = (App::start("web1"), App::start("web2"));
+    let lb = LoadBalancer::start(&[&web1, &web2]);
+    let haproxy = Haproxy::new(&lb.socket, "shop");
+    drop(web2); // its port now refuses connections
+
+    let before = haproxy.traffic(&hosts()).unwrap();
+    let unavailable = (0..6).filter(|_| get(lb.port, "/").0 == 503).count() as u64;
+    let window = haproxy.traffic(&hosts()).unwrap().since(&before);
+
+    // HAProxy answers 503 itself: the backend counts it, the server only
+    // counts the failed connections.
+    assert!(unavailable > 0);
+    assert_eq!(window.backend.requests, 6);
+    assert_eq!(window.backend.responses_5xx, unavailable);
+    assert_eq!(window.hosts["web2"].responses_5xx, 0);
+    assert!(
+        window.hosts["web2"].connection_errors >= unavailable,
+        "{window:?}"
+    );
+}
+
+#[test]
 fn check_refuses_an_unknown_backend_or_server_naming_it() {
     let (web1, web2) = (App::start("web1"), App::start("web2"));
     let lb = LoadBalancer::start(&[&web1, &web2]);

@@ -35,9 +35,11 @@ impl LoadBalancer {
             .iter()
             .map(|app| format!("    server {} {}\n", app.name, app.addr))
             .collect();
+        // `retries 0`: a refused connection is a 503 at once, not after
+        // HAProxy's one-second pauses between retries.
         let config = format!(
             "global\n    maxconn 200\n    stats socket {} mode 600 level {level}\n\
-             defaults\n    mode http\n    timeout connect 2s\n    timeout client 30s\n    timeout server 30s\n\
+             defaults\n    mode http\n    retries 0\n    timeout connect 2s\n    timeout client 30s\n    timeout server 30s\n\
              frontend fe\n    bind 127.0.0.1:{port}\n    default_backend shop\n\
              backend shop\n    balance roundrobin\n{servers}",
             socket.display()
