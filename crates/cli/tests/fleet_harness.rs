@@ -8,6 +8,7 @@ mod util;
 use std::io::BufRead;
 use std::time::Duration;
 use util::app_processes::{start_ticks, wait_gone};
+use util::counted_load::{CountedLoad, Target};
 use util::fleet_app::app_pl;
 use util::fleet_hosts::{FleetHosts, FleetOptions};
 use util::haproxy::Haproxy;
@@ -263,6 +264,84 @@ fn haproxy_balances_the_hosts_apps_and_drains_through_its_socket() {
     assert!(managers
         .iter()
         .all(|pid| processes.iter().any(|(p, _)| p == pid)));
+    drop(haproxy);
+    drop(fleet);
+    assert_gone(&processes);
+}
+
+/// Puts `app.pl` of `version` in `releases/<version>` of `host`'s site and
+/// points `current` at it (atomically, by rename).
+fn release(host: &util::fleet_hosts::Host, version: &str) {
+    let site = host.dir().join("site");
+    let dir = site.join("releases").join(version);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("app.pl"), app_pl(version, false)).unwrap();
+    let next = site.join("current.next");
+    let _ = std::fs::remove_file(&next);
+    std::os::unix::fs::symlink(format!("releases/{version}"), &next).unwrap();
+    std::fs::rename(next, site.join("current")).unwrap();
+}
+
+fn any_version(status: u16, _: &http::HeaderMap, body: &str, _: &str) -> Result<(), String> {
+    match (status, body) {
+        (200, "v1\n" | "v2\n") => Ok(()),
+        _ => Err(format!("{status} {body:?}")),
+    }
+}
+
+#[test]
+fn a_host_drained_restarted_over_ssh_and_readied_fails_no_request() {
+    let fleet = FleetHosts::start(&["web1", "web2"], FleetOptions::default());
+    for host in fleet.hosts() {
+        release(host, "v1");
+        host.start_app();
+    }
+    let servers: Vec<_> = fleet
+        .hosts()
+        .iter()
+        .map(|host| (host.name(), host.app_addr()))
+        .collect();
+    let haproxy = Haproxy::start("shop", &servers);
+    for (name, _) in &servers {
+        haproxy.wait_status("shop", name, "UP");
+    }
+    let load = CountedLoad::start(&[Target {
+        port: haproxy.frontend_addr().port(),
+        method: "GET",
+        path: "/",
+        workers: 2,
+        check: any_version,
+    }]);
+    assert!(load.wait_for_more(50, Duration::from_secs(60)));
+    // The fleet's steps for one host: drain, switch and restart, ready.
+    let web1 = fleet.host("web1");
+    haproxy.cmd("set server shop/web1 state drain");
+    haproxy.wait_stat("shop", "web1", "scur", |sessions| sessions == "0");
+    let served = haproxy.stat("shop", "web1")["stot"].clone();
+    release(web1, "v2");
+    let restart = fleet.ssh("web1", &web1.restart_cmd());
+    assert!(restart.status.success(), "{restart:?}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while get_at(web1.app_addr(), "/").2 != "v2\n" {
+        assert!(std::time::Instant::now() < deadline, "web1 never served v2");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Drained, it got no request while it restarted; web2 served them all.
+    assert!(load.wait_for_more(20, Duration::from_secs(60)));
+    assert_eq!(haproxy.stat("shop", "web1")["stot"], served);
+    haproxy.cmd("set server shop/web1 state ready");
+    haproxy.wait_status("shop", "web1", "UP");
+    assert!(load.wait_for_more(50, Duration::from_secs(60)));
+    let counts = load.finish();
+    assert_eq!(counts.failed, 0, "{:?}", counts.problems);
+    let (_, headers, _) = get_at(web1.app_addr(), "/");
+    assert_eq!(header(&headers, "x-hoist-release"), Some("v2"));
+    let (_, headers, body) = get_at(fleet.host("web2").app_addr(), "/");
+    assert_eq!(
+        (header(&headers, "x-hoist-release"), body.as_str()),
+        (Some("v1"), "v1\n")
+    );
+    let processes = processes(&fleet);
     drop(haproxy);
     drop(fleet);
     assert_gone(&processes);

@@ -47,10 +47,15 @@ impl Host {
     /// `[deploy]` first, then other sections).
     pub fn site_toml(&self, extra: &str) -> String {
         format!(
-            "[deploy]\nrestart = \"kill -USR2 $(cat {})\"\nhealth = \"http://{}/\"\n{extra}",
-            self.app_pid_file().display(),
+            "[deploy]\nrestart = \"{}\"\nhealth = \"http://{}/\"\n{extra}",
+            self.restart_cmd(),
             self.app_addr()
         )
+    }
+
+    /// The host's `restart`: hot-deploy its hypnotoad from `current`.
+    pub fn restart_cmd(&self) -> String {
+        format!("kill -USR2 $(cat {})", self.app_pid_file().display())
     }
 
     /// Writes [`Host::site_toml`] to this host's `<site>/site.toml`.

@@ -112,15 +112,21 @@ impl Haproxy {
     /// Waits (bounded: health checks run every 100 ms) until the `status`
     /// of `backend/server` starts with `status` (`UP`, `DOWN`, `DRAIN`).
     pub fn wait_status(&self, backend: &str, server: &str, status: &str) {
+        self.wait_stat(backend, server, "status", |now| now.starts_with(status));
+    }
+
+    /// Waits (bounded) until `field` of `backend/server` in `show stat`
+    /// satisfies `done` (e.g. `scur` is `"0"`: its sessions drained).
+    pub fn wait_stat(&self, backend: &str, server: &str, field: &str, done: impl Fn(&str) -> bool) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let now = self.stat(backend, server)["status"].clone();
-            if now.starts_with(status) {
+            let now = self.stat(backend, server)[field].clone();
+            if done(&now) {
                 return;
             }
             assert!(
                 Instant::now() < deadline,
-                "`{backend}/{server}` stayed `{now}`, not `{status}`:\n{}",
+                "`{field}` of `{backend}/{server}` stayed `{now}`:\n{}",
                 self.log.text()
             );
             std::thread::sleep(Duration::from_millis(20));
