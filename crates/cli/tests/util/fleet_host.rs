@@ -42,7 +42,8 @@ pub struct Host {
     sshd: Mutex<Option<Sshd>>,
     /// Processes started by [`Host::spawn_in`], reaped on drop.
     spawned: Mutex<Vec<Child>>,
-    /// Pid files (host-side paths) whose processes are killed on drop.
+    /// Pid files (as the test sees them, e.g. under `dir`) whose processes
+    /// are killed on drop.
     pid_files: Mutex<Vec<PathBuf>>,
     /// Before `tmpfs`: its processes go before its site is unmounted.
     namespace: Namespace,
