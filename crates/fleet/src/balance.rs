@@ -126,7 +126,9 @@ impl HoistAgent {
                 if output.status.success() {
                     Ok(())
                 } else {
-                    Err(refused(String::from_utf8_lossy(&output.stdout).trim().to_owned()))
+                    Err(refused(
+                        String::from_utf8_lossy(&output.stdout).trim().to_owned(),
+                    ))
                 }
             }
         }

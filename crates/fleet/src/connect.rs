@@ -45,7 +45,10 @@ pub async fn connect_all(
         progress.host(name, "connect", "opening ssh");
         let (gate, reach, name) = (gate.clone(), reach.clone(), name.clone());
         tasks.push(tokio::spawn(async move {
-            let _permit = gate.acquire_owned().await.expect("the gate is never closed");
+            let _permit = gate
+                .acquire_owned()
+                .await
+                .expect("the gate is never closed");
             Host::connect(&name, reach).await
         }));
     }

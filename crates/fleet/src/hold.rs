@@ -86,7 +86,10 @@ async fn hold(host: &Host, op: &str, by: &str, what: &str) -> Result<Held, Fleet
     while let Ok(Some(line)) = lines.next_line().await {
         rest.push_str(&line);
     }
-    let status = child.wait().await.map_err(|error| host.lost("lock", error))?;
+    let status = child
+        .wait()
+        .await
+        .map_err(|error| host.lost("lock", error))?;
     let output = std::process::Output {
         status,
         stdout: rest.into_bytes(),

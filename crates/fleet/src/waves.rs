@@ -99,8 +99,11 @@ impl Waves<'_> {
         for (number, wave) in plan.iter().enumerate() {
             let number = number + 1;
             let names: Vec<&str> = wave.iter().map(|&i| moves[i].host.name.as_str()).collect();
-            self.progress
-                .note(&format!("wave {number}/{}: {}", plan.len(), names.join(", ")));
+            self.progress.note(&format!(
+                "wave {number}/{}: {}",
+                plan.len(),
+                names.join(", ")
+            ));
             for &index in wave {
                 outcomes[index].wave = number;
             }
@@ -136,7 +139,9 @@ impl Waves<'_> {
             }
             if let Some(problem) = failure {
                 self.progress.warn(&problem);
-                return Err(self.roll_back(&mut moves, &touched, &mut outcomes, problem).await);
+                return Err(self
+                    .roll_back(&mut moves, &touched, &mut outcomes, problem)
+                    .await);
             }
         }
         Ok(outcomes)
@@ -170,7 +175,8 @@ impl Waves<'_> {
         self.progress.host(&host.name, "health", "probing");
         self.health(host).await?;
         self.ready(host).await?;
-        self.progress.host(&host.name, "done", &format!("live {}", mv.to));
+        self.progress
+            .host(&host.name, "done", &format!("live {}", mv.to));
         Ok(())
     }
 
@@ -239,16 +245,17 @@ impl Waves<'_> {
         if watch.is_zero() {
             return self.checkpoint();
         }
-        self.progress
-            .note(&format!("wave {wave}: watching for {}s", watch.as_secs_f64()));
+        self.progress.note(&format!(
+            "wave {wave}: watching for {}s",
+            watch.as_secs_f64()
+        ));
         let names: Vec<String> = switched.iter().map(|host| host.name.clone()).collect();
         let before = self.traffic(&names).await?;
         let deadline = Instant::now() + watch;
         loop {
             self.checkpoint()?;
             let probes =
-                futures_util::future::join_all(switched.iter().map(|host| self.health(host)))
-                    .await;
+                futures_util::future::join_all(switched.iter().map(|host| self.health(host))).await;
             for (host, probe) in switched.iter().zip(probes) {
                 probe.map_err(|problem| format!("`{}` during the watch: {problem}", host.name))?;
             }
@@ -299,7 +306,8 @@ impl Waves<'_> {
         let mut not_rolled_back = Vec::new();
         for &index in touched.iter().rev() {
             let name = moves[index].host.name.clone();
-            self.progress.host(&name, "rollback", "putting the previous release back");
+            self.progress
+                .host(&name, "rollback", "putting the previous release back");
             match self.undo(&mut moves[index]).await {
                 Ok(Some(live)) => {
                     outcomes[index].outcome = "rolled-back";
@@ -356,7 +364,8 @@ impl Waves<'_> {
             .map_err(|error| error.to_string())?;
         self.health(&host).await?;
         self.ready(&host).await?;
-        self.progress.host(&host.name, "rollback", &format!("live {from}"));
+        self.progress
+            .host(&host.name, "rollback", &format!("live {from}"));
         Ok(Some(from))
     }
 

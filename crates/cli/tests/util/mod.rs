@@ -15,6 +15,7 @@ pub mod hypnotoad;
 pub mod log_lines;
 pub mod namespace;
 pub mod sshd_config;
+pub mod stage_fixture;
 pub mod static_app;
 pub mod tmpfs;
 

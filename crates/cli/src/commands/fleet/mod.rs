@@ -5,6 +5,8 @@
 
 mod health;
 mod hold;
+mod live;
+mod site;
 mod version;
 
 use crate::cli::Global;
@@ -23,6 +25,10 @@ enum Verb {
     Hold(hold::Args),
     /// Probe the live release's health once
     Health(health::Args),
+    /// The live release, its digest and its kept artifact
+    Live,
+    /// Create the site layout at --root if missing
+    Site,
 }
 
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
@@ -30,5 +36,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         Verb::Version => version::exec(global),
         Verb::Hold(args) => hold::exec(global, args),
         Verb::Health(args) => health::exec(global, args),
+        Verb::Live => live::exec(global),
+        Verb::Site => site::exec(global),
     }
 }
