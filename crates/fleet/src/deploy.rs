@@ -5,8 +5,9 @@
 //! then switch in waves ([`crate::waves`]). The release id inside the
 //! artifact is the one id on every host.
 
+use crate::open::{open, Target};
 use crate::waves::{HostOutcome, How, Move, Waves};
-use crate::{balance, connect, hold, ship, FleetError, HoistBuild, Host, Progress, Reach};
+use crate::{balance, ship, FleetError, Host, Progress};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,22 +17,14 @@ use tokio::sync::Semaphore;
 /// What to deploy where.
 #[derive(Debug, Clone)]
 pub struct DeployPlan {
-    /// The stage's name.
-    pub stage_name: String,
-    /// Its settings.
-    pub stage: hoist_config::Stage,
-    /// How its hosts are reached.
-    pub reach: Arc<Reach>,
+    /// The stage, and who deploys.
+    pub target: Target,
     /// The local artifact.
     pub artifact: PathBuf,
     /// `--reason`.
     pub reason: Option<String>,
     /// `--allow-fewer-tests`, for every host's test gate.
     pub allow_fewer_tests: bool,
-    /// Who deploys, `user@machine`.
-    pub by: String,
-    /// This machine's hoist, which every host must run.
-    pub ours: HoistBuild,
 }
 
 /// One host's part in the report.
@@ -53,9 +46,10 @@ pub struct FleetReport {
     pub fleet_op: String,
     /// The release, the one id on every host.
     pub release: String,
-    /// The artifact's manifest digest.
-    pub digest: String,
-    /// `deployed`, `already-live`, `rolled-back`, `stage-failed`.
+    /// The artifact's manifest digest (a deploy's).
+    pub digest: Option<String>,
+    /// `deployed`, `rolled-back-to` (a stage rollback), `already-live`,
+    /// `rolled-back` (a failure put it back), `stage-failed`, `failed`.
     pub outcome: &'static str,
     /// Each host.
     pub hosts: Vec<HostReport>,
@@ -88,46 +82,23 @@ pub async fn deploy(
     let digest = opened.manifest().digest.clone();
     let op = new_op_id();
     let mut report = FleetReport {
-        stage: plan.stage_name.clone(),
+        stage: plan.target.stage_name.clone(),
         fleet_op: op.clone(),
         release: release.clone(),
-        digest,
+        digest: Some(digest),
         outcome: "deployed",
         hosts: Vec::new(),
         waves: Vec::new(),
         duration_ms: 0,
     };
-    let stage = &plan.stage;
-    let fail = |error: FleetError| (error, None);
-    let hosts = connect::connect_all(
-        &stage.hosts,
-        plan.reach.clone(),
-        stage.max_connections,
-        progress,
-    )
-    .await
-    .map_err(fail)?;
-    let hosts: Vec<Host> = hosts.into_iter().map(|host| host.in_op(&op)).collect();
-    connect::check_versions(&hosts, &plan.ours, &plan.stage_name)
+    let what = format!("deploy {release}");
+    let opened = open(&plan.target, &op, &what, progress)
         .await
-        .map_err(fail)?;
-    let balancer = balance::connect(stage, &plan.reach).await.map_err(fail)?;
-    if let Some(connected) = &balancer {
-        let checker = connected.balancer.clone();
-        let names = stage.hosts.clone();
-        tokio::task::spawn_blocking(move || checker.check(&names))
-            .await
-            .expect("balancer calls do not panic")
-            .map_err(|error| fail(error.into()))?;
-    }
-    let what = format!("deploy {release} to stage `{}`", plan.stage_name);
-    let holds = hold::hold_all(&hosts, &op, &plan.by, &what, progress)
-        .await
-        .map_err(fail)?;
+        .map_err(|error| (error, None))?;
     let result = deploy_held(
         plan,
-        &hosts,
-        balancer.as_ref(),
+        &opened.hosts,
+        opened.balancer.as_ref(),
         &op,
         &release,
         &mut report,
@@ -135,7 +106,7 @@ pub async fn deploy(
         progress,
     )
     .await;
-    holds.release().await;
+    opened.holds.release().await;
     report.duration_ms = started.elapsed().as_millis() as u64;
     match result {
         Ok(()) => Ok(report),
@@ -161,7 +132,7 @@ async fn deploy_held(
     interrupted: &Arc<AtomicBool>,
     progress: &dyn Progress,
 ) -> Result<(), FleetError> {
-    let stage = &plan.stage;
+    let stage = &plan.target.stage;
     // What each host runs now: where a rollback would take it back to.
     let before = live_of(hosts).await?;
     // Ship and stage: every host, in parallel, a bounded number at a time.
@@ -262,19 +233,15 @@ async fn deploy_held(
         .collect();
     let waves = Waves {
         stage,
-        stage_name: &plan.stage_name,
-        reach: plan.reach.clone(),
+        stage_name: &plan.target.stage_name,
+        reach: plan.target.reach.clone(),
         balancer: balancer.map(|connected| connected.balancer.clone()),
         op,
         reason: plan.reason.clone(),
         interrupted: interrupted.clone(),
         progress,
     };
-    let result = waves.run(moves, &waves_plan).await;
-    let moved = match &result {
-        Ok(outcomes) => outcomes.clone(),
-        Err(_) => Vec::new(),
-    };
+    let (moved, result) = waves.run(moves, &waves_plan).await;
     report.hosts = (0..hosts.len())
         .map(|index| {
             let outcome = moved
@@ -300,7 +267,7 @@ async fn deploy_held(
     if moving.is_empty() {
         report.outcome = "already-live";
     }
-    result.map(|_| ())
+    result
 }
 
 /// Each host's live release, in order.

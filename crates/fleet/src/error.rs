@@ -85,7 +85,7 @@ pub enum FleetError {
         failures: Vec<(String, String)>,
     },
     /// A wave failed, and every host this operation had switched was put back.
-    #[error("{problem}; rolled back {} host(s) to their previous release{}", rolled_back.len(), unrolled(not_rolled_back))]
+    #[error("{problem}; {}{}", back(rolled_back), unrolled(not_rolled_back))]
     RolledBack {
         /// What failed.
         problem: String,
@@ -118,6 +118,14 @@ pub enum FleetError {
         /// Why.
         problem: String,
     },
+    /// The stage's hosts disagree in a way the operation cannot settle alone.
+    #[error("stage `{stage}`: {problem}")]
+    Drift {
+        /// The stage.
+        stage: String,
+        /// What differs.
+        problem: String,
+    },
     /// The balancer refused or failed.
     #[error("balancer: {0}")]
     Balancer(#[from] hoist_balancer::BalancerError),
@@ -132,6 +140,15 @@ fn list(failures: &[(String, String)]) -> String {
         .map(|(host, why)| format!("`{host}` ({why})"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+fn back(hosts: &[String]) -> String {
+    if hosts.is_empty() {
+        "no host had stayed switched, so none needed rolling back".to_owned()
+    } else {
+        let names: Vec<String> = hosts.iter().map(|host| format!("`{host}`")).collect();
+        format!("rolled back {} to its previous release", names.join(", "))
+    }
 }
 
 fn unrolled(failures: &[(String, String)]) -> String {
@@ -186,6 +203,7 @@ impl Described for FleetError {
             FleetError::Store(error) => error.kind(),
             FleetError::Balancer(error) => error.kind(),
             FleetError::FromStage { .. } => "from-stage-mismatch",
+            FleetError::Drift { .. } => "stage-drift",
             FleetError::Interrupted => "interrupted",
         }
     }
@@ -205,6 +223,9 @@ impl Described for FleetError {
             }
             FleetError::Store(error) => error.hint(),
             FleetError::Balancer(error) => error.hint(),
+            FleetError::Drift { stage, .. } => {
+                hoist_error::command(&format!("status --stage {stage}"))
+            }
             FleetError::FromStage { from, .. } => {
                 hoist_error::command(&format!("status --stage {from}"))
             }

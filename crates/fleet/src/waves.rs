@@ -82,7 +82,7 @@ impl Waves<'_> {
         &self,
         mut moves: Vec<Move>,
         plan: &[Vec<usize>],
-    ) -> Result<Vec<HostOutcome>, FleetError> {
+    ) -> (Vec<HostOutcome>, Result<(), FleetError>) {
         let mut outcomes: Vec<HostOutcome> = moves
             .iter()
             .map(|mv| HostOutcome {
@@ -139,12 +139,13 @@ impl Waves<'_> {
             }
             if let Some(problem) = failure {
                 self.progress.warn(&problem);
-                return Err(self
+                let error = self
                     .roll_back(&mut moves, &touched, &mut outcomes, problem)
-                    .await);
+                    .await;
+                return (outcomes, Err(error));
             }
         }
-        Ok(outcomes)
+        (outcomes, Ok(()))
     }
 
     fn checkpoint(&self) -> Result<(), String> {
@@ -315,12 +316,12 @@ impl Waves<'_> {
                     rolled_back.push(name);
                 }
                 Ok(None) => {
-                    // It never left its release: nothing to undo.
+                    // It never stayed switched (its own hoist switched it
+                    // back): nothing to undo, and it is back in rotation.
                     outcomes[index].live = moves[index].from.clone();
                     if outcomes[index].outcome == "switched" {
                         outcomes[index].outcome = "rolled-back";
                     }
-                    rolled_back.push(name);
                 }
                 Err(why) => {
                     outcomes[index].outcome = "not-rolled-back";

@@ -92,7 +92,11 @@ impl hoist_error::Described for SiteError {
     fn hint(&self) -> Option<String> {
         match self {
             // Not hoist's lock: `unlock` cannot break a live flock; show who has it.
-            SiteError::Locked { holder, lock } if holder.user.is_empty() => {
+            // A fleet operation's lock ends with it (or its ssh connection);
+            // `unlock` cannot break it: show the process holding it.
+            SiteError::Locked { holder, lock }
+                if holder.user.is_empty() || holder.fleet_op.is_some() =>
+            {
                 Some(format!("fuser -v {}", lock.display()))
             }
             SiteError::Locked { .. } => hoist_error::command("unlock --reason ..."),

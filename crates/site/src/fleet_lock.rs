@@ -30,6 +30,14 @@ impl FleetLock {
     /// while an operation of this host holds its deploy lock, or another
     /// fleet operation holds this one: all or nothing.
     pub fn acquire(site: &Site, op: &str, by: &str, command: &str) -> Result<FleetLock, SiteError> {
+        // Another fleet operation is named as such, whatever step it is at.
+        if let Some(holder) = FleetLock::holder(site)? {
+            return Err(SiteError::Locked {
+                holder: Box::new(holder),
+                lock: std::fs::canonicalize(site.fleet_lock_path())
+                    .unwrap_or_else(|_| site.fleet_lock_path()),
+            });
+        }
         // Under the deploy lock, so no local operation is mid-way, and none
         // can start between our check and our flock (they check under it).
         let (deploy, _stale) = DeployLock::acquire(site, &format!("fleet {command}"))?;

@@ -25,6 +25,10 @@ pub struct Args {
     /// Also move `data/current` back to the data version the older release went live with.
     #[arg(long)]
     with_data: bool,
+    /// Roll back every host of this stage together, in waves behind its
+    /// balancer (`[stages.NAME]` in hoist.toml).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["with_db", "pause", "with_data"])]
+    stage: Option<String>,
 }
 
 impl Render for RollbackReport {
@@ -67,6 +71,9 @@ impl Render for RollbackReport {
 }
 
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
+    if let Some(stage) = &args.stage {
+        return super::stage::rollback::exec(global, stage, args.to, args.reason);
+    }
     let (mut context, config) = crate::target::open(global)?;
     crate::target::attach_agent(&mut context);
     let progress = Progress::new(global.quiet || global.json);

@@ -290,6 +290,15 @@ impl Cmd {
         self.command.output().unwrap()
     }
 
+    /// Starts it with stdout and stderr captured; the caller waits.
+    pub fn spawn_output(mut self) -> std::process::Child {
+        self.command
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
     /// Runs and returns the raw status, for tests that expect a signal.
     pub fn status(mut self) -> std::process::ExitStatus {
         self.command.output().unwrap().status

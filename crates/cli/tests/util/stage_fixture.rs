@@ -102,6 +102,36 @@ impl StageFixture {
         fixture
     }
 
+    /// Splits the hosts into stages: `production` gets `production`, and a
+    /// new `[stages.NAME]` (same root and ssh config, no balancer) gets
+    /// `hosts`.
+    pub fn split_stage(&self, production: &[&str], name: &str, hosts: &[&str]) {
+        let path = self.env.src().join("hoist.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let list = |names: &[&str]| {
+            names
+                .iter()
+                .map(|name| format!("\"{name}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let old = text
+            .lines()
+            .find(|line| line.starts_with("hosts = "))
+            .unwrap()
+            .to_owned();
+        let text = text.replace(&old, &format!("hosts = [{}]", list(production)));
+        let stage = format!(
+            "\n[stages.{name}]\nhosts = [{}]\nroot = \"{}\"\nhoist = \"{}/hoist\"\nssh_config = \"{}\"\nwatch = \"0s\"\n",
+            list(hosts),
+            self.fleet.stage_root().display(),
+            self.fleet.stage_bin().display(),
+            self.fleet.ssh_config().display(),
+        );
+        // A new table after the balancer's table: TOML puts it at the top level.
+        std::fs::write(&path, text + &stage).unwrap();
+    }
+
     /// `hoist` in the project directory.
     pub fn hoist(&self) -> Cmd {
         self.env.hoist()

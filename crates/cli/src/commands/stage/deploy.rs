@@ -69,14 +69,10 @@ pub fn exec(global: &Global, request: Request) -> anyhow::Result<i32> {
         }
     };
     let plan = DeployPlan {
-        stage_name: named.name.clone(),
-        stage: named.stage.clone(),
-        reach: named.reach.clone(),
+        target: named.target()?,
         artifact,
         reason: request.reason,
         allow_fewer_tests: request.allow_fewer_tests,
-        by: super::by(),
-        ours: super::ours()?,
     };
     let runtime = super::runtime()?;
     let interrupted = super::interrupt_flag(&runtime);

@@ -3,6 +3,7 @@
 
 pub(crate) mod deploy;
 mod from_stage;
+pub(crate) mod rollback;
 
 use crate::cli::Global;
 use crate::output::{Output, Render};
@@ -21,6 +22,19 @@ pub struct Named {
     pub config: Config,
     /// The directory of `hoist.toml` (`ssh_config` is relative to it).
     pub base: PathBuf,
+}
+
+impl Named {
+    /// The stage as a fleet operation's target, driven by this machine.
+    pub fn target(&self) -> anyhow::Result<hoist_fleet::Target> {
+        Ok(hoist_fleet::Target {
+            stage_name: self.name.clone(),
+            stage: self.stage.clone(),
+            reach: self.reach.clone(),
+            by: by(),
+            ours: ours()?,
+        })
+    }
 }
 
 /// Reads `[stages.NAME]` from the project's `hoist.toml`.
