@@ -39,12 +39,7 @@ pub struct Args {
     stage: Option<String>,
     /// With --stage: deploy exactly the artifact this other stage runs (an
     /// ARTIFACT given must be that one, same id and digest).
-    #[arg(
-        long,
-        value_name = "NAME",
-        requires = "stage",
-        conflicts_with = "artifact"
-    )]
+    #[arg(long, value_name = "NAME", requires = "stage")]
     from_stage: Option<String>,
     /// Unpack, verify, check and test only; switch nothing (a host's first
     /// phase of a fleet deploy).

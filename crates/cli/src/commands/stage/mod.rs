@@ -98,13 +98,18 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// A flag Ctrl-C sets: the operation stops at its next check point and
-/// rolls back what it switched (a second Ctrl-C is the default: exit).
+/// rolls back what it switched. A second Ctrl-C exits at once (each host
+/// finishes the step it is on by itself; `hoist status --stage` tells).
 pub fn interrupt_flag(runtime: &tokio::runtime::Runtime) -> Arc<AtomicBool> {
     let flag = Arc::new(AtomicBool::new(false));
     let set = flag.clone();
     runtime.spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             set.store(true, Ordering::SeqCst);
+            eprintln!("hoist: interrupted: stopping at the next step and rolling back what this operation switched (Ctrl-C again to leave now)");
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
         }
     });
     flag
