@@ -317,3 +317,70 @@ fn rollback_stage_takes_every_host_back_together() {
         .run_json();
     assert_eq!(refused["error"]["kind"], "stage-drift", "{refused}");
 }
+
+/// A fleet deploy killed while a host was drained left that host out of
+/// rotation for good: the next deploy skipped it (already live) and never
+/// made it ready at the balancer.
+#[test]
+fn a_host_left_drained_by_a_killed_fleet_deploy_is_readmitted_by_the_next() {
+    let names = ["web1", "web2"];
+    let options = StageOptions {
+        waves: "[1, 2]",
+        watch: "0s",
+        ..StageOptions::default()
+    };
+    let stage = StageFixture::start(&names, options);
+    first_deploy(&stage, &names);
+    let site_toml = stage.fleet.host("web1").dir().join("site/site.toml");
+    let text = std::fs::read_to_string(&site_toml).unwrap();
+    std::fs::write(
+        &site_toml,
+        text.replace("restart = \"", "restart = \"sleep 2; "),
+    )
+    .unwrap();
+    let (v2, artifact) = stage.build("v2", false);
+    let mut deploy = stage
+        .hoist()
+        .args(["deploy", "--stage", "production", "--json"])
+        .arg(&artifact)
+        .spawn_output();
+    let journal = stage.fleet.host("web1").dir().join("site/journal.json");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !std::fs::read_to_string(&journal)
+        .unwrap_or_default()
+        .contains("\"restart\"")
+    {
+        assert!(Instant::now() < deadline, "web1 never reached its restart");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    deploy.kill().unwrap();
+    deploy.wait().unwrap();
+    // web1's own hoist finishes its switch; it stays drained.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while stage.live("web1").as_deref() != Some(v2.as_str())
+        || !stage.on_host("web1", &["status"])["locked_by"].is_null()
+    {
+        assert!(Instant::now() < deadline, "web1 never finished its switch");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let haproxy = stage.haproxy.as_ref().unwrap();
+    assert_eq!(haproxy.stat("shop", "web1")["status"], "DRAIN");
+    let status = stage.on_host("web1", &["status"]);
+    assert!(
+        status["fleet_drained"]
+            .as_str()
+            .unwrap()
+            .starts_with("fleet-"),
+        "{status}"
+    );
+    stage
+        .hoist()
+        .args(["deploy", "--stage", "production", "--json"])
+        .arg(&artifact)
+        .run_json();
+    haproxy.wait_status("shop", "web1", "UP");
+    assert!(stage.on_host("web1", &["status"])["fleet_drained"].is_null());
+    for name in names {
+        assert_eq!(stage.live(name).as_deref(), Some(v2.as_str()), "{name}");
+    }
+}

@@ -148,6 +148,43 @@ impl Waves<'_> {
         (outcomes, Ok(()))
     }
 
+    /// Puts back in rotation every host an earlier fleet operation drained
+    /// and never readied (it died mid-switch), once the host is healthy; a
+    /// host that is not stays drained, with a warning.
+    pub async fn readmit(&self, hosts: &[Host]) {
+        if self.balancer.is_none() {
+            return;
+        }
+        #[derive(serde::Deserialize)]
+        struct Drained {
+            fleet_drained: Option<String>,
+        }
+        for host in hosts {
+            let Ok(Drained {
+                fleet_drained: Some(op),
+            }) = host.run::<Drained>(&["status"]).await
+            else {
+                continue;
+            };
+            match self.health(host).await {
+                Ok(()) => match self.ready(host).await {
+                    Ok(()) => self.progress.note(&format!(
+                        "`{}` was left drained by fleet operation `{op}`; it is healthy and back in rotation",
+                        host.name
+                    )),
+                    Err(problem) => self.progress.warn(&format!(
+                        "`{}` was left drained by `{op}` and could not be readied: {problem}",
+                        host.name
+                    )),
+                },
+                Err(problem) => self.progress.warn(&format!(
+                    "`{}` was left drained by fleet operation `{op}` and stays drained: {problem}",
+                    host.name
+                )),
+            }
+        }
+    }
+
     fn checkpoint(&self) -> Result<(), String> {
         if self.interrupted.load(Ordering::SeqCst) {
             return Err("interrupted (Ctrl-C)".to_owned());
@@ -193,6 +230,11 @@ impl Waves<'_> {
             return Ok(());
         };
         self.progress.host(&host.name, "drain", "at the balancer");
+        // Noted on the host first: if this process dies before `ready`,
+        // the next fleet operation and `hoist status` know who drained it.
+        host.run::<serde_json::Value>(&["fleet", "drained", "--mark", self.op])
+            .await
+            .map_err(|error| error.to_string())?;
         let name = host.name.clone();
         let timeout = self.stage.drain_timeout;
         let idle = tokio::task::spawn_blocking(move || {
@@ -219,6 +261,10 @@ impl Waves<'_> {
         tokio::task::spawn_blocking(move || balancer.ready(&name))
             .await
             .expect("balancer calls do not panic")
+            .map_err(|error| error.to_string())?;
+        host.run::<serde_json::Value>(&["fleet", "drained", "--clear"])
+            .await
+            .map(|_| ())
             .map_err(|error| error.to_string())
     }
 

@@ -42,6 +42,13 @@ impl Render for Status {
         if let Some(holder) = &self.fleet_locked_by {
             output::field(out, "fleet", format!("held by {holder}"));
         }
+        if let Some(op) = &self.fleet_drained {
+            output::field(
+                out,
+                "balancer",
+                format!("drained by fleet operation `{op}`, not yet back in rotation"),
+            );
+        }
         if let Some(pending) = &self.pending {
             let what = format!(
                 "{} of `{}` stopped during `{}`; run `hoist recover`",
