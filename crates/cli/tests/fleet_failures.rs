@@ -54,6 +54,23 @@ fn failed_deploy(stage: &StageFixture, artifact: &std::path::Path) -> serde_json
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
+/// Waits until `host`'s own deploy journaled its restart step.
+fn wait_for_restart(stage: &StageFixture, host: &str) {
+    let journal = stage.fleet.host(host).dir().join("site/journal.json");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let text = std::fs::read_to_string(&journal).unwrap_or_default();
+        if text.contains("\"restart\"") && text.contains("\"deploy\"") {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{host} never reached its restart"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn fleet_rows(stage: &StageFixture, host: &str, op: &str) -> Vec<(String, String)> {
     stage
         .history(host)
@@ -174,16 +191,7 @@ fn an_ssh_connection_cut_mid_switch_counts_as_failed_and_is_rolled_back() {
         .arg(&artifact)
         .spawn_output();
     // The journal says when web2 is restarting; then its connection goes.
-    let journal = stage.fleet.host("web2").dir().join("site/journal.json");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let text = std::fs::read_to_string(&journal).unwrap_or_default();
-        if text.contains("\"restart\"") && text.contains("\"deploy\"") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "web2 never reached its restart");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_restart(&stage, "web2");
     assert!(stage.fleet.host("web2").cut_connections() > 0);
     let output = deploy.wait_with_output().unwrap();
     assert_eq!(
@@ -344,15 +352,7 @@ fn a_host_left_drained_by_a_killed_fleet_deploy_is_readmitted_by_the_next() {
         .args(["deploy", "--stage", "production", "--json"])
         .arg(&artifact)
         .spawn_output();
-    let journal = stage.fleet.host("web1").dir().join("site/journal.json");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !std::fs::read_to_string(&journal)
-        .unwrap_or_default()
-        .contains("\"restart\"")
-    {
-        assert!(Instant::now() < deadline, "web1 never reached its restart");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_restart(&stage, "web1");
     deploy.kill().unwrap();
     deploy.wait().unwrap();
     // web1's own hoist finishes its switch; it stays drained.

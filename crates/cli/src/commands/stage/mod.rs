@@ -115,6 +115,35 @@ pub fn interrupt_flag(runtime: &tokio::runtime::Runtime) -> Arc<AtomicBool> {
     flag
 }
 
+/// What a fleet operation runs on: a runtime, the Ctrl-C flag, progress.
+pub fn driver(
+    global: &Global,
+    hosts: &[String],
+) -> anyhow::Result<(
+    tokio::runtime::Runtime,
+    Arc<AtomicBool>,
+    crate::fleet_progress::FleetProgress,
+)> {
+    let runtime = runtime()?;
+    let interrupted = interrupt_flag(&runtime);
+    let progress = crate::fleet_progress::FleetProgress::new(hosts, global.quiet || global.json);
+    Ok((runtime, interrupted, progress))
+}
+
+/// Prints a fleet operation's result, or its failure with its report.
+pub fn finish(
+    global: &Global,
+    result: Result<hoist_fleet::FleetReport, (FleetError, Option<hoist_fleet::FleetReport>)>,
+) -> anyhow::Result<i32> {
+    match result {
+        Ok(report) => {
+            Output::new(global.json).emit(&report)?;
+            Ok(crate::EXIT_OK)
+        }
+        Err((error, report)) => failed(global, error, report),
+    }
+}
+
 /// A failed fleet operation with its per-host report: under `--json` one
 /// object, `{"error": {...}, "result": {...}}`, on stdout; exit 1.
 pub fn failed<T: Serialize + Render>(
