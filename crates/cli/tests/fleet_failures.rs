@@ -384,3 +384,77 @@ fn a_host_left_drained_by_a_killed_fleet_deploy_is_readmitted_by_the_next() {
         assert_eq!(stage.live(name).as_deref(), Some(v2.as_str()), "{name}");
     }
 }
+
+/// An app of the given version whose `/` answers `status` (its `/health`
+/// always 200), for the watch's error rate.
+fn app_answering(version: &str, status: u16) -> String {
+    util::fleet_app::app_pl(version, false).replace(
+        "  $c->render(text => ",
+        &format!("  return $c->render(text => \"{version} broken\\n\", status => {status}) if {status} != 200;\n  $c->render(text => "),
+    ) .replace(
+        "app->start;",
+        "get '/health' => sub ($c) { $c->render(text => \"ok\\n\") };\napp->start;",
+    )
+}
+
+#[test]
+fn an_error_rate_over_the_limit_during_the_watch_rolls_the_wave_back() {
+    let names = ["web1", "web2"];
+    let options = StageOptions {
+        waves: "[1, 2]",
+        watch: "6s",
+        ..StageOptions::default()
+    };
+    let stage = StageFixture::start(&names, options);
+    for name in names {
+        let site_toml = stage.fleet.host(name).dir().join("site/site.toml");
+        let text = std::fs::read_to_string(&site_toml).unwrap();
+        let health = text
+            .lines()
+            .find(|line| line.starts_with("health ="))
+            .unwrap();
+        let fixed = health.replace("/\"", "/health\"");
+        std::fs::write(&site_toml, text.replace(health, &fixed)).unwrap();
+    }
+    stage.env.set_version("v1");
+    stage.env.write("app.pl", &app_answering("v1", 200));
+    let (v1, artifact) = stage.env.build();
+    stage
+        .hoist()
+        .args(["deploy", "--stage", "production"])
+        .arg(&artifact)
+        .run();
+    let haproxy = stage.haproxy.as_ref().unwrap();
+    for name in names {
+        haproxy.wait_status("shop", name, "UP");
+    }
+    let load = CountedLoad::start(&[Target {
+        port: haproxy.frontend_addr().port(),
+        method: "GET",
+        path: "/",
+        workers: 2,
+        check: |status, _, _, _| {
+            // This test counts what the balancer saw; any answer is fine here.
+            if status == 200 || status == 500 {
+                Ok(())
+            } else {
+                Err(format!("{status}"))
+            }
+        },
+    }]);
+    assert!(load.wait_for_more(30, Duration::from_secs(60)));
+    stage.env.set_version("v2");
+    stage.env.write("app.pl", &app_answering("v2", 500));
+    let (_, artifact) = stage.env.build();
+    let answer = failed_deploy(&stage, &artifact);
+    load.finish();
+    assert_eq!(answer["error"]["kind"], "fleet-rolled-back", "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("error rate") && message.contains("max_error_rate"),
+        "{message}"
+    );
+    for name in names {
+        assert_eq!(stage.live(name).as_deref(), Some(v1.as_str()), "{name}");
+    }
+}
