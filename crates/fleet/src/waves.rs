@@ -107,12 +107,22 @@ impl Waves<'_> {
             for &index in wave {
                 outcomes[index].wave = number;
             }
+            // Behind a balancer, never every host out of rotation at once:
+            // at most all but one drained at the same time.
+            let out_at_once = match self.balancer {
+                Some(_) => self.stage.hosts.len().saturating_sub(1).max(1),
+                None => wave.len().max(1),
+            };
+            let gate = tokio::sync::Semaphore::new(out_at_once);
             let results = futures_util::future::join_all(
                 moves
                     .iter()
                     .enumerate()
                     .filter(|(index, _)| wave.contains(index))
-                    .map(|(_, mv)| self.switch_one(mv)),
+                    .map(|(_, mv)| async {
+                        let _out = gate.acquire().await.expect("the gate is never closed");
+                        self.switch_one(mv).await
+                    }),
             )
             .await;
             let mut failure = None;
@@ -229,6 +239,16 @@ impl Waves<'_> {
         let Some(balancer) = self.balancer.clone() else {
             return Ok(());
         };
+        if self.stage.hosts.len() == 1 {
+            // Draining the only host would leave nobody to answer: it
+            // switches in rotation, and its own restart must keep serving.
+            self.progress.host(
+                &host.name,
+                "drain",
+                "the stage's only host stays in rotation (its restart must not drop requests)",
+            );
+            return Ok(());
+        }
         self.progress.host(&host.name, "drain", "at the balancer");
         // Noted on the host first: if this process dies before `ready`,
         // the next fleet operation and `hoist status` know who drained it.
@@ -256,6 +276,9 @@ impl Waves<'_> {
         let Some(balancer) = self.balancer.clone() else {
             return Ok(());
         };
+        if self.stage.hosts.len() == 1 {
+            return Ok(()); // never drained (see `drain`)
+        }
         self.progress.host(&host.name, "ready", "back in rotation");
         let name = host.name.clone();
         tokio::task::spawn_blocking(move || balancer.ready(&name))
