@@ -120,6 +120,20 @@ fn status_stage_reports_every_host_then_the_drift_made_by_hand() {
     assert!(text.contains("! web1: deploy lock held"), "{text}");
     lock.release();
 
+    // web3's hoist says it is another build (a wrapper around the real one).
+    let bin = stage.fleet.host("web3").dir().join("bin/hoist");
+    std::fs::remove_file(&bin).unwrap();
+    let wrapper = format!(
+        "#!/bin/sh\nif [ \"$1 $2\" = 'fleet version' ]; then\n  echo '{{\"version\":\"0.0.9\",\"build\":\"0ld\",\"arch\":\"x86_64\"}}'\nelse\n  exec {} \"$@\"\nfi\n",
+        util::BIN
+    );
+    std::fs::write(&bin, wrapper).unwrap();
+    std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let other = status(&stage);
+    assert_eq!(drift_kinds(&other, "web3"), ["hoist"], "{other}");
+    assert_eq!(host(&other, "web3")["hoist"]["version"], "0.0.9");
+    assert_eq!(host(&other, "web3")["live"], v2.as_str());
+
     // An unreachable host is a row saying so, and the command still answers.
     stage.fleet.host("web3").stop_sshd();
     let partial = status(&stage);
