@@ -4,6 +4,9 @@
 pub(crate) mod deploy;
 mod from_stage;
 pub(crate) mod rollback;
+pub(crate) mod history;
+pub(crate) mod status;
+mod table;
 
 use crate::cli::Global;
 use crate::output::{Output, Render};
@@ -76,10 +79,14 @@ pub fn named(global: &Global, name: &str) -> anyhow::Result<Named> {
 /// This machine's hoist, which every host must run.
 pub fn ours() -> anyhow::Result<HoistBuild> {
     let exe = std::env::current_exe()?;
-    let bytes = std::fs::read(&exe)?;
+    // Streamed: reading a ~250 MB debug build into memory first costs
+    // several times the hash (`status --stage` waits on it).
+    let digest = blake3::Hasher::new()
+        .update_reader(std::fs::File::open(&exe)?)?
+        .finalize();
     Ok(HoistBuild {
         version: env!("CARGO_PKG_VERSION").to_owned(),
-        build: blake3::hash(&bytes).to_hex().to_string(),
+        build: digest.to_hex().to_string(),
         arch: std::env::consts::ARCH.to_owned(),
     })
 }
