@@ -141,6 +141,7 @@ fn described<'a>(cause: &'a (dyn Error + 'static)) -> Option<&'a dyn Described> 
         hoist_site::SiteError,
         hoist_ledger::LedgerError,
         hoist_config::ConfigError,
+        hoist_fleet::FleetError,
     );
     None
 }

@@ -20,22 +20,34 @@
 
 mod balance;
 mod connect;
+mod data;
+mod data_roll;
+mod data_wire;
 mod deploy;
+mod each;
 mod error;
 mod from_stage;
 mod hold;
 mod host;
+mod maint;
 mod progress;
+mod prune;
 mod setup;
 mod ship;
 mod waves;
 
 pub use connect::{connect_all, host_build, HoistBuild};
+pub use data::{load as data_load, DataLoad, Shipment};
+pub use data_roll::{roll as data_roll, DataMove, DataRoll, Pointer};
+pub use data_wire::{pack as pack_data, unpack as unpack_data};
 pub use deploy::{deploy, new_op_id, DeployPlan, FleetReport, HostReport};
+pub use each::{Failed, HostRun, Partial, StagePlan, StageRun};
 pub use error::{FleetError, RemoteError};
 pub use from_stage::{running, Running};
 pub use host::{Host, Reach};
+pub use maint::{maint, MaintChange, MaintOn};
 pub use progress::{Progress, Quiet};
+pub use prune::prune;
 pub use setup::{setup, SetUp};
 pub use ship::Shipped;
 pub use waves::HostOutcome;

@@ -3,6 +3,8 @@
 //! run the `--stage` commands; these are their remote halves, and every
 //! one answers with `--json`.
 
+mod data_receive;
+mod data_target;
 mod health;
 mod hold;
 mod live;
@@ -29,6 +31,10 @@ enum Verb {
     Live,
     /// Create the site layout at --root if missing
     Site,
+    /// Load a data version sent on stdin under the fleet's id
+    DataReceive(data_receive::Args),
+    /// The data version a roll or revert would go to, and the live one
+    DataTarget(data_target::Args),
 }
 
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
@@ -38,5 +44,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         Verb::Health(args) => health::exec(global, args),
         Verb::Live => live::exec(global),
         Verb::Site => site::exec(global),
+        Verb::DataReceive(args) => data_receive::exec(global, args),
+        Verb::DataTarget(args) => data_target::exec(global, args),
     }
 }
