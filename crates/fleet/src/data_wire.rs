@@ -33,3 +33,26 @@ pub fn unpack(input: impl Read, dir: &Path) -> std::io::Result<()> {
     archive.set_overwrite(false);
     archive.unpack(dir)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_unpacked_version_digests_like_its_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        std::fs::create_dir_all(src.join("genes")).unwrap();
+        std::fs::write(src.join("release.txt"), "WS290\n").unwrap();
+        std::fs::write(src.join("genes/index.tsv"), "1\tunc-22\n").unwrap();
+        std::os::unix::fs::symlink("release.txt", src.join("latest")).unwrap();
+        for source in [src.clone(), src.join("release.txt")] {
+            let scanned = hoist_data::scan(&source).unwrap();
+            let mut packed = Vec::new();
+            super::pack(&scanned, &mut packed).unwrap();
+            let out = tempfile::tempdir().unwrap();
+            super::unpack(packed.as_slice(), out.path()).unwrap();
+            let unpacked = hoist_data::scan(out.path()).unwrap();
+            assert_eq!(unpacked.entries, scanned.entries, "{}", source.display());
+            assert_eq!(unpacked.digest(), scanned.digest());
+        }
+    }
+}
