@@ -87,8 +87,11 @@ fn stage_data_load_gives_every_host_one_verified_id_and_a_second_load_sends_noth
         .arg(scratch.path())
         .arg(&source)
         .run_json();
-    // web1 loaded it by hand already: the fleet takes its id, sends it nothing.
+    // web1 loaded it by hand already: the fleet takes its id (the oldest
+    // of the ids hosts have for it) and sends it nothing; web2 has it under
+    // another id and copies its own.
     let by_hand = stage.on_host("web1", &["data", "load", source.to_str().unwrap()]);
+    stage.on_host("web2", &["data", "load", source.to_str().unwrap()]);
     let first = load(&stage, &source);
     assert_eq!(first["outcome"], "done", "{first}");
     let id = first["version"].as_str().unwrap();
@@ -99,16 +102,15 @@ fn stage_data_load_gives_every_host_one_verified_id_and_a_second_load_sends_noth
             &run["detail"]["how"],
             run["detail"]["bytes_sent"].as_u64().unwrap(),
         );
-        if *host == "web1" {
-            assert_eq!((how.as_str(), sent), (Some("had-it"), 0), "{run}");
-        } else {
-            assert_eq!(how, "sent", "{run}");
-            assert!(sent > 0, "{run}");
+        match *host {
+            "web1" => assert_eq!((how.as_str(), sent), (Some("had-it"), 0), "{run}"),
+            "web2" => assert_eq!((how.as_str(), sent), (Some("copied"), 0), "{run}"),
+            _ => assert!(how == "sent" && sent > 0, "{run}"),
         }
         let listed = versions(&stage, host);
-        assert_eq!(listed.len(), 1, "{host}: {listed:?}");
-        assert_eq!(listed[0]["id"], id, "{host}");
-        assert_eq!(listed[0]["digest"], plain["digest"], "{host}");
+        let ours: Vec<&Value> = listed.iter().filter(|v| v["id"] == id).collect();
+        assert_eq!(ours.len(), 1, "{host}: {listed:?}");
+        assert_eq!(ours[0]["digest"], plain["digest"], "{host}");
         let root = stage
             .fleet
             .host(host)
@@ -138,13 +140,15 @@ fn stage_data_load_gives_every_host_one_verified_id_and_a_second_load_sends_noth
     for (host, run) in names.iter().zip(second["hosts"].as_array().unwrap()) {
         assert_eq!(run["detail"]["how"], "had-it", "{run}");
         assert_eq!(run["detail"]["bytes_sent"], 0, "{run}");
-        assert_eq!(versions(&stage, host).len(), 1, "{host}");
+        // web2 keeps its own id beside the fleet's.
+        let before = if *host == "web2" { 2 } else { 1 };
+        assert_eq!(versions(&stage, host).len(), before, "{host}");
         let loads = stage
             .history(host)
             .into_iter()
             .filter(|row| row["op"] == "data-load")
             .count();
-        assert_eq!(loads, 1, "{host}: the second load loaded nothing");
+        assert_eq!(loads, before, "{host}: the second load loaded nothing");
     }
 }
 
@@ -378,4 +382,37 @@ fn stage_prune_prunes_every_host() {
             "{host}"
         );
     }
+}
+
+#[test]
+fn stage_maint_on_refused_on_one_host_turns_the_others_off_again() {
+    let names = ["web1", "web2"];
+    let stage = stage(&names);
+    // web2 cannot write its flag file: a directory is in its place.
+    let blocker = stage.fleet.host("web2").dir().join("site/maintenance");
+    std::fs::create_dir_all(&blocker).unwrap();
+    std::fs::write(blocker.join("keep"), "").unwrap();
+    let output = stage
+        .hoist()
+        .args(["maint", "on", "--stage", "production", "--json"])
+        .code(1)
+        .run();
+    let answer: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(answer["error"]["kind"], "fleet-partial", "{answer}");
+    let hosts = answer["result"]["hosts"].as_array().unwrap();
+    assert_eq!(
+        (&hosts[0]["outcome"], &hosts[1]["outcome"]),
+        (&"put-back".into(), &"failed".into()),
+        "{answer}"
+    );
+    let op = answer["result"]["fleet_op"].as_str().unwrap();
+    assert!(stage.on_host("web1", &["status"])["maintenance_flag"].is_null());
+    assert_eq!(
+        rows_of(&stage, "web1", op),
+        [
+            ("maint-off".into(), "ok".into()),
+            ("maint-on".into(), "ok".into())
+        ],
+        "web1: on, then off again, under one fleet op (newest first)"
+    );
 }
