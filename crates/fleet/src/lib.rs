@@ -22,6 +22,7 @@ mod balance;
 mod connect;
 mod data;
 mod data_roll;
+mod data_send;
 mod data_wire;
 mod deploy;
 mod each;
