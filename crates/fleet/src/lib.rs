@@ -25,8 +25,13 @@
 
 mod balance;
 mod connect;
+mod data;
+mod data_roll;
+mod data_send;
+mod data_wire;
 mod deploy;
 mod drift;
+mod each;
 mod error;
 mod from_stage;
 mod history;
@@ -35,6 +40,8 @@ mod host;
 mod open;
 mod progress;
 mod rollback;
+mod maint;
+mod prune;
 mod setup;
 mod ship;
 mod stages;
@@ -42,8 +49,12 @@ mod status;
 mod waves;
 
 pub use connect::{connect_all, host_build, HoistBuild};
+pub use data::{load as data_load, DataLoad, Shipment};
+pub use data_roll::{roll as data_roll, DataMove, DataRoll, Pointer};
+pub use data_wire::{pack as pack_data, unpack as unpack_data};
 pub use deploy::{deploy, new_op_id, DeployPlan, FleetReport, HostReport};
 pub use drift::{judge, Drift, HostStatus, Runs, StageStatus};
+pub use each::{Failed, HostRun, Partial, StagePlan, StageRun};
 pub use error::{FleetError, RemoteError};
 pub use from_stage::{running, Running};
 pub use history::{
@@ -53,6 +64,8 @@ pub use host::{Host, Reach};
 pub use open::Target;
 pub use progress::{Progress, Quiet};
 pub use rollback::{rollback, RollbackPlan};
+pub use maint::{maint, MaintChange, MaintOn};
+pub use prune::prune;
 pub use setup::{setup, SetUp};
 pub use ship::Shipped;
 pub use stages::{compare, Difference, Side, StageLine, StagesView};

@@ -4,6 +4,8 @@
 //! one answers with `--json`.
 
 mod drained;
+mod data_receive;
+mod data_target;
 mod health;
 mod hold;
 mod live;
@@ -32,6 +34,10 @@ enum Verb {
     Site,
     /// Note that a fleet operation drained this host, or that it is back
     Drained(drained::Args),
+    /// Load a data version sent on stdin under the fleet's id
+    DataReceive(data_receive::Args),
+    /// The data version a roll or revert would go to, and the live one
+    DataTarget(data_target::Args),
 }
 
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
@@ -42,5 +48,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         Verb::Live => live::exec(global),
         Verb::Site => site::exec(global),
         Verb::Drained(args) => drained::exec(global, args),
+        Verb::DataReceive(args) => data_receive::exec(global, args),
+        Verb::DataTarget(args) => data_target::exec(global, args),
     }
 }

@@ -1,12 +1,16 @@
 //! The `--stage NAME` side of commands: the same operation on every host
 //! of a stage, driven from this machine over OpenSSH (`hoist-fleet`).
 
+pub(crate) mod data;
 pub(crate) mod deploy;
 mod from_stage;
 pub(crate) mod rollback;
 pub(crate) mod history;
 pub(crate) mod status;
 mod table;
+pub(crate) mod maint;
+pub(crate) mod prune;
+mod run;
 
 use crate::cli::Global;
 use crate::output::{Output, Render};
