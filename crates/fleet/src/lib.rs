@@ -20,6 +20,8 @@
 
 mod error;
 mod host;
+mod ship;
 
 pub use error::{FleetError, RemoteError};
 pub use host::{Host, Reach};
+pub use ship::{ship, Shipped};

@@ -5,6 +5,8 @@
 
 mod health;
 mod hold;
+mod need;
+mod receive;
 mod version;
 
 use crate::cli::Global;
@@ -23,6 +25,10 @@ enum Verb {
     Hold(hold::Args),
     /// Probe the live release's health once
     Health(health::Args),
+    /// Which file contents of the release whose manifest is on stdin this host lacks
+    Need,
+    /// Take in a release's missing files on stdin and assemble its artifact under `fleet/`
+    Receive(receive::Args),
 }
 
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
@@ -30,5 +36,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         Verb::Version => version::exec(global),
         Verb::Hold(args) => hold::exec(global, args),
         Verb::Health(args) => health::exec(global, args),
+        Verb::Need => need::exec(global),
+        Verb::Receive(args) => receive::exec(global, args),
     }
 }
