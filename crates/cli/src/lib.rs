@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod failure;
 mod flag_file;
+mod fleet_progress;
 mod hangup;
 mod output;
 mod progress;

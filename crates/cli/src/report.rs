@@ -84,7 +84,7 @@ impl Report {
     }
 
     /// Only the human lines, on stderr.
-    fn print_human(&self) {
+    pub fn print_human(&self) {
         let mut stderr = std::io::stderr().lock();
         let _ = writeln!(stderr, "error: {}", self.message);
         if let Some(hint) = &self.hint {

@@ -146,7 +146,11 @@ impl Stage {
     /// The hosts of each wave, as indexes into `hosts`, in order: every
     /// host exactly once, no wave empty.
     pub fn wave_plan(&self) -> Vec<Vec<usize>> {
-        let total = self.hosts.len();
+        self.wave_plan_for(self.hosts.len())
+    }
+
+    /// [`Stage::wave_plan`] for `total` hosts (those that have to move).
+    pub fn wave_plan_for(&self, total: usize) -> Vec<Vec<usize>> {
         let mut plan = Vec::new();
         let mut done = 0;
         for wave in &self.waves {

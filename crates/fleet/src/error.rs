@@ -117,6 +117,18 @@ pub enum FleetError {
         /// How many contents it still lacks.
         missing: usize,
     },
+    /// `--from-stage`: the other stage runs no one release, or not the
+    /// artifact given.
+    #[error("cannot deploy what stage `{from}` runs: {problem}")]
+    FromStage {
+        /// The other stage.
+        from: String,
+        /// Why.
+        problem: String,
+    },
+    /// The balancer refused or failed.
+    #[error("balancer: {0}")]
+    Balancer(#[from] hoist_balancer::BalancerError),
     /// Interrupted (Ctrl-C) before anything was switched.
     #[error("interrupted; nothing was switched")]
     Interrupted,
@@ -182,6 +194,8 @@ impl Described for FleetError {
             FleetError::Io { cause, .. } => hoist_error::io_kind(cause),
             FleetError::Store(error) => error.kind(),
             FleetError::ShipIncomplete { .. } => "ship-incomplete",
+            FleetError::Balancer(error) => error.kind(),
+            FleetError::FromStage { .. } => "from-stage-mismatch",
             FleetError::Interrupted => "interrupted",
         }
     }
@@ -200,6 +214,10 @@ impl Described for FleetError {
                 hoist_error::command(&format!("status --stage {stage}"))
             }
             FleetError::Store(error) => error.hint(),
+            FleetError::Balancer(error) => error.hint(),
+            FleetError::FromStage { from, .. } => {
+                hoist_error::command(&format!("status --stage {from}"))
+            }
             _ => None,
         }
     }

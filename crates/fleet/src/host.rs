@@ -212,6 +212,24 @@ impl Host {
         }
     }
 
+    /// Forwards the local unix socket `local` to `remote` on the host
+    /// (HAProxy's admin socket on the balancer's machine).
+    pub async fn forward_unix(&self, local: &Path, remote: &Path) -> Result<(), FleetError> {
+        use std::borrow::Cow;
+        self.session
+            .request_port_forward(
+                openssh::ForwardType::Local,
+                openssh::Socket::UnixSocket {
+                    path: Cow::Borrowed(local),
+                },
+                openssh::Socket::UnixSocket {
+                    path: Cow::Borrowed(remote),
+                },
+            )
+            .await
+            .map_err(|error| self.lost("forwarding the balancer's socket", error))
+    }
+
     /// Whether the connection still works.
     pub async fn alive(&self) -> bool {
         self.session.check().await.is_ok()

@@ -18,10 +18,24 @@
 //!                                                              └─ failure: roll back switched hosts, reverse order
 //! ```
 
+mod balance;
+mod connect;
+mod deploy;
 mod error;
+mod from_stage;
+mod hold;
 mod host;
+mod progress;
+mod setup;
 mod ship;
+mod waves;
 
+pub use connect::{connect_all, host_build, HoistBuild};
+pub use deploy::{deploy, new_op_id, DeployPlan, FleetReport, HostReport};
 pub use error::{FleetError, RemoteError};
+pub use from_stage::{running, Running};
 pub use host::{Host, Reach};
+pub use progress::{Progress, Quiet};
+pub use setup::{setup, SetUp};
 pub use ship::{ship, Shipped};
+pub use waves::HostOutcome;

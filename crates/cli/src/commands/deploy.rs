@@ -37,7 +37,8 @@ pub struct Args {
     /// over ssh, in waves behind its balancer.
     #[arg(long, value_name = "NAME", conflicts_with_all = ["hold", "pause", "with_data"])]
     stage: Option<String>,
-    /// With --stage: deploy exactly the artifact this other stage runs.
+    /// With --stage: deploy exactly the artifact this other stage runs (an
+    /// ARTIFACT given must be that one, same id and digest).
     #[arg(
         long,
         value_name = "NAME",

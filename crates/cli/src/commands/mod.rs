@@ -21,6 +21,7 @@ mod releases;
 mod repair;
 mod restart;
 mod rollback;
+mod setup;
 mod stage;
 mod status;
 mod steer;
@@ -85,6 +86,8 @@ pub enum Command {
     Db(db::Args),
     /// Versioned data sets: load, roll, revert, list, prune, pull
     Data(data::Args),
+    /// Install this hoist on every host of a stage and create the site there
+    Setup(setup::Args),
     /// Build and deploy a bundled example app on a temporary site
     Demo(demo::Args),
     /// The bundled example app's server (run by the agent in the demo)
@@ -130,6 +133,7 @@ pub fn exec(cli: Cli) -> anyhow::Result<i32> {
         Command::Undrain(args) => drain::undrain(global, args),
         Command::Db(args) => db::exec(global, args),
         Command::Data(args) => data::exec(global, args),
+        Command::Setup(args) => setup::exec(global, args),
         Command::Demo(args) => demo::exec(global, args),
         Command::ExampleApp(args) => example_app::exec(global, args),
         Command::IsolatedCheck(args) => isolated_check::exec(args),

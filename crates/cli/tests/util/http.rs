@@ -6,7 +6,12 @@ use std::time::Duration;
 /// `GET path` on 127.0.0.1:`port`: (status, lower-cased headers, body).
 /// A connection cut short gives what arrived (status 0 if nothing did).
 pub fn get(port: u16, path: &str) -> (u16, Vec<(String, String)>, String) {
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    get_at(std::net::SocketAddr::from(([127, 0, 0, 1], port)), path)
+}
+
+/// [`get`] at `addr` (a fleet host's `127.0.0.N:PORT`).
+pub fn get_at(addr: std::net::SocketAddr, path: &str) -> (u16, Vec<(String, String)>, String) {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();

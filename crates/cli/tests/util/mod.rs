@@ -5,9 +5,17 @@ pub mod agent_process;
 pub mod app_processes;
 pub mod counted_load;
 pub mod craft;
+pub mod fleet_app;
+pub mod fleet_host;
+pub mod fleet_hosts;
+pub mod haproxy;
 pub mod held_lock;
 pub mod http;
 pub mod hypnotoad;
+pub mod log_lines;
+pub mod namespace;
+pub mod sshd_config;
+pub mod stage_fixture;
 pub mod static_app;
 pub mod tmpfs;
 

@@ -5,8 +5,10 @@
 
 mod health;
 mod hold;
+mod live;
 mod need;
 mod receive;
+mod site;
 mod version;
 
 use crate::cli::Global;
@@ -29,6 +31,10 @@ enum Verb {
     Need,
     /// Take in a release's missing files on stdin and assemble its artifact under `fleet/`
     Receive(receive::Args),
+    /// The live release, its digest and its kept artifact
+    Live,
+    /// Create the site layout at --root if missing
+    Site,
 }
 
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
@@ -38,5 +44,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         Verb::Health(args) => health::exec(global, args),
         Verb::Need => need::exec(global),
         Verb::Receive(args) => receive::exec(global, args),
+        Verb::Live => live::exec(global),
+        Verb::Site => site::exec(global),
     }
 }

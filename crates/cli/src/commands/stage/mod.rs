@@ -2,3 +2,126 @@
 //! of a stage, driven from this machine over OpenSSH (`hoist-fleet`).
 
 pub(crate) mod deploy;
+mod from_stage;
+
+use crate::cli::Global;
+use crate::output::{Output, Render};
+use hoist_config::{Config, Stage};
+use hoist_fleet::{FleetError, HoistBuild, Reach};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// A stage as `hoist.toml` names it.
+pub struct Named {
+    pub name: String,
+    pub stage: Stage,
+    pub reach: Arc<Reach>,
+    pub config: Config,
+    /// The directory of `hoist.toml` (`ssh_config` is relative to it).
+    pub base: PathBuf,
+}
+
+/// Reads `[stages.NAME]` from the project's `hoist.toml`.
+pub fn named(global: &Global, name: &str) -> anyhow::Result<Named> {
+    let Some((config, path)) = crate::target::config(global)? else {
+        let message = format!(
+            "`--stage {name}` needs the project's hoist.toml with `[stages.{name}]`; none here"
+        );
+        return Err(crate::Failure::new("no-config", message)
+            .hint("hoist init")
+            .into());
+    };
+    let Some(stage) = config.stages.get(name).cloned() else {
+        let known = config.stages.keys().cloned().collect::<Vec<_>>();
+        return Err(FleetError::UnknownStage {
+            name: name.to_owned(),
+            known: if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            },
+        }
+        .into());
+    };
+    let base = path
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), PathBuf::from);
+    let base = std::path::absolute(&base).unwrap_or(base);
+    Ok(Named {
+        name: name.to_owned(),
+        reach: Arc::new(Reach::of(&stage, &base)),
+        stage,
+        config,
+        base,
+    })
+}
+
+/// This machine's hoist, which every host must run.
+pub fn ours() -> anyhow::Result<HoistBuild> {
+    let exe = std::env::current_exe()?;
+    let bytes = std::fs::read(&exe)?;
+    Ok(HoistBuild {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        build: blake3::hash(&bytes).to_hex().to_string(),
+        arch: std::env::consts::ARCH.to_owned(),
+    })
+}
+
+/// `user@machine`, for every host's lock and ledger.
+pub fn by() -> String {
+    format!("{}@{}", hoist_site::user_name(), hoist_site::host_name())
+}
+
+/// The runtime fleet commands run on.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+/// A flag Ctrl-C sets: the operation stops at its next check point and
+/// rolls back what it switched (a second Ctrl-C is the default: exit).
+pub fn interrupt_flag(runtime: &tokio::runtime::Runtime) -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let set = flag.clone();
+    runtime.spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            set.store(true, Ordering::SeqCst);
+        }
+    });
+    flag
+}
+
+/// A failed fleet operation with its per-host report: under `--json` one
+/// object, `{"error": {...}, "result": {...}}`, on stdout; exit 1.
+pub fn failed<T: Serialize + Render>(
+    global: &Global,
+    error: FleetError,
+    report: Option<T>,
+) -> anyhow::Result<i32> {
+    let Some(report) = report else {
+        return Err(error.into());
+    };
+    let error = anyhow::Error::from(error);
+    let rendered = crate::report::Report::from_error(&error);
+    if global.json {
+        #[derive(Serialize)]
+        struct Both<'a, T> {
+            error: &'a crate::report::Report,
+            result: &'a T,
+        }
+        let both = Both {
+            error: &rendered,
+            result: &report,
+        };
+        println!("{}", serde_json::to_string(&both)?);
+    } else {
+        Output::new(false).emit(&report)?;
+    }
+    rendered.print_human();
+    Ok(crate::EXIT_FAILURE)
+}

@@ -1,0 +1,392 @@
+//! The switch phase across a stage: waves of hosts, each host drained at
+//! the balancer, switched by its own hoist, health-checked and put back;
+//! then a watch of the wave before the next. On any failure every host this
+//! operation switched goes back, last first, through the same steps.
+
+use crate::{FleetError, Host, Progress, Reach};
+use hoist_balancer::{Balancer, Traffic};
+use serde::Serialize;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How a host gets to its target release.
+#[derive(Debug, Clone)]
+pub enum How {
+    /// `hoist deploy ARTIFACT` of the staged artifact on the host.
+    Deploy {
+        /// The artifact's path on the host.
+        artifact: String,
+    },
+    /// `hoist rollback --to ID`.
+    Rollback,
+}
+
+/// One host's move.
+#[derive(Debug, Clone)]
+pub struct Move {
+    /// The host.
+    pub host: Host,
+    /// Live before.
+    pub from: Option<String>,
+    /// Live after.
+    pub to: String,
+    /// How.
+    pub how: How,
+}
+
+/// What happened to one host, for the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostOutcome {
+    /// The host.
+    pub host: String,
+    /// Live before the operation.
+    pub from: Option<String>,
+    /// What it aimed at.
+    pub to: String,
+    /// Live after it, as the host said last.
+    pub live: Option<String>,
+    /// `switched`, `already-live`, `rolled-back`, `not-rolled-back`,
+    /// `failed`, `not-reached` (a later wave, never started).
+    pub outcome: &'static str,
+    /// Which wave it was in (1-based).
+    pub wave: usize,
+    /// Why it failed, when it did.
+    pub problem: Option<String>,
+}
+
+/// Everything a wave run needs.
+pub struct Waves<'a> {
+    /// The stage's settings.
+    pub stage: &'a hoist_config::Stage,
+    /// The stage's name.
+    pub stage_name: &'a str,
+    /// How hosts are reached again after a lost connection.
+    pub reach: Arc<Reach>,
+    /// The balancer, if the stage has one.
+    pub balancer: Option<Arc<dyn Balancer>>,
+    /// The fleet operation id.
+    pub op: &'a str,
+    /// Why (`--reason`), passed to each host's ledger.
+    pub reason: Option<String>,
+    /// Set by Ctrl-C: the next check point fails the run and rolls back.
+    pub interrupted: Arc<AtomicBool>,
+    /// Progress.
+    pub progress: &'a dyn Progress,
+}
+
+impl Waves<'_> {
+    /// Moves every host, wave by wave. On failure rolls back every host it
+    /// switched and errors with [`FleetError::RolledBack`].
+    pub async fn run(
+        &self,
+        mut moves: Vec<Move>,
+        plan: &[Vec<usize>],
+    ) -> Result<Vec<HostOutcome>, FleetError> {
+        let mut outcomes: Vec<HostOutcome> = moves
+            .iter()
+            .map(|mv| HostOutcome {
+                host: mv.host.name.clone(),
+                from: mv.from.clone(),
+                to: mv.to.clone(),
+                live: mv.from.clone(),
+                outcome: "not-reached",
+                wave: 0,
+                problem: None,
+            })
+            .collect();
+        let mut touched: Vec<usize> = Vec::new();
+        for (number, wave) in plan.iter().enumerate() {
+            let number = number + 1;
+            let names: Vec<&str> = wave.iter().map(|&i| moves[i].host.name.as_str()).collect();
+            self.progress.note(&format!(
+                "wave {number}/{}: {}",
+                plan.len(),
+                names.join(", ")
+            ));
+            for &index in wave {
+                outcomes[index].wave = number;
+            }
+            let results = futures_util::future::join_all(
+                moves
+                    .iter()
+                    .enumerate()
+                    .filter(|(index, _)| wave.contains(index))
+                    .map(|(_, mv)| self.switch_one(mv)),
+            )
+            .await;
+            let mut failure = None;
+            for (&index, result) in wave.iter().zip(results) {
+                touched.push(index);
+                match result {
+                    Ok(()) => {
+                        outcomes[index].outcome = "switched";
+                        outcomes[index].live = Some(moves[index].to.clone());
+                    }
+                    Err(problem) => {
+                        outcomes[index].outcome = "failed";
+                        outcomes[index].problem = Some(problem.clone());
+                        failure.get_or_insert(format!(
+                            "wave {number}: `{}` failed: {problem}",
+                            moves[index].host.name
+                        ));
+                    }
+                }
+            }
+            if failure.is_none() {
+                let switched: Vec<&Host> = touched.iter().map(|&i| &moves[i].host).collect();
+                failure = self.watch(number, &switched).await.err();
+            }
+            if let Some(problem) = failure {
+                self.progress.warn(&problem);
+                return Err(self
+                    .roll_back(&mut moves, &touched, &mut outcomes, problem)
+                    .await);
+            }
+        }
+        Ok(outcomes)
+    }
+
+    fn checkpoint(&self) -> Result<(), String> {
+        if self.interrupted.load(Ordering::SeqCst) {
+            return Err("interrupted (Ctrl-C)".to_owned());
+        }
+        Ok(())
+    }
+
+    /// Drain, switch, health, ready: one host. `Err` says why it failed.
+    async fn switch_one(&self, mv: &Move) -> Result<(), String> {
+        self.checkpoint()?;
+        let host = &mv.host;
+        self.drain(host).await?;
+        self.progress.host(&host.name, "switch", &mv.to);
+        let reason = self.reason_arg(&format!("fleet {} of stage `{}`", self.op, self.stage_name));
+        let result = match &mv.how {
+            How::Deploy { artifact } => {
+                host.run::<serde_json::Value>(&["deploy", artifact, "--reason", &reason])
+                    .await
+            }
+            How::Rollback => {
+                host.run::<serde_json::Value>(&["rollback", "--to", &mv.to, "--reason", &reason])
+                    .await
+            }
+        };
+        result.map_err(|error| error.to_string())?;
+        self.progress.host(&host.name, "health", "probing");
+        self.health(host).await?;
+        self.ready(host).await?;
+        self.progress
+            .host(&host.name, "done", &format!("live {}", mv.to));
+        Ok(())
+    }
+
+    fn reason_arg(&self, default: &str) -> String {
+        match &self.reason {
+            Some(reason) => format!("{reason} ({default})"),
+            None => default.to_owned(),
+        }
+    }
+
+    async fn drain(&self, host: &Host) -> Result<(), String> {
+        let Some(balancer) = self.balancer.clone() else {
+            return Ok(());
+        };
+        self.progress.host(&host.name, "drain", "at the balancer");
+        let name = host.name.clone();
+        let timeout = self.stage.drain_timeout;
+        let idle = tokio::task::spawn_blocking(move || {
+            balancer.drain(&name)?;
+            balancer.wait_idle(&name, timeout)
+        })
+        .await
+        .expect("balancer calls do not panic")
+        .map_err(|error| error.to_string())?;
+        self.progress.host(
+            &host.name,
+            "drain",
+            &format!("idle after {:.1}s", idle.waited.as_secs_f64()),
+        );
+        Ok(())
+    }
+
+    async fn ready(&self, host: &Host) -> Result<(), String> {
+        let Some(balancer) = self.balancer.clone() else {
+            return Ok(());
+        };
+        self.progress.host(&host.name, "ready", "back in rotation");
+        let name = host.name.clone();
+        tokio::task::spawn_blocking(move || balancer.ready(&name))
+            .await
+            .expect("balancer calls do not panic")
+            .map_err(|error| error.to_string())
+    }
+
+    async fn health(&self, host: &Host) -> Result<(), String> {
+        #[derive(serde::Deserialize)]
+        struct Health {
+            ok: bool,
+            detail: String,
+        }
+        let health: Health = host
+            .run(&["fleet", "health", "--within", "5s"])
+            .await
+            .map_err(|error| error.to_string())?;
+        if health.ok {
+            Ok(())
+        } else {
+            Err(format!("health: {}", health.detail))
+        }
+    }
+
+    /// Watches the switched hosts' health and the balancer's error rate for
+    /// the stage's `watch`.
+    async fn watch(&self, wave: usize, switched: &[&Host]) -> Result<(), String> {
+        let watch = self.stage.watch;
+        if watch.is_zero() {
+            return self.checkpoint();
+        }
+        self.progress.note(&format!(
+            "wave {wave}: watching for {}s",
+            watch.as_secs_f64()
+        ));
+        let names: Vec<String> = switched.iter().map(|host| host.name.clone()).collect();
+        let before = self.traffic(&names).await?;
+        let deadline = Instant::now() + watch;
+        loop {
+            self.checkpoint()?;
+            let probes =
+                futures_util::future::join_all(switched.iter().map(|host| self.health(host))).await;
+            for (host, probe) in switched.iter().zip(probes) {
+                probe.map_err(|problem| format!("`{}` during the watch: {problem}", host.name))?;
+            }
+            if let (Some(before), Some(now)) = (&before, self.traffic(&names).await?) {
+                let window = now.since(before);
+                if let Some(rate) = hoist_balancer::error_rate(before, &now) {
+                    // Judged early only on enough requests; at the end on any.
+                    let enough = window.backend.requests >= 50 || Instant::now() >= deadline;
+                    if enough && rate > self.stage.max_error_rate {
+                        return Err(format!(
+                            "error rate {:.2}% over `max_error_rate` {:.2}% ({} of {} requests) during the watch of wave {wave}",
+                            rate * 100.0,
+                            self.stage.max_error_rate * 100.0,
+                            window.backend.responses_5xx + window.backend.connection_errors,
+                            window.backend.requests
+                        ));
+                    }
+                }
+            }
+            if Instant::now() >= deadline {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_secs(1).min(deadline - Instant::now())).await;
+        }
+    }
+
+    async fn traffic(&self, names: &[String]) -> Result<Option<Traffic>, String> {
+        let Some(balancer) = self.balancer.clone() else {
+            return Ok(None);
+        };
+        let names = names.to_vec();
+        tokio::task::spawn_blocking(move || balancer.traffic(&names))
+            .await
+            .expect("balancer calls do not panic")
+            .map(Some)
+            .map_err(|error| error.to_string())
+    }
+
+    /// Every touched host back where it was, last first.
+    async fn roll_back(
+        &self,
+        moves: &mut [Move],
+        touched: &[usize],
+        outcomes: &mut [HostOutcome],
+        problem: String,
+    ) -> FleetError {
+        let mut rolled_back = Vec::new();
+        let mut not_rolled_back = Vec::new();
+        for &index in touched.iter().rev() {
+            let name = moves[index].host.name.clone();
+            self.progress
+                .host(&name, "rollback", "putting the previous release back");
+            match self.undo(&mut moves[index]).await {
+                Ok(Some(live)) => {
+                    outcomes[index].outcome = "rolled-back";
+                    outcomes[index].live = Some(live);
+                    rolled_back.push(name);
+                }
+                Ok(None) => {
+                    // It never left its release: nothing to undo.
+                    outcomes[index].live = moves[index].from.clone();
+                    if outcomes[index].outcome == "switched" {
+                        outcomes[index].outcome = "rolled-back";
+                    }
+                    rolled_back.push(name);
+                }
+                Err(why) => {
+                    outcomes[index].outcome = "not-rolled-back";
+                    outcomes[index].problem = Some(why.clone());
+                    not_rolled_back.push((name, why));
+                }
+            }
+        }
+        FleetError::RolledBack {
+            problem,
+            rolled_back,
+            not_rolled_back,
+            stage: self.stage_name.to_owned(),
+        }
+    }
+
+    /// One host back to its `from`; `Ok(None)` when it was still there.
+    async fn undo(&self, mv: &mut Move) -> Result<Option<String>, String> {
+        if !mv.host.alive().await {
+            let again = Host::connect(&mv.host.name, self.reach.clone())
+                .await
+                .map_err(|error| error.to_string())?;
+            mv.host = again.in_op(self.op);
+        }
+        let host = mv.host.clone();
+        let live = self.live_when_free(&host).await?;
+        let Some(from) = mv.from.clone() else {
+            return Err("it had no release before this operation to go back to".to_owned());
+        };
+        if live.as_deref() == Some(from.as_str()) {
+            self.ready(&host).await?;
+            return Ok(None);
+        }
+        self.drain(&host).await?;
+        let reason = self.reason_arg(&format!(
+            "fleet {} of stage `{}` rolled back",
+            self.op, self.stage_name
+        ));
+        host.run::<serde_json::Value>(&["rollback", "--to", &from, "--reason", &reason])
+            .await
+            .map_err(|error| error.to_string())?;
+        self.health(&host).await?;
+        self.ready(&host).await?;
+        self.progress
+            .host(&host.name, "rollback", &format!("live {from}"));
+        Ok(Some(from))
+    }
+
+    /// The host's live release once no operation holds its deploy lock (a
+    /// switch cut off with its ssh connection goes on to its end there).
+    async fn live_when_free(&self, host: &Host) -> Result<Option<String>, String> {
+        #[derive(serde::Deserialize)]
+        struct Status {
+            live: Option<String>,
+            locked_by: Option<serde_json::Value>,
+        }
+        let deadline = Instant::now() + self.stage.drain_timeout + Duration::from_secs(60);
+        loop {
+            let status: Status = host
+                .run(&["status"])
+                .await
+                .map_err(|error| error.to_string())?;
+            if status.locked_by.is_none() || Instant::now() >= deadline {
+                return Ok(status.live);
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
