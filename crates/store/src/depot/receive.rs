@@ -9,6 +9,9 @@ use crate::Manifest;
 use std::collections::BTreeMap;
 use std::io::Read;
 
+/// What may follow the `end` entry: the tar trailer, not more data.
+const TRAILER_LIMIT: u64 = 64 * 1024;
+
 impl Depot {
     /// Reads a transfer from `stream` and assembles its artifact.
     /// `expect_bytes` is the artifact's size on the sending machine, for
@@ -53,6 +56,22 @@ impl Depot {
     ) -> Result<Manifest, Stream> {
         let decoder = zstd::Decoder::new(stream).map_err(Stream::cut)?;
         let mut archive = tar::Archive::new(decoder);
+        let manifest = self.read_entries(&mut archive, counts)?;
+        // Read to the end: the tar trailer and zstd's checksum, so the
+        // sender's last writes land and a damaged stream is noticed.
+        let rest = std::io::copy(
+            &mut Read::take(archive.into_inner(), TRAILER_LIMIT),
+            &mut std::io::sink(),
+        );
+        rest.map_err(Stream::cut)?;
+        Ok(manifest)
+    }
+
+    fn read_entries<R: Read>(
+        &self,
+        archive: &mut tar::Archive<R>,
+        counts: &mut (u64, u64),
+    ) -> Result<Manifest, Stream> {
         let mut entries = archive.entries().map_err(Stream::cut)?;
         let mut next = || match entries.next() {
             Some(Ok(entry)) => Ok(entry),
