@@ -109,6 +109,14 @@ pub enum FleetError {
     /// The artifact could not be read.
     #[error(transparent)]
     Store(#[from] hoist_store::StoreError),
+    /// A host still lacked files after every transfer shipping allows.
+    #[error("`{host}` still lacks {missing} file(s) of the release after shipping them twice; its local copies keep failing their digests")]
+    ShipIncomplete {
+        /// The host.
+        host: String,
+        /// How many contents it still lacks.
+        missing: usize,
+    },
     /// `--from-stage`: the other stage runs no one release, or not the
     /// artifact given.
     #[error("cannot deploy what stage `{from}` runs: {problem}")]
@@ -204,7 +212,8 @@ impl FleetError {
             | FleetError::Disconnected { host, .. }
             | FleetError::VersionMismatch { host, .. }
             | FleetError::Remote { host, .. }
-            | FleetError::Garbled { host, .. } => Some(host),
+            | FleetError::Garbled { host, .. }
+            | FleetError::ShipIncomplete { host, .. } => Some(host),
             _ => None,
         }
     }
@@ -224,6 +233,7 @@ impl Described for FleetError {
             FleetError::RolledBack { .. } => "fleet-rolled-back",
             FleetError::Io { cause, .. } => hoist_error::io_kind(cause),
             FleetError::Store(error) => error.kind(),
+            FleetError::ShipIncomplete { .. } => "ship-incomplete",
             FleetError::Balancer(error) => error.kind(),
             FleetError::FromStage { .. } => "from-stage-mismatch",
             FleetError::Drift { .. } => "stage-drift",

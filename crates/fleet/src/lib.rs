@@ -67,7 +67,7 @@ pub use rollback::{rollback, RollbackPlan};
 pub use maint::{maint, MaintChange, MaintOn};
 pub use prune::prune;
 pub use setup::{setup, SetUp};
-pub use ship::Shipped;
+pub use ship::{ship, Shipped};
 pub use stages::{compare, Difference, Side, StageLine, StagesView};
 pub use status::{ask_all, Agent, HostAnswer, HostState, Schema, Serving};
 pub use waves::HostOutcome;

@@ -9,6 +9,8 @@ mod data_target;
 mod health;
 mod hold;
 mod live;
+mod need;
+mod receive;
 mod site;
 mod version;
 
@@ -28,6 +30,10 @@ enum Verb {
     Hold(hold::Args),
     /// Probe the live release's health once
     Health(health::Args),
+    /// Which file contents of the release whose manifest is on stdin this host lacks
+    Need,
+    /// Take in a release's missing files on stdin and assemble its artifact under `fleet/`
+    Receive(receive::Args),
     /// The live release, its digest and its kept artifact
     Live,
     /// Create the site layout at --root if missing
@@ -45,6 +51,8 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         Verb::Version => version::exec(global),
         Verb::Hold(args) => hold::exec(global, args),
         Verb::Health(args) => health::exec(global, args),
+        Verb::Need => need::exec(global),
+        Verb::Receive(args) => receive::exec(global, args),
         Verb::Live => live::exec(global),
         Verb::Site => site::exec(global),
         Verb::Drained(args) => drained::exec(global, args),
