@@ -37,11 +37,11 @@ mod from_stage;
 mod history;
 mod hold;
 mod host;
+mod maint;
 mod open;
 mod progress;
-mod rollback;
-mod maint;
 mod prune;
+mod rollback;
 mod setup;
 mod ship;
 mod stages;
@@ -61,11 +61,11 @@ pub use history::{
     history, merge, Entry, FleetEntry, FleetHost, HostEntry, Row, StageHistory, Unanswered,
 };
 pub use host::{Host, Reach};
+pub use maint::{maint, MaintChange, MaintOn};
 pub use open::Target;
 pub use progress::{Progress, Quiet};
-pub use rollback::{rollback, RollbackPlan};
-pub use maint::{maint, MaintChange, MaintOn};
 pub use prune::prune;
+pub use rollback::{rollback, RollbackPlan};
 pub use setup::{setup, SetUp};
 pub use ship::{ship, Shipped};
 pub use stages::{compare, Difference, Side, StageLine, StagesView};

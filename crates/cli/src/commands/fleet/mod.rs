@@ -3,9 +3,9 @@
 //! run the `--stage` commands; these are their remote halves, and every
 //! one answers with `--json`.
 
-mod drained;
 mod data_receive;
 mod data_target;
+mod drained;
 mod health;
 mod hold;
 mod live;

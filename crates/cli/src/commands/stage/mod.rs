@@ -4,13 +4,13 @@
 pub(crate) mod data;
 pub(crate) mod deploy;
 mod from_stage;
-pub(crate) mod rollback;
 pub(crate) mod history;
-pub(crate) mod status;
-mod table;
 pub(crate) mod maint;
 pub(crate) mod prune;
+pub(crate) mod rollback;
 mod run;
+pub(crate) mod status;
+mod table;
 
 use crate::cli::Global;
 use crate::output::{Output, Render};
