@@ -73,7 +73,7 @@ pub fn named(global: &Global, name: &str) -> anyhow::Result<Named> {
     let base = std::path::absolute(&base).unwrap_or(base);
     Ok(Named {
         name: name.to_owned(),
-        reach: Arc::new(Reach::of(&stage, &base)),
+        reach: Arc::new(Reach::of(name, &stage, &base)),
         stage,
         config,
         base,
