@@ -198,6 +198,23 @@ impl Stage {
         if self.waves.is_empty() {
             problems.push(("waves", "must have at least one wave".to_owned()));
         }
+        // Cumulative: each wave must reach further than the one before, in
+        // the same terms (a count after a share is judged on 1 host).
+        let reach = |wave: &Wave, total: f64| match *wave {
+            Wave::Hosts(count) => count as f64,
+            Wave::Percent(share) => share / 100.0 * total,
+        };
+        let total = self.hosts.len().max(1) as f64;
+        if self
+            .waves
+            .windows(2)
+            .any(|pair| reach(&pair[1], total) < reach(&pair[0], total))
+        {
+            problems.push((
+                "waves",
+                "sizes are cumulative and must grow: `[1, \"25%\", \"100%\"]` is one host, then up to a quarter, then all".to_owned(),
+            ));
+        }
         for wave in &self.waves {
             match *wave {
                 Wave::Hosts(0) => problems.push(("waves", "a wave of 0 hosts".to_owned())),
@@ -325,6 +342,7 @@ mod tests {
             ("hosts = [\"a\"]\nroot = \"srv\"\n", "stages.production.root"),
             ("hosts = [\"a\"]\nroot = \"/srv\"\nwaves = [\"150%\"]\n", "stages.production.waves"),
             ("hosts = [\"a\"]\nroot = \"/srv\"\nwaves = [\"lots\"]\n", "is not a wave"),
+            ("hosts = [\"a\", \"b\"]\nroot = \"/srv\"\nwaves = [\"100%\", 1]\n", "must grow"),
             ("hosts = [\"a\"]\nroot = \"/srv\"\nhost = \"x\"\n", "`host`"),
             (
                 "hosts = [\"a\"]\nroot = \"/srv\"\n[stages.production.balancer]\nkind = \"haproxy\"\n",

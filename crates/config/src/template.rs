@@ -80,4 +80,16 @@ keep_releases = 5              # prune keeps this many, plus live, previous and 
 # keep = 3
 # requires = "WS221"                   # the data this release needs: a label or version id prefix
 # requires_check = "./bin/check-data"  # or a command run with $HOIST_DATA = the live version
+
+# [stages.production]                  # `hoist deploy --stage production`: every host over ssh
+# hosts = ["web1", "web2", "deploy@10.0.0.7:2222"]
+# root = "/srv/shop"
+# waves = [1, "25%", "100%"]           # a canary host, then up to a quarter, then the rest
+# watch = "30s"                        # health and error rate after each wave
+# max_error_rate = 0.01
+# [stages.production.balancer]
+# kind = "haproxy"                     # or "hoist" (an agent with [[proxy.backend]])
+# host = "lb1"                         # over ssh; omit when local
+# socket = "/run/haproxy/admin.sock"
+# backend = "shop"                     # server names default to the host names
 "#;

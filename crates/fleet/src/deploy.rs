@@ -153,7 +153,17 @@ async fn deploy_held(
             );
             progress.host(&host.name, "stage", "unpack, verify, checks, tests");
             let artifact = shipped.remote_artifact.to_string_lossy().into_owned();
-            let mut args = vec!["deploy", artifact.as_str(), "--only-stage"];
+            let reason = match &plan.reason {
+                Some(reason) => format!("{reason} (staged for stage `{}`)", plan.target.stage_name),
+                None => format!("staged for stage `{}`", plan.target.stage_name),
+            };
+            let mut args = vec![
+                "deploy",
+                artifact.as_str(),
+                "--only-stage",
+                "--reason",
+                reason.as_str(),
+            ];
             if plan.allow_fewer_tests {
                 args.push("--allow-fewer-tests");
             }

@@ -133,9 +133,11 @@ pub enum FleetError {
         stage: String,
         /// What differs.
         problem: String,
+        /// The command that settles it, when there is one.
+        fix: Option<String>,
     },
     /// The balancer refused or failed.
-    #[error("balancer: {0}")]
+    #[error(transparent)]
     Balancer(#[from] hoist_balancer::BalancerError),
     /// Hosts answer differently where they must agree (the data version
     /// a stage's roll goes to): nothing was changed.
@@ -259,6 +261,7 @@ impl Described for FleetError {
             }
             FleetError::Store(error) => error.hint(),
             FleetError::Balancer(error) => error.hint(),
+            FleetError::Drift { fix: Some(fix), .. } => hoist_error::command(fix),
             FleetError::Drift { stage, .. } => {
                 hoist_error::command(&format!("status --stage {stage}"))
             }

@@ -270,7 +270,13 @@ fn chain(error: &dyn std::error::Error) -> String {
         }
         cause = inner.source();
     }
-    text
+    // ssh's own banners (`@@@@ WARNING: REMOTE HOST IDENTIFICATION HAS
+    // CHANGED! @@@@`) and CRLFs, as one readable line.
+    text.split(['\r', '\n'])
+        .map(|line| line.trim_matches(|c: char| c == '@' || c.is_whitespace()))
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The last lines of what a command printed, for a message.

@@ -51,6 +51,7 @@ pub async fn rollback(
     let refuse = |problem: String| FleetError::Drift {
         stage: stage_name.clone(),
         problem,
+        fix: None,
     };
     let planned = async {
         let statuses = futures_util::future::join_all(
@@ -65,9 +66,11 @@ pub async fn rollback(
                 let previous: Vec<_> = statuses.iter().map(|status| status.previous.clone()).collect();
                 let lives: Vec<_> = statuses.iter().map(|status| status.live.clone()).collect();
                 if lives.iter().any(|live| *live != lives[0]) || previous.iter().any(|p| *p != previous[0]) {
-                    return Err(refuse(
-                        "its hosts do not run the same release with the same one before it, so \"the previous release\" means different things; name one".to_owned(),
-                    ));
+                    return Err(FleetError::Drift {
+                        stage: stage_name.clone(),
+                        problem: "its hosts do not run the same release with the same one before it, so \"the previous release\" means different things; name one (`hoist status --stage` shows each host's)".to_owned(),
+                        fix: Some(format!("rollback --stage {stage_name} --to ID")),
+                    });
                 }
                 previous[0].clone().ok_or_else(|| refuse("its hosts have no earlier release to go back to".to_owned()))?
             }

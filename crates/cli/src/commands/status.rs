@@ -63,7 +63,7 @@ impl Render for Status {
             output::field(
                 out,
                 "balancer",
-                format!("drained by fleet operation `{op}`, not yet back in rotation"),
+                format!("drained (or being drained) by fleet operation `{op}`; the next `hoist deploy --stage` or `rollback --stage` puts it back once healthy"),
             );
         }
         if let Some(pending) = &self.pending {

@@ -46,6 +46,15 @@ impl Named {
 
 /// Reads `[stages.NAME]` from the project's `hoist.toml`.
 pub fn named(global: &Global, name: &str) -> anyhow::Result<Named> {
+    if global.root.is_some() {
+        return Err(crate::UsageError {
+            message: format!(
+                "`--root` names one site; the hosts of stage `{name}` use its `root` in hoist.toml"
+            ),
+            hint: Some(format!("drop --root, or set `root` under [stages.{name}]")),
+        }
+        .into());
+    }
     let Some((config, path)) = crate::target::config(global)? else {
         let message = format!(
             "`--stage {name}` needs the project's hoist.toml with `[stages.{name}]`; none here"
