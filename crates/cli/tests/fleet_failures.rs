@@ -390,7 +390,9 @@ fn a_host_left_drained_by_a_killed_fleet_deploy_is_readmitted_by_the_next() {
 fn app_answering(version: &str, status: u16) -> String {
     util::fleet_app::app_pl(version, false).replace(
         "  $c->render(text => ",
-        &format!("  return $c->render(text => \"{version} broken\\n\", status => {status}) if {status} != 200;\n  $c->render(text => "),
+        // HAProxy's own check (HTTP/1.0) still passes: a release that fails
+        // its users, not its health checks, which only the error rate shows.
+        &format!("  return $c->render(text => \"{version} broken\\n\", status => {status}) if {status} != 200 && $c->req->version ne '1.0';\n  $c->render(text => "),
     ) .replace(
         "app->start;",
         "get '/health' => sub ($c) { $c->render(text => \"ok\\n\") };\napp->start;",

@@ -281,10 +281,26 @@ impl Waves<'_> {
         }
         self.progress.host(&host.name, "ready", "back in rotation");
         let name = host.name.clone();
-        tokio::task::spawn_blocking(move || balancer.ready(&name))
-            .await
-            .expect("balancer calls do not panic")
-            .map_err(|error| error.to_string())?;
+        let within = self.stage.drain_timeout;
+        tokio::task::spawn_blocking(move || {
+            balancer.ready(&name).map_err(|error| error.to_string())?;
+            // Back in rotation means its health check there passes again
+            // (a restart may have failed a few while it was drained).
+            let deadline = Instant::now() + within;
+            while balancer.status(&name).map_err(|error| error.to_string())?
+                == hoist_balancer::ServerStatus::Down
+            {
+                if Instant::now() >= deadline {
+                    return Err(format!(
+                        "`{name}` stays DOWN at the balancer after its switch (its health check there fails)"
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Ok(())
+        })
+        .await
+        .expect("balancer calls do not panic")?;
         host.run::<serde_json::Value>(&["fleet", "drained", "--clear"])
             .await
             .map(|_| ())
@@ -329,6 +345,7 @@ impl Waves<'_> {
             for (host, probe) in switched.iter().zip(probes) {
                 probe.map_err(|problem| format!("`{}` during the watch: {problem}", host.name))?;
             }
+            self.balancer_view(&names).await?;
             if let (Some(before), Some(now)) = (&before, self.traffic(&names).await?) {
                 let window = now.since(before);
                 if let Some(rate) = hoist_balancer::error_rate(before, &now) {
@@ -350,6 +367,29 @@ impl Waves<'_> {
             }
             tokio::time::sleep(Duration::from_secs(1).min(deadline - Instant::now())).await;
         }
+    }
+
+    /// A switched host the balancer's own health check takes out (DOWN)
+    /// fails the watch: it sends that host no traffic, so no error rate
+    /// would ever show it.
+    async fn balancer_view(&self, names: &[String]) -> Result<(), String> {
+        let Some(balancer) = self.balancer.clone() else {
+            return Ok(());
+        };
+        let names = names.to_vec();
+        tokio::task::spawn_blocking(move || {
+            for name in &names {
+                let status = balancer.status(name).map_err(|error| error.to_string())?;
+                if status == hoist_balancer::ServerStatus::Down {
+                    return Err(format!(
+                        "`{name}` is DOWN at the balancer during the watch (its health check there fails)"
+                    ));
+                }
+            }
+            Ok(())
+        })
+        .await
+        .expect("balancer calls do not panic")
     }
 
     async fn traffic(&self, names: &[String]) -> Result<Option<Traffic>, String> {

@@ -12,7 +12,8 @@ use std::io::Read;
 use std::rc::Rc;
 
 /// Room left beside the artifact, so assembling never fills the disk to the last block.
-const SLACK: u64 = 16 * 1024 * 1024;
+/// (The same 1 MiB a deploy keeps free when it unpacks.)
+const SLACK: u64 = 1024 * 1024;
 
 impl Depot {
     /// Writes `<release-id>.tar.zst` from parts and releases, verifying
