@@ -198,17 +198,17 @@ impl Stage {
         if self.waves.is_empty() {
             problems.push(("waves", "must have at least one wave".to_owned()));
         }
-        // Cumulative: each wave must reach further than the one before, in
-        // the same terms (a count after a share is judged on 1 host).
-        let reach = |wave: &Wave, total: f64| match *wave {
-            Wave::Hosts(count) => count as f64,
-            Wave::Percent(share) => share / 100.0 * total,
+        // Cumulative: no wave may reach fewer hosts than the one before,
+        // judged as the plan takes them on this stage's hosts.
+        let total = self.hosts.len();
+        let reach = |wave: &Wave| match *wave {
+            Wave::Hosts(count) => count.min(total),
+            Wave::Percent(share) => ((share / 100.0) * total as f64).ceil() as usize,
         };
-        let total = self.hosts.len().max(1) as f64;
         if self
             .waves
             .windows(2)
-            .any(|pair| reach(&pair[1], total) < reach(&pair[0], total))
+            .any(|pair| reach(&pair[1]) < reach(&pair[0]))
         {
             problems.push((
                 "waves",

@@ -147,9 +147,17 @@ pub fn read_pid(path: &Path) -> Option<u32> {
 impl Drop for Namespace {
     fn drop(&mut self) {
         // Killing may let a manager fork once more: repeat until none is left.
+        // The holder goes last: while it lives the namespace (and its id)
+        // does, so the scan can never match a new namespace that reused
+        // the id, another test's, and kill its processes.
+        let holder = self.holder.id();
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let pids = self.pids();
+            let pids: Vec<u32> = self
+                .pids()
+                .into_iter()
+                .filter(|pid| *pid != holder)
+                .collect();
             if pids.is_empty() || Instant::now() >= deadline {
                 break;
             }
