@@ -264,3 +264,65 @@ fn setup_could_not_install_hoist_on_a_host_that_had_none() {
         .arg(&artifact)
         .run();
 }
+
+// A host with an interrupted operation: the fleet shipped the release to
+// every host and failed only at staging, with no command to recover it.
+#[test]
+fn an_interrupted_host_was_shipped_to_and_refused_late_without_a_way_out() {
+    let stage = StageFixture::start(&["web1", "web2"], quiet());
+    let (_, artifact) = stage.build("v1", false);
+    stage
+        .hoist()
+        .args(["deploy", "--stage", "production"])
+        .arg(&artifact)
+        .run();
+    let (_, v2) = stage.build("v2", false);
+    // web1's own deploy of v2 dies mid-way.
+    let web1 = stage.fleet.host("web1").dir().join("site");
+    let status = stage
+        .hoist()
+        .arg("deploy")
+        .arg(&v2)
+        .arg("--root")
+        .arg(&web1)
+        .env("HOIST_FAULT_KILL_AT", "unpack")
+        .status();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9)
+    );
+    let refused = stage
+        .hoist()
+        .args(["deploy", "--stage", "production", "--json"])
+        .arg(&v2)
+        .code(1)
+        .run_json();
+    assert_eq!(refused["error"]["kind"], "recovery-pending", "{refused}");
+    let hint = refused["error"]["hint"].as_str().unwrap();
+    assert!(
+        hint.starts_with("ssh -F ") && hint.contains(" recover --root "),
+        "{hint}"
+    );
+    // Nothing was sent anywhere.
+    let fleet = stage.fleet.host("web2").dir().join("site/fleet");
+    let shipped: Vec<_> = std::fs::read_dir(&fleet)
+        .map(|dir| dir.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        !shipped
+            .iter()
+            .any(|name| name.to_string_lossy().contains("-v2-")),
+        "{shipped:?}"
+    );
+    // The hint's command gets out.
+    let output = std::process::Command::new("sh")
+        .args(["-c", hint])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    stage
+        .hoist()
+        .args(["deploy", "--stage", "production"])
+        .arg(&v2)
+        .run();
+}

@@ -218,9 +218,10 @@ impl Stage {
         for wave in &self.waves {
             match *wave {
                 Wave::Hosts(0) => problems.push(("waves", "a wave of 0 hosts".to_owned())),
-                Wave::Percent(share) if !(share > 0.0 && share <= 100.0) => {
-                    problems.push(("waves", format!("`{share}%` is not between 0% and 100%")))
-                }
+                Wave::Percent(share) if !(share > 0.0 && share <= 100.0) => problems.push((
+                    "waves",
+                    format!("`{share}%` must be more than 0% and at most 100%"),
+                )),
                 _ => {}
             }
         }

@@ -75,6 +75,12 @@ pub enum Drift {
         /// The step it stopped in.
         step: String,
     },
+    /// A fleet operation drained it at the balancer and never put it back
+    /// (it died mid-switch): it gets no traffic.
+    Drained {
+        /// That fleet operation.
+        fleet_op: String,
+    },
     /// It runs another hoist than this machine (or none).
     Hoist {
         /// Its hoist.
@@ -113,6 +119,10 @@ impl std::fmt::Display for Drift {
             Drift::Interrupted { op, release, step } => write!(
                 f,
                 "{op} of `{release}` stopped during `{step}`; `hoist recover` on it"
+            ),
+            Drift::Drained { fleet_op } => write!(
+                f,
+                "drained at the balancer by fleet operation `{fleet_op}`, never put back; the next `hoist deploy --stage` or `hoist rollback --stage` readmits it once healthy"
             ),
             Drift::Hoist { theirs, ours } => match theirs {
                 Some(theirs) => write!(f, "runs {theirs}, this machine {ours}"),
@@ -250,6 +260,11 @@ fn drift_of(
             op: pending.op.to_string(),
             release: pending.release.clone(),
             step: pending.step.to_string(),
+        });
+    }
+    if let Some(fleet_op) = &state.fleet_drained {
+        drift.push(Drift::Drained {
+            fleet_op: fleet_op.clone(),
         });
     }
     if answer.hoist.as_ref() != Some(ours) {

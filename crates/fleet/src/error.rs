@@ -136,6 +136,16 @@ pub enum FleetError {
         /// The command that settles it, when there is one.
         fix: Option<String>,
     },
+    /// A host has an interrupted operation awaiting `hoist recover`.
+    #[error("`{host}`: {what}; nothing was changed on any host until it is recovered")]
+    RecoveryPending {
+        /// The host.
+        host: String,
+        /// What stopped, and where.
+        what: String,
+        /// The command that recovers it, run from here.
+        recover: String,
+    },
     /// The balancer refused or failed.
     #[error(transparent)]
     Balancer(#[from] hoist_balancer::BalancerError),
@@ -239,6 +249,7 @@ impl Described for FleetError {
             FleetError::Balancer(error) => error.kind(),
             FleetError::FromStage { .. } => "from-stage-mismatch",
             FleetError::Drift { .. } => "stage-drift",
+            FleetError::RecoveryPending { .. } => "recovery-pending",
             FleetError::Disagree { .. } => "fleet-disagree",
             FleetError::NotTogether(_) => "fleet-partial",
             FleetError::Data(error) => error.kind(),
@@ -262,6 +273,7 @@ impl Described for FleetError {
             FleetError::Store(error) => error.hint(),
             FleetError::Balancer(error) => error.hint(),
             FleetError::Drift { fix: Some(fix), .. } => hoist_error::command(fix),
+            FleetError::RecoveryPending { recover, .. } => Some(recover.clone()),
             FleetError::Drift { stage, .. } => {
                 hoist_error::command(&format!("status --stage {stage}"))
             }

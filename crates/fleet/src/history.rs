@@ -66,7 +66,8 @@ pub struct FleetEntry {
     pub release: Option<String>,
     /// `ok`: every host did it (or had nothing to do); `rolled-back`: a
     /// host went back to its release before; `failed`: a host failed
-    /// otherwise; `noop`: nothing needed doing.
+    /// otherwise; `incomplete`: it stopped part-way, some hosts switched
+    /// and some only staged; `noop`: nothing needed doing.
     pub outcome: &'static str,
     /// Its first row's start.
     pub started_at: jiff::Timestamp,
@@ -278,6 +279,13 @@ fn outcome(main: &str, hosts: &[FleetHost]) -> &'static str {
         .any(|host| !matches!(host.outcome, Outcome::Ok | Outcome::Noop))
     {
         "failed"
+    } else if hosts
+        .iter()
+        .any(|host| main != "stage" && host.op == "stage" && host.outcome == Outcome::Ok)
+    {
+        // Staged there and never switched: the operation stopped part-way
+        // (its deploying hoist died) and no host was put back.
+        "incomplete"
     } else if hosts
         .iter()
         .flat_map(|host| &host.rows)

@@ -33,6 +33,36 @@ pub(crate) struct Opened {
     pub holds: Holds,
 }
 
+/// Refuses while any host has an interrupted operation awaiting `hoist
+/// recover` there: before anything is shipped or changed anywhere.
+async fn refuse_interrupted(hosts: &[Host]) -> Result<(), FleetError> {
+    #[derive(serde::Deserialize)]
+    struct Pending {
+        pending: Option<hoist_site::JournalRecord>,
+    }
+    let answers =
+        futures_util::future::join_all(hosts.iter().map(|host| host.run::<Pending>(&["status"])))
+            .await;
+    for (host, answer) in hosts.iter().zip(answers) {
+        if let Some(record) = answer?.pending {
+            return Err(FleetError::RecoveryPending {
+                host: host.name.clone(),
+                what: format!(
+                    "{} of `{}` stopped during `{}`",
+                    record.op, record.release, record.step
+                ),
+                recover: format!(
+                    "{} {} recover --root {}",
+                    host.ssh(),
+                    host.hoist_path(),
+                    host.root().display()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Opens `target` for an operation described as `what`.
 pub(crate) async fn open(
     target: &Target,
@@ -50,6 +80,7 @@ pub(crate) async fn open(
     .await?;
     let hosts: Vec<Host> = hosts.into_iter().map(|host| host.in_op(op)).collect();
     connect::check_versions(&hosts, &target.ours, &target.stage_name).await?;
+    refuse_interrupted(&hosts).await?;
     let balancer = balance::connect(stage, &target.reach).await?;
     if let Some(connected) = &balancer {
         let checker = connected.balancer.clone();

@@ -56,6 +56,9 @@ pub struct HostState {
     pub fleet_locked_by: Option<LockHolder>,
     /// An interrupted operation awaiting `hoist recover`.
     pub pending: Option<JournalRecord>,
+    /// The fleet operation that drained the host at the balancer and has
+    /// not put it back in rotation.
+    pub fleet_drained: Option<String>,
 }
 
 /// A host's schema, as its status summarises it.

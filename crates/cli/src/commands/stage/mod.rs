@@ -46,7 +46,9 @@ impl Named {
 
 /// Reads `[stages.NAME]` from the project's `hoist.toml`.
 pub fn named(global: &Global, name: &str) -> anyhow::Result<Named> {
-    if global.root.is_some() {
+    // `--root` given for a stage (`$HOIST_ROOT`, for one site, is not).
+    let from_env = std::env::var_os("HOIST_ROOT").map(PathBuf::from);
+    if global.root.is_some() && global.root != from_env {
         return Err(crate::UsageError {
             message: format!(
                 "`--root` names one site; the hosts of stage `{name}` use its `root` in hoist.toml"
