@@ -109,6 +109,52 @@ fn deploy_killed_at_every_step_recovers() {
     }
 }
 
+/// A host's first phase of a fleet deploy (`deploy --only-stage`) killed at
+/// each of its steps: recovery removes the half-made release, the live one
+/// never moved, and staging again works.
+#[test]
+fn stage_only_killed_at_every_step_is_cleaned_up() {
+    let health = HealthServer::start(200);
+    for step in &BEFORE_SWITCH[..BEFORE_SWITCH.len() - 1] {
+        let env = env_with_everything(&health);
+        let v1 = env.deploy_version("1.0.0");
+        env.set_version("2.0.0");
+        let (v2, artifact) = env.build();
+        env.kill_at(
+            &["deploy", artifact.to_str().unwrap(), "--only-stage"],
+            step,
+        );
+        assert_serving(&env, &v1);
+        assert_eq!(
+            env.status()["pending"]["op"],
+            "stage",
+            "after a kill at `{step}`"
+        );
+        let recovered = env.hoist().args(["recover", "--json"]).run_json();
+        assert_eq!(
+            recovered["action"], "cleaned-up",
+            "after a kill at `{step}`"
+        );
+        assert_serving(&env, &v1);
+        assert!(
+            !env.site().join("releases").join(&v2).exists(),
+            "after `{step}`"
+        );
+        let staged = env
+            .hoist()
+            .arg("deploy")
+            .arg(&artifact)
+            .args(["--only-stage", "--json"])
+            .run_json();
+        assert_eq!(staged["outcome"], "staged", "after `{step}`");
+        assert_serving(&env, &v1);
+        assert!(
+            env.site().join("releases").join(&v2).is_dir(),
+            "after `{step}`"
+        );
+    }
+}
+
 #[test]
 fn rollback_killed_at_every_step_recovers() {
     let health = HealthServer::start(200);

@@ -53,6 +53,10 @@ const COVERED: &[(Step, &str)] = &[
 const OPS_COVERED: &[(Op, &str)] = &[
     (Op::Deploy, "crash::deploy_killed_at_every_step_recovers"),
     (
+        Op::Stage,
+        "crash::stage_only_killed_at_every_step_is_cleaned_up",
+    ),
+    (
         Op::Rollback,
         "crash::rollback_killed_at_every_step_recovers",
     ),

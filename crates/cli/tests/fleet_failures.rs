@@ -54,6 +54,23 @@ fn failed_deploy(stage: &StageFixture, artifact: &std::path::Path) -> serde_json
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
+/// Waits until `host`'s own deploy journaled its restart step.
+fn wait_for_restart(stage: &StageFixture, host: &str) {
+    let journal = stage.fleet.host(host).dir().join("site/journal.json");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let text = std::fs::read_to_string(&journal).unwrap_or_default();
+        if text.contains("\"restart\"") && text.contains("\"deploy\"") {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{host} never reached its restart"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn fleet_rows(stage: &StageFixture, host: &str, op: &str) -> Vec<(String, String)> {
     stage
         .history(host)
@@ -174,16 +191,7 @@ fn an_ssh_connection_cut_mid_switch_counts_as_failed_and_is_rolled_back() {
         .arg(&artifact)
         .spawn_output();
     // The journal says when web2 is restarting; then its connection goes.
-    let journal = stage.fleet.host("web2").dir().join("site/journal.json");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let text = std::fs::read_to_string(&journal).unwrap_or_default();
-        if text.contains("\"restart\"") && text.contains("\"deploy\"") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "web2 never reached its restart");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_restart(&stage, "web2");
     assert!(stage.fleet.host("web2").cut_connections() > 0);
     let output = deploy.wait_with_output().unwrap();
     assert_eq!(
@@ -316,4 +324,137 @@ fn rollback_stage_takes_every_host_back_together() {
         .code(1)
         .run_json();
     assert_eq!(refused["error"]["kind"], "stage-drift", "{refused}");
+}
+
+/// A fleet deploy killed while a host was drained left that host out of
+/// rotation for good: the next deploy skipped it (already live) and never
+/// made it ready at the balancer.
+#[test]
+fn a_host_left_drained_by_a_killed_fleet_deploy_is_readmitted_by_the_next() {
+    let names = ["web1", "web2"];
+    let options = StageOptions {
+        waves: "[1, 2]",
+        watch: "0s",
+        ..StageOptions::default()
+    };
+    let stage = StageFixture::start(&names, options);
+    first_deploy(&stage, &names);
+    let site_toml = stage.fleet.host("web1").dir().join("site/site.toml");
+    let text = std::fs::read_to_string(&site_toml).unwrap();
+    std::fs::write(
+        &site_toml,
+        text.replace("restart = \"", "restart = \"sleep 2; "),
+    )
+    .unwrap();
+    let (v2, artifact) = stage.build("v2", false);
+    let mut deploy = stage
+        .hoist()
+        .args(["deploy", "--stage", "production", "--json"])
+        .arg(&artifact)
+        .spawn_output();
+    wait_for_restart(&stage, "web1");
+    deploy.kill().unwrap();
+    deploy.wait().unwrap();
+    // web1's own hoist finishes its switch; it stays drained.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while stage.live("web1").as_deref() != Some(v2.as_str())
+        || !stage.on_host("web1", &["status"])["locked_by"].is_null()
+    {
+        assert!(Instant::now() < deadline, "web1 never finished its switch");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let haproxy = stage.haproxy.as_ref().unwrap();
+    assert_eq!(haproxy.stat("shop", "web1")["status"], "DRAIN");
+    let status = stage.on_host("web1", &["status"]);
+    assert!(
+        status["fleet_drained"]
+            .as_str()
+            .unwrap()
+            .starts_with("fleet-"),
+        "{status}"
+    );
+    stage
+        .hoist()
+        .args(["deploy", "--stage", "production", "--json"])
+        .arg(&artifact)
+        .run_json();
+    haproxy.wait_status("shop", "web1", "UP");
+    assert!(stage.on_host("web1", &["status"])["fleet_drained"].is_null());
+    for name in names {
+        assert_eq!(stage.live(name).as_deref(), Some(v2.as_str()), "{name}");
+    }
+}
+
+/// An app of the given version whose `/` answers `status` (its `/health`
+/// always 200), for the watch's error rate.
+fn app_answering(version: &str, status: u16) -> String {
+    util::fleet_app::app_pl(version, false).replace(
+        "  $c->render(text => ",
+        &format!("  return $c->render(text => \"{version} broken\\n\", status => {status}) if {status} != 200;\n  $c->render(text => "),
+    ) .replace(
+        "app->start;",
+        "get '/health' => sub ($c) { $c->render(text => \"ok\\n\") };\napp->start;",
+    )
+}
+
+#[test]
+fn an_error_rate_over_the_limit_during_the_watch_rolls_the_wave_back() {
+    let names = ["web1", "web2"];
+    let options = StageOptions {
+        waves: "[1, 2]",
+        watch: "6s",
+        ..StageOptions::default()
+    };
+    let stage = StageFixture::start(&names, options);
+    for name in names {
+        let site_toml = stage.fleet.host(name).dir().join("site/site.toml");
+        let text = std::fs::read_to_string(&site_toml).unwrap();
+        let health = text
+            .lines()
+            .find(|line| line.starts_with("health ="))
+            .unwrap();
+        let fixed = health.replace("/\"", "/health\"");
+        std::fs::write(&site_toml, text.replace(health, &fixed)).unwrap();
+    }
+    stage.env.set_version("v1");
+    stage.env.write("app.pl", &app_answering("v1", 200));
+    let (v1, artifact) = stage.env.build();
+    stage
+        .hoist()
+        .args(["deploy", "--stage", "production"])
+        .arg(&artifact)
+        .run();
+    let haproxy = stage.haproxy.as_ref().unwrap();
+    for name in names {
+        haproxy.wait_status("shop", name, "UP");
+    }
+    let load = CountedLoad::start(&[Target {
+        port: haproxy.frontend_addr().port(),
+        method: "GET",
+        path: "/",
+        workers: 2,
+        check: |status, _, _, _| {
+            // This test counts what the balancer saw; any answer is fine here.
+            if status == 200 || status == 500 {
+                Ok(())
+            } else {
+                Err(format!("{status}"))
+            }
+        },
+    }]);
+    assert!(load.wait_for_more(30, Duration::from_secs(60)));
+    stage.env.set_version("v2");
+    stage.env.write("app.pl", &app_answering("v2", 500));
+    let (_, artifact) = stage.env.build();
+    let answer = failed_deploy(&stage, &artifact);
+    load.finish();
+    assert_eq!(answer["error"]["kind"], "fleet-rolled-back", "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("error rate") && message.contains("max_error_rate"),
+        "{message}"
+    );
+    for name in names {
+        assert_eq!(stage.live(name).as_deref(), Some(v1.as_str()), "{name}");
+    }
 }

@@ -160,3 +160,58 @@ fn from_stage_deploys_exactly_what_staging_runs_or_refuses() {
     assert_eq!(manifest("web1"), manifest("web2"));
     assert_eq!(deployed["digest"], manifest("web1"));
 }
+
+#[test]
+fn an_unknown_host_or_a_refused_key_is_refused_before_anything_changes() {
+    let stage = StageFixture::start(&["web1", "web2"], quiet());
+    let (v1, artifact) = stage.build("v1", false);
+    stage
+        .hoist()
+        .args(["deploy", "--stage", "production"])
+        .arg(&artifact)
+        .run();
+    let path = stage.env.src().join("hoist.toml");
+    let good = std::fs::read_to_string(&path).unwrap();
+    let (_, artifact) = stage.build("v2", false);
+    // A host nobody can resolve.
+    std::fs::write(
+        &path,
+        good.replace("\"web2\"]", "\"web2\", \"web9.invalid\"]"),
+    )
+    .unwrap();
+    let refused = stage
+        .hoist()
+        .args(["deploy", "--stage", "production", "--json"])
+        .arg(&artifact)
+        .code(1)
+        .run_json();
+    assert_eq!(refused["error"]["kind"], "ssh-failed", "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`web9.invalid`"),
+        "{refused}"
+    );
+    // A login the host refuses: a user it does not have.
+    std::fs::write(&path, good.replace("\"web2\"]", "\"nosuchuser@web2\"]")).unwrap();
+    let refused = stage
+        .hoist()
+        .args(["deploy", "--stage", "production", "--json"])
+        .arg(&artifact)
+        .code(1)
+        .run_json();
+    assert_eq!(refused["error"]["kind"], "ssh-failed", "{refused}");
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("`nosuchuser@web2`") && message.contains("ermission denied"),
+        "{message}"
+    );
+    for name in ["web1", "web2"] {
+        assert_eq!(stage.live(name).as_deref(), Some(v1.as_str()), "{name}");
+        assert_eq!(
+            stage.on_host(name, &["releases"]).as_array().unwrap().len(),
+            1
+        );
+    }
+}

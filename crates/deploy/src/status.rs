@@ -26,6 +26,9 @@ pub struct Status {
     pub locked_by: Option<LockHolder>,
     /// The fleet operation holding this host (`hoist deploy --stage`), if any.
     pub fleet_locked_by: Option<LockHolder>,
+    /// The fleet operation that drained this host at its balancer and has
+    /// not yet put it back in rotation.
+    pub fleet_drained: Option<String>,
     /// The newest operation that changed what runs (deploy, hold, promote,
     /// abort, rollback, restart, the agent's own); db, data and traffic
     /// events, and attempts that changed nothing, are in `hoist history`.
@@ -114,6 +117,9 @@ pub fn status(context: &Context) -> Result<Status, DeployError> {
         pending,
         locked_by,
         fleet_locked_by: hoist_site::FleetLock::holder(&context.site)?,
+        fleet_drained: std::fs::read_to_string(context.site.fleet_drained_path())
+            .ok()
+            .map(|text| text.trim().to_owned()),
         last_event,
         ledger_problem,
     })

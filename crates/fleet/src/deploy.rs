@@ -241,6 +241,7 @@ async fn deploy_held(
         interrupted: interrupted.clone(),
         progress,
     };
+    waves.readmit(hosts).await;
     let (moved, result) = waves.run(moves, &waves_plan).await;
     report.hosts = (0..hosts.len())
         .map(|index| {

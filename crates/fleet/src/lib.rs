@@ -12,6 +12,11 @@
 //! recoverable, and recorded in that host's ledger with the fleet
 //! operation's id.
 //!
+//! Reading a stage changes nothing: [`ask_all`] asks every host's status
+//! (a host that cannot answer is a row saying so), [`judge`] finds the
+//! stage's release and each host's drift, [`compare`] lines stages up, and
+//! [`history`] merges the hosts' ledgers by fleet operation.
+//!
 //! ```text
 //! connect ─ version ─ hold (sorted) ─ ship ─ stage (parallel) ─┬─ wave 1: drain ─ switch ─ health ─ ready ─ watch
 //!                                                              ├─ wave 2: ...
@@ -21,8 +26,10 @@
 mod balance;
 mod connect;
 mod deploy;
+mod drift;
 mod error;
 mod from_stage;
+mod history;
 mod hold;
 mod host;
 mod open;
@@ -30,16 +37,24 @@ mod progress;
 mod rollback;
 mod setup;
 mod ship;
+mod stages;
+mod status;
 mod waves;
 
 pub use connect::{connect_all, host_build, HoistBuild};
 pub use deploy::{deploy, new_op_id, DeployPlan, FleetReport, HostReport};
+pub use drift::{judge, Drift, HostStatus, Runs, StageStatus};
 pub use error::{FleetError, RemoteError};
 pub use from_stage::{running, Running};
+pub use history::{
+    history, merge, Entry, FleetEntry, FleetHost, HostEntry, Row, StageHistory, Unanswered,
+};
 pub use host::{Host, Reach};
 pub use open::Target;
 pub use progress::{Progress, Quiet};
 pub use rollback::{rollback, RollbackPlan};
 pub use setup::{setup, SetUp};
 pub use ship::Shipped;
+pub use stages::{compare, Difference, Side, StageLine, StagesView};
+pub use status::{ask_all, Agent, HostAnswer, HostState, Schema, Serving};
 pub use waves::HostOutcome;

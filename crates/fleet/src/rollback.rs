@@ -139,6 +139,7 @@ pub async fn rollback(
         interrupted,
         progress,
     };
+    waves.readmit(&opened.hosts).await;
     let (moved, result) = waves.run(moves, &waves_plan).await;
     let after = live_of(&opened.hosts)
         .await

@@ -107,12 +107,22 @@ impl Waves<'_> {
             for &index in wave {
                 outcomes[index].wave = number;
             }
+            // Behind a balancer, never every host out of rotation at once:
+            // at most all but one drained at the same time.
+            let out_at_once = match self.balancer {
+                Some(_) => self.stage.hosts.len().saturating_sub(1).max(1),
+                None => wave.len().max(1),
+            };
+            let gate = tokio::sync::Semaphore::new(out_at_once);
             let results = futures_util::future::join_all(
                 moves
                     .iter()
                     .enumerate()
                     .filter(|(index, _)| wave.contains(index))
-                    .map(|(_, mv)| self.switch_one(mv)),
+                    .map(|(_, mv)| async {
+                        let _out = gate.acquire().await.expect("the gate is never closed");
+                        self.switch_one(mv).await
+                    }),
             )
             .await;
             let mut failure = None;
@@ -146,6 +156,43 @@ impl Waves<'_> {
             }
         }
         (outcomes, Ok(()))
+    }
+
+    /// Puts back in rotation every host an earlier fleet operation drained
+    /// and never readied (it died mid-switch), once the host is healthy; a
+    /// host that is not stays drained, with a warning.
+    pub async fn readmit(&self, hosts: &[Host]) {
+        if self.balancer.is_none() {
+            return;
+        }
+        #[derive(serde::Deserialize)]
+        struct Drained {
+            fleet_drained: Option<String>,
+        }
+        for host in hosts {
+            let Ok(Drained {
+                fleet_drained: Some(op),
+            }) = host.run::<Drained>(&["status"]).await
+            else {
+                continue;
+            };
+            match self.health(host).await {
+                Ok(()) => match self.ready(host).await {
+                    Ok(()) => self.progress.note(&format!(
+                        "`{}` was left drained by fleet operation `{op}`; it is healthy and back in rotation",
+                        host.name
+                    )),
+                    Err(problem) => self.progress.warn(&format!(
+                        "`{}` was left drained by `{op}` and could not be readied: {problem}",
+                        host.name
+                    )),
+                },
+                Err(problem) => self.progress.warn(&format!(
+                    "`{}` was left drained by fleet operation `{op}` and stays drained: {problem}",
+                    host.name
+                )),
+            }
+        }
     }
 
     fn checkpoint(&self) -> Result<(), String> {
@@ -192,7 +239,22 @@ impl Waves<'_> {
         let Some(balancer) = self.balancer.clone() else {
             return Ok(());
         };
+        if self.stage.hosts.len() == 1 {
+            // Draining the only host would leave nobody to answer: it
+            // switches in rotation, and its own restart must keep serving.
+            self.progress.host(
+                &host.name,
+                "drain",
+                "the stage's only host stays in rotation (its restart must not drop requests)",
+            );
+            return Ok(());
+        }
         self.progress.host(&host.name, "drain", "at the balancer");
+        // Noted on the host first: if this process dies before `ready`,
+        // the next fleet operation and `hoist status` know who drained it.
+        host.run::<serde_json::Value>(&["fleet", "drained", "--mark", self.op])
+            .await
+            .map_err(|error| error.to_string())?;
         let name = host.name.clone();
         let timeout = self.stage.drain_timeout;
         let idle = tokio::task::spawn_blocking(move || {
@@ -214,11 +276,18 @@ impl Waves<'_> {
         let Some(balancer) = self.balancer.clone() else {
             return Ok(());
         };
+        if self.stage.hosts.len() == 1 {
+            return Ok(()); // never drained (see `drain`)
+        }
         self.progress.host(&host.name, "ready", "back in rotation");
         let name = host.name.clone();
         tokio::task::spawn_blocking(move || balancer.ready(&name))
             .await
             .expect("balancer calls do not panic")
+            .map_err(|error| error.to_string())?;
+        host.run::<serde_json::Value>(&["fleet", "drained", "--clear"])
+            .await
+            .map(|_| ())
             .map_err(|error| error.to_string())
     }
 

@@ -11,17 +11,16 @@
 //! ([`FleetLock::refuse_unless`]): while a fleet operation holds a host,
 //! only that operation's own commands (`--fleet-op`) change the site.
 
-use crate::lock::read_holder_from;
+use crate::lock::{read_holder_from, HeldFile};
 use crate::{identity, DeployLock, LockHolder, Site, SiteError};
 use nix::fcntl::{Flock, FlockArg};
 use std::fs::{File, OpenOptions};
-use std::io::{Seek, Write};
 use std::os::unix::fs::OpenOptionsExt;
 
 /// A held fleet lock; dropping it releases it.
 #[derive(Debug)]
 pub struct FleetLock {
-    file: Option<Flock<File>>,
+    file: HeldFile,
 }
 
 impl FleetLock {
@@ -52,7 +51,7 @@ impl FleetLock {
             .open(&path)
             .map_err(SiteError::io("cannot open", &path))?;
         let mut file = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-            Ok(locked) => locked,
+            Ok(locked) => HeldFile::new(locked),
             Err((file, nix::errno::Errno::EWOULDBLOCK)) => {
                 return Err(locked_by(file, &path));
             }
@@ -77,16 +76,10 @@ impl FleetLock {
             since: jiff::Timestamp::now(),
             fleet_op: Some(op.to_owned()),
         };
-        let json = serde_json::to_vec(&holder).expect("holder serializes");
-        let write = |file: &mut File| -> std::io::Result<()> {
-            file.set_len(0)?;
-            file.rewind()?;
-            file.write_all(&json)?;
-            file.sync_all()
-        };
-        write(&mut file).map_err(SiteError::io("cannot write", &path))?;
+        file.name(&holder)
+            .map_err(SiteError::io("cannot write", &path))?;
         deploy.release()?;
-        Ok(FleetLock { file: Some(file) })
+        Ok(FleetLock { file })
     }
 
     /// The fleet operation holding this host, if any.
@@ -122,23 +115,9 @@ impl FleetLock {
 
     /// Releases the lock, leaving the file empty.
     pub fn release(mut self) -> Result<(), SiteError> {
-        self.clear()
+        self.file
+            .clear()
             .map_err(SiteError::io("cannot release lock", "fleet.lock"))
-    }
-
-    fn clear(&mut self) -> std::io::Result<()> {
-        if let Some(file) = self.file.take() {
-            file.set_len(0)?;
-            file.sync_all()?;
-            drop(file.unlock());
-        }
-        Ok(())
-    }
-}
-
-impl Drop for FleetLock {
-    fn drop(&mut self) {
-        let _ = self.clear();
     }
 }
 

@@ -98,6 +98,12 @@ impl Site {
     pub fn fleet_lock_path(&self) -> PathBuf {
         self.root.join("fleet.lock")
     }
+    /// Names the fleet operation that drained this host at its balancer,
+    /// while it is drained (so a fleet operation that died mid-switch does
+    /// not leave it out of rotation unnoticed).
+    pub fn fleet_drained_path(&self) -> PathBuf {
+        self.root.join("fleet-drained")
+    }
     /// The journal of the operation in flight.
     pub fn journal_path(&self) -> PathBuf {
         self.root.join("journal.json")

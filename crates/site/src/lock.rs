@@ -61,7 +61,48 @@ impl fmt::Display for LockHolder {
 /// The held lock; dropping it releases it.
 #[derive(Debug)]
 pub struct DeployLock {
-    file: Option<Flock<File>>,
+    file: HeldFile,
+}
+
+/// A held lock file (deploy or fleet lock): emptied and unlocked on
+/// release or drop, so the next holder sees no stale record.
+#[derive(Debug)]
+pub(crate) struct HeldFile(Option<Flock<File>>);
+
+impl HeldFile {
+    pub(crate) fn new(file: Flock<File>) -> HeldFile {
+        HeldFile(Some(file))
+    }
+
+    /// Writes `holder` into the file, durably.
+    pub(crate) fn name(&mut self, holder: &LockHolder) -> std::io::Result<()> {
+        let json = serde_json::to_vec(holder).expect("holder serializes");
+        let file = self.0.as_mut().expect("held until cleared");
+        file.set_len(0)?;
+        file.rewind()?;
+        file.write_all(&json)?;
+        file.sync_all()
+    }
+
+    /// The record left by the previous holder, if any.
+    pub(crate) fn previous(&mut self) -> Option<LockHolder> {
+        read_holder(self.0.as_mut().expect("held until cleared"))
+    }
+
+    pub(crate) fn clear(&mut self) -> std::io::Result<()> {
+        if let Some(file) = self.0.take() {
+            file.set_len(0)?;
+            file.sync_all()?;
+            drop(file.unlock());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for HeldFile {
+    fn drop(&mut self) {
+        let _ = self.clear();
+    }
 }
 
 impl DeployLock {
@@ -84,7 +125,7 @@ impl DeployLock {
         // An older hoist made it world-readable: it names users and hosts.
         access.apply(&file, &path)?;
         let mut file = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-            Ok(locked) => locked,
+            Ok(locked) => HeldFile::new(locked),
             Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
                 let holder = read_holder(
                     &mut File::open(&path).map_err(SiteError::io("cannot open", &path))?,
@@ -105,7 +146,7 @@ impl DeployLock {
                 })
             }
         };
-        let stale = read_holder(&mut file);
+        let stale = file.previous();
         let holder = LockHolder {
             user: identity::user_name(),
             host: identity::host_name(),
@@ -114,14 +155,7 @@ impl DeployLock {
             since: jiff::Timestamp::now(),
             fleet_op: None,
         };
-        let json = serde_json::to_vec(&holder).expect("holder serializes");
-        let write = |file: &mut File| -> std::io::Result<()> {
-            file.set_len(0)?;
-            file.rewind()?;
-            file.write_all(&json)?;
-            file.sync_all()
-        };
-        match write(&mut file) {
+        match file.name(&holder) {
             Ok(()) => {}
             // The flock is the lock; the record only names its holder. On a
             // full disk an emergency rollback goes ahead without the name.
@@ -134,7 +168,7 @@ impl DeployLock {
                 })
             }
         }
-        Ok((DeployLock { file: Some(file) }, stale))
+        Ok((DeployLock { file }, stale))
     }
 
     /// Who holds the lock right now, if anyone (stale content is not a holder).
@@ -169,26 +203,11 @@ impl DeployLock {
 
     /// Releases the lock, leaving the file empty so the next holder sees no stale record.
     pub fn release(mut self) -> Result<(), SiteError> {
-        self.clear().map_err(|source| SiteError::Io {
+        self.file.clear().map_err(|source| SiteError::Io {
             action: "cannot release lock",
             path: "deploy.lock".into(),
             cause: source,
         })
-    }
-
-    fn clear(&mut self) -> std::io::Result<()> {
-        if let Some(file) = self.file.take() {
-            file.set_len(0)?;
-            file.sync_all()?;
-            drop(file.unlock());
-        }
-        Ok(())
-    }
-}
-
-impl Drop for DeployLock {
-    fn drop(&mut self) {
-        let _ = self.clear();
     }
 }
 

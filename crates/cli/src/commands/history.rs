@@ -12,6 +12,10 @@ pub struct Args {
     /// How many events, newest first.
     #[arg(long, short = 'n', default_value_t = 20)]
     limit: usize,
+    /// Every host of this stage, their ledgers merged: one entry per fleet
+    /// operation, and each host's own operations by host.
+    #[arg(long, value_name = "NAME")]
+    stage: Option<String>,
 }
 
 /// One row of `hoist history --json`.
@@ -76,6 +80,9 @@ impl Render for [Row<'_>] {
 }
 
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
+    if let Some(stage) = &args.stage {
+        return super::stage::history::exec(global, stage, args.limit);
+    }
     let (context, _) = crate::target::open_read_only(global)?;
     let events = context.ledger.events(args.limit)?;
     let rows: Vec<Row<'_>> = events.iter().map(Row::of).collect();

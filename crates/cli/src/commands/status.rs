@@ -5,13 +5,30 @@ use hoist_deploy::Status;
 use serde::Serialize;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(
+    after_help = "With --stage or --stages, every host is asked over ssh, in parallel; a host that\ncannot be reached is a row saying so. Exit 0 whenever an answer could be given,\ndrift or not (scripts read `drifting` in --json); non-zero only when it could not\n(no such stage, no hoist.toml)."
+)]
+pub struct Args {
+    /// Every host of this stage (`[stages.NAME]` in hoist.toml): live and
+    /// previous release, data, schema, agent, locks, interrupted operations,
+    /// and drift from the stage's release.
+    #[arg(long, value_name = "NAME")]
+    stage: Option<String>,
+    /// Every stage side by side: the release each runs, and which runs a
+    /// newer one than another.
+    #[arg(long, conflicts_with = "stage")]
+    stages: bool,
+}
 
 /// The site's state plus, when an agent runs, what it is serving.
 #[derive(Debug, Serialize)]
 struct FullStatus {
     #[serde(flatten)]
     site: Status,
+    /// The live release's version, from its manifest.
+    live_version: Option<String>,
+    /// The live release's git revision, from its manifest.
+    live_revision: Option<String>,
     /// The live data version (`data/current`).
     data: Option<String>,
     /// Its `--label`, when it was given one.
@@ -41,6 +58,13 @@ impl Render for Status {
         }
         if let Some(holder) = &self.fleet_locked_by {
             output::field(out, "fleet", format!("held by {holder}"));
+        }
+        if let Some(op) = &self.fleet_drained {
+            output::field(
+                out,
+                "balancer",
+                format!("drained by fleet operation `{op}`, not yet back in rotation"),
+            );
         }
         if let Some(pending) = &self.pending {
             let what = format!(
@@ -202,9 +226,19 @@ impl Render for FullStatus {
     }
 }
 
-pub fn exec(global: &Global, _args: Args) -> anyhow::Result<i32> {
+pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
+    if let Some(stage) = &args.stage {
+        return super::stage::status::exec(global, stage);
+    }
+    if args.stages {
+        return super::stage::status::exec_all(global);
+    }
     let (context, config) = crate::target::open_read_only(global)?;
     let site = hoist_deploy::status(&context)?;
+    let manifest = site
+        .live
+        .as_deref()
+        .and_then(|live| context.ledger.release(live).ok().flatten());
     let agent = hoist_agent::AgentClient::find(&context.site.socket_path())
         .and_then(|client| client.status().ok());
     let catalog = hoist_data::Catalog::open_existing(&context.site.data_dir()).ok();
@@ -232,6 +266,8 @@ pub fn exec(global: &Global, _args: Args) -> anyhow::Result<i32> {
     };
     let flag = crate::flag_file::path(context.site.root(), config.as_ref());
     let full = FullStatus {
+        live_version: manifest.as_ref().map(|row| row.version.clone()),
+        live_revision: manifest.and_then(|row| row.revision),
         maintenance_flag: crate::flag_file::read(&flag),
         site,
         data,

@@ -3,6 +3,7 @@
 //! run the `--stage` commands; these are their remote halves, and every
 //! one answers with `--json`.
 
+mod drained;
 mod health;
 mod hold;
 mod live;
@@ -29,6 +30,8 @@ enum Verb {
     Live,
     /// Create the site layout at --root if missing
     Site,
+    /// Note that a fleet operation drained this host, or that it is back
+    Drained(drained::Args),
 }
 
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
@@ -38,5 +41,6 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         Verb::Health(args) => health::exec(global, args),
         Verb::Live => live::exec(global),
         Verb::Site => site::exec(global),
+        Verb::Drained(args) => drained::exec(global, args),
     }
 }

@@ -27,10 +27,13 @@ impl Render for Version {
 /// This process's own version.
 pub fn current() -> anyhow::Result<Version> {
     let exe = std::env::current_exe()?;
-    let bytes = std::fs::read(&exe)?;
+    // Streamed, not read whole: every `status --stage` asks each host this.
+    let digest = blake3::Hasher::new()
+        .update_reader(std::fs::File::open(&exe)?)?
+        .finalize();
     Ok(Version {
         version: env!("CARGO_PKG_VERSION"),
-        build: blake3::hash(&bytes).to_hex().to_string(),
+        build: digest.to_hex().to_string(),
         arch: std::env::consts::ARCH,
         os: std::env::consts::OS,
     })

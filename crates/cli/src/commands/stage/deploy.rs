@@ -2,8 +2,7 @@
 //! stage, staged everywhere, then switched in waves behind the balancer.
 
 use crate::cli::Global;
-use crate::fleet_progress::FleetProgress;
-use crate::output::{self, Output, Render};
+use crate::output::{self, Render};
 use hoist_fleet::{DeployPlan, FleetReport};
 use std::path::PathBuf;
 
@@ -74,16 +73,8 @@ pub fn exec(global: &Global, request: Request) -> anyhow::Result<i32> {
         reason: request.reason,
         allow_fewer_tests: request.allow_fewer_tests,
     };
-    let runtime = super::runtime()?;
-    let interrupted = super::interrupt_flag(&runtime);
-    let progress = FleetProgress::new(&named.stage.hosts, global.quiet || global.json);
+    let (runtime, interrupted, progress) = super::driver(global, &named.stage.hosts)?;
     let result = runtime.block_on(hoist_fleet::deploy(&plan, interrupted, &progress));
     drop(progress);
-    match result {
-        Ok(report) => {
-            Output::new(global.json).emit(&report)?;
-            Ok(crate::EXIT_OK)
-        }
-        Err((error, report)) => super::failed(global, error, report),
-    }
+    super::finish(global, result)
 }

@@ -4,6 +4,9 @@
 pub(crate) mod deploy;
 mod from_stage;
 pub(crate) mod rollback;
+pub(crate) mod history;
+pub(crate) mod status;
+mod table;
 
 use crate::cli::Global;
 use crate::output::{Output, Render};
@@ -76,10 +79,14 @@ pub fn named(global: &Global, name: &str) -> anyhow::Result<Named> {
 /// This machine's hoist, which every host must run.
 pub fn ours() -> anyhow::Result<HoistBuild> {
     let exe = std::env::current_exe()?;
-    let bytes = std::fs::read(&exe)?;
+    // Streamed: reading a ~250 MB debug build into memory first costs
+    // several times the hash (`status --stage` waits on it).
+    let digest = blake3::Hasher::new()
+        .update_reader(std::fs::File::open(&exe)?)?
+        .finalize();
     Ok(HoistBuild {
         version: env!("CARGO_PKG_VERSION").to_owned(),
-        build: blake3::hash(&bytes).to_hex().to_string(),
+        build: digest.to_hex().to_string(),
         arch: std::env::consts::ARCH.to_owned(),
     })
 }
@@ -113,6 +120,35 @@ pub fn interrupt_flag(runtime: &tokio::runtime::Runtime) -> Arc<AtomicBool> {
         }
     });
     flag
+}
+
+/// What a fleet operation runs on: a runtime, the Ctrl-C flag, progress.
+pub fn driver(
+    global: &Global,
+    hosts: &[String],
+) -> anyhow::Result<(
+    tokio::runtime::Runtime,
+    Arc<AtomicBool>,
+    crate::fleet_progress::FleetProgress,
+)> {
+    let runtime = runtime()?;
+    let interrupted = interrupt_flag(&runtime);
+    let progress = crate::fleet_progress::FleetProgress::new(hosts, global.quiet || global.json);
+    Ok((runtime, interrupted, progress))
+}
+
+/// Prints a fleet operation's result, or its failure with its report.
+pub fn finish(
+    global: &Global,
+    result: Result<hoist_fleet::FleetReport, (FleetError, Option<hoist_fleet::FleetReport>)>,
+) -> anyhow::Result<i32> {
+    match result {
+        Ok(report) => {
+            Output::new(global.json).emit(&report)?;
+            Ok(crate::EXIT_OK)
+        }
+        Err((error, report)) => failed(global, error, report),
+    }
 }
 
 /// A failed fleet operation with its per-host report: under `--json` one

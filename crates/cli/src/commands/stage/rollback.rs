@@ -1,8 +1,6 @@
 //! `hoist rollback --stage NAME [--to ID]`: every host back together.
 
 use crate::cli::Global;
-use crate::fleet_progress::FleetProgress;
-use crate::output::Output;
 use hoist_fleet::RollbackPlan;
 
 pub fn exec(
@@ -17,16 +15,8 @@ pub fn exec(
         to,
         reason,
     };
-    let runtime = super::runtime()?;
-    let interrupted = super::interrupt_flag(&runtime);
-    let progress = FleetProgress::new(&named.stage.hosts, global.quiet || global.json);
+    let (runtime, interrupted, progress) = super::driver(global, &named.stage.hosts)?;
     let result = runtime.block_on(hoist_fleet::rollback(&plan, interrupted, &progress));
     drop(progress);
-    match result {
-        Ok(report) => {
-            Output::new(global.json).emit(&report)?;
-            Ok(crate::EXIT_OK)
-        }
-        Err((error, report)) => super::failed(global, error, report),
-    }
+    super::finish(global, result)
 }
