@@ -138,6 +138,7 @@ fn described<'a>(cause: &'a (dyn Error + 'static)) -> Option<&'a dyn Described> 
         hoist_data::DataError,
         hoist_db::DbError,
         hoist_store::StoreError,
+        hoist_store::depot::ShipError,
         hoist_site::SiteError,
         hoist_ledger::LedgerError,
         hoist_config::ConfigError,

@@ -215,3 +215,52 @@ fn an_unknown_host_or_a_refused_key_is_refused_before_anything_changes() {
         );
     }
 }
+
+// A host with no hoist at all: `setup` failed with "remote command not
+// found" and a hint to `ssh ... true` (which worked), and a deploy said it
+// could not reach the host.
+#[test]
+fn setup_could_not_install_hoist_on_a_host_that_had_none() {
+    let stage = StageFixture::start(&["web1", "web2"], quiet());
+    let bin = stage.fleet.host("web2").dir().join("bin/hoist");
+    std::fs::remove_file(&bin).unwrap();
+    let (_, artifact) = stage.build("v1", false);
+    let refused = stage
+        .hoist()
+        .args(["deploy", "--stage", "production", "--json"])
+        .arg(&artifact)
+        .code(1)
+        .run_json();
+    assert_eq!(
+        refused["error"]["kind"], "hoist-version-mismatch",
+        "{refused}"
+    );
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no hoist at"),
+        "{refused}"
+    );
+    assert_eq!(refused["error"]["hint"], "hoist setup --stage production");
+    let setup = stage
+        .hoist()
+        .args(["setup", "--stage", "production", "--json"])
+        .run_json();
+    let web2 = setup["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|host| host["host"] == "web2")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (web2["installed"].clone(), web2["before"].clone()),
+        (true.into(), "none".into())
+    );
+    stage
+        .hoist()
+        .args(["deploy", "--stage", "production"])
+        .arg(&artifact)
+        .run();
+}

@@ -276,3 +276,41 @@ fn env_file_ignored_when_release_ships_no_process() {
     let status = on_site(&env).args(["db", "status", "--json"]).run_json();
     assert!(status["applied"].to_string().contains("0002_u"), "{status}");
 }
+
+// A release that ships no `hoist.toml` (built with `-c other.toml`) went
+// live without the site's `restart` and `health`: the old code kept
+// serving while hoist said it was live (a fleet trial found it).
+#[test]
+fn release_without_hoist_toml_skipped_the_sites_restart_and_health() {
+    let env = Env::new();
+    let src = env.src();
+    std::fs::rename(src.join("hoist.toml"), src.join("other.toml")).unwrap();
+    let built = env
+        .hoist()
+        .args(["build", "-c", "other.toml", "--json"])
+        .run_json();
+    let artifact = built["artifact"].as_str().unwrap().to_owned();
+    let site = env.site();
+    std::fs::create_dir_all(&site).unwrap();
+    let log = env.dir.path().join("restarts");
+    std::fs::write(
+        site.join("site.toml"),
+        format!(
+            "[deploy]\nrestart = \"echo $HOIST_RELEASE >> {}\"\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    env.hoist()
+        .arg("deploy")
+        .arg(&artifact)
+        .arg("--root")
+        .arg(&site)
+        .run();
+    let restarts = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(
+        restarts.trim(),
+        built["release"].as_str().unwrap(),
+        "the site's restart ran"
+    );
+}

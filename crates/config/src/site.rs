@@ -201,6 +201,15 @@ impl SiteConfig {
     }
 }
 
+impl SiteConfig {
+    /// The site's host settings over every default: the config of a
+    /// release that ships no `hoist.toml`, whose restart and health are
+    /// still the host's to say.
+    pub fn alone(&self) -> Config {
+        Config::blank().with_site(self)
+    }
+}
+
 impl Config {
     /// This config with its host settings replaced by the site's: what
     /// every command on a site with a `site.toml` runs with.

@@ -71,6 +71,13 @@ pub enum DataError {
         /// The lock file.
         lock: PathBuf,
     },
+    /// A version id that cannot be one (a fleet load names its id), or
+    /// that names other content already loaded under it.
+    #[error("`{id}` is not the id of this content (`<time>-<digest>`, not loaded before with other content); nothing was loaded")]
+    BadId {
+        /// The id given.
+        id: String,
+    },
     /// A version's files changed on disk since they were loaded.
     #[error(
         "data version `{version}` changed on disk since it was loaded ({detail}); load it again"
@@ -110,6 +117,7 @@ impl hoist_error::Described for DataError {
             DataError::Nothing(_) => "nothing-to-do",
             DataError::Busy { .. } => "lock-held",
             DataError::Tampered { .. } => "data-tampered",
+            DataError::BadId { .. } => "bad-data-version-id",
         }
     }
 

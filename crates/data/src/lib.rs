@@ -39,9 +39,9 @@ mod tree;
 pub use catalog::{Catalog, Meta};
 pub use error::DataError;
 pub use list::{DataPruneReport, VersionInfo};
-pub use load::{LoadReport, LoadRequest};
+pub use load::{new_id, Expected, LoadReport, LoadRequest};
 pub use roll::RollReport;
-pub use tree::{digest, Entry};
+pub use tree::{digest, scan, Entry, Scanned};
 
 use hoist_ledger::{Event, Ledger};
 use hoist_site::Site;

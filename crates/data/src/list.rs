@@ -12,6 +12,8 @@ pub struct VersionInfo {
     pub label: Option<String>,
     /// When it was loaded.
     pub created: jiff::Timestamp,
+    /// Content digest: the same data has the same one on every site.
+    pub digest: String,
     /// Bytes of its files.
     pub bytes: u64,
     /// Number of files.
@@ -45,6 +47,7 @@ impl DataStore<'_> {
                 id,
                 label: meta.label,
                 created: meta.created_at,
+                digest: meta.digest,
                 bytes: meta.bytes,
                 files: meta.files,
             });

@@ -17,6 +17,37 @@ pub struct LoadRequest {
     pub check: Option<String>,
 }
 
+/// The id and digest a load must come to: how every host of a stage gets
+/// one version under one id (a load's own id holds the time it ran).
+#[derive(Debug, Clone)]
+pub struct Expected {
+    /// The id to give the version: `<time>-<first 12 of its digest>`.
+    pub id: String,
+    /// The content digest it must have, else nothing is loaded.
+    pub digest: String,
+}
+
+/// A new version id for content `digest` loaded at `at`: ids sort by load
+/// time, and milliseconds keep two loads in one second in load order.
+pub fn new_id(digest: &str, at: jiff::Timestamp) -> String {
+    format!(
+        "{}{:03}Z-{}",
+        at.strftime("%Y%m%dT%H%M%S."),
+        at.subsec_millisecond(),
+        &digest[..digest.len().min(12)]
+    )
+}
+
+/// Whether `id` is a name a version can have (no path, no hidden file).
+fn plain_id(id: &str) -> bool {
+    !id.is_empty()
+        && !id.starts_with('.')
+        && !id.contains(".partial")
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+}
+
 /// What a load did.
 #[derive(Debug, Clone, Serialize)]
 pub struct LoadReport {
@@ -51,10 +82,26 @@ impl DataStore<'_> {
         request: &LoadRequest,
         on_bytes: &mut dyn FnMut(u64, u64),
     ) -> Result<LoadReport, DataError> {
+        self.load_as(request, None, on_bytes)
+    }
+
+    /// [`DataStore::load`] as version `expected.id`, refused unless the
+    /// copy digests to `expected.digest`.
+    pub fn load_as(
+        &self,
+        request: &LoadRequest,
+        expected: Option<&Expected>,
+        on_bytes: &mut dyn FnMut(u64, u64),
+    ) -> Result<LoadReport, DataError> {
         let started = std::time::Instant::now();
+        if let Some(expected) = expected.filter(|expected| !plain_id(&expected.id)) {
+            return Err(DataError::BadId {
+                id: expected.id.clone(),
+            });
+        }
         let _lock = self.lock()?;
         let source = request.source.display().to_string();
-        let report = self.load_locked(request, &source, on_bytes, started)?;
+        let report = self.load_locked(request, expected, &source, on_bytes, started)?;
         let mut event = self.event("data-load", Some(&report.version));
         event.reason = request.label.clone();
         event.detail = Some(format!(
@@ -89,7 +136,7 @@ impl DataStore<'_> {
             check: None,
         };
         let source = format!("{}:{id}", from_root.display());
-        let report = self.load_locked(&request, &source, on_bytes, started)?;
+        let report = self.load_locked(&request, None, &source, on_bytes, started)?;
         if report.digest != theirs.digest {
             self.discard(&report.version);
             return Err(DataError::Corrupt {
@@ -110,6 +157,7 @@ impl DataStore<'_> {
     fn load_locked(
         &self,
         request: &LoadRequest,
+        expected: Option<&Expected>,
         source: &str,
         on_bytes: &mut dyn FnMut(u64, u64),
         started: std::time::Instant,
@@ -134,13 +182,23 @@ impl DataStore<'_> {
         };
         let digest = tree::digest(&copied.entries);
         let now = jiff::Timestamp::now();
-        // Milliseconds keep two loads in one second in load order.
-        let id = format!(
-            "{}{:03}Z-{}",
-            now.strftime("%Y%m%dT%H%M%S."),
-            now.subsec_millisecond(),
-            &digest[..12]
-        );
+        let id = match expected {
+            Some(expected) => {
+                let named = expected.id.ends_with(&format!("-{}", &digest[..12]));
+                if digest != expected.digest || !named {
+                    let _ = tree::remove(&partial);
+                    return Err(DataError::Corrupt {
+                        path: request.source.clone(),
+                        detail: format!(
+                            "digest {digest} here, {} sent as `{}`",
+                            expected.digest, expected.id
+                        ),
+                    });
+                }
+                expected.id.clone()
+            }
+            None => new_id(&digest, now),
+        };
         let files = copied.entries.iter().filter(|e| e.kind == "file").count() as u64;
         let bytes = copied.entries.iter().map(|e| e.size).sum();
         let mut report = LoadReport {
@@ -156,8 +214,17 @@ impl DataStore<'_> {
             already_loaded: false,
             duration_ms: 0,
         };
-        if self.catalog.version_dir(&id).is_dir() {
-            // Same content in the same second: that version already is this one.
+        let existing = self
+            .catalog
+            .version_dir(&id)
+            .is_dir()
+            .then(|| self.catalog.meta(&id));
+        if let Some(meta) = existing {
+            // Same content under the same id: that version already is this one.
+            if meta?.digest != digest {
+                let _ = tree::remove(&partial);
+                return Err(DataError::BadId { id });
+            }
             let _ = tree::remove(&partial);
             report.already_loaded = true;
         } else {

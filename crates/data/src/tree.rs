@@ -51,6 +51,103 @@ pub(crate) struct Previous<'a> {
     pub(crate) entries: HashMap<&'a str, &'a Entry>,
 }
 
+/// What a version's paths are relative to: a directory itself, or a
+/// single file's parent (a file lands under its own name).
+fn roots(src: &Path, is_file: bool) -> (PathBuf, PathBuf) {
+    if is_file {
+        (
+            src.parent().unwrap_or(Path::new(".")).to_owned(),
+            src.to_owned(),
+        )
+    } else {
+        (src.to_owned(), src.to_owned())
+    }
+}
+
+/// BLAKE3 of a symlink's target, as a version records it.
+fn link_hash(link: &Path) -> String {
+    blake3::hash(link.as_os_str().as_encoded_bytes())
+        .to_hex()
+        .to_string()
+}
+
+/// A source read without copying it: what a fleet load asks every host
+/// about (by [`digest`]) before it sends anything.
+#[derive(Debug, Clone)]
+pub struct Scanned {
+    /// What [`Entry::path`] is relative to.
+    pub root: PathBuf,
+    /// Every path, as a load of the same source would record it.
+    pub entries: Vec<Entry>,
+}
+
+impl Scanned {
+    /// The content digest a load of this source gets.
+    pub fn digest(&self) -> String {
+        digest(&self.entries)
+    }
+
+    /// Total file bytes.
+    pub fn bytes(&self) -> u64 {
+        self.entries.iter().map(|entry| entry.size).sum()
+    }
+
+    /// Regular files.
+    pub fn files(&self) -> u64 {
+        self.entries.iter().filter(|e| e.kind == "file").count() as u64
+    }
+}
+
+/// Reads `src` (a file or a directory) as [`copy_tree`] would copy it, and
+/// hashes every file, writing nothing.
+pub fn scan(src: &Path) -> Result<Scanned, DataError> {
+    let metadata = std::fs::metadata(src).map_err(DataError::io("cannot read", src))?;
+    let (root, walk_root) = roots(src, metadata.is_file());
+    let mut entries = Vec::new();
+    let walk = walkdir::WalkDir::new(&walk_root)
+        .follow_links(false)
+        .sort_by_file_name();
+    for item in walk {
+        let item = item.map_err(|error| DataError::Io {
+            action: "cannot walk",
+            path: error.path().unwrap_or(src).to_owned(),
+            cause: error.into(),
+        })?;
+        let relative = item.path().strip_prefix(&root).unwrap_or(item.path());
+        if relative.as_os_str().is_empty() {
+            continue;
+        }
+        let metadata = item
+            .path()
+            .symlink_metadata()
+            .map_err(DataError::io("cannot stat", item.path()))?;
+        let kind = metadata.file_type();
+        let (kind, size, blake3) = if kind.is_dir() {
+            ("dir", 0, String::new())
+        } else if kind.is_symlink() {
+            let link = std::fs::read_link(item.path())
+                .map_err(DataError::io("cannot read link", item.path()))?;
+            ("symlink", 0, link_hash(&link))
+        } else if kind.is_file() {
+            ("file", metadata.len(), hash_file(item.path(), &mut |_| {})?)
+        } else {
+            return Err(DataError::Io {
+                action: "cannot load (not a file, directory or symlink)",
+                path: item.path().to_owned(),
+                cause: std::io::ErrorKind::Unsupported.into(),
+            });
+        };
+        entries.push(Entry {
+            path: relative.to_string_lossy().into_owned(),
+            kind: kind.into(),
+            size,
+            mode: metadata.permissions().mode() & 0o7777,
+            blake3,
+        });
+    }
+    Ok(Scanned { root, entries })
+}
+
 /// Copies `src` (a file or a directory) into the empty dir `dest`.
 pub(crate) fn copy_tree(
     src: &Path,
@@ -60,14 +157,7 @@ pub(crate) fn copy_tree(
 ) -> Result<Copied, DataError> {
     let metadata = std::fs::metadata(src).map_err(DataError::io("cannot read", src))?;
     // A single file lands under its own name, so the app always opens `$HOIST_DATA/<name>`.
-    let (root, walk_root) = if metadata.is_file() {
-        (
-            src.parent().unwrap_or(Path::new(".")).to_owned(),
-            src.to_owned(),
-        )
-    } else {
-        (src.to_owned(), src.to_owned())
-    };
+    let (root, walk_root) = roots(src, metadata.is_file());
     let mut copied = Copied::default();
     let walk = walkdir::WalkDir::new(&walk_root)
         .follow_links(false)
@@ -104,9 +194,7 @@ pub(crate) fn copy_tree(
                 .map_err(DataError::io("cannot read link", item.path()))?;
             std::os::unix::fs::symlink(&link, &target)
                 .map_err(DataError::io("cannot create link", &target))?;
-            let hash = blake3::hash(link.as_os_str().as_encoded_bytes())
-                .to_hex()
-                .to_string();
+            let hash = link_hash(&link);
             Entry {
                 path: name,
                 kind: "symlink".into(),

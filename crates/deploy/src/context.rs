@@ -198,8 +198,11 @@ impl Context {
                 }
             }
         };
-        config
-            .map(|config| self.with_site_settings(config))
-            .transpose()
+        match config {
+            Some(config) => self.with_site_settings(config).map(Some),
+            // A release without its own `hoist.toml` still runs as the
+            // host says: `site.toml`'s restart, health, env file.
+            None => Ok(self.site_settings()?.map(|site| site.alone())),
+        }
     }
 }

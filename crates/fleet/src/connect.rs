@@ -109,18 +109,24 @@ pub async fn host_build(host: &Host) -> Result<Option<HoistBuild>, FleetError> {
         .args(["fleet", "version", "--json"])
         .stdin(openssh::Stdio::null())
         .output()
-        .await
-        .map_err(|error| host.lost("version check", error))?;
-    // 126/127: no such file, or not executable (the shell's codes).
-    if matches!(output.status.code(), Some(126 | 127)) {
+        .await;
+    let output = match output {
+        // 127 (no such program) comes back as this error, not a status.
+        Err(openssh::Error::Remote(cause)) if cause.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(None)
+        }
+        other => other.map_err(|error| host.lost("version check", error))?,
+    };
+    // 126: there, but not executable.
+    if output.status.code() == Some(126) {
         return Ok(None);
     }
     // An older hoist without `fleet version` answers a usage error.
     if output.status.code() == Some(2) {
         return Ok(Some(HoistBuild {
-            version: "an older hoist".to_owned(),
-            build: String::new(),
-            arch: String::new(),
+            version: "older than fleets".to_owned(),
+            build: "unknown".to_owned(),
+            arch: "unknown".to_owned(),
         }));
     }
     host.answer("fleet version", output).map(Some)

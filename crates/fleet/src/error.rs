@@ -109,6 +109,14 @@ pub enum FleetError {
     /// The artifact could not be read.
     #[error(transparent)]
     Store(#[from] hoist_store::StoreError),
+    /// A host still lacked files after every transfer shipping allows.
+    #[error("`{host}` still lacks {missing} file(s) of the release after shipping them twice; its local copies keep failing their digests")]
+    ShipIncomplete {
+        /// The host.
+        host: String,
+        /// How many contents it still lacks.
+        missing: usize,
+    },
     /// `--from-stage`: the other stage runs no one release, or not the
     /// artifact given.
     #[error("cannot deploy what stage `{from}` runs: {problem}")]
@@ -129,12 +137,35 @@ pub enum FleetError {
     /// The balancer refused or failed.
     #[error("balancer: {0}")]
     Balancer(#[from] hoist_balancer::BalancerError),
+    /// Hosts answer differently where they must agree (the data version
+    /// a stage's roll goes to): nothing was changed.
+    #[error(
+        "the hosts of stage `{stage}` disagree on {what}: {}; nothing was changed",
+        list(answers)
+    )]
+    Disagree {
+        /// The stage.
+        stage: String,
+        /// What they disagree on.
+        what: String,
+        /// Each host's answer.
+        answers: Vec<(String, String)>,
+        /// The command that settles it (`data roll --stage NAME VERSION`).
+        fix: String,
+    },
+    /// A step every host of a stage takes together (a data load or roll,
+    /// maintenance, a prune) failed on some of them.
+    #[error("{0}")]
+    NotTogether(Box<crate::each::Partial>),
+    /// A data version could not be read or checked here.
+    #[error(transparent)]
+    Data(#[from] hoist_data::DataError),
     /// Interrupted (Ctrl-C) before anything was switched.
     #[error("interrupted; nothing was switched")]
     Interrupted,
 }
 
-fn list(failures: &[(String, String)]) -> String {
+pub(crate) fn list(failures: &[(String, String)]) -> String {
     failures
         .iter()
         .map(|(host, why)| format!("`{host}` ({why})"))
@@ -181,7 +212,8 @@ impl FleetError {
             | FleetError::Disconnected { host, .. }
             | FleetError::VersionMismatch { host, .. }
             | FleetError::Remote { host, .. }
-            | FleetError::Garbled { host, .. } => Some(host),
+            | FleetError::Garbled { host, .. }
+            | FleetError::ShipIncomplete { host, .. } => Some(host),
             _ => None,
         }
     }
@@ -201,9 +233,13 @@ impl Described for FleetError {
             FleetError::RolledBack { .. } => "fleet-rolled-back",
             FleetError::Io { cause, .. } => hoist_error::io_kind(cause),
             FleetError::Store(error) => error.kind(),
+            FleetError::ShipIncomplete { .. } => "ship-incomplete",
             FleetError::Balancer(error) => error.kind(),
             FleetError::FromStage { .. } => "from-stage-mismatch",
             FleetError::Drift { .. } => "stage-drift",
+            FleetError::Disagree { .. } => "fleet-disagree",
+            FleetError::NotTogether(_) => "fleet-partial",
+            FleetError::Data(error) => error.kind(),
             FleetError::Interrupted => "interrupted",
         }
     }
@@ -226,6 +262,11 @@ impl Described for FleetError {
             FleetError::Drift { stage, .. } => {
                 hoist_error::command(&format!("status --stage {stage}"))
             }
+            FleetError::Disagree { fix, .. } => hoist_error::command(fix),
+            FleetError::NotTogether(partial) => {
+                hoist_error::command(&format!("status --stage {}", partial.stage))
+            }
+            FleetError::Data(error) => error.hint(),
             FleetError::FromStage { from, .. } => {
                 hoist_error::command(&format!("status --stage {from}"))
             }

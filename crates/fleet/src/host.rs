@@ -24,12 +24,15 @@ pub struct Reach {
     pub hoist: String,
     /// The site root on the hosts.
     pub root: PathBuf,
+    /// The stage's name, for hints.
+    pub stage: String,
 }
 
 impl Reach {
-    /// The reach of `stage`, whose `hoist.toml` is in `base`.
-    pub fn of(stage: &hoist_config::Stage, base: &Path) -> Reach {
+    /// The reach of stage `name`, whose `hoist.toml` is in `base`.
+    pub fn of(name: &str, stage: &hoist_config::Stage, base: &Path) -> Reach {
         Reach {
+            stage: name.to_owned(),
             ssh_config: stage.ssh_config_in(base),
             known_hosts: stage.known_hosts,
             hoist: stage.hoist.clone(),
@@ -37,12 +40,22 @@ impl Reach {
         }
     }
 
-    /// `ssh [-F FILE] HOST`: how a person runs the same by hand.
+    /// `ssh [-F FILE] [-p PORT] HOST`: how a person runs the same by hand
+    /// (plain `ssh` takes no `host:port`).
     pub fn ssh(&self, host: &str) -> String {
-        match &self.ssh_config {
-            Some(file) => format!("ssh -F {} {host}", file.display()),
-            None => format!("ssh {host}"),
-        }
+        let config = match &self.ssh_config {
+            Some(file) => format!(" -F {}", file.display()),
+            None => String::new(),
+        };
+        let url = destination(host);
+        let target = match url
+            .strip_prefix("ssh://")
+            .and_then(|rest| rest.rsplit_once(':'))
+        {
+            Some((login, port)) => format!("-p {port} {login}"),
+            None => host.to_owned(),
+        };
+        format!("ssh{config} {target}")
     }
 
     fn builder(&self) -> SessionBuilder {
@@ -198,6 +211,15 @@ impl Host {
     /// itself failing.
     pub fn lost(&self, step: &str, error: openssh::Error) -> FleetError {
         match error {
+            // `env` (or ssh) could not find the program: no hoist there.
+            openssh::Error::Remote(cause) if cause.kind() == std::io::ErrorKind::NotFound => {
+                FleetError::VersionMismatch {
+                    host: self.name.clone(),
+                    theirs: format!("no hoist at `{}`", self.reach.hoist),
+                    ours: format!("hoist {}", env!("CARGO_PKG_VERSION")),
+                    stage: self.reach.stage.clone(),
+                }
+            }
             openssh::Error::Disconnected | openssh::Error::RemoteProcessTerminated => {
                 FleetError::Disconnected {
                     host: self.name.clone(),
@@ -279,5 +301,21 @@ mod tests {
             "ssh://deploy@10.0.0.7:2222"
         );
         assert_eq!(destination("10.0.0.7:2222"), "ssh://10.0.0.7:2222");
+    }
+
+    #[test]
+    fn hints_spell_a_port_as_plain_ssh_takes_it() {
+        let reach = super::Reach {
+            ssh_config: None,
+            known_hosts: hoist_config::KnownHosts::Strict,
+            hoist: "/usr/local/bin/hoist".into(),
+            root: "/srv/shop".into(),
+            stage: "production".into(),
+        };
+        assert_eq!(
+            reach.ssh("deploy@10.0.0.7:2222"),
+            "ssh -p 2222 deploy@10.0.0.7"
+        );
+        assert_eq!(reach.ssh("web1"), "ssh web1");
     }
 }

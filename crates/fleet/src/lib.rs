@@ -25,15 +25,22 @@
 
 mod balance;
 mod connect;
+mod data;
+mod data_roll;
+mod data_send;
+mod data_wire;
 mod deploy;
 mod drift;
+mod each;
 mod error;
 mod from_stage;
 mod history;
 mod hold;
 mod host;
+mod maint;
 mod open;
 mod progress;
+mod prune;
 mod rollback;
 mod setup;
 mod ship;
@@ -42,19 +49,25 @@ mod status;
 mod waves;
 
 pub use connect::{connect_all, host_build, HoistBuild};
+pub use data::{load as data_load, DataLoad, Shipment};
+pub use data_roll::{roll as data_roll, DataMove, DataRoll, Pointer};
+pub use data_wire::{pack as pack_data, unpack as unpack_data};
 pub use deploy::{deploy, new_op_id, DeployPlan, FleetReport, HostReport};
 pub use drift::{judge, Drift, HostStatus, Runs, StageStatus};
+pub use each::{Failed, HostRun, Partial, StagePlan, StageRun};
 pub use error::{FleetError, RemoteError};
 pub use from_stage::{running, Running};
 pub use history::{
     history, merge, Entry, FleetEntry, FleetHost, HostEntry, Row, StageHistory, Unanswered,
 };
 pub use host::{Host, Reach};
+pub use maint::{maint, MaintChange, MaintOn};
 pub use open::Target;
 pub use progress::{Progress, Quiet};
+pub use prune::prune;
 pub use rollback::{rollback, RollbackPlan};
 pub use setup::{setup, SetUp};
-pub use ship::Shipped;
+pub use ship::{ship, Shipped};
 pub use stages::{compare, Difference, Side, StageLine, StagesView};
 pub use status::{ask_all, Agent, HostAnswer, HostState, Schema, Serving};
 pub use waves::HostOutcome;

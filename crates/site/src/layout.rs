@@ -74,6 +74,11 @@ impl Site {
     pub fn kept_artifact(&self, id: &str) -> PathBuf {
         self.incoming_dir().join(format!("{id}.tar.zst"))
     }
+    /// `fleet/`: releases on their way in from a deploying machine
+    /// (`hoist fleet receive`), and the artifacts assembled from them.
+    pub fn fleet_dir(&self) -> PathBuf {
+        self.root.join("fleet")
+    }
     /// `data/`
     pub fn data_dir(&self) -> PathBuf {
         self.root.join("data")

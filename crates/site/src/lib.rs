@@ -7,6 +7,7 @@
 //!   shared/             persistent files linked into every release
 //!   incoming/           artifacts in transit, and each release's own (for `hoist repair`)
 //!   data/               versioned data sets
+//!   fleet/              releases shipped in by `hoist deploy --stage` (parts, assembled artifact)
 //!   ledger.sqlite       who deployed what, when, and how it went
 //!   deploy.lock         one deploy at a time
 //!   fleet.lock          one fleet operation at a time (`hoist deploy --stage`)

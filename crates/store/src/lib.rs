@@ -11,6 +11,9 @@
 //! - [`Generated`] records what a release's checks and tests wrote into it
 //!   before the seal, and [`Stamps`] each shipped file's `stat` at the seal,
 //!   both next to the manifest ([`GENERATED_NAME`], [`STAMPS_NAME`]).
+//! - [`depot`] is a host's side of shipping a release over the wire: which
+//!   file contents it lacks, and the artifact assembled from what it has
+//!   and what it was sent; [`Artifact::each_file`] reads what to send.
 //! - [`import`] turns a tarball made by another tool into an artifact.
 //! - [`verify_tree`] compares a tree on disk against its manifest and that
 //!   record; [`restore`] puts shipped files back from the artifact.
@@ -23,6 +26,8 @@
 //! # Ok(()) }
 //! ```
 
+mod contents;
+pub mod depot;
 mod error;
 mod format;
 mod generated;

@@ -106,7 +106,10 @@ pub fn pack(options: &PackOptions) -> Result<Packed, StoreError> {
     std::fs::create_dir_all(&out_dir).map_err(StoreError::io("cannot create", &out_dir))?;
     let artifact = out_dir.join(format!("{}.tar.zst", manifest.release));
     let partial = out_dir.join(format!(".{}.tar.zst.partial", manifest.release));
-    write_artifact(&partial, source, &manifest).inspect_err(|_| {
+    let mut open = |entry: &Entry| -> std::io::Result<Box<dyn std::io::Read>> {
+        Ok(Box::new(File::open(source.join(&entry.path))?))
+    };
+    write_artifact(&partial, &manifest, &mut open).inspect_err(|_| {
         let _ = std::fs::remove_file(&partial);
     })?;
     std::fs::rename(&partial, &artifact)
@@ -246,11 +249,22 @@ fn symlink_entry(path: &Path, relative: String) -> Result<Entry, StoreError> {
     })
 }
 
+/// Opens one file entry's content for [`write_artifact`]: from the source
+/// dir at build time, from received parts or older releases on a host
+/// ([`crate::depot`]).
+pub(crate) type OpenContent<'a> = dyn FnMut(&Entry) -> std::io::Result<Box<dyn std::io::Read>> + 'a;
+
 /// Writes the tar.zst: manifest first, then entries in manifest order, each
 /// in its own zstd frame, then the frame index (see [`crate::seekable`]).
-fn write_artifact(partial: &Path, source: &Path, manifest: &Manifest) -> Result<(), StoreError> {
+/// The bytes depend on the manifest and the contents only, so every host
+/// that assembles the same manifest writes the same artifact.
+pub(crate) fn write_artifact(
+    partial: &Path,
+    manifest: &Manifest,
+    open: &mut OpenContent<'_>,
+) -> Result<(), StoreError> {
     let io_error = StoreError::io("cannot write", partial);
-    let write = || -> std::io::Result<()> {
+    let mut write = || -> std::io::Result<()> {
         let file = File::create(partial)?;
         let mut out = Counting::new(BufWriter::with_capacity(1 << 20, file));
         let mtime = manifest.created_at.as_second().max(0) as u64;
@@ -280,8 +294,8 @@ fn write_artifact(partial: &Path, source: &Path, manifest: &Manifest) -> Result<
                 link,
             };
             let frame = if entry.kind == EntryKind::File {
-                let mut file = File::open(source.join(&entry.path))?;
-                out.frame(|w| head.write(w, &mut file))?
+                let mut content = open(entry)?;
+                out.frame(|w| head.write(w, &mut content))?
             } else {
                 out.frame(|w| head.write(w, &mut std::io::empty()))?
             };

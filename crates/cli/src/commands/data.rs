@@ -16,7 +16,9 @@ use std::path::PathBuf;
   hoist data revert                    back to the version live before
   hoist data list --json
   hoist data prune --keep 3
-  hoist data pull --from /srv/shop     production's live data into this (dev) site")]
+  hoist data pull --from /srv/shop     production's live data into this (dev) site
+  hoist data load --stage production catalog.db   one version, one id, on every host
+  hoist data roll --stage production   every host's data live together, or none")]
 pub struct Args {
     #[command(subcommand)]
     command: DataCommand,
@@ -34,6 +36,9 @@ enum DataCommand {
         /// A command run in the new version (`$HOIST_DATA`); non-zero refuses it.
         #[arg(long, value_name = "CMD")]
         check: Option<String>,
+        /// Every host of this stage (`[stages.NAME]` in hoist.toml), together.
+        #[arg(long, value_name = "NAME")]
+        stage: Option<String>,
     },
     /// Make the newest loaded version (or VERSION) live, atomically
     Roll {
@@ -46,6 +51,9 @@ enum DataCommand {
         /// Roll even onto data the live release's `[data] requires` refuses.
         #[arg(long)]
         force: bool,
+        /// Every host of this stage (`[stages.NAME]` in hoist.toml), together.
+        #[arg(long, value_name = "NAME")]
+        stage: Option<String>,
     },
     /// Go back to the version live before (or `--to V`)
     Revert {
@@ -58,6 +66,9 @@ enum DataCommand {
         /// Revert even onto data the live release's `[data] requires` refuses.
         #[arg(long)]
         force: bool,
+        /// Every host of this stage (`[stages.NAME]` in hoist.toml), together.
+        #[arg(long, value_name = "NAME")]
+        stage: Option<String>,
     },
     /// Loaded versions, newest last
     List,
@@ -167,12 +178,47 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     let out = Output::new(global.json);
     let progress = crate::progress::Progress::new(global.quiet || global.json);
     let mut advance = |done, total| progress.advance(done, total);
+    let revert = matches!(args.command, DataCommand::Revert { .. });
     let (op, version, reason, force) = match args.command {
+        DataCommand::Load {
+            source,
+            label,
+            check,
+            stage: Some(stage),
+        } => {
+            let request = hoist_fleet::DataLoad {
+                source,
+                label,
+                check,
+            };
+            return super::stage::data::load(global, &stage, request);
+        }
+        DataCommand::Roll {
+            id: version,
+            reason,
+            force,
+            stage: Some(stage),
+        }
+        | DataCommand::Revert {
+            to: version,
+            reason,
+            force,
+            stage: Some(stage),
+        } => {
+            let request = hoist_fleet::DataRoll {
+                how: super::stage::data::how(revert),
+                version,
+                reason,
+                force,
+            };
+            return super::stage::data::roll(global, &stage, request);
+        }
         // Loading needs no release: a fresh site loads its data before its first deploy.
         DataCommand::Load {
             source,
             label,
             check,
+            stage: None,
         } => {
             let context = create(global)?;
             let store = DataStore::open(&context.site, &context.ledger)?;
@@ -208,8 +254,12 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
             out.emit(&store.prune(keep.max(1))?)?;
             return Ok(crate::EXIT_OK);
         }
-        DataCommand::Roll { id, reason, force } => (Op::DataRoll, id, reason, force),
-        DataCommand::Revert { to, reason, force } => (Op::DataRevert, to, reason, force),
+        DataCommand::Roll {
+            id, reason, force, ..
+        } => (Op::DataRoll, id, reason, force),
+        DataCommand::Revert {
+            to, reason, force, ..
+        } => (Op::DataRevert, to, reason, force),
     };
     // One journaled operation under the site lock: the pointer moves, then
     // the agent is told; `hoist recover` finishes one killed in between.
@@ -226,7 +276,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
 }
 
 /// The site for a command that may be its first: its layout is created.
-fn create(global: &Global) -> anyhow::Result<hoist_deploy::Context> {
+pub(crate) fn create(global: &Global) -> anyhow::Result<hoist_deploy::Context> {
     use anyhow::Context as _;
     let config = crate::target::config(global)?;
     let root = crate::target::root(global, config.as_ref())?;

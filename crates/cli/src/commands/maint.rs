@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  hoist maint on --message 'Upgrading the database' --until 20m\n  hoist maint on --path /perl/ --allow 10.1.0.0/16 --until 2026-11-22T12:20:00Z\n  hoist maint off\n\nWithout a running agent, `on` writes the `<root>/maintenance` flag file (as nginx setups expect) and `off` removes it."
+    after_help = "Examples:\n  hoist maint on --message 'Upgrading the database' --until 20m\n  hoist maint on --path /perl/ --allow 10.1.0.0/16 --until 2026-11-22T12:20:00Z\n  hoist maint off\n  hoist maint on --stage production --until 20m   every host, one end time\n\nWithout a running agent, `on` writes the `<root>/maintenance` flag file (as nginx setups expect) and `off` removes it."
 )]
 pub struct Args {
     #[command(subcommand)]
@@ -18,7 +18,7 @@ enum Action {
     /// Answer 503 with a maintenance page
     On(OnArgs),
     /// Serve the app again
-    Off,
+    Off(OffArgs),
     /// List the next scheduled windows from `[[maintenance.window]]`
     Windows,
 }
@@ -40,13 +40,42 @@ struct OnArgs {
     /// The app's own page, with `{{message}}`, `{{until}}` (the time) and `{{until_text}}` (a sentence).
     #[arg(long, value_name = "FILE")]
     page: Option<PathBuf>,
+    /// Every host of this stage (`[stages.NAME]` in hoist.toml), all or none.
+    #[arg(long, value_name = "NAME")]
+    stage: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct OffArgs {
+    /// Every host of this stage (`[stages.NAME]` in hoist.toml).
+    #[arg(long, value_name = "NAME")]
+    stage: Option<String>,
 }
 
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
+    let action = match args.action {
+        Action::On(mut on) if on.stage.is_some() => {
+            let stage = on.stage.take().expect("matched with a stage");
+            // Checked and resolved here once: one `until` on every host.
+            let maintenance = maintenance(on)?;
+            let change = hoist_fleet::MaintChange::On(hoist_fleet::MaintOn {
+                message: maintenance.message,
+                until: maintenance.until,
+                paths: maintenance.paths,
+                allow: maintenance.allow,
+                page: maintenance.page,
+            });
+            return super::stage::maint::exec(global, &stage, change);
+        }
+        Action::Off(OffArgs { stage: Some(stage) }) => {
+            return super::stage::maint::exec(global, &stage, hoist_fleet::MaintChange::Off);
+        }
+        action => action,
+    };
     let (context, config) = crate::target::open(global)?;
     let flag = crate::flag_file::path(context.site.root(), config.as_ref());
     let agent = hoist_agent::AgentClient::find(&context.site.socket_path());
-    match args.action {
+    match action {
         Action::On(on) => {
             let maintenance = maintenance(on)?;
             match &agent {
@@ -96,7 +125,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
             let next = hoist_config::next_windows(&windows, jiff::Timestamp::now(), 10);
             crate::output::Output::new(global.json).emit(next.as_slice())?;
         }
-        Action::Off => {
+        Action::Off(_) => {
             // The flag file goes first: the agent then re-reads it with the
             // command, so maintenance is off when this says so.
             let had_flag = crate::flag_file::remove(&flag)?;

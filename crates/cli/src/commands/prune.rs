@@ -8,6 +8,9 @@ pub struct Args {
     /// Releases to keep (default: `deploy.keep_releases`).
     #[arg(long)]
     keep: Option<usize>,
+    /// Prune every host of this stage (`[stages.NAME]` in hoist.toml).
+    #[arg(long, value_name = "NAME")]
+    stage: Option<String>,
 }
 
 impl Render for PruneReport {
@@ -29,6 +32,9 @@ impl Render for PruneReport {
 }
 
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
+    if let Some(stage) = &args.stage {
+        return super::stage::prune::exec(global, stage, args.keep);
+    }
     let (context, config) = crate::target::open(global)?;
     // Without a hoist.toml: the live release's, with the site's `site.toml` over it.
     let config = match (config, context.site.live()?) {

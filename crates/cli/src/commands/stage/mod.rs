@@ -1,10 +1,14 @@
 //! The `--stage NAME` side of commands: the same operation on every host
 //! of a stage, driven from this machine over OpenSSH (`hoist-fleet`).
 
+pub(crate) mod data;
 pub(crate) mod deploy;
 mod from_stage;
-pub(crate) mod rollback;
 pub(crate) mod history;
+pub(crate) mod maint;
+pub(crate) mod prune;
+pub(crate) mod rollback;
+mod run;
 pub(crate) mod status;
 mod table;
 
@@ -69,7 +73,7 @@ pub fn named(global: &Global, name: &str) -> anyhow::Result<Named> {
     let base = std::path::absolute(&base).unwrap_or(base);
     Ok(Named {
         name: name.to_owned(),
-        reach: Arc::new(Reach::of(&stage, &base)),
+        reach: Arc::new(Reach::of(name, &stage, &base)),
         stage,
         config,
         base,
