@@ -127,9 +127,10 @@ def phases(fleet, start, end):
     checks, ssh connect); until every host is locked and has said what it
     runs (version, lock, status); ship and stage (until the first switch);
     waves (switch and health, to the end). Also the median host's version
-    check (to its `fleet hold`) and shipping (from its `status` to its stage
-    step)."""
-    steps = {"version": "fleet version", "hold": "fleet hold", "status": "status --fleet-op", "stage": "--only-stage", "switch": "--reason"}
+    check (to its `fleet hold`) and shipping (from its `fleet need` to its
+    stage step)."""
+    steps = {"version": "fleet version", "hold": "fleet hold", "status": "status --fleet-op",
+             "need": "fleet need", "stage": "--only-stage", "switch": "--reason"}
     per_host = []
     for host in fleet.hosts:
         seen = {}
@@ -145,9 +146,9 @@ def phases(fleet, start, end):
     connected = min(host["version"] for host in per_host)
     locked = max(host["status"] for host in per_host)
     switch = min(host["switch"] for host in per_host)
-    return {"connect": connected - start, "lock": locked - connected, "ship_stage": switch - locked, "waves": end - switch,
-            "check": statistics.median(host["hold"] - host["version"] for host in per_host),
-            "ship": statistics.median(host["stage"] - host["status"] for host in per_host)}
+    return {"connect": connected - start, "lock": locked - connected, "ship_stage": switch - locked,
+            "waves": end - switch, "check": statistics.median(host["hold"] - host["version"] for host in per_host),
+            "ship": statistics.median(host["stage"] - host["need"] for host in per_host)}
 
 
 def baseline(fleet, tarball, release, parallel):
@@ -276,7 +277,8 @@ def report(rows):
         f"{os.getloadavg()[0]:.1f} at the end). Restart is `true` for every contender. "
         "Baseline per host: `scp` the .tar.gz, one `ssh` (tar -xzf into releases/ID, rm the upload, "
         "`ln -sfn` + `mv -T` of `current`, `true`); *parallel* runs every host at once (Capistrano's "
-        "default runner), *loop* one host after another.",
+        "default runner), *loop* one host after another. Sent per host: hoist's `shipped.bytes_sent` from "
+        "`--json` (manifest, stream and framing; the most any host got); the baseline's .tar.gz.",
         "",
         "| hosts | contender | 1st deploy s | 2nd deploy s | sent/host 1st | sent/host 2nd | 2nd sent / artifact |",
         "|---:|---|---:|---:|---:|---:|---:|",
@@ -295,7 +297,8 @@ def report(rows):
               "version check (`fleet version`, which hashes the host's hoist) and shipping time:", "",
               "| hosts | 1st deploy | 2nd deploy | `hoist setup --stage` s |", "|---:|---|---|---:|"]
     for row in rows:
-        lines.append(f"| {row['hosts']} | {fmt_phases(row['phases1'])} | {fmt_phases(row['phases2'])} | {row['setup']:.2f} |")
+        lines.append(f"| {row['hosts']} | {fmt_phases(row['phases1'])} | {fmt_phases(row['phases2'])} | "
+                     f"{row['setup']:.2f} |")
     lines += ["", "Targets (issue 15):", ""]
     for row in rows:
         share = row["sent2"] / row["artifact2"] * 100
