@@ -26,7 +26,7 @@
 //! ```no_run
 //! use hoist_deploy::{deploy, Context, DeployRequest, Silent};
 //! let context = Context::create("/srv/shop".as_ref()).unwrap();
-//! let request = DeployRequest { artifact: "dist/x.tar.zst".into(), config: None, reason: None, hold: false, pause: None, with_data: None };
+//! let request = DeployRequest { artifact: "dist/x.tar.zst".into(), config: None, reason: None, hold: false, pause: None, with_data: None, stage_only: false };
 //! let report = deploy(&context, &request, &Silent).unwrap();
 //! println!("{} is live", report.release);
 //! ```
