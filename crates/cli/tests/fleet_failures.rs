@@ -8,25 +8,6 @@ use util::counted_load::{CountedLoad, Target};
 use util::fleet_hosts::FleetOptions;
 use util::stage_fixture::{StageFixture, StageOptions};
 
-fn any_version(status: u16, _: &http::HeaderMap, body: &str, _: &str) -> Result<(), String> {
-    if status == 200 && body.starts_with('v') {
-        Ok(())
-    } else {
-        Err(format!("{status} {body:?}"))
-    }
-}
-
-fn load(stage: &StageFixture) -> CountedLoad {
-    let haproxy = stage.haproxy.as_ref().unwrap();
-    CountedLoad::start(&[Target {
-        port: haproxy.frontend_addr().port(),
-        method: "GET",
-        path: "/",
-        workers: 2,
-        check: any_version,
-    }])
-}
-
 /// Deploys v1 to every host and waits until HAProxy sees them all up.
 fn first_deploy(stage: &StageFixture, names: &[&str]) -> String {
     let (v1, artifact) = stage.build("v1", false);
@@ -105,7 +86,7 @@ fn a_health_check_failing_in_wave_2_rolls_waves_1_and_2_back_with_no_failed_requ
     let broken = health.replace("/\"", "/no-such-page\"\nhealth_timeout = \"2s\"");
     let text = text.replace("health_timeout = \"20s\"\n", "");
     std::fs::write(&site_toml, text.replace(health, &broken)).unwrap();
-    let load = load(&stage);
+    let load = stage.load();
     assert!(load.wait_for_more(30, Duration::from_secs(60)));
     let (_, artifact) = stage.build("v2", false);
     let answer = failed_deploy(&stage, &artifact);
@@ -421,11 +402,7 @@ fn an_error_rate_over_the_limit_during_the_watch_rolls_the_wave_back() {
     stage.env.set_version("v1");
     stage.env.write("app.pl", &app_answering("v1", 200));
     let (v1, artifact) = stage.env.build();
-    stage
-        .hoist()
-        .args(["deploy", "--stage", "production"])
-        .arg(&artifact)
-        .run();
+    stage.deploy(&artifact);
     let haproxy = stage.haproxy.as_ref().unwrap();
     for name in names {
         haproxy.wait_status("shop", name, "UP");

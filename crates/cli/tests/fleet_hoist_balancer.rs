@@ -7,16 +7,8 @@ mod util;
 use std::time::Duration;
 use util::agent_process::{free_port, AgentProcess};
 use util::counted_load::{CountedLoad, Target};
-use util::stage_fixture::{StageFixture, StageOptions};
+use util::stage_fixture::{any_version, StageFixture, StageOptions};
 use util::Env;
-
-fn any_version(status: u16, _: &http::HeaderMap, body: &str, _: &str) -> Result<(), String> {
-    if status == 200 && body.starts_with('v') {
-        Ok(())
-    } else {
-        Err(format!("{status} {body:?}"))
-    }
-}
 
 #[test]
 fn a_stage_behind_a_hoist_agent_deploys_with_no_failed_request() {
@@ -31,11 +23,7 @@ fn a_stage_behind_a_hoist_agent_deploys_with_no_failed_request() {
         },
     );
     let (v1, artifact) = stage.build("v1", false);
-    stage
-        .hoist()
-        .args(["deploy", "--stage", "production"])
-        .arg(&artifact)
-        .run();
+    stage.deploy(&artifact);
     // The balancer: an agent whose static backends are the hosts' apps.
     let port = free_port();
     let urls: Vec<String> = names

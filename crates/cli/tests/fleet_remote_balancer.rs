@@ -6,16 +6,7 @@
 mod util;
 
 use std::time::Duration;
-use util::counted_load::{CountedLoad, Target};
 use util::stage_fixture::{StageFixture, StageOptions};
-
-fn any_version(status: u16, _: &http::HeaderMap, body: &str, _: &str) -> Result<(), String> {
-    if status == 200 && body.starts_with('v') {
-        Ok(())
-    } else {
-        Err(format!("{status} {body:?}"))
-    }
-}
 
 #[test]
 fn haproxy_on_another_host_is_driven_through_its_ssh_connection() {
@@ -42,22 +33,12 @@ fn haproxy_on_another_host_is_driven_through_its_ssh_connection() {
         );
     std::fs::write(&path, text).unwrap();
     let (_, artifact) = stage.build("v1", false);
-    stage
-        .hoist()
-        .args(["deploy", "--stage", "production"])
-        .arg(&artifact)
-        .run();
+    stage.deploy(&artifact);
     let haproxy = stage.haproxy.as_ref().unwrap();
     for name in ["web1", "web2"] {
         haproxy.wait_status("shop", name, "UP");
     }
-    let load = CountedLoad::start(&[Target {
-        port: haproxy.frontend_addr().port(),
-        method: "GET",
-        path: "/",
-        workers: 2,
-        check: any_version,
-    }]);
+    let load = stage.load();
     assert!(load.wait_for_more(30, Duration::from_secs(60)));
     let (v2, artifact) = stage.build("v2", false);
     let deployed = stage

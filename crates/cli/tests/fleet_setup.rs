@@ -64,22 +64,14 @@ fn a_host_with_another_hoist_is_refused_until_setup_installs_this_one() {
         std::fs::read(util::BIN).unwrap(),
         "web2 now has this very hoist"
     );
-    stage
-        .hoist()
-        .args(["deploy", "--stage", "production"])
-        .arg(&artifact)
-        .run();
+    stage.deploy(&artifact);
 }
 
 #[test]
 fn a_changed_host_key_is_refused_before_anything_changes() {
     let stage = StageFixture::start(&["web1", "web2"], quiet());
     let (v1, artifact) = stage.build("v1", false);
-    stage
-        .hoist()
-        .args(["deploy", "--stage", "production"])
-        .arg(&artifact)
-        .run();
+    stage.deploy(&artifact);
     stage.fleet.host("web2").change_host_key();
     let (_, artifact) = stage.build("v2", false);
     let refused = stage
@@ -165,11 +157,7 @@ fn from_stage_deploys_exactly_what_staging_runs_or_refuses() {
 fn an_unknown_host_or_a_refused_key_is_refused_before_anything_changes() {
     let stage = StageFixture::start(&["web1", "web2"], quiet());
     let (v1, artifact) = stage.build("v1", false);
-    stage
-        .hoist()
-        .args(["deploy", "--stage", "production"])
-        .arg(&artifact)
-        .run();
+    stage.deploy(&artifact);
     let path = stage.env.src().join("hoist.toml");
     let good = std::fs::read_to_string(&path).unwrap();
     let (_, artifact) = stage.build("v2", false);
@@ -258,11 +246,7 @@ fn setup_could_not_install_hoist_on_a_host_that_had_none() {
         (web2["installed"].clone(), web2["before"].clone()),
         (true.into(), "none".into())
     );
-    stage
-        .hoist()
-        .args(["deploy", "--stage", "production"])
-        .arg(&artifact)
-        .run();
+    stage.deploy(&artifact);
 }
 
 // A host with an interrupted operation: the fleet shipped the release to
@@ -271,11 +255,7 @@ fn setup_could_not_install_hoist_on_a_host_that_had_none() {
 fn an_interrupted_host_was_shipped_to_and_refused_late_without_a_way_out() {
     let stage = StageFixture::start(&["web1", "web2"], quiet());
     let (_, artifact) = stage.build("v1", false);
-    stage
-        .hoist()
-        .args(["deploy", "--stage", "production"])
-        .arg(&artifact)
-        .run();
+    stage.deploy(&artifact);
     let (_, v2) = stage.build("v2", false);
     // web1's own deploy of v2 dies mid-way.
     let web1 = stage.fleet.host("web1").dir().join("site");
@@ -320,9 +300,5 @@ fn an_interrupted_host_was_shipped_to_and_refused_late_without_a_way_out() {
         .output()
         .unwrap();
     assert!(output.status.success(), "{output:?}");
-    stage
-        .hoist()
-        .args(["deploy", "--stage", "production"])
-        .arg(&v2)
-        .run();
+    stage.deploy(&v2);
 }

@@ -8,26 +8,15 @@
 //! ```
 
 use crate::hold::Holds;
-use crate::{connect, hold, new_op_id, FleetError, HoistBuild, Host, Progress, Reach};
+use crate::open::Target;
+use crate::{hold, new_op_id, FleetError, Host, Progress};
 use serde::Serialize;
 use std::future::Future;
-use std::sync::Arc;
 use tokio::sync::Semaphore;
 
-/// A stage, and who acts on it from this machine.
-#[derive(Debug, Clone)]
-pub struct StagePlan {
-    /// The stage's name.
-    pub stage_name: String,
-    /// Its settings.
-    pub stage: hoist_config::Stage,
-    /// How its hosts are reached.
-    pub reach: Arc<Reach>,
-    /// Who acts, `user@machine`, for every host's lock.
-    pub by: String,
-    /// This machine's hoist, which every host must run.
-    pub ours: HoistBuild,
-}
+/// A stage, and who acts on it from this machine: a fleet operation's
+/// [`Target`], the same for deploys and for these.
+pub type StagePlan = Target;
 
 /// Every host of a stage, connected and locked for one fleet operation.
 pub(crate) struct Opened {
@@ -39,23 +28,16 @@ pub(crate) struct Opened {
 }
 
 impl StagePlan {
-    /// Connects to every host, checks each runs this hoist and takes every
-    /// fleet lock for `what`. All or nothing: on error no host is held.
+    /// Connects to every host, checks each runs this hoist and has no
+    /// interrupted operation, and takes every fleet lock for `what`. All
+    /// or nothing: on error no host is held.
     pub(crate) async fn open(
         &self,
         what: &str,
         progress: &dyn Progress,
     ) -> Result<Opened, FleetError> {
         let op = new_op_id();
-        let hosts = connect::connect_all(
-            &self.stage.hosts,
-            self.reach.clone(),
-            self.stage.max_connections,
-            progress,
-        )
-        .await?;
-        let hosts: Vec<Host> = hosts.into_iter().map(|host| host.in_op(&op)).collect();
-        connect::check_versions(&hosts, &self.ours, &self.stage_name).await?;
+        let hosts = crate::open::reach_all(self, &op, progress).await?;
         let holds = hold::hold_all(&hosts, &op, &self.by, what, progress).await?;
         Ok(Opened { hosts, op, holds })
     }

@@ -33,6 +33,27 @@ pub(crate) struct Opened {
     pub holds: Holds,
 }
 
+/// Connects to every host of `target` for operation `op`, checks each
+/// runs this hoist, and refuses while any has an interrupted operation.
+pub(crate) async fn reach_all(
+    target: &Target,
+    op: &str,
+    progress: &dyn Progress,
+) -> Result<Vec<Host>, FleetError> {
+    let stage = &target.stage;
+    let hosts = connect::connect_all(
+        &stage.hosts,
+        target.reach.clone(),
+        stage.max_connections,
+        progress,
+    )
+    .await?;
+    let hosts: Vec<Host> = hosts.into_iter().map(|host| host.in_op(op)).collect();
+    connect::check_versions(&hosts, &target.ours, &target.stage_name).await?;
+    refuse_interrupted(&hosts).await?;
+    Ok(hosts)
+}
+
 /// Refuses while any host has an interrupted operation awaiting `hoist
 /// recover` there: before anything is shipped or changed anywhere.
 async fn refuse_interrupted(hosts: &[Host]) -> Result<(), FleetError> {
@@ -71,16 +92,7 @@ pub(crate) async fn open(
     progress: &dyn Progress,
 ) -> Result<Opened, FleetError> {
     let stage = &target.stage;
-    let hosts = connect::connect_all(
-        &stage.hosts,
-        target.reach.clone(),
-        stage.max_connections,
-        progress,
-    )
-    .await?;
-    let hosts: Vec<Host> = hosts.into_iter().map(|host| host.in_op(op)).collect();
-    connect::check_versions(&hosts, &target.ours, &target.stage_name).await?;
-    refuse_interrupted(&hosts).await?;
+    let hosts = reach_all(target, op, progress).await?;
     let balancer = balance::connect(stage, &target.reach).await?;
     if let Some(connected) = &balancer {
         let checker = connected.balancer.clone();

@@ -2,6 +2,7 @@
 //! hypnotoad from its site's `current`, a real HAProxy in front, and a
 //! project whose `hoist.toml` names them as `[stages.production]`.
 
+use super::counted_load::{CountedLoad, Target};
 use super::fleet_app::app_pl;
 use super::fleet_hosts::{FleetHosts, FleetOptions};
 use super::haproxy::Haproxy;
@@ -145,6 +146,27 @@ impl StageFixture {
         self.env.build()
     }
 
+    /// `hoist deploy --stage production ARTIFACT`, which must succeed.
+    pub fn deploy(&self, artifact: &std::path::Path) {
+        self.hoist()
+            .args(["deploy", "--stage", "production"])
+            .arg(artifact)
+            .run();
+    }
+
+    /// Keep-alive GETs of `/` through HAProxy, every answer checked by
+    /// [`any_version`].
+    pub fn load(&self) -> CountedLoad {
+        let haproxy = self.haproxy.as_ref().expect("a stage with a balancer");
+        CountedLoad::start(&[Target {
+            port: haproxy.frontend_addr().port(),
+            method: "GET",
+            path: "/",
+            workers: 2,
+            check: any_version,
+        }])
+    }
+
     /// `hoist <args> --root <host's site>` run locally against a host's files.
     pub fn on_host(&self, host: &str, args: &[&str]) -> Value {
         let root = self.fleet.host(host).dir().join("site");
@@ -169,5 +191,14 @@ impl StageFixture {
             .as_array()
             .cloned()
             .unwrap_or_default()
+    }
+}
+
+/// A served page of any version: 200 with the app's `vN` body.
+pub fn any_version(status: u16, _: &http::HeaderMap, body: &str, _: &str) -> Result<(), String> {
+    if status == 200 && body.starts_with('v') {
+        Ok(())
+    } else {
+        Err(format!("{status} {body:?}"))
     }
 }

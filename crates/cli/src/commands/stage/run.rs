@@ -9,14 +9,7 @@ use serde_json::Value;
 
 /// The plan for stage `name`: its hosts, how they are reached, and who acts.
 pub fn plan(global: &Global, name: &str) -> anyhow::Result<StagePlan> {
-    let named = super::named(global, name)?;
-    Ok(StagePlan {
-        stage_name: named.name,
-        stage: named.stage,
-        reach: named.reach,
-        by: super::by(),
-        ours: super::ours()?,
-    })
+    super::named(global, name)?.target()
 }
 
 /// Runs a stage-wide operation with one bar (or line) per host, and prints
