@@ -98,12 +98,18 @@ impl Scanned {
     }
 }
 
-/// Reads `src` (a file or a directory) as [`copy_tree`] would copy it, and
-/// hashes every file, writing nothing.
-pub fn scan(src: &Path) -> Result<Scanned, DataError> {
+/// Walks `src` (a file or a directory) in name order, calling `visit` with
+/// each entry's path relative to the returned root, its path, and its own
+/// (not followed) metadata. What is neither a file, a directory nor a
+/// symlink is refused. [`scan`] and [`copy_tree`] both read a source
+/// through this, so their digests cannot drift apart.
+fn walk_source(
+    src: &Path,
+    visit: &mut dyn FnMut(&Path, &Path, &std::fs::Metadata) -> Result<(), DataError>,
+) -> Result<PathBuf, DataError> {
     let metadata = std::fs::metadata(src).map_err(DataError::io("cannot read", src))?;
+    // A single file lands under its own name, so the app always opens `$HOIST_DATA/<name>`.
     let (root, walk_root) = roots(src, metadata.is_file());
-    let mut entries = Vec::new();
     let walk = walkdir::WalkDir::new(&walk_root)
         .follow_links(false)
         .sort_by_file_name();
@@ -122,20 +128,31 @@ pub fn scan(src: &Path) -> Result<Scanned, DataError> {
             .symlink_metadata()
             .map_err(DataError::io("cannot stat", item.path()))?;
         let kind = metadata.file_type();
-        let (kind, size, blake3) = if kind.is_dir() {
-            ("dir", 0, String::new())
-        } else if kind.is_symlink() {
-            let link = std::fs::read_link(item.path())
-                .map_err(DataError::io("cannot read link", item.path()))?;
-            ("symlink", 0, link_hash(&link))
-        } else if kind.is_file() {
-            ("file", metadata.len(), hash_file(item.path(), &mut |_| {})?)
-        } else {
+        if !(kind.is_dir() || kind.is_symlink() || kind.is_file()) {
             return Err(DataError::Io {
                 action: "cannot load (not a file, directory or symlink)",
                 path: item.path().to_owned(),
                 cause: std::io::ErrorKind::Unsupported.into(),
             });
+        }
+        visit(relative, item.path(), &metadata)?;
+    }
+    Ok(root)
+}
+
+/// Reads `src` (a file or a directory) as [`copy_tree`] would copy it, and
+/// hashes every file, writing nothing.
+pub fn scan(src: &Path) -> Result<Scanned, DataError> {
+    let mut entries = Vec::new();
+    let root = walk_source(src, &mut |relative, path, metadata| {
+        let kind = metadata.file_type();
+        let (kind, size, blake3) = if kind.is_dir() {
+            ("dir", 0, String::new())
+        } else if kind.is_symlink() {
+            let link = std::fs::read_link(path).map_err(DataError::io("cannot read link", path))?;
+            ("symlink", 0, link_hash(&link))
+        } else {
+            ("file", metadata.len(), hash_file(path, &mut |_| {})?)
         };
         entries.push(Entry {
             path: relative.to_string_lossy().into_owned(),
@@ -144,7 +161,8 @@ pub fn scan(src: &Path) -> Result<Scanned, DataError> {
             mode: metadata.permissions().mode() & 0o7777,
             blake3,
         });
-    }
+        Ok(())
+    })?;
     Ok(Scanned { root, entries })
 }
 
@@ -155,29 +173,10 @@ pub(crate) fn copy_tree(
     previous: Option<&Previous<'_>>,
     on_bytes: &mut dyn FnMut(u64),
 ) -> Result<Copied, DataError> {
-    let metadata = std::fs::metadata(src).map_err(DataError::io("cannot read", src))?;
-    // A single file lands under its own name, so the app always opens `$HOIST_DATA/<name>`.
-    let (root, walk_root) = roots(src, metadata.is_file());
     let mut copied = Copied::default();
-    let walk = walkdir::WalkDir::new(&walk_root)
-        .follow_links(false)
-        .sort_by_file_name();
-    for item in walk {
-        let item = item.map_err(|error| DataError::Io {
-            action: "cannot walk",
-            path: error.path().unwrap_or(src).to_owned(),
-            cause: error.into(),
-        })?;
-        let relative = item.path().strip_prefix(&root).unwrap_or(item.path());
-        if relative.as_os_str().is_empty() {
-            continue;
-        }
+    walk_source(src, &mut |relative, path, metadata| {
         let name = relative.to_string_lossy().into_owned();
         let target = dest.join(relative);
-        let metadata = item
-            .path()
-            .symlink_metadata()
-            .map_err(DataError::io("cannot stat", item.path()))?;
         let mode = metadata.permissions().mode() & 0o7777;
         let kind = metadata.file_type();
         let entry = if kind.is_dir() {
@@ -190,19 +189,17 @@ pub(crate) fn copy_tree(
                 blake3: String::new(),
             }
         } else if kind.is_symlink() {
-            let link = std::fs::read_link(item.path())
-                .map_err(DataError::io("cannot read link", item.path()))?;
+            let link = std::fs::read_link(path).map_err(DataError::io("cannot read link", path))?;
             std::os::unix::fs::symlink(&link, &target)
                 .map_err(DataError::io("cannot create link", &target))?;
-            let hash = link_hash(&link);
             Entry {
                 path: name,
                 kind: "symlink".into(),
                 size: 0,
                 mode,
-                blake3: hash,
+                blake3: link_hash(&link),
             }
-        } else if kind.is_file() {
+        } else {
             let size = metadata.len();
             let old = previous.and_then(|previous| {
                 let old = previous.entries.get(name.as_str())?;
@@ -212,7 +209,7 @@ pub(crate) fn copy_tree(
             let mut linked = None;
             if let Some((old_path, old)) = old {
                 // Same size: hash the source to see whether it changed (a read, no write).
-                let hash = hash_file(item.path(), on_bytes)?;
+                let hash = hash_file(path, on_bytes)?;
                 if hash == old.blake3 && std::fs::hard_link(&old_path, &target).is_ok() {
                     linked = Some(hash);
                 }
@@ -223,7 +220,7 @@ pub(crate) fn copy_tree(
                     hash
                 }
                 None => {
-                    let hash = copy_file(item.path(), &target, mode, on_bytes)?;
+                    let hash = copy_file(path, &target, mode, on_bytes)?;
                     copied.files_written += 1;
                     copied.bytes_written += size;
                     copied.written.push((target.clone(), hash.clone()));
@@ -237,15 +234,10 @@ pub(crate) fn copy_tree(
                 mode,
                 blake3: hash,
             }
-        } else {
-            return Err(DataError::Io {
-                action: "cannot load (not a file, directory or symlink)",
-                path: item.path().to_owned(),
-                cause: std::io::ErrorKind::Unsupported.into(),
-            });
         };
         copied.entries.push(entry);
-    }
+        Ok(())
+    })?;
     Ok(copied)
 }
 

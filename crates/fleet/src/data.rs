@@ -86,14 +86,7 @@ pub async fn load(
     )
     .await;
     opened.close().await;
-    report.duration_ms = started.elapsed().as_millis() as u64;
-    match result {
-        Ok(()) => Ok(report),
-        Err(error) => {
-            report.outcome = "failed";
-            Err((error, Some(report)))
-        }
-    }
+    report.settle(started, result)
 }
 
 async fn load_held(

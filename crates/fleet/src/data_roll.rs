@@ -83,14 +83,7 @@ pub async fn roll(
     .run(&opened.hosts, &mut report)
     .await;
     opened.close().await;
-    report.duration_ms = started.elapsed().as_millis() as u64;
-    match result {
-        Ok(()) => Ok(report),
-        Err(error) => {
-            report.outcome = "failed";
-            Err((error, Some(report)))
-        }
-    }
+    report.settle(started, result)
 }
 
 struct Rolling<'a> {

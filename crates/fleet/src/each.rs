@@ -140,6 +140,23 @@ impl<T> StageRun<T> {
         }
     }
 
+    /// The report of a run that began at `started` and ended as `result`:
+    /// its wall time, and `failed` with the error when it failed.
+    pub(crate) fn settle(
+        mut self,
+        started: std::time::Instant,
+        result: Result<(), FleetError>,
+    ) -> Result<StageRun<T>, Failed<T>> {
+        self.duration_ms = started.elapsed().as_millis() as u64;
+        match result {
+            Ok(()) => Ok(self),
+            Err(error) => {
+                self.outcome = "failed";
+                Err((error, Some(self)))
+            }
+        }
+    }
+
     /// The hosts that failed, and why.
     pub(crate) fn failures(&self) -> Vec<(String, String)> {
         self.hosts

@@ -85,14 +85,7 @@ pub async fn maint(
     let mut report = StageRun::new(plan, &opened.op, change.action().to_owned());
     let result = maint_held(plan, change, &opened.hosts, &mut report, progress).await;
     opened.close().await;
-    report.duration_ms = started.elapsed().as_millis() as u64;
-    match result {
-        Ok(()) => Ok(report),
-        Err(error) => {
-            report.outcome = "failed";
-            Err((error, Some(report)))
-        }
-    }
+    report.settle(started, result)
 }
 
 async fn maint_held(
