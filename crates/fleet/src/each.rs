@@ -142,6 +142,9 @@ impl<T> StageRun<T> {
 
     /// The report of a run that began at `started` and ended as `result`:
     /// its wall time, and `failed` with the error when it failed.
+    // The report rides with the error (the `Failed` every stage operation
+    // returns), once per command: its size costs nothing.
+    #[allow(clippy::result_large_err)]
     pub(crate) fn settle(
         mut self,
         started: std::time::Instant,
