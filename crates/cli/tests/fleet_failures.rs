@@ -24,17 +24,6 @@ fn first_deploy(stage: &StageFixture, names: &[&str]) -> String {
     v1
 }
 
-/// A failing deploy's JSON: `{"error": {...}, "result": {...}}`.
-fn failed_deploy(stage: &StageFixture, artifact: &std::path::Path) -> serde_json::Value {
-    let output = stage
-        .hoist()
-        .args(["deploy", "--stage", "production", "--json"])
-        .arg(artifact)
-        .code(1)
-        .run();
-    serde_json::from_slice(&output.stdout).unwrap()
-}
-
 /// Waits until `host`'s own deploy journaled its restart step.
 fn wait_for_restart(stage: &StageFixture, host: &str) {
     let journal = stage.fleet.host(host).dir().join("site/journal.json");
@@ -89,15 +78,13 @@ fn a_health_check_failing_in_wave_2_rolls_waves_1_and_2_back_with_no_failed_requ
     let load = stage.load();
     assert!(load.wait_for_more(30, Duration::from_secs(60)));
     let (_, artifact) = stage.build("v2", false);
-    let answer = failed_deploy(&stage, &artifact);
+    let answer = stage.deploy_refused(&artifact);
     assert!(load.wait_for_more(30, Duration::from_secs(60)));
     let counts = load.finish();
     assert_eq!(counts.failed, 0, "{:?}", counts.problems);
     assert_eq!(answer["error"]["kind"], "fleet-rolled-back", "{answer}");
     assert_eq!(answer["result"]["outcome"], "rolled-back", "{answer}");
-    for name in names {
-        assert_eq!(stage.live(name).as_deref(), Some(v1.as_str()), "{name}");
-    }
+    stage.assert_live(&names, &v1);
     let op = answer["result"]["fleet_op"].as_str().unwrap();
     assert!(fleet_rows(&stage, "web1", op).contains(&("deploy".into(), "ok".into())));
     assert!(fleet_rows(&stage, "web1", op).contains(&("rollback".into(), "ok".into())));
@@ -135,16 +122,14 @@ fn a_full_disk_on_one_host_while_staging_switches_nothing_anywhere() {
         .collect();
     stage.env.write("blob.txt", &noise);
     let (_, artifact) = stage.build("v2", false);
-    let answer = failed_deploy(&stage, &artifact);
+    let answer = stage.deploy_refused(&artifact);
     assert_eq!(answer["error"]["kind"], "stage-failed", "{answer}");
     let message = answer["error"]["message"].as_str().unwrap();
     assert!(
         message.contains("`web2`") && message.contains("nothing was switched"),
         "{message}"
     );
-    for name in names {
-        assert_eq!(stage.live(name).as_deref(), Some(v1.as_str()), "{name}");
-    }
+    stage.assert_live(&names, &v1);
 }
 
 #[test]
@@ -191,9 +176,7 @@ fn an_ssh_connection_cut_mid_switch_counts_as_failed_and_is_rolled_back() {
         "{answer}"
     );
     // Both back on v1, and the stage's status says so.
-    for name in names {
-        assert_eq!(stage.live(name).as_deref(), Some(v1.as_str()), "{name}");
-    }
+    stage.assert_live(&names, &v1);
     let status = stage.on_host("web2", &["status"]);
     assert!(
         status["pending"].is_null() && status["locked_by"].is_null(),
@@ -232,12 +215,7 @@ fn a_second_fleet_deploy_while_one_runs_is_refused_naming_the_holder() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let (_, other) = stage.build("v3", false);
-    let second = stage
-        .hoist()
-        .args(["deploy", "--stage", "production", "--json"])
-        .arg(&other)
-        .code(1)
-        .run_json();
+    let second = stage.deploy_refused(&other);
     assert_eq!(second["error"]["kind"], "lock-held", "{second}");
     let message = second["error"]["message"].as_str().unwrap();
     assert!(message.contains("fleet operation `fleet-"), "{message}");
@@ -247,9 +225,7 @@ fn a_second_fleet_deploy_while_one_runs_is_refused_naming_the_holder() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    for name in names {
-        assert_eq!(stage.live(name).as_deref(), Some(v2.as_str()), "{name}");
-    }
+    stage.assert_live(&names, &v2);
 }
 
 #[test]
@@ -280,17 +256,13 @@ fn rollback_stage_takes_every_host_back_together() {
         .run_json();
     assert_eq!(back["outcome"], "rolled-back-to", "{back}");
     assert_eq!(back["release"], v1.as_str());
-    for name in names {
-        assert_eq!(stage.live(name).as_deref(), Some(v1.as_str()), "{name}");
-    }
+    stage.assert_live(&names, &v1);
     // And forward again by id.
     stage
         .hoist()
         .args(["rollback", "--stage", "production", "--to", &v2])
         .run();
-    for name in names {
-        assert_eq!(stage.live(name).as_deref(), Some(v2.as_str()), "{name}");
-    }
+    stage.assert_live(&names, &v2);
     // A release one host lacks is refused before anything moves.
     let refused = stage
         .hoist()
@@ -361,9 +333,7 @@ fn a_host_left_drained_by_a_killed_fleet_deploy_is_readmitted_by_the_next() {
         .run_json();
     haproxy.wait_status("shop", "web1", "UP");
     assert!(stage.on_host("web1", &["status"])["fleet_drained"].is_null());
-    for name in names {
-        assert_eq!(stage.live(name).as_deref(), Some(v2.as_str()), "{name}");
-    }
+    stage.assert_live(&names, &v2);
 }
 
 /// An app of the given version whose `/` answers `status` (its `/health`
@@ -425,7 +395,7 @@ fn an_error_rate_over_the_limit_during_the_watch_rolls_the_wave_back() {
     stage.env.set_version("v2");
     stage.env.write("app.pl", &app_answering("v2", 500));
     let (_, artifact) = stage.env.build();
-    let answer = failed_deploy(&stage, &artifact);
+    let answer = stage.deploy_refused(&artifact);
     load.finish();
     assert_eq!(answer["error"]["kind"], "fleet-rolled-back", "{answer}");
     let message = answer["error"]["message"].as_str().unwrap();
@@ -433,7 +403,5 @@ fn an_error_rate_over_the_limit_during_the_watch_rolls_the_wave_back() {
         message.contains("error rate") && message.contains("max_error_rate"),
         "{message}"
     );
-    for name in names {
-        assert_eq!(stage.live(name).as_deref(), Some(v1.as_str()), "{name}");
-    }
+    stage.assert_live(&names, &v1);
 }

@@ -6,8 +6,7 @@ mod util;
 
 use std::time::Duration;
 use util::agent_process::{free_port, AgentProcess};
-use util::counted_load::{CountedLoad, Target};
-use util::stage_fixture::{any_version, StageFixture, StageOptions};
+use util::stage_fixture::{load_on, StageFixture, StageOptions};
 use util::Env;
 
 #[test]
@@ -54,13 +53,7 @@ fn a_stage_behind_a_hoist_agent_deploys_with_no_failed_request() {
         lb.site().display()
     );
     std::fs::write(&path, text + &balancer).unwrap();
-    let load = CountedLoad::start(&[Target {
-        port,
-        method: "GET",
-        path: "/",
-        workers: 2,
-        check: any_version,
-    }]);
+    let load = load_on(port);
     if !load.wait_for_more(30, Duration::from_secs(20)) {
         let counts = load.finish();
         panic!(
@@ -78,9 +71,7 @@ fn a_stage_behind_a_hoist_agent_deploys_with_no_failed_request() {
     let counts = load.finish();
     assert_eq!(counts.failed, 0, "{:?}", counts.problems);
     assert_eq!(deployed["outcome"], "deployed", "{deployed}");
-    for name in names {
-        assert_eq!(stage.live(name).as_deref(), Some(v2.as_str()), "{name}");
-    }
+    stage.assert_live(&names, &v2);
     // Both backends are back in rotation at the agent.
     let status = lb.status();
     for backend in status["agent"]["backends"].as_array().unwrap() {

@@ -50,7 +50,5 @@ fn haproxy_on_another_host_is_driven_through_its_ssh_connection() {
     let counts = load.finish();
     assert_eq!(counts.failed, 0, "{:?}", counts.problems);
     assert_eq!(deployed["outcome"], "deployed", "{deployed}");
-    for name in ["web1", "web2"] {
-        assert_eq!(stage.live(name).as_deref(), Some(v2.as_str()), "{name}");
-    }
+    stage.assert_live(&["web1", "web2"], &v2);
 }

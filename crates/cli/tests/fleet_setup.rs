@@ -31,12 +31,7 @@ fn a_host_with_another_hoist_is_refused_until_setup_installs_this_one() {
     );
     std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let (_, artifact) = stage.build("v1", false);
-    let refused = stage
-        .hoist()
-        .args(["deploy", "--stage", "production", "--json"])
-        .arg(&artifact)
-        .code(1)
-        .run_json();
+    let refused = stage.deploy_refused(&artifact);
     assert_eq!(
         refused["error"]["kind"], "hoist-version-mismatch",
         "{refused}"
@@ -74,12 +69,7 @@ fn a_changed_host_key_is_refused_before_anything_changes() {
     stage.deploy(&artifact);
     stage.fleet.host("web2").change_host_key();
     let (_, artifact) = stage.build("v2", false);
-    let refused = stage
-        .hoist()
-        .args(["deploy", "--stage", "production", "--json"])
-        .arg(&artifact)
-        .code(1)
-        .run_json();
+    let refused = stage.deploy_refused(&artifact);
     assert_eq!(refused["error"]["kind"], "ssh-failed", "{refused}");
     let message = refused["error"]["message"].as_str().unwrap();
     assert!(message.contains("`web2`"), "{message}");
@@ -167,12 +157,7 @@ fn an_unknown_host_or_a_refused_key_is_refused_before_anything_changes() {
         good.replace("\"web2\"]", "\"web2\", \"web9.invalid\"]"),
     )
     .unwrap();
-    let refused = stage
-        .hoist()
-        .args(["deploy", "--stage", "production", "--json"])
-        .arg(&artifact)
-        .code(1)
-        .run_json();
+    let refused = stage.deploy_refused(&artifact);
     assert_eq!(refused["error"]["kind"], "ssh-failed", "{refused}");
     assert!(
         refused["error"]["message"]
@@ -183,12 +168,7 @@ fn an_unknown_host_or_a_refused_key_is_refused_before_anything_changes() {
     );
     // A login the host refuses: a user it does not have.
     std::fs::write(&path, good.replace("\"web2\"]", "\"nosuchuser@web2\"]")).unwrap();
-    let refused = stage
-        .hoist()
-        .args(["deploy", "--stage", "production", "--json"])
-        .arg(&artifact)
-        .code(1)
-        .run_json();
+    let refused = stage.deploy_refused(&artifact);
     assert_eq!(refused["error"]["kind"], "ssh-failed", "{refused}");
     let message = refused["error"]["message"].as_str().unwrap();
     assert!(
@@ -213,12 +193,7 @@ fn setup_could_not_install_hoist_on_a_host_that_had_none() {
     let bin = stage.fleet.host("web2").dir().join("bin/hoist");
     std::fs::remove_file(&bin).unwrap();
     let (_, artifact) = stage.build("v1", false);
-    let refused = stage
-        .hoist()
-        .args(["deploy", "--stage", "production", "--json"])
-        .arg(&artifact)
-        .code(1)
-        .run_json();
+    let refused = stage.deploy_refused(&artifact);
     assert_eq!(
         refused["error"]["kind"], "hoist-version-mismatch",
         "{refused}"
@@ -271,12 +246,7 @@ fn an_interrupted_host_was_shipped_to_and_refused_late_without_a_way_out() {
         std::os::unix::process::ExitStatusExt::signal(&status),
         Some(9)
     );
-    let refused = stage
-        .hoist()
-        .args(["deploy", "--stage", "production", "--json"])
-        .arg(&v2)
-        .code(1)
-        .run_json();
+    let refused = stage.deploy_refused(&v2);
     assert_eq!(refused["error"]["kind"], "recovery-pending", "{refused}");
     let hint = refused["error"]["hint"].as_str().unwrap();
     assert!(

@@ -16,25 +16,11 @@ use util::{Env, BIN};
 
 const FILES: usize = 1000;
 
-/// Writes the app's ~1,000 files; those in `changed` get `version`'s text.
+/// Writes the app's ~1,000 files of ~2 KB; those in `changed` get `version`'s text.
 fn write_files(env: &Env, version: &str, changed: std::ops::Range<usize>) {
-    for index in 0..FILES {
-        let seed = if changed.contains(&index) {
-            format!("{index} in {version}")
-        } else {
-            index.to_string()
-        };
-        // ~2 KB of text that does not compress to nothing.
-        let body: String = (0..32)
-            .map(|line| {
-                blake3::hash(format!("{seed}/{line}").as_bytes())
-                    .to_hex()
-                    .to_string()
-                    + "\n"
-            })
-            .collect();
-        env.write(&format!("lib/m{:02}/f{index}.txt", index % 40), &body);
-    }
+    util::write_seeded_files(env, FILES, 32, version, changed, |index| {
+        format!("lib/m{:02}/f{index}.txt", index % 40)
+    });
 }
 
 /// Builds `version`; (id, artifact).

@@ -11,22 +11,9 @@ const FILES: usize = 300;
 
 /// ~8 KB files; those in `changed` differ in `version`.
 fn write_files(stage: &StageFixture, version: &str, changed: std::ops::Range<usize>) {
-    for index in 0..FILES {
-        let seed = if changed.contains(&index) {
-            format!("{index} in {version}")
-        } else {
-            index.to_string()
-        };
-        let body: String = (0..128)
-            .map(|line| {
-                blake3::hash(format!("{seed}/{line}").as_bytes())
-                    .to_hex()
-                    .to_string()
-                    + "\n"
-            })
-            .collect();
-        stage.env.write(&format!("public/f{index}.txt"), &body);
-    }
+    util::write_seeded_files(&stage.env, FILES, 128, version, changed, |index| {
+        format!("public/f{index}.txt")
+    });
 }
 
 /// `deploy --stage production --json ARTIFACT`: each host's `shipped`.

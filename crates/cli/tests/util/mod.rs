@@ -46,6 +46,35 @@ pub fn sqlite_config(extra: &str) -> String {
     format!("{DEFAULT_CONFIG}[database]\nurl = \"sqlite://shared/app.db\"\nlock_timeout = \"2s\"\n{extra}")
 }
 
+/// Writes `count` files of `lines` lines of seeded hex text (it does not
+/// compress to nothing) at `path(index)`; those in `changed` get
+/// `version`'s text, the rest the same text every time.
+pub fn write_seeded_files(
+    env: &Env,
+    count: usize,
+    lines: usize,
+    version: &str,
+    changed: std::ops::Range<usize>,
+    path: impl Fn(usize) -> String,
+) {
+    for index in 0..count {
+        let seed = if changed.contains(&index) {
+            format!("{index} in {version}")
+        } else {
+            index.to_string()
+        };
+        let body: String = (0..lines)
+            .map(|line| {
+                blake3::hash(format!("{seed}/{line}").as_bytes())
+                    .to_hex()
+                    .to_string()
+                    + "\n"
+            })
+            .collect();
+        env.write(&path(index), &body);
+    }
+}
+
 /// Appends to a sealed file as root would by hand: `chmod u+w`, then `>>`
 /// (the same inode, so every release hard-linked to it sees the change).
 pub fn tamper(path: &Path) {

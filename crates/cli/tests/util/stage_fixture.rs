@@ -154,17 +154,30 @@ impl StageFixture {
             .run();
     }
 
+    /// `hoist deploy --stage production --json ARTIFACT`, which must fail
+    /// (exit 1): its JSON, `{"error": ..., "result": ...}` when it got as
+    /// far as hosts.
+    pub fn deploy_refused(&self, artifact: &std::path::Path) -> Value {
+        self.hoist()
+            .args(["deploy", "--stage", "production", "--json"])
+            .arg(artifact)
+            .code(1)
+            .run_json()
+    }
+
+    /// Asserts every host of `names` runs `release`.
+    #[track_caller]
+    pub fn assert_live(&self, names: &[&str], release: &str) {
+        for name in names {
+            assert_eq!(self.live(name).as_deref(), Some(release), "{name}");
+        }
+    }
+
     /// Keep-alive GETs of `/` through HAProxy, every answer checked by
     /// [`any_version`].
     pub fn load(&self) -> CountedLoad {
         let haproxy = self.haproxy.as_ref().expect("a stage with a balancer");
-        CountedLoad::start(&[Target {
-            port: haproxy.frontend_addr().port(),
-            method: "GET",
-            path: "/",
-            workers: 2,
-            check: any_version,
-        }])
+        load_on(haproxy.frontend_addr().port())
     }
 
     /// `hoist <args> --root <host's site>` run locally against a host's files.
@@ -192,6 +205,18 @@ impl StageFixture {
             .cloned()
             .unwrap_or_default()
     }
+}
+
+/// Keep-alive GETs of `/` on `port` (a balancer's), every answer checked
+/// by [`any_version`].
+pub fn load_on(port: u16) -> CountedLoad {
+    CountedLoad::start(&[Target {
+        port,
+        method: "GET",
+        path: "/",
+        workers: 2,
+        check: any_version,
+    }])
 }
 
 /// A served page of any version: 200 with the app's `vN` body.
