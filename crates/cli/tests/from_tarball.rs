@@ -36,12 +36,9 @@ fn dzil_tarball(env: &Env) -> std::path::PathBuf {
     tarball
 }
 
-#[test]
-fn dzil_tarball_becomes_an_artifact_with_its_version_and_deploys() {
-    let env = Env::new();
-    let tarball = dzil_tarball(&env);
-    let built = env
-        .hoist()
+/// `hoist build --json --strip-components 1 --from-tarball TARBALL`.
+fn import_stripped(env: &Env, tarball: &std::path::Path) -> serde_json::Value {
+    env.hoist()
         .args([
             "build",
             "--json",
@@ -49,8 +46,15 @@ fn dzil_tarball_becomes_an_artifact_with_its_version_and_deploys() {
             "1",
             "--from-tarball",
         ])
-        .arg(&tarball)
-        .run_json();
+        .arg(tarball)
+        .run_json()
+}
+
+#[test]
+fn dzil_tarball_becomes_an_artifact_with_its_version_and_deploys() {
+    let env = Env::new();
+    let tarball = dzil_tarball(&env);
+    let built = import_stripped(&env, &tarball);
     let release = built["release"].as_str().unwrap();
     assert!(release.contains("-0.940-"), "{release}");
     assert_eq!(built["files"], 4, "{built}");
@@ -182,34 +186,14 @@ fn xz_bzip2_and_plain_tarballs_import_and_other_files_are_named() {
             .unwrap();
         assert!(status.success(), "{tool}");
         let compressed = env.dir.path().join(format!("DDGC-0.940.tar.{extension}"));
-        let built = env
-            .hoist()
-            .args([
-                "build",
-                "--json",
-                "--strip-components",
-                "1",
-                "--from-tarball",
-            ])
-            .arg(&compressed)
-            .run_json();
+        let built = import_stripped(&env, &compressed);
         assert!(
             built["release"].as_str().unwrap().contains("-0.940-"),
             "{built}"
         );
         assert_eq!(built["files"], 4, "{tool}: {built}");
     }
-    let built = env
-        .hoist()
-        .args([
-            "build",
-            "--json",
-            "--strip-components",
-            "1",
-            "--from-tarball",
-        ])
-        .arg(&plain)
-        .run_json();
+    let built = import_stripped(&env, &plain);
     assert_eq!(built["files"], 4, "{built}");
     let zip = env.dir.path().join("app-1.0.zip");
     std::fs::write(&zip, b"PK\x03\x04 not a tar").unwrap();
