@@ -18,6 +18,24 @@ pub struct HoistBuild {
     pub arch: String,
 }
 
+impl HoistBuild {
+    /// The hoist running this process: what `hoist fleet version` answers
+    /// on a host, and what every host must match. The executable is
+    /// streamed through the hash, not read whole (a debug build is
+    /// ~250 MB and `status --stage` asks every host).
+    pub fn this_process() -> std::io::Result<HoistBuild> {
+        let exe = std::env::current_exe()?;
+        let digest = blake3::Hasher::new()
+            .update_reader(std::fs::File::open(&exe)?)?
+            .finalize();
+        Ok(HoistBuild {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            build: digest.to_hex().to_string(),
+            arch: std::env::consts::ARCH.to_owned(),
+        })
+    }
+}
+
 impl std::fmt::Display for HoistBuild {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(

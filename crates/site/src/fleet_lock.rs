@@ -11,11 +11,10 @@
 //! ([`FleetLock::refuse_unless`]): while a fleet operation holds a host,
 //! only that operation's own commands (`--fleet-op`) change the site.
 
-use crate::lock::{read_holder_from, HeldFile};
+use crate::lock::{open_lock_file, read_holder_from, HeldFile};
 use crate::{identity, DeployLock, LockHolder, Site, SiteError};
 use nix::fcntl::{Flock, FlockArg};
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::File;
 
 /// A held fleet lock; dropping it releases it.
 #[derive(Debug)]
@@ -41,15 +40,7 @@ impl FleetLock {
         // can start between our check and our flock (they check under it).
         let (deploy, _stale) = DeployLock::acquire(site, &format!("fleet {command}"))?;
         let path = site.fleet_lock_path();
-        let access = site.state_access();
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(access.mode)
-            .open(&path)
-            .map_err(SiteError::io("cannot open", &path))?;
+        let file = open_lock_file(site, &path)?;
         let mut file = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
             Ok(locked) => HeldFile::new(locked),
             Err((file, nix::errno::Errno::EWOULDBLOCK)) => {

@@ -113,17 +113,7 @@ impl DeployLock {
         command: &str,
     ) -> Result<(DeployLock, Option<LockHolder>), SiteError> {
         let path = site.lock_path();
-        let access = site.state_access();
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(access.mode)
-            .open(&path)
-            .map_err(SiteError::io("cannot open", &path))?;
-        // An older hoist made it world-readable: it names users and hosts.
-        access.apply(&file, &path)?;
+        let file = open_lock_file(site, &path)?;
         let mut file = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
             Ok(locked) => HeldFile::new(locked),
             Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
@@ -209,6 +199,22 @@ impl DeployLock {
             cause: source,
         })
     }
+}
+
+/// Opens (creating) a lock file with the site's state access: it names
+/// users and hosts, so an older hoist's world-readable one is tightened.
+pub(crate) fn open_lock_file(site: &Site, path: &std::path::Path) -> Result<File, SiteError> {
+    let access = site.state_access();
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(access.mode)
+        .open(path)
+        .map_err(SiteError::io("cannot open", path))?;
+    access.apply(&file, path)?;
+    Ok(file)
 }
 
 /// The holder named in a lock file (deploy or fleet lock), if any.

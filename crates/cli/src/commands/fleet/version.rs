@@ -10,36 +10,23 @@ use serde::Serialize;
 /// One host's hoist.
 #[derive(Debug, Serialize)]
 pub struct Version {
-    version: &'static str,
-    build: String,
-    arch: &'static str,
+    #[serde(flatten)]
+    build: hoist_fleet::HoistBuild,
     os: &'static str,
 }
 
 impl Render for Version {
     fn human(&self, out: &mut String) {
-        output::field(out, "version", self.version);
-        output::field(out, "build", &self.build);
-        output::field(out, "arch", self.arch);
+        output::field(out, "version", &self.build.version);
+        output::field(out, "build", &self.build.build);
+        output::field(out, "arch", &self.build.arch);
     }
 }
 
-/// This process's own version.
-pub fn current() -> anyhow::Result<Version> {
-    let exe = std::env::current_exe()?;
-    // Streamed, not read whole: every `status --stage` asks each host this.
-    let digest = blake3::Hasher::new()
-        .update_reader(std::fs::File::open(&exe)?)?
-        .finalize();
-    Ok(Version {
-        version: env!("CARGO_PKG_VERSION"),
-        build: digest.to_hex().to_string(),
-        arch: std::env::consts::ARCH,
-        os: std::env::consts::OS,
-    })
-}
-
 pub fn exec(global: &Global) -> anyhow::Result<i32> {
-    Output::new(global.json).emit(&current()?)?;
+    Output::new(global.json).emit(&Version {
+        build: hoist_fleet::HoistBuild::this_process()?,
+        os: std::env::consts::OS,
+    })?;
     Ok(crate::EXIT_OK)
 }

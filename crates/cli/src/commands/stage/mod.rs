@@ -93,17 +93,7 @@ pub fn named(global: &Global, name: &str) -> anyhow::Result<Named> {
 
 /// This machine's hoist, which every host must run.
 pub fn ours() -> anyhow::Result<HoistBuild> {
-    let exe = std::env::current_exe()?;
-    // Streamed: reading a ~250 MB debug build into memory first costs
-    // several times the hash (`status --stage` waits on it).
-    let digest = blake3::Hasher::new()
-        .update_reader(std::fs::File::open(&exe)?)?
-        .finalize();
-    Ok(HoistBuild {
-        version: env!("CARGO_PKG_VERSION").to_owned(),
-        build: digest.to_hex().to_string(),
-        arch: std::env::consts::ARCH.to_owned(),
-    })
+    Ok(HoistBuild::this_process()?)
 }
 
 /// `user@machine`, for every host's lock and ledger.
