@@ -18,7 +18,7 @@ Examples:
 
 /// Zero-downtime deploys: build, ship, verify, switch, roll back.
 #[derive(Debug, Parser)]
-#[command(name = "hoist", version, about, after_help = AFTER_HELP, propagate_version = true)]
+#[command(name = "hoist", version = env!("HOIST_LONG_VERSION"), about, after_help = AFTER_HELP, propagate_version = true)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,

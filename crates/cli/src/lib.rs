@@ -12,6 +12,7 @@ mod output;
 mod progress;
 mod report;
 mod site;
+mod systemd_unit;
 mod target;
 
 pub(crate) use failure::Failure;

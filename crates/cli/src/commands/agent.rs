@@ -22,13 +22,7 @@ pub struct Args {
 }
 
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
-    let found = crate::target::config(global)?;
-    let root = crate::target::root(global, found.as_ref())?;
-    let config = match crate::site::overlay(&root, found, crate::site::Use::Command)? {
-        Some(config) => config,
-        None => live_config(&root)?,
-    };
-    let config = resolve_host_values(&root, config)?;
+    let (root, config) = site_config(global)?;
     let site = hoist_site::Site::create(&root)?;
     raise_open_file_limit();
     // One thread means one event loop, as nginx runs one per worker: no
@@ -79,6 +73,22 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         tracing::info!(target: crate::LIFECYCLE, "agent stopped");
         Ok(crate::EXIT_OK)
     })
+}
+
+/// The site root and the settings its agent runs with: the config found
+/// (or the live release's) with the site's host settings, `$NAME` expanded.
+/// `hoist systemd` reads the listener from the same place the agent will.
+pub(crate) fn site_config(
+    global: &Global,
+) -> anyhow::Result<(std::path::PathBuf, hoist_config::Config)> {
+    let found = crate::target::config(global)?;
+    let root = crate::target::root(global, found.as_ref())?;
+    let config = match crate::site::overlay(&root, found, crate::site::Use::Command)? {
+        Some(config) => config,
+        None => live_config(&root)?,
+    };
+    let config = resolve_host_values(&root, config)?;
+    Ok((root, config))
 }
 
 /// Runs an agent for `site` on `public` until `shutdown`; `ready` is told

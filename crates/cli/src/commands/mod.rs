@@ -25,6 +25,7 @@ mod setup;
 mod stage;
 mod status;
 mod steer;
+mod systemd;
 mod unlock;
 mod verify;
 
@@ -86,6 +87,8 @@ pub enum Command {
     Db(db::Args),
     /// Versioned data sets: load, roll, revert, list, prune, pull
     Data(data::Args),
+    /// Write the systemd units that run this site's agent
+    Systemd(systemd::Args),
     /// Install this hoist on every host of a stage and create the site there
     Setup(setup::Args),
     /// Build and deploy a bundled example app on a temporary site
@@ -134,6 +137,7 @@ pub fn exec(cli: Cli) -> anyhow::Result<i32> {
         Command::Db(args) => db::exec(global, args),
         Command::Data(args) => data::exec(global, args),
         Command::Setup(args) => setup::exec(global, args),
+        Command::Systemd(args) => systemd::exec(global, args),
         Command::Demo(args) => demo::exec(global, args),
         Command::ExampleApp(args) => example_app::exec(global, args),
         Command::IsolatedCheck(args) => isolated_check::exec(args),

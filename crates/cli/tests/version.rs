@@ -1,0 +1,24 @@
+//! `hoist --version`: the version and the git commit the binary was built from.
+
+mod util;
+
+#[test]
+fn version_names_the_git_commit_it_was_built_from() {
+    let output = std::process::Command::new(util::BIN)
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let head = std::process::Command::new("git")
+        .args(["log", "-1", "--format=%h %cs", "--abbrev=12"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(head.status.success(), "the test runs in a git checkout");
+    let head = String::from_utf8(head.stdout).unwrap();
+    assert_eq!(
+        stdout.trim(),
+        format!("hoist {} ({})", env!("CARGO_PKG_VERSION"), head.trim())
+    );
+}
