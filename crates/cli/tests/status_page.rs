@@ -28,13 +28,15 @@ fn write_page(env: &Env, file: &Path, extra: &[&str]) -> Value {
     report
 }
 
-/// Builds and deploys `version` with `--reason reason`; the release id.
-fn deploy(env: &Env, version: &str, reason: &str) -> String {
+/// Builds and deploys `version` with `--reason reason` and `extra`; the
+/// release id.
+fn deploy(env: &Env, version: &str, reason: &str, extra: &[&str]) -> String {
     env.set_version(version);
     env.write("index.html", &format!("<h1>shop {version}</h1>\n"));
     let (id, artifact) = env.build();
     env.hoist()
         .args(["deploy", "--reason", reason])
+        .args(extra)
         .arg(artifact)
         .run();
     id
@@ -66,15 +68,16 @@ fn docs_png() -> PathBuf {
 fn status_page_in_chromium_names_live_and_warm_releases_and_escapes_reasons() {
     let port = free_port();
     let env = Env::with_config(&agent_config(port, ""));
-    let v1 = deploy(&env, "1", "first release");
+    let v1 = deploy(&env, "1", "first release", &[]);
     let _agent = AgentProcess::start(&env);
-    let v2 = deploy(&env, "2", HOSTILE);
+    let v2 = deploy(&env, "2", HOSTILE, &[]);
     // Traffic the agent counts for v2.
     let sent = 7;
     for _ in 0..sent {
         let (code, _, _) = util::http::get(port, "/");
         assert_eq!(code, 200);
     }
+    let v3 = deploy(&env, "3", "try the new checkout", &["--hold"]);
     env.hoist()
         .args(["maint", "on", "--message", "Reindexing the shelves"])
         .args(["--until", "30m", "--path", "/closed/"])
@@ -99,6 +102,14 @@ fn status_page_in_chromium_names_live_and_warm_releases_and_escapes_reasons() {
     assert_eq!(text_of(&dom, "live-release"), v2);
     element(&dom, &format!("data-role=\"live\" data-release=\"{v2}\""));
     element(&dom, &format!("data-role=\"warm\" data-release=\"{v1}\""));
+    element(
+        &dom,
+        &format!("data-role=\"candidate\" data-release=\"{v3}\""),
+    );
+    assert!(
+        dom.contains("try the new checkout"),
+        "who held it and why:\n{dom}"
+    );
     // The hostile reason is text, never markup: the page has no script at all.
     assert!(!dom.contains("<script"), "a reason became markup:\n{dom}");
     assert!(
@@ -120,9 +131,9 @@ fn status_page_in_chromium_names_live_and_warm_releases_and_escapes_reasons() {
         "`{gmt}` is not the end shown: {shown}"
     );
     assert!(dom.contains("Reindexing the shelves"), "{dom}");
-    // The last operations, from the ledger: both deploys and the maint.
+    // The last operations, from the ledger: the deploys, the hold and the maint.
     let ops = dom.matches("<tr class=\"op\"").count();
-    assert!(ops >= 3, "{ops} operation rows:\n{dom}");
+    assert!(ops >= 4, "{ops} operation rows:\n{dom}");
     assert!(
         dom.contains("<meta name=\"generator\" content=\"hoist "),
         "{dom}"
