@@ -153,8 +153,25 @@ fn status_page_in_chromium_names_live_and_warm_releases_and_escapes_reasons() {
 
 #[test]
 fn status_page_of_an_external_mode_site_goes_to_stdout_and_says_no_agent() {
-    let env = Env::new();
+    let env = Env::with_config(&util::sqlite_config(""));
+    env.write(
+        "migrations/0001_products.up.sql",
+        "CREATE TABLE products (id INTEGER PRIMARY KEY);\n",
+    );
+    env.write(
+        "migrations/0001_products.down.sql",
+        "DROP TABLE products;\n",
+    );
     let v1 = env.deploy_version("1");
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(data.path().join("genes.txt"), "unc-22\n").unwrap();
+    let loaded = env
+        .hoist()
+        .args(["data", "load", "--json", "--label", "WS222"])
+        .arg(data.path())
+        .run_json();
+    let version = loaded["version"].as_str().unwrap().to_owned();
+    env.hoist().args(["data", "roll"]).run();
     let output = env.hoist().args(["status", "--html", "-"]).run();
     let html = String::from_utf8(output.stdout).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
@@ -163,6 +180,16 @@ fn status_page_of_an_external_mode_site_goes_to_stdout_and_says_no_agent() {
     let dom = chromium::dump_dom(&file, &env.dir.path().join("profile"));
     assert_eq!(text_of(&dom, "live-release"), v1);
     assert!(text_of(&dom, "agent").contains("not running"), "{dom}");
+    // Data and schema versions.
+    let at = dom.find("id=\"data-version\"").unwrap();
+    let shown = &dom[at..at + dom[at..].find("</dd>").unwrap()];
+    assert!(
+        shown.contains(&version) && shown.contains("WS222"),
+        "{shown}"
+    );
+    let at = dom.find("id=\"schema\"").unwrap();
+    let shown = &dom[at..at + dom[at..].find("</dd>").unwrap()];
+    assert!(shown.contains("products"), "{shown}");
     assert!(dom.contains("id=\"traffic\""), "{dom}");
     // Both on stdout cannot be: a usage error, as JSON.
     let refused = env
