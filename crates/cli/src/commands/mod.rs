@@ -24,6 +24,7 @@ mod rollback;
 mod setup;
 mod stage;
 mod status;
+mod status_page;
 mod steer;
 mod systemd;
 mod unlock;

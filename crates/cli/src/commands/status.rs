@@ -6,7 +6,7 @@ use serde::Serialize;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "With --stage or --stages, every host is asked over ssh, in parallel; a host that\ncannot be reached is a row saying so. Exit 0 whenever an answer could be given,\ndrift or not (scripts read `drifting` in --json); non-zero only when it could not\n(no such stage, no hoist.toml)."
+    after_help = "With --stage or --stages, every host is asked over ssh, in parallel; a host that\ncannot be reached is a row saying so. Exit 0 whenever an answer could be given,\ndrift or not (scripts read `drifting` in --json); non-zero only when it could not\n(no such stage, no hoist.toml).\n\nWith --html FILE, the same answer is written as a self-contained status page\n(what runs where, traffic, the last operations; for a stage one row per host,\ndrift highlighted), durably; `--html -` writes it to stdout.\n\nExamples:\n  hoist status\n  hoist status --html /var/www/status/index.html\n  hoist status --stage production --html stage.html\n  hoist status --json --html status.html   # reports the file and the page's model"
 )]
 pub struct Args {
     /// Every host of this stage (`[stages.NAME]` in hoist.toml): live and
@@ -18,6 +18,9 @@ pub struct Args {
     /// newer one than another.
     #[arg(long, conflicts_with = "stage")]
     stages: bool,
+    /// Also write the status page (HTML) to FILE; `-` is stdout.
+    #[arg(long, value_name = "FILE", conflicts_with = "stages")]
+    html: Option<std::path::PathBuf>,
 }
 
 /// The site's state plus, when an agent runs, what it is serving.
@@ -227,8 +230,11 @@ impl Render for FullStatus {
 }
 
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
+    if let Some(html) = &args.html {
+        super::status_page::check_target(html, global.json)?;
+    }
     if let Some(stage) = &args.stage {
-        return super::stage::status::exec(global, stage);
+        return super::stage::status::exec(global, stage, args.html.as_deref());
     }
     if args.stages {
         return super::stage::status::exec_all(global);
@@ -276,6 +282,20 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         schema_error,
         agent,
     };
+    if let Some(html) = &args.html {
+        let extras = super::status_page::extras(
+            full.agent.as_ref(),
+            full.schema.as_ref(),
+            full.schema_error.as_deref(),
+            full.maintenance_flag.as_ref(),
+        );
+        let page = hoist_page::site_page(context.site.root(), extras)?;
+        let written = super::status_page::write(html, hoist_page::render(&page), page)?;
+        return match written {
+            Some(written) => Output::new(global.json).emit_then(&written, crate::EXIT_OK),
+            None => Ok(crate::EXIT_OK),
+        };
+    }
     Output::new(global.json).emit(&full)?;
     Ok(crate::EXIT_OK)
 }

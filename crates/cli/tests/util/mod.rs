@@ -3,6 +3,7 @@
 
 pub mod agent_process;
 pub mod app_processes;
+pub mod chromium;
 pub mod counted_load;
 pub mod craft;
 pub mod fleet_app;

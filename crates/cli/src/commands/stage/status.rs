@@ -150,10 +150,20 @@ impl Render for StagesView {
 }
 
 /// `hoist status --stage NAME`.
-pub fn exec(global: &Global, name: &str) -> anyhow::Result<i32> {
+/// With `html`, the stage's page goes there instead of the table.
+pub fn exec(global: &Global, name: &str, html: Option<&std::path::Path>) -> anyhow::Result<i32> {
     let named = super::named(global, name)?;
     let runtime = super::runtime()?;
     let status = runtime.block_on(stage_status(vec![named]))?.remove(0);
+    if let Some(html) = html {
+        let generator = format!("hoist {}", env!("CARGO_PKG_VERSION"));
+        let page = hoist_page::stage_page(&status, &generator);
+        let rendered = hoist_page::render_stage(&page);
+        return match crate::commands::status_page::write(html, rendered, page)? {
+            Some(written) => Output::new(global.json).emit_then(&written, crate::EXIT_OK),
+            None => Ok(crate::EXIT_OK),
+        };
+    }
     Output::new(global.json).emit_then(&status, crate::EXIT_OK)
 }
 
