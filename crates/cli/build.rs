@@ -36,7 +36,10 @@ fn git_stamp() -> Option<String> {
     }
     // A missing path would rerun this on every build; a branch packed
     // into packed-refs is watched there.
-    for path in watched.iter().filter(|path| std::path::Path::new(path).exists()) {
+    for path in watched
+        .iter()
+        .filter(|path| std::path::Path::new(path).exists())
+    {
         println!("cargo:rerun-if-changed={path}");
     }
     Some(stamp)

@@ -756,28 +756,6 @@ fn maint_without_an_agent_writes_the_flag_file() {
     assert!(!env.site().join("maintenance").exists());
 }
 
-/// Headless Chromium from Debian's package, as the test script installs it.
-fn chromium(args: &[&str], profile: &std::path::Path) -> Option<std::process::Output> {
-    let flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-    ];
-    let profile = format!("--user-data-dir={}", profile.display());
-    std::process::Command::new("chromium")
-        .args(flags)
-        .arg(profile)
-        .args(args)
-        .output()
-        .ok()
-}
-
 #[test]
 fn maintenance_page_renders_in_a_real_browser_with_the_gmt_time() {
     let port = free_port();
@@ -796,11 +774,8 @@ fn maintenance_page_renders_in_a_real_browser_with_the_gmt_time() {
         .run();
     let url = format!("http://127.0.0.1:{port}/");
     let profile = env.dir.path().join("chromium-profile");
-    let Some(dom) = chromium(&["--dump-dom", &url], &profile) else {
-        eprintln!("chromium is not installed (scripts/test installs it as root); skipped");
-        return;
-    };
-    let dom = String::from_utf8_lossy(&dom.stdout);
+    // A missing browser fails the test, naming the package: never a silent skip.
+    let dom = util::chromium::dump_url(&url, &profile);
     assert!(
         dom.contains("Down for maintenance") && dom.contains("We are upgrading the database."),
         "{dom}"
@@ -811,16 +786,7 @@ fn maintenance_page_renders_in_a_real_browser_with_the_gmt_time() {
         "the rendered page names the GMT time: {dom}"
     );
     let shot = env.dir.path().join("maintenance.png");
-    chromium(
-        &[
-            "--window-size=900,560",
-            &format!("--screenshot={}", shot.display()),
-            &url,
-        ],
-        &profile,
-    )
-    .unwrap();
-    let png = std::fs::read(&shot).unwrap();
+    let png = util::chromium::screenshot_url(&url, "900,560", &shot, &profile);
     assert!(
         png.starts_with(b"\x89PNG") && png.len() > 5_000,
         "{} bytes",

@@ -61,7 +61,10 @@ fn systemd_units_pass_verify_and_their_command_serves() {
     let service = std::fs::read_to_string(&service_path).unwrap();
     let socket = std::fs::read_to_string(&socket_path).unwrap();
     assert_eq!(setting(&service, "Type"), "notify");
-    assert_eq!(setting(&socket, "ListenStream"), format!("127.0.0.1:{port}"));
+    assert_eq!(
+        setting(&socket, "ListenStream"),
+        format!("127.0.0.1:{port}")
+    );
 
     // The same files again: nothing to do. Changed by hand: refused, named.
     let again = util::Cmd::new(units.path())
@@ -116,7 +119,9 @@ fn systemd_units_pass_verify_and_their_command_serves() {
         Some(live.as_str())
     );
     let mut buffer = [0u8; 512];
-    let got = notify.recv(&mut buffer).expect("the agent notified systemd");
+    let got = notify
+        .recv(&mut buffer)
+        .expect("the agent notified systemd");
     let message = String::from_utf8_lossy(&buffer[..got]).into_owned();
     // systemd-socket-activate execs the agent in its own place.
     let pid = manager.0.id();

@@ -16,8 +16,14 @@ const WITHIN: Duration = Duration::from_secs(90);
 /// `chromium --dump-dom file://PATH`: the DOM after parsing, as HTML.
 #[track_caller]
 pub fn dump_dom(page: &Path, profile: &Path) -> String {
-    let url = format!("file://{}", page.display());
-    let stdout = run(&["--dump-dom", &url], profile);
+    dump_url(&format!("file://{}", page.display()), profile)
+}
+
+/// `chromium --dump-dom URL`: the DOM after parsing, as HTML.
+#[track_caller]
+#[allow(dead_code)] // Not every test binary loads pages over HTTP.
+pub fn dump_url(url: &str, profile: &Path) -> String {
+    let stdout = run(&["--dump-dom", url], profile);
     String::from_utf8(stdout).expect("the DOM is UTF-8")
 }
 
@@ -25,12 +31,20 @@ pub fn dump_dom(page: &Path, profile: &Path) -> String {
 /// the PNG's bytes.
 #[track_caller]
 pub fn screenshot(page: &Path, png: &Path, profile: &Path) -> Vec<u8> {
-    let url = format!("file://{}", page.display());
-    let shot = format!("--screenshot={}", png.display());
-    run(
-        &[&shot, "--window-size=1200,900", "--hide-scrollbars", &url],
+    screenshot_url(
+        &format!("file://{}", page.display()),
+        "1200,900",
+        png,
         profile,
-    );
+    )
+}
+
+/// `chromium --screenshot=PNG --window-size=SIZE URL`; returns the PNG's bytes.
+#[track_caller]
+pub fn screenshot_url(url: &str, size: &str, png: &Path, profile: &Path) -> Vec<u8> {
+    let shot = format!("--screenshot={}", png.display());
+    let size = format!("--window-size={size}");
+    run(&[&shot, &size, "--hide-scrollbars", url], profile);
     std::fs::read(png)
         .unwrap_or_else(|error| panic!("chromium wrote no `{}`: {error}", png.display()))
 }
