@@ -47,7 +47,10 @@ const COVERED: &[(Step, &str)] = &[
         "data::data_roll_killed_at_every_step_recovers",
     ),
     (Step::Repair, "repair_killed_while_restoring_finishes_it"),
-    (Step::PreSwitchHook, "hooks::hooks_killed_at_every_step_recover"),
+    (
+        Step::PreSwitchHook,
+        "hooks::hooks_killed_at_every_step_recover",
+    ),
     (Step::PostHook, "hooks::hooks_killed_at_every_step_recover"),
 ];
 

@@ -140,13 +140,25 @@ fn post_hook_past_its_timeout_is_killed_with_its_children_and_reported() {
     // Killed with the hook's process group: gone, or a zombie awaiting its reaper.
     let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     assert!(
-        state.is_empty() || state.rsplit(')').next().unwrap().trim_start().starts_with('Z'),
+        state.is_empty()
+            || state
+                .rsplit(')')
+                .next()
+                .unwrap()
+                .trim_start()
+                .starts_with('Z'),
         "the hook's child {pid} outlived its timeout: {state}"
     );
     let last = &history(&env)[0];
-    assert_eq!((last["release"].as_str(), last["outcome"].as_str()), (Some(v2.as_str()), Some("ok")));
+    assert_eq!(
+        (last["release"].as_str(), last["outcome"].as_str()),
+        (Some(v2.as_str()), Some("ok"))
+    );
     assert!(
-        last["detail"].as_str().unwrap().contains("hook `post_switch`"),
+        last["detail"]
+            .as_str()
+            .unwrap()
+            .contains("hook `post_switch`"),
         "the ledger says the hook failed: {last}"
     );
     assert_ne!(v1, v2);
@@ -160,7 +172,10 @@ fn agent_mode_failing_pre_switch_aborts_with_the_old_release_serving() {
     let _agent = AgentProcess::start(&env);
     env.write(
         "hoist.toml",
-        &agent_config(port, "[hooks]\npre_switch = \"echo warming the cache; exit 3\"\n"),
+        &agent_config(
+            port,
+            "[hooks]\npre_switch = \"echo warming the cache; exit 3\"\n",
+        ),
     );
     env.set_version("2");
     let (_, artifact) = env.build();
@@ -188,7 +203,10 @@ fn agent_mode_failing_pre_switch_aborts_with_the_old_release_serving() {
     assert!(env.status()["pending"].is_null());
     let last = &history(&env)[0];
     assert_eq!(last["outcome"], "failed", "{last}");
-    assert!(last["detail"].as_str().unwrap().contains("pre_switch"), "{last}");
+    assert!(
+        last["detail"].as_str().unwrap().contains("pre_switch"),
+        "{last}"
+    );
 }
 
 #[test]
@@ -226,7 +244,10 @@ fn agent_mode_required_post_switch_failure_switches_back() {
         (Some(v2.as_str()), Some("rolled-back")),
         "{last}"
     );
-    assert!(last["detail"].as_str().unwrap().contains("exit status: 7"), "{last}");
+    assert!(
+        last["detail"].as_str().unwrap().contains("exit status: 7"),
+        "{last}"
+    );
 }
 
 #[test]
@@ -262,8 +283,14 @@ fn hooks_killed_at_every_step_recover() {
     assert_eq!(env.live(), Some(v2.clone()));
     let lines = recorded(out.path(), "post_switch");
     assert_eq!(lines.len(), 1, "{lines:?}");
-    assert_eq!((lines[0][1].as_str(), lines[0][2].as_str()), (v1.as_str(), v2.as_str()));
+    assert_eq!(
+        (lines[0][1].as_str(), lines[0][2].as_str()),
+        (v1.as_str(), v2.as_str())
+    );
     assert!(env.status()["pending"].is_null());
     let last = &history(&env)[0];
-    assert_eq!((last["op"].as_str(), last["outcome"].as_str()), (Some("deploy"), Some("ok")));
+    assert_eq!(
+        (last["op"].as_str(), last["outcome"].as_str()),
+        (Some("deploy"), Some("ok"))
+    );
 }

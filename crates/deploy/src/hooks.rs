@@ -176,7 +176,11 @@ fn run(
     let mut env = app_env(context, release)?;
     let root = context.site.root().to_string_lossy().into_owned();
     let dir_text = dir.to_string_lossy().into_owned();
-    let data = context.site.data_current_link().to_string_lossy().into_owned();
+    let data = context
+        .site
+        .data_current_link()
+        .to_string_lossy()
+        .into_owned();
     for (key, value) in [
         ("HOIST_RELEASE", release),
         ("HOIST_ROOT", root.as_str()),
@@ -248,7 +252,14 @@ pub(crate) fn after_switch(
 ) -> Result<(), DeployError> {
     let record = journal.record().clone();
     let span = (record.from.as_deref(), Some(record.release.as_str()));
-    let Some((ran, required)) = post(context, journal, &plan.hooks, &record.release, span, reporter)?
+    let Some((ran, required)) = post(
+        context,
+        journal,
+        &plan.hooks,
+        &record.release,
+        span,
+        reporter,
+    )?
     else {
         return Ok(());
     };

@@ -119,8 +119,12 @@ pub(crate) fn run(
 ) -> Result<Switched, DeployError> {
     let mut done = Switched::default();
     if journal.record().op.is_forward() && !plan.hold {
-        done.hooks
-            .extend(crate::hooks::pre_switch(context, journal, &plan.hooks, reporter)?);
+        done.hooks.extend(crate::hooks::pre_switch(
+            context,
+            journal,
+            &plan.hooks,
+            reporter,
+        )?);
     }
     if let Some(max) = plan.pause {
         pause(context, journal, max, reporter)?;
@@ -142,8 +146,8 @@ pub(crate) fn run(
     let activated = activate(context, journal, &plan.settings, Step::Switch, reporter);
     resume(context, journal, reporter);
     // Once requests flow again: the hook sees the release as users do.
-    let activated =
-        activated.and_then(|()| crate::hooks::after_switch(context, journal, plan, reporter, &mut done));
+    let activated = activated
+        .and_then(|()| crate::hooks::after_switch(context, journal, plan, reporter, &mut done));
     if let Err(error) = activated {
         let error = match &plan.data {
             Some(data) => crate::data_tie::undo_data(context, data, error, reporter),
