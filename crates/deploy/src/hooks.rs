@@ -126,7 +126,11 @@ pub(crate) fn pre_switch(
             .map(|live| format!(", `{live}` stays live"))
             .unwrap_or_default()
     );
-    crate::activate::failed(context, journal, &problem, false, reporter);
+    // Recorded, and the journal ended; an error doing that comes first.
+    let ended = crate::activate::failed(context, journal, &problem, false, reporter);
+    if !matches!(ended, DeployError::CandidateFailed { .. }) {
+        return Err(ended);
+    }
     Err(DeployError::HookFailed {
         hook: ran.hook,
         command: ran.command,
@@ -199,10 +203,7 @@ fn run(
             cause,
         })?;
     let status = match finished.timed_out {
-        true => format!(
-            "killed after its timeout of {}",
-            humantime_secs(hook.timeout)
-        ),
+        true => format!("killed after its timeout of {}", friendly(hook.timeout)),
         false => finished.status.clone(),
     };
     let ok = finished.success && !finished.timed_out;
@@ -230,14 +231,11 @@ fn app_env(context: &Context, release: &str) -> Result<Vec<(String, String)>, De
     Ok(hoist_config::parse_env_file(&text))
 }
 
-/// `30s`, `2m 5s`: the timeout as a person wrote it.
-fn humantime_secs(duration: std::time::Duration) -> String {
-    let secs = duration.as_secs();
-    match (secs / 60, secs % 60) {
-        (0, s) => format!("{s}s"),
-        (m, 0) => format!("{m}m"),
-        (m, s) => format!("{m}m {s}s"),
-    }
+/// `30s`, `2m 5s`: the timeout as a person writes it.
+fn friendly(duration: std::time::Duration) -> String {
+    jiff::SignedDuration::try_from(duration)
+        .map(|signed| format!("{signed:#}"))
+        .unwrap_or_else(|_| format!("{}s", duration.as_secs()))
 }
 
 /// Step `post-hook` of a switch that happened (`run`, or `recover`
