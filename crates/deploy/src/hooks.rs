@@ -54,16 +54,20 @@ pub struct HookRun {
 }
 
 impl HookRun {
-    /// One line for errors, warnings and the ledger.
+    /// One line for errors and the ledger: which hook, how it ended.
     pub(crate) fn problem(&self) -> String {
-        let tail = match self.tail.is_empty() {
-            true => String::new(),
-            false => format!("\n{}", self.tail),
-        };
         format!(
-            "hook `{}` (`{}`) failed ({}){tail}",
+            "hook `{}` (`{}`) failed ({})",
             self.hook, self.command, self.status
         )
+    }
+
+    /// `\n` and the last lines it printed, if any: said after the rest.
+    pub(crate) fn output(&self) -> String {
+        match self.tail.is_empty() {
+            true => String::new(),
+            false => format!("\n{}", self.tail),
+        }
     }
 }
 
@@ -156,12 +160,15 @@ pub(crate) fn post(
     };
     journal.step(Step::PostHook)?;
     let ran = run(context, name, hook, release, (from, to), reporter)?;
-    if !ran.ok && !hook.required {
-        reporter.warn(&format!(
-            "{}; the {} stands (the hook is not `required`)",
-            ran.problem(),
-            journal.record().op
-        ));
+    if !ran.ok {
+        let outcome = match hook.required {
+            true => "switching back (the hook is `required`)".to_owned(),
+            false => format!(
+                "the {} stands (the hook is not `required`)",
+                journal.record().op
+            ),
+        };
+        reporter.warn(&format!("{}; {outcome}{}", ran.problem(), ran.output()));
     }
     Ok(Some((ran, hook.required)))
 }
@@ -269,18 +276,13 @@ pub(crate) fn after_switch(
     crate::activate::switch_back(context, journal, &plan.settings, &problem, reporter)
 }
 
-/// The ledger's `detail` with each failed hook added, so `hoist log`
+/// The ledger's `detail` with each failed hook added, so `hoist history`
 /// shows it beside the operation.
 pub(crate) fn with_failures(detail: Option<String>, hooks: &[HookRun]) -> Option<String> {
     let failed: Vec<String> = hooks
         .iter()
         .filter(|ran| !ran.ok)
-        .map(|ran| {
-            format!(
-                "hook `{}` (`{}`) failed ({})",
-                ran.hook, ran.command, ran.status
-            )
-        })
+        .map(HookRun::problem)
         .collect();
     if failed.is_empty() {
         return detail;
