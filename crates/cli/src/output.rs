@@ -88,6 +88,18 @@ pub fn field(out: &mut String, key: &str, value: impl std::fmt::Display) {
     let _ = writeln!(out, "{key:>12}: {value}");
 }
 
+/// One `hook` line per `[hooks]` command that ran: `post_switch ok`, or
+/// `post_switch FAILED (exit status: 1)`.
+pub fn hooks(out: &mut String, hooks: &[hoist_deploy::HookRun]) {
+    for ran in hooks {
+        let how = match ran.ok {
+            true => "ok".to_owned(),
+            false => format!("FAILED ({})", ran.status),
+        };
+        field(out, "hook", format!("{} {how}", ran.hook));
+    }
+}
+
 /// `30s`, `2h 5m`: a duration as a person writes it.
 pub fn duration(duration: std::time::Duration) -> String {
     jiff::SignedDuration::try_from(duration)

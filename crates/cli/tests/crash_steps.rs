@@ -47,6 +47,11 @@ const COVERED: &[(Step, &str)] = &[
         "data::data_roll_killed_at_every_step_recovers",
     ),
     (Step::Repair, "repair_killed_while_restoring_finishes_it"),
+    (
+        Step::PreSwitchHook,
+        "hooks::hooks_killed_at_every_step_recover",
+    ),
+    (Step::PostHook, "hooks::hooks_killed_at_every_step_recover"),
 ];
 
 /// Operations killed by the scenarios above (and in crash.rs, data_reload.rs, data_tie.rs).

@@ -35,6 +35,9 @@ pub struct Config {
     /// `[stages.NAME]`: the hosts `hoist deploy --stage NAME` drives.
     #[serde(default)]
     pub stages: std::collections::BTreeMap<String, crate::Stage>,
+    /// `[hooks]`: the app's commands around a switch, rollback and data roll.
+    #[serde(default)]
+    pub hooks: crate::Hooks,
     /// The file and text it was parsed from, so its host sections can be
     /// stored as written (`$NAME` unexpanded) in `site.toml`.
     #[serde(skip)]
@@ -518,6 +521,7 @@ impl Config {
             database: None,
             data: crate::Data::default(),
             stages: Default::default(),
+            hooks: crate::Hooks::default(),
             origin: None,
         }
     }
@@ -668,6 +672,9 @@ impl Config {
             }
         }
         if let Err((key, problem)) = self.data.check() {
+            return Err(invalid(key, problem));
+        }
+        if let Err((key, problem)) = self.hooks.check() {
             return Err(invalid(key, problem));
         }
         if self

@@ -81,6 +81,12 @@ keep_releases = 5              # prune keeps this many, plus live, previous and 
 # requires = "WS221"                   # the data this release needs: a label or version id prefix
 # requires_check = "./bin/check-data"  # or a command run with $HOIST_DATA = the live version
 
+# [hooks]                              # run in the release, with the app's env plus $HOIST_FROM/$HOIST_TO
+# pre_switch = "./bin/warm-cache"      # before a deploy/promote switches; failing aborts it
+# post_switch = { command = "./bin/post-install", timeout = "2m", required = true }  # required: failing switches back
+# post_rollback = "./bin/notify-rollback"
+# post_data_roll = "./bin/reindex"
+
 # [stages.production]                  # `hoist deploy --stage production`: every host over ssh
 # hosts = ["web1", "web2", "deploy@10.0.0.7:2222"]
 # root = "/srv/shop"

@@ -240,8 +240,17 @@ pub(crate) fn switch_back(
     let restored = record.from.clone();
     // Said only once the old release answers again; else what it does instead.
     let mut unhealthy = None;
-    match &restored {
-        Some(from) => {
+    match (&restored, &context.agent) {
+        // The agent moves `current` and the route back together (a
+        // required post hook failed after its switch).
+        (Some(from), Some(agent)) => {
+            reporter.step("switch-back", &format!("agent: switching back to `{from}`"));
+            match agent.activate(from, Op::Rollback) {
+                Ok(summary) => reporter.step("switch-back", &summary),
+                Err(problem) => unhealthy = Some(problem),
+            }
+        }
+        (Some(from), None) => {
             reporter.step("switch-back", &format!("current -> releases/{from}"));
             context.site.switch_to(from)?;
             let own = context.settings_for(from, None).ok();
@@ -266,7 +275,7 @@ pub(crate) fn switch_back(
                 crate::back_health::check(context, checked, from, &record.release, began, reporter);
             unhealthy = back.err();
         }
-        None => durable::remove_file(&context.site.current_link())?,
+        (None, _) => durable::remove_file(&context.site.current_link())?,
     }
     let problem = match (&unhealthy, &restored) {
         (Some(health), Some(from)) => format!(

@@ -2,12 +2,17 @@
 //! under the site lock, recorded in the ledger like a deploy.
 //!
 //! ```text
-//! lock ─ begin ─▶ Data: data/current -> V ─▶ Reload: tell the agent ─▶ record, unlock
+//! lock ─ begin ─▶ Data: data/current -> V ─▶ Reload: tell the agent ─▶ PostHook ─▶ record, unlock
 //!                   │                           │
 //!  killed here: recover sees whether the pointer moved; if it did, it
 //!  tells the agent (with no agent, nothing more) and records the roll,
 //!  else it records the roll as interrupted
 //! ```
+//!
+//! The live release's `[hooks] post_data_roll` runs once the app took
+//! the data, with `HOIST_FROM`/`HOIST_TO` naming the data versions; a
+//! failure is reported and recorded, the roll stands (`hoist data revert`
+//! is the way back). A hook killed with hoist runs again in `recover`.
 //!
 //! Telling the agent is a step, not an afterthought: a CLI that dies
 //! between moving the pointer and telling the agent leaves a journal that
@@ -49,6 +54,9 @@ pub struct DataRollReport {
     pub roll: RollReport,
     /// How the app was told: `signal HUP to 2 process(es)`, `restarted`, or `no agent: ...`.
     pub reload: String,
+    /// The live release's `post_data_roll` hook, if it has one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<crate::HookRun>,
 }
 
 /// Moves `data/current` as `request` says and tells the agent, journaled.
@@ -114,10 +122,14 @@ fn roll(
         }
     };
     journal.step(Step::Reload)?;
-    let reload = reload(context, &mut journal, reporter)?;
+    let (reload, hooks) = reload(context, &mut journal, reporter)?;
     drop(data_lock);
     lock.release()?;
-    Ok(DataRollReport { roll, reload })
+    Ok(DataRollReport {
+        roll,
+        reload,
+        hooks,
+    })
 }
 
 /// Step `reload`: tells the agent (if one runs), records the outcome and
@@ -127,19 +139,15 @@ fn reload(
     context: &Context,
     journal: &mut Journal,
     reporter: &dyn Reporter,
-) -> Result<String, DeployError> {
+) -> Result<(String, Vec<crate::HookRun>), DeployError> {
     let record = journal.record().clone();
     let Some(agent) = &context.agent else {
         let how = "no agent: apps reading through `data/current` see it on their next open";
-        end(context, journal, Outcome::Ok, how, reporter)?;
-        return Ok(how.to_owned());
+        return took(context, journal, how.to_owned(), reporter);
     };
     reporter.step("reload", "telling the agent");
     let problem = match agent.data_rolled(&record.release, record.from.as_deref()) {
-        Ok(how) => {
-            end(context, journal, Outcome::Ok, &how, reporter)?;
-            return Ok(how);
-        }
+        Ok(how) => return took(context, journal, how, reporter),
         Err(problem) => problem,
     };
     let live = live_data(context)?;
@@ -200,6 +208,27 @@ pub(crate) fn recover(
         }
         Err(error) => Err(error),
     }
+}
+
+/// The app took the data (`how`): the live release's `post_data_roll`
+/// hook, then the record, with a failed hook in its detail.
+fn took(
+    context: &Context,
+    journal: &mut Journal,
+    how: String,
+    reporter: &dyn Reporter,
+) -> Result<(String, Vec<crate::HookRun>), DeployError> {
+    let record = journal.record().clone();
+    let mut hooks = Vec::new();
+    if let Some(live) = context.site.live()? {
+        let own = crate::hooks::of(context, &live, None)?;
+        let span = (record.from.as_deref(), Some(record.release.as_str()));
+        let ran = crate::hooks::post(context, journal, &own, &live, span, reporter)?;
+        hooks.extend(ran.map(|(ran, _)| ran));
+    }
+    let detail = crate::hooks::with_failures(Some(how.clone()), &hooks).unwrap_or_default();
+    end(context, journal, Outcome::Ok, &detail, reporter)?;
+    Ok((how, hooks))
 }
 
 /// Records how the operation ended and removes its journal.

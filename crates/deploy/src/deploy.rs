@@ -67,6 +67,9 @@ pub struct DeployReport {
     pub pruned: Vec<String>,
     /// Migrations run, pre-switch then post-switch.
     pub migrations: Vec<String>,
+    /// The `[hooks]` that ran (`pre_switch`, `post_switch`), failed ones included.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<crate::HookRun>,
     /// Wall time.
     pub duration_ms: u64,
 }
@@ -124,6 +127,7 @@ fn deploy_as(
         test_count: None,
         pruned: Vec::new(),
         migrations: Vec::new(),
+        hooks: Vec::new(),
         duration_ms: 0,
     };
     if live.as_deref() == Some(id.as_str()) {
@@ -224,6 +228,7 @@ fn deploy_as(
     let switched = switch::run(context, &mut journal, &plan, reporter)?;
     adopted.keep();
     report.migrations = switched.migrations;
+    report.hooks = switched.hooks;
     report.pruned = switched.pruned;
     if switched.held.is_some() {
         report.outcome = "held";
@@ -277,6 +282,7 @@ fn plan(
         prune: (!request.hold).then_some(keep),
         detail: None,
         data: None,
+        hooks: crate::hooks::of(context, id, request.config.as_ref())?,
         settings,
     })
 }

@@ -229,6 +229,20 @@ pub enum DeployError {
         /// What failed.
         problem: String,
     },
+    /// The `pre_switch` hook failed; nothing was switched.
+    #[error("hook `{hook}` (`{command}`) failed ({status}); nothing was switched{}\n{tail}", live.as_deref().map(|live| format!(", `{live}` stays live")).unwrap_or_default())]
+    HookFailed {
+        /// `pre_switch`.
+        hook: &'static str,
+        /// The command.
+        command: String,
+        /// Its exit status, or that its timeout killed it.
+        status: String,
+        /// The end of its output.
+        tail: String,
+        /// The release that stays live.
+        live: Option<String>,
+    },
     /// The agent refused the candidate; traffic never moved.
     #[error("{problem}")]
     CandidateFailed {
@@ -397,6 +411,7 @@ impl hoist_error::Described for DeployError {
             DeployError::SwitchedBackUnhealthy { .. } => "switched-back-unhealthy",
             DeployError::FirstDeployFailed { .. } => "deploy-failed",
             DeployError::CandidateFailed { .. } => "candidate-failed",
+            DeployError::HookFailed { .. } => "hook-failed",
             DeployError::UndoneButNotSwitched { .. } => "undone-not-switched",
             DeployError::LiveChanged { .. } => "live-changed",
             DeployError::NeedsAgent { .. } => "agent-needed",

@@ -10,8 +10,9 @@
 //!   released, a candidate it was starting is stopped.
 //! - `migrate-down`: once the schema started going back, the only
 //!   consistent end is the rollback it was for: finish it.
-//! - After steps: resume from the step (restart, health check, record,
-//!   contract migrations, prune).
+//! - After steps: resume from the step (restart, health check, the post
+//!   hook, record, contract migrations, prune). A post hook killed with
+//!   hoist runs again.
 //! - `repair`: run again from the kept artifact.
 
 use crate::activate::{self, activate};
@@ -184,6 +185,7 @@ fn resume(
         | Step::Checks
         | Step::Test
         | Step::Ready
+        | Step::PreSwitchHook
         | Step::Pause
         | Step::Migrate
         | Step::Data
@@ -191,6 +193,7 @@ fn resume(
         | Step::Switch
         | Step::Restart
         | Step::Health
+        | Step::PostHook
         | Step::Record
         | Step::MigratePost
         | Step::Prune
@@ -282,7 +285,7 @@ fn finish(
         step if step < Step::Restart => Step::Restart,
         step => step,
     };
-    if resume_at < Step::Record {
+    if resume_at < Step::PostHook {
         reporter.step(
             "recover",
             &format!(
@@ -293,7 +296,9 @@ fn finish(
         activate(context, journal, &settings, resume_at, reporter)?;
     }
     let schema = || crate::deploy::schema_for(context, &record.release, config);
+    let mut done = Switched::default();
     let plan = Plan {
+        hooks: crate::hooks::of(context, &record.release, config)?,
         post: match record.op {
             Op::Deploy | Op::Promote => schema()?,
             _ => None,
@@ -305,13 +310,16 @@ fn finish(
         )),
         ..Plan::switch(settings)
     };
+    if resume_at < Step::Record {
+        crate::hooks::after_switch(context, journal, &plan, reporter, &mut done)?;
+    }
     switch::after(
         context,
         journal,
         &plan,
         resume_at.max(Step::Record),
         reporter,
-        &mut Switched::default(),
+        &mut done,
     )
 }
 

@@ -50,6 +50,10 @@ pub struct RollbackReport {
     pub db_backup: Option<std::path::PathBuf>,
     /// The data version the release went live with, and whether `--with-data` went back to it.
     pub data: crate::RollbackData,
+    /// The hooks that ran (`pre_switch` and `post_switch` for a promote,
+    /// `post_rollback` for a rollback), failed ones included.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<crate::HookRun>,
     /// Wall time.
     pub duration_ms: u64,
 }
@@ -210,6 +214,7 @@ fn switch_to(
             db_rolled_back: Vec::new(),
             db_backup: None,
             data: crate::RollbackData::default(),
+            hooks: Vec::new(),
             duration_ms: 0,
         });
     }
@@ -276,6 +281,7 @@ fn switch_to(
         db_rolled_back: Vec::new(),
         db_backup: None,
         data: data.clone(),
+        hooks: Vec::new(),
         duration_ms: 0,
     };
     // Code is never moved onto a schema it predates without an operator
@@ -325,9 +331,11 @@ fn switch_to(
         post: schema.filter(|_| op == Op::Promote || forward),
         detail: request.reason.clone(),
         data: Some(data),
+        hooks: crate::hooks::of(context, &target, config)?,
         ..Plan::switch(settings)
     };
     let switched = switch::run(context, &mut journal, &plan, reporter)?;
+    report.hooks = switched.hooks;
     report.db_rolled_back = switched.undone;
     report.db_backup = switched.backup;
     lock.release()?;
@@ -378,6 +386,7 @@ pub(crate) fn resume_undo(
         pause: context.agent.as_ref().map(|_| DEFAULT_PAUSE),
         schema: undo,
         detail: Some("finished by `hoist recover` after stopping during `migrate-down`".into()),
+        hooks: crate::hooks::of(context, target, config)?,
         ..Plan::switch(context.settings_for(target, config)?)
     };
     switch::run(context, journal, &plan, reporter).map(drop)

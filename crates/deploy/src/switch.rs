@@ -2,6 +2,7 @@
 //! this order, each step journaled before it runs.
 //!
 //! ```text
+//!  Step::PreSwitchHook  deploy, promote: `[hooks] pre_switch`; failing aborts here
 //!  Step::Pause        agent: hold new requests, wait for those in flight   (if planned)
 //!  Step::Migrate      the target's `phase = pre` migrations (expand)   ┐ one of,
 //!  Step::MigrateDown  the downs of migrations the target predates     ┘ if planned
@@ -11,6 +12,8 @@
 //!                     external: write `current`, then Step::Restart, Step::Health
 //!                     (a failure there: Step::SwitchBack)
 //!                     resume the held requests
+//!  Step::PostHook     `post_switch` or `post_rollback`; a failed `required` post_switch:
+//!                     Step::SwitchBack
 //!  Step::Record       the ledger: who, what, from where, on which data
 //!  Step::Reload       agent: the app reloads the data moved with the code (if planned)
 //!  Step::MigratePost  once the old release drained: `phase = post` (contract)
@@ -68,6 +71,8 @@ pub(crate) struct Plan {
     pub(crate) detail: Option<String>,
     /// The data version that moves with the code (`rollback --with-data`).
     pub(crate) data: Option<crate::RollbackData>,
+    /// The target's `[hooks]`.
+    pub(crate) hooks: hoist_config::Hooks,
 }
 
 impl Plan {
@@ -82,6 +87,7 @@ impl Plan {
             settings,
             detail: None,
             data: None,
+            hooks: hoist_config::Hooks::default(),
         }
     }
 }
@@ -99,6 +105,8 @@ pub(crate) struct Switched {
     pub(crate) pruned: Vec<String>,
     /// The agent's summary of a held candidate.
     pub(crate) held: Option<String>,
+    /// The hooks that ran.
+    pub(crate) hooks: Vec<crate::HookRun>,
 }
 
 /// Runs `plan` for the journal's operation, from its first step; the
@@ -110,6 +118,14 @@ pub(crate) fn run(
     reporter: &dyn Reporter,
 ) -> Result<Switched, DeployError> {
     let mut done = Switched::default();
+    if journal.record().op.is_forward() && !plan.hold {
+        done.hooks.extend(crate::hooks::pre_switch(
+            context,
+            journal,
+            &plan.hooks,
+            reporter,
+        )?);
+    }
     if let Some(max) = plan.pause {
         pause(context, journal, max, reporter)?;
     }
@@ -129,6 +145,9 @@ pub(crate) fn run(
     }
     let activated = activate(context, journal, &plan.settings, Step::Switch, reporter);
     resume(context, journal, reporter);
+    // Once requests flow again: the hook sees the release as users do.
+    let activated = activated
+        .and_then(|()| crate::hooks::after_switch(context, journal, plan, reporter, &mut done));
     if let Err(error) = activated {
         let error = match &plan.data {
             Some(data) => crate::data_tie::undo_data(context, data, error, reporter),
@@ -320,7 +339,8 @@ pub(crate) fn after(
     if from_step <= Step::Record {
         // What the schema did before the switch: expanded, or undone.
         let migrations = [done.migrations.as_slice(), done.undone.as_slice()].concat();
-        record_success(context, journal, plan.detail.clone(), &migrations, reporter)?;
+        let detail = crate::hooks::with_failures(plan.detail.clone(), &done.hooks);
+        record_success(context, journal, detail, &migrations, reporter)?;
     }
     if let Some(data) = plan.data.as_ref().filter(|_| from_step <= Step::Reload) {
         crate::data_tie::reload_data(context, journal, data, reporter)?;

@@ -96,6 +96,21 @@ pub enum FleetError {
         /// The stage, for the hint.
         stage: String,
     },
+    /// `hoist restart --stage` stopped at a host whose restart failed;
+    /// no release changed, so nothing was rolled back.
+    #[error("{problem}; stopped there, nothing to roll back (the release did not change); restarted: {}; not restarted: {}{}", or_none(restarted), or_none(not_reached), if drained.is_empty() { String::new() } else { format!("; still drained at the balancer: {}", or_none(drained)) })]
+    RestartStopped {
+        /// What failed, on which host.
+        problem: String,
+        /// Hosts restarted before it.
+        restarted: Vec<String>,
+        /// Hosts never reached.
+        not_reached: Vec<String>,
+        /// Failed hosts left out of rotation (not healthy).
+        drained: Vec<String>,
+        /// The stage, for the hint.
+        stage: String,
+    },
     /// A local file (the artifact, the ssh config) could not be used.
     #[error("{action} `{}`: {cause}", path.display())]
     Io {
@@ -194,6 +209,15 @@ fn back(hosts: &[String]) -> String {
     }
 }
 
+/// "`web1`, `web2`", or "none".
+fn or_none(hosts: &[String]) -> String {
+    if hosts.is_empty() {
+        return "none".to_owned();
+    }
+    let names: Vec<String> = hosts.iter().map(|host| format!("`{host}`")).collect();
+    names.join(", ")
+}
+
 fn unrolled(failures: &[(String, String)]) -> String {
     if failures.is_empty() {
         String::new()
@@ -243,6 +267,7 @@ impl Described for FleetError {
             FleetError::Garbled { .. } => "host-garbled",
             FleetError::StageFailed { .. } => "stage-failed",
             FleetError::RolledBack { .. } => "fleet-rolled-back",
+            FleetError::RestartStopped { .. } => "fleet-restart-stopped",
             FleetError::Io { cause, .. } => hoist_error::io_kind(cause),
             FleetError::Store(error) => error.kind(),
             FleetError::ShipIncomplete { .. } => "ship-incomplete",
@@ -267,7 +292,7 @@ impl Described for FleetError {
             FleetError::Remote { error, ssh, .. } => {
                 error.hint.as_ref().map(|hint| format!("{ssh} {hint}"))
             }
-            FleetError::RolledBack { stage, .. } => {
+            FleetError::RolledBack { stage, .. } | FleetError::RestartStopped { stage, .. } => {
                 hoist_error::command(&format!("status --stage {stage}"))
             }
             FleetError::Store(error) => error.hint(),

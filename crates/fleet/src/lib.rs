@@ -12,6 +12,10 @@
 //! recoverable, and recorded in that host's ledger with the fleet
 //! operation's id.
 //!
+//! `hoist restart --stage` ([`restart`]) goes through the same waves,
+//! drain, health and ready with each host's own `hoist restart`; a
+//! failure stops it, with nothing to roll back.
+//!
 //! Reading a stage changes nothing: [`ask_all`] asks every host's status
 //! (a host that cannot answer is a row saying so), [`judge`] finds the
 //! stage's release and each host's drift, [`compare`] lines stages up, and
@@ -41,6 +45,7 @@ mod maint;
 mod open;
 mod progress;
 mod prune;
+mod restart;
 mod rollback;
 mod setup;
 mod ship;
@@ -65,6 +70,7 @@ pub use maint::{maint, MaintChange, MaintOn};
 pub use open::Target;
 pub use progress::{Progress, Quiet};
 pub use prune::prune;
+pub use restart::{restart, RestartPlan};
 pub use rollback::{rollback, RollbackPlan};
 pub use setup::{setup, SetUp};
 pub use ship::{ship, Shipped};

@@ -2,6 +2,10 @@
 //! the balancer, switched by its own hoist, health-checked and put back;
 //! then a watch of the wave before the next. On any failure every host this
 //! operation switched goes back, last first, through the same steps.
+//!
+//! A restart in place ([`How::Restart`]) goes through the same drain,
+//! health, ready and watch, but a failure stops it without rolling back:
+//! the release never changed, so there is nothing to go back to.
 
 use crate::{FleetError, Host, Progress, Reach};
 use hoist_balancer::{Balancer, Traffic};
@@ -20,6 +24,8 @@ pub enum How {
     },
     /// `hoist rollback --to ID`.
     Rollback,
+    /// `hoist restart`: the live release started afresh (`to` is it).
+    Restart,
 }
 
 /// One host's move.
@@ -46,8 +52,8 @@ pub struct HostOutcome {
     pub to: String,
     /// Live after it, as the host said last.
     pub live: Option<String>,
-    /// `switched`, `already-live`, `rolled-back`, `not-rolled-back`,
-    /// `failed`, `not-reached` (a later wave, never started).
+    /// `switched`, `restarted`, `already-live`, `rolled-back`,
+    /// `not-rolled-back`, `failed`, `not-reached` (a later wave, never started).
     pub outcome: &'static str,
     /// Which wave it was in (1-based).
     pub wave: usize,
@@ -129,6 +135,9 @@ impl Waves<'_> {
             for (&index, result) in wave.iter().zip(results) {
                 touched.push(index);
                 match result {
+                    Ok(()) if matches!(moves[index].how, How::Restart) => {
+                        outcomes[index].outcome = "restarted";
+                    }
                     Ok(()) => {
                         outcomes[index].outcome = "switched";
                         outcomes[index].live = Some(moves[index].to.clone());
@@ -149,6 +158,10 @@ impl Waves<'_> {
             }
             if let Some(problem) = failure {
                 self.progress.warn(&problem);
+                if moves.iter().all(|mv| matches!(mv.how, How::Restart)) {
+                    let error = self.stop_restart(&moves, &mut outcomes, problem).await;
+                    return (outcomes, Err(error));
+                }
                 let error = self
                     .roll_back(&mut moves, &touched, &mut outcomes, problem)
                     .await;
@@ -216,6 +229,10 @@ impl Waves<'_> {
             }
             How::Rollback => {
                 host.run::<serde_json::Value>(&["rollback", "--to", &mv.to, "--reason", &reason])
+                    .await
+            }
+            How::Restart => {
+                host.run::<serde_json::Value>(&["restart", "--reason", &reason])
                     .await
             }
         };
@@ -402,6 +419,47 @@ impl Waves<'_> {
             .expect("balancer calls do not panic")
             .map(Some)
             .map_err(|error| error.to_string())
+    }
+
+    /// A restart that failed on a host stops there: nothing is rolled
+    /// back (no release changed). The failed host goes back in rotation
+    /// if it still answers health (its own restart keeps the old process
+    /// serving when the new one fails), else it stays drained.
+    async fn stop_restart(
+        &self,
+        moves: &[Move],
+        outcomes: &mut [HostOutcome],
+        problem: String,
+    ) -> FleetError {
+        let mut drained = Vec::new();
+        for (mv, outcome) in moves.iter().zip(outcomes.iter_mut()) {
+            if outcome.outcome != "failed" {
+                continue;
+            }
+            let back = match self.health(&mv.host).await {
+                Ok(()) => self.ready(&mv.host).await,
+                Err(problem) => Err(problem),
+            };
+            if let Err(why) = back {
+                self.progress
+                    .warn(&format!("`{}` stays out of rotation: {why}", mv.host.name));
+                drained.push(mv.host.name.clone());
+            }
+        }
+        let names = |outcome: &str| -> Vec<String> {
+            outcomes
+                .iter()
+                .filter(|o| o.outcome == outcome)
+                .map(|o| o.host.clone())
+                .collect()
+        };
+        FleetError::RestartStopped {
+            problem,
+            restarted: names("restarted"),
+            not_reached: names("not-reached"),
+            drained,
+            stage: self.stage_name.to_owned(),
+        }
     }
 
     /// Every touched host back where it was, last first.

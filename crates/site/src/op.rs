@@ -91,6 +91,8 @@ pub enum Step {
     Test,
     /// Sealing and renaming the release into place: staged.
     Ready,
+    /// Running the target's `[hooks] pre_switch`; nothing live changed yet.
+    PreSwitchHook,
     /// Holding new requests (the agent's pause) before the schema changes.
     Pause,
     /// Running `phase = pre` migrations (expand).
@@ -107,6 +109,9 @@ pub enum Step {
     Restart,
     /// Waiting for the health check.
     Health,
+    /// Running the operation's post hook (`post_switch`, `post_rollback`,
+    /// `post_data_roll`) once the switch or roll happened.
+    PostHook,
     /// Going back to the release live before, after a failed restart or health check.
     SwitchBack,
     /// Recording the switch in the ledger.
@@ -152,9 +157,12 @@ impl Step {
     pub fn phase(self) -> Phase {
         use Step::*;
         match self {
-            Begin | Copy | Verify | Space | Unpack | Shared | Checks | Test | Ready => Phase::Stage,
+            Begin | Copy | Verify | Space | Unpack | Shared | Checks | Test | Ready
+            | PreSwitchHook => Phase::Stage,
             Pause | Migrate | MigrateDown | Data | Hold | Switch | Repair => Phase::Switch,
-            Restart | Health | SwitchBack | Record | MigratePost | Prune | Reload => Phase::After,
+            Restart | Health | PostHook | SwitchBack | Record | MigratePost | Prune | Reload => {
+                Phase::After
+            }
         }
     }
 
@@ -162,9 +170,10 @@ impl Step {
     pub fn on_crash(self) -> OnCrash {
         use Step::*;
         match self {
-            Begin | Copy | Verify | Space | Unpack | Shared | Checks | Test | Ready => {
-                OnCrash::Undo
-            }
+            // A pre-switch hook killed mid-way changed nothing hoist
+            // knows of: the live release stays, the hook runs again next time.
+            Begin | Copy | Verify | Space | Unpack | Shared | Checks | Test | Ready
+            | PreSwitchHook => OnCrash::Undo,
             Pause | Migrate | Data | Hold | Switch => OnCrash::UndoUnlessSwitched,
             // Once downs started, going forward to the rollback they serve
             // is the only state where code and schema agree again.
@@ -172,7 +181,9 @@ impl Step {
             // Each file was replaced whole; running the repair again from
             // the kept artifact puts back the rest.
             Repair => OnCrash::Resume,
-            Restart | Health | SwitchBack | Record | MigratePost | Prune | Reload => {
+            // A post hook killed mid-way runs again (hooks are written to
+            // run more than once), then the operation finishes.
+            Restart | Health | PostHook | SwitchBack | Record | MigratePost | Prune | Reload => {
                 OnCrash::Resume
             }
         }

@@ -23,7 +23,7 @@ const FIX: &str =
 /// How an automatic rollback ended.
 enum Ended {
     /// It switched back.
-    RolledBack(RollbackReport),
+    RolledBack(Box<RollbackReport>),
     /// Something else is live now (an operator acted first), or the agent
     /// is shutting down: nothing to do.
     Superseded,
@@ -152,7 +152,7 @@ impl Releases {
                 &Log,
             );
             match tried {
-                Ok(report) => return Ok(Ended::RolledBack(report)),
+                Ok(report) => return Ok(Ended::RolledBack(Box::new(report))),
                 Err(DeployError::Site(SiteError::Locked { holder, .. })) => {
                     if !waited {
                         tracing::info!(%holder, "the automatic rollback waits for the site lock");

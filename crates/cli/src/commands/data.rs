@@ -129,6 +129,7 @@ impl Render for DataRollReport {
         output::field(out, "before", self.roll.from.as_deref().unwrap_or("-"));
         output::field(out, "path", self.roll.path.display());
         output::field(out, "reload", &self.reload);
+        output::hooks(out, &self.hooks);
     }
 }
 

@@ -87,6 +87,7 @@ impl Render for DeployReport {
         if !self.pruned.is_empty() {
             output::field(out, "pruned", self.pruned.join(", "));
         }
+        output::hooks(out, &self.hooks);
         output::field(out, "took", format!("{} ms", self.duration_ms));
     }
 }

@@ -7,12 +7,16 @@ use hoist_deploy::RestartReport;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  hoist restart                      with an agent: a fresh process, swapped in once healthy\n  hoist restart --reason 'leaking memory'\n\nWithout an agent it runs `[deploy] restart` and waits for `[deploy] health`."
+    after_help = "Examples:\n  hoist restart                      with an agent: a fresh process, swapped in once healthy\n  hoist restart --reason 'leaking memory'\n  hoist restart --stage production   every host, one wave at a time, drained at the balancer\n\nWithout an agent it runs `[deploy] restart` and waits for `[deploy] health`.\nWith --stage a failed host stops the restart; nothing is rolled back (the release did not change)."
 )]
 pub struct Args {
     /// Why, for the ledger.
     #[arg(long)]
     reason: Option<String>,
+    /// Restart every host of this stage, in waves behind its balancer
+    /// (`[stages.NAME]` in hoist.toml), e.g. after upgrading Perl or a library.
+    #[arg(long, value_name = "NAME")]
+    stage: Option<String>,
 }
 
 impl Render for RestartReport {
@@ -24,6 +28,9 @@ impl Render for RestartReport {
 }
 
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
+    if let Some(stage) = &args.stage {
+        return super::stage::restart::exec(global, stage, args.reason);
+    }
     let (mut context, config) = crate::target::open(global)?;
     crate::target::attach_agent(&mut context);
     let report = hoist_deploy::restart(

@@ -46,6 +46,7 @@ impl Render for RollbackReport {
         if !self.db_rolled_back.is_empty() {
             output::field(out, "db undone", self.db_rolled_back.join(", "));
         }
+        output::hooks(out, &self.hooks);
         if let Some(backup) = &self.db_backup {
             output::field(out, "db backup", backup.display());
         }

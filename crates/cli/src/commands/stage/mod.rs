@@ -7,6 +7,7 @@ mod from_stage;
 pub(crate) mod history;
 pub(crate) mod maint;
 pub(crate) mod prune;
+pub(crate) mod restart;
 pub(crate) mod rollback;
 mod run;
 pub(crate) mod status;

@@ -1,0 +1,156 @@
+//! `hoist restart --stage`: every host's live release restarted in place
+//! over real sshd's, host by host behind a real HAProxy, under load,
+//! without a failed request; each host's ledger has its restart under
+//! the fleet operation.
+
+mod util;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+use util::stage_fixture::{StageFixture, StageOptions};
+
+/// The hypnotoad manager's pid, as its pid file says.
+fn manager(pid_file: &Path) -> Option<u32> {
+    std::fs::read_to_string(pid_file).ok()?.trim().parse().ok()
+}
+
+/// Waits (bounded) until the pid file names another manager than `old`:
+/// hypnotoad's new manager takes over the pid file once the old one left.
+fn new_manager(pid_file: &Path, old: u32) -> Option<u32> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match manager(pid_file) {
+            Some(pid) if pid != old => return Some(pid),
+            _ if Instant::now() >= deadline => return None,
+            _ => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+#[test]
+fn stage_restart_under_load_fails_no_request_and_restarts_every_host() {
+    let names = ["web1", "web2"];
+    let stage = StageFixture::start(
+        &names,
+        StageOptions {
+            waves: "[1, \"100%\"]",
+            ..StageOptions::default()
+        },
+    );
+    let (v1, artifact) = stage.build("v1", false);
+    stage.deploy(&artifact);
+    let haproxy = stage.haproxy.as_ref().unwrap();
+    let pid_file = |name: &str| stage.fleet.host(name).dir().join("run/hypnotoad.pid");
+    let mut before = Vec::new();
+    for name in names {
+        haproxy.wait_status("shop", name, "UP");
+        before.push(manager(&pid_file(name)).expect("hypnotoad wrote its pid file"));
+    }
+
+    let load = stage.load();
+    assert!(load.wait_for_more(50, Duration::from_secs(60)));
+    let restarted = stage
+        .hoist()
+        .args([
+            "restart",
+            "--stage",
+            "production",
+            "--json",
+            "--reason",
+            "perl upgraded",
+        ])
+        .run_json();
+    assert!(load.wait_for_more(50, Duration::from_secs(60)));
+    let counts = load.finish();
+    assert_eq!(counts.failed, 0, "{:?}", counts.problems);
+
+    assert_eq!(restarted["outcome"], "restarted", "{restarted}");
+    assert_eq!(restarted["release"], v1.as_str());
+    assert_eq!(restarted["waves"], serde_json::json!([["web1"], ["web2"]]));
+    let op = restarted["fleet_op"].as_str().unwrap();
+    for (name, old) in names.iter().zip(before) {
+        let host = restarted["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|host| host["host"] == *name)
+            .unwrap_or_else(|| panic!("`{name}` not in {restarted}"));
+        assert_eq!(host["outcome"], "restarted", "{host}");
+        assert!(
+            new_manager(&pid_file(name), old).is_some(),
+            "`{name}` still runs manager {old}"
+        );
+        assert_eq!(stage.live(name).as_deref(), Some(v1.as_str()));
+        haproxy.wait_status("shop", name, "UP");
+        let rows: Vec<_> = stage
+            .history(name)
+            .into_iter()
+            .filter(|row| row["fleet_op"] == op)
+            .collect();
+        assert_eq!(rows.len(), 1, "{name}: {rows:?}");
+        assert_eq!(
+            (rows[0]["op"].as_str(), rows[0]["outcome"].as_str()),
+            (Some("restart"), Some("ok")),
+            "{name}: {rows:?}"
+        );
+    }
+}
+
+#[test]
+fn stage_restart_stops_at_a_failed_host_and_rolls_nothing_back() {
+    let names = ["web1", "web2"];
+    let stage = StageFixture::start(
+        &names,
+        StageOptions {
+            waves: "[1, \"100%\"]",
+            watch: "0s",
+            ..StageOptions::default()
+        },
+    );
+    let (v1, artifact) = stage.build("v1", false);
+    stage.deploy(&artifact);
+    let haproxy = stage.haproxy.as_ref().unwrap();
+    // web2's runtime upgrade broke its restart command; its running app is untouched.
+    let site_toml = stage.fleet.host("web2").dir().join("site/site.toml");
+    let text = std::fs::read_to_string(&site_toml).unwrap();
+    let restart = text
+        .lines()
+        .find(|line| line.starts_with("restart"))
+        .unwrap();
+    let broken = text.replace(restart, "restart = \"echo perl: bad interpreter; exit 1\"");
+    std::fs::write(&site_toml, broken).unwrap();
+    let old = manager(&stage.fleet.host("web2").dir().join("run/hypnotoad.pid")).unwrap();
+
+    let failed = stage
+        .hoist()
+        .args(["restart", "--stage", "production", "--json"])
+        .code(1)
+        .run_json();
+    assert_eq!(failed["error"]["kind"], "fleet-restart-stopped", "{failed}");
+    let message = failed["error"]["message"].as_str().unwrap();
+    assert!(message.contains("bad interpreter"), "{message}");
+    assert!(message.contains("restarted: `web1`"), "{message}");
+    assert!(message.contains("nothing to roll back"), "{message}");
+    let outcome = |name: &str| {
+        failed["result"]["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|host| host["host"] == name)
+            .unwrap()["outcome"]
+            .clone()
+    };
+    assert_eq!(
+        (outcome("web1"), outcome("web2")),
+        ("restarted".into(), "failed".into())
+    );
+    // The failed host still serves its old process, back in rotation.
+    assert_eq!(
+        manager(&stage.fleet.host("web2").dir().join("run/hypnotoad.pid")),
+        Some(old)
+    );
+    for name in names {
+        assert_eq!(stage.live(name).as_deref(), Some(v1.as_str()));
+        haproxy.wait_status("shop", name, "UP");
+    }
+}
