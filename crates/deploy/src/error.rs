@@ -229,6 +229,13 @@ pub enum DeployError {
         /// What failed.
         problem: String,
     },
+    /// The link walk found dead links; users never got the release (agent
+    /// mode), or it was switched back (external mode).
+    #[error("{problem}")]
+    DeadLinks {
+        /// What the walk found, each dead link with the pages linking to it.
+        problem: String,
+    },
     /// The agent refused the candidate; traffic never moved.
     #[error("{problem}")]
     CandidateFailed {
@@ -397,6 +404,7 @@ impl hoist_error::Described for DeployError {
             DeployError::SwitchedBackUnhealthy { .. } => "switched-back-unhealthy",
             DeployError::FirstDeployFailed { .. } => "deploy-failed",
             DeployError::CandidateFailed { .. } => "candidate-failed",
+            DeployError::DeadLinks { .. } => "dead-links",
             DeployError::UndoneButNotSwitched { .. } => "undone-not-switched",
             DeployError::LiveChanged { .. } => "live-changed",
             DeployError::NeedsAgent { .. } => "agent-needed",
@@ -419,6 +427,9 @@ impl hoist_error::Described for DeployError {
             DeployError::Ledger(inner) => inner.hint(),
             DeployError::Config(inner) => inner.hint(),
             DeployError::PostMigration { .. } => command("db migrate"),
+            DeployError::DeadLinks { .. } => Some(
+                "fix the links and deploy again; `hoist walk URL` checks a site on demand, and `[deploy.smoke]` sets the walk's `depth` and `max_pages`".to_owned(),
+            ),
             DeployError::PendingRecovery { .. }
             | DeployError::DataNotTold { .. }
             | DeployError::LedgerUnwritable { .. } => command("recover"),

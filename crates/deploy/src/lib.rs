@@ -60,6 +60,7 @@ mod schema_record;
 mod shared;
 mod shipped;
 mod site_settings;
+mod smoke;
 mod stage;
 mod status;
 mod switch;

@@ -27,6 +27,7 @@ mod status;
 mod steer;
 mod unlock;
 mod verify;
+mod walk;
 
 use crate::cli::Cli;
 use clap::Subcommand;
@@ -78,6 +79,8 @@ pub enum Command {
     Promote(steer::PromoteArgs),
     /// Stop the held candidate; nobody leaves the live release
     Abort(steer::AbortArgs),
+    /// Follow the site's same-site links and list the dead ones (exit 1 if any)
+    Walk(walk::Args),
     /// Stop new requests to a static backend; returns once it is empty
     Drain(drain::DrainArgs),
     /// Send requests to a drained static backend again
@@ -129,6 +132,7 @@ pub fn exec(cli: Cli) -> anyhow::Result<i32> {
         Command::Canary(args) => steer::canary(global, args),
         Command::Promote(args) => steer::promote(global, args),
         Command::Abort(args) => steer::abort(global, args),
+        Command::Walk(args) => walk::exec(global, args),
         Command::Drain(args) => drain::drain(global, args),
         Command::Undrain(args) => drain::undrain(global, args),
         Command::Db(args) => db::exec(global, args),
@@ -153,6 +157,7 @@ fn changes_a_site(command: &Command) -> bool {
             | Command::Releases(_)
             | Command::History(_)
             | Command::Verify(_)
+            | Command::Walk(_)
             | Command::ExampleApp(_)
             | Command::IsolatedCheck(_)
             | Command::Fleet(_)
