@@ -39,6 +39,7 @@ mod hold;
 mod host;
 mod maint;
 mod open;
+mod parity;
 mod progress;
 mod prune;
 mod rollback;
@@ -63,6 +64,7 @@ pub use history::{
 pub use host::{Host, Reach};
 pub use maint::{maint, MaintChange, MaintOn};
 pub use open::Target;
+pub use parity::fingerprints as parity_fingerprints;
 pub use progress::{Progress, Quiet};
 pub use prune::prune;
 pub use rollback::{rollback, RollbackPlan};
