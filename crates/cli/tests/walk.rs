@@ -22,12 +22,11 @@ fn static_site(port: u16) -> Env {
     let process = format!(
         "command = \"{PYTHON} -m http.server $PORT --bind 127.0.0.1 --directory public\"\nhealth_path = \"/index.html\""
     );
-    let env = Env::with_config(&agent_config_with(
+    Env::with_config(&agent_config_with(
         port,
         &process,
         "[deploy.smoke]\ncrawl = \"/\"\ndepth = 3\nmax_pages = 50\ntimeout = \"5s\"\n",
-    ));
-    env
+    ))
 }
 
 /// Writes `pages` (path, body) under `public/` and builds version `version`.

@@ -62,8 +62,9 @@ fn start(global: &Global, args: &Args) -> anyhow::Result<(url::Url, hoist_config
         let smoke = crate::target::config(global)?
             .map(|(config, _)| config.deploy.smoke)
             .unwrap_or_default();
-        let start = url.parse().map_err(|error| {
-            crate::Failure::new("usage", &format!("`{url}` is not a URL: {error}"))
+        let start = url.parse().map_err(|error| crate::UsageError {
+            message: format!("`{url}` is not a URL: {error}"),
+            hint: Some("hoist walk http://127.0.0.1:8080/".to_owned()),
         })?;
         return Ok((start, smoke));
     }
