@@ -9,6 +9,7 @@ mod util;
 use hoist_testkit::TestPostgres;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use util::stage_fixture::{StageFixture, StageOptions};
 use util::Env;
 
 /// A site root at `root` whose env file puts `root/bin` first on `PATH`,
@@ -242,4 +243,63 @@ probes = ["psql --version"]
         server.as_str(),
         "{json}"
     );
+}
+
+#[test]
+fn parity_stage_shows_the_host_whose_mysql_differs() {
+    let options = StageOptions {
+        balancer: false,
+        waves: "[\"100%\"]",
+        watch: "1s",
+        ..StageOptions::default()
+    };
+    let stage = StageFixture::start(&["web1", "web2"], options);
+    let probe = "cat \\\"$HOIST_ROOT/mysql-version\\\"";
+    let config = stage.env.src().join("hoist.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("{text}\n[parity]\nprobes = [\"{probe}\", \"echo same everywhere\"]\n"),
+    )
+    .unwrap();
+    let mysql = |host: &str, version: &str| {
+        std::fs::write(
+            stage.fleet.host(host).dir().join("site/mysql-version"),
+            format!("mysql  Ver {version} for Linux on x86_64\n"),
+        )
+        .unwrap();
+    };
+    mysql("web1", "8.0.1");
+    mysql("web2", "5.7.2");
+    let (_, artifact) = stage.build("v1", false);
+    stage.deploy(&artifact);
+
+    let json = stage
+        .hoist()
+        .args(["parity", "--stage", "production", "--json"])
+        .code(1)
+        .run_json();
+    assert_eq!(json["same"], false, "{json}");
+    let fingerprints = json["fingerprints"].as_array().unwrap();
+    assert_eq!(fingerprints[0]["of"], "web1");
+    assert_eq!(fingerprints[1]["of"], "web2");
+    let differences = json["comparisons"][0]["differences"].as_array().unwrap();
+    assert_eq!(differences.len(), 1, "{json}");
+    let diff = differences[0]["diff"].as_str().unwrap();
+    assert!(
+        diff.contains("-mysql  Ver 8.0.1 for Linux on x86_64\n"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("+mysql  Ver 5.7.2 for Linux on x86_64\n"),
+        "{diff}"
+    );
+
+    mysql("web2", "8.0.1");
+    let output = stage
+        .hoist()
+        .args(["parity", "--stage", "production"])
+        .run();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains(" matches "), "{stdout}");
 }
