@@ -303,3 +303,83 @@ fn parity_stage_shows_the_host_whose_mysql_differs() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains(" matches "), "{stdout}");
 }
+
+#[test]
+fn a_promotion_from_staging_checks_each_host_against_the_runtime_staging_recorded() {
+    let options = StageOptions {
+        balancer: false,
+        waves: "[\"100%\"]",
+        watch: "1s",
+        ..StageOptions::default()
+    };
+    let stage = StageFixture::start(&["web1", "web2"], options);
+    stage.split_stage(&["web1"], "staging", &["web2"]);
+    let config = stage.env.src().join("hoist.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    // `[parity]` before the stage tables, so it is not read as part of one.
+    let parity = |strict: bool| {
+        let (head, stages) = text.split_at(text.find("[stages.").unwrap());
+        format!(
+            "{head}[parity]\nprobes = [\"cat \\\"$HOIST_ROOT/mysql-version\\\"\"]\nstrict = {strict}\n{stages}"
+        )
+    };
+    std::fs::write(&config, parity(true)).unwrap();
+    for (host, version) in [("web1", "5.7.2"), ("web2", "8.0.1")] {
+        std::fs::write(
+            stage.fleet.host(host).dir().join("site/mysql-version"),
+            format!("mysql  Ver {version} for Linux on x86_64\n"),
+        )
+        .unwrap();
+    }
+    let (release, artifact) = stage.build("v1", false);
+    stage
+        .hoist()
+        .args(["deploy", "--stage", "staging"])
+        .arg(&artifact)
+        .run();
+
+    let json = stage
+        .hoist()
+        .args([
+            "deploy",
+            "--stage",
+            "production",
+            "--from-stage",
+            "staging",
+            "--json",
+        ])
+        .code(1)
+        .run_json();
+    let message = json["error"]["message"].as_str().unwrap();
+    assert!(message.contains("web1"), "{json}");
+    assert!(
+        message.contains("runtime differs from stage `staging`"),
+        "{json}"
+    );
+    assert!(message.contains("+mysql  Ver 5.7.2"), "{json}");
+    let status = stage
+        .hoist()
+        .args(["status", "--stage", "production", "--json"])
+        .run_json();
+    assert!(
+        status["hosts"][0]["live"].is_null(),
+        "nothing switched: {status}"
+    );
+
+    // Not strict: the same promotion warns and goes ahead.
+    std::fs::write(&config, parity(false)).unwrap();
+    let output = stage
+        .hoist()
+        .args(["deploy", "--stage", "production", "--from-stage", "staging"])
+        .run();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("runtime differs from stage `staging`"),
+        "{stderr}"
+    );
+    let status = stage
+        .hoist()
+        .args(["status", "--stage", "production", "--json"])
+        .run_json();
+    assert_eq!(status["hosts"][0]["live"], release.as_str(), "{status}");
+}

@@ -64,7 +64,7 @@ pub use history::{
 pub use host::{Host, Reach};
 pub use maint::{maint, MaintChange, MaintOn};
 pub use open::Target;
-pub use parity::fingerprints as parity_fingerprints;
+pub use parity::{fingerprints as parity_fingerprints, reference as parity_reference, ParityGate};
 pub use progress::{Progress, Quiet};
 pub use prune::prune;
 pub use rollback::{rollback, RollbackPlan};

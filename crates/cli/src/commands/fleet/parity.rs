@@ -1,5 +1,6 @@
-//! `hoist fleet parity`: this host's runtime fingerprint for its live
-//! release, taken now, as JSON (`hoist parity --stage`).
+//! `hoist fleet parity [--release ID]`: this host's runtime fingerprint
+//! for its live release, taken now (`hoist parity --stage`), or the one it
+//! recorded for `ID` (a `--from-stage` promotion's reference and check).
 
 use crate::cli::Global;
 use crate::output::{Output, Render};
@@ -22,9 +23,27 @@ impl Render for Answer {
     }
 }
 
-pub fn exec(global: &Global) -> anyhow::Result<i32> {
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Answer the fingerprint recorded when RELEASE was deployed here, not one taken now.
+    #[arg(long, value_name = "RELEASE")]
+    release: Option<String>,
+}
+
+pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     let root = crate::target::root(global, None)?;
-    let fingerprint = crate::commands::parity::fingerprint_at(&root)?;
+    let fingerprint = match &args.release {
+        None => crate::commands::parity::fingerprint_at(&root)?,
+        Some(release) => hoist_parity::load(&root, release)?.ok_or_else(|| {
+            crate::Failure::new(
+                "no-parity-record",
+                format!(
+                    "`{}` has no runtime fingerprint of `{release}` (it records one when a deploy with `[parity]` stages it)",
+                    root.display()
+                ),
+            )
+        })?,
+    };
     Output::new(global.json).emit(&Answer(fingerprint))?;
     Ok(crate::EXIT_OK)
 }
