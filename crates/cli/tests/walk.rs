@@ -193,3 +193,95 @@ fn hoist_walk_lists_the_live_sites_dead_links_and_exits_1() {
     assert_eq!(json["dead"], serde_json::json!([]), "{json}");
     assert_eq!(json["pages"], 2, "{json}");
 }
+
+/// External mode: the app's own restart script (a pid file, Python's
+/// `http.server` started in the background), no agent.
+fn external_site(port: u16) -> Env {
+    assert!(
+        Path::new(PYTHON).exists(),
+        "the walk tests serve static files with Python's http.server: install the Debian package `python3`"
+    );
+    let env = Env::with_config(&format!(
+        r#"
+[app]
+name = "shop"
+version = "1"
+[deploy]
+root = "../site"
+restart = "sh restart.sh"
+health = "http://127.0.0.1:{port}/index.html"
+health_timeout = "10s"
+[deploy.smoke]
+crawl = "/"
+"#
+    ));
+    // Stops the running server (by its pid file), waits until it is gone so
+    // the port is free, and starts this release's in the background.
+    env.write(
+        "restart.sh",
+        &format!(
+            r#"pid_file="$HOIST_ROOT/app.pid"
+if [ -f "$pid_file" ]; then
+  old=$(cat "$pid_file")
+  kill "$old" 2>/dev/null
+  while kill -0 "$old" 2>/dev/null; do sleep 0.1; done
+fi
+nohup {PYTHON} -m http.server {port} --bind 127.0.0.1 --directory public >/dev/null 2>&1 &
+echo $! > "$pid_file"
+"#
+        ),
+    );
+    env
+}
+
+/// Stops the server the restart script left running, by its pid.
+struct PidFile(std::path::PathBuf);
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(&self.0) {
+            let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+        }
+    }
+}
+
+#[test]
+fn without_an_agent_dead_links_switch_back_after_the_restart() {
+    let port = free_port();
+    let env = external_site(port);
+    let _server = PidFile(env.site().join("app.pid"));
+    let (v1, artifact) = release(&env, "1", GOOD);
+    env.hoist()
+        .args(["deploy"])
+        .arg(&artifact)
+        .stderr_has("0 dead link(s)")
+        .run();
+    assert_eq!(env.live().as_deref(), Some(v1.as_str()));
+
+    let (v2, artifact) = release(&env, "2", DEAD);
+    let json = env
+        .hoist()
+        .args(["deploy", "--json"])
+        .arg(&artifact)
+        .code(1)
+        .run_json();
+    let message = json["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!(
+            "http://127.0.0.1:{port}/pricing.html (answered 404), linked from http://127.0.0.1:{port}/"
+        )),
+        "{json}"
+    );
+    assert!(message.contains("switched back"), "{json}");
+    assert_eq!(env.live().as_deref(), Some(v1.as_str()), "switched back");
+    let (status, _, body) = get(port, "/");
+    assert_eq!(status, 200);
+    assert!(body.contains("v1"), "v1 serves again: {body}");
+    let releases = env.releases();
+    assert!(
+        releases
+            .iter()
+            .any(|(id, state)| id == &v2 && state == "failed"),
+        "{releases:?}"
+    );
+}
