@@ -192,6 +192,20 @@ fn hoist_walk_lists_the_live_sites_dead_links_and_exits_1() {
         .run_json();
     assert_eq!(json["dead"], serde_json::json!([]), "{json}");
     assert_eq!(json["pages"], 2, "{json}");
+
+    // A held candidate without the dead link: `--candidate` walks it
+    // through the test routing, while the live site still has it.
+    let (_, artifact) = release(&env, "2", GOOD);
+    env.hoist()
+        .args(["deploy", "-q", "--hold"])
+        .arg(&artifact)
+        .run();
+    let json = env
+        .hoist()
+        .args(["walk", "--candidate", "--json"])
+        .run_json();
+    assert_eq!(json["dead"], serde_json::json!([]), "{json}");
+    env.hoist().args(["walk", "-q"]).code(1).run();
 }
 
 /// External mode: the app's own restart script (a pid file, Python's
