@@ -43,3 +43,28 @@ impl Parity {
         Duration::from_secs(10)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::Config;
+
+    #[test]
+    fn probes_strict_against_and_an_unknown_key() {
+        let text = "[app]\nname = \"x\"\n[parity]\nprobes = [\"perl -v\"]\nstrict = true\nagainst = \"/srv/staging\"\n";
+        let parity = Config::parse(text, "hoist.toml".as_ref())
+            .unwrap()
+            .parity
+            .unwrap();
+        assert_eq!(parity.probes, ["perl -v"]);
+        assert!(parity.strict);
+        assert_eq!(parity.against.as_deref(), Some("/srv/staging".as_ref()));
+        assert_eq!(parity.timeout, std::time::Duration::from_secs(10));
+        let error = Config::parse(
+            "[app]\nname = \"x\"\n[parity]\nprobe = []\n",
+            "hoist.toml".as_ref(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("probe"), "{error}");
+    }
+}

@@ -51,3 +51,25 @@ impl Default for Smoke {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::Config;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        Config::parse(text, "hoist.toml".as_ref()).map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn defaults_a_bad_path_and_an_unknown_key() {
+        let config = parse("[app]\nname = \"x\"\n[deploy.smoke]\ncrawl = \"/\"\n").unwrap();
+        let smoke = config.deploy.smoke;
+        assert_eq!(smoke.crawl.as_deref(), Some("/"));
+        assert_eq!((smoke.depth, smoke.max_pages), (3, 200));
+        assert_eq!(smoke.timeout, std::time::Duration::from_secs(10));
+        let relative = parse("[app]\nname = \"x\"\n[deploy.smoke]\ncrawl = \"index.html\"\n");
+        assert!(relative.unwrap_err().contains("deploy.smoke.crawl"));
+        let unknown = parse("[app]\nname = \"x\"\n[deploy.smoke]\ncrawl = \"/\"\nmax_page = 3\n");
+        assert!(unknown.unwrap_err().contains("max_page"));
+    }
+}
