@@ -139,6 +139,13 @@ impl hoist_deploy::AgentLink for AgentAdapter {
     fn abort(&self) -> Result<Option<String>, String> {
         self.client.abort().map_err(|error| error.to_string())
     }
+
+    fn public_address(&self) -> Result<String, String> {
+        self.client
+            .status()
+            .map(|status| status.listen)
+            .map_err(|error| error.to_string())
+    }
 }
 
 /// Routes switches through the site's agent when one answers.

@@ -17,11 +17,13 @@ mod duration;
 mod error;
 mod hooks;
 mod limits;
+mod parity;
 mod plain;
 mod schedule;
 mod schema;
 mod site;
 mod site_file;
+mod smoke;
 mod stages;
 mod template;
 mod vars;
@@ -30,12 +32,14 @@ pub use data::{Data, Database};
 pub use duration::{parse_duration, DurationError, MAX_DURATION};
 pub use error::ConfigError;
 pub use hooks::{Hook, Hooks};
+pub use parity::Parity;
 pub use schedule::{active_window, next_windows, Occurrence};
 pub use schema::{
     App, Build, Config, Deploy, MaintenanceConfig, Process, Proxy, StaticBackend, TestGate, Window,
 };
 pub use site::{SiteConfig, HOST_KEYS, SITE_FILE};
 pub use site_file::SITE_TEMPLATE;
+pub use smoke::Smoke;
 pub use stages::{Balancer, BalancerKind, KnownHosts, Stage, Wave};
 pub use template::TEMPLATE;
 pub use vars::{expand, parse_env_file, MissingVariable};

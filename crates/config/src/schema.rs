@@ -32,6 +32,8 @@ pub struct Config {
     /// Data versions: how the app is told about a roll.
     #[serde(default)]
     pub data: crate::Data,
+    /// `[parity]`: the runtime fingerprint each deploy records and compares.
+    pub parity: Option<crate::Parity>,
     /// `[stages.NAME]`: the hosts `hoist deploy --stage NAME` drives.
     #[serde(default)]
     pub stages: std::collections::BTreeMap<String, crate::Stage>,
@@ -425,6 +427,9 @@ pub struct Deploy {
     /// Refuse artifacts that unpack to more than this (guards against tar bombs).
     #[serde(default = "Deploy::default_max_release_size")]
     pub max_release_size: ByteSize,
+    /// `[deploy.smoke]`: the link walk run against the candidate before the switch.
+    #[serde(default)]
+    pub smoke: crate::Smoke,
 }
 
 /// `[deploy] test = { command = "...", min_tests = N }`
@@ -480,6 +485,7 @@ impl Default for Deploy {
             health_release: false,
             release_header: String::new(),
             max_release_size: Deploy::default_max_release_size(),
+            smoke: crate::Smoke::default(),
         }
     }
 }
@@ -520,6 +526,7 @@ impl Config {
             maintenance: MaintenanceConfig::default(),
             database: None,
             data: crate::Data::default(),
+            parity: None,
             stages: Default::default(),
             hooks: crate::Hooks::default(),
             origin: None,
@@ -552,6 +559,14 @@ impl Config {
             }
         }
         crate::limits::check(self, path)?;
+        if let Some(crawl) = &self.deploy.smoke.crawl {
+            if !crawl.starts_with('/') {
+                return Err(invalid(
+                    "deploy.smoke.crawl",
+                    format!("`{crawl}` must be a path on the site, starting with `/` (e.g. \"/\")"),
+                ));
+            }
+        }
         for (name, stage) in &self.stages {
             if !is_name(name) {
                 return Err(invalid(

@@ -67,6 +67,10 @@ pub trait Driver {
     fn restore(&mut self, path: &Path) -> Result<(), DbError>;
     /// File name suffix of this engine's backups.
     fn backup_extension(&self) -> &'static str;
+    /// The server's own account of its version (`PostgreSQL 15.5 …`,
+    /// `SQLite 3.45.0`), for the runtime fingerprint (`[parity]`): read
+    /// from the server, since a client's `--version` says nothing of it.
+    fn server_version(&mut self) -> Result<String, DbError>;
 }
 
 /// Fsyncs a finished backup file, renames it into place and fsyncs the directory.

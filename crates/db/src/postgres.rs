@@ -88,6 +88,14 @@ impl Driver for Postgres {
         redact(&self.url)
     }
 
+    fn server_version(&mut self) -> Result<String, DbError> {
+        let row = self
+            .client
+            .query_one("SELECT version()", &[])
+            .map_err(|e| self.error(e))?;
+        Ok(row.get::<_, String>(0))
+    }
+
     fn lock(&mut self, timeout: Duration) -> Result<(), DbError> {
         let mut locker = connect(&self.url)?;
         let started = Instant::now();

@@ -121,6 +121,14 @@ impl Driver for Sqlite {
         format!("sqlite://{}", self.path.display())
     }
 
+    fn server_version(&mut self) -> Result<String, DbError> {
+        let version: String = self
+            .conn
+            .query_row("SELECT sqlite_version()", [], |row| row.get(0))
+            .map_err(|e| self.error(e))?;
+        Ok(format!("SQLite {version}"))
+    }
+
     fn lock(&mut self, timeout: Duration) -> Result<(), DbError> {
         // Each step takes SQLite's own write lock (`BEGIN IMMEDIATE`) and
         // re-reads the history inside it, so racing migrators serialise

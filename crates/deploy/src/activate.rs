@@ -57,6 +57,16 @@ pub(crate) fn activate(
     let target = journal.record().release.clone();
     if let Some(agent) = &context.agent {
         if from_step != Step::Record {
+            if let Some(path) = crate::smoke::crawl_path(journal.record().op, settings) {
+                crate::smoke::walk_candidate(
+                    context,
+                    journal,
+                    agent.as_ref(),
+                    &settings.smoke,
+                    path,
+                    reporter,
+                )?;
+            }
             journal.step(Step::Switch)?;
             // A promoted candidate runs already: only the traffic moves.
             let what = match journal.record().op {
@@ -124,6 +134,16 @@ pub(crate) fn restart_and_check(
         reporter.step("health", url);
         let before = journal.record().from.as_deref();
         wait_proven(context, settings, url, target, before, began, reporter)?;
+    }
+    if let Some(path) = crate::smoke::crawl_path(journal.record().op, settings) {
+        match &settings.health {
+            Some(health) => {
+                crate::smoke::walk_external(context, health, &settings.smoke, path, target, reporter)?
+            }
+            None => reporter.warn(
+                "`[deploy.smoke] crawl` is set, but without an agent the walk needs `[deploy] health` to know where the app answers; no link walk ran",
+            ),
+        }
     }
     Ok(())
 }

@@ -39,6 +39,12 @@ pub trait AgentLink: std::fmt::Debug {
 
     /// Stops the held candidate, if any; returns its release.
     fn abort(&self) -> Result<Option<String>, String>;
+
+    /// The address the agent's public listener is bound to (`127.0.0.1:8080`),
+    /// where the link walk reaches a held candidate.
+    fn public_address(&self) -> Result<String, String> {
+        Err("this agent link cannot name the public listener".to_owned())
+    }
 }
 
 /// A site and its ledger.

@@ -177,6 +177,10 @@ fn deploy_as(
                 .map(|()| None)
         }
     };
+    // The runtime the release meets here, against where it passed its tests.
+    let data = data.and_then(|data| {
+        crate::parity::check(context, &id, request.config.as_ref(), reporter).map(|()| data)
+    });
     let data = match data {
         Ok(data) => data,
         Err(error) => {

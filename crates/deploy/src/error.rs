@@ -33,6 +33,30 @@ pub enum DeployError {
     /// From the config.
     #[error(transparent)]
     Config(#[from] hoist_config::ConfigError),
+    /// Storing or reading a runtime fingerprint.
+    #[error(transparent)]
+    Parity(#[from] hoist_parity::ParityError),
+    /// `[parity] strict`: this host's runtime differs from the host where
+    /// the release passed its tests.
+    #[error("the runtime here differs from `{}`, where `{release}` passed its tests, in {}; with `[parity] strict = true` it does not deploy:\n{diff}", against.display(), probes.iter().map(|probe| format!("`{probe}`")).collect::<Vec<_>>().join(", "))]
+    ParityMismatch {
+        /// The release.
+        release: String,
+        /// The reference site's root.
+        against: PathBuf,
+        /// The probes whose output differs.
+        probes: Vec<String>,
+        /// Their unified diffs.
+        diff: String,
+    },
+    /// `[parity] strict`, and the reference site has no fingerprint of the release.
+    #[error("`{}` has no runtime fingerprint of `{release}` to compare with, and `[parity] strict = true` deploys only what matches it", against.display())]
+    ParityUnchecked {
+        /// The release.
+        release: String,
+        /// The reference site's root.
+        against: PathBuf,
+    },
     /// An earlier operation was killed and its journal is still there.
     #[error(
         "an interrupted {op} of `{release}` (stopped during `{step}`) is pending; recover it first"
@@ -243,6 +267,13 @@ pub enum DeployError {
         /// The release that stays live.
         live: Option<String>,
     },
+    /// The link walk found dead links; users never got the release (agent
+    /// mode), or it was switched back (external mode).
+    #[error("{problem}")]
+    DeadLinks {
+        /// What the walk found, each dead link with the pages linking to it.
+        problem: String,
+    },
     /// The agent refused the candidate; traffic never moved.
     #[error("{problem}")]
     CandidateFailed {
@@ -382,6 +413,9 @@ impl hoist_error::Described for DeployError {
             DeployError::Data(inner) => inner.kind(),
             DeployError::Ledger(inner) => inner.kind(),
             DeployError::Config(inner) => inner.kind(),
+            DeployError::Parity(inner) => inner.kind(),
+            DeployError::ParityMismatch { .. } => "parity-mismatch",
+            DeployError::ParityUnchecked { .. } => "parity-unchecked",
             DeployError::PostMigration { .. } => "post-migration-failed",
             DeployError::PendingRecovery { .. } => "recovery-pending",
             DeployError::SchemaPredated { .. } => "schema-predated",
@@ -412,6 +446,7 @@ impl hoist_error::Described for DeployError {
             DeployError::FirstDeployFailed { .. } => "deploy-failed",
             DeployError::CandidateFailed { .. } => "candidate-failed",
             DeployError::HookFailed { .. } => "hook-failed",
+            DeployError::DeadLinks { .. } => "dead-links",
             DeployError::UndoneButNotSwitched { .. } => "undone-not-switched",
             DeployError::LiveChanged { .. } => "live-changed",
             DeployError::NeedsAgent { .. } => "agent-needed",
@@ -433,7 +468,19 @@ impl hoist_error::Described for DeployError {
             DeployError::Data(inner) => inner.hint(),
             DeployError::Ledger(inner) => inner.hint(),
             DeployError::Config(inner) => inner.hint(),
+            DeployError::Parity(inner) => inner.hint(),
+            DeployError::ParityMismatch { against, .. } => Some(format!(
+                "`hoist parity --against {}` shows the differences; make this host's software match, or set `[parity] strict = false` to deploy with a warning",
+                against.display()
+            )),
+            DeployError::ParityUnchecked { against, .. } => Some(format!(
+                "deploy the release to `{}` first (where its tests run), or set `[parity] strict = false`",
+                against.display()
+            )),
             DeployError::PostMigration { .. } => command("db migrate"),
+            DeployError::DeadLinks { .. } => Some(
+                "fix the links and deploy again; `hoist walk URL` checks a site on demand, and `[deploy.smoke]` sets the walk's `depth` and `max_pages`".to_owned(),
+            ),
             DeployError::PendingRecovery { .. }
             | DeployError::DataNotTold { .. }
             | DeployError::LedgerUnwritable { .. } => command("recover"),

@@ -217,7 +217,9 @@ fn undo_switch(context: &Context, record: &JournalRecord, reporter: &dyn Reporte
             reporter.warn(&format!("could not release the requests held for the interrupted {}: {problem}; they resume when the pause runs out", record.op));
         }
     }
-    let starting_candidate = matches!(record.op, Op::Hold | Op::Abort) && record.step == Step::Hold;
+    // A deploy reaches `hold` only to walk its candidate's links before the switch.
+    let starting_candidate =
+        matches!(record.op, Op::Hold | Op::Abort | Op::Deploy) && record.step == Step::Hold;
     if starting_candidate || record.op == Op::Abort {
         if let Err(problem) = agent.abort() {
             reporter.warn(&format!(

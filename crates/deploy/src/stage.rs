@@ -415,7 +415,10 @@ pub(crate) fn abandon(
     // Data the release refuses, or a release on disk that fails `verify`
     // (as `rollback` to it is), is a refusal, not a fault of the release.
     let outcome = match error {
-        DeployError::DataUnsatisfied { .. } | DeployError::ReleaseDrift { .. } => Outcome::Refused,
+        DeployError::DataUnsatisfied { .. }
+        | DeployError::ReleaseDrift { .. }
+        | DeployError::ParityMismatch { .. }
+        | DeployError::ParityUnchecked { .. } => Outcome::Refused,
         _ => Outcome::Failed,
     };
     let event = activate::event(&record, outcome, Some(error.to_string()));

@@ -8,8 +8,11 @@
 //!  Step::MigrateDown  the downs of migrations the target predates     ┘ if planned
 //!  Step::Data         `data/current` to the version the target went live with (if planned)
 //!  Step::Hold         agent: start the target beside the live release, stop here
+//!  Step::Hold         deploy with `[deploy.smoke] crawl`, agent: start the target as a
+//!                     held candidate and walk its links (dead links: stop it, fail)
 //!  Step::Switch       agent: start, health-check, write `current`, move the route
 //!                     external: write `current`, then Step::Restart, Step::Health
+//!                     (and the link walk of `[deploy.smoke]`)
 //!                     (a failure there: Step::SwitchBack)
 //!                     resume the held requests
 //!  Step::PostHook     `post_switch` or `post_rollback`; a failed `required` post_switch:

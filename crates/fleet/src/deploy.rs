@@ -25,6 +25,8 @@ pub struct DeployPlan {
     pub reason: Option<String>,
     /// `--allow-fewer-tests`, for every host's test gate.
     pub allow_fewer_tests: bool,
+    /// `--from-stage` with `[parity]`: each host's runtime against the source stage's.
+    pub parity: Option<crate::ParityGate>,
 }
 
 /// One host's part in the report.
@@ -198,6 +200,10 @@ async fn deploy_held(
         wave: 0,
         problem: None,
     };
+    if let Some(gate) = plan.parity.as_ref().filter(|_| failures.is_empty()) {
+        // Every host staged, so each recorded the runtime it met.
+        failures = crate::parity::check(gate, hosts, release, progress).await;
+    }
     if !failures.is_empty() {
         report.hosts = (0..hosts.len())
             .map(|index| HostReport {

@@ -43,6 +43,7 @@ mod hold;
 mod host;
 mod maint;
 mod open;
+mod parity;
 mod progress;
 mod prune;
 mod restart;
@@ -68,6 +69,7 @@ pub use history::{
 pub use host::{Host, Reach};
 pub use maint::{maint, MaintChange, MaintOn};
 pub use open::Target;
+pub use parity::{fingerprints as parity_fingerprints, reference as parity_reference, ParityGate};
 pub use progress::{Progress, Quiet};
 pub use prune::prune;
 pub use restart::{restart, RestartPlan};

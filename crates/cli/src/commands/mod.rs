@@ -14,6 +14,7 @@ mod init;
 mod isolated_check;
 mod logs;
 mod maint;
+pub(crate) mod parity;
 pub(crate) mod pause;
 mod prune;
 mod recover;
@@ -29,6 +30,7 @@ mod steer;
 mod systemd;
 mod unlock;
 mod verify;
+mod walk;
 
 use crate::cli::Cli;
 use clap::Subcommand;
@@ -80,6 +82,10 @@ pub enum Command {
     Promote(steer::PromoteArgs),
     /// Stop the held candidate; nobody leaves the live release
     Abort(steer::AbortArgs),
+    /// Follow the site's same-site links and list the dead ones (exit 1 if any)
+    Walk(walk::Args),
+    /// This host's runtime fingerprint, or how it differs from another site's or a stage's hosts
+    Parity(parity::Args),
     /// Stop new requests to a static backend; returns once it is empty
     Drain(drain::DrainArgs),
     /// Send requests to a drained static backend again
@@ -133,6 +139,8 @@ pub fn exec(cli: Cli) -> anyhow::Result<i32> {
         Command::Canary(args) => steer::canary(global, args),
         Command::Promote(args) => steer::promote(global, args),
         Command::Abort(args) => steer::abort(global, args),
+        Command::Walk(args) => walk::exec(global, args),
+        Command::Parity(args) => parity::exec(global, args),
         Command::Drain(args) => drain::drain(global, args),
         Command::Undrain(args) => drain::undrain(global, args),
         Command::Db(args) => db::exec(global, args),
@@ -158,6 +166,8 @@ fn changes_a_site(command: &Command) -> bool {
             | Command::Releases(_)
             | Command::History(_)
             | Command::Verify(_)
+            | Command::Walk(_)
+            | Command::Parity(_)
             | Command::ExampleApp(_)
             | Command::IsolatedCheck(_)
             | Command::Fleet(_)

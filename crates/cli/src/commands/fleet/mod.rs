@@ -10,6 +10,7 @@ mod health;
 mod hold;
 mod live;
 mod need;
+mod parity;
 mod receive;
 mod site;
 mod version;
@@ -36,6 +37,8 @@ enum Verb {
     Receive(receive::Args),
     /// The live release, its digest and its kept artifact
     Live,
+    /// This host's runtime fingerprint for its live release, or the one recorded for --release
+    Parity(parity::Args),
     /// Create the site layout at --root if missing
     Site,
     /// Note that a fleet operation drained this host, or that it is back
@@ -54,6 +57,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         Verb::Need => need::exec(global),
         Verb::Receive(args) => receive::exec(global, args),
         Verb::Live => live::exec(global),
+        Verb::Parity(args) => parity::exec(global, args),
         Verb::Site => site::exec(global),
         Verb::Drained(args) => drained::exec(global, args),
         Verb::DataReceive(args) => data_receive::exec(global, args),

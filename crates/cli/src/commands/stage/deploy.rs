@@ -52,19 +52,19 @@ impl Render for FleetReport {
 
 pub fn exec(global: &Global, request: Request) -> anyhow::Result<i32> {
     let named = super::named(global, &request.stage)?;
-    let artifact = match (&request.artifact, &request.from_stage) {
+    let (artifact, parity) = match (&request.artifact, &request.from_stage) {
         (given, Some(from)) => {
             super::from_stage::artifact_of(global, from, given.as_deref(), &named)?
         }
-        (Some(artifact), None) => artifact.clone(),
+        (Some(artifact), None) => (artifact.clone(), None),
         (None, None) => {
-            super::super::build::build(
+            let built = super::super::build::build(
                 &named.config,
                 &named.base,
                 &named.base.join("dist"),
                 global.quiet,
-            )?
-            .artifact
+            )?;
+            (built.artifact, None)
         }
     };
     let plan = DeployPlan {
@@ -72,6 +72,7 @@ pub fn exec(global: &Global, request: Request) -> anyhow::Result<i32> {
         artifact,
         reason: request.reason,
         allow_fewer_tests: request.allow_fewer_tests,
+        parity,
     };
     let (runtime, interrupted, progress) = super::driver(global, &named.stage.hosts)?;
     let result = runtime.block_on(hoist_fleet::deploy(&plan, interrupted, &progress));
