@@ -35,6 +35,9 @@ pub struct Config {
     /// `[stages.NAME]`: the hosts `hoist deploy --stage NAME` drives.
     #[serde(default)]
     pub stages: std::collections::BTreeMap<String, crate::Stage>,
+    /// `[[notify]]`: messages after deploys and rollbacks (a host setting).
+    #[serde(default)]
+    pub notify: Vec<crate::Notify>,
     /// The file and text it was parsed from, so its host sections can be
     /// stored as written (`$NAME` unexpanded) in `site.toml`.
     #[serde(skip)]
@@ -518,6 +521,7 @@ impl Config {
             database: None,
             data: crate::Data::default(),
             stages: Default::default(),
+            notify: Vec::new(),
             origin: None,
         }
     }
@@ -548,6 +552,11 @@ impl Config {
             }
         }
         crate::limits::check(self, path)?;
+        for (index, notify) in self.notify.iter().enumerate() {
+            if let Some((key, problem)) = notify.problem() {
+                return Err(invalid(&format!("notify[{index}].{key}"), problem));
+            }
+        }
         for (name, stage) in &self.stages {
             if !is_name(name) {
                 return Err(invalid(

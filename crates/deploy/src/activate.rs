@@ -41,6 +41,7 @@ pub(crate) fn event(record: &JournalRecord, outcome: Outcome, detail: Option<Str
         finished_at,
         duration_ms: duration,
         fleet_op: None,
+        notes: None,
     }
 }
 
@@ -317,7 +318,7 @@ pub(crate) fn left_state(record: &JournalRecord) -> ReleaseState {
 pub(crate) fn record_success(
     context: &Context,
     journal: &mut Journal,
-    detail: Option<String>,
+    (detail, notes): (Option<String>, Option<String>),
     migrations: &[String],
     reporter: &dyn Reporter,
 ) -> Result<(), DeployError> {
@@ -327,6 +328,7 @@ pub(crate) fn record_success(
     let switch = Write::Switch {
         event: Event {
             migrations: migrations.to_vec(),
+            notes,
             ..event(&record, Outcome::Ok, detail)
         },
         live: record.release.clone(),

@@ -68,6 +68,8 @@ pub(crate) struct Plan {
     pub(crate) detail: Option<String>,
     /// The data version that moves with the code (`rollback --with-data`).
     pub(crate) data: Option<crate::RollbackData>,
+    /// The deployment notes the ledger keeps with the switch (`hoist notes`).
+    pub(crate) notes: Option<String>,
 }
 
 impl Plan {
@@ -82,6 +84,7 @@ impl Plan {
             settings,
             detail: None,
             data: None,
+            notes: None,
         }
     }
 }
@@ -118,7 +121,7 @@ pub(crate) fn run(
         return Err(error);
     }
     if plan.hold {
-        done.held = Some(hold(context, journal, reporter)?);
+        done.held = Some(hold(context, journal, &plan.notes, reporter)?);
         return Ok(done);
     }
     if let Some(data) = &plan.data {
@@ -286,6 +289,7 @@ fn undo(
 fn hold(
     context: &Context,
     journal: &mut Journal,
+    plan_notes: &Option<String>,
     reporter: &dyn Reporter,
 ) -> Result<String, DeployError> {
     journal.step(Step::Hold)?;
@@ -300,7 +304,10 @@ fn hold(
     };
     reporter.step("hold", &summary);
     let record = journal.record().clone();
-    let event = activate::event(&record, Outcome::Ok, Some(summary.clone()));
+    let event = hoist_ledger::Event {
+        notes: plan_notes.clone(),
+        ..activate::event(&record, Outcome::Ok, Some(summary.clone()))
+    };
     context.record(&Write::Event { event }, reporter);
     activate::journal_done(context, journal)?;
     Ok(summary)
@@ -320,7 +327,13 @@ pub(crate) fn after(
     if from_step <= Step::Record {
         // What the schema did before the switch: expanded, or undone.
         let migrations = [done.migrations.as_slice(), done.undone.as_slice()].concat();
-        record_success(context, journal, plan.detail.clone(), &migrations, reporter)?;
+        record_success(
+            context,
+            journal,
+            (plan.detail.clone(), plan.notes.clone()),
+            &migrations,
+            reporter,
+        )?;
     }
     if let Some(data) = plan.data.as_ref().filter(|_| from_step <= Step::Reload) {
         crate::data_tie::reload_data(context, journal, data, reporter)?;

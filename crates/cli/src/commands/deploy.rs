@@ -87,6 +87,18 @@ impl Render for DeployReport {
         if !self.pruned.is_empty() {
             output::field(out, "pruned", self.pruned.join(", "));
         }
+        if let Some(notes) = &self.notes {
+            let count = notes.commits.len();
+            let summary = match &notes.unavailable {
+                Some(problem) => format!("none ({problem})"),
+                None => format!(
+                    "{count} commits, {} with `Deployment:`, {} warnings (shown above; `hoist history` keeps them)",
+                    notes.commits.iter().filter(|c| c.deployment.is_some()).count(),
+                    notes.warnings.len()
+                ),
+            };
+            output::field(out, "notes", summary);
+        }
         output::field(out, "took", format!("{} ms", self.duration_ms));
     }
 }
@@ -147,7 +159,14 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
             .hint("hoist agent")
             .into());
     }
+    // Read in this directory's repository, before anything changes.
+    let migrations = config
+        .as_ref()
+        .and_then(|(config, _)| config.database.as_ref())
+        .map_or_else(|| "migrations".to_owned(), |db| db.migrations.clone());
+    let notes = crate::notes_range::for_deploy(&root, &artifact, &migrations);
     let request = DeployRequest {
+        notes,
         artifact,
         config: crate::site::overlay(&root, config, crate::site::Use::Deploy)?,
         reason: args.reason,
