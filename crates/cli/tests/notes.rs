@@ -7,45 +7,12 @@
 mod util;
 
 use serde_json::Value;
-use std::path::PathBuf;
-use std::process::Command;
+use util::git_repo::{self, build, commit};
 use util::Env;
-
-/// Runs `git args…` in the source directory.
-fn git(env: &Env, args: &[&str]) {
-    let status = Command::new("git")
-        .current_dir(env.src())
-        .args(["-c", "user.name=Jo Dev", "-c", "user.email=jo@example.org"])
-        .args(args)
-        .status()
-        .expect("git is installed (scripts/test installs it)");
-    assert!(status.success(), "git {args:?}");
-}
 
 /// A source tree that is a git checkout with one commit.
 fn repo() -> Env {
-    let env = Env::new();
-    env.write(".gitignore", "dist/\n");
-    git(&env, &["init", "-q", "-b", "main"]);
-    git(&env, &["add", "-A"]);
-    git(&env, &["commit", "-q", "-m", "Initial shop"]);
-    env
-}
-
-/// Commits `files` with `message`.
-fn commit(env: &Env, files: &[(&str, &str)], message: &str) {
-    for (path, text) in files {
-        env.write(path, text);
-    }
-    git(env, &["add", "-A"]);
-    git(env, &["commit", "-q", "-m", message]);
-}
-
-/// Sets the version, commits it, builds: (id, artifact).
-fn build(env: &Env, version: &str) -> (String, PathBuf) {
-    env.set_version(version);
-    commit(env, &[], &format!("Version {version}"));
-    env.build()
+    git_repo::init(Env::new())
 }
 
 const FOOBAR: &str = "New foobar magic.\n\nDeployment:\n\n- This version has schema changes - run ddgc_db_autoupgrade.pl\n- New dependency - Foo::Bar::Magic\n";

@@ -68,9 +68,7 @@ fn credentials(
         return Ok(None);
     };
     let Some(env_file) = env_file else {
-        return Err(format!(
-            "`user_var`/`password_var` name variables of the env file, and the site has no `[process] env_file`"
-        ));
+        return Err("`user_var`/`password_var` name variables of the env file, and the site has no `[process] env_file`".to_owned());
     };
     let text = hoist_site::read_secret(env_file).map_err(|error| error.to_string())?;
     let vars = hoist_config::parse_env_file(&text);
