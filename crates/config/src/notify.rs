@@ -211,6 +211,6 @@ mod tests {
         assert!(error.contains("`password`"), "{error}");
         let error =
             parse("[[notify]]\nkind = \"email\"\nsmtp_host = \"h\"\nfrom = \"a@b\"\n").unwrap_err();
-        assert!(error.contains("notify.to"), "{error}");
+        assert!(error.contains("`notify[0].to`"), "{error}");
     }
 }
