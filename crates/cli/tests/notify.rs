@@ -188,3 +188,63 @@ fn a_receiver_that_is_down_fails_no_deploy_and_is_recorded() {
         .iter()
         .any(|row| row["op"] == "deploy" && row["outcome"] == "ok"));
 }
+
+#[test]
+fn a_deploy_that_fails_is_told_as_a_failure() {
+    let receiver = Receiver::start();
+    let env = Env::with_config(&format!(
+        "{DEFAULT_CONFIG}restart = \"test ! -f \\\"$HOIST_ROOT/broken\\\"\"\n{}",
+        webhook(&receiver.url, "json", "on = [\"failure\"]\n")
+    ));
+    let first = env.deploy_version("1.0");
+    std::fs::write(env.site().join("broken"), "").unwrap();
+    env.set_version("1.1");
+    let (second, artifact) = env.build();
+    env.hoist().arg("deploy").arg(&artifact).code(1).run();
+    let message = receiver.next(WITHIN);
+    assert_eq!(message["event"], "failure", "{message:#}");
+    assert_eq!(message["outcome"], "failed");
+    assert_eq!(message["release"], second.as_str());
+    assert_eq!(message["previous"], first.as_str());
+    assert!(message["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    assert!(wait_spool_empty(&env), "spool not emptied");
+}
+
+#[test]
+fn the_agents_own_rollback_is_told() {
+    let receiver = Receiver::start();
+    let port = util::agent_process::free_port();
+    let env = Env::with_config(&util::agent_process::agent_config_with(
+        port,
+        "watch = \"10s\"\nrollback_window = \"5m\"\nhealthy_after = 2",
+        &format!(
+            "\n{}",
+            webhook(&receiver.url, "json", "on = [\"auto_rollback\"]\n")
+        ),
+    ));
+    env.set_version("1");
+    let (good, artifact) = env.build();
+    env.hoist().args(["deploy", "-q"]).arg(artifact).run();
+    let _agent = util::agent_process::AgentProcess::start(&env);
+    // The example app dies 700 ms after it starts: the watch rolls back.
+    env.write("exit-after-ms", "700");
+    env.set_version("2");
+    let (bad, artifact) = env.build();
+    env.hoist().args(["deploy", "-q"]).arg(artifact).run();
+    let message = receiver.next(WITHIN);
+    assert_eq!(message["event"], "auto_rollback", "{message:#}");
+    assert_eq!(message["outcome"], "ok");
+    assert_eq!(message["release"], good.as_str());
+    assert_eq!(message["previous"], bad.as_str());
+    assert!(
+        message["who"].as_str().unwrap().starts_with("agent"),
+        "{message:#}"
+    );
+    assert!(
+        message["why"]
+            .as_str()
+            .is_some_and(|why| why.contains("exited")),
+        "{message:#}"
+    );
+    assert!(wait_spool_empty(&env), "spool not emptied");
+}

@@ -101,12 +101,11 @@ pub fn deploy(
         Err(_) => op == Op::Deploy,
     };
     if told {
+        // What it aimed at and started from, known even when it failed.
+        let (target, from) = attempt.ends();
         let notice = crate::notice::Notice {
-            release: result.as_ref().ok().map(|report| report.release.clone()),
-            previous: result
-                .as_ref()
-                .ok()
-                .and_then(|report| report.previous.clone()),
+            release: target,
+            previous: from,
             reason: request.reason.clone(),
             duration_ms: started.elapsed().as_millis() as u64,
             notes: request.notes.as_ref().map(hoist_notes::Notes::render),

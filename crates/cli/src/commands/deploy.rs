@@ -164,7 +164,10 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         .as_ref()
         .and_then(|(config, _)| config.database.as_ref())
         .map_or_else(|| "migrations".to_owned(), |db| db.migrations.clone());
-    let notes = crate::notes_range::for_deploy(&root, &artifact, &migrations);
+    // A fleet host's part runs far from the checkout: its notes are the fleet's.
+    let notes = (global.fleet_op.is_none() && !args.only_stage)
+        .then(|| crate::notes_range::for_deploy(&root, &artifact, &migrations))
+        .flatten();
     let request = DeployRequest {
         notes,
         artifact,
