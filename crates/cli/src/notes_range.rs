@@ -24,7 +24,9 @@ pub fn side(spec: &str, site: Option<&Site>, repo: &Path, migrations: &str) -> S
     let path = Path::new(spec);
     if path.is_file() {
         if let Ok(artifact) = Artifact::open(path, ARTIFACT_LIMIT) {
-            return of_manifest(spec, artifact.manifest(), migrations);
+            // Named by its release id: the path says less once it is deployed.
+            let id = artifact.manifest().release.to_string();
+            return of_manifest(&id, artifact.manifest(), migrations);
         }
     }
     Side {

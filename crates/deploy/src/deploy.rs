@@ -279,7 +279,8 @@ fn show_notes(notes: &hoist_notes::Notes, reporter: &dyn Reporter) {
         ..notes.clone()
     }
     .render();
-    reporter.step("notes", &format!("\n{}", text.trim_end()));
+    let range = format!("from `{}` to `{}`", notes.from.label, notes.to.label);
+    reporter.step("notes", &format!("{range}\n{}", text.trim_end()));
     for warning in &notes.warnings {
         reporter.warn(warning);
     }

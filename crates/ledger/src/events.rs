@@ -255,13 +255,14 @@ mod tests {
     }
 
     #[test]
-    fn candidate_migrations_and_refusals_read_back() {
+    fn candidate_migrations_notes_and_refusals_read_back() {
         let dir = tempfile::tempdir().unwrap();
         let ledger = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
         let event = Event {
             outcome: Outcome::Refused,
             candidate: Some("b".into()),
             migrations: vec!["0001_a".into(), "0002_b".into()],
+            notes: Some("abc1234 Prices\n\nabc1234 Prices:\n  - adds a column\n".into()),
             ..at("1", "2026-01-01T00:00:00Z")
         };
         ledger.record(&event).unwrap();

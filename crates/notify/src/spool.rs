@@ -87,3 +87,36 @@ pub fn read(path: &Path) -> Result<Delivery, String> {
     let text = std::fs::read(path).map_err(|error| error.to_string())?;
     serde_json::from_slice(&text).map_err(|error| format!("unreadable: {error}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Event;
+
+    #[test]
+    fn a_spooled_delivery_reads_back_whole_and_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let delivery = Delivery {
+            target: Target::Webhook {
+                url: "http://127.0.0.1:1/".into(),
+                slack: true,
+            },
+            message: Message {
+                release: Some("r2".into()),
+                notes: Some("abc Fix\n".into()),
+                ..Message::now(Event::Deploy, "ok", dir.path())
+            },
+            retry_for_ms: 1000,
+            backoff_ms: 10,
+        };
+        let path = write(dir.path(), &delivery).unwrap();
+        assert_eq!(list(dir.path()), [path.clone()]);
+        assert_eq!(read(&path).unwrap(), delivery);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let text = delivery.message.text();
+        assert!(text.starts_with("hoist deploy of `r2` on "), "{text}");
+        assert!(text.ends_with("notes:\nabc Fix\n"), "{text}");
+    }
+}

@@ -89,14 +89,18 @@ impl Render for DeployReport {
         }
         if let Some(notes) = &self.notes {
             let count = notes.commits.len();
-            let summary = match &notes.unavailable {
-                Some(problem) => format!("none ({problem})"),
-                None => format!(
-                    "{count} commits, {} with `Deployment:`, {} warnings (shown above; `hoist history` keeps them)",
+            let summary =
+                match &notes.unavailable {
+                    Some(problem) => format!("none ({problem})"),
+                    None => {
+                        format!(
+                    "{}, {} with `Deployment:`, {} (shown above; `hoist history` keeps them)",
+                    output::plural(count, "commit", "commits"),
                     notes.commits.iter().filter(|c| c.deployment.is_some()).count(),
-                    notes.warnings.len()
-                ),
-            };
+                    output::plural(notes.warnings.len(), "warning", "warnings")
+                )
+                    }
+                };
             output::field(out, "notes", summary);
         }
         output::field(out, "took", format!("{} ms", self.duration_ms));
