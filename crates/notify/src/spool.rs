@@ -111,7 +111,7 @@ mod tests {
             backoff_ms: 10,
         };
         let path = write(dir.path(), &delivery).unwrap();
-        assert_eq!(list(dir.path()), [path.clone()]);
+        assert_eq!(list(dir.path()), std::slice::from_ref(&path));
         assert_eq!(read(&path).unwrap(), delivery);
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
