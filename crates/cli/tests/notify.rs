@@ -248,3 +248,39 @@ fn the_agents_own_rollback_is_told() {
     );
     assert!(wait_spool_empty(&env), "spool not emptied");
 }
+
+#[test]
+fn smtp_credentials_come_from_the_site_env_file_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let smtp = SmtpServer::start_with_auth(dir.path(), "mailer", "s3cret pass");
+    let env = Env::with_config(&format!(
+        "{DEFAULT_CONFIG}[process]\nenv_file = \"shared/env\"\n[[notify]]\nkind = \"email\"\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {}\nfrom = \"hoist@example.org\"\nto = [\"ops@example.org\"]\nuser_var = \"SMTP_USER\"\npassword_var = \"SMTP_PASSWORD\"\non = [\"rollback\"]\n",
+        smtp.port
+    ));
+    let first = env.deploy_version("1.0");
+    env.deploy_version("1.1");
+    let env_file = env.site().join("shared/env");
+    std::fs::write(
+        &env_file,
+        "SMTP_USER=mailer\nexport SMTP_PASSWORD='s3cret pass'\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &env_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    env.hoist()
+        .args(["rollback", "--reason", "bad prices"])
+        .run();
+    // The server takes mail only from a client that logged in.
+    let mail = smtp.wait_for(&["ops@example.org"], WITHIN);
+    let mail = mail.replace("=\r\n", "").replace("=\n", "");
+    assert!(
+        mail.contains(&format!("hoist rollback of `{first}`")) && mail.contains("bad prices"),
+        "{mail}"
+    );
+    assert!(wait_spool_empty(&env), "spool not emptied");
+    let spooled_text = std::fs::read_to_string(env.site().join("notify/deliver.log")).unwrap();
+    assert!(!spooled_text.contains("s3cret"), "{spooled_text}");
+}

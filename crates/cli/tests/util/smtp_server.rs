@@ -5,6 +5,20 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// aiosmtpd requiring `AUTH` (argv: port, maildir, user, password).
+const AUTH_SERVER: &str = r#"
+import sys, threading
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Mailbox
+from aiosmtpd.smtp import AuthResult
+port, maildir, user, password = sys.argv[1:5]
+def check(server, session, envelope, mechanism, data):
+    return AuthResult(success=data.login.decode() == user and data.password.decode() == password)
+Controller(Mailbox(maildir), hostname="127.0.0.1", port=int(port), authenticator=check,
+           auth_required=True, auth_require_tls=False).start()
+threading.Event().wait()
+"#;
+
 /// A running aiosmtpd.
 pub struct SmtpServer {
     child: Child,
@@ -18,10 +32,29 @@ impl SmtpServer {
     pub fn start(dir: &Path) -> SmtpServer {
         let port = super::agent_process::free_port();
         let maildir = dir.join("maildir");
-        let child = Command::new("/usr/bin/python3")
+        let mut command = Command::new("/usr/bin/python3");
+        command
             .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
             .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&maildir);
+        SmtpServer::spawn(command, port, maildir)
+    }
+
+    /// Like [`SmtpServer::start`], but it takes mail only after `AUTH`
+    /// with `user` and `password` (over plain TCP: loopback only).
+    pub fn start_with_auth(dir: &Path, user: &str, password: &str) -> SmtpServer {
+        let port = super::agent_process::free_port();
+        let maildir = dir.join("maildir");
+        let mut command = Command::new("/usr/bin/python3");
+        command
+            .args(["-c", AUTH_SERVER, &port.to_string()])
             .arg(&maildir)
+            .args([user, password]);
+        SmtpServer::spawn(command, port, maildir)
+    }
+
+    fn spawn(mut command: Command, port: u16, maildir: PathBuf) -> SmtpServer {
+        let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
