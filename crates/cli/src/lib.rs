@@ -8,6 +8,7 @@ mod failure;
 mod flag_file;
 mod fleet_progress;
 mod hangup;
+mod notes_range;
 mod output;
 mod progress;
 mod report;

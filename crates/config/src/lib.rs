@@ -17,6 +17,7 @@ mod duration;
 mod error;
 mod hooks;
 mod limits;
+mod notify;
 mod parity;
 mod plain;
 mod schedule;
@@ -32,6 +33,7 @@ pub use data::{Data, Database};
 pub use duration::{parse_duration, DurationError, MAX_DURATION};
 pub use error::ConfigError;
 pub use hooks::{Hook, Hooks};
+pub use notify::{Notify, NotifyKind, NotifyOn, WebhookFormat};
 pub use parity::Parity;
 pub use schedule::{active_window, next_windows, Occurrence};
 pub use schema::{

@@ -40,6 +40,9 @@ pub struct Config {
     /// `[hooks]`: the app's commands around a switch, rollback and data roll.
     #[serde(default)]
     pub hooks: crate::Hooks,
+    /// `[[notify]]`: messages after deploys and rollbacks (a host setting).
+    #[serde(default)]
+    pub notify: Vec<crate::Notify>,
     /// The file and text it was parsed from, so its host sections can be
     /// stored as written (`$NAME` unexpanded) in `site.toml`.
     #[serde(skip)]
@@ -529,6 +532,7 @@ impl Config {
             parity: None,
             stages: Default::default(),
             hooks: crate::Hooks::default(),
+            notify: Vec::new(),
             origin: None,
         }
     }
@@ -565,6 +569,11 @@ impl Config {
                     "deploy.smoke.crawl",
                     format!("`{crawl}` must be a path on the site, starting with `/` (e.g. \"/\")"),
                 ));
+            }
+        }
+        for (index, notify) in self.notify.iter().enumerate() {
+            if let Some((key, problem)) = notify.problem() {
+                return Err(invalid(&format!("notify[{index}].{key}"), problem));
             }
         }
         for (name, stage) in &self.stages {

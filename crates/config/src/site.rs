@@ -53,6 +53,8 @@ pub const HOST_KEYS: &[(&str, &[&str])] = &[
     ("database", &["url", "lock_timeout", "keep_backups"]),
     ("proxy", &["*"]),
     ("maintenance", &["*"]),
+    // `[[notify]]`: endpoints and credentials are the host's.
+    ("notify", &["*"]),
 ];
 
 /// Where a [`Config`] was read from.
@@ -116,6 +118,11 @@ impl SiteConfig {
     /// The file these settings came from.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// `[[notify]]`: where messages go after deploys and rollbacks.
+    pub fn notify(&self) -> &[crate::Notify] {
+        &self.file.notify
     }
 
     /// `[process] env_file`, relative to the site root.
@@ -188,6 +195,7 @@ impl SiteConfig {
         }
         config.proxy = site.proxy.clone();
         config.maintenance = site.maintenance.clone();
+        config.notify.clone_from(&site.notify);
         // The migrations stay the release's: they ship with its code.
         config.database = site.database.as_ref().map(|database| Database {
             url: database.url.clone(),
@@ -234,6 +242,11 @@ fn host_table(text: &str) -> toml::Table {
     let all: toml::Table = toml::from_str(text).unwrap_or_default();
     let mut host = toml::Table::new();
     for (section, keys) in HOST_KEYS {
+        // An array of tables (`[[notify]]`) is the host's whole.
+        if let (Some(value @ toml::Value::Array(_)), true) = (all.get(*section), keys == &["*"]) {
+            host.insert((*section).to_owned(), value.clone());
+            continue;
+        }
         let Some(toml::Value::Table(table)) = all.get(*section) else {
             continue;
         };

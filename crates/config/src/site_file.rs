@@ -36,6 +36,11 @@ pub const SITE_TEMPLATE: &str = r#"# site.toml: this host's settings for the sit
 
 # [maintenance]
 # flag_file = "maintenance"
+
+# [[notify]]                   # after deploy, rollback, auto_rollback, failure
+# kind = "webhook"
+# url = "https://chat.example.org/hooks/XXXX"
+# format = "slack"             # or "json"
 "#;
 
 /// The typed shape of `site.toml`: host keys only, all optional.
@@ -50,6 +55,8 @@ pub(crate) struct SiteFile {
     #[serde(default)]
     pub(crate) maintenance: MaintenanceConfig,
     pub(crate) database: Option<SiteDatabase>,
+    #[serde(default)]
+    pub(crate) notify: Vec<crate::Notify>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -41,6 +41,7 @@ pub(crate) fn event(record: &JournalRecord, outcome: Outcome, detail: Option<Str
         finished_at,
         duration_ms: duration,
         fleet_op: None,
+        notes: None,
     }
 }
 
@@ -346,7 +347,7 @@ pub(crate) fn left_state(record: &JournalRecord) -> ReleaseState {
 pub(crate) fn record_success(
     context: &Context,
     journal: &mut Journal,
-    detail: Option<String>,
+    (detail, notes): (Option<String>, Option<String>),
     migrations: &[String],
     reporter: &dyn Reporter,
 ) -> Result<(), DeployError> {
@@ -356,6 +357,7 @@ pub(crate) fn record_success(
     let switch = Write::Switch {
         event: Event {
             migrations: migrations.to_vec(),
+            notes,
             ..event(&record, Outcome::Ok, detail)
         },
         live: record.release.clone(),

@@ -77,6 +77,12 @@ impl Attempt {
         self.target = Some(target.to_owned());
     }
 
+    /// The release it aimed at, and the one live when it began (what a
+    /// failure notification names).
+    pub(crate) fn ends(&self) -> (Option<String>, Option<String>) {
+        (self.target.clone(), self.from.clone())
+    }
+
     /// The journal began: it records the rest.
     pub(crate) fn journaled(&mut self) {
         self.journaled = true;

@@ -37,6 +37,9 @@ pub struct DeployRequest {
     /// Stage only: leave the release ready on disk, switch nothing (the
     /// first phase of a fleet deploy on each host).
     pub stage_only: bool,
+    /// The deployment notes (`hoist notes`): shown before the switch,
+    /// kept in the ledger with it, and sent with the notification.
+    pub notes: Option<hoist_notes::Notes>,
 }
 
 /// What a deploy did.
@@ -72,6 +75,9 @@ pub struct DeployReport {
     pub hooks: Vec<crate::HookRun>,
     /// Wall time.
     pub duration_ms: u64,
+    /// The deployment notes shown before the switch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<hoist_notes::Notes>,
 }
 
 /// Deploys `request.artifact` to the site in `context`. Recorded whatever
@@ -89,9 +95,33 @@ pub fn deploy(
     } else {
         Op::Deploy
     };
+    let started = std::time::Instant::now();
     let mut attempt = Attempt::new(context, op, None, request.reason.clone());
     let result = deploy_as(context, request, op, reporter, &mut attempt);
-    attempt.settle(context, result, reporter)
+    let result = attempt.settle(context, result, reporter);
+    let told = match &result {
+        Ok(report) => report.outcome == "deployed",
+        Err(_) => op == Op::Deploy,
+    };
+    if told {
+        // What it aimed at and started from, known even when it failed.
+        let (target, from) = attempt.ends();
+        let notice = crate::notice::Notice {
+            release: target,
+            previous: from,
+            reason: request.reason.clone(),
+            duration_ms: started.elapsed().as_millis() as u64,
+            notes: request.notes.as_ref().map(hoist_notes::Notes::render),
+        };
+        crate::notice::tell(
+            context,
+            hoist_notify::Event::Deploy,
+            &result,
+            notice,
+            reporter,
+        );
+    }
+    result
 }
 
 fn deploy_as(
@@ -129,6 +159,7 @@ fn deploy_as(
         migrations: Vec::new(),
         hooks: Vec::new(),
         duration_ms: 0,
+        notes: request.notes.clone(),
     };
     if live.as_deref() == Some(id.as_str()) {
         same_content(context, &artifact, &id)?;
@@ -216,6 +247,7 @@ fn deploy_as(
         Ok(plan) => Plan {
             data,
             detail: Some(summary(&report, last_tests)),
+            notes: request.notes.as_ref().map(hoist_notes::Notes::render),
             ..plan
         },
         Err(error) => {
@@ -229,6 +261,9 @@ fn deploy_as(
             ));
         }
     };
+    if let Some(notes) = &request.notes {
+        show_notes(notes, reporter);
+    }
     let switched = switch::run(context, &mut journal, &plan, reporter)?;
     adopted.keep();
     report.migrations = switched.migrations;
@@ -243,6 +278,21 @@ fn deploy_as(
     context.site.keep_reserve();
     report.duration_ms = started.elapsed().as_millis() as u64;
     Ok(report)
+}
+
+/// The notes before the switch: a person reads them while it happens;
+/// a schema change without a migration is a warning of its own.
+fn show_notes(notes: &hoist_notes::Notes, reporter: &dyn Reporter) {
+    let text = hoist_notes::Notes {
+        warnings: Vec::new(),
+        ..notes.clone()
+    }
+    .render();
+    let range = format!("from `{}` to `{}`", notes.from.label, notes.to.label);
+    reporter.step("notes", &format!("{range}\n{}", text.trim_end()));
+    for warning in &notes.warnings {
+        reporter.warn(warning);
+    }
 }
 
 /// What the ledger's `detail` says of a deploy that went live or was held.
@@ -287,6 +337,7 @@ fn plan(
         detail: None,
         data: None,
         hooks: crate::hooks::of(context, id, request.config.as_ref())?,
+        notes: None,
         settings,
     })
 }

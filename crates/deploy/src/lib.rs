@@ -26,7 +26,7 @@
 //! ```no_run
 //! use hoist_deploy::{deploy, Context, DeployRequest, Silent};
 //! let context = Context::create("/srv/shop".as_ref()).unwrap();
-//! let request = DeployRequest { artifact: "dist/x.tar.zst".into(), config: None, reason: None, hold: false, pause: None, with_data: None, stage_only: false };
+//! let request = DeployRequest { artifact: "dist/x.tar.zst".into(), config: None, reason: None, hold: false, pause: None, with_data: None, stage_only: false, notes: None };
 //! let report = deploy(&context, &request, &Silent).unwrap();
 //! println!("{} is live", report.release);
 //! ```
@@ -45,6 +45,7 @@ mod health;
 mod hooks;
 mod isolate;
 mod listeners;
+mod notice;
 mod overlay_upper;
 mod parity;
 mod place;

@@ -145,6 +145,7 @@ fn switch_release(
     op: Op,
     expect_live: Option<&str>,
 ) -> Result<RollbackReport, DeployError> {
+    let started = std::time::Instant::now();
     let mut attempt = Attempt::new(context, op, request.to.clone(), request.reason.clone());
     let result = switch_to(
         context,
@@ -155,10 +156,30 @@ fn switch_release(
         expect_live,
         &mut attempt,
     );
-    match op {
+    let result = match op {
         Op::AutoRollback => result,
         _ => attempt.settle(context, result, reporter),
+    };
+    let event = match op {
+        Op::Rollback => Some(hoist_notify::Event::Rollback),
+        Op::AutoRollback => Some(hoist_notify::Event::AutoRollback),
+        _ => None,
+    };
+    if let Some(event) = event {
+        let notice = crate::notice::Notice {
+            release: result
+                .as_ref()
+                .map(|report| report.release.clone())
+                .ok()
+                .or_else(|| request.to.clone()),
+            previous: result.as_ref().ok().and_then(|report| report.from.clone()),
+            reason: request.reason.clone(),
+            duration_ms: started.elapsed().as_millis() as u64,
+            notes: None,
+        };
+        crate::notice::tell(context, event, &result, notice, reporter);
     }
+    result
 }
 
 fn switch_to(

@@ -76,6 +76,8 @@ pub(crate) struct Plan {
     pub(crate) data: Option<crate::RollbackData>,
     /// The target's `[hooks]`.
     pub(crate) hooks: hoist_config::Hooks,
+    /// The deployment notes the ledger keeps with the switch (`hoist notes`).
+    pub(crate) notes: Option<String>,
 }
 
 impl Plan {
@@ -91,6 +93,7 @@ impl Plan {
             detail: None,
             data: None,
             hooks: hoist_config::Hooks::default(),
+            notes: None,
         }
     }
 }
@@ -137,7 +140,7 @@ pub(crate) fn run(
         return Err(error);
     }
     if plan.hold {
-        done.held = Some(hold(context, journal, reporter)?);
+        done.held = Some(hold(context, journal, &plan.notes, reporter)?);
         return Ok(done);
     }
     if let Some(data) = &plan.data {
@@ -308,6 +311,7 @@ fn undo(
 fn hold(
     context: &Context,
     journal: &mut Journal,
+    plan_notes: &Option<String>,
     reporter: &dyn Reporter,
 ) -> Result<String, DeployError> {
     journal.step(Step::Hold)?;
@@ -322,7 +326,10 @@ fn hold(
     };
     reporter.step("hold", &summary);
     let record = journal.record().clone();
-    let event = activate::event(&record, Outcome::Ok, Some(summary.clone()));
+    let event = hoist_ledger::Event {
+        notes: plan_notes.clone(),
+        ..activate::event(&record, Outcome::Ok, Some(summary.clone()))
+    };
     context.record(&Write::Event { event }, reporter);
     activate::journal_done(context, journal)?;
     Ok(summary)
@@ -343,7 +350,13 @@ pub(crate) fn after(
         // What the schema did before the switch: expanded, or undone.
         let migrations = [done.migrations.as_slice(), done.undone.as_slice()].concat();
         let detail = crate::hooks::with_failures(plan.detail.clone(), &done.hooks);
-        record_success(context, journal, detail, &migrations, reporter)?;
+        record_success(
+            context,
+            journal,
+            (detail, plan.notes.clone()),
+            &migrations,
+            reporter,
+        )?;
     }
     if let Some(data) = plan.data.as_ref().filter(|_| from_step <= Step::Reload) {
         crate::data_tie::reload_data(context, journal, data, reporter)?;

@@ -96,8 +96,8 @@ pub struct HostEntry {
 pub enum Entry {
     /// A fleet operation.
     Fleet(FleetEntry),
-    /// One host's own operation.
-    Host(HostEntry),
+    /// One host's own operation (boxed: an event with its notes is large).
+    Host(Box<HostEntry>),
 }
 
 impl Entry {
@@ -195,10 +195,10 @@ pub fn merge(hosts: Vec<(String, Vec<Event>)>, limit: usize) -> Vec<Entry> {
                     .entry(host.clone())
                     .or_default()
                     .push(Row::of(event)),
-                None => entries.push(Entry::Host(HostEntry {
+                None => entries.push(Entry::Host(Box::new(HostEntry {
                     host: host.clone(),
                     row: Row::of(event),
-                })),
+                }))),
             }
         }
     }

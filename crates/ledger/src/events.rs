@@ -47,6 +47,10 @@ pub struct Event {
     /// host's row of one fleet deploy, rollback or roll carries the same id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fleet_op: Option<String>,
+    /// The deployment notes shown before the switch (`hoist notes`): the
+    /// commits between the releases and their `Deployment:` sections.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
 }
 
 impl Event {
@@ -79,6 +83,7 @@ impl Event {
             finished_at: now,
             duration_ms: 0,
             fleet_op: None,
+            notes: None,
         }
     }
 
@@ -107,6 +112,7 @@ impl Event {
             finished_at: parse_time(row.get("finished_at")?),
             duration_ms: duration.max(0) as u64,
             fleet_op: row.get("fleet_op").unwrap_or(None),
+            notes: row.get("notes").unwrap_or(None),
         })
     }
 }
@@ -187,8 +193,8 @@ pub(crate) fn insert_event(conn: &rusqlite::Connection, event: &Event) -> rusqli
     let migrations = (!event.migrations.is_empty())
         .then(|| serde_json::to_string(&event.migrations).unwrap_or_default());
     conn.execute(
-        "INSERT OR IGNORE INTO events (op_id, op, release, from_release, to_release, outcome, reason, detail, user, host, started_at, finished_at, duration_ms, candidate, migrations, fleet_op)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+        "INSERT OR IGNORE INTO events (op_id, op, release, from_release, to_release, outcome, reason, detail, user, host, started_at, finished_at, duration_ms, candidate, migrations, fleet_op, notes)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
         params![
             event.op_id,
             event.op,
@@ -206,6 +212,7 @@ pub(crate) fn insert_event(conn: &rusqlite::Connection, event: &Event) -> rusqli
             event.candidate,
             migrations,
             event.fleet_op,
+            event.notes,
         ],
     )
     .map(|_| ())
@@ -248,13 +255,14 @@ mod tests {
     }
 
     #[test]
-    fn candidate_migrations_and_refusals_read_back() {
+    fn candidate_migrations_notes_and_refusals_read_back() {
         let dir = tempfile::tempdir().unwrap();
         let ledger = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
         let event = Event {
             outcome: Outcome::Refused,
             candidate: Some("b".into()),
             migrations: vec!["0001_a".into(), "0002_b".into()],
+            notes: Some("abc1234 Prices\n\nabc1234 Prices:\n  - adds a column\n".into()),
             ..at("1", "2026-01-01T00:00:00Z")
         };
         ledger.record(&event).unwrap();

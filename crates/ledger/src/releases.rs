@@ -291,6 +291,7 @@ mod tests {
             finished_at: now,
             duration_ms: 3,
             fleet_op: None,
+            notes: None,
         }
     }
 

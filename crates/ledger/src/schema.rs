@@ -45,6 +45,11 @@ CREATE TABLE releases (
     "ALTER TABLE events ADD COLUMN candidate TEXT; ALTER TABLE events ADD COLUMN migrations TEXT;",
     // The fleet operation a host's row belongs to (`hoist deploy --stage`).
     "ALTER TABLE events ADD COLUMN fleet_op TEXT;",
+    // v5: the deployment notes a deploy showed before it switched (the
+    // commit subjects and `Deployment:` sections, `hoist notes`); NULL for
+    // other operations and older rows. Notification deliveries are rows of
+    // op `notify` and need no column.
+    "ALTER TABLE events ADD COLUMN notes TEXT;",
 ];
 
 pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {

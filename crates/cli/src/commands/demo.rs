@@ -238,6 +238,7 @@ fn request(artifact: PathBuf) -> DeployRequest {
         pause: None,
         with_data: None,
         stage_only: false,
+        notes: None,
     }
 }
 

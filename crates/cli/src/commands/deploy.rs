@@ -88,6 +88,22 @@ impl Render for DeployReport {
             output::field(out, "pruned", self.pruned.join(", "));
         }
         output::hooks(out, &self.hooks);
+        if let Some(notes) = &self.notes {
+            let count = notes.commits.len();
+            let summary =
+                match &notes.unavailable {
+                    Some(problem) => format!("none ({problem})"),
+                    None => {
+                        format!(
+                    "{}, {} with `Deployment:`, {} (shown above; `hoist history` keeps them)",
+                    output::plural(count, "commit", "commits"),
+                    notes.commits.iter().filter(|c| c.deployment.is_some()).count(),
+                    output::plural(notes.warnings.len(), "warning", "warnings")
+                )
+                    }
+                };
+            output::field(out, "notes", summary);
+        }
         output::field(out, "took", format!("{} ms", self.duration_ms));
     }
 }
@@ -148,7 +164,17 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
             .hint("hoist agent")
             .into());
     }
+    // Read in this directory's repository, before anything changes.
+    let migrations = config
+        .as_ref()
+        .and_then(|(config, _)| config.database.as_ref())
+        .map_or_else(|| "migrations".to_owned(), |db| db.migrations.clone());
+    // A fleet host's part runs far from the checkout: its notes are the fleet's.
+    let notes = (global.fleet_op.is_none() && !args.only_stage)
+        .then(|| crate::notes_range::for_deploy(&root, &artifact, &migrations))
+        .flatten();
     let request = DeployRequest {
+        notes,
         artifact,
         config: crate::site::overlay(&root, config, crate::site::Use::Deploy)?,
         reason: args.reason,

@@ -72,6 +72,12 @@ impl Render for [Row<'_>] {
             if !event.migrations.is_empty() {
                 let _ = writeln!(out, "    migrations: {}", event.migrations.join(", "));
             }
+            if let Some(notes) = &event.notes {
+                let _ = writeln!(out, "    notes:");
+                for line in notes.lines() {
+                    let _ = writeln!(out, "      {line}");
+                }
+            }
             if let Some(failure) = failure {
                 let _ = writeln!(out, "    {}", failure.lines().next().unwrap_or_default());
             }

@@ -14,6 +14,8 @@ mod init;
 mod isolated_check;
 mod logs;
 mod maint;
+mod notes;
+mod notify_deliver;
 pub(crate) mod parity;
 pub(crate) mod pause;
 mod prune;
@@ -56,6 +58,8 @@ pub enum Command {
     Releases(releases::Args),
     /// Show the ledger: who did what, when, and how it went
     History(history::Args),
+    /// The commits between the live release and the next, with their `Deployment:` notes
+    Notes(notes::Args),
     /// Check the live release's files against its manifest
     Verify(verify::Args),
     /// Put back what `verify` found changed, missing or extra, from the artifact
@@ -106,6 +110,9 @@ pub enum Command {
     /// One check of a deploy, in its own mount namespace (run by `hoist deploy`)
     #[command(hide = true)]
     IsolatedCheck(isolated_check::Args),
+    /// Deliver the site's spooled notifications (started by deploy and rollback)
+    #[command(hide = true)]
+    NotifyDeliver(notify_deliver::Args),
     /// A host's half of a fleet operation (run over ssh by `--stage` commands)
     #[command(hide = true)]
     Fleet(fleet::Args),
@@ -126,6 +133,8 @@ pub fn exec(cli: Cli) -> anyhow::Result<i32> {
         Command::Status(args) => status::exec(global, args),
         Command::Releases(args) => releases::exec(global, args),
         Command::History(args) => history::exec(global, args),
+        Command::Notes(args) => notes::exec(global, args),
+        Command::NotifyDeliver(args) => notify_deliver::exec(global, args),
         Command::Verify(args) => verify::exec(global, args),
         Command::Repair(args) => repair::exec(global, args),
         Command::Prune(args) => prune::exec(global, args),
@@ -165,6 +174,7 @@ fn changes_a_site(command: &Command) -> bool {
             | Command::Status(_)
             | Command::Releases(_)
             | Command::History(_)
+            | Command::Notes(_)
             | Command::Verify(_)
             | Command::Walk(_)
             | Command::Parity(_)

@@ -1,0 +1,94 @@
+//! What a notification says: release, stage, who, why, how long, the
+//! deployment notes, and how it went.
+
+use crate::Event;
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// One notification, as the generic JSON webhook sends it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// What happened.
+    pub event: Event,
+    /// How it ended: `ok`, `failed`, `rolled-back`, `refused`.
+    pub outcome: String,
+    /// The release it was about (the one deployed, or rolled back to).
+    pub release: Option<String>,
+    /// The release live before.
+    pub previous: Option<String>,
+    /// The fleet operation it was part of (`hoist deploy --stage`).
+    pub stage: Option<String>,
+    /// Who ran it (`agent` for the agent's own rollback).
+    pub who: String,
+    /// Why (`--reason`, or what the agent's watch found).
+    pub why: Option<String>,
+    /// How long it took.
+    pub duration_ms: u64,
+    /// The deployment notes shown before the switch.
+    pub notes: Option<String>,
+    /// What went wrong, for a failure.
+    pub detail: Option<String>,
+    /// The host.
+    pub host: String,
+    /// The site root on it.
+    pub site: String,
+    /// When it was sent.
+    pub at: jiff::Timestamp,
+}
+
+impl Message {
+    /// A message about `event` on the site at `root`, now, by this user
+    /// on this host; set the rest with struct update syntax.
+    pub fn now(event: Event, outcome: &str, root: &Path) -> Message {
+        Message {
+            event,
+            outcome: outcome.to_owned(),
+            release: None,
+            previous: None,
+            stage: None,
+            who: hoist_site::user_name(),
+            why: None,
+            duration_ms: 0,
+            notes: None,
+            detail: None,
+            host: hoist_site::host_name(),
+            site: root.display().to_string(),
+            at: jiff::Timestamp::now(),
+        }
+    }
+
+    /// One line: what, which release, where, how it went.
+    pub fn subject(&self) -> String {
+        let release = self.release.as_deref().unwrap_or("-");
+        format!(
+            "hoist {} of `{release}` on {}: {}",
+            self.event.as_str(),
+            self.host,
+            self.outcome
+        )
+    }
+
+    /// The whole message as text (Slack's `text`, the mail's body).
+    pub fn text(&self) -> String {
+        let mut out = self.subject();
+        out.push('\n');
+        let mut field = |name: &str, value: Option<&str>| {
+            if let Some(value) = value {
+                let _ = writeln!(out, "{name}: {value}");
+            }
+        };
+        field("release", self.release.as_deref());
+        field("previous", self.previous.as_deref());
+        field("stage", self.stage.as_deref());
+        field("who", Some(&self.who));
+        field("why", self.why.as_deref());
+        field("took", Some(&format!("{} ms", self.duration_ms)));
+        field("site", Some(&format!("{}:{}", self.host, self.site)));
+        field("problem", self.detail.as_deref());
+        if let Some(notes) = &self.notes {
+            let _ = write!(out, "notes:\n{notes}");
+        }
+        out
+    }
+}
