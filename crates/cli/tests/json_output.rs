@@ -101,6 +101,8 @@ fn arguments(leaf: &[String], env: &Env, artifact: &Path) -> Vec<String> {
         ["data", "load"] => vec![data.display().to_string()],
         ["data", "pull"] => vec!["--from".into(), env.site().display().to_string()],
         ["unlock"] => vec!["--reason".into(), "test".into()],
+        // Never the host's own /etc/systemd/system.
+        ["systemd"] => vec!["--dir".into(), env.dir.path().display().to_string()],
         _ => Vec::new(),
     };
     leaf.iter().cloned().chain(extra).collect()

@@ -159,3 +159,19 @@ fn systemd_refuses_a_name_systemd_would_refuse() {
         .stderr_has("not a valid systemd unit name")
         .run();
 }
+
+/// `hoist systemd --print --json` printed the unit files as text, not the
+/// one JSON object every `--json` command prints.
+#[test]
+fn systemd_print_json_printed_unit_text_not_json() {
+    let env = Env::with_config(&agent_config(free_port(), ""));
+    let printed = env
+        .hoist()
+        .args(["systemd", "--print", "--json", "--socket", "--root"])
+        .arg(env.site())
+        .run_json();
+    let files = printed["files"].as_array().unwrap();
+    assert_eq!(files.len(), 2);
+    assert!(files[0]["text"].as_str().unwrap().contains("Type=notify"));
+    assert!(files[1]["path"].as_str().unwrap().ends_with("hoist-site.socket"));
+}

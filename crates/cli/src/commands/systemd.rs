@@ -121,8 +121,17 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         });
     }
     if args.print {
-        for file in &files {
-            println!("# {}\n{}", file.path.display(), file.text);
+        if global.json {
+            // `--json` always prints one object: the units' paths and text.
+            let printed: Vec<_> = files
+                .iter()
+                .map(|file| serde_json::json!({ "path": file.path, "text": file.text }))
+                .collect();
+            crate::output::json_result(true, &serde_json::json!({ "files": printed }))?;
+        } else {
+            for file in &files {
+                println!("# {}\n{}", file.path.display(), file.text);
+            }
         }
         return Ok(crate::EXIT_OK);
     }
