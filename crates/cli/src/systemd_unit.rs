@@ -73,6 +73,11 @@ impl AgentUnit {
         }
     }
 
+    /// Refuses a site root a unit cannot carry (see [`plain_path`]).
+    pub fn check_root(root: &Path) -> Result<(), Failure> {
+        plain_path(root).map(drop)
+    }
+
     /// The file name of the service unit.
     pub fn service_name(&self) -> String {
         format!("{}.service", self.name)
@@ -85,7 +90,7 @@ impl AgentUnit {
 
     /// The service unit's text.
     pub fn service(&self) -> Result<String, Failure> {
-        let root = quote(&self.root)?;
+        let root = plain_path(&self.root)?;
         let hoist = quote(&self.hoist)?;
         let mut unit = String::new();
         let _ = writeln!(
@@ -124,7 +129,9 @@ impl AgentUnit {
             self.stop_timeout.as_secs().max(1)
         );
         let _ = writeln!(unit, "LimitNOFILE=1048576");
-        let _ = writeln!(unit, "WorkingDirectory={root}");
+        // Not the site: a `hoist.toml` left in it must not become the
+        // agent's config; the agent runs the live release's own.
+        let _ = writeln!(unit, "WorkingDirectory=/");
         let _ = writeln!(unit, "ProtectSystem=full");
         if !self.root.starts_with("/home") && !self.root.starts_with("/root") {
             let _ = writeln!(unit, "ProtectHome=read-only");
@@ -186,6 +193,30 @@ fn escape_specifiers(text: &str) -> String {
     text.replace('%', "%%")
 }
 
+/// The site root as `ReadWritePaths=` and `ExecStart=` can carry it
+/// unchanged: systemd quotes, escapes and expands differently per setting
+/// (specifiers in all, `$` in `ExecStart=` only, quotes in some), so a
+/// root with anything else is refused rather than written in a way one of
+/// them reads as another path.
+fn plain_path(path: &Path) -> Result<String, Failure> {
+    let text = path.to_string_lossy();
+    if text.chars().all(plain_char) {
+        return Ok(text.into_owned());
+    }
+    Err(Failure::new(
+        "bad-path",
+        format!(
+            "`{}` has characters a systemd unit cannot name the same way in every setting (only letters, digits and `/._-+:@`)",
+            path.display()
+        ),
+    )
+    .hint("serve the site from a root without them (e.g. /srv/shop)"))
+}
+
+fn plain_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | '+' | ':' | '@')
+}
+
 /// A path as one word of a unit setting: double-quoted with C-style
 /// escapes, `%` and `$` doubled so systemd expands neither.
 fn quote(path: &Path) -> Result<String, Failure> {
@@ -199,10 +230,7 @@ fn quote(path: &Path) -> Result<String, Failure> {
             ),
         ));
     }
-    let plain = text
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | '+' | ':' | '@'));
-    if plain {
+    if text.chars().all(plain_char) {
         return Ok(text.into_owned());
     }
     let mut quoted = String::from("\"");
@@ -231,6 +259,8 @@ mod tests {
             "\"/srv/my shop/$$x%%i\""
         );
         assert!(quote(Path::new("/srv/a\nb")).is_err());
+        assert!(plain_path(Path::new("/srv/my shop")).is_err());
+        assert_eq!(plain_path(Path::new("/srv/shop-2")).unwrap(), "/srv/shop-2");
     }
 
     #[test]

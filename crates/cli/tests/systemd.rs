@@ -99,6 +99,8 @@ fn systemd_units_pass_verify_and_their_command_serves() {
         .arg(format!("--setenv=NOTIFY_SOCKET={}", notify_path.display()))
         .args(&exec)
         .current_dir(setting(&service, "WorkingDirectory"))
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -173,5 +175,62 @@ fn systemd_print_json_printed_unit_text_not_json() {
     let files = printed["files"].as_array().unwrap();
     assert_eq!(files.len(), 2);
     assert!(files[0]["text"].as_str().unwrap().contains("Type=notify"));
-    assert!(files[1]["path"].as_str().unwrap().ends_with("hoist-site.socket"));
+    assert!(files[1]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("hoist-site.socket"));
+}
+
+/// A root with a space was written quoted into `WorkingDirectory=`, which
+/// systemd refuses ("path is not absolute"): the units failed to load.
+#[test]
+fn systemd_unit_for_a_root_with_a_space_failed_to_load() {
+    let env = Env::with_config(&agent_config(free_port(), ""));
+    let units = tempfile::tempdir().unwrap();
+    let odd = env.dir.path().join("my site");
+    std::fs::create_dir_all(&odd).unwrap();
+    env.hoist()
+        .args(["systemd", "--root"])
+        .arg(&odd)
+        .arg("--dir")
+        .arg(units.path())
+        .code(1)
+        .stderr_has("a systemd unit cannot name the same way")
+        .run();
+    assert_eq!(std::fs::read_dir(units.path()).unwrap().count(), 0);
+}
+
+/// Two roots mapping to one unit name (`/a/my-site`, `/b/my-site`): the
+/// second site's `hoist systemd --force` replaced the first site's unit.
+#[test]
+fn systemd_force_replaced_another_sites_unit_of_the_same_name() {
+    let env = Env::with_config(&agent_config(free_port(), ""));
+    // A config of no site in particular, so each root takes it.
+    let config = env.dir.path().join("any-site.toml");
+    let text = agent_config(free_port(), "").replace("root = \"../site\"", "");
+    std::fs::write(&config, text).unwrap();
+    let units = tempfile::tempdir().unwrap();
+    let (first, second) = (
+        env.dir.path().join("a/my-site"),
+        env.dir.path().join("b/my-site"),
+    );
+    for root in [&first, &second] {
+        std::fs::create_dir_all(root).unwrap();
+    }
+    let write = |root: &Path| {
+        env.hoist()
+            .args(["systemd", "--force", "--dir"])
+            .arg(units.path())
+            .arg("--root")
+            .arg(root)
+            .arg("-c")
+            .arg(&config)
+    };
+    write(&first).run();
+    write(&second)
+        .code(1)
+        .stderr_has("runs another site's agent")
+        .run();
+    let service = std::fs::read_to_string(units.path().join("hoist-my-site.service")).unwrap();
+    assert!(service.contains(&format!("--root {}", first.display())));
 }

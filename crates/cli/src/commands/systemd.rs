@@ -7,6 +7,9 @@ use crate::Failure;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
+/// Where systemd reads the units an administrator installs.
+const SYSTEM_DIR: &str = "/etc/systemd/system";
+
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   hoist systemd --root /srv/shop             /etc/systemd/system/hoist-shop.service
@@ -21,7 +24,7 @@ pub struct Args {
     #[arg(long)]
     socket: bool,
     /// Where to write the units.
-    #[arg(long, value_name = "DIR", default_value = "/etc/systemd/system")]
+    #[arg(long, value_name = "DIR", default_value = SYSTEM_DIR)]
     dir: PathBuf,
     /// The unit name (default: `hoist-` and the root's last component).
     #[arg(long)]
@@ -66,6 +69,10 @@ impl Render for Written {
 }
 
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
+    // The root first: a unit that cannot name it is refused before the
+    // site's settings are even read.
+    let root = crate::target::root(global, crate::target::config(global)?.as_ref())?;
+    AgentUnit::check_root(&std::path::absolute(&root)?)?;
     let (root, config) = super::agent::site_config(global).map_err(nothing_to_run)?;
     let root = std::path::absolute(&root)?;
     let name = match args.name {
@@ -139,6 +146,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     for file in &mut files {
         file.state = compare(&file.path, &file.text, args.force)?;
     }
+    another_site(&files[0].path, &unit.root)?;
     for file in files.iter().filter(|file| file.state != "unchanged") {
         hoist_site::durable::write_atomic(&file.path, file.text.as_bytes())?;
     }
@@ -147,8 +155,14 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     } else {
         unit.service_name()
     };
+    let start = format!("systemctl daemon-reload && systemctl enable --now {enable}");
+    let next = if args.dir == Path::new(SYSTEM_DIR) {
+        start
+    } else {
+        format!("copy them to {SYSTEM_DIR}, then {start}")
+    };
     let written = Written {
-        next: format!("systemctl daemon-reload && systemctl enable --now {enable}"),
+        next,
         unit: enable,
         files,
     };
@@ -169,6 +183,34 @@ fn nothing_to_run(error: anyhow::Error) -> anyhow::Error {
         .into(),
         _ => error,
     }
+}
+
+/// Refuses to replace, even with `--force`, a service that runs another
+/// site's agent: two roots can map to one default name (`my-site`, `my.site`
+/// and `my site` are all `hoist-my-site`).
+fn another_site(service: &Path, root: &Path) -> anyhow::Result<()> {
+    let Ok(existing) = std::fs::read_to_string(service) else {
+        return Ok(());
+    };
+    let Some(start) = existing
+        .lines()
+        .find_map(|line| line.strip_prefix("ExecStart="))
+    else {
+        return Ok(());
+    };
+    let ours = format!(" agent --root {}", root.display());
+    if start.ends_with(&ours) {
+        return Ok(());
+    }
+    Err(Failure::new(
+        "unit-of-another-site",
+        format!(
+            "`{}` runs another site's agent (`{start}`); it is left as it is",
+            service.display()
+        ),
+    )
+    .hint("hoist systemd --name hoist-NAME (a name of this site's own)")
+    .into())
 }
 
 /// Whether `path` is new, the same, or (with `force`) to be replaced.
