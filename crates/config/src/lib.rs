@@ -16,6 +16,7 @@ mod data;
 mod duration;
 mod error;
 mod limits;
+mod metrics;
 mod plain;
 mod schedule;
 mod schema;
@@ -28,6 +29,7 @@ mod vars;
 pub use data::{Data, Database};
 pub use duration::{parse_duration, DurationError, MAX_DURATION};
 pub use error::ConfigError;
+pub use metrics::Metrics;
 pub use schedule::{active_window, next_windows, Occurrence};
 pub use schema::{
     App, Build, Config, Deploy, MaintenanceConfig, Process, Proxy, StaticBackend, TestGate, Window,

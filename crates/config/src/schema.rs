@@ -29,6 +29,9 @@ pub struct Config {
     pub maintenance: MaintenanceConfig,
     /// The app's database and its migrations.
     pub database: Option<crate::Database>,
+    /// Where the agent serves `/metrics` (host setting; off by default).
+    #[serde(default)]
+    pub metrics: crate::Metrics,
     /// Data versions: how the app is told about a roll.
     #[serde(default)]
     pub data: crate::Data,
@@ -516,6 +519,7 @@ impl Config {
             proxy: Proxy::default(),
             maintenance: MaintenanceConfig::default(),
             database: None,
+            metrics: crate::Metrics::default(),
             data: crate::Data::default(),
             stages: Default::default(),
             origin: None,
@@ -668,6 +672,9 @@ impl Config {
             }
         }
         if let Err((key, problem)) = self.data.check() {
+            return Err(invalid(key, problem));
+        }
+        if let Err((key, problem)) = self.metrics.check(&self.proxy) {
             return Err(invalid(key, problem));
         }
         if self

@@ -53,6 +53,7 @@ pub const HOST_KEYS: &[(&str, &[&str])] = &[
     ("database", &["url", "lock_timeout", "keep_backups"]),
     ("proxy", &["*"]),
     ("maintenance", &["*"]),
+    ("metrics", &["*"]),
 ];
 
 /// Where a [`Config`] was read from.
@@ -188,6 +189,7 @@ impl SiteConfig {
         }
         config.proxy = site.proxy.clone();
         config.maintenance = site.maintenance.clone();
+        config.metrics = site.metrics.clone();
         // The migrations stay the release's: they ship with its code.
         config.database = site.database.as_ref().map(|database| Database {
             url: database.url.clone(),
