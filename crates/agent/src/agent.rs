@@ -314,6 +314,28 @@ impl Agent {
         let _ = receiver.wait_for(|handed| *handed).await;
     }
 
+    /// What the agent did, counted for `/metrics`.
+    pub(crate) fn events(&self) -> &crate::metrics::Events {
+        self.releases.events()
+    }
+
+    /// Every backend that counts requests: the releases' and the static
+    /// `[[proxy.backend]]` ones.
+    pub(crate) fn backends(&self) -> Vec<Arc<hoist_proxy::Backend>> {
+        let mut backends = self.releases.backends();
+        if let Some(members) = self.router.members() {
+            backends.extend(members.all().iter().map(|member| member.backend.clone()));
+        }
+        backends
+    }
+
+    /// The release serving traffic, if any.
+    pub(crate) fn live_release(&self) -> Option<String> {
+        self.releases
+            .live_backend()
+            .map(|backend| backend.release().to_owned())
+    }
+
     /// The router this agent steers.
     pub(crate) fn router(&self) -> &Arc<Router> {
         &self.router

@@ -96,7 +96,7 @@ impl Histogram {
             seen += count;
             let bound = FIRST_MICROS * GROWTH.powi(index as i32) / 1e6;
             if index % EXPORT_EVERY == EXPORT_EVERY - 1 && bound <= EXPORT_MAX_SECONDS {
-                buckets.push((bound, seen));
+                buckets.push((three_digits(bound), seen));
             }
         }
         buckets.push((f64::INFINITY, seen));
@@ -110,6 +110,12 @@ impl Histogram {
     fn counts(&self) -> [u64; BUCKETS] {
         std::array::from_fn(|index| self.buckets[index].load(Ordering::Relaxed))
     }
+}
+
+/// `value` to three significant digits (`0.000119`, not `0.00011920928955078125`):
+/// what a reader of `le` wants, off by at most 0.5%.
+fn three_digits(value: f64) -> f64 {
+    format!("{value:.2e}").parse().unwrap_or(value)
 }
 
 /// Bucket `i`'s upper bound in nanoseconds.

@@ -14,6 +14,7 @@ pub mod http;
 pub mod hypnotoad;
 pub mod log_lines;
 pub mod namespace;
+pub mod prometheus;
 pub mod sshd_config;
 pub mod stage_fixture;
 pub mod static_app;
