@@ -5,7 +5,7 @@
 
 mod util;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use util::agent_process::{agent_config, free_port, AgentProcess};
 use util::http::get;
 use util::prometheus::Prometheus;
@@ -35,13 +35,43 @@ fn send_load(port: u16) -> u64 {
     THREADS * EACH
 }
 
-#[test]
-fn prometheus_scrapes_requests_live_release_maintenance_and_deploys() {
+/// The value of `series` (written as the agent writes it, labels in its
+/// order) in a `GET /metrics` on `port`, if it answers and has it.
+fn sample(port: u16, series: &str) -> Option<f64> {
+    let (status, _, body) = get(port, "/metrics");
+    if status != 200 {
+        return None;
+    }
+    body.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// Polls [`sample`] until it is `value`, for at most `within`; returns the last one seen.
+fn wait_for_sample(port: u16, series: &str, value: f64, within: Duration) -> Option<f64> {
+    let deadline = Instant::now() + within;
+    loop {
+        let seen = sample(port, series);
+        if seen == Some(value) || Instant::now() >= deadline {
+            return seen;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A site with `[metrics]` on a free port, its first release deployed and
+/// its agent started: `(env, public port, metrics port, release, agent)`.
+fn metered_site() -> (Env, u16, u16, String, AgentProcess) {
     let (port, metrics_port) = (free_port(), free_port());
     let metrics = format!("[metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n");
     let env = Env::with_config(&agent_config(port, &metrics));
-    let first = env.deploy_version("1.0.0");
-    let _agent = AgentProcess::start(&env);
+    let release = env.deploy_version("1.0.0");
+    let agent = AgentProcess::start(&env);
+    (env, port, metrics_port, release, agent)
+}
+
+#[test]
+fn prometheus_scrapes_requests_live_release_maintenance_and_deploys() {
+    let (env, port, metrics_port, first, _agent) = metered_site();
 
     // The listener's own router: `/metrics` only.
     let (status, headers, body) = get(metrics_port, "/metrics");
@@ -113,5 +143,50 @@ fn metrics_on_the_public_address_is_refused_by_name() {
     assert!(
         stderr.contains("metrics.listen") && stderr.contains("proxy.listen"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn a_crash_restart_of_the_live_process_is_counted() {
+    let (env, _port, metrics_port, release, _agent) = metered_site();
+    let restarts = "hoist_app_restarts_total{outcome=\"ok\"}";
+    assert_eq!(sample(metrics_port, restarts), Some(0.0));
+    let app = env.status()["agent"]["live"]["pid"].as_u64().unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(app as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let seen = wait_for_sample(metrics_port, restarts, 1.0, Duration::from_secs(30));
+    assert_eq!(
+        seen,
+        Some(1.0),
+        "the restart after the crash was not counted"
+    );
+    let live = format!("hoist_live_info{{release=\"{release}\"}}");
+    assert_eq!(sample(metrics_port, &live), Some(1.0));
+}
+
+#[test]
+fn metrics_move_to_the_upgraded_agent() {
+    let (env, port, metrics_port, release, mut old) = metered_site();
+    for _ in 0..3 {
+        assert_eq!(get(port, "/").0, 200);
+    }
+    let ok = format!("hoist_requests_total{{release=\"{release}\",class=\"2xx\"}}");
+    assert_eq!(sample(metrics_port, &ok), Some(3.0));
+    // The successor starts while the old agent still holds the metrics
+    // address, and binds it once the old one has drained and exited.
+    let _new = AgentProcess::upgrade(&env);
+    assert!(
+        old.wait_exit(Duration::from_secs(30)),
+        "the old agent did not hand over and exit"
+    );
+    // Fresh counters: it is the new agent that answers.
+    let seen = wait_for_sample(metrics_port, &ok, 0.0, Duration::from_secs(15));
+    assert_eq!(
+        seen,
+        Some(0.0),
+        "the upgraded agent does not serve /metrics"
     );
 }
