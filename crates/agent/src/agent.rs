@@ -7,6 +7,7 @@
 //! | pause, steering, static backends | the [`Router`] |
 //! | the public listener and its handover | here |
 //! | `agent-state.json` | [`Agent::save`], composed from every owner |
+//! | switch, rollback and restart counts (`/metrics`) | `Releases`, read through `Agent::events` |
 //!
 //! Every background task listens to one shutdown token, cancelled by
 //! [`Agent::stop_all`].

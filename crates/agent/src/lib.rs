@@ -19,6 +19,8 @@
 //!   ([`Agent::activate`], [`Agent::status`]); the releases and their
 //!   processes are owned by `releases` (its docs draw the switch order).
 //! - [`run`]: `run(agent, public, admin, shutdown)`.
+//! - `metrics`: `GET /metrics` for Prometheus on `[metrics] listen`
+//!   ([`MetricsListener`]), read at scrape time from the proxy's counters.
 //! - [`AgentClient`]: what the CLI uses to talk to a running agent.
 
 mod admin;
