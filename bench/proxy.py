@@ -1,6 +1,12 @@
-"""wrk against the same backend: direct, nginx, hoist; then errors per switch."""
-import json, os, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
+"""wrk against the same backend: direct, nginx, hoist; then hoist with
+`/metrics` scraped every second against hoist without; then errors per
+switch. `--only metrics` runs the metrics scenario alone."""
+import json, os, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time, urllib.request
 
+only = None
+if len(sys.argv) > 2 and sys.argv[1] == "--only":
+    only = sys.argv[2]
+    del sys.argv[1:3]
 hoist, seconds, connections, rounds = os.path.abspath(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 nginx = shutil.which("nginx") or "/usr/sbin/nginx"
 work = tempfile.mkdtemp(prefix="hoist-proxy-bench-")
@@ -124,33 +130,112 @@ def app(port):
     return proc
 
 
-def deploy(version):
-    toml = os.path.join(src, "hoist.toml")
+def deploy(version, where=None):
+    where = where or src
+    toml = os.path.join(where, "hoist.toml")
     text = re.sub(r'version = "[^"]*"', f'version = "{version}"', open(toml).read())
     open(toml, "w").write(text)
-    out = sh(hoist, "deploy", "-q", "--json", cwd=src)
+    out = sh(hoist, "deploy", "-q", "--json", cwd=where)
     return json.loads(out)["release"]
 
 
-def main():
-    agent_port = free_port()
-    os.makedirs(os.path.join(src, "public"))
-    open(os.path.join(src, "public/index.html"), "w").write("ok\n")
-    open(os.path.join(src, "hoist.toml"), "w").write(f"""[app]
+def make_site(where, agent_port, extra=""):
+    """A source dir `where` for a site beside it, its agent on `agent_port`; `extra` is appended."""
+    os.makedirs(os.path.join(where, "public"))
+    open(os.path.join(where, "public/index.html"), "w").write("ok\n")
+    open(os.path.join(where, "hoist.toml"), "w").write(f"""[app]
 name = "bench"
 version = "1"
 [deploy]
-root = "../site"
+root = "../site-{os.path.basename(where)}"
 [process]
 command = "{hoist} example-app"
 rollback_window = "1h"
 [proxy]
 listen = "127.0.0.1:{agent_port}"
-""")
-    v1 = deploy("1")
-    agent = subprocess.Popen([hoist, "agent", "--threads", "1"], cwd=src, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+{extra}""")
+
+
+def start_agent(where):
+    """`hoist agent --threads 1` for the site of `where`, once it serves."""
+    agent = subprocess.Popen([hoist, "agent", "--threads", "1"], cwd=where, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     children.append(agent)
     agent.stdout.readline()
+    return agent
+
+
+class Scraper:
+    """GET /metrics once a second while on, as Prometheus would."""
+
+    def __init__(self, url):
+        self.url, self.scrapes, self.bytes, self.on, self.done = url, 0, 0, threading.Event(), threading.Event()
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.thread.start()
+
+    def loop(self):
+        while not self.done.is_set():
+            self.on.wait(0.2)
+            if not self.on.is_set():
+                continue
+            started = time.monotonic()
+            with urllib.request.urlopen(self.url, timeout=5) as reply:
+                body = reply.read()
+                assert reply.status == 200 and b"hoist_requests_total" in body
+            self.scrapes += 1
+            self.bytes = len(body)
+            self.done.wait(max(0.0, 1.0 - (time.monotonic() - started)))
+
+    def stop(self):
+        self.done.set()
+        self.thread.join()
+
+
+def metrics_scenario():
+    """The agent's throughput with `[metrics]` on and scraped every second,
+    against an agent without; the same app, rounds in turn."""
+    plain_port, metered_port, metrics_port = free_port(), free_port(), free_port()
+    plain_src, metered_src = os.path.join(work, "plain"), os.path.join(work, "metered")
+    make_site(plain_src, plain_port)
+    make_site(metered_src, metered_port, f'[metrics]\nlisten = "127.0.0.1:{metrics_port}"\n')
+    deploy("1", plain_src), deploy("1", metered_src)
+    start_agent(plain_src), start_agent(metered_src)
+    scraper = Scraper(f"http://127.0.0.1:{metrics_port}/metrics")
+    path = "/healthz"
+    contenders = {"without /metrics": plain_port, "with /metrics, scraped 1/s": metered_port}
+    for port in contenders.values():
+        wrk(f"http://127.0.0.1:{port}{path}", 2)  # warm up
+    runs = {name: [] for name in contenders}
+    cpu_before = cpu_times()
+    for round_ in range(rounds):
+        order = list(contenders.items())
+        for name, port in order if round_ % 2 == 0 else reversed(order):
+            # Scraped only while measured: the scrape's CPU counts against its own side.
+            if port == metered_port:
+                scraper.on.set()
+            runs[name].append(wrk(f"http://127.0.0.1:{port}{path}"))
+            scraper.on.clear()
+    steal = steal_share(cpu_before, cpu_times())
+    scraper.stop()
+    median = statistics.median
+    rps = {name: median(r["rps"] for r in rs) for name, rs in runs.items()}
+    plain, metered = rps["without /metrics"], rps["with /metrics, scraped 1/s"]
+    print(f"\n/metrics cost: hoist (1 thread), wrk -t2 -c{connections}, {rounds} rounds of {seconds}s each in turn (medians), {path}\n")
+    for name, value in rps.items():
+        print(f"{name:<30} {value:>10.0f} req/s")
+    print(f"ratio with/without: {metered / plain:.3f}  ({scraper.scrapes} scrapes of {scraper.bytes} bytes)")
+    pairs = [m["rps"] / p["rps"] for m, p in zip(runs["with /metrics, scraped 1/s"], runs["without /metrics"])]
+    # Paired by round, so a neighbour's burst moves both sides of a pair alike.
+    print(f"median of the per-round ratios: {median(pairs):.3f}")
+    print("by round: " + " ".join(f"{ratio:.3f}" for ratio in pairs))
+    if steal is not None:
+        print(f"CPU steal during these rounds: {steal:.0%}")
+
+
+def main():
+    agent_port = free_port()
+    make_site(src, agent_port)
+    v1 = deploy("1")
+    agent = start_agent(src)
     status = json.loads(sh(hoist, "status", "--json", cwd=src))
     backend = status["agent"]["live"]["port"]
     nginx_port = free_port()
@@ -246,7 +331,13 @@ listen = "127.0.0.1:{agent_port}"
 
 
 try:
-    main()
+    if only == "metrics":
+        metrics_scenario()
+    elif only is not None:
+        sys.exit(f"unknown scenario `{only}`; try --only metrics")
+    else:
+        main()
+        metrics_scenario()
 finally:
     for proc in children:
         if proc.poll() is None:

@@ -2,7 +2,8 @@
 # Proxy benchmark: wrk against the same trivial backend directly, through
 # nginx (1 worker, upstream keepalive) and through hoist (1 worker thread);
 # then failed requests per switch for hoist, `nginx -s reload` and a plain
-# restart. Usage: bench/proxy.sh [SECONDS] [CONNECTIONS] [ROUNDS]
+# restart; then hoist with `[metrics]` on and scraped every second against
+# hoist without. Usage: bench/proxy.sh [--only metrics] [SECONDS] [CONNECTIONS] [ROUNDS]
 # (SECONDS per path per round; the paths take turns for ROUNDS rounds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,4 +14,6 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   done
 fi
 cargo build --release --locked -q
-exec python3 bench/proxy.py target/release/hoist "${1:-4}" "${2:-32}" "${3:-5}"
+only=()
+if [ "${1:-}" = --only ]; then only=(--only "$2"); shift 2; fi
+exec python3 bench/proxy.py "${only[@]}" target/release/hoist "${1:-4}" "${2:-32}" "${3:-5}"

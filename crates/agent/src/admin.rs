@@ -165,10 +165,16 @@ async fn handle(
     let response = match (route.0, route.1.as_str()) {
         (Method::GET, "/v1/status") => json(StatusCode::OK, &agent.status().await),
         (Method::POST, "/v1/activate") => match body::<ActivateRequest>(request).await {
-            Ok(wanted) => reply(
-                StatusCode::CONFLICT,
-                agent.activate(&wanted.release, wanted.watch).await,
-            ),
+            Ok(wanted) => {
+                let activated = agent.activate(&wanted.release, wanted.watch).await;
+                let switch = if wanted.watch {
+                    crate::metrics::Switch::Deploy
+                } else {
+                    crate::metrics::Switch::Rollback
+                };
+                agent.events().switched(switch, activated.is_ok());
+                reply(StatusCode::CONFLICT, activated)
+            }
             Err(bad) => bad,
         },
         (Method::POST, "/v1/maintenance") => match body::<MaintenanceRequest>(request).await {

@@ -7,6 +7,7 @@
 //! | pause, steering, static backends | the [`Router`] |
 //! | the public listener and its handover | here |
 //! | `agent-state.json` | [`Agent::save`], composed from every owner |
+//! | switch, rollback and restart counts (`/metrics`) | `Releases`, read through `Agent::events` |
 //!
 //! Every background task listens to one shutdown token, cancelled by
 //! [`Agent::stop_all`].
@@ -312,6 +313,28 @@ impl Agent {
     pub async fn handed_over(&self) {
         let mut receiver = self.handed_over.subscribe();
         let _ = receiver.wait_for(|handed| *handed).await;
+    }
+
+    /// What the agent did, counted for `/metrics`.
+    pub(crate) fn events(&self) -> &crate::metrics::Events {
+        self.releases.events()
+    }
+
+    /// Every backend that counts requests: the releases' and the static
+    /// `[[proxy.backend]]` ones.
+    pub(crate) fn backends(&self) -> Vec<Arc<hoist_proxy::Backend>> {
+        let mut backends = self.releases.backends();
+        if let Some(members) = self.router.members() {
+            backends.extend(members.all().iter().map(|member| member.backend.clone()));
+        }
+        backends
+    }
+
+    /// The release serving traffic, if any.
+    pub(crate) fn live_release(&self) -> Option<String> {
+        self.releases
+            .live_backend()
+            .map(|backend| backend.release().to_owned())
     }
 
     /// The router this agent steers.

@@ -19,6 +19,8 @@
 //!   ([`Agent::activate`], [`Agent::status`]); the releases and their
 //!   processes are owned by `releases` (its docs draw the switch order).
 //! - [`run`]: `run(agent, public, admin, shutdown)`.
+//! - `metrics`: `GET /metrics` for Prometheus on `[metrics] listen`
+//!   ([`MetricsListener`]), read at scrape time from the proxy's counters.
 //! - [`AgentClient`]: what the CLI uses to talk to a running agent.
 
 mod admin;
@@ -29,6 +31,7 @@ mod error;
 mod handover;
 mod maintenance;
 mod members;
+mod metrics;
 mod releases;
 mod run;
 mod state;
@@ -40,6 +43,7 @@ pub use client::AgentClient;
 pub use error::AgentError;
 pub use handover::{receive_listener, UpgradePhase};
 pub use members::Drained;
+pub use metrics::MetricsListener;
 pub use releases::Activated;
 pub use run::{bind_admin, notify_ready, run};
 pub use status::{AgentStatus, Candidate, PauseInfo, Paused, ProcessInfo};

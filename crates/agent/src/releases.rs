@@ -158,6 +158,8 @@ pub(crate) struct Releases {
     /// Set once the listener went to a successor: it decides about rollbacks
     /// and restarts from then on, this agent only drains.
     handed_over: std::sync::atomic::AtomicBool,
+    /// What the agent did, counted for `/metrics`.
+    events: crate::metrics::Events,
 }
 
 /// The release owner's part of `hoist status`.
@@ -192,6 +194,7 @@ impl Releases {
             tasks: TaskTracker::new(),
             reloading: reload::Reloading::default(),
             handed_over: std::sync::atomic::AtomicBool::new(false),
+            events: crate::metrics::Events::default(),
         }
     }
 
@@ -208,6 +211,30 @@ impl Releases {
     /// The live release's backend, if one is live.
     pub(crate) fn live_backend(&self) -> Option<Arc<Backend>> {
         self.inner().live.as_ref().map(|live| live.backend.clone())
+    }
+
+    /// What the agent did, counted for `/metrics`.
+    pub(crate) fn events(&self) -> &crate::metrics::Events {
+        &self.events
+    }
+
+    /// Every release's backend that may still count requests: live, held,
+    /// warm and draining (a release seen twice while a restart drains).
+    pub(crate) fn backends(&self) -> Vec<Arc<Backend>> {
+        let inner = self.inner();
+        let running = inner
+            .live
+            .iter()
+            .chain(inner.held.iter().map(|(running, _)| running))
+            .chain(inner.warm.values().map(|(running, _)| running))
+            .map(|running| running.backend.clone());
+        let mut backends: Vec<Arc<Backend>> = running
+            .chain(inner.retired.iter().map(|retired| retired.backend.clone()))
+            .collect();
+        // A warm release may still be draining: count its backend once.
+        let mut seen = std::collections::HashSet::new();
+        backends.retain(|backend| seen.insert(Arc::as_ptr(backend)));
+        backends
     }
 
     /// The live release, if any.

@@ -8,17 +8,22 @@ use std::sync::Arc;
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::watch;
 
-/// Serves the public `listener` through `proxy` and the admin API on
-/// `admin` until `shutdown` resolves; then drains client connections and
-/// stops the app processes.
+/// Serves the public `listener` through `proxy`, the admin API on
+/// `admin` and `/metrics` on `metrics` until `shutdown` resolves; then
+/// drains client connections and stops the app processes (and with them
+/// `/metrics`, on the agent's shutdown token).
 pub async fn run(
     agent: Arc<Agent>,
     proxy: Arc<hoist_proxy::Proxy>,
     public: TcpListener,
     admin: UnixListener,
     tcp_admin: Option<(TcpListener, Arc<str>)>,
+    metrics: Option<crate::MetricsListener>,
     shutdown: impl Future<Output = ()>,
 ) {
+    if let Some(metrics) = metrics {
+        crate::metrics::start(&agent, proxy.clone(), metrics);
+    }
     let (stop, stopping) = watch::channel(false);
     let signal = |mut receiver: watch::Receiver<bool>| async move {
         let _ = receiver.wait_for(|stop| *stop).await;

@@ -19,6 +19,7 @@ mod hooks;
 mod limits;
 mod notify;
 mod parity;
+mod metrics;
 mod plain;
 mod schedule;
 mod schema;
@@ -35,6 +36,7 @@ pub use error::ConfigError;
 pub use hooks::{Hook, Hooks};
 pub use notify::{Notify, NotifyKind, NotifyOn, WebhookFormat};
 pub use parity::Parity;
+pub use metrics::Metrics;
 pub use schedule::{active_window, next_windows, Occurrence};
 pub use schema::{
     App, Build, Config, Deploy, MaintenanceConfig, Process, Proxy, StaticBackend, TestGate, Window,

@@ -29,6 +29,9 @@ pub struct Config {
     pub maintenance: MaintenanceConfig,
     /// The app's database and its migrations.
     pub database: Option<crate::Database>,
+    /// Where the agent serves `/metrics` (host setting; off by default).
+    #[serde(default)]
+    pub metrics: crate::Metrics,
     /// Data versions: how the app is told about a roll.
     #[serde(default)]
     pub data: crate::Data,
@@ -528,6 +531,7 @@ impl Config {
             proxy: Proxy::default(),
             maintenance: MaintenanceConfig::default(),
             database: None,
+            metrics: crate::Metrics::default(),
             data: crate::Data::default(),
             parity: None,
             stages: Default::default(),
@@ -699,6 +703,9 @@ impl Config {
             return Err(invalid(key, problem));
         }
         if let Err((key, problem)) = self.hooks.check() {
+            return Err(invalid(key, problem));
+        }
+        if let Err((key, problem)) = self.metrics.check(&self.proxy) {
             return Err(invalid(key, problem));
         }
         if self

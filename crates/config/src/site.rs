@@ -55,6 +55,7 @@ pub const HOST_KEYS: &[(&str, &[&str])] = &[
     ("maintenance", &["*"]),
     // `[[notify]]`: endpoints and credentials are the host's.
     ("notify", &["*"]),
+    ("metrics", &["*"]),
 ];
 
 /// Where a [`Config`] was read from.
@@ -196,6 +197,7 @@ impl SiteConfig {
         config.proxy = site.proxy.clone();
         config.maintenance = site.maintenance.clone();
         config.notify.clone_from(&site.notify);
+        config.metrics = site.metrics.clone();
         // The migrations stay the release's: they ship with its code.
         config.database = site.database.as_ref().map(|database| Database {
             url: database.url.clone(),

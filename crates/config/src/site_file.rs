@@ -2,7 +2,7 @@
 //! out key meaning what it means in `hoist.toml`. The split itself is
 //! [`crate::HOST_KEYS`]; these types mirror it (a test checks they agree).
 
-use crate::{Database, Deploy, MaintenanceConfig, Process, Proxy};
+use crate::{Database, Deploy, MaintenanceConfig, Metrics, Process, Proxy};
 use bytesize::ByteSize;
 use serde::Deserialize;
 use std::time::Duration;
@@ -41,6 +41,8 @@ pub const SITE_TEMPLATE: &str = r#"# site.toml: this host's settings for the sit
 # kind = "webhook"
 # url = "https://chat.example.org/hooks/XXXX"
 # format = "slack"             # or "json"
+# [metrics]
+# listen = "127.0.0.1:9100"    # GET /metrics for Prometheus; off when left out
 "#;
 
 /// The typed shape of `site.toml`: host keys only, all optional.
@@ -54,6 +56,8 @@ pub(crate) struct SiteFile {
     pub(crate) proxy: Proxy,
     #[serde(default)]
     pub(crate) maintenance: MaintenanceConfig,
+    #[serde(default)]
+    pub(crate) metrics: Metrics,
     pub(crate) database: Option<SiteDatabase>,
     #[serde(default)]
     pub(crate) notify: Vec<crate::Notify>,

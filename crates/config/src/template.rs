@@ -68,6 +68,9 @@ keep_releases = 5              # prune keeps this many, plus live, previous and 
 # tz = "Europe/Berlin"
 # message = "Weekly database maintenance"
 
+# [metrics]                            # host setting, kept in site.toml
+# listen = "127.0.0.1:9100"            # GET /metrics for Prometheus; off when left out
+
 # [database]                           # migrated by `hoist deploy` and `hoist db`
 # url = "sqlite://shared/app.db"        # or "postgres://shop@127.0.0.1/shop"
 # migrations = "migrations"            # NNNN_name.up.sql / NNNN_name.down.sql in the release

@@ -16,8 +16,13 @@ pub struct Backend {
     release_value: Option<http::HeaderValue>,
     addr: SocketAddr,
     in_flight: AtomicU64,
-    requests: AtomicU64,
-    errors: AtomicU64,
+    /// Answers by status class: index `status / 100` (0 for anything
+    /// outside 100..=599). One atomic per request counts both the total
+    /// and the class, so `/metrics` costs the request path nothing more.
+    classes: [AtomicU64; 6],
+    /// Of those, answers the proxy made itself (502, 504, ...) because the
+    /// app did not answer; rare, so off the common path.
+    proxy_made: AtomicU64,
     latency: Histogram,
     /// Woken whenever `in_flight` drops to zero, so a drain needs no polling.
     idle: Notify,
@@ -44,6 +49,32 @@ pub struct BackendStats {
     pub p99_ms: Option<f64>,
 }
 
+/// A backend's answers by status class.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatusCounts {
+    /// Index `status / 100`: `classes[2]` counts 2xx; `classes[0]` counts
+    /// statuses outside 100..=599.
+    pub classes: [u64; 6],
+    /// Answers the proxy made itself because the app did not answer (its
+    /// 502 and 504 pages); also counted in their class.
+    pub proxy_made: u64,
+}
+
+impl StatusCounts {
+    /// Every answer.
+    pub fn total(&self) -> u64 {
+        self.classes.iter().sum()
+    }
+
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: &StatusCounts) {
+        for (mine, theirs) in self.classes.iter_mut().zip(other.classes) {
+            *mine += theirs;
+        }
+        self.proxy_made += other.proxy_made;
+    }
+}
+
 impl Backend {
     /// A backend for `release` at `addr`.
     pub fn new(release: &str, addr: SocketAddr) -> Backend {
@@ -52,8 +83,8 @@ impl Backend {
             release_value: http::HeaderValue::from_str(release).ok(),
             addr,
             in_flight: AtomicU64::new(0),
-            requests: AtomicU64::new(0),
-            errors: AtomicU64::new(0),
+            classes: std::array::from_fn(|_| AtomicU64::new(0)),
+            proxy_made: AtomicU64::new(0),
             latency: Histogram::default(),
             idle: Notify::new(),
             pool: crate::pool::Pool::default(),
@@ -100,21 +131,39 @@ impl Backend {
 
     /// Current counters.
     pub fn stats(&self) -> BackendStats {
+        let counts = self.counts();
         BackendStats {
             release: self.release.clone(),
             addr: self.addr.to_string(),
             in_flight: self.in_flight(),
-            requests: self.requests.load(Ordering::Relaxed),
-            errors_5xx: self.errors.load(Ordering::Relaxed),
+            requests: counts.total(),
+            errors_5xx: counts.classes[5],
             p50_ms: self.latency.quantile_ms(0.5),
             p99_ms: self.latency.quantile_ms(0.99),
         }
     }
 
-    pub(crate) fn record(&self, status: u16, elapsed: Duration) {
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        if status >= 500 {
-            self.errors.fetch_add(1, Ordering::Relaxed);
+    /// Answers by status class, for `/metrics`.
+    pub fn counts(&self) -> StatusCounts {
+        StatusCounts {
+            classes: std::array::from_fn(|index| self.classes[index].load(Ordering::Relaxed)),
+            proxy_made: self.proxy_made.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Time to response headers, in Prometheus' histogram shape.
+    pub fn latency(&self) -> crate::Latency {
+        self.latency.snapshot()
+    }
+
+    pub(crate) fn record(&self, status: u16, elapsed: Duration, proxy_made: bool) {
+        let class = match status {
+            100..=599 => usize::from(status / 100),
+            _ => 0,
+        };
+        self.classes[class].fetch_add(1, Ordering::Relaxed);
+        if proxy_made {
+            self.proxy_made.fetch_add(1, Ordering::Relaxed);
         }
         self.latency.record(elapsed);
     }

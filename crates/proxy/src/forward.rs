@@ -88,6 +88,9 @@ pub struct Proxy {
     /// `Connection: close`, so keep-alive clients reconnect *after* a
     /// complete answer instead of racing an idle close.
     closing: std::sync::atomic::AtomicBool,
+    /// Every open client connection; here rather than in [`crate::serve`]
+    /// so their number can be read (`/metrics`) while it serves.
+    connections: Arc<crate::connections::Registry>,
 }
 
 impl Proxy {
@@ -95,9 +98,23 @@ impl Proxy {
     pub fn new(router: Arc<Router>, settings: Settings) -> Proxy {
         Proxy {
             router,
+            connections: Arc::new(crate::connections::Registry::new(
+                settings.max_connections,
+                settings.max_connections_per_client,
+            )),
             settings,
             closing: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Client connections open now (counted against `max_connections`).
+    pub fn open_connections(&self) -> usize {
+        self.connections.counted()
+    }
+
+    /// The connection registry [`crate::serve`] admits through.
+    pub(crate) fn connections(&self) -> &Arc<crate::connections::Registry> {
+        &self.connections
     }
 
     /// From now on, ask every client to close its connection after its next response.
@@ -125,10 +142,6 @@ impl Proxy {
     /// The rate request bodies must keep up, in bytes per second (0: none).
     pub(crate) fn min_body_rate(&self) -> u64 {
         self.settings.min_body_rate
-    }
-
-    pub(crate) fn settings(&self) -> &Settings {
-        &self.settings
     }
 
     /// The router this proxy reads.
@@ -209,10 +222,11 @@ impl Proxy {
         let guard = InFlight::new(backend.clone());
         let started = Instant::now();
         let mut response = self.forward(request, peer, &backend, guard).await;
-        if response.extensions().get::<pages::ProxyMade>().is_some() {
+        let proxy_made = response.extensions().get::<pages::ProxyMade>().is_some();
+        if proxy_made {
             response = self.own_page(response, backend.release()).await;
         }
-        backend.record(response.status().as_u16(), started.elapsed());
+        backend.record(response.status().as_u16(), started.elapsed(), proxy_made);
         if let (Some(name), Some(value)) = (&self.settings.release_header, backend.release_value())
         {
             response.headers_mut().insert(name.clone(), value.clone());

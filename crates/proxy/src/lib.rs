@@ -43,10 +43,11 @@ mod throttle;
 mod tls;
 mod upstream;
 
-pub use backend::{Backend, BackendStats};
+pub use backend::{Backend, BackendStats, StatusCounts};
 pub use connections::default_max_connections;
 pub use forward::{Proxy, Settings};
 pub use headers::Peer;
+pub use histogram::Latency;
 pub use maintenance::{is_valid_cidr, BadRule, Maintenance};
 pub use pool_members::{Member, MemberInfo, Members};
 pub use router::Router;

@@ -32,11 +32,7 @@ const LINGER: Duration = Duration::from_secs(5);
 /// knowledge, or ALPN over TLS) by hyper. Connections are capped as
 /// [`crate::connections`] says.
 pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future<Output = ()>) {
-    let settings = proxy.settings();
-    let registry = Arc::new(Registry::new(
-        settings.max_connections,
-        settings.max_connections_per_client,
-    ));
+    let registry = proxy.connections().clone();
     let mut http2 = http2::Builder::new(TokioExecutor::new());
     http2.max_header_list_size(64 * 1024);
     // hyper's HTTP/2 server has no idle timeout; a PING after each idle

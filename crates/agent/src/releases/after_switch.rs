@@ -8,6 +8,7 @@
 use super::link::{InProcess, Log};
 use super::record::{describe_rollback, Refusal};
 use super::{Releases, Running};
+use crate::metrics::AutoRollback;
 use hoist_deploy::{DeployError, RollbackReport};
 use hoist_site::{DeployLock, Site, SiteError};
 use std::sync::Arc;
@@ -82,10 +83,12 @@ impl Releases {
             releases.auto_rollback(&bad_, &to_, &reason_, runtime)
         })
         .await;
+        let refused = matches!(ended, Ok(Err(DeployError::AutoRollbackRefused { .. })));
         let (problem, fix) = match ended {
             Ok(Ok(Ended::RolledBack(report))) => {
                 tracing::warn!(%bad, restored = %report.release, "rolled back automatically");
                 self.inner().last_auto_rollback = Some(describe_rollback(&bad, &to, &reason));
+                self.events.auto_rolled_back(AutoRollback::Done);
                 return;
             }
             Ok(Ok(Ended::Superseded)) => {
@@ -96,6 +99,11 @@ impl Releases {
             Ok(Err(other)) => (other.to_string(), FIX.to_owned()),
             Err(stopped) => (format!("the rollback stopped: {stopped}"), FIX.to_owned()),
         };
+        self.events.auto_rolled_back(if refused {
+            AutoRollback::Refused
+        } else {
+            AutoRollback::Failed
+        });
         let refusal = Refusal {
             bad,
             target: to,

@@ -63,6 +63,19 @@ impl Releases {
         self: &Arc<Self>,
         crashed: &Running,
     ) -> Result<Option<Running>, crate::AgentError> {
+        let restarted = self.restart_crashed_once(crashed).await;
+        match &restarted {
+            Ok(Some(_)) => self.events.restarted(true),
+            Ok(None) => {}
+            Err(_) => self.events.restarted(false),
+        }
+        restarted
+    }
+
+    async fn restart_crashed_once(
+        self: &Arc<Self>,
+        crashed: &Running,
+    ) -> Result<Option<Running>, crate::AgentError> {
         let _turn = self.activation.lock().await;
         self.refuse_if_shutting_down()?;
         let release = crashed.release().to_owned();

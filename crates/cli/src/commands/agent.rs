@@ -110,10 +110,12 @@ pub async fn serve(
     if let Err(error) = agent.restore().await {
         eprintln!("warning: {error:#}; serving 503 until a deploy succeeds");
     }
+    let metrics = metrics_listener(config, false).await?;
     let listeners = Listeners {
         public,
         admin,
         tcp_admin,
+        metrics,
     };
     run(site, agent, proxy, listeners, shutdown, ready).await
 }
@@ -145,6 +147,7 @@ struct Listeners {
     public: tokio::net::TcpListener,
     admin: tokio::net::UnixListener,
     tcp_admin: Option<(tokio::net::TcpListener, Arc<str>)>,
+    metrics: Option<hoist_agent::MetricsListener>,
 }
 
 async fn run(
@@ -160,6 +163,7 @@ async fn run(
         public,
         admin,
         tcp_admin,
+        metrics,
     } = listeners;
     let socket = site.socket_path();
     let ours = std::fs::metadata(&socket)
@@ -172,7 +176,7 @@ async fn run(
         .flatten()
         .unwrap_or_else(|| "nothing yet".into());
     ready(&public.local_addr()?.to_string(), &live);
-    hoist_agent::run(agent, proxy, public, admin, tcp_admin, shutdown).await;
+    hoist_agent::run(agent, proxy, public, admin, tcp_admin, metrics, shutdown).await;
     // After an upgrade the path belongs to the successor: remove only our own socket.
     if std::fs::metadata(&socket)
         .map(|metadata| metadata.ino())
@@ -223,10 +227,12 @@ async fn upgrade(
     let admin = hoist_agent::bind_admin(&fresh)?;
     std::fs::rename(&fresh, &socket)?;
     let tcp_admin = tcp_admin(config, &site).await?;
+    let metrics = metrics_listener(config, true).await?;
     let listeners = Listeners {
         public,
         admin,
         tcp_admin,
+        metrics,
     };
     run(site, agent, proxy, listeners, shutdown_signal(), ready).await
 }
@@ -390,6 +396,27 @@ async fn tcp_admin(
     }
 }
 
+/// The `/metrics` listener, when `[metrics] listen` is set. During
+/// `--upgrade` the agent being replaced still holds the address: it is
+/// bound once that one exits.
+async fn metrics_listener(
+    config: &hoist_config::Config,
+    upgrading: bool,
+) -> anyhow::Result<Option<hoist_agent::MetricsListener>> {
+    let Some(listen) = &config.metrics.listen else {
+        return Ok(None);
+    };
+    match tokio::net::TcpListener::bind(listen).await {
+        Ok(listener) => Ok(Some(hoist_agent::MetricsListener::Bound(listener))),
+        Err(error) if upgrading && error.kind() == std::io::ErrorKind::AddrInUse => {
+            Ok(Some(hoist_agent::MetricsListener::Pending(listen.clone())))
+        }
+        Err(error) => Err(error).with_context(|| {
+            format!("cannot listen on `{listen}` for metrics (`metrics.listen` in site.toml)")
+        }),
+    }
+}
+
 /// Without a `hoist.toml`: the live release's own, with the site's
 /// `site.toml` over it, so `hoist agent --root R` needs nothing else.
 fn live_config(root: &std::path::Path) -> anyhow::Result<hoist_config::Config> {
@@ -417,6 +444,9 @@ fn resolve_host_values(
     proxy.listen = resolve("proxy.listen", &proxy.listen)?;
     if let Some(listen) = &mut proxy.admin_listen {
         *listen = resolve("proxy.admin_listen", listen)?;
+    }
+    if let Some(listen) = &mut config.metrics.listen {
+        *listen = resolve("metrics.listen", listen)?;
     }
     for backend in &mut proxy.backend {
         backend.url = resolve("proxy.backend.url", &backend.url)?;

@@ -17,6 +17,7 @@ pub mod hypnotoad;
 pub mod log_lines;
 pub mod namespace;
 pub mod smtp_server;
+pub mod prometheus;
 pub mod sshd_config;
 pub mod stage_fixture;
 pub mod static_app;
