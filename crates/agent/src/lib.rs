@@ -32,6 +32,7 @@ mod handover;
 mod maintenance;
 mod members;
 mod metrics;
+mod page;
 mod releases;
 mod run;
 mod state;

@@ -377,4 +377,15 @@ fn demo_deploys_and_rolls_back_under_traffic_with_no_failures() {
         2,
         "{summary}"
     );
+    // The agent's `/metrics` counted the traffic, and its status page named
+    // the live release (the first, after the rollback).
+    assert!(summary["metrics_2xx"].as_u64().unwrap() > 0, "{summary}");
+    assert!(summary["metrics_url"]
+        .as_str()
+        .unwrap()
+        .ends_with("/metrics"));
+    assert_eq!(
+        summary["status_page_live"], summary["releases"][0],
+        "{summary}"
+    );
 }

@@ -73,14 +73,27 @@ fn metered_site() -> (Env, u16, u16, String, AgentProcess) {
 fn prometheus_scrapes_requests_live_release_maintenance_and_deploys() {
     let (env, port, metrics_port, first, _agent) = metered_site();
 
-    // The listener's own router: `/metrics` only.
+    // The listener's own router: `/metrics`, and the status page at `/`.
     let (status, headers, body) = get(metrics_port, "/metrics");
     assert_eq!(status, 200);
     assert!(util::http::header(&headers, "content-type")
         .unwrap()
         .contains("openmetrics"));
     assert!(body.contains("# HELP hoist_requests "), "{body}");
-    assert_eq!(get(metrics_port, "/").0, 404);
+    assert_eq!(get(metrics_port, "/nothing-here").0, 404);
+    let (status, headers, _) = get(metrics_port, "/");
+    assert_eq!(status, 200);
+    assert!(util::http::header(&headers, "content-type")
+        .unwrap()
+        .starts_with("text/html"));
+    // The page the agent serves, as a browser renders it, names the live release.
+    let profile = env.dir.path().join("chromium-profile");
+    let dom = util::chromium::dump_url(&format!("http://127.0.0.1:{metrics_port}/"), &profile);
+    let live = dom
+        .split_once(r#"id="live-release""#)
+        .map(|(_, rest)| rest.split_once("</").map_or(rest, |(head, _)| head))
+        .unwrap_or_else(|| panic!("no #live-release in the agent's page: {dom}"));
+    assert!(live.contains(&first), "{live}");
 
     let prometheus = Prometheus::scraping(&format!("127.0.0.1:{metrics_port}"));
     // Load while Prometheus scrapes; then its stored counter is what was sent.

@@ -17,9 +17,9 @@ mod duration;
 mod error;
 mod hooks;
 mod limits;
+mod metrics;
 mod notify;
 mod parity;
-mod metrics;
 mod plain;
 mod schedule;
 mod schema;
@@ -34,9 +34,9 @@ pub use data::{Data, Database};
 pub use duration::{parse_duration, DurationError, MAX_DURATION};
 pub use error::ConfigError;
 pub use hooks::{Hook, Hooks};
+pub use metrics::Metrics;
 pub use notify::{Notify, NotifyKind, NotifyOn, WebhookFormat};
 pub use parity::Parity;
-pub use metrics::Metrics;
 pub use schedule::{active_window, next_windows, Occurrence};
 pub use schema::{
     App, Build, Config, Deploy, MaintenanceConfig, Process, Proxy, StaticBackend, TestGate, Window,

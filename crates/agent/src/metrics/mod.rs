@@ -20,8 +20,8 @@
 //! | `hoist_auto_rollbacks_total` | counter | `outcome` (`done`, `refused`, `failed`) |
 //! | `hoist_app_restarts_total` | counter | `outcome` (`ok`, `failed`) |
 //!
-//! Layout: [`http`] is the listener and its router (a status page can be
-//! one more route), [`traffic`] the proxy's counters, [`state`] versions
+//! Layout: [`http`] is the listener and its router (`/` is the status
+//! page, [`crate::page`]), [`traffic`] the proxy's counters, [`state`] versions
 //! and maintenance, [`events`] what the agent did.
 
 mod events;
@@ -75,7 +75,28 @@ pub(crate) fn start(agent: &Arc<Agent>, proxy: Arc<hoist_proxy::Proxy>, listener
             }
         })
     });
-    let routes = http::Routes::default().get("/metrics", render);
+    let page_agent = agent.clone();
+    let page: http::Handler = Arc::new(move || {
+        let agent = page_agent.clone();
+        Box::pin(async move {
+            match crate::page::render(&agent).await {
+                Ok(body) => http::Page {
+                    content_type: "text/html; charset=utf-8",
+                    body,
+                },
+                Err(problem) => {
+                    tracing::warn!(%problem, "cannot build the status page");
+                    http::Page {
+                        content_type: "text/plain; charset=utf-8",
+                        body: format!("the status page cannot be built: {problem}\n"),
+                    }
+                }
+            }
+        })
+    });
+    let routes = http::Routes::default()
+        .get("/metrics", render)
+        .get("/", page);
     let shutdown = agent.shutdown_token().clone();
     agent.spawn_loop(async move {
         let listener = match listener {

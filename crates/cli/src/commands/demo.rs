@@ -50,6 +50,15 @@ struct Summary {
     data_versions: Vec<String>,
     /// From `data roll` to the first response carrying the new data.
     data_roll_ms: u64,
+    /// The agent's Prometheus endpoint (`[metrics] listen`).
+    metrics_url: String,
+    /// The read-only status page, on the same listener.
+    status_page_url: String,
+    /// 2xx answers `/metrics` counted at the end, by the processes
+    /// running then (a restarted process starts its counters afresh).
+    metrics_2xx: u64,
+    /// The release the status page named live at the end.
+    status_page_live: Option<String>,
 }
 
 impl Render for Summary {
@@ -85,6 +94,26 @@ impl Render for Summary {
                 self.data_roll_ms
             ),
         );
+        output::field(
+            out,
+            "metrics",
+            format!(
+                "{} ({} answers 2xx counted by the processes running at the end)",
+                self.metrics_url, self.metrics_2xx
+            ),
+        );
+        let named = match &self.status_page_live {
+            Some(live) => format!("named `{live}` live"),
+            None => "did not name a live release".to_owned(),
+        };
+        output::field(
+            out,
+            "status page",
+            format!(
+                "{} ({named}; both stop with the demo's agent)",
+                self.status_page_url
+            ),
+        );
     }
 }
 
@@ -100,7 +129,13 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     };
     let hoist = std::env::current_exe().context("cannot find this executable")?;
     let v1 = build_version(&source, "1.0.0", &hoist)?;
-    let config = hoist_config::Config::load(&source.join(hoist_config::FILE_NAME))?;
+    let mut config = hoist_config::Config::load(&source.join(hoist_config::FILE_NAME))?;
+    // `/metrics` and the status page on a loopback port of their own.
+    let metrics_address = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .context("cannot find a free port for the metrics listener")?
+        .to_string();
+    config.metrics.listen = Some(metrics_address.clone());
     let mut context = Context::create(&root)?;
     let data_source = base.join("catalog");
     let data_v1 = load_data(&context, &data_source, "catalog 1")?;
@@ -136,7 +171,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         .context("the agent did not start")?;
     crate::target::attach_agent(&mut context);
     say(&format!(
-        "agent listening on http://{address}; deploy v1.0.0"
+        "agent listening on http://{address}; metrics on http://{metrics_address}/metrics, status page on http://{metrics_address}/; deploy v1.0.0"
     ));
     let first = hoist_deploy::deploy(&context, &request(v1), &progress)?;
 
@@ -201,6 +236,17 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
 
     stop.store(true, Ordering::SeqCst);
     let _ = runtime.block_on(load);
+    let metrics_2xx = fetch(&metrics_address, "/metrics")
+        .map(|text| count_2xx(&text))
+        .unwrap_or(0);
+    let status_page_live = fetch(&metrics_address, "/")
+        .filter(|page| {
+            page.contains(&format!(
+                r#"id="live-release" data-release="{}""#,
+                first.release
+            ))
+        })
+        .map(|_| first.release.clone());
     let _ = stop_agent.send(());
     runtime.block_on(agent)??;
     let summary = Summary {
@@ -212,6 +258,10 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         rollback_ms,
         data_versions: vec![data_v1, data_v2],
         data_roll_ms,
+        metrics_url: format!("http://{metrics_address}/metrics"),
+        status_page_url: format!("http://{metrics_address}/"),
+        metrics_2xx,
+        status_page_live,
     };
     say(&format!(
         "what users saw (site kept at `{}` only with --dir)",
@@ -273,24 +323,37 @@ fn load_data(context: &Context, source: &Path, text: &str) -> anyhow::Result<Str
 
 /// Asks `path` until the body starts with `wanted` (at most 2,000 tries, 5 s).
 fn answers_with(address: &str, path: &str, wanted: &str) -> bool {
-    use std::io::{Read, Write};
     let deadline = Instant::now() + Duration::from_secs(5);
     for _ in 0..2_000 {
         if Instant::now() > deadline {
             return false;
         }
-        let Ok(mut stream) = std::net::TcpStream::connect(address) else {
-            continue;
-        };
-        let ask = format!("GET {path} HTTP/1.1\r\nHost: demo\r\nConnection: close\r\n\r\n");
-        let mut answer = String::new();
-        if stream.write_all(ask.as_bytes()).is_ok() && stream.read_to_string(&mut answer).is_ok() {
-            let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
-            if body.starts_with(wanted) {
-                return true;
-            }
+        if fetch(address, path).is_some_and(|body| body.starts_with(wanted)) {
+            return true;
         }
         std::thread::sleep(Duration::from_millis(2));
     }
     false
+}
+
+/// One `GET path` (HTTP/1.1, close); the body.
+fn fetch(address: &str, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).ok()?;
+    let ask = format!("GET {path} HTTP/1.1\r\nHost: demo\r\nConnection: close\r\n\r\n");
+    let mut answer = String::new();
+    stream.write_all(ask.as_bytes()).ok()?;
+    stream.read_to_string(&mut answer).ok()?;
+    answer
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+}
+
+/// The sum of `hoist_requests_total{…,class="2xx"}` in a scrape.
+fn count_2xx(scrape: &str) -> u64 {
+    scrape
+        .lines()
+        .filter(|line| line.starts_with("hoist_requests_total{") && line.contains("class=\"2xx\""))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
 }

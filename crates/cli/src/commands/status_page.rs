@@ -9,7 +9,7 @@
 
 use crate::output::{self, Render};
 use hoist_agent::AgentStatus;
-use hoist_page::model::{MaintenanceView, SchemaLine, Traffic};
+use hoist_page::model::{MaintenanceView, SchemaLine};
 use hoist_page::{Extras, Serving};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -101,47 +101,9 @@ pub fn extras(
         source: "flag-file".to_owned(),
     });
     Extras {
-        agent: agent.map(serving),
+        agent: agent.map(Serving::from),
         schema,
         maintenance,
         ..Extras::default()
-    }
-}
-
-/// The agent's status as the page takes it. (The agent, serving the page
-/// itself, builds the same from its own state.)
-pub fn serving(status: &AgentStatus) -> Serving {
-    Serving {
-        pid: status.pid,
-        listen: status.listen.clone(),
-        in_flight: status.in_flight,
-        live: status.live.as_ref().map(|live| live.release.clone()),
-        warm: status
-            .warm
-            .iter()
-            .map(|warm| (warm.release.clone(), warm.until))
-            .collect(),
-        candidate: status
-            .candidate
-            .as_ref()
-            .map(|candidate| (candidate.release.clone(), candidate.percent)),
-        maintenance: status
-            .maintenance
-            .as_ref()
-            .map(|maintenance| MaintenanceView {
-                message: maintenance.message.clone(),
-                until: maintenance.until,
-                source: status
-                    .maintenance_source
-                    .clone()
-                    .unwrap_or_else(|| "command".to_owned()),
-            }),
-        // The agent's counters are `BackendStats` as JSON; `Traffic` names
-        // its fields the same.
-        traffic: status
-            .releases
-            .iter()
-            .filter_map(|stats| serde_json::from_value::<Traffic>(stats.clone()).ok())
-            .collect(),
     }
 }
