@@ -35,6 +35,13 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
     let mut cli = match <cli::Cli as clap::Parser>::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(error) => {
+            let json = args.iter().any(|arg| arg == "--json");
+            if json && error.kind() == clap::error::ErrorKind::DisplayVersion {
+                // `--json` callers parse stdout: the version is an object too.
+                let version = serde_json::json!({ "version": env!("HOIST_LONG_VERSION") });
+                println!("{version}");
+                return EXIT_OK;
+            }
             let _ = error.print();
             if !error.use_stderr() {
                 return EXIT_OK;

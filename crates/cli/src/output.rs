@@ -43,7 +43,7 @@ impl Output {
         } else {
             let mut text = String::new();
             value.human(&mut text);
-            stdout.write_all(text.as_bytes())?;
+            stdout.write_all(printable(&text).as_bytes())?;
         }
         Ok(())
     }
@@ -57,6 +57,32 @@ impl Output {
             other => other.map(|()| code),
         }
     }
+}
+
+/// `text` safe for a terminal: control characters other than newline and
+/// tab (an ANSI escape in a release reason, a hook's output, a version
+/// string) are shown as `\u{1b}`, never sent raw for the terminal to obey.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let raw = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !text.contains(raw) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut safe = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if raw(c) {
+            let _ = write!(safe, "\\u{{{:x}}}", c as u32);
+        } else {
+            safe.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(safe)
+}
+
+/// `text` on one line: [`printable`], with newlines shown as `\n`, so a
+/// value someone typed (a reason) cannot start a line of its own and pass
+/// for another entry.
+pub fn one_line(text: &str) -> String {
+    printable(text).replace('\n', "\\n")
 }
 
 /// `2026-11-22 10:15:00 UTC`, or `-`.

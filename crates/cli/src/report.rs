@@ -86,9 +86,10 @@ impl Report {
     /// Only the human lines, on stderr.
     pub fn print_human(&self) {
         let mut stderr = std::io::stderr().lock();
-        let _ = writeln!(stderr, "error: {}", self.message);
+        let message = crate::output::printable(&self.message);
+        let _ = writeln!(stderr, "error: {message}");
         if let Some(hint) = &self.hint {
-            let _ = writeln!(stderr, "  hint: {hint}");
+            let _ = writeln!(stderr, "  hint: {}", crate::output::printable(hint));
         }
     }
 }

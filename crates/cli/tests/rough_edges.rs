@@ -377,3 +377,28 @@ fn missing_artifact_repeated_its_cause() {
     let error: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(error["error"]["kind"], "not-found", "{error}");
 }
+
+/// A reason with a newline and an ANSI escape reached the terminal raw in
+/// `hoist history`: it could start a forged line and recolour the screen.
+#[test]
+fn history_printed_a_reasons_newline_and_escape_raw() {
+    let env = Env::new();
+    env.set_version("1");
+    let (_, artifact) = env.build();
+    env.hoist()
+        .args([
+            "deploy",
+            "-q",
+            "--reason",
+            "fix\n2026-12-01 deploy ok \u{1b}[31mRED",
+        ])
+        .arg(artifact)
+        .run();
+    let output = env.hoist().arg("history").run();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(!stdout.contains('\u{1b}'), "{stdout}");
+    assert!(
+        stdout.contains(r"reason: fix\n2026-12-01 deploy ok \u{1b}[31mRED"),
+        "{stdout}"
+    );
+}

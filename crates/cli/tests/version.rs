@@ -22,3 +22,19 @@ fn version_names_the_git_commit_it_was_built_from() {
         format!("hoist {} ({})", env!("CARGO_PKG_VERSION"), head.trim())
     );
 }
+
+/// `hoist --version --json` printed the text line, where every `--json`
+/// caller parses one JSON object.
+#[test]
+fn version_json_printed_text() {
+    let output = std::process::Command::new(util::BIN)
+        .args(["--version", "--json"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(value["version"]
+        .as_str()
+        .unwrap()
+        .starts_with(env!("CARGO_PKG_VERSION")));
+}

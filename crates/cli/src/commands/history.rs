@@ -66,7 +66,7 @@ impl Render for [Row<'_>] {
                 event.user, event.host, event.duration_ms
             );
             if let Some(reason) = &event.reason {
-                let _ = write!(out, "  reason: {reason}");
+                let _ = write!(out, "  reason: {}", crate::output::one_line(reason));
             }
             out.push('\n');
             if !event.migrations.is_empty() {
