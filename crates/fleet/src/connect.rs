@@ -40,7 +40,9 @@ impl std::fmt::Display for HoistBuild {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "hoist {} ({}, build {})",
+            // Not the git revision `hoist --version` prints: the digest of
+            // the executable itself, which two builds of one commit differ in.
+            "hoist {} ({}, executable blake3 {})",
             self.version,
             self.arch,
             &self.build[..self.build.len().min(12)]
