@@ -35,9 +35,11 @@ impl FleetProgress {
     }
 
     fn line(&self, text: std::fmt::Arguments<'_>) {
+        // A host's answer is the host's text: never raw terminal controls.
+        let text = crate::output::printable(&text.to_string()).into_owned();
         match &self.bars {
             Some((multi, _)) => {
-                let _ = multi.println(text.to_string());
+                let _ = multi.println(text);
             }
             None => {
                 let _ = writeln!(std::io::stderr().lock(), "{text}");

@@ -62,7 +62,12 @@ impl Reporter for Progress {
 /// not stop a deploy half-way, as `eprintln!` would by panicking.
 fn line(text: std::fmt::Arguments<'_>) {
     use std::io::Write;
-    let _ = writeln!(std::io::stderr().lock(), "{text}");
+    let text = text.to_string();
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "{}",
+        crate::output::printable(&text)
+    );
 }
 
 impl Drop for Progress {
