@@ -397,7 +397,10 @@ fn probe_output_unbounded_and_records_outlived_pruned_releases() {
     let size = std::fs::metadata(&record).unwrap().len();
     assert!(size < 200 * 1024, "{size} bytes");
     let text = std::fs::read_to_string(&record).unwrap();
-    assert!(text.contains("truncated (") && text.contains("runtime 1"), "{text:.200}");
+    assert!(
+        text.contains("truncated (") && text.contains("runtime 1"),
+        "{text:.200}"
+    );
 
     for version in ["2", "3", "4"] {
         env.deploy_version(version);
@@ -405,7 +408,12 @@ fn probe_output_unbounded_and_records_outlived_pruned_releases() {
     env.hoist().args(["prune", "--keep", "2"]).run();
     let releases = env.releases();
     assert!(!releases.iter().any(|(id, _)| *id == first), "{releases:?}");
-    assert!(!record.exists(), "the pruned release's parity record is left");
-    let records = std::fs::read_dir(env.site().join("parity")).unwrap().count();
+    assert!(
+        !record.exists(),
+        "the pruned release's parity record is left"
+    );
+    let records = std::fs::read_dir(env.site().join("parity"))
+        .unwrap()
+        .count();
     assert_eq!(records, releases.len(), "{releases:?}");
 }
