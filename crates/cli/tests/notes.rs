@@ -181,10 +181,7 @@ fn schema_warning_for_an_app_without_database() {
 fn missing_release_said_the_repository_has_no_commit() {
     // `hoist notes 2099…-x HEAD` said "the repository has no commit" for a release id.
     let env = repo();
-    env.hoist()
-        .arg("deploy")
-        .arg(build(&env, "1.0").1)
-        .run();
+    env.hoist().arg("deploy").arg(build(&env, "1.0").1).run();
     let notes = env
         .hoist()
         .args(["notes", "--json", "20990101T0000Z-x", "HEAD"])
