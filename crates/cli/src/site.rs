@@ -30,6 +30,16 @@ pub fn overlay(
     using: Use,
 ) -> anyhow::Result<Option<Config>> {
     let site = SiteConfig::load(root)?;
+    if let Some(error) = site.as_ref().and_then(SiteConfig::notify_error) {
+        // A deploy should be told of; anything else (a rollback above all)
+        // goes on without notifications rather than be blocked by a typo.
+        if using == Use::Deploy {
+            return Err(error.into());
+        }
+        warn(&format!(
+            "{error}; its `[[notify]]` entries are skipped, so this command sends no notification (`hoist deploy` refuses until it is fixed)"
+        ));
+    }
     let other = config
         .as_ref()
         .and_then(|(config, path)| other_site(root, config, path));
@@ -86,13 +96,22 @@ pub fn overlay(
         let keys: Vec<String> = differing.iter().map(|key| format!("`{key}`")).collect();
         // `deploy.root` is relative to the config: name the file as a person finds it.
         let file = std::fs::canonicalize(site.path()).unwrap_or_else(|_| site.path().to_owned());
+        // Writing the file anew from `path` is offered only when it loses
+        // none of the site's settings (`[[notify]]` entries it lacks).
+        let replace = if site.keys_only_here(&config).is_empty() {
+            format!(
+                ", or replace it with `hoist init --site --force --root {} -c {}`",
+                file.parent().unwrap_or(root).display(),
+                path.display(),
+            )
+        } else {
+            String::new()
+        };
         warn(&format!(
-            "`{}` differs from this site's own settings in {}; the site's are used. Edit `{}` to change them, or replace it with `hoist init --site --force --root {} -c {}`",
+            "`{}` differs from this site's own settings in {}; the site's are used. Edit `{}` to change them{replace}",
             path.display(),
             keys.join(", "),
             file.display(),
-            file.parent().unwrap_or(root).display(),
-            path.display(),
         ));
     }
     Ok(Some(config.with_site(&site)))

@@ -284,3 +284,86 @@ fn smtp_credentials_come_from_the_site_env_file_by_name() {
     let spooled_text = std::fs::read_to_string(env.site().join("notify/deliver.log")).unwrap();
     assert!(!spooled_text.contains("s3cret"), "{spooled_text}");
 }
+
+/// Nothing was spooled for the site, and nothing reached `receiver`: a
+/// spooled message stays in the spool until its receiver got it, so
+/// checking the spool first and the receiver second misses none.
+fn nothing_sent(env: &Env, receiver: &Receiver) -> Option<String> {
+    let spooled: Vec<String> = std::fs::read_dir(env.site().join("notify"))
+        .map(|dir| {
+            dir.flatten()
+                .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                .filter(|name| name.ends_with(".json"))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !spooled.is_empty() {
+        return Some(format!("spooled: {spooled:?}"));
+    }
+    receiver
+        .try_next()
+        .map(|message| format!("received: {message:#}"))
+}
+
+#[test]
+fn refused_rollback_and_locked_deploy_are_not_told_as_failures() {
+    // `rollback --to nonexistent` and a deploy refused by a held lock changed
+    // nothing, yet each sent a `failure` message and wrote a `notify` ledger row.
+    let receiver = Receiver::start();
+    let env = Env::with_config(&format!(
+        "{DEFAULT_CONFIG}{}",
+        webhook(&receiver.url, "json", "on = [\"failure\"]\n")
+    ));
+    env.deploy_version("1.0");
+    env.hoist()
+        .args(["rollback", "--to", "20990101T0000Z-nonexistent"])
+        .code(1)
+        .run();
+    assert_eq!(nothing_sent(&env, &receiver), None, "refused rollback");
+
+    env.set_version("1.1");
+    let (_, artifact) = env.build();
+    let lock = util::held_lock::HeldLock::hold(&env.site().join("deploy.lock"));
+    env.hoist().arg("deploy").arg(&artifact).code(1).run();
+    drop(lock);
+    assert_eq!(nothing_sent(&env, &receiver), None, "refused deploy");
+    // Both are recorded as refusals, with no delivery of their own.
+    let history = env.hoist().args(["history", "--json"]).run_json();
+    let rows = history.as_array().unwrap();
+    assert!(!rows.iter().any(|row| row["op"] == "notify"), "{history:#}");
+    assert_eq!(
+        rows.iter()
+            .filter(|row| row["outcome"] == "refused")
+            .count(),
+        2,
+        "{history:#}"
+    );
+}
+
+#[test]
+fn slack_text_escapes_a_channel_ping_and_control_characters() {
+    // `<!channel>` in a reason pinged the whole channel, and an ANSI escape
+    // and a carriage return went raw into the message.
+    let slack = Receiver::start();
+    let env = Env::with_config(&format!(
+        "{DEFAULT_CONFIG}{}",
+        webhook(&slack.url, "slack", "on = [\"deploy\"]\n")
+    ));
+    env.set_version("1.0");
+    let (_, artifact) = env.build();
+    env.hoist()
+        .args([
+            "deploy",
+            "--reason",
+            "<!channel> prices & tax\x1b[31m\rfixed",
+        ])
+        .arg(&artifact)
+        .run();
+    let text = slack.next(WITHIN);
+    let text = text["text"].as_str().unwrap();
+    assert!(
+        text.contains("why: &lt;!channel&gt; prices &amp; tax\u{fffd}[31m fixed\n"),
+        "{text:?}"
+    );
+    assert!(!text.contains('<') && !text.contains('\x1b') && !text.contains('\r'));
+}

@@ -383,3 +383,37 @@ fn a_promotion_from_staging_checks_each_host_against_the_runtime_staging_recorde
         .run_json();
     assert_eq!(status["hosts"][0]["live"], release.as_str(), "{status}");
 }
+
+#[test]
+fn probe_output_unbounded_and_records_outlived_pruned_releases() {
+    // `yes | head -c 20000000` as a probe wrote a 30 MB parity/<id>.json per
+    // deploy, and `hoist prune` left the records of the releases it removed.
+    let env = Env::with_config(&format!(
+        "{}[parity]\nprobes = [\"yes | head -c 20000000\", \"echo runtime 1\"]\n",
+        util::DEFAULT_CONFIG
+    ));
+    let first = env.deploy_version("1");
+    let record = env.site().join(format!("parity/{first}.json"));
+    let size = std::fs::metadata(&record).unwrap().len();
+    assert!(size < 200 * 1024, "{size} bytes");
+    let text = std::fs::read_to_string(&record).unwrap();
+    assert!(
+        text.contains("truncated (") && text.contains("runtime 1"),
+        "{text:.200}"
+    );
+
+    for version in ["2", "3", "4"] {
+        env.deploy_version(version);
+    }
+    env.hoist().args(["prune", "--keep", "2"]).run();
+    let releases = env.releases();
+    assert!(!releases.iter().any(|(id, _)| *id == first), "{releases:?}");
+    assert!(
+        !record.exists(),
+        "the pruned release's parity record is left"
+    );
+    let records = std::fs::read_dir(env.site().join("parity"))
+        .unwrap()
+        .count();
+    assert_eq!(records, releases.len(), "{releases:?}");
+}

@@ -314,3 +314,67 @@ fn release_without_hoist_toml_skipped_the_sites_restart_and_health() {
         "the site's restart ran"
     );
 }
+
+/// `colour = "red"` in a `[[notify]]` entry of site.toml made every command
+/// refuse, rollback included, with a hint (`hoist init --site --force`)
+/// that would have thrown the notify entries away.
+#[test]
+fn notify_typo_blocked_rollback_and_hinted_force() {
+    let (env, v1) = deployed_site();
+    let v2 = env.deploy_version("2");
+    let mut text = std::fs::read_to_string(site_toml(&env)).unwrap();
+    text.push_str(
+        "\n[[notify]]\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/hook\"\ncolour = \"red\"\n",
+    );
+    std::fs::write(site_toml(&env), &text).unwrap();
+    let line = text.lines().position(|l| l.starts_with("colour")).unwrap() + 1;
+    let full = site_toml(&env).canonicalize().unwrap();
+
+    // A deploy refuses, naming the file and line to edit and nothing that rewrites it.
+    env.set_version("3");
+    let artifact = env.build().1;
+    let refused = stderr(&env.hoist().arg("deploy").arg(&artifact).code(1).run());
+    assert!(
+        refused.contains("`colour`")
+            && refused.contains(&format!("edit `{}`, line {line}", full.display()))
+            && !refused.contains("--force"),
+        "{refused}"
+    );
+    // A rollback goes ahead, warning that it sends no notification.
+    let rolled = stderr(&on_site(&env).arg("rollback").run());
+    assert!(
+        rolled.contains("`colour`") && rolled.contains("sends no notification"),
+        "{rolled}"
+    );
+    assert_eq!(env.live().as_deref(), Some(v1.as_str()), "from {v2}");
+    on_site(&env).arg("status").run();
+    assert_eq!(std::fs::read_to_string(site_toml(&env)).unwrap(), text);
+}
+
+/// With `[[notify]]` in site.toml (as documented), every command warned that
+/// a hoist.toml without them differed, and offered `init --site --force`,
+/// which deleted the notifications.
+#[test]
+fn notify_in_site_toml_warned_hoist_toml_differs() {
+    let (env, _) = deployed_site();
+    let mut text = std::fs::read_to_string(site_toml(&env)).unwrap();
+    text.push_str(
+        "\n[[notify]]\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/hook\"\non = [\"failure\"]\n",
+    );
+    std::fs::write(site_toml(&env), &text).unwrap();
+    let quiet = stderr(&env.hoist().arg("status").run());
+    assert!(!quiet.contains("differs"), "{quiet}");
+    // A real difference is named, without a `--force` that would drop the notify entries.
+    env.write(
+        "hoist.toml",
+        &format!(
+            "{}[database]\nurl = \"sqlite://shared/other.db\"\n",
+            util::DEFAULT_CONFIG
+        ),
+    );
+    let warned = stderr(&env.hoist().arg("status").run());
+    assert!(
+        warned.contains("`database.url`") && !warned.contains("--force"),
+        "{warned}"
+    );
+}

@@ -42,28 +42,31 @@ impl hoist_error::Described for ConfigError {
         }
     }
 
-    /// The file (and line, or key) to edit; a site's own `site.toml` may
-    /// also be written anew.
+    /// The file (and line, or key) to edit. Never a command that writes
+    /// the file anew: for a site's `site.toml` that would throw away the
+    /// settings around the typo (`[[notify]]` entries, the database), so
+    /// the hint names it by its full path, to be edited in place.
     fn hint(&self) -> Option<String> {
         let (ConfigError::Read { path, .. }
         | ConfigError::Syntax { path, .. }
         | ConfigError::Value { path, .. }) = self;
-        if path.file_name()? != crate::SITE_FILE {
-            return match self {
-                ConfigError::Read { .. } => None,
-                ConfigError::Syntax { line, .. } => {
-                    Some(format!("edit `{}`, line {line}", path.display()))
-                }
-                ConfigError::Value { key, .. } => {
-                    Some(format!("edit `{key}` in `{}`", path.display()))
-                }
-            };
+        let site = path.file_name()? == crate::SITE_FILE;
+        let shown = if site {
+            // As a person finds it from anywhere: no `..`.
+            std::fs::canonicalize(path)
+                .or_else(|_| std::path::absolute(path))
+                .unwrap_or_else(|_| path.clone())
+        } else {
+            path.clone()
+        };
+        let shown = shown.display();
+        match self {
+            ConfigError::Read { .. } if site => Some(format!(
+                "make `{shown}` readable by this user (it holds the site's host settings)"
+            )),
+            ConfigError::Read { .. } => None,
+            ConfigError::Syntax { line, .. } => Some(format!("edit `{shown}`, line {line}")),
+            ConfigError::Value { key, .. } => Some(format!("edit `{key}` in `{shown}`")),
         }
-        let root = path.parent().filter(|dir| !dir.as_os_str().is_empty());
-        let root = root.map_or_else(|| ".".into(), |dir| dir.display().to_string());
-        Some(format!(
-            "edit `{}`, or write it anew with `hoist init --site --force --root {root} [-c FILE]`",
-            path.display()
-        ))
     }
 }

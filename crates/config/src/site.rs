@@ -81,6 +81,9 @@ pub struct SiteConfig {
     /// The keys as written, for [`SiteConfig::differing_keys`].
     table: toml::Table,
     file: SiteFile,
+    /// The whole text, when its `[[notify]]` entries did not parse and
+    /// were left out ([`SiteConfig::notify_error`] says why).
+    broken_notify: Option<Arc<str>>,
 }
 
 impl SiteConfig {
@@ -99,7 +102,35 @@ impl SiteConfig {
 
     /// Parses and checks `text`; `path` is only used in messages. An app
     /// key (`deploy.checks`) is refused by name like any unknown one.
+    ///
+    /// `[[notify]]` entries that do not parse (a typo such as `colour =`)
+    /// are left out rather than failing the whole file: notifications are
+    /// not needed to roll back, see or repair a site, so a typo in them
+    /// must not block that. [`SiteConfig::notify_error`] gives the error
+    /// for those that need them (a deploy refuses; others warn).
     pub fn parse(text: &str, path: &Path) -> Result<SiteConfig, ConfigError> {
+        let error = match SiteConfig::parse_strict(text, path) {
+            Ok(site) => return Ok(site),
+            Err(error) => error,
+        };
+        let Some(rest) = without_notify(text) else {
+            return Err(error);
+        };
+        let Ok(mut site) = SiteConfig::parse_strict(&rest, path) else {
+            return Err(error);
+        };
+        site.broken_notify = Some(Arc::from(text));
+        Ok(site)
+    }
+
+    /// Why this site's `[[notify]]` entries were left out, when they were:
+    /// the error the whole file gives, with its line.
+    pub fn notify_error(&self) -> Option<ConfigError> {
+        let text = self.broken_notify.as_deref()?;
+        SiteConfig::parse_strict(text, &self.path).err()
+    }
+
+    fn parse_strict(text: &str, path: &Path) -> Result<SiteConfig, ConfigError> {
         let syntax = |error: toml::de::Error| crate::schema::syntax_error(text, path, &error);
         let file: SiteFile = toml::from_str(text).map_err(syntax)?;
         let table: toml::Table = toml::from_str(text).map_err(syntax)?;
@@ -107,6 +138,7 @@ impl SiteConfig {
             path: path.to_owned(),
             table,
             file,
+            broken_notify: None,
         };
         // The full schema's checks and limits, on the settings as they apply.
         let mut probe = Config::blank();
@@ -154,23 +186,38 @@ impl SiteConfig {
         ))
     }
 
-    /// The host keys whose value in `config` differs from this site's,
-    /// dotted (`database.url`); empty when `config` was not read from a file.
+    /// The host keys `config` sets to another value than this site's (or
+    /// that this site leaves out), dotted (`database.url`); empty when
+    /// `config` was not read from a file. A key `config` leaves out is no
+    /// difference: it says nothing there, and the site's value holds (a
+    /// `hoist.toml` without `[[notify]]` does not differ from a site that
+    /// has them).
     pub fn differing_keys(&self, config: &Config) -> Vec<String> {
         let Some(origin) = &config.origin else {
             return Vec::new();
         };
         let given = host_table(&origin.text);
         let (mine, theirs) = (flatten(&self.table), flatten(&given));
-        let mut keys: Vec<String> = mine
-            .keys()
-            .chain(theirs.keys())
-            .filter(|key| mine.get(*key) != theirs.get(*key))
-            .cloned()
-            .collect();
-        keys.sort();
-        keys.dedup();
-        keys
+        theirs
+            .iter()
+            .filter(|(key, value)| mine.get(*key) != Some(*value))
+            .map(|(key, _)| key.clone())
+            .collect()
+    }
+
+    /// The host keys this site sets and `config` leaves out: what writing
+    /// the site's settings anew from `config` would throw away.
+    pub fn keys_only_here(&self, config: &Config) -> Vec<String> {
+        let given = config
+            .origin
+            .as_ref()
+            .map(|origin| host_table(&origin.text))
+            .unwrap_or_default();
+        let theirs = flatten(&given);
+        flatten(&self.table)
+            .into_keys()
+            .filter(|key| !theirs.contains_key(key))
+            .collect()
     }
 
     /// Replaces `config`'s host settings with this site's.
@@ -262,6 +309,13 @@ fn host_table(text: &str) -> toml::Table {
         }
     }
     host
+}
+
+/// `text` without its `[[notify]]` entries, when it has any.
+fn without_notify(text: &str) -> Option<String> {
+    let mut table: toml::Table = toml::from_str(text).ok()?;
+    table.remove("notify")?;
+    toml::to_string(&table).ok()
 }
 
 /// `section.key` → value, one level deep (arrays and subtables are one value).
@@ -356,6 +410,41 @@ flag_file = "down"
         assert!(
             message.contains("`checks`") && message.contains("line 2"),
             "{message}"
+        );
+    }
+
+    #[test]
+    fn notify_absent_from_hoist_toml_differs() {
+        // Every command warned that a hoist.toml without `[[notify]]` differed
+        // from a site.toml with them, and offered `init --site --force` to fix it.
+        let site = SiteConfig::parse(
+            "[database]\nurl = \"sqlite://a.db\"\n[[notify]]\nkind = \"webhook\"\nurl = \"http://h/\"\n",
+            Path::new("site.toml"),
+        )
+        .unwrap();
+        let config = Config::parse(
+            "[app]\nname = \"shop\"\n[database]\nurl = \"sqlite://a.db\"\n",
+            Path::new("hoist.toml"),
+        )
+        .unwrap();
+        assert_eq!(site.differing_keys(&config), Vec::<String>::new());
+        assert_eq!(site.keys_only_here(&config), ["notify"]);
+    }
+
+    #[test]
+    fn notify_typo_blocked_the_whole_site_toml() {
+        // `colour = "red"` in a `[[notify]]` entry made every command refuse, rollback included.
+        let text = "[deploy]\nkeep_releases = 2\n[[notify]]\nkind = \"webhook\"\nurl = \"http://h/\"\ncolour = \"red\"\n";
+        let site = SiteConfig::parse(text, Path::new("/srv/shop/site.toml")).unwrap();
+        assert!(site.notify().is_empty());
+        assert_eq!(site.alone().deploy.keep_releases, 2);
+        let error = site.notify_error().unwrap();
+        let hint = hoist_error::Described::hint(&error).unwrap();
+        assert!(error.to_string().contains("`colour`"), "{error}");
+        assert_eq!(hint, "edit `/srv/shop/site.toml`, line 6");
+        // Anything else wrong still fails the file.
+        assert!(
+            SiteConfig::parse(&text.replace("= 2", "= \"two\""), Path::new("site.toml")).is_err()
         );
     }
 

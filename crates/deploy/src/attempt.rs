@@ -88,6 +88,14 @@ impl Attempt {
         self.journaled = true;
     }
 
+    /// Whether it began changing the site (its journal began). A refusal
+    /// before that (a lock held, no such release) changed nothing, so it
+    /// is recorded as `refused` but told to no `[[notify]]` entry as a
+    /// failure.
+    pub(crate) fn began(&self) -> bool {
+        self.journaled
+    }
+
     /// Records a refusal decided before the operation reached the library
     /// (e.g. `hoist promote` with no candidate held).
     pub fn refused(&self, context: &Context, problem: &str, reporter: &dyn Reporter) {

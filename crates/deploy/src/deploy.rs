@@ -99,9 +99,10 @@ pub fn deploy(
     let mut attempt = Attempt::new(context, op, None, request.reason.clone());
     let result = deploy_as(context, request, op, reporter, &mut attempt);
     let result = attempt.settle(context, result, reporter);
+    // A refusal (a lock held, a pending recovery) changed nothing: not a failure to tell of.
     let told = match &result {
         Ok(report) => report.outcome == "deployed",
-        Err(_) => op == Op::Deploy,
+        Err(_) => op == Op::Deploy && attempt.began(),
     };
     if told {
         // What it aimed at and started from, known even when it failed.

@@ -374,7 +374,7 @@ pub enum DeployError {
     },
     /// `hoist restart` without an agent, and with neither `restart` nor
     /// `health` configured: there is nothing it could do or check.
-    #[error("nothing to restart `{live}` with: no agent runs, and the site has neither `[deploy] restart` nor `health`; set them in `site.toml` (written from hoist.toml by the hint), or run `hoist agent`")]
+    #[error("nothing to restart `{live}` with: no agent runs, and the site has neither `[deploy] restart` nor `health`; set them in the site's `site.toml`, or run `hoist agent`")]
     NothingToRestart {
         /// The live release.
         live: String,
@@ -499,7 +499,10 @@ impl hoist_error::Described for DeployError {
             DeployError::ConflictingRelease { .. } => command("build"),
             DeployError::SwitchedBackUnhealthy { .. } => command("restart"),
             DeployError::UndoneButNotSwitched { .. } => command("rollback --with-db"),
-            DeployError::NothingToRestart { .. } => command("init --site --force"),
+            // Not `init --site --force`: it would throw the site's other settings away.
+            DeployError::NothingToRestart { .. } => Some(
+                "edit the site's `site.toml`: set `[deploy] restart` (or `health`); or start `hoist agent`".to_owned(),
+            ),
             DeployError::NoArtifact { id, .. }
             | DeployError::ArtifactMismatch { id, .. }
             | DeployError::ArtifactNotFound { id, .. } => {

@@ -108,14 +108,18 @@ pub(crate) fn prune_locked(
 }
 
 /// Renames the release aside (atomic, so it is never half-visible under its
-/// id), forgets it, then deletes the files and the artifact kept for it;
-/// undeletable files are reported.
+/// id), forgets it, then deletes the files, the artifact kept for it and
+/// its parity record; undeletable files are reported.
 fn remove_release(context: &Context, id: &str) -> Result<Vec<String>, DeployError> {
     let deleting = context.site.deleting_dir(id);
     durable::rename(&context.site.release_dir(id), &deleting)?;
     context.ledger.remove_release(id)?;
     let mut problems = remove_tree(&deleting);
     if let Err(problem) = durable::remove_file(&context.site.kept_artifact(id)) {
+        problems.push(problem.to_string());
+    }
+    if let Err(problem) = durable::remove_file(&hoist_parity::record_path(context.site.root(), id))
+    {
         problems.push(problem.to_string());
     }
     Ok(problems)

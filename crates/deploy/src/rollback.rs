@@ -165,6 +165,8 @@ fn switch_release(
         Op::AutoRollback => Some(hoist_notify::Event::AutoRollback),
         _ => None,
     };
+    // A refusal (no such release, a lock held) changed nothing: not a failure to tell of.
+    let event = event.filter(|_| result.is_ok() || attempt.began());
     if let Some(event) = event {
         let notice = crate::notice::Notice {
             release: result

@@ -176,7 +176,7 @@ pub(crate) fn adopt(
     reporter.step(
         "site",
         &format!(
-            "host settings{from} are now kept in `{}`; edit it (or `hoist init --site --force`) to change them",
+            "host settings{from} are now kept in `{}`; edit it to change them",
             path.display()
         ),
     );

@@ -32,8 +32,16 @@ pub fn log(repo: &Path, from: &str, to: &str) -> Result<Vec<Commit>, Unreadable>
     for revision in [from, to] {
         let spec = format!("{revision}^{{commit}}");
         if git(repo, &["rev-parse", "--verify", "--quiet", &spec]).is_err() {
+            // A shallow clone lacks old commits; plain `git fetch` does not bring them.
+            let shallow = git(repo, &["rev-parse", "--is-shallow-repository"])
+                .is_ok_and(|answer| answer.trim() == "true");
+            let fix = if shallow {
+                "it is a shallow clone: run `git fetch --unshallow`"
+            } else {
+                "fetch it, or run `hoist notes` where it was built"
+            };
             return Err(Unreadable(format!(
-                "the repository at `{}` has no commit `{revision}` (fetch it, or run `hoist notes` where it was built)",
+                "the repository at `{}` has no commit `{revision}` ({fix})",
                 top.trim()
             )));
         }

@@ -16,8 +16,8 @@
 //!
 //! ```no_run
 //! use hoist_notes::{Notes, Side};
-//! let from = Side { label: "live".into(), revision: Some("1a2b3c4".into()), migrations: None };
-//! let to = Side { label: "HEAD".into(), revision: Some("HEAD".into()), migrations: None };
+//! let from = Side { label: "live".into(), revision: Some("1a2b3c4".into()), migrations: None, unknown: None };
+//! let to = Side { label: "HEAD".into(), revision: Some("HEAD".into()), migrations: None, unknown: None };
 //! let notes = Notes::between(".".as_ref(), &from, &to);
 //! print!("{}", notes.render());
 //! ```
@@ -36,8 +36,13 @@ pub struct Side {
     /// Its git revision, when known (an artifact built outside a checkout has none).
     pub revision: Option<String>,
     /// The migration files it ships (paths under its migrations directory),
-    /// when known: the schema warning compares the two sides'.
+    /// when known: the schema warning compares the two sides'. `None`
+    /// too for an app with no `[database]`, which has no schema to warn of.
     pub migrations: Option<Vec<String>>,
+    /// Why it has no revision, when that is known exactly (no such
+    /// release, no site): said instead of the general guess.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unknown: Option<String>,
 }
 
 /// One commit between the two sides.
@@ -61,6 +66,10 @@ pub struct Notes {
     pub to: Side,
     /// The commits, newest first.
     pub commits: Vec<Commit>,
+    /// When `to` is older than `from` (a downgrade): the commits going
+    /// there undoes, newest first; `commits` is empty then.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub undone: Vec<Commit>,
     /// Things to read before switching (a schema change with no migration).
     pub warnings: Vec<String>,
     /// Why there are no notes, when there are none to read: said plainly
@@ -77,15 +86,16 @@ impl Notes {
             from: from.clone(),
             to: to.clone(),
             commits: Vec::new(),
+            undone: Vec::new(),
             warnings: Vec::new(),
             unavailable: None,
         };
         let (Some(old), Some(new)) = (&from.revision, &to.revision) else {
             let unknown = if from.revision.is_none() { from } else { to };
-            notes.unavailable = Some(format!(
+            notes.unavailable = Some(unknown.unknown.clone().unwrap_or_else(|| format!(
                 "the git revision of `{}` is unknown (built outside a git checkout, or nothing is live), so there are no notes",
                 unknown.label
-            ));
+            )));
             return notes;
         };
         match git::log(repo, old, new) {
@@ -94,6 +104,10 @@ impl Notes {
                 notes.unavailable = Some(problem.to_string());
                 return notes;
             }
+        }
+        if notes.commits.is_empty() {
+            // Nothing forward: `to` may be behind `from`, a downgrade.
+            notes.undone = git::log(repo, new, old).unwrap_or_default();
         }
         notes.warnings = notes.schema_warnings();
         notes
@@ -129,7 +143,10 @@ impl Notes {
 
     /// Whether there is anything to show besides the range.
     pub fn is_empty(&self) -> bool {
-        self.commits.is_empty() && self.warnings.is_empty() && self.unavailable.is_none()
+        self.commits.is_empty()
+            && self.undone.is_empty()
+            && self.warnings.is_empty()
+            && self.unavailable.is_none()
     }
 
     /// The notes as a person reads them: subjects, then each
@@ -141,7 +158,18 @@ impl Notes {
             let _ = writeln!(out, "no deployment notes: {problem}");
             return out;
         }
-        if self.commits.is_empty() {
+        if !self.undone.is_empty() {
+            let _ = writeln!(
+                out,
+                "`{}` is older than `{}`: going there is a downgrade that undoes {}:",
+                self.to.label,
+                self.from.label,
+                count(self.undone.len())
+            );
+            for commit in &self.undone {
+                let _ = writeln!(out, "  {} {}", commit.id, commit.subject);
+            }
+        } else if self.commits.is_empty() {
             let _ = writeln!(
                 out,
                 "no commits between `{}` and `{}`",
@@ -161,5 +189,14 @@ impl Notes {
             let _ = writeln!(out, "\nwarning: {warning}");
         }
         out
+    }
+}
+
+/// `1 commit`, `3 commits`.
+fn count(n: usize) -> String {
+    if n == 1 {
+        "1 commit".to_owned()
+    } else {
+        format!("{n} commits")
     }
 }

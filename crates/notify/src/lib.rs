@@ -16,7 +16,7 @@
 //! lock (`flock`) makes two deliverers never send one message twice, and
 //! lets a later one take over a file whose deliverer died.
 //!
-//! Layout: [`message`] (what is said), [`target`] (where to, from the
+//! Layout: [`message`] (what is said), [`clean`] (its text made safe and bounded), [`target`] (where to, from the
 //! config), [`spool`], [`deliver`] (the deliverer's loop), [`webhook`],
 //! [`email`].
 //!
@@ -27,6 +27,7 @@
 //! hoist_notify::send("/srv/shop".as_ref(), &entries, None, &message).unwrap();
 //! ```
 
+pub mod clean;
 pub mod deliver;
 pub mod email;
 mod error;
@@ -62,7 +63,7 @@ pub fn send(
     {
         let delivery = spool::Delivery {
             target: Target::from_config(entry, env_file),
-            message: message.clone(),
+            message: message.cleaned(),
             retry_for_ms: entry.retry_for.as_millis() as u64,
             backoff_ms: entry.backoff.as_millis() as u64,
         };

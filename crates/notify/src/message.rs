@@ -58,6 +58,27 @@ impl Message {
         }
     }
 
+    /// This message with no control characters in its text, newlines kept
+    /// only in the notes and the failure detail, and those two bounded
+    /// ([`crate::clean`]): what is spooled and sent.
+    pub fn cleaned(&self) -> Message {
+        let line = |value: &Option<String>| value.as_deref().map(crate::clean::line);
+        let block = |value: &Option<String>| value.as_deref().map(crate::clean::block);
+        Message {
+            outcome: crate::clean::line(&self.outcome),
+            release: line(&self.release),
+            previous: line(&self.previous),
+            stage: line(&self.stage),
+            who: crate::clean::line(&self.who),
+            why: line(&self.why),
+            notes: block(&self.notes),
+            detail: block(&self.detail),
+            host: crate::clean::line(&self.host),
+            site: crate::clean::line(&self.site),
+            ..self.clone()
+        }
+    }
+
     /// One line: what, which release, where, how it went.
     pub fn subject(&self) -> String {
         let release = self.release.as_deref().unwrap_or("-");

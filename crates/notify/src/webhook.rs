@@ -13,7 +13,7 @@ const TIMEOUT: Duration = Duration::from_secs(20);
 /// POSTs `message` to `url`; any answer but 2xx is a failure.
 pub fn post(url: &str, slack: bool, message: &Message) -> Result<(), String> {
     let body = if slack {
-        serde_json::json!({ "text": message.text() })
+        serde_json::json!({ "text": crate::clean::slack(&message.text()) })
     } else {
         serde_json::to_value(message).expect("messages serialize")
     };

@@ -413,7 +413,10 @@ impl GitInfo {
         };
         let describe =
             git(&["describe", "--tags"]).map(|tag| tag.trim_start_matches('v').replace('/', "-"));
-        let dirty = git(&["status", "--porcelain"]).is_some_and(|status| !status.is_empty());
+        // As `git describe --dirty` says: changes to tracked files only. An
+        // untracked file (hoist's own `dist/` output) does not make it dirty.
+        let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
+            .is_some_and(|status| !status.is_empty());
         GitInfo {
             describe,
             revision: Some(revision),

@@ -165,13 +165,14 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
             .into());
     }
     // Read in this directory's repository, before anything changes.
+    // No `[database]`: no schema, so no schema warning.
     let migrations = config
         .as_ref()
         .and_then(|(config, _)| config.database.as_ref())
-        .map_or_else(|| "migrations".to_owned(), |db| db.migrations.clone());
+        .map(|db| db.migrations.clone());
     // A fleet host's part runs far from the checkout: its notes are the fleet's.
     let notes = (global.fleet_op.is_none() && !args.only_stage)
-        .then(|| crate::notes_range::for_deploy(&root, &artifact, &migrations))
+        .then(|| crate::notes_range::for_deploy(&root, &artifact, migrations.as_deref()))
         .flatten();
     let request = DeployRequest {
         notes,

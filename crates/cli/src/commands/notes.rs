@@ -27,27 +27,30 @@ impl Render for Notes {
 }
 
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
+    use crate::notes_range::{live, side, Place};
     let config = crate::target::config(global)?;
+    // No `[database]`: no schema, so no schema warning.
     let migrations = config
         .as_ref()
         .and_then(|(config, _)| config.database.as_ref())
-        .map_or_else(|| "migrations".to_owned(), |db| db.migrations.clone());
-    let site = crate::target::root(global, config.as_ref())
-        .ok()
-        .and_then(|root| hoist_site::Site::open(&root).ok());
+        .map(|db| db.migrations.clone());
+    let migrations = migrations.as_deref();
+    let root = crate::target::root(global, config.as_ref()).ok();
+    let site = root
+        .as_ref()
+        .and_then(|root| hoist_site::Site::open(root).ok());
+    let place = match (&site, &root) {
+        (Some(site), _) => Place::Site(site),
+        (None, Some(root)) => Place::NoSite(root),
+        (None, None) => Place::NoRoot,
+    };
     let repo = std::path::Path::new(".");
-    let side = |spec: &str| crate::notes_range::side(spec, site.as_ref(), repo, &migrations);
+    let side = |spec: &str| side(spec, place, repo, migrations);
     // One argument is where the notes end: "what would deploying this bring".
     let (from, to) = match (args.first, args.second) {
         (Some(from), Some(to)) => (side(&from), side(&to)),
-        (Some(to), None) => (
-            crate::notes_range::live(site.as_ref(), repo, &migrations),
-            side(&to),
-        ),
-        (None, _) => (
-            crate::notes_range::live(site.as_ref(), repo, &migrations),
-            side("HEAD"),
-        ),
+        (Some(to), None) => (live(place, repo, migrations), side(&to)),
+        (None, _) => (live(place, repo, migrations), side("HEAD")),
     };
     let notes = Notes::between(repo, &from, &to);
     Output::new(global.json).emit(&notes)?;

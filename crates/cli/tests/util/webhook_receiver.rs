@@ -62,6 +62,11 @@ impl Receiver {
             .unwrap_or_else(|_| panic!("nothing reached {} within {within:?}", self.url))
     }
 
+    /// A body that has arrived already, without waiting.
+    pub fn try_next(&self) -> Option<Value> {
+        self.bodies.try_recv().ok()
+    }
+
     /// The next `count` bodies, all within `within`.
     #[track_caller]
     pub fn take(&self, count: usize, within: Duration) -> Vec<Value> {
