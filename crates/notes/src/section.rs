@@ -19,7 +19,9 @@ static SCHEMA: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid regex")
 });
 
-/// The `Deployment:` section of `message`, trimmed, without its header.
+/// The `Deployment:` section of `message` without its header: blank lines
+/// around it dropped and the indentation its lines share removed, so
+/// lines indented alike stay alike.
 pub fn deployment(message: &str) -> Option<String> {
     let mut lines = message.lines();
     lines
@@ -32,8 +34,22 @@ pub fn deployment(message: &str) -> Option<String> {
         }
         body.push(line.trim_end());
     }
-    let text = body.join("\n").trim().to_owned();
-    (!text.is_empty()).then_some(text)
+    let first = body.iter().position(|line| !line.is_empty())?;
+    let last = body.iter().rposition(|line| !line.is_empty())?;
+    let body = &body[first..=last];
+    let indent = body
+        .iter()
+        .filter(|line| !line.is_empty())
+        .map(|line| line.len() - line.trim_start_matches([' ', '\t']).len())
+        .min()
+        .unwrap_or(0);
+    let text: Vec<&str> = body
+        .iter()
+        // Blank lines are shorter than `indent`; the rest start with it, in
+        // ASCII blanks, so the cut is on a character boundary.
+        .map(|line| line.get(indent..).unwrap_or(""))
+        .collect();
+    Some(text.join("\n"))
 }
 
 /// Whether `note` speaks of a schema change.
@@ -55,6 +71,17 @@ mod tests {
         );
         assert!(mentions_schema(&section));
         assert!(!mentions_schema("- New dependency - Foo::Bar::Magic"));
+    }
+
+    /// An indented two-line section came out with its first line dedented
+    /// and its second still indented: the note's own layout was changed.
+    #[test]
+    fn indented_section_was_reindented() {
+        let message = "x\n\nDeployment:\n  push new AceDB first\n    (it takes an hour)\n  then send release email\n";
+        assert_eq!(
+            deployment(message).unwrap(),
+            "push new AceDB first\n  (it takes an hour)\nthen send release email"
+        );
     }
 
     #[test]
