@@ -33,6 +33,7 @@ pub fn send(target: &Target, message: &Message) -> Result<(), String> {
                 .map_err(|e| format!("`from = \"{from}\"`: {e}"))?,
         )
         .subject(message.subject())
+        .message_id(Some(format!("<{}@{}>", message.id, message.host)))
         .header(ContentType::TEXT_PLAIN);
     for to in to {
         builder = builder.to(to.parse().map_err(|e| format!("`to = \"{to}\"`: {e}"))?);

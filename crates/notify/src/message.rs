@@ -9,6 +9,12 @@ use std::path::Path;
 /// One notification, as the generic JSON webhook sends it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
+    /// Unique per message and the same on every try: a receiver that got
+    /// it twice (a deliverer killed after sending, before it could note it)
+    /// drops the second copy by it. Webhooks get it as `Idempotency-Key`,
+    /// mail as its `Message-ID`.
+    #[serde(default)]
+    pub id: String,
     /// What happened.
     pub event: Event,
     /// How it ended: `ok`, `failed`, `rolled-back`, `refused`.
@@ -41,7 +47,9 @@ impl Message {
     /// A message about `event` on the site at `root`, now, by this user
     /// on this host; set the rest with struct update syntax.
     pub fn now(event: Event, outcome: &str, root: &Path) -> Message {
+        let at = jiff::Timestamp::now();
         Message {
+            id: message_id(at),
             event,
             outcome: outcome.to_owned(),
             release: None,
@@ -54,7 +62,7 @@ impl Message {
             detail: None,
             host: hoist_site::host_name(),
             site: root.display().to_string(),
-            at: jiff::Timestamp::now(),
+            at,
         }
     }
 
@@ -112,4 +120,17 @@ impl Message {
         }
         out
     }
+}
+
+/// `<nanoseconds since the epoch>-<pid>-<n>`: unique on this host without
+/// a random source, as two messages of one process differ in `n`.
+fn message_id(at: jiff::Timestamp) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{}-{}-{}",
+        at.as_nanosecond(),
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }

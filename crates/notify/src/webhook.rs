@@ -25,6 +25,7 @@ pub fn post(url: &str, slack: bool, message: &Message) -> Result<(), String> {
         .post(url)
         .header("content-type", "application/json")
         .header("user-agent", concat!("hoist/", env!("CARGO_PKG_VERSION")))
+        .header("idempotency-key", &message.id)
         .send(body.to_string().as_bytes())
         .map(|_| ())
         .map_err(|error| error.to_string())
