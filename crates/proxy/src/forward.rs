@@ -186,10 +186,19 @@ impl Proxy {
             None => None,
         };
         let Some(live) = pool_pick.clone().or_else(|| self.router.live()) else {
-            return pages::error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "No release is running yet. Please try again shortly.",
-            );
+            // Nothing live yet (a first deploy): test traffic still reaches
+            // a held candidate, so its link walk runs before it goes live.
+            return match self.router.candidate() {
+                Some(steering) if steering.is_test(client.ip(), request.headers()) => {
+                    let backend = steering.backend.clone();
+                    let guard = InFlight::new(backend.clone());
+                    self.forward(request, peer, &backend, guard).await
+                }
+                _ => pages::error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "No release is running yet. Please try again shortly.",
+                ),
+            };
         };
         let (backend, pin_bucket) = match self.router.candidate().filter(|_| pool_pick.is_none()) {
             Some(steering) => {
