@@ -6,12 +6,16 @@
 //!   starts it), the walk reaches it through the public listener with
 //!   `hoist-release: candidate` from this host (the proxy's test routing),
 //!   and only a clean walk lets the switch take that same process. Dead
-//!   links stop the candidate: no user ever got it.
+//!   links stop the candidate: no user ever got it. A first deploy walks
+//!   the same way: with nothing live, the proxy still sends test traffic
+//!   to the held candidate. Journaled as step `hold`.
 //! - External mode: there is no candidate before the switch (the app's
 //!   own `restart` replaces the code in place), so the walk runs on
 //!   `[deploy] health`'s origin right after the health check, before the
 //!   deploy is declared done; dead links switch back. Users may have met
-//!   the release for the length of the walk, and the docs say so.
+//!   the release for the length of the walk, and the docs and the failure
+//!   say so. Journaled as step `walk`, so `hoist recover` after a kill
+//!   walks again instead of recording a walk that never finished.
 //!
 //! Only a deploy walks: a rollback must get back whatever its links say.
 

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  hoist walk                       the live site, through the agent's public listener\n  hoist walk --candidate           the held candidate (`hoist deploy --hold`), as the deploy walks it\n  hoist walk http://127.0.0.1:8080/docs/ --depth 5\n  hoist walk --json | jq '.dead[].url'\n\nExits 1 when a link answers 4xx or 5xx (or not at all); each dead link is listed with the pages that link to it."
+    after_help = "Examples:\n  hoist walk                       the live site, through the agent's public listener\n  hoist walk --candidate           the held candidate (`hoist deploy --hold`), as the deploy walks it\n  hoist walk http://127.0.0.1:8080/docs/ --depth 5\n  hoist walk --json | jq '.dead[].url'\n\nExits 1 when a link answers 4xx or 5xx (or not at all), or redirects in a loop; each dead link is listed with the pages that link to it. A page bigger than 4 MiB is read in part, with a warning. Exits 2 for a URL the walk cannot fetch (not `http://`)."
 )]
 pub struct Args {
     /// Where to start (default: `[deploy.smoke] crawl`, or `/`, on the site's agent, else on `[deploy] health`'s origin).
