@@ -52,6 +52,10 @@ const COVERED: &[(Step, &str)] = &[
         "hooks::hooks_killed_at_every_step_recover",
     ),
     (Step::PostHook, "hooks::hooks_killed_at_every_step_recover"),
+    (
+        Step::Walk,
+        "walk::killed_during_the_walk_recover_recorded_ok_without_walking",
+    ),
 ];
 
 /// Operations killed by the scenarios above (and in crash.rs, data_reload.rs, data_tie.rs).

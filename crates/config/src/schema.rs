@@ -568,10 +568,12 @@ impl Config {
         }
         crate::limits::check(self, path)?;
         if let Some(crawl) = &self.deploy.smoke.crawl {
-            if !crawl.starts_with('/') {
+            if let Some(problem) = crate::smoke::path_problem(crawl) {
                 return Err(invalid(
                     "deploy.smoke.crawl",
-                    format!("`{crawl}` must be a path on the site, starting with `/` (e.g. \"/\")"),
+                    format!(
+                        "`{crawl}` {problem}; give a path on the site such as \"/\" or \"/docs/\""
+                    ),
                 ));
             }
         }

@@ -41,6 +41,30 @@ impl Smoke {
     }
 }
 
+/// Why `crawl` is not a path on the site, if it is not: it must start with
+/// one `/` and, joined to any origin, keep that origin. `//host/x`,
+/// `/\host/x` (a backslash is a slash to a URL parser) and a scheme would
+/// send the walk to another host, whose "no dead links" says nothing about
+/// the release.
+pub(crate) fn path_problem(crawl: &str) -> Option<&'static str> {
+    if !crawl.starts_with('/') {
+        return Some("must be a path on the site, starting with `/`");
+    }
+    if crawl.starts_with("//") || crawl.contains('\\') {
+        return Some("names another host (`//` or a backslash starts an authority)");
+    }
+    if crawl.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Some("must not contain spaces or control characters");
+    }
+    // The parser's own verdict, for whatever the checks above miss.
+    let site = url::Url::parse("http://site.invalid/").ok()?;
+    match site.join(crawl) {
+        Ok(joined) if joined.origin() == site.origin() => None,
+        Ok(_) => Some("leaves the site when joined to its address"),
+        Err(_) => Some("is not a URL path"),
+    }
+}
+
 impl Default for Smoke {
     fn default() -> Self {
         Smoke {
@@ -71,5 +95,25 @@ mod tests {
         assert!(relative.unwrap_err().contains("deploy.smoke.crawl"));
         let unknown = parse("[app]\nname = \"x\"\n[deploy.smoke]\ncrawl = \"/\"\nmax_page = 3\n");
         assert!(unknown.unwrap_err().contains("max_page"));
+    }
+
+    // `//host/x` and `/\host/x` start with `/`, passed, and sent the walk
+    // to another host whose "0 dead links" let the release go live unwalked.
+    #[test]
+    fn crawl_path_naming_another_host_passed_validation() {
+        for away in [
+            "//127.0.0.3:18098/from-deploy",
+            "/\\127.0.0.3:18098/x",
+            "/\t/127.0.0.3/x",
+            "/ok\\..\\x",
+        ] {
+            let toml = format!("[app]\nname = \"x\"\n[deploy.smoke]\ncrawl = '{away}'\n");
+            let refused = parse(&toml).unwrap_err();
+            assert!(refused.contains("deploy.smoke.crawl"), "{away}: {refused}");
+        }
+        for fine in ["/", "/docs/", "/a%2F%2Fb?x=//y", "/search?q=a"] {
+            let toml = format!("[app]\nname = \"x\"\n[deploy.smoke]\ncrawl = '{fine}'\n");
+            assert!(parse(&toml).is_ok(), "{fine}");
+        }
     }
 }

@@ -118,7 +118,9 @@ pub(crate) fn restart_and_check(
     } else {
         None
     };
-    if from_step != Step::Health {
+    // Resumed at `walk`: restart and health check passed; only the walk runs again.
+    let walk_only = from_step == Step::Walk;
+    if from_step != Step::Health && !walk_only {
         if let Some(restart) = &settings.restart {
             journal
                 .step(Step::Restart)
@@ -128,7 +130,7 @@ pub(crate) fn restart_and_check(
             restart_command(context, target, restart)?;
         }
     }
-    if let Some(url) = &settings.health {
+    if let Some(url) = settings.health.as_ref().filter(|_| !walk_only) {
         journal
             .step(Step::Health)
             .map_err(|error| error.to_string())?;
@@ -139,6 +141,9 @@ pub(crate) fn restart_and_check(
     if let Some(path) = crate::smoke::crawl_path(journal.record().op, settings) {
         match &settings.health {
             Some(health) => {
+                // Journaled, so a kill here is known to have cut the walk
+                // short: recover walks again rather than record it ok.
+                journal.step(Step::Walk).map_err(|error| error.to_string())?;
                 crate::smoke::walk_external(context, health, &settings.smoke, path, target, reporter)?
             }
             None => reporter.warn(

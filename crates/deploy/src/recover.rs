@@ -12,7 +12,10 @@
 //!   consistent end is the rollback it was for: finish it.
 //! - After steps: resume from the step (restart, health check, the post
 //!   hook, record, contract migrations, prune). A post hook killed with
-//!   hoist runs again.
+//!   hoist runs again. A link walk killed mid-way (`walk`, external mode)
+//!   runs again from its start: dead links switch back, recorded as a
+//!   failed deploy; a clean walk finishes it. The deploy is never recorded
+//!   ok on a walk that did not finish.
 //! - `repair`: run again from the kept artifact.
 
 use crate::activate::{self, activate};
@@ -193,6 +196,7 @@ fn resume(
         | Step::Switch
         | Step::Restart
         | Step::Health
+        | Step::Walk
         | Step::PostHook
         | Step::Record
         | Step::MigratePost
@@ -288,12 +292,13 @@ fn finish(
         step => step,
     };
     if resume_at < Step::PostHook {
+        let what = match resume_at {
+            Step::Walk => "walking its links again (the walk was cut short)",
+            _ => "finishing its restart and health check",
+        };
         reporter.step(
             "recover",
-            &format!(
-                "`{}` was switched in; finishing its restart and health check",
-                record.release
-            ),
+            &format!("`{}` was switched in; {what}", record.release),
         );
         activate(context, journal, &settings, resume_at, reporter)?;
     }

@@ -6,12 +6,16 @@
 //!   starts it), the walk reaches it through the public listener with
 //!   `hoist-release: candidate` from this host (the proxy's test routing),
 //!   and only a clean walk lets the switch take that same process. Dead
-//!   links stop the candidate: no user ever got it.
+//!   links stop the candidate: no user ever got it. A first deploy walks
+//!   the same way: with nothing live, the proxy still sends test traffic
+//!   to the held candidate. Journaled as step `hold`.
 //! - External mode: there is no candidate before the switch (the app's
 //!   own `restart` replaces the code in place), so the walk runs on
 //!   `[deploy] health`'s origin right after the health check, before the
 //!   deploy is declared done; dead links switch back. Users may have met
-//!   the release for the length of the walk, and the docs say so.
+//!   the release for the length of the walk, and the docs and the failure
+//!   say so. Journaled as step `walk`, so `hoist recover` after a kill
+//!   walks again instead of recording a walk that never finished.
 //!
 //! Only a deploy walks: a rollback must get back whatever its links say.
 
@@ -32,7 +36,7 @@ pub(crate) fn crawl_path(op: Op, settings: &Deploy) -> Option<&str> {
 /// Why a walk did not pass.
 enum NotPassed {
     /// It ran and found dead links.
-    Dead(String),
+    Dead(WalkReport),
     /// It could not run.
     Broken(String),
 }
@@ -61,14 +65,14 @@ pub(crate) fn walk_candidate(
         .public_address()
         .map_err(NotPassed::Broken)
         .and_then(|address| {
-            start_url(
+            on_site(
                 &format!("http://{}", hoist_walk::from_this_host(&address)),
                 path,
             )
         })
-        .and_then(|start| {
+        .and_then(|walk| {
             let headers = vec![("hoist-release".to_owned(), "candidate".to_owned())];
-            run(start, headers, smoke, &target, reporter)
+            run(walk, headers, smoke, reporter)
         });
     let Err(not_passed) = walked else {
         return Ok(());
@@ -79,7 +83,8 @@ pub(crate) fn walk_candidate(
         ));
     }
     match not_passed {
-        NotPassed::Dead(problem) => {
+        NotPassed::Dead(report) => {
+            let problem = dead_links(&report, &target, "it did not go live");
             let _ = activate::failed(context, journal, &problem, true, reporter);
             Err(DeployError::DeadLinks { problem })
         }
@@ -106,36 +111,45 @@ pub(crate) fn walk_external(
         .map_err(|error| error.to_string())?;
     let origin = Url::parse(&health)
         .map_err(|error| format!("`[deploy] health` `{health}` is not a URL: {error}"))?;
-    let walked = start_url(origin.as_str(), path)
-        .and_then(|start| run(start, Vec::new(), smoke, target, reporter));
+    let walked =
+        on_site(origin.as_str(), path).and_then(|walk| run(walk, Vec::new(), smoke, reporter));
     match walked {
         Ok(()) => Ok(()),
-        Err(NotPassed::Dead(problem)) => Err(problem),
+        // The restart put the release in front of users already: the
+        // message must not claim it never went live.
+        Err(NotPassed::Dead(report)) => Err(dead_links(
+            &report,
+            target,
+            "it had gone live for the walk (without an agent there is no candidate to walk), so users may have met it until hoist switched back",
+        )),
         Err(NotPassed::Broken(problem)) => Err(format!("the link walk could not run: {problem}")),
     }
 }
 
-/// `path` on the site at `origin`.
-fn start_url(origin: &str, path: &str) -> Result<Url, NotPassed> {
-    Url::parse(origin)
-        .and_then(|origin| origin.join(path))
-        .map_err(|error| NotPassed::Broken(format!("cannot walk `{path}` on `{origin}`: {error}")))
+/// A walk of `path` on the site at `origin`; a path that leaves it is
+/// refused by the walker too (config validation refuses it first).
+fn on_site(origin: &str, path: &str) -> Result<WalkOptions, NotPassed> {
+    let site = Url::parse(origin)
+        .map_err(|error| NotPassed::Broken(format!("cannot walk `{origin}`: {error}")))?;
+    WalkOptions::on_site(&site, path).map_err(|error| NotPassed::Broken(error.to_string()))
 }
 
 fn run(
-    start: Url,
+    walk: WalkOptions,
     headers: Vec<(String, String)>,
     smoke: &Smoke,
-    target: &str,
     reporter: &dyn Reporter,
 ) -> Result<(), NotPassed> {
-    reporter.step("walk", &format!("following same-site links from {start}"));
+    reporter.step(
+        "walk",
+        &format!("following same-site links from {}", walk.start),
+    );
     let options = WalkOptions {
         depth: smoke.depth,
         max_pages: smoke.max_pages,
         timeout: smoke.timeout,
         headers,
-        ..WalkOptions::new(start)
+        ..walk
     };
     let report =
         hoist_walk::walk(&options).map_err(|error| NotPassed::Broken(error.to_string()))?;
@@ -146,21 +160,25 @@ fn run(
             smoke.max_pages
         ));
     }
+    for warning in report.warnings() {
+        reporter.warn(&warning);
+    }
     if report.is_clean() {
         return Ok(());
     }
-    Err(NotPassed::Dead(dead_links(&report, target)))
+    Err(NotPassed::Dead(report))
 }
 
-/// The failure: every dead link on a line of its own, with its referrers.
-fn dead_links(report: &WalkReport, target: &str) -> String {
+/// The failure: what became of the release (`outcome`), then every dead
+/// link on a line of its own, with its referrers.
+fn dead_links(report: &WalkReport, target: &str, outcome: &str) -> String {
     let lines: Vec<String> = report
         .dead
         .iter()
         .map(|dead| format!("\n  dead link: {dead}"))
         .collect();
     format!(
-        "the link walk of `{target}` found {} dead link(s), so it did not go live:{}",
+        "the link walk of `{target}` found {} dead link(s); {outcome}:{}",
         report.dead.len(),
         lines.concat()
     )

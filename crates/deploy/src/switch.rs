@@ -11,8 +11,8 @@
 //!  Step::Hold         deploy with `[deploy.smoke] crawl`, agent: start the target as a
 //!                     held candidate and walk its links (dead links: stop it, fail)
 //!  Step::Switch       agent: start, health-check, write `current`, move the route
-//!                     external: write `current`, then Step::Restart, Step::Health
-//!                     (and the link walk of `[deploy.smoke]`)
+//!                     external: write `current`, then Step::Restart, Step::Health,
+//!                     Step::Walk (the link walk of `[deploy.smoke]`; dead links switch back)
 //!                     (a failure there: Step::SwitchBack)
 //!                     resume the held requests
 //!  Step::PostHook     `post_switch` or `post_rollback`; a failed `required` post_switch:

@@ -198,14 +198,10 @@ impl Proxy {
             },
             None => None,
         };
-        let Some(live) = pool_pick.clone().or_else(|| self.router.live()) else {
-            return pages::error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "No release is running yet. Please try again shortly.",
-            );
-        };
-        let (backend, pin_bucket) = match self.router.candidate().filter(|_| pool_pick.is_none()) {
-            Some(steering) => {
+        let live = pool_pick.clone().or_else(|| self.router.live());
+        let steering = self.router.candidate().filter(|_| pool_pick.is_none());
+        let (backend, pin_bucket) = match (live, steering) {
+            (Some(live), Some(steering)) => {
                 let choice = steering.choose(client.ip(), request.headers());
                 (
                     if choice.candidate {
@@ -216,7 +212,18 @@ impl Proxy {
                     choice.set_bucket,
                 )
             }
-            None => (live, None),
+            (Some(live), None) => (live, None),
+            // Nothing live yet (a first deploy): test traffic still reaches
+            // a held candidate, so its link walk runs before it goes live.
+            (None, Some(steering)) if steering.is_test(client.ip(), request.headers()) => {
+                (steering.backend.clone(), None)
+            }
+            (None, _) => {
+                return pages::error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "No release is running yet. Please try again shortly.",
+                )
+            }
         };
         // Counted before anything awaits, so a switch that starts draining now waits for this request.
         let guard = InFlight::new(backend.clone());

@@ -35,9 +35,7 @@ impl Steering {
     /// it only from this host itself (a `curl` on the server): from anywhere
     /// else they are ignored, so a held release is never public.
     pub(crate) fn choose(&self, client: IpAddr, headers: &HeaderMap) -> Choice {
-        let test = self.test_from.iter().any(|cidr| contains(cidr, client))
-            || (is_this_host(client) && asks_for_candidate(headers));
-        if test {
+        if self.is_test(client, headers) {
             return Choice {
                 candidate: true,
                 set_bucket: None,
@@ -57,6 +55,15 @@ impl Steering {
             candidate: bucket < self.percent,
             set_bucket: (!from_cookie).then_some(bucket),
         }
+    }
+}
+
+impl Steering {
+    /// Test traffic: from `test_from`, or asking for the candidate from
+    /// this host itself. Only this reaches a candidate while nothing is live.
+    pub(crate) fn is_test(&self, client: IpAddr, headers: &HeaderMap) -> bool {
+        self.test_from.iter().any(|cidr| contains(cidr, client))
+            || (is_this_host(client) && asks_for_candidate(headers))
     }
 }
 

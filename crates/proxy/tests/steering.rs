@@ -47,3 +47,32 @@ async fn held_candidate_reached_from_outside_test_from_by_header_or_cookie() {
     let text = exchange_from(outside, proxy, &request("")).await;
     assert_eq!(release_of(&text), "v1");
 }
+
+// With nothing live (a first deploy), the held candidate's test routing
+// answered 503 "No release is running yet", so its link walk failed.
+#[tokio::test]
+async fn held_candidate_with_nothing_live_answered_503_to_test_traffic() {
+    let (candidate, _) = counting_backend().await;
+    let router = Arc::new(Router::default());
+    router.set_candidate(Some(Steering {
+        backend: Arc::new(Backend::new("v1", candidate)),
+        percent: 0,
+        test_from: Vec::new(),
+    }));
+    let (proxy, _stop) = proxy_with(router, Settings::default()).await;
+    let request = |extra: &str| {
+        format!("GET / HTTP/1.1\r\nHost: a\r\n{extra}Connection: close\r\n\r\n").into_bytes()
+    };
+    let asking = "hoist-release: candidate\r\n";
+    let text = exchange_from([127, 0, 0, 1].into(), proxy, &request(asking)).await;
+    assert_eq!(
+        release_of(&text),
+        "v1",
+        "test traffic from this host: {text}"
+    );
+    // Everyone else still waits for a release: a held one is never public.
+    let text = exchange_from([127, 0, 0, 5].into(), proxy, &request(asking)).await;
+    assert!(text.starts_with("HTTP/1.1 503"), "{text}");
+    let text = exchange_from([127, 0, 0, 1].into(), proxy, &request("")).await;
+    assert!(text.starts_with("HTTP/1.1 503"), "{text}");
+}

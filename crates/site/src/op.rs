@@ -109,6 +109,10 @@ pub enum Step {
     Restart,
     /// Waiting for the health check.
     Health,
+    /// Walking the release's links (`[deploy.smoke] crawl`) without an
+    /// agent: the restart put it live already, so dead links switch back.
+    /// (With an agent the walk runs on the held candidate, during `hold`.)
+    Walk,
     /// Running the operation's post hook (`post_switch`, `post_rollback`,
     /// `post_data_roll`) once the switch or roll happened.
     PostHook,
@@ -160,9 +164,8 @@ impl Step {
             Begin | Copy | Verify | Space | Unpack | Shared | Checks | Test | Ready
             | PreSwitchHook => Phase::Stage,
             Pause | Migrate | MigrateDown | Data | Hold | Switch | Repair => Phase::Switch,
-            Restart | Health | PostHook | SwitchBack | Record | MigratePost | Prune | Reload => {
-                Phase::After
-            }
+            Restart | Health | Walk | PostHook | SwitchBack | Record | MigratePost | Prune
+            | Reload => Phase::After,
         }
     }
 
@@ -182,10 +185,11 @@ impl Step {
             // the kept artifact puts back the rest.
             Repair => OnCrash::Resume,
             // A post hook killed mid-way runs again (hooks are written to
-            // run more than once), then the operation finishes.
-            Restart | Health | PostHook | SwitchBack | Record | MigratePost | Prune | Reload => {
-                OnCrash::Resume
-            }
+            // run more than once), then the operation finishes. A walk
+            // killed mid-way runs again from its start page: dead links
+            // switch back, as they would have without the kill.
+            Restart | Health | Walk | PostHook | SwitchBack | Record | MigratePost | Prune
+            | Reload => OnCrash::Resume,
         }
     }
 

@@ -1,6 +1,8 @@
 //! The breadth-first walk: pages nearer the start first, at most
 //! `concurrency` requests in flight, every URL fetched once, each link's
-//! referring pages remembered so a dead link can name them.
+//! referring pages remembered so a dead link can name them. Redirects are
+//! remembered too: a chain that comes back on itself, or runs longer than a
+//! browser follows, is a dead link (a browser shows an error there).
 
 use crate::fetch::{self, Fetched};
 use crate::{DeadLink, WalkError, WalkOptions, WalkReport};
@@ -11,9 +13,14 @@ use url::Url;
 /// A dead link names at most this many pages that link to it.
 const MAX_REFERRERS: usize = 10;
 
+/// Redirects in a row a browser follows before it gives up (Chromium: 20;
+/// fewer here, as a chain that long is a mistake either way).
+const MAX_REDIRECTS: usize = 10;
+
 /// Walks as `options` says.
 pub async fn walk_async(options: &WalkOptions) -> Result<WalkReport, WalkError> {
     let start = options.start.clone();
+    crate::options::check_on_site(&options.site, &start)?;
     if start.scheme() != "http" {
         return Err(WalkError::BadStart {
             url: start.to_string(),
@@ -36,6 +43,8 @@ pub async fn walk_async(options: &WalkOptions) -> Result<WalkReport, WalkError> 
     let mut sent = 0usize;
     let mut truncated = false;
     let mut dead: BTreeMap<String, (Option<u16>, String)> = BTreeMap::new();
+    let mut redirects: HashMap<Url, (u16, Url)> = HashMap::new();
+    let mut cut_pages = Vec::new();
     loop {
         while tasks.len() < options.concurrency.max(1) {
             let Some((url, depth)) = queue.pop_front() else {
@@ -69,14 +78,24 @@ pub async fn walk_async(options: &WalkOptions) -> Result<WalkReport, WalkError> 
                     (Some(status), format!("answered {status}")),
                 );
             }
-            Ok(Fetched { status, links }) => {
+            Ok(Fetched {
+                status,
+                redirect,
+                links,
+                cut,
+            }) => {
+                if cut {
+                    cut_pages.push(url.to_string());
+                }
                 // A redirect is the same page under another name: no hop.
-                let next = if (300..400).contains(&status) {
-                    depth
-                } else {
-                    depth + 1
-                };
-                for link in links.into_iter().filter(|link| same_site(&start, link)) {
+                let redirecting = (300..400).contains(&status);
+                let next = if redirecting { depth } else { depth + 1 };
+                if let (true, Some(target)) = (redirecting, &redirect) {
+                    redirects.insert(url.clone(), (status, target.clone()));
+                }
+                let site = &options.site;
+                let found = redirect.into_iter().chain(links);
+                for link in found.filter(|link| same_site(site, link)) {
                     let from = url.to_string();
                     match referrers.get_mut(&link) {
                         Some(pages) => {
@@ -96,6 +115,10 @@ pub async fn walk_async(options: &WalkOptions) -> Result<WalkReport, WalkError> 
             }
         }
     }
+    for (url, (status, problem)) in endless_redirects(&redirects) {
+        dead.insert(url, (Some(status), problem));
+    }
+    cut_pages.sort();
     let dead = dead
         .into_iter()
         .map(|(url, (status, problem))| {
@@ -117,12 +140,38 @@ pub async fn walk_async(options: &WalkOptions) -> Result<WalkReport, WalkError> 
         pages: sent,
         dead,
         truncated,
+        cut_pages,
     })
 }
 
-/// Same scheme, host and port as the start page.
-fn same_site(start: &Url, link: &Url) -> bool {
-    link.scheme() == start.scheme()
-        && link.host_str() == start.host_str()
-        && link.port_or_known_default() == start.port_or_known_default()
+/// Same scheme, host and port as the site.
+fn same_site(site: &Url, link: &Url) -> bool {
+    link.origin() == site.origin()
+}
+
+/// Each redirecting URL whose chain of redirects (as far as the walk
+/// fetched it) comes back on itself or runs past [`MAX_REDIRECTS`], with
+/// its own status and why it is dead. A chain that ends at a page, leaves
+/// the site or was not fetched is not judged here.
+fn endless_redirects(redirects: &HashMap<Url, (u16, Url)>) -> Vec<(String, (u16, String))> {
+    let mut endless = Vec::new();
+    for (from, (status, _)) in redirects {
+        let mut chain = vec![from];
+        while let Some((_, next)) = redirects.get(chain[chain.len() - 1]) {
+            if chain.contains(&next) {
+                chain.push(next);
+                let names: Vec<&str> = chain.iter().map(|url| url.as_str()).collect();
+                let problem = format!("redirect loop: {}", names.join(" -> "));
+                endless.push((from.to_string(), (*status, problem)));
+                break;
+            }
+            if chain.len() > MAX_REDIRECTS {
+                let problem = format!("too many redirects (more than {MAX_REDIRECTS} in a row)");
+                endless.push((from.to_string(), (*status, problem)));
+                break;
+            }
+            chain.push(next);
+        }
+    }
+    endless
 }

@@ -36,6 +36,7 @@ mod report;
 
 pub use crawl::walk_async;
 pub use error::WalkError;
+pub use fetch::MAX_PAGE_BYTES;
 pub use links::links;
 pub use local::from_this_host;
 pub use options::WalkOptions;

@@ -14,6 +14,9 @@ pub struct WalkReport {
     pub dead: Vec<DeadLink>,
     /// `max_pages` ran out before every link was checked.
     pub truncated: bool,
+    /// Pages bigger than the walk reads ([`crate::MAX_PAGE_BYTES`]): read
+    /// only in part, so their links past that were not checked.
+    pub cut_pages: Vec<String>,
 }
 
 /// One dead link and the pages that link to it.
@@ -33,6 +36,20 @@ impl WalkReport {
     /// No dead links.
     pub fn is_clean(&self) -> bool {
         self.dead.is_empty()
+    }
+
+    /// What the walk could not check, one warning a line: pages read only
+    /// in part (the walk never passes over that in silence).
+    pub fn warnings(&self) -> Vec<String> {
+        self.cut_pages
+            .iter()
+            .map(|page| {
+                format!(
+                    "{page} is bigger than {} MiB; the walk read only its start, so links past that were not checked",
+                    crate::MAX_PAGE_BYTES >> 20
+                )
+            })
+            .collect()
     }
 
     /// One line: how many pages, how many dead.

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  hoist walk                       the live site, through the agent's public listener\n  hoist walk --candidate           the held candidate (`hoist deploy --hold`), as the deploy walks it\n  hoist walk http://127.0.0.1:8080/docs/ --depth 5\n  hoist walk --json | jq '.dead[].url'\n\nExits 1 when a link answers 4xx or 5xx (or not at all); each dead link is listed with the pages that link to it."
+    after_help = "Examples:\n  hoist walk                       the live site, through the agent's public listener\n  hoist walk --candidate           the held candidate (`hoist deploy --hold`), as the deploy walks it\n  hoist walk http://127.0.0.1:8080/docs/ --depth 5\n  hoist walk --json | jq '.dead[].url'\n\nExits 1 when a link answers 4xx or 5xx (or not at all), or redirects in a loop; each dead link is listed with the pages that link to it. A page bigger than 4 MiB is read in part, with a warning. Exits 2 for a URL the walk cannot fetch (not `http://`)."
 )]
 pub struct Args {
     /// Where to start (default: `[deploy.smoke] crawl`, or `/`, on the site's agent, else on `[deploy] health`'s origin).
@@ -31,16 +31,19 @@ impl Render for WalkReport {
         for dead in &self.dead {
             let _ = writeln!(out, "  dead link: {dead}");
         }
+        for warning in self.warnings() {
+            let _ = writeln!(out, "  warning: {warning}");
+        }
     }
 }
 
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
-    let (start, smoke) = start(global, &args)?;
+    let (walk, smoke) = start(global, &args)?;
     let mut options = WalkOptions {
         depth: args.depth.unwrap_or(smoke.depth),
         max_pages: args.max_pages.unwrap_or(smoke.max_pages),
         timeout: smoke.timeout,
-        ..WalkOptions::new(start)
+        ..walk
     };
     if args.candidate {
         options
@@ -56,17 +59,14 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     Output::new(global.json).emit_then(&report, code)
 }
 
-/// The start URL and the site's `[deploy.smoke]` (defaults without a site).
-fn start(global: &Global, args: &Args) -> anyhow::Result<(url::Url, hoist_config::Smoke)> {
+/// Where to walk and the site's `[deploy.smoke]` (defaults without a site).
+fn start(global: &Global, args: &Args) -> anyhow::Result<(WalkOptions, hoist_config::Smoke)> {
     if let Some(url) = &args.url {
+        let start = argument(url)?;
         let smoke = crate::target::config(global)?
             .map(|(config, _)| config.deploy.smoke)
             .unwrap_or_default();
-        let start = url.parse().map_err(|error| crate::UsageError {
-            message: format!("`{url}` is not a URL: {error}"),
-            hint: Some("hoist walk http://127.0.0.1:8080/".to_owned()),
-        })?;
-        return Ok((start, smoke));
+        return Ok((WalkOptions::new(start), smoke));
     }
     let (context, config) = crate::target::open_read_only(global)?;
     let deploy = config.map(|config| config.deploy).unwrap_or_default();
@@ -89,8 +89,28 @@ fn start(global: &Global, args: &Args) -> anyhow::Result<(url::Url, hoist_config
             }
         },
     };
-    let start = url::Url::parse(&origin)
-        .and_then(|origin| origin.join(&path))
-        .with_context(|| format!("cannot walk `{path}` on `{origin}`"))?;
-    Ok((start, deploy.smoke))
+    let site = url::Url::parse(&origin).with_context(|| format!("cannot walk `{origin}`"))?;
+    Ok((WalkOptions::on_site(&site, &path)?, deploy.smoke))
+}
+
+/// The URL argument, which must be one the walk can fetch: a wrong one is
+/// a usage error (exit 2), not a failed walk.
+fn argument(url: &str) -> Result<url::Url, crate::UsageError> {
+    let usage = |problem: String| crate::UsageError {
+        message: format!("`{url}` {problem}"),
+        hint: Some("give a plain-HTTP URL: hoist walk http://127.0.0.1:8080/".to_owned()),
+    };
+    let start: url::Url = url
+        .parse()
+        .map_err(|error| usage(format!("is not a URL: {error}")))?;
+    if start.scheme() != "http" {
+        return Err(usage(format!(
+            "is not an `http://` URL: the walk speaks plain HTTP, not `{}`",
+            start.scheme()
+        )));
+    }
+    if start.host_str().is_none_or(str::is_empty) {
+        return Err(usage("names no host".to_owned()));
+    }
+    Ok(start)
 }
