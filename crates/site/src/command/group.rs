@@ -17,7 +17,10 @@
 //!   and so the group id, is never reused before `killpg`.
 //! - If hoist dies (`kill -9`), the kernel sends the leader SIGTERM, whose
 //!   trap kills the group. A `wait` is interrupted by a trapped signal,
-//!   which a foreground command would not be: hence `&` and `wait`.
+//!   which a foreground command would not be: hence `&` and `wait`. The
+//!   price: as for any `&` in a shell without job control, the hook starts
+//!   with SIGINT and SIGQUIT ignored (no terminal reaches its group anyway),
+//!   and a hook killed by a signal ends as `exit status: 128+N`.
 
 use std::io::{self, Read};
 use std::os::unix::process::CommandExt as _;
