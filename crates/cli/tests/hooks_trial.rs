@@ -268,3 +268,51 @@ fn hook_output_is_bounded_in_order_and_free_of_control_characters() {
         "stdout and stderr keep their order: {message}"
     );
 }
+
+// The fallback for the above: a hook whose group outlived hoist (its
+// leader killed first, so nothing killed the group) is stopped by
+// `hoist recover`, which names what it stopped.
+#[test]
+fn recover_stops_what_a_hook_killed_with_hoist_left_running() {
+    let out = tempfile::tempdir().unwrap();
+    let child = out.path().join("child.pid");
+    let env = Env::new();
+    env.deploy_version("1.0.0");
+    env.write(
+        "hoist.toml",
+        &with_hooks(&format!(
+            "pre_switch = \"sleep 600 & echo $! > {}; wait\"\n",
+            child.display()
+        )),
+    );
+    env.set_version("2.0.0");
+    let (_, artifact) = env.build();
+    let mut deploy = env.hoist().arg("deploy").arg(&artifact).spawn_output();
+    let pid: i32 = first_line(&child, Duration::from_secs(120))
+        .parse()
+        .unwrap();
+    // The journal of the deploy in progress (`status` shows it once interrupted).
+    let journal = std::fs::read_to_string(env.site().join("journal.json")).unwrap();
+    let journal: serde_json::Value = serde_json::from_str(&journal).unwrap();
+    let group = journal["hook_group"].as_i64().unwrap() as i32;
+    // The group's leader first: the trap that kills the group goes with it.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(group),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    deploy.kill().unwrap();
+    deploy.wait().unwrap();
+    assert!(!not_running(pid), "the hook's child {pid} should still run");
+    let recovered = env.hoist().args(["recover", "--json"]).run_json();
+    assert_eq!(recovered["action"], "cleaned-up", "{recovered}");
+    let stopped = recovered["stopped"].to_string();
+    assert!(
+        stopped.contains(&format!("`sleep` (pid {pid})")),
+        "{recovered}"
+    );
+    assert!(
+        stops(pid, Duration::from_secs(5)),
+        "recover left {pid} running"
+    );
+}

@@ -27,10 +27,12 @@ pub(crate) fn stop_left(record: &JournalRecord, reporter: &dyn Reporter) -> Vec<
     let mark = std::ffi::OsString::from(&record.op_id);
     let stopped: Vec<String> = processes
         .flatten()
-        .filter_map(|process| Some((process.stat().ok()?, process.environ().ok()?)))
-        .filter(|(stat, environ)| {
-            stat.pgrp == group
-                && environ.get("HOIST_OP".as_ref() as &std::ffi::OsStr) == Some(&mark)
+        .filter_map(|process| Some((process.stat().ok()?, process)))
+        .filter(|(stat, _)| stat.pgrp == group)
+        .filter(|(_, process)| {
+            process
+                .environ()
+                .is_ok_and(|environ| environ.get(std::ffi::OsStr::new("HOIST_OP")) == Some(&mark))
         })
         .filter(|(stat, _)| {
             nix::sys::signal::kill(
@@ -39,7 +41,10 @@ pub(crate) fn stop_left(record: &JournalRecord, reporter: &dyn Reporter) -> Vec<
             )
             .is_ok()
         })
-        .map(|(stat, _)| format!("`{}` (pid {})", stat.comm, stat.pid))
+        .map(|(stat, _)| {
+            let name = hoist_site::command::inert(&stat.comm);
+            format!("`{name}` (pid {})", stat.pid)
+        })
         .collect();
     if !stopped.is_empty() {
         reporter.step(

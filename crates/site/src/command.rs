@@ -41,6 +41,12 @@ impl Finished {
     }
 }
 
+/// `text` with control characters replaced, as in [`Finished::tail`]:
+/// for what a process names itself (`comm`), before hoist shows it.
+pub fn inert(text: &str) -> String {
+    tail::inert_text(text)
+}
+
 /// Runs `command` with `sh -c` in `dir`, with the release's identity in the environment.
 pub fn run(command: &str, dir: &Path, env: &[(&str, &str)]) -> std::io::Result<Finished> {
     let mut shell = Command::new("sh");

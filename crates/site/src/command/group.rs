@@ -162,6 +162,6 @@ fn holders(group: i32) -> Vec<String> {
         .flatten()
         .filter_map(|process| process.stat().ok())
         .filter(|stat| stat.pgrp == group && stat.pid != group)
-        .map(|stat| format!("`{}` (pid {})", stat.comm, stat.pid))
+        .map(|stat| format!("`{}` (pid {})", super::inert(&stat.comm), stat.pid))
         .collect()
 }

@@ -33,6 +33,12 @@ pub(crate) fn tail(output: &str) -> String {
     kept.join("\n")
 }
 
+/// `text` with every character [`inert`]: for names a process chose
+/// itself (its `comm`).
+pub(crate) fn inert_text(text: &str) -> String {
+    text.chars().map(inert).collect()
+}
+
 /// One line, inert and bounded.
 fn shown(line: &str) -> String {
     let chars: Vec<char> = line.chars().map(inert).collect();
