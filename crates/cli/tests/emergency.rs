@@ -57,7 +57,10 @@ fn corrupt_ledger_after_the_switch_blocked_recover_and_rollback() {
     let output = env.hoist().args(["recover", "--json"]).run();
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert!(
-        report["ledger"].as_str().unwrap_or("").contains("damaged"),
+        report["ledger_repaired"]
+            .as_str()
+            .unwrap_or("")
+            .contains("damaged"),
         "{report}"
     );
     assert!(!env.site().join("ledger-pending.jsonl").exists());

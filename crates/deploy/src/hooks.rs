@@ -17,8 +17,12 @@
 //! environment the app gets (`HOIST_RELEASE`, `HOIST_ROOT`,
 //! `HOIST_RELEASE_DIR`, `HOIST_DATA`, the site's env file) plus
 //! `HOIST_HOOK`, `HOIST_FROM` and `HOIST_TO` (release ids, or data
-//! version ids for `post_data_roll`; empty when there is none). A hook
-//! that outlives its timeout is killed with its whole process group.
+//! version ids for `post_data_roll`; empty when there is none) and
+//! `HOIST_OP` (the operation's id). The timeout covers the hook's whole
+//! process group and its output: at the timeout the group is killed,
+//! whether the hook still runs or it left a process holding its output
+//! (a background child not redirected: the hook failed, naming it).
+//! A hook's process group dies with hoist (see `hoist_site::command`).
 //!
 //! A failed post hook is reported and recorded with the operation, and
 //! the switch stands, unless the hook is `required`: then a failed
@@ -113,6 +117,7 @@ pub(crate) fn pre_switch(
     let record = journal.record().clone();
     let ran = run(
         context,
+        journal,
         "pre_switch",
         hook,
         &record.release,
@@ -159,7 +164,7 @@ pub(crate) fn post(
         return Ok(None);
     };
     journal.step(Step::PostHook)?;
-    let ran = run(context, name, hook, release, (from, to), reporter)?;
+    let ran = run(context, journal, name, hook, release, (from, to), reporter)?;
     if !ran.ok {
         let outcome = match hook.required {
             true => "switching back (the hook is `required`)".to_owned(),
@@ -176,6 +181,7 @@ pub(crate) fn post(
 /// Runs `hook` in `release`'s directory with the app's environment.
 fn run(
     context: &Context,
+    journal: &mut Journal,
     name: &'static str,
     hook: &Hook,
     release: &str,
@@ -183,6 +189,7 @@ fn run(
     reporter: &dyn Reporter,
 ) -> Result<HookRun, DeployError> {
     reporter.step("hook", &format!("{name}: {}", hook.command));
+    let op_id = journal.record().op_id.clone();
     let dir = context.site.release_dir(release);
     let mut env = app_env(context, release)?;
     let root = context.site.root().to_string_lossy().into_owned();
@@ -200,18 +207,31 @@ fn run(
         ("HOIST_HOOK", name),
         ("HOIST_FROM", from.unwrap_or("")),
         ("HOIST_TO", to.unwrap_or("")),
+        // Marks the hook's processes as this operation's, for `hoist recover`.
+        ("HOIST_OP", op_id.as_str()),
     ] {
         env.push((key.to_owned(), value.to_owned()));
     }
     let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let finished = hoist_site::command::run_bounded(&hook.command, &dir, &pairs, hook.timeout)
-        .map_err(|cause| DeployError::Spawn {
+    // Journaled so that `hoist recover` can stop what a killed hoist left.
+    let mut noted = Ok(());
+    let mut started = |group: u32| noted = journal.set_hook_group(Some(group));
+    let finished =
+        hoist_site::command::run_bounded(&hook.command, &dir, &pairs, hook.timeout, &mut started)
+            .map_err(|cause| DeployError::Spawn {
             command: hook.command.clone(),
             cause,
         })?;
-    let status = match finished.timed_out {
-        true => format!("killed after its timeout of {}", friendly(hook.timeout)),
-        false => finished.status.clone(),
+    noted?;
+    journal.set_hook_group(None)?;
+    let status = match (finished.timed_out, finished.left_running.as_slice()) {
+        (true, _) => format!("killed after its timeout of {}", friendly(hook.timeout)),
+        (false, []) => finished.status.clone(),
+        (false, left) => format!(
+            "left {} running with its output open; killed at its timeout of {}",
+            left.join(", "),
+            friendly(hook.timeout)
+        ),
     };
     let ok = finished.success && !finished.timed_out;
     Ok(HookRun {

@@ -53,6 +53,7 @@ mod proof;
 mod prune;
 mod records;
 mod recover;
+mod recover_hook;
 mod recover_schema;
 mod repair;
 mod reporter;

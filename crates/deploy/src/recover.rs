@@ -12,10 +12,12 @@
 //!   consistent end is the rollback it was for: finish it.
 //! - After steps: resume from the step (restart, health check, the post
 //!   hook, record, contract migrations, prune). A post hook killed with
-//!   hoist runs again. A link walk killed mid-way (`walk`, external mode)
-//!   runs again from its start: dead links switch back, recorded as a
-//!   failed deploy; a clean walk finishes it. The deploy is never recorded
-//!   ok on a walk that did not finish.
+//!   hoist runs again (the report's `hooks`, and the ledger's detail, say
+//!   so), once what it left running is stopped ([`crate::recover_hook`]).
+//!   A link walk killed mid-way (`walk`, external mode) runs again from its
+//!   start: dead links switch back, recorded as a failed deploy; a clean
+//!   walk finishes it. The deploy is never recorded ok on a walk that did
+//!   not finish.
 //! - `repair`: run again from the kept artifact.
 
 use crate::activate::{self, activate};
@@ -40,8 +42,17 @@ pub struct RecoverReport {
     pub live: Option<String>,
     /// Leftover partial or half-deleted trees removed.
     pub removed: Vec<String>,
+    /// The ledger row this recovery wrote for the interrupted operation.
+    pub ledger: Option<hoist_ledger::Event>,
     /// A damaged ledger moved aside, and what was kept of it.
-    pub ledger: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ledger_repaired: Option<String>,
+    /// Processes of a hook killed with hoist, stopped before anything else.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stopped: Vec<String>,
+    /// The hooks recovery ran (a post hook killed with hoist runs again).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<crate::HookRun>,
     /// Migrations an undone deploy had run before its switch, undone again.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub migrations_undone: Vec<String>,
@@ -72,6 +83,9 @@ pub fn recover(
             live: context.site.live()?,
             removed: Vec::new(),
             ledger: None,
+            ledger_repaired: None,
+            stopped: Vec::new(),
+            hooks: Vec::new(),
             migrations_undone: Vec::new(),
             warning: None,
         });
@@ -79,7 +93,7 @@ pub fn recover(
     crate::emergency::make_room(context, "recover", reporter);
     let lock = context.lock("recover", reporter)?;
     let removed = remove_leftovers(context);
-    let ledger = repair_ledger(context, reporter)?;
+    let ledger_repaired = repair_ledger(context, reporter)?;
     let context = &*context;
     let Some(record) = Journal::pending(&context.site)? else {
         lock.release()?;
@@ -90,29 +104,38 @@ pub fn recover(
             interrupted: None,
             live,
             removed,
-            ledger,
+            ledger: None,
+            ledger_repaired,
+            stopped: Vec::new(),
+            hooks: Vec::new(),
             migrations_undone: Vec::new(),
             warning: None,
         });
     };
+    // Before anything runs again: what a hook killed with hoist left.
+    let stopped = crate::recover_hook::stop_left(&record, reporter);
     let mut journal = Journal::resume(&context.site, record.clone());
     let mut schema = SchemaUndo::default();
+    let mut hooks = Vec::new();
     let action = resume(
         context,
         &mut journal,
         &record,
         config,
         reporter,
-        &mut schema,
+        (&mut schema, &mut hooks),
     )?;
     lock.release()?;
     context.site.keep_reserve();
     Ok(RecoverReport {
         action,
+        ledger: crate::recover_hook::row_of(context, &record.op_id),
         interrupted: Some(record),
         live: context.site.live()?,
         removed,
-        ledger,
+        ledger_repaired,
+        stopped,
+        hooks,
         migrations_undone: schema.undone,
         warning: schema.left,
     })
@@ -125,7 +148,7 @@ fn resume(
     record: &JournalRecord,
     config: Option<&Config>,
     reporter: &dyn Reporter,
-    schema: &mut SchemaUndo,
+    (schema, hooks): (&mut SchemaUndo, &mut Vec<crate::HookRun>),
 ) -> Result<&'static str, DeployError> {
     let switched = context.site.live()?.as_deref() == Some(record.release.as_str());
     // Once migrations were undone, the rollback they serve is finished.
@@ -204,7 +227,7 @@ fn resume(
         | Step::Repair
         | Step::Reload => {
             undo_switch(context, record, reporter);
-            finish(context, journal, record, config, reporter)?;
+            *hooks = finish(context, journal, record, config, reporter)?;
         }
     }
     Ok("finished")
@@ -270,14 +293,15 @@ fn repair_ledger(
     Ok(summary)
 }
 
-/// The switch happened: run the remaining steps from the journaled one.
+/// The switch happened: run the remaining steps from the journaled one;
+/// returns the hooks that ran.
 fn finish(
     context: &Context,
     journal: &mut Journal,
     record: &JournalRecord,
     config: Option<&Config>,
     reporter: &dyn Reporter,
-) -> Result<(), DeployError> {
+) -> Result<Vec<crate::HookRun>, DeployError> {
     let settings = context.settings_for(&record.release, config)?;
     if context.ledger.release(&record.release)?.is_none() {
         if let Some(manifest) = read_manifest(&context.site.release_dir(&record.release)) {
@@ -304,7 +328,7 @@ fn finish(
     }
     let schema = || crate::deploy::schema_for(context, &record.release, config);
     let mut done = Switched::default();
-    let plan = Plan {
+    let mut plan = Plan {
         hooks: crate::hooks::of(context, &record.release, config)?,
         post: match record.op {
             Op::Deploy | Op::Promote => schema()?,
@@ -319,6 +343,15 @@ fn finish(
     };
     if resume_at < Step::Record {
         crate::hooks::after_switch(context, journal, &plan, reporter, &mut done)?;
+        let again = if record.step == Step::PostHook {
+            " again"
+        } else {
+            ""
+        };
+        for ran in &done.hooks {
+            let said = format!("; ran `{}`{again}", ran.hook);
+            plan.detail = plan.detail.map(|detail| detail + &said);
+        }
     }
     switch::after(
         context,
@@ -327,7 +360,8 @@ fn finish(
         resume_at.max(Step::Record),
         reporter,
         &mut done,
-    )
+    )?;
+    Ok(done.hooks)
 }
 
 /// The switch never happened: drop the half-made release and record it.

@@ -63,11 +63,23 @@ pub struct ReleaseInfo {
 
 /// Where a plain rollback goes: the release most recently live before the
 /// current one that did not fail and was not rolled back from.
+///
+/// While a deploy or promote that already switched is unfinished (running,
+/// or interrupted before `hoist recover`), the ledger does not yet know
+/// its target went live: the release it replaced, in its journal, is the
+/// previous one then, not the one the ledger last saw leave.
 pub fn previous_release(
     context: &Context,
     live: Option<&str>,
 ) -> Result<Option<String>, DeployError> {
     let ids = context.site.release_ids()?;
+    if let Some(from) = Journal::pending(&context.site)?
+        .filter(|record| record.op.is_forward() && Some(record.release.as_str()) == live)
+        .and_then(|record| record.from)
+        .filter(|from| Some(from.as_str()) != live && ids.contains(from))
+    {
+        return Ok(Some(from));
+    }
     // A ledger that cannot be read (or knows nothing, as after it was lost)
     // must not leave a rollback without a target: the newest release on
     // disk before the live one is the previous one then.

@@ -1,17 +1,20 @@
 //! Running the user's shell commands: checks, tests, restart, data
-//! checks, and hooks ([`run_bounded`], killed as a group after a timeout).
+//! checks, and hooks ([`run_bounded`], held to a deadline with their whole
+//! process group; see [`group`]).
+//!
+//! stdout and stderr share one pipe, so their lines keep the order the
+//! command wrote them in; what an error shows of them is [`Finished::tail`].
 
-use std::io::Read;
-use std::os::unix::process::CommandExt as _;
+mod group;
+mod tail;
+
+use std::io::{self, Read};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{mpsc, Arc, Mutex};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 /// Output kept for test counting and error messages; older output is dropped.
 const KEEP_BYTES: usize = 256 * 1024;
-/// How much of the output an error message shows.
-const TAIL_LINES: usize = 20;
 
 /// The end of a finished command.
 #[derive(Debug)]
@@ -20,18 +23,28 @@ pub struct Finished {
     pub success: bool,
     /// How it ended, e.g. `exit status: 1`.
     pub status: String,
-    /// stdout and stderr interleaved as they arrived (the last `KEEP_BYTES`).
+    /// stdout and stderr interleaved as written (the last `KEEP_BYTES`), raw.
     pub output: String,
     /// Killed by [`run_bounded`] at its timeout.
     pub timed_out: bool,
+    /// [`run_bounded`]: processes of its group that still held its output
+    /// when it exited, killed at its timeout: `` `sleep` (pid 12) ``.
+    pub left_running: Vec<String>,
 }
 
 impl Finished {
-    /// The last lines of output, for error messages.
+    /// The last lines of output, bounded and with control characters
+    /// replaced: the only form in which output leaves hoist (errors, JSON,
+    /// ledger, notifications).
     pub fn tail(&self) -> String {
-        let lines: Vec<&str> = self.output.lines().collect();
-        lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n")
+        tail::tail(&self.output)
     }
+}
+
+/// `text` with control characters replaced, as in [`Finished::tail`]:
+/// for what a process names itself (`comm`), before hoist shows it.
+pub fn inert(text: &str) -> String {
+    tail::inert_text(text)
 }
 
 /// Runs `command` with `sh -c` in `dir`, with the release's identity in the environment.
@@ -43,115 +56,66 @@ pub fn run(command: &str, dir: &Path, env: &[(&str, &str)]) -> std::io::Result<F
 
 /// Runs `command` as built (a program and its arguments, no shell) in
 /// `dir`, with `env` added, collecting its output as [`run`] does.
-pub fn run_command(
-    mut command: Command,
-    dir: &Path,
-    env: &[(&str, &str)],
-) -> std::io::Result<Finished> {
-    let child = command
+pub fn run_command(mut command: Command, dir: &Path, env: &[(&str, &str)]) -> io::Result<Finished> {
+    let (mut reader, writer) = io::pipe()?;
+    let mut child = command
         .current_dir(dir)
         .envs(env.iter().copied())
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stdout(writer.try_clone()?)
+        .stderr(writer)
         .spawn()?;
-    collect(child, None)
+    // Our copies of the write end go, so the pipe ends with the command's.
+    drop(command);
+    let mut output = Vec::new();
+    let mut buffer = [0u8; 8192];
+    loop {
+        match reader.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(read) => keep(&mut output, &buffer[..read]),
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    let status = child.wait()?;
+    Ok(Finished {
+        success: status.success(),
+        status: status.to_string(),
+        output: String::from_utf8_lossy(&output).into_owned(),
+        timed_out: false,
+        left_running: Vec::new(),
+    })
 }
 
 /// Runs `command` with `sh -c` in `dir` in a process group of its own,
-/// with `env` added; at `timeout` the whole group gets SIGKILL (a hook's
-/// children die with it, so none keeps the output pipes open) and the
-/// result says [`Finished::timed_out`].
+/// with `env` added, held to `timeout` (see [`group`]): at the timeout
+/// the whole group gets SIGKILL, whether the command still runs
+/// ([`Finished::timed_out`]) or a process it left holds its output
+/// ([`Finished::left_running`]). `started` is told the group id first.
 pub fn run_bounded(
     command: &str,
     dir: &Path,
     env: &[(&str, &str)],
     timeout: Duration,
-) -> std::io::Result<Finished> {
-    let child = Command::new("sh")
-        .arg("-c")
-        .arg(command)
-        .current_dir(dir)
-        .envs(env.iter().copied())
-        .process_group(0)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    collect(child, Some(timeout))
-}
-
-/// Reads the child's output until it exits (or, given a timeout, until
-/// it is killed with its process group at the timeout).
-fn collect(mut child: Child, timeout: Option<Duration>) -> std::io::Result<Finished> {
-    let output = Arc::new(Mutex::new(Vec::new()));
-    let readers: Vec<_> = [
-        child.stdout.take().map(boxed),
-        child.stderr.take().map(boxed),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|mut pipe| {
-        let output = Arc::clone(&output);
-        std::thread::spawn(move || {
-            let mut buffer = [0u8; 8192];
-            while let Ok(read) = pipe.read(&mut buffer) {
-                if read == 0 {
-                    break;
-                }
-                let mut kept = output.lock().expect("no panics while holding");
-                kept.extend_from_slice(&buffer[..read]);
-                if kept.len() > 2 * KEEP_BYTES {
-                    let cut = kept.len() - KEEP_BYTES;
-                    kept.drain(..cut);
-                }
-            }
-        })
-    })
-    .collect();
-    let (status, timed_out) = match timeout {
-        None => (child.wait()?, false),
-        Some(timeout) => wait_bounded(child, timeout)?,
-    };
-    for reader in readers {
-        let _ = reader.join();
-    }
-    let bytes = std::mem::take(&mut *output.lock().expect("readers joined"));
+    started: &mut dyn FnMut(u32),
+) -> io::Result<Finished> {
+    let mut shell = Command::new("sh");
+    shell.current_dir(dir).envs(env.iter().copied());
+    let ended = group::run(shell, command, timeout, started)?;
     Ok(Finished {
-        success: status.success(),
-        status: status.to_string(),
-        output: String::from_utf8_lossy(&bytes).into_owned(),
-        timed_out,
+        success: ended.status.success() && ended.left_running.is_empty(),
+        status: ended.status.to_string(),
+        output: String::from_utf8_lossy(&ended.output).into_owned(),
+        timed_out: ended.timed_out,
+        left_running: ended.left_running,
     })
 }
 
-/// Waits for `child` (a process group leader) at most `timeout`, then
-/// kills its group and reaps it.
-fn wait_bounded(
-    mut child: Child,
-    timeout: Duration,
-) -> std::io::Result<(std::process::ExitStatus, bool)> {
-    let group = nix::unistd::Pid::from_raw(child.id() as i32);
-    let (sender, receiver) = mpsc::channel();
-    // The waiter owns the child. At the timeout the leader is still
-    // unreaped (the waiter has not answered), so its group id is ours.
-    let waiter = std::thread::spawn(move || {
-        let _ = sender.send(child.wait());
-    });
-    let (status, timed_out) = match receiver.recv_timeout(timeout) {
-        Ok(status) => (status, false),
-        Err(_) => {
-            let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
-            let status = receiver
-                .recv()
-                .unwrap_or_else(|_| Err(std::io::Error::other("the waiter ended")));
-            (status, true)
-        }
-    };
-    let _ = waiter.join();
-    Ok((status?, timed_out))
-}
-
-fn boxed(pipe: impl Read + Send + 'static) -> Box<dyn Read + Send> {
-    Box::new(pipe)
+/// Adds `read` to `output`, which keeps its last [`KEEP_BYTES`].
+fn keep(output: &mut Vec<u8>, read: &[u8]) {
+    output.extend_from_slice(read);
+    if output.len() > 2 * KEEP_BYTES {
+        let cut = output.len() - KEEP_BYTES;
+        output.drain(..cut);
+    }
 }

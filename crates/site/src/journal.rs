@@ -52,6 +52,11 @@ pub struct JournalRecord {
     /// (`rollback --with-data`): what recovery finishes or puts back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<DataMove>,
+    /// The process group of the hook running now: what `hoist recover`
+    /// stops (those of its processes marked `HOIST_OP=<op_id>`) if hoist
+    /// was killed while it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hook_group: Option<u32>,
 }
 
 /// A move of `data/current` that is part of a code switch.
@@ -98,6 +103,7 @@ impl Journal {
             schema_changed: false,
             migrating: Vec::new(),
             data: None,
+            hook_group: None,
         };
         let mut journal = Journal {
             path: site.journal_path(),
@@ -121,6 +127,15 @@ impl Journal {
     /// The record as last written.
     pub fn record(&self) -> &JournalRecord {
         &self.record
+    }
+
+    /// Notes the process group of the hook starting (`None`: it ended).
+    pub fn set_hook_group(&mut self, group: Option<u32>) -> Result<(), SiteError> {
+        if self.record.hook_group == group {
+            return Ok(());
+        }
+        self.record.hook_group = group;
+        self.write()
     }
 
     /// Notes where the artifact copy lives, durably, before it is written.

@@ -32,8 +32,19 @@ impl Render for RecoverReport {
         if !self.removed.is_empty() {
             output::field(out, "removed", self.removed.join(", "));
         }
-        if let Some(ledger) = &self.ledger {
-            output::field(out, "ledger", ledger);
+        if !self.stopped.is_empty() {
+            output::field(out, "stopped", self.stopped.join(", "));
+        }
+        for ran in &self.hooks {
+            let line = format!("`{}` ({}) {}", ran.hook, ran.command, ran.status);
+            output::field(out, "hook", line);
+        }
+        if let Some(repaired) = &self.ledger_repaired {
+            output::field(out, "ledger", repaired);
+        }
+        if let Some(row) = &self.ledger {
+            let detail = row.detail.as_deref().unwrap_or("");
+            output::field(out, "recorded", format!("{}: {detail}", row.outcome));
         }
         output::field(out, "live", self.live.as_deref().unwrap_or("-"));
     }
