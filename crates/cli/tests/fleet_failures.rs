@@ -318,6 +318,19 @@ fn a_host_left_drained_by_a_killed_fleet_deploy_is_readmitted_by_the_next() {
     }
     let haproxy = stage.haproxy.as_ref().unwrap();
     assert_eq!(haproxy.stat("shop", "web1")["status"], "DRAIN");
+    // Its history names the host it never got to (web1 switched, web2 staged).
+    let history = stage
+        .hoist()
+        .args(["history", "--stage", "production", "--json"])
+        .run_json();
+    let killed = &history["entries"][0];
+    assert_eq!(killed["op"], "deploy", "{history}");
+    assert_eq!(killed["outcome"], "incomplete", "{killed}");
+    assert_eq!(
+        killed["not_reached"],
+        serde_json::json!(["web2"]),
+        "{killed}"
+    );
     let status = stage.on_host("web1", &["status"]);
     assert!(
         status["fleet_drained"]
@@ -404,4 +417,57 @@ fn an_error_rate_over_the_limit_during_the_watch_rolls_the_wave_back() {
         "{message}"
     );
     stage.assert_live(&names, &v1);
+}
+
+/// A first fleet deploy whose host stayed DOWN at the balancer printed
+/// `ready: back in rotation`, then `not-rolled-back (live -)` and "no host
+/// had stayed switched", while that host ran the new release.
+#[test]
+fn a_first_deploy_down_at_the_balancer_said_no_host_had_stayed_switched() {
+    let names = ["web1", "web2"];
+    let options = StageOptions {
+        watch: "0s",
+        ..StageOptions::default()
+    };
+    let stage = StageFixture::start(&names, options);
+    let haproxy = stage.haproxy.as_ref().unwrap();
+    // HAProxy checks web1 where nothing answers: its own health check
+    // passes, the balancer's never does.
+    let answer = haproxy.cmd("set server shop/web1 check-port 1");
+    assert!(answer.trim().is_empty(), "{answer}");
+    let (v1, artifact) = stage.build("v1", false);
+    let output = stage
+        .hoist()
+        .args(["deploy", "--stage", "production"])
+        .arg(&artifact)
+        .code(1)
+        .run();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    eprintln!("{stdout}{stderr}");
+    assert!(!stderr.contains("back in rotation"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("`web1` stays switched to `{v1}`")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("no host had stayed switched"), "{stderr}");
+    let line = |name: &str| {
+        stdout
+            .lines()
+            .find(|line| line.trim_start().starts_with(&format!("{name}:")))
+            .unwrap_or_else(|| panic!("no `{name}` in {stdout}"))
+            .to_owned()
+    };
+    assert!(
+        line("web1").contains(&format!("failed (live {v1}")),
+        "{stdout}"
+    );
+    assert!(line("web1").contains("DOWN at the balancer"), "{stdout}");
+    assert!(line("web1").contains("no release before"), "{stdout}");
+    assert!(line("web2").contains("not-reached (live -"), "{stdout}");
+    assert!(line("outcome").contains("failed"), "{stdout}");
+    assert_eq!(stage.live("web1").as_deref(), Some(v1.as_str()));
+    assert_eq!(stage.live("web2"), None);
 }

@@ -154,3 +154,137 @@ fn stage_restart_stops_at_a_failed_host_and_rolls_nothing_back() {
         haproxy.wait_status("shop", name, "UP");
     }
 }
+
+/// `name`'s row of a fleet restart that went well, once it is written.
+fn restart_row(stage: &StageFixture, name: &str) -> Option<serde_json::Value> {
+    stage
+        .history(name)
+        .into_iter()
+        .find(|row| row["op"] == "restart" && row["outcome"] == "ok" && !row["fleet_op"].is_null())
+}
+
+/// A `hoist restart --stage` killed (-9) during wave 1's watch, web1 done
+/// and web2 never started, read as `fleet restart ok` in `history --stage`.
+#[test]
+fn history_called_a_killed_stage_restart_ok() {
+    let names = ["web1", "web2"];
+    let stage = StageFixture::start(
+        &names,
+        StageOptions {
+            waves: "[1, \"100%\"]",
+            watch: "60s",
+            ..StageOptions::default()
+        },
+    );
+    let (v1, artifact) = stage.build("v1", false);
+    stage.deploy(&artifact);
+    let mut restart = stage
+        .hoist()
+        .args(["restart", "--stage", "production", "--reason", "kill test"])
+        .spawn_output();
+    // web1's restart row is written once it restarted; then wave 1 watches.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let row = loop {
+        if let Some(row) = restart_row(&stage, "web1") {
+            break row;
+        }
+        assert!(Instant::now() < deadline, "web1 never restarted");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    restart.kill().unwrap();
+    restart.wait().unwrap();
+    assert!(restart_row(&stage, "web2").is_none(), "web2 was restarted");
+    let op = row["fleet_op"].as_str().unwrap();
+
+    let history = stage
+        .hoist()
+        .args(["history", "--stage", "production", "--json"])
+        .run_json();
+    let entry = &history["entries"][0];
+    assert_eq!(entry["fleet_op"], op, "{history}");
+    assert_eq!(entry["op"], "restart", "{entry}");
+    assert_eq!(entry["release"], v1.as_str(), "{entry}");
+    assert_eq!(entry["outcome"], "incomplete", "{entry}");
+    assert_eq!(entry["not_reached"], serde_json::json!(["web2"]), "{entry}");
+    let human = stage
+        .hoist()
+        .args(["history", "--stage", "production"])
+        .run();
+    let text = String::from_utf8_lossy(&human.stdout);
+    eprintln!("{text}");
+    assert!(text.contains("restart  incomplete"), "{text}");
+    assert!(text.contains("not reached: web2"), "{text}");
+}
+
+/// After a fleet operation died between marking web1 drained and draining
+/// it, `status --stage` said "drained at the balancer ..., never put back"
+/// while HAProxy had it UP, and named only a deploy or rollback as the way out.
+#[test]
+fn status_stage_called_a_host_up_at_haproxy_drained() {
+    let names = ["web1", "web2"];
+    let stage = StageFixture::start(
+        &names,
+        StageOptions {
+            waves: "[1, \"100%\"]",
+            watch: "0s",
+            ..StageOptions::default()
+        },
+    );
+    let (_, artifact) = stage.build("v1", false);
+    stage.deploy(&artifact);
+    let haproxy = stage.haproxy.as_ref().unwrap();
+    for name in names {
+        haproxy.wait_status("shop", name, "UP");
+    }
+    // What a kill -9 between the mark and the drain leaves behind.
+    stage.on_host(
+        "web1",
+        &["fleet", "drained", "--mark", "fleet-20261201T000000Z-1"],
+    );
+    let status = |json: bool| {
+        let mut command = stage.hoist();
+        command = command.args(["status", "--stage", "production"]);
+        if json {
+            command = command.arg("--json");
+        }
+        command.run()
+    };
+    let text = String::from_utf8_lossy(&status(false).stdout).into_owned();
+    eprintln!("{text}");
+    assert!(
+        text.contains("! web1: in rotation: the balancer reports it UP"),
+        "{text}"
+    );
+    assert!(
+        text.contains("`hoist restart --stage production`"),
+        "{text}"
+    );
+    assert!(!text.contains("never put back"), "{text}");
+
+    // Drained there too (a kill after the drain): said as HAProxy says it.
+    haproxy.cmd("set server shop/web1 state drain");
+    haproxy.wait_status("shop", "web1", "DRAIN");
+    let json: serde_json::Value = serde_json::from_slice(&status(true).stdout).unwrap();
+    let web1 = json["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|host| host["host"] == "web1")
+        .unwrap();
+    assert_eq!(web1["at_balancer"]["status"], "drain", "{web1}");
+    assert_eq!(web1["drift"][0]["kind"], "drained", "{web1}");
+    let text = String::from_utf8_lossy(&status(false).stdout).into_owned();
+    assert!(
+        text.contains("! web1: out of rotation: the balancer reports it DRAIN"),
+        "{text}"
+    );
+
+    // The way out it names readmits web1 and clears the mark.
+    stage
+        .hoist()
+        .args(["restart", "--stage", "production"])
+        .run();
+    haproxy.wait_status("shop", "web1", "UP");
+    let json: serde_json::Value = serde_json::from_slice(&status(true).stdout).unwrap();
+    assert_eq!(json["drifting"], serde_json::json!([]), "{json}");
+}

@@ -115,6 +115,10 @@ pub async fn deploy(
         Err(error) => {
             report.outcome = match &error {
                 FleetError::StageFailed { .. } => "stage-failed",
+                // Nothing went back: a first deploy's switched hosts stay.
+                FleetError::RolledBack {
+                    rolled_back, kept, ..
+                } if rolled_back.is_empty() && !kept.is_empty() => "failed",
                 FleetError::RolledBack { .. } => "rolled-back",
                 _ => "failed",
             };

@@ -16,6 +16,7 @@
 //!     error: None,
 //!     state: HostState { live: Some(live.into()), ..HostState::default() },
 //!     hoist: Some(ours.clone()),
+//!     at_balancer: None,
 //! };
 //! let answers = vec![host("web1", "R2"), host("web2", "R1"), host("web3", "R2")];
 //! let status = judge("production", answers, &ours, 0);
@@ -23,7 +24,9 @@
 //! assert_eq!(status.drifting, ["web2"]);
 //! ```
 
+use crate::at_balancer::{self, AtBalancer};
 use crate::{HoistBuild, HostAnswer};
+use hoist_balancer::ServerStatus;
 use hoist_site::LockHolder;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -75,11 +78,17 @@ pub enum Drift {
         /// The step it stopped in.
         step: String,
     },
-    /// A fleet operation drained it at the balancer and never put it back
-    /// (it died mid-switch): it gets no traffic.
+    /// A fleet operation marked it as drained at the balancer and never
+    /// cleared the mark (it died mid-switch). The mark is written before
+    /// the drain, so it means "may have been drained": what the balancer
+    /// reports, when it was asked, says whether it gets traffic.
     Drained {
         /// That fleet operation.
         fleet_op: String,
+        /// The stage, for the command that readmits it.
+        stage: String,
+        /// What the balancer reports of it (`null`: the stage has none).
+        at_balancer: Option<AtBalancer>,
     },
     /// It runs another hoist than this machine (or none).
     Hoist {
@@ -120,14 +129,58 @@ impl std::fmt::Display for Drift {
                 f,
                 "{op} of `{release}` stopped during `{step}`; `hoist recover` on it"
             ),
-            Drift::Drained { fleet_op } => write!(
-                f,
-                "drained at the balancer by fleet operation `{fleet_op}`, never put back; the next `hoist deploy --stage` or `hoist rollback --stage` readmits it once healthy"
-            ),
+            Drift::Drained {
+                fleet_op,
+                stage,
+                at_balancer,
+            } => drained(f, fleet_op, stage, at_balancer.as_ref()),
             Drift::Hoist { theirs, ours } => match theirs {
                 Some(theirs) => write!(f, "runs {theirs}, this machine {ours}"),
                 None => write!(f, "has no hoist at the stage's path"),
             },
+        }
+    }
+}
+
+/// A host left marked as drained, as the balancer reports it, and the way
+/// out: `hoist restart --stage` readmits a healthy host (and clears the
+/// mark) without changing its release.
+fn drained(
+    f: &mut std::fmt::Formatter<'_>,
+    fleet_op: &str,
+    stage: &str,
+    at_balancer: Option<&AtBalancer>,
+) -> std::fmt::Result {
+    let readmit = format!(
+        "`hoist restart --stage {stage}` readmits it once healthy, keeping its release (as does the next `hoist deploy --stage {stage}` or `hoist rollback --stage {stage}`)"
+    );
+    match at_balancer.and_then(|view| view.status.as_ref()) {
+        Some(ServerStatus::Up) => write!(
+            f,
+            "in rotation: the balancer reports it UP; fleet operation `{fleet_op}` stopped while switching it and left it marked as drained; `hoist restart --stage {stage}` clears the mark"
+        ),
+        Some(status @ (ServerStatus::Drain | ServerStatus::Maint | ServerStatus::Down)) => {
+            let why = if *status == ServerStatus::Down {
+                " (its health check there fails)"
+            } else {
+                ""
+            };
+            write!(
+                f,
+                "out of rotation: the balancer reports it {}{why}; fleet operation `{fleet_op}` drained it and stopped before putting it back; {readmit}",
+                at_balancer::word(status)
+            )
+        }
+        status => {
+            let said = match (status, at_balancer.and_then(|view| view.problem.as_ref())) {
+                (Some(status), _) => format!(" (the balancer reports it {})", at_balancer::word(status)),
+                (None, Some(problem)) => format!(" (the balancer could not say: {problem})"),
+                (None, None) => String::new(),
+            };
+            write!(
+                f,
+                "may have been drained at the balancer by fleet operation `{fleet_op}`, which stopped before putting it back{said}; {readmit}"
+            )
         }
     }
 }
@@ -196,7 +249,7 @@ pub fn judge(
     let hosts: Vec<HostStatus> = answers
         .into_iter()
         .map(|answer| HostStatus {
-            drift: drift_of(&answer, &release, &data, ours),
+            drift: drift_of(stage, &answer, &release, &data, ours),
             answer,
         })
         .collect();
@@ -218,6 +271,7 @@ pub fn judge(
 }
 
 fn drift_of(
+    stage: &str,
     answer: &HostAnswer,
     release: &Option<String>,
     data: &Option<String>,
@@ -265,6 +319,8 @@ fn drift_of(
     if let Some(fleet_op) = &state.fleet_drained {
         drift.push(Drift::Drained {
             fleet_op: fleet_op.clone(),
+            stage: stage.to_owned(),
+            at_balancer: answer.at_balancer.clone(),
         });
     }
     if answer.hoist.as_ref() != Some(ours) {

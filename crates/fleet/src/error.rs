@@ -84,8 +84,9 @@ pub enum FleetError {
         /// Each failing host and why.
         failures: Vec<(String, String)>,
     },
-    /// A wave failed, and every host this operation had switched was put back.
-    #[error("{problem}; {}{}", back(rolled_back), unrolled(not_rolled_back))]
+    /// A wave failed, and every host this operation had switched was put
+    /// back, but those that had nothing to go back to (`kept`).
+    #[error("{problem}; {}", undone(rolled_back, not_rolled_back, kept, stage))]
     RolledBack {
         /// What failed.
         problem: String,
@@ -93,6 +94,9 @@ pub enum FleetError {
         rolled_back: Vec<String>,
         /// Hosts that could not be switched back, and why.
         not_rolled_back: Vec<(String, String)>,
+        /// Hosts that stay switched, and the release they run: the stage's
+        /// first deploy left them no release before to go back to.
+        kept: Vec<(String, String)>,
         /// The stage, for the hint.
         stage: String,
     },
@@ -200,13 +204,37 @@ pub(crate) fn list(failures: &[(String, String)]) -> String {
         .join(", ")
 }
 
-fn back(hosts: &[String]) -> String {
-    if hosts.is_empty() {
-        "no host had stayed switched, so none needed rolling back".to_owned()
-    } else {
-        let names: Vec<String> = hosts.iter().map(|host| format!("`{host}`")).collect();
-        format!("rolled back {} to its previous release", names.join(", "))
+/// What a failed wave run did about the hosts it had switched.
+fn undone(
+    rolled_back: &[String],
+    not_rolled_back: &[(String, String)],
+    kept: &[(String, String)],
+    stage: &str,
+) -> String {
+    let mut parts = Vec::new();
+    if !rolled_back.is_empty() {
+        parts.push(format!(
+            "rolled back {} to its previous release",
+            or_none(rolled_back)
+        ));
     }
+    if !kept.is_empty() {
+        let on: Vec<String> = kept
+            .iter()
+            .map(|(host, live)| format!("`{host}` stays switched to `{live}`"))
+            .collect();
+        parts.push(format!(
+            "{}: not rolled back, as this first deploy left no release before it to go back to; once it passes the balancer's health check, `hoist deploy --stage {stage}` again finishes the stage",
+            on.join(", ")
+        ));
+    }
+    if !not_rolled_back.is_empty() {
+        parts.push(format!("NOT rolled back: {}", list(not_rolled_back)));
+    }
+    if parts.is_empty() {
+        return "no host had stayed switched, so none needed rolling back".to_owned();
+    }
+    parts.join("; ")
 }
 
 /// "`web1`, `web2`", or "none".
@@ -216,14 +244,6 @@ fn or_none(hosts: &[String]) -> String {
     }
     let names: Vec<String> = hosts.iter().map(|host| format!("`{host}`")).collect();
     names.join(", ")
-}
-
-fn unrolled(failures: &[(String, String)]) -> String {
-    if failures.is_empty() {
-        String::new()
-    } else {
-        format!("; NOT rolled back: {}", list(failures))
-    }
 }
 
 impl FleetError {

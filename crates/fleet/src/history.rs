@@ -6,6 +6,15 @@
 //! host's rows under it; rows that are no part of a fleet operation (a
 //! `hoist rollback` run on one host by hand) stay single [`HostEntry`]s,
 //! named by host. Entries are newest first, by when they started.
+//!
+//! A fleet operation whose deploying hoist died (`kill -9`, a lost
+//! machine) leaves no row at all on the hosts it never reached, so the
+//! rows alone would read as a clean run on fewer hosts. For the operations
+//! that take every host of the stage through waves (`deploy`, `rollback`,
+//! `restart`), a stage host with no switch row of it is named in
+//! [`FleetEntry::not_reached`], unless it already ran the release (a deploy
+//! or rollback leaves such a host alone) or its ledger, as read, does not
+//! reach back to the operation (then nothing is claimed about it).
 
 use crate::{FleetError, Host, Reach, RemoteError};
 use hoist_error::Described;
@@ -48,7 +57,8 @@ pub struct FleetHost {
     pub op: String,
     /// Its last row's outcome.
     pub outcome: Outcome,
-    /// Live on it afterwards, by its last row (`to` when `ok`, else `from`).
+    /// Live on it afterwards, by its last row (`to` when a switch was `ok`,
+    /// else `from`: staging changes nothing live).
     pub live: Option<String>,
     /// Its rows of this operation, oldest first.
     pub rows: Vec<Row>,
@@ -67,7 +77,8 @@ pub struct FleetEntry {
     /// `ok`: every host did it (or had nothing to do); `rolled-back`: a
     /// host went back to its release before; `failed`: a host failed
     /// otherwise; `incomplete`: it stopped part-way, some hosts switched
-    /// and some only staged; `noop`: nothing needed doing.
+    /// and some never switched (see `not_reached`); `noop`: nothing needed
+    /// doing.
     pub outcome: &'static str,
     /// Its first row's start.
     pub started_at: jiff::Timestamp,
@@ -79,6 +90,9 @@ pub struct FleetEntry {
     pub reason: Option<String>,
     /// Each host with a row of it, in the stage's order.
     pub hosts: Vec<FleetHost>,
+    /// Hosts of the stage it never switched (or restarted): no row of it,
+    /// or only its staging, while they ran another release.
+    pub not_reached: Vec<String>,
 }
 
 /// A row of one host that is no part of a fleet operation.
@@ -94,8 +108,8 @@ pub struct HostEntry {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Entry {
-    /// A fleet operation.
-    Fleet(FleetEntry),
+    /// A fleet operation (boxed: its hosts' rows are large).
+    Fleet(Box<FleetEntry>),
     /// One host's own operation (boxed: an event with its notes is large).
     Host(Box<HostEntry>),
 }
@@ -184,6 +198,7 @@ pub async fn history(
 /// Merges each host's rows (in the stage's order) into `limit` entries.
 pub fn merge(hosts: Vec<(String, Vec<Event>)>, limit: usize) -> Vec<Entry> {
     let order: Vec<String> = hosts.iter().map(|(host, _)| host.clone()).collect();
+    let ledgers = hosts.clone();
     let mut fleet: BTreeMap<String, BTreeMap<String, Vec<Row>>> = BTreeMap::new();
     let mut entries = Vec::new();
     for (host, events) in hosts {
@@ -203,7 +218,9 @@ pub fn merge(hosts: Vec<(String, Vec<Event>)>, limit: usize) -> Vec<Entry> {
         }
     }
     for (op, by_host) in fleet {
-        entries.push(Entry::Fleet(fleet_entry(op, by_host, &order)));
+        entries.push(Entry::Fleet(Box::new(fleet_entry(
+            op, by_host, &order, &ledgers,
+        ))));
     }
     entries.sort_by_key(|entry| std::cmp::Reverse(entry.started_at()));
     entries.truncate(limit);
@@ -214,6 +231,7 @@ fn fleet_entry(
     op: String,
     mut by_host: BTreeMap<String, Vec<Row>>,
     order: &[String],
+    ledgers: &[(String, Vec<Event>)],
 ) -> FleetEntry {
     let mut hosts = Vec::new();
     for name in order {
@@ -222,11 +240,7 @@ fn fleet_entry(
         };
         rows.sort_by_key(|row| row.event.started_at);
         let last = &rows.last().expect("a host is listed for its rows").event;
-        let live = if last.outcome == Outcome::Ok {
-            last.to.clone()
-        } else {
-            last.from.clone()
-        };
+        let live = live_after(last);
         hosts.push(FleetHost {
             host: name.clone(),
             op: last.op.clone(),
@@ -248,13 +262,20 @@ fn fleet_entry(
         .or(chronological.first())
         .expect("a fleet entry has rows");
     let users: BTreeSet<&str> = all().map(|event| event.user.as_str()).collect();
+    let release = main.release.clone().or_else(|| main.to.clone());
+    let started_at = chronological
+        .first()
+        .map_or(main.started_at, |e| e.started_at);
+    let not_reached: Vec<String> = ledgers
+        .iter()
+        .filter(|(_, events)| never_reached(&main.op, &op, release.as_deref(), started_at, events))
+        .map(|(host, _)| host.clone())
+        .collect();
     FleetEntry {
-        outcome: outcome(&main.op, &hosts),
+        outcome: outcome(&main.op, &hosts, &not_reached),
         op: main.op.clone(),
-        release: main.release.clone().or_else(|| main.to.clone()),
-        started_at: chronological
-            .first()
-            .map_or(main.started_at, |e| e.started_at),
+        release,
+        started_at,
         finished_at: all()
             .map(|event| event.finished_at)
             .max()
@@ -263,11 +284,61 @@ fn fleet_entry(
         reason: all().find_map(|event| event.reason.clone()),
         fleet_op: op,
         hosts,
+        not_reached,
+    }
+}
+
+/// Whether fleet operation `op` (a `main` that takes every host through
+/// waves, about `release`, begun at `started`) never switched the host
+/// whose rows, as read, are `events`.
+fn never_reached(
+    main: &str,
+    op: &str,
+    release: Option<&str>,
+    started: jiff::Timestamp,
+    events: &[Event],
+) -> bool {
+    if !matches!(main, "deploy" | "rollback" | "restart") {
+        return false;
+    }
+    let ours: Vec<&Event> = events
+        .iter()
+        .filter(|event| event.fleet_op.as_deref() == Some(op))
+        .collect();
+    if ours.iter().any(|event| event.op != "stage") {
+        return false; // it switched, or tried to: its rows say how
+    }
+    // What ran there when the operation began: its staging row says, else
+    // its last row before it; neither (the ledger as read starts later, or
+    // the host joined the stage after) claims nothing.
+    let live_before = match ours.first() {
+        Some(staged) => staged.from.clone(),
+        None => match events
+            .iter()
+            .filter(|event| event.started_at < started)
+            .max_by_key(|event| event.started_at)
+        {
+            Some(last) => live_after(last),
+            None => return false,
+        },
+    };
+    // A restart goes through every host; a deploy or rollback leaves a
+    // host already on its release alone.
+    main == "restart" || live_before.as_deref() != release
+}
+
+/// What a row left live: its `to` when it switched and succeeded, else its
+/// `from` (staging never changes what is live).
+fn live_after(event: &Event) -> Option<String> {
+    if event.outcome == Outcome::Ok && event.op != "stage" {
+        event.to.clone()
+    } else {
+        event.from.clone()
     }
 }
 
 /// The outcome of a fleet operation whose first real step was `main`.
-fn outcome(main: &str, hosts: &[FleetHost]) -> &'static str {
+fn outcome(main: &str, hosts: &[FleetHost], not_reached: &[String]) -> &'static str {
     let back = |host: &FleetHost| {
         host.outcome == Outcome::RolledBack
             || (!main.contains("rollback") && host.op.contains("rollback"))
@@ -279,12 +350,9 @@ fn outcome(main: &str, hosts: &[FleetHost]) -> &'static str {
         .any(|host| !matches!(host.outcome, Outcome::Ok | Outcome::Noop))
     {
         "failed"
-    } else if hosts
-        .iter()
-        .any(|host| main != "stage" && host.op == "stage" && host.outcome == Outcome::Ok)
-    {
-        // Staged there and never switched: the operation stopped part-way
-        // (its deploying hoist died) and no host was put back.
+    } else if !not_reached.is_empty() {
+        // Hosts it never got to: the operation stopped part-way (its
+        // deploying hoist died) and no host was put back.
         "incomplete"
     } else if hosts
         .iter()
@@ -294,5 +362,72 @@ fn outcome(main: &str, hosts: &[FleetHost]) -> &'static str {
         "noop"
     } else {
         "ok"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{merge, Entry};
+    use hoist_ledger::Event;
+
+    /// A row of `host` at second `at`: `op` from `from` to `to`.
+    fn row(host: &str, at: i64, op: &str, from: &str, to: &str, fleet: Option<&str>) -> Event {
+        let at = jiff::Timestamp::from_second(1_800_000_000 + at).unwrap();
+        Event {
+            from: Some(from.to_owned()),
+            to: Some(to.to_owned()),
+            release: Some(to.to_owned()),
+            started_at: at,
+            finished_at: at,
+            fleet_op: fleet.map(str::to_owned),
+            ..Event::one_off(op, "root".to_owned(), host.to_owned())
+        }
+    }
+
+    fn only_fleet(entries: &[Entry]) -> &super::FleetEntry {
+        match entries {
+            [Entry::Fleet(fleet)] => fleet,
+            other => panic!("one fleet entry expected: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_host_a_stage_rollback_left_alone_on_its_release_is_not_called_unreached() {
+        // web2 already ran R1: the rollback to R1 had nothing to do there.
+        let hosts = vec![
+            (
+                "web1".to_owned(),
+                vec![row("web1", 10, "rollback", "R2", "R1", Some("f"))],
+            ),
+            (
+                "web2".to_owned(),
+                vec![row("web2", 1, "rollback", "R2", "R1", None)],
+            ),
+        ];
+        let entries = merge(hosts, 10);
+        let fleet = only_fleet(&entries[..1]);
+        assert_eq!(fleet.outcome, "ok");
+        assert!(fleet.not_reached.is_empty(), "{:?}", fleet.not_reached);
+    }
+
+    #[test]
+    fn a_host_whose_rows_as_read_start_after_the_operation_is_not_called_unreached() {
+        let hosts = vec![
+            (
+                "web1".to_owned(),
+                vec![row("web1", 10, "restart", "R1", "R1", Some("f"))],
+            ),
+            (
+                "web2".to_owned(),
+                vec![row("web2", 20, "restart", "R1", "R1", None)],
+            ),
+        ];
+        let entries = merge(hosts, 10);
+        let fleet = match &entries[..] {
+            [_, Entry::Fleet(fleet)] => fleet,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(fleet.outcome, "ok");
+        assert!(fleet.not_reached.is_empty());
     }
 }

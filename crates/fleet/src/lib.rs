@@ -27,6 +27,7 @@
 //!                                                              └─ failure: roll back switched hosts, reverse order
 //! ```
 
+mod at_balancer;
 mod balance;
 mod connect;
 mod data;
@@ -54,6 +55,7 @@ mod stages;
 mod status;
 mod waves;
 
+pub use at_balancer::AtBalancer;
 pub use connect::{connect_all, host_build, HoistBuild};
 pub use data::{load as data_load, DataLoad, Shipment};
 pub use data_roll::{roll as data_roll, DataMove, DataRoll, Pointer};

@@ -42,6 +42,24 @@ pub async fn restart(
         .await
         .map_err(|error| (error, None))?;
     let stage_name = &plan.target.stage_name;
+    let stage = &plan.target.stage;
+    let waves = Waves {
+        stage,
+        stage_name,
+        reach: plan.target.reach.clone(),
+        balancer: opened
+            .balancer
+            .as_ref()
+            .map(|connected| connected.balancer.clone()),
+        op: &op,
+        reason: plan.reason.clone(),
+        interrupted,
+        progress,
+    };
+    // First, whatever the stage runs: `hoist status --stage` names this
+    // command as the way to readmit a host a killed fleet operation left
+    // drained, even on a stage it left running two releases.
+    waves.readmit(&opened.hosts).await;
     let lives = match live_of(&opened.hosts).await {
         Ok(lives) => lives,
         Err(error) => {
@@ -79,7 +97,6 @@ pub async fn restart(
             how: How::Restart,
         })
         .collect();
-    let stage = &plan.target.stage;
     let waves_plan = stage.wave_plan_for(moves.len());
     let mut report = FleetReport {
         stage: stage_name.clone(),
@@ -94,20 +111,6 @@ pub async fn restart(
             .collect(),
         duration_ms: 0,
     };
-    let waves = Waves {
-        stage,
-        stage_name,
-        reach: plan.target.reach.clone(),
-        balancer: opened
-            .balancer
-            .as_ref()
-            .map(|connected| connected.balancer.clone()),
-        op: &op,
-        reason: plan.reason.clone(),
-        interrupted,
-        progress,
-    };
-    waves.readmit(&opened.hosts).await;
     let (outcomes, result) = waves.run(moves, &waves_plan).await;
     opened.holds.release().await;
     report.hosts = outcomes

@@ -7,6 +7,7 @@
 //! What the rows mean together (which release is the stage's, which host
 //! drifts) is [`crate::drift`]'s job; this module only asks.
 
+use crate::at_balancer::AtBalancer;
 use crate::{connect, FleetError, HoistBuild, Host, Reach, RemoteError};
 use hoist_error::Described;
 use hoist_site::{JournalRecord, LockHolder};
@@ -129,11 +130,22 @@ pub struct HostAnswer {
     pub state: HostState,
     /// Its hoist (`null`: none at the stage's path, or no answer).
     pub hoist: Option<HoistBuild>,
+    /// What the stage's balancer reports of it, asked only when a fleet
+    /// operation left it marked as drained (`fleet_drained`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at_balancer: Option<AtBalancer>,
 }
 
 /// Asks every host of `stage` for its state, at most `max_connections`
-/// handshakes at a time; answers in the stage's order.
+/// handshakes at a time; answers in the stage's order. A host a fleet
+/// operation left marked as drained is also asked of the balancer.
 pub async fn ask_all(stage: &hoist_config::Stage, reach: Arc<Reach>) -> Vec<HostAnswer> {
+    let mut answers = ask_hosts(stage, reach.clone()).await;
+    crate::at_balancer::ask_balancer(stage, &reach, &mut answers).await;
+    answers
+}
+
+async fn ask_hosts(stage: &hoist_config::Stage, reach: Arc<Reach>) -> Vec<HostAnswer> {
     let gate = Arc::new(Semaphore::new(stage.max_connections.max(1)));
     let asks = stage.hosts.iter().map(|name| {
         let (gate, reach) = (gate.clone(), reach.clone());
@@ -179,6 +191,7 @@ async fn ask(name: &str, reach: Arc<Reach>, gate: &Semaphore) -> HostAnswer {
             error: None,
             state,
             hoist: build.ok().flatten(),
+            at_balancer: None,
         },
         Err(error) => {
             let reached = !matches!(
@@ -200,6 +213,7 @@ fn unanswered(name: &str, reachable: bool, error: RemoteError) -> HostAnswer {
         error: Some(error),
         state: HostState::default(),
         hoist: None,
+        at_balancer: None,
     }
 }
 

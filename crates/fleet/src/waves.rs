@@ -61,6 +61,17 @@ pub struct HostOutcome {
     pub problem: Option<String>,
 }
 
+/// How undoing one host's move went.
+enum Undone {
+    /// Switched back to this release.
+    Back(String),
+    /// Still on its release before (its own hoist switched it back).
+    StillThere,
+    /// It had no release before this operation (a first deploy): nothing
+    /// to go back to; what it runs now.
+    NothingBefore(Option<String>),
+}
+
 /// Everything a wave run needs.
 pub struct Waves<'a> {
     /// The stage's settings.
@@ -296,7 +307,8 @@ impl Waves<'_> {
         if self.stage.hosts.len() == 1 {
             return Ok(()); // never drained (see `drain`)
         }
-        self.progress.host(&host.name, "ready", "back in rotation");
+        self.progress
+            .host(&host.name, "ready", "asking the balancer to put it back");
         let name = host.name.clone();
         let within = self.stage.drain_timeout;
         tokio::task::spawn_blocking(move || {
@@ -318,6 +330,8 @@ impl Waves<'_> {
         })
         .await
         .expect("balancer calls do not panic")?;
+        // Said only now: the balancer no longer reports it DOWN.
+        self.progress.host(&host.name, "ready", "back in rotation");
         host.run::<serde_json::Value>(&["fleet", "drained", "--clear"])
             .await
             .map(|_| ())
@@ -472,17 +486,37 @@ impl Waves<'_> {
     ) -> FleetError {
         let mut rolled_back = Vec::new();
         let mut not_rolled_back = Vec::new();
+        let mut kept = Vec::new();
         for &index in touched.iter().rev() {
             let name = moves[index].host.name.clone();
-            self.progress
-                .host(&name, "rollback", "putting the previous release back");
+            let step = match moves[index].from {
+                Some(_) => "putting the previous release back",
+                None => "none: it had no release before this one",
+            };
+            self.progress.host(&name, "rollback", step);
             match self.undo(&mut moves[index]).await {
-                Ok(Some(live)) => {
+                Ok(Undone::NothingBefore(live)) => {
+                    // The stage's first deploy: no release before it to go
+                    // back to. Where it switched, it stays switched, and
+                    // is said to be (a failed host stays `failed`).
+                    outcomes[index].live = live.clone();
+                    if let Some(live) = live {
+                        let kept_on = format!(
+                            "it stays on `{live}`, not rolled back: it had no release before this one"
+                        );
+                        outcomes[index].problem = Some(match outcomes[index].problem.take() {
+                            Some(problem) => format!("{problem}; {kept_on}"),
+                            None => kept_on,
+                        });
+                        kept.push((name, live));
+                    }
+                }
+                Ok(Undone::Back(live)) => {
                     outcomes[index].outcome = "rolled-back";
                     outcomes[index].live = Some(live);
                     rolled_back.push(name);
                 }
-                Ok(None) => {
+                Ok(Undone::StillThere) => {
                     // It never stayed switched (its own hoist switched it
                     // back): nothing to undo, and it is back in rotation.
                     outcomes[index].live = moves[index].from.clone();
@@ -501,12 +535,13 @@ impl Waves<'_> {
             problem,
             rolled_back,
             not_rolled_back,
+            kept,
             stage: self.stage_name.to_owned(),
         }
     }
 
-    /// One host back to its `from`; `Ok(None)` when it was still there.
-    async fn undo(&self, mv: &mut Move) -> Result<Option<String>, String> {
+    /// One host back to its `from`.
+    async fn undo(&self, mv: &mut Move) -> Result<Undone, String> {
         if !mv.host.alive().await {
             let again = Host::connect(&mv.host.name, self.reach.clone())
                 .await
@@ -516,11 +551,11 @@ impl Waves<'_> {
         let host = mv.host.clone();
         let live = self.live_when_free(&host).await?;
         let Some(from) = mv.from.clone() else {
-            return Err("it had no release before this operation to go back to".to_owned());
+            return Ok(Undone::NothingBefore(live));
         };
         if live.as_deref() == Some(from.as_str()) {
             self.ready(&host).await?;
-            return Ok(None);
+            return Ok(Undone::StillThere);
         }
         self.drain(&host).await?;
         let reason = self.reason_arg(&format!(
@@ -534,7 +569,7 @@ impl Waves<'_> {
         self.ready(&host).await?;
         self.progress
             .host(&host.name, "rollback", &format!("live {from}"));
-        Ok(Some(from))
+        Ok(Undone::Back(from))
     }
 
     /// The host's live release once no operation holds its deploy lock (a

@@ -49,6 +49,13 @@ impl Render for StageHistory {
                             }
                         }
                     }
+                    if !fleet.not_reached.is_empty() {
+                        let _ = writeln!(
+                            out,
+                            "    not reached: {} (it stopped before it got to them)",
+                            fleet.not_reached.join(", ")
+                        );
+                    }
                 }
                 Entry::Host(host) => {
                     let event = &host.row.event;
