@@ -367,3 +367,26 @@ fn slack_text_escapes_a_channel_ping_and_control_characters() {
     );
     assert!(!text.contains('<') && !text.contains('\x1b') && !text.contains('\r'));
 }
+
+/// `hoist status` said nothing of notifications waiting in the spool (a
+/// receiver down, a deliverer killed): they waited there unseen.
+#[test]
+fn status_said_nothing_of_notifications_waiting() {
+    let port = util::agent_process::free_port();
+    let url = format!("http://127.0.0.1:{port}/hook");
+    let env = Env::with_config(&format!(
+        "{DEFAULT_CONFIG}{}",
+        webhook(&url, "json", "retry_for = \"10m\"\nbackoff = \"200ms\"\n")
+    ));
+    env.deploy_version("1.0");
+    let status = env.hoist().args(["status", "--json"]).run_json();
+    assert_eq!(status["notifications_waiting"], 1, "{status:#}");
+    let human = String::from_utf8(env.hoist().arg("status").run().stdout).unwrap();
+    assert!(human.contains("1 message waiting in notify/"), "{human}");
+    // The receiver comes up: the deliverer's next try gets through.
+    let receiver = Receiver::start_on(port);
+    assert_eq!(receiver.next(WITHIN)["event"], "deploy");
+    assert!(wait_spool_empty(&env));
+    let status = env.hoist().args(["status", "--json"]).run_json();
+    assert_eq!(status["notifications_waiting"], 0, "{status:#}");
+}

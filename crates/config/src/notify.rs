@@ -154,7 +154,17 @@ impl Notify {
                     "`smtp_host`, `from`, `to`, `tls` and `starttls` are for `kind = \"email\"`"
                         .into(),
                 )),
-                Some(_) => None,
+                // Found now, not after ten minutes of retries in the deliverer.
+                Some(url) => match url::Url::parse(url) {
+                    Err(error) => Some(("url", format!("`{url}` is not a URL: {error}"))),
+                    Ok(parsed) if parsed.host_str().is_none_or(str::is_empty) => {
+                        Some(("url", format!("`{url}` names no host")))
+                    }
+                    Ok(parsed) if parsed.port() == Some(0) => {
+                        Some(("url", format!("`{url}`: port 0 is no port to send to")))
+                    }
+                    Ok(_) => None,
+                },
             },
             NotifyKind::Email => {
                 if self.smtp_host.is_none() {
@@ -170,11 +180,42 @@ impl Notify {
                     ))
                 } else if self.url.is_some() {
                     Some(("url", "`url` is for `kind = \"webhook\"`".into()))
+                } else if self.smtp_port == Some(0) {
+                    Some(("smtp_port", "port 0 is no port to send to".into()))
+                } else if let Some(bad) = self
+                    .from
+                    .iter()
+                    .chain(&self.to)
+                    .find(|address| !looks_like_address(address))
+                {
+                    let key = if self.from.as_ref() == Some(bad) { "from" } else { "to" };
+                    Some((
+                        key,
+                        format!("`{bad}` is not a mail address (`name@example.org`, or `Name <name@example.org>`)"),
+                    ))
                 } else {
                     None
                 }
             }
         }
+    }
+}
+
+/// `user@host` or `Name <user@host>`: the shapes a mail server takes; the
+/// full grammar is the mailer's to check, this catches the typo early.
+fn looks_like_address(text: &str) -> bool {
+    let address = match (text.rfind('<'), text.strip_suffix('>')) {
+        (Some(open), Some(inner)) => &inner[open + 1..],
+        _ => text,
+    };
+    match address.split_once('@') {
+        Some((user, host)) => {
+            !user.is_empty()
+                && !host.is_empty()
+                && !host.contains('@')
+                && !address.chars().any(|c| c.is_whitespace() || c.is_control())
+        }
+        None => false,
     }
 }
 
@@ -212,5 +253,23 @@ mod tests {
         let error =
             parse("[[notify]]\nkind = \"email\"\nsmtp_host = \"h\"\nfrom = \"a@b\"\n").unwrap_err();
         assert!(error.contains("`notify[0].to`"), "{error}");
+    }
+
+    /// A webhook URL with a space, port 0, or a `from` that is no address
+    /// passed validation and failed only in the deliverer, after ten
+    /// minutes of retries.
+    #[test]
+    fn bad_notify_values_failed_only_after_retries() {
+        for (entry, key) in [
+            ("kind = \"webhook\"\nurl = \"http://127.0.0.1:0/x\"", "url"),
+            ("kind = \"webhook\"\nurl = \"http://exa mple.org/x\"", "url"),
+            ("kind = \"email\"\nsmtp_host = \"h\"\nsmtp_port = 0\nfrom = \"a@b\"\nto = [\"c@d\"]", "smtp_port"),
+            ("kind = \"email\"\nsmtp_host = \"h\"\nfrom = \"not an address\"\nto = [\"c@d\"]", "from"),
+            ("kind = \"email\"\nsmtp_host = \"h\"\nfrom = \"a@b\"\nto = [\"ops\"]", "to"),
+        ] {
+            let error = parse(&format!("[[notify]]\n{entry}\n")).unwrap_err();
+            assert!(error.contains(&format!("`notify[0].{key}`")), "{entry}: {error}");
+        }
+        parse("[[notify]]\nkind = \"email\"\nsmtp_host = \"h\"\nfrom = \"Hoist <a@b.org>\"\nto = [\"c@d\"]\n").unwrap();
     }
 }

@@ -38,6 +38,10 @@ pub struct Status {
     /// Why the ledger could not be read, when it could not (the rest of
     /// the status comes from the site itself and is still true).
     pub ledger_problem: Option<String>,
+    /// Notifications spooled in `notify/` and not yet delivered (or given
+    /// up on): a deliverer is retrying them, or was killed and the next
+    /// operation's deliverer takes them over.
+    pub notifications_waiting: usize,
 }
 
 /// One release in `hoist releases`.
@@ -134,6 +138,7 @@ pub fn status(context: &Context) -> Result<Status, DeployError> {
             .map(|text| text.trim().to_owned()),
         last_event,
         ledger_problem,
+        notifications_waiting: hoist_notify::spool::list(context.site.root()).len(),
     })
 }
 

@@ -84,8 +84,10 @@ fn deliver(root: &Path, path: &Path, lock: Flock<std::fs::File>) -> bool {
             return false;
         }
     };
+    // The subject ends in the operation's outcome (`: ok`): bracketed, so
+    // "not delivered" after it is not read as part of it.
     let what = format!(
-        "{} for {}",
+        "{} (message: {})",
         delivery.target.describe(),
         delivery.message.subject()
     );

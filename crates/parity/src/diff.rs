@@ -44,8 +44,21 @@ impl Compared {
     }
 }
 
-/// Compares `here` with `reference`.
+/// Compares `here` with `reference`, each named by its host and release.
 pub fn compare(reference: &Fingerprint, here: &Fingerprint) -> Compared {
+    compare_as(
+        (reference, &describe(reference)),
+        (here, &describe(here)),
+    )
+}
+
+/// [`compare`], each side named by the caller: two sites on one host, or
+/// two hosts of one name, are told apart only by what the caller knows
+/// (the site's root, the stage's host name).
+pub fn compare_as(
+    (reference, reference_name): (&Fingerprint, &str),
+    (here, here_name): (&Fingerprint, &str),
+) -> Compared {
     let left = entries(reference);
     let right = entries(here);
     let mut names: Vec<&str> = left.iter().map(|(name, _)| name.as_str()).collect();
@@ -66,13 +79,13 @@ pub fn compare(reference: &Fingerprint, here: &Fingerprint) -> Compared {
             let (old, new) = (find(&left), find(&right));
             (old != new).then(|| Difference {
                 probe: name.to_owned(),
-                diff: unified(name, &old, &new, &describe(reference), &describe(here)),
+                diff: unified(name, &old, &new, reference_name, here_name),
             })
         })
         .collect();
     Compared {
-        reference: describe(reference),
-        here: describe(here),
+        reference: reference_name.to_owned(),
+        here: here_name.to_owned(),
         differences,
     }
 }
@@ -97,7 +110,8 @@ fn entries(fingerprint: &Fingerprint) -> Vec<(String, String)> {
     entries
 }
 
-fn describe(fingerprint: &Fingerprint) -> String {
+/// `host (release)`.
+pub fn describe(fingerprint: &Fingerprint) -> String {
     match &fingerprint.release {
         Some(release) => format!("{} ({release})", fingerprint.host),
         None => fingerprint.host.clone(),

@@ -29,7 +29,7 @@ mod fingerprint;
 mod probe;
 mod record;
 
-pub use diff::{compare, Compared, Difference, DATABASE};
+pub use diff::{compare, compare_as, describe, Compared, Difference, DATABASE};
 pub use error::ParityError;
 pub use fingerprint::{Fingerprint, ProbeOutput, Probing};
 pub use record::{load, path as record_path, save};

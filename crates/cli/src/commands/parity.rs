@@ -103,7 +103,21 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     let comparisons: Vec<Compared> = match fingerprints.split_first() {
         Some((reference, others)) if args.against.is_some() || args.stage.is_some() => others
             .iter()
-            .map(|other| hoist_parity::compare(&reference.fingerprint, &other.fingerprint))
+            .map(|other| {
+                // Named by site or host as given, not only the host name two
+                // sites on one machine share.
+                let name = |labelled: &Labelled| {
+                    format!(
+                        "{} ({})",
+                        labelled.of,
+                        hoist_parity::describe(&labelled.fingerprint)
+                    )
+                };
+                hoist_parity::compare_as(
+                    (&reference.fingerprint, &name(reference)),
+                    (&other.fingerprint, &name(other)),
+                )
+            })
             .collect(),
         _ => Vec::new(),
     };

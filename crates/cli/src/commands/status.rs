@@ -101,6 +101,17 @@ impl Render for Status {
                 format!("unreadable ({problem}); `hoist recover` repairs it"),
             );
         }
+        if self.notifications_waiting > 0 {
+            output::field(
+                out,
+                "notify",
+                format!(
+                    "{} waiting in notify/ (retried in the background; `hoist notify-deliver --root {}` tries them now, notify/deliver.log says why they wait)",
+                    output::plural(self.notifications_waiting, "message", "messages"),
+                    self.root
+                ),
+            );
+        }
     }
 }
 

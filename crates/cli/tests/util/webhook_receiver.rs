@@ -18,7 +18,13 @@ pub struct Receiver {
 impl Receiver {
     /// Binds a free port; a thread answers until the test ends.
     pub fn start() -> Receiver {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Receiver::start_on(0)
+    }
+
+    /// A receiver on `port` of 127.0.0.1 (0: any free one): one that comes
+    /// up where messages were failing to go.
+    pub fn start_on(port: u16) -> Receiver {
+        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         let (send, bodies) = mpsc::channel();
         std::thread::spawn(move || {
