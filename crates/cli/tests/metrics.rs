@@ -38,6 +38,8 @@ fn send_load(port: u16) -> u64 {
 /// The value of `series` (written as the agent writes it, labels in its
 /// order) in a `GET /metrics` on `port`, if it answers and has it.
 fn sample(port: u16, series: &str) -> Option<f64> {
+    // Nothing listening (an upgraded agent not bound yet) is "no sample".
+    std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     let (status, _, body) = get(port, "/metrics");
     if status != 200 {
         return None;
@@ -56,6 +58,43 @@ fn wait_for_sample(port: u16, series: &str, value: f64, within: Duration) -> Opt
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// The latency buckets were cumulative twice over (3 requests showed
+/// buckets of 4, 7 … 55) and the last one was `le="inf"`, which no
+/// `histogram_quantile` or `le="+Inf"` query reads.
+fn latency_buckets_were_summed_twice(port: u16, metrics_port: u16, release: &str) {
+    let before = sample(
+        metrics_port,
+        &format!("hoist_request_duration_seconds_count{{release=\"{release}\"}}"),
+    )
+    .unwrap_or(0.0);
+    for _ in 0..3 {
+        assert_eq!(get(port, "/").0, 200);
+    }
+    let (_, _, body) = get(metrics_port, "/metrics");
+    // `…_bucket{le="0.000119",release="R"} 6`
+    let of_release = format!(",release=\"{release}\"}} ");
+    let buckets: Vec<(String, f64)> = body
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("hoist_request_duration_seconds_bucket{le=\"")?;
+            let (le, rest) = rest.split_once('"')?;
+            let value = rest.strip_prefix(&of_release)?;
+            Some((le.to_owned(), value.parse().ok()?))
+        })
+        .collect();
+    let count = before + 3.0;
+    assert_eq!(
+        buckets.last().map(|(le, v)| (le.as_str(), *v)),
+        Some(("+Inf", count)),
+        "{body}"
+    );
+    assert!(
+        buckets.windows(2).all(|pair| pair[0].1 <= pair[1].1)
+            && buckets.iter().all(|(_, v)| *v <= count),
+        "buckets must be cumulative and never above the count: {buckets:?}"
+    );
 }
 
 /// A site with `[metrics]` on a free port, its first release deployed and
@@ -142,6 +181,8 @@ fn prometheus_scrapes_requests_live_release_maintenance_and_deploys() {
         prometheus.query("hoist_deploys_total{outcome=\"failed\"}")[0].1,
         0.0
     );
+    // The release live now, on a fresh process: its buckets are all this test's.
+    latency_buckets_were_summed_twice(port, metrics_port, &second);
 }
 
 // `[metrics] listen` on the public address would have two listeners fight
@@ -201,5 +242,24 @@ fn metrics_move_to_the_upgraded_agent() {
         seen,
         Some(0.0),
         "the upgraded agent does not serve /metrics"
+    );
+}
+
+/// A `[metrics] listen` port already taken (9100 is node_exporter's) made
+/// the agent exit before it served: the whole site was down for metrics.
+#[test]
+fn a_busy_metrics_port_stopped_the_whole_site() {
+    let port = free_port();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = taken.local_addr().unwrap().port();
+    let metrics = format!("[metrics]\nlisten = \"127.0.0.1:{busy}\"\n");
+    let env = Env::with_config(&agent_config(port, &metrics));
+    let release = env.deploy_version("1.0.0");
+    let _agent = AgentProcess::start(&env);
+    let (status, headers, _) = get(port, "/");
+    assert_eq!(status, 200);
+    assert_eq!(
+        util::http::header(&headers, "x-hoist-release"),
+        Some(release.as_str())
     );
 }

@@ -188,7 +188,11 @@ impl Notify {
                     .chain(&self.to)
                     .find(|address| !looks_like_address(address))
                 {
-                    let key = if self.from.as_ref() == Some(bad) { "from" } else { "to" };
+                    let key = if self.from.as_ref() == Some(bad) {
+                        "from"
+                    } else {
+                        "to"
+                    };
                     Some((
                         key,
                         format!("`{bad}` is not a mail address (`name@example.org`, or `Name <name@example.org>`)"),

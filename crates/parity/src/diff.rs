@@ -46,10 +46,7 @@ impl Compared {
 
 /// Compares `here` with `reference`, each named by its host and release.
 pub fn compare(reference: &Fingerprint, here: &Fingerprint) -> Compared {
-    compare_as(
-        (reference, &describe(reference)),
-        (here, &describe(here)),
-    )
+    compare_as((reference, &describe(reference)), (here, &describe(here)))
 }
 
 /// [`compare`], each side named by the caller: two sites on one host, or

@@ -32,7 +32,11 @@ fn write_with(path: &Path, bytes: &[u8], access: Option<StateAccess>) -> Result<
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let temp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    // Unique per write, not only per process: two tasks of one agent saving
+    // its state at once must not rename each other's temp file away.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let serial = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let temp = dir.join(format!(".{name}.tmp-{}-{serial}", std::process::id()));
     let write = || -> Result<(), SiteError> {
         let io = SiteError::io("cannot write", &temp);
         let mut options = OpenOptions::new();

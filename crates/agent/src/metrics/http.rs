@@ -59,7 +59,10 @@ impl Routes {
             .iter()
             .find(|(path, _)| *path == request.uri().path())
         else {
-            return plain(StatusCode::NOT_FOUND, "not found; try /metrics\n");
+            return plain(
+                StatusCode::NOT_FOUND,
+                "not found: /metrics is for Prometheus, / is the status page\n",
+            );
         };
         let page = handler().await;
         let mut response = Response::new(Full::new(Bytes::from(page.body)));

@@ -108,6 +108,15 @@ pub(crate) fn start(agent: &Arc<Agent>, proxy: Arc<hoist_proxy::Proxy>, listener
                 }
             }
         };
+        if let Ok(address) = listener.local_addr() {
+            // At the default level, as the agent's start and stop are: an
+            // operator must learn where to point Prometheus and a browser.
+            tracing::info!(
+                target: "hoist::lifecycle",
+                %address,
+                "serving /metrics and the status page at /"
+            );
+        }
         http::serve(listener, routes, shutdown.cancelled()).await;
     });
 }

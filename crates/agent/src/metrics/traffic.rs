@@ -82,7 +82,7 @@ pub(crate) fn encode_releases(
             .encode_histogram::<NoLabelSet>(
                 latency.sum_seconds,
                 latency.count,
-                &latency.buckets,
+                &per_bucket(&latency.buckets),
                 None,
             )?;
     }
@@ -108,4 +108,20 @@ pub(crate) fn encode_gauge(
 ) -> Result<(), std::fmt::Error> {
     let gauge = ConstGauge::new(value);
     gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)
+}
+
+/// The proxy's cumulative buckets as `prometheus-client` takes them: a count
+/// per bucket (it adds them up itself as it writes), and `f64::MAX` for the
+/// last bound, which it writes as `le="+Inf"`.
+fn per_bucket(cumulative: &[(f64, u64)]) -> Vec<(f64, u64)> {
+    let mut below = 0;
+    cumulative
+        .iter()
+        .map(|&(bound, total)| {
+            let count = total.saturating_sub(below);
+            below = total;
+            let bound = if bound.is_finite() { bound } else { f64::MAX };
+            (bound, count)
+        })
+        .collect()
 }

@@ -411,9 +411,16 @@ async fn metrics_listener(
         Err(error) if upgrading && error.kind() == std::io::ErrorKind::AddrInUse => {
             Ok(Some(hoist_agent::MetricsListener::Pending(listen.clone())))
         }
-        Err(error) => Err(error).with_context(|| {
-            format!("cannot listen on `{listen}` for metrics (`metrics.listen` in site.toml)")
-        }),
+        // Metrics are not worth an outage: the site is served without them,
+        // and the log says why and what to change.
+        Err(error) => {
+            tracing::warn!(
+                %error,
+                listen = %listen,
+                "cannot listen for /metrics and the status page; serving without them (change `[metrics] listen` in site.toml, then restart the agent)"
+            );
+            Ok(None)
+        }
     }
 }
 

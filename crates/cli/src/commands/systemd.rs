@@ -71,9 +71,14 @@ impl Render for Written {
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     // The root first: a unit that cannot name it is refused before the
     // site's settings are even read.
-    let root = crate::target::root(global, crate::target::config(global)?.as_ref())?;
+    let found = crate::target::config(global)?;
+    let root = crate::target::root(global, found.as_ref())?;
     AgentUnit::check_root(&std::path::absolute(&root)?)?;
-    let (root, config) = super::agent::site_config(global).map_err(nothing_to_run)?;
+    let elsewhere = found
+        .as_ref()
+        .and_then(|(config, path)| for_another_site(config, path, &root));
+    let (root, config) = super::agent::site_config(global)
+        .map_err(|error| nothing_to_run(error, elsewhere.as_deref()))?;
     let root = std::path::absolute(&root)?;
     let name = match args.name {
         Some(name) => {
@@ -143,10 +148,11 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         return Ok(crate::EXIT_OK);
     }
     // Checked before anything is written: both files or neither.
+    // First: `--force` must never be the hint for a unit it cannot replace.
+    another_site(&files[0].path, &unit.root)?;
     for file in &mut files {
         file.state = compare(&file.path, &file.text, args.force)?;
     }
-    another_site(&files[0].path, &unit.root)?;
     for file in files.iter().filter(|file| file.state != "unchanged") {
         hoist_site::durable::write_atomic(&file.path, file.text.as_bytes())?;
     }
@@ -172,9 +178,18 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
 
 /// The agent's "no config" failure, with this command's way out: the unit
 /// runs the live release's own `hoist.toml`, so there must be one.
-fn nothing_to_run(error: anyhow::Error) -> anyhow::Error {
+fn nothing_to_run(error: anyhow::Error, elsewhere: Option<&str>) -> anyhow::Error {
     use hoist_error::Described as _;
     match error.downcast_ref::<Failure>() {
+        Some(_) if elsewhere.is_some() => Failure::new(
+            "no-config",
+            format!(
+                "{}, and nothing is deployed at the root given: the unit's agent would have nothing to run",
+                elsewhere.unwrap_or_default()
+            ),
+        )
+        .hint("hoist deploy --root ROOT first, or a hoist.toml of this site's own with -c FILE")
+        .into(),
         Some(failure) if failure.kind() == "no-config" => Failure::new(
             "no-config",
             format!("{failure}: the unit's agent would have nothing to run"),
@@ -183,6 +198,24 @@ fn nothing_to_run(error: anyhow::Error) -> anyhow::Error {
         .into(),
         _ => error,
     }
+}
+
+/// "`hoist.toml` is for another site, `R`" when the config found names a
+/// `deploy.root` other than `root`: its settings are not this site's.
+fn for_another_site(config: &hoist_config::Config, path: &Path, root: &Path) -> Option<String> {
+    let named = config.deploy.root.as_ref()?;
+    let named = path.parent().unwrap_or(Path::new(".")).join(named);
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => std::path::absolute(a).ok() == std::path::absolute(b).ok(),
+    };
+    (!same(&named, root)).then(|| {
+        format!(
+            "`{}` is for another site, `{}` (its `deploy.root`)",
+            path.display(),
+            named.display()
+        )
+    })
 }
 
 /// Refuses to replace, even with `--force`, a service that runs another
