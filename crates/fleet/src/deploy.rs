@@ -6,7 +6,7 @@
 //! artifact is the one id on every host.
 
 use crate::open::{open, Target};
-use crate::waves::{HostOutcome, How, Move, Waves};
+use crate::waves::{wave_names, HostOutcome, How, Move, Waves};
 use crate::{balance, ship, FleetError, Host, Progress};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -247,20 +247,15 @@ async fn deploy_held(
         })
         .collect();
     let waves_plan = stage.wave_plan_for(moves.len());
-    report.waves = waves_plan
-        .iter()
-        .map(|wave| wave.iter().map(|&i| moves[i].host.name.clone()).collect())
-        .collect();
-    let waves = Waves {
-        stage,
-        stage_name: &plan.target.stage_name,
-        reach: plan.target.reach.clone(),
-        balancer: balancer.map(|connected| connected.balancer.clone()),
+    report.waves = wave_names(&moves, &waves_plan);
+    let waves = Waves::on(
+        &plan.target,
+        balancer,
         op,
-        reason: plan.reason.clone(),
-        interrupted: interrupted.clone(),
+        plan.reason.clone(),
+        interrupted.clone(),
         progress,
-    };
+    );
     waves.readmit(hosts).await;
     let (moved, result) = waves.run(moves, &waves_plan).await;
     report.hosts = (0..hosts.len())

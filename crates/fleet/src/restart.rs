@@ -15,7 +15,7 @@
 
 use crate::deploy::{live_of, FleetReport, HostReport};
 use crate::open::{open, Target};
-use crate::waves::{How, Move, Waves};
+use crate::waves::{wave_names, How, Move, Waves};
 use crate::{FleetError, Progress};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -43,19 +43,14 @@ pub async fn restart(
         .map_err(|error| (error, None))?;
     let stage_name = &plan.target.stage_name;
     let stage = &plan.target.stage;
-    let waves = Waves {
-        stage,
-        stage_name,
-        reach: plan.target.reach.clone(),
-        balancer: opened
-            .balancer
-            .as_ref()
-            .map(|connected| connected.balancer.clone()),
-        op: &op,
-        reason: plan.reason.clone(),
+    let waves = Waves::on(
+        &plan.target,
+        opened.balancer.as_ref(),
+        &op,
+        plan.reason.clone(),
         interrupted,
         progress,
-    };
+    );
     // First, whatever the stage runs: `hoist status --stage` names this
     // command as the way to readmit a host a killed fleet operation left
     // drained, even on a stage it left running two releases.
@@ -105,10 +100,7 @@ pub async fn restart(
         digest: None,
         outcome: "restarted",
         hosts: Vec::new(),
-        waves: waves_plan
-            .iter()
-            .map(|wave| wave.iter().map(|&i| moves[i].host.name.clone()).collect())
-            .collect(),
+        waves: wave_names(&moves, &waves_plan),
         duration_ms: 0,
     };
     let (outcomes, result) = waves.run(moves, &waves_plan).await;

@@ -4,7 +4,7 @@
 
 use crate::deploy::{live_of, FleetReport, HostReport};
 use crate::open::{open, Target};
-use crate::waves::{HostOutcome, How, Move, Waves};
+use crate::waves::{wave_names, HostOutcome, How, Move, Waves};
 use crate::{FleetError, Progress};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -123,25 +123,17 @@ pub async fn rollback(
             "rolled-back-to"
         },
         hosts: Vec::new(),
-        waves: waves_plan
-            .iter()
-            .map(|wave| wave.iter().map(|&i| moves[i].host.name.clone()).collect())
-            .collect(),
+        waves: wave_names(&moves, &waves_plan),
         duration_ms: 0,
     };
-    let waves = Waves {
-        stage,
-        stage_name,
-        reach: plan.target.reach.clone(),
-        balancer: opened
-            .balancer
-            .as_ref()
-            .map(|connected| connected.balancer.clone()),
-        op: &op,
-        reason: plan.reason.clone(),
+    let waves = Waves::on(
+        &plan.target,
+        opened.balancer.as_ref(),
+        &op,
+        plan.reason.clone(),
         interrupted,
         progress,
-    };
+    );
     waves.readmit(&opened.hosts).await;
     let (moved, result) = waves.run(moves, &waves_plan).await;
     let after = live_of(&opened.hosts)

@@ -92,6 +92,38 @@ pub struct Waves<'a> {
     pub progress: &'a dyn Progress,
 }
 
+impl<'a> Waves<'a> {
+    /// The wave runner of operation `op` on `target`'s stage: its settings,
+    /// how its hosts are reached again, and its balancer when one was
+    /// connected. Deploy, rollback and restart all run their waves so.
+    pub(crate) fn on(
+        target: &'a crate::open::Target,
+        balancer: Option<&crate::balance::Connected>,
+        op: &'a str,
+        reason: Option<String>,
+        interrupted: Arc<AtomicBool>,
+        progress: &'a dyn Progress,
+    ) -> Waves<'a> {
+        Waves {
+            stage: &target.stage,
+            stage_name: &target.stage_name,
+            reach: target.reach.clone(),
+            balancer: balancer.map(|connected| connected.balancer.clone()),
+            op,
+            reason,
+            interrupted,
+            progress,
+        }
+    }
+}
+
+/// The host names of each wave of `plan` over `moves`, as reports list them.
+pub(crate) fn wave_names(moves: &[Move], plan: &[Vec<usize>]) -> Vec<Vec<String>> {
+    plan.iter()
+        .map(|wave| wave.iter().map(|&i| moves[i].host.name.clone()).collect())
+        .collect()
+}
+
 impl Waves<'_> {
     /// Moves every host, wave by wave. On failure rolls back every host it
     /// switched and errors with [`FleetError::RolledBack`].
