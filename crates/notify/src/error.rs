@@ -16,6 +16,9 @@ pub enum NotifyError {
         #[source]
         cause: std::io::Error,
     },
+    /// The spooled file could not be written durably (it names the file).
+    #[error("cannot spool the notification: {0}; check the site's disk and permissions, then `hoist history` tells what was not sent")]
+    Written(#[from] hoist_site::SiteError),
     /// The deliverer did not start; the message waits in the spool for the next one.
     #[error("cannot start `hoist {}`: {cause}; the message waits in `{spool}` for the next deploy or rollback", crate::SUBCOMMAND)]
     Spawn {

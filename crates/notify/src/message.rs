@@ -49,7 +49,7 @@ impl Message {
     pub fn now(event: Event, outcome: &str, root: &Path) -> Message {
         let at = jiff::Timestamp::now();
         Message {
-            id: message_id(at),
+            id: unique_id(),
             event,
             outcome: outcome.to_owned(),
             release: None,
@@ -123,13 +123,15 @@ impl Message {
 }
 
 /// `<nanoseconds since the epoch>-<pid>-<n>`: unique on this host without
-/// a random source, as two messages of one process differ in `n`.
-fn message_id(at: jiff::Timestamp) -> String {
+/// a random source (two ids of one process differ in `n`), and sorting by
+/// time, as the spool's files are taken oldest first. Messages and spool
+/// files are named so.
+pub(crate) fn unique_id() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     format!(
         "{}-{}-{}",
-        at.as_nanosecond(),
+        jiff::Timestamp::now().as_nanosecond(),
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     )

@@ -4,7 +4,6 @@
 
 use crate::{Message, NotifyError, Target};
 use serde::{Deserialize, Serialize};
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 /// One spooled delivery.
@@ -30,42 +29,24 @@ pub fn log_path(root: &Path) -> PathBuf {
     dir(root).join("deliver.log")
 }
 
-/// Writes `delivery` durably; returns its file.
+/// Writes `delivery` durably (hoist-site's temp file, fsync, rename,
+/// directory fsync), readable by the owner only; returns its file.
 pub fn write(root: &Path, delivery: &Delivery) -> Result<PathBuf, NotifyError> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    use std::os::unix::fs::DirBuilderExt;
     let dir = dir(root);
-    let wrap = |path: &Path| {
-        let path = path.to_owned();
-        move |cause| NotifyError::Spool { path, cause }
-    };
     // Private: messages name people, hosts and notes.
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(&dir)
-        .map_err(wrap(&dir))?;
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let count = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let id = format!(
-        "{}-{}-{count}",
-        jiff::Timestamp::now().as_nanosecond(),
-        std::process::id()
-    );
-    let path = dir.join(format!("{id}.json"));
-    let temp = dir.join(format!(".{id}.tmp"));
+        .map_err(|cause| NotifyError::Spool {
+            path: dir.clone(),
+            cause,
+        })?;
+    // Unique per delivery: one message to two targets is two files.
+    let path = dir.join(format!("{}.json", crate::message::unique_id()));
     let body = serde_json::to_vec_pretty(delivery).expect("deliveries serialize");
-    let mut file = std::fs::OpenOptions::new()
-        .create_new(true)
-        .write(true)
-        .mode(0o600)
-        .open(&temp)
-        .map_err(wrap(&temp))?;
-    file.write_all(&body).map_err(wrap(&temp))?;
-    file.sync_all().map_err(wrap(&temp))?;
-    std::fs::rename(&temp, &path).map_err(wrap(&path))?;
-    std::fs::File::open(&dir)
-        .and_then(|dir| dir.sync_all())
-        .map_err(wrap(&dir))?;
+    hoist_site::durable::write_state(&path, &body, hoist_site::StateAccess::PRIVATE)?;
     Ok(path)
 }
 
