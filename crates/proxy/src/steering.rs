@@ -56,9 +56,7 @@ impl Steering {
             set_bucket: (!from_cookie).then_some(bucket),
         }
     }
-}
 
-impl Steering {
     /// Test traffic: from `test_from`, or asking for the candidate from
     /// this host itself. Only this reaches a candidate while nothing is live.
     pub(crate) fn is_test(&self, client: IpAddr, headers: &HeaderMap) -> bool {
