@@ -14,6 +14,25 @@ fn manager(pid_file: &Path) -> Option<u32> {
     std::fs::read_to_string(pid_file).ok()?.trim().parse().ok()
 }
 
+/// The stage's hosts.
+const NAMES: [&str; 2] = ["web1", "web2"];
+
+/// web1 and web2 behind HAProxy, in waves of one host then the rest, each
+/// host watched for `watch`, with v1 deployed: the stage and v1's id.
+fn two_hosts_on_v1(watch: &'static str) -> (StageFixture, String) {
+    let stage = StageFixture::start(
+        &NAMES,
+        StageOptions {
+            waves: "[1, \"100%\"]",
+            watch,
+            ..StageOptions::default()
+        },
+    );
+    let (v1, artifact) = stage.build("v1", false);
+    stage.deploy(&artifact);
+    (stage, v1)
+}
+
 /// Waits (bounded) until the pid file names another manager than `old`:
 /// hypnotoad's new manager takes over the pid file once the old one left.
 fn new_manager(pid_file: &Path, old: u32) -> Option<u32> {
@@ -29,20 +48,11 @@ fn new_manager(pid_file: &Path, old: u32) -> Option<u32> {
 
 #[test]
 fn stage_restart_under_load_fails_no_request_and_restarts_every_host() {
-    let names = ["web1", "web2"];
-    let stage = StageFixture::start(
-        &names,
-        StageOptions {
-            waves: "[1, \"100%\"]",
-            ..StageOptions::default()
-        },
-    );
-    let (v1, artifact) = stage.build("v1", false);
-    stage.deploy(&artifact);
+    let (stage, v1) = two_hosts_on_v1(StageOptions::default().watch);
     let haproxy = stage.haproxy.as_ref().unwrap();
     let pid_file = |name: &str| stage.fleet.host(name).dir().join("run/hypnotoad.pid");
     let mut before = Vec::new();
-    for name in names {
+    for name in NAMES {
         haproxy.wait_status("shop", name, "UP");
         before.push(manager(&pid_file(name)).expect("hypnotoad wrote its pid file"));
     }
@@ -68,7 +78,7 @@ fn stage_restart_under_load_fails_no_request_and_restarts_every_host() {
     assert_eq!(restarted["release"], v1.as_str());
     assert_eq!(restarted["waves"], serde_json::json!([["web1"], ["web2"]]));
     let op = restarted["fleet_op"].as_str().unwrap();
-    for (name, old) in names.iter().zip(before) {
+    for (name, old) in NAMES.iter().zip(before) {
         let host = restarted["hosts"]
             .as_array()
             .unwrap()
@@ -98,17 +108,7 @@ fn stage_restart_under_load_fails_no_request_and_restarts_every_host() {
 
 #[test]
 fn stage_restart_stops_at_a_failed_host_and_rolls_nothing_back() {
-    let names = ["web1", "web2"];
-    let stage = StageFixture::start(
-        &names,
-        StageOptions {
-            waves: "[1, \"100%\"]",
-            watch: "0s",
-            ..StageOptions::default()
-        },
-    );
-    let (v1, artifact) = stage.build("v1", false);
-    stage.deploy(&artifact);
+    let (stage, v1) = two_hosts_on_v1("0s");
     let haproxy = stage.haproxy.as_ref().unwrap();
     // web2's runtime upgrade broke its restart command; its running app is untouched.
     let site_toml = stage.fleet.host("web2").dir().join("site/site.toml");
@@ -149,7 +149,7 @@ fn stage_restart_stops_at_a_failed_host_and_rolls_nothing_back() {
         manager(&stage.fleet.host("web2").dir().join("run/hypnotoad.pid")),
         Some(old)
     );
-    for name in names {
+    for name in NAMES {
         assert_eq!(stage.live(name).as_deref(), Some(v1.as_str()));
         haproxy.wait_status("shop", name, "UP");
     }
@@ -167,17 +167,7 @@ fn restart_row(stage: &StageFixture, name: &str) -> Option<serde_json::Value> {
 /// and web2 never started, read as `fleet restart ok` in `history --stage`.
 #[test]
 fn history_called_a_killed_stage_restart_ok() {
-    let names = ["web1", "web2"];
-    let stage = StageFixture::start(
-        &names,
-        StageOptions {
-            waves: "[1, \"100%\"]",
-            watch: "60s",
-            ..StageOptions::default()
-        },
-    );
-    let (v1, artifact) = stage.build("v1", false);
-    stage.deploy(&artifact);
+    let (stage, v1) = two_hosts_on_v1("60s");
     let mut restart = stage
         .hoist()
         .args(["restart", "--stage", "production", "--reason", "kill test"])
@@ -221,19 +211,9 @@ fn history_called_a_killed_stage_restart_ok() {
 /// while HAProxy had it UP, and named only a deploy or rollback as the way out.
 #[test]
 fn status_stage_called_a_host_up_at_haproxy_drained() {
-    let names = ["web1", "web2"];
-    let stage = StageFixture::start(
-        &names,
-        StageOptions {
-            waves: "[1, \"100%\"]",
-            watch: "0s",
-            ..StageOptions::default()
-        },
-    );
-    let (_, artifact) = stage.build("v1", false);
-    stage.deploy(&artifact);
+    let (stage, _) = two_hosts_on_v1("0s");
     let haproxy = stage.haproxy.as_ref().unwrap();
-    for name in names {
+    for name in NAMES {
         haproxy.wait_status("shop", name, "UP");
     }
     // What a kill -9 between the mark and the drain leaves behind.

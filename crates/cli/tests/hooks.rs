@@ -184,7 +184,7 @@ fn agent_mode_failing_pre_switch_aborts_with_the_old_release_serving() {
         .args(["deploy", "--json"])
         .arg(&artifact)
         .code(1)
-        .output();
+        .run();
     // `{"error": {"kind", "message", "hint"}}` on stdout.
     let text = String::from_utf8_lossy(&failed.stdout);
     let error: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();

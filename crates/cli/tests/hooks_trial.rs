@@ -237,7 +237,7 @@ fn hook_output_is_bounded_in_order_and_free_of_control_characters() {
         .args(["deploy", "--json"])
         .arg(&artifact)
         .code(1)
-        .output();
+        .run();
     let stdout = String::from_utf8_lossy(&failed.stdout);
     let stderr = String::from_utf8_lossy(&failed.stderr);
     assert!(

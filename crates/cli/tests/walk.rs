@@ -128,6 +128,20 @@ fn dead_link_in_a_new_release_fails_the_deploy_before_the_switch() {
     assert_eq!(env.live().as_deref(), Some(v1.as_str()));
 }
 
+/// Deploys `version` of the good pages and checks its walk passed and it
+/// went live. Five pages: `/`, style.css, the guide, the logo and
+/// `/index.html` (the guide's home link); the mailto and the other host
+/// are not followed.
+fn deploy_walked_clean(env: &Env, version: &str) -> String {
+    let (id, artifact) = release(env, version, GOOD);
+    let output = env.hoist().args(["deploy"]).arg(&artifact).run();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("walked 5 page(s)"), "{stderr}");
+    assert!(stderr.contains("0 dead link(s)"), "{stderr}");
+    assert_eq!(env.live().as_deref(), Some(id.as_str()));
+    id
+}
+
 #[test]
 fn a_release_whose_links_all_answer_goes_live() {
     let port = free_port();
@@ -136,14 +150,7 @@ fn a_release_whose_links_all_answer_goes_live() {
     env.hoist().args(["deploy", "-q"]).arg(&artifact).run();
     let _agent = AgentProcess::start(&env);
 
-    let (v2, artifact) = release(&env, "2", GOOD);
-    let output = env.hoist().args(["deploy"]).arg(&artifact).run();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    // `/`, style.css, the guide, the logo and `/index.html` (the guide's
-    // home link): the mailto and the other host are not followed.
-    assert!(stderr.contains("walked 5 page(s)"), "{stderr}");
-    assert!(stderr.contains("0 dead link(s)"), "{stderr}");
-    assert_eq!(env.live().as_deref(), Some(v2.as_str()));
+    deploy_walked_clean(&env, "2");
     let (status, _, _) = get(port, "/docs/guide.html");
     assert_eq!(status, 200);
 }
@@ -384,12 +391,7 @@ fn first_deploy_with_an_agent_walked_a_503() {
         .any(|(id, state)| id == &v1 && state == "failed"));
 
     // A clean first release is walked for real and goes live.
-    let (v2, artifact) = release(&env, "2", GOOD);
-    let output = env.hoist().args(["deploy"]).arg(&artifact).run();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("walked 5 page(s)"), "{stderr}");
-    assert!(stderr.contains("0 dead link(s)"), "{stderr}");
-    assert_eq!(env.live().as_deref(), Some(v2.as_str()));
+    deploy_walked_clean(&env, "2");
     let (status, _, body) = get(port, "/");
     assert_eq!(status, 200);
     assert!(body.contains("v1 <a"), "GOOD's front page: {body}");
