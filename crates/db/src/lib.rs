@@ -26,6 +26,7 @@
 
 mod driver;
 mod error;
+pub mod expand;
 mod migration;
 mod plan;
 mod postgres;

@@ -47,6 +47,17 @@ pub struct Migration {
     pub phase: Phase,
     /// BLAKE3 of the up SQL with line endings normalised.
     pub checksum: String,
+    /// A declarative migration (`NNNN_name.toml`): expanded before the
+    /// release starts, contracted later ([`crate::expand`]). PostgreSQL only.
+    #[serde(skip)]
+    pub change: Option<crate::expand::Change>,
+}
+
+impl Migration {
+    /// A declarative (expand and contract) migration.
+    pub fn is_declarative(&self) -> bool {
+        self.change.is_some()
+    }
 }
 
 /// Reads every migration in `dir`, ordered by version. A missing directory
@@ -71,6 +82,8 @@ pub fn load(dir: &Path) -> Result<Vec<Migration>, DbError> {
         };
         let (stem, up) = if let Some(stem) = file.strip_suffix(".up.sql") {
             (stem, true)
+        } else if let Some(stem) = file.strip_suffix(".toml") {
+            (stem, true)
         } else if let Some(stem) = file.strip_suffix(".down.sql") {
             (stem, false)
         } else {
@@ -83,7 +96,7 @@ pub fn load(dir: &Path) -> Result<Vec<Migration>, DbError> {
         let version = parse_version(stem).ok_or_else(|| {
             bad(
                 &path,
-                "must be named `NNNN_name.up.sql`, e.g. `0001_create_users.up.sql`",
+                "must be named `NNNN_name.up.sql` (or `NNNN_name.toml`), e.g. `0001_create_users.up.sql`",
             )
         })?;
         let text = std::fs::read_to_string(&path).map_err(|source| DbError::ReadDir {
@@ -98,7 +111,17 @@ pub fn load(dir: &Path) -> Result<Vec<Migration>, DbError> {
             let problem = format!("has the same number as `{}`", other.path.display());
             return Err(bad(&path, &problem));
         }
-        let markers = Markers::parse(&text).map_err(|problem| bad(&path, &problem))?;
+        let change = if file.ends_with(".toml") {
+            let change =
+                crate::expand::Change::parse(&text).map_err(|problem| bad(&path, &problem))?;
+            Some(change)
+        } else {
+            None
+        };
+        let markers = match change {
+            Some(_) => Markers::declarative(),
+            None => Markers::parse(&text).map_err(|problem| bad(&path, &problem))?,
+        };
         ups.insert(
             version,
             Migration {
@@ -110,6 +133,7 @@ pub fn load(dir: &Path) -> Result<Vec<Migration>, DbError> {
                 transactional: !markers.no_transaction,
                 phase: markers.phase,
                 path,
+                change,
             },
         );
     }
@@ -162,6 +186,14 @@ struct Markers {
 }
 
 impl Markers {
+    /// A `.toml` migration has no markers: it runs in its own two phases.
+    fn declarative() -> Markers {
+        Markers {
+            no_transaction: false,
+            phase: Phase::Pre,
+        }
+    }
+
     fn parse(text: &str) -> Result<Markers, String> {
         let mut markers = Markers {
             no_transaction: false,

@@ -1,0 +1,41 @@
+//! Expand and contract on PostgreSQL: a schema change both the old and the
+//! new release run against at once.
+//!
+//! A declarative migration (`NNNN_name.toml`, see [`spec`]) is run in two
+//! phases, tied to the deploy:
+//!
+//! - **Expand**, before the new release starts. The base tables keep the
+//!   old shape (what the old release, or an app that predates views, sees
+//!   through the plain base schema); new values live in hidden columns
+//!   ([`hidden_column`]). Triggers keep old and new columns in step both
+//!   ways, existing rows are backfilled in short batches, and the new
+//!   release gets a schema of updatable views ([`view_schema`]) that shows
+//!   the tables as it expects them. It reaches them through `search_path`
+//!   (`PGOPTIONS=-c search_path=hoist_<release>,public`).
+//! - **Contract**, later and on purpose ([`Expander::complete`]): the old
+//!   columns, triggers and view schemas go, hidden columns take their real
+//!   names, in one short transaction.
+//!
+//! Until contract a rollback is a route swap: the old release's columns
+//! are in step. [`Expander::abort`] removes an expansion.
+//!
+//! Every step records where it got to in the database itself, in the same
+//! transaction as its DDL (PostgreSQL's DDL is transactional), so running
+//! the same call again after a crash resumes where it stopped. Every DDL
+//! runs under `lock_timeout` and is retried, so it never queues behind a
+//! long query with the site's requests queued behind it.
+
+mod names;
+pub mod spec;
+
+pub use names::{hidden_column, view_schema, HIDDEN_PREFIX};
+pub use spec::{Change, ForeignKey, NewColumn, Op};
+
+mod expander;
+mod types;
+
+pub use expander::Expander;
+pub use types::{
+    Backfill, ExpandEvent, ExpandOptions, ExpandStatus, ExpandStep, Expanded, Finished,
+    OpenExpansion, ViewSchema,
+};
