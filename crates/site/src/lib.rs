@@ -42,7 +42,7 @@ pub use access::{read_secret, StateAccess};
 pub use error::SiteError;
 pub use fleet_lock::FleetLock;
 pub use identity::{host_name, user_name};
-pub use journal::{DataMove, Journal, JournalRecord};
+pub use journal::{DataMove, Journal, JournalRecord, FAULT_ENV};
 pub use layout::Site;
 pub use lock::{DeployLock, LockHolder};
 pub use op::{OnCrash, Op, Phase, Step};

@@ -53,6 +53,10 @@ pub enum Op {
     Restart,
     /// Put a release's shipped files back from its artifact (`hoist repair`).
     Repair,
+    /// Contract the open expansion (`hoist db complete`): the old shape goes.
+    DbComplete,
+    /// Remove the open expansion (`hoist db abort`): the new shape goes.
+    DbAbort,
 }
 
 /// One step of an [`Op`], in the order they run (`Ord` follows it).
@@ -95,10 +99,16 @@ pub enum Step {
     PreSwitchHook,
     /// Holding new requests (the agent's pause) before the schema changes.
     Pause,
+    /// Contracting the open expansion (`hoist db complete`, or a deploy
+    /// whose release brings the next one): its old shape is dropped.
+    Complete,
     /// Running `phase = pre` migrations (expand).
     Migrate,
     /// Undoing migrations the target release predates (`rollback --with-db`).
     MigrateDown,
+    /// Removing the open expansion (`hoist db abort`, `rollback --with-db`):
+    /// its new shape is dropped.
+    AbortExpansion,
     /// Moving the data pointer to the version the target needs.
     Data,
     /// Starting the candidate beside the live release (`deploy --hold`).
@@ -163,7 +173,8 @@ impl Step {
         match self {
             Begin | Copy | Verify | Space | Unpack | Shared | Checks | Test | Ready
             | PreSwitchHook => Phase::Stage,
-            Pause | Migrate | MigrateDown | Data | Hold | Switch | Repair => Phase::Switch,
+            Pause | Complete | Migrate | MigrateDown | AbortExpansion | Data | Hold | Switch
+            | Repair => Phase::Switch,
             Restart | Health | Walk | PostHook | SwitchBack | Record | MigratePost | Prune
             | Reload => Phase::After,
         }
@@ -184,6 +195,12 @@ impl Step {
             // Each file was replaced whole; running the repair again from
             // the kept artifact puts back the rest.
             Repair => OnCrash::Resume,
+            // A contract or an abort of an expansion half done has no way
+            // back (the columns it dropped are gone): `hoist recover` runs
+            // it again to its end (the engine resumes it) before anything
+            // else, then the operation it was part of goes on or is undone
+            // as for any switch step.
+            Complete | AbortExpansion => OnCrash::UndoUnlessSwitched,
             // A post hook killed mid-way runs again (hooks are written to
             // run more than once), then the operation finishes. A walk
             // killed mid-way runs again from its start page: dead links
