@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! lock ─ open expansion? ─ who serves here, which side ─┬─ a release on the side that goes serves: refused, naming it
-//!                                                       └─ journal `complete`/`abort-expansion` ─ engine ─ state files ─ record
+//!                                                       └─ journal `complete`/`abort-expand` ─ engine ─ rebase state/db-schema ─ record
 //! ```
 //!
 //! Who serves is [`serving`]'s: the agent's live, warm and held releases,
@@ -58,14 +58,14 @@ impl End {
     pub(crate) fn step(self) -> Step {
         match self {
             End::Complete => Step::Complete,
-            End::Abort => Step::AbortExpansion,
+            End::Abort => Step::AbortExpand,
         }
     }
 
     pub(crate) fn of(op: Op, step: Step) -> Option<End> {
         match (op, step) {
             (Op::DbComplete, _) | (_, Step::Complete) => Some(End::Complete),
-            (Op::DbAbort, _) | (_, Step::AbortExpansion) => Some(End::Abort),
+            (Op::DbAbort, _) | (_, Step::AbortExpand) => Some(End::Abort),
             _ => None,
         }
     }
@@ -107,9 +107,9 @@ pub struct Contracted {
     pub finished: Option<Finished>,
     /// What serves on this host, and on which side (as checked).
     pub serving: Vec<Serving>,
-    /// `state/db-schema/<release>` files removed: those releases now use
-    /// the base schema.
-    pub state_files_removed: Vec<String>,
+    /// Releases whose `state/db-schema/<release>` named a view schema: they
+    /// use the base schema from their next start on.
+    pub rebased: Vec<String>,
 }
 
 /// The settings expand, contract and abort run with: the engine's
@@ -192,7 +192,7 @@ pub fn complete_in(
 
 /// Removes the open expansion inside the caller's operation, which holds
 /// the site lock and `journal` (`rollback --with-db`, once the new side's
-/// processes stopped). Steps the journal to `abort-expansion` first.
+/// processes stopped). Steps the journal to `abort-expand` first.
 /// Refused like [`db_abort`]; `Ok` with action `nothing` when none is open.
 pub fn abort_in(
     context: &Context,
@@ -266,7 +266,7 @@ fn nothing() -> Contracted {
         action: "nothing",
         finished: None,
         serving: Vec::new(),
-        state_files_removed: Vec::new(),
+        rebased: Vec::new(),
     }
 }
 
@@ -330,12 +330,12 @@ pub(crate) fn execute(
     let finished = end.run(&mut prepared.expander, &mut |event| {
         on_event(event, reporter)
     })?;
-    let state_files_removed = remove_state_files(context, &finished.dropped_schemas);
+    let rebased = rebase(context, reporter);
     Ok(Contracted {
         action: end.done(),
         finished: Some(finished),
         serving: prepared.serving,
-        state_files_removed,
+        rebased,
     })
 }
 
@@ -406,38 +406,21 @@ pub(crate) fn on_event(event: ExpandEvent<'_>, reporter: &dyn Reporter) {
 
 /// Dies by SIGKILL when `HOIST_FAULT_KILL_AT` is `expand-<step>` (the crash tests).
 pub fn fault_point(step: hoist_db::expand::ExpandStep) {
-    let named = std::env::var(hoist_site::FAULT_ENV)
-        .is_ok_and(|at| at.strip_prefix("expand-") == Some(step.as_str()));
-    if named {
-        let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
-    }
+    hoist_site::fault_at(&format!("expand-{}", step.as_str()));
 }
 
-/// Where a release's view schema is noted on this host.
-pub fn state_dir(context: &Context) -> std::path::PathBuf {
-    context.site.root().join("state").join("db-schema")
-}
-
-/// Removes the `state/db-schema/<release>` files naming a schema in
-/// `dropped`; returns their releases. A file that cannot be removed is
-/// left (its release's processes would get a schema that is gone, and
-/// fall through to the base tables, which have the new shape after a
-/// contract).
-fn remove_state_files(context: &Context, dropped: &[String]) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(state_dir(context)) else {
-        return Vec::new();
-    };
-    let mut removed: Vec<String> = entries
-        .flatten()
-        .filter(|entry| {
-            std::fs::read_to_string(entry.path())
-                .is_ok_and(|schema| dropped.iter().any(|gone| gone == schema.trim()))
-        })
-        .filter(|entry| hoist_site::durable::remove_file(&entry.path()).is_ok())
-        .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .collect();
-    removed.sort();
-    removed
+/// Every release with a recorded view schema goes back to the base schema
+/// (the contract or abort dropped them all); returns those releases. Not
+/// fatal: the database changed already, and a release whose view schema is
+/// gone falls through to the base tables on `search_path`.
+fn rebase(context: &Context, reporter: &dyn Reporter) -> Vec<String> {
+    let base = expand_options().base_schema;
+    hoist_site::rebase_db_schemas(&context.site, &base).unwrap_or_else(|problem| {
+        reporter.warn(&format!(
+            "could not put the releases' recorded schemas back on `{base}` ({problem}); their processes fall through to it on `search_path` anyway"
+        ));
+        Vec::new()
+    })
 }
 
 /// The ledger row's detail.

@@ -77,8 +77,8 @@ pub use attempt::Attempt;
 pub use context::{AgentLink, Context};
 pub use contract::{
     abort_in, complete_in, db_abort, db_complete, expand_options, expander, expansion,
-    fault_point as expand_fault_point, running, sides, state_dir as db_schema_dir, ContractError,
-    Contracted, Expansion, Role, Running, Serving, Side,
+    fault_point as expand_fault_point, running, sides, ContractError, Contracted, Expansion, Role,
+    Running, Serving, Side,
 };
 pub use data_roll::{data_roll, DataRollReport, DataRollRequest};
 pub use data_tie::RollbackData;

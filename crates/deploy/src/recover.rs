@@ -185,7 +185,7 @@ fn resume(
     }
     // A contract or abort half done has no way back: it ends first, then
     // the operation it was part of goes on (or is undone) as usual.
-    if matches!(record.step, Step::Complete | Step::AbortExpansion) {
+    if matches!(record.step, Step::Complete | Step::AbortExpand) {
         if let Err(problem) = crate::contract::finish_interrupted(context, record, config, reporter)
         {
             reporter.warn(&format!(
@@ -231,7 +231,8 @@ fn resume(
         | Step::Pause
         | Step::Complete
         | Step::Migrate
-        | Step::AbortExpansion
+        | Step::Expand
+        | Step::AbortExpand
         | Step::Data
         | Step::Hold
         | Step::Switch

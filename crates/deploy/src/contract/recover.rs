@@ -1,7 +1,7 @@
 //! `hoist recover` of a contract or an abort killed mid-way.
 //!
 //! - `begin`: nothing reached the database; recorded as interrupted.
-//! - `complete` / `abort-expansion`: the engine resumes from the state it
+//! - `complete` / `abort-expand`: the engine resumes from the state it
 //!   keeps in the database (a contract half done has no way back). When
 //!   the engine had not begun yet, what serves is checked again first.
 //! - `record`: the work is done; only the ledger row is written.
