@@ -23,9 +23,41 @@ pub struct Database {
     /// How many backups in `data/backups/` to keep; older ones are removed after each new one.
     #[serde(default = "Database::default_keep_backups")]
     pub keep_backups: usize,
+    /// Expand and contract (PostgreSQL): each DDL waits at most this long
+    /// for its table lock, then gives up and is tried again, so it never
+    /// queues behind a long query with the site's requests queued behind it.
+    #[serde(
+        default = "Database::default_ddl_lock_timeout",
+        deserialize_with = "crate::duration::deserialize"
+    )]
+    pub ddl_lock_timeout: Duration,
+    /// How many times a DDL that timed out is tried again.
+    #[serde(default = "Database::default_ddl_retries")]
+    pub ddl_retries: u32,
+    /// Rows per backfill batch; each batch is one short transaction.
+    #[serde(default = "Database::default_backfill_batch")]
+    pub backfill_batch: u32,
+    /// The pause between backfill batches, so the live release's writes go first.
+    #[serde(
+        default = "Database::default_backfill_pause",
+        deserialize_with = "crate::duration::deserialize"
+    )]
+    pub backfill_pause: Duration,
 }
 
 impl Database {
+    pub(crate) fn default_ddl_lock_timeout() -> Duration {
+        Duration::from_millis(500)
+    }
+    pub(crate) fn default_ddl_retries() -> u32 {
+        20
+    }
+    pub(crate) fn default_backfill_batch() -> u32 {
+        1000
+    }
+    pub(crate) fn default_backfill_pause() -> Duration {
+        Duration::from_millis(10)
+    }
     pub(crate) fn default_keep_backups() -> usize {
         10
     }

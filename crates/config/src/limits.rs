@@ -84,6 +84,18 @@ pub(crate) fn check(config: &Config, file: &Path) -> Result<(), ConfigError> {
             1,
             1000,
         )?;
+        count(
+            "database.ddl_retries",
+            u64::from(database.ddl_retries),
+            0,
+            1000,
+        )?;
+        count(
+            "database.backfill_batch",
+            u64::from(database.backfill_batch),
+            1,
+            1_000_000,
+        )?;
     }
     check_paths(config).map_err(|(key, problem)| invalid(key, problem))
 }

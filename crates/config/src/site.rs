@@ -50,7 +50,18 @@ pub const HOST_KEYS: &[(&str, &[&str])] = &[
         ],
     ),
     ("process", &["env_file", "rollback_window", "max_warm"]),
-    ("database", &["url", "lock_timeout", "keep_backups"]),
+    (
+        "database",
+        &[
+            "url",
+            "lock_timeout",
+            "keep_backups",
+            "ddl_lock_timeout",
+            "ddl_retries",
+            "backfill_batch",
+            "backfill_pause",
+        ],
+    ),
     ("proxy", &["*"]),
     ("maintenance", &["*"]),
     // `[[notify]]`: endpoints and credentials are the host's.
@@ -254,6 +265,10 @@ impl SiteConfig {
                 .map_or_else(Database::default_migrations, |own| own.migrations.clone()),
             lock_timeout: database.lock_timeout,
             keep_backups: database.keep_backups,
+            ddl_lock_timeout: database.ddl_lock_timeout,
+            ddl_retries: database.ddl_retries,
+            backfill_batch: database.backfill_batch,
+            backfill_pause: database.backfill_pause,
         });
     }
 }
@@ -388,7 +403,7 @@ flag_file = "down"
 
     #[test]
     fn every_host_key_is_kept_and_accepted() {
-        let text = "[app]\nname = \"x\"\n[deploy]\nrestart = \"true\"\nhealth = \"http://h/\"\nhealth_timeout = \"5s\"\nhealth_release = true\nkeep_releases = 3\nmax_release_size = \"1 GiB\"\n[process]\ncommand = \"a\"\nenv_file = \"e\"\nrollback_window = \"1m\"\nmax_warm = 1\n[database]\nurl = \"sqlite://a.db\"\nlock_timeout = \"5s\"\nkeep_backups = 2\n";
+        let text = "[app]\nname = \"x\"\n[deploy]\nrestart = \"true\"\nhealth = \"http://h/\"\nhealth_timeout = \"5s\"\nhealth_release = true\nkeep_releases = 3\nmax_release_size = \"1 GiB\"\n[process]\ncommand = \"a\"\nenv_file = \"e\"\nrollback_window = \"1m\"\nmax_warm = 1\n[database]\nurl = \"sqlite://a.db\"\nlock_timeout = \"5s\"\nkeep_backups = 2\nddl_lock_timeout = \"1s\"\nddl_retries = 3\nbackfill_batch = 50\nbackfill_pause = \"1ms\"\n";
         let config = Config::parse(text, Path::new("hoist.toml")).unwrap();
         let rendered = SiteConfig::render(&config).unwrap();
         for (_, keys) in HOST_KEYS.iter().filter(|(_, keys)| keys != &["*"]) {
@@ -399,7 +414,13 @@ flag_file = "down"
                 );
             }
         }
-        SiteConfig::parse(&rendered, Path::new("site.toml")).unwrap();
+        let site = SiteConfig::parse(&rendered, Path::new("site.toml")).unwrap();
+        let database = Config::blank().with_site(&site).database.unwrap();
+        assert_eq!(
+            (database.ddl_retries, database.backfill_batch),
+            (3, 50),
+            "the expand settings reach the config in use"
+        );
     }
 
     #[test]

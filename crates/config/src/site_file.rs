@@ -17,6 +17,10 @@ pub const SITE_TEMPLATE: &str = r#"# site.toml: this host's settings for the sit
 # url = "$DATABASE_URL"
 # lock_timeout = "30s"
 # keep_backups = 10
+# ddl_lock_timeout = "500ms"   # expand/contract: each DDL's lock wait, then a retry
+# ddl_retries = 20
+# backfill_batch = 1000        # rows per backfill transaction
+# backfill_pause = "10ms"      # between backfill batches
 
 # [process]
 # env_file = "shared/env"      # KEY=value lines, chmod 600
@@ -111,6 +115,20 @@ pub(crate) struct SiteDatabase {
     pub(crate) lock_timeout: Duration,
     #[serde(default = "Database::default_keep_backups")]
     pub(crate) keep_backups: usize,
+    #[serde(
+        default = "Database::default_ddl_lock_timeout",
+        deserialize_with = "crate::duration::deserialize"
+    )]
+    pub(crate) ddl_lock_timeout: Duration,
+    #[serde(default = "Database::default_ddl_retries")]
+    pub(crate) ddl_retries: u32,
+    #[serde(default = "Database::default_backfill_batch")]
+    pub(crate) backfill_batch: u32,
+    #[serde(
+        default = "Database::default_backfill_pause",
+        deserialize_with = "crate::duration::deserialize"
+    )]
+    pub(crate) backfill_pause: Duration,
 }
 
 /// The defaults of the full schema, so a key left out of `site.toml` means

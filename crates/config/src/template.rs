@@ -76,6 +76,10 @@ keep_releases = 5              # prune keeps this many, plus live, previous and 
 # migrations = "migrations"            # NNNN_name.up.sql / NNNN_name.down.sql in the release
 # lock_timeout = "30s"
 # keep_backups = 10                    # in data/backups/, newest first
+# ddl_lock_timeout = "500ms"           # PostgreSQL expand/contract: each DDL's lock wait before a retry
+# ddl_retries = 20
+# backfill_batch = 1000                # rows per backfill transaction
+# backfill_pause = "10ms"              # between backfill batches
 
 # [data]                               # `hoist data load` / `roll`; apps read $HOIST_DATA
 # reload = "restart"                   # blue/green restart after a roll; or a signal ("HUP") the app survives, or "none"

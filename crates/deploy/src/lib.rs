@@ -36,6 +36,7 @@ mod attempt;
 mod back_health;
 mod command;
 mod context;
+mod contract;
 mod data_roll;
 mod data_tie;
 mod deploy;
@@ -74,6 +75,11 @@ mod verify;
 
 pub use attempt::Attempt;
 pub use context::{AgentLink, Context};
+pub use contract::{
+    abort_in, complete_in, db_abort, db_complete, expand_options, expander, expansion,
+    fault_point as expand_fault_point, running, sides, ContractError, Contracted, Expansion, Role,
+    Running, Serving, Side,
+};
 pub use data_roll::{data_roll, DataRollReport, DataRollRequest};
 pub use data_tie::RollbackData;
 pub use deploy::{deploy, DeployReport, DeployRequest};

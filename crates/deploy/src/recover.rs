@@ -178,7 +178,23 @@ fn resume(
             return crate::data_roll::recover(context, journal, reporter)
         }
         Op::Repair => return crate::repair::recover(context, journal, config, reporter),
+        Op::DbComplete | Op::DbAbort => {
+            return crate::contract::recover(context, journal, record, config, reporter)
+        }
         Op::Deploy | Op::Stage | Op::Hold | Op::Promote | Op::Rollback | Op::AutoRollback => {}
+    }
+    // A contract or abort half done has no way back: it ends first, then
+    // the operation it was part of goes on (or is undone) as usual.
+    if matches!(record.step, Step::Complete | Step::AbortExpand) {
+        if let Err(problem) = crate::contract::finish_interrupted(context, record, config, reporter)
+        {
+            reporter.warn(&format!(
+                "the interrupted {} could not finish its `{}` step ({problem}); `hoist db status` shows the expansion, `hoist db {}` ends it",
+                record.op,
+                record.step,
+                if record.step == Step::Complete { "complete" } else { "abort" }
+            ));
+        }
     }
     match record.step.on_crash() {
         OnCrash::Undo => return undone(journal),
@@ -213,7 +229,10 @@ fn resume(
         | Step::Ready
         | Step::PreSwitchHook
         | Step::Pause
+        | Step::Complete
         | Step::Migrate
+        | Step::Expand
+        | Step::AbortExpand
         | Step::Data
         | Step::Hold
         | Step::Switch

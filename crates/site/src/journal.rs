@@ -225,7 +225,14 @@ impl Journal {
 
 /// Dies by SIGKILL when [`FAULT_ENV`] names `step` (the crash tests).
 fn fault_point(step: Step) {
-    if std::env::var(FAULT_ENV).is_ok_and(|at| at == step.as_str()) {
+    fault_at(step.as_str());
+}
+
+/// Dies by SIGKILL when [`FAULT_ENV`] is `name`: a point inside a step
+/// the crash tests kill hoist at too (`expand-backfill`: each step of an
+/// expansion, once the database recorded it).
+pub fn fault_at(name: &str) {
+    if std::env::var(FAULT_ENV).is_ok_and(|at| at == name) {
         let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
     }
 }

@@ -12,6 +12,7 @@
 //!   deploy.lock         one deploy at a time
 //!   fleet.lock          one fleet operation at a time (`hoist deploy --stage`)
 //!   journal.json        the operation in flight, written before each step
+//!   state/db-schema/<id> the PostgreSQL search_path of a release's processes
 //!   agent.sock          the agent's admin socket
 //! ```
 //!
@@ -27,6 +28,7 @@
 
 mod access;
 pub mod command;
+mod db_schema;
 pub mod durable;
 mod error;
 mod fleet_lock;
@@ -39,10 +41,14 @@ mod op;
 mod space;
 
 pub use access::{read_secret, StateAccess};
+pub use db_schema::{
+    db_schema, forget_db_schema, rebase_db_schemas, write_db_schema, DbSchema, PGOPTIONS_ENV,
+    SCHEMA_ENV,
+};
 pub use error::SiteError;
 pub use fleet_lock::FleetLock;
 pub use identity::{host_name, user_name};
-pub use journal::{DataMove, Journal, JournalRecord};
+pub use journal::{fault_at, DataMove, Journal, JournalRecord, FAULT_ENV};
 pub use layout::Site;
 pub use lock::{DeployLock, LockHolder};
 pub use op::{OnCrash, Op, Phase, Step};

@@ -53,6 +53,10 @@ pub enum Op {
     Restart,
     /// Put a release's shipped files back from its artifact (`hoist repair`).
     Repair,
+    /// Contract the open expansion (`hoist db complete`): the old shape goes.
+    DbComplete,
+    /// Remove the open expansion (`hoist db abort`): the new shape goes.
+    DbAbort,
 }
 
 /// One step of an [`Op`], in the order they run (`Ord` follows it).
@@ -95,8 +99,15 @@ pub enum Step {
     PreSwitchHook,
     /// Holding new requests (the agent's pause) before the schema changes.
     Pause,
+    /// Contracting the open expansion (`hoist db complete`'s work) before
+    /// a deploy expands a new one: no release on its old side serves here.
+    Complete,
     /// Running `phase = pre` migrations (expand).
     Migrate,
+    /// Expanding the target's declarative migration (issue 17): new
+    /// columns, triggers, backfill and the target's view schema, while the
+    /// live release keeps its shape; or joining the open expansion's new side.
+    Expand,
     /// Undoing migrations the target release predates (`rollback --with-db`).
     MigrateDown,
     /// Moving the data pointer to the version the target needs.
@@ -118,6 +129,9 @@ pub enum Step {
     PostHook,
     /// Going back to the release live before, after a failed restart or health check.
     SwitchBack,
+    /// Removing the open expansion (`rollback --with-db` before contract),
+    /// once the route is back on the old release and the newer one stopped.
+    AbortExpand,
     /// Recording the switch in the ledger.
     Record,
     /// Telling the app a new data version is live.
@@ -163,9 +177,11 @@ impl Step {
         match self {
             Begin | Copy | Verify | Space | Unpack | Shared | Checks | Test | Ready
             | PreSwitchHook => Phase::Stage,
-            Pause | Migrate | MigrateDown | Data | Hold | Switch | Repair => Phase::Switch,
-            Restart | Health | Walk | PostHook | SwitchBack | Record | MigratePost | Prune
-            | Reload => Phase::After,
+            Pause | Complete | Migrate | Expand | MigrateDown | Data | Hold | Switch | Repair => {
+                Phase::Switch
+            }
+            Restart | Health | Walk | PostHook | SwitchBack | AbortExpand | Record
+            | MigratePost | Prune | Reload => Phase::After,
         }
     }
 
@@ -178,6 +194,11 @@ impl Step {
             Begin | Copy | Verify | Space | Unpack | Shared | Checks | Test | Ready
             | PreSwitchHook => OnCrash::Undo,
             Pause | Migrate | Data | Hold | Switch => OnCrash::UndoUnlessSwitched,
+            // The live release never stopped working (its shape stays until
+            // contract, and a contract only runs with no old release
+            // serving): recovery runs the same call again, which resumes
+            // where the database says it stopped, then keeps the live release.
+            Complete | Expand => OnCrash::UndoUnlessSwitched,
             // Once downs started, going forward to the rollback they serve
             // is the only state where code and schema agree again.
             MigrateDown => OnCrash::Resume,
@@ -188,8 +209,10 @@ impl Step {
             // run more than once), then the operation finishes. A walk
             // killed mid-way runs again from its start page: dead links
             // switch back, as they would have without the kill.
-            Restart | Health | Walk | PostHook | SwitchBack | Record | MigratePost | Prune
-            | Reload => OnCrash::Resume,
+            // An abort killed mid-way runs again: it resumes from the
+            // database's own record of where it got to.
+            Restart | Health | Walk | PostHook | SwitchBack | AbortExpand | Record
+            | MigratePost | Prune | Reload => OnCrash::Resume,
         }
     }
 
