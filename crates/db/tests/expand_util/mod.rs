@@ -68,7 +68,8 @@ impl Fixture {
         config.connect(NoTls).unwrap()
     }
 
-    /// `pg_dump --schema-only` of the database.
+    /// `pg_dump --schema-only` of the database, without the random key
+    /// of its `\restrict` lines (pg_dump 15.14 and later).
     pub fn dump(&self) -> String {
         let output = Command::new("pg_dump")
             .args(["--schema-only", "--no-owner", "--dbname"])
@@ -80,7 +81,12 @@ impl Fixture {
             "{}",
             String::from_utf8_lossy(&output.stderr)
         );
-        String::from_utf8(output.stdout).unwrap()
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .filter(|line| !line.starts_with("\\restrict") && !line.starts_with("\\unrestrict"))
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     /// Expands `migration` for release `v2`, collecting events.
