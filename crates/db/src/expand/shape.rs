@@ -26,7 +26,8 @@ pub(crate) struct Sync {
     pub expr: String,
     /// Physical columns whose change (on UPDATE) recomputes it.
     pub sources: Vec<String>,
-    /// Only fill it when NULL (a new column with a backfill value).
+    /// On UPDATE only fill it when NULL (a new column with a backfill
+    /// value: what the new side wrote stays).
     pub when_null: bool,
 }
 

@@ -82,7 +82,11 @@ fn assignments(syncs: &[Sync]) -> String {
         let target = format!("NEW.{}", quote(&sync.target));
         let assign = format!("{target} := ({});", sync.expr);
         let condition = if sync.when_null {
-            format!("{target} IS NULL")
+            // An old-side INSERT cannot have chosen the value of a column
+            // it does not know: whatever is there is the default, and
+            // `backfill` is the value for rows the old release writes.
+            // An UPDATE keeps what the new side wrote.
+            format!("TG_OP = 'INSERT' OR {target} IS NULL")
         } else if sync.sources.is_empty() {
             "TG_OP = 'INSERT'".to_owned()
         } else {
@@ -155,13 +159,13 @@ mod tests {
     }
 
     #[test]
-    fn a_new_column_is_filled_only_when_null() {
+    fn a_new_column_keeps_what_the_new_side_wrote_on_update() {
         let change = change("[[op]]\ntype = \"add_column\"\ntable = \"users\"\ncolumn = \"plan\"\nsql_type = \"text\"\nnot_null = true\nbackfill = \"'free'\"\n");
         let shape = &build(&change, &users()).unwrap()[0];
         let sql = function_sql(shape, "public", &[]);
         assert!(sql.contains("ARRAY[]::text[]"), "{sql}");
         assert!(
-            sql.contains("IF NEW.\"_hoist_new_plan\" IS NULL THEN"),
+            sql.contains("IF TG_OP = 'INSERT' OR NEW.\"_hoist_new_plan\" IS NULL THEN"),
             "{sql}"
         );
     }
