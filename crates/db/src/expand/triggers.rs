@@ -12,6 +12,11 @@
 use super::shape::{Sync, TableShape};
 use super::sqltext::{literal, qualified, quote};
 
+/// Set (`SET LOCAL`) in a backfill batch's transaction: the batch sets
+/// every hidden column itself, so the trigger has nothing to add and
+/// steps aside, which keeps the batch (and its row locks) short.
+pub(crate) const BACKFILL_SETTING: &str = "hoist.backfill";
+
 /// The trigger's name on every table (one per table).
 pub(crate) const TRIGGER: &str = "_hoist_sync";
 
@@ -53,6 +58,9 @@ pub(crate) fn function_sql(shape: &TableShape, base: &str, new_schemas: &[String
         "CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $hoist_sync$
 #variable_conflict use_variable
 BEGIN
+  IF current_setting('{BACKFILL_SETTING}', true) = 'on' THEN
+    RETURN NEW;
+  END IF;
   IF (current_schemas(false))[1]::text = ANY (ARRAY[{schemas}]::text[]) THEN
     DECLARE
       {new_vars}
