@@ -153,6 +153,10 @@ impl Releases {
     }
 }
 
+/// A line of the app's env file: Python writes no `__pycache__` into the
+/// sealed release (it would fail `hoist verify`, and so a rollback to it).
+pub const NO_BYTECODE: &str = "PYTHONDONTWRITEBYTECODE=1";
+
 /// How long the old release stays warm after a switch: short, so a test
 /// can see `hoist db complete` refused while it is warm, and then wait it out.
 pub const ROLLBACK_WINDOW: &str = "6s";
@@ -185,7 +189,7 @@ impl SchemaApp {
         let env = Env::with_config(&agent_config_with(port, &process, database));
         let secrets = env.site().join("shared/app.env");
         std::fs::create_dir_all(secrets.parent().unwrap()).unwrap();
-        std::fs::write(&secrets, format!("DATABASE_URL={url}\n")).unwrap();
+        std::fs::write(&secrets, format!("DATABASE_URL={url}\n{NO_BYTECODE}\n")).unwrap();
         std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o600)).unwrap();
         env.write("app.py", APP_PY);
         env.write("migrations/0001_users.up.sql", base.create_table());

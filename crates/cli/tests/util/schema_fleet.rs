@@ -11,7 +11,7 @@
 
 use super::fleet_hosts::{FleetHosts, FleetOptions, Host};
 use super::haproxy::Haproxy;
-use super::schema_app::{write_release, Releases, Shape, APP_PY};
+use super::schema_app::{write_release, Releases, Shape, APP_PY, NO_BYTECODE};
 use super::{Cmd, Env};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
@@ -162,7 +162,11 @@ fn host_settings(host: &Host, url: &str) {
     std::fs::set_permissions(&restart, std::fs::Permissions::from_mode(0o755)).unwrap();
     let site = host.dir().join("site");
     std::fs::create_dir_all(site.join("shared")).unwrap();
-    std::fs::write(site.join("shared/app.env"), format!("DATABASE_URL={url}\n")).unwrap();
+    std::fs::write(
+        site.join("shared/app.env"),
+        format!("DATABASE_URL={url}\n{NO_BYTECODE}\n"),
+    )
+    .unwrap();
     std::fs::set_permissions(
         site.join("shared/app.env"),
         std::fs::Permissions::from_mode(0o600),
