@@ -208,7 +208,7 @@ impl Worker {
         while !stop.load(Ordering::SeqCst) && Instant::now() < deadline && sent < MAX_PER_THREAD {
             sent += 1;
             let headers = match self.steer {
-                Steer::Alternate if sent % 2 == 0 => "hoist-release: candidate\r\n",
+                Steer::Alternate if sent.is_multiple_of(2) => "hoist-release: candidate\r\n",
                 _ => "",
             };
             self.tally.requests.fetch_add(1, Ordering::SeqCst);
