@@ -443,3 +443,50 @@ pub(crate) fn detail(contracted: &Contracted) -> String {
     }
     parts.join("; ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serving(release: &str, role: Role, side: Side) -> Serving {
+        Serving {
+            running: Running {
+                release: release.to_owned(),
+                role,
+                until: None,
+            },
+            side,
+        }
+    }
+
+    #[test]
+    fn a_contract_is_refused_naming_the_old_side_and_the_way_out() {
+        let here = [
+            serving("v2", Role::Live, Side::New),
+            serving("v1", Role::Warm, Side::Old),
+        ];
+        let refused = refuse(End::Complete, "0005_rename", &here).unwrap_err();
+        let message = refused.to_string();
+        assert!(message.contains("`v1` (warm)"), "{message}");
+        assert!(
+            message.contains("`0005_rename`") && !message.contains("`v2`"),
+            "{message}"
+        );
+        let hint = hoist_error::Described::hint(&refused).unwrap();
+        assert!(hint.contains("rollback window"), "{hint}");
+        // The abort drops what v2 reads: refused the other way round.
+        let refused = refuse(End::Abort, "0005_rename", &here).unwrap_err();
+        assert!(refused.to_string().contains("`v2` (live)"), "{refused}");
+        let hint = hoist_error::Described::hint(&refused).unwrap();
+        assert!(hint.contains("hoist rollback"), "{hint}");
+    }
+
+    #[test]
+    fn nothing_on_the_dropped_side_lets_it_through() {
+        let here = [serving("v2", Role::Current, Side::New)];
+        assert!(refuse(End::Complete, "0005_rename", &here).is_ok());
+        let here = [serving("v1", Role::Current, Side::Old)];
+        assert!(refuse(End::Abort, "0005_rename", &here).is_ok());
+        assert!(refuse(End::Complete, "0005_rename", &[]).is_ok());
+    }
+}
