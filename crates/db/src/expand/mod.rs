@@ -31,10 +31,26 @@ pub mod spec;
 pub use names::{hidden_column, view_schema, HIDDEN_PREFIX};
 pub use spec::{Change, ForeignKey, NewColumn, Op};
 
+mod abort;
+mod backfill;
+mod begin;
+mod catalog;
+mod columns;
+mod constraints;
+mod contract;
+mod ddl;
 mod expander;
+mod finish;
+mod history;
+mod shape;
+mod sqltext;
+mod state;
+mod steps;
+mod triggers;
 mod types;
+mod views;
 
-pub use expander::Expander;
+pub use expander::{Expander, APPLICATION_NAME};
 pub use types::{
     Backfill, ExpandEvent, ExpandOptions, ExpandStatus, ExpandStep, Expanded, Finished,
     OpenExpansion, ViewSchema,
