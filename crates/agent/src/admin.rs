@@ -283,6 +283,13 @@ async fn handle(
             }
             Err(bad) => bad,
         },
+        (Method::POST, "/v1/retire") => match body::<ActivateRequest>(request).await {
+            Ok(wanted) => {
+                let retired = agent.retire(&wanted.release).await;
+                json(StatusCode::OK, &serde_json::json!({ "retired": retired }))
+            }
+            Err(bad) => bad,
+        },
         (Method::POST, "/v1/handover") => match body::<HandoverRequest>(request).await {
             Ok(wanted) => reply(
                 StatusCode::CONFLICT,

@@ -278,6 +278,11 @@ impl Agent {
         self.releases.abort().await
     }
 
+    /// Stops the warm processes of `release`; false when it was not warm.
+    pub async fn retire(self: &Arc<Self>, release: &str) -> bool {
+        self.releases.retire_warm(release).await
+    }
+
     /// Saves after a maintenance change.
     pub async fn persist(&self) -> Result<(), AgentError> {
         self.save()

@@ -99,6 +99,18 @@ impl AgentClient {
         Ok(reply["drained"].as_bool().unwrap_or(false))
     }
 
+    /// Stops `release`'s warm processes once drained (blocking); true when
+    /// it was warm.
+    pub fn retire(&self, release: &str) -> Result<bool, AgentError> {
+        let bytes = self.post(
+            "/v1/retire",
+            serde_json::json!({ "release": release }).to_string(),
+        )?;
+        let reply: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|error| self.unreachable(error.to_string()))?;
+        Ok(reply["retired"].as_bool().unwrap_or(false))
+    }
+
     /// Starts `release` beside the live one for test traffic (blocking).
     pub fn hold(&self, release: &str, test_from: &[String]) -> Result<(), AgentError> {
         let body = serde_json::json!({ "release": release, "test_from": test_from }).to_string();

@@ -162,6 +162,19 @@ impl hoist_deploy::AgentLink for AgentAdapter {
         self.client.abort().map_err(|error| error.to_string())
     }
 
+    fn serving(&self) -> Result<Vec<String>, String> {
+        self.client
+            .status()
+            .map(|status| status.serving())
+            .map_err(|error| error.to_string())
+    }
+
+    fn retire(&self, release: &str) -> Result<bool, String> {
+        self.client
+            .retire(release)
+            .map_err(|error| error.to_string())
+    }
+
     fn public_address(&self) -> Result<String, String> {
         self.client
             .status()

@@ -204,11 +204,17 @@ fn restart_command(context: &Context, release: &str, restart: &str) -> Result<()
     let dir = context.site.release_dir(release);
     let root = context.site.root().to_string_lossy().into_owned();
     let dir_text = dir.to_string_lossy().into_owned();
-    let env = [
+    let schema = crate::hooks::schema_env(context, release).map_err(|error| error.to_string())?;
+    let mut env = vec![
         ("HOIST_RELEASE", release),
         ("HOIST_ROOT", root.as_str()),
         ("HOIST_RELEASE_DIR", dir_text.as_str()),
     ];
+    env.extend(
+        schema
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str())),
+    );
     let finished = command::run(restart, &dir, &env).map_err(|error| error.to_string())?;
     if finished.success {
         Ok(())

@@ -47,6 +47,20 @@ pub trait AgentLink: std::fmt::Debug {
     /// Stops the held candidate, if any; returns its release.
     fn abort(&self) -> Result<Option<String>, String>;
 
+    /// The releases whose processes run here (live, warm, held): a
+    /// contract waits until none of them needs the old shape.
+    fn serving(&self) -> Result<Vec<String>, String> {
+        Err("this agent link cannot list the releases it runs".to_owned())
+    }
+
+    /// Stops `release`'s warm processes, once drained (`rollback --with-db`
+    /// before it removes the expansion they need); false when not warm.
+    fn retire(&self, release: &str) -> Result<bool, String> {
+        Err(format!(
+            "this agent link cannot stop the warm processes of `{release}`"
+        ))
+    }
+
     /// The address the agent's public listener is bound to (`127.0.0.1:8080`),
     /// where the link walk reaches a held candidate.
     fn public_address(&self) -> Result<String, String> {

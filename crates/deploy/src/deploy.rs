@@ -1,8 +1,8 @@
 //! `hoist deploy`: the stage phase, then the switch phase.
 //!
 //! ```text
-//! lock ─ journal ─ stage (copy … ready) ─┬─ switch: [pause] migrate ─ switch ─ record ─ migrate-post ─ prune
-//!                                        └─ --hold: migrate ─ hold (beside the live release)
+//! lock ─ journal ─ stage (copy … ready) ─┬─ switch: [pause] [complete] migrate [expand] ─ switch ─ record ─ migrate-post ─ prune
+//!                                        └─ --hold: [complete] migrate [expand] ─ hold (beside the live release)
 //! ```
 
 use crate::attempt::Attempt;
@@ -40,6 +40,10 @@ pub struct DeployRequest {
     /// The deployment notes (`hoist notes`): shown before the switch,
     /// kept in the ledger with it, and sent with the notification.
     pub notes: Option<hoist_notes::Notes>,
+    /// Never contract an open expansion to make room for the release's
+    /// own (refuse instead): a fleet's hosts, whose fleet deploy checks
+    /// every host before it contracts (`--no-contract`).
+    pub no_contract: bool,
 }
 
 /// What a deploy did.
@@ -70,6 +74,10 @@ pub struct DeployReport {
     pub pruned: Vec<String>,
     /// Migrations run, pre-switch then post-switch.
     pub migrations: Vec<String>,
+    /// PostgreSQL expand and contract: what was expanded or joined, the
+    /// release's view schema, backfill counts and DDL retries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expansion: Option<crate::expansion::ExpandReport>,
     /// The `[hooks]` that ran (`pre_switch`, `post_switch`), failed ones included.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hooks: Vec<crate::HookRun>,
@@ -158,6 +166,7 @@ fn deploy_as(
         test_count: None,
         pruned: Vec::new(),
         migrations: Vec::new(),
+        expansion: None,
         hooks: Vec::new(),
         duration_ms: 0,
         notes: request.notes.clone(),
@@ -244,8 +253,18 @@ fn deploy_as(
         report.duration_ms = started.elapsed().as_millis() as u64;
         return Ok(report);
     }
+    // What expand and contract the release needs: refused here, before
+    // anything changes, when its declarative migration cannot go ahead.
+    let expansion = match expansion_for(context, &id, request) {
+        Ok(expansion) => expansion,
+        Err(error) => {
+            crate::stage::abandon(context, &mut journal, &error, reporter);
+            return Err(error);
+        }
+    };
     let plan = match plan(context, &id, request, staged.settings) {
         Ok(plan) => Plan {
+            expansion,
             data,
             detail: Some(summary(&report, last_tests)),
             notes: request.notes.as_ref().map(hoist_notes::Notes::render),
@@ -268,6 +287,7 @@ fn deploy_as(
     let switched = switch::run(context, &mut journal, &plan, reporter)?;
     adopted.keep();
     report.migrations = switched.migrations;
+    report.expansion = switched.expanded;
     report.hooks = switched.hooks;
     report.pruned = switched.pruned;
     if switched.held.is_some() {
@@ -339,8 +359,22 @@ fn plan(
         data: None,
         hooks: crate::hooks::of(context, id, request.config.as_ref())?,
         notes: None,
+        expansion: None,
+        abort_expansion: None,
         settings,
     })
+}
+
+/// The release's part in PostgreSQL expand and contract.
+fn expansion_for(
+    context: &Context,
+    id: &str,
+    request: &DeployRequest,
+) -> Result<Option<crate::expansion::Expansion>, DeployError> {
+    match schema_for(context, id, request.config.as_ref())? {
+        Some(schema) => crate::expansion::plan(context, &schema, id, request.no_contract),
+        None => Ok(None),
+    }
 }
 
 /// The release's database and migrations, when its config has `[database]`.

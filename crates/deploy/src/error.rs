@@ -80,6 +80,71 @@ pub enum DeployError {
         /// The migrations it does not know.
         migrations: Vec<String>,
     },
+    /// A declarative migration is pending with other migrations after it.
+    #[error("`{declarative}` is a declarative migration (expanded before the switch, contracted later), but {} come after it; it must be the last migration a deploy brings: deploy them in separate releases", after.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", "))]
+    DeclarativeNotLast {
+        /// The declarative migration.
+        declarative: String,
+        /// The pending migrations after it.
+        after: Vec<String>,
+    },
+    /// More than one declarative migration is pending.
+    #[error("{} are all pending declarative migrations; a deploy expands at most one: deploy them in separate releases", names.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", "))]
+    DeclarativeTwice {
+        /// The pending declarative migrations.
+        names: Vec<String>,
+    },
+    /// A declarative migration on a database that is not PostgreSQL.
+    #[error("`{}` is a declarative migration, which needs PostgreSQL; `{database}` is not: write it as `.up.sql` (and `.down.sql`) files", file.display())]
+    DeclarativeNeedsPostgres {
+        /// The migration file.
+        file: PathBuf,
+        /// The database.
+        database: String,
+    },
+    /// A new expansion, while the open one still has releases on its old side serving.
+    #[error("`{target}` brings `{next}`, but `{open}` is still expanded, {}; contract it with `hoist db complete` once {} stopped serving (or remove it with `hoist db abort`), then deploy again", if serving.is_empty() { "and this deploy was told not to contract it (`--no-contract`: the fleet contracts it once no host runs its old side)".to_owned() } else { format!("and its old shape still serves {} on this host", serving.iter().map(|release| format!("`{release}`")).collect::<Vec<_>>().join(", ")) }, if serving.is_empty() { "every old release".to_owned() } else { serving.iter().map(|release| format!("`{release}`")).collect::<Vec<_>>().join(", ") })]
+    ExpansionOpen {
+        /// The open expansion (`0005_rename_name`).
+        open: String,
+        /// The declarative migration the deploy brings.
+        next: String,
+        /// The release deployed.
+        target: String,
+        /// Releases on the open expansion's old side that serve here
+        /// (live, warm or held); empty when `--no-contract` refused.
+        serving: Vec<String>,
+    },
+    /// `rollback --with-db` switched back, but could not remove the expansion.
+    #[error("`{release}` is live again, but the expansion `{open}` was not removed: {problem}; `hoist db abort` removes it once nothing on its new shape serves")]
+    ExpansionNotAborted {
+        /// The release live again.
+        release: String,
+        /// The open expansion.
+        open: String,
+        /// Why not.
+        problem: String,
+    },
+    /// `rollback --with-db` to a release that predates classic migrations and an open expansion.
+    #[error("`{target}` predates the classic migrations {} and the open expansion `{open}`; `--with-db` undoes one kind at a time: roll back to a release with the classic migrations first, then on with `--with-db`", classic.join(", "))]
+    WithDbMixed {
+        /// The release rolled back to.
+        target: String,
+        /// The classic migrations it predates.
+        classic: Vec<String>,
+        /// The open expansion.
+        open: String,
+    },
+    /// A rollback to a release older than a contracted declarative migration.
+    #[error("`{target}` predates `{migration}`, which was contracted (the old shape `{target}` reads is gone), so it would fail on this schema; nothing was switched. Write a new migration that restores the old shape ({}) and deploy it, or switch anyway with `hoist rollback --force`", restore.join("; "))]
+    ContractedPredated {
+        /// The release rolled back to.
+        target: String,
+        /// The contracted migration it predates.
+        migration: String,
+        /// The operations of a migration that would put the old shape back.
+        restore: Vec<String>,
+    },
     /// The agent's watch wanted to roll back on its own, and could not safely.
     #[error("`{bad}` is still live and was not rolled back to `{target}` automatically: {problem}; {fix}")]
     AutoRollbackRefused {
@@ -423,6 +488,13 @@ impl hoist_error::Described for DeployError {
             DeployError::PostMigration { .. } => "post-migration-failed",
             DeployError::PendingRecovery { .. } => "recovery-pending",
             DeployError::SchemaPredated { .. } => "schema-predated",
+            DeployError::DeclarativeNotLast { .. } => "declarative-not-last",
+            DeployError::DeclarativeTwice { .. } => "declarative-twice",
+            DeployError::DeclarativeNeedsPostgres { .. } => "declarative-needs-postgres",
+            DeployError::ExpansionOpen { .. } => "expansion-open",
+            DeployError::ContractedPredated { .. } => "contracted-predated",
+            DeployError::ExpansionNotAborted { .. } => "expansion-not-aborted",
+            DeployError::WithDbMixed { .. } => "with-db-mixed",
             DeployError::AutoRollbackRefused { .. } => "auto-rollback-refused",
             DeployError::DataUnsatisfied { .. } => "data-unsatisfied",
             DeployError::NoDataRecorded { .. } => "no-data-recorded",
@@ -490,6 +562,8 @@ impl hoist_error::Described for DeployError {
             | DeployError::DataNotTold { .. }
             | DeployError::LedgerUnwritable { .. } => command("recover"),
             DeployError::SchemaPredated { .. } => command("rollback --with-db"),
+            DeployError::ExpansionOpen { .. } => command("db status"),
+            DeployError::ContractedPredated { .. } => command("rollback --force"),
             DeployError::NoSpace { .. } => command("prune"),
             DeployError::NeedsAgent { .. } => command("agent"),
             DeployError::NoPrevious | DeployError::UnknownRelease(_) => command("releases"),

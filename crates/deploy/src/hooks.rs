@@ -252,17 +252,43 @@ fn run(
 }
 
 /// What the app's processes get from the site: its env file (`[process]
-/// env_file` of the host's settings), read as the agent reads it.
+/// env_file` of the host's settings), read as the agent reads it, and
+/// the release's database schema (`HOIST_DB_SCHEMA`, `PGOPTIONS`).
 fn app_env(context: &Context, release: &str) -> Result<Vec<(String, String)>, DeployError> {
     let file = context
         .config_for(release, None)?
         .and_then(|config| config.process)
         .and_then(|process| process.env_file);
-    let Some(file) = file else {
+    let mut env = match file {
+        Some(file) => {
+            hoist_config::parse_env_file(&hoist_site::read_secret(&context.site.root().join(file))?)
+        }
+        None => Vec::new(),
+    };
+    if let Some(schema) = hoist_site::db_schema(&context.site, release)? {
+        schema.apply(&mut env);
+    }
+    Ok(env)
+}
+
+/// The database part of [`app_env`] alone, for the external restart
+/// command (which gets no env file): `HOIST_DB_SCHEMA`, and `PGOPTIONS`
+/// with the release's `search_path` after the env file's own options.
+pub(crate) fn schema_env(
+    context: &Context,
+    release: &str,
+) -> Result<Vec<(String, String)>, DeployError> {
+    let names = [hoist_site::SCHEMA_ENV, hoist_site::PGOPTIONS_ENV];
+    let Some(schema) = hoist_site::db_schema(&context.site, release)? else {
         return Ok(Vec::new());
     };
-    let text = hoist_site::read_secret(&context.site.root().join(file))?;
-    Ok(hoist_config::parse_env_file(&text))
+    let mut env = app_env(context, release)?;
+    env.retain(|(name, _)| names.contains(&name.as_str()));
+    if !schema.has_view() {
+        // The base schema sets no search path: the env file's own options stay its own.
+        env.retain(|(name, _)| name != hoist_site::PGOPTIONS_ENV);
+    }
+    Ok(env)
 }
 
 /// `30s`, `2m 5s`: the timeout as a person writes it.

@@ -26,7 +26,7 @@
 //! ```no_run
 //! use hoist_deploy::{deploy, Context, DeployRequest, Silent};
 //! let context = Context::create("/srv/shop".as_ref()).unwrap();
-//! let request = DeployRequest { artifact: "dist/x.tar.zst".into(), config: None, reason: None, hold: false, pause: None, with_data: None, stage_only: false, notes: None };
+//! let request = DeployRequest { artifact: "dist/x.tar.zst".into(), config: None, reason: None, hold: false, pause: None, with_data: None, stage_only: false, notes: None, no_contract: false };
 //! let report = deploy(&context, &request, &Silent).unwrap();
 //! println!("{} is live", report.release);
 //! ```
@@ -42,6 +42,8 @@ mod data_tie;
 mod deploy;
 mod emergency;
 mod error;
+mod expansion;
+mod expansion_abort;
 mod health;
 mod hooks;
 mod isolate;
@@ -60,6 +62,7 @@ mod repair;
 mod reporter;
 mod restart;
 mod rollback;
+mod rollback_expand;
 mod schema;
 mod schema_record;
 mod shared;
@@ -84,6 +87,7 @@ pub use data_roll::{data_roll, DataRollReport, DataRollRequest};
 pub use data_tie::RollbackData;
 pub use deploy::{deploy, DeployReport, DeployRequest};
 pub use error::DeployError;
+pub use expansion::ExpandReport;
 pub use health::probe as probe_health;
 pub use hooks::HookRun;
 pub use isolate::{enter as enter_isolation, SUBCOMMAND as ISOLATED_CHECK};

@@ -18,6 +18,12 @@
 //!   start: dead links switch back, recorded as a failed deploy; a clean
 //!   walk finishes it. The deploy is never recorded ok on a walk that did
 //!   not finish.
+//! - `complete`, `expand` (a deploy's expand and contract, before its
+//!   switch): the same call runs again and finishes what the database
+//!   says it began; then the deploy is cleaned up, the live release kept
+//!   (both shapes serve; deploying again joins or finishes the rest).
+//! - `abort-expand` (`rollback --with-db` after its switch): the abort
+//!   runs again, then the rollback is recorded.
 //! - `repair`: run again from the kept artifact.
 
 use crate::activate::{self, activate};
@@ -59,6 +65,10 @@ pub struct RecoverReport {
     /// Migrations that could not be undone, and the command that does it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warning: Option<String>,
+    /// The expansion (or contract) a deploy killed before its switch
+    /// began, finished: the live release stays, both shapes serve.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expansion: Option<crate::ExpandReport>,
 }
 
 /// Recovers the site in `context`: frees the space reserve if the disk is
@@ -88,6 +98,7 @@ pub fn recover(
             hooks: Vec::new(),
             migrations_undone: Vec::new(),
             warning: None,
+            expansion: None,
         });
     }
     crate::emergency::make_room(context, "recover", reporter);
@@ -110,6 +121,7 @@ pub fn recover(
             hooks: Vec::new(),
             migrations_undone: Vec::new(),
             warning: None,
+            expansion: None,
         });
     };
     // Before anything runs again: what a hook killed with hoist left.
@@ -138,6 +150,7 @@ pub fn recover(
         hooks,
         migrations_undone: schema.undone,
         warning: schema.left,
+        expansion: schema.expanded,
     })
 }
 
@@ -162,8 +175,13 @@ fn resume(
     }
     let mut undone = |journal: &mut Journal| {
         undo_switch(context, record, reporter);
-        // The live release stays, so the schema goes back to what it knows.
-        *schema = crate::recover_schema::undo_migrations(context, record, config, reporter);
+        *schema = if matches!(record.step, Step::Complete | Step::Expand) {
+            // Both shapes serve once it is finished: nothing to undo.
+            crate::recover_schema::finish_expansion(context, record, config, reporter)
+        } else {
+            // The live release stays, so the schema goes back to what it knows.
+            crate::recover_schema::undo_migrations(context, record, config, reporter)
+        };
         clean_up(context, journal, record, schema, reporter).map(|()| "cleaned-up")
     };
     match record.op {
@@ -360,7 +378,11 @@ fn finish(
         )),
         ..Plan::switch(settings)
     };
-    if resume_at < Step::Record {
+    if record.step == Step::AbortExpand {
+        // `rollback --with-db` was removing the expansion: it runs again.
+        plan.abort_expansion = schema()?;
+    }
+    if resume_at <= Step::PostHook {
         crate::hooks::after_switch(context, journal, &plan, reporter, &mut done)?;
         let again = if record.step == Step::PostHook {
             " again"
@@ -376,7 +398,7 @@ fn finish(
         context,
         journal,
         &plan,
-        resume_at.max(Step::Record),
+        resume_at.max(Step::AbortExpand),
         reporter,
         &mut done,
     )?;

@@ -17,6 +17,8 @@ pub(crate) struct SchemaUndo {
     pub(crate) undone: Vec<String>,
     /// Why some stay applied, and the command that undoes them.
     pub(crate) left: Option<String>,
+    /// The expansion (or contract) the interrupted deploy began, finished.
+    pub(crate) expanded: Option<crate::ExpandReport>,
 }
 
 /// Undoes the migrations `record`'s operation applied before its switch.
@@ -49,6 +51,7 @@ pub(crate) fn undo_migrations(
         Ok(report) => SchemaUndo {
             undone: report.ran,
             left: None,
+            expanded: None,
         },
         Err(error) => left(record, Some(&schema), &error.to_string(), reporter),
     }
@@ -78,5 +81,36 @@ fn left(
     SchemaUndo {
         undone: Vec::new(),
         left: Some(text),
+        expanded: None,
+    }
+}
+
+/// Finishes the contract or expansion a deploy killed during `complete`
+/// or `expand` began (the database says how far it got); the deploy
+/// itself is then cleaned up, the live release kept. A failure is told,
+/// with the commands that get out, and does not stop the clean-up: the
+/// live release runs on its own shape either way.
+pub(crate) fn finish_expansion(
+    context: &Context,
+    record: &JournalRecord,
+    config: Option<&Config>,
+    reporter: &dyn Reporter,
+) -> SchemaUndo {
+    match crate::expansion::recover(context, record, config, reporter) {
+        Ok(expanded) => SchemaUndo {
+            expanded,
+            ..SchemaUndo::default()
+        },
+        Err(error) => {
+            let text = format!(
+                "the expansion the interrupted {} of `{}` began could not be finished ({error}); the live release keeps its shape. `hoist db status` shows where it stopped; deploying `{}` again resumes it, `hoist db abort` removes it",
+                record.op, record.release, record.release
+            );
+            reporter.warn(&text);
+            SchemaUndo {
+                left: Some(text),
+                ..SchemaUndo::default()
+            }
+        }
     }
 }

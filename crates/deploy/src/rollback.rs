@@ -4,8 +4,14 @@
 //! ```text
 //! rollback:            switch ─ record
 //! rollback --with-db:  pause ─ migrate-down ─ switch ─ resume ─ record
+//!   before contract:   switch ─ abort-expand (stop the newer release, remove the expansion) ─ record
 //! promote:             switch ─ record ─ migrate-post (the held candidate's contract)
 //! auto-rollback:       as rollback; refused when the target predates the schema
+//!
+//! With expand and contract (PostgreSQL), a release older than an open
+//! expansion is no release that "predates" it: its shape is still there,
+//! so the rollback is a route swap. One older than a contracted
+//! expansion is refused ([`crate::rollback_expand`]), unless `--force`.
 //! ```
 
 use crate::attempt::Attempt;
@@ -33,6 +39,9 @@ pub struct RollbackRequest {
     /// Hold requests (at the agent) while the schema and the route change,
     /// for at most this long.
     pub pause: Option<Duration>,
+    /// Switch even to a release that predates a contracted declarative
+    /// migration (its code meets a shape it does not know).
+    pub force: bool,
 }
 
 /// What a rollback did.
@@ -46,6 +55,9 @@ pub struct RollbackReport {
     pub predates: Vec<String>,
     /// Migrations undone by `--with-db`.
     pub db_rolled_back: Vec<String>,
+    /// The expansion `--with-db` removed (before contract: no downs run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expansion_aborted: Option<hoist_db::expand::Finished>,
     /// The database backup taken before `--with-db` undid anything.
     pub db_backup: Option<std::path::PathBuf>,
     /// The data version the release went live with, and whether `--with-data` went back to it.
@@ -235,6 +247,7 @@ fn switch_to(
             from: live,
             predates: Vec::new(),
             db_rolled_back: Vec::new(),
+            expansion_aborted: None,
             db_backup: None,
             data: crate::RollbackData::default(),
             hooks: Vec::new(),
@@ -281,6 +294,10 @@ fn switch_to(
         .transpose()?;
     // A code rollback is the emergency path: an unreachable database must
     // not block it, only `--with-db`, which needs the database.
+    let newer = match (&database, &live) {
+        (Some(database), Some(from)) => Some(Schema::for_release(context, database, from)?),
+        _ => None,
+    };
     let predates = match schema.as_ref().map(crate::schema::predated_by) {
         Some(Ok(predates)) => predates,
         // The agent's own rollback must know the schema allows it.
@@ -297,11 +314,33 @@ fn switch_to(
         Some(Err(error)) => return Err(error),
         None => Vec::new(),
     };
+    // Expand and contract: an open expansion is no schema the target
+    // predates (its shape is still there), a contracted one is refused.
+    let declared = crate::rollback_expand::sort(schema.as_ref(), newer.as_ref(), predates);
+    let declared = match declared {
+        Ok(declared) => declared,
+        Err(error) if op == Op::AutoRollback || with_db => {
+            lock.release()?;
+            return Err(error);
+        }
+        Err(error) => {
+            reporter.warn(&format!(
+                "cannot read the expansion state ({error}); rolling back the code only"
+            ));
+            crate::rollback_expand::Sorted::default()
+        }
+    };
+    if let Some(refused) = declared.refuse(&target, request.force, reporter) {
+        lock.release()?;
+        return Err(refused);
+    }
+    let predates = declared.classic;
     let mut report = RollbackReport {
         release: target.clone(),
         from: live.clone(),
         predates: predates.iter().map(|row| row.name.clone()).collect(),
         db_rolled_back: Vec::new(),
+        expansion_aborted: None,
         db_backup: None,
         data: data.clone(),
         hooks: Vec::new(),
@@ -316,9 +355,22 @@ fn switch_to(
             migrations: report.predates,
         });
     }
-    let undo = match (with_db && !predates.is_empty(), &database, &live) {
-        (true, Some(database), Some(from)) => SchemaChange::Undo {
-            newer: Schema::for_release(context, database, from)?,
+    // `--with-db` before contract: the route swaps back, then the
+    // expansion goes (after any classic downs, which ran before it).
+    let abort_expansion = schema
+        .clone()
+        .filter(|_| with_db && declared.open.is_some());
+    if abort_expansion.is_some() && !predates.is_empty() {
+        lock.release()?;
+        return Err(DeployError::WithDbMixed {
+            target,
+            classic: report.predates,
+            open: declared.open.unwrap_or_default(),
+        });
+    }
+    let undo = match (with_db && !predates.is_empty(), newer) {
+        (true, Some(newer)) => SchemaChange::Undo {
+            newer,
             versions: predates.iter().map(|row| row.version).collect(),
             names: report.predates.clone(),
         },
@@ -333,6 +385,12 @@ fn switch_to(
         },
     };
     let forward = matches!(undo, SchemaChange::Expand(_));
+    // Rolling forward onto a declarative migration (after an abort): the
+    // expansion runs again, as a deploy's, and never contracts another.
+    let expansion = match &schema {
+        Some(schema) if forward => crate::expansion::plan(context, schema, &target, true)?,
+        _ => None,
+    };
     // Journaled only once the database question is settled: a refusal above leaves nothing to recover.
     let mut journal = Journal::begin(
         &context.site,
@@ -355,10 +413,13 @@ fn switch_to(
         detail: request.reason.clone(),
         data: Some(data),
         hooks: crate::hooks::of(context, &target, config)?,
+        expansion,
+        abort_expansion,
         ..Plan::switch(settings)
     };
     let switched = switch::run(context, &mut journal, &plan, reporter)?;
     report.hooks = switched.hooks;
+    report.expansion_aborted = switched.aborted;
     report.db_rolled_back = switched.undone;
     report.db_backup = switched.backup;
     lock.release()?;
@@ -367,11 +428,13 @@ fn switch_to(
     Ok(report)
 }
 
-/// Whether `schema` (the target's migrations) has any not yet applied.
+/// Whether `schema` (the target's migrations) has any not yet applied,
+/// classic or declarative.
 fn rolls_forward(schema: &Schema) -> bool {
-    [hoist_db::Phase::Pre, hoist_db::Phase::Post]
+    let classic = [hoist_db::Phase::Pre, hoist_db::Phase::Post]
         .into_iter()
-        .any(|phase| crate::schema::pending_in(schema, phase).is_ok_and(|v| !v.is_empty()))
+        .any(|phase| crate::schema::pending_in(schema, phase, None).is_ok_and(|v| !v.is_empty()));
+    classic || crate::schema::pending_declarative(schema).is_ok_and(|v| v.is_some())
 }
 
 /// How long requests are held around a schema change when nobody said.
@@ -391,8 +454,15 @@ pub(crate) fn resume_undo(
     let database = context.config_for(target, config)?.and_then(|c| c.database);
     let undo = match (&database, &record.from) {
         (Some(database), Some(from)) => {
-            let predates =
-                crate::schema::predated_by(&Schema::for_release(context, database, target)?)?;
+            let own = Schema::for_release(context, database, target)?;
+            let newer = Schema::for_release(context, database, from)?;
+            // Only classic migrations have downs; an open expansion stays.
+            let predates = crate::rollback_expand::sort(
+                Some(&own),
+                Some(&newer),
+                crate::schema::predated_by(&own)?,
+            )?
+            .classic;
             if predates.is_empty() {
                 SchemaChange::Keep
             } else {

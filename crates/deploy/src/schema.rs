@@ -21,6 +21,9 @@ pub struct Schema {
     pub lock_timeout: std::time::Duration,
     /// `[database] keep_backups`.
     pub keep_backups: usize,
+    /// `[database] ddl_lock_timeout`, `ddl_retries`, `backfill_batch` and
+    /// `backfill_pause`: how expand and contract run (PostgreSQL).
+    pub expand: hoist_db::expand::ExpandOptions,
 }
 
 impl Schema {
@@ -35,6 +38,14 @@ impl Schema {
             migrations_dir: dir,
             lock_timeout: database.lock_timeout,
             keep_backups: database.keep_backups,
+            expand: hoist_db::expand::ExpandOptions {
+                lock_timeout: database.ddl_lock_timeout,
+                retries: database.ddl_retries,
+                batch_rows: database.backfill_batch,
+                batch_pause: database.backfill_pause,
+                who: format!("{}@{}", hoist_site::user_name(), hoist_site::host_name()),
+                ..hoist_db::expand::ExpandOptions::default()
+            },
         })
     }
 
@@ -333,44 +344,92 @@ pub fn db_diff(here: &Target, there: &Target) -> Result<SchemaDiff, DeployError>
 }
 
 /// Runs one deploy phase's pending migrations of `release`; reports what ran.
+/// With `below`, only those below that version (a declarative migration
+/// the switch expands after them); a declarative migration never runs
+/// here, nor anything after one.
 pub(crate) fn deploy_phase(
     context: &Context,
     schema: &Schema,
     phase: Phase,
+    below: Option<u64>,
     reporter: &dyn Reporter,
 ) -> Result<RunReport, DeployError> {
-    let migrations = schema.migrations()?;
-    let pending = {
-        let mut driver = schema.target.open()?;
-        hoist_db::status(driver.as_mut(), &migrations)?
-            .pending
-            .into_iter()
-            .filter(|pending| pending.phase == phase)
-            .count()
-    };
-    if pending > 0 {
+    let (classic, declarative) = pending_split(schema, phase, below)?;
+    if !classic.is_empty() {
         reporter.step(
             "migrate",
             &format!(
-                "{pending} {} migration(s) on {}",
+                "{} {} migration(s) on {}",
+                classic.len(),
                 phase.as_str(),
                 hoist_db::redact(&schema_url(schema))
             ),
         );
     }
-    db_migrate(context, schema, None, Some(phase), false)
+    if below.is_none() && declarative.is_none() {
+        return db_migrate(context, schema, None, Some(phase), false);
+    }
+    let Some(to) = classic.iter().copied().max() else {
+        // Only the declarative one is pending: no lock, no backup, no row.
+        return Ok(RunReport {
+            database: hoist_db::redact(&schema_url(schema)),
+            direction: "up",
+            ran: Vec::new(),
+            backup: None,
+            dry_run: false,
+            version: None,
+            sql: Vec::new(),
+        });
+    };
+    db_migrate(context, schema, Some(to), Some(phase), false)
 }
 
-/// The versions of `phase`'s pending migrations.
-pub(crate) fn pending_in(schema: &Schema, phase: Phase) -> Result<Vec<u64>, DeployError> {
+/// The versions of `phase`'s pending classic migrations that run before
+/// the switch's declarative one (below `below`, and below any pending
+/// declarative migration).
+pub(crate) fn pending_in(
+    schema: &Schema,
+    phase: Phase,
+    below: Option<u64>,
+) -> Result<Vec<u64>, DeployError> {
+    Ok(pending_split(schema, phase, below)?.0)
+}
+
+/// The first pending declarative migration, if any.
+pub(crate) fn pending_declarative(schema: &Schema) -> Result<Option<u64>, DeployError> {
+    Ok(pending_split(schema, Phase::Pre, None)?.1)
+}
+
+/// `phase`'s pending classic migrations that may run now, and the first
+/// pending declarative migration (which they stop before).
+fn pending_split(
+    schema: &Schema,
+    phase: Phase,
+    below: Option<u64>,
+) -> Result<(Vec<u64>, Option<u64>), DeployError> {
     let mut driver = schema.target.open()?;
-    let status = hoist_db::status(driver.as_mut(), &schema.migrations()?)?;
-    Ok(status
+    let migrations = schema.migrations()?;
+    let status = hoist_db::status(driver.as_mut(), &migrations)?;
+    let is_declarative = |version| {
+        migrations
+            .iter()
+            .any(|m| m.version == version && m.is_declarative())
+    };
+    let declarative = status
+        .pending
+        .iter()
+        .map(|pending| pending.version)
+        .filter(|version| is_declarative(*version))
+        .min();
+    let stop = [below, declarative].into_iter().flatten().min();
+    let classic = status
         .pending
         .into_iter()
-        .filter(|pending| pending.phase == phase)
+        .filter(|pending| pending.phase == phase && !is_declarative(pending.version))
+        .filter(|pending| stop.is_none_or(|stop| pending.version < stop))
         .map(|pending| pending.version)
-        .collect())
+        .collect();
+    Ok((classic, declarative))
 }
 
 /// Applied migrations the older `release` does not have: what it predates.

@@ -418,7 +418,8 @@ pub(crate) fn abandon(
         DeployError::DataUnsatisfied { .. }
         | DeployError::ReleaseDrift { .. }
         | DeployError::ParityMismatch { .. }
-        | DeployError::ParityUnchecked { .. } => Outcome::Refused,
+        | DeployError::ParityUnchecked { .. }
+        | DeployError::ExpansionOpen { .. } => Outcome::Refused,
         _ => Outcome::Failed,
     };
     let event = activate::event(&record, outcome, Some(error.to_string()));

@@ -4,8 +4,12 @@
 //! ```text
 //!  Step::PreSwitchHook  deploy, promote: `[hooks] pre_switch`; failing aborts here
 //!  Step::Pause        agent: hold new requests, wait for those in flight   (if planned)
+//!  Step::Complete     contract the open expansion before a new one, no old side serving (if planned)
 //!  Step::Migrate      the target's `phase = pre` migrations (expand)   ┐ one of,
 //!  Step::MigrateDown  the downs of migrations the target predates     ┘ if planned
+//!  Step::Expand       PostgreSQL: expand the target's declarative migration (or join the
+//!                     open expansion's new side); then `state/db-schema/<target>` says
+//!                     which schema its processes use (if planned, see [`crate::expansion`])
 //!  Step::Data         `data/current` to the version the target went live with (if planned)
 //!  Step::Hold         agent: start the target beside the live release, stop here
 //!  Step::Hold         deploy with `[deploy.smoke] crawl`, agent: start the target as a
@@ -17,6 +21,8 @@
 //!                     resume the held requests
 //!  Step::PostHook     `post_switch` or `post_rollback`; a failed `required` post_switch:
 //!                     Step::SwitchBack
+//!  Step::AbortExpand  `rollback --with-db` before contract: stop the newer release's warm
+//!                     processes, then remove the open expansion (no downs run)
 //!  Step::Record       the ledger: who, what, from where, on which data
 //!  Step::Reload       agent: the app reloads the data moved with the code (if planned)
 //!  Step::MigratePost  once the old release drained: `phase = post` (contract)
@@ -78,6 +84,12 @@ pub(crate) struct Plan {
     pub(crate) hooks: hoist_config::Hooks,
     /// The deployment notes the ledger keeps with the switch (`hoist notes`).
     pub(crate) notes: Option<String>,
+    /// PostgreSQL expand and contract: what the target needs, after the
+    /// classic `pre` migrations (`None`: no `[database]`, or not PostgreSQL).
+    pub(crate) expansion: Option<crate::expansion::Expansion>,
+    /// `rollback --with-db` before contract: once the route is back,
+    /// remove the open expansion (with this database).
+    pub(crate) abort_expansion: Option<Schema>,
 }
 
 impl Plan {
@@ -94,6 +106,8 @@ impl Plan {
             data: None,
             hooks: hoist_config::Hooks::default(),
             notes: None,
+            expansion: None,
+            abort_expansion: None,
         }
     }
 }
@@ -113,6 +127,10 @@ pub(crate) struct Switched {
     pub(crate) held: Option<String>,
     /// The hooks that ran.
     pub(crate) hooks: Vec<crate::HookRun>,
+    /// What expand and contract did before the switch.
+    pub(crate) expanded: Option<crate::expansion::ExpandReport>,
+    /// The expansion `rollback --with-db` removed after the switch.
+    pub(crate) aborted: Option<hoist_db::expand::Finished>,
 }
 
 /// Runs `plan` for the journal's operation, from its first step; the
@@ -170,7 +188,14 @@ pub(crate) fn run(
             backup: done.backup.clone(),
         });
     }
-    after(context, journal, plan, Step::Record, reporter, &mut done)?;
+    after(
+        context,
+        journal,
+        plan,
+        Step::AbortExpand,
+        reporter,
+        &mut done,
+    )?;
     Ok(done)
 }
 
@@ -247,22 +272,27 @@ fn change_schema(
     reporter: &dyn Reporter,
     done: &mut Switched,
 ) -> Result<(), DeployError> {
+    let expansion = plan.expansion.as_ref();
+    let mut expanded = None;
+    if let Some(expansion) = expansion {
+        expanded = crate::expansion::contract_first(context, journal, expansion, reporter)
+            .map_err(|error| expand_failed(context, journal, &error, reporter))?;
+    }
+    // A declarative migration is the last pending one: the classic ones stop before it.
+    let below = expansion.and_then(crate::expansion::Expansion::version);
     match &plan.schema {
-        SchemaChange::Keep => Ok(()),
+        SchemaChange::Keep => {}
         SchemaChange::Expand(schema) => {
             journal.step(Step::Migrate)?;
             // Noted before they run, so a crash before the switch can undo them.
-            if let Ok(versions) = schema::pending_in(schema, Phase::Pre) {
+            if let Ok(versions) = schema::pending_in(schema, Phase::Pre, below) {
                 journal.set_migrating(versions)?;
             }
-            match schema::deploy_phase(context, schema, Phase::Pre, reporter) {
-                Ok(ran) => {
-                    done.migrations = ran.ran;
-                    Ok(())
-                }
+            match schema::deploy_phase(context, schema, Phase::Pre, below, reporter) {
+                Ok(ran) => done.migrations = ran.ran,
                 Err(error) => {
                     let problem = format!("migrations failed, nothing was switched: {error}");
-                    Err(activate::failed(context, journal, &problem, true, reporter))
+                    return Err(activate::failed(context, journal, &problem, true, reporter));
                 }
             }
         }
@@ -272,9 +302,33 @@ fn change_schema(
             names,
         } => {
             journal.step(Step::MigrateDown)?;
-            undo(context, journal, newer, versions, names, reporter, done)
+            undo(context, journal, newer, versions, names, reporter, done)?;
         }
     }
+    if let Some(expansion) = expansion {
+        // The expansion stays with the classic migrations before it (it
+        // builds on them): a crash from here on finishes it, undoes nothing.
+        journal.set_migrating(Vec::new())?;
+        let report = crate::expansion::run(context, journal, expansion, expanded, reporter)
+            .map_err(|error| expand_failed(context, journal, &error, reporter))?;
+        done.expanded = Some(report);
+    }
+    Ok(())
+}
+
+/// An expand (or the contract before it) failed: nothing was switched,
+/// the live release keeps its shape; what stays in the database is said.
+fn expand_failed(
+    context: &Context,
+    journal: &mut Journal,
+    error: &DeployError,
+    reporter: &dyn Reporter,
+) -> DeployError {
+    let live = journal.record().from.clone().unwrap_or_default();
+    let problem = format!(
+        "expand and contract failed, nothing was switched (`{live}` keeps its shape): {error}; `hoist db status` shows where the expansion stopped, and deploying again resumes it (or `hoist db abort` removes it)"
+    );
+    activate::failed(context, journal, &problem, false, reporter)
 }
 
 /// Runs the downs of `versions`, after a backup.
@@ -346,10 +400,46 @@ pub(crate) fn after(
     reporter: &dyn Reporter,
     done: &mut Switched,
 ) -> Result<(), DeployError> {
+    if let Some(schema) = plan
+        .abort_expansion
+        .as_ref()
+        .filter(|_| from_step <= Step::AbortExpand)
+    {
+        journal.step(Step::AbortExpand)?;
+        done.aborted = crate::expansion_abort::after_rollback(context, journal, schema, reporter)?;
+    }
     if from_step <= Step::Record {
         // What the schema did before the switch: expanded, or undone.
-        let migrations = [done.migrations.as_slice(), done.undone.as_slice()].concat();
+        let expanded: Vec<String> = done
+            .expanded
+            .iter()
+            .filter_map(|report| report.migration.clone())
+            .chain(done.aborted.iter().map(|aborted| aborted.name.clone()))
+            .collect();
+        let migrations = [
+            done.migrations.as_slice(),
+            done.undone.as_slice(),
+            expanded.as_slice(),
+        ]
+        .concat();
         let detail = crate::hooks::with_failures(plan.detail.clone(), &done.hooks);
+        let said = done
+            .expanded
+            .as_ref()
+            .map(crate::ExpandReport::summary)
+            .into_iter()
+            .chain(
+                done.aborted
+                    .iter()
+                    .map(|aborted| format!("removed the expansion `{}`", aborted.name)),
+            )
+            .collect::<Vec<_>>()
+            .join("; ");
+        let detail = match detail {
+            _ if said.is_empty() => detail,
+            Some(detail) => Some(format!("{detail}; {said}")),
+            None => Some(said),
+        };
         record_success(
             context,
             journal,
@@ -404,7 +494,7 @@ fn contract(
         );
         agent.wait_drained(old)?;
     }
-    let ran = schema::deploy_phase(context, schema, Phase::Post, reporter)
+    let ran = schema::deploy_phase(context, schema, Phase::Post, None, reporter)
         .map_err(|error| error.to_string())?;
     done.migrations.extend(ran.ran);
     Ok(())

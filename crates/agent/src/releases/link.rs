@@ -65,6 +65,14 @@ impl AgentLink for InProcess {
         ))
     }
 
+    fn serving(&self) -> Result<Vec<String>, String> {
+        Ok(self.releases.view().serving())
+    }
+
+    fn retire(&self, release: &str) -> Result<bool, String> {
+        Ok(self.runtime.block_on(self.releases.retire_warm(release)))
+    }
+
     fn wait_drained(&self, release: &str) -> Result<(), String> {
         if self.runtime.block_on(self.releases.wait_drained(release)) {
             Ok(())

@@ -1,4 +1,5 @@
-//! Starting a release: its own `[process]`, its environment, its health check.
+//! Starting a release: its own `[process]`, its environment (the env
+//! file, its database schema), its health check.
 
 use super::{spec, Releases, Running};
 use crate::AgentError;
@@ -78,6 +79,11 @@ impl Releases {
         if let Some(file) = &own.env_file {
             spec.env
                 .extend(read_env_file(&self.site.root().join(file))?);
+        }
+        // Its own database shape during an expansion: `HOIST_DB_SCHEMA`,
+        // and `PGOPTIONS` with its view schema first in `search_path`.
+        if let Some(schema) = hoist_site::db_schema(&self.site, release)? {
+            schema.apply(&mut spec.env);
         }
         Process::start(spec).await.map_err(|source| AgentError::Io {
             action: "cannot start the app in",

@@ -86,6 +86,19 @@ impl Releases {
         });
     }
 
+    /// Stops `release` if it is kept warm, once its requests finished (up
+    /// to its drain timeout): `rollback --with-db` before it removes the
+    /// expansion that release's code needs. False when it was not warm.
+    pub(crate) async fn retire_warm(self: &Arc<Self>, release: &str) -> bool {
+        let Some((running, _)) = self.inner().warm.remove(release) else {
+            return false;
+        };
+        running.backend.drained(running.spec.drain_timeout).await;
+        running.process.stop().await;
+        self.save();
+        true
+    }
+
     /// Stops a release nobody routes to any more, once its requests,
     /// streams and tunnels have finished (up to its drain timeout).
     pub(super) fn stop_after_drain(self: &Arc<Self>, old: Running) {

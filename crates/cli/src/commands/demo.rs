@@ -289,6 +289,7 @@ fn request(artifact: PathBuf) -> DeployRequest {
         with_data: None,
         stage_only: false,
         notes: None,
+        no_contract: false,
     }
 }
 

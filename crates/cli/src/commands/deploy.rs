@@ -45,6 +45,11 @@ pub struct Args {
     /// phase of a fleet deploy).
     #[arg(long, hide = true, conflicts_with_all = ["hold", "pause", "with_data", "stage"])]
     only_stage: bool,
+    /// Never contract an open expansion (PostgreSQL expand and contract)
+    /// to make room for the release's own: refuse instead. A fleet deploy
+    /// passes it to its hosts, having checked every host itself.
+    #[arg(long, hide = true)]
+    no_contract: bool,
 }
 
 impl Render for DeployReport {
@@ -83,6 +88,12 @@ impl Render for DeployReport {
         );
         if let Some(tests) = self.test_count {
             output::field(out, "tests", tests);
+        }
+        if !self.migrations.is_empty() {
+            output::field(out, "migrations", self.migrations.join(", "));
+        }
+        if let Some(expansion) = &self.expansion {
+            output::field(out, "db schema", expansion.summary());
         }
         if !self.pruned.is_empty() {
             output::field(out, "pruned", self.pruned.join(", "));
@@ -183,6 +194,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         pause,
         with_data: args.with_data,
         stage_only: args.only_stage,
+        no_contract: args.no_contract,
     };
     let report = hoist_deploy::deploy(
         &context,

@@ -26,6 +26,9 @@ impl Render for RecoverReport {
         if !self.migrations_undone.is_empty() {
             output::field(out, "undone", self.migrations_undone.join(", "));
         }
+        if let Some(expansion) = &self.expansion {
+            output::field(out, "db schema", expansion.summary());
+        }
         if let Some(warning) = &self.warning {
             output::field(out, "WARNING", warning);
         }

@@ -5,7 +5,7 @@ use hoist_deploy::RollbackReport;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  hoist rollback --reason 'checkout broken'\n  hoist rollback --to 20261122T101500Z-1.4.2-a1b2c3d\n  hoist rollback --with-db             also undo migrations the older release predates\n  hoist rollback --with-db --pause 1m  hold requests up to a minute while they are undone\n  hoist rollback --with-data           also put back the data version the older release ran on"
+    after_help = "Examples:\n  hoist rollback --reason 'checkout broken'\n  hoist rollback --to 20261122T101500Z-1.4.2-a1b2c3d\n  hoist rollback --with-db             also undo migrations the older release predates\n  hoist rollback --with-db --pause 1m  hold requests up to a minute while they are undone\n  hoist rollback --with-data           also put back the data version the older release ran on\n  hoist rollback --force               go back even past a contracted schema change (the message names the migration that restores it)"
 )]
 pub struct Args {
     /// The release to go to (default: the previous one).
@@ -25,6 +25,11 @@ pub struct Args {
     /// Also move `data/current` back to the data version the older release went live with.
     #[arg(long)]
     with_data: bool,
+    /// Switch even to a release that predates a contracted declarative
+    /// migration (PostgreSQL expand and contract): its code then meets a
+    /// shape it does not know, until a new migration restores the old one.
+    #[arg(long)]
+    force: bool,
     /// Roll back every host of this stage together, in waves behind its
     /// balancer (`[stages.NAME]` in hoist.toml).
     #[arg(long, value_name = "NAME", conflicts_with_all = ["with_db", "pause", "with_data"])]
@@ -45,6 +50,17 @@ impl Render for RollbackReport {
         }
         if !self.db_rolled_back.is_empty() {
             output::field(out, "db undone", self.db_rolled_back.join(", "));
+        }
+        if let Some(aborted) = &self.expansion_aborted {
+            let schemas = match aborted.dropped_schemas.as_slice() {
+                [] => String::new(),
+                dropped => format!(" (dropped {})", dropped.join(", ")),
+            };
+            output::field(
+                out,
+                "expansion",
+                format!("`{}` removed{schemas}", aborted.name),
+            );
         }
         output::hooks(out, &self.hooks);
         if let Some(backup) = &self.db_backup {
@@ -83,6 +99,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         reason: args.reason,
         with_db: args.with_db,
         with_data: args.with_data,
+        force: args.force,
         pause: args
             .pause
             .or((args.with_db || args.with_data).then_some(hoist_deploy::DEFAULT_PAUSE)),

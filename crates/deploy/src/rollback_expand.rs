@@ -1,0 +1,172 @@
+//! What a rollback's target predates, seen through expand and contract.
+//!
+//! - An **open** expansion is no schema the target predates: the base
+//!   tables keep the old shape until contract, so the rollback is a route
+//!   swap (`--with-db` removes the expansion after it, no down runs).
+//! - A **contracted** one took the old shape away: the target would fail
+//!   on the new one. Refused, naming the migration and the operations of
+//!   a new migration that would restore the old shape; `--force` switches
+//!   anyway.
+//! - Anything else is a classic migration, as before.
+
+use crate::schema::Schema;
+use crate::{DeployError, Reporter};
+use hoist_db::expand::{Change, Op};
+use hoist_db::Applied;
+
+/// The applied migrations a target predates, by kind.
+#[derive(Debug, Default)]
+pub(crate) struct Sorted {
+    /// Classic migrations (downs can undo them).
+    pub(crate) classic: Vec<Applied>,
+    /// The open expansion the target predates (`0005_rename_name`).
+    pub(crate) open: Option<String>,
+    /// Contracted declarative migrations, with their change when the
+    /// newer release still has the file.
+    pub(crate) contracted: Vec<(Applied, Option<Change>)>,
+}
+
+/// Sorts `predates` (applied, unknown to the target): reads the open
+/// expansion only when there is something to sort.
+pub(crate) fn sort(
+    target: Option<&Schema>,
+    newer: Option<&Schema>,
+    predates: Vec<Applied>,
+) -> Result<Sorted, DeployError> {
+    let mut sorted = Sorted::default();
+    let Some(target) = target.filter(|_| !predates.is_empty()) else {
+        sorted.classic = predates;
+        return Ok(sorted);
+    };
+    let open = crate::expansion::status(target)?.and_then(|status| status.open);
+    let newer_files = match newer {
+        Some(newer) => newer.migrations()?,
+        None => Vec::new(),
+    };
+    for row in predates {
+        if open
+            .as_ref()
+            .is_some_and(|open| open.version == row.version)
+        {
+            sorted.open = Some(row.name.clone());
+            continue;
+        }
+        let file = newer_files.iter().find(|m| m.version == row.version);
+        let declarative = file.is_some_and(|m| m.is_declarative())
+            || matches!(row.phase.as_str(), "expand" | "contract");
+        if declarative {
+            let change = file.and_then(|m| m.change.clone());
+            sorted.contracted.push((row, change));
+        } else {
+            sorted.classic.push(row);
+        }
+    }
+    Ok(sorted)
+}
+
+impl Sorted {
+    /// The refusal of a rollback onto a contracted shape; with `force`,
+    /// a warning instead.
+    pub(crate) fn refuse(
+        &self,
+        target: &str,
+        force: bool,
+        reporter: &dyn Reporter,
+    ) -> Option<DeployError> {
+        let (row, change) = self.contracted.last()?;
+        let restore = change.as_ref().map_or_else(
+            || vec![format!("a migration undoing `{}`", row.name)],
+            restore_ops,
+        );
+        if force {
+            reporter.warn(&format!(
+                "`{target}` predates `{}`, which was contracted; switching anyway (`--force`): its code meets a shape it does not know until a migration restores the old one ({})",
+                row.name,
+                restore.join("; ")
+            ));
+            return None;
+        }
+        Some(DeployError::ContractedPredated {
+            target: target.to_owned(),
+            migration: row.name.clone(),
+            restore,
+        })
+    }
+}
+
+/// The operations of a new declarative migration that would put back the
+/// shape `change` contracted away, last operation first.
+pub(crate) fn restore_ops(change: &Change) -> Vec<String> {
+    change.ops.iter().rev().map(restore_op).collect()
+}
+
+fn restore_op(op: &Op) -> String {
+    match op {
+        Op::AddColumn { table, column, .. } => format!("drop_column {table}.{column}"),
+        Op::RenameColumn { table, from, to } => {
+            format!("rename_column {table}.{to} -> {from}")
+        }
+        Op::ChangeType {
+            table,
+            column,
+            down,
+            ..
+        } => format!("change_type {table}.{column} back, up = `{down}`"),
+        Op::SplitColumn {
+            table,
+            column,
+            into,
+            down,
+        } => {
+            let parts: Vec<&str> = into.iter().map(|part| part.name.as_str()).collect();
+            format!(
+                "merge_columns {table}.{} -> {column}, up = `{down}`",
+                parts.join(", ")
+            )
+        }
+        Op::MergeColumns {
+            table,
+            columns,
+            into,
+            ..
+        } => format!(
+            "split_column {table}.{} -> {}",
+            into.name,
+            columns.join(", ")
+        ),
+        Op::AddConstraint { table, name, .. } => {
+            format!("sql `ALTER TABLE {table} DROP CONSTRAINT {name}`")
+        }
+        Op::CreateIndex { name, .. } => format!("sql `DROP INDEX CONCURRENTLY {name}`"),
+        Op::DropColumn {
+            table,
+            column,
+            down,
+        } => match down {
+            Some(down) => format!("add_column {table}.{column}, backfill = `{down}`"),
+            None => format!("add_column {table}.{column}"),
+        },
+        Op::DropTable { table } => format!("sql `CREATE TABLE {table} (...)` as it was"),
+        Op::Sql {
+            down: Some(down), ..
+        } => format!("sql `{}`", down.trim()),
+        Op::Sql { up, .. } => format!("sql undoing `{}`", up.trim()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rename_is_restored_by_the_reverse_rename() {
+        let change = Change::parse(
+            "[[op]]\ntype = \"rename_column\"\ntable = \"users\"\nfrom = \"name\"\nto = \"full_name\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            restore_ops(&change),
+            ["rename_column users.full_name -> name"]
+        );
+    }
+}
