@@ -79,9 +79,8 @@ mod verify;
 pub use attempt::Attempt;
 pub use context::{AgentLink, Context};
 pub use contract::{
-    abort_in, complete_in, db_abort, db_complete, expand_options, expander, expansion,
-    fault_point as expand_fault_point, running, sides, ContractError, Contracted, Expansion, Role,
-    Running, Serving, Side,
+    abort_in, complete_in, db_abort, db_complete, expansion, fault_point as expand_fault_point,
+    running, sides, ContractError, Contracted, Expansion, Role, Running, Serving, Side,
 };
 pub use data_roll::{data_roll, DataRollReport, DataRollRequest};
 pub use data_tie::RollbackData;
