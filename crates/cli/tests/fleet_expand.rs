@@ -1,7 +1,10 @@
 //! `hoist db complete --stage` and `hoist db status --stage` over real
 //! sshd hosts sharing one real PostgreSQL: the contract is refused while
 //! one host still runs the release on the old side (naming the host and
-//! the release), and runs once every host is on the new side.
+//! the release), and runs once every host is on the new side. A stage
+//! deploy whose release brings the next declarative migration settles the
+//! open one first the same way: refused, or contracted once before the
+//! waves.
 
 mod util;
 
@@ -17,6 +20,10 @@ const USERS: &str = "CREATE TABLE users (id BIGSERIAL PRIMARY KEY, name TEXT NOT
 const RENAME: &str = "description = \"users.name becomes full_name\"\n\n\
                       [[op]]\ntype = \"rename_column\"\ntable = \"users\"\n\
                       from = \"name\"\nto = \"full_name\"\n";
+
+/// v3's declarative migration, the next one: `users.email`.
+const EMAIL: &str = "[[op]]\ntype = \"add_column\"\ntable = \"users\"\n\
+                     column = \"email\"\nsql_type = \"text\"\n";
 
 /// The columns of `users` in the base schema, in order.
 fn columns(postgres: &TestPostgres) -> Vec<String> {
@@ -107,7 +114,25 @@ fn stage_complete_is_refused_while_a_host_runs_the_old_release() {
     );
     assert_eq!(columns(&postgres), ["id", "name"], "nothing was contracted");
 
+    // v3 brings the next declarative migration: it needs 0002 contracted,
+    // which web2 (on v1) forbids. Refused before any host switched.
+    stage.env.write("migrations/0003_email.toml", EMAIL);
+    let (_, v3_artifact) = stage.build("v3", false);
+    let refused = stage.deploy_refused(&v3_artifact);
+    let error = &refused["error"];
+    assert_eq!(error["kind"], "contract-refused", "{refused}");
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("0003_email")
+            && message.contains(&format!("`web2` runs `{v1}` (current)")),
+        "{message}"
+    );
+    stage.assert_live(&["web1"], &v2);
+    stage.assert_live(&["web2"], &v1);
+    assert_eq!(columns(&postgres), ["id", "name"], "nothing was contracted");
+
     // web2 on v2 too: the stage may contract, and does it once.
+    std::fs::remove_file(stage.env.src().join("migrations/0003_email.toml")).unwrap();
     stage.deploy(&artifact);
     stage.assert_live(&["web1", "web2"], &v2);
     let completed = stage
@@ -125,11 +150,69 @@ fn stage_complete_is_refused_while_a_host_runs_the_old_release() {
         "{completed}"
     );
     assert_eq!(columns(&postgres), ["id", "full_name"]);
-    let ledger = stage.history("web1");
-    assert!(
-        ledger
-            .iter()
-            .any(|row| row["op"] == "db-complete" && row["outcome"] == "ok"),
-        "web1's ledger has the contract: {ledger:?}"
+    assert_eq!(
+        contracts(&stage, "web1"),
+        1,
+        "web1's ledger has the contract"
+    );
+    assert_eq!(contracts(&stage, "web2"), 0, "run once, on the first host");
+}
+
+/// The host's `db-complete` rows that went through.
+fn contracts(stage: &StageFixture, name: &str) -> usize {
+    stage
+        .history(name)
+        .iter()
+        .filter(|row| row["op"] == "db-complete" && row["outcome"] == "ok")
+        .count()
+}
+
+#[test]
+fn stage_deploy_of_the_next_declarative_migration_contracts_the_open_one_first() {
+    let postgres = TestPostgres::start();
+    let stage = StageFixture::start(
+        &["web1", "web2"],
+        StageOptions {
+            balancer: false,
+            waves: "[1, \"100%\"]",
+            ..StageOptions::default()
+        },
+    );
+    for name in ["web1", "web2"] {
+        let path = stage.fleet.host(name).dir().join("site/site.toml");
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str(&format!("[database]\nurl = \"{}\"\n", postgres.url));
+        std::fs::write(&path, text).unwrap();
+    }
+    stage.env.write("migrations/0001_users.up.sql", USERS);
+    let (_, artifact) = stage.build("v1", false);
+    stage.deploy(&artifact);
+    stage.env.write("migrations/0002_full_name.toml", RENAME);
+    let (v2, artifact) = stage.build("v2", false);
+    stage.deploy(&artifact);
+    stage.assert_live(&["web1", "web2"], &v2);
+    assert_eq!(
+        columns(&postgres),
+        ["id", "name"],
+        "0002 is open, not contracted"
+    );
+
+    // Every host runs v2 (0002's new side): the stage contracts 0002 once,
+    // then each host expands 0003 (`--no-contract`: the stage decided).
+    stage.env.write("migrations/0003_email.toml", EMAIL);
+    let (v3, artifact) = stage.build("v3", false);
+    stage.deploy(&artifact);
+    stage.assert_live(&["web1", "web2"], &v3);
+    let now = columns(&postgres);
+    assert_eq!(&now[..2], ["id", "full_name"], "0002 contracted: {now:?}");
+    let status = stage.on_host("web2", &["db", "status"]);
+    assert_eq!(
+        status["expansion"]["open"]["name"], "0003_email",
+        "{status}"
+    );
+    assert_eq!(
+        contracts(&stage, "web1") + contracts(&stage, "web2"),
+        1,
+        "contracted once"
     );
 }
