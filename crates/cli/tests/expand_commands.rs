@@ -255,6 +255,14 @@ fn complete_is_refused_while_the_old_release_is_warm_and_runs_once_it_stopped() 
     );
     assert!(db_status(&env)["expansion"]["open"].is_null());
     assert!(recorded(&env, "db-complete", "ok"), "{:?}", ledger(&env));
+    assert_eq!(completed["rebased"], serde_json::json!([v2]), "{completed}");
+    let recorded_schema =
+        std::fs::read_to_string(env.site().join("state/db-schema").join(&v2)).unwrap();
+    assert_eq!(
+        recorded_schema.trim(),
+        "public",
+        "v2's processes use the base schema from their next start"
+    );
 
     // Nothing open: nothing to do, exit 0.
     let again = env.hoist().args(["db", "complete", "--json"]).run_json();
