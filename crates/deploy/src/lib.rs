@@ -9,6 +9,7 @@
 //! | move the live data version | [`data_roll()`] |
 //! | remove old releases | [`prune()`] |
 //! | restore a release's files from its artifact | [`repair()`] |
+//! | contract or remove the open expansion (PostgreSQL) | [`db_complete()`], [`db_abort()`] |
 //! | finish or undo a killed operation | [`recover()`] |
 //! | read state | [`status()`], [`releases()`], [`verify_release`] |
 //!
