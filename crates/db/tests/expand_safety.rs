@@ -452,3 +452,46 @@ fn drop_table_goes_at_contract() {
     assert_eq!(finished.dropped, ["sessions"]);
     assert!(old.batch_execute("SELECT 1 FROM sessions").is_err());
 }
+
+#[test]
+fn view_grants_mirror_the_base_tables() {
+    let role = format!("hoist_test_app_{}", std::process::id());
+    let db = Fixture::new(&format!(
+        "CREATE ROLE {role};
+         CREATE TABLE users (id serial PRIMARY KEY, name text NOT NULL);
+         GRANT SELECT, INSERT, UPDATE ON users TO {role};
+         GRANT USAGE ON SEQUENCE users_id_seq TO {role};\n"
+    ));
+    let migration = db.declarative(
+        2,
+        "rename_name",
+        "[[op]]\ntype = \"rename_column\"\ntable = \"users\"\nfrom = \"name\"\nto = \"full_name\"\n",
+    );
+    db.expand(&migration);
+    let mut new = db.new_side("hoist_v2");
+    let privileges: Vec<bool> = ["SELECT", "INSERT", "UPDATE", "DELETE"]
+        .iter()
+        .map(|privilege| {
+            new.query_one(
+                "SELECT has_table_privilege($1, 'hoist_v2.users', $2)",
+                &[&role, privilege],
+            )
+            .unwrap()
+            .get(0)
+        })
+        .collect();
+    assert_eq!(privileges, [true, true, true, false]);
+    exec(&mut new, &format!("SET ROLE {role}"));
+    exec(
+        &mut new,
+        "INSERT INTO users (full_name) VALUES ('As The App')",
+    );
+    assert_eq!(
+        rows(&mut new, "SELECT id, full_name FROM users"),
+        ["(1,\"As The App\")"]
+    );
+    exec(&mut new, "RESET ROLE");
+    db.abort();
+    // Roles outlive databases: this one goes with the test.
+    exec(&mut new, &format!("DROP OWNED BY {role}; DROP ROLE {role}"));
+}

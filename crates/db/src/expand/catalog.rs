@@ -14,7 +14,7 @@ pub(crate) fn columns(
     table: &str,
 ) -> Result<Option<Vec<Column>>, postgres::Error> {
     let rows = client.query(
-        "SELECT a.attname::text, a.attnotnull FROM pg_attribute a \
+        "SELECT a.attname::text, a.attnotnull, a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '' FROM pg_attribute a \
          WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped \
          ORDER BY a.attnum",
         &[&qualified(schema, table)],
@@ -27,6 +27,7 @@ pub(crate) fn columns(
             .map(|row| Column {
                 name: row.get(0),
                 not_null: row.get(1),
+                has_default: row.get(2),
             })
             .filter(|column| !column.name.starts_with(HIDDEN_PREFIX))
             .collect(),
