@@ -495,3 +495,35 @@ fn view_grants_mirror_the_base_tables() {
     // Roles outlive databases: this one goes with the test.
     exec(&mut new, &format!("DROP OWNED BY {role}; DROP ROLE {role}"));
 }
+
+#[test]
+fn a_failed_step_names_it_and_abort_cleans_up() {
+    let db = Fixture::new(SHOP);
+    let before = db.dump();
+    let migration = db.declarative(
+        2,
+        "bad_type",
+        "[[op]]\ntype = \"add_column\"\ntable = \"users\"\ncolumn = \"score\"\nsql_type = \"no_such_type\"\n",
+    );
+    let error = db
+        .expander()
+        .expand(&migration, "v2", &mut |_| {})
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            DbError::ExpandFailed {
+                step: "columns",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains("no_such_type") && message.contains("hoist db abort"),
+        "{message}"
+    );
+    db.abort();
+    assert_eq!(db.dump(), before);
+}
