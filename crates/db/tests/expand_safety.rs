@@ -527,3 +527,25 @@ fn a_failed_step_names_it_and_abort_cleans_up() {
     db.abort();
     assert_eq!(db.dump(), before);
 }
+
+// Broke: abort dropped (CASCADE) a schema of the app's that was named
+// like the release's view schema, with everything in it.
+#[test]
+fn abort_dropped_a_same_named_schema_hoist_did_not_make() {
+    let db = Fixture::new(&format!(
+        "{SHOP}CREATE SCHEMA hoist_v2; CREATE TABLE hoist_v2.precious (id int);\n"
+    ));
+    let migration = db.declarative(
+        2,
+        "rename_nick",
+        "[[op]]\ntype = \"rename_column\"\ntable = \"users\"\nfrom = \"nick\"\nto = \"handle\"\n",
+    );
+    let error = db
+        .expander()
+        .expand(&migration, "v2", &mut |_| {})
+        .unwrap_err();
+    assert!(error.to_string().contains("schema `hoist_v2`"), "{error}");
+    db.abort();
+    let mut old = db.old();
+    exec(&mut old, "SELECT * FROM hoist_v2.precious");
+}

@@ -82,6 +82,18 @@ pub(crate) fn grants(
     Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
 }
 
+/// Whether a schema named `schema` exists.
+pub(crate) fn schema_exists(
+    client: &mut impl GenericClient,
+    schema: &str,
+) -> Result<bool, postgres::Error> {
+    let row = client.query_one(
+        "SELECT count(*) FROM pg_namespace WHERE nspname = $1",
+        &[&schema],
+    )?;
+    Ok(row.get::<_, i64>(0) > 0)
+}
+
 /// The view schemas hoist made: (schema, release), from their comments.
 pub(crate) fn view_schemas(
     client: &mut impl GenericClient,
