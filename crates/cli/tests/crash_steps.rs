@@ -56,6 +56,18 @@ const COVERED: &[(Step, &str)] = &[
         Step::Walk,
         "walk::killed_during_the_walk_recover_recorded_ok_without_walking",
     ),
+    (
+        Step::Complete,
+        "expand_deploy::contract_killed_during_a_deploy_recovers",
+    ),
+    (
+        Step::Expand,
+        "expand_deploy::expand_killed_at_every_step_recovers",
+    ),
+    (
+        Step::AbortExpand,
+        "expand_deploy::rollback_with_db_killed_while_aborting_finishes_it",
+    ),
 ];
 
 /// Operations killed by the scenarios above (and in crash.rs, data_reload.rs, data_tie.rs).
