@@ -59,7 +59,19 @@ const COVERED: &[(Step, &str)] = &[
     ),
     (
         Step::Complete,
+        "expand_deploy::contract_killed_during_a_deploy_recovers",
+    ),
+    (
+        Step::Complete,
         "expand_commands::db_complete_and_abort_killed_at_every_step_recover",
+    ),
+    (
+        Step::Expand,
+        "expand_deploy::expand_killed_at_every_step_recovers",
+    ),
+    (
+        Step::AbortExpand,
+        "expand_deploy::rollback_with_db_killed_while_aborting_finishes_it",
     ),
     (
         Step::AbortExpand,
