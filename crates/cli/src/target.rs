@@ -136,11 +136,7 @@ impl hoist_deploy::AgentLink for AgentAdapter {
         self.client.restart().map_err(|error| error.to_string())
     }
 
-    fn abort(&self) -> Result<Option<String>, String> {
-        self.client.abort().map_err(|error| error.to_string())
-    }
-
-    fn serving(&self) -> Result<Vec<hoist_deploy::Running>, String> {
+    fn running(&self) -> Result<Vec<hoist_deploy::Running>, String> {
         use hoist_deploy::{Role, Running};
         let status = self.client.status().map_err(|error| error.to_string())?;
         let process = |info: &hoist_agent::ProcessInfo, role| Running {
@@ -162,7 +158,11 @@ impl hoist_deploy::AgentLink for AgentAdapter {
         Ok(running)
     }
 
-    fn serving_releases(&self) -> Result<Vec<String>, String> {
+    fn abort(&self) -> Result<Option<String>, String> {
+        self.client.abort().map_err(|error| error.to_string())
+    }
+
+    fn serving(&self) -> Result<Vec<String>, String> {
         self.client
             .status()
             .map(|status| status.serving())

@@ -452,3 +452,100 @@ fn drop_table_goes_at_contract() {
     assert_eq!(finished.dropped, ["sessions"]);
     assert!(old.batch_execute("SELECT 1 FROM sessions").is_err());
 }
+
+#[test]
+fn view_grants_mirror_the_base_tables() {
+    let role = format!("hoist_test_app_{}", std::process::id());
+    let db = Fixture::new(&format!(
+        "CREATE ROLE {role};
+         CREATE TABLE users (id serial PRIMARY KEY, name text NOT NULL);
+         GRANT SELECT, INSERT, UPDATE ON users TO {role};
+         GRANT USAGE ON SEQUENCE users_id_seq TO {role};\n"
+    ));
+    let migration = db.declarative(
+        2,
+        "rename_name",
+        "[[op]]\ntype = \"rename_column\"\ntable = \"users\"\nfrom = \"name\"\nto = \"full_name\"\n",
+    );
+    db.expand(&migration);
+    let mut new = db.new_side("hoist_v2");
+    let privileges: Vec<bool> = ["SELECT", "INSERT", "UPDATE", "DELETE"]
+        .iter()
+        .map(|privilege| {
+            new.query_one(
+                "SELECT has_table_privilege($1, 'hoist_v2.users', $2)",
+                &[&role, privilege],
+            )
+            .unwrap()
+            .get(0)
+        })
+        .collect();
+    assert_eq!(privileges, [true, true, true, false]);
+    exec(&mut new, &format!("SET ROLE {role}"));
+    exec(
+        &mut new,
+        "INSERT INTO users (full_name) VALUES ('As The App')",
+    );
+    assert_eq!(
+        rows(&mut new, "SELECT id, full_name FROM users"),
+        ["(1,\"As The App\")"]
+    );
+    exec(&mut new, "RESET ROLE");
+    db.abort();
+    // Roles outlive databases: this one goes with the test.
+    exec(&mut new, &format!("DROP OWNED BY {role}; DROP ROLE {role}"));
+}
+
+#[test]
+fn a_failed_step_names_it_and_abort_cleans_up() {
+    let db = Fixture::new(SHOP);
+    let before = db.dump();
+    let migration = db.declarative(
+        2,
+        "bad_type",
+        "[[op]]\ntype = \"add_column\"\ntable = \"users\"\ncolumn = \"score\"\nsql_type = \"no_such_type\"\n",
+    );
+    let error = db
+        .expander()
+        .expand(&migration, "v2", &mut |_| {})
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            DbError::ExpandFailed {
+                step: "columns",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains("no_such_type") && message.contains("hoist db abort"),
+        "{message}"
+    );
+    db.abort();
+    assert_eq!(db.dump(), before);
+}
+
+// Broke: abort dropped (CASCADE) a schema of the app's that was named
+// like the release's view schema, with everything in it.
+#[test]
+fn abort_dropped_a_same_named_schema_hoist_did_not_make() {
+    let db = Fixture::new(&format!(
+        "{SHOP}CREATE SCHEMA hoist_v2; CREATE TABLE hoist_v2.precious (id int);\n"
+    ));
+    let migration = db.declarative(
+        2,
+        "rename_nick",
+        "[[op]]\ntype = \"rename_column\"\ntable = \"users\"\nfrom = \"nick\"\nto = \"handle\"\n",
+    );
+    let error = db
+        .expander()
+        .expand(&migration, "v2", &mut |_| {})
+        .unwrap_err();
+    assert!(error.to_string().contains("schema `hoist_v2`"), "{error}");
+    db.abort();
+    let mut old = db.old();
+    exec(&mut old, "SELECT * FROM hoist_v2.precious");
+}

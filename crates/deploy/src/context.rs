@@ -37,19 +37,19 @@ pub trait AgentLink: std::fmt::Debug {
     /// healthy; `Ok` says how.
     fn restart(&self) -> Result<String, String>;
 
-    /// Stops the held candidate, if any; returns its release.
-    fn abort(&self) -> Result<Option<String>, String>;
-
     /// Every release the agent runs: live, warm (kept for an instant
     /// rollback), a held candidate. `hoist db complete` and `hoist db
     /// abort` refuse while one on the side they drop serves.
-    fn serving(&self) -> Result<Vec<crate::Running>, String> {
+    fn running(&self) -> Result<Vec<crate::Running>, String> {
         Err("this agent link cannot list what it runs".to_owned())
     }
 
+    /// Stops the held candidate, if any; returns its release.
+    fn abort(&self) -> Result<Option<String>, String>;
+
     /// The releases whose processes run here (live, warm, held): a
     /// contract waits until none of them needs the old shape.
-    fn serving_releases(&self) -> Result<Vec<String>, String> {
+    fn serving(&self) -> Result<Vec<String>, String> {
         Err("this agent link cannot list the releases it runs".to_owned())
     }
 

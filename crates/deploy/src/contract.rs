@@ -27,13 +27,13 @@ mod recover;
 mod serving;
 
 pub use error::ContractError;
-pub(crate) use recover::{finish_interrupted, recover};
+pub(crate) use recover::recover;
 pub use serving::{running, sides, Role, Running, Serving, Side};
 
 use crate::activate;
 use crate::attempt::Attempt;
 use crate::{Context, DeployError, Reporter, Schema};
-use hoist_db::expand::{ExpandEvent, ExpandOptions, ExpandStatus, Expander, Finished};
+use hoist_db::expand::{ExpandEvent, ExpandStatus, Expander, Finished};
 use hoist_ledger::{Outcome, Write};
 use hoist_site::{Journal, Op, Step};
 use serde::Serialize;
@@ -62,10 +62,10 @@ impl End {
         }
     }
 
-    pub(crate) fn of(op: Op, step: Step) -> Option<End> {
-        match (op, step) {
-            (Op::DbComplete, _) | (_, Step::Complete) => Some(End::Complete),
-            (Op::DbAbort, _) | (_, Step::AbortExpand) => Some(End::Abort),
+    pub(crate) fn of(op: Op) -> Option<End> {
+        match op {
+            Op::DbComplete => Some(End::Complete),
+            Op::DbAbort => Some(End::Abort),
             _ => None,
         }
     }
@@ -112,19 +112,11 @@ pub struct Contracted {
     pub rebased: Vec<String>,
 }
 
-/// The settings expand, contract and abort run with: the engine's
-/// defaults (`lock_timeout` 500 ms, 20 retries), by this user.
-pub fn expand_options() -> ExpandOptions {
-    ExpandOptions {
-        who: format!("{}@{}", hoist_site::user_name(), hoist_site::host_name()),
-        ..ExpandOptions::default()
-    }
-}
-
-/// Connects to `schema`'s database for expand and contract (PostgreSQL only).
-pub fn expander(schema: &Schema) -> Result<Expander, DeployError> {
+/// Connects to `schema`'s database for expand and contract (PostgreSQL
+/// only), with its `[database] ddl_lock_timeout`, `ddl_retries`...
+fn expander(schema: &Schema) -> Result<Expander, DeployError> {
     match &schema.target {
-        hoist_db::Target::Postgres(url) => Ok(Expander::connect(url, expand_options())?),
+        hoist_db::Target::Postgres(url) => Ok(Expander::connect(url, schema.expand.clone())?),
         hoist_db::Target::Sqlite(path) => Err(ContractError::NotPostgres {
             database: path.display().to_string(),
         }
@@ -330,7 +322,7 @@ pub(crate) fn execute(
     let finished = end.run(&mut prepared.expander, &mut |event| {
         on_event(event, reporter)
     })?;
-    let rebased = rebase(context, reporter);
+    let rebased = rebase(context, schema, reporter);
     Ok(Contracted {
         action: end.done(),
         finished: Some(finished),
@@ -413,9 +405,9 @@ pub fn fault_point(step: hoist_db::expand::ExpandStep) {
 /// (the contract or abort dropped them all); returns those releases. Not
 /// fatal: the database changed already, and a release whose view schema is
 /// gone falls through to the base tables on `search_path`.
-fn rebase(context: &Context, reporter: &dyn Reporter) -> Vec<String> {
-    let base = expand_options().base_schema;
-    hoist_site::rebase_db_schemas(&context.site, &base).unwrap_or_else(|problem| {
+fn rebase(context: &Context, schema: &Schema, reporter: &dyn Reporter) -> Vec<String> {
+    let base = &schema.expand.base_schema;
+    hoist_site::rebase_db_schemas(&context.site, base).unwrap_or_else(|problem| {
         reporter.warn(&format!(
             "could not put the releases' recorded schemas back on `{base}` ({problem}); their processes fall through to it on `search_path` anyway"
         ));
@@ -442,4 +434,51 @@ pub(crate) fn detail(contracted: &Contracted) -> String {
         ));
     }
     parts.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serving(release: &str, role: Role, side: Side) -> Serving {
+        Serving {
+            running: Running {
+                release: release.to_owned(),
+                role,
+                until: None,
+            },
+            side,
+        }
+    }
+
+    #[test]
+    fn a_contract_is_refused_naming_the_old_side_and_the_way_out() {
+        let here = [
+            serving("v2", Role::Live, Side::New),
+            serving("v1", Role::Warm, Side::Old),
+        ];
+        let refused = refuse(End::Complete, "0005_rename", &here).unwrap_err();
+        let message = refused.to_string();
+        assert!(message.contains("`v1` (warm)"), "{message}");
+        assert!(
+            message.contains("`0005_rename`") && !message.contains("`v2`"),
+            "{message}"
+        );
+        let hint = hoist_error::Described::hint(&refused).unwrap();
+        assert!(hint.contains("rollback window"), "{hint}");
+        // The abort drops what v2 reads: refused the other way round.
+        let refused = refuse(End::Abort, "0005_rename", &here).unwrap_err();
+        assert!(refused.to_string().contains("`v2` (live)"), "{refused}");
+        let hint = hoist_error::Described::hint(&refused).unwrap();
+        assert!(hint.contains("hoist rollback"), "{hint}");
+    }
+
+    #[test]
+    fn nothing_on_the_dropped_side_lets_it_through() {
+        let here = [serving("v2", Role::Current, Side::New)];
+        assert!(refuse(End::Complete, "0005_rename", &here).is_ok());
+        let here = [serving("v1", Role::Current, Side::Old)];
+        assert!(refuse(End::Abort, "0005_rename", &here).is_ok());
+        assert!(refuse(End::Complete, "0005_rename", &[]).is_ok());
+    }
 }

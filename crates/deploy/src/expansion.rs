@@ -128,6 +128,15 @@ pub(crate) fn plan(
     no_contract: bool,
 ) -> Result<Option<Expansion>, DeployError> {
     let migrations = schema.migrations()?;
+    let Target::Postgres(url) = &schema.target else {
+        let Some(first) = migrations.iter().find(|m| m.is_declarative()) else {
+            return Ok(None);
+        };
+        return Err(DeployError::DeclarativeNeedsPostgres {
+            file: first.path.clone(),
+            database: hoist_db::redact(&url(schema)),
+        });
+    };
     let status = {
         let mut driver = schema.target.open()?;
         hoist_db::status(driver.as_mut(), &migrations)?
@@ -138,15 +147,6 @@ pub(crate) fn plan(
         .filter_map(|pending| migrations.iter().find(|m| m.version == pending.version))
         .filter(|migration| migration.is_declarative())
         .collect();
-    let Target::Postgres(url) = &schema.target else {
-        let Some(first) = migrations.iter().find(|m| m.is_declarative()) else {
-            return Ok(None);
-        };
-        return Err(DeployError::DeclarativeNeedsPostgres {
-            file: first.path.clone(),
-            database: status.database,
-        });
-    };
     if declarative.len() > 1 {
         return Err(DeployError::DeclarativeTwice {
             names: declarative.iter().map(|m| m.name.clone()).collect(),
@@ -234,7 +234,7 @@ pub(crate) fn old_side_serving(
 ) -> Result<Vec<String>, DeployError> {
     let serving = match &context.agent {
         Some(agent) => agent
-            .serving_releases()
+            .serving()
             .map_err(|problem| DeployError::CandidateFailed {
                 problem: format!("cannot tell which releases the agent runs, so `{}` is not contracted: {problem}", open.name),
             })?,

@@ -67,7 +67,7 @@ fn new_side_serving(
 ) -> Result<Vec<String>, DeployError> {
     let serving = match &context.agent {
         Some(agent) => agent
-            .serving_releases()
+            .serving()
             .map_err(|problem| DeployError::ExpansionNotAborted {
                 release: context.site.live().ok().flatten().unwrap_or_default(),
                 open: open.name.clone(),

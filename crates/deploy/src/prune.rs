@@ -109,7 +109,7 @@ pub(crate) fn prune_locked(
 
 /// Renames the release aside (atomic, so it is never half-visible under its
 /// id), forgets it, then deletes the files, the artifact kept for it and
-/// its parity record; undeletable files are reported.
+/// its parity record and database schema; undeletable files are reported.
 fn remove_release(context: &Context, id: &str) -> Result<Vec<String>, DeployError> {
     let deleting = context.site.deleting_dir(id);
     durable::rename(&context.site.release_dir(id), &deleting)?;
@@ -120,6 +120,9 @@ fn remove_release(context: &Context, id: &str) -> Result<Vec<String>, DeployErro
     }
     if let Err(problem) = durable::remove_file(&hoist_parity::record_path(context.site.root(), id))
     {
+        problems.push(problem.to_string());
+    }
+    if let Err(problem) = hoist_site::forget_db_schema(&context.site, id) {
         problems.push(problem.to_string());
     }
     Ok(problems)

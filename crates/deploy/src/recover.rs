@@ -201,19 +201,6 @@ fn resume(
         }
         Op::Deploy | Op::Stage | Op::Hold | Op::Promote | Op::Rollback | Op::AutoRollback => {}
     }
-    // A contract or abort half done has no way back: it ends first, then
-    // the operation it was part of goes on (or is undone) as usual.
-    if matches!(record.step, Step::Complete | Step::AbortExpand) {
-        if let Err(problem) = crate::contract::finish_interrupted(context, record, config, reporter)
-        {
-            reporter.warn(&format!(
-                "the interrupted {} could not finish its `{}` step ({problem}); `hoist db status` shows the expansion, `hoist db {}` ends it",
-                record.op,
-                record.step,
-                if record.step == Step::Complete { "complete" } else { "abort" }
-            ));
-        }
-    }
     match record.step.on_crash() {
         OnCrash::Undo => return undone(journal),
         OnCrash::UndoUnlessSwitched if !switched => return undone(journal),

@@ -326,7 +326,7 @@ fn expand_failed(
 ) -> DeployError {
     let live = journal.record().from.clone().unwrap_or_default();
     let problem = format!(
-        "expand and contract failed, nothing was switched (`{live}` keeps its shape): {error}; `hoist db status` shows where the expansion stopped, and deploying again resumes it (or `hoist db abort` removes it)"
+        "expand and contract failed, nothing was switched (`{live}` keeps its shape): {error}"
     );
     activate::failed(context, journal, &problem, false, reporter)
 }

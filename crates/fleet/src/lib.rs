@@ -12,6 +12,12 @@
 //! recoverable, and recorded in that host's ledger with the fleet
 //! operation's id.
 //!
+//! `hoist db complete --stage` ([`db_complete`]) asks every host what it
+//! serves on which side of the open expansion and contracts it once, on
+//! one host, only when no host runs its old side; a stage deploy whose
+//! release brings the next declarative migration settles the open one the
+//! same way before its waves, and each host deploys with `--no-contract`.
+//!
 //! `hoist restart --stage` ([`restart`]) goes through the same waves,
 //! drain, health and ready with each host's own `hoist restart`; a
 //! failure stops it, with nothing to roll back.

@@ -65,7 +65,7 @@ impl AgentLink for InProcess {
         ))
     }
 
-    fn serving_releases(&self) -> Result<Vec<String>, String> {
+    fn serving(&self) -> Result<Vec<String>, String> {
         Ok(self.releases.view().serving())
     }
 

@@ -322,8 +322,13 @@ fn db_status(context: &Context, schema: &Schema) -> anyhow::Result<expansion::Db
         })
         .map(|migration| migration.name)
         .collect();
+    let (expansion, expansion_error) = match hoist_deploy::expansion(context, schema) {
+        Ok(expansion) => (expansion, None),
+        Err(error) => (None, Some(error.to_string())),
+    };
     Ok(expansion::DbStatus {
-        expansion: hoist_deploy::expansion(context, schema)?,
+        expansion,
+        expansion_error,
         schema: status,
         pending_declarative,
     })

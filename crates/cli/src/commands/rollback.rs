@@ -15,7 +15,9 @@ pub struct Args {
     #[arg(long)]
     reason: Option<String>,
     /// Also undo the migrations the older release predates (after a backup),
-    /// before the switch, while requests are held.
+    /// before the switch, while requests are held. Before a contract
+    /// (PostgreSQL expand and contract), the route swaps back first, then
+    /// the newer release is stopped and the open expansion removed.
     #[arg(long)]
     with_db: bool,
     /// Hold requests while the schema and the route change (needs an agent),

@@ -15,6 +15,9 @@ pub(crate) struct Column {
     pub name: String,
     /// `NOT NULL`: a column that replaces it must hold that too.
     pub not_null: bool,
+    /// It has a default (or is an identity or generated column), so a
+    /// row that does not name it still gets a value.
+    pub has_default: bool,
 }
 
 /// One assignment a trigger makes on a write from one side.
@@ -261,6 +264,12 @@ fn one(change: &Change, table: &str, old: &[Column]) -> Result<TableShape, Strin
             }
             Op::DropColumn { column, down, .. } => {
                 let at = position(&shape.new, column)?;
+                let required = old
+                    .iter()
+                    .any(|c| &c.name == column && c.not_null && !c.has_default);
+                if required && down.is_none() {
+                    return Err(format!("column `{table}.{column}` is NOT NULL with no default, so rows the new release writes need a value for it: give the op a `down`"));
+                }
                 shape.new.remove(at);
                 if let Some(down) = down {
                     downs.push((column.clone(), down.clone()));
@@ -305,6 +314,7 @@ pub(crate) mod tests {
         let column = |name: &str, not_null| Column {
             name: name.into(),
             not_null,
+            has_default: name == "id",
         };
         BTreeMap::from([(
             "users".to_owned(),

@@ -6,8 +6,9 @@
 //!   the engine had not begun yet, what serves is checked again first.
 //! - `record`: the work is done; only the ledger row is written.
 //!
-//! A deploy or a rollback killed during its own contract or abort step
-//! gets [`finish_interrupted`] first; its own recovery then goes on.
+//! A deploy or a rollback killed during its own `complete` or
+//! `abort-expand` step is the deploy's and the rollback's recovery
+//! (`crate::expansion::recover`, `crate::switch`).
 
 use super::{execute, prepare, ContractError, Contracted, End};
 use crate::{Context, DeployError, Reporter, Schema};
@@ -23,7 +24,7 @@ pub(crate) fn recover(
     config: Option<&Config>,
     reporter: &dyn Reporter,
 ) -> Result<&'static str, DeployError> {
-    let end = End::of(record.op, record.step).expect("a db-complete or db-abort");
+    let end = End::of(record.op).expect("a db-complete or db-abort");
     let recorded = context.ledger.has_event(&record.op_id)?;
     let (action, outcome, detail) = match record.step {
         Step::Begin => (
@@ -51,25 +52,13 @@ pub(crate) fn recover(
     Ok(action)
 }
 
-/// Runs the contract or abort of `record`'s operation again to its end
-/// (nothing when the expansion is gone already). For a deploy or a
-/// rollback killed during that step, before its own recovery.
-pub(crate) fn finish_interrupted(
-    context: &Context,
-    record: &JournalRecord,
-    config: Option<&Config>,
-    reporter: &dyn Reporter,
-) -> Result<Option<Contracted>, DeployError> {
-    finish(context, record, config, reporter)
-}
-
 fn finish(
     context: &Context,
     record: &JournalRecord,
     config: Option<&Config>,
     reporter: &dyn Reporter,
 ) -> Result<Option<Contracted>, DeployError> {
-    let end = End::of(record.op, record.step).expect("a contract or abort step");
+    let end = End::of(record.op).expect("a db-complete or db-abort");
     let schema = schema_of(context, record, config)?;
     let Some(prepared) = prepare(context, &schema, end)? else {
         return Ok(None);

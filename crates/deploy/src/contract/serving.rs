@@ -88,7 +88,7 @@ impl Serving {
 /// What runs on this host: the agent's processes, else `current`.
 pub fn running(context: &Context) -> Result<Vec<Running>, DeployError> {
     if let Some(agent) = &context.agent {
-        return agent.serving().map_err(|problem| {
+        return agent.running().map_err(|problem| {
             DeployError::Contract(super::ContractError::AgentUnanswered { problem })
         });
     }

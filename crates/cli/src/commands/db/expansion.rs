@@ -19,6 +19,10 @@ pub struct DbStatus {
     /// (absent for SQLite).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expansion: Option<Expansion>,
+    /// Why the expansion could not be read (the migrations above still
+    /// could be: a status reports what it can).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expansion_error: Option<String>,
 }
 
 impl Render for DbStatus {
@@ -33,6 +37,9 @@ impl Render for DbStatus {
         }
         if let Some(expansion) = &self.expansion {
             expansion_lines(expansion, out);
+        }
+        if let Some(problem) = &self.expansion_error {
+            output::field(out, "expansion", format!("cannot be read: {problem}"));
         }
     }
 }
