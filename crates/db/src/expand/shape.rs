@@ -18,6 +18,11 @@ pub(crate) struct Column {
     /// It has a default (or is an identity or generated column), so a
     /// row that does not name it still gets a value.
     pub has_default: bool,
+    /// Its default expression, if it has one.
+    pub default: Option<String>,
+    /// In the primary key, or a foreign key points at it: contract cannot
+    /// drop it without dropping those.
+    pub key: bool,
 }
 
 /// One assignment a trigger makes on a write from one side.
@@ -155,6 +160,13 @@ fn one(change: &Change, table: &str, old: &[Column]) -> Result<TableShape, Strin
         ..TableShape::default()
     };
     let missing = |column: &str| format!("table `{table}` has no column `{column}`");
+    // Contract drops the old column; a key would go with it.
+    let replaceable = |column: &str| {
+        match old.iter().find(|c| c.name == column) {
+        Some(c) if c.key => Err(format!("column `{table}.{column}` is in the primary key or a foreign key points at it, so it cannot be replaced or dropped by expand and contract: change it with a classic migration")),
+        _ => Ok(()),
+    }
+    };
     let position = |new: &[(String, String)], column: &str| {
         new.iter()
             .position(|(name, _)| name == column)
@@ -215,6 +227,7 @@ fn one(change: &Change, table: &str, old: &[Column]) -> Result<TableShape, Strin
                 down,
                 ..
             } => {
+                replaceable(column)?;
                 let at = position(&shape.new, column)?;
                 let hidden = hidden_column(column);
                 shape.new[at].1 = hidden.clone();
@@ -231,6 +244,7 @@ fn one(change: &Change, table: &str, old: &[Column]) -> Result<TableShape, Strin
             Op::SplitColumn {
                 column, into, down, ..
             } => {
+                replaceable(column)?;
                 let at = position(&shape.new, column)?;
                 let parts: Vec<(String, String)> = into
                     .iter()
@@ -249,6 +263,9 @@ fn one(change: &Change, table: &str, old: &[Column]) -> Result<TableShape, Strin
                 down,
                 ..
             } => {
+                for column in columns {
+                    replaceable(column)?;
+                }
                 let first = position(&shape.new, &columns[0])?;
                 let hidden = hidden_column(&into.name);
                 shape.new[first] = (into.name.clone(), hidden.clone());
@@ -263,6 +280,7 @@ fn one(change: &Change, table: &str, old: &[Column]) -> Result<TableShape, Strin
                 }
             }
             Op::DropColumn { column, down, .. } => {
+                replaceable(column)?;
                 let at = position(&shape.new, column)?;
                 let required = old
                     .iter()
@@ -315,6 +333,8 @@ pub(crate) mod tests {
             name: name.into(),
             not_null,
             has_default: name == "id",
+            default: (name == "amount").then(|| "0".to_owned()),
+            key: name == "id",
         };
         BTreeMap::from([(
             "users".to_owned(),
