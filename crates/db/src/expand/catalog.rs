@@ -19,6 +19,8 @@ pub(crate) fn columns(
          EXISTS (SELECT 1 FROM pg_constraint k WHERE \
             (k.contype = 'p' AND k.conrelid = a.attrelid AND a.attnum = ANY (k.conkey)) \
             OR (k.contype = 'f' AND k.confrelid = a.attrelid AND a.attnum = ANY (k.confkey))) \
+         , EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisunique \
+            AND NOT i.indisprimary AND a.attnum = ANY (i.indkey)) \
          FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
          WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped \
          ORDER BY a.attnum",
@@ -35,6 +37,7 @@ pub(crate) fn columns(
                 has_default: row.get(2),
                 default: row.get(3),
                 key: row.get(4),
+                unique: row.get(5),
             })
             .filter(|column| !column.name.starts_with(HIDDEN_PREFIX))
             .collect(),

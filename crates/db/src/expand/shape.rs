@@ -23,6 +23,9 @@ pub(crate) struct Column {
     /// In the primary key, or a foreign key points at it: contract cannot
     /// drop it without dropping those.
     pub key: bool,
+    /// In a unique index (not the primary key), which contract would drop
+    /// with it.
+    pub unique: bool,
 }
 
 /// One assignment a trigger makes on a write from one side.
@@ -160,13 +163,7 @@ fn one(change: &Change, table: &str, old: &[Column]) -> Result<TableShape, Strin
         ..TableShape::default()
     };
     let missing = |column: &str| format!("table `{table}` has no column `{column}`");
-    // Contract drops the old column; a key would go with it.
-    let replaceable = |column: &str| {
-        match old.iter().find(|c| c.name == column) {
-        Some(c) if c.key => Err(format!("column `{table}.{column}` is in the primary key or a foreign key points at it, so it cannot be replaced or dropped by expand and contract: change it with a classic migration")),
-        _ => Ok(()),
-    }
-    };
+    let moved = |column: &str| replaceable(change, table, old, column, true);
     let position = |new: &[(String, String)], column: &str| {
         new.iter()
             .position(|(name, _)| name == column)
@@ -227,7 +224,7 @@ fn one(change: &Change, table: &str, old: &[Column]) -> Result<TableShape, Strin
                 down,
                 ..
             } => {
-                replaceable(column)?;
+                moved(column)?;
                 let at = position(&shape.new, column)?;
                 let hidden = hidden_column(column);
                 shape.new[at].1 = hidden.clone();
@@ -244,7 +241,7 @@ fn one(change: &Change, table: &str, old: &[Column]) -> Result<TableShape, Strin
             Op::SplitColumn {
                 column, into, down, ..
             } => {
-                replaceable(column)?;
+                moved(column)?;
                 let at = position(&shape.new, column)?;
                 let parts: Vec<(String, String)> = into
                     .iter()
@@ -264,7 +261,7 @@ fn one(change: &Change, table: &str, old: &[Column]) -> Result<TableShape, Strin
                 ..
             } => {
                 for column in columns {
-                    replaceable(column)?;
+                    moved(column)?;
                 }
                 let first = position(&shape.new, &columns[0])?;
                 let hidden = hidden_column(&into.name);
@@ -280,7 +277,7 @@ fn one(change: &Change, table: &str, old: &[Column]) -> Result<TableShape, Strin
                 }
             }
             Op::DropColumn { column, down, .. } => {
-                replaceable(column)?;
+                replaceable(change, table, old, column, false)?;
                 let at = position(&shape.new, column)?;
                 let required = old
                     .iter()
@@ -318,6 +315,32 @@ fn one(change: &Change, table: &str, old: &[Column]) -> Result<TableShape, Strin
     Ok(shape)
 }
 
+/// Contract drops a replaced column, and what depends on it goes with
+/// it: refuse when that is a key, or a unique index nothing replaces.
+/// `moves`: its value lives on in a new column (not a `drop_column`).
+fn replaceable(
+    change: &Change,
+    table: &str,
+    old: &[Column],
+    column: &str,
+    moves: bool,
+) -> Result<(), String> {
+    let Some(found) = old.iter().find(|c| c.name == column) else {
+        return Ok(());
+    };
+    if found.key {
+        return Err(format!("column `{table}.{column}` is in the primary key or a foreign key points at it, so it cannot be replaced or dropped by expand and contract: change it with a classic migration"));
+    }
+    let replaced = change
+        .ops
+        .iter()
+        .any(|op| matches!(op, Op::CreateIndex { table: t, unique: true, .. } if t == table));
+    if moves && found.unique && !replaced {
+        return Err(format!("column `{table}.{column}` is in a unique index, which contract would drop with it: add a `create_index` op with `unique = true` over the new column(s) of `{table}` to keep the rule"));
+    }
+    Ok(())
+}
+
 fn identity(old: &[Column]) -> Vec<(String, String)> {
     old.iter()
         .map(|c| (c.name.clone(), c.name.clone()))
@@ -335,6 +358,7 @@ pub(crate) mod tests {
             has_default: name == "id",
             default: (name == "amount").then(|| "0".to_owned()),
             key: name == "id",
+            unique: name == "email",
         };
         BTreeMap::from([(
             "users".to_owned(),
