@@ -95,6 +95,138 @@ pub enum DbError {
         /// Its message.
         message: String,
     },
+    /// `hoist db migrate` reached a declarative migration: only a deploy expands it.
+    #[error("migration `{migration}` on `{database}` is declarative (expand and contract): `hoist deploy` expands it before the release starts; `hoist db migrate` runs only `.up.sql` migrations{}", match before { Some(version) => format!(" (`hoist db migrate --to {version}` runs the ones before it)"), None => String::new() })]
+    Declarative {
+        /// The database.
+        database: String,
+        /// The migration's file stem.
+        migration: String,
+        /// The newest pending version before it, if there is one.
+        before: Option<u64>,
+    },
+    /// A declarative migration on an engine that cannot run it.
+    #[error("migration `{migration}` is declarative (`.toml`), which is PostgreSQL only; `{database}` is SQLite: write it as `{migration}.up.sql` instead")]
+    PostgresOnly {
+        /// The database.
+        database: String,
+        /// The migration's file stem.
+        migration: String,
+    },
+    /// A classic rollback would have to undo a declarative migration.
+    #[error("cannot roll back past `{migration}` on `{database}`: it is declarative ({phase}ed), and down files do not undo it; {}", if phase == "expand" { "`hoist db abort` removes the expansion" } else { "it is contracted, so write a new migration that restores the old shape" })]
+    DeclarativeRollback {
+        /// The database.
+        database: String,
+        /// The migration's file stem.
+        migration: String,
+        /// `expand` or `contract`, from its history row.
+        phase: String,
+    },
+    /// A table an expansion must backfill has no primary key to walk it by.
+    #[error("table `{table}` on `{database}` has no primary key, which `{migration}` needs to backfill it in batches; add one in an earlier migration")]
+    NoPrimaryKey {
+        /// The database.
+        database: String,
+        /// The migration's file stem.
+        migration: String,
+        /// The table.
+        table: String,
+    },
+    /// A declarative migration names something the database lacks.
+    #[error("migration `{migration}` cannot expand on `{database}`: {problem}")]
+    ExpandInvalid {
+        /// The database.
+        database: String,
+        /// The migration's file stem.
+        migration: String,
+        /// What is wrong, naming the table or column.
+        problem: String,
+    },
+    /// Another expansion is open; one at a time.
+    #[error("expansion `{open}` is open on `{database}`, so `{wanted}` cannot expand yet: finish it with `hoist db complete` (or undo it with `hoist db abort`) first")]
+    ExpansionOpen {
+        /// The database.
+        database: String,
+        /// The open expansion's migration.
+        open: String,
+        /// The migration that wanted to expand.
+        wanted: String,
+    },
+    /// Complete, abort or join with no expansion open.
+    #[error("no expansion is open on `{database}`")]
+    NoExpansion {
+        /// The database.
+        database: String,
+    },
+    /// The declarative migration ran already (its history row says how far).
+    #[error(
+        "migration `{migration}` was {phase}ed on `{database}` already and has no open expansion"
+    )]
+    AlreadyExpanded {
+        /// The database.
+        database: String,
+        /// The migration's file stem.
+        migration: String,
+        /// `expand` or `contract`.
+        phase: String,
+    },
+    /// A step of an expansion, contract or abort failed; what committed stays.
+    #[error("expansion `{migration}` on `{database}` failed at step `{step}` ({what}): {message}. Fix the cause and run the same command again to resume, or `hoist db abort` to undo the expansion")]
+    ExpandFailed {
+        /// The database.
+        database: String,
+        /// The migration's file stem.
+        migration: String,
+        /// The step (`columns`, `backfill`...).
+        step: &'static str,
+        /// What it was doing (`add column users._hoist_new_plan`).
+        what: String,
+        /// The database's message.
+        message: String,
+    },
+    /// A DDL timed out waiting for its lock on every attempt.
+    #[error("expansion `{migration}` on `{database}` gave up on {what} after {attempts} attempts: each waited its `lock_timeout` behind a transaction holding the table (see `pg_stat_activity`); nothing of it was kept. Run the same command again once that transaction is done")]
+    LockTimeout {
+        /// The database.
+        database: String,
+        /// The migration's file stem.
+        migration: String,
+        /// What it was doing.
+        what: String,
+        /// How many times it tried.
+        attempts: u32,
+    },
+    /// An abort would leave something it cannot undo.
+    #[error("expansion `{migration}` on `{database}` cannot be aborted: op {op} (`sql`) has no `down`, so its change cannot be undone; undo it by hand and restore the history, or finish with `hoist db complete`")]
+    CannotAbort {
+        /// The database.
+        database: String,
+        /// The migration's file stem.
+        migration: String,
+        /// The 1-based number of the `sql` op.
+        op: usize,
+    },
+    /// Complete asked of an expansion that did not finish expanding.
+    #[error("expansion `{migration}` on `{database}` stopped at step `{step}` before it finished, so it cannot be completed: `hoist recover` (or the same `hoist deploy` again) resumes it, `hoist db abort` undoes it")]
+    NotExpanded {
+        /// The database.
+        database: String,
+        /// The migration's file stem.
+        migration: String,
+        /// Where it stopped.
+        step: &'static str,
+    },
+    /// Expand or join asked of an expansion being completed or aborted.
+    #[error("expansion `{migration}` on `{database}` is {step} (a `hoist db complete` or `hoist db abort` did not finish): run that command again first")]
+    Finishing {
+        /// The database.
+        database: String,
+        /// The migration's file stem.
+        migration: String,
+        /// `completing` or `aborting`.
+        step: &'static str,
+    },
     /// A backup or restore failed.
     #[error("{action} `{}`: {problem}", path.display())]
     Backup {
@@ -121,6 +253,19 @@ impl hoist_error::Described for DbError {
             DbError::NotInHistory { .. } => "not-in-history",
             DbError::Database { .. } => "db-error",
             DbError::Backup { .. } => "backup-failed",
+            DbError::Declarative { .. } => "migration-declarative",
+            DbError::PostgresOnly { .. } => "postgres-only",
+            DbError::DeclarativeRollback { .. } => "rollback-declarative",
+            DbError::NoPrimaryKey { .. } => "no-primary-key",
+            DbError::ExpandInvalid { .. } => "expand-invalid",
+            DbError::ExpansionOpen { .. } => "expansion-open",
+            DbError::NoExpansion { .. } => "no-expansion",
+            DbError::AlreadyExpanded { .. } => "already-expanded",
+            DbError::ExpandFailed { .. } => "expand-failed",
+            DbError::LockTimeout { .. } => "lock-timeout",
+            DbError::CannotAbort { .. } => "cannot-abort",
+            DbError::NotExpanded { .. } => "not-expanded",
+            DbError::Finishing { .. } => "expansion-finishing",
         }
     }
 
@@ -130,6 +275,13 @@ impl hoist_error::Described for DbError {
                 hoist_error::command(&format!("db repair {version} --applied"))
             }
             DbError::NoDown { .. } => hoist_error::command("db restore"),
+            DbError::Declarative { .. } => hoist_error::command("deploy"),
+            DbError::DeclarativeRollback { phase, .. } if phase == "expand" => {
+                hoist_error::command("db abort")
+            }
+            DbError::ExpansionOpen { .. } => hoist_error::command("db complete"),
+            DbError::ExpandFailed { .. } => hoist_error::command("db abort"),
+            DbError::NotExpanded { .. } => hoist_error::command("recover"),
             _ => None,
         }
     }

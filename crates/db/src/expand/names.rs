@@ -37,6 +37,17 @@ pub fn hidden_column(column: &str) -> String {
     format!("{}_{hash}", &name[..63 - 1 - hash.len()])
 }
 
+/// `<prefix><name>` for what hoist adds to a table (a trigger function,
+/// a NOT NULL check), shortened with a hash past 63 bytes.
+pub(crate) fn internal_name(prefix: &str, name: &str) -> String {
+    let full = format!("{prefix}{name}");
+    if full.len() <= 63 {
+        return full;
+    }
+    let hash = &blake3::hash(name.as_bytes()).to_hex()[..8];
+    format!("{}_{hash}", &full[..63 - 1 - hash.len()])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -74,6 +74,26 @@ impl ExpandStep {
             ExpandStep::Aborting => "aborting",
         }
     }
+
+    /// The step named `name` ([`ExpandStep::as_str`]'s inverse).
+    pub fn parse(name: &str) -> Option<ExpandStep> {
+        ExpandStep::ALL
+            .into_iter()
+            .find(|step| step.as_str() == name)
+    }
+
+    /// Every step, in order.
+    pub const ALL: [ExpandStep; 9] = [
+        ExpandStep::Begin,
+        ExpandStep::Columns,
+        ExpandStep::Triggers,
+        ExpandStep::Backfill,
+        ExpandStep::Constraints,
+        ExpandStep::Views,
+        ExpandStep::Expanded,
+        ExpandStep::Completing,
+        ExpandStep::Aborting,
+    ];
 }
 
 /// A table's backfill.

@@ -1,0 +1,135 @@
+//! Ending an expansion: contract (`complete`) or undo (`abort`).
+
+use super::abort;
+use super::catalog;
+use super::contract;
+use super::history;
+use super::shape::shaped_tables;
+use super::state::{self, State};
+use super::steps::Run;
+use super::triggers;
+use super::types::{ExpandEvent, ExpandStep, Finished};
+use super::views;
+use crate::DbError;
+
+impl Run<'_> {
+    /// Every view schema to drop: those hoist made (their comment says
+    /// so, written with them). A schema of the same name hoist did not
+    /// make is left alone: dropping it would cascade to what it holds.
+    fn all_view_schemas(&mut self, step: ExpandStep) -> Result<Vec<String>, DbError> {
+        let found = catalog::view_schemas(self.ddl.client)
+            .map_err(|e| self.ddl.failed(step, "read the view schemas", &e))?;
+        Ok(found.into_iter().map(|(schema, _)| schema).collect())
+    }
+
+    /// Contract, in one transaction.
+    pub fn complete(
+        &mut self,
+        state: &State,
+        events: &mut dyn FnMut(ExpandEvent<'_>),
+    ) -> Result<Finished, DbError> {
+        let base = self.options.base_schema.clone();
+        if state.step != ExpandStep::Completing {
+            self.ddl
+                .tx(ExpandStep::Completing, "record the step", events, |tx| {
+                    state::set_step(tx, &base, ExpandStep::Completing)
+                })?;
+        }
+        events(ExpandEvent::Step(ExpandStep::Completing));
+        let shapes = self.shapes(&state.change, ExpandStep::Completing)?;
+        let schemas = self.all_view_schemas(ExpandStep::Completing)?;
+        let plan = contract::contract(&state.change, &shapes, &base);
+        let mut sql: Vec<String> = schemas.iter().map(|s| views::drop_sql(s)).collect();
+        for shape in shapes.iter() {
+            sql.push(triggers::drop_sql(&shape.table, &shape.function(), &base));
+        }
+        sql.extend(plan.sql.iter().cloned());
+        let version = state.version;
+        self.ddl
+            .tx(ExpandStep::Completing, "contract", events, |tx| {
+                for statement in &sql {
+                    tx.batch_execute(statement)?;
+                }
+                history::contracted(tx, version)?;
+                state::drop_table(tx, &base)
+            })?;
+        Ok(Finished {
+            version: state.version,
+            name: state.name.clone(),
+            dropped_schemas: schemas,
+            dropped: plan.dropped,
+            renamed: plan.renamed,
+            retries: self.ddl.retried,
+        })
+    }
+
+    /// Undo: indexes (concurrently), then one transaction for the rest.
+    pub fn abort(
+        &mut self,
+        state: &State,
+        events: &mut dyn FnMut(ExpandEvent<'_>),
+    ) -> Result<Finished, DbError> {
+        let base = self.options.base_schema.clone();
+        // Before the columns step committed nothing but the records exist.
+        let changed = !matches!(state.step, ExpandStep::Begin | ExpandStep::Columns);
+        if changed {
+            if let Some(op) = abort::missing_down(&state.change) {
+                return Err(DbError::CannotAbort {
+                    database: self.ddl.database.clone(),
+                    migration: state.name.clone(),
+                    op,
+                });
+            }
+            if state.step != ExpandStep::Aborting {
+                self.ddl
+                    .tx(ExpandStep::Aborting, "record the step", events, |tx| {
+                        state::set_step(tx, &base, ExpandStep::Aborting)
+                    })?;
+            }
+        }
+        events(ExpandEvent::Step(ExpandStep::Aborting));
+        let schemas = self.all_view_schemas(ExpandStep::Aborting)?;
+        let mut sql: Vec<String> = schemas.iter().map(|s| views::drop_sql(s)).collect();
+        if changed {
+            for (what, statement) in abort::drop_indexes(&state.change, &base) {
+                self.ddl
+                    .outside(ExpandStep::Aborting, &what, events, |client| {
+                        client.batch_execute(&statement)
+                    })?;
+            }
+            let mut existing = Vec::new();
+            for table in shaped_tables(&state.change).into_iter().chain(
+                state
+                    .change
+                    .ops
+                    .iter()
+                    .filter_map(|op| op.table().map(str::to_owned)),
+            ) {
+                let found = catalog::columns(self.ddl.client, &base, &table).map_err(|e| {
+                    self.ddl
+                        .failed(ExpandStep::Aborting, "read the catalog", &e)
+                })?;
+                if found.is_some() && !existing.contains(&table) {
+                    existing.push(table);
+                }
+            }
+            sql.extend(abort::undo(&state.change, &base, &existing));
+        }
+        let version = state.version;
+        self.ddl.tx(ExpandStep::Aborting, "abort", events, |tx| {
+            for statement in &sql {
+                tx.batch_execute(statement)?;
+            }
+            history::delete(tx, version)?;
+            state::drop_table(tx, &base)
+        })?;
+        Ok(Finished {
+            version: state.version,
+            name: state.name.clone(),
+            dropped_schemas: schemas,
+            dropped: Vec::new(),
+            renamed: Vec::new(),
+            retries: self.ddl.retried,
+        })
+    }
+}

@@ -1,0 +1,296 @@
+//! The expansion's steps, in order, each recorded with its work so that
+//! running again resumes at the first step not committed.
+
+use super::backfill::{self, Batch};
+use super::catalog;
+use super::columns;
+use super::constraints;
+use super::ddl::Ddl;
+use super::names::view_schema;
+use super::shape::{self, TableShape};
+use super::spec::Change;
+use super::state::{self, State};
+use super::triggers;
+use super::types::{ExpandEvent, ExpandOptions, ExpandStep};
+use super::views;
+use crate::DbError;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// One call's work on one expansion.
+pub(crate) struct Run<'c> {
+    /// The connection.
+    pub ddl: Ddl<'c>,
+    /// Settings.
+    pub options: ExpandOptions,
+    /// The longest backfill batch.
+    pub longest: Duration,
+}
+
+impl Run<'_> {
+    fn base(&self) -> String {
+        self.options.base_schema.clone()
+    }
+
+    /// Runs the steps from `state.step` to [`ExpandStep::Expanded`].
+    pub fn expand(
+        &mut self,
+        state: &mut State,
+        events: &mut dyn FnMut(ExpandEvent<'_>),
+    ) -> Result<(), DbError> {
+        loop {
+            let step = state.step;
+            if step == ExpandStep::Expanded {
+                return Ok(());
+            }
+            events(ExpandEvent::Step(step));
+            let next = match step {
+                ExpandStep::Begin | ExpandStep::Columns => {
+                    self.columns(&state.change, events)?;
+                    ExpandStep::Triggers
+                }
+                ExpandStep::Triggers => {
+                    self.triggers(state, events)?;
+                    ExpandStep::Backfill
+                }
+                ExpandStep::Backfill => {
+                    self.backfill(state, events)?;
+                    self.record(ExpandStep::Constraints, events)?;
+                    ExpandStep::Constraints
+                }
+                ExpandStep::Constraints => {
+                    self.constraints(&state.change, events)?;
+                    self.record(ExpandStep::Views, events)?;
+                    ExpandStep::Views
+                }
+                ExpandStep::Views => {
+                    self.views(state, &state.new_releases.clone(), events)?;
+                    ExpandStep::Expanded
+                }
+                ExpandStep::Expanded | ExpandStep::Completing | ExpandStep::Aborting => {
+                    unreachable!("checked by the caller")
+                }
+            };
+            state.step = next;
+        }
+    }
+
+    /// Records `step` as the next one, on its own.
+    fn record(
+        &mut self,
+        step: ExpandStep,
+        events: &mut dyn FnMut(ExpandEvent<'_>),
+    ) -> Result<(), DbError> {
+        let base = self.base();
+        self.ddl.tx(step, "record the step", events, |tx| {
+            state::set_step(tx, &base, step)
+        })
+    }
+
+    /// Both shapes of every table the change reshapes, from the catalog.
+    pub fn shapes(
+        &mut self,
+        change: &Change,
+        step: ExpandStep,
+    ) -> Result<Vec<TableShape>, DbError> {
+        let base = self.base();
+        let mut columns = BTreeMap::new();
+        for table in shape::shaped_tables(change) {
+            let found = catalog::columns(self.ddl.client, &base, &table)
+                .map_err(|e| self.ddl.failed(step, "read the catalog", &e))?;
+            if let Some(found) = found {
+                columns.insert(table, found);
+            }
+        }
+        shape::build(change, &columns).map_err(|problem| DbError::ExpandInvalid {
+            database: self.ddl.database.clone(),
+            migration: self.ddl.migration.clone(),
+            problem,
+        })
+    }
+
+    fn columns(
+        &mut self,
+        change: &Change,
+        events: &mut dyn FnMut(ExpandEvent<'_>),
+    ) -> Result<(), DbError> {
+        let base = self.base();
+        let mut existing = BTreeMap::new();
+        for table in change.ops.iter().filter_map(|op| op.table()) {
+            let found = catalog::columns(self.ddl.client, &base, table)
+                .map_err(|e| self.ddl.failed(ExpandStep::Columns, "read the catalog", &e))?;
+            if let Some(found) = found {
+                existing.insert(table.to_owned(), found);
+            }
+        }
+        let statements = columns::statements(change, &base, &existing);
+        self.ddl
+            .tx(ExpandStep::Columns, "add the new columns", events, |tx| {
+                for (_, sql) in &statements {
+                    tx.batch_execute(sql)?;
+                }
+                state::set_step(tx, &base, ExpandStep::Triggers)
+            })
+    }
+
+    fn triggers(
+        &mut self,
+        state: &State,
+        events: &mut dyn FnMut(ExpandEvent<'_>),
+    ) -> Result<(), DbError> {
+        let base = self.base();
+        let shapes = self.shapes(&state.change, ExpandStep::Triggers)?;
+        let schemas: Vec<String> = state.new_releases.iter().map(|r| view_schema(r)).collect();
+        let mut sql = Vec::new();
+        for shape in shapes.iter().filter(|s| s.synced()) {
+            sql.push(triggers::function_sql(shape, &base, &schemas));
+            sql.push(triggers::trigger_sql(shape, &base));
+        }
+        // After the triggers: from now on they fill what the checks ask for.
+        sql.extend(
+            constraints::not_valid(&state.change, &shapes, &base)
+                .into_iter()
+                .map(|(_, sql)| sql),
+        );
+        self.ddl
+            .tx(ExpandStep::Triggers, "install the triggers", events, |tx| {
+                for statement in &sql {
+                    tx.batch_execute(statement)?;
+                }
+                state::set_step(tx, &base, ExpandStep::Backfill)
+            })
+    }
+
+    fn backfill(
+        &mut self,
+        state: &mut State,
+        events: &mut dyn FnMut(ExpandEvent<'_>),
+    ) -> Result<(), DbError> {
+        let base = self.base();
+        let shapes = self.shapes(&state.change, ExpandStep::Backfill)?;
+        let mut batches = Vec::new();
+        for shape in backfill::batches(&shapes) {
+            let key = catalog::primary_key(self.ddl.client, &base, &shape.table).map_err(|e| {
+                self.ddl
+                    .failed(ExpandStep::Backfill, "read the primary key", &e)
+            })?;
+            if key.is_empty() {
+                return Err(DbError::NoPrimaryKey {
+                    database: self.ddl.database.clone(),
+                    migration: self.ddl.migration.clone(),
+                    table: shape.table.clone(),
+                });
+            }
+            batches.push(Batch {
+                table: shape.table.clone(),
+                key,
+                sets: shape.backfill.clone(),
+            });
+        }
+        let settings = backfill::Settings {
+            base: &base,
+            rows: self.options.batch_rows.max(1),
+            pause: self.options.batch_pause,
+        };
+        let longest = backfill::run(
+            &mut self.ddl,
+            &batches,
+            &mut state.backfill,
+            &settings,
+            events,
+        )?;
+        self.longest = self.longest.max(longest);
+        Ok(())
+    }
+
+    fn constraints(
+        &mut self,
+        change: &Change,
+        events: &mut dyn FnMut(ExpandEvent<'_>),
+    ) -> Result<(), DbError> {
+        let base = self.base();
+        let shapes = self.shapes(change, ExpandStep::Constraints)?;
+        for (what, sql) in constraints::validate(change, &shapes, &base) {
+            // Validating a valid constraint is a no-op: safe to repeat.
+            self.ddl.tx(ExpandStep::Constraints, &what, events, |tx| {
+                tx.batch_execute(&sql)
+            })?;
+        }
+        for (name, sql) in constraints::indexes(change, &base) {
+            let what = format!("create index `{name}`");
+            self.ddl
+                .outside(ExpandStep::Constraints, &what, events, |client| {
+                    // A build that failed or was cut off leaves an INVALID
+                    // index: drop it and build again.
+                    match catalog::index_valid(client, &base, &name)? {
+                        Some(true) => return Ok(()),
+                        Some(false) => client.batch_execute(&format!(
+                            "DROP INDEX CONCURRENTLY IF EXISTS {}",
+                            super::sqltext::qualified(&base, &name)
+                        ))?,
+                        None => {}
+                    }
+                    client.batch_execute(&sql)
+                })?;
+        }
+        Ok(())
+    }
+
+    /// Makes the view schemas of `releases` and re-creates the trigger
+    /// functions so they know every new-side schema (`state.new_releases`).
+    pub fn views(
+        &mut self,
+        state: &State,
+        releases: &[String],
+        events: &mut dyn FnMut(ExpandEvent<'_>),
+    ) -> Result<(), DbError> {
+        let base = self.base();
+        let ours = catalog::view_schemas(self.ddl.client).map_err(|e| {
+            self.ddl
+                .failed(ExpandStep::Views, "read the view schemas", &e)
+        })?;
+        for release in releases {
+            let schema = view_schema(release);
+            let exists = catalog::schema_exists(self.ddl.client, &schema)
+                .map_err(|e| self.ddl.failed(ExpandStep::Views, "read the schemas", &e))?;
+            // Contract drops view schemas with CASCADE: never adopt one
+            // hoist did not make.
+            if exists && !ours.iter().any(|(name, _)| *name == schema) {
+                return Err(DbError::ExpandInvalid {
+                    database: self.ddl.database.clone(),
+                    migration: self.ddl.migration.clone(),
+                    problem: format!("schema `{schema}` (release `{release}`'s view schema) exists and hoist did not make it; rename or drop it"),
+                });
+            }
+        }
+        let shapes = self.shapes(&state.change, ExpandStep::Views)?;
+        let mut with_grants = Vec::new();
+        for shape in &shapes {
+            let grants = catalog::grants(self.ddl.client, &base, &shape.table)
+                .map_err(|e| self.ddl.failed(ExpandStep::Views, "read the grants", &e))?;
+            with_grants.push((shape, grants));
+        }
+        let mut sql = Vec::new();
+        for release in releases {
+            sql.extend(views::schema_sql(
+                &view_schema(release),
+                release,
+                &base,
+                &with_grants,
+            ));
+        }
+        let schemas: Vec<String> = state.new_releases.iter().map(|r| view_schema(r)).collect();
+        for shape in shapes.iter().filter(|s| s.synced()) {
+            sql.push(triggers::function_sql(shape, &base, &schemas));
+        }
+        let everyone = state.new_releases.clone();
+        self.ddl
+            .tx(ExpandStep::Views, "create the view schemas", events, |tx| {
+                for statement in &sql {
+                    tx.batch_execute(statement)?;
+                }
+                state::set_releases(tx, &base, &everyone)?;
+                state::set_step(tx, &base, ExpandStep::Expanded)
+            })
+    }
+}
