@@ -14,7 +14,14 @@ pub(crate) fn columns(
     table: &str,
 ) -> Result<Option<Vec<Column>>, postgres::Error> {
     let rows = client.query(
-        "SELECT a.attname::text, a.attnotnull, a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '' FROM pg_attribute a \
+        "SELECT a.attname::text, a.attnotnull, a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '', \
+         pg_get_expr(d.adbin, d.adrelid), \
+         EXISTS (SELECT 1 FROM pg_constraint k WHERE \
+            (k.contype = 'p' AND k.conrelid = a.attrelid AND a.attnum = ANY (k.conkey)) \
+            OR (k.contype = 'f' AND k.confrelid = a.attrelid AND a.attnum = ANY (k.confkey))) \
+         , EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisunique \
+            AND NOT i.indisprimary AND a.attnum = ANY (i.indkey)) \
+         FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
          WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped \
          ORDER BY a.attnum",
         &[&qualified(schema, table)],
@@ -28,6 +35,9 @@ pub(crate) fn columns(
                 name: row.get(0),
                 not_null: row.get(1),
                 has_default: row.get(2),
+                default: row.get(3),
+                key: row.get(4),
+                unique: row.get(5),
             })
             .filter(|column| !column.name.starts_with(HIDDEN_PREFIX))
             .collect(),

@@ -18,6 +18,14 @@ pub(crate) struct Column {
     /// It has a default (or is an identity or generated column), so a
     /// row that does not name it still gets a value.
     pub has_default: bool,
+    /// Its default expression, if it has one.
+    pub default: Option<String>,
+    /// In the primary key, or a foreign key points at it: contract cannot
+    /// drop it without dropping those.
+    pub key: bool,
+    /// In a unique index (not the primary key), which contract would drop
+    /// with it.
+    pub unique: bool,
 }
 
 /// One assignment a trigger makes on a write from one side.
@@ -155,6 +163,7 @@ fn one(change: &Change, table: &str, old: &[Column]) -> Result<TableShape, Strin
         ..TableShape::default()
     };
     let missing = |column: &str| format!("table `{table}` has no column `{column}`");
+    let moved = |column: &str| replaceable(change, table, old, column, true);
     let position = |new: &[(String, String)], column: &str| {
         new.iter()
             .position(|(name, _)| name == column)
@@ -215,6 +224,7 @@ fn one(change: &Change, table: &str, old: &[Column]) -> Result<TableShape, Strin
                 down,
                 ..
             } => {
+                moved(column)?;
                 let at = position(&shape.new, column)?;
                 let hidden = hidden_column(column);
                 shape.new[at].1 = hidden.clone();
@@ -231,6 +241,7 @@ fn one(change: &Change, table: &str, old: &[Column]) -> Result<TableShape, Strin
             Op::SplitColumn {
                 column, into, down, ..
             } => {
+                moved(column)?;
                 let at = position(&shape.new, column)?;
                 let parts: Vec<(String, String)> = into
                     .iter()
@@ -249,6 +260,9 @@ fn one(change: &Change, table: &str, old: &[Column]) -> Result<TableShape, Strin
                 down,
                 ..
             } => {
+                for column in columns {
+                    moved(column)?;
+                }
                 let first = position(&shape.new, &columns[0])?;
                 let hidden = hidden_column(&into.name);
                 shape.new[first] = (into.name.clone(), hidden.clone());
@@ -263,6 +277,7 @@ fn one(change: &Change, table: &str, old: &[Column]) -> Result<TableShape, Strin
                 }
             }
             Op::DropColumn { column, down, .. } => {
+                replaceable(change, table, old, column, false)?;
                 let at = position(&shape.new, column)?;
                 let required = old
                     .iter()
@@ -300,6 +315,32 @@ fn one(change: &Change, table: &str, old: &[Column]) -> Result<TableShape, Strin
     Ok(shape)
 }
 
+/// Contract drops a replaced column, and what depends on it goes with
+/// it: refuse when that is a key, or a unique index nothing replaces.
+/// `moves`: its value lives on in a new column (not a `drop_column`).
+fn replaceable(
+    change: &Change,
+    table: &str,
+    old: &[Column],
+    column: &str,
+    moves: bool,
+) -> Result<(), String> {
+    let Some(found) = old.iter().find(|c| c.name == column) else {
+        return Ok(());
+    };
+    if found.key {
+        return Err(format!("column `{table}.{column}` is in the primary key or a foreign key points at it, so it cannot be replaced or dropped by expand and contract: change it with a classic migration"));
+    }
+    let replaced = change
+        .ops
+        .iter()
+        .any(|op| matches!(op, Op::CreateIndex { table: t, unique: true, .. } if t == table));
+    if moves && found.unique && !replaced {
+        return Err(format!("column `{table}.{column}` is in a unique index, which contract would drop with it: add a `create_index` op with `unique = true` over the new column(s) of `{table}` to keep the rule"));
+    }
+    Ok(())
+}
+
 fn identity(old: &[Column]) -> Vec<(String, String)> {
     old.iter()
         .map(|c| (c.name.clone(), c.name.clone()))
@@ -315,6 +356,9 @@ pub(crate) mod tests {
             name: name.into(),
             not_null,
             has_default: name == "id",
+            default: (name == "amount").then(|| "0".to_owned()),
+            key: name == "id",
+            unique: name == "email",
         };
         BTreeMap::from([(
             "users".to_owned(),

@@ -112,6 +112,21 @@ pub(crate) fn rewrite(expr: &str, map: &BTreeMap<String, String>) -> String {
         .collect()
 }
 
+/// `expr` with each bare name found in `map` replaced by its value as
+/// given (an SQL expression, parenthesised by the caller).
+pub(crate) fn substitute(expr: &str, map: &BTreeMap<String, String>) -> String {
+    tokens(expr)
+        .into_iter()
+        .map(|token| match token {
+            Token::Name(name) => match map.get(&name.to_ascii_lowercase()) {
+                Some(value) => value.clone(),
+                None => name.to_owned(),
+            },
+            Token::Other(text) => text.to_owned(),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

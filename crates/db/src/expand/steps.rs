@@ -115,7 +115,15 @@ impl Run<'_> {
         events: &mut dyn FnMut(ExpandEvent<'_>),
     ) -> Result<(), DbError> {
         let base = self.base();
-        let statements = columns::statements(change, &base);
+        let mut existing = BTreeMap::new();
+        for table in change.ops.iter().filter_map(|op| op.table()) {
+            let found = catalog::columns(self.ddl.client, &base, table)
+                .map_err(|e| self.ddl.failed(ExpandStep::Columns, "read the catalog", &e))?;
+            if let Some(found) = found {
+                existing.insert(table.to_owned(), found);
+            }
+        }
+        let statements = columns::statements(change, &base, &existing);
         self.ddl
             .tx(ExpandStep::Columns, "add the new columns", events, |tx| {
                 for (_, sql) in &statements {
