@@ -19,8 +19,6 @@ pub(crate) fn columns(
          EXISTS (SELECT 1 FROM pg_constraint k WHERE \
             (k.contype = 'p' AND k.conrelid = a.attrelid AND a.attnum = ANY (k.conkey)) \
             OR (k.contype = 'f' AND k.confrelid = a.attrelid AND a.attnum = ANY (k.confkey))) \
-         , EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisunique \
-            AND NOT i.indisprimary AND a.attnum = ANY (i.indkey)) \
          FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
          WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped \
          ORDER BY a.attnum",
@@ -37,7 +35,6 @@ pub(crate) fn columns(
                 has_default: row.get(2),
                 default: row.get(3),
                 key: row.get(4),
-                unique: row.get(5),
             })
             .filter(|column| !column.name.starts_with(HIDDEN_PREFIX))
             .collect(),
@@ -115,4 +112,67 @@ pub(crate) fn view_schemas(
         &[&super::views::COMMENT_PREFIX],
     )?;
     Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+}
+
+/// An index of a table, as `CREATE INDEX` would make it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Index {
+    /// Its name.
+    pub name: String,
+    /// `pg_get_indexdef`: `CREATE INDEX name ON schema.table USING ...`.
+    pub definition: String,
+    /// A unique index.
+    pub unique: bool,
+    /// The primary key's index.
+    pub primary: bool,
+    /// Its access method (`btree`).
+    pub method: String,
+    /// Operator classes, collations and storage options it names: words
+    /// of its definition that are not columns.
+    pub other_names: Vec<String>,
+    /// The constraint it backs (`u` unique, `x` exclusion): (name, type,
+    /// the `DEFERRABLE ...` clause or empty).
+    pub constraint: Option<(String, String, String)>,
+    /// The table's columns it reads: keys, expressions, predicate.
+    pub columns: Vec<String>,
+}
+
+/// Every index of `schema.table`, by name.
+pub(crate) fn indexes(
+    client: &mut impl GenericClient,
+    schema: &str,
+    table: &str,
+) -> Result<Vec<Index>, postgres::Error> {
+    let rows = client.query(
+        "SELECT ic.relname::text, pg_get_indexdef(i.indexrelid), i.indisunique, i.indisprimary, am.amname::text, \
+         ARRAY(SELECT o.opcname::text FROM unnest(i.indclass::oid[]) c(oid) JOIN pg_opclass o ON o.oid = c.oid \
+            UNION ALL SELECT co.collname::text FROM unnest(i.indcollation::oid[]) c(oid) JOIN pg_collation co ON co.oid = c.oid \
+            UNION ALL SELECT split_part(opt, '=', 1) FROM unnest(coalesce(ic.reloptions, '{}'::text[])) opt), \
+         k.conname::text, k.contype::text, \
+         CASE WHEN k.condeferred THEN 'DEFERRABLE INITIALLY DEFERRED' WHEN k.condeferrable THEN 'DEFERRABLE' ELSE '' END, \
+         ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum > 0 \
+            AND (a.attnum = ANY (i.indkey) OR EXISTS (SELECT 1 FROM pg_depend d \
+                WHERE d.classid = 'pg_class'::regclass AND d.objid = i.indexrelid \
+                AND d.refclassid = 'pg_class'::regclass AND d.refobjid = a.attrelid AND d.refobjsubid = a.attnum)) \
+            ORDER BY a.attnum) \
+         FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam \
+         LEFT JOIN pg_constraint k ON k.conindid = i.indexrelid AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x') \
+         WHERE i.indrelid = to_regclass($1) ORDER BY 1",
+        &[&qualified(schema, table)],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|row| Index {
+            name: row.get(0),
+            definition: row.get(1),
+            unique: row.get(2),
+            primary: row.get(3),
+            method: row.get(4),
+            other_names: row.get(5),
+            constraint: row
+                .get::<_, Option<String>>(6)
+                .map(|name| (name, row.get(7), row.get(8))),
+            columns: row.get(9),
+        })
+        .collect())
 }

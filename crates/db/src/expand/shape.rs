@@ -23,9 +23,6 @@ pub(crate) struct Column {
     /// In the primary key, or a foreign key points at it: contract cannot
     /// drop it without dropping those.
     pub key: bool,
-    /// In a unique index (not the primary key), which contract would drop
-    /// with it.
-    pub unique: bool,
 }
 
 /// One assignment a trigger makes on a write from one side.
@@ -163,7 +160,7 @@ fn one(change: &Change, table: &str, old: &[Column]) -> Result<TableShape, Strin
         ..TableShape::default()
     };
     let missing = |column: &str| format!("table `{table}` has no column `{column}`");
-    let moved = |column: &str| replaceable(change, table, old, column, true);
+    let moved = |column: &str| replaceable(old, table, column);
     let position = |new: &[(String, String)], column: &str| {
         new.iter()
             .position(|(name, _)| name == column)
@@ -277,7 +274,7 @@ fn one(change: &Change, table: &str, old: &[Column]) -> Result<TableShape, Strin
                 }
             }
             Op::DropColumn { column, down, .. } => {
-                replaceable(change, table, old, column, false)?;
+                replaceable(old, table, column)?;
                 let at = position(&shape.new, column)?;
                 let required = old
                     .iter()
@@ -316,27 +313,14 @@ fn one(change: &Change, table: &str, old: &[Column]) -> Result<TableShape, Strin
 }
 
 /// Contract drops a replaced column, and what depends on it goes with
-/// it: refuse when that is a key, or a unique index nothing replaces.
-/// `moves`: its value lives on in a new column (not a `drop_column`).
-fn replaceable(
-    change: &Change,
-    table: &str,
-    old: &[Column],
-    column: &str,
-    moves: bool,
-) -> Result<(), String> {
+/// it: refuse when that is a key. (Its indexes and constraints are
+/// `carry.rs`'s.)
+fn replaceable(old: &[Column], table: &str, column: &str) -> Result<(), String> {
     let Some(found) = old.iter().find(|c| c.name == column) else {
         return Ok(());
     };
     if found.key {
         return Err(format!("column `{table}.{column}` is in the primary key or a foreign key points at it, so it cannot be replaced or dropped by expand and contract: change it with a classic migration"));
-    }
-    let replaced = change
-        .ops
-        .iter()
-        .any(|op| matches!(op, Op::CreateIndex { table: t, unique: true, .. } if t == table));
-    if moves && found.unique && !replaced {
-        return Err(format!("column `{table}.{column}` is in a unique index, which contract would drop with it: add a `create_index` op with `unique = true` over the new column(s) of `{table}` to keep the rule"));
     }
     Ok(())
 }
@@ -358,7 +342,6 @@ pub(crate) mod tests {
             has_default: name == "id",
             default: (name == "amount").then(|| "0".to_owned()),
             key: name == "id",
-            unique: name == "email",
         };
         BTreeMap::from([(
             "users".to_owned(),
