@@ -11,9 +11,11 @@ use hoist_testkit::TestPostgres;
 
 /// A database, the app on `base` live behind a running agent.
 pub struct Site {
+    /// First, so it stops (with what it runs, by its state file) before
+    /// the site dir goes.
+    pub agent: AgentProcess,
     pub app: SchemaApp,
     pub old: String,
-    pub agent: AgentProcess,
     /// Last, so the database goes after the app's processes.
     pub postgres: TestPostgres,
 }
