@@ -92,7 +92,7 @@ pub fn schema_dump(url: &str) -> String {
         .collect()
 }
 
-/// An md5 of every row of `table` in `schema`, all columns, in key order.
+/// (rows, md5) of `table` in `public`: every row, all columns, in `id` order.
 pub fn checksum(url: &str, table: &str) -> (i64, String) {
     let mut client = connect_as(url, "public");
     let row = client
