@@ -1,6 +1,6 @@
 //! What contract would drop with a replaced column: its indexes are built
-//! again over the new column and keep their names; an index hoist cannot
-//! rebuild is refused at begin, named.
+//! again over the new column and keep their names; a check, a foreign key
+//! or an index hoist cannot rebuild is refused at begin, named.
 
 mod expand_util;
 
@@ -148,6 +148,43 @@ fn an_index_of_a_split_column_is_refused_unless_the_change_replaces_it() {
             .any(|i| i.starts_with("CREATE INDEX users_last_name "))
             && !after.iter().any(|i| i.contains("users_name_lower")),
         "{after:#?}"
+    );
+}
+
+// Broke: contract dropped `orders_amount_positive` (and would have dropped
+// `orders_user_fk`) with the column, silently: the rule was gone.
+#[test]
+fn a_check_on_a_replaced_column_was_dropped_at_contract() {
+    let db = Fixture::new(SHOP);
+    let retype = "[[op]]\ntype = \"change_type\"\ntable = \"orders\"\ncolumn = \"amount\"\nsql_type = \"numeric(12,2)\"\nup = \"amount::numeric / 100\"\ndown = \"(amount * 100)::integer\"\n";
+    let message = refused(&db, retype);
+    assert!(
+        message.contains("check constraint `orders_amount_positive` reads `orders.amount`")
+            && message.contains("add an `add_constraint` op that states it over `amount`"),
+        "{message}"
+    );
+    let fk = "[[op]]\ntype = \"change_type\"\ntable = \"orders\"\ncolumn = \"user_id\"\nsql_type = \"bigint\"\nup = \"user_id\"\ndown = \"user_id::integer\"\n";
+    let message = refused(&db, fk);
+    assert!(
+        message.contains("foreign key `orders_user_fk` reads `orders.user_id`"),
+        "{message}"
+    );
+    // Stated again over the new column: the old rule goes, the new stays.
+    let stated = db.declarative(
+        2,
+        "amount_units",
+        &format!("{retype}[[op]]\ntype = \"add_constraint\"\ntable = \"orders\"\nname = \"orders_amount_above_zero\"\ncheck = \"amount > 0\"\n"),
+    );
+    db.expand(&stated);
+    db.complete();
+    let mut old = db.old();
+    assert_eq!(
+        constraints(&mut old, "orders"),
+        [
+            "orders_amount_above_zero c",
+            "orders_pkey p",
+            "orders_user_fk f"
+        ]
     );
 }
 

@@ -176,3 +176,42 @@ pub(crate) fn indexes(
         })
         .collect())
 }
+
+/// A CHECK constraint or a foreign key of a table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Constraint {
+    /// Its name.
+    pub name: String,
+    /// `check constraint` or `foreign key`, for messages.
+    pub kind: &'static str,
+    /// The table's columns it reads.
+    pub columns: Vec<String>,
+}
+
+/// The CHECK constraints and foreign keys of `schema.table` (what a
+/// dropped column takes with it besides indexes).
+pub(crate) fn constraints(
+    client: &mut impl GenericClient,
+    schema: &str,
+    table: &str,
+) -> Result<Vec<Constraint>, postgres::Error> {
+    let rows = client.query(
+        "SELECT k.conname::text, k.contype = 'c', \
+         ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = k.conrelid \
+            AND a.attnum = ANY (k.conkey) ORDER BY a.attnum) \
+         FROM pg_constraint k WHERE k.conrelid = to_regclass($1) AND k.contype IN ('c', 'f') ORDER BY 1",
+        &[&qualified(schema, table)],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|row| Constraint {
+            name: row.get(0),
+            kind: if row.get(1) {
+                "check constraint"
+            } else {
+                "foreign key"
+            },
+            columns: row.get(2),
+        })
+        .collect())
+}
