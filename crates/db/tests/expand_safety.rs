@@ -570,3 +570,31 @@ fn abort_dropped_a_same_named_schema_hoist_did_not_make() {
     let mut old = db.old();
     exec(&mut old, "SELECT * FROM hoist_v2.precious");
 }
+
+// Broke: a `create_index` or `add_constraint` op named like an index or a
+// constraint the app had; expand adopted the index (or failed on the
+// constraint), and abort then dropped the app's own.
+#[test]
+fn abort_dropped_the_apps_index_named_like_a_create_index_op() {
+    let db = Fixture::new(&format!(
+        "{SHOP}CREATE INDEX users_email ON users (email);
+         ALTER TABLE orders ADD CONSTRAINT orders_amount_positive CHECK (amount > 0);\n"
+    ));
+    let before = db.dump();
+    for (op, named) in [
+        ("[[op]]\ntype = \"create_index\"\ntable = \"users\"\nname = \"users_email\"\ncolumns = [\"lower(email)\"]\n", "a relation `public.users_email`"),
+        ("[[op]]\ntype = \"add_constraint\"\ntable = \"orders\"\nname = \"orders_amount_positive\"\ncheck = \"amount < 100000\"\n", "a constraint `orders_amount_positive` on `orders`"),
+    ] {
+        let migration = db.declarative(2, "named", op);
+        let result = db.expander().expand(&migration, "v2", &mut |_| {});
+        if result.is_ok() || matches!(result, Err(DbError::ExpandFailed { .. })) {
+            let _ = db.expander().abort(&mut |_| {});
+        }
+        let message = result.unwrap_err().to_string();
+        assert!(
+            message.contains(&format!("names {named}, which exists already")),
+            "{message}"
+        );
+        assert_eq!(db.dump(), before, "the app's own is still there");
+    }
+}

@@ -89,6 +89,33 @@ pub(crate) fn grants(
     Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
 }
 
+/// Whether `schema.name` is a relation (table, index, view, sequence...).
+pub(crate) fn relation_exists(
+    client: &mut impl GenericClient,
+    schema: &str,
+    name: &str,
+) -> Result<bool, postgres::Error> {
+    let row = client.query_one(
+        "SELECT to_regclass($1) IS NOT NULL",
+        &[&qualified(schema, name)],
+    )?;
+    Ok(row.get(0))
+}
+
+/// Whether `schema.table` has a constraint named `name`.
+pub(crate) fn constraint_exists(
+    client: &mut impl GenericClient,
+    schema: &str,
+    table: &str,
+    name: &str,
+) -> Result<bool, postgres::Error> {
+    let row = client.query_one(
+        "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = $2)",
+        &[&qualified(schema, table), &name],
+    )?;
+    Ok(row.get(0))
+}
+
 /// Whether a schema named `schema` exists.
 pub(crate) fn schema_exists(
     client: &mut impl GenericClient,
