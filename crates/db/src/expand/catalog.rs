@@ -71,15 +71,15 @@ pub(crate) fn index_valid(
     Ok(row.map(|row| row.get(0)))
 }
 
-/// The grants on `schema.table` other than its owner's, as
-/// (`grantee` ready for a GRANT, privilege): a view of it gets the same.
+/// The grants on `schema.table` other than its owner's, as (grantee's
+/// role, `None` for PUBLIC; privilege): a view of it gets the same.
 pub(crate) fn grants(
     client: &mut impl GenericClient,
     schema: &str,
     table: &str,
-) -> Result<Vec<(String, String)>, postgres::Error> {
+) -> Result<Vec<(Option<String>, String)>, postgres::Error> {
     let rows = client.query(
-        "SELECT CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END, g.privilege_type \
+        "SELECT CASE WHEN g.grantee = 0 THEN NULL ELSE r.rolname::text END, g.privilege_type \
          FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) g \
          LEFT JOIN pg_roles r ON r.oid = g.grantee \
          WHERE c.oid = to_regclass($1) AND g.grantee <> c.relowner \
