@@ -12,6 +12,7 @@ use std::time::Duration;
 
 const SHOP: &str = "CREATE TABLE users (id serial PRIMARY KEY, name text NOT NULL, email text, nick text);
 CREATE TABLE orders (id int PRIMARY KEY, user_id int NOT NULL, amount integer NOT NULL, legacy text);
+CREATE INDEX orders_amount ON orders (amount);
 INSERT INTO users (name, email, nick) SELECT 'User ' || i, 'u' || i || '@x', 'n' || i FROM generate_series(1, 9) i;
 INSERT INTO orders SELECT i, 1 + i % 9, i * 100, 'L' || i FROM generate_series(1, 12) i;\n";
 
@@ -154,6 +155,20 @@ fn everything_at_once_completes() {
     assert!(new
         .batch_execute("INSERT INTO orders VALUES (15, 1, -1)")
         .is_err());
+    // The index of the retyped column is there again, over the new type.
+    let index: String = old
+        .query_one("SELECT pg_get_indexdef('orders_amount'::regclass)", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        index,
+        "CREATE INDEX orders_amount ON public.orders USING btree (amount)"
+    );
+    let typed: String = old
+        .query_one("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'orders_amount'::regclass", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(typed, "numeric(12,2)");
 }
 
 #[test]
