@@ -1,10 +1,11 @@
 //! What contract would drop with a replaced column: its indexes are built
-//! again over the new column and keep their names; an index hoist cannot
-//! rebuild is refused at begin, named.
+//! again over the new column and keep their names; a check, a foreign key
+//! or an index hoist cannot rebuild is refused at begin, named.
 
 mod expand_util;
 
 use expand_util::Fixture;
+use hoist_db::expand::{ExpandEvent, ExpandStep};
 use hoist_db::DbError;
 use postgres::Client;
 
@@ -151,6 +152,43 @@ fn an_index_of_a_split_column_is_refused_unless_the_change_replaces_it() {
     );
 }
 
+// Broke: contract dropped `orders_amount_positive` (and would have dropped
+// `orders_user_fk`) with the column, silently: the rule was gone.
+#[test]
+fn a_check_on_a_replaced_column_was_dropped_at_contract() {
+    let db = Fixture::new(SHOP);
+    let retype = "[[op]]\ntype = \"change_type\"\ntable = \"orders\"\ncolumn = \"amount\"\nsql_type = \"numeric(12,2)\"\nup = \"amount::numeric / 100\"\ndown = \"(amount * 100)::integer\"\n";
+    let message = refused(&db, retype);
+    assert!(
+        message.contains("check constraint `orders_amount_positive` reads `orders.amount`")
+            && message.contains("add an `add_constraint` op that states it over `amount`"),
+        "{message}"
+    );
+    let fk = "[[op]]\ntype = \"change_type\"\ntable = \"orders\"\ncolumn = \"user_id\"\nsql_type = \"bigint\"\nup = \"user_id\"\ndown = \"user_id::integer\"\n";
+    let message = refused(&db, fk);
+    assert!(
+        message.contains("foreign key `orders_user_fk` reads `orders.user_id`"),
+        "{message}"
+    );
+    // Stated again over the new column: the old rule goes, the new stays.
+    let stated = db.declarative(
+        2,
+        "amount_units",
+        &format!("{retype}[[op]]\ntype = \"add_constraint\"\ntable = \"orders\"\nname = \"orders_amount_above_zero\"\ncheck = \"amount > 0\"\n"),
+    );
+    db.expand(&stated);
+    db.complete();
+    let mut old = db.old();
+    assert_eq!(
+        constraints(&mut old, "orders"),
+        [
+            "orders_amount_above_zero c",
+            "orders_pkey p",
+            "orders_user_fk f"
+        ]
+    );
+}
+
 #[test]
 fn an_index_that_cannot_hold_the_new_type_is_refused_at_begin() {
     let db = Fixture::new(SHOP);
@@ -163,4 +201,36 @@ fn an_index_that_cannot_hold_the_new_type_is_refused_at_begin() {
             && message.contains("operator does not exist: integer <> text"),
         "{message}"
     );
+}
+
+#[test]
+fn an_invalid_leftover_of_a_carried_index_is_built_again() {
+    let db = Fixture::new(SHOP);
+    let migration = db.declarative(2, "retype_name", RETYPE_NAME);
+    // Stop before the constraints step's work, as a crash there would.
+    let url = db.pg.url.clone();
+    let crashing = migration.clone();
+    let crashed = std::thread::spawn(move || {
+        let mut expander =
+            hoist_db::expand::Expander::connect(&url, expand_util::options()).unwrap();
+        let _ = expander.expand(&crashing, "v2", &mut |event| {
+            if matches!(event, ExpandEvent::Step(ExpandStep::Constraints)) {
+                panic!("crash at constraints");
+            }
+        });
+    })
+    .join();
+    assert!(crashed.is_err());
+    // What a build cut off leaves: an INVALID index of the carried name.
+    let mut old = db.old();
+    assert!(old
+        .batch_execute("CREATE UNIQUE INDEX CONCURRENTLY _hoist_ix_users_name_lower ON users ((1))")
+        .is_err());
+    let valid: bool = old
+        .query_one("SELECT indisvalid FROM pg_index WHERE indexrelid = '_hoist_ix_users_name_lower'::regclass", &[])
+        .unwrap()
+        .get(0);
+    assert!(!valid);
+    assert!(db.expand(&migration).resumed);
+    assert!(indexes(&mut old, "users").contains(&"CREATE INDEX _hoist_ix_users_name_lower ON public.users USING btree (lower((_hoist_new_name)::text)) WHERE ((_hoist_new_name)::text <> ''::text)".to_owned()));
 }

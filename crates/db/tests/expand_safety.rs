@@ -12,6 +12,7 @@ use std::time::Duration;
 
 const SHOP: &str = "CREATE TABLE users (id serial PRIMARY KEY, name text NOT NULL, email text, nick text);
 CREATE TABLE orders (id int PRIMARY KEY, user_id int NOT NULL, amount integer NOT NULL, legacy text);
+CREATE INDEX orders_amount ON orders (amount);
 INSERT INTO users (name, email, nick) SELECT 'User ' || i, 'u' || i || '@x', 'n' || i FROM generate_series(1, 9) i;
 INSERT INTO orders SELECT i, 1 + i % 9, i * 100, 'L' || i FROM generate_series(1, 12) i;\n";
 
@@ -154,6 +155,20 @@ fn everything_at_once_completes() {
     assert!(new
         .batch_execute("INSERT INTO orders VALUES (15, 1, -1)")
         .is_err());
+    // The index of the retyped column is there again, over the new type.
+    let index: String = old
+        .query_one("SELECT pg_get_indexdef('orders_amount'::regclass)", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        index,
+        "CREATE INDEX orders_amount ON public.orders USING btree (amount)"
+    );
+    let typed: String = old
+        .query_one("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'orders_amount'::regclass", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(typed, "numeric(12,2)");
 }
 
 #[test]
@@ -569,4 +584,32 @@ fn abort_dropped_a_same_named_schema_hoist_did_not_make() {
     db.abort();
     let mut old = db.old();
     exec(&mut old, "SELECT * FROM hoist_v2.precious");
+}
+
+// Broke: a `create_index` or `add_constraint` op named like an index or a
+// constraint the app had; expand adopted the index (or failed on the
+// constraint), and abort then dropped the app's own.
+#[test]
+fn abort_dropped_the_apps_index_named_like_a_create_index_op() {
+    let db = Fixture::new(&format!(
+        "{SHOP}CREATE INDEX users_email ON users (email);
+         ALTER TABLE orders ADD CONSTRAINT orders_amount_positive CHECK (amount > 0);\n"
+    ));
+    let before = db.dump();
+    for (op, named) in [
+        ("[[op]]\ntype = \"create_index\"\ntable = \"users\"\nname = \"users_email\"\ncolumns = [\"lower(email)\"]\n", "a relation `public.users_email`"),
+        ("[[op]]\ntype = \"add_constraint\"\ntable = \"orders\"\nname = \"orders_amount_positive\"\ncheck = \"amount < 100000\"\n", "a constraint `orders_amount_positive` on `orders`"),
+    ] {
+        let migration = db.declarative(2, "named", op);
+        let result = db.expander().expand(&migration, "v2", &mut |_| {});
+        if result.is_ok() || matches!(result, Err(DbError::ExpandFailed { .. })) {
+            let _ = db.expander().abort(&mut |_| {});
+        }
+        let message = result.unwrap_err().to_string();
+        assert!(
+            message.contains(&format!("names {named}, which exists already")),
+            "{message}"
+        );
+        assert_eq!(db.dump(), before, "the app's own is still there");
+    }
 }

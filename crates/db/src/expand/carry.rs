@@ -12,11 +12,13 @@
 //!   a unique constraint's index becomes that constraint again;
 //! - what hoist cannot rebuild is refused at begin, named: an index over
 //!   a split or merged column (which new column does it belong on?), an
-//!   exclusion constraint. A `create_index` op over the new column(s)
-//!   states it, and then the old one goes at contract as planned. What
-//!   reads a `drop_column` column goes with it: that is what the op asks.
+//!   exclusion constraint, a CHECK or a foreign key (what it means for
+//!   the new column is the author's call). A `create_index` or
+//!   `add_constraint` op over the new column(s) states it, and then the old
+//!   one goes at contract as planned. What reads a `drop_column` column
+//!   goes with it: that is what the op asks.
 
-use super::catalog::Index;
+use super::catalog::{Constraint, Index};
 use super::names::{hidden_column, internal_name};
 use super::spec::{Change, Op};
 use super::sqltext::{keyword_at, names, qualified, quote, rename_columns, type_words};
@@ -167,9 +169,34 @@ fn index_stated(change: &Change, table: &str, new: &[&str], unique: bool) -> boo
     })
 }
 
+/// Whether an `add_constraint` op of `table` over one of `new` states a
+/// rule again.
+fn constraint_stated(change: &Change, table: &str, new: &[&str]) -> bool {
+    change.ops.iter().any(|op| match op {
+        Op::AddConstraint {
+            table: t,
+            check,
+            foreign_key,
+            ..
+        } if t == table => {
+            let mut read = check.as_deref().map(names).unwrap_or_default();
+            if let Some(key) = foreign_key {
+                read.extend(key.columns.iter().cloned());
+            }
+            read.iter().any(|name| new.contains(&name.as_str()))
+        }
+        _ => false,
+    })
+}
+
 /// What `change` does with `table`'s indexes and constraints: the
 /// indexes to build again, and a refusal for each thing it cannot keep.
-pub(crate) fn plan(change: &Change, table: &str, indexes: &[Index]) -> (Vec<Carried>, Vec<String>) {
+pub(crate) fn plan(
+    change: &Change,
+    table: &str,
+    indexes: &[Index],
+    constraints: &[Constraint],
+) -> (Vec<Carried>, Vec<String>) {
     let replaced = replaced(change, table);
     let dropped = dropped(change, table);
     let mut carried = Vec::new();
@@ -259,6 +286,29 @@ pub(crate) fn plan(change: &Change, table: &str, indexes: &[Index]) -> (Vec<Carr
                 .map(|(name, _, deferrable)| (name.clone(), deferrable.clone())),
         });
     }
+    for constraint in constraints {
+        if constraint.name.starts_with("_hoist_") {
+            continue;
+        }
+        let hits = hits(&constraint.columns);
+        let Some((column, how)) = hits.first() else {
+            continue;
+        };
+        let new = new_columns(&hits);
+        let new_refs: Vec<&str> = new.iter().map(String::as_str).collect();
+        if !constraint_stated(change, table, &new_refs) {
+            let kind = match how {
+                Replaced::Retyped { .. } => "change_type",
+                Replaced::Reshaped { kind, .. } => kind,
+            };
+            refused.push(format!(
+                "{} `{}` reads `{table}.{column}`, which `{kind}` replaces, and contract would drop it with the column; hoist cannot tell what it means for the new column: add an `add_constraint` op that states it over {}, or drop it in an earlier migration",
+                constraint.kind,
+                constraint.name,
+                listed(&new)
+            ));
+        }
+    }
     (carried, refused)
 }
 
@@ -281,9 +331,9 @@ pub(crate) fn probe_sql(
     sql_types: &[(String, String)],
     carried: &Carried,
 ) -> Vec<String> {
-    let probe = "pg_temp._hoist_probe";
+    let probe = qualified("pg_temp", "_hoist_probe");
     let mut sql = vec![format!(
-        "CREATE TEMPORARY TABLE _hoist_probe (LIKE {}) ON COMMIT DROP",
+        "CREATE TEMPORARY TABLE {probe} (LIKE {})",
         qualified(base, table)
     )];
     for (column, sql_type) in sql_types {
@@ -332,7 +382,7 @@ mod tests {
                 &["email"],
             ),
         ];
-        let (carried, refused) = plan(&change, "users", &indexes);
+        let (carried, refused) = plan(&change, "users", &indexes, &[]);
         assert!(refused.is_empty(), "{refused:?}");
         assert_eq!(carried.len(), 1);
         assert_eq!(
@@ -353,7 +403,12 @@ mod tests {
             "CREATE INDEX users_name ON public.users USING btree (name)",
             &["name"],
         )];
-        let (carried, refused) = plan(&split, "users", &indexes);
+        let checks = [Constraint {
+            name: "name_short".into(),
+            kind: "check constraint",
+            columns: vec!["name".into()],
+        }];
+        let (carried, refused) = plan(&split, "users", &indexes, &checks);
         assert!(carried.is_empty());
         assert!(
             refused[0].starts_with(
@@ -362,13 +417,18 @@ mod tests {
             "{}",
             refused[0]
         );
+        assert!(
+            refused[1].starts_with("check constraint `name_short`"),
+            "{}",
+            refused[1]
+        );
         let retype = change("[[op]]\ntype = \"change_type\"\ntable = \"users\"\ncolumn = \"text\"\nsql_type = \"varchar(9)\"\nup = \"text\"\ndown = \"text\"\n");
         let cast = [index(
             "users_text",
             "CREATE INDEX users_text ON public.users USING btree (((text)::text))",
             &["text"],
         )];
-        let (carried, refused) = plan(&retype, "users", &cast);
+        let (carried, refused) = plan(&retype, "users", &cast, &[]);
         assert!(
             carried.is_empty() && refused[0].contains("safely"),
             "{refused:?}"

@@ -87,7 +87,7 @@ impl Expander {
         })?;
         read.map_err(|problem| DbError::Database {
             database,
-            message: format!("cannot read the open expansion (`{}`): {problem}; was it written by a newer hoist?", state::STATE_TABLE),
+            message: format!("cannot read the open expansion (`{}`): {problem}; it was probably written by a newer hoist: run that one (`hoist db status`, `complete` or `abort`)", state::STATE_TABLE),
         })
     }
 

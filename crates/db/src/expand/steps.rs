@@ -120,9 +120,14 @@ impl Run<'_> {
         let base = self.base();
         let (mut carried, mut refused) = (Vec::new(), Vec::new());
         for table in shape::shaped_tables(change) {
-            let indexes = catalog::indexes(self.ddl.client, &base, &table)
-                .map_err(|e| self.ddl.failed(step, "read the indexes", &e))?;
-            let (c, r) = carry::plan(change, &table, &indexes);
+            let client = &mut *self.ddl.client;
+            let read = catalog::indexes(client, &base, &table)
+                .and_then(|indexes| Ok((indexes, catalog::constraints(client, &base, &table)?)));
+            let (indexes, constraints) = read.map_err(|e| {
+                self.ddl
+                    .failed(step, "read the indexes and constraints", &e)
+            })?;
+            let (c, r) = carry::plan(change, &table, &indexes, &constraints);
             carried.extend(c);
             refused.extend(r);
         }
@@ -296,7 +301,7 @@ impl Run<'_> {
                 return Err(DbError::ExpandInvalid {
                     database: self.ddl.database.clone(),
                     migration: self.ddl.migration.clone(),
-                    problem: format!("schema `{schema}` (release `{release}`'s view schema) exists and hoist did not make it; rename or drop it"),
+                    problem: format!("schema `{schema}` (release `{release}`'s view schema) exists and hoist did not make it; rename or drop it, then run the same command again to resume"),
                 });
             }
         }
