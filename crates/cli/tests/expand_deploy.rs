@@ -66,7 +66,7 @@ impl Shop {
     fn external() -> Shop {
         let postgres = TestPostgres::start();
         let config = format!(
-            "[app]\nname = \"shop\"\nversion = \"1\"\n[deploy]\nroot = \"../site\"\nkeep_releases = 10\nrestart = \"sh start.sh\"\n{}",
+            "[app]\nname = \"shop\"\nversion = \"1\"\n[deploy]\nroot = \"../site\"\nkeep_releases = 10\nrestart = \"sh start.sh\"\n[hooks]\npost_switch = 'printf \"%s|%s\\n\" \"$HOIST_DB_SCHEMA\" \"$PGOPTIONS\" > \"$HOIST_ROOT/shared/hook-$HOIST_RELEASE\"'\n{}",
             database(&postgres.url)
         );
         Shop::with(Env::with_config(&config), postgres, false)
@@ -257,6 +257,8 @@ fn expand_gives_the_new_release_its_view_schema_and_rollback_before_contract_is_
         "nothing classic ran"
     );
     assert_eq!(shop.env_of(&v2), with_view(&view));
+    let hook = read(&shop.env.site().join(format!("shared/hook-{v2}")));
+    assert_eq!(hook, with_view(&view), "the post_switch hook gets it too");
     assert_eq!(
         shop.seen_by(&v2),
         "ada\nbob\ncyd",
