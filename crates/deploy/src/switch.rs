@@ -410,9 +410,11 @@ pub(crate) fn after(
     }
     if from_step <= Step::Record {
         // What the schema did before the switch: expanded, or undone.
+        // A join applied nothing: only an expansion (or its abort) is a migration run.
         let expanded: Vec<String> = done
             .expanded
             .iter()
+            .filter(|report| report.action == "expanded")
             .filter_map(|report| report.migration.clone())
             .chain(done.aborted.iter().map(|aborted| aborted.name.clone()))
             .collect();
