@@ -136,6 +136,28 @@ impl hoist_deploy::AgentLink for AgentAdapter {
         self.client.restart().map_err(|error| error.to_string())
     }
 
+    fn running(&self) -> Result<Vec<hoist_deploy::Running>, String> {
+        use hoist_deploy::{Role, Running};
+        let status = self.client.status().map_err(|error| error.to_string())?;
+        let process = |info: &hoist_agent::ProcessInfo, role| Running {
+            release: info.release.clone(),
+            role,
+            until: info.until,
+        };
+        let mut running: Vec<Running> = status
+            .live
+            .iter()
+            .map(|live| process(live, Role::Live))
+            .collect();
+        running.extend(status.warm.iter().map(|warm| process(warm, Role::Warm)));
+        running.extend(status.candidate.map(|candidate| Running {
+            release: candidate.release,
+            role: Role::Candidate,
+            until: None,
+        }));
+        Ok(running)
+    }
+
     fn abort(&self) -> Result<Option<String>, String> {
         self.client.abort().map_err(|error| error.to_string())
     }

@@ -1,7 +1,8 @@
 //! `kill -9` of `hoist` at every step of every operation, then `hoist
 //! recover`: the steps crash.rs does not reach (migrations, the pause, a
 //! held candidate, switching back, pruning, promote, restart, abort), and
-//! the test that every [`Step`] and every [`Op`] is covered by one of them.
+//! the test that every [`Step`] and every [`Op`] is covered by one of them
+//! (`db complete` and `db abort`: expand_commands.rs).
 
 mod util;
 
@@ -61,12 +62,20 @@ const COVERED: &[(Step, &str)] = &[
         "expand_deploy::contract_killed_during_a_deploy_recovers",
     ),
     (
+        Step::Complete,
+        "expand_commands::db_complete_and_abort_killed_at_every_step_recover",
+    ),
+    (
         Step::Expand,
         "expand_deploy::expand_killed_at_every_step_recovers",
     ),
     (
         Step::AbortExpand,
         "expand_deploy::rollback_with_db_killed_while_aborting_finishes_it",
+    ),
+    (
+        Step::AbortExpand,
+        "expand_commands::db_complete_and_abort_killed_at_every_step_recover",
     ),
 ];
 
@@ -105,6 +114,14 @@ const OPS_COVERED: &[(Op, &str)] = &[
     (
         Op::AutoRollback,
         "crash::rollback_killed_at_every_step_recovers",
+    ),
+    (
+        Op::DbComplete,
+        "expand_commands::db_complete_and_abort_killed_at_every_step_recover",
+    ),
+    (
+        Op::DbAbort,
+        "expand_commands::db_complete_and_abort_killed_at_every_step_recover",
     ),
 ];
 

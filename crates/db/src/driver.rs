@@ -67,6 +67,11 @@ pub trait Driver {
     fn restore(&mut self, path: &Path) -> Result<(), DbError>;
     /// File name suffix of this engine's backups.
     fn backup_extension(&self) -> &'static str;
+    /// Whether it runs declarative (expand and contract) migrations:
+    /// PostgreSQL does, SQLite does not.
+    fn expands(&self) -> bool {
+        false
+    }
     /// The server's own account of its version (`PostgreSQL 15.5 …`,
     /// `SQLite 3.45.0`), for the runtime fingerprint (`[parity]`): read
     /// from the server, since a client's `--version` says nothing of it.

@@ -2,7 +2,9 @@
 //! in step with releases.
 //!
 //! Migrations are files in the release (`NNNN_name.up.sql`, optional
-//! `NNNN_name.down.sql`). The database keeps a history table
+//! `NNNN_name.down.sql`, or a declarative `NNNN_name.toml` that
+//! [`expand`] runs in two phases on PostgreSQL; the classic runner here
+//! never runs one, and refuses to roll back past one). The database keeps a history table
 //! (`hoist_schema_history`) with each migration's checksum, so an edited
 //! migration is caught, and its down SQL, so an older release can still
 //! undo what a newer one applied.

@@ -18,6 +18,9 @@ pub struct Pending {
     pub phase: Phase,
     /// False for `-- hoist: no-transaction`.
     pub transactional: bool,
+    /// A declarative (`.toml`) migration: `hoist deploy` expands it; the
+    /// classic runner never runs it.
+    pub declarative: bool,
 }
 
 /// An applied migration whose file changed since.
@@ -108,6 +111,7 @@ fn compare(database: String, applied: Vec<Applied>, migrations: &[Migration]) ->
             name: migration.name.clone(),
             phase: migration.phase,
             transactional: migration.transactional,
+            declarative: migration.is_declarative(),
         })
         .collect();
     let drift = migrations
@@ -173,6 +177,7 @@ pub fn migrate(
     phase: Option<Phase>,
     options: &RunOptions,
 ) -> Result<RunReport, DbError> {
+    let driver_expands = driver.expands();
     run_locked(
         driver,
         options,
@@ -182,6 +187,10 @@ pub fn migrate(
             for pending in &status.pending {
                 let wanted = to.is_none_or(|to| pending.version <= to)
                     && phase.is_none_or(|phase| pending.phase == phase);
+                if wanted && pending.declarative {
+                    // Its text is TOML, not SQL: refuse before running anything.
+                    return Err(declarative(driver_expands, status, pending));
+                }
                 if wanted {
                     let migration = migrations
                         .iter()
@@ -247,6 +256,20 @@ pub fn rollback(
             rows.into_iter()
                 .map(|row| {
                     let file = migrations.iter().find(|m| m.version == row.version);
+                    let expanded = matches!(row.phase.as_str(), "expand" | "contract");
+                    if expanded || file.is_some_and(Migration::is_declarative) {
+                        // Down files do not undo an expansion; abort does.
+                        return Err(DbError::DeclarativeRollback {
+                            database: status.database.clone(),
+                            migration: row.name.clone(),
+                            phase: if row.phase == "contract" {
+                                "contract"
+                            } else {
+                                "expand"
+                            }
+                            .into(),
+                        });
+                    }
                     let sql = file
                         .and_then(|m| m.down.clone())
                         .or_else(|| row.down.clone())
@@ -263,6 +286,26 @@ pub fn rollback(
         },
         migrations,
     )
+}
+
+/// Why `migrate` will not run `pending`, a declarative migration.
+fn declarative(expands: bool, status: &SchemaStatus, pending: &Pending) -> DbError {
+    if !expands {
+        return DbError::PostgresOnly {
+            database: status.database.clone(),
+            migration: pending.name.clone(),
+        };
+    }
+    DbError::Declarative {
+        database: status.database.clone(),
+        migration: pending.name.clone(),
+        before: status
+            .pending
+            .iter()
+            .map(|p| p.version)
+            .filter(|version| *version < pending.version)
+            .max(),
+    }
 }
 
 struct Planned {

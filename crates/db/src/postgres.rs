@@ -88,6 +88,10 @@ impl Driver for Postgres {
         redact(&self.url)
     }
 
+    fn expands(&self) -> bool {
+        true
+    }
+
     fn server_version(&mut self) -> Result<String, DbError> {
         let row = self
             .client

@@ -27,7 +27,9 @@ pub(crate) fn aim(
         Op::Hold | Op::Abort => (from.map(str::to_owned), target),
         Op::Promote => (target.clone(), target),
         // The repaired release is the event's `release`; what runs stays.
-        Op::Prune | Op::Repair | Op::Stage => (from.map(str::to_owned), None),
+        Op::Prune | Op::Repair | Op::Stage | Op::DbComplete | Op::DbAbort => {
+            (from.map(str::to_owned), None)
+        }
         Op::Deploy
         | Op::Rollback
         | Op::AutoRollback

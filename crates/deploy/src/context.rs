@@ -37,6 +37,13 @@ pub trait AgentLink: std::fmt::Debug {
     /// healthy; `Ok` says how.
     fn restart(&self) -> Result<String, String>;
 
+    /// Every release the agent runs: live, warm (kept for an instant
+    /// rollback), a held candidate. `hoist db complete` and `hoist db
+    /// abort` refuse while one on the side they drop serves.
+    fn running(&self) -> Result<Vec<crate::Running>, String> {
+        Err("this agent link cannot list what it runs".to_owned())
+    }
+
     /// Stops the held candidate, if any; returns its release.
     fn abort(&self) -> Result<Option<String>, String>;
 

@@ -19,6 +19,9 @@ pub enum DeployError {
     /// From the data versions.
     #[error(transparent)]
     Data(#[from] hoist_data::DataError),
+    /// A contract or an abort of an expansion refused.
+    #[error(transparent)]
+    Contract(#[from] crate::ContractError),
     /// The release went live but its post-switch migrations failed.
     #[error("`{release}` is live, but its post-switch migrations failed: {problem}. Fix the migration and migrate again, or go back with `hoist rollback`")]
     PostMigration {
@@ -476,6 +479,7 @@ impl hoist_error::Described for DeployError {
             DeployError::Store(inner) => inner.kind(),
             DeployError::Db(inner) => inner.kind(),
             DeployError::Data(inner) => inner.kind(),
+            DeployError::Contract(inner) => inner.kind(),
             DeployError::Ledger(inner) => inner.kind(),
             DeployError::Config(inner) => inner.kind(),
             DeployError::Parity(inner) => inner.kind(),
@@ -538,6 +542,7 @@ impl hoist_error::Described for DeployError {
             DeployError::Store(inner) => inner.hint(),
             DeployError::Db(inner) => inner.hint(),
             DeployError::Data(inner) => inner.hint(),
+            DeployError::Contract(inner) => inner.hint(),
             DeployError::Ledger(inner) => inner.hint(),
             DeployError::Config(inner) => inner.hint(),
             DeployError::Parity(inner) => inner.hint(),

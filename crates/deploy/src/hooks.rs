@@ -85,7 +85,14 @@ pub(crate) fn post_of(hooks: &Hooks, op: Op) -> Option<(&'static str, &Hook)> {
         Op::DataRoll | Op::DataRevert => {
             hooks.post_data_roll.as_ref().map(|h| ("post_data_roll", h))
         }
-        Op::Stage | Op::Hold | Op::Prune | Op::Abort | Op::Restart | Op::Repair => None,
+        Op::Stage
+        | Op::Hold
+        | Op::Prune
+        | Op::Abort
+        | Op::Restart
+        | Op::Repair
+        | Op::DbComplete
+        | Op::DbAbort => None,
     }
 }
 

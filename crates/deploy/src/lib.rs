@@ -9,6 +9,7 @@
 //! | move the live data version | [`data_roll()`] |
 //! | remove old releases | [`prune()`] |
 //! | restore a release's files from its artifact | [`repair()`] |
+//! | contract or remove the open expansion (PostgreSQL) | [`db_complete()`], [`db_abort()`] |
 //! | finish or undo a killed operation | [`recover()`] |
 //! | read state | [`status()`], [`releases()`], [`verify_release`] |
 //!
@@ -36,6 +37,7 @@ mod attempt;
 mod back_health;
 mod command;
 mod context;
+mod contract;
 mod data_roll;
 mod data_tie;
 mod deploy;
@@ -77,6 +79,10 @@ mod verify;
 
 pub use attempt::Attempt;
 pub use context::{AgentLink, Context};
+pub use contract::{
+    abort_in, complete_in, db_abort, db_complete, expansion, fault_point as expand_fault_point,
+    running, sides, ContractError, Contracted, Expansion, Role, Running, Serving, Side,
+};
 pub use data_roll::{data_roll, DataRollReport, DataRollRequest};
 pub use data_tie::RollbackData;
 pub use deploy::{deploy, DeployReport, DeployRequest};

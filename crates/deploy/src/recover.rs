@@ -196,6 +196,9 @@ fn resume(
             return crate::data_roll::recover(context, journal, reporter)
         }
         Op::Repair => return crate::repair::recover(context, journal, config, reporter),
+        Op::DbComplete | Op::DbAbort => {
+            return crate::contract::recover(context, journal, record, config, reporter)
+        }
         Op::Deploy | Op::Stage | Op::Hold | Op::Promote | Op::Rollback | Op::AutoRollback => {}
     }
     match record.step.on_crash() {

@@ -226,6 +226,21 @@ async fn deploy_held(
     if interrupted.load(Ordering::SeqCst) {
         return Err(FleetError::Interrupted);
     }
+    // The stage, not each host, decides whether the open expansion may be
+    // contracted (each host's deploy runs with `--no-contract`).
+    if let Err(error) = crate::db::settle_before_waves(&plan.target, hosts, release, progress).await
+    {
+        report.hosts = (0..hosts.len())
+            .map(|index| HostReport {
+                outcome: HostOutcome {
+                    problem: Some(error.to_string()),
+                    ..outcome_of(index, "not-switched")
+                },
+                shipped: shipped[index].clone(),
+            })
+            .collect();
+        return Err(error);
+    }
     // Hosts already on the release stay out of the waves.
     let moving: Vec<usize> = (0..hosts.len())
         .filter(|&index| before[index].as_deref() != Some(release))

@@ -194,6 +194,19 @@ pub enum FleetError {
     /// Interrupted (Ctrl-C) before anything was switched.
     #[error("interrupted; nothing was switched")]
     Interrupted,
+    /// A host still runs a release on the old side of the open expansion,
+    /// whose old shape a contract drops: nothing was changed.
+    #[error("cannot {doing} on stage `{stage}`: `{migration}` is open and {} still on its old shape, which its contract drops; nothing was changed", hosts.iter().map(|(host, releases)| format!("`{host}` runs {releases}")).collect::<Vec<_>>().join(", "))]
+    OldSideServes {
+        /// The stage.
+        stage: String,
+        /// The open expansion.
+        migration: String,
+        /// What was asked (`complete`, `deploy X, which brings Y`).
+        doing: String,
+        /// Each host and its old-side releases.
+        hosts: Vec<(String, String)>,
+    },
 }
 
 pub(crate) fn list(failures: &[(String, String)]) -> String {
@@ -299,6 +312,7 @@ impl Described for FleetError {
             FleetError::NotTogether(_) => "fleet-partial",
             FleetError::Data(error) => error.kind(),
             FleetError::Interrupted => "interrupted",
+            FleetError::OldSideServes { .. } => "contract-refused",
         }
     }
 
@@ -318,6 +332,9 @@ impl Described for FleetError {
             FleetError::Store(error) => error.hint(),
             FleetError::Balancer(error) => error.hint(),
             FleetError::Drift { fix: Some(fix), .. } => hoist_error::command(fix),
+            FleetError::OldSideServes { stage, .. } => Some(format!(
+                "deploy the release with the migration to every host (`hoist deploy --stage {stage} ARTIFACT`) and wait for the old one's rollback window, or give the new shape up with `hoist db abort` on one host"
+            )),
             FleetError::RecoveryPending { recover, .. } => Some(recover.clone()),
             FleetError::Drift { stage, .. } => {
                 hoist_error::command(&format!("status --stage {stage}"))

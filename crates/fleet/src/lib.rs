@@ -12,6 +12,12 @@
 //! recoverable, and recorded in that host's ledger with the fleet
 //! operation's id.
 //!
+//! `hoist db complete --stage` ([`db_complete`]) asks every host what it
+//! serves on which side of the open expansion and contracts it once, on
+//! one host, only when no host runs its old side; a stage deploy whose
+//! release brings the next declarative migration settles the open one the
+//! same way before its waves, and each host deploys with `--no-contract`.
+//!
 //! `hoist restart --stage` ([`restart`]) goes through the same waves,
 //! drain, health and ready with each host's own `hoist restart`; a
 //! failure stops it, with nothing to roll back.
@@ -34,6 +40,7 @@ mod data;
 mod data_roll;
 mod data_send;
 mod data_wire;
+mod db;
 mod deploy;
 mod drift;
 mod each;
@@ -60,6 +67,7 @@ pub use connect::{connect_all, host_build, HoistBuild};
 pub use data::{load as data_load, DataLoad, Shipment};
 pub use data_roll::{roll as data_roll, DataMove, DataRoll, Pointer};
 pub use data_wire::{pack as pack_data, unpack as unpack_data};
+pub use db::{complete as db_complete, status as db_status, Serving as HostServing};
 pub use deploy::{deploy, new_op_id, DeployPlan, FleetReport, HostReport};
 pub use drift::{judge, Drift, HostStatus, Runs, StageStatus};
 pub use each::{Failed, HostRun, Partial, StagePlan, StageRun};

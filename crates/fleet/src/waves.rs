@@ -267,8 +267,11 @@ impl Waves<'_> {
         let reason = self.reason_arg(&format!("fleet {} of stage `{}`", self.op, self.stage_name));
         let result = match &mv.how {
             How::Deploy { artifact } => {
-                host.run::<serde_json::Value>(&["deploy", artifact, "--reason", &reason])
-                    .await
+                // The stage settled the open expansion before the waves: a
+                // host must not contract it on its own while another host
+                // still runs the old side.
+                let args = ["deploy", artifact, "--no-contract", "--reason", &reason];
+                host.run::<serde_json::Value>(&args).await
             }
             How::Rollback => {
                 host.run::<serde_json::Value>(&["rollback", "--to", &mv.to, "--reason", &reason])

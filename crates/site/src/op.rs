@@ -53,6 +53,10 @@ pub enum Op {
     Restart,
     /// Put a release's shipped files back from its artifact (`hoist repair`).
     Repair,
+    /// Contract the open expansion (`hoist db complete`): the old shape goes.
+    DbComplete,
+    /// Remove the open expansion (`hoist db abort`): the new shape goes.
+    DbAbort,
 }
 
 /// One step of an [`Op`], in the order they run (`Ord` follows it).

@@ -1,4 +1,10 @@
-//! `hoist db ...`: the app's schema, migrated with releases.
+//! `hoist db ...`: the app's schema, migrated with releases; on PostgreSQL
+//! its expansions ended by `hoist db complete` ([`complete`]) or `hoist db
+//! abort` ([`abort`]).
+
+mod abort;
+mod complete;
+mod expansion;
 
 use crate::cli::Global;
 use crate::output::{self, Output, Render};
@@ -10,7 +16,10 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
-  hoist db status --json               applied, pending, drift, dirty
+  hoist db status --json               applied, pending, drift, dirty, the open expansion
+  hoist db status --stage production   the same, and what each host serves on which side
+  hoist db complete                    contract the open expansion (old shape dropped)
+  hoist db abort                       remove the open expansion (new shape dropped)
   hoist db migrate --dry-run           what would run
   hoist db migrate --to 12             up to and including 0012_*
   hoist db rollback                    undo the newest migration (after a backup)
@@ -28,8 +37,20 @@ pub struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 enum DbCommand {
-    /// Applied and pending migrations, checksum drift, a dirty mark
-    Status,
+    /// Applied and pending migrations, checksum drift, a dirty mark, the open expansion
+    Status {
+        /// The migrations of this release (staged or live) instead of the live one's.
+        #[arg(long, value_name = "ID", conflicts_with = "stage")]
+        release: Option<String>,
+        /// Every host of this stage (`[stages.NAME]`): the expansion, and
+        /// what each host serves on which side.
+        #[arg(long, value_name = "NAME")]
+        stage: Option<String>,
+    },
+    /// Contract the open expansion: drop its old shape (PostgreSQL)
+    Complete(complete::Args),
+    /// Remove the open expansion: drop its new shape (PostgreSQL)
+    Abort(abort::Args),
     /// Apply pending migrations (backup first)
     Migrate {
         /// Stop after this version.
@@ -210,16 +231,35 @@ impl Render for SchemaDiff {
 }
 
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
-    let (context, config) = crate::target::open(global)?;
+    // A stage's hosts are asked over ssh; no site here is needed.
+    match &args.command {
+        DbCommand::Status {
+            stage: Some(stage), ..
+        } => return super::stage::db::status(global, stage),
+        DbCommand::Complete(complete) if complete.stage.is_some() => {
+            let stage = complete.stage.as_deref().unwrap_or_default();
+            return super::stage::db::complete(global, stage);
+        }
+        _ => {}
+    }
+    let (mut context, config) = crate::target::open(global)?;
     let out = Output::new(global.json);
-    let schema = schema(
-        global,
-        &context,
-        config.as_ref(),
-        args.migrations.as_deref(),
-    )?;
+    let release_dir = match &args.command {
+        DbCommand::Status {
+            release: Some(release),
+            ..
+        } => Some(release_migrations(&context, config.as_ref(), release)?),
+        _ => None,
+    };
+    let migrations = release_dir.as_deref().or(args.migrations.as_deref());
+    let schema = schema(global, &context, config.as_ref(), migrations)?;
     match args.command {
-        DbCommand::Status => out.emit(&hoist_deploy::db_status(&schema)?)?,
+        DbCommand::Status { .. } => {
+            crate::target::attach_agent(&mut context);
+            out.emit(&db_status(&context, &schema)?)?
+        }
+        DbCommand::Complete(args) => return complete::exec(global, args, context, &schema),
+        DbCommand::Abort(args) => return abort::exec(global, args, context, &schema),
         DbCommand::Migrate { to, phase, dry_run } => {
             let phase = phase.map(|phase| {
                 if phase == "post" {
@@ -268,6 +308,54 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         }
     }
     Ok(crate::EXIT_OK)
+}
+
+/// The migrations, and on PostgreSQL the expansion and who serves here.
+fn db_status(context: &Context, schema: &Schema) -> anyhow::Result<expansion::DbStatus> {
+    let status = hoist_deploy::db_status(schema)?;
+    let pending: Vec<&str> = status.pending.iter().map(|p| p.name.as_str()).collect();
+    let pending_declarative = schema
+        .migrations()?
+        .into_iter()
+        .filter(|migration| {
+            migration.is_declarative() && pending.contains(&migration.name.as_str())
+        })
+        .map(|migration| migration.name)
+        .collect();
+    let (expansion, expansion_error) = match hoist_deploy::expansion(context, schema) {
+        Ok(expansion) => (expansion, None),
+        Err(error) => (None, Some(error.to_string())),
+    };
+    Ok(expansion::DbStatus {
+        expansion,
+        expansion_error,
+        schema: status,
+        pending_declarative,
+    })
+}
+
+/// `--release ID`: that release's migrations directory (its own
+/// `[database] migrations`, else `migrations`).
+fn release_migrations(
+    context: &Context,
+    config: Option<&hoist_config::Config>,
+    release: &str,
+) -> anyhow::Result<PathBuf> {
+    let dir = context.site.release_dir(release);
+    if !dir.is_dir() {
+        let message = format!("release `{release}` is not on disk (`hoist releases` lists them)");
+        return Err(crate::Failure::new("unknown-release", message).into());
+    }
+    let shipped = context.config_for(release, None)?;
+    let migrations = shipped
+        .as_ref()
+        .or(config)
+        .and_then(|config| config.database.as_ref())
+        .map_or_else(
+            || "migrations".to_owned(),
+            |database| database.migrations.clone(),
+        );
+    Ok(dir.join(migrations))
 }
 
 /// The database from hoist.toml, else from the live release's; its

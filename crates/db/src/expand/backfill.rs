@@ -23,65 +23,70 @@ pub(crate) struct Batch {
 }
 
 impl Batch {
-    /// The batch statement. `$1..$n` are the last key done (as text),
-    /// absent for the first batch. It returns the rows updated and the
-    /// last key of the batch (as text).
-    pub fn sql(&self, base: &str, first: bool, rows: u32) -> String {
-        let table = qualified(base, &self.table);
-        // The batch's own names for the key, so an expression naming a
-        // key column is not ambiguous.
-        let alias = |i: usize| format!("\"_hoist_k{i}\"");
-        let select: Vec<String> = self
+    fn key_list(&self, prefix: &str, suffix: &str) -> String {
+        self.key
+            .iter()
+            .map(|(column, _)| format!("{prefix}{}{suffix}", quote(column)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// `(key) > ($from..)`: the key as text parameters from `$from`.
+    fn compare(&self, op: &str, from: usize) -> String {
+        let params: Vec<String> = self
             .key
             .iter()
             .enumerate()
-            .map(|(i, (column, _))| format!("{} AS {}", quote(column), alias(i)))
+            .map(|(i, (_, sql_type))| format!("${}::text::{sql_type}", from + i))
             .collect();
-        let key_list = |prefix: &str| {
-            self.key
-                .iter()
-                .map(|(column, _)| format!("{prefix}{}", quote(column)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        format!("({}) {op} ({})", self.key_list("", ""), params.join(", "))
+    }
+
+    /// The next batch's bounds: how many rows it has (at most `rows`)
+    /// and its last key (as text). `$1..$n` are the last key done, absent
+    /// for the first batch.
+    pub fn bound_sql(&self, base: &str, first: bool, rows: u32) -> String {
         let after = if first {
             String::new()
         } else {
-            let params: Vec<String> = self
-                .key
-                .iter()
-                .enumerate()
-                .map(|(i, (_, sql_type))| format!("${}::text::{sql_type}", i + 1))
-                .collect();
-            format!(" WHERE ({}) > ({})", key_list(""), params.join(", "))
+            format!(" WHERE {}", self.compare(">", 1))
         };
+        let last: Vec<String> = self
+            .key
+            .iter()
+            .map(|(column, _)| format!("{}::text", quote(column)))
+            .collect();
+        format!(
+            "SELECT count(*) OVER (), ARRAY[{last}] FROM (SELECT {keys} FROM {table}{after} ORDER BY {keys} LIMIT {rows}) batch ORDER BY {desc} LIMIT 1",
+            last = last.join(", "),
+            keys = self.key_list("", ""),
+            table = qualified(base, &self.table),
+            desc = self.key_list("", " DESC"),
+        )
+    }
+
+    /// The batch's update: a key range, so it walks the primary key's
+    /// index. `$1..$n` are the last key done (absent for the first batch),
+    /// then the batch's last key.
+    pub fn update_sql(&self, base: &str, first: bool) -> String {
         let sets: Vec<String> = self
             .sets
             .iter()
             .map(|(column, expr)| format!("{} = ({expr})", quote(column)))
             .collect();
-        let join: Vec<String> = self
-            .key
-            .iter()
-            .enumerate()
-            .map(|(i, (column, _))| format!("{table}.{} = batch.{}", quote(column), alias(i)))
-            .collect();
-        let last: Vec<String> = (0..self.key.len())
-            .map(|i| format!("batch.{}::text", alias(i)))
-            .collect();
-        let order_desc: Vec<String> = (0..self.key.len())
-            .map(|i| format!("batch.{} DESC", alias(i)))
-            .collect();
+        let range = if first {
+            self.compare("<=", 1)
+        } else {
+            format!(
+                "{} AND {}",
+                self.compare(">", 1),
+                self.compare("<=", 1 + self.key.len())
+            )
+        };
         format!(
-            "WITH batch AS (SELECT {select} FROM {table}{after} ORDER BY {order} LIMIT {rows}), \
-             done AS (UPDATE {table} SET {sets} FROM batch WHERE {join} RETURNING 1) \
-             SELECT (SELECT count(*) FROM done), (SELECT ARRAY[{last}] FROM batch ORDER BY {order_desc} LIMIT 1)",
-            select = select.join(", "),
-            order = key_list(""),
-            sets = sets.join(", "),
-            join = join.join(" AND "),
-            last = last.join(", "),
-            order_desc = order_desc.join(", "),
+            "UPDATE {} SET {} WHERE {range}",
+            qualified(base, &self.table),
+            sets.join(", ")
         )
     }
 }
@@ -132,26 +137,34 @@ pub(crate) fn run(
         let what = format!("backfill `{}`", batch.table);
         while !cursors[at].finished {
             let last = cursors[at].last.clone();
-            let sql = batch.sql(settings.base, last.is_none(), settings.rows);
+            let bound = batch.bound_sql(settings.base, last.is_none(), settings.rows);
+            let update = batch.update_sql(settings.base, last.is_none());
             let started = Instant::now();
             let mut next = cursors.clone();
             ddl.tx(ExpandStep::Backfill, &what, events, |tx| {
-                let params: Vec<&(dyn ToSql + Sync)> = match &last {
+                tx.batch_execute(&format!(
+                    "SET LOCAL {} = 'on'",
+                    super::triggers::BACKFILL_SETTING
+                ))?;
+                let mut params: Vec<&(dyn ToSql + Sync)> = match &last {
                     Some(values) => values.iter().map(|v| v as &(dyn ToSql + Sync)).collect(),
                     None => Vec::new(),
                 };
-                let row = tx.query_one(&sql, &params)?;
-                let updated: i64 = row.get(0);
-                let key: Option<Vec<String>> = row.get(1);
                 next = cursors.clone();
                 let cursor = &mut next[at];
-                cursor.done += updated as u64;
-                cursor.finished = (updated as u64) < u64::from(settings.rows) || key.is_none();
-                if key.is_some() {
-                    cursor.last = key;
-                }
-                state::set_backfill(tx, settings.base, &next)?;
-                Ok(())
+                let Some(row) = tx.query_opt(&bound, &params)? else {
+                    cursor.finished = true;
+                    return state::set_backfill(tx, settings.base, &next);
+                };
+                let count: i64 = row.get(0);
+                let key: Vec<String> = row.get(1);
+                params.extend(key.iter().map(|v| v as &(dyn ToSql + Sync)));
+                cursor.done += tx.execute(&update, &params)?;
+                // Fewer than a batch: the rest (rows written since) the
+                // trigger fills.
+                cursor.finished = count < i64::from(settings.rows);
+                cursor.last = Some(key.clone());
+                state::set_backfill(tx, settings.base, &next)
             })?;
             longest = longest.max(started.elapsed());
             *cursors = next;
@@ -182,15 +195,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_batch_walks_the_key_and_returns_the_last() {
+    fn a_batch_is_a_key_range() {
         let batch = Batch {
             table: "users".into(),
             key: vec![("id".into(), "integer".into())],
             sets: vec![("_hoist_new_plan".into(), "'free'".into())],
         };
-        let sql = batch.sql("public", false, 500);
-        assert!(sql.contains("FROM \"public\".\"users\" WHERE (\"id\") > ($1::text::integer) ORDER BY \"id\" LIMIT 500"), "{sql}");
-        assert!(sql.contains("SET \"_hoist_new_plan\" = ('free') FROM batch WHERE \"public\".\"users\".\"id\" = batch.\"_hoist_k0\""), "{sql}");
-        assert!(!batch.sql("public", true, 500).contains("$1"));
+        assert_eq!(
+            batch.bound_sql("public", false, 500),
+            "SELECT count(*) OVER (), ARRAY[\"id\"::text] FROM (SELECT \"id\" FROM \"public\".\"users\" WHERE (\"id\") > ($1::text::integer) ORDER BY \"id\" LIMIT 500) batch ORDER BY \"id\" DESC LIMIT 1"
+        );
+        assert_eq!(
+            batch.update_sql("public", false),
+            "UPDATE \"public\".\"users\" SET \"_hoist_new_plan\" = ('free') WHERE (\"id\") > ($1::text::integer) AND (\"id\") <= ($2::text::integer)"
+        );
+        assert!(!batch.bound_sql("public", true, 500).contains("$1"));
     }
 }

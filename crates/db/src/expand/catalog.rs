@@ -14,7 +14,7 @@ pub(crate) fn columns(
     table: &str,
 ) -> Result<Option<Vec<Column>>, postgres::Error> {
     let rows = client.query(
-        "SELECT a.attname::text, a.attnotnull FROM pg_attribute a \
+        "SELECT a.attname::text, a.attnotnull, a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '' FROM pg_attribute a \
          WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped \
          ORDER BY a.attnum",
         &[&qualified(schema, table)],
@@ -27,6 +27,7 @@ pub(crate) fn columns(
             .map(|row| Column {
                 name: row.get(0),
                 not_null: row.get(1),
+                has_default: row.get(2),
             })
             .filter(|column| !column.name.starts_with(HIDDEN_PREFIX))
             .collect(),
@@ -79,6 +80,18 @@ pub(crate) fn grants(
         &[&qualified(schema, table)],
     )?;
     Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+}
+
+/// Whether a schema named `schema` exists.
+pub(crate) fn schema_exists(
+    client: &mut impl GenericClient,
+    schema: &str,
+) -> Result<bool, postgres::Error> {
+    let row = client.query_one(
+        "SELECT count(*) FROM pg_namespace WHERE nspname = $1",
+        &[&schema],
+    )?;
+    Ok(row.get::<_, i64>(0) > 0)
 }
 
 /// The view schemas hoist made: (schema, release), from their comments.

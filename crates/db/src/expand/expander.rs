@@ -156,6 +156,7 @@ impl Expander {
         let history = lock.applied()?;
         let open = self.read()?;
         let database = self.database.clone();
+        let mut run = self.run(&migration.name);
         let (mut state, resumed) = match open {
             Some(state) if state.version != migration.version => {
                 return Err(DbError::ExpansionOpen {
@@ -181,11 +182,9 @@ impl Expander {
                         phase: row.phase.clone(),
                     });
                 }
-                let mut run = self.run(&migration.name);
                 (run.begin(migration, change, release, events)?, false)
             }
         };
-        let mut run = self.run(&state.name);
         let longest = add_release(&mut run, &mut state, release, events)?;
         Ok(Expanded {
             version: state.version,

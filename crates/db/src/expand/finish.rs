@@ -4,7 +4,6 @@ use super::abort;
 use super::catalog;
 use super::contract;
 use super::history;
-use super::names::view_schema;
 use super::shape::shaped_tables;
 use super::state::{self, State};
 use super::steps::Run;
@@ -14,21 +13,13 @@ use super::views;
 use crate::DbError;
 
 impl Run<'_> {
-    /// Every view schema to drop: the state's and any the catalog has.
-    fn all_view_schemas(
-        &mut self,
-        state: &State,
-        step: ExpandStep,
-    ) -> Result<Vec<String>, DbError> {
-        let mut schemas: Vec<String> = state.new_releases.iter().map(|r| view_schema(r)).collect();
+    /// Every view schema to drop: those hoist made (their comment says
+    /// so, written with them). A schema of the same name hoist did not
+    /// make is left alone: dropping it would cascade to what it holds.
+    fn all_view_schemas(&mut self, step: ExpandStep) -> Result<Vec<String>, DbError> {
         let found = catalog::view_schemas(self.ddl.client)
             .map_err(|e| self.ddl.failed(step, "read the view schemas", &e))?;
-        for (schema, _) in found {
-            if !schemas.contains(&schema) {
-                schemas.push(schema);
-            }
-        }
-        Ok(schemas)
+        Ok(found.into_iter().map(|(schema, _)| schema).collect())
     }
 
     /// Contract, in one transaction.
@@ -46,7 +37,7 @@ impl Run<'_> {
         }
         events(ExpandEvent::Step(ExpandStep::Completing));
         let shapes = self.shapes(&state.change, ExpandStep::Completing)?;
-        let schemas = self.all_view_schemas(state, ExpandStep::Completing)?;
+        let schemas = self.all_view_schemas(ExpandStep::Completing)?;
         let plan = contract::contract(&state.change, &shapes, &base);
         let mut sql: Vec<String> = schemas.iter().map(|s| views::drop_sql(s)).collect();
         for shape in shapes.iter() {
@@ -97,7 +88,7 @@ impl Run<'_> {
             }
         }
         events(ExpandEvent::Step(ExpandStep::Aborting));
-        let schemas = self.all_view_schemas(state, ExpandStep::Aborting)?;
+        let schemas = self.all_view_schemas(ExpandStep::Aborting)?;
         let mut sql: Vec<String> = schemas.iter().map(|s| views::drop_sql(s)).collect();
         if changed {
             for (what, statement) in abort::drop_indexes(&state.change, &base) {

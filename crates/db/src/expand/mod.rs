@@ -24,6 +24,28 @@
 //! the same call again after a crash resumes where it stopped. Every DDL
 //! runs under `lock_timeout` and is retried, so it never queues behind a
 //! long query with the site's requests queued behind it.
+//!
+//! Layout: [`Expander`] (`expander.rs`) takes the migrators' advisory
+//! lock and drives the steps (`begin.rs`, `steps.rs`, `finish.rs`) over
+//! one connection (`ddl.rs`: transactions, `lock_timeout`, retries). The
+//! state row is `state.rs`, the history row `history.rs`. What each step
+//! runs is generated, one concept a file, from the change and the
+//! catalog (`catalog.rs`): both shapes of each table (`shape.rs`), hidden
+//! columns (`columns.rs`), the sync triggers (`triggers.rs`), the batches
+//! (`backfill.rs`), constraints and indexes (`constraints.rs`), the view
+//! schemas (`views.rs`), contract (`contract.rs`) and abort (`abort.rs`).
+//!
+//! ```no_run
+//! use hoist_db::expand::{ExpandOptions, Expander};
+//! let migrations = hoist_db::load("/srv/shop/releases/v2/migrations".as_ref()).unwrap();
+//! let migration = migrations.iter().find(|m| m.is_declarative()).unwrap();
+//! let mut expander = Expander::connect("postgres://app@db/shop", ExpandOptions::default()).unwrap();
+//! let expanded = expander.expand(migration, "v2", &mut |event| println!("{event:?}")).unwrap();
+//! // Release v2 runs with PGOPTIONS="-c search_path=hoist_v2,public".
+//! assert_eq!(expanded.schema, "hoist_v2");
+//! // Later, once no release on the old side serves:
+//! expander.complete(&mut |_| {}).unwrap();
+//! ```
 
 mod names;
 pub mod spec;

@@ -15,6 +15,9 @@ pub(crate) struct Column {
     pub name: String,
     /// `NOT NULL`: a column that replaces it must hold that too.
     pub not_null: bool,
+    /// It has a default (or is an identity or generated column), so a
+    /// row that does not name it still gets a value.
+    pub has_default: bool,
 }
 
 /// One assignment a trigger makes on a write from one side.
@@ -26,7 +29,8 @@ pub(crate) struct Sync {
     pub expr: String,
     /// Physical columns whose change (on UPDATE) recomputes it.
     pub sources: Vec<String>,
-    /// Only fill it when NULL (a new column with a backfill value).
+    /// On UPDATE only fill it when NULL (a new column with a backfill
+    /// value: what the new side wrote stays).
     pub when_null: bool,
 }
 
@@ -260,6 +264,12 @@ fn one(change: &Change, table: &str, old: &[Column]) -> Result<TableShape, Strin
             }
             Op::DropColumn { column, down, .. } => {
                 let at = position(&shape.new, column)?;
+                let required = old
+                    .iter()
+                    .any(|c| &c.name == column && c.not_null && !c.has_default);
+                if required && down.is_none() {
+                    return Err(format!("column `{table}.{column}` is NOT NULL with no default, so rows the new release writes need a value for it: give the op a `down`"));
+                }
                 shape.new.remove(at);
                 if let Some(down) = down {
                     downs.push((column.clone(), down.clone()));
@@ -304,6 +314,7 @@ pub(crate) mod tests {
         let column = |name: &str, not_null| Column {
             name: name.into(),
             not_null,
+            has_default: name == "id",
         };
         BTreeMap::from([(
             "users".to_owned(),

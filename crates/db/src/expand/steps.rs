@@ -237,6 +237,24 @@ impl Run<'_> {
         events: &mut dyn FnMut(ExpandEvent<'_>),
     ) -> Result<(), DbError> {
         let base = self.base();
+        let ours = catalog::view_schemas(self.ddl.client).map_err(|e| {
+            self.ddl
+                .failed(ExpandStep::Views, "read the view schemas", &e)
+        })?;
+        for release in releases {
+            let schema = view_schema(release);
+            let exists = catalog::schema_exists(self.ddl.client, &schema)
+                .map_err(|e| self.ddl.failed(ExpandStep::Views, "read the schemas", &e))?;
+            // Contract drops view schemas with CASCADE: never adopt one
+            // hoist did not make.
+            if exists && !ours.iter().any(|(name, _)| *name == schema) {
+                return Err(DbError::ExpandInvalid {
+                    database: self.ddl.database.clone(),
+                    migration: self.ddl.migration.clone(),
+                    problem: format!("schema `{schema}` (release `{release}`'s view schema) exists and hoist did not make it; rename or drop it"),
+                });
+            }
+        }
         let shapes = self.shapes(&state.change, ExpandStep::Views)?;
         let mut with_grants = Vec::new();
         for shape in &shapes {

@@ -12,6 +12,11 @@
 use super::shape::{Sync, TableShape};
 use super::sqltext::{literal, qualified, quote};
 
+/// Set (`SET LOCAL`) in a backfill batch's transaction: the batch sets
+/// every hidden column itself, so the trigger has nothing to add and
+/// steps aside, which keeps the batch (and its row locks) short.
+pub(crate) const BACKFILL_SETTING: &str = "hoist.backfill";
+
 /// The trigger's name on every table (one per table).
 pub(crate) const TRIGGER: &str = "_hoist_sync";
 
@@ -53,6 +58,9 @@ pub(crate) fn function_sql(shape: &TableShape, base: &str, new_schemas: &[String
         "CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $hoist_sync$
 #variable_conflict use_variable
 BEGIN
+  IF current_setting('{BACKFILL_SETTING}', true) = 'on' THEN
+    RETURN NEW;
+  END IF;
   IF (current_schemas(false))[1]::text = ANY (ARRAY[{schemas}]::text[]) THEN
     DECLARE
       {new_vars}
@@ -82,7 +90,11 @@ fn assignments(syncs: &[Sync]) -> String {
         let target = format!("NEW.{}", quote(&sync.target));
         let assign = format!("{target} := ({});", sync.expr);
         let condition = if sync.when_null {
-            format!("{target} IS NULL")
+            // An old-side INSERT cannot have chosen the value of a column
+            // it does not know: whatever is there is the default, and
+            // `backfill` is the value for rows the old release writes.
+            // An UPDATE keeps what the new side wrote.
+            format!("TG_OP = 'INSERT' OR {target} IS NULL")
         } else if sync.sources.is_empty() {
             "TG_OP = 'INSERT'".to_owned()
         } else {
@@ -155,13 +167,13 @@ mod tests {
     }
 
     #[test]
-    fn a_new_column_is_filled_only_when_null() {
+    fn a_new_column_keeps_what_the_new_side_wrote_on_update() {
         let change = change("[[op]]\ntype = \"add_column\"\ntable = \"users\"\ncolumn = \"plan\"\nsql_type = \"text\"\nnot_null = true\nbackfill = \"'free'\"\n");
         let shape = &build(&change, &users()).unwrap()[0];
         let sql = function_sql(shape, "public", &[]);
         assert!(sql.contains("ARRAY[]::text[]"), "{sql}");
         assert!(
-            sql.contains("IF NEW.\"_hoist_new_plan\" IS NULL THEN"),
+            sql.contains("IF TG_OP = 'INSERT' OR NEW.\"_hoist_new_plan\" IS NULL THEN"),
             "{sql}"
         );
     }

@@ -141,7 +141,7 @@ pub fn rows(client: &mut Client, select: &str) -> Vec<String> {
 pub fn exec(client: &mut Client, sql: &str) {
     client
         .batch_execute(sql)
-        .unwrap_or_else(|error| panic!("{sql}: {error}"));
+        .unwrap_or_else(|error| panic!("{sql}: {error:?}"));
 }
 
 /// A checksum of `select`'s rows, ordered by id.

@@ -2,6 +2,7 @@
 //! of a stage, driven from this machine over OpenSSH (`hoist-fleet`).
 
 pub(crate) mod data;
+pub(crate) mod db;
 pub(crate) mod deploy;
 mod from_stage;
 pub(crate) mod history;

@@ -1,0 +1,34 @@
+//! `hoist db abort`: remove the open expansion (its new shape goes).
+
+use crate::cli::Global;
+use crate::output::Output;
+use crate::progress::Progress;
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  hoist db abort                       drop the new columns, triggers and view schemas
+  hoist rollback && hoist db abort     first back to the release without the migration
+  hoist db abort --json
+
+Refused while a release on the new side (one whose migrations include the open
+expansion's) serves here: `hoist rollback` first (`hoist rollback --with-db` does
+both). Afterwards the schema is exactly as before the expansion. Exit codes:
+0 done (or nothing open), 1 refused or failed, 2 usage.")]
+pub struct Args {
+    /// Why, for the ledger.
+    #[arg(long)]
+    reason: Option<String>,
+}
+
+pub fn exec(
+    global: &Global,
+    args: Args,
+    mut context: hoist_deploy::Context,
+    schema: &hoist_deploy::Schema,
+) -> anyhow::Result<i32> {
+    crate::target::attach_agent(&mut context);
+    let progress = Progress::new(global.quiet || global.json);
+    let report = hoist_deploy::db_abort(&context, schema, args.reason, &progress)?;
+    Output::new(global.json).emit(&report)?;
+    Ok(crate::EXIT_OK)
+}

@@ -1,0 +1,119 @@
+//! `hoist db status`'s expand part: the open expansion, its backfill, the
+//! view schemas, and what serves here on which side.
+
+use crate::output::{self, Render};
+use hoist_db::SchemaStatus;
+use hoist_deploy::{Expansion, Side};
+use serde::Serialize;
+
+/// `hoist db status`: the migrations, and on PostgreSQL the expansion.
+#[derive(Debug, Serialize)]
+pub struct DbStatus {
+    /// Applied, pending, drift, dirty.
+    #[serde(flatten)]
+    pub schema: SchemaStatus,
+    /// Declarative migrations among the pending ones: each is expanded by
+    /// the deploy that brings it.
+    pub pending_declarative: Vec<String>,
+    /// The open expansion, the view schemas, what serves on which side
+    /// (absent for SQLite).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expansion: Option<Expansion>,
+    /// Why the expansion could not be read (the migrations above still
+    /// could be: a status reports what it can).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expansion_error: Option<String>,
+}
+
+impl Render for DbStatus {
+    fn human(&self, out: &mut String) {
+        self.schema.human(out);
+        for name in &self.pending_declarative {
+            output::field(
+                out,
+                "declarative",
+                format!("{name} (expanded by the deploy that brings it)"),
+            );
+        }
+        if let Some(expansion) = &self.expansion {
+            expansion_lines(expansion, out);
+        }
+        if let Some(problem) = &self.expansion_error {
+            output::field(out, "expansion", format!("cannot be read: {problem}"));
+        }
+    }
+}
+
+fn expansion_lines(expansion: &Expansion, out: &mut String) {
+    let status = &expansion.status;
+    match &status.open {
+        None => output::field(out, "expansion", "none open"),
+        Some(open) => {
+            let about = open
+                .description
+                .as_deref()
+                .map(|text| format!(": {text}"))
+                .unwrap_or_default();
+            output::field(out, "expansion", format!("{}{about}", open.name));
+            output::field(out, "step", open.step.as_str());
+            output::field(
+                out,
+                "started",
+                format!("{} by {}", open.started_at, open.started_by),
+            );
+            for backfill in &open.backfill {
+                let state = if backfill.finished {
+                    "done"
+                } else {
+                    "running or stopped"
+                };
+                output::field(
+                    out,
+                    "backfill",
+                    format!(
+                        "{}: {} of {} rows ({state})",
+                        backfill.table, backfill.done, backfill.total
+                    ),
+                );
+            }
+            let new = if open.new_releases.is_empty() {
+                "none yet".to_owned()
+            } else {
+                open.new_releases.join(", ")
+            };
+            output::field(out, "new side", new);
+        }
+    }
+    for schema in &status.view_schemas {
+        output::field(
+            out,
+            "view schema",
+            format!("{} ({})", schema.schema, schema.release),
+        );
+    }
+    for serving in &expansion.serving {
+        let side = match serving.side {
+            Side::Old => "old side",
+            Side::New => "new side",
+        };
+        output::field(out, "serving", format!("{}: {side}", serving.describe()));
+    }
+    if let Some(open) = &status.open {
+        let old: Vec<&str> = expansion
+            .serving
+            .iter()
+            .filter(|serving| serving.side == Side::Old)
+            .map(|serving| serving.running.release.as_str())
+            .collect();
+        let next = if old.is_empty() {
+            "`hoist db complete` drops the old shape (nothing here runs it)".to_owned()
+        } else {
+            format!(
+                "`hoist db complete` waits for {} (old side); `hoist db abort` gives `{}` up",
+                old.join(", "),
+                open.name
+            )
+        };
+        output::field(out, "next", next);
+    }
+}

@@ -1,0 +1,256 @@
+//! `hoist db status --stage NAME` and `hoist db complete --stage NAME`,
+//! and the check a fleet deploy makes before its waves when the release
+//! brings the next declarative migration.
+//!
+//! The stage's hosts share one database, but each host knows what it
+//! runs. So every host answers `hoist db status --json` (the expansion,
+//! which is the same everywhere, and what serves there on which side);
+//! a contract is refused while any host runs a release on the old side,
+//! naming the hosts and their releases, and otherwise runs once, on the
+//! first host (which checks its own processes again under its lock).
+//!
+//! ```text
+//! open (connect, version, hold) ─ every host: db status ─┬─ old side serves somewhere: refused, naming hosts
+//!                                                        └─ first host: db complete ─ release holds
+//! ```
+
+use crate::each::{Failed, HostRun, StagePlan, StageRun};
+use crate::{FleetError, Host, Progress};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The part of a host's `hoist db status --json` a stage needs.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct HostDb {
+    /// Declarative migrations pending in the migrations asked about.
+    pub(crate) pending_declarative: Vec<String>,
+    /// The expansion part (absent for SQLite).
+    pub(crate) expansion: Option<HostExpansion>,
+}
+
+/// The open expansion and what serves on the host.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct HostExpansion {
+    /// The open expansion.
+    pub(crate) open: Option<Open>,
+    /// What serves there, and on which side.
+    pub(crate) serving: Vec<Serving>,
+}
+
+/// An open expansion, as a host names it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct Open {
+    /// Its migration's version.
+    pub(crate) version: u64,
+    /// `0005_rename_name`.
+    pub(crate) name: String,
+}
+
+/// A release serving on a host.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Serving {
+    /// The release.
+    pub release: String,
+    /// `live`, `warm`, `candidate` or `current`.
+    pub role: String,
+    /// `old` or `new`.
+    pub side: String,
+}
+
+impl HostDb {
+    /// The open expansion's name.
+    pub(crate) fn open(&self) -> Option<&Open> {
+        self.expansion.as_ref()?.open.as_ref()
+    }
+
+    /// "`R1` (warm)" for each release on the old side.
+    fn old_side(&self) -> Vec<String> {
+        self.expansion
+            .iter()
+            .flat_map(|expansion| &expansion.serving)
+            .filter(|serving| serving.side == "old")
+            .map(|serving| format!("`{}` ({})", serving.release, serving.role))
+            .collect()
+    }
+}
+
+/// Every host's `hoist db status`, read only (no lock): a host that cannot
+/// answer is a failed row.
+pub async fn status(
+    plan: &StagePlan,
+    progress: &dyn Progress,
+) -> Result<StageRun<Value>, Failed<Value>> {
+    let started = std::time::Instant::now();
+    let hosts = crate::connect_all(
+        &plan.stage.hosts,
+        plan.reach.clone(),
+        plan.stage.max_connections,
+        progress,
+    )
+    .await
+    .map_err(|error| (error, None))?;
+    let mut report = StageRun::new(plan, "", "db status".to_owned());
+    let answers = plan
+        .each(&hosts, |_, host| host.run::<Value>(&["db", "status"]))
+        .await;
+    for (host, answer) in hosts.iter().zip(answers) {
+        report.hosts.push(match answer {
+            Ok(answer) => HostRun::done(host, "done", answer),
+            Err(error) => HostRun::failed(host, &error),
+        });
+    }
+    let failures = report.failures();
+    let result = match failures.is_empty() {
+        true => Ok(()),
+        false => Err(crate::each::Partial::error(
+            "db status".to_owned(),
+            failures,
+            "the others answered",
+            &plan.stage_name,
+        )),
+    };
+    report.settle(started, result)
+}
+
+/// Contracts the stage's open expansion: refused while any host runs a
+/// release on its old side; then run on the first host.
+pub async fn complete(
+    plan: &StagePlan,
+    progress: &dyn Progress,
+) -> Result<StageRun<Value>, Failed<Value>> {
+    let started = std::time::Instant::now();
+    let what = format!("db complete on stage `{}`", plan.stage_name);
+    let opened = plan.open(&what, progress).await.map_err(|e| (e, None))?;
+    let mut report = StageRun::new(plan, &opened.op, "db complete".to_owned());
+    let result = complete_held(plan, &opened.hosts, &mut report, progress).await;
+    opened.close().await;
+    report.settle(started, result)
+}
+
+async fn complete_held(
+    plan: &StagePlan,
+    hosts: &[Host],
+    report: &mut StageRun<Value>,
+    progress: &dyn Progress,
+) -> Result<(), FleetError> {
+    let answers = ask(plan, hosts, None).await?;
+    let Some(open) = answers.iter().find_map(HostDb::open) else {
+        for host in hosts {
+            report
+                .hosts
+                .push(HostRun::done(host, "nothing", Value::Null));
+        }
+        return Ok(());
+    };
+    let name = open.name.clone();
+    refuse_old_side(plan, hosts, &answers, &name, "complete")?;
+    let Some(first) = hosts.first() else {
+        return Ok(());
+    };
+    progress.host(&first.name, "complete", &format!("contracting `{name}`"));
+    let done: Value = first.run(&["db", "complete"]).await?;
+    progress.host(&first.name, "done", "contracted");
+    report.hosts.push(HostRun::done(first, "completed", done));
+    for host in &hosts[1..] {
+        report
+            .hosts
+            .push(HostRun::done(host, "checked", Value::Null));
+    }
+    Ok(())
+}
+
+/// Every host's `db status` (of `release`'s migrations, when given).
+pub(crate) async fn ask(
+    plan: &StagePlan,
+    hosts: &[Host],
+    release: Option<&str>,
+) -> Result<Vec<HostDb>, FleetError> {
+    let mut args = vec!["db", "status"];
+    if let Some(release) = release {
+        args.extend(["--release", release]);
+    }
+    let args = &args;
+    let answers = plan.each(hosts, |_, host| host.run::<HostDb>(args)).await;
+    answers.into_iter().collect()
+}
+
+/// Refuses while any host runs a release on the old side of `migration`.
+pub(crate) fn refuse_old_side(
+    plan: &StagePlan,
+    hosts: &[Host],
+    answers: &[HostDb],
+    migration: &str,
+    doing: &str,
+) -> Result<(), FleetError> {
+    let old: Vec<(String, String)> = hosts
+        .iter()
+        .zip(answers)
+        .filter_map(|(host, answer)| {
+            let releases = answer.old_side();
+            (!releases.is_empty()).then(|| (host.name.clone(), releases.join(", ")))
+        })
+        .collect();
+    if old.is_empty() {
+        return Ok(());
+    }
+    Err(FleetError::OldSideServes {
+        stage: plan.stage_name.clone(),
+        migration: migration.to_owned(),
+        doing: doing.to_owned(),
+        hosts: old,
+    })
+}
+
+/// Before a fleet deploy's waves: when `release` brings a declarative
+/// migration and another expansion is open, that one is completed first
+/// (once, on the first host) if no host runs its old side; else refused,
+/// naming the hosts. Each host's own deploy then runs with
+/// `--no-contract`: the stage decided.
+pub(crate) async fn settle_before_waves(
+    plan: &StagePlan,
+    hosts: &[Host],
+    release: &str,
+    progress: &dyn Progress,
+) -> Result<(), FleetError> {
+    let Some(first) = hosts.first() else {
+        return Ok(());
+    };
+    let brings: HostDb = match first.run(&["db", "status", "--release", release]).await {
+        Ok(brings) => brings,
+        // A site with no database has no expansion to settle.
+        Err(FleetError::Remote { error, .. }) if error.kind == "no-database" => return Ok(()),
+        Err(error) => return Err(error),
+    };
+    let Some(open) = brings.open() else {
+        return Ok(());
+    };
+    let next: Vec<&String> = brings
+        .pending_declarative
+        .iter()
+        .filter(|name| **name != open.name)
+        .collect();
+    if next.is_empty() {
+        return Ok(());
+    }
+    let name = open.name.clone();
+    let answers = ask(plan, hosts, None).await?;
+    let doing = format!(
+        "deploy `{release}`, which brings {}, while it is open",
+        next.iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    refuse_old_side(plan, hosts, &answers, &name, &doing)?;
+    progress.host(
+        &first.name,
+        "complete",
+        &format!("contracting `{name}` first"),
+    );
+    let _: Value = first.run(&["db", "complete"]).await?;
+    Ok(())
+}
