@@ -228,21 +228,12 @@ fn refuse_unless_contractable(
 /// The releases serving on this host that are on `open`'s old side
 /// (they read the old shape): the agent's live, warm and held ones, or
 /// without an agent the one `current` names.
-pub(crate) fn old_side_serving(
-    context: &Context,
-    open: &OpenExpansion,
-) -> Result<Vec<String>, DeployError> {
-    let serving = match &context.agent {
-        Some(agent) => agent
-            .serving()
-            .map_err(|problem| DeployError::CandidateFailed {
-                problem: format!("cannot tell which releases the agent runs, so `{}` is not contracted: {problem}", open.name),
-            })?,
-        None => context.site.live()?.into_iter().collect(),
-    };
-    Ok(serving
+fn old_side_serving(context: &Context, open: &OpenExpansion) -> Result<Vec<String>, DeployError> {
+    let running = crate::contract::running(context)?;
+    Ok(crate::contract::sides(context, open, running)
         .into_iter()
-        .filter(|release| !open.new_releases.contains(release))
+        .filter(|serving| serving.side == crate::contract::Side::Old)
+        .map(|serving| serving.running.release)
         .collect())
 }
 
@@ -259,7 +250,8 @@ impl Expansion {
 
 /// Contracts the open expansion a new one needs out of the way, before
 /// anything else of the target's migrations runs (they were written
-/// against the contracted shape). Returns the report to go on with.
+/// against the contracted shape): `hoist db complete`'s work, journaled as
+/// the deploy's step `complete`. Returns the report to go on with.
 pub(crate) fn contract_first(
     context: &Context,
     journal: &mut Journal,
@@ -267,17 +259,29 @@ pub(crate) fn contract_first(
     reporter: &dyn Reporter,
 ) -> Result<Option<ExpandReport>, DeployError> {
     let Action::Expand {
-        complete: Some(open),
-        ..
+        complete: Some(_), ..
     } = &expansion.action
     else {
         return Ok(None);
     };
-    journal.step(Step::Complete)?;
-    let mut report = ExpandReport::base(&expansion.schema);
-    report.completed = Some(open.clone());
-    report.retries = complete_open(context, &expansion.schema, open, reporter)?;
-    Ok(Some(report))
+    complete(context, journal, &expansion.schema, reporter).map(Some)
+}
+
+/// Contracts the open expansion (it checks again that no release on its
+/// old side serves here), then every release uses the base schema.
+fn complete(
+    context: &Context,
+    journal: &mut Journal,
+    schema: &Schema,
+    reporter: &dyn Reporter,
+) -> Result<ExpandReport, DeployError> {
+    let contracted = crate::contract::complete_in(context, schema, journal, reporter)?;
+    let mut report = ExpandReport::base(schema);
+    if let Some(finished) = contracted.finished {
+        report.completed = Some(finished.name);
+        report.retries = finished.retries;
+    }
+    Ok(report)
 }
 
 /// Runs `expansion` for the journal's target, after [`contract_first`]
@@ -349,34 +353,13 @@ pub(crate) fn expand(
     Ok(expander(schema)?.expand(migration, release, &mut events)?)
 }
 
-/// Contracts the open expansion `open` (no release on its old side
-/// serves here: checked when planned) and puts every release back on the
-/// base schema; returns the DDL retries.
-// TODO(issue 17, H2b): use `crate::contract::complete` once it exists, so
-// `hoist db complete` and this share one path (ledger row included).
-fn complete_open(
-    context: &Context,
-    schema: &Schema,
-    open: &str,
-    reporter: &dyn Reporter,
-) -> Result<u32, DeployError> {
-    reporter.step(
-        "contract",
-        &format!("`{open}`: no release on its old side serves here"),
-    );
-    let mut events = |event: ExpandEvent<'_>| on_event(event, reporter);
-    let finished = expander(schema)?.complete(&mut events)?;
-    hoist_site::rebase_db_schemas(&context.site, &schema.expand.base_schema)?;
-    Ok(finished.retries)
-}
-
 /// What an expansion tells as it goes: its steps (each a fault point for
 /// the crash tests), backfill progress, lock-timeout retries.
 pub(crate) fn on_event(event: ExpandEvent<'_>, reporter: &dyn Reporter) {
     match event {
         ExpandEvent::Step(step) => {
             reporter.step("expand", step.as_str());
-            hoist_site::fault_at(&format!("expand-{}", step.as_str()));
+            crate::contract::fault_point(step);
         }
         ExpandEvent::Backfilled { done, total, .. } => reporter.advance(done, total),
         ExpandEvent::Retry { what, attempt } => reporter.warn(&format!(
@@ -430,10 +413,11 @@ pub(crate) fn write_search_path(
 /// finished, to report.
 pub(crate) fn recover(
     context: &Context,
-    record: &hoist_site::JournalRecord,
+    journal: &mut Journal,
     config: Option<&hoist_config::Config>,
     reporter: &dyn Reporter,
 ) -> Result<Option<ExpandReport>, DeployError> {
+    let record = journal.record().clone();
     let Some(schema) = crate::deploy::schema_for(context, &record.release, config)? else {
         return Ok(None);
     };
@@ -442,16 +426,9 @@ pub(crate) fn recover(
     }
     let mut report = ExpandReport::base(&schema);
     if record.step == Step::Complete {
-        let Some(open) = expander(&schema)?.status()?.open else {
-            return Ok(None);
-        };
-        reporter.step(
-            "recover",
-            &format!("finishing the contract of `{}`", open.name),
-        );
-        report.retries = complete_open(context, &schema, &open.name, reporter)?;
-        report.completed = Some(open.name);
-        return Ok(Some(report));
+        reporter.step("recover", "finishing the contract the deploy began");
+        let report = complete(context, journal, &schema, reporter)?;
+        return Ok(report.completed.is_some().then_some(report));
     }
     // As planned by the deploy, but never contracting: that was a step of its own.
     let Some(expansion) = plan(context, &schema, &record.release, true)? else {
