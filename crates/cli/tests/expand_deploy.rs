@@ -623,3 +623,30 @@ fn rollback_with_db_killed_while_aborting_finishes_it() {
         }
     }
 }
+
+/// A PostgreSQL deploy (which always plans its part in expand and
+/// contract) forgot the classic migrations it ran, so a kill before its
+/// switch left them applied under the old release.
+#[test]
+fn postgres_deploy_killed_before_switch_kept_its_classic_migrations() {
+    let shop = Shop::external();
+    let (v1, one) = shop.build(Version::V1);
+    shop.deploy(&one, &[]);
+    let (_, next) = shop.build_with(
+        Version::V1,
+        &[
+            ("0002_age.up.sql", "ALTER TABLE users ADD COLUMN age INT;\n"),
+            ("0002_age.down.sql", "ALTER TABLE users DROP COLUMN age;\n"),
+        ],
+    );
+    shop.env
+        .kill_at(&["deploy", next.to_str().unwrap()], "switch");
+    let recovered = shop.env.hoist().args(["recover", "--json"]).run_json();
+    assert_eq!(recovered["live"], v1.as_str(), "{recovered}");
+    assert_eq!(
+        recovered["migrations_undone"],
+        serde_json::json!(["0002_age"]),
+        "{recovered}"
+    );
+    assert_eq!(shop.history(), "0001_users:pre open=none");
+}

@@ -306,9 +306,11 @@ fn change_schema(
         }
     }
     if let Some(expansion) = expansion {
-        // The expansion stays with the classic migrations before it (it
-        // builds on them): a crash from here on finishes it, undoes nothing.
-        journal.set_migrating(Vec::new())?;
+        if below.is_some() {
+            // The expansion stays with the classic migrations before it (it
+            // builds on them): a crash from here on finishes it, undoes nothing.
+            journal.set_migrating(Vec::new())?;
+        }
         let report = crate::expansion::run(context, journal, expansion, expanded, reporter)
             .map_err(|error| expand_failed(context, journal, &error, reporter))?;
         done.expanded = Some(report);
