@@ -9,7 +9,7 @@
 //! migration is caught, and its down SQL, so an older release can still
 //! undo what a newer one applied.
 //!
-//! Safety rules, in one place ([`plan`]):
+//! Safety rules, in one place (the runner behind [`migrate`]):
 //! - each migration and its history row commit in one transaction;
 //! - a `-- hoist: no-transaction` migration is marked dirty first, and a
 //!   dirty database is refused until `repair`;

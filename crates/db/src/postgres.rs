@@ -63,11 +63,14 @@ impl Postgres {
         )
     }
 
-    /// Who holds the advisory lock, for the "locked" message.
+    /// Who holds the advisory lock, for the "locked" message. Advisory
+    /// locks are per database: a migrator of another database on the same
+    /// server holds the same key, and is not the one in the way.
     fn holder(&mut self) -> String {
         let sql = "SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.client_addr::text, 'local') \
                    FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
                    WHERE l.locktype = 'advisory' AND l.granted \
+                   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
                    AND ((l.classid::bigint << 32) | l.objid::bigint) = $1";
         match self.client.query_opt(sql, &[&LOCK_KEY]) {
             Ok(Some(row)) => format!(

@@ -139,7 +139,7 @@ fn add_not_null_column_with_backfill() {
 #[test]
 fn change_type_with_up_and_down() {
     let db = Fixture::new(
-        "CREATE TABLE orders (id bigserial PRIMARY KEY, amount integer NOT NULL, note text);
+        "CREATE TABLE orders (id bigserial PRIMARY KEY, amount integer NOT NULL DEFAULT 100, note text);
          INSERT INTO orders (amount, note) VALUES (1250, 'a'), (99, 'b'), (0, 'c');\n",
     );
     let migration = db.declarative(
@@ -161,6 +161,8 @@ fn change_type_with_up_and_down() {
     exec(&mut new, "UPDATE orders SET amount = 3.10 WHERE id = 3");
     // An update of another column leaves the new value as the new side wrote it.
     exec(&mut old, "UPDATE orders SET note = 'n' WHERE id = 5");
+    // The column's default holds on the new side too, through `up`.
+    exec(&mut new, "INSERT INTO orders (note) VALUES ('default')");
     assert_eq!(
         rows(&mut old, "SELECT id, amount, note FROM orders"),
         [
@@ -168,7 +170,8 @@ fn change_type_with_up_and_down() {
             "(2,1999,b)",
             "(3,310,c)",
             "(4,500,old)",
-            "(5,725,n)"
+            "(5,725,n)",
+            "(6,100,default)"
         ]
     );
     let expected = [
@@ -177,6 +180,7 @@ fn change_type_with_up_and_down() {
         "(3,3.10,c)",
         "(4,5.00,old)",
         "(5,7.25,n)",
+        "(6,1.00,default)",
     ];
     assert_eq!(
         rows(&mut new, "SELECT id, amount, note FROM orders"),
@@ -195,6 +199,11 @@ fn change_type_with_up_and_down() {
         (row.get(0), row.get(1))
     };
     assert_eq!((sql_type.as_str(), not_null), ("numeric(12,2)", true));
+    exec(&mut new, "INSERT INTO orders (note) VALUES ('after')");
+    assert_eq!(
+        rows(&mut new, "SELECT id, amount, note FROM orders WHERE id > 6"),
+        ["(7,1.00,after)"]
+    );
 }
 
 const SPLIT: &str = "[[op]]\ntype = \"split_column\"\ntable = \"users\"\ncolumn = \"name\"\ninto = [{ name = \"first_name\", sql_type = \"text\", up = \"split_part(name, ' ', 1)\" }, { name = \"last_name\", sql_type = \"text\", up = \"nullif(substr(name, length(split_part(name, ' ', 1)) + 2), '')\" }]\ndown = \"concat_ws(' ', first_name, last_name)\"\n";

@@ -371,6 +371,27 @@ fn a_table_without_primary_key_is_refused_by_name() {
 }
 
 #[test]
+fn a_key_column_cannot_be_replaced() {
+    let db = Fixture::new(SHOP);
+    let migration = db.declarative(
+        2,
+        "bigint_ids",
+        "[[op]]\ntype = \"change_type\"\ntable = \"users\"\ncolumn = \"id\"\nsql_type = \"bigint\"\nup = \"id\"\ndown = \"id\"\n",
+    );
+    let error = db
+        .expander()
+        .expand(&migration, "v2", &mut |_| {})
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("column `users.id` is in the primary key"),
+        "{error}"
+    );
+    assert!(db.expander().status().unwrap().open.is_none());
+}
+
+#[test]
 fn a_second_expansion_waits_for_the_first() {
     let db = Fixture::new(SHOP);
     let first = db.declarative(

@@ -2,7 +2,10 @@
 //! the expansion (state row and history row) in one transaction. A
 //! change that cannot work is refused here, before anything is recorded.
 
+use super::carry::{probe_sql, Carried};
 use super::catalog;
+use super::ddl::{message, retryable};
+use super::names::hidden_column;
 use super::shape::{self, Column};
 use super::spec::{Change, Op};
 use super::state::{self, State};
@@ -12,9 +15,14 @@ use crate::{DbError, Migration};
 use std::collections::BTreeMap;
 
 impl Run<'_> {
-    /// Refuses a change that names a missing table or column, or that
-    /// must backfill a table with no primary key.
-    pub fn check(&mut self, change: &Change) -> Result<(), DbError> {
+    /// Refuses a change that names a missing table or column, that must
+    /// backfill a table with no primary key, or whose contract would drop
+    /// an index or constraint that cannot be kept (`carry.rs`).
+    pub fn check(
+        &mut self,
+        change: &Change,
+        events: &mut dyn FnMut(ExpandEvent<'_>),
+    ) -> Result<(), DbError> {
         let base = self.options.base_schema.clone();
         let invalid = |run: &Run<'_>, problem: String| DbError::ExpandInvalid {
             database: run.ddl.database.clone(),
@@ -55,7 +63,55 @@ impl Run<'_> {
                 });
             }
         }
+        let (carried, refused) = self.carried(change, ExpandStep::Begin)?;
+        if !refused.is_empty() {
+            return Err(invalid(self, refused.join("; ")));
+        }
+        for index in &carried {
+            if let Some(problem) = self.probe(change, index, events)? {
+                return Err(invalid(self, format!("index `{}` reads a column `change_type` replaces, and contract would drop it with the column; built again over the new column it fails ({problem}): drop the index in an earlier migration and add a `create_index` op for the new column", index.old)));
+            }
+        }
         Ok(())
+    }
+
+    /// Tries `index` on an empty copy of its table with the new columns,
+    /// in a transaction rolled back; `Some` is the database's refusal.
+    fn probe(
+        &mut self,
+        change: &Change,
+        index: &Carried,
+        events: &mut dyn FnMut(ExpandEvent<'_>),
+    ) -> Result<Option<String>, DbError> {
+        let types: Vec<(String, String)> = change
+            .ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::ChangeType {
+                    table,
+                    column,
+                    sql_type,
+                    ..
+                } if *table == index.table => Some((hidden_column(column), sql_type.clone())),
+                _ => None,
+            })
+            .collect();
+        let sql = probe_sql(&self.options.base_schema, &index.table, &types, index);
+        let what = format!("try index `{}` over the new column", index.old);
+        self.ddl
+            .outside(ExpandStep::Begin, &what, events, |client| {
+                let mut tx = client.transaction()?;
+                for statement in &sql {
+                    if let Err(error) = tx.batch_execute(statement) {
+                        if retryable(&error) {
+                            return Err(error);
+                        }
+                        return Ok(Some(message(&error)));
+                    }
+                }
+                // Dropped uncommitted: rolled back, nothing kept.
+                Ok(None)
+            })
     }
 
     /// Records a new expansion of `migration` with `release` on its new side.
@@ -67,7 +123,7 @@ impl Run<'_> {
         events: &mut dyn FnMut(ExpandEvent<'_>),
     ) -> Result<State, DbError> {
         events(ExpandEvent::Step(ExpandStep::Begin));
-        self.check(change)?;
+        self.check(change, events)?;
         let state = State {
             version: migration.version,
             name: migration.name.clone(),

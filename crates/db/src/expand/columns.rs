@@ -3,12 +3,35 @@
 //! transaction; none of it changes what the old release sees.
 
 use super::names::hidden_column;
+use super::shape::Column;
 use super::spec::{Change, Op};
-use super::sqltext::{qualified, quote};
+use super::sqltext::{names, qualified, quote, substitute};
+use std::collections::BTreeMap;
+
+/// The default of a `change_type` column's new value: `up` over the old
+/// default, when the old column has one and `up` reads only it (a
+/// default cannot read other columns). Without it, a row the new release
+/// inserts without naming the column would lose the old default.
+pub(crate) fn carried_default(column: &str, up: &str, old: &[Column]) -> Option<String> {
+    let default = old.iter().find(|c| c.name == column)?.default.as_ref()?;
+    if names(up)
+        .iter()
+        .any(|name| name != column && old.iter().any(|c| &c.name == name))
+    {
+        return None;
+    }
+    let map = BTreeMap::from([(column.to_owned(), format!("({default})"))]);
+    Some(substitute(up, &map))
+}
 
 /// (what, SQL) for each statement of the columns step, in file order: a
 /// later op may use a table an earlier `sql` op made.
-pub(crate) fn statements(change: &Change, base: &str) -> Vec<(String, String)> {
+/// `columns` holds the base columns of the tables that exist.
+pub(crate) fn statements(
+    change: &Change,
+    base: &str,
+    columns: &BTreeMap<String, Vec<Column>>,
+) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for (index, op) in change.ops.iter().enumerate() {
         match op {
@@ -35,8 +58,22 @@ pub(crate) fn statements(change: &Change, base: &str) -> Vec<(String, String)> {
                 table,
                 column,
                 sql_type,
+                up,
                 ..
-            } => add(&mut out, base, table, column, sql_type),
+            } => {
+                add(&mut out, base, table, column, sql_type);
+                let old = columns.get(table).map(Vec::as_slice).unwrap_or_default();
+                if let Some(default) = carried_default(column, up, old) {
+                    out.push((
+                        format!("default of `{table}.{column}`"),
+                        format!(
+                            "ALTER TABLE {} ALTER COLUMN {} SET DEFAULT {default}",
+                            qualified(base, table),
+                            quote(&hidden_column(column))
+                        ),
+                    ));
+                }
+            }
             Op::SplitColumn { table, into, .. } => {
                 for column in into {
                     add(&mut out, base, table, &column.name, &column.sql_type);
@@ -69,13 +106,24 @@ fn add(out: &mut Vec<(String, String)>, base: &str, table: &str, column: &str, s
 
 #[cfg(test)]
 mod tests {
-    use super::super::shape::tests::change;
+    use super::super::shape::tests::{change, users};
     use super::*;
+
+    #[test]
+    fn a_changed_type_keeps_its_default_through_up() {
+        let old = &users()["users"];
+        assert_eq!(
+            carried_default("amount", "amount::numeric / 100", old).as_deref(),
+            Some("(0)::numeric / 100")
+        );
+        assert_eq!(carried_default("amount", "amount + id", old), None);
+        assert_eq!(carried_default("name", "upper(name)", old), None);
+    }
 
     #[test]
     fn hidden_columns_then_their_defaults_in_file_order() {
         let change = change("[[op]]\ntype = \"sql\"\nup = \"CREATE TABLE plans (id int PRIMARY KEY)\"\n[[op]]\ntype = \"add_column\"\ntable = \"users\"\ncolumn = \"plan\"\nsql_type = \"text\"\ndefault = \"'free'\"\n");
-        let sql: Vec<String> = statements(&change, "public")
+        let sql: Vec<String> = statements(&change, "public", &BTreeMap::new())
             .into_iter()
             .map(|(_, sql)| sql)
             .collect();

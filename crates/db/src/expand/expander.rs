@@ -17,9 +17,6 @@ use std::time::Duration;
 /// apart in `pg_stat_activity`.
 pub const APPLICATION_NAME: &str = "hoist-expand";
 
-/// How long expand, complete and abort wait for another migrator.
-const MIGRATOR_WAIT: Duration = Duration::from_secs(60);
-
 /// A connection to the database that runs expand and contract. Its
 /// session is on the old side (`search_path` is the base schema), so the
 /// backfill computes new values the way an old-side write does.
@@ -69,11 +66,12 @@ impl Expander {
         })
     }
 
-    /// The migrators' advisory lock, held until the returned value drops.
+    /// The migrators' advisory lock, held until the returned value drops;
+    /// waits [`ExpandOptions::lock_wait`] for another migrator, then fails
+    /// naming it ([`DbError::Locked`]).
     fn lock(&self) -> Result<Postgres, DbError> {
         let mut lock = Postgres::connect(&self.url)?;
-        let wait = MIGRATOR_WAIT.max(self.options.lock_timeout * self.options.retries);
-        lock.lock(wait)?;
+        lock.lock(self.options.lock_wait)?;
         // Creates the history table if this is the database's first migration.
         lock.applied()?;
         Ok(lock)

@@ -39,11 +39,32 @@ impl Run<'_> {
         let shapes = self.shapes(&state.change, ExpandStep::Completing)?;
         let schemas = self.all_view_schemas(ExpandStep::Completing)?;
         let plan = contract::contract(&state.change, &shapes, &base);
+        // Read before the old columns go: the indexes built again over
+        // the hidden columns take their old names after the drop.
+        let (carried, _) = self.carried(&state.change, ExpandStep::Completing)?;
         let mut sql: Vec<String> = schemas.iter().map(|s| views::drop_sql(s)).collect();
         for shape in shapes.iter() {
             sql.push(triggers::drop_sql(&shape.table, &shape.function(), &base));
         }
         sql.extend(plan.sql.iter().cloned());
+        for index in &carried {
+            let built = catalog::index_valid(self.ddl.client, &base, &index.name).map_err(|e| {
+                self.ddl
+                    .failed(ExpandStep::Completing, "read the indexes", &e)
+            })?;
+            if built != Some(true) {
+                // Made on the old column after the constraints step: it
+                // would go with the column, unannounced.
+                return Err(DbError::ExpandFailed {
+                    database: self.ddl.database.clone(),
+                    migration: state.name.clone(),
+                    step: ExpandStep::Completing.as_str(),
+                    what: format!("keep index `{}`", index.old),
+                    message: format!("index `{}` on `{}` has no valid copy over the new column (`{}`), so contract would drop it; build it with `CREATE INDEX CONCURRENTLY {} ON {}.{} {}`, or drop it", index.old, index.table, index.name, index.name, base, index.table, index.rest),
+                });
+            }
+            sql.push(index.place_sql(&base));
+        }
         let version = state.version;
         self.ddl
             .tx(ExpandStep::Completing, "contract", events, |tx| {
@@ -91,7 +112,17 @@ impl Run<'_> {
         let schemas = self.all_view_schemas(ExpandStep::Aborting)?;
         let mut sql: Vec<String> = schemas.iter().map(|s| views::drop_sql(s)).collect();
         if changed {
-            for (what, statement) in abort::drop_indexes(&state.change, &base) {
+            let (carried, _) = self.carried(&state.change, ExpandStep::Aborting)?;
+            let carried = carried.iter().map(|index| {
+                (
+                    format!("drop index `{}`", index.name),
+                    index.drop_sql(&base),
+                )
+            });
+            for (what, statement) in abort::drop_indexes(&state.change, &base)
+                .into_iter()
+                .chain(carried)
+            {
                 self.ddl
                     .outside(ExpandStep::Aborting, &what, events, |client| {
                         client.batch_execute(&statement)

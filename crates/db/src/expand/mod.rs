@@ -56,6 +56,7 @@ pub use spec::{Change, ForeignKey, NewColumn, Op};
 mod abort;
 mod backfill;
 mod begin;
+mod carry;
 mod catalog;
 mod columns;
 mod constraints;

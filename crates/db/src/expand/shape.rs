@@ -18,6 +18,11 @@ pub(crate) struct Column {
     /// It has a default (or is an identity or generated column), so a
     /// row that does not name it still gets a value.
     pub has_default: bool,
+    /// Its default expression, if it has one.
+    pub default: Option<String>,
+    /// In the primary key, or a foreign key points at it: contract cannot
+    /// drop it without dropping those.
+    pub key: bool,
 }
 
 /// One assignment a trigger makes on a write from one side.
@@ -155,6 +160,7 @@ fn one(change: &Change, table: &str, old: &[Column]) -> Result<TableShape, Strin
         ..TableShape::default()
     };
     let missing = |column: &str| format!("table `{table}` has no column `{column}`");
+    let moved = |column: &str| replaceable(old, table, column);
     let position = |new: &[(String, String)], column: &str| {
         new.iter()
             .position(|(name, _)| name == column)
@@ -215,6 +221,7 @@ fn one(change: &Change, table: &str, old: &[Column]) -> Result<TableShape, Strin
                 down,
                 ..
             } => {
+                moved(column)?;
                 let at = position(&shape.new, column)?;
                 let hidden = hidden_column(column);
                 shape.new[at].1 = hidden.clone();
@@ -231,6 +238,7 @@ fn one(change: &Change, table: &str, old: &[Column]) -> Result<TableShape, Strin
             Op::SplitColumn {
                 column, into, down, ..
             } => {
+                moved(column)?;
                 let at = position(&shape.new, column)?;
                 let parts: Vec<(String, String)> = into
                     .iter()
@@ -249,6 +257,9 @@ fn one(change: &Change, table: &str, old: &[Column]) -> Result<TableShape, Strin
                 down,
                 ..
             } => {
+                for column in columns {
+                    moved(column)?;
+                }
                 let first = position(&shape.new, &columns[0])?;
                 let hidden = hidden_column(&into.name);
                 shape.new[first] = (into.name.clone(), hidden.clone());
@@ -263,6 +274,7 @@ fn one(change: &Change, table: &str, old: &[Column]) -> Result<TableShape, Strin
                 }
             }
             Op::DropColumn { column, down, .. } => {
+                replaceable(old, table, column)?;
                 let at = position(&shape.new, column)?;
                 let required = old
                     .iter()
@@ -300,6 +312,19 @@ fn one(change: &Change, table: &str, old: &[Column]) -> Result<TableShape, Strin
     Ok(shape)
 }
 
+/// Contract drops a replaced column, and what depends on it goes with
+/// it: refuse when that is a key. (Its indexes and constraints are
+/// `carry.rs`'s.)
+fn replaceable(old: &[Column], table: &str, column: &str) -> Result<(), String> {
+    let Some(found) = old.iter().find(|c| c.name == column) else {
+        return Ok(());
+    };
+    if found.key {
+        return Err(format!("column `{table}.{column}` is in the primary key or a foreign key points at it, so it cannot be replaced or dropped by expand and contract: change it with a classic migration"));
+    }
+    Ok(())
+}
+
 fn identity(old: &[Column]) -> Vec<(String, String)> {
     old.iter()
         .map(|c| (c.name.clone(), c.name.clone()))
@@ -315,6 +340,8 @@ pub(crate) mod tests {
             name: name.into(),
             not_null,
             has_default: name == "id",
+            default: (name == "amount").then(|| "0".to_owned()),
+            key: name == "id",
         };
         BTreeMap::from([(
             "users".to_owned(),

@@ -20,9 +20,11 @@ pub(crate) fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
-/// One piece of an expression: a bare name, or anything else verbatim.
+/// One piece of an expression: a bare name, a quoted name (quotes and
+/// all), or anything else verbatim.
 enum Token<'a> {
     Name(&'a str),
+    Quoted(&'a str),
     Other(&'a str),
 }
 
@@ -37,6 +39,7 @@ fn tokens(expr: &str) -> Vec<Token<'_>> {
     while i < bytes.len() {
         let b = bytes[i];
         if b == b'\'' || b == b'"' {
+            let from = i;
             i += 1;
             while i < bytes.len() {
                 if bytes[i] == b {
@@ -48,7 +51,14 @@ fn tokens(expr: &str) -> Vec<Token<'_>> {
                 }
                 i += 1;
             }
-            i += 1;
+            i = (i + 1).min(bytes.len());
+            if b == b'"' && !qualified_or_call(expr, from, i) {
+                if start < from {
+                    out.push(Token::Other(&expr[start..from]));
+                }
+                out.push(Token::Quoted(&expr[from..i]));
+                start = i;
+            }
         } else if b.is_ascii_digit() {
             while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'.') {
                 i += 1;
@@ -60,11 +70,7 @@ fn tokens(expr: &str) -> Vec<Token<'_>> {
             {
                 i += 1;
             }
-            let after_dot = expr[..from].trim_end().ends_with('.');
-            let rest = expr[i..].trim_start();
-            let before_call = rest.starts_with('(');
-            let qualifier = rest.starts_with('.');
-            if !after_dot && !before_call && !qualifier {
+            if !qualified_or_call(expr, from, i) {
                 if start < from {
                     out.push(Token::Other(&expr[start..from]));
                 }
@@ -79,6 +85,13 @@ fn tokens(expr: &str) -> Vec<Token<'_>> {
         out.push(Token::Other(&expr[start..]));
     }
     out
+}
+
+/// Whether the name at `expr[from..to]` is a field or a table (before or
+/// after `.`) or a function (before `(`), not a column.
+fn qualified_or_call(expr: &str, from: usize, to: usize) -> bool {
+    let rest = expr[to..].trim_start();
+    expr[..from].trim_end().ends_with('.') || rest.starts_with('(') || rest.starts_with('.')
 }
 
 /// The bare names in `expr` (lower-cased, as PostgreSQL folds them), in
@@ -107,9 +120,84 @@ pub(crate) fn rewrite(expr: &str, map: &BTreeMap<String, String>) -> String {
                 Some(physical) => quote(physical),
                 None => name.to_owned(),
             },
-            Token::Other(text) => text.to_owned(),
+            Token::Quoted(text) | Token::Other(text) => text.to_owned(),
         })
         .collect()
+}
+
+/// `expr` with each bare name found in `map` replaced by its value as
+/// given (an SQL expression, parenthesised by the caller).
+pub(crate) fn substitute(expr: &str, map: &BTreeMap<String, String>) -> String {
+    tokens(expr)
+        .into_iter()
+        .map(|token| match token {
+            Token::Name(name) => match map.get(&name.to_ascii_lowercase()) {
+                Some(value) => value.clone(),
+                None => name.to_owned(),
+            },
+            Token::Quoted(text) | Token::Other(text) => text.to_owned(),
+        })
+        .collect()
+}
+
+/// A definition PostgreSQL printed (`pg_get_indexdef`) with each name in
+/// `map` replaced by its (quoted) value. PostgreSQL prints a column bare
+/// when it is a plain lower-case name and quoted when it is a keyword,
+/// and keywords in upper case: so a bare name matches exactly, and a
+/// quoted one by what it spells.
+pub(crate) fn rename_columns(definition: &str, map: &BTreeMap<String, String>) -> String {
+    tokens(definition)
+        .into_iter()
+        .map(|token| {
+            let column = match token {
+                Token::Name(name) => Some(name.to_owned()),
+                Token::Quoted(text) => text
+                    .strip_prefix('"')
+                    .and_then(|t| t.strip_suffix('"'))
+                    .map(|t| t.replace("\"\"", "\"")),
+                Token::Other(_) => None,
+            };
+            match column.and_then(|c| map.get(&c)) {
+                Some(physical) => quote(physical),
+                None => match token {
+                    Token::Name(text) | Token::Quoted(text) | Token::Other(text) => text.to_owned(),
+                },
+            }
+        })
+        .collect()
+}
+
+/// Where the bare word `word` (a keyword PostgreSQL printed, in upper
+/// case) first stands in `definition`, outside quotes and literals.
+pub(crate) fn keyword_at(definition: &str, word: &str) -> Option<usize> {
+    let start = definition.as_ptr() as usize;
+    tokens(definition)
+        .into_iter()
+        .find_map(|token| match token {
+            Token::Name(name) if name == word => Some(name.as_ptr() as usize - start),
+            _ => None,
+        })
+}
+
+/// The words of `definition` that name a type (after `::`, as
+/// `character varying` or `timestamp with time zone`) or a field of
+/// `EXTRACT(...)`: bare words that are not columns.
+pub(crate) fn type_words(definition: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut take = |rest: &str| {
+        let phrase: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == ' ')
+            .collect();
+        words.extend(phrase.split_whitespace().map(str::to_owned));
+    };
+    for (at, _) in definition.match_indices("::") {
+        take(&definition[at + 2..]);
+    }
+    for (at, _) in definition.match_indices("EXTRACT(") {
+        take(&definition[at + 8..]);
+    }
+    words
 }
 
 #[cfg(test)]
@@ -129,6 +217,29 @@ mod tests {
         assert_eq!(
             rewrite("amount > 0 AND 'amount' <> lower(x.amount)", &map),
             "\"_hoist_new_amount\" > 0 AND 'amount' <> lower(x.amount)"
+        );
+    }
+
+    #[test]
+    fn renaming_columns_of_a_definition_leaves_keywords_and_functions() {
+        let map = BTreeMap::from([
+            ("name".to_owned(), "_hoist_new_name".to_owned()),
+            ("order".to_owned(), "_hoist_new_order".to_owned()),
+        ]);
+        assert_eq!(
+            rename_columns("USING btree (lower(name), \"order\" DESC) WHERE (name <> 'name')", &map),
+            "USING btree (lower(\"_hoist_new_name\"), \"_hoist_new_order\" DESC) WHERE (\"_hoist_new_name\" <> 'name')"
+        );
+        assert_eq!(
+            keyword_at(
+                "CREATE INDEX \"x USING y\" ON public.t USING btree (a)",
+                "USING"
+            ),
+            Some(37)
+        );
+        assert_eq!(
+            type_words("((a)::character varying) || EXTRACT(year FROM b)::text)"),
+            ["character", "varying", "text", "year"]
         );
     }
 

@@ -2,6 +2,7 @@
 //! running again resumes at the first step not committed.
 
 use super::backfill::{self, Batch};
+use super::carry::{self, Carried};
 use super::catalog;
 use super::columns;
 use super::constraints;
@@ -109,13 +110,70 @@ impl Run<'_> {
         })
     }
 
+    /// The indexes of replaced columns to build again over the hidden
+    /// ones, and what cannot be kept (`carry.rs`), from the catalog.
+    pub fn carried(
+        &mut self,
+        change: &Change,
+        step: ExpandStep,
+    ) -> Result<(Vec<Carried>, Vec<String>), DbError> {
+        let base = self.base();
+        let (mut carried, mut refused) = (Vec::new(), Vec::new());
+        for table in shape::shaped_tables(change) {
+            let client = &mut *self.ddl.client;
+            let read = catalog::indexes(client, &base, &table)
+                .and_then(|indexes| Ok((indexes, catalog::constraints(client, &base, &table)?)));
+            let (indexes, constraints) = read.map_err(|e| {
+                self.ddl
+                    .failed(step, "read the indexes and constraints", &e)
+            })?;
+            let (c, r) = carry::plan(change, &table, &indexes, &constraints);
+            carried.extend(c);
+            refused.extend(r);
+        }
+        Ok((carried, refused))
+    }
+
+    /// Builds an index `CONCURRENTLY` (writes go on), unless it is there
+    /// and valid: a build that failed or was cut off leaves an INVALID
+    /// index, which is dropped and built again.
+    fn build_index(
+        &mut self,
+        name: &str,
+        sql: &str,
+        events: &mut dyn FnMut(ExpandEvent<'_>),
+    ) -> Result<(), DbError> {
+        let base = self.base();
+        let what = format!("create index `{name}`");
+        self.ddl
+            .outside(ExpandStep::Constraints, &what, events, |client| {
+                match catalog::index_valid(client, &base, name)? {
+                    Some(true) => return Ok(()),
+                    Some(false) => client.batch_execute(&format!(
+                        "DROP INDEX CONCURRENTLY IF EXISTS {}",
+                        super::sqltext::qualified(&base, name)
+                    ))?,
+                    None => {}
+                }
+                client.batch_execute(sql)
+            })
+    }
+
     fn columns(
         &mut self,
         change: &Change,
         events: &mut dyn FnMut(ExpandEvent<'_>),
     ) -> Result<(), DbError> {
         let base = self.base();
-        let statements = columns::statements(change, &base);
+        let mut existing = BTreeMap::new();
+        for table in change.ops.iter().filter_map(|op| op.table()) {
+            let found = catalog::columns(self.ddl.client, &base, table)
+                .map_err(|e| self.ddl.failed(ExpandStep::Columns, "read the catalog", &e))?;
+            if let Some(found) = found {
+                existing.insert(table.to_owned(), found);
+            }
+        }
+        let statements = columns::statements(change, &base, &existing);
         self.ddl
             .tx(ExpandStep::Columns, "add the new columns", events, |tx| {
                 for (_, sql) in &statements {
@@ -209,21 +267,13 @@ impl Run<'_> {
             })?;
         }
         for (name, sql) in constraints::indexes(change, &base) {
-            let what = format!("create index `{name}`");
-            self.ddl
-                .outside(ExpandStep::Constraints, &what, events, |client| {
-                    // A build that failed or was cut off leaves an INVALID
-                    // index: drop it and build again.
-                    match catalog::index_valid(client, &base, &name)? {
-                        Some(true) => return Ok(()),
-                        Some(false) => client.batch_execute(&format!(
-                            "DROP INDEX CONCURRENTLY IF EXISTS {}",
-                            super::sqltext::qualified(&base, &name)
-                        ))?,
-                        None => {}
-                    }
-                    client.batch_execute(&sql)
-                })?;
+            self.build_index(&name, &sql, events)?;
+        }
+        // The indexes contract would drop with a replaced column, built
+        // again over the hidden one (what cannot be was refused at begin).
+        let (carried, _) = self.carried(change, ExpandStep::Constraints)?;
+        for index in carried {
+            self.build_index(&index.name, &index.create_sql(&base), events)?;
         }
         Ok(())
     }

@@ -20,6 +20,11 @@ pub struct ExpandOptions {
     pub base_schema: String,
     /// Who runs it (`user@host`), for the history row.
     pub who: String,
+    /// How long expand, complete and abort wait for another migrator (a
+    /// classic `hoist db migrate`, or another host's expand) to let go of
+    /// the migrators' advisory lock; the deploy layer sets it from
+    /// `[database] lock_timeout`, which means the same for classic runs.
+    pub lock_wait: Duration,
 }
 
 impl Default for ExpandOptions {
@@ -31,6 +36,7 @@ impl Default for ExpandOptions {
             batch_pause: Duration::from_millis(10),
             base_schema: "public".into(),
             who: String::new(),
+            lock_wait: Duration::from_secs(60),
         }
     }
 }

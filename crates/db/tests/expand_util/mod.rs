@@ -120,6 +120,7 @@ pub fn options() -> ExpandOptions {
         batch_pause: Duration::ZERO,
         base_schema: "public".into(),
         who: "test@loopback".into(),
+        lock_wait: Duration::from_secs(60),
     }
 }
 
