@@ -650,3 +650,38 @@ fn postgres_deploy_killed_before_switch_kept_its_classic_migrations() {
     );
     assert_eq!(shop.history(), "0001_users:pre open=none");
 }
+
+#[test]
+fn a_held_candidate_runs_on_its_view_schema_and_promote_changes_no_schema() {
+    let port = free_port();
+    let shop = Shop::agent(port, "10m");
+    let (v1, one) = shop.build(Version::V1);
+    let (v2, two) = shop.build(Version::V2);
+    shop.deploy(&one, &[]);
+    let _agent = AgentProcess::start(&shop.env);
+    let held = shop.deploy(&two, &["--hold"]);
+    assert_eq!(held["outcome"], "held", "{held}");
+    assert_eq!(held["live"], v1.as_str(), "{held}");
+    let view = held["expansion"]["schema"].as_str().unwrap().to_owned();
+    assert_eq!(
+        shop.env_of(&v2),
+        with_view(&view),
+        "the candidate gets its view schema"
+    );
+    assert_eq!(shop.seen_by(&v2), "ada\nbob\ncyd");
+    assert_eq!(
+        shop.env_of(&v1),
+        "public|",
+        "the live release keeps the base"
+    );
+
+    let before = (shop.dump(), shop.history());
+    let promoted = shop.env.hoist().args(["promote", "--json"]).run_json();
+    assert_eq!(promoted["release"], v2.as_str(), "{promoted}");
+    assert_eq!(
+        (shop.dump(), shop.history()),
+        before,
+        "a promote changes no schema"
+    );
+    assert_eq!(shop.env.live().as_deref(), Some(v2.as_str()));
+}
