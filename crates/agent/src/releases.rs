@@ -173,13 +173,6 @@ pub(crate) struct View {
     pub(crate) last_auto_rollback: Option<String>,
 }
 
-impl View {
-    /// The releases whose processes run: live, warm, held.
-    pub(crate) fn serving(&self) -> Vec<String> {
-        crate::status::serving(self.live.as_ref(), &self.warm, self.candidate.as_ref())
-    }
-}
-
 impl Releases {
     /// The owner for `site`, running releases as `site_process` says
     /// unless they ship their own `[process]`.

@@ -38,31 +38,6 @@ pub struct AgentStatus {
     pub backends: Vec<hoist_proxy::MemberInfo>,
 }
 
-impl AgentStatus {
-    /// The releases whose processes run here: live, warm and held. A
-    /// contract waits until none of them needs the old shape.
-    pub fn serving(&self) -> Vec<String> {
-        serving(self.live.as_ref(), &self.warm, self.candidate.as_ref())
-    }
-}
-
-/// The releases of a live process, warm ones and a candidate, each once.
-pub(crate) fn serving(
-    live: Option<&ProcessInfo>,
-    warm: &[ProcessInfo],
-    candidate: Option<&Candidate>,
-) -> Vec<String> {
-    let mut releases: Vec<String> = live
-        .into_iter()
-        .chain(warm)
-        .map(|process| process.release.clone())
-        .chain(candidate.map(|held| held.release.clone()))
-        .collect();
-    releases.sort();
-    releases.dedup();
-    releases
-}
-
 /// A candidate held beside the live release.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Candidate {

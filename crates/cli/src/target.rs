@@ -162,13 +162,6 @@ impl hoist_deploy::AgentLink for AgentAdapter {
         self.client.abort().map_err(|error| error.to_string())
     }
 
-    fn serving(&self) -> Result<Vec<String>, String> {
-        self.client
-            .status()
-            .map(|status| status.serving())
-            .map_err(|error| error.to_string())
-    }
-
     fn retire(&self, release: &str) -> Result<bool, String> {
         self.client
             .retire(release)

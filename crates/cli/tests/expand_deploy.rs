@@ -66,7 +66,7 @@ impl Shop {
     fn external() -> Shop {
         let postgres = TestPostgres::start();
         let config = format!(
-            "[app]\nname = \"shop\"\nversion = \"1\"\n[deploy]\nroot = \"../site\"\nkeep_releases = 10\nrestart = \"sh start.sh\"\n{}",
+            "[app]\nname = \"shop\"\nversion = \"1\"\n[deploy]\nroot = \"../site\"\nkeep_releases = 10\nrestart = \"sh start.sh\"\n[hooks]\npost_switch = 'printf \"%s|%s\\n\" \"$HOIST_DB_SCHEMA\" \"$PGOPTIONS\" > \"$HOIST_ROOT/shared/hook-$HOIST_RELEASE\"'\n{}",
             database(&postgres.url)
         );
         Shop::with(Env::with_config(&config), postgres, false)
@@ -257,6 +257,8 @@ fn expand_gives_the_new_release_its_view_schema_and_rollback_before_contract_is_
         "nothing classic ran"
     );
     assert_eq!(shop.env_of(&v2), with_view(&view));
+    let hook = read(&shop.env.site().join(format!("shared/hook-{v2}")));
+    assert_eq!(hook, with_view(&view), "the post_switch hook gets it too");
     assert_eq!(
         shop.seen_by(&v2),
         "ada\nbob\ncyd",
@@ -620,4 +622,66 @@ fn rollback_with_db_killed_while_aborting_finishes_it() {
             shop.deploy(&two, &[]);
         }
     }
+}
+
+/// A PostgreSQL deploy (which always plans its part in expand and
+/// contract) forgot the classic migrations it ran, so a kill before its
+/// switch left them applied under the old release.
+#[test]
+fn postgres_deploy_killed_before_switch_kept_its_classic_migrations() {
+    let shop = Shop::external();
+    let (v1, one) = shop.build(Version::V1);
+    shop.deploy(&one, &[]);
+    let (_, next) = shop.build_with(
+        Version::V1,
+        &[
+            ("0002_age.up.sql", "ALTER TABLE users ADD COLUMN age INT;\n"),
+            ("0002_age.down.sql", "ALTER TABLE users DROP COLUMN age;\n"),
+        ],
+    );
+    shop.env
+        .kill_at(&["deploy", next.to_str().unwrap()], "switch");
+    let recovered = shop.env.hoist().args(["recover", "--json"]).run_json();
+    assert_eq!(recovered["live"], v1.as_str(), "{recovered}");
+    assert_eq!(
+        recovered["migrations_undone"],
+        serde_json::json!(["0002_age"]),
+        "{recovered}"
+    );
+    assert_eq!(shop.history(), "0001_users:pre open=none");
+}
+
+#[test]
+fn a_held_candidate_runs_on_its_view_schema_and_promote_changes_no_schema() {
+    let port = free_port();
+    let shop = Shop::agent(port, "10m");
+    let (v1, one) = shop.build(Version::V1);
+    let (v2, two) = shop.build(Version::V2);
+    shop.deploy(&one, &[]);
+    let _agent = AgentProcess::start(&shop.env);
+    let held = shop.deploy(&two, &["--hold"]);
+    assert_eq!(held["outcome"], "held", "{held}");
+    assert_eq!(held["live"], v1.as_str(), "{held}");
+    let view = held["expansion"]["schema"].as_str().unwrap().to_owned();
+    assert_eq!(
+        shop.env_of(&v2),
+        with_view(&view),
+        "the candidate gets its view schema"
+    );
+    assert_eq!(shop.seen_by(&v2), "ada\nbob\ncyd");
+    assert_eq!(
+        shop.env_of(&v1),
+        "public|",
+        "the live release keeps the base"
+    );
+
+    let before = (shop.dump(), shop.history());
+    let promoted = shop.env.hoist().args(["promote", "--json"]).run_json();
+    assert_eq!(promoted["release"], v2.as_str(), "{promoted}");
+    assert_eq!(
+        (shop.dump(), shop.history()),
+        before,
+        "a promote changes no schema"
+    );
+    assert_eq!(shop.env.live().as_deref(), Some(v2.as_str()));
 }

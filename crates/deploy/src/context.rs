@@ -47,12 +47,6 @@ pub trait AgentLink: std::fmt::Debug {
     /// Stops the held candidate, if any; returns its release.
     fn abort(&self) -> Result<Option<String>, String>;
 
-    /// The releases whose processes run here (live, warm, held): a
-    /// contract waits until none of them needs the old shape.
-    fn serving(&self) -> Result<Vec<String>, String> {
-        Err("this agent link cannot list the releases it runs".to_owned())
-    }
-
     /// Stops `release`'s warm processes, once drained (`rollback --with-db`
     /// before it removes the expansion they need); false when not warm.
     fn retire(&self, release: &str) -> Result<bool, String> {

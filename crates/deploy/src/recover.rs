@@ -177,7 +177,7 @@ fn resume(
         undo_switch(context, record, reporter);
         *schema = if matches!(record.step, Step::Complete | Step::Expand) {
             // Both shapes serve once it is finished: nothing to undo.
-            crate::recover_schema::finish_expansion(context, record, config, reporter)
+            crate::recover_schema::finish_expansion(context, journal, config, reporter)
         } else {
             // The live release stays, so the schema goes back to what it knows.
             crate::recover_schema::undo_migrations(context, record, config, reporter)

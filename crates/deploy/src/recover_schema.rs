@@ -92,11 +92,12 @@ fn left(
 /// live release runs on its own shape either way.
 pub(crate) fn finish_expansion(
     context: &Context,
-    record: &JournalRecord,
+    journal: &mut hoist_site::Journal,
     config: Option<&Config>,
     reporter: &dyn Reporter,
 ) -> SchemaUndo {
-    match crate::expansion::recover(context, record, config, reporter) {
+    let record = journal.record().clone();
+    match crate::expansion::recover(context, journal, config, reporter) {
         Ok(expanded) => SchemaUndo {
             expanded,
             ..SchemaUndo::default()

@@ -7,12 +7,12 @@
 //!   before contract:   switch ─ abort-expand (stop the newer release, remove the expansion) ─ record
 //! promote:             switch ─ record ─ migrate-post (the held candidate's contract)
 //! auto-rollback:       as rollback; refused when the target predates the schema
+//! ```
 //!
 //! With expand and contract (PostgreSQL), a release older than an open
 //! expansion is no release that "predates" it: its shape is still there,
 //! so the rollback is a route swap. One older than a contracted
 //! expansion is refused ([`crate::rollback_expand`]), unless `--force`.
-//! ```
 
 use crate::attempt::Attempt;
 use crate::schema::Schema;

@@ -306,9 +306,11 @@ fn change_schema(
         }
     }
     if let Some(expansion) = expansion {
-        // The expansion stays with the classic migrations before it (it
-        // builds on them): a crash from here on finishes it, undoes nothing.
-        journal.set_migrating(Vec::new())?;
+        if below.is_some() {
+            // The expansion stays with the classic migrations before it (it
+            // builds on them): a crash from here on finishes it, undoes nothing.
+            journal.set_migrating(Vec::new())?;
+        }
         let report = crate::expansion::run(context, journal, expansion, expanded, reporter)
             .map_err(|error| expand_failed(context, journal, &error, reporter))?;
         done.expanded = Some(report);
@@ -410,9 +412,11 @@ pub(crate) fn after(
     }
     if from_step <= Step::Record {
         // What the schema did before the switch: expanded, or undone.
+        // A join applied nothing: only an expansion (or its abort) is a migration run.
         let expanded: Vec<String> = done
             .expanded
             .iter()
+            .filter(|report| report.action == "expanded")
             .filter_map(|report| report.migration.clone())
             .chain(done.aborted.iter().map(|aborted| aborted.name.clone()))
             .collect();

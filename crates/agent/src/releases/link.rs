@@ -65,10 +65,6 @@ impl AgentLink for InProcess {
         ))
     }
 
-    fn serving(&self) -> Result<Vec<String>, String> {
-        Ok(self.releases.view().serving())
-    }
-
     fn retire(&self, release: &str) -> Result<bool, String> {
         Ok(self.runtime.block_on(self.releases.retire_warm(release)))
     }

@@ -1,0 +1,64 @@
+//! `hoist recover` of a deploy killed during its `complete` or `expand`
+//! step: the same call runs again.
+
+use super::run::{complete, expand, expander, write_search_path};
+use super::{plan, Action, ExpandReport};
+use crate::{Context, DeployError, Reporter};
+use hoist_db::Target;
+use hoist_site::{Journal, Step};
+
+/// `hoist recover` after a kill during `complete` or `expand` (before the
+/// switch): the same call runs again and finishes what the database says
+/// it began, so the database is left in a state both sides run on; the
+/// live release stays (the caller cleans the deploy up). Returns what it
+/// finished, to report.
+pub(crate) fn recover(
+    context: &Context,
+    journal: &mut Journal,
+    config: Option<&hoist_config::Config>,
+    reporter: &dyn Reporter,
+) -> Result<Option<ExpandReport>, DeployError> {
+    let record = journal.record().clone();
+    let Some(schema) = crate::deploy::schema_for(context, &record.release, config)? else {
+        return Ok(None);
+    };
+    if !matches!(schema.target, Target::Postgres(_)) {
+        return Ok(None);
+    }
+    let mut report = ExpandReport::base(&schema);
+    if record.step == Step::Complete {
+        reporter.step("recover", "finishing the contract the deploy began");
+        let report = complete(context, journal, &schema, reporter)?;
+        return Ok(report.completed.is_some().then_some(report));
+    }
+    // As planned by the deploy, but never contracting: that was a step of its own.
+    let Some(expansion) = plan(context, &schema, &record.release, true)? else {
+        return Ok(None);
+    };
+    match &expansion.action {
+        Action::Base => return Ok(None),
+        Action::Join { open } => {
+            let view = expander(&schema)?.join(&record.release)?;
+            write_search_path(context, &record.release, &schema, view.as_deref())?;
+            report.action = "joined";
+            report.migration = Some(open.clone());
+            report.schema = view.unwrap_or(report.schema);
+        }
+        Action::Expand { migration, .. } => {
+            reporter.step(
+                "recover",
+                &format!("finishing the expansion of `{}`", migration.name),
+            );
+            let expanded = expand(&schema, migration, &record.release, reporter)?;
+            write_search_path(context, &record.release, &schema, Some(&expanded.schema))?;
+            report.action = "expanded";
+            report.migration = Some(expanded.name);
+            report.schema = expanded.schema;
+            report.resumed = expanded.resumed;
+            report.backfill = expanded.backfill;
+            report.longest_batch_ms = expanded.longest_batch_ms;
+            report.retries = expanded.retries;
+        }
+    }
+    Ok(Some(report))
+}

@@ -1,0 +1,74 @@
+//! What a switch's expand and contract did, for the deploy report and
+//! the ledger's detail.
+
+use crate::schema::Schema;
+use hoist_db::expand::Backfill;
+use serde::Serialize;
+
+/// What a switch did about expand and contract, for the report and the ledger.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExpandReport {
+    /// `expanded`, `joined` or `base`.
+    pub action: &'static str,
+    /// The declarative migration expanded or joined (`0005_rename_name`).
+    pub migration: Option<String>,
+    /// The schema the release's processes use first (`hoist_<release>`, or `public`).
+    pub schema: String,
+    /// The expansion contracted first, to make room for this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completed: Option<String>,
+    /// It picked up an expansion a crash (or another host) left.
+    pub resumed: bool,
+    /// Each table's backfill.
+    pub backfill: Vec<Backfill>,
+    /// The longest backfill batch transaction, in milliseconds.
+    pub longest_batch_ms: u64,
+    /// DDL retries after a lock timeout (contract and expand).
+    pub retries: u32,
+}
+
+impl ExpandReport {
+    pub(super) fn base(schema: &Schema) -> ExpandReport {
+        ExpandReport {
+            action: "base",
+            migration: None,
+            schema: schema.expand.base_schema.clone(),
+            completed: None,
+            resumed: false,
+            backfill: Vec::new(),
+            longest_batch_ms: 0,
+            retries: 0,
+        }
+    }
+
+    /// One line for the ledger's detail and the human report.
+    pub fn summary(&self) -> String {
+        let completed = self
+            .completed
+            .as_ref()
+            .map(|name| format!("contracted `{name}`, then "))
+            .unwrap_or_default();
+        let Some(migration) = &self.migration else {
+            return format!("{completed}runs on the base schema `{}`", self.schema);
+        };
+        let verb = match self.action {
+            "joined" => "joined the expansion",
+            _ if self.resumed => "expanded (resumed)",
+            _ => "expanded",
+        };
+        let backfill: Vec<String> = self
+            .backfill
+            .iter()
+            .map(|table| format!("{} {}/{}", table.table, table.done, table.total))
+            .collect();
+        let backfill = if backfill.is_empty() {
+            String::new()
+        } else {
+            format!(", backfilled {}", backfill.join(", "))
+        };
+        format!(
+            "{completed}{verb} `{migration}` (view schema `{}`{backfill}, {} DDL retries)",
+            self.schema, self.retries
+        )
+    }
+}

@@ -1,0 +1,161 @@
+//! Running a switch's expand and contract: the contract a new expansion
+//! needs first, then the expand (or join), each a journaled step, and the
+//! target's recorded `search_path`.
+
+use super::{url, Action, ExpandReport, Expansion};
+use crate::schema::Schema;
+use crate::{Context, DeployError, Reporter};
+use hoist_db::expand::{ExpandEvent, ExpandStatus, Expander};
+use hoist_db::{Migration, Target};
+use hoist_site::{Journal, Step};
+
+/// Contracts the open expansion a new one needs out of the way, before
+/// anything else of the target's migrations runs (they were written
+/// against the contracted shape): `hoist db complete`'s work, journaled as
+/// the deploy's step `complete`. Returns the report to go on with.
+pub(crate) fn contract_first(
+    context: &Context,
+    journal: &mut Journal,
+    expansion: &Expansion,
+    reporter: &dyn Reporter,
+) -> Result<Option<ExpandReport>, DeployError> {
+    let Action::Expand {
+        complete: Some(_), ..
+    } = &expansion.action
+    else {
+        return Ok(None);
+    };
+    complete(context, journal, &expansion.schema, reporter).map(Some)
+}
+
+/// Contracts the open expansion (it checks again that no release on its
+/// old side serves here), then every release uses the base schema.
+pub(super) fn complete(
+    context: &Context,
+    journal: &mut Journal,
+    schema: &Schema,
+    reporter: &dyn Reporter,
+) -> Result<ExpandReport, DeployError> {
+    let contracted = crate::contract::complete_in(context, schema, journal, reporter)?;
+    let mut report = ExpandReport::base(schema);
+    if let Some(finished) = contracted.finished {
+        report.completed = Some(finished.name);
+        report.retries = finished.retries;
+    }
+    Ok(report)
+}
+
+/// Runs `expansion` for the journal's target, after [`contract_first`]
+/// (whose report it goes on with): the expand or join, then records the
+/// target's `search_path`.
+pub(crate) fn run(
+    context: &Context,
+    journal: &mut Journal,
+    expansion: &Expansion,
+    so_far: Option<ExpandReport>,
+    reporter: &dyn Reporter,
+) -> Result<ExpandReport, DeployError> {
+    let release = journal.record().release.clone();
+    let schema = &expansion.schema;
+    let mut report = so_far.unwrap_or_else(|| ExpandReport::base(schema));
+    let migration = match &expansion.action {
+        Action::Base => {
+            write_search_path(context, &release, schema, None)?;
+            return Ok(report);
+        }
+        Action::Join { open } => {
+            journal.step(Step::Expand)?;
+            reporter.step(
+                "expand",
+                &format!("`{release}` joins the expansion `{open}`"),
+            );
+            let view = expander(schema)?.join(&release)?;
+            report.action = "joined";
+            report.migration = Some(open.clone());
+            if let Some(view) = &view {
+                report.schema = view.clone();
+            }
+            write_search_path(context, &release, schema, view.as_deref())?;
+            return Ok(report);
+        }
+        Action::Expand { migration, .. } => migration,
+    };
+    journal.step(Step::Expand)?;
+    let expanded = expand(schema, migration, &release, reporter)?;
+    report.action = "expanded";
+    report.migration = Some(expanded.name.clone());
+    report.schema = expanded.schema.clone();
+    report.resumed = expanded.resumed;
+    report.backfill = expanded.backfill;
+    report.longest_batch_ms = expanded.longest_batch_ms;
+    report.retries += expanded.retries;
+    write_search_path(context, &release, schema, Some(&report.schema))?;
+    reporter.step("expand", &report.summary());
+    Ok(report)
+}
+
+/// Expands `migration` for `release`, reporting each step and batch; a
+/// crash test can kill hoist at each step (`HOIST_FAULT_KILL_AT=expand-<step>`).
+pub(super) fn expand(
+    schema: &Schema,
+    migration: &Migration,
+    release: &str,
+    reporter: &dyn Reporter,
+) -> Result<hoist_db::expand::Expanded, DeployError> {
+    reporter.step(
+        "expand",
+        &format!(
+            "`{}` for `{release}` on {}",
+            migration.name,
+            hoist_db::redact(&url(schema))
+        ),
+    );
+    let mut events = |event: ExpandEvent<'_>| on_event(event, reporter);
+    Ok(expander(schema)?.expand(migration, release, &mut events)?)
+}
+
+/// What an expansion tells as it goes: its steps (each a fault point for
+/// the crash tests), backfill progress, lock-timeout retries.
+fn on_event(event: ExpandEvent<'_>, reporter: &dyn Reporter) {
+    match event {
+        ExpandEvent::Step(step) => {
+            reporter.step("expand", step.as_str());
+            crate::contract::fault_point(step);
+        }
+        ExpandEvent::Backfilled { done, total, .. } => reporter.advance(done, total),
+        ExpandEvent::Retry { what, attempt } => reporter.warn(&format!(
+            "{what}: gave up waiting for its lock (attempt {attempt}); trying again"
+        )),
+    }
+}
+
+/// The expander for `schema`'s database (PostgreSQL only: checked when planned).
+pub(super) fn expander(schema: &Schema) -> Result<Expander, DeployError> {
+    Ok(Expander::connect(&url(schema), schema.expand.clone())?)
+}
+
+/// The open expansion and view schemas of `schema`'s database, or none
+/// for a database that is not PostgreSQL.
+pub(crate) fn status(schema: &Schema) -> Result<Option<ExpandStatus>, DeployError> {
+    match &schema.target {
+        Target::Postgres(_) => Ok(Some(expander(schema)?.status()?)),
+        Target::Sqlite(_) => Ok(None),
+    }
+}
+
+/// Records the `search_path` `release`'s processes start with: its view
+/// schema in front of the base one, or the base one alone.
+pub(super) fn write_search_path(
+    context: &Context,
+    release: &str,
+    schema: &Schema,
+    view: Option<&str>,
+) -> Result<(), DeployError> {
+    let base = schema.expand.base_schema.clone();
+    let path: Vec<String> = match view {
+        Some(view) if view != base => vec![view.to_owned(), base],
+        _ => vec![base],
+    };
+    hoist_site::write_db_schema(&context.site, release, &path)?;
+    Ok(())
+}
