@@ -3,7 +3,8 @@
 //! a real agent, in a blue/green deploy and in a held candidate taking test
 //! traffic. No request fails, and every row either release wrote reads
 //! right through both releases' shapes, before and after `hoist db complete`
-//! (which is refused while the old release is warm).
+//! (which is refused while the old release is warm). After contract a
+//! rollback is refused, naming the migration that would undo it.
 
 mod util;
 
@@ -18,6 +19,14 @@ fn rename_during_blue_green_deploy_under_load() {
     let (v2, _, outcome) = site.expand_under_load(Shape::Rename, &[]);
     site.assert_both_shapes(&v2, Shape::Rename, &outcome.rows, "before contract");
     site.contract_under_load(&v2, Shape::Rename, &outcome.rows);
+    // After contract a rollback says which new migration would bring the old shape back.
+    site.app
+        .env
+        .hoist()
+        .arg("rollback")
+        .code(1)
+        .stderr_has("rename_column users.full_name -> name")
+        .run();
 }
 
 #[test]

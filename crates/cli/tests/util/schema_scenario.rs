@@ -104,7 +104,9 @@ impl Site {
     /// `hoist db complete`: refused (naming the old release) while it is
     /// warm, then run under load once it is not; every row of `rows` and
     /// of that load then reads right through the new shape, from `public`
-    /// and through the new release's search path, and no view schema is left.
+    /// and through the new release's search path, and no view schema is
+    /// left; a rollback to the old release is then refused, naming the
+    /// migration (its shape is gone).
     pub fn contract_under_load(&self, new: &str, shape: Shape, rows: &[Row]) {
         self.app
             .env
@@ -145,5 +147,14 @@ impl Site {
             .unwrap()
             .get(0);
         assert_eq!(views, 0, "contract dropped every view schema");
+        let (file, _) = shape.migration().expect("a shape with a migration");
+        self.app
+            .env
+            .hoist()
+            .arg("rollback")
+            .code(1)
+            .stderr_has(file.trim_end_matches(".toml"))
+            .run();
+        assert_eq!(self.app.env.live().as_deref(), Some(new));
     }
 }
