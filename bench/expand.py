@@ -15,6 +15,8 @@ work = tempfile.mkdtemp(prefix="hoist-expand-bench-")
 src, site = os.path.join(work, "src"), os.path.join(work, "site")
 children = []
 CONNECTIONS, THREADS = 8, 2
+# The backfill's host settings, when given (else hoist's defaults).
+PACING = {key: os.environ[var] for key, var in (("backfill_pause", "HOIST_BENCH_BACKFILL_PAUSE"), ("backfill_batch", "HOIST_BENCH_BACKFILL_BATCH")) if os.environ.get(var)}
 
 
 def sh(*args, **kw):
@@ -79,7 +81,7 @@ listen = "127.0.0.1:{port}"
 [database]
 url = "$DATABASE_URL"
 lock_timeout = "10s"
-""")
+""" + "".join(f"{key} = {value if key == 'backfill_batch' else repr(value)}\n" for key, value in PACING.items()))
 
 
 def build(label, columns, migration=None):
@@ -202,7 +204,7 @@ def main():
     valid = all(r["valid"] for r in runs["backfill"])
     rps, p99 = med("backfill", "rps") / med("quiet", "rps"), med("backfill", "p99") / med("quiet", "p99")
     report = f"""
-expand: wrk -t{THREADS} -c{CONNECTIONS}, {seconds}s per round, {rounds} rounds in turn, {rows} rows, medians ({hoist})
+expand: wrk -t{THREADS} -c{CONNECTIONS}, {seconds}s per round, {rounds} rounds in turn, {rows} rows, backfill settings {PACING or 'default (1000 rows, 10ms pause)'}, medians ({hoist})
 
 | | requests/s | p50 ms | p99 ms | failed |
 |---|---|---|---|---|

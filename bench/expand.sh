@@ -8,6 +8,8 @@
 # HOIST=path/to/hoist uses that binary instead of a release build;
 # HOIST_BENCH_POSTGRES=postgres://USER@HOST:PORT/DB (an admin url) uses that
 # server, else HOIST_TEST_POSTGRES, else a private one in a temp dir.
+# HOIST_BENCH_BACKFILL_PAUSE=50ms / HOIST_BENCH_BACKFILL_BATCH=500 set the
+# site's [database] backfill_pause / backfill_batch (else hoist's defaults).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
