@@ -15,9 +15,13 @@ use util::schema_scenario::Site;
 
 #[test]
 fn rename_during_blue_green_deploy_under_load() {
-    let site = Site::start(Shape::V1);
+    let mut site = Site::start(Shape::V1);
     let (v2, _, outcome) = site.expand_under_load(Shape::Rename, &[]);
     site.assert_both_shapes(&v2, Shape::Rename, &outcome.rows, "before contract");
+    // A restarted agent starts the new release afresh, on its view schema
+    // again (the contract's load below reads and writes `full_name` through it).
+    site.restart_agent();
+    assert_eq!(site.app.env.live().as_deref(), Some(v2.as_str()));
     site.contract_under_load(&v2, Shape::Rename, &outcome.rows);
     // After contract a rollback says which new migration would bring the old shape back.
     site.app

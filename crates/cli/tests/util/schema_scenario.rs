@@ -12,8 +12,8 @@ use hoist_testkit::TestPostgres;
 /// A database, the app on `base` live behind a running agent.
 pub struct Site {
     /// First, so it stops (with what it runs, by its state file) before
-    /// the site dir goes.
-    pub agent: AgentProcess,
+    /// the site dir goes. `None` only inside [`Site::restart_agent`].
+    pub agent: Option<AgentProcess>,
     pub app: SchemaApp,
     pub old: String,
     /// Last, so the database goes after the app's processes.
@@ -30,9 +30,19 @@ impl Site {
         Site {
             app,
             old,
-            agent,
+            agent: Some(agent),
             postgres,
         }
+    }
+
+    /// `kill -9` of the agent, then a new one: it starts the live release
+    /// afresh from its saved state (the old one's orphans are stopped first,
+    /// by the killed agent's record, before the new agent owns the state file).
+    pub fn restart_agent(&mut self) {
+        if let Some(mut agent) = self.agent.take() {
+            agent.kill9();
+        }
+        self.agent = Some(AgentProcess::start(&self.app.env));
     }
 
     /// A load of `threads` threads on the public port.
