@@ -692,3 +692,32 @@ fn a_killed_hoists_index_build_blocked_the_resumed_step() {
         .get(0);
     assert!(valid);
 }
+
+// Broke: a view of the app's over a column (or table) the change drops
+// passed expand, and contract, after the deploy, failed on it.
+#[test]
+fn a_view_over_a_dropped_column_failed_contract() {
+    let db = Fixture::new(&format!(
+        "{SHOP}CREATE VIEW order_report AS SELECT id, legacy FROM orders;
+         CREATE TABLE sessions (id int PRIMARY KEY, user_id int);
+         CREATE TABLE visits (id int PRIMARY KEY, session_id int CONSTRAINT visits_session_fk REFERENCES sessions);\n"
+    ));
+    let before = db.dump();
+    let migration = db.declarative(
+        2,
+        "drop_legacy",
+        "[[op]]\ntype = \"drop_column\"\ntable = \"orders\"\ncolumn = \"legacy\"\n[[op]]\ntype = \"drop_table\"\ntable = \"sessions\"\n",
+    );
+    let error = db
+        .expander()
+        .expand(&migration, "v2", &mut |_| {})
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("view `order_report` reads column `orders.legacy`, which contract drops")
+            && message
+                .contains("foreign key `visits_session_fk` of `visits` points at table `sessions`"),
+        "{message}"
+    );
+    assert_eq!(db.dump(), before, "nothing was recorded");
+}

@@ -34,7 +34,8 @@
 //! catalog (`catalog.rs`): both shapes of each table (`shape.rs`), hidden
 //! columns (`columns.rs`), the sync triggers (`triggers.rs`), the batches
 //! (`backfill.rs`), constraints and indexes (`constraints.rs`), the
-//! indexes of replaced columns kept through contract (`carry.rs`), the view
+//! indexes of replaced columns kept through contract (`carry.rs`), what
+//! would make contract fail (`blockers.rs`, refused at begin), the view
 //! schemas (`views.rs`), contract (`contract.rs`) and abort (`abort.rs`).
 //!
 //! ```no_run
@@ -58,6 +59,7 @@ pub use spec::{Change, ForeignKey, NewColumn, Op};
 mod abort;
 mod backfill;
 mod begin;
+mod blockers;
 mod carry;
 mod catalog;
 mod columns;
