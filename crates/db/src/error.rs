@@ -154,14 +154,14 @@ pub enum DbError {
         wanted: String,
     },
     /// Complete, abort or join with no expansion open.
-    #[error("no expansion is open on `{database}`")]
+    #[error("no expansion is open on `{database}`: there is nothing to complete or abort (`hoist db status` shows the migrations applied)")]
     NoExpansion {
         /// The database.
         database: String,
     },
     /// The declarative migration ran already (its history row says how far).
     #[error(
-        "migration `{migration}` was {phase}ed on `{database}` already and has no open expansion"
+        "migration `{migration}` was {phase}ed on `{database}` already and has no open expansion: there is nothing to expand; put a further change in a new migration"
     )]
     AlreadyExpanded {
         /// The database.

@@ -5,6 +5,7 @@
 mod expand_util;
 
 use expand_util::Fixture;
+use hoist_db::expand::{ExpandEvent, ExpandStep};
 use hoist_db::DbError;
 use postgres::Client;
 
@@ -200,4 +201,63 @@ fn an_index_that_cannot_hold_the_new_type_is_refused_at_begin() {
             && message.contains("operator does not exist: integer <> text"),
         "{message}"
     );
+}
+
+#[test]
+fn an_invalid_leftover_of_a_carried_index_is_built_again() {
+    let db = Fixture::new(SHOP);
+    let migration = db.declarative(2, "retype_name", RETYPE_NAME);
+    // Stop before the constraints step's work, as a crash there would.
+    let url = db.pg.url.clone();
+    let crashing = migration.clone();
+    let crashed = std::thread::spawn(move || {
+        let mut expander =
+            hoist_db::expand::Expander::connect(&url, expand_util::options()).unwrap();
+        let _ = expander.expand(&crashing, "v2", &mut |event| {
+            if matches!(event, ExpandEvent::Step(ExpandStep::Constraints)) {
+                panic!("crash at constraints");
+            }
+        });
+    })
+    .join();
+    assert!(crashed.is_err());
+    // What a build cut off leaves: an INVALID index of the carried name.
+    let mut old = db.old();
+    assert!(old
+        .batch_execute("CREATE UNIQUE INDEX CONCURRENTLY _hoist_ix_users_name_lower ON users ((1))")
+        .is_err());
+    let valid: bool = old
+        .query_one("SELECT indisvalid FROM pg_index WHERE indexrelid = '_hoist_ix_users_name_lower'::regclass", &[])
+        .unwrap()
+        .get(0);
+    assert!(!valid);
+    assert!(db.expand(&migration).resumed);
+    assert!(indexes(&mut old, "users").contains(&"CREATE INDEX _hoist_ix_users_name_lower ON public.users USING btree (lower((_hoist_new_name)::text)) WHERE ((_hoist_new_name)::text <> ''::text)".to_owned()));
+}
+
+#[test]
+fn an_index_made_on_the_old_column_during_the_expansion_stops_contract_with_the_fix() {
+    let db = Fixture::new(SHOP);
+    let migration = db.declarative(2, "retype_name", RETYPE_NAME);
+    db.expand(&migration);
+    let mut old = db.old();
+    expand_util::exec(
+        &mut old,
+        "CREATE INDEX users_name_upper ON users (upper(name))",
+    );
+    let error = db.expander().complete(&mut |_| {}).unwrap_err();
+    let message = error.to_string();
+    let command = message
+        .split('`')
+        .find(|part| part.starts_with("CREATE INDEX CONCURRENTLY"))
+        .unwrap_or_else(|| panic!("{message}"))
+        .to_owned();
+    assert!(message.contains("index `users_name_upper`"), "{message}");
+    // The way out the message gives, then contract again.
+    expand_util::exec(&mut old, &command);
+    db.complete();
+    assert!(indexes(&mut old, "users").contains(
+        &"CREATE INDEX users_name_upper ON public.users USING btree (upper((name)::text))"
+            .to_owned()
+    ));
 }

@@ -33,6 +33,7 @@ impl Run<'_> {
         // names it then, if it does not.
         let makes_tables = change.ops.iter().any(|op| matches!(op, Op::Sql { .. }));
         let mut columns: BTreeMap<String, Vec<Column>> = BTreeMap::new();
+        let mut missing = false;
         for table in change.ops.iter().filter_map(Op::table) {
             let found = catalog::columns(self.ddl.client, &base, table)
                 .map_err(|e| self.ddl.failed(ExpandStep::Begin, "read the catalog", &e))?;
@@ -40,16 +41,32 @@ impl Run<'_> {
                 Some(found) => {
                     columns.insert(table.to_owned(), found);
                 }
-                None if makes_tables => return Ok(()),
+                None if makes_tables => missing = true,
                 None => {
                     return Err(invalid(
                         self,
-                        format!("table `{table}` does not exist in schema `{base}`"),
+                        format!("table `{table}` does not exist in schema `{base}`; create it in an earlier migration, or fix the op's `table`"),
                     ))
                 }
             }
         }
-        let shapes = shape::build(change, &columns).map_err(|p| invalid(self, p))?;
+        if let Some(problem) = self.taken(change)? {
+            return Err(invalid(self, problem));
+        }
+        let mut blocked = Vec::new();
+        for table in shape::shaped_tables(change) {
+            let found = super::blockers::find(self.ddl.client, &base, &table, change)
+                .map_err(|e| self.ddl.failed(ExpandStep::Begin, "read the views", &e))?;
+            blocked.extend(found);
+        }
+        if !blocked.is_empty() {
+            return Err(invalid(self, blocked.join("; ")));
+        }
+        // A table a `sql` op makes has nothing to check yet.
+        let shapes = match missing {
+            true => Vec::new(),
+            false => shape::build(change, &columns).map_err(|p| invalid(self, p))?,
+        };
         for shape in super::backfill::batches(&shapes) {
             let key = catalog::primary_key(self.ddl.client, &base, &shape.table).map_err(|e| {
                 self.ddl
@@ -73,6 +90,32 @@ impl Run<'_> {
             }
         }
         Ok(())
+    }
+
+    /// A `create_index` or `add_constraint` op whose name the database
+    /// has already: abort drops what the ops name, so it would drop the
+    /// app's own index or constraint.
+    fn taken(&mut self, change: &Change) -> Result<Option<String>, DbError> {
+        let base = self.options.base_schema.clone();
+        for (at, op) in change.ops.iter().enumerate() {
+            let found = match op {
+                Op::CreateIndex { name, .. } => {
+                    catalog::relation_exists(self.ddl.client, &base, name)
+                        .map(|taken| taken.then(|| format!("a relation `{base}.{name}`")))
+                }
+                Op::AddConstraint { table, name, .. } => {
+                    catalog::constraint_exists(self.ddl.client, &base, table, name)
+                        .map(|taken| taken.then(|| format!("a constraint `{name}` on `{table}`")))
+                }
+                _ => Ok(None),
+            };
+            let found =
+                found.map_err(|e| self.ddl.failed(ExpandStep::Begin, "read the catalog", &e))?;
+            if let Some(what) = found {
+                return Ok(Some(format!("op {} ({}) names {what}, which exists already (abort would drop it): give the op another name", at + 1, op.kind())));
+            }
+        }
+        Ok(None)
     }
 
     /// Tries `index` on an empty copy of its table with the new columns,

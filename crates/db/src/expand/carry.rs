@@ -331,9 +331,9 @@ pub(crate) fn probe_sql(
     sql_types: &[(String, String)],
     carried: &Carried,
 ) -> Vec<String> {
-    let probe = "pg_temp._hoist_probe";
+    let probe = qualified("pg_temp", "_hoist_probe");
     let mut sql = vec![format!(
-        "CREATE TEMPORARY TABLE _hoist_probe (LIKE {}) ON COMMIT DROP",
+        "CREATE TEMPORARY TABLE {probe} (LIKE {})",
         qualified(base, table)
     )];
     for (column, sql_type) in sql_types {

@@ -71,15 +71,15 @@ pub(crate) fn index_valid(
     Ok(row.map(|row| row.get(0)))
 }
 
-/// The grants on `schema.table` other than its owner's, as
-/// (`grantee` ready for a GRANT, privilege): a view of it gets the same.
+/// The grants on `schema.table` other than its owner's, as (grantee's
+/// role, `None` for PUBLIC; privilege): a view of it gets the same.
 pub(crate) fn grants(
     client: &mut impl GenericClient,
     schema: &str,
     table: &str,
-) -> Result<Vec<(String, String)>, postgres::Error> {
+) -> Result<Vec<(Option<String>, String)>, postgres::Error> {
     let rows = client.query(
-        "SELECT CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END, g.privilege_type \
+        "SELECT CASE WHEN g.grantee = 0 THEN NULL ELSE r.rolname::text END, g.privilege_type \
          FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) g \
          LEFT JOIN pg_roles r ON r.oid = g.grantee \
          WHERE c.oid = to_regclass($1) AND g.grantee <> c.relowner \
@@ -87,6 +87,33 @@ pub(crate) fn grants(
         &[&qualified(schema, table)],
     )?;
     Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+}
+
+/// Whether `schema.name` is a relation (table, index, view, sequence...).
+pub(crate) fn relation_exists(
+    client: &mut impl GenericClient,
+    schema: &str,
+    name: &str,
+) -> Result<bool, postgres::Error> {
+    let row = client.query_one(
+        "SELECT to_regclass($1) IS NOT NULL",
+        &[&qualified(schema, name)],
+    )?;
+    Ok(row.get(0))
+}
+
+/// Whether `schema.table` has a constraint named `name`.
+pub(crate) fn constraint_exists(
+    client: &mut impl GenericClient,
+    schema: &str,
+    table: &str,
+    name: &str,
+) -> Result<bool, postgres::Error> {
+    let row = client.query_one(
+        "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = $2)",
+        &[&qualified(schema, table), &name],
+    )?;
+    Ok(row.get(0))
 }
 
 /// Whether a schema named `schema` exists.

@@ -133,7 +133,7 @@ pub(crate) fn indexes(change: &Change, base: &str) -> Vec<Statement> {
                 if *unique { "UNIQUE " } else { "" },
                 quote(name),
                 qualified(base, table),
-                method.as_deref().unwrap_or("btree"),
+                quote(method.as_deref().unwrap_or("btree")),
                 columns.join(", "),
                 predicate
                     .as_ref()
@@ -174,7 +174,7 @@ mod tests {
         assert_eq!(adds[0].1, "ALTER TABLE \"public\".\"users\" ADD CONSTRAINT \"_hoist_nn_plan\" CHECK (\"_hoist_new_plan\" IS NOT NULL) NOT VALID");
         assert_eq!(adds[1].1, "ALTER TABLE \"public\".\"users\" ADD CONSTRAINT \"plan_known\" CHECK (\"_hoist_new_plan\" IN ('free', 'pro')) NOT VALID");
         let index = &indexes(&change, "public")[0].1;
-        assert_eq!(index, "CREATE INDEX CONCURRENTLY \"users_plan\" ON \"public\".\"users\" USING btree (\"_hoist_new_plan\", lower(email)) WHERE \"_hoist_new_plan\" <> 'free'");
+        assert_eq!(index, "CREATE INDEX CONCURRENTLY \"users_plan\" ON \"public\".\"users\" USING \"btree\" (\"_hoist_new_plan\", lower(email)) WHERE \"_hoist_new_plan\" <> 'free'");
         assert_eq!(validate(&change, &shapes, "public").len(), 2);
     }
 }

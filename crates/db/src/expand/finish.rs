@@ -60,7 +60,7 @@ impl Run<'_> {
                     migration: state.name.clone(),
                     step: ExpandStep::Completing.as_str(),
                     what: format!("keep index `{}`", index.old),
-                    message: format!("index `{}` on `{}` has no valid copy over the new column (`{}`), so contract would drop it; build it with `CREATE INDEX CONCURRENTLY {} ON {}.{} {}`, or drop it", index.old, index.table, index.name, index.name, base, index.table, index.rest),
+                    message: format!("index `{}` on `{}` has no valid copy over the new column (`{}`), so contract would drop it: build it with `{}` (or drop it)", index.old, index.table, index.name, index.create_sql(&base)),
                 });
             }
             sql.push(index.place_sql(&base));

@@ -3,6 +3,7 @@
 //! `hoist deploy` see it applied; phase `contract` after contract;
 //! deleted by abort. Each change commits with the step that makes it.
 
+use super::sqltext::quote;
 use crate::driver::HISTORY_TABLE;
 use crate::Migration;
 use postgres::GenericClient;
@@ -14,7 +15,7 @@ pub(crate) fn insert(
     who: &str,
 ) -> Result<(), postgres::Error> {
     client.execute(
-        &format!("INSERT INTO {HISTORY_TABLE} (version, name, checksum, phase, applied_at, applied_by, dirty, down_sql) VALUES ($1, $2, $3, 'expand', $4, $5, false, NULL)"),
+        &format!("INSERT INTO {} (version, name, checksum, phase, applied_at, applied_by, dirty, down_sql) VALUES ($1, $2, $3, 'expand', $4, $5, false, NULL)", quote(HISTORY_TABLE)),
         &[&(migration.version as i64), &migration.name, &migration.checksum, &jiff::Timestamp::now().to_string(), &who],
     )?;
     Ok(())
@@ -26,7 +27,10 @@ pub(crate) fn contracted(
     version: u64,
 ) -> Result<(), postgres::Error> {
     client.execute(
-        &format!("UPDATE {HISTORY_TABLE} SET phase = 'contract' WHERE version = $1"),
+        &format!(
+            "UPDATE {} SET phase = 'contract' WHERE version = $1",
+            quote(HISTORY_TABLE)
+        ),
         &[&(version as i64)],
     )?;
     Ok(())
@@ -35,7 +39,7 @@ pub(crate) fn contracted(
 /// Forgets `version` (abort).
 pub(crate) fn delete(client: &mut impl GenericClient, version: u64) -> Result<(), postgres::Error> {
     client.execute(
-        &format!("DELETE FROM {HISTORY_TABLE} WHERE version = $1"),
+        &format!("DELETE FROM {} WHERE version = $1", quote(HISTORY_TABLE)),
         &[&(version as i64)],
     )?;
     Ok(())

@@ -143,7 +143,7 @@ pub(crate) fn build(
         .map(|table| {
             let old = columns
                 .get(&table)
-                .ok_or_else(|| format!("table `{table}` does not exist"))?;
+                .ok_or_else(|| format!("table `{table}` does not exist; create it in an earlier migration, or fix the op's `table`"))?;
             one(change, &table, old)
         })
         .collect()
@@ -159,7 +159,9 @@ fn one(change: &Change, table: &str, old: &[Column]) -> Result<TableShape, Strin
             .collect(),
         ..TableShape::default()
     };
-    let missing = |column: &str| format!("table `{table}` has no column `{column}`");
+    let missing = |column: &str| {
+        format!("table `{table}` has no column `{column}`; fix the op, or add the column in an earlier migration")
+    };
     let moved = |column: &str| replaceable(old, table, column);
     let position = |new: &[(String, String)], column: &str| {
         new.iter()
@@ -189,7 +191,9 @@ fn one(change: &Change, table: &str, old: &[Column]) -> Result<TableShape, Strin
                 ..
             } => {
                 if position(&shape.new, column).is_ok() {
-                    return Err(format!("table `{table}` has a column `{column}` already"));
+                    return Err(format!(
+                        "table `{table}` has a column `{column}` already; give the op another name"
+                    ));
                 }
                 let hidden = hidden_column(column);
                 shape.new.push((column.clone(), hidden.clone()));
@@ -210,7 +214,9 @@ fn one(change: &Change, table: &str, old: &[Column]) -> Result<TableShape, Strin
             }
             Op::RenameColumn { from, to, .. } => {
                 if position(&shape.new, to).is_ok() {
-                    return Err(format!("table `{table}` has a column `{to}` already"));
+                    return Err(format!(
+                        "table `{table}` has a column `{to}` already; give the op another name"
+                    ));
                 }
                 let at = position(&shape.new, from)?;
                 shape.new[at].0 = to.clone();
@@ -389,7 +395,7 @@ pub(crate) mod tests {
             self::change("[[op]]\ntype = \"drop_column\"\ntable = \"users\"\ncolumn = \"nope\"\n");
         assert_eq!(
             build(&bad, &users()).unwrap_err(),
-            "table `users` has no column `nope`"
+            "table `users` has no column `nope`; fix the op, or add the column in an earlier migration"
         );
     }
 }

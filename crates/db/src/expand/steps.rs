@@ -301,7 +301,7 @@ impl Run<'_> {
                 return Err(DbError::ExpandInvalid {
                     database: self.ddl.database.clone(),
                     migration: self.ddl.migration.clone(),
-                    problem: format!("schema `{schema}` (release `{release}`'s view schema) exists and hoist did not make it; rename or drop it"),
+                    problem: format!("schema `{schema}` (release `{release}`'s view schema) exists and hoist did not make it; rename or drop it, then run the same command again to resume"),
                 });
             }
         }

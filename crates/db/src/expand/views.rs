@@ -10,8 +10,8 @@ use super::sqltext::{literal, qualified, quote};
 /// finds hoist's view schemas (and their releases) by it.
 pub(crate) const COMMENT_PREFIX: &str = "hoist: views of release ";
 
-/// Grants of one base table: (grantee, privilege).
-pub(crate) type Grants = Vec<(String, String)>;
+/// Grants of one base table: (grantee's role, `None` for PUBLIC; privilege).
+pub(crate) type Grants = Vec<(Option<String>, String)>;
 
 /// The statements that make `schema` for `release` (idempotent: a view
 /// is replaced, a schema that exists is kept).
@@ -29,13 +29,14 @@ pub(crate) fn schema_sql(
             literal(&format!("{COMMENT_PREFIX}{release}"))
         ),
     ];
-    let mut grantees: Vec<&str> = Vec::new();
+    let mut grantees: Vec<String> = Vec::new();
     for (shape, grants) in shapes.iter().filter(|(shape, _)| shape.view) {
         sql.push(view_sql(schema, base, shape));
         let view = qualified(schema, &shape.table);
-        for (grantee, privilege) in grants {
+        for (role, privilege) in grants {
+            let grantee = role.as_deref().map_or_else(|| "PUBLIC".to_owned(), quote);
             sql.push(format!("GRANT {privilege} ON {view} TO {grantee}"));
-            if !grantees.contains(&grantee.as_str()) {
+            if !grantees.contains(&grantee) {
                 grantees.push(grantee);
             }
         }
@@ -85,13 +86,18 @@ mod tests {
     fn views_alias_new_names_and_mirror_grants() {
         let change = change("[[op]]\ntype = \"rename_column\"\ntable = \"users\"\nfrom = \"name\"\nto = \"full_name\"\n[[op]]\ntype = \"drop_column\"\ntable = \"users\"\ncolumn = \"email\"\n");
         let shapes = build(&change, &users()).unwrap();
-        let grants = vec![("app".to_owned(), "SELECT".to_owned())];
+        let grants = vec![
+            (Some("app".to_owned()), "SELECT".to_owned()),
+            (None, "SELECT".to_owned()),
+        ];
         let sql = schema_sql("hoist_v2", "v2", "public", &[(&shapes[0], grants)]);
         assert_eq!(
             sql[2],
             "CREATE OR REPLACE VIEW \"hoist_v2\".\"users\" AS SELECT \"id\", \"name\" AS \"full_name\", \"amount\" FROM \"public\".\"users\""
         );
-        assert_eq!(sql[3], "GRANT SELECT ON \"hoist_v2\".\"users\" TO app");
-        assert_eq!(sql[4], "GRANT USAGE ON SCHEMA \"hoist_v2\" TO app");
+        assert_eq!(sql[3], "GRANT SELECT ON \"hoist_v2\".\"users\" TO \"app\"");
+        assert_eq!(sql[4], "GRANT SELECT ON \"hoist_v2\".\"users\" TO PUBLIC");
+        assert_eq!(sql[5], "GRANT USAGE ON SCHEMA \"hoist_v2\" TO \"app\"");
+        assert_eq!(sql[6], "GRANT USAGE ON SCHEMA \"hoist_v2\" TO PUBLIC");
     }
 }
