@@ -234,3 +234,30 @@ fn an_invalid_leftover_of_a_carried_index_is_built_again() {
     assert!(db.expand(&migration).resumed);
     assert!(indexes(&mut old, "users").contains(&"CREATE INDEX _hoist_ix_users_name_lower ON public.users USING btree (lower((_hoist_new_name)::text)) WHERE ((_hoist_new_name)::text <> ''::text)".to_owned()));
 }
+
+#[test]
+fn an_index_made_on_the_old_column_during_the_expansion_stops_contract_with_the_fix() {
+    let db = Fixture::new(SHOP);
+    let migration = db.declarative(2, "retype_name", RETYPE_NAME);
+    db.expand(&migration);
+    let mut old = db.old();
+    expand_util::exec(
+        &mut old,
+        "CREATE INDEX users_name_upper ON users (upper(name))",
+    );
+    let error = db.expander().complete(&mut |_| {}).unwrap_err();
+    let message = error.to_string();
+    let command = message
+        .split('`')
+        .find(|part| part.starts_with("CREATE INDEX CONCURRENTLY"))
+        .unwrap_or_else(|| panic!("{message}"))
+        .to_owned();
+    assert!(message.contains("index `users_name_upper`"), "{message}");
+    // The way out the message gives, then contract again.
+    expand_util::exec(&mut old, &command);
+    db.complete();
+    assert!(indexes(&mut old, "users").contains(
+        &"CREATE INDEX users_name_upper ON public.users USING btree (upper((name)::text))"
+            .to_owned()
+    ));
+}

@@ -613,3 +613,111 @@ fn abort_dropped_the_apps_index_named_like_a_create_index_op() {
         assert_eq!(db.dump(), before, "the app's own is still there");
     }
 }
+
+// Broke: a hoist killed during CREATE INDEX CONCURRENTLY left its backend
+// building (PostgreSQL notices a dead client only when it next talks to
+// it); the resumed step timed out behind that build, again and again.
+#[test]
+fn a_killed_hoists_index_build_blocked_the_resumed_step() {
+    let db = Fixture::new(SHOP);
+    let migration = db.declarative(
+        2,
+        "email_index",
+        "[[op]]\ntype = \"create_index\"\ntable = \"users\"\nname = \"users_lower_email\"\ncolumns = [\"lower(email)\"]\n",
+    );
+    let crashing = migration.clone();
+    crash_at(
+        &db.pg.url,
+        ExpandStep::Constraints,
+        move |expander, events| {
+            let _ = expander.expand(&crashing, "v2", events);
+        },
+    );
+    // A writer's open transaction holds the build up, as a busy site's would.
+    let mut writer = db.old();
+    exec(
+        &mut writer,
+        "BEGIN; UPDATE users SET nick = nick WHERE id = 1;",
+    );
+    // The killed hoist's backend, still building.
+    let mut config: postgres::Config = db.pg.url.parse().unwrap();
+    config.application_name(hoist_db::expand::APPLICATION_NAME);
+    let mut orphan = config.connect(postgres::NoTls).unwrap();
+    let orphan_pid: i32 = orphan
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    exec(&mut orphan, "SET lock_timeout = 0");
+    let building = std::thread::spawn(move || {
+        orphan.batch_execute("CREATE INDEX CONCURRENTLY users_lower_email ON users (lower(email))")
+    });
+    let mut watch = db.old();
+    let waiting = |watch: &mut postgres::Client, wanted: &str| {
+        let sql = "SELECT coalesce(wait_event_type, '') FROM pg_stat_activity WHERE pid = $1";
+        for _ in 0..1500 {
+            let row = watch.query_opt(sql, &[&orphan_pid]).unwrap();
+            let state = row
+                .map(|r| r.get::<_, String>(0))
+                .unwrap_or_else(|| "gone".into());
+            if state == wanted {
+                return true;
+            }
+            // Polling the server for the backend's state.
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    };
+    assert!(
+        waiting(&mut watch, "Lock"),
+        "the build waits for the writer"
+    );
+    let url = db.pg.url.clone();
+    let resumed = std::thread::spawn(move || {
+        Expander::connect(&url, expand_util::options())
+            .unwrap()
+            .expand(&migration, "v2", &mut |_| {})
+    });
+    let ended = waiting(&mut watch, "gone");
+    exec(&mut writer, "COMMIT");
+    assert!(ended, "the resumed expand ended the killed hoist's build");
+    assert!(building.join().unwrap().is_err());
+    let expanded = resumed.join().unwrap().unwrap();
+    assert!(expanded.resumed);
+    let valid: bool = watch
+        .query_one(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_lower_email'::regclass",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(valid);
+}
+
+// Broke: a view of the app's over a column (or table) the change drops
+// passed expand, and contract, after the deploy, failed on it.
+#[test]
+fn a_view_over_a_dropped_column_failed_contract() {
+    let db = Fixture::new(&format!(
+        "{SHOP}CREATE VIEW order_report AS SELECT id, legacy FROM orders;
+         CREATE TABLE sessions (id int PRIMARY KEY, user_id int);
+         CREATE TABLE visits (id int PRIMARY KEY, session_id int CONSTRAINT visits_session_fk REFERENCES sessions);\n"
+    ));
+    let before = db.dump();
+    let migration = db.declarative(
+        2,
+        "drop_legacy",
+        "[[op]]\ntype = \"drop_column\"\ntable = \"orders\"\ncolumn = \"legacy\"\n[[op]]\ntype = \"drop_table\"\ntable = \"sessions\"\n",
+    );
+    let error = db
+        .expander()
+        .expand(&migration, "v2", &mut |_| {})
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("view `order_report` reads column `orders.legacy`, which contract drops")
+            && message
+                .contains("foreign key `visits_session_fk` of `visits` points at table `sessions`"),
+        "{message}"
+    );
+    assert_eq!(db.dump(), before, "nothing was recorded");
+}

@@ -43,6 +43,9 @@ impl Schema {
                 retries: database.ddl_retries,
                 batch_rows: database.backfill_batch,
                 batch_pause: database.backfill_pause,
+                // `[database] lock_timeout` already means how long one
+                // migrator waits for another.
+                lock_wait: database.lock_timeout,
                 who: format!("{}@{}", hoist_site::user_name(), hoist_site::host_name()),
                 ..hoist_db::expand::ExpandOptions::default()
             },

@@ -53,6 +53,15 @@ impl Run<'_> {
         if let Some(problem) = self.taken(change)? {
             return Err(invalid(self, problem));
         }
+        let mut blocked = Vec::new();
+        for table in shape::shaped_tables(change) {
+            let found = super::blockers::find(self.ddl.client, &base, &table, change)
+                .map_err(|e| self.ddl.failed(ExpandStep::Begin, "read the views", &e))?;
+            blocked.extend(found);
+        }
+        if !blocked.is_empty() {
+            return Err(invalid(self, blocked.join("; ")));
+        }
         // A table a `sql` op makes has nothing to check yet.
         let shapes = match missing {
             true => Vec::new(),

@@ -68,10 +68,17 @@ impl Expander {
 
     /// The migrators' advisory lock, held until the returned value drops;
     /// waits [`ExpandOptions::lock_wait`] for another migrator, then fails
-    /// naming it ([`DbError::Locked`]).
-    fn lock(&self) -> Result<Postgres, DbError> {
+    /// naming it ([`DbError::Locked`]). Then ends what a killed expander
+    /// left running (`orphans.rs`).
+    fn lock(&mut self) -> Result<Postgres, DbError> {
         let mut lock = Postgres::connect(&self.url)?;
         lock.lock(self.options.lock_wait)?;
+        super::orphans::end(&mut self.client, APPLICATION_NAME, self.options.lock_wait).map_err(
+            |e| DbError::Database {
+                database: self.database.clone(),
+                message: super::ddl::message(&e),
+            },
+        )?;
         // Creates the history table if this is the database's first migration.
         lock.applied()?;
         Ok(lock)

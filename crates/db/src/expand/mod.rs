@@ -26,13 +26,16 @@
 //! long query with the site's requests queued behind it.
 //!
 //! Layout: [`Expander`] (`expander.rs`) takes the migrators' advisory
-//! lock and drives the steps (`begin.rs`, `steps.rs`, `finish.rs`) over
+//! lock, ends what a killed expander left running (`orphans.rs`), and
+//! drives the steps (`begin.rs`, `steps.rs`, `finish.rs`) over
 //! one connection (`ddl.rs`: transactions, `lock_timeout`, retries). The
 //! state row is `state.rs`, the history row `history.rs`. What each step
 //! runs is generated, one concept a file, from the change and the
 //! catalog (`catalog.rs`): both shapes of each table (`shape.rs`), hidden
 //! columns (`columns.rs`), the sync triggers (`triggers.rs`), the batches
-//! (`backfill.rs`), constraints and indexes (`constraints.rs`), the view
+//! (`backfill.rs`), constraints and indexes (`constraints.rs`), the
+//! indexes of replaced columns kept through contract (`carry.rs`), what
+//! would make contract fail (`blockers.rs`, refused at begin), the view
 //! schemas (`views.rs`), contract (`contract.rs`) and abort (`abort.rs`).
 //!
 //! ```no_run
@@ -56,6 +59,7 @@ pub use spec::{Change, ForeignKey, NewColumn, Op};
 mod abort;
 mod backfill;
 mod begin;
+mod blockers;
 mod carry;
 mod catalog;
 mod columns;
@@ -65,6 +69,7 @@ mod ddl;
 mod expander;
 mod finish;
 mod history;
+mod orphans;
 mod shape;
 mod sqltext;
 mod state;
