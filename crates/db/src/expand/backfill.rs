@@ -111,13 +111,17 @@ pub(crate) fn run(
     events: &mut dyn FnMut(ExpandEvent<'_>),
 ) -> Result<Duration, crate::DbError> {
     let mut longest = Duration::ZERO;
+    let mut pace = super::pace::Pace::new(settings.rows, settings.pause);
     for batch in batches {
         let at = match cursors.iter().position(|c| c.table == batch.table) {
             Some(at) => at,
             None => {
+                // The planner's estimate, not `count(*)`: a count scans the
+                // whole table under a lock the live site's DDL would queue
+                // behind, for a figure that is only progress.
                 let sql = format!(
-                    "SELECT count(*) FROM {}",
-                    qualified(settings.base, &batch.table)
+                    "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = '{}'::regclass",
+                    qualified(settings.base, &batch.table).replace('\'', "''")
                 );
                 let total: i64 = ddl
                     .client
@@ -137,7 +141,8 @@ pub(crate) fn run(
         let what = format!("backfill `{}`", batch.table);
         while !cursors[at].finished {
             let last = cursors[at].last.clone();
-            let bound = batch.bound_sql(settings.base, last.is_none(), settings.rows);
+            let rows = pace.rows();
+            let bound = batch.bound_sql(settings.base, last.is_none(), rows);
             let update = batch.update_sql(settings.base, last.is_none());
             let started = Instant::now();
             let mut next = cursors.clone();
@@ -162,11 +167,13 @@ pub(crate) fn run(
                 cursor.done += tx.execute(&update, &params)?;
                 // Fewer than a batch: the rest (rows written since) the
                 // trigger fills.
-                cursor.finished = count < i64::from(settings.rows);
+                cursor.finished = count < i64::from(rows);
                 cursor.last = Some(key.clone());
                 state::set_backfill(tx, settings.base, &next)
             })?;
-            longest = longest.max(started.elapsed());
+            let took = started.elapsed();
+            longest = longest.max(took);
+            let rest = pace.after(took);
             *cursors = next;
             let cursor = &cursors[at];
             events(ExpandEvent::Backfilled {
@@ -176,7 +183,7 @@ pub(crate) fn run(
             });
             if !cursors[at].finished {
                 // Not synchronisation: room for the live release's writes.
-                std::thread::sleep(settings.pause);
+                std::thread::sleep(rest);
             }
         }
     }

@@ -70,6 +70,7 @@ mod expander;
 mod finish;
 mod history;
 mod orphans;
+mod pace;
 mod shape;
 mod sqltext;
 mod state;
