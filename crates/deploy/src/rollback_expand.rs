@@ -38,7 +38,7 @@ pub(crate) fn sort(
         sorted.classic = predates;
         return Ok(sorted);
     };
-    let open = crate::expansion::status(target)?.and_then(|status| status.open);
+    let open = crate::engine::status(target)?.and_then(|status| status.open);
     let newer_files = match newer {
         Some(newer) => newer.migrations()?,
         None => Vec::new(),
