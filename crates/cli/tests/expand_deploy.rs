@@ -671,3 +671,55 @@ fn a_held_candidate_runs_on_its_view_schema_and_promote_changes_no_schema() {
     );
     assert_eq!(shop.env.live().as_deref(), Some(v2.as_str()));
 }
+
+// `rollback --with-db` whose abort was refused after the route swap (another
+// release on the new side still warm) left its journal pending: the rollback
+// went unrecorded, and `hoist db abort`, which the error advised, was refused
+// until a `hoist recover` that could only fail the same way.
+#[test]
+fn rollback_with_db_whose_abort_is_refused_left_the_site_pending() {
+    let port = free_port();
+    let shop = Shop::agent(port, "10m");
+    let (v1, one) = shop.build(Version::V1);
+    let (v2, two) = shop.build(Version::V2);
+    shop.env.set_version("2.1");
+    let (v21, two_one) = shop.env.build();
+    shop.deploy(&one, &[]);
+    let _agent = AgentProcess::start(&shop.env);
+    shop.deploy(&two, &[]);
+    shop.deploy(&two_one, &[]);
+
+    // v2 and v1 are warm. Back to v1: v2.1 is stopped, but v2 (new side)
+    // still serves warm, so the expansion stays.
+    let refused = shop
+        .env
+        .hoist()
+        .args(["rollback", "--with-db", "--to", &v1, "--json"])
+        .code(1)
+        .run_json();
+    let message = refused["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("was not removed") && message.contains(&format!("`{v2}`")),
+        "{refused}"
+    );
+    let status = shop.env.status();
+    assert!(
+        status["pending"].is_null(),
+        "the rollback is done, only the expansion stays: {status}"
+    );
+    let history = shop.env.hoist().args(["history", "--json"]).run_json();
+    let last = &history[0];
+    assert_eq!(
+        (last["op"].as_str(), last["release"].as_str()),
+        (Some("rollback"), Some(v1.as_str())),
+        "the rollback is recorded: {history}"
+    );
+    assert_ne!(v21, v1);
+    // The way out the error gave is open: refused only while v2 is warm.
+    shop.env
+        .hoist()
+        .args(["db", "abort"])
+        .code(1)
+        .stderr_has("cannot abort `0002_rename_name`")
+        .run();
+}
