@@ -50,21 +50,6 @@ fn deploy_v2(env: &Env) -> String {
     env.deploy_version("2.0.0")
 }
 
-/// The columns of `users` in the base schema, in order.
-fn columns(postgres: &TestPostgres) -> Vec<String> {
-    postgres
-        .client()
-        .query(
-            "SELECT column_name::text FROM information_schema.columns \
-             WHERE table_schema = 'public' AND table_name = 'users' ORDER BY ordinal_position",
-            &[],
-        )
-        .unwrap()
-        .iter()
-        .map(|row| row.get(0))
-        .collect()
-}
-
 /// The schemas hoist made for releases (`hoist_*`).
 fn view_schemas(postgres: &TestPostgres) -> Vec<String> {
     postgres
@@ -88,28 +73,6 @@ fn rows(postgres: &TestPostgres) -> Vec<(i64, String)> {
         .iter()
         .map(|row| (row.get(0), row.get(1)))
         .collect()
-}
-
-/// `pg_dump --schema-only` of the test's database.
-fn dump(postgres: &TestPostgres) -> String {
-    let output = std::process::Command::new("pg_dump")
-        .args(["--schema-only", "--no-owner", "--no-privileges"])
-        .arg(&postgres.url)
-        .output()
-        .expect("pg_dump runs (Debian: postgresql-client)");
-    assert!(
-        output.status.success(),
-        "pg_dump failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    // pg_dump brackets its output with `\restrict KEY` lines, a new random
-    // key each run: not part of the schema.
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .filter(|line| !line.starts_with("\\restrict") && !line.starts_with("\\unrestrict"))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// `hoist db status --json`.
@@ -223,7 +186,11 @@ fn complete_is_refused_while_the_old_release_is_warm_and_runs_once_it_stopped() 
         error["hint"].as_str().unwrap().contains("rollback window"),
         "{refused}"
     );
-    assert_eq!(columns(&postgres), ["id", "name"], "nothing was contracted");
+    assert_eq!(
+        postgres.columns("users"),
+        ["id", "name"],
+        "nothing was contracted"
+    );
     assert!(
         recorded(&env, "db-complete", "refused"),
         "{:?}",
@@ -246,7 +213,7 @@ fn complete_is_refused_while_the_old_release_is_warm_and_runs_once_it_stopped() 
         completed["finished"]["name"], "0002_full_name",
         "{completed}"
     );
-    assert_eq!(columns(&postgres), ["id", "full_name"]);
+    assert_eq!(postgres.columns("users"), ["id", "full_name"]);
     assert_eq!(rows(&postgres), [(1, "ada".into()), (2, "grace".into())]);
     assert!(
         view_schemas(&postgres).is_empty(),
@@ -275,10 +242,14 @@ fn abort_is_refused_while_the_new_release_serves_and_after_a_rollback_leaves_the
     let postgres = TestPostgres::start();
     let env = external(&postgres);
     let v1 = env.deploy_version("1.0.0");
-    let before = dump(&postgres);
+    let before = postgres.schema_dump();
     let rows_before = rows(&postgres);
     let v2 = deploy_v2(&env);
-    assert_ne!(dump(&postgres), before, "the expansion changed the schema");
+    assert_ne!(
+        postgres.schema_dump(),
+        before,
+        "the expansion changed the schema"
+    );
 
     let refused = env
         .hoist()
@@ -304,7 +275,11 @@ fn abort_is_refused_while_the_new_release_serves_and_after_a_rollback_leaves_the
     assert_eq!(aborted["action"], "aborted", "{aborted}");
     assert_eq!(aborted["serving"][0]["side"], "old", "{aborted}");
 
-    assert_eq!(dump(&postgres), before, "the schema is exactly as before");
+    assert_eq!(
+        postgres.schema_dump(),
+        before,
+        "the schema is exactly as before"
+    );
     assert_eq!(rows(&postgres), rows_before, "and so are the rows");
     let status = db_status(&env);
     assert!(status["expansion"]["open"].is_null(), "{status}");
@@ -325,7 +300,7 @@ fn db_complete_and_abort_killed_at_every_step_recover() {
         let postgres = TestPostgres::start();
         let env = external(&postgres);
         env.deploy_version("1.0.0");
-        let before = dump(&postgres);
+        let before = postgres.schema_dump();
         deploy_v2(&env);
         if command == "abort" {
             // The new side must not serve for an abort.
@@ -349,9 +324,13 @@ fn db_complete_and_abort_killed_at_every_step_recover() {
         );
         assert!(view_schemas(&postgres).is_empty(), "{fault}");
         if command == "complete" {
-            assert_eq!(columns(&postgres), ["id", "full_name"], "{fault}");
+            assert_eq!(postgres.columns("users"), ["id", "full_name"], "{fault}");
         } else {
-            assert_eq!(dump(&postgres), before, "{fault}: as before the expansion");
+            assert_eq!(
+                postgres.schema_dump(),
+                before,
+                "{fault}: as before the expansion"
+            );
         }
         assert!(
             recorded(&env, &format!("db-{command}"), "ok"),

@@ -168,20 +168,6 @@ impl Shop {
         String::from_utf8_lossy(&output.stdout).trim().to_owned()
     }
 
-    /// The schema as `pg_dump --schema-only` prints it.
-    fn dump(&self) -> String {
-        let output = Command::new("pg_dump")
-            .args(["--schema-only", "--no-owner", self.postgres.url.as_str()])
-            .output()
-            .expect("pg_dump runs (install postgresql-client)");
-        assert!(output.status.success());
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter(|line| !line.starts_with("--") && !line.contains("restrict"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-
     /// Every migration's name and phase in the history, and the open expansion.
     fn history(&self) -> String {
         let history =
@@ -275,7 +261,7 @@ fn expand_gives_the_new_release_its_view_schema_and_rollback_before_contract_is_
         "the ledger records the expansion: {ledger}"
     );
 
-    let before = (shop.dump(), shop.history());
+    let before = (shop.postgres.schema_dump(), shop.history());
     let rolled = shop.env.hoist().args(["rollback", "--json"]).run_json();
     assert_eq!(rolled["release"], v1.as_str(), "{rolled}");
     assert_eq!(
@@ -285,7 +271,7 @@ fn expand_gives_the_new_release_its_view_schema_and_rollback_before_contract_is_
     );
     assert_eq!(rolled["db_rolled_back"], serde_json::json!([]), "{rolled}");
     assert_eq!(
-        (shop.dump(), shop.history()),
+        (shop.postgres.schema_dump(), shop.history()),
         before,
         "a rollback before contract does no database work"
     );
@@ -303,7 +289,7 @@ fn expand_gives_the_new_release_its_view_schema_and_rollback_before_contract_is_
         .args(["rollback", "--json", "--to", &v2])
         .run_json();
     assert_eq!(forward["release"], v2.as_str(), "{forward}");
-    assert_eq!((shop.dump(), shop.history()), before);
+    assert_eq!((shop.postgres.schema_dump(), shop.history()), before);
     assert_eq!(shop.env_of(&v2), with_view(&view));
 }
 
@@ -539,7 +525,7 @@ fn rollback_with_db_before_contract_stops_the_new_release_and_removes_the_expans
     let (v1, one) = shop.build(Version::V1);
     let (v2, two) = shop.build(Version::V2);
     shop.deploy(&one, &[]);
-    let before = (shop.dump(), shop.history());
+    let before = (shop.postgres.schema_dump(), shop.history());
     let _agent = AgentProcess::start(&shop.env);
     assert_eq!(
         shop.env_of(&v1),
@@ -588,7 +574,7 @@ fn rollback_with_db_before_contract_stops_the_new_release_and_removes_the_expans
         "v2 was stopped: {status}"
     );
     assert_eq!(
-        (shop.dump(), shop.history()),
+        (shop.postgres.schema_dump(), shop.history()),
         before,
         "the database is as before v2"
     );
@@ -600,7 +586,7 @@ fn rollback_with_db_killed_while_aborting_finishes_it() {
     let (v1, one) = shop.build(Version::V1);
     let (_, two) = shop.build(Version::V2);
     shop.deploy(&one, &[]);
-    let before = (shop.dump(), shop.history());
+    let before = (shop.postgres.schema_dump(), shop.history());
     shop.deploy(&two, &[]);
     for kill in ["abort-expand", "expand-aborting"] {
         shop.env.kill_at(&["rollback", "--with-db"], kill);
@@ -613,7 +599,7 @@ fn rollback_with_db_killed_while_aborting_finishes_it() {
         assert_eq!(recovered["action"], "finished", "{kill}: {recovered}");
         assert_eq!(recovered["live"], v1.as_str(), "{kill}");
         assert_eq!(
-            (shop.dump(), shop.history()),
+            (shop.postgres.schema_dump(), shop.history()),
             before,
             "{kill}: the expansion is gone"
         );
@@ -675,13 +661,65 @@ fn a_held_candidate_runs_on_its_view_schema_and_promote_changes_no_schema() {
         "the live release keeps the base"
     );
 
-    let before = (shop.dump(), shop.history());
+    let before = (shop.postgres.schema_dump(), shop.history());
     let promoted = shop.env.hoist().args(["promote", "--json"]).run_json();
     assert_eq!(promoted["release"], v2.as_str(), "{promoted}");
     assert_eq!(
-        (shop.dump(), shop.history()),
+        (shop.postgres.schema_dump(), shop.history()),
         before,
         "a promote changes no schema"
     );
     assert_eq!(shop.env.live().as_deref(), Some(v2.as_str()));
+}
+
+// `rollback --with-db` whose abort was refused after the route swap (another
+// release on the new side still warm) left its journal pending: the rollback
+// went unrecorded, and `hoist db abort`, which the error advised, was refused
+// until a `hoist recover` that could only fail the same way.
+#[test]
+fn rollback_with_db_whose_abort_is_refused_left_the_site_pending() {
+    let port = free_port();
+    let shop = Shop::agent(port, "10m");
+    let (v1, one) = shop.build(Version::V1);
+    let (v2, two) = shop.build(Version::V2);
+    shop.env.set_version("2.1");
+    let (v21, two_one) = shop.env.build();
+    shop.deploy(&one, &[]);
+    let _agent = AgentProcess::start(&shop.env);
+    shop.deploy(&two, &[]);
+    shop.deploy(&two_one, &[]);
+
+    // v2 and v1 are warm. Back to v1: v2.1 is stopped, but v2 (new side)
+    // still serves warm, so the expansion stays.
+    let refused = shop
+        .env
+        .hoist()
+        .args(["rollback", "--with-db", "--to", &v1, "--json"])
+        .code(1)
+        .run_json();
+    let message = refused["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("was not removed") && message.contains(&format!("`{v2}`")),
+        "{refused}"
+    );
+    let status = shop.env.status();
+    assert!(
+        status["pending"].is_null(),
+        "the rollback is done, only the expansion stays: {status}"
+    );
+    let history = shop.env.hoist().args(["history", "--json"]).run_json();
+    let last = &history[0];
+    assert_eq!(
+        (last["op"].as_str(), last["release"].as_str()),
+        (Some("rollback"), Some(v1.as_str())),
+        "the rollback is recorded: {history}"
+    );
+    assert_ne!(v21, v1);
+    // The way out the error gave is open: refused only while v2 is warm.
+    shop.env
+        .hoist()
+        .args(["db", "abort"])
+        .code(1)
+        .stderr_has("cannot abort `0002_rename_name`")
+        .run();
 }

@@ -25,19 +25,25 @@ const RENAME: &str = "description = \"users.name becomes full_name\"\n\n\
 const EMAIL: &str = "[[op]]\ntype = \"add_column\"\ntable = \"users\"\n\
                      column = \"email\"\nsql_type = \"text\"\n";
 
-/// The columns of `users` in the base schema, in order.
-fn columns(postgres: &TestPostgres) -> Vec<String> {
-    postgres
-        .client()
-        .query(
-            "SELECT column_name::text FROM information_schema.columns \
-             WHERE table_schema = 'public' AND table_name = 'users' ORDER BY ordinal_position",
-            &[],
-        )
-        .unwrap()
-        .iter()
-        .map(|row| row.get(0))
-        .collect()
+/// Two hosts, web1 and web2, in one wave each, with no balancer; every
+/// host's site uses one fresh database (its host settings' `[database]`).
+fn two_hosts_one_database() -> (TestPostgres, StageFixture) {
+    let postgres = TestPostgres::start();
+    let stage = StageFixture::start(
+        &["web1", "web2"],
+        StageOptions {
+            balancer: false,
+            waves: "[1, \"100%\"]",
+            ..StageOptions::default()
+        },
+    );
+    for name in ["web1", "web2"] {
+        let path = stage.fleet.host(name).dir().join("site/site.toml");
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str(&format!("[database]\nurl = \"{}\"\n", postgres.url));
+        std::fs::write(&path, text).unwrap();
+    }
+    (postgres, stage)
 }
 
 /// The host row of `name` in a stage report.
@@ -52,22 +58,7 @@ fn host<'a>(report: &'a Value, name: &str) -> &'a Value {
 
 #[test]
 fn stage_complete_is_refused_while_a_host_runs_the_old_release() {
-    let postgres = TestPostgres::start();
-    let stage = StageFixture::start(
-        &["web1", "web2"],
-        StageOptions {
-            balancer: false,
-            waves: "[1, \"100%\"]",
-            ..StageOptions::default()
-        },
-    );
-    // Every host's site uses the one database (host settings).
-    for name in ["web1", "web2"] {
-        let path = stage.fleet.host(name).dir().join("site/site.toml");
-        let mut text = std::fs::read_to_string(&path).unwrap();
-        text.push_str(&format!("[database]\nurl = \"{}\"\n", postgres.url));
-        std::fs::write(&path, text).unwrap();
-    }
+    let (postgres, stage) = two_hosts_one_database();
     stage.env.write("migrations/0001_users.up.sql", USERS);
     let (v1, artifact) = stage.build("v1", false);
     stage.deploy(&artifact);
@@ -112,7 +103,11 @@ fn stage_complete_is_refused_while_a_host_runs_the_old_release() {
         message.contains(&format!("`web2` runs `{v1}` (current)")) && !message.contains("web1"),
         "names the host on the old side and its release: {message}"
     );
-    assert_eq!(columns(&postgres), ["id", "name"], "nothing was contracted");
+    assert_eq!(
+        postgres.columns("users"),
+        ["id", "name"],
+        "nothing was contracted"
+    );
 
     // v3 brings the next declarative migration: it needs 0002 contracted,
     // which web2 (on v1) forbids. Refused before any host switched.
@@ -129,7 +124,11 @@ fn stage_complete_is_refused_while_a_host_runs_the_old_release() {
     );
     stage.assert_live(&["web1"], &v2);
     stage.assert_live(&["web2"], &v1);
-    assert_eq!(columns(&postgres), ["id", "name"], "nothing was contracted");
+    assert_eq!(
+        postgres.columns("users"),
+        ["id", "name"],
+        "nothing was contracted"
+    );
 
     // web2 on v2 too: the stage may contract, and does it once.
     std::fs::remove_file(stage.env.src().join("migrations/0003_email.toml")).unwrap();
@@ -149,7 +148,7 @@ fn stage_complete_is_refused_while_a_host_runs_the_old_release() {
         "checked",
         "{completed}"
     );
-    assert_eq!(columns(&postgres), ["id", "full_name"]);
+    assert_eq!(postgres.columns("users"), ["id", "full_name"]);
     assert_eq!(
         contracts(&stage, "web1"),
         1,
@@ -169,21 +168,7 @@ fn contracts(stage: &StageFixture, name: &str) -> usize {
 
 #[test]
 fn stage_deploy_of_the_next_declarative_migration_contracts_the_open_one_first() {
-    let postgres = TestPostgres::start();
-    let stage = StageFixture::start(
-        &["web1", "web2"],
-        StageOptions {
-            balancer: false,
-            waves: "[1, \"100%\"]",
-            ..StageOptions::default()
-        },
-    );
-    for name in ["web1", "web2"] {
-        let path = stage.fleet.host(name).dir().join("site/site.toml");
-        let mut text = std::fs::read_to_string(&path).unwrap();
-        text.push_str(&format!("[database]\nurl = \"{}\"\n", postgres.url));
-        std::fs::write(&path, text).unwrap();
-    }
+    let (postgres, stage) = two_hosts_one_database();
     stage.env.write("migrations/0001_users.up.sql", USERS);
     let (_, artifact) = stage.build("v1", false);
     stage.deploy(&artifact);
@@ -192,7 +177,7 @@ fn stage_deploy_of_the_next_declarative_migration_contracts_the_open_one_first()
     stage.deploy(&artifact);
     stage.assert_live(&["web1", "web2"], &v2);
     assert_eq!(
-        columns(&postgres),
+        postgres.columns("users"),
         ["id", "name"],
         "0002 is open, not contracted"
     );
@@ -203,7 +188,7 @@ fn stage_deploy_of_the_next_declarative_migration_contracts_the_open_one_first()
     let (v3, artifact) = stage.build("v3", false);
     stage.deploy(&artifact);
     stage.assert_live(&["web1", "web2"], &v3);
-    let now = columns(&postgres);
+    let now = postgres.columns("users");
     assert_eq!(&now[..2], ["id", "full_name"], "0002 contracted: {now:?}");
     let status = stage.on_host("web2", &["db", "status"]);
     assert_eq!(

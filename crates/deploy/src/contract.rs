@@ -13,90 +13,36 @@
 //! `hoist recover` ([`recover`]), and there is no way back from it (the
 //! columns a contract dropped are gone).
 //!
-//! Two entry points per direction: [`db_complete`] / [`db_abort`] are the
-//! commands (their own lock, journal and ledger row); [`complete_in`] /
-//! [`abort_in`] run inside an operation that holds the lock and a journal
-//! (a deploy's auto-complete, `rollback --with-db`'s abort).
+//! Two entry points, each taking the [`End`] to make: [`db_end`] is the
+//! commands (their own lock, journal and ledger row); [`end_in`] runs
+//! inside an operation that holds the lock and a journal (a deploy's
+//! auto-complete, `rollback --with-db`'s abort). Laid out as: [`End`]
+//! (what differs between the two ways), `refuse` (the refusal and its way
+//! out), [`serving`] (who serves on which side), [`recover`].
 //!
 //! `HOIST_FAULT_KILL_AT=expand-completing` (or `expand-aborting`, or any
 //! `expand-<step>` the engine reports) kills hoist right after the engine
-//! recorded that step: the crash tests.
+//! recorded that step: the crash tests ([`crate::engine::fault_point`]).
 
+mod end;
 mod error;
 mod recover;
+mod refuse;
 mod serving;
 
+pub use end::End;
 pub use error::ContractError;
 pub(crate) use recover::recover;
 pub use serving::{running, sides, Role, Running, Serving, Side};
 
 use crate::activate;
 use crate::attempt::Attempt;
-use crate::{Context, DeployError, Reporter, Schema};
-use hoist_db::expand::{ExpandEvent, ExpandStatus, Expander, Finished};
+use crate::{engine, Context, DeployError, Reporter, Schema};
+use hoist_db::expand::{ExpandStatus, Expander, Finished};
 use hoist_ledger::{Outcome, Write};
-use hoist_site::{Journal, Op, Step};
+use hoist_site::{Journal, Step};
+use refuse::refuse;
 use serde::Serialize;
-
-/// Which way an open expansion ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum End {
-    /// Contract: the new shape stays.
-    Complete,
-    /// Abort: the old shape stays.
-    Abort,
-}
-
-impl End {
-    fn op(self) -> Op {
-        match self {
-            End::Complete => Op::DbComplete,
-            End::Abort => Op::DbAbort,
-        }
-    }
-
-    pub(crate) fn step(self) -> Step {
-        match self {
-            End::Complete => Step::Complete,
-            End::Abort => Step::AbortExpand,
-        }
-    }
-
-    pub(crate) fn of(op: Op) -> Option<End> {
-        match op {
-            Op::DbComplete => Some(End::Complete),
-            Op::DbAbort => Some(End::Abort),
-            _ => None,
-        }
-    }
-
-    fn done(self) -> &'static str {
-        match self {
-            End::Complete => "completed",
-            End::Abort => "aborted",
-        }
-    }
-
-    /// The engine's step while this end is under way: a crash there
-    /// has no way back.
-    fn engine_step(self) -> hoist_db::expand::ExpandStep {
-        match self {
-            End::Complete => hoist_db::expand::ExpandStep::Completing,
-            End::Abort => hoist_db::expand::ExpandStep::Aborting,
-        }
-    }
-
-    fn run(
-        self,
-        expander: &mut Expander,
-        events: &mut dyn FnMut(ExpandEvent<'_>),
-    ) -> Result<Finished, hoist_db::DbError> {
-        match self {
-            End::Complete => expander.complete(events),
-            End::Abort => expander.abort(events),
-        }
-    }
-}
 
 /// What `hoist db complete` or `hoist db abort` did.
 #[derive(Debug, Clone, Serialize)]
@@ -112,18 +58,6 @@ pub struct Contracted {
     pub rebased: Vec<String>,
 }
 
-/// Connects to `schema`'s database for expand and contract (PostgreSQL
-/// only), with its `[database] ddl_lock_timeout`, `ddl_retries`...
-fn expander(schema: &Schema) -> Result<Expander, DeployError> {
-    match &schema.target {
-        hoist_db::Target::Postgres(url) => Ok(Expander::connect(url, schema.expand.clone())?),
-        hoist_db::Target::Sqlite(path) => Err(ContractError::NotPostgres {
-            database: path.display().to_string(),
-        }
-        .into()),
-    }
-}
-
 /// The open expansion and view schemas, and what serves here on which side.
 #[derive(Debug, Clone, Serialize)]
 pub struct Expansion {
@@ -136,10 +70,9 @@ pub struct Expansion {
 
 /// `hoist db status`'s expansion part; `None` for a SQLite database.
 pub fn expansion(context: &Context, schema: &Schema) -> Result<Option<Expansion>, DeployError> {
-    if !matches!(schema.target, hoist_db::Target::Postgres(_)) {
+    let Some(status) = engine::status(schema)? else {
         return Ok(None);
-    }
-    let status = expander(schema)?.status()?;
+    };
     let serving = match &status.open {
         Some(open) => sides(context, open, running(context)?),
         None => Vec::new(),
@@ -147,55 +80,12 @@ pub fn expansion(context: &Context, schema: &Schema) -> Result<Option<Expansion>
     Ok(Some(Expansion { status, serving }))
 }
 
-/// `hoist db complete`: contracts the open expansion. Refused, naming
-/// them, while a release on its old side serves on this host.
-pub fn db_complete(
-    context: &Context,
-    schema: &Schema,
-    reason: Option<String>,
-    reporter: &dyn Reporter,
-) -> Result<Contracted, DeployError> {
-    command(context, schema, End::Complete, reason, reporter)
-}
-
-/// `hoist db abort`: removes the open expansion. Refused, naming them,
-/// while a release on its new side serves on this host.
-pub fn db_abort(
-    context: &Context,
-    schema: &Schema,
-    reason: Option<String>,
-    reporter: &dyn Reporter,
-) -> Result<Contracted, DeployError> {
-    command(context, schema, End::Abort, reason, reporter)
-}
-
-/// Contracts the open expansion inside the caller's operation, which holds
-/// the site lock and `journal` (a deploy whose release brings the next
-/// declarative migration). Steps the journal to `complete` first. Refused
-/// like [`db_complete`]; `Ok` with action `nothing` when none is open.
-pub fn complete_in(
-    context: &Context,
-    schema: &Schema,
-    journal: &mut Journal,
-    reporter: &dyn Reporter,
-) -> Result<Contracted, DeployError> {
-    run(context, schema, End::Complete, journal, reporter)
-}
-
-/// Removes the open expansion inside the caller's operation, which holds
-/// the site lock and `journal` (`rollback --with-db`, once the new side's
-/// processes stopped). Steps the journal to `abort-expand` first.
-/// Refused like [`db_abort`]; `Ok` with action `nothing` when none is open.
-pub fn abort_in(
-    context: &Context,
-    schema: &Schema,
-    journal: &mut Journal,
-    reporter: &dyn Reporter,
-) -> Result<Contracted, DeployError> {
-    run(context, schema, End::Abort, journal, reporter)
-}
-
-fn command(
+/// `hoist db complete` or `hoist db abort` (their own lock, journal and
+/// ledger row): contracts or removes the open expansion. Refused, naming
+/// them, while a release on the side `end` drops serves on this host (the
+/// old side for a contract, the new one for an abort); `Ok` with action
+/// `nothing` when none is open.
+pub fn db_end(
     context: &Context,
     schema: &Schema,
     end: End,
@@ -262,7 +152,13 @@ fn nothing() -> Contracted {
     }
 }
 
-fn run(
+/// Contracts or removes the open expansion inside the caller's operation,
+/// which holds the site lock and `journal`: a deploy whose release brings
+/// the next declarative migration (a contract), `rollback --with-db` once
+/// the new side's processes stopped (an abort). Steps the journal to
+/// `end`'s step first. Refused like [`db_end`]; `Ok` with action `nothing`
+/// when none is open.
+pub(crate) fn end_in(
     context: &Context,
     schema: &Schema,
     end: End,
@@ -286,7 +182,7 @@ pub(crate) struct Prepared {
 /// The open expansion, checked against what serves here: `None` when none
 /// is open, refused while a release on the side `end` drops serves.
 fn prepare(context: &Context, schema: &Schema, end: End) -> Result<Option<Prepared>, DeployError> {
-    let mut expander = expander(schema)?;
+    let mut expander = engine::expander(schema)?;
     let Some(open) = expander.status()?.open else {
         return Ok(None);
     };
@@ -311,16 +207,17 @@ pub(crate) fn execute(
     mut prepared: Prepared,
     reporter: &dyn Reporter,
 ) -> Result<Contracted, DeployError> {
-    let verb = match end {
-        End::Complete => "contracting",
-        End::Abort => "aborting",
-    };
     reporter.step(
         end.step().as_str(),
-        &format!("{verb} `{}` on {}", prepared.name, describe(schema)),
+        &format!(
+            "{} `{}` on {}",
+            end.doing(),
+            prepared.name,
+            schema.redacted()
+        ),
     );
     let finished = end.run(&mut prepared.expander, &mut |event| {
-        on_event(event, reporter)
+        engine::on_event(event, reporter)
     })?;
     let rebased = rebase(context, schema, reporter);
     Ok(Contracted {
@@ -329,76 +226,6 @@ pub(crate) fn execute(
         serving: prepared.serving,
         rebased,
     })
-}
-
-/// The database, with no password.
-fn describe(schema: &Schema) -> String {
-    match &schema.target {
-        hoist_db::Target::Postgres(url) => hoist_db::redact(url),
-        hoist_db::Target::Sqlite(path) => path.display().to_string(),
-    }
-}
-
-/// Refuses `end` while a release on the side it drops serves here.
-fn refuse(end: End, migration: &str, serving: &[Serving]) -> Result<(), ContractError> {
-    let dropped = match end {
-        End::Complete => Side::Old,
-        End::Abort => Side::New,
-    };
-    let blocking: Vec<&Serving> = serving.iter().filter(|s| s.side == dropped).collect();
-    let Some(first) = blocking.first() else {
-        return Ok(());
-    };
-    let names = blocking.iter().map(|serving| serving.describe()).collect();
-    let release = &first.running.release;
-    let fix = match (end, first.running.role) {
-        (_, Role::Warm) => format!(
-            "wait until `{release}`'s rollback window ends{} (the agent stops it then), then run this again",
-            first
-                .running
-                .until
-                .map(|until| format!(" at {}", until.strftime("%H:%M:%SZ")))
-                .unwrap_or_default()
-        ),
-        (_, Role::Candidate) => "`hoist abort` stops the held candidate; then run this again".to_owned(),
-        (End::Complete, Role::Live | Role::Current) => format!(
-            "deploy a release whose migrations include `{migration}` first, or give the new shape up with `hoist db abort`"
-        ),
-        (End::Abort, Role::Live | Role::Current) => format!(
-            "`hoist rollback` to a release without `{migration}` first (`hoist rollback --with-db` rolls back and aborts in one), or keep the new shape with `hoist db complete`"
-        ),
-    };
-    Err(match end {
-        End::Complete => ContractError::OldSideServes {
-            migration: migration.to_owned(),
-            serving: names,
-            fix,
-        },
-        End::Abort => ContractError::NewSideServes {
-            migration: migration.to_owned(),
-            serving: names,
-            fix,
-        },
-    })
-}
-
-/// Progress, and the crash tests' fault points (`expand-<step>`).
-pub(crate) fn on_event(event: ExpandEvent<'_>, reporter: &dyn Reporter) {
-    match event {
-        ExpandEvent::Step(step) => fault_point(step),
-        ExpandEvent::Backfilled { table, done, total } => {
-            reporter.step("backfill", &format!("{table}: {done} of {total} rows"))
-        }
-        ExpandEvent::Retry { what, attempt } => reporter.step(
-            "lock-wait",
-            &format!("{what}: lock not granted in time (attempt {attempt}); trying again"),
-        ),
-    }
-}
-
-/// Dies by SIGKILL when `HOIST_FAULT_KILL_AT` is `expand-<step>` (the crash tests).
-pub fn fault_point(step: hoist_db::expand::ExpandStep) {
-    hoist_site::fault_at(&format!("expand-{}", step.as_str()));
 }
 
 /// Every release with a recorded view schema goes back to the base schema
@@ -434,51 +261,4 @@ pub(crate) fn detail(contracted: &Contracted) -> String {
         ));
     }
     parts.join("; ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn serving(release: &str, role: Role, side: Side) -> Serving {
-        Serving {
-            running: Running {
-                release: release.to_owned(),
-                role,
-                until: None,
-            },
-            side,
-        }
-    }
-
-    #[test]
-    fn a_contract_is_refused_naming_the_old_side_and_the_way_out() {
-        let here = [
-            serving("v2", Role::Live, Side::New),
-            serving("v1", Role::Warm, Side::Old),
-        ];
-        let refused = refuse(End::Complete, "0005_rename", &here).unwrap_err();
-        let message = refused.to_string();
-        assert!(message.contains("`v1` (warm)"), "{message}");
-        assert!(
-            message.contains("`0005_rename`") && !message.contains("`v2`"),
-            "{message}"
-        );
-        let hint = hoist_error::Described::hint(&refused).unwrap();
-        assert!(hint.contains("rollback window"), "{hint}");
-        // The abort drops what v2 reads: refused the other way round.
-        let refused = refuse(End::Abort, "0005_rename", &here).unwrap_err();
-        assert!(refused.to_string().contains("`v2` (live)"), "{refused}");
-        let hint = hoist_error::Described::hint(&refused).unwrap();
-        assert!(hint.contains("hoist rollback"), "{hint}");
-    }
-
-    #[test]
-    fn nothing_on_the_dropped_side_lets_it_through() {
-        let here = [serving("v2", Role::Current, Side::New)];
-        assert!(refuse(End::Complete, "0005_rename", &here).is_ok());
-        let here = [serving("v1", Role::Current, Side::Old)];
-        assert!(refuse(End::Abort, "0005_rename", &here).is_ok());
-        assert!(refuse(End::Complete, "0005_rename", &[]).is_ok());
-    }
 }

@@ -24,7 +24,7 @@ mod run;
 
 pub(crate) use recover::recover;
 pub use report::ExpandReport;
-pub(crate) use run::{contract_first, run, status};
+pub(crate) use run::{contract_first, run};
 
 use crate::schema::Schema;
 use crate::{Context, DeployError};
@@ -72,7 +72,7 @@ pub(crate) fn plan(
         };
         return Err(DeployError::DeclarativeNeedsPostgres {
             file: first.path.clone(),
-            database: hoist_db::redact(&url(schema)),
+            database: schema.redacted(),
         });
     };
     let status = {
@@ -183,12 +183,5 @@ impl Expansion {
             Action::Expand { migration, .. } => Some(migration.version),
             Action::Join { .. } | Action::Base => None,
         }
-    }
-}
-
-fn url(schema: &Schema) -> String {
-    match &schema.target {
-        Target::Postgres(url) => url.clone(),
-        Target::Sqlite(path) => format!("sqlite://{}", path.display()),
     }
 }

@@ -2,10 +2,10 @@
 //! release, whose shape the expansion never took away; the newer
 //! release's warm processes are stopped, then the expansion is removed
 //! (new columns, triggers, view schemas) by `hoist db abort`'s own path
-//! ([`crate::contract::abort_in`]). No down runs and no row is lost.
+//! ([`crate::contract::end_in`]). No down runs and no row is lost.
 
 use crate::schema::Schema;
-use crate::{Context, DeployError, Reporter};
+use crate::{Context, DeployError, End, Reporter};
 use hoist_db::expand::Finished;
 use hoist_site::Journal;
 
@@ -19,7 +19,7 @@ pub(crate) fn after_rollback(
     reporter: &dyn Reporter,
 ) -> Result<Option<Finished>, DeployError> {
     let release = journal.record().release.clone();
-    let Some(open) = crate::expansion::status(schema)?.and_then(|status| status.open) else {
+    let Some(open) = crate::engine::status(schema)?.and_then(|status| status.open) else {
         return Ok(None);
     };
     let not_removed = |problem: String| DeployError::ExpansionNotAborted {
@@ -37,7 +37,7 @@ pub(crate) fn after_rollback(
         );
         agent.retire(newer).map_err(not_removed)?;
     }
-    match crate::contract::abort_in(context, schema, journal, reporter) {
+    match crate::contract::end_in(context, schema, End::Abort, journal, reporter) {
         Ok(contracted) => Ok(contracted.finished),
         Err(error) => Err(not_removed(error.to_string())),
     }

@@ -9,7 +9,7 @@
 //! | move the live data version | [`data_roll()`] |
 //! | remove old releases | [`prune()`] |
 //! | restore a release's files from its artifact | [`repair()`] |
-//! | contract or remove the open expansion (PostgreSQL) | [`db_complete()`], [`db_abort()`] |
+//! | contract or remove the open expansion (PostgreSQL) | [`db_end()`] ([`End::Complete`], [`End::Abort`]) |
 //! | finish or undo a killed operation | [`recover()`] |
 //! | read state | [`status()`], [`releases()`], [`verify_release`] |
 //!
@@ -42,6 +42,7 @@ mod data_roll;
 mod data_tie;
 mod deploy;
 mod emergency;
+mod engine;
 mod error;
 mod expansion;
 mod expansion_abort;
@@ -80,8 +81,8 @@ mod verify;
 pub use attempt::Attempt;
 pub use context::{AgentLink, Context};
 pub use contract::{
-    abort_in, complete_in, db_abort, db_complete, expansion, fault_point as expand_fault_point,
-    running, sides, ContractError, Contracted, Expansion, Role, Running, Serving, Side,
+    db_end, expansion, running, sides, ContractError, Contracted, End, Expansion, Role, Running,
+    Serving, Side,
 };
 pub use data_roll::{data_roll, DataRollReport, DataRollRequest};
 pub use data_tie::RollbackData;

@@ -38,7 +38,7 @@ pub(crate) fn sort(
         sorted.classic = predates;
         return Ok(sorted);
     };
-    let open = crate::expansion::status(target)?.and_then(|status| status.open);
+    let open = crate::engine::status(target)?.and_then(|status| status.open);
     let newer_files = match newer {
         Some(newer) => newer.migrations()?,
         None => Vec::new(),
@@ -137,7 +137,11 @@ fn restore_op(op: &Op) -> String {
         Op::AddConstraint { table, name, .. } => {
             format!("sql `ALTER TABLE {table} DROP CONSTRAINT {name}`")
         }
-        Op::CreateIndex { name, .. } => format!("sql `DROP INDEX CONCURRENTLY {name}`"),
+        // Not an `sql` op: its `up` runs in the expansion's transaction,
+        // where PostgreSQL refuses CONCURRENTLY.
+        Op::CreateIndex { name, .. } => format!(
+            "`DROP INDEX CONCURRENTLY {name}` in an `.up.sql` marked `-- hoist: no-transaction`"
+        ),
         Op::DropColumn {
             table,
             column,
@@ -167,6 +171,27 @@ mod tests {
         assert_eq!(
             restore_ops(&change),
             ["rename_column users.full_name -> name"]
+        );
+    }
+
+    // The advice to undo a contracted create_index was an `sql` op with
+    // `DROP INDEX CONCURRENTLY`, which PostgreSQL refuses there: an `sql`
+    // op's `up` runs inside the expansion's transaction.
+    #[test]
+    fn restoring_an_index_advised_drop_concurrently_inside_a_transaction() {
+        let change = Change::parse(
+            "[[op]]\ntype = \"create_index\"\ntable = \"users\"\nname = \"users_email_idx\"\ncolumns = [\"email\"]\n",
+        )
+        .unwrap();
+        let advice = restore_ops(&change).join("; ");
+        assert!(
+            !advice.starts_with("sql `DROP INDEX CONCURRENTLY"),
+            "an `sql` op runs in a transaction: {advice}"
+        );
+        assert!(
+            advice.contains("DROP INDEX CONCURRENTLY users_email_idx")
+                && advice.contains("-- hoist: no-transaction"),
+            "{advice}"
         );
     }
 }

@@ -365,7 +365,7 @@ pub(crate) fn deploy_phase(
                 "{} {} migration(s) on {}",
                 classic.len(),
                 phase.as_str(),
-                hoist_db::redact(&schema_url(schema))
+                schema.redacted()
             ),
         );
     }
@@ -375,7 +375,7 @@ pub(crate) fn deploy_phase(
     let Some(to) = classic.iter().copied().max() else {
         // Only the declarative one is pending: no lock, no backup, no row.
         return Ok(RunReport {
-            database: hoist_db::redact(&schema_url(schema)),
+            database: schema.redacted(),
             direction: "up",
             ran: Vec::new(),
             backup: None,
@@ -446,9 +446,12 @@ pub fn predated_by(schema: &Schema) -> Result<Vec<hoist_db::Applied>, DeployErro
         .collect())
 }
 
-fn schema_url(schema: &Schema) -> String {
-    match &schema.target {
-        Target::Sqlite(path) => format!("sqlite://{}", path.display()),
-        Target::Postgres(url) => url.clone(),
+impl Schema {
+    /// The database as messages name it: its URL with no password.
+    pub(crate) fn redacted(&self) -> String {
+        hoist_db::redact(&match &self.target {
+            Target::Sqlite(path) => format!("sqlite://{}", path.display()),
+            Target::Postgres(url) => url.clone(),
+        })
     }
 }

@@ -402,13 +402,21 @@ pub(crate) fn after(
     reporter: &dyn Reporter,
     done: &mut Switched,
 ) -> Result<(), DeployError> {
+    // The route is back already when the expansion cannot go (a release
+    // on its new side still serves): the rollback is recorded and its
+    // journal closed all the same, so `hoist db abort` (which the error
+    // names) can run once that release stopped; the error comes last.
+    let mut not_aborted = None;
     if let Some(schema) = plan
         .abort_expansion
         .as_ref()
         .filter(|_| from_step <= Step::AbortExpand)
     {
         journal.step(Step::AbortExpand)?;
-        done.aborted = crate::expansion_abort::after_rollback(context, journal, schema, reporter)?;
+        match crate::expansion_abort::after_rollback(context, journal, schema, reporter) {
+            Ok(aborted) => done.aborted = aborted,
+            Err(error) => not_aborted = Some(error),
+        }
     }
     if from_step <= Step::Record {
         // What the schema did before the switch: expanded, or undone.
@@ -439,6 +447,11 @@ pub(crate) fn after(
             )
             .collect::<Vec<_>>()
             .join("; ");
+        let said = match &not_aborted {
+            Some(error) if said.is_empty() => error.to_string(),
+            Some(error) => format!("{said}; {error}"),
+            None => said,
+        };
         let detail = match detail {
             _ if said.is_empty() => detail,
             Some(detail) => Some(format!("{detail}; {said}")),
@@ -475,7 +488,8 @@ pub(crate) fn after(
         journal.step(Step::Prune)?;
         done.pruned = prune::prune_locked(context, keep, reporter)?.removed;
     }
-    activate::journal_done(context, journal)
+    activate::journal_done(context, journal)?;
+    not_aborted.map_or(Ok(()), Err)
 }
 
 /// Waits for the old release to drain, then runs the `phase = post`

@@ -62,6 +62,43 @@ impl TestPostgres {
     pub fn client(&self) -> Client {
         Client::connect(&self.url, NoTls).expect("connect to the test database")
     }
+
+    /// `pg_dump --schema-only --no-owner` of this test's database, to
+    /// compare before and after (an abort must leave it exactly as it
+    /// was). The `\restrict KEY` lines pg_dump 15.14 and later bracket a
+    /// dump with are left out: their key is new each run.
+    pub fn schema_dump(&self) -> String {
+        let output = std::process::Command::new("pg_dump")
+            .args(["--schema-only", "--no-owner", "--dbname"])
+            .arg(&self.url)
+            .output()
+            .expect("pg_dump runs (Debian: postgresql-client)");
+        assert!(
+            output.status.success(),
+            "pg_dump failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout)
+            .expect("pg_dump prints UTF-8")
+            .lines()
+            .filter(|line| !line.starts_with("\\restrict") && !line.starts_with("\\unrestrict"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The columns of `table` in schema `public`, in order.
+    pub fn columns(&self, table: &str) -> Vec<String> {
+        self.client()
+            .query(
+                "SELECT column_name::text FROM information_schema.columns \
+                 WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position",
+                &[&table],
+            )
+            .expect("read information_schema.columns")
+            .iter()
+            .map(|row| row.get(0))
+            .collect()
+    }
 }
 
 impl Drop for TestPostgres {

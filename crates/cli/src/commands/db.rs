@@ -38,6 +38,17 @@ pub struct Args {
 #[derive(Debug, clap::Subcommand)]
 enum DbCommand {
     /// Applied and pending migrations, checksum drift, a dirty mark, the open expansion
+    #[command(after_help = "Examples:
+  hoist db status                      the migrations; on PostgreSQL the open expansion, its
+                                       step, backfill done/total, view schemas, who serves on
+                                       which side, and what `db complete` would wait for
+  hoist db status --json               the same as JSON (`expansion`, `pending_declarative`)
+  hoist db status --release 20261201T0930Z-2.0.0
+                                       against that release's migrations (which it would expand)
+  hoist db status --stage production   every host over ssh: what each serves on which side
+
+Exit codes: 0 read (an expansion that cannot be read is reported, not failed), 1 failed,
+2 usage.")]
     Status {
         /// The migrations of this release (staged or live) instead of the live one's.
         #[arg(long, value_name = "ID", conflicts_with = "stage")]

@@ -68,17 +68,7 @@ impl Run<'_> {
             false => shape::build(change, &columns).map_err(|p| invalid(self, p))?,
         };
         for shape in super::backfill::batches(&shapes) {
-            let key = catalog::primary_key(self.ddl.client, &base, &shape.table).map_err(|e| {
-                self.ddl
-                    .failed(ExpandStep::Begin, "read the primary key", &e)
-            })?;
-            if key.is_empty() {
-                return Err(DbError::NoPrimaryKey {
-                    database: self.ddl.database.clone(),
-                    migration: self.ddl.migration.clone(),
-                    table: shape.table.clone(),
-                });
-            }
+            self.primary_key(ExpandStep::Begin, &shape.table)?;
         }
         let (carried, refused) = self.carried(change, ExpandStep::Begin)?;
         if !refused.is_empty() {

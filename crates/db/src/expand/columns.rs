@@ -44,14 +44,7 @@ pub(crate) fn statements(
             } => {
                 add(&mut out, base, table, column, sql_type);
                 if let Some(default) = default {
-                    out.push((
-                        format!("default of `{table}.{column}`"),
-                        format!(
-                            "ALTER TABLE {} ALTER COLUMN {} SET DEFAULT {default}",
-                            qualified(base, table),
-                            quote(&hidden_column(column))
-                        ),
-                    ));
+                    set_default(&mut out, base, table, column, default);
                 }
             }
             Op::ChangeType {
@@ -64,14 +57,7 @@ pub(crate) fn statements(
                 add(&mut out, base, table, column, sql_type);
                 let old = columns.get(table).map(Vec::as_slice).unwrap_or_default();
                 if let Some(default) = carried_default(column, up, old) {
-                    out.push((
-                        format!("default of `{table}.{column}`"),
-                        format!(
-                            "ALTER TABLE {} ALTER COLUMN {} SET DEFAULT {default}",
-                            qualified(base, table),
-                            quote(&hidden_column(column))
-                        ),
-                    ));
+                    set_default(&mut out, base, table, column, &default);
                 }
             }
             Op::SplitColumn { table, into, .. } => {
@@ -100,6 +86,25 @@ fn add(out: &mut Vec<(String, String)>, base: &str, table: &str, column: &str, s
             "ALTER TABLE {} ADD COLUMN {} {sql_type}",
             qualified(base, table),
             quote(&hidden)
+        ),
+    ));
+}
+
+/// The hidden column's default, for new rows only (set after the column
+/// was added, so no existing row is rewritten).
+fn set_default(
+    out: &mut Vec<(String, String)>,
+    base: &str,
+    table: &str,
+    column: &str,
+    default: &str,
+) {
+    out.push((
+        format!("default of `{table}.{column}`"),
+        format!(
+            "ALTER TABLE {} ALTER COLUMN {} SET DEFAULT {default}",
+            qualified(base, table),
+            quote(&hidden_column(column))
         ),
     ));
 }

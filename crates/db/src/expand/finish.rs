@@ -11,6 +11,7 @@ use super::triggers;
 use super::types::{ExpandEvent, ExpandStep, Finished};
 use super::views;
 use crate::DbError;
+use postgres::Transaction;
 
 impl Run<'_> {
     /// Every view schema to drop: those hoist made (their comment says
@@ -29,12 +30,7 @@ impl Run<'_> {
         events: &mut dyn FnMut(ExpandEvent<'_>),
     ) -> Result<Finished, DbError> {
         let base = self.options.base_schema.clone();
-        if state.step != ExpandStep::Completing {
-            self.ddl
-                .tx(ExpandStep::Completing, "record the step", events, |tx| {
-                    state::set_step(tx, &base, ExpandStep::Completing)
-                })?;
-        }
+        self.enter(state, ExpandStep::Completing, events)?;
         events(ExpandEvent::Step(ExpandStep::Completing));
         let shapes = self.shapes(&state.change, ExpandStep::Completing)?;
         let schemas = self.all_view_schemas(ExpandStep::Completing)?;
@@ -66,21 +62,13 @@ impl Run<'_> {
             sql.push(index.place_sql(&base));
         }
         let version = state.version;
-        self.ddl
-            .tx(ExpandStep::Completing, "contract", events, |tx| {
-                for statement in &sql {
-                    tx.batch_execute(statement)?;
-                }
-                history::contracted(tx, version)?;
-                state::drop_table(tx, &base)
-            })?;
+        self.end(ExpandStep::Completing, "contract", &sql, events, |tx| {
+            history::contracted(tx, version)
+        })?;
         Ok(Finished {
-            version: state.version,
-            name: state.name.clone(),
-            dropped_schemas: schemas,
             dropped: plan.dropped,
             renamed: plan.renamed,
-            retries: self.ddl.retried,
+            ..self.finished(state, schemas)
         })
     }
 
@@ -101,12 +89,7 @@ impl Run<'_> {
                     op,
                 });
             }
-            if state.step != ExpandStep::Aborting {
-                self.ddl
-                    .tx(ExpandStep::Aborting, "record the step", events, |tx| {
-                        state::set_step(tx, &base, ExpandStep::Aborting)
-                    })?;
-            }
+            self.enter(state, ExpandStep::Aborting, events)?;
         }
         events(ExpandEvent::Step(ExpandStep::Aborting));
         let schemas = self.all_view_schemas(ExpandStep::Aborting)?;
@@ -147,20 +130,59 @@ impl Run<'_> {
             sql.extend(abort::undo(&state.change, &base, &existing));
         }
         let version = state.version;
-        self.ddl.tx(ExpandStep::Aborting, "abort", events, |tx| {
-            for statement in &sql {
+        self.end(ExpandStep::Aborting, "abort", &sql, events, |tx| {
+            history::delete(tx, version)
+        })?;
+        Ok(self.finished(state, schemas))
+    }
+
+    /// Records `step` as under way (unless it is already): from here on
+    /// the expansion only goes that way, and a crash resumes it.
+    fn enter(
+        &mut self,
+        state: &State,
+        step: ExpandStep,
+        events: &mut dyn FnMut(ExpandEvent<'_>),
+    ) -> Result<(), DbError> {
+        if state.step == step {
+            return Ok(());
+        }
+        let base = self.options.base_schema.clone();
+        self.ddl.tx(step, "record the step", events, |tx| {
+            state::set_step(tx, &base, step)
+        })
+    }
+
+    /// The last transaction of a contract or an abort: `sql`, then the
+    /// history row (`history`), then the state table goes. All or nothing,
+    /// so a crash before it commits runs it again whole.
+    fn end(
+        &mut self,
+        step: ExpandStep,
+        what: &str,
+        sql: &[String],
+        events: &mut dyn FnMut(ExpandEvent<'_>),
+        history: impl Fn(&mut Transaction<'_>) -> Result<(), postgres::Error>,
+    ) -> Result<(), DbError> {
+        let base = self.options.base_schema.clone();
+        self.ddl.tx(step, what, events, |tx| {
+            for statement in sql {
                 tx.batch_execute(statement)?;
             }
-            history::delete(tx, version)?;
+            history(tx)?;
             state::drop_table(tx, &base)
-        })?;
-        Ok(Finished {
+        })
+    }
+
+    /// What ended, with nothing dropped or renamed (an abort's).
+    fn finished(&self, state: &State, dropped_schemas: Vec<String>) -> Finished {
+        Finished {
             version: state.version,
             name: state.name.clone(),
-            dropped_schemas: schemas,
+            dropped_schemas,
             dropped: Vec::new(),
             renamed: Vec::new(),
             retries: self.ddl.retried,
-        })
+        }
     }
 }

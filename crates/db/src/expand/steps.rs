@@ -211,6 +211,27 @@ impl Run<'_> {
             })
     }
 
+    /// The primary key of `table` (each column and its type), which a
+    /// backfill walks: refused when it has none (checked at begin, and
+    /// again at the backfill in case it was dropped since).
+    pub(super) fn primary_key(
+        &mut self,
+        step: ExpandStep,
+        table: &str,
+    ) -> Result<Vec<(String, String)>, DbError> {
+        let base = self.base();
+        let key = catalog::primary_key(self.ddl.client, &base, table)
+            .map_err(|e| self.ddl.failed(step, "read the primary key", &e))?;
+        if key.is_empty() {
+            return Err(DbError::NoPrimaryKey {
+                database: self.ddl.database.clone(),
+                migration: self.ddl.migration.clone(),
+                table: table.to_owned(),
+            });
+        }
+        Ok(key)
+    }
+
     fn backfill(
         &mut self,
         state: &mut State,
@@ -220,17 +241,7 @@ impl Run<'_> {
         let shapes = self.shapes(&state.change, ExpandStep::Backfill)?;
         let mut batches = Vec::new();
         for shape in backfill::batches(&shapes) {
-            let key = catalog::primary_key(self.ddl.client, &base, &shape.table).map_err(|e| {
-                self.ddl
-                    .failed(ExpandStep::Backfill, "read the primary key", &e)
-            })?;
-            if key.is_empty() {
-                return Err(DbError::NoPrimaryKey {
-                    database: self.ddl.database.clone(),
-                    migration: self.ddl.migration.clone(),
-                    table: shape.table.clone(),
-                });
-            }
+            let key = self.primary_key(ExpandStep::Backfill, &shape.table)?;
             batches.push(Batch {
                 table: shape.table.clone(),
                 key,

@@ -6,7 +6,6 @@ use hoist_db::expand::{ExpandEvent, ExpandOptions, Expanded, Expander, Finished}
 use hoist_db::{load, migrate, Migration, RunOptions, Target};
 use hoist_testkit::TestPostgres;
 use postgres::{Client, NoTls};
-use std::process::Command;
 use std::time::Duration;
 
 /// A test database whose schema came from `0001_base.up.sql`.
@@ -68,25 +67,9 @@ impl Fixture {
         config.connect(NoTls).unwrap()
     }
 
-    /// `pg_dump --schema-only` of the database, without the random key
-    /// of its `\restrict` lines (pg_dump 15.14 and later).
+    /// `pg_dump --schema-only` of the database.
     pub fn dump(&self) -> String {
-        let output = Command::new("pg_dump")
-            .args(["--schema-only", "--no-owner", "--dbname"])
-            .arg(&self.pg.url)
-            .output()
-            .expect("pg_dump runs (install postgresql-client)");
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout)
-            .unwrap()
-            .lines()
-            .filter(|line| !line.starts_with("\\restrict") && !line.starts_with("\\unrestrict"))
-            .collect::<Vec<_>>()
-            .join("\n")
+        self.pg.schema_dump()
     }
 
     /// Expands `migration` for release `v2`, collecting events.

@@ -37,7 +37,7 @@ pub enum ContractError {
         problem: String,
     },
     /// No database to recover the interrupted operation against.
-    #[error("the interrupted `{op}` cannot be finished: no `[database]` found for `{release}` nor in the site's `site.toml`")]
+    #[error("the interrupted `{op}` cannot be finished: no `[database]` found for `{release}` nor in the site's `site.toml`; add the site's `[database]` to `site.toml`, then run `hoist recover` again")]
     NoDatabase {
         /// The operation.
         op: String,

@@ -32,7 +32,7 @@ pub(crate) fn recover(
             Outcome::Interrupted,
             format!(
                 "stopped before it changed anything; `hoist recover` cleaned up (run `hoist {}` again)",
-                command(end)
+                end.command()
             ),
         ),
         Step::Record => ("finished", Outcome::Ok, finished_detail(record, None)),
@@ -67,18 +67,11 @@ fn finish(
         "recover",
         &format!(
             "finishing the interrupted {} of `{}`",
-            command(end),
+            end.command(),
             prepared.name
         ),
     );
     execute(context, &schema, end, prepared, reporter).map(Some)
-}
-
-fn command(end: End) -> &'static str {
-    match end {
-        End::Complete => "db complete",
-        End::Abort => "db abort",
-    }
 }
 
 fn finished_detail(record: &JournalRecord, contracted: Option<&Contracted>) -> String {

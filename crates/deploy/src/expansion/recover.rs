@@ -1,7 +1,7 @@
 //! `hoist recover` of a deploy killed during its `complete` or `expand`
 //! step: the same call runs again.
 
-use super::run::{complete, expand, expander, write_search_path};
+use super::run::{complete, expand, write_search_path};
 use super::{plan, Action, ExpandReport};
 use crate::{Context, DeployError, Reporter};
 use hoist_db::Target;
@@ -38,7 +38,7 @@ pub(crate) fn recover(
     match &expansion.action {
         Action::Base => return Ok(None),
         Action::Join { open } => {
-            let view = expander(&schema)?.join(&record.release)?;
+            let view = crate::engine::expander(&schema)?.join(&record.release)?;
             write_search_path(context, &record.release, &schema, view.as_deref())?;
             report.action = "joined";
             report.migration = Some(open.clone());

@@ -2,11 +2,11 @@
 //! needs first, then the expand (or join), each a journaled step, and the
 //! target's recorded `search_path`.
 
-use super::{url, Action, ExpandReport, Expansion};
+use super::{Action, ExpandReport, Expansion};
 use crate::schema::Schema;
-use crate::{Context, DeployError, Reporter};
-use hoist_db::expand::{ExpandEvent, ExpandStatus, Expander};
-use hoist_db::{Migration, Target};
+use crate::{engine, Context, DeployError, End, Reporter};
+use hoist_db::expand::ExpandEvent;
+use hoist_db::Migration;
 use hoist_site::{Journal, Step};
 
 /// Contracts the open expansion a new one needs out of the way, before
@@ -36,7 +36,7 @@ pub(super) fn complete(
     schema: &Schema,
     reporter: &dyn Reporter,
 ) -> Result<ExpandReport, DeployError> {
-    let contracted = crate::contract::complete_in(context, schema, journal, reporter)?;
+    let contracted = crate::contract::end_in(context, schema, End::Complete, journal, reporter)?;
     let mut report = ExpandReport::base(schema);
     if let Some(finished) = contracted.finished {
         report.completed = Some(finished.name);
@@ -69,7 +69,7 @@ pub(crate) fn run(
                 "expand",
                 &format!("`{release}` joins the expansion `{open}`"),
             );
-            let view = expander(schema)?.join(&release)?;
+            let view = engine::expander(schema)?.join(&release)?;
             report.action = "joined";
             report.migration = Some(open.clone());
             if let Some(view) = &view {
@@ -107,40 +107,11 @@ pub(super) fn expand(
         &format!(
             "`{}` for `{release}` on {}",
             migration.name,
-            hoist_db::redact(&url(schema))
+            schema.redacted()
         ),
     );
-    let mut events = |event: ExpandEvent<'_>| on_event(event, reporter);
-    Ok(expander(schema)?.expand(migration, release, &mut events)?)
-}
-
-/// What an expansion tells as it goes: its steps (each a fault point for
-/// the crash tests), backfill progress, lock-timeout retries.
-fn on_event(event: ExpandEvent<'_>, reporter: &dyn Reporter) {
-    match event {
-        ExpandEvent::Step(step) => {
-            reporter.step("expand", step.as_str());
-            crate::contract::fault_point(step);
-        }
-        ExpandEvent::Backfilled { done, total, .. } => reporter.advance(done, total),
-        ExpandEvent::Retry { what, attempt } => reporter.warn(&format!(
-            "{what}: gave up waiting for its lock (attempt {attempt}); trying again"
-        )),
-    }
-}
-
-/// The expander for `schema`'s database (PostgreSQL only: checked when planned).
-pub(super) fn expander(schema: &Schema) -> Result<Expander, DeployError> {
-    Ok(Expander::connect(&url(schema), schema.expand.clone())?)
-}
-
-/// The open expansion and view schemas of `schema`'s database, or none
-/// for a database that is not PostgreSQL.
-pub(crate) fn status(schema: &Schema) -> Result<Option<ExpandStatus>, DeployError> {
-    match &schema.target {
-        Target::Postgres(_) => Ok(Some(expander(schema)?.status()?)),
-        Target::Sqlite(_) => Ok(None),
-    }
+    let mut events = |event: ExpandEvent<'_>| engine::on_event(event, reporter);
+    Ok(engine::expander(schema)?.expand(migration, release, &mut events)?)
 }
 
 /// Records the `search_path` `release`'s processes start with: its view

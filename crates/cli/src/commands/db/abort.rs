@@ -1,8 +1,7 @@
 //! `hoist db abort`: remove the open expansion (its new shape goes).
 
 use crate::cli::Global;
-use crate::output::Output;
-use crate::progress::Progress;
+use hoist_deploy::End;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
@@ -23,12 +22,8 @@ pub struct Args {
 pub fn exec(
     global: &Global,
     args: Args,
-    mut context: hoist_deploy::Context,
+    context: hoist_deploy::Context,
     schema: &hoist_deploy::Schema,
 ) -> anyhow::Result<i32> {
-    crate::target::attach_agent(&mut context);
-    let progress = Progress::new(global.quiet || global.json);
-    let report = hoist_deploy::db_abort(&context, schema, args.reason, &progress)?;
-    Output::new(global.json).emit(&report)?;
-    Ok(crate::EXIT_OK)
+    super::complete::end(global, End::Abort, args.reason, context, schema)
 }

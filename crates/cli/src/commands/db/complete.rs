@@ -3,7 +3,7 @@
 use crate::cli::Global;
 use crate::output::{self, Output, Render};
 use crate::progress::Progress;
-use hoist_deploy::Contracted;
+use hoist_deploy::{Contracted, End};
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
@@ -50,12 +50,24 @@ impl Render for Contracted {
 pub fn exec(
     global: &Global,
     args: Args,
+    context: hoist_deploy::Context,
+    schema: &hoist_deploy::Schema,
+) -> anyhow::Result<i32> {
+    end(global, End::Complete, args.reason, context, schema)
+}
+
+/// `hoist db complete` and `hoist db abort`: the agent asked what it
+/// runs, the expansion ended `end`'s way, the result printed.
+pub(super) fn end(
+    global: &Global,
+    end: End,
+    reason: Option<String>,
     mut context: hoist_deploy::Context,
     schema: &hoist_deploy::Schema,
 ) -> anyhow::Result<i32> {
     crate::target::attach_agent(&mut context);
     let progress = Progress::new(global.quiet || global.json);
-    let report = hoist_deploy::db_complete(&context, schema, args.reason, &progress)?;
+    let report = hoist_deploy::db_end(&context, schema, end, reason, &progress)?;
     Output::new(global.json).emit(&report)?;
     Ok(crate::EXIT_OK)
 }
