@@ -23,7 +23,7 @@ mod report;
 mod run;
 
 pub(crate) use recover::recover;
-pub use report::ExpandReport;
+pub use report::{ExpandAction, ExpandReport};
 pub(crate) use run::{contract_first, run};
 
 use crate::schema::Schema;

@@ -424,7 +424,7 @@ pub(crate) fn after(
         let expanded: Vec<String> = done
             .expanded
             .iter()
-            .filter(|report| report.action == "expanded")
+            .filter(|report| report.action == crate::ExpandAction::Expanded)
             .filter_map(|report| report.migration.clone())
             .chain(done.aborted.iter().map(|aborted| aborted.name.clone()))
             .collect();

@@ -40,9 +40,7 @@ pub(crate) fn recover(
         Action::Join { open } => {
             let view = crate::engine::expander(&schema)?.join(&record.release)?;
             write_search_path(context, &record.release, &schema, view.as_deref())?;
-            report.action = "joined";
-            report.migration = Some(open.clone());
-            report.schema = view.unwrap_or(report.schema);
+            report.joined(open, view);
         }
         Action::Expand { migration, .. } => {
             reporter.step(
@@ -51,13 +49,7 @@ pub(crate) fn recover(
             );
             let expanded = expand(&schema, migration, &record.release, reporter)?;
             write_search_path(context, &record.release, &schema, Some(&expanded.schema))?;
-            report.action = "expanded";
-            report.migration = Some(expanded.name);
-            report.schema = expanded.schema;
-            report.resumed = expanded.resumed;
-            report.backfill = expanded.backfill;
-            report.longest_batch_ms = expanded.longest_batch_ms;
-            report.retries = expanded.retries;
+            report.expanded(expanded);
         }
     }
     Ok(Some(report))
