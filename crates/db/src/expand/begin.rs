@@ -29,6 +29,7 @@ impl Run<'_> {
             migration: run.ddl.migration.clone(),
             problem,
         };
+        self.verify_types(change)?;
         // A table may come from a `sql` op of the same file; PostgreSQL
         // names it then, if it does not.
         let makes_tables = change.ops.iter().any(|op| matches!(op, Op::Sql { .. }));

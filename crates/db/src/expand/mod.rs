@@ -77,6 +77,7 @@ mod state;
 mod steps;
 mod triggers;
 mod types;
+mod verify;
 mod views;
 
 pub use expander::{Expander, APPLICATION_NAME};
