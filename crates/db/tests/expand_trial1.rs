@@ -4,6 +4,7 @@
 mod expand_util;
 
 use expand_util::{exec, rows, Fixture};
+use hoist_db::expand::{ExpandEvent, ExpandStep};
 use hoist_db::DbError;
 
 const USERS: &str = "CREATE TABLE users (id serial PRIMARY KEY, name text NOT NULL, cents integer NOT NULL DEFAULT 0);
@@ -43,4 +44,91 @@ fn an_unknown_sql_type_was_recorded_before_it_failed() {
     let mut old = db.old();
     assert_eq!(rows(&mut old, "SELECT 1 AS id FROM nopk").len(), 0);
     exec(&mut old, "SELECT 1");
+}
+
+// Broke: a backfill whose `up` failed on an existing row (division by
+// zero) was only found by the backfill, after the trigger was installed:
+// from then on the live (old) release's writes failed in the trigger.
+#[test]
+fn a_backfill_failing_on_a_row_left_a_trigger_failing_old_writes() {
+    let db = Fixture::new(USERS);
+    let error = refused(
+        &db,
+        "[[op]]\ntype = \"add_column\"\ntable = \"users\"\ncolumn = \"score\"\nsql_type = \"integer\"\nnot_null = true\nbackfill = \"100 / (id % 5)\"\n",
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains("op 1 (add_column): `backfill` `100 / (id % 5)`")
+            && message.contains("division by zero"),
+        "{message}"
+    );
+    // Syntax, an unknown column, a second statement, a `down` over the
+    // new shape: all refused before anything is recorded.
+    let bad = [
+        ("backfill = \"'x'; drop table nopk\"", "`backfill`"),
+        ("backfill = \"no_such_column + 1\"", "no_such_column"),
+        ("backfill = \"(1\"", "`backfill` `(1`"),
+    ];
+    for (key, named) in bad {
+        let toml = format!("[[op]]\ntype = \"add_column\"\ntable = \"users\"\ncolumn = \"score\"\nsql_type = \"integer\"\n{key}\n");
+        let message = refused(&db, &toml).to_string();
+        assert!(message.contains(named), "{key}: {message}");
+    }
+    let message = refused(&db, "[[op]]\ntype = \"change_type\"\ntable = \"users\"\ncolumn = \"cents\"\nsql_type = \"numeric(12,2)\"\nup = \"cents::numeric / 100\"\ndown = \"(cents * 100)::int + nope\"\n").to_string();
+    assert!(
+        message.contains("op 1 (change_type): `down`") && message.contains("nope"),
+        "{message}"
+    );
+    // A `down` naming the new shape passes (`cents` is the new numeric).
+    let ok = db.declarative(3, "ok", "[[op]]\ntype = \"change_type\"\ntable = \"users\"\ncolumn = \"cents\"\nsql_type = \"numeric(12,2)\"\nup = \"cents::numeric / 100\"\ndown = \"(cents * 100)::int\"\n[[op]]\ntype = \"rename_column\"\ntable = \"users\"\nfrom = \"name\"\nto = \"full_name\"\n[[op]]\ntype = \"add_constraint\"\ntable = \"users\"\nname = \"full_name_set\"\ncheck = \"full_name <> ''\"\n");
+    std::fs::remove_file(db.dir.path().join("0002_bad.toml")).unwrap();
+    db.expand(&ok);
+    db.abort();
+    let mut old = db.old();
+    exec(
+        &mut old,
+        "INSERT INTO nopk VALUES ('still here'); INSERT INTO users (name) VALUES ('x')",
+    );
+}
+
+// Pins finding 1's other half (passed before the fix too): a step that
+// fails after the triggers (a row begin never saw) is undone by abort:
+// the old side's writes work again and the schema is as before.
+#[test]
+fn a_backfill_failing_after_begin_is_undone_by_abort() {
+    let db = Fixture::new(USERS);
+    let before = db.dump();
+    let migration = db.declarative(
+        2,
+        "score",
+        "[[op]]\ntype = \"add_column\"\ntable = \"users\"\ncolumn = \"score\"\nsql_type = \"integer\"\nnot_null = true\nbackfill = \"100 / (id % 50)\"\n",
+    );
+    let mut old = db.old();
+    // A row begin's check never saw: the old release wrote it after.
+    let error = db
+        .expander()
+        .expand(&migration, "v2", &mut |event| {
+            if let ExpandEvent::Step(ExpandStep::Triggers) = event {
+                exec(&mut old, "INSERT INTO users (id, name) VALUES (50, 'late')");
+            }
+        })
+        .expect_err("the backfill fails on row 50");
+    assert!(
+        matches!(
+            error,
+            DbError::ExpandFailed {
+                step: "backfill",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(
+        old.batch_execute("INSERT INTO users (id, name) VALUES (100, 'x')")
+            .is_err(),
+        "the trigger fails the old side until abort"
+    );
+    db.abort();
+    exec(&mut old, "INSERT INTO users (id, name) VALUES (100, 'x'); UPDATE users SET name = 'y' WHERE id = 100");
+    assert_eq!(db.dump(), before);
 }

@@ -15,8 +15,9 @@ use crate::{DbError, Migration};
 use std::collections::BTreeMap;
 
 impl Run<'_> {
-    /// Refuses a change that names a missing table or column, that must
-    /// backfill a table with no primary key, or whose contract would drop
+    /// Refuses a change that names a missing table or column, whose
+    /// types or expressions PostgreSQL refuses or whose `up` fails on a
+    /// row (`verify.rs`), that must backfill a table with no primary key, or whose contract would drop
     /// an index or constraint that cannot be kept (`carry.rs`).
     pub fn check(
         &mut self,
@@ -68,6 +69,10 @@ impl Run<'_> {
             true => Vec::new(),
             false => shape::build(change, &columns).map_err(|p| invalid(self, p))?,
         };
+        let exists = |table: &str| columns.contains_key(table);
+        if !missing {
+            self.verify_expressions(change, &shapes, &exists, events)?;
+        }
         for shape in super::backfill::batches(&shapes) {
             self.primary_key(ExpandStep::Begin, &shape.table)?;
         }
