@@ -132,3 +132,74 @@ fn a_backfill_failing_after_begin_is_undone_by_abort() {
     exec(&mut old, "INSERT INTO users (id, name) VALUES (100, 'x'); UPDATE users SET name = 'y' WHERE id = 100");
     assert_eq!(db.dump(), before);
 }
+
+/// `users`' cents (base) and its new numeric value (hidden), for `id`.
+fn both(client: &mut postgres::Client, id: i32) -> (i32, String, String) {
+    let row = client
+        .query_one(
+            "SELECT cents, _hoist_new_cents::text, _hoist_new_plan FROM users WHERE id = $1",
+            &[&id],
+        )
+        .unwrap();
+    (row.get(0), row.get(1), row.get(2))
+}
+
+// Broke: the trigger took the writer's side from the session's
+// search_path alone, so a write to `hoist_v2.users` by qualified name
+// from a base search_path counted as the old side's: an insert's 88.88
+// became 0.00 and an update left the old column stale.
+#[test]
+fn a_write_to_the_view_by_qualified_name_counted_as_the_old_side() {
+    let db = Fixture::new(USERS);
+    let migration = db.declarative(
+        2,
+        "cents",
+        "[[op]]\ntype = \"change_type\"\ntable = \"users\"\ncolumn = \"cents\"\nsql_type = \"numeric(12,2)\"\nup = \"cents::numeric / 100\"\ndown = \"(cents * 100)::int\"\n[[op]]\ntype = \"add_column\"\ntable = \"users\"\ncolumn = \"plan\"\nsql_type = \"text\"\nnot_null = true\ndefault = \"'free'\"\nbackfill = \"CASE WHEN cents > 500 THEN 'pro' ELSE 'free' END\"\n",
+    );
+    let schema = db.expand(&migration).schema;
+    let mut old = db.old();
+    exec(
+        &mut old,
+        &format!("UPDATE {schema}.users SET cents = 77.77 WHERE id = 7"),
+    );
+    assert_eq!(both(&mut old, 7), (7777, "77.77".into(), "pro".into()));
+    let id: i32 = old
+        .query_one(
+            &format!("INSERT INTO {schema}.users (name, cents) VALUES ('q', 88.88) RETURNING id"),
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(both(&mut old, id), (8888, "88.88".into(), "free".into()));
+    let id: i32 = old
+        .query_one(&format!("INSERT INTO {schema}.users (name, cents, plan) VALUES ('g', 1.5, 'gold') RETURNING id"), &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(both(&mut old, id), (150, "1.50".into(), "gold".into()));
+    exec(
+        &mut old,
+        &format!("UPDATE {schema}.users SET plan = 'team' WHERE id = 3"),
+    );
+    assert_eq!(both(&mut old, 3), (300, "3.00".into(), "team".into()));
+    // The old side's own writes are still the old side's.
+    exec(&mut old, "UPDATE users SET cents = 4200 WHERE id = 6");
+    assert_eq!(both(&mut old, 6), (4200, "42.00".into(), "pro".into()));
+    let id: i32 = old
+        .query_one(
+            "INSERT INTO users (name, cents) VALUES ('o', 123) RETURNING id",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(both(&mut old, id), (123, "1.23".into(), "free".into()));
+    let id: i32 = old
+        .query_one("INSERT INTO users (name) VALUES ('d') RETURNING id", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(both(&mut old, id), (0, "0.00".into(), "free".into()));
+    // And the new side by search_path, as before.
+    let mut new = db.new_side(&schema);
+    exec(&mut new, "UPDATE users SET cents = 45.67 WHERE id = 5");
+    assert_eq!(both(&mut old, 5), (4567, "45.67".into(), "free".into()));
+    db.abort();
+}

@@ -1,16 +1,40 @@
 //! The trigger on each changed table that keeps the old and the new
 //! columns in step, whichever release writes.
 //!
-//! The writer's side is read from its `search_path`: a session of a
-//! new-side release has its view schema first, so
-//! `(current_schemas(false))[1]` is one of the new side's schemas (baked
-//! into the function, which is re-created when a release joins). Each
+//! The writer's side: a write is the new side's when either
+//!
+//! - its session's `search_path` says so: a new-side release has its view
+//!   schema first, so `(current_schemas(false))[1]` is one of the new
+//!   side's schemas (baked into the function, which is re-created when a
+//!   release joins); or
+//! - the write itself says so, because it set what only the new side can
+//!   name: a write through a view named by its schema
+//!   (`hoist_v2.users`, an admin in `psql`, an app qualifying names with
+//!   `HOIST_DB_SCHEMA`) from a session with the base `search_path`.
+//!   - UPDATE: a hidden column changed and no old-only column (one the
+//!     new side cannot name: replaced or dropped) did. The old side
+//!     cannot name hidden columns, so it never changes one.
+//!   - INSERT: some hidden column holds something other than the default
+//!     a row that does not name it gets, and every old-only column holds
+//!     its default (or NULL), which is all a write through a view can
+//!     give it. A hidden column whose default calls a function
+//!     (`gen_random_uuid()`, `nextval(...)`) is no evidence (the default
+//!     cannot be evaluated again to compare), nor is an old-only column's
+//!     such default held against it.
+//!
+//!   A table whose new shape has no hidden column (a rename, a dropped
+//!   column) gives no evidence: there a write by qualified name from a
+//!   base `search_path` counts as the old side's; harmless for a rename
+//!   (both sides write the same column), and for a dropped column it gets
+//!   its default instead of its `down`.
+//!
+//! Each
 //! side's expressions run in a block whose PL/pgSQL variables are named
 //! like that side's columns, so an `up` says `name` and a `down` says
 //! `full_name`, as the release that wrote them would.
 
-use super::shape::{Sync, TableShape};
-use super::sqltext::{literal, qualified, quote};
+use super::shape::{Column, Sync, TableShape};
+use super::sqltext::{calls_function, literal, qualified, quote};
 
 /// Set (`SET LOCAL`) in a backfill batch's transaction: the batch sets
 /// every hidden column itself, so the trigger has nothing to add and
@@ -61,7 +85,8 @@ BEGIN
   IF current_setting('{BACKFILL_SETTING}', true) = 'on' THEN
     RETURN NEW;
   END IF;
-  IF (current_schemas(false))[1]::text = ANY (ARRAY[{schemas}]::text[]) THEN
+  IF (current_schemas(false))[1]::text = ANY (ARRAY[{schemas}]::text[])
+      OR {evidence} THEN
     DECLARE
       {new_vars}
     BEGIN
@@ -80,7 +105,72 @@ $hoist_sync$",
         old_vars = old_vars.join("\n      "),
         down = assignments(&shape.down),
         up = assignments(&shape.up),
+        evidence = new_side_evidence(shape),
     )
+}
+
+/// The condition under which a write shows by itself that the new side
+/// made it (see the module's docs).
+fn new_side_evidence(shape: &TableShape) -> String {
+    let usable = |default: &Option<String>| !default.as_deref().is_some_and(calls_function);
+    let set: Vec<String> = shape
+        .hidden
+        .iter()
+        .filter(|(_, default)| usable(default))
+        .map(|(column, default)| {
+            let column = format!("NEW.{}", quote(column));
+            match default {
+                Some(default) => format!("{column} IS DISTINCT FROM ({default})"),
+                None => format!("{column} IS NOT NULL"),
+            }
+        })
+        .collect();
+    let physical: Vec<&str> = shape.new.iter().map(|(_, p)| p.as_str()).collect();
+    let old_only: Vec<&Column> = shape
+        .old
+        .iter()
+        .filter(|c| !physical.contains(&c.name.as_str()))
+        .collect();
+    let defaulted: Vec<String> = old_only
+        .iter()
+        .filter(|c| usable(&c.default))
+        .map(|c| {
+            let column = format!("NEW.{}", quote(&c.name));
+            match &c.default {
+                Some(default) => format!("({column} IS NULL OR {column} = ({default}))"),
+                None => format!("{column} IS NULL"),
+            }
+        })
+        .collect();
+    let row = |record: &str, columns: &mut dyn Iterator<Item = &str>| {
+        let list: Vec<String> = columns.map(|c| format!("{record}.{}", quote(c))).collect();
+        format!("ROW({})", list.join(", "))
+    };
+    let hidden = || shape.hidden.iter().map(|(c, _)| c.as_str());
+    let olds = || old_only.iter().map(|c| c.name.as_str());
+    let mut update = format!(
+        "{} IS DISTINCT FROM {}",
+        row("NEW", &mut hidden()),
+        row("OLD", &mut hidden())
+    );
+    if !old_only.is_empty() {
+        update.push_str(&format!(
+            " AND {} IS NOT DISTINCT FROM {}",
+            row("NEW", &mut olds()),
+            row("OLD", &mut olds())
+        ));
+    }
+    if shape.hidden.is_empty() {
+        return "false".into();
+    }
+    let mut insert = match set.is_empty() {
+        true => "false".to_owned(),
+        false => format!("({})", set.join(" OR ")),
+    };
+    for condition in defaulted {
+        insert.push_str(&format!(" AND {condition}"));
+    }
+    format!("(CASE TG_OP WHEN 'UPDATE' THEN {update} ELSE {insert} END)")
 }
 
 /// The assignments of one side, each under its condition.
