@@ -208,7 +208,7 @@ pub enum DbError {
         op: usize,
     },
     /// Complete asked of an expansion that did not finish expanding.
-    #[error("expansion `{migration}` on `{database}` stopped at step `{step}` before it finished, so it cannot be completed: `hoist recover` (or the same `hoist deploy` again) resumes it, `hoist db abort` undoes it")]
+    #[error("expansion `{migration}` on `{database}` stopped at step `{step}` before it finished{}, so it cannot be completed: `hoist db abort` undoes it; `hoist recover` (or the same `hoist deploy` again, once the cause is fixed) resumes it", failed.as_ref().map(|f| format!(" (it failed: {f})")).unwrap_or_default())]
     NotExpanded {
         /// The database.
         database: String,
@@ -216,6 +216,8 @@ pub enum DbError {
         migration: String,
         /// Where it stopped.
         step: &'static str,
+        /// Why, when a step failed (recorded with the state).
+        failed: Option<String>,
     },
     /// Expand or join asked of an expansion being completed or aborted.
     #[error("expansion `{migration}` on `{database}` is {step} (a `hoist db complete` or `hoist db abort` did not finish): run that command again first")]

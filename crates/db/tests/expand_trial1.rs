@@ -203,3 +203,43 @@ fn a_write_to_the_view_by_qualified_name_counted_as_the_old_side() {
     assert_eq!(both(&mut old, 5), (4567, "45.67".into(), "free".into()));
     db.abort();
 }
+
+// Broke: an expansion whose backfill failed was reported as an open one
+// with no word of the failure, and offered to `hoist db complete`.
+#[test]
+fn a_failed_expansion_was_shown_as_open_and_offered_to_complete() {
+    let db = Fixture::new(USERS);
+    let migration = db.declarative(
+        2,
+        "score",
+        "[[op]]\ntype = \"add_column\"\ntable = \"users\"\ncolumn = \"score\"\nsql_type = \"integer\"\nnot_null = true\nbackfill = \"100 / (id % 50)\"\n",
+    );
+    let mut old = db.old();
+    db.expander()
+        .expand(&migration, "v2", &mut |event| {
+            if let ExpandEvent::Step(ExpandStep::Triggers) = event {
+                exec(&mut old, "INSERT INTO users (id, name) VALUES (50, 'late')");
+            }
+        })
+        .expect_err("the backfill fails on row 50");
+    let open = db.expander().status().unwrap().open.unwrap();
+    assert_eq!(open.step, ExpandStep::Backfill);
+    let failed = open.failed.expect("the failure is recorded");
+    assert!(
+        failed.contains("step `backfill`") && failed.contains("division by zero"),
+        "{failed}"
+    );
+    let error = db.expander().complete(&mut |_| {}).unwrap_err();
+    let message = error.to_string();
+    assert!(matches!(error, DbError::NotExpanded { .. }), "{error:?}");
+    assert!(
+        message.contains("division by zero") && message.contains("`hoist db abort` undoes it"),
+        "{message}"
+    );
+    // Fixed, the same expand resumes and the failure is gone.
+    exec(&mut old, "DELETE FROM users WHERE id = 50");
+    db.expand(&migration);
+    let open = db.expander().status().unwrap().open.unwrap();
+    assert_eq!((open.step, open.failed), (ExpandStep::Expanded, None));
+    db.abort();
+}

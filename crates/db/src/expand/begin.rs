@@ -174,6 +174,7 @@ impl Run<'_> {
             backfill: Vec::new(),
             started_at: jiff::Timestamp::now().to_string(),
             started_by: self.options.who.clone(),
+            failed: None,
         };
         let base = self.options.base_schema.clone();
         let who = self.options.who.clone();

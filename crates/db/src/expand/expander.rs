@@ -124,6 +124,7 @@ impl Expander {
             started_at: state.started_at,
             started_by: state.started_by,
             backfill: state.backfill.iter().map(|c| c.public()).collect(),
+            failed: state.failed,
         });
         let database = self.database.clone();
         let view_schemas = catalog::view_schemas(&mut self.client)
@@ -232,6 +233,7 @@ impl Expander {
                 database: self.database.clone(),
                 migration: state.name,
                 step: state.step.as_str(),
+                failed: state.failed,
             });
         }
         self.run(&state.name).complete(&state, events)

@@ -134,6 +134,11 @@ pub struct OpenExpansion {
     pub started_by: String,
     /// Each table's backfill.
     pub backfill: Vec<Backfill>,
+    /// Why it stopped, when a step failed (`step `backfill` (backfill
+    /// `users`): ERROR: division by zero`): it did not reach `expanded`,
+    /// so `hoist db abort` undoes it, or a deploy once the cause is fixed
+    /// resumes it. `None` once a later run gets past the step.
+    pub failed: Option<String>,
 }
 
 /// A view schema hoist made, and for which release.
