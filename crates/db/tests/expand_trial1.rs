@@ -243,3 +243,37 @@ fn a_failed_expansion_was_shown_as_open_and_offered_to_complete() {
     assert_eq!((open.step, open.failed), (ExpandStep::Expanded, None));
     db.abort();
 }
+
+// Pins finding 6 (the docs said every changed table needs a primary key;
+// the code asks it only of backfilled tables, and the docs now say so):
+// a rename on a table without one expands, a backfill there is refused.
+#[test]
+fn a_table_without_primary_key_is_refused_only_for_a_backfill() {
+    let db =
+        Fixture::new("CREATE TABLE nopk (note text, at int);\nINSERT INTO nopk VALUES ('a', 1);\n");
+    let rename = db.declarative(
+        2,
+        "rename",
+        "[[op]]\ntype = \"rename_column\"\ntable = \"nopk\"\nfrom = \"note\"\nto = \"body\"\n",
+    );
+    let schema = db.expand(&rename).schema;
+    let mut new = db.new_side(&schema);
+    assert_eq!(rows(&mut new, "SELECT at AS id, body FROM nopk"), ["(1,a)"]);
+    db.abort();
+    std::fs::remove_file(db.dir.path().join("0002_rename.toml")).unwrap();
+    let error = refused(
+        &db,
+        "[[op]]\ntype = \"add_column\"\ntable = \"nopk\"\ncolumn = \"level\"\nsql_type = \"text\"\nbackfill = \"'info'\"\n",
+    );
+    assert!(matches!(error, DbError::NoPrimaryKey { .. }), "{error:?}");
+    let docs = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/schema-changes.md"
+    ))
+    .unwrap();
+    assert!(
+        !docs.contains("Every table an op changes needs a primary key")
+            && docs.contains("work on a table without one"),
+        "docs/schema-changes.md says what the code does"
+    );
+}
