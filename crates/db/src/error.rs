@@ -41,6 +41,21 @@ pub enum DbError {
         /// Checksum of the file now.
         now: String,
     },
+    /// A migration file has the number of an applied migration of
+    /// another name: a different migration, not an edited one.
+    #[error("a different migration has number {version} on `{database}` (applied: `{applied}`, here: `{here}`, in `{file}`): give `{here}` a number after the last applied migration (rename its file); if `{applied}` was renamed instead, put its applied name back")]
+    NumberTaken {
+        /// The migration file here.
+        file: String,
+        /// Where the other one was applied.
+        database: String,
+        /// The number both have.
+        version: u64,
+        /// The applied migration's name.
+        applied: String,
+        /// This file's name.
+        here: String,
+    },
     /// A non-transactional migration started and never finished.
     #[error("database `{database}` is dirty: `{migration}` ran outside a transaction and did not finish, so its changes may be half done. Check what it did and finish or undo it by hand, then run `hoist db repair {version} --applied` (finished) or `hoist db repair {version} --undone` (undone)")]
     Dirty {
@@ -248,6 +263,7 @@ impl hoist_error::Described for DbError {
             DbError::ReadDir { cause, .. } => hoist_error::io_kind(cause),
             DbError::BadMigration { .. } => "migration-invalid",
             DbError::Drift { .. } => "migration-drift",
+            DbError::NumberTaken { .. } => "migration-number-taken",
             DbError::Dirty { .. } => "db-dirty",
             DbError::Locked { .. } => "db-locked",
             DbError::Failed { .. } => "migration-failed",

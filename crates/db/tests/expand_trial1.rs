@@ -277,3 +277,47 @@ fn a_table_without_primary_key_is_refused_only_for_a_backfill() {
         "docs/schema-changes.md says what the code does"
     );
 }
+
+// Broke: a different migration with the number of an applied one was
+// called "edited after it was applied", naming a file that never ran.
+#[test]
+fn a_different_migration_with_an_applied_number_was_called_edited() {
+    let db = Fixture::new(USERS);
+    let first = db.declarative(
+        2,
+        "rename",
+        "[[op]]\ntype = \"rename_column\"\ntable = \"users\"\nfrom = \"name\"\nto = \"full_name\"\n",
+    );
+    db.expand(&first);
+    std::fs::remove_file(db.dir.path().join("0002_rename.toml")).unwrap();
+    let other = db.declarative(
+        2,
+        "other",
+        "[[op]]\ntype = \"rename_column\"\ntable = \"users\"\nfrom = \"cents\"\nto = \"amount\"\n",
+    );
+    let taken = |error: DbError| {
+        let message = error.to_string();
+        assert!(matches!(error, DbError::NumberTaken { .. }), "{error:?}");
+        assert!(
+            message.contains("a different migration has number 2")
+                && message.contains("applied: `0002_rename`, here: `0002_other`")
+                && !message.contains("edited"),
+            "{message}"
+        );
+    };
+    // While the first is open, then once it is contracted: by expand...
+    taken(db.expander().expand(&other, "v3", &mut |_| {}).unwrap_err());
+    db.complete();
+    taken(db.expander().expand(&other, "v3", &mut |_| {}).unwrap_err());
+    // ... and by a classic migrate.
+    let mut driver = hoist_db::Target::Postgres(db.pg.url.clone())
+        .open()
+        .unwrap();
+    let options = hoist_db::RunOptions {
+        who: "test@loopback".into(),
+        lock_timeout: std::time::Duration::from_secs(10),
+        backup_dir: None,
+        dry_run: false,
+    };
+    taken(hoist_db::migrate(driver.as_mut(), &db.migrations(), None, None, &options).unwrap_err());
+}

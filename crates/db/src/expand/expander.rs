@@ -171,6 +171,15 @@ impl Expander {
                     wanted: migration.name.clone(),
                 })
             }
+            Some(state) if state.checksum != migration.checksum && state.name != migration.name => {
+                return Err(DbError::NumberTaken {
+                    file: migration.path.display().to_string(),
+                    database,
+                    version: migration.version,
+                    applied: state.name,
+                    here: migration.name.clone(),
+                })
+            }
             Some(state) if state.checksum != migration.checksum => {
                 return Err(DbError::Drift {
                     file: migration.path.display().to_string(),
@@ -182,6 +191,15 @@ impl Expander {
             Some(state) => (state, true),
             None => {
                 if let Some(row) = history.iter().find(|row| row.version == migration.version) {
+                    if row.name != migration.name {
+                        return Err(DbError::NumberTaken {
+                            file: migration.path.display().to_string(),
+                            database,
+                            version: migration.version,
+                            applied: row.name.clone(),
+                            here: migration.name.clone(),
+                        });
+                    }
                     return Err(DbError::AlreadyExpanded {
                         database,
                         migration: migration.name.clone(),
