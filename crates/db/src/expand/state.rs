@@ -20,7 +20,8 @@ pub(crate) struct Cursor {
     pub table: String,
     /// Rows done.
     pub done: u64,
-    /// Rows there were when it began.
+    /// Rows there were when it began: the planner's estimate
+    /// (`pg_class.reltuples`), not a count.
     pub total: u64,
     /// Every batch ran.
     pub finished: bool,
@@ -34,7 +35,9 @@ impl Cursor {
         Backfill {
             table: self.table.clone(),
             done: self.done,
-            total: self.total,
+            // An estimate, and rows written since are done too: never
+            // show more done than there are.
+            total: self.total.max(self.done),
             finished: self.finished,
         }
     }

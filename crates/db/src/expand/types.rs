@@ -109,7 +109,9 @@ pub struct Backfill {
     pub table: String,
     /// Rows done.
     pub done: u64,
-    /// Rows to do, as estimated when the backfill began.
+    /// Rows to do: an estimate (the planner's, from `pg_class`, when the
+    /// backfill began), raised to `done` when more were done, so never
+    /// below it.
     pub total: u64,
     /// Every batch ran.
     pub finished: bool,
@@ -170,7 +172,7 @@ pub enum ExpandEvent<'a> {
         table: &'a str,
         /// Rows done so far.
         done: u64,
-        /// Rows to do.
+        /// Rows to do: an estimate, never below `done` (as [`Backfill::total`]).
         total: u64,
     },
     /// A DDL gave up waiting for its lock and will be tried again.
