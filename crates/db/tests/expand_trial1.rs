@@ -353,3 +353,32 @@ fn backfill_showed_more_rows_done_than_in_total() {
     );
     db.abort();
 }
+
+// Broke: a `change_type` of a json column made every write fail in the
+// trigger (`operator does not exist: json = json`): it compared the
+// sources with `=`; it compares them (and the side's evidence) as text.
+#[test]
+fn a_json_column_made_every_write_fail_in_the_trigger() {
+    let db = Fixture::new("CREATE TABLE docs (id serial PRIMARY KEY, body json NOT NULL DEFAULT '{}');\nINSERT INTO docs (body) VALUES ('{\"a\": 1}');\n");
+    let migration = db.declarative(
+        2,
+        "jsonb",
+        "[[op]]\ntype = \"change_type\"\ntable = \"docs\"\ncolumn = \"body\"\nsql_type = \"jsonb\"\nup = \"body::jsonb\"\ndown = \"body::json\"\n",
+    );
+    let schema = db.expand(&migration).schema;
+    let mut old = db.old();
+    exec(&mut old, "INSERT INTO docs (body) VALUES ('{\"b\": 2}'); UPDATE docs SET body = '{\"c\": 3}' WHERE id = 1");
+    exec(&mut old, &format!("INSERT INTO {schema}.docs (body) VALUES ('{{\"d\": 4}}'); UPDATE {schema}.docs SET body = '{{\"e\": 5}}' WHERE id = 2"));
+    assert_eq!(
+        rows(
+            &mut old,
+            "SELECT id, body::text, _hoist_new_body::text FROM docs"
+        ),
+        [
+            "(1,\"{\"\"c\"\": 3}\",\"{\"\"c\"\": 3}\")",
+            "(2,\"{\"\"e\"\": 5}\",\"{\"\"e\"\": 5}\")",
+            "(3,\"{\"\"d\"\": 4}\",\"{\"\"d\"\": 4}\")",
+        ]
+    );
+    db.abort();
+}

@@ -78,9 +78,12 @@ pub(crate) fn function_sql(shape: &TableShape, base: &str, new_schemas: &[String
             )
         })
         .collect();
+    let evidence = new_side_evidence(shape, &table);
     format!(
         "CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $hoist_sync$
 #variable_conflict use_variable
+DECLARE
+  {defaults}
 BEGIN
   IF current_setting('{BACKFILL_SETTING}', true) = 'on' THEN
     RETURN NEW;
@@ -105,45 +108,64 @@ $hoist_sync$",
         old_vars = old_vars.join("\n      "),
         down = assignments(&shape.down),
         up = assignments(&shape.up),
-        evidence = new_side_evidence(shape),
+        evidence = evidence.1,
+        defaults = evidence.0.join("\n  "),
     )
 }
 
 /// The condition under which a write shows by itself that the new side
-/// made it (see the module's docs).
-fn new_side_evidence(shape: &TableShape) -> String {
+/// made it (see the module's docs), and the variables it compares with
+/// (each column's default, declared with the column's own type). Values
+/// are compared as text, so a type without `=` (`json`) works too.
+fn new_side_evidence(shape: &TableShape, table: &str) -> (Vec<String>, String) {
+    if shape.hidden.is_empty() {
+        return (Vec::new(), "false".into());
+    }
     let usable = |default: &Option<String>| !default.as_deref().is_some_and(calls_function);
-    let set: Vec<String> = shape
-        .hidden
-        .iter()
-        .filter(|(_, default)| usable(default))
-        .map(|(column, default)| {
-            let column = format!("NEW.{}", quote(column));
-            match default {
-                Some(default) => format!("{column} IS DISTINCT FROM ({default})"),
-                None => format!("{column} IS NOT NULL"),
+    let mut declare = Vec::new();
+    let mut default_of = |column: &str, default: &str| {
+        let variable = format!("_hoist_default_{}", declare.len() + 1);
+        declare.push(format!(
+            "{variable} {table}.{}%TYPE := ({default});",
+            quote(column)
+        ));
+        variable
+    };
+    let mut set = Vec::new();
+    for (column, default) in shape.hidden.iter().filter(|(_, d)| usable(d)) {
+        let value = format!("NEW.{}", quote(column));
+        set.push(match default {
+            Some(default) => {
+                let variable = default_of(column, default);
+                format!("{value}::text IS DISTINCT FROM {variable}::text")
             }
-        })
-        .collect();
+            None => format!("{value} IS NOT NULL"),
+        });
+    }
     let physical: Vec<&str> = shape.new.iter().map(|(_, p)| p.as_str()).collect();
     let old_only: Vec<&Column> = shape
         .old
         .iter()
         .filter(|c| !physical.contains(&c.name.as_str()))
         .collect();
-    let defaulted: Vec<String> = old_only
-        .iter()
-        .filter(|c| usable(&c.default))
-        .map(|c| {
-            let column = format!("NEW.{}", quote(&c.name));
-            match &c.default {
-                Some(default) => format!("({column} IS NULL OR {column} = ({default}))"),
-                None => format!("{column} IS NULL"),
+    let mut insert = match set.is_empty() {
+        true => "false".to_owned(),
+        false => format!("({})", set.join(" OR ")),
+    };
+    for column in old_only.iter().filter(|c| usable(&c.default)) {
+        let value = format!("NEW.{}", quote(&column.name));
+        insert.push_str(&match &column.default {
+            Some(default) => {
+                let variable = default_of(&column.name, default);
+                format!(" AND ({value} IS NULL OR {value}::text = {variable}::text)")
             }
-        })
-        .collect();
+            None => format!(" AND {value} IS NULL"),
+        });
+    }
     let row = |record: &str, columns: &mut dyn Iterator<Item = &str>| {
-        let list: Vec<String> = columns.map(|c| format!("{record}.{}", quote(c))).collect();
+        let list: Vec<String> = columns
+            .map(|c| format!("{record}.{}::text", quote(c)))
+            .collect();
         format!("ROW({})", list.join(", "))
     };
     let hidden = || shape.hidden.iter().map(|(c, _)| c.as_str());
@@ -160,17 +182,8 @@ fn new_side_evidence(shape: &TableShape) -> String {
             row("OLD", &mut olds())
         ));
     }
-    if shape.hidden.is_empty() {
-        return "false".into();
-    }
-    let mut insert = match set.is_empty() {
-        true => "false".to_owned(),
-        false => format!("({})", set.join(" OR ")),
-    };
-    for condition in defaulted {
-        insert.push_str(&format!(" AND {condition}"));
-    }
-    format!("(CASE TG_OP WHEN 'UPDATE' THEN {update} ELSE {insert} END)")
+    let condition = format!("(CASE TG_OP WHEN 'UPDATE' THEN {update} ELSE {insert} END)");
+    (declare, condition)
 }
 
 /// The assignments of one side, each under its condition.
@@ -191,13 +204,14 @@ fn assignments(syncs: &[Sync]) -> String {
             let row = |record: &str| {
                 sync.sources
                     .iter()
-                    .map(|s| format!("{record}.{}", quote(s)))
+                    .map(|s| format!("{record}.{}::text", quote(s)))
                     .collect::<Vec<_>>()
                     .join(", ")
             };
             // On UPDATE only when what it is computed from changed: a
             // value the other side wrote is not recomputed (and maybe
-            // changed, for a lossy `up`) by an unrelated update.
+            // changed, for a lossy `up`) by an unrelated update. As text:
+            // a type may have no `=` (`json`).
             format!(
                 "TG_OP = 'INSERT' OR ROW({}) IS DISTINCT FROM ROW({})",
                 row("NEW"),
@@ -249,7 +263,7 @@ mod tests {
             sql.contains("\"amount\" \"public\".\"users\".\"_hoist_new_amount\"%TYPE := NEW.\"_hoist_new_amount\";"),
             "{sql}"
         );
-        assert!(sql.contains("IF TG_OP = 'INSERT' OR ROW(NEW.\"_hoist_new_amount\") IS DISTINCT FROM ROW(OLD.\"_hoist_new_amount\") THEN\n        NEW.\"amount\" := ((amount * 100)::int);"), "{sql}");
+        assert!(sql.contains("IF TG_OP = 'INSERT' OR ROW(NEW.\"_hoist_new_amount\"::text) IS DISTINCT FROM ROW(OLD.\"_hoist_new_amount\"::text) THEN\n        NEW.\"amount\" := ((amount * 100)::int);"), "{sql}");
         assert!(
             sql.contains("NEW.\"_hoist_new_amount\" := (amount::numeric / 100);"),
             "{sql}"
