@@ -382,3 +382,16 @@ fn a_json_column_made_every_write_fail_in_the_trigger() {
     );
     db.abort();
 }
+
+// Broke: an expression holding `$hoist_sync$` (a valid dollar-quoted
+// string on its own) ended the trigger function's body early; the
+// expansion was recorded, then failed at the triggers step.
+#[test]
+fn an_expression_holding_the_trigger_quote_ended_its_body() {
+    let db = Fixture::new(USERS);
+    let message = refused(&db, "[[op]]\ntype = \"change_type\"\ntable = \"users\"\ncolumn = \"cents\"\nsql_type = \"numeric(12,2)\"\nup = \"cents::numeric / 100\"\ndown = \"length($hoist_sync$ x $hoist_sync$) + (cents * 100)::int\"\n").to_string();
+    assert!(
+        message.contains("op 1 (change_type): `down`") && message.contains("`$hoist_sync$`"),
+        "{message}"
+    );
+}

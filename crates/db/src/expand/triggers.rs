@@ -41,6 +41,10 @@ use super::sqltext::{calls_function, literal, qualified, quote};
 /// steps aside, which keeps the batch (and its row locks) short.
 pub(crate) const BACKFILL_SETTING: &str = "hoist.backfill";
 
+/// The dollar quote the trigger function's body is written in: an
+/// expression must not hold it (refused at begin).
+pub(crate) const BODY_QUOTE: &str = "$hoist_sync$";
+
 /// The trigger's name on every table (one per table).
 pub(crate) const TRIGGER: &str = "_hoist_sync";
 
@@ -80,7 +84,7 @@ pub(crate) fn function_sql(shape: &TableShape, base: &str, new_schemas: &[String
         .collect();
     let evidence = new_side_evidence(shape, &table);
     format!(
-        "CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $hoist_sync$
+        "CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS {BODY_QUOTE}
 #variable_conflict use_variable
 DECLARE
   {defaults}
@@ -102,7 +106,7 @@ BEGIN
   END IF;
   RETURN NEW;
 END
-$hoist_sync$",
+{BODY_QUOTE}",
         function = qualified(base, &shape.function()),
         new_vars = new_vars.join("\n      "),
         old_vars = old_vars.join("\n      "),

@@ -236,6 +236,17 @@ impl Run<'_> {
         let base = self.options.base_schema.clone();
         let all = expressions(change);
         let checked: Vec<&Expr> = all.iter().filter(|e| exists(&e.table)).collect();
+        for expr in &all {
+            // Inside the trigger function's body this tag would end it,
+            // and what follows would run as SQL of its own.
+            if expr.text.contains(super::triggers::BODY_QUOTE) {
+                return Err(self.refuse(format!(
+                    "{} holds `{}`, which ends the quote hoist writes its trigger function in; use another dollar-quote tag",
+                    expr.name(),
+                    super::triggers::BODY_QUOTE
+                )));
+            }
+        }
         for expr in &checked {
             let from = match expr.old {
                 true => format!(
