@@ -299,6 +299,11 @@ impl hoist_error::Described for DbError {
             }
             DbError::ExpansionOpen { .. } => hoist_error::command("db complete"),
             DbError::ExpandFailed { .. } => hoist_error::command("db abort"),
+            // A step that failed fails again on resume until its cause is
+            // fixed: abort is the way out that always works.
+            DbError::NotExpanded {
+                failed: Some(_), ..
+            } => hoist_error::command("db abort"),
             DbError::NotExpanded { .. } => hoist_error::command("recover"),
             _ => None,
         }
