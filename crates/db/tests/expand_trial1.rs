@@ -395,3 +395,18 @@ fn an_expression_holding_the_trigger_quote_ended_its_body() {
         "{message}"
     );
 }
+
+// Broke: an expression over a table a `sql` op of the same file makes
+// could not be prepared at begin, so a `;` and a second statement in it
+// reached the DDL unchecked.
+#[test]
+fn an_expression_on_a_table_made_in_the_same_file_was_unchecked() {
+    let db = Fixture::new(USERS);
+    let message = refused(&db, "[[op]]\ntype = \"sql\"\nup = \"CREATE TABLE plans (id int PRIMARY KEY, price int)\"\ndown = \"DROP TABLE plans\"\n[[op]]\ntype = \"add_constraint\"\ntable = \"plans\"\nname = \"price_set\"\ncheck = \"price > 0); DROP TABLE nopk; --\"\n").to_string();
+    assert!(
+        message.contains("op 2 (add_constraint): `check`")
+            && message.contains("`;` or a comment")
+            && message.contains("makes `plans`"),
+        "{message}"
+    );
+}

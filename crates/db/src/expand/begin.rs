@@ -70,9 +70,7 @@ impl Run<'_> {
             false => shape::build(change, &columns).map_err(|p| invalid(self, p))?,
         };
         let exists = |table: &str| columns.contains_key(table);
-        if !missing {
-            self.verify_expressions(change, &shapes, &exists, events)?;
-        }
+        self.verify_expressions(change, &shapes, &exists, events)?;
         for shape in super::backfill::batches(&shapes) {
             self.primary_key(ExpandStep::Begin, &shape.table)?;
         }

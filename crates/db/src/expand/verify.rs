@@ -235,7 +235,17 @@ impl Run<'_> {
     ) -> Result<(), DbError> {
         let base = self.options.base_schema.clone();
         let all = expressions(change);
-        let checked: Vec<&Expr> = all.iter().filter(|e| exists(&e.table)).collect();
+        // Prepared: over a table that exists, in a shape known here (a
+        // reshaped table's new shape is not when a `sql` op of the file
+        // makes another table).
+        let shaped = super::shape::shaped_tables(change);
+        let preparable = |e: &Expr| {
+            exists(&e.table)
+                && (e.old
+                    || !shaped.contains(&e.table)
+                    || shapes.iter().any(|s| s.table == e.table))
+        };
+        let checked: Vec<&Expr> = all.iter().filter(|e| preparable(e)).collect();
         for expr in &all {
             // Inside the trigger function's body this tag would end it,
             // and what follows would run as SQL of its own.
@@ -244,6 +254,17 @@ impl Run<'_> {
                     "{} holds `{}`, which ends the quote hoist writes its trigger function in; use another dollar-quote tag",
                     expr.name(),
                     super::triggers::BODY_QUOTE
+                )));
+            }
+        }
+        // What cannot be prepared (see above): what a second statement
+        // needs is refused by sight.
+        for expr in all.iter().filter(|e| !preparable(e)) {
+            if [";", "--", "/*"].iter().any(|s| expr.text.contains(s)) {
+                return Err(self.refuse(format!(
+                    "{} holds `;` or a comment, and PostgreSQL cannot check it before the `sql` op of this file that makes `{}` runs: drop them, or move the op to a later migration",
+                    expr.name(),
+                    expr.table
                 )));
             }
         }
