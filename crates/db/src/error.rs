@@ -41,6 +41,21 @@ pub enum DbError {
         /// Checksum of the file now.
         now: String,
     },
+    /// A migration file has the number of an applied migration of
+    /// another name: a different migration, not an edited one.
+    #[error("a different migration has number {version} on `{database}` (applied: `{applied}`, here: `{here}`, in `{file}`): give `{here}` a number after the last applied migration (rename its file); if `{applied}` was renamed instead, put its applied name back")]
+    NumberTaken {
+        /// The migration file here.
+        file: String,
+        /// Where the other one was applied.
+        database: String,
+        /// The number both have.
+        version: u64,
+        /// The applied migration's name.
+        applied: String,
+        /// This file's name.
+        here: String,
+    },
     /// A non-transactional migration started and never finished.
     #[error("database `{database}` is dirty: `{migration}` ran outside a transaction and did not finish, so its changes may be half done. Check what it did and finish or undo it by hand, then run `hoist db repair {version} --applied` (finished) or `hoist db repair {version} --undone` (undone)")]
     Dirty {
@@ -208,7 +223,7 @@ pub enum DbError {
         op: usize,
     },
     /// Complete asked of an expansion that did not finish expanding.
-    #[error("expansion `{migration}` on `{database}` stopped at step `{step}` before it finished, so it cannot be completed: `hoist recover` (or the same `hoist deploy` again) resumes it, `hoist db abort` undoes it")]
+    #[error("expansion `{migration}` on `{database}` stopped at step `{step}` before it finished{}, so it cannot be completed: `hoist db abort` undoes it; `hoist recover` (or the same `hoist deploy` again, once the cause is fixed) resumes it", failed.as_ref().map(|f| format!(" (it failed: {f})")).unwrap_or_default())]
     NotExpanded {
         /// The database.
         database: String,
@@ -216,6 +231,8 @@ pub enum DbError {
         migration: String,
         /// Where it stopped.
         step: &'static str,
+        /// Why, when a step failed (recorded with the state).
+        failed: Option<String>,
     },
     /// Expand or join asked of an expansion being completed or aborted.
     #[error("expansion `{migration}` on `{database}` is {step} (a `hoist db complete` or `hoist db abort` did not finish): run that command again first")]
@@ -246,6 +263,7 @@ impl hoist_error::Described for DbError {
             DbError::ReadDir { cause, .. } => hoist_error::io_kind(cause),
             DbError::BadMigration { .. } => "migration-invalid",
             DbError::Drift { .. } => "migration-drift",
+            DbError::NumberTaken { .. } => "migration-number-taken",
             DbError::Dirty { .. } => "db-dirty",
             DbError::Locked { .. } => "db-locked",
             DbError::Failed { .. } => "migration-failed",
@@ -281,6 +299,11 @@ impl hoist_error::Described for DbError {
             }
             DbError::ExpansionOpen { .. } => hoist_error::command("db complete"),
             DbError::ExpandFailed { .. } => hoist_error::command("db abort"),
+            // A step that failed fails again on resume until its cause is
+            // fixed: abort is the way out that always works.
+            DbError::NotExpanded {
+                failed: Some(_), ..
+            } => hoist_error::command("db abort"),
             DbError::NotExpanded { .. } => hoist_error::command("recover"),
             _ => None,
         }

@@ -26,8 +26,13 @@ pub struct Pending {
 /// An applied migration whose file changed since.
 #[derive(Debug, Clone, Serialize)]
 pub struct Drift {
+    /// The number.
+    pub version: u64,
     /// The file stem.
     pub name: String,
+    /// The applied migration's name: another than `name` when a
+    /// different migration has the same number.
+    pub applied_name: String,
     /// Checksum when applied.
     pub applied: String,
     /// Checksum of the file now.
@@ -119,7 +124,9 @@ fn compare(database: String, applied: Vec<Applied>, migrations: &[Migration]) ->
         .filter_map(|migration| {
             let row = find(migration.version)?;
             (row.checksum != migration.checksum).then(|| Drift {
+                version: migration.version,
                 name: migration.name.clone(),
+                applied_name: row.name.clone(),
                 applied: row.checksum.clone(),
                 now: migration.checksum.clone(),
             })
@@ -144,6 +151,17 @@ fn compare(database: String, applied: Vec<Applied>, migrations: &[Migration]) ->
     }
 }
 
+/// A different migration (`drift.name`) has the number of an applied one.
+fn number_taken(database: &str, file: String, drift: &Drift) -> DbError {
+    DbError::NumberTaken {
+        file,
+        database: database.to_owned(),
+        version: drift.version,
+        applied: drift.applied_name.clone(),
+        here: drift.name.clone(),
+    }
+}
+
 /// Refuses a dirty database or an edited migration, naming what to do.
 fn refuse_unsafe(status: &SchemaStatus, migrations: &[Migration]) -> Result<(), DbError> {
     if let Some(row) = status.applied.iter().find(|row| row.dirty) {
@@ -158,6 +176,9 @@ fn refuse_unsafe(status: &SchemaStatus, migrations: &[Migration]) -> Result<(), 
             .iter()
             .find(|m| m.name == drift.name)
             .map_or(drift.name.clone(), |m| m.path.display().to_string());
+        if drift.applied_name != drift.name {
+            return Err(number_taken(&status.database, file, drift));
+        }
         return Err(DbError::Drift {
             file,
             database: status.database.clone(),

@@ -539,7 +539,7 @@ fn a_failed_step_names_it_and_abort_cleans_up() {
     let migration = db.declarative(
         2,
         "bad_type",
-        "[[op]]\ntype = \"add_column\"\ntable = \"users\"\ncolumn = \"score\"\nsql_type = \"no_such_type\"\n",
+        "[[op]]\ntype = \"add_column\"\ntable = \"users\"\ncolumn = \"score\"\nsql_type = \"int\"\n[[op]]\ntype = \"sql\"\nup = \"SELECT no_such_function()\"\ndown = \"SELECT 1\"\n",
     );
     let error = db
         .expander()
@@ -557,7 +557,7 @@ fn a_failed_step_names_it_and_abort_cleans_up() {
     );
     let message = error.to_string();
     assert!(
-        message.contains("no_such_type") && message.contains("hoist db abort"),
+        message.contains("no_such_function") && message.contains("hoist db abort"),
         "{message}"
     );
     db.abort();

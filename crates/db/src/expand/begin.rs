@@ -15,8 +15,9 @@ use crate::{DbError, Migration};
 use std::collections::BTreeMap;
 
 impl Run<'_> {
-    /// Refuses a change that names a missing table or column, that must
-    /// backfill a table with no primary key, or whose contract would drop
+    /// Refuses a change that names a missing table or column, whose
+    /// types or expressions PostgreSQL refuses or whose `up` fails on a
+    /// row (`verify.rs`), that must backfill a table with no primary key, or whose contract would drop
     /// an index or constraint that cannot be kept (`carry.rs`).
     pub fn check(
         &mut self,
@@ -29,6 +30,7 @@ impl Run<'_> {
             migration: run.ddl.migration.clone(),
             problem,
         };
+        self.verify_types(change)?;
         // A table may come from a `sql` op of the same file; PostgreSQL
         // names it then, if it does not.
         let makes_tables = change.ops.iter().any(|op| matches!(op, Op::Sql { .. }));
@@ -67,6 +69,8 @@ impl Run<'_> {
             true => Vec::new(),
             false => shape::build(change, &columns).map_err(|p| invalid(self, p))?,
         };
+        let exists = |table: &str| columns.contains_key(table);
+        self.verify_expressions(change, &shapes, &exists, events)?;
         for shape in super::backfill::batches(&shapes) {
             self.primary_key(ExpandStep::Begin, &shape.table)?;
         }
@@ -168,6 +172,7 @@ impl Run<'_> {
             backfill: Vec::new(),
             started_at: jiff::Timestamp::now().to_string(),
             started_by: self.options.who.clone(),
+            failed: None,
         };
         let base = self.options.base_schema.clone();
         let who = self.options.who.clone();

@@ -124,6 +124,7 @@ impl Expander {
             started_at: state.started_at,
             started_by: state.started_by,
             backfill: state.backfill.iter().map(|c| c.public()).collect(),
+            failed: state.failed,
         });
         let database = self.database.clone();
         let view_schemas = catalog::view_schemas(&mut self.client)
@@ -170,6 +171,15 @@ impl Expander {
                     wanted: migration.name.clone(),
                 })
             }
+            Some(state) if state.checksum != migration.checksum && state.name != migration.name => {
+                return Err(DbError::NumberTaken {
+                    file: migration.path.display().to_string(),
+                    database,
+                    version: migration.version,
+                    applied: state.name,
+                    here: migration.name.clone(),
+                })
+            }
             Some(state) if state.checksum != migration.checksum => {
                 return Err(DbError::Drift {
                     file: migration.path.display().to_string(),
@@ -181,6 +191,15 @@ impl Expander {
             Some(state) => (state, true),
             None => {
                 if let Some(row) = history.iter().find(|row| row.version == migration.version) {
+                    if row.name != migration.name {
+                        return Err(DbError::NumberTaken {
+                            file: migration.path.display().to_string(),
+                            database,
+                            version: migration.version,
+                            applied: row.name.clone(),
+                            here: migration.name.clone(),
+                        });
+                    }
                     return Err(DbError::AlreadyExpanded {
                         database,
                         migration: migration.name.clone(),
@@ -232,6 +251,7 @@ impl Expander {
                 database: self.database.clone(),
                 migration: state.name,
                 step: state.step.as_str(),
+                failed: state.failed,
             });
         }
         self.run(&state.name).complete(&state, events)

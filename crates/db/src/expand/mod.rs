@@ -35,7 +35,8 @@
 //! columns (`columns.rs`), the sync triggers (`triggers.rs`), the batches
 //! (`backfill.rs`), constraints and indexes (`constraints.rs`), the
 //! indexes of replaced columns kept through contract (`carry.rs`), what
-//! would make contract fail (`blockers.rs`, refused at begin), the view
+//! would make contract fail (`blockers.rs`, refused at begin), the types
+//! and expressions PostgreSQL checks at begin (`verify.rs`), the view
 //! schemas (`views.rs`), contract (`contract.rs`) and abort (`abort.rs`).
 //!
 //! ```no_run
@@ -77,6 +78,7 @@ mod state;
 mod steps;
 mod triggers;
 mod types;
+mod verify;
 mod views;
 
 pub use expander::{Expander, APPLICATION_NAME};

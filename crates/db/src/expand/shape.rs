@@ -69,6 +69,10 @@ pub(crate) struct TableShape {
     pub view: bool,
     /// `drop_table`: the new release no longer uses it.
     pub dropped: bool,
+    /// Each hidden column and the default a row gets that does not name
+    /// it (an old-side insert): the trigger tells a write that set it
+    /// from one that did not (`triggers.rs`).
+    pub hidden: Vec<(String, Option<String>)>,
 }
 
 impl TableShape {
@@ -197,6 +201,7 @@ fn one(change: &Change, table: &str, old: &[Column]) -> Result<TableShape, Strin
                 }
                 let hidden = hidden_column(column);
                 shape.new.push((column.clone(), hidden.clone()));
+                shape.hidden.push((hidden.clone(), default.clone()));
                 if let Some(backfill) = backfill {
                     shape.up.push(up(hidden.clone(), backfill, true));
                 }
@@ -231,6 +236,8 @@ fn one(change: &Change, table: &str, old: &[Column]) -> Result<TableShape, Strin
                 let at = position(&shape.new, column)?;
                 let hidden = hidden_column(column);
                 shape.new[at].1 = hidden.clone();
+                let default = super::columns::carried_default(column, u, old);
+                shape.hidden.push((hidden.clone(), default));
                 shape.up.push(up(hidden.clone(), u, false));
                 shape.backfill.push((hidden.clone(), u.clone()));
                 downs.push((column.clone(), down.clone()));
@@ -251,6 +258,7 @@ fn one(change: &Change, table: &str, old: &[Column]) -> Result<TableShape, Strin
                     .map(|c| (c.name.clone(), hidden_column(&c.name)))
                     .collect();
                 for (part, (_, hidden)) in into.iter().zip(&parts) {
+                    shape.hidden.push((hidden.clone(), None));
                     shape.up.push(up(hidden.clone(), &part.up, false));
                     shape.backfill.push((hidden.clone(), part.up.clone()));
                 }
@@ -269,6 +277,7 @@ fn one(change: &Change, table: &str, old: &[Column]) -> Result<TableShape, Strin
                 let first = position(&shape.new, &columns[0])?;
                 let hidden = hidden_column(&into.name);
                 shape.new[first] = (into.name.clone(), hidden.clone());
+                shape.hidden.push((hidden.clone(), None));
                 for column in &columns[1..] {
                     let at = position(&shape.new, column)?;
                     shape.new.remove(at);

@@ -200,6 +200,34 @@ pub(crate) fn type_words(definition: &str) -> Vec<String> {
     words
 }
 
+/// Whether `expr` calls a function (a name, outside quotes, before `(`):
+/// evaluating it again may not give the same value, or may have an
+/// effect (`nextval`).
+pub(crate) fn calls_function(expr: &str) -> bool {
+    let bytes = expr.as_bytes();
+    let mut quote: Option<u8> = None;
+    let mut last = b' ';
+    for &b in bytes {
+        match quote {
+            Some(q) if b == q => {
+                quote = None;
+                last = b;
+            }
+            Some(_) => {}
+            None if b == b'\'' || b == b'"' => {
+                quote = Some(b);
+                last = b;
+            }
+            None if b == b'(' && (last.is_ascii_alphanumeric() || last == b'_' || last == b'"') => {
+                return true
+            }
+            None if !b.is_ascii_whitespace() => last = b,
+            None => {}
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,6 +269,14 @@ mod tests {
             type_words("((a)::character varying) || EXTRACT(year FROM b)::text)"),
             ["character", "varying", "text", "year"]
         );
+    }
+
+    #[test]
+    fn function_calls_are_found_outside_literals() {
+        assert!(calls_function("nextval('users_id_seq'::regclass)"));
+        assert!(calls_function("gen_random_uuid ()"));
+        assert!(!calls_function("(0)::numeric / 100"));
+        assert!(!calls_function("'f(x)'::text"));
     }
 
     #[test]

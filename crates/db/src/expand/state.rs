@@ -20,7 +20,8 @@ pub(crate) struct Cursor {
     pub table: String,
     /// Rows done.
     pub done: u64,
-    /// Rows there were when it began.
+    /// Rows there were when it began: the planner's estimate
+    /// (`pg_class.reltuples`), not a count.
     pub total: u64,
     /// Every batch ran.
     pub finished: bool,
@@ -34,7 +35,9 @@ impl Cursor {
         Backfill {
             table: self.table.clone(),
             done: self.done,
-            total: self.total,
+            // An estimate, and rows written since are done too: never
+            // show more done than there are.
+            total: self.total.max(self.done),
             finished: self.finished,
         }
     }
@@ -63,6 +66,8 @@ pub(crate) struct State {
     pub started_at: String,
     /// `user@host`.
     pub started_by: String,
+    /// Why the last run stopped, when a step failed.
+    pub failed: Option<String>,
 }
 
 fn table(schema: &str) -> String {
@@ -75,7 +80,8 @@ pub(crate) fn create(client: &mut impl GenericClient, schema: &str) -> Result<()
         "CREATE TABLE IF NOT EXISTS {} (
             version BIGINT PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL,
             change TEXT NOT NULL, step TEXT NOT NULL, new_releases TEXT[] NOT NULL,
-            backfill TEXT NOT NULL, started_at TEXT NOT NULL, started_by TEXT NOT NULL)",
+            backfill TEXT NOT NULL, started_at TEXT NOT NULL, started_by TEXT NOT NULL,
+            failed TEXT)",
         table(schema)
     ))
 }
@@ -118,7 +124,8 @@ pub(crate) fn read(
         return Ok(Ok(None));
     }
     let row = client.query_opt(
-        &format!("SELECT version, name, checksum, change, step, new_releases, backfill, started_at, started_by FROM {} ORDER BY version LIMIT 1", table(schema)),
+        // `failed` through jsonb: a table an older hoist made lacks it.
+        &format!("SELECT version, name, checksum, change, step, new_releases, backfill, started_at, started_by, to_jsonb(s) ->> 'failed' FROM {} s ORDER BY version LIMIT 1", table(schema)),
         &[],
     )?;
     let Some(row) = row else {
@@ -139,6 +146,7 @@ pub(crate) fn read(
             backfill: serde_json::from_str(&backfill).map_err(|e| e.to_string())?,
             started_at: row.get(7),
             started_by: row.get(8),
+            failed: row.get(9),
         })
     })();
     Ok(parsed.map(Some))
@@ -153,6 +161,24 @@ pub(crate) fn set_step(
     client.execute(
         &format!("UPDATE {} SET step = $1", table(schema)),
         &[&step.as_str()],
+    )?;
+    Ok(())
+}
+
+/// Records why a step failed (`None`: clears it). Adds the column to a
+/// table an older hoist made.
+pub(crate) fn set_failed(
+    client: &mut impl GenericClient,
+    schema: &str,
+    failed: Option<&str>,
+) -> Result<(), postgres::Error> {
+    client.batch_execute(&format!(
+        "ALTER TABLE {} ADD COLUMN IF NOT EXISTS failed TEXT",
+        table(schema)
+    ))?;
+    client.execute(
+        &format!("UPDATE {} SET failed = $1", table(schema)),
+        &[&failed],
     )?;
     Ok(())
 }

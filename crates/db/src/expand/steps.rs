@@ -45,34 +45,84 @@ impl Run<'_> {
                 return Ok(());
             }
             events(ExpandEvent::Step(step));
-            let next = match step {
-                ExpandStep::Begin | ExpandStep::Columns => {
-                    self.columns(&state.change, events)?;
-                    ExpandStep::Triggers
-                }
-                ExpandStep::Triggers => {
-                    self.triggers(state, events)?;
-                    ExpandStep::Backfill
-                }
-                ExpandStep::Backfill => {
-                    self.backfill(state, events)?;
-                    self.record(ExpandStep::Constraints, events)?;
-                    ExpandStep::Constraints
-                }
-                ExpandStep::Constraints => {
-                    self.constraints(&state.change, events)?;
-                    self.record(ExpandStep::Views, events)?;
-                    ExpandStep::Views
-                }
-                ExpandStep::Views => {
-                    self.views(state, &state.new_releases.clone(), events)?;
-                    ExpandStep::Expanded
-                }
-                ExpandStep::Expanded | ExpandStep::Completing | ExpandStep::Aborting => {
-                    unreachable!("checked by the caller")
+            let next = match self.step(state, step, events) {
+                Ok(next) => next,
+                Err(error) => {
+                    self.record_failure(state, &error, events);
+                    return Err(error);
                 }
             };
+            if state.failed.is_some() {
+                let base = self.base();
+                self.ddl.tx(next, "clear the failure", events, |tx| {
+                    state::set_failed(tx, &base, None)
+                })?;
+                state.failed = None;
+            }
             state.step = next;
+        }
+    }
+
+    /// Runs `step`; returns the step after it.
+    fn step(
+        &mut self,
+        state: &mut State,
+        step: ExpandStep,
+        events: &mut dyn FnMut(ExpandEvent<'_>),
+    ) -> Result<ExpandStep, DbError> {
+        Ok(match step {
+            ExpandStep::Begin | ExpandStep::Columns => {
+                self.columns(&state.change, events)?;
+                ExpandStep::Triggers
+            }
+            ExpandStep::Triggers => {
+                self.triggers(state, events)?;
+                ExpandStep::Backfill
+            }
+            ExpandStep::Backfill => {
+                self.backfill(state, events)?;
+                self.record(ExpandStep::Constraints, events)?;
+                ExpandStep::Constraints
+            }
+            ExpandStep::Constraints => {
+                self.constraints(&state.change, events)?;
+                self.record(ExpandStep::Views, events)?;
+                ExpandStep::Views
+            }
+            ExpandStep::Views => {
+                self.views(state, &state.new_releases.clone(), events)?;
+                ExpandStep::Expanded
+            }
+            ExpandStep::Expanded | ExpandStep::Completing | ExpandStep::Aborting => {
+                unreachable!("checked by the caller")
+            }
+        })
+    }
+
+    /// Records in the state why `error` stopped the expansion, so status
+    /// says it failed (and complete refuses it). Best effort: the
+    /// connection may be what failed, and `error` is what to report.
+    fn record_failure(
+        &mut self,
+        state: &mut State,
+        error: &DbError,
+        events: &mut dyn FnMut(ExpandEvent<'_>),
+    ) {
+        let failed = match error {
+            DbError::ExpandFailed {
+                step,
+                what,
+                message,
+                ..
+            } => format!("step `{step}` ({what}): {message}"),
+            other => other.to_string(),
+        };
+        let base = self.base();
+        let recorded = self.ddl.tx(state.step, "record the failure", events, |tx| {
+            state::set_failed(tx, &base, Some(&failed))
+        });
+        if recorded.is_ok() {
+            state.failed = Some(failed);
         }
     }
 

@@ -1,21 +1,49 @@
 //! The trigger on each changed table that keeps the old and the new
 //! columns in step, whichever release writes.
 //!
-//! The writer's side is read from its `search_path`: a session of a
-//! new-side release has its view schema first, so
-//! `(current_schemas(false))[1]` is one of the new side's schemas (baked
-//! into the function, which is re-created when a release joins). Each
+//! The writer's side: a write is the new side's when either
+//!
+//! - its session's `search_path` says so: a new-side release has its view
+//!   schema first, so `(current_schemas(false))[1]` is one of the new
+//!   side's schemas (baked into the function, which is re-created when a
+//!   release joins); or
+//! - the write itself says so, because it set what only the new side can
+//!   name: a write through a view named by its schema
+//!   (`hoist_v2.users`, an admin in `psql`, an app qualifying names with
+//!   `HOIST_DB_SCHEMA`) from a session with the base `search_path`.
+//!   - UPDATE: a hidden column changed and no old-only column (one the
+//!     new side cannot name: replaced or dropped) did. The old side
+//!     cannot name hidden columns, so it never changes one.
+//!   - INSERT: some hidden column holds something other than the default
+//!     a row that does not name it gets, and every old-only column holds
+//!     its default (or NULL), which is all a write through a view can
+//!     give it. A hidden column whose default calls a function
+//!     (`gen_random_uuid()`, `nextval(...)`) is no evidence (the default
+//!     cannot be evaluated again to compare), nor is an old-only column's
+//!     such default held against it.
+//!
+//!   A table whose new shape has no hidden column (a rename, a dropped
+//!   column) gives no evidence: there a write by qualified name from a
+//!   base `search_path` counts as the old side's; harmless for a rename
+//!   (both sides write the same column), and for a dropped column it gets
+//!   its default instead of its `down`.
+//!
+//! Each
 //! side's expressions run in a block whose PL/pgSQL variables are named
 //! like that side's columns, so an `up` says `name` and a `down` says
 //! `full_name`, as the release that wrote them would.
 
-use super::shape::{Sync, TableShape};
-use super::sqltext::{literal, qualified, quote};
+use super::shape::{Column, Sync, TableShape};
+use super::sqltext::{calls_function, literal, qualified, quote};
 
 /// Set (`SET LOCAL`) in a backfill batch's transaction: the batch sets
 /// every hidden column itself, so the trigger has nothing to add and
 /// steps aside, which keeps the batch (and its row locks) short.
 pub(crate) const BACKFILL_SETTING: &str = "hoist.backfill";
+
+/// The dollar quote the trigger function's body is written in: an
+/// expression must not hold it (refused at begin).
+pub(crate) const BODY_QUOTE: &str = "$hoist_sync$";
 
 /// The trigger's name on every table (one per table).
 pub(crate) const TRIGGER: &str = "_hoist_sync";
@@ -54,14 +82,18 @@ pub(crate) fn function_sql(shape: &TableShape, base: &str, new_schemas: &[String
             )
         })
         .collect();
+    let evidence = new_side_evidence(shape, &table);
     format!(
-        "CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $hoist_sync$
+        "CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS {BODY_QUOTE}
 #variable_conflict use_variable
+DECLARE
+  {defaults}
 BEGIN
   IF current_setting('{BACKFILL_SETTING}', true) = 'on' THEN
     RETURN NEW;
   END IF;
-  IF (current_schemas(false))[1]::text = ANY (ARRAY[{schemas}]::text[]) THEN
+  IF (current_schemas(false))[1]::text = ANY (ARRAY[{schemas}]::text[])
+      OR {evidence} THEN
     DECLARE
       {new_vars}
     BEGIN
@@ -74,13 +106,88 @@ BEGIN
   END IF;
   RETURN NEW;
 END
-$hoist_sync$",
+{BODY_QUOTE}",
         function = qualified(base, &shape.function()),
         new_vars = new_vars.join("\n      "),
         old_vars = old_vars.join("\n      "),
         down = assignments(&shape.down),
         up = assignments(&shape.up),
+        evidence = evidence.1,
+        defaults = evidence.0.join("\n  "),
     )
+}
+
+/// The condition under which a write shows by itself that the new side
+/// made it (see the module's docs), and the variables it compares with
+/// (each column's default, declared with the column's own type). Values
+/// are compared as text, so a type without `=` (`json`) works too.
+fn new_side_evidence(shape: &TableShape, table: &str) -> (Vec<String>, String) {
+    if shape.hidden.is_empty() {
+        return (Vec::new(), "false".into());
+    }
+    let usable = |default: &Option<String>| !default.as_deref().is_some_and(calls_function);
+    let mut declare = Vec::new();
+    let mut default_of = |column: &str, default: &str| {
+        let variable = format!("_hoist_default_{}", declare.len() + 1);
+        declare.push(format!(
+            "{variable} {table}.{}%TYPE := ({default});",
+            quote(column)
+        ));
+        variable
+    };
+    let mut set = Vec::new();
+    for (column, default) in shape.hidden.iter().filter(|(_, d)| usable(d)) {
+        let value = format!("NEW.{}", quote(column));
+        set.push(match default {
+            Some(default) => {
+                let variable = default_of(column, default);
+                format!("{value}::text IS DISTINCT FROM {variable}::text")
+            }
+            None => format!("{value} IS NOT NULL"),
+        });
+    }
+    let physical: Vec<&str> = shape.new.iter().map(|(_, p)| p.as_str()).collect();
+    let old_only: Vec<&Column> = shape
+        .old
+        .iter()
+        .filter(|c| !physical.contains(&c.name.as_str()))
+        .collect();
+    let mut insert = match set.is_empty() {
+        true => "false".to_owned(),
+        false => format!("({})", set.join(" OR ")),
+    };
+    for column in old_only.iter().filter(|c| usable(&c.default)) {
+        let value = format!("NEW.{}", quote(&column.name));
+        insert.push_str(&match &column.default {
+            Some(default) => {
+                let variable = default_of(&column.name, default);
+                format!(" AND ({value} IS NULL OR {value}::text = {variable}::text)")
+            }
+            None => format!(" AND {value} IS NULL"),
+        });
+    }
+    let row = |record: &str, columns: &mut dyn Iterator<Item = &str>| {
+        let list: Vec<String> = columns
+            .map(|c| format!("{record}.{}::text", quote(c)))
+            .collect();
+        format!("ROW({})", list.join(", "))
+    };
+    let hidden = || shape.hidden.iter().map(|(c, _)| c.as_str());
+    let olds = || old_only.iter().map(|c| c.name.as_str());
+    let mut update = format!(
+        "{} IS DISTINCT FROM {}",
+        row("NEW", &mut hidden()),
+        row("OLD", &mut hidden())
+    );
+    if !old_only.is_empty() {
+        update.push_str(&format!(
+            " AND {} IS NOT DISTINCT FROM {}",
+            row("NEW", &mut olds()),
+            row("OLD", &mut olds())
+        ));
+    }
+    let condition = format!("(CASE TG_OP WHEN 'UPDATE' THEN {update} ELSE {insert} END)");
+    (declare, condition)
 }
 
 /// The assignments of one side, each under its condition.
@@ -101,13 +208,14 @@ fn assignments(syncs: &[Sync]) -> String {
             let row = |record: &str| {
                 sync.sources
                     .iter()
-                    .map(|s| format!("{record}.{}", quote(s)))
+                    .map(|s| format!("{record}.{}::text", quote(s)))
                     .collect::<Vec<_>>()
                     .join(", ")
             };
             // On UPDATE only when what it is computed from changed: a
             // value the other side wrote is not recomputed (and maybe
-            // changed, for a lossy `up`) by an unrelated update.
+            // changed, for a lossy `up`) by an unrelated update. As text:
+            // a type may have no `=` (`json`).
             format!(
                 "TG_OP = 'INSERT' OR ROW({}) IS DISTINCT FROM ROW({})",
                 row("NEW"),
@@ -159,7 +267,7 @@ mod tests {
             sql.contains("\"amount\" \"public\".\"users\".\"_hoist_new_amount\"%TYPE := NEW.\"_hoist_new_amount\";"),
             "{sql}"
         );
-        assert!(sql.contains("IF TG_OP = 'INSERT' OR ROW(NEW.\"_hoist_new_amount\") IS DISTINCT FROM ROW(OLD.\"_hoist_new_amount\") THEN\n        NEW.\"amount\" := ((amount * 100)::int);"), "{sql}");
+        assert!(sql.contains("IF TG_OP = 'INSERT' OR ROW(NEW.\"_hoist_new_amount\"::text) IS DISTINCT FROM ROW(OLD.\"_hoist_new_amount\"::text) THEN\n        NEW.\"amount\" := ((amount * 100)::int);"), "{sql}");
         assert!(
             sql.contains("NEW.\"_hoist_new_amount\" := (amount::numeric / 100);"),
             "{sql}"

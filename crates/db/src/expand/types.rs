@@ -109,7 +109,9 @@ pub struct Backfill {
     pub table: String,
     /// Rows done.
     pub done: u64,
-    /// Rows to do, as estimated when the backfill began.
+    /// Rows to do: an estimate (the planner's, from `pg_class`, when the
+    /// backfill began), raised to `done` when more were done, so never
+    /// below it.
     pub total: u64,
     /// Every batch ran.
     pub finished: bool,
@@ -134,6 +136,11 @@ pub struct OpenExpansion {
     pub started_by: String,
     /// Each table's backfill.
     pub backfill: Vec<Backfill>,
+    /// Why it stopped, when a step failed (`step `backfill` (backfill
+    /// `users`): ERROR: division by zero`): it did not reach `expanded`,
+    /// so `hoist db abort` undoes it, or a deploy once the cause is fixed
+    /// resumes it. `None` once a later run gets past the step.
+    pub failed: Option<String>,
 }
 
 /// A view schema hoist made, and for which release.
@@ -165,7 +172,7 @@ pub enum ExpandEvent<'a> {
         table: &'a str,
         /// Rows done so far.
         done: u64,
-        /// Rows to do.
+        /// Rows to do: an estimate, never below `done` (as [`Backfill::total`]).
         total: u64,
     },
     /// A DDL gave up waiting for its lock and will be tried again.

@@ -74,7 +74,7 @@ impl Op {
                 ..
             } => {
                 identifier("column", column)?;
-                Change::no_empty("sql_type", sql_type)?;
+                sql_type_text("sql_type", sql_type)?;
                 if *not_null && default.is_none() && backfill.is_none() {
                     return Err("a `not_null` column needs `backfill` (or `default`) for the rows that exist and the rows the old release writes".into());
                 }
@@ -94,7 +94,7 @@ impl Op {
                 ..
             } => {
                 identifier("column", column)?;
-                Change::no_empty("sql_type", sql_type)?;
+                sql_type_text("sql_type", sql_type)?;
                 Change::no_empty("up", up)?;
                 Change::no_empty("down", down)?;
             }
@@ -174,6 +174,14 @@ impl Op {
                 if columns.is_empty() {
                     return Err("`columns` is empty".into());
                 }
+                // Not checked by PostgreSQL at begin (an operator class
+                // or `DESC` is no expression): no second statement rides.
+                for column in columns {
+                    Change::no_empty("columns", column)?;
+                    if [";", "--", "/*"].iter().any(|s| column.contains(s)) {
+                        return Err(format!("`columns` entry `{column}` holds `;` or a comment; give one column or expression"));
+                    }
+                }
                 if let Some(method) = method {
                     identifier("method", method)?;
                 }
@@ -189,10 +197,35 @@ impl Op {
 fn new_columns(columns: &[NewColumn]) -> Result<(), String> {
     for column in columns {
         identifier("into.name", &column.name)?;
-        Change::no_empty("into.sql_type", &column.sql_type)?;
+        sql_type_text("into.sql_type", &column.sql_type)?;
         Change::no_empty("into.up", &column.up)?;
     }
     Ok(())
+}
+
+/// A type as SQL text (`numeric(12,2)`, `timestamp with time zone`,
+/// `text[]`): it goes into DDL as written, so only letters, digits, `_`,
+/// spaces, `.`, `[]` and parentheses with commas inside them; no quote,
+/// `;` or comment. PostgreSQL checks that it names a type at begin.
+fn sql_type_text(key: &str, text: &str) -> Result<(), String> {
+    Change::no_empty(key, text)?;
+    let mut depth = 0i32;
+    let plain = text.chars().all(|c| {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' => return depth > 0,
+            _ => {}
+        }
+        depth >= 0
+            && (c.is_ascii_alphanumeric() || matches!(c, '_' | ' ' | '.' | '[' | ']' | '(' | ')'))
+    }) && depth == 0;
+    if plain {
+        return Ok(());
+    }
+    Err(format!(
+        "`{key}` `{text}` is not a type: give one type name, e.g. `text`, `numeric(12,2)` or `timestamp with time zone` (no `;`, quotes or comments)"
+    ))
 }
 
 /// A plain PostgreSQL name: lower case, so it means the same quoted or not.
@@ -247,6 +280,40 @@ mod tests {
     fn unknown_keys_are_named() {
         let text = "[[op]]\ntype = \"drop_table\"\ntable = \"users\"\ncascade = true\n";
         assert!(Change::parse(text).unwrap_err().contains("cascade"));
+    }
+
+    // Broke: `sql_type = "text; drop table nopk; --"` went into the DDL
+    // as written and dropped a table.
+    #[test]
+    fn sql_type_with_a_second_statement_dropped_a_table() {
+        for bad in [
+            "text; drop table nopk; --",
+            "text -- x",
+            "\"text\"",
+            "text, add column x int",
+            "numeric(12,2))",
+        ] {
+            let text = format!("[[op]]\ntype = \"add_column\"\ntable = \"users\"\ncolumn = \"x\"\nsql_type = {bad:?}\n");
+            let problem = Change::parse(&text).unwrap_err();
+            assert!(
+                problem.contains("op 1 (add_column): `sql_type`"),
+                "{bad}: {problem}"
+            );
+        }
+        for good in [
+            "numeric(12,2)",
+            "timestamp with time zone",
+            "text[]",
+            "public.citext",
+            "varchar(200)",
+        ] {
+            let text = format!("[[op]]\ntype = \"add_column\"\ntable = \"users\"\ncolumn = \"x\"\nsql_type = {good:?}\n");
+            Change::parse(&text).unwrap();
+        }
+        let index = "[[op]]\ntype = \"create_index\"\ntable = \"users\"\nname = \"i\"\ncolumns = [\"name); drop table nopk; --\"]\n";
+        assert!(Change::parse(index)
+            .unwrap_err()
+            .contains("`columns` entry"));
     }
 
     #[test]
