@@ -115,6 +115,27 @@ pub enum DeployError {
         /// (live, warm or held); empty when `--no-contract` refused.
         serving: Vec<String>,
     },
+    /// A deploy's expand (or the contract before it) failed before its
+    /// switch; `left` says what stays in the database.
+    #[error("expand and contract failed, nothing was switched (`{live}` is still live): {problem}; {left}")]
+    ExpandFailed {
+        /// The release still live.
+        live: String,
+        /// Why it failed.
+        problem: String,
+        /// What stays in the database (the failed expansion removed, or not and what it breaks).
+        left: String,
+        /// The way out.
+        fix: String,
+    },
+    /// The target failed after its expansion was built: the expansion stays open.
+    #[error("{error}; the expansion of `{migration}` stays open (the live release does not use it): deploy a fixed release to reuse it, or `hoist db abort` to remove it")]
+    ExpansionKept {
+        /// Why the target failed.
+        error: Box<DeployError>,
+        /// The expansion built for it.
+        migration: String,
+    },
     /// `rollback --with-db` switched back, but could not remove the expansion.
     #[error("`{release}` is live again, but the expansion `{open}` was not removed: {problem}; `hoist db abort` removes it once nothing on its new shape serves")]
     ExpansionNotAborted {
@@ -494,6 +515,8 @@ impl hoist_error::Described for DeployError {
             DeployError::ExpansionOpen { .. } => "expansion-open",
             DeployError::ContractedPredated { .. } => "contracted-predated",
             DeployError::ExpansionNotAborted { .. } => "expansion-not-aborted",
+            DeployError::ExpandFailed { .. } => "expand-failed",
+            DeployError::ExpansionKept { error, .. } => error.kind(),
             DeployError::WithDbMixed { .. } => "with-db-mixed",
             DeployError::AutoRollbackRefused { .. } => "auto-rollback-refused",
             DeployError::DataUnsatisfied { .. } => "data-unsatisfied",
@@ -563,6 +586,10 @@ impl hoist_error::Described for DeployError {
             | DeployError::LedgerUnwritable { .. } => command("recover"),
             DeployError::SchemaPredated { .. } => command("rollback --with-db"),
             DeployError::ExpansionOpen { .. } => command("db status"),
+            DeployError::ExpandFailed { fix, .. } => Some(fix.clone()),
+            DeployError::ExpansionKept { migration, .. } => Some(format!(
+                "deploy a fixed release (it reuses the expansion of `{migration}`), or `hoist db abort` to remove it"
+            )),
             DeployError::ContractedPredated { .. } => command("rollback --force"),
             DeployError::NoSpace { .. } => command("prune"),
             DeployError::NeedsAgent { .. } => command("agent"),

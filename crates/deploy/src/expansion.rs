@@ -18,10 +18,12 @@
 //! restart command and the hooks give its processes `HOIST_DB_SCHEMA`
 //! and `PGOPTIONS` from there ([`hoist_site::db_schema`]).
 
+mod failed;
 mod recover;
 mod report;
 mod run;
 
+pub(crate) use failed::failed;
 pub(crate) use recover::recover;
 pub use report::ExpandReport;
 pub(crate) use run::{contract_first, run};

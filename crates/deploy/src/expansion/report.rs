@@ -8,7 +8,8 @@ use serde::Serialize;
 /// What a switch did about expand and contract, for the report and the ledger.
 #[derive(Debug, Clone, Serialize)]
 pub struct ExpandReport {
-    /// `expanded`, `joined` or `base`.
+    /// `expanded`, `joined`, `base`, or `removed` (`hoist recover` removed
+    /// the expansion a failed deploy was removing).
     pub action: &'static str,
     /// The declarative migration expanded or joined (`0005_rename_name`).
     pub migration: Option<String>,
@@ -51,6 +52,9 @@ impl ExpandReport {
         let Some(migration) = &self.migration else {
             return format!("{completed}runs on the base schema `{}`", self.schema);
         };
+        if self.action == "removed" {
+            return format!("{completed}removed the failed expansion `{migration}`");
+        }
         let verb = match self.action {
             "joined" => "joined the expansion",
             _ if self.resumed => "expanded (resumed)",

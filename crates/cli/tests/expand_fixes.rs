@@ -1,0 +1,162 @@
+//! Regression tests for the first user trial of expand and contract on
+//! PostgreSQL (`/work/trial1/FINDINGS.md`), through the real binary on a
+//! real PostgreSQL, external mode (the app's own `restart`), each named
+//! after the bug it pins.
+
+mod util;
+
+use hoist_testkit::TestPostgres;
+use std::path::PathBuf;
+use std::process::Command;
+use util::Env;
+
+/// `0002`: `users.name` becomes `full_name`.
+const RENAME: &str =
+    "[[op]]\ntype = \"rename_column\"\ntable = \"users\"\nfrom = \"name\"\nto = \"full_name\"\n";
+
+/// `0002`: a NOT NULL `score` whose backfill divides by zero on row 3.
+const DIVIDES_BY_ZERO: &str = "[[op]]\ntype = \"add_column\"\ntable = \"users\"\ncolumn = \"score\"\nsql_type = \"integer\"\nnot_null = true\nbackfill = \"100 / (id % 3)\"\n";
+
+/// A site of a tiny app (its `restart` runs `start.sh`) on its own database.
+struct Shop {
+    env: Env,
+    postgres: TestPostgres,
+}
+
+impl Shop {
+    fn new() -> Shop {
+        let postgres = TestPostgres::start();
+        let config = format!(
+            "[app]\nname = \"shop\"\nversion = \"1\"\n[deploy]\nroot = \"../site\"\nkeep_releases = 10\nrestart = \"sh start.sh\"\n[database]\nurl = \"{}\"\nlock_timeout = \"10s\"\nddl_lock_timeout = \"2s\"\nbackfill_batch = 1\nbackfill_pause = \"1ms\"\n",
+            postgres.url
+        );
+        let env = Env::with_config(&config);
+        env.write(
+            "migrations/0001_users.up.sql",
+            "CREATE TABLE users (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL);\nINSERT INTO users (name) VALUES ('ada'), ('bob'), ('cyd');\n",
+        );
+        env.write("migrations/0001_users.down.sql", "DROP TABLE users;\n");
+        Shop { env, postgres }
+    }
+
+    /// Builds version `version` with `extra` migrations (name, text) beside
+    /// `0001`, and a `start.sh` that runs `start` (empty: starts fine).
+    fn build(&self, version: &str, extra: &[(&str, &str)], start: &str) -> (String, PathBuf) {
+        let migrations = self.env.src().join("migrations");
+        for entry in std::fs::read_dir(&migrations).unwrap().flatten() {
+            if !entry.file_name().to_string_lossy().starts_with("0001_") {
+                std::fs::remove_file(entry.path()).unwrap();
+            }
+        }
+        for (name, text) in extra {
+            self.env.write(&format!("migrations/{name}"), text);
+        }
+        self.env.write("start.sh", &format!("{start}\n"));
+        self.env.set_version(version);
+        self.env.build()
+    }
+
+    /// `psql -Atc SQL` as hoist's own session sees the database.
+    fn sql(&self, sql: &str) -> String {
+        let output = Command::new("psql")
+            .args([self.postgres.url.as_str(), "-Atc", sql])
+            .output()
+            .expect("psql runs (install postgresql-client)");
+        assert!(
+            output.status.success(),
+            "{sql}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+
+    /// The schema, the history and the open expansion.
+    fn database(&self) -> (String, String) {
+        let history = self.sql(
+            "SELECT string_agg(name || ':' || phase, ',' ORDER BY version) FROM hoist_schema_history",
+        );
+        let open = match self
+            .sql("SELECT to_regclass('public.hoist_expansion') IS NOT NULL")
+            .as_str()
+        {
+            "t" => self.sql("SELECT coalesce((SELECT name FROM hoist_expansion), 'none')"),
+            _ => "none".to_owned(),
+        };
+        (
+            self.postgres.schema_dump(),
+            format!("{history} open={open}"),
+        )
+    }
+}
+
+fn error_of(json: &serde_json::Value) -> (String, String, String) {
+    let text = |key: &str| json["error"][key].as_str().unwrap_or_default().to_owned();
+    (text("kind"), text("message"), text("hint"))
+}
+
+#[test]
+fn failed_expand_left_its_trigger_on_the_live_table() {
+    // A backfill failing mid-way left `_hoist_sync` on `users`: the live
+    // release's own inserts then failed with the new release's expression.
+    let shop = Shop::new();
+    let (v1, one) = shop.build("1", &[], "");
+    let (_, two) = shop.build("2", &[("0002_score.toml", DIVIDES_BY_ZERO)], "");
+    shop.env.hoist().arg("deploy").arg(&one).run();
+    let before = shop.database();
+
+    let failed = shop
+        .env
+        .hoist()
+        .args(["deploy", "--json"])
+        .arg(&two)
+        .code(1)
+        .run_json();
+    let (kind, message, hint) = error_of(&failed);
+    assert_eq!(kind, "expand-failed", "{failed}");
+    assert!(
+        message.contains("division by zero") && message.contains("was removed again"),
+        "{failed}"
+    );
+    assert!(hint.contains("0002_score"), "{failed}");
+    assert_eq!(shop.env.live().as_deref(), Some(v1.as_str()));
+    assert_eq!(
+        shop.database(),
+        before,
+        "the database is as before the deploy"
+    );
+    // The live release's writes work on every row id, as before.
+    for _ in 0..3 {
+        shop.sql("INSERT INTO users (name) VALUES ('eve')");
+    }
+    assert!(
+        shop.env.status()["pending"].is_null(),
+        "nothing is left to recover"
+    );
+}
+
+#[test]
+fn candidate_failing_after_expand_did_not_say_the_expansion_stays() {
+    // The expansion stayed open after the candidate failed its start, and
+    // the error said nothing of it nor of the way to remove it.
+    let shop = Shop::new();
+    let (v1, one) = shop.build("1", &[], "");
+    let (_, two) = shop.build("2", &[("0002_rename_name.toml", RENAME)], "exit 1");
+    shop.env.hoist().arg("deploy").arg(&one).run();
+
+    let failed = shop
+        .env
+        .hoist()
+        .args(["deploy", "--json"])
+        .arg(&two)
+        .code(1)
+        .run_json();
+    let (_, message, hint) = error_of(&failed);
+    assert!(
+        message.contains("the expansion of `0002_rename_name` stays open")
+            && message.contains("`hoist db abort`"),
+        "{failed}"
+    );
+    assert!(hint.contains("hoist db abort"), "{failed}");
+    assert_eq!(shop.env.live().as_deref(), Some(v1.as_str()));
+    assert!(shop.database().1.ends_with("open=0002_rename_name"));
+}
