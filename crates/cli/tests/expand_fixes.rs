@@ -160,3 +160,39 @@ fn candidate_failing_after_expand_did_not_say_the_expansion_stays() {
     assert_eq!(shop.env.live().as_deref(), Some(v1.as_str()));
     assert!(shop.database().1.ends_with("open=0002_rename_name"));
 }
+
+#[test]
+fn release_sharing_a_number_was_put_on_the_new_side_and_contract_broke_it() {
+    // Sides were judged by migration number: a release shipping another
+    // `0002` (on the base schema) counted as new side, and `db complete`
+    // dropped `users.name` under it while it served.
+    let shop = Shop::new();
+    let invoices = [
+        ("0002_invoices.up.sql", "CREATE TABLE invoices (id int);\n"),
+        ("0002_invoices.down.sql", "DROP TABLE invoices;\n"),
+    ];
+    let (other, one) = shop.build("1", &invoices, "");
+    shop.env.hoist().arg("deploy").arg(&one).run();
+    // Undone by hand, as the operator did in the trial.
+    shop.sql("DROP TABLE invoices; DELETE FROM hoist_schema_history WHERE version = 2");
+    let (_, two) = shop.build("2", &[("0002_rename_name.toml", RENAME)], "");
+    shop.env.hoist().arg("deploy").arg(&two).run();
+    shop.env.hoist().args(["rollback", "--to", &other]).run();
+
+    let status = shop.env.hoist().args(["db", "status", "--json"]).run_json();
+    let serving = &status["expansion"]["serving"];
+    assert_eq!(serving[0]["release"], other.as_str(), "{status}");
+    assert_eq!(serving[0]["side"], "old", "{status}");
+    let refused = shop
+        .env
+        .hoist()
+        .args(["db", "complete", "--json"])
+        .code(1)
+        .run_json();
+    assert_eq!(error_of(&refused).0, "contract-refused", "{refused}");
+    assert_eq!(
+        shop.sql("SELECT name FROM users WHERE id = 1"),
+        "ada",
+        "the live release's column is still there"
+    );
+}

@@ -74,7 +74,7 @@ pub fn expansion(context: &Context, schema: &Schema) -> Result<Option<Expansion>
         return Ok(None);
     };
     let serving = match &status.open {
-        Some(open) => sides(context, open, running(context)?),
+        Some(open) => sides(open, running(context)?),
         None => Vec::new(),
     };
     Ok(Some(Expansion { status, serving }))
@@ -186,7 +186,7 @@ fn prepare(context: &Context, schema: &Schema, end: End) -> Result<Option<Prepar
     let Some(open) = expander.status()?.open else {
         return Ok(None);
     };
-    let serving = sides(context, &open, running(context)?);
+    let serving = sides(&open, running(context)?);
     // A contract (or abort) already under way has no way back: what
     // serves is broken until it ends, so it ends.
     if open.step != end.engine_step() {
