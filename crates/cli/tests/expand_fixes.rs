@@ -196,3 +196,44 @@ fn release_sharing_a_number_was_put_on_the_new_side_and_contract_broke_it() {
         "the live release's column is still there"
     );
 }
+
+/// `0002`: raw SQL with no `down` (no abort can undo it).
+const SQL_NO_DOWN: &str =
+    "[[op]]\ntype = \"sql\"\nup = \"CREATE TABLE invoices (id bigint PRIMARY KEY)\"\n";
+
+#[test]
+fn rollback_with_db_of_an_sql_op_without_down_wedged_the_site() {
+    // `rollback --with-db` swapped the route, then failed on the abort
+    // no `down` allows, and every way out it named failed the same way.
+    let shop = Shop::new();
+    let (_, one) = shop.build("1", &[], "");
+    let (v2, two) = shop.build("2", &[("0002_invoices.toml", SQL_NO_DOWN)], "");
+    shop.env.hoist().arg("deploy").arg(&one).run();
+    let deployed = shop
+        .env
+        .hoist()
+        .args(["deploy"])
+        .arg(&two)
+        .stderr_has("has no `down`: no abort can undo it")
+        .run();
+    assert!(deployed.status.success());
+
+    let refused = shop
+        .env
+        .hoist()
+        .args(["rollback", "--with-db", "--json"])
+        .code(1)
+        .run_json();
+    let (kind, message, hint) = error_of(&refused);
+    assert_eq!(kind, "cannot-abort", "{refused}");
+    assert!(
+        message.contains("op 1 (`sql`) has no `down`") && message.contains("nothing was switched"),
+        "{refused}"
+    );
+    assert!(hint.contains("hoist rollback --to"), "{refused}");
+    assert_eq!(shop.env.live().as_deref(), Some(v2.as_str()));
+    assert!(shop.env.status()["pending"].is_null(), "nothing is pending");
+    // The way out it names works: a plain rollback, the expansion kept.
+    shop.env.hoist().arg("rollback").run();
+    assert!(shop.database().1.ends_with("open=0002_invoices"));
+}

@@ -136,8 +136,20 @@ pub enum DeployError {
         /// The expansion built for it.
         migration: String,
     },
+    /// `rollback --with-db` of an expansion an abort cannot undo.
+    #[error("`--with-db` cannot remove the expansion `{open}`: its op {op} (`sql`) has no `down`, so an abort cannot undo it; nothing was switched. `hoist rollback` without `--with-db` switches to `{target}` and keeps the expansion (`{target}` runs on the old shape, which it keeps); `hoist db complete` ends it once a release with `{open}` serves again")]
+    CannotAbort {
+        /// The open expansion.
+        open: String,
+        /// The 1-based number of its `sql` op without `down`.
+        op: usize,
+        /// The release asked for.
+        target: String,
+    },
     /// `rollback --with-db` switched back, but could not remove the expansion.
-    #[error("`{release}` is live again, but the expansion `{open}` was not removed: {problem}; `hoist db abort` removes it once nothing on its new shape serves")]
+    #[error(
+        "`{release}` is live again, but the expansion `{open}` was not removed: {problem}; {fix}"
+    )]
     ExpansionNotAborted {
         /// The release live again.
         release: String,
@@ -145,6 +157,8 @@ pub enum DeployError {
         open: String,
         /// Why not.
         problem: String,
+        /// The way out.
+        fix: String,
     },
     /// `rollback --with-db` to a release that predates classic migrations and an open expansion.
     #[error("`{target}` predates the classic migrations {} and the open expansion `{open}`; `--with-db` undoes one kind at a time: roll back to a release with the classic migrations first, then on with `--with-db`", classic.join(", "))]
@@ -516,6 +530,7 @@ impl hoist_error::Described for DeployError {
             DeployError::ContractedPredated { .. } => "contracted-predated",
             DeployError::ExpansionNotAborted { .. } => "expansion-not-aborted",
             DeployError::ExpandFailed { .. } => "expand-failed",
+            DeployError::CannotAbort { .. } => "cannot-abort",
             DeployError::ExpansionKept { error, .. } => error.kind(),
             DeployError::WithDbMixed { .. } => "with-db-mixed",
             DeployError::AutoRollbackRefused { .. } => "auto-rollback-refused",
@@ -586,7 +601,10 @@ impl hoist_error::Described for DeployError {
             | DeployError::LedgerUnwritable { .. } => command("recover"),
             DeployError::SchemaPredated { .. } => command("rollback --with-db"),
             DeployError::ExpansionOpen { .. } => command("db status"),
-            DeployError::ExpandFailed { fix, .. } => Some(fix.clone()),
+            DeployError::ExpandFailed { fix, .. } | DeployError::ExpansionNotAborted { fix, .. } => {
+                Some(fix.clone())
+            }
+            DeployError::CannotAbort { target, .. } => command(&format!("rollback --to {target}")),
             DeployError::ExpansionKept { migration, .. } => Some(format!(
                 "deploy a fixed release (it reuses the expansion of `{migration}`), or `hoist db abort` to remove it"
             )),

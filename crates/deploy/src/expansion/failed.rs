@@ -84,6 +84,14 @@ pub(super) fn remove(
             format!("nothing of `{name}` stays in the database"),
             format!("fix `{name}` and deploy again"),
         ),
+        // An `sql` op without `down` already ran: no abort can undo it.
+        Err(abort) if hoist_error::Described::kind(&abort) == "cannot-abort" => (
+            format!(
+                "it cannot be removed ({abort}), so the half-built expansion of `{name}` stays: its triggers on {} run its expressions on every write `{live}` makes there, which can fail those writes; fix `{name}`'s failing op and deploy again, which resumes it",
+                tables(migration)
+            ),
+            format!("fix `{name}` and deploy again (it resumes the expansion)"),
+        ),
         Err(abort) => (
             format!(
                 "removing it failed too ({abort}), so the half-built expansion of `{name}` stays: its triggers on {} run its expressions on every write `{live}` makes there, which can fail those writes; `hoist db abort` removes it",
