@@ -237,3 +237,28 @@ fn rollback_with_db_of_an_sql_op_without_down_wedged_the_site() {
     shop.env.hoist().arg("rollback").run();
     assert!(shop.database().1.ends_with("open=0002_invoices"));
 }
+
+#[test]
+fn rollback_past_a_contract_hinted_force_which_its_message_says_fails() {
+    // The refusal's JSON hint was `hoist rollback --force`, though the
+    // message says the old release would fail on the contracted schema.
+    let shop = Shop::new();
+    let (_, one) = shop.build("1", &[], "");
+    let (_, two) = shop.build("2", &[("0002_rename_name.toml", RENAME)], "");
+    shop.env.hoist().arg("deploy").arg(&one).run();
+    shop.env.hoist().arg("deploy").arg(&two).run();
+    shop.env.hoist().args(["db", "complete"]).run();
+
+    let refused = shop
+        .env
+        .hoist()
+        .args(["rollback", "--json"])
+        .code(1)
+        .run_json();
+    let (kind, _, hint) = error_of(&refused);
+    assert_eq!(kind, "contracted-predated", "{refused}");
+    assert!(
+        !hint.contains("--force") && hint.contains("full_name") && hint.contains("new migration"),
+        "{refused}"
+    );
+}

@@ -608,7 +608,11 @@ impl hoist_error::Described for DeployError {
             DeployError::ExpansionKept { migration, .. } => Some(format!(
                 "deploy a fixed release (it reuses the expansion of `{migration}`), or `hoist db abort` to remove it"
             )),
-            DeployError::ContractedPredated { .. } => command("rollback --force"),
+            // Not `--force`: the message says the old code would fail on this schema.
+            DeployError::ContractedPredated { restore, .. } => Some(format!(
+                "write a new migration that restores the old shape ({}) and deploy it",
+                restore.join("; ")
+            )),
             DeployError::NoSpace { .. } => command("prune"),
             DeployError::NeedsAgent { .. } => command("agent"),
             DeployError::NoPrevious | DeployError::UnknownRelease(_) => command("releases"),
