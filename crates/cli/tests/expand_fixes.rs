@@ -262,3 +262,58 @@ fn rollback_past_a_contract_hinted_force_which_its_message_says_fails() {
         "{refused}"
     );
 }
+
+#[test]
+fn db_status_never_said_an_operation_was_interrupted() {
+    // After a kill mid-expand, `db status` offered `db complete` and
+    // `db abort`, which refuse until `hoist recover` ran; it never said so.
+    let shop = Shop::new();
+    let (_, one) = shop.build("1", &[], "");
+    let (_, two) = shop.build("2", &[("0002_rename_name.toml", RENAME)], "");
+    shop.env.hoist().arg("deploy").arg(&one).run();
+    shop.env
+        .kill_at(&["deploy", two.to_str().unwrap()], "expand-views");
+
+    let status = shop.env.hoist().args(["db", "status", "--json"]).run_json();
+    assert_eq!(status["interrupted"]["op"], "deploy", "{status}");
+    assert_eq!(status["interrupted"]["step"], "expand", "{status}");
+    let text = shop.env.hoist().args(["db", "status"]).run();
+    let text = String::from_utf8_lossy(&text.stdout).into_owned();
+    assert!(
+        text.contains("interrupted")
+            && text.contains("next:")
+            && text.contains("`hoist recover` first"),
+        "{text}"
+    );
+}
+
+#[test]
+fn declarative_on_sqlite_was_called_expanded_by_the_deploy_that_refuses_it() {
+    // SQLite `db status` said the deploy would expand it; the deploy
+    // refused it as `declarative-needs-postgres`, `db migrate` as `postgres-only`.
+    let env = Env::with_config(&util::sqlite_config(""));
+    env.write("migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
+    let (_, one) = env.build();
+    env.hoist().arg("deploy").arg(&one).run();
+    env.write("migrations/0002_b.toml", RENAME);
+    env.set_version("2");
+    let (_, two) = env.build();
+
+    let status = env
+        .hoist()
+        .args(["db", "status", "--migrations"])
+        .arg(env.src().join("migrations"))
+        .run();
+    let text = String::from_utf8_lossy(&status.stdout).into_owned();
+    assert!(
+        text.contains("0002_b (refused: declarative migrations need PostgreSQL"),
+        "{text}"
+    );
+    let refused = env
+        .hoist()
+        .args(["deploy", "--json"])
+        .arg(&two)
+        .code(1)
+        .run_json();
+    assert_eq!(error_of(&refused).0, "postgres-only", "{refused}");
+}

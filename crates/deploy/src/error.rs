@@ -525,7 +525,8 @@ impl hoist_error::Described for DeployError {
             DeployError::SchemaPredated { .. } => "schema-predated",
             DeployError::DeclarativeNotLast { .. } => "declarative-not-last",
             DeployError::DeclarativeTwice { .. } => "declarative-twice",
-            DeployError::DeclarativeNeedsPostgres { .. } => "declarative-needs-postgres",
+            // As `hoist db migrate` says it (`hoist_db`'s `postgres-only`): one refusal, one kind.
+            DeployError::DeclarativeNeedsPostgres { .. } => "postgres-only",
             DeployError::ExpansionOpen { .. } => "expansion-open",
             DeployError::ContractedPredated { .. } => "contracted-predated",
             DeployError::ExpansionNotAborted { .. } => "expansion-not-aborted",
