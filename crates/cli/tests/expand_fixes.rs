@@ -317,3 +317,30 @@ fn declarative_on_sqlite_was_called_expanded_by_the_deploy_that_refuses_it() {
         .run_json();
     assert_eq!(error_of(&refused).0, "postgres-only", "{refused}");
 }
+
+#[test]
+fn recover_after_a_kill_in_expand_said_cleaned_up_though_it_finished_it() {
+    // `hoist recover` said "cleaned up" (and the ledger too) after it had
+    // finished the expansion, and not that deploying again switches to it.
+    let shop = Shop::new();
+    let (_, one) = shop.build("1", &[], "");
+    let (v2, two) = shop.build("2", &[("0002_rename_name.toml", RENAME)], "");
+    shop.env.hoist().arg("deploy").arg(&one).run();
+    shop.env
+        .kill_at(&["deploy", two.to_str().unwrap()], "expand-views");
+
+    let recovered = shop.env.hoist().arg("recover").run();
+    let text = String::from_utf8_lossy(&recovered.stdout).into_owned();
+    assert!(
+        !text.contains("cleaned up")
+            && text.contains("finished what the deploy began")
+            && text.contains(&format!("deploying `{v2}` again switches to it")),
+        "{text}"
+    );
+    let history = shop.env.hoist().args(["history", "--json"]).run_json();
+    let detail = history[0]["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("finished what the deploy began"),
+        "{history}"
+    );
+}

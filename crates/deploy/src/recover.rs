@@ -424,10 +424,18 @@ fn clean_up(
             (None, false) => format!(" and undid {}", schema.undone.join(", ")),
             (None, true) => String::new(),
         };
-        let detail = format!(
-            "stopped during `{}`; `hoist recover` cleaned up{migrations}, live release unchanged",
-            record.step
-        );
+        // Say what it did: finishing an expansion is no clean-up.
+        let detail = match &schema.expanded {
+            Some(report) => format!(
+                "stopped during `{}`; `hoist recover` {}, live release unchanged",
+                record.step,
+                report.recovered(&record.release)
+            ),
+            None => format!(
+                "stopped during `{}`; `hoist recover` cleaned up{migrations}, live release unchanged",
+                record.step
+            ),
+        };
         let event = hoist_ledger::Event {
             migrations: schema.undone.clone(),
             ..activate::event(record, Outcome::Interrupted, Some(detail))

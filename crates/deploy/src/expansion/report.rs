@@ -42,6 +42,18 @@ impl ExpandReport {
         }
     }
 
+    /// What `hoist recover` did with the expansion of an interrupted
+    /// deploy of `release`, for its report and the ledger.
+    pub fn recovered(&self, release: &str) -> String {
+        match self.action {
+            "removed" => self.summary(),
+            _ => format!(
+                "finished what the deploy began: {}; both shapes serve, and deploying `{release}` again switches to it",
+                self.summary()
+            ),
+        }
+    }
+
     /// One line for the ledger's detail and the human report.
     pub fn summary(&self) -> String {
         let completed = self
