@@ -344,3 +344,24 @@ fn recover_after_a_kill_in_expand_said_cleaned_up_though_it_finished_it() {
         "{history}"
     );
 }
+
+#[test]
+fn contract_left_the_live_release_naming_a_dropped_schema_unsaid() {
+    // After `db complete` the live release kept `HOIST_DB_SCHEMA` naming
+    // the dropped view schema; nothing said so (JSON: an unexplained `rebased`).
+    let shop = Shop::new();
+    let (_, one) = shop.build("1", &[], "");
+    let (v2, two) = shop.build("2", &[("0002_rename_name.toml", RENAME)], "");
+    shop.env.hoist().arg("deploy").arg(&one).run();
+    shop.env.hoist().arg("deploy").arg(&two).run();
+
+    let completed = shop.env.hoist().args(["db", "complete"]).run();
+    let text = String::from_utf8_lossy(&completed.stdout).into_owned();
+    assert!(
+        text.contains(&format!("`{v2}` starts on the base schema"))
+            && text.contains("until it restarts"),
+        "{text}"
+    );
+    let help = shop.env.hoist().args(["db", "complete", "--help"]).run();
+    assert!(String::from_utf8_lossy(&help.stdout).contains("`rebased`"));
+}

@@ -54,7 +54,10 @@ pub struct Contracted {
     /// What serves on this host, and on which side (as checked).
     pub serving: Vec<Serving>,
     /// Releases whose `state/db-schema/<release>` named a view schema: they
-    /// use the base schema from their next start on.
+    /// use the base schema from their next start on. Their running
+    /// processes keep the dropped view schema's name in `HOIST_DB_SCHEMA`
+    /// and `PGOPTIONS` until they restart (`search_path` falls through to
+    /// the base schema, which has their shape).
     pub rebased: Vec<String>,
 }
 
