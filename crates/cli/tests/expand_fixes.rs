@@ -365,3 +365,27 @@ fn contract_left_the_live_release_naming_a_dropped_schema_unsaid() {
     let help = shop.env.hoist().args(["db", "complete", "--help"]).run();
     assert!(String::from_utf8_lossy(&help.stdout).contains("`rebased`"));
 }
+
+#[test]
+fn build_packed_an_invalid_migration_found_only_by_the_deploy() {
+    // `hoist build` packed a malformed `.toml` migration; the deploy found
+    // it after copy, unpack and seal, named by the sealed release's path.
+    let env = Env::with_config(&util::sqlite_config(""));
+    env.write("migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
+    env.write("migrations/0002_x.toml", "[[op]]\ntype = \"bogus\"\n");
+    let refused = env.hoist().args(["build", "--json"]).code(1).run_json();
+    let (kind, message, _) = error_of(&refused);
+    assert_eq!(kind, "migration-invalid", "{refused}");
+    assert!(
+        message.contains("`migrations/0002_x.toml`") && message.contains("bogus"),
+        "{refused}"
+    );
+    assert!(
+        !env.src().join("dist").exists()
+            || std::fs::read_dir(env.src().join("dist"))
+                .unwrap()
+                .next()
+                .is_none(),
+        "nothing was packed"
+    );
+}
