@@ -25,7 +25,7 @@ mod run;
 
 pub(crate) use failed::failed;
 pub(crate) use recover::recover;
-pub use report::ExpandReport;
+pub use report::{ExpandAction, ExpandReport};
 pub(crate) use run::{contract_first, run};
 
 use crate::schema::Schema;

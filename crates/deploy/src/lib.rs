@@ -88,7 +88,7 @@ pub use data_roll::{data_roll, DataRollReport, DataRollRequest};
 pub use data_tie::RollbackData;
 pub use deploy::{deploy, DeployReport, DeployRequest};
 pub use error::DeployError;
-pub use expansion::ExpandReport;
+pub use expansion::{ExpandAction, ExpandReport};
 pub use health::probe as probe_health;
 pub use hooks::HookRun;
 pub use isolate::{enter as enter_isolation, SUBCOMMAND as ISOLATED_CHECK};

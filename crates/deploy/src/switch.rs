@@ -231,7 +231,7 @@ fn expansion_kept(error: DeployError, done: &Switched) -> DeployError {
     match done
         .expanded
         .as_ref()
-        .filter(|report| report.action == "expanded")
+        .filter(|report| report.action == crate::expansion::ExpandAction::Expanded)
         .and_then(|report| report.migration.clone())
     {
         Some(migration) => DeployError::ExpansionKept {
@@ -429,7 +429,7 @@ pub(crate) fn after(
         let expanded: Vec<String> = done
             .expanded
             .iter()
-            .filter(|report| report.action == "expanded")
+            .filter(|report| report.action == crate::ExpandAction::Expanded)
             .filter_map(|report| report.migration.clone())
             .chain(done.aborted.iter().map(|aborted| aborted.name.clone()))
             .collect();

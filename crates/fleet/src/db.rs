@@ -67,13 +67,20 @@ impl HostDb {
         self.expansion.as_ref()?.open.as_ref()
     }
 
-    /// "`R1` (warm)" for each release on the old side.
+    /// "`R1` (warm)" for each release on the old side, its role said as
+    /// the host's own refusal says it.
     fn old_side(&self) -> Vec<String> {
         self.expansion
             .iter()
             .flat_map(|expansion| &expansion.serving)
             .filter(|serving| serving.side == "old")
-            .map(|serving| format!("`{}` ({})", serving.release, serving.role))
+            .map(|serving| {
+                let role = match serving.role.as_str() {
+                    "candidate" => "held candidate",
+                    role => role,
+                };
+                format!("`{}` ({role})", serving.release)
+            })
             .collect()
     }
 }

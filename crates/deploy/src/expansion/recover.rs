@@ -33,7 +33,7 @@ pub(crate) fn recover(
         reporter.step("recover", "removing the expansion whose expand failed");
         let removed =
             crate::contract::end_in(context, &schema, crate::End::Abort, journal, reporter)?;
-        report.action = "removed";
+        report.action = super::ExpandAction::Removed;
         report.migration = removed.finished.map(|finished| finished.name);
         return Ok(report.migration.is_some().then_some(report));
     }
@@ -51,9 +51,7 @@ pub(crate) fn recover(
         Action::Join { open } => {
             let view = crate::engine::expander(&schema)?.join(&record.release)?;
             write_search_path(context, &record.release, &schema, view.as_deref())?;
-            report.action = "joined";
-            report.migration = Some(open.clone());
-            report.schema = view.unwrap_or(report.schema);
+            report.joined(open, view);
         }
         Action::Expand { migration, .. } => {
             reporter.step(
@@ -77,13 +75,7 @@ pub(crate) fn recover(
                 }
             };
             write_search_path(context, &record.release, &schema, Some(&expanded.schema))?;
-            report.action = "expanded";
-            report.migration = Some(expanded.name);
-            report.schema = expanded.schema;
-            report.resumed = expanded.resumed;
-            report.backfill = expanded.backfill;
-            report.longest_batch_ms = expanded.longest_batch_ms;
-            report.retries = expanded.retries;
+            report.expanded(expanded);
         }
     }
     Ok(Some(report))

@@ -2,15 +2,29 @@
 //! the ledger's detail.
 
 use crate::schema::Schema;
-use hoist_db::expand::Backfill;
+use hoist_db::expand::{Backfill, Expanded};
 use serde::Serialize;
+
+/// Which part the target took in expand and contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExpandAction {
+    /// It expanded its declarative migration (a migration run).
+    Expanded,
+    /// It joined the open expansion's new side (nothing applied).
+    Joined,
+    /// It runs on the base schema.
+    Base,
+    /// `hoist recover` removed the expansion a deploy whose expand failed
+    /// was removing.
+    Removed,
+}
 
 /// What a switch did about expand and contract, for the report and the ledger.
 #[derive(Debug, Clone, Serialize)]
 pub struct ExpandReport {
-    /// `expanded`, `joined`, `base`, or `removed` (`hoist recover` removed
-    /// the expansion a failed deploy was removing).
-    pub action: &'static str,
+    /// `expanded`, `joined`, `base`, or `removed`.
+    pub action: ExpandAction,
     /// The declarative migration expanded or joined (`0005_rename_name`).
     pub migration: Option<String>,
     /// The schema the release's processes use first (`hoist_<release>`, or `public`).
@@ -31,7 +45,7 @@ pub struct ExpandReport {
 impl ExpandReport {
     pub(super) fn base(schema: &Schema) -> ExpandReport {
         ExpandReport {
-            action: "base",
+            action: ExpandAction::Base,
             migration: None,
             schema: schema.expand.base_schema.clone(),
             completed: None,
@@ -46,12 +60,34 @@ impl ExpandReport {
     /// deploy of `release`, for its report and the ledger.
     pub fn recovered(&self, release: &str) -> String {
         match self.action {
-            "removed" => self.summary(),
+            ExpandAction::Removed => self.summary(),
             _ => format!(
                 "finished what the deploy began: {}; both shapes serve, and deploying `{release}` again switches to it",
                 self.summary()
             ),
         }
+    }
+
+    /// The target joined `open`'s new side, with view schema `view` (none
+    /// when the expansion needs no view for it).
+    pub(super) fn joined(&mut self, open: &str, view: Option<String>) {
+        self.action = ExpandAction::Joined;
+        self.migration = Some(open.to_owned());
+        if let Some(view) = view {
+            self.schema = view;
+        }
+    }
+
+    /// The target expanded its declarative migration (its retries add to
+    /// those of a contract before it).
+    pub(super) fn expanded(&mut self, expanded: Expanded) {
+        self.action = ExpandAction::Expanded;
+        self.migration = Some(expanded.name);
+        self.schema = expanded.schema;
+        self.resumed = expanded.resumed;
+        self.backfill = expanded.backfill;
+        self.longest_batch_ms = expanded.longest_batch_ms;
+        self.retries += expanded.retries;
     }
 
     /// One line for the ledger's detail and the human report.
@@ -64,11 +100,11 @@ impl ExpandReport {
         let Some(migration) = &self.migration else {
             return format!("{completed}runs on the base schema `{}`", self.schema);
         };
-        if self.action == "removed" {
+        if self.action == ExpandAction::Removed {
             return format!("{completed}removed the failed expansion `{migration}`");
         }
         let verb = match self.action {
-            "joined" => "joined the expansion",
+            ExpandAction::Joined => "joined the expansion",
             _ if self.resumed => "expanded (resumed)",
             _ => "expanded",
         };

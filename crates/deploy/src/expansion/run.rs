@@ -70,25 +70,15 @@ pub(crate) fn run(
                 &format!("`{release}` joins the expansion `{open}`"),
             );
             let view = engine::expander(schema)?.join(&release)?;
-            report.action = "joined";
-            report.migration = Some(open.clone());
-            if let Some(view) = &view {
-                report.schema = view.clone();
-            }
             write_search_path(context, &release, schema, view.as_deref())?;
+            report.joined(open, view);
             return Ok(report);
         }
         Action::Expand { migration, .. } => migration,
     };
     journal.step(Step::Expand)?;
     let expanded = expand(schema, migration, &release, reporter)?;
-    report.action = "expanded";
-    report.migration = Some(expanded.name.clone());
-    report.schema = expanded.schema.clone();
-    report.resumed = expanded.resumed;
-    report.backfill = expanded.backfill;
-    report.longest_batch_ms = expanded.longest_batch_ms;
-    report.retries += expanded.retries;
+    report.expanded(expanded);
     write_search_path(context, &release, schema, Some(&report.schema))?;
     reporter.step("expand", &report.summary());
     Ok(report)
