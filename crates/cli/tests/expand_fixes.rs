@@ -389,3 +389,47 @@ fn build_packed_an_invalid_migration_found_only_by_the_deploy() {
         "nothing was packed"
     );
 }
+
+#[test]
+fn recover_of_a_rollback_stuck_on_an_unabortable_expansion_named_db_abort() {
+    // The trial's stuck journal: `rollback --with-db` killed while removing
+    // an expansion whose `sql` op has no `down`. `recover` failed the same
+    // way every time and pointed at `hoist db abort`, which cannot work.
+    let shop = Shop::new();
+    let (v1, one) = shop.build("1", &[], "");
+    let (v2, two) = shop.build("2", &[("0002_invoices.toml", SQL_NO_DOWN)], "");
+    shop.env.hoist().arg("deploy").arg(&one).run();
+    shop.env.hoist().arg("deploy").arg(&two).run();
+    shop.env.hoist().args(["rollback", "--to", &v1]).run();
+    let mut gone = Command::new("true").spawn().unwrap();
+    let pid = gone.id();
+    gone.wait().unwrap();
+    let journal = serde_json::json!({
+        "op_id": "1-1", "op": "rollback", "release": v1, "from": v2,
+        "step": "abort-expand", "user": "root", "host": "vm", "pid": pid,
+        "started_at": "2026-12-01T09:35:59Z", "reason": null, "incoming": null,
+        "paused": false, "schema_changed": false
+    });
+    std::fs::write(shop.env.site().join("journal.json"), journal.to_string()).unwrap();
+
+    let recovered = shop
+        .env
+        .hoist()
+        .args(["recover", "--json"])
+        .code(1)
+        .run_json();
+    let (_, message, hint) = error_of(&recovered);
+    assert!(
+        message.contains("has no `down`") && message.contains("`hoist db complete`"),
+        "{recovered}"
+    );
+    assert!(
+        !message.contains("`hoist db abort` removes it"),
+        "{recovered}"
+    );
+    assert!(hint.contains("hoist db complete"), "{recovered}");
+    assert!(shop.env.status()["pending"].is_null(), "not wedged");
+    // What the message names is open: a deploy of v2 again joins it.
+    shop.env.hoist().arg("deploy").arg(&two).run();
+    assert_eq!(shop.env.live().as_deref(), Some(v2.as_str()));
+}
