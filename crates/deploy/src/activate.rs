@@ -74,6 +74,10 @@ pub(crate) fn activate(
                 Op::Promote => {
                     format!("agent: switching traffic to the running candidate `{target}`")
                 }
+                // A rollback to a release kept warm starts nothing: say so.
+                Op::Rollback | Op::AutoRollback if is_warm(agent.as_ref(), &target) => {
+                    format!("agent: switching traffic to `{target}`, which runs warm")
+                }
                 _ => format!("agent: starting `{target}`, switching traffic once it is healthy"),
             };
             reporter.step("switch", &what);
@@ -394,4 +398,14 @@ pub(crate) fn journal_done(context: &Context, journal: &mut Journal) -> Result<(
     let finished = Journal::resume(&context.site, journal.record().clone());
     finished.finish()?;
     Ok(())
+}
+
+/// Whether the agent keeps `release` warm (a rollback to it is a route
+/// swap); `false` when the agent cannot say.
+fn is_warm(agent: &dyn crate::AgentLink, release: &str) -> bool {
+    agent.running().is_ok_and(|running| {
+        running
+            .iter()
+            .any(|run| run.release == release && run.role == crate::Role::Warm)
+    })
 }

@@ -54,7 +54,10 @@ pub struct Contracted {
     /// What serves on this host, and on which side (as checked).
     pub serving: Vec<Serving>,
     /// Releases whose `state/db-schema/<release>` named a view schema: they
-    /// use the base schema from their next start on.
+    /// use the base schema from their next start on. Their running
+    /// processes keep the dropped view schema's name in `HOIST_DB_SCHEMA`
+    /// and `PGOPTIONS` until they restart (`search_path` falls through to
+    /// the base schema, which has their shape).
     pub rebased: Vec<String>,
 }
 
@@ -74,7 +77,7 @@ pub fn expansion(context: &Context, schema: &Schema) -> Result<Option<Expansion>
         return Ok(None);
     };
     let serving = match &status.open {
-        Some(open) => sides(context, open, running(context)?),
+        Some(open) => sides(open, running(context)?),
         None => Vec::new(),
     };
     Ok(Some(Expansion { status, serving }))
@@ -186,7 +189,7 @@ fn prepare(context: &Context, schema: &Schema, end: End) -> Result<Option<Prepar
     let Some(open) = expander.status()?.open else {
         return Ok(None);
     };
-    let serving = sides(context, &open, running(context)?);
+    let serving = sides(&open, running(context)?);
     // A contract (or abort) already under way has no way back: what
     // serves is broken until it ends, so it ends.
     if open.step != end.engine_step() {

@@ -115,8 +115,41 @@ pub enum DeployError {
         /// (live, warm or held); empty when `--no-contract` refused.
         serving: Vec<String>,
     },
+    /// A deploy's expand (or the contract before it) failed before its
+    /// switch; `left` says what stays in the database.
+    #[error("expand and contract failed, nothing was switched (`{live}` is still live): {problem}; {left}")]
+    ExpandFailed {
+        /// The release still live.
+        live: String,
+        /// Why it failed.
+        problem: String,
+        /// What stays in the database (the failed expansion removed, or not and what it breaks).
+        left: String,
+        /// The way out.
+        fix: String,
+    },
+    /// The target failed after its expansion was built: the expansion stays open.
+    #[error("{error}; the expansion of `{migration}` stays open (the live release does not use it): deploy a fixed release to reuse it, or `hoist db abort` to remove it")]
+    ExpansionKept {
+        /// Why the target failed.
+        error: Box<DeployError>,
+        /// The expansion built for it.
+        migration: String,
+    },
+    /// `rollback --with-db` of an expansion an abort cannot undo.
+    #[error("`--with-db` cannot remove the expansion `{open}`: its op {op} (`sql`) has no `down`, so an abort cannot undo it; nothing was switched. `hoist rollback` without `--with-db` switches to `{target}` and keeps the expansion (`{target}` runs on the old shape, which it keeps); `hoist db complete` ends it once a release with `{open}` serves again")]
+    CannotAbort {
+        /// The open expansion.
+        open: String,
+        /// The 1-based number of its `sql` op without `down`.
+        op: usize,
+        /// The release asked for.
+        target: String,
+    },
     /// `rollback --with-db` switched back, but could not remove the expansion.
-    #[error("`{release}` is live again, but the expansion `{open}` was not removed: {problem}; `hoist db abort` removes it once nothing on its new shape serves")]
+    #[error(
+        "`{release}` is live again, but the expansion `{open}` was not removed: {problem}; {fix}"
+    )]
     ExpansionNotAborted {
         /// The release live again.
         release: String,
@@ -124,6 +157,8 @@ pub enum DeployError {
         open: String,
         /// Why not.
         problem: String,
+        /// The way out.
+        fix: String,
     },
     /// `rollback --with-db` to a release that predates classic migrations and an open expansion.
     #[error("`{target}` predates the classic migrations {} and the open expansion `{open}`; `--with-db` undoes one kind at a time: roll back to a release with the classic migrations first, then on with `--with-db`", classic.join(", "))]
@@ -490,10 +525,14 @@ impl hoist_error::Described for DeployError {
             DeployError::SchemaPredated { .. } => "schema-predated",
             DeployError::DeclarativeNotLast { .. } => "declarative-not-last",
             DeployError::DeclarativeTwice { .. } => "declarative-twice",
-            DeployError::DeclarativeNeedsPostgres { .. } => "declarative-needs-postgres",
+            // As `hoist db migrate` says it (`hoist_db`'s `postgres-only`): one refusal, one kind.
+            DeployError::DeclarativeNeedsPostgres { .. } => "postgres-only",
             DeployError::ExpansionOpen { .. } => "expansion-open",
             DeployError::ContractedPredated { .. } => "contracted-predated",
             DeployError::ExpansionNotAborted { .. } => "expansion-not-aborted",
+            DeployError::ExpandFailed { .. } => "expand-failed",
+            DeployError::CannotAbort { .. } => "cannot-abort",
+            DeployError::ExpansionKept { error, .. } => error.kind(),
             DeployError::WithDbMixed { .. } => "with-db-mixed",
             DeployError::AutoRollbackRefused { .. } => "auto-rollback-refused",
             DeployError::DataUnsatisfied { .. } => "data-unsatisfied",
@@ -563,7 +602,18 @@ impl hoist_error::Described for DeployError {
             | DeployError::LedgerUnwritable { .. } => command("recover"),
             DeployError::SchemaPredated { .. } => command("rollback --with-db"),
             DeployError::ExpansionOpen { .. } => command("db status"),
-            DeployError::ContractedPredated { .. } => command("rollback --force"),
+            DeployError::ExpandFailed { fix, .. } | DeployError::ExpansionNotAborted { fix, .. } => {
+                Some(fix.clone())
+            }
+            DeployError::CannotAbort { target, .. } => command(&format!("rollback --to {target}")),
+            DeployError::ExpansionKept { migration, .. } => Some(format!(
+                "deploy a fixed release (it reuses the expansion of `{migration}`), or `hoist db abort` to remove it"
+            )),
+            // Not `--force`: the message says the old code would fail on this schema.
+            DeployError::ContractedPredated { restore, .. } => Some(format!(
+                "write a new migration that restores the old shape ({}) and deploy it",
+                restore.join("; ")
+            )),
             DeployError::NoSpace { .. } => command("prune"),
             DeployError::NeedsAgent { .. } => command("agent"),
             DeployError::NoPrevious | DeployError::UnknownRelease(_) => command("releases"),

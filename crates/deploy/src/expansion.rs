@@ -18,10 +18,12 @@
 //! restart command and the hooks give its processes `HOIST_DB_SCHEMA`
 //! and `PGOPTIONS` from there ([`hoist_site::db_schema`]).
 
+mod failed;
 mod recover;
 mod report;
 mod run;
 
+pub(crate) use failed::failed;
 pub(crate) use recover::recover;
 pub use report::{ExpandAction, ExpandReport};
 pub(crate) use run::{contract_first, run};
@@ -119,7 +121,11 @@ pub(crate) fn plan(
                 complete,
             }
         }
-        (None, Some(open)) => match migrations.iter().find(|m| m.version == open.version) {
+        // By name: another migration with the open one's number is not it.
+        (None, Some(open)) => match migrations
+            .iter()
+            .find(|m| m.version == open.version && m.name == open.name)
+        {
             // Stopped half-way (a crash, or a failed deploy): finish it first.
             Some(own) if open.step < ExpandStep::Expanded && own.is_declarative() => {
                 Action::Expand {
@@ -168,7 +174,7 @@ fn refuse_unless_contractable(
 /// without an agent the one `current` names.
 fn old_side_serving(context: &Context, open: &OpenExpansion) -> Result<Vec<String>, DeployError> {
     let running = crate::contract::running(context)?;
-    Ok(crate::contract::sides(context, open, running)
+    Ok(crate::contract::sides(open, running)
         .into_iter()
         .filter(|serving| serving.side == crate::contract::Side::Old)
         .map(|serving| serving.running.release)

@@ -26,6 +26,7 @@ pub(crate) fn after_rollback(
         release: release.clone(),
         open: open.name.clone(),
         problem,
+        fix: "`hoist db abort` removes it once nothing on its new shape serves".to_owned(),
     };
     if let (Some(agent), Some(newer)) = (&context.agent, &journal.record().from) {
         reporter.step(
@@ -39,6 +40,15 @@ pub(crate) fn after_rollback(
     }
     match crate::contract::end_in(context, schema, End::Abort, journal, reporter) {
         Ok(contracted) => Ok(contracted.finished),
+        // No abort can undo it: say what does end it, not `db abort`.
+        Err(error) if hoist_error::Described::kind(&error) == "cannot-abort" => {
+            Err(DeployError::ExpansionNotAborted {
+                release: release.clone(),
+                open: open.name.clone(),
+                problem: error.to_string(),
+                fix: format!("no abort can remove it; `hoist db complete` ends it once a release with `{}` serves again", open.name),
+            })
+        }
         Err(error) => Err(not_removed(error.to_string())),
     }
 }

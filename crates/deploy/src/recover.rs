@@ -23,7 +23,9 @@
 //!   says it began; then the deploy is cleaned up, the live release kept
 //!   (both shapes serve; deploying again joins or finishes the rest).
 //! - `abort-expand` (`rollback --with-db` after its switch): the abort
-//!   runs again, then the rollback is recorded.
+//!   runs again, then the rollback is recorded. A deploy's `abort-expand`
+//!   (its expand failed, before the switch): the removal runs again, then
+//!   the deploy is cleaned up.
 //! - `repair`: run again from the kept artifact.
 
 use crate::activate::{self, activate};
@@ -175,7 +177,10 @@ fn resume(
     }
     let mut undone = |journal: &mut Journal| {
         undo_switch(context, record, reporter);
-        *schema = if matches!(record.step, Step::Complete | Step::Expand) {
+        *schema = if matches!(
+            record.step,
+            Step::Complete | Step::Expand | Step::AbortExpand
+        ) {
             // Both shapes serve once it is finished: nothing to undo.
             crate::recover_schema::finish_expansion(context, journal, config, reporter)
         } else {
@@ -201,7 +206,10 @@ fn resume(
         }
         Op::Deploy | Op::Stage | Op::Hold | Op::Promote | Op::Rollback | Op::AutoRollback => {}
     }
+    // A deploy whose expand failed was removing it again, before any switch.
+    let removing = matches!(record.op, Op::Deploy | Op::Hold) && record.step == Step::AbortExpand;
     match record.step.on_crash() {
+        _ if removing && !switched => return undone(journal),
         OnCrash::Undo => return undone(journal),
         OnCrash::UndoUnlessSwitched if !switched => return undone(journal),
         OnCrash::UndoUnlessSwitched | OnCrash::Resume => {}
@@ -416,10 +424,18 @@ fn clean_up(
             (None, false) => format!(" and undid {}", schema.undone.join(", ")),
             (None, true) => String::new(),
         };
-        let detail = format!(
-            "stopped during `{}`; `hoist recover` cleaned up{migrations}, live release unchanged",
-            record.step
-        );
+        // Say what it did: finishing an expansion is no clean-up.
+        let detail = match &schema.expanded {
+            Some(report) => format!(
+                "stopped during `{}`; `hoist recover` {}, live release unchanged",
+                record.step,
+                report.recovered(&record.release)
+            ),
+            None => format!(
+                "stopped during `{}`; `hoist recover` cleaned up{migrations}, live release unchanged",
+                record.step
+            ),
+        };
         let event = hoist_ledger::Event {
             migrations: schema.undone.clone(),
             ..activate::event(record, Outcome::Interrupted, Some(detail))

@@ -5,7 +5,7 @@
 //! own migrations, which is why the release stays on disk either way.
 
 use crate::schema::{self, Schema};
-use crate::{Context, Reporter};
+use crate::{Context, DeployError, Reporter};
 use hoist_config::Config;
 use hoist_db::Undo;
 use hoist_site::{JournalRecord, Op};
@@ -102,6 +102,14 @@ pub(crate) fn finish_expansion(
             expanded,
             ..SchemaUndo::default()
         },
+        Err(error @ DeployError::ExpandFailed { .. }) => {
+            let text = error.to_string();
+            reporter.warn(&text);
+            SchemaUndo {
+                left: Some(text),
+                ..SchemaUndo::default()
+            }
+        }
         Err(error) => {
             let text = format!(
                 "the expansion the interrupted {} of `{}` began could not be finished ({error}); the live release keeps its shape. `hoist db status` shows where it stopped; deploying `{}` again resumes it, `hoist db abort` removes it",

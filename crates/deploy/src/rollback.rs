@@ -368,6 +368,15 @@ fn switch_to(
             open: declared.open.unwrap_or_default(),
         });
     }
+    if abort_expansion.is_some() {
+        let open = declared.open.as_deref();
+        if let Some(refused) =
+            crate::rollback_expand::refuse_unabortable(newer.as_ref(), open, &target)
+        {
+            lock.release()?;
+            return Err(refused);
+        }
+    }
     let undo = match (with_db && !predates.is_empty(), newer) {
         (true, Some(newer)) => SchemaChange::Undo {
             newer,

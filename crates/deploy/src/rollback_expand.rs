@@ -158,6 +158,38 @@ fn restore_op(op: &Op) -> String {
     }
 }
 
+/// The first `sql` op (1-based) of `migration` with no `down`: an abort
+/// cannot undo it, so nothing can remove its expansion.
+pub(crate) fn missing_down(migration: &hoist_db::Migration) -> Option<usize> {
+    migration.change.as_ref().and_then(|change| {
+        change
+            .ops
+            .iter()
+            .position(|op| matches!(op, hoist_db::expand::Op::Sql { down: None, .. }))
+            .map(|at| at + 1)
+    })
+}
+
+/// `rollback --with-db` of an expansion no abort can remove (an `sql` op
+/// without `down`, in the newer release's file): refused before anything
+/// moves, naming the op and the commands that do work, rather than
+/// swapping the route and then failing half-way.
+pub(crate) fn refuse_unabortable(
+    newer: Option<&Schema>,
+    open: Option<&str>,
+    target: &str,
+) -> Option<DeployError> {
+    let open = open?;
+    let migrations = newer?.migrations().ok()?;
+    let migration = migrations.iter().find(|m| m.name == open)?;
+    let op = missing_down(migration)?;
+    Some(DeployError::CannotAbort {
+        open: open.to_owned(),
+        op,
+        target: target.to_owned(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

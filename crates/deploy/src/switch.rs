@@ -179,7 +179,7 @@ pub(crate) fn run(
         };
         if done.undone.is_empty() {
             schema_stays(journal, plan, &done, reporter);
-            return Err(error);
+            return Err(expansion_kept(error, &done));
         }
         // The downs ran and cannot be taken back here: say so, and how out.
         return Err(DeployError::UndoneButNotSwitched {
@@ -222,6 +222,24 @@ fn schema_stays(journal: &Journal, plan: &Plan, done: &Switched, reporter: &dyn 
         done.migrations.join(", "),
         schema.migrations_dir.display()
     ));
+}
+
+/// The target failed after the deploy built its expansion: the expansion
+/// stays (the live release never used it, and a fixed release reuses it),
+/// which the error says, with the command that removes it.
+fn expansion_kept(error: DeployError, done: &Switched) -> DeployError {
+    match done
+        .expanded
+        .as_ref()
+        .filter(|report| report.action == crate::expansion::ExpandAction::Expanded)
+        .and_then(|report| report.migration.clone())
+    {
+        Some(migration) => DeployError::ExpansionKept {
+            error: Box::new(error),
+            migration,
+        },
+        None => error,
+    }
 }
 
 /// Holds requests at the agent; noted in the journal first, so a crash
@@ -276,7 +294,7 @@ fn change_schema(
     let mut expanded = None;
     if let Some(expansion) = expansion {
         expanded = crate::expansion::contract_first(context, journal, expansion, reporter)
-            .map_err(|error| expand_failed(context, journal, &error, reporter))?;
+            .map_err(|error| crate::expansion::failed(context, journal, None, &error, reporter))?;
     }
     // A declarative migration is the last pending one: the classic ones stop before it.
     let below = expansion.and_then(crate::expansion::Expansion::version);
@@ -312,25 +330,12 @@ fn change_schema(
             journal.set_migrating(Vec::new())?;
         }
         let report = crate::expansion::run(context, journal, expansion, expanded, reporter)
-            .map_err(|error| expand_failed(context, journal, &error, reporter))?;
+            .map_err(|error| {
+                crate::expansion::failed(context, journal, Some(expansion), &error, reporter)
+            })?;
         done.expanded = Some(report);
     }
     Ok(())
-}
-
-/// An expand (or the contract before it) failed: nothing was switched,
-/// the live release keeps its shape; what stays in the database is said.
-fn expand_failed(
-    context: &Context,
-    journal: &mut Journal,
-    error: &DeployError,
-    reporter: &dyn Reporter,
-) -> DeployError {
-    let live = journal.record().from.clone().unwrap_or_default();
-    let problem = format!(
-        "expand and contract failed, nothing was switched (`{live}` keeps its shape): {error}"
-    );
-    activate::failed(context, journal, &problem, false, reporter)
 }
 
 /// Runs the downs of `versions`, after a backup.

@@ -113,9 +113,27 @@ pub fn build(config: &Config, source: &Path, out: &Path, quiet: bool) -> anyhow:
             .into());
         }
     }
+    check_migrations(config, source)?;
     let mut options = hoist_store::PackOptions::new(&config.app.name, source, &source.join(out));
     options.version = config.app.version.clone();
     options.include = config.build.include.clone();
     options.exclude = config.build.exclude.clone();
     Ok(Built::from(hoist_store::pack(&options)?))
+}
+
+/// Loads the migrations as a deploy will (a malformed or invalid `.toml`
+/// migration, a missing `down`, two files with one number): found here it
+/// is named by its source file, not after a deploy copied, unpacked and
+/// sealed a release that cannot go live.
+fn check_migrations(config: &Config, source: &Path) -> anyhow::Result<()> {
+    let Some(database) = &config.database else {
+        return Ok(());
+    };
+    // Named as the user wrote it (`migrations/0002_x.toml`), not `./migrations/...`.
+    let dir = match source == Path::new(".") {
+        true => Path::new(&database.migrations).to_owned(),
+        false => source.join(&database.migrations),
+    };
+    hoist_db::load(&dir)?;
+    Ok(())
 }

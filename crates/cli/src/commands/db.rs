@@ -337,9 +337,18 @@ fn db_status(context: &Context, schema: &Schema) -> anyhow::Result<expansion::Db
         Ok(expansion) => (expansion, None),
         Err(error) => (None, Some(error.to_string())),
     };
+    let interrupted =
+        hoist_site::Journal::pending(&context.site)?.map(|record| expansion::Interrupted {
+            op: record.op.to_string(),
+            release: record.release,
+            step: record.step.to_string(),
+        });
     Ok(expansion::DbStatus {
         expansion,
         expansion_error,
+        declarative_refused: matches!(schema.target, Target::Sqlite(_))
+            .then(|| "declarative migrations need PostgreSQL: a deploy that brings one is refused (write it as `.up.sql` and `.down.sql` files)".to_owned()),
+        interrupted,
         schema: status,
         pending_declarative,
     })

@@ -11,10 +11,13 @@ impl Render for RecoverReport {
         match &self.interrupted {
             None => out.push_str("nothing was interrupted\n"),
             Some(record) => {
-                let done = if self.action == "finished" {
-                    "finished it"
-                } else {
-                    "cleaned up; live release unchanged"
+                let done = match (&self.expansion, self.action) {
+                    (_, "finished") => "finished it".to_owned(),
+                    (Some(expansion), _) => format!(
+                        "{}; live release unchanged",
+                        expansion.recovered(&record.release)
+                    ),
+                    (None, _) => "cleaned up; live release unchanged".to_owned(),
                 };
                 let line = format!(
                     "{} of `{}` stopped during `{}`: {done}",

@@ -5,8 +5,8 @@
 //! ones kept for an instant rollback, a held candidate. Without one
 //! (external mode) the release `current` names is what the app's own
 //! restart runs. A release is on the new side when it joined the
-//! expansion (its view schema exists) or its migrations include the open
-//! expansion's version; on the old side otherwise.
+//! expansion (the engine lists it; its view schema exists); on the old
+//! side otherwise, whatever its migrations' numbers.
 
 use crate::{Context, DeployError};
 use hoist_db::expand::OpenExpansion;
@@ -105,11 +105,11 @@ pub fn running(context: &Context) -> Result<Vec<Running>, DeployError> {
 }
 
 /// Each running release with its side of `open`.
-pub fn sides(context: &Context, open: &OpenExpansion, running: Vec<Running>) -> Vec<Serving> {
+pub fn sides(open: &OpenExpansion, running: Vec<Running>) -> Vec<Serving> {
     running
         .into_iter()
         .map(|running| {
-            let side = if on_new_side(context, open, &running.release) {
+            let side = if on_new_side(open, &running.release) {
                 Side::New
             } else {
                 Side::Old
@@ -119,19 +119,11 @@ pub fn sides(context: &Context, open: &OpenExpansion, running: Vec<Running>) -> 
         .collect()
 }
 
-/// Whether `release` joined `open`, or its migrations include it. A
-/// release whose migrations cannot be read counts as old: it never asked
-/// for the new shape.
-fn on_new_side(context: &Context, open: &OpenExpansion, release: &str) -> bool {
-    if open.new_releases.iter().any(|joined| joined == release) {
-        return true;
-    }
-    let Ok(Some(schema)) = crate::deploy::schema_for(context, release, None) else {
-        return false;
-    };
-    schema.migrations().is_ok_and(|migrations| {
-        migrations
-            .iter()
-            .any(|migration| migration.version == open.version)
-    })
+/// Whether `release` is on `open`'s new side: it joined the expansion
+/// (the engine's `new_releases`; it has a view schema). The engine's list
+/// is the one truth: a release whose migrations merely include the
+/// expansion's number (another `0002`, or one that never joined) runs on
+/// the base tables' old shape, which a contract drops.
+fn on_new_side(open: &OpenExpansion, release: &str) -> bool {
+    open.new_releases.iter().any(|joined| joined == release)
 }

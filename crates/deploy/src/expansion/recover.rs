@@ -1,5 +1,7 @@
 //! `hoist recover` of a deploy killed during its `complete` or `expand`
-//! step: the same call runs again.
+//! step: the same call runs again (an expand that fails again is removed,
+//! as the deploy does); killed during its `abort-expand` (removing a
+//! failed expansion): the removal runs again.
 
 use super::run::{complete, expand, write_search_path};
 use super::{plan, Action, ExpandReport};
@@ -26,6 +28,15 @@ pub(crate) fn recover(
         return Ok(None);
     }
     let mut report = ExpandReport::base(&schema);
+    if record.step == Step::AbortExpand {
+        // The deploy's expand had failed; it was removing what it built.
+        reporter.step("recover", "removing the expansion whose expand failed");
+        let removed =
+            crate::contract::end_in(context, &schema, crate::End::Abort, journal, reporter)?;
+        report.action = super::ExpandAction::Removed;
+        report.migration = removed.finished.map(|finished| finished.name);
+        return Ok(report.migration.is_some().then_some(report));
+    }
     if record.step == Step::Complete {
         reporter.step("recover", "finishing the contract the deploy began");
         let report = complete(context, journal, &schema, reporter)?;
@@ -47,7 +58,22 @@ pub(crate) fn recover(
                 "recover",
                 &format!("finishing the expansion of `{}`", migration.name),
             );
-            let expanded = expand(&schema, migration, &record.release, reporter)?;
+            let expanded = match expand(&schema, migration, &record.release, reporter) {
+                Ok(expanded) => expanded,
+                // As a deploy does: a half-built expansion breaks the live release's writes.
+                Err(error) => {
+                    let live = record.from.clone().unwrap_or_default();
+                    let (left, fix) = super::failed::remove(
+                        context, journal, &schema, migration, &live, reporter,
+                    );
+                    return Err(DeployError::ExpandFailed {
+                        live,
+                        problem: error.to_string(),
+                        left,
+                        fix,
+                    });
+                }
+            };
             write_search_path(context, &record.release, &schema, Some(&expanded.schema))?;
             report.expanded(expanded);
         }

@@ -15,12 +15,15 @@ pub enum ExpandAction {
     Joined,
     /// It runs on the base schema.
     Base,
+    /// `hoist recover` removed the expansion a deploy whose expand failed
+    /// was removing.
+    Removed,
 }
 
 /// What a switch did about expand and contract, for the report and the ledger.
 #[derive(Debug, Clone, Serialize)]
 pub struct ExpandReport {
-    /// `expanded`, `joined` or `base`.
+    /// `expanded`, `joined`, `base`, or `removed`.
     pub action: ExpandAction,
     /// The declarative migration expanded or joined (`0005_rename_name`).
     pub migration: Option<String>,
@@ -50,6 +53,18 @@ impl ExpandReport {
             backfill: Vec::new(),
             longest_batch_ms: 0,
             retries: 0,
+        }
+    }
+
+    /// What `hoist recover` did with the expansion of an interrupted
+    /// deploy of `release`, for its report and the ledger.
+    pub fn recovered(&self, release: &str) -> String {
+        match self.action {
+            ExpandAction::Removed => self.summary(),
+            _ => format!(
+                "finished what the deploy began: {}; both shapes serve, and deploying `{release}` again switches to it",
+                self.summary()
+            ),
         }
     }
 
@@ -85,6 +100,9 @@ impl ExpandReport {
         let Some(migration) = &self.migration else {
             return format!("{completed}runs on the base schema `{}`", self.schema);
         };
+        if self.action == ExpandAction::Removed {
+            return format!("{completed}removed the failed expansion `{migration}`");
+        }
         let verb = match self.action {
             ExpandAction::Joined => "joined the expansion",
             _ if self.resumed => "expanded (resumed)",

@@ -100,6 +100,12 @@ pub(super) fn expand(
             schema.redacted()
         ),
     );
+    if let Some(op) = crate::rollback_expand::missing_down(migration) {
+        reporter.warn(&format!(
+            "`{}`'s op {op} (`sql`) has no `down`: no abort can undo it, so neither `hoist db abort` nor `hoist rollback --with-db` can remove this expansion, only `hoist db complete` ends it; give the op a `down` to keep that way back",
+            migration.name
+        ));
+    }
     let mut events = |event: ExpandEvent<'_>| engine::on_event(event, reporter);
     Ok(engine::expander(schema)?.expand(migration, release, &mut events)?)
 }

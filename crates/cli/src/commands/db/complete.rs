@@ -11,8 +11,12 @@ use hoist_deploy::{Contracted, End};
   hoist db complete --json             what was dropped and renamed, as JSON
   hoist db complete --stage production every host checked over ssh, the contract run once
 
-Refused while a release on the old side (one whose migrations lack the open
-expansion's) serves here: live, warm for a rollback, or held. The error names
+Refused while a release on the old side (one that never joined the expansion:
+it runs on the base tables) serves here: live, warm for a rollback, or held.
+Afterwards `rebased` (JSON) lists the releases whose recorded schema went back
+to the base one: running processes keep the dropped view schema's name in
+HOIST_DB_SCHEMA and PGOPTIONS until they restart (their search_path falls
+through to the base schema, which has their shape). The error names
 it and the way out. Exit codes: 0 done (or nothing open), 1 refused or failed,
 2 usage.")]
 pub struct Args {
@@ -40,6 +44,13 @@ impl Render for Contracted {
         }
         for schema in &finished.dropped_schemas {
             output::field(out, "view schema", format!("{schema} dropped"));
+        }
+        for release in &self.rebased {
+            output::field(
+                out,
+                "rebased",
+                format!("`{release}` starts on the base schema from now on; its running processes keep the dropped view schema's name in HOIST_DB_SCHEMA and PGOPTIONS until it restarts (their search_path falls through to the base schema, which has their shape)"),
+            );
         }
         if finished.retries > 0 {
             output::field(out, "lock retries", finished.retries.to_string());

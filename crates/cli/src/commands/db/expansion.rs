@@ -19,24 +19,55 @@ pub struct DbStatus {
     /// (absent for SQLite).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expansion: Option<Expansion>,
+    /// On SQLite: why the deploy bringing a pending declarative migration
+    /// is refused (absent on PostgreSQL, where the deploy expands it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub declarative_refused: Option<String>,
+    /// An operation killed mid-way (a journal is pending): `hoist recover`
+    /// finishes or undoes it before anything else runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<Interrupted>,
     /// Why the expansion could not be read (the migrations above still
     /// could be: a status reports what it can).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expansion_error: Option<String>,
 }
 
+/// The operation a pending journal says was interrupted.
+#[derive(Debug, Serialize)]
+pub struct Interrupted {
+    /// The operation (`deploy`, `db-abort`, `rollback` ...).
+    pub op: String,
+    /// Its release.
+    pub release: String,
+    /// The step it stopped during.
+    pub step: String,
+}
+
+impl Interrupted {
+    fn describe(&self) -> String {
+        format!(
+            "`{}` of `{}` stopped during `{}`; run `hoist recover` first (it finishes or undoes it)",
+            self.op, self.release, self.step
+        )
+    }
+}
+
 impl Render for DbStatus {
     fn human(&self, out: &mut String) {
         self.schema.human(out);
         for name in &self.pending_declarative {
-            output::field(
-                out,
-                "declarative",
-                format!("{name} (expanded by the deploy that brings it)"),
-            );
+            let what = match &self.declarative_refused {
+                Some(why) => format!("{name} (refused: {why})"),
+                None => format!("{name} (expanded by the deploy that brings it)"),
+            };
+            output::field(out, "declarative", what);
+        }
+        if let Some(interrupted) = &self.interrupted {
+            output::field(out, "interrupted", interrupted.describe());
         }
         if let Some(expansion) = &self.expansion {
-            expansion_lines(expansion, out);
+            expansion_lines(expansion, self.interrupted.as_ref(), out);
         }
         if let Some(problem) = &self.expansion_error {
             output::field(out, "expansion", format!("cannot be read: {problem}"));
@@ -44,7 +75,7 @@ impl Render for DbStatus {
     }
 }
 
-fn expansion_lines(expansion: &Expansion, out: &mut String) {
+fn expansion_lines(expansion: &Expansion, interrupted: Option<&Interrupted>, out: &mut String) {
     let status = &expansion.status;
     match &status.open {
         None => output::field(out, "expansion", "none open"),
@@ -105,7 +136,9 @@ fn expansion_lines(expansion: &Expansion, out: &mut String) {
             .filter(|serving| serving.side == Side::Old)
             .map(|serving| serving.running.release.as_str())
             .collect();
-        let next = if old.is_empty() {
+        let next = if let Some(interrupted) = interrupted {
+            format!("`hoist recover` first: {}", interrupted.describe())
+        } else if old.is_empty() {
             "`hoist db complete` drops the old shape (nothing here runs it)".to_owned()
         } else {
             format!(
