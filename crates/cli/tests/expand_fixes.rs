@@ -15,7 +15,9 @@ const RENAME: &str =
     "[[op]]\ntype = \"rename_column\"\ntable = \"users\"\nfrom = \"name\"\nto = \"full_name\"\n";
 
 /// `0002`: a NOT NULL `score` whose backfill divides by zero on row 3.
-const DIVIDES_BY_ZERO: &str = "[[op]]\ntype = \"add_column\"\ntable = \"users\"\ncolumn = \"score\"\nsql_type = \"integer\"\nnot_null = true\nbackfill = \"100 / (id % 3)\"\n";
+/// Passes begin's checks, fails after the triggers exist: `bob` breaks the
+/// CHECK that VALIDATE (the constraints step) reads over every row.
+const FAILS_AFTER_TRIGGERS: &str = "[[op]]\ntype = \"add_column\"\ntable = \"users\"\ncolumn = \"score\"\nsql_type = \"integer\"\nnot_null = true\nbackfill = \"100\"\n[[op]]\ntype = \"add_constraint\"\ntable = \"users\"\nname = \"users_no_bob\"\ncheck = \"name <> 'bob'\"\n";
 
 /// A site of a tiny app (its `restart` runs `start.sh`) on its own database.
 struct Shop {
@@ -100,7 +102,7 @@ fn failed_expand_left_its_trigger_on_the_live_table() {
     // release's own inserts then failed with the new release's expression.
     let shop = Shop::new();
     let (v1, one) = shop.build("1", &[], "");
-    let (_, two) = shop.build("2", &[("0002_score.toml", DIVIDES_BY_ZERO)], "");
+    let (_, two) = shop.build("2", &[("0002_score.toml", FAILS_AFTER_TRIGGERS)], "");
     shop.env.hoist().arg("deploy").arg(&one).run();
     let before = shop.database();
 
@@ -114,7 +116,7 @@ fn failed_expand_left_its_trigger_on_the_live_table() {
     let (kind, message, hint) = error_of(&failed);
     assert_eq!(kind, "expand-failed", "{failed}");
     assert!(
-        message.contains("division by zero") && message.contains("was removed again"),
+        message.contains("users_no_bob") && message.contains("was removed again"),
         "{failed}"
     );
     assert!(hint.contains("0002_score"), "{failed}");
