@@ -9,9 +9,9 @@ use hoist_deploy::End;
   hoist rollback && hoist db abort     first back to the release without the migration
   hoist db abort --json
 
-Refused while a release on the new side (one whose migrations include the open
-expansion's) serves here: `hoist rollback` first (`hoist rollback --with-db` does
-both). Afterwards the schema is exactly as before the expansion. Exit codes:
+Refused while a release on the new side (one that joined the expansion and runs
+on its own view schema) serves here: `hoist rollback` first (`hoist rollback
+--with-db` does both). Afterwards the schema is exactly as before the expansion. Exit codes:
 0 done (or nothing open), 1 refused or failed, 2 usage.")]
 pub struct Args {
     /// Why, for the ledger.
