@@ -138,8 +138,9 @@ pub enum DbError {
         /// `expand` or `contract`, from its history row.
         phase: String,
     },
-    /// A table an expansion must backfill has no primary key to walk it by.
-    #[error("table `{table}` on `{database}` has no primary key, which `{migration}` needs to backfill it in batches; add one in an earlier migration")]
+    /// A table an expansion must backfill (or compute values for on each
+    /// write) has no primary key to walk it, or name a row, by.
+    #[error("table `{table}` on `{database}` has no primary key, which `{migration}` needs to backfill it in batches and to name a row whose value it cannot compute; add one in an earlier migration")]
     NoPrimaryKey {
         /// The database.
         database: String,
@@ -222,6 +223,19 @@ pub enum DbError {
         /// The 1-based number of the `sql` op.
         op: usize,
     },
+    /// Contract found rows whose new (or old) value could not be
+    /// computed, and computing them again failed too.
+    #[error("cannot contract `{migration}` on `{database}`: {count} row(s) have a value the migration's expressions could not compute{}, so contract would keep a value nobody computed. Fix those rows (update them so the expression works, through the old release or `psql`), then run `hoist db complete` again", sample.iter().map(|f| format!("\n  - {f}")).collect::<String>())]
+    ExpandFaults {
+        /// The database.
+        database: String,
+        /// The migration's file stem.
+        migration: String,
+        /// How many rows.
+        count: usize,
+        /// The first few, each `` `users` row {"id": 5}: `score` (division by zero) ``.
+        sample: Vec<String>,
+    },
     /// Complete asked of an expansion that did not finish expanding.
     #[error("expansion `{migration}` on `{database}` stopped at step `{step}` before it finished{}, so it cannot be completed: `hoist db abort` undoes it; `hoist recover` (or the same `hoist deploy` again, once the cause is fixed) resumes it", failed.as_ref().map(|f| format!(" (it failed: {f})")).unwrap_or_default())]
     NotExpanded {
@@ -284,6 +298,7 @@ impl hoist_error::Described for DbError {
             DbError::CannotAbort { .. } => "cannot-abort",
             DbError::NotExpanded { .. } => "not-expanded",
             DbError::Finishing { .. } => "expansion-finishing",
+            DbError::ExpandFaults { .. } => "expand-faults",
         }
     }
 
@@ -305,6 +320,7 @@ impl hoist_error::Described for DbError {
                 failed: Some(_), ..
             } => hoist_error::command("db abort"),
             DbError::NotExpanded { .. } => hoist_error::command("recover"),
+            DbError::ExpandFaults { .. } => hoist_error::command("db status"),
             _ => None,
         }
     }

@@ -71,7 +71,12 @@ impl Run<'_> {
         };
         let exists = |table: &str| columns.contains_key(table);
         self.verify_expressions(change, &shapes, &exists, events)?;
-        for shape in super::backfill::batches(&shapes) {
+        // A backfill walks the key; a trigger that computes a value names
+        // the row it could not compute by it (`faults.rs`).
+        for shape in shapes
+            .iter()
+            .filter(|s| !s.dropped && (s.synced() || !s.backfill.is_empty()))
+        {
             self.primary_key(ExpandStep::Begin, &shape.table)?;
         }
         let (carried, refused) = self.carried(change, ExpandStep::Begin)?;

@@ -6,28 +6,16 @@
 
 use super::shape::{not_null_check, physical_names, TableShape};
 use super::spec::{Change, Op};
-use super::sqltext::{qualified, quote, rewrite};
+use super::sqltext::{literal, qualified, quote, rewrite};
 
 /// One statement and what it does, for messages.
 pub(crate) type Statement = (String, String);
 
-/// The constraints to add `NOT VALID` once the triggers fill the hidden
-/// columns: NOT NULL stand-ins, then the `add_constraint` ops.
-pub(crate) fn not_valid(change: &Change, shapes: &[TableShape], base: &str) -> Vec<Statement> {
+/// The `add_constraint` ops, added `NOT VALID` once the triggers fill
+/// the hidden columns. (The NOT NULL of a hidden column is not among
+/// them: see [`not_null`].)
+pub(crate) fn not_valid(change: &Change, base: &str) -> Vec<Statement> {
     let mut out = Vec::new();
-    for shape in shapes {
-        for not_null in &shape.not_null {
-            out.push((
-                format!("check `{}.{}` is not null", shape.table, not_null.column),
-                format!(
-                    "ALTER TABLE {} ADD CONSTRAINT {} CHECK ({} IS NOT NULL) NOT VALID",
-                    qualified(base, &shape.table),
-                    quote(&not_null.check),
-                    quote(&not_null.column)
-                ),
-            ));
-        }
-    }
     for op in &change.ops {
         let Op::AddConstraint {
             table,
@@ -81,32 +69,56 @@ pub(crate) fn not_valid(change: &Change, shapes: &[TableShape], base: &str) -> V
     out
 }
 
-/// The `VALIDATE CONSTRAINT`s, after the backfill.
-pub(crate) fn validate(change: &Change, shapes: &[TableShape], base: &str) -> Vec<Statement> {
-    let mut named: Vec<(&str, String)> = Vec::new();
-    for shape in shapes {
-        for not_null in &shape.not_null {
-            named.push((&shape.table, not_null.check.clone()));
-        }
-    }
-    for op in &change.ops {
-        if let Op::AddConstraint { table, name, .. } = op {
-            named.push((table, name.clone()));
-        }
-    }
-    named
-        .into_iter()
+/// The `VALIDATE CONSTRAINT`s of the `add_constraint` ops, after the backfill.
+pub(crate) fn validate(change: &Change, base: &str) -> Vec<Statement> {
+    change
+        .ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::AddConstraint { table, name, .. } => Some((table, name)),
+            _ => None,
+        })
         .map(|(table, name)| {
             (
                 format!("validate constraint `{name}` on `{table}`"),
                 format!(
                     "ALTER TABLE {} VALIDATE CONSTRAINT {}",
                     qualified(base, table),
-                    quote(&name)
+                    quote(name)
                 ),
             )
         })
         .collect()
+}
+
+/// The checks that let contract's `SET NOT NULL` skip its scan, each
+/// (what, add `NOT VALID` unless there, `VALIDATE`). Made at contract,
+/// when nothing on the old side writes any more: during the expansion
+/// the trigger keeps NOT NULL for the new side, and a CHECK would fail an
+/// old-side write whose value the trigger could not compute
+/// (`faults.rs`).
+pub(crate) fn not_null(shapes: &[TableShape], base: &str) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for shape in shapes {
+        let table = qualified(base, &shape.table);
+        for not_null in &shape.not_null {
+            out.push((
+                format!("check `{}.{}` is not null", shape.table, not_null.column),
+                format!(
+                    "DO $hoist_nn$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = {}::regclass AND conname = {}) THEN ALTER TABLE {table} ADD CONSTRAINT {} CHECK ({} IS NOT NULL) NOT VALID; END IF; END $hoist_nn$",
+                    literal(&table),
+                    literal(&not_null.check),
+                    quote(&not_null.check),
+                    quote(&not_null.column)
+                ),
+                format!(
+                    "ALTER TABLE {table} VALIDATE CONSTRAINT {}",
+                    quote(&not_null.check)
+                ),
+            ));
+        }
+    }
+    out
 }
 
 /// The `create_index` ops: (index name, `CREATE INDEX CONCURRENTLY ...`).
@@ -170,11 +182,17 @@ mod tests {
     fn constraints_and_indexes_name_physical_columns() {
         let change = change("[[op]]\ntype = \"add_column\"\ntable = \"users\"\ncolumn = \"plan\"\nsql_type = \"text\"\nnot_null = true\nbackfill = \"'free'\"\n[[op]]\ntype = \"add_constraint\"\ntable = \"users\"\nname = \"plan_known\"\ncheck = \"plan IN ('free', 'pro')\"\n[[op]]\ntype = \"create_index\"\ntable = \"users\"\nname = \"users_plan\"\ncolumns = [\"plan\", \"lower(email)\"]\nwhere = \"plan <> 'free'\"\n");
         let shapes = build(&change, &users()).unwrap();
-        let adds = not_valid(&change, &shapes, "public");
-        assert_eq!(adds[0].1, "ALTER TABLE \"public\".\"users\" ADD CONSTRAINT \"_hoist_nn_plan\" CHECK (\"_hoist_new_plan\" IS NOT NULL) NOT VALID");
-        assert_eq!(adds[1].1, "ALTER TABLE \"public\".\"users\" ADD CONSTRAINT \"plan_known\" CHECK (\"_hoist_new_plan\" IN ('free', 'pro')) NOT VALID");
+        let adds = not_valid(&change, "public");
+        assert_eq!(adds.len(), 1);
+        assert_eq!(adds[0].1, "ALTER TABLE \"public\".\"users\" ADD CONSTRAINT \"plan_known\" CHECK (\"_hoist_new_plan\" IN ('free', 'pro')) NOT VALID");
+        let checks = not_null(&shapes, "public");
+        assert!(checks[0].1.contains("ADD CONSTRAINT \"_hoist_nn_plan\" CHECK (\"_hoist_new_plan\" IS NOT NULL) NOT VALID"), "{}", checks[0].1);
+        assert_eq!(
+            checks[0].2,
+            "ALTER TABLE \"public\".\"users\" VALIDATE CONSTRAINT \"_hoist_nn_plan\""
+        );
         let index = &indexes(&change, "public")[0].1;
         assert_eq!(index, "CREATE INDEX CONCURRENTLY \"users_plan\" ON \"public\".\"users\" USING \"btree\" (\"_hoist_new_plan\", lower(email)) WHERE \"_hoist_new_plan\" <> 'free'");
-        assert_eq!(validate(&change, &shapes, "public").len(), 2);
+        assert_eq!(validate(&change, "public").len(), 1);
     }
 }

@@ -115,6 +115,14 @@ impl Expander {
 
     /// The open expansion and the view schemas.
     pub fn status(&mut self) -> Result<ExpandStatus, DbError> {
+        let base = self.options.base_schema.clone();
+        let database = self.database.clone();
+        let (faults, fault_rows) =
+            super::faults::read(&mut self.client, &base).map_err(|e| DbError::Database {
+                database,
+                message: super::ddl::message(&e),
+            })?;
+        let fault_rows = fault_rows.iter().map(|f| f.describe()).collect();
         let open = self.read()?.map(|state| OpenExpansion {
             version: state.version,
             name: state.name,
@@ -125,6 +133,8 @@ impl Expander {
             started_by: state.started_by,
             backfill: state.backfill.iter().map(|c| c.public()).collect(),
             failed: state.failed,
+            faults,
+            fault_rows,
         });
         let database = self.database.clone();
         let view_schemas = catalog::view_schemas(&mut self.client)

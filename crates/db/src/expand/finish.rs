@@ -30,9 +30,12 @@ impl Run<'_> {
         events: &mut dyn FnMut(ExpandEvent<'_>),
     ) -> Result<Finished, DbError> {
         let base = self.options.base_schema.clone();
+        let shapes = self.shapes(&state.change, ExpandStep::Completing)?;
+        // Before the step is recorded: a refusal leaves the expansion
+        // open, both shapes served.
+        self.settle(&shapes, events)?;
         self.enter(state, ExpandStep::Completing, events)?;
         events(ExpandEvent::Step(ExpandStep::Completing));
-        let shapes = self.shapes(&state.change, ExpandStep::Completing)?;
         let schemas = self.all_view_schemas(ExpandStep::Completing)?;
         let plan = contract::contract(&state.change, &shapes, &base);
         // Read before the old columns go: the indexes built again over

@@ -86,11 +86,13 @@ pub(crate) fn create(client: &mut impl GenericClient, schema: &str) -> Result<()
     ))
 }
 
-/// Drops it: the expansion is over.
+/// Drops it, and the table of rows the trigger could not compute: the
+/// expansion is over.
 pub(crate) fn drop_table(
     client: &mut impl GenericClient,
     schema: &str,
 ) -> Result<(), postgres::Error> {
+    client.batch_execute(&super::faults::drop_sql(schema))?;
     client.batch_execute(&format!("DROP TABLE IF EXISTS {}", table(schema)))
 }
 

@@ -7,6 +7,7 @@ use super::catalog;
 use super::columns;
 use super::constraints;
 use super::ddl::Ddl;
+use super::faults;
 use super::names::view_schema;
 use super::shape::{self, TableShape};
 use super::spec::Change;
@@ -241,14 +242,15 @@ impl Run<'_> {
         let base = self.base();
         let shapes = self.shapes(&state.change, ExpandStep::Triggers)?;
         let schemas: Vec<String> = state.new_releases.iter().map(|r| view_schema(r)).collect();
-        let mut sql = Vec::new();
+        let mut sql = vec![faults::create_sql(&base)];
         for shape in shapes.iter().filter(|s| s.synced()) {
-            sql.push(triggers::function_sql(shape, &base, &schemas));
+            let key = self.primary_key(ExpandStep::Triggers, &shape.table)?;
+            sql.push(triggers::function_sql(shape, &base, &schemas, &key));
             sql.push(triggers::trigger_sql(shape, &base));
         }
         // After the triggers: from now on they fill what the checks ask for.
         sql.extend(
-            constraints::not_valid(&state.change, &shapes, &base)
+            constraints::not_valid(&state.change, &base)
                 .into_iter()
                 .map(|(_, sql)| sql),
         );
@@ -320,8 +322,7 @@ impl Run<'_> {
         events: &mut dyn FnMut(ExpandEvent<'_>),
     ) -> Result<(), DbError> {
         let base = self.base();
-        let shapes = self.shapes(change, ExpandStep::Constraints)?;
-        for (what, sql) in constraints::validate(change, &shapes, &base) {
+        for (what, sql) in constraints::validate(change, &base) {
             // Validating a valid constraint is a no-op: safe to repeat.
             self.ddl.tx(ExpandStep::Constraints, &what, events, |tx| {
                 tx.batch_execute(&sql)
@@ -383,8 +384,10 @@ impl Run<'_> {
             ));
         }
         let schemas: Vec<String> = state.new_releases.iter().map(|r| view_schema(r)).collect();
+        sql.push(faults::create_sql(&base));
         for shape in shapes.iter().filter(|s| s.synced()) {
-            sql.push(triggers::function_sql(shape, &base, &schemas));
+            let key = self.primary_key(ExpandStep::Views, &shape.table)?;
+            sql.push(triggers::function_sql(shape, &base, &schemas, &key));
         }
         let everyone = state.new_releases.clone();
         self.ddl

@@ -33,6 +33,7 @@
 //! like that side's columns, so an `up` says `name` and a `down` says
 //! `full_name`, as the release that wrote them would.
 
+use super::faults::{self, REPAIR_SETTING};
 use super::shape::{Column, Sync, TableShape};
 use super::sqltext::{calls_function, literal, qualified, quote};
 
@@ -49,8 +50,14 @@ pub(crate) const BODY_QUOTE: &str = "$hoist_sync$";
 pub(crate) const TRIGGER: &str = "_hoist_sync";
 
 /// `CREATE OR REPLACE FUNCTION` for `shape`'s trigger; `new_schemas` are
-/// the view schemas of the new side.
-pub(crate) fn function_sql(shape: &TableShape, base: &str, new_schemas: &[String]) -> String {
+/// the view schemas of the new side; `key` is the table's primary key
+/// (what a fault is recorded by, `faults.rs`).
+pub(crate) fn function_sql(
+    shape: &TableShape,
+    base: &str,
+    new_schemas: &[String],
+    key: &[(String, String)],
+) -> String {
     let table = qualified(base, &shape.table);
     let schemas = new_schemas
         .iter()
@@ -88,16 +95,18 @@ pub(crate) fn function_sql(shape: &TableShape, base: &str, new_schemas: &[String
 #variable_conflict use_variable
 DECLARE
   {defaults}
+  _hoist_repair text := coalesce(current_setting('{REPAIR_SETTING}', true), '');
 BEGIN
   IF current_setting('{BACKFILL_SETTING}', true) = 'on' THEN
     RETURN NEW;
   END IF;
-  IF (current_schemas(false))[1]::text = ANY (ARRAY[{schemas}]::text[])
-      OR {evidence} THEN
+  IF _hoist_repair = 'new' OR (_hoist_repair <> 'old'
+      AND ((current_schemas(false))[1]::text = ANY (ARRAY[{schemas}]::text[])
+      OR {evidence})) THEN
     DECLARE
       {new_vars}
     BEGIN
-{down}    END;
+{down}{not_null}    END;
   ELSE
     DECLARE
       {old_vars}
@@ -110,8 +119,9 @@ END
         function = qualified(base, &shape.function()),
         new_vars = new_vars.join("\n      "),
         old_vars = old_vars.join("\n      "),
-        down = assignments(&shape.down),
-        up = assignments(&shape.up),
+        down = assignments(&shape.down, &side(shape, base, key, "new")),
+        up = assignments(&shape.up, &side(shape, base, key, "old")),
+        not_null = new_side_not_null(shape),
         evidence = evidence.1,
         defaults = evidence.0.join("\n  "),
     )
@@ -190,9 +200,40 @@ fn new_side_evidence(shape: &TableShape, table: &str) -> (Vec<String>, String) {
     (declare, condition)
 }
 
-/// The assignments of one side, each under its condition.
-fn assignments(syncs: &[Sync]) -> String {
+/// What one side's assignments need to record a fault.
+struct Side<'a> {
+    /// `old` or `new`.
+    name: &'static str,
+    /// The record call for a target (`faults::record_call`), by target.
+    record: Box<dyn Fn(&str) -> String + 'a>,
+    /// Hidden columns that become NOT NULL: a NULL computed for one on
+    /// the old side is a fault too (contract's SET NOT NULL would fail).
+    not_null: Vec<&'a str>,
+}
+
+fn side<'a>(
+    shape: &'a TableShape,
+    base: &'a str,
+    key: &'a [(String, String)],
+    name: &'static str,
+) -> Side<'a> {
+    Side {
+        name,
+        record: Box::new(move |target| faults::record_call(base, &shape.table, key, target, name)),
+        not_null: match name {
+            "old" => shape.not_null.iter().map(|n| n.column.as_str()).collect(),
+            _ => Vec::new(),
+        },
+    }
+}
+
+/// The assignments of one side, each under its condition, each in a
+/// block that catches its error: the write goes on and the row is
+/// recorded as a fault (`faults.rs`), unless contract is recomputing it
+/// (`hoist.repair`), which must see the error.
+fn assignments(syncs: &[Sync], side: &Side<'_>) -> String {
     let mut out = String::new();
+    let forced = format!("_hoist_repair = '{}'", side.name);
     for sync in syncs {
         let target = format!("NEW.{}", quote(&sync.target));
         let assign = format!("{target} := ({});", sync.expr);
@@ -203,7 +244,7 @@ fn assignments(syncs: &[Sync]) -> String {
             // An UPDATE keeps what the new side wrote.
             format!("TG_OP = 'INSERT' OR {target} IS NULL")
         } else if sync.sources.is_empty() {
-            "TG_OP = 'INSERT'".to_owned()
+            format!("TG_OP = 'INSERT' OR {forced}")
         } else {
             let row = |record: &str| {
                 sync.sources
@@ -217,17 +258,59 @@ fn assignments(syncs: &[Sync]) -> String {
             // changed, for a lossy `up`) by an unrelated update. As text:
             // a type may have no `=` (`json`).
             format!(
-                "TG_OP = 'INSERT' OR ROW({}) IS DISTINCT FROM ROW({})",
+                "TG_OP = 'INSERT' OR ROW({}) IS DISTINCT FROM ROW({}) OR {forced}",
                 row("NEW"),
                 row("OLD")
             )
         };
+        let null_check = if side.not_null.contains(&sync.target.as_str()) {
+            format!(
+                "\n          IF {target} IS NULL THEN\n            RAISE EXCEPTION USING ERRCODE = 'not_null_violation', MESSAGE = {};\n          END IF;",
+                literal(&format!("the expression gave NULL for `{}`, which becomes NOT NULL", sync.target))
+            )
+        } else {
+            String::new()
+        };
+        // A `backfill` value left unfilled shows as NULL, so contract
+        // finds the row to fill again.
+        let unfill = if sync.when_null {
+            format!("\n          IF TG_OP = 'INSERT' THEN {target} := NULL; END IF;")
+        } else {
+            String::new()
+        };
         out.push_str(&format!(
-            "      IF {condition} THEN\n        {assign}\n      END IF;\n"
+            "      IF {condition} THEN\n        BEGIN\n          {assign}{null_check}\n        EXCEPTION WHEN OTHERS THEN\n          IF _hoist_repair <> '' THEN RAISE; END IF;{unfill}\n          {}\n        END;\n      END IF;\n",
+            (side.record)(&sync.target)
         ));
     }
     if out.is_empty() {
         out.push_str("      NULL;\n");
+    }
+    out
+}
+
+/// The NOT NULL a hidden column gets at contract, kept for the new
+/// side's writes meanwhile (as the column itself would: same error code
+/// and message). Not a CHECK: that would fail the old side's writes too,
+/// whose value the trigger computes and may not be able to
+/// (`faults.rs`). A row already NULL (a fault) may still be updated.
+fn new_side_not_null(shape: &TableShape) -> String {
+    let mut out = String::new();
+    for not_null in &shape.not_null {
+        let name = shape
+            .new
+            .iter()
+            .find(|(_, physical)| *physical == not_null.column)
+            .map(|(name, _)| name.as_str())
+            .unwrap_or(&not_null.column);
+        let column = format!("NEW.{}", quote(&not_null.column));
+        out.push_str(&format!(
+            "      IF {column} IS NULL AND (TG_OP = 'INSERT' OR OLD.{} IS NOT NULL) AND _hoist_repair = '' THEN\n        RAISE EXCEPTION USING ERRCODE = 'not_null_violation', MESSAGE = {}, COLUMN = {}, TABLE = {};\n      END IF;\n",
+            quote(&not_null.column),
+            literal(&format!("null value in column \"{name}\" of relation \"{}\" violates not-null constraint", shape.table)),
+            literal(name),
+            literal(&shape.table),
+        ));
     }
     out
 }
@@ -261,13 +344,20 @@ mod tests {
     fn each_side_sees_its_own_names() {
         let change = change("[[op]]\ntype = \"change_type\"\ntable = \"users\"\ncolumn = \"amount\"\nsql_type = \"numeric\"\nup = \"amount::numeric / 100\"\ndown = \"(amount * 100)::int\"\n");
         let shape = &build(&change, &users()).unwrap()[0];
-        let sql = function_sql(shape, "public", &["hoist_v2".into()]);
+        let sql = function_sql(
+            shape,
+            "public",
+            &["hoist_v2".into()],
+            &[("id".into(), "integer".into())],
+        );
         assert!(sql.contains("= ANY (ARRAY['hoist_v2']::text[])"), "{sql}");
         assert!(
             sql.contains("\"amount\" \"public\".\"users\".\"_hoist_new_amount\"%TYPE := NEW.\"_hoist_new_amount\";"),
             "{sql}"
         );
-        assert!(sql.contains("IF TG_OP = 'INSERT' OR ROW(NEW.\"_hoist_new_amount\"::text) IS DISTINCT FROM ROW(OLD.\"_hoist_new_amount\"::text) THEN\n        NEW.\"amount\" := ((amount * 100)::int);"), "{sql}");
+        assert!(sql.contains("IF TG_OP = 'INSERT' OR ROW(NEW.\"_hoist_new_amount\"::text) IS DISTINCT FROM ROW(OLD.\"_hoist_new_amount\"::text) OR _hoist_repair = 'new' THEN\n        BEGIN\n          NEW.\"amount\" := ((amount * 100)::int);"), "{sql}");
+        // A failing expression keeps the write and records the row.
+        assert!(sql.contains("EXCEPTION WHEN OTHERS THEN\n          IF _hoist_repair <> '' THEN RAISE; END IF;\n          PERFORM \"public\".\"hoist_expansion_fault_record\"('users', jsonb_build_object('id', NEW.\"id\"), 'amount', 'new', SQLERRM);"), "{sql}");
         assert!(
             sql.contains("NEW.\"_hoist_new_amount\" := (amount::numeric / 100);"),
             "{sql}"
@@ -278,7 +368,7 @@ mod tests {
     fn a_new_column_keeps_what_the_new_side_wrote_on_update() {
         let change = change("[[op]]\ntype = \"add_column\"\ntable = \"users\"\ncolumn = \"plan\"\nsql_type = \"text\"\nnot_null = true\nbackfill = \"'free'\"\n");
         let shape = &build(&change, &users()).unwrap()[0];
-        let sql = function_sql(shape, "public", &[]);
+        let sql = function_sql(shape, "public", &[], &[("id".into(), "integer".into())]);
         assert!(sql.contains("ARRAY[]::text[]"), "{sql}");
         assert!(
             sql.contains("IF TG_OP = 'INSERT' OR NEW.\"_hoist_new_plan\" IS NULL THEN"),

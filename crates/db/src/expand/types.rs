@@ -141,6 +141,12 @@ pub struct OpenExpansion {
     /// so `hoist db abort` undoes it, or a deploy once the cause is fixed
     /// resumes it. `None` once a later run gets past the step.
     pub failed: Option<String>,
+    /// Rows whose value the trigger could not compute on a write (the
+    /// write went on): contract computes them again and is refused while
+    /// one still fails.
+    pub faults: u64,
+    /// The first few of them, each `` `users` row {"id": 5}: `_hoist_new_score` (ERROR: division by zero) ``.
+    pub fault_rows: Vec<String>,
 }
 
 /// A view schema hoist made, and for which release.

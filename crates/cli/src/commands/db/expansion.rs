@@ -107,6 +107,19 @@ fn expansion_lines(expansion: &Expansion, interrupted: Option<&Interrupted>, out
                     ),
                 );
             }
+            if open.faults > 0 {
+                output::field(
+                    out,
+                    "faults",
+                    format!(
+                        "{} row(s) written while expanded have a value the migration could not compute (the writes went on); `hoist db complete` computes them again and is refused while one fails:",
+                        open.faults
+                    ),
+                );
+                for row in &open.fault_rows {
+                    output::field(out, "fault", row);
+                }
+            }
             let new = if open.new_releases.is_empty() {
                 "none yet".to_owned()
             } else {
