@@ -38,6 +38,8 @@
 //! would make contract fail (`blockers.rs`, refused at begin), the types
 //! and expressions PostgreSQL checks at begin (`verify.rs`), the view
 //! schemas (`views.rs`), contract (`contract.rs`) and abort (`abort.rs`).
+//! A value the trigger cannot compute on a write is recorded, not raised
+//! (`faults.rs`); contract computes those rows again first (`settle.rs`).
 //!
 //! ```no_run
 //! use hoist_db::expand::{ExpandOptions, Expander};
