@@ -12,6 +12,7 @@
 //! contract would otherwise make a value nobody computed the only one.
 //! Like the state table, both exist only while an expansion is open.
 
+use super::names::HIDDEN_PREFIX;
 use super::sqltext::{literal, qualified, quote};
 use postgres::GenericClient;
 
@@ -45,11 +46,17 @@ pub(crate) struct Fault {
 }
 
 impl Fault {
-    /// `users {"id": 5}: `_hoist_new_score` (division by zero)`.
+    /// `` `users` row {"id": 5}: the new `score` (ERROR: division by zero) ``:
+    /// the new shape's name for a hidden column, what the release that
+    /// reads it calls it.
     pub fn describe(&self) -> String {
+        let column = match self.target.strip_prefix(HIDDEN_PREFIX) {
+            Some(name) => format!("the new `{name}`"),
+            None => format!("the old `{}`", self.target),
+        };
         format!(
-            "`{}` row {}: `{}` ({})",
-            self.table, self.key, self.target, self.error
+            "`{}` row {}: {column} ({})",
+            self.table, self.key, self.error
         )
     }
 }

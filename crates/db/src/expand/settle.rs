@@ -29,7 +29,7 @@ impl Run<'_> {
             .tx(STEP, "record rows it cannot compute", events, |tx| {
                 tx.batch_execute(&faults::create_sql(&base))
             })?;
-        let mut missing = self.repair()?;
+        let mut missing = self.repair(shapes)?;
         let mut count = missing.len();
         let (nulls, described) = self.nulls(shapes)?;
         count += nulls;
@@ -54,7 +54,7 @@ impl Run<'_> {
 
     /// Computes every row the old side wrote and the trigger could not
     /// compute again; what still fails, described.
-    fn repair(&mut self) -> Result<Vec<String>, DbError> {
+    fn repair(&mut self, shapes: &[TableShape]) -> Result<Vec<String>, DbError> {
         let base = self.options.base_schema.clone();
         let recorded = faults::all(self.ddl.client, &base).map_err(|e| {
             self.ddl
@@ -62,8 +62,18 @@ impl Run<'_> {
         })?;
         let mut failing = Vec::new();
         // A new-side fault is an old column's value (a `down`), and
-        // contract drops the old columns: only the old side's count.
-        for fault in recorded.into_iter().filter(|f| f.side == "old") {
+        // contract drops the old columns: only the old side's count. And
+        // only a column the trigger fills: anyone may call the recording
+        // function, and contract runs as the migrator, so a record never
+        // points it at another table.
+        let ours = |fault: &Fault| {
+            fault.side == "old"
+                && shapes.iter().any(|shape| {
+                    shape.table == fault.table
+                        && shape.up.iter().any(|sync| sync.target == fault.target)
+                })
+        };
+        for fault in recorded.into_iter().filter(ours) {
             let key = self.primary_key(STEP, &fault.table)?;
             let sql = faults::repair_sql(&base, &fault, &key);
             let attempt = (|| {
@@ -118,9 +128,13 @@ impl Run<'_> {
                 }
                 for row in rows {
                     let key: String = row.get(0);
+                    let name = not_null
+                        .column
+                        .strip_prefix(super::names::HIDDEN_PREFIX)
+                        .unwrap_or(&not_null.column);
                     found.push(format!(
-                        "`{}` row {key}: `{}` is NULL and becomes NOT NULL",
-                        shape.table, not_null.column
+                        "`{}` row {key}: the new `{name}` is NULL and becomes NOT NULL",
+                        shape.table
                     ));
                 }
             }
