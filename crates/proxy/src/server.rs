@@ -198,9 +198,11 @@ impl Connection {
                 self.accepted,
             );
             return match h1.await? {
+                // Boxed, here and below: every connection's task is as big
+                // as its biggest branch, and an idle HTTP/1 connection
+                // should not carry HTTP/2's or TLS's state.
                 Some((stream, preface)) => {
-                    self.serve_h2(Rewind::new(preface, stream), client, "http")
-                        .await
+                    Box::pin(self.serve_h2(Rewind::new(preface, stream), client, "http")).await
                 }
                 None => Ok(()),
             };
@@ -208,7 +210,10 @@ impl Connection {
         // The TLS handshake runs here, not in the accept loop, so a slow
         // client cannot stall accepts; until it ends the connection waits,
         // so it may be evicted to make room.
-        let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.0.accept(stream));
+        let handshake = Box::pin(tokio::time::timeout(
+            HANDSHAKE_TIMEOUT,
+            tls.0.accept(stream),
+        ));
         let stream = tokio::select! {
             done = handshake => match done {
                 Ok(Ok(stream)) => stream,
@@ -218,19 +223,18 @@ impl Connection {
             () = self.ticket.told_to_go() => return Ok(()),
         };
         if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
-            return self
-                .serve_h2(Rewind::new(BytesMut::new(), stream), client, "https")
+            return Box::pin(self.serve_h2(Rewind::new(BytesMut::new(), stream), client, "https"))
                 .await;
         }
         let peer = Peer::new(client, "https");
-        h1::serve(
+        Box::pin(h1::serve(
             stream,
             BytesMut::new(),
             self.proxy.clone(),
             peer,
             &self.ticket,
             self.accepted,
-        )
+        ))
         .await?;
         Ok(())
     }

@@ -275,7 +275,7 @@ async fn read_head<R: AsyncRead + Unpin>(
                 }
             }
         }
-        buffer.reserve(8 * 1024);
+        crate::buffers::lend(buffer, 8 * 1024);
         match reader.read_buf(buffer).await {
             Ok(0) => {
                 let error = io::Error::new(
