@@ -82,10 +82,18 @@ async fn idle_keep_alive_connection_holds_no_buffer() {
         get(&mut client).await;
         clients.push(client);
     }
-    assert_eq!(settle(before).await, before, "buffers held by idle connections");
+    assert_eq!(
+        settle(before).await,
+        before,
+        "buffers held by idle connections"
+    );
     // Reused: the next request on each takes a buffer and gives it back.
     for client in &mut clients {
         get(client).await;
     }
-    assert_eq!(settle(before).await, before, "buffers held after a second request");
+    assert_eq!(
+        settle(before).await,
+        before,
+        "buffers held after a second request"
+    );
 }
