@@ -320,7 +320,7 @@ mod sizes {
 
     /// What one plain client connection's task takes, whatever it is doing:
     /// tokio allocates the whole future when the task is spawned.
-    const TASK_BUDGET: usize = 6 * 1024;
+    const TASK_BUDGET: usize = 5 * 1024;
 
     // Each connection's task was 13.5 KB, idle or not: the lingering
     // drain's 8 KiB stack array, and the TLS and HTTP/2 branches, sat in it.
