@@ -1,7 +1,9 @@
 """wrk against the same backend: direct, nginx, hoist; then hoist with
 `/metrics` scraped every second against hoist without; then errors per
-switch. `--only metrics` runs the metrics scenario alone."""
-import json, os, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time, urllib.request
+switch; then memory with 10,000 and 50,000 idle keep-alive connections
+against nginx and HAProxy. `--only metrics` or `--only memory` runs that
+scenario alone."""
+import json, os, re, resource, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time, urllib.request
 
 only = None
 if len(sys.argv) > 2 and sys.argv[1] == "--only":
@@ -9,6 +11,7 @@ if len(sys.argv) > 2 and sys.argv[1] == "--only":
     del sys.argv[1:3]
 hoist, seconds, connections, rounds = os.path.abspath(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
 work = tempfile.mkdtemp(prefix="hoist-proxy-bench-")
 src, site = os.path.join(work, "src"), os.path.join(work, "site")
 children = []
@@ -330,14 +333,181 @@ def main():
         print(f"{name:<36} {bad:>8} {total:>10} {bad / switches:>14.1f}")
 
 
+IDLE_COUNTS = (10_000, 50_000)
+# How long after the closes "after" is read.
+AFTER_WINDOW = 10
+# Open files for the idle scenario: the connections, and some to spare.
+IDLE_FILES = max(IDLE_COUNTS) + 10_000
+
+
+def rss_kb(pids):
+    """The resident set of `pids`, summed, in KiB (VmRSS)."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/status") as status:
+            total += int(re.search(r"^VmRSS:\s+(\d+) kB", status.read(), re.M).group(1))
+    return total
+
+
+def child_pids(pid):
+    with open(f"/proc/{pid}/task/{pid}/children") as children_file:
+        return [int(child) for child in children_file.read().split()]
+
+
+def settled_rss(pids, seconds=10):
+    """RSS once it has stopped moving (three readings 0.5 s apart within 1%), at most `seconds`."""
+    readings = [rss_kb(pids)]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        readings.append(rss_kb(pids))
+        last = readings[-3:]
+        if len(last) == 3 and max(last) - min(last) <= max(last) / 100:
+            break
+    return readings[-1]
+
+
+def idle_nginx_conf(port, backend, prefix):
+    return f"""worker_processes 1;
+worker_rlimit_nofile {IDLE_FILES};
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log;
+events {{ worker_connections {IDLE_FILES}; }}
+http {{
+  access_log off;
+  keepalive_timeout 600s;
+  keepalive_requests 100000;
+  upstream app {{
+    server 127.0.0.1:{backend};
+    keepalive 64;
+  }}
+  server {{
+    listen 127.0.0.1:{port} backlog=4096;
+    location / {{
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }}
+  }}
+}}
+"""
+
+
+def haproxy_conf(port, backend):
+    return f"""global
+  maxconn {IDLE_FILES}
+  # It asks for two descriptors a connection; idle ones hold one: below that, warn, not fail.
+  no strict-limits
+  nbthread 1
+defaults
+  mode http
+  option http-keep-alive
+  timeout connect 5s
+  timeout client 10m
+  timeout server 10m
+  timeout http-keep-alive 10m
+frontend front
+  bind 127.0.0.1:{port}
+  default_backend app
+backend app
+  http-reuse safe
+  server app 127.0.0.1:{backend}
+"""
+
+
+def idle_round(port, pids, count):
+    """Opens `count` idle keep-alive connections to `port`; returns RSS (KiB) of
+    `pids` before, with them open, and after they closed."""
+    before = settled_rss(pids)
+    opener = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__), "idle.py"), str(port), str(count)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    children.append(opener)
+    if opener.stdout.readline().strip() != "open":
+        sys.exit(f"bench/idle.py could not open {count} connections to {port}")
+    held = settled_rss(pids)
+    opener.stdin.write("\n")
+    opener.stdin.flush()
+    opener.stdout.readline()
+    opener.wait(60)
+    # A fixed window, not a settle: an allocator returns freed pages after a
+    # delay (mimalloc: purge_delay), so RSS stays flat for a while, then drops.
+    time.sleep(AFTER_WINDOW)
+    after = rss_kb(pids)
+    return before, held, after
+
+
+def memory_scenario():
+    """RSS per idle keep-alive connection, and RSS after they all closed against
+    before, for hoist, nginx (1 worker) and HAProxy (1 thread); a fresh proxy
+    for each count, behind the same app."""
+    global IDLE_FILES
+    counts = IDLE_COUNTS
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (IDLE_FILES, IDLE_FILES))
+    except (ValueError, OSError):
+        # Raising the hard limit takes CAP_SYS_RESOURCE, which a container may lack:
+        # then as many connections as the hard limit allows, said in the table's title.
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        IDLE_FILES = hard
+        counts = tuple(min(count, hard - 1_000) for count in IDLE_COUNTS)
+    agent_port = free_port()
+    where = os.path.join(work, "idle")
+    make_site(where, agent_port, f'idle_timeout = "10m"\nmax_connections = {IDLE_FILES}\n')
+    deploy("1", where)
+    agent = start_agent(where)
+    backend = json.loads(sh(hoist, "status", "--json", cwd=where))["agent"]["live"]["port"]
+    rows = []
+    for count in counts:
+        # hoist: an agent restarted for each count, so each starts cold.
+        if count != counts[0]:
+            agent.terminate()
+            agent.wait(30)
+            agent = start_agent(where)
+            backend = json.loads(sh(hoist, "status", "--json", cwd=where))["agent"]["live"]["port"]
+        rows.append(("hoist (1 thread)", count, idle_round(agent_port, [agent.pid], count)))
+
+        port = free_port()
+        prefix = tempfile.mkdtemp(dir=work)
+        conf = os.path.join(prefix, "nginx.conf")
+        open(conf, "w").write(idle_nginx_conf(port, backend, prefix))
+        proc = subprocess.Popen([nginx, "-p", prefix, "-c", conf, "-g", "daemon off;"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        children.append(proc)
+        wait_port(port)
+        rows.append(("nginx (1 worker)", count, idle_round(port, [proc.pid] + child_pids(proc.pid), count)))
+        stop_nginx(prefix, conf)
+
+        port = free_port()
+        conf = os.path.join(work, f"haproxy-{count}.cfg")
+        open(conf, "w").write(haproxy_conf(port, backend))
+        proc = subprocess.Popen([haproxy, "-f", conf, "-db"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        children.append(proc)
+        wait_port(port)
+        rows.append(("HAProxy (1 thread)", count, idle_round(port, [proc.pid], count)))
+        proc.terminate()
+        proc.wait(30)
+    capped = "" if counts == IDLE_COUNTS else f" (capped by the open-file hard limit {IDLE_FILES}; {IDLE_COUNTS} asked)"
+    print(f"\nidle keep-alive connections{capped}: one GET each, then idle; RSS (VmRSS, nginx master + worker) before, held, {AFTER_WINDOW} s after all closed\n")
+    print(f"{'proxy':<20} {'conns':>7} {'start MB':>9} {'held MB':>9} {'KB/conn':>8} {'after MB':>9} {'after/start':>12} {'KB/conn ÷ nginx':>16}")
+    per_conn = {(name, count): (held - before) * 1.024 / count for name, count, (before, held, _) in rows}
+    for name, count, (before, held, after) in rows:
+        ratio = per_conn[(name, count)] / max(per_conn[("nginx (1 worker)", count)], 0.001)
+        print(f"{name:<20} {count:>7} {before / 1024:>9.1f} {held / 1024:>9.1f} {per_conn[(name, count)]:>8.2f} "
+              f"{after / 1024:>9.1f} {after / before:>12.2f} {ratio:>16.2f}")
+
+
 try:
     if only == "metrics":
         metrics_scenario()
+    elif only == "memory":
+        memory_scenario()
     elif only is not None:
-        sys.exit(f"unknown scenario `{only}`; try --only metrics")
+        sys.exit(f"unknown scenario `{only}`; try --only metrics or --only memory")
     else:
         main()
         metrics_scenario()
+        memory_scenario()
 finally:
     for proc in children:
         if proc.poll() is None:

@@ -166,98 +166,112 @@ impl Proxy {
         response
     }
 
-    async fn route<B>(&self, mut request: Request<B>, peer: &Peer) -> Response<ProxyBody>
+    /// Not an `async fn`, nor are [`Proxy::forward`] and
+    /// [`crate::upstream::exchange`]: an `async fn` copies its arguments
+    /// into locals and keeps both in its future (rust-lang/rust#62958), and
+    /// these futures sit in every client connection's task, idle or not
+    /// (800 bytes of the 4.4 KB it was).
+    #[allow(clippy::manual_async_fn)]
+    fn route<'a, B>(
+        &'a self,
+        mut request: Request<B>,
+        peer: &'a Peer,
+    ) -> impl std::future::Future<Output = Response<ProxyBody>> + 'a
     where
         B: http_body::Body<Data = bytes::Bytes> + Send + Sync + 'static,
         B::Error: Into<BoxError>,
     {
-        let client = peer.addr;
-        if let Some(answer) = self.screen(&mut request, peer) {
-            return answer;
-        }
-        match self.router.gate().pass().await {
-            crate::pause::Passage::Open => {}
-            crate::pause::Passage::Expired | crate::pause::Passage::Full => {
-                let paused = crate::Maintenance {
-                    message: "We are making a quick change. Please try again in a moment.".into(),
-                    ..Default::default()
-                };
-                return paused.response(wants_json(&request), jiff::Timestamp::now());
+        async move {
+            let client = peer.addr;
+            if let Some(answer) = self.screen(&mut request, peer) {
+                return answer;
             }
-        }
-        // Static backends, when configured, take the place of the live release.
-        let pool_pick = match self.router.members() {
-            Some(members) => match members.pick() {
-                Some(member) => Some(member.backend.clone()),
-                None => {
-                    return pages::error(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "No backend is available right now. Please try again shortly.",
+            match self.router.gate().pass().await {
+                crate::pause::Passage::Open => {}
+                crate::pause::Passage::Expired | crate::pause::Passage::Full => {
+                    let paused = crate::Maintenance {
+                        message: "We are making a quick change. Please try again in a moment."
+                            .into(),
+                        ..Default::default()
+                    };
+                    return paused.response(wants_json(&request), jiff::Timestamp::now());
+                }
+            }
+            // Static backends, when configured, take the place of the live release.
+            let pool_pick = match self.router.members() {
+                Some(members) => match members.pick() {
+                    Some(member) => Some(member.backend.clone()),
+                    None => {
+                        return pages::error(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "No backend is available right now. Please try again shortly.",
+                        )
+                    }
+                },
+                None => None,
+            };
+            let live = pool_pick.clone().or_else(|| self.router.live());
+            let steering = self.router.candidate().filter(|_| pool_pick.is_none());
+            let (backend, pin_bucket) = match (live, steering) {
+                (Some(live), Some(steering)) => {
+                    let choice = steering.choose(client.ip(), request.headers());
+                    (
+                        if choice.candidate {
+                            steering.backend.clone()
+                        } else {
+                            live
+                        },
+                        choice.set_bucket,
                     )
                 }
-            },
-            None => None,
-        };
-        let live = pool_pick.clone().or_else(|| self.router.live());
-        let steering = self.router.candidate().filter(|_| pool_pick.is_none());
-        let (backend, pin_bucket) = match (live, steering) {
-            (Some(live), Some(steering)) => {
-                let choice = steering.choose(client.ip(), request.headers());
-                (
-                    if choice.candidate {
-                        steering.backend.clone()
-                    } else {
-                        live
-                    },
-                    choice.set_bucket,
-                )
+                (Some(live), None) => (live, None),
+                // Nothing live yet (a first deploy): test traffic still reaches
+                // a held candidate, so its link walk runs before it goes live.
+                (None, Some(steering)) if steering.is_test(client.ip(), request.headers()) => {
+                    (steering.backend.clone(), None)
+                }
+                (None, _) => {
+                    return pages::error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "No release is running yet. Please try again shortly.",
+                    )
+                }
+            };
+            // Counted before anything awaits, so a switch that starts draining now waits for this request.
+            let guard = InFlight::new(backend.clone());
+            let started = Instant::now();
+            let mut response = self.forward(request, peer, &backend, guard).await;
+            let proxy_made = response.extensions().get::<pages::ProxyMade>().is_some();
+            if proxy_made {
+                response = self.own_page(response, backend.release()).await;
             }
-            (Some(live), None) => (live, None),
-            // Nothing live yet (a first deploy): test traffic still reaches
-            // a held candidate, so its link walk runs before it goes live.
-            (None, Some(steering)) if steering.is_test(client.ip(), request.headers()) => {
-                (steering.backend.clone(), None)
+            backend.record(response.status().as_u16(), started.elapsed(), proxy_made);
+            if let (Some(name), Some(value)) =
+                (&self.settings.release_header, backend.release_value())
+            {
+                response.headers_mut().insert(name.clone(), value.clone());
             }
-            (None, _) => {
-                return pages::error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "No release is running yet. Please try again shortly.",
-                )
+            if let Some(name) = &self.settings.data_header {
+                if let Some(version) = &*self.router.data_version() {
+                    response
+                        .headers_mut()
+                        .insert(name.clone(), HeaderValue::clone(version));
+                }
             }
-        };
-        // Counted before anything awaits, so a switch that starts draining now waits for this request.
-        let guard = InFlight::new(backend.clone());
-        let started = Instant::now();
-        let mut response = self.forward(request, peer, &backend, guard).await;
-        let proxy_made = response.extensions().get::<pages::ProxyMade>().is_some();
-        if proxy_made {
-            response = self.own_page(response, backend.release()).await;
+            if let Some(bucket) = pin_bucket {
+                // Keeps a canary client on its side even if its address changes.
+                let cookie = format!(
+                    "{}={bucket}; Path=/; Max-Age=2592000; SameSite=Lax",
+                    crate::BUCKET_COOKIE
+                );
+                if let Ok(value) = HeaderValue::from_str(&cookie) {
+                    response
+                        .headers_mut()
+                        .append(http::header::SET_COOKIE, value);
+                }
+            }
+            response
         }
-        backend.record(response.status().as_u16(), started.elapsed(), proxy_made);
-        if let (Some(name), Some(value)) = (&self.settings.release_header, backend.release_value())
-        {
-            response.headers_mut().insert(name.clone(), value.clone());
-        }
-        if let Some(name) = &self.settings.data_header {
-            if let Some(version) = &*self.router.data_version() {
-                response
-                    .headers_mut()
-                    .insert(name.clone(), HeaderValue::clone(version));
-            }
-        }
-        if let Some(bucket) = pin_bucket {
-            // Keeps a canary client on its side even if its address changes.
-            let cookie = format!(
-                "{}={bucket}; Path=/; Max-Age=2592000; SameSite=Lax",
-                crate::BUCKET_COOKIE
-            );
-            if let Ok(value) = HeaderValue::from_str(&cookie) {
-                response
-                    .headers_mut()
-                    .append(http::header::SET_COOKIE, value);
-            }
-        }
-        response
     }
 
     /// What is answered before any backend is chosen: `CONNECT`, a path
@@ -283,129 +297,133 @@ impl Proxy {
             .then(|| maintenance.response(wants_json(request), jiff::Timestamp::now()))
     }
 
-    async fn forward<B>(
-        &self,
+    #[allow(clippy::manual_async_fn)] // on purpose: see `Proxy::route`
+    fn forward<'a, B>(
+        &'a self,
         request: Request<B>,
-        peer: &Peer,
-        backend: &Arc<Backend>,
+        peer: &'a Peer,
+        backend: &'a Arc<Backend>,
         guard: InFlight,
-    ) -> Response<ProxyBody>
+    ) -> impl std::future::Future<Output = Response<ProxyBody>> + 'a
     where
         B: http_body::Body<Data = bytes::Bytes> + Send + Sync + 'static,
         B::Error: Into<BoxError>,
     {
-        // The server has parsed `Content-Length` into the body's size already.
-        let declared = http_body::Body::size_hint(request.body()).exact();
-        if declared.is_some_and(|length| length > self.settings.max_body_size) {
-            return pages::error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "The request body is larger than this site accepts.",
-            );
-        }
-        // One pass of cheap name comparisons instead of a hashed lookup each.
-        let (mut has_host, mut has_connection) = (false, false);
-        for name in request.headers().keys() {
-            has_host |= *name == http::header::HOST;
-            has_connection |= *name == http::header::CONNECTION;
-        }
-        let upgrade = has_connection
-            .then(|| headers::upgrade_of(request.headers()))
-            .flatten();
-        let (mut parts, body) = request.into_parts();
-        // HTTP/2 clients name the host in `:authority`; HTTP/1.1 backends
-        // need `Host`. An HTTP/1.0 client may name none: the backend's own
-        // address stands in, as nginx sends its `$proxy_host`.
-        if !has_host {
-            let host = parts
-                .uri
-                .authority()
-                .and_then(|authority| HeaderValue::from_str(authority.as_str()).ok())
-                .or_else(|| HeaderValue::from_str(&backend.addr().to_string()).ok());
-            if let Some(host) = host {
-                parts.headers.insert(http::header::HOST, host);
+        // Not an `async fn`: see `Proxy::route`.
+        async move {
+            // The server has parsed `Content-Length` into the body's size already.
+            let declared = http_body::Body::size_hint(request.body()).exact();
+            if declared.is_some_and(|length| length > self.settings.max_body_size) {
+                return pages::error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "The request body is larger than this site accepts.",
+                );
             }
-        }
-        // Backends speak HTTP/1.1 whatever the client spoke.
-        parts.version = http::Version::HTTP_11;
-        headers::strip_hop_by_hop(&mut parts.headers);
-        if let Some(protocol) = &upgrade {
-            parts.headers.insert(
-                http::header::CONNECTION,
-                HeaderValue::from_static("upgrade"),
-            );
-            parts
-                .headers
-                .insert(http::header::UPGRADE, protocol.clone());
-        }
-        // Most requests have no body: no limiter, no box, nothing to send.
-        let body = (!http_body::Body::is_end_stream(&body)).then(|| {
-            Limited::new(body, self.settings.max_body_size as usize)
-                .map_err(BoxError::from)
-                .boxed()
-        });
-        let sent = upstream::exchange(backend, parts, body, peer, &self.settings).await;
-        let answer = match sent {
-            Ok(answer) => answer,
-            Err(error) => {
-                let status = error.status();
-                if error.is_backend_side() {
-                    warn_throttled!(BACKEND_FAILED, release = backend.release(), %error, "backend request failed");
-                } else if status == StatusCode::REQUEST_TIMEOUT {
-                    warn_throttled!(SLOW_BODY, client = %peer.addr, %error, "request body too slow; answered 408 (see `[proxy] min_body_rate`)");
-                } else {
-                    tracing::debug!(release = backend.release(), %error, "client request failed");
-                }
-                let why = match status {
-                    StatusCode::BAD_GATEWAY => {
-                        "The application did not answer. Please try again in a moment."
-                    }
-                    StatusCode::GATEWAY_TIMEOUT => {
-                        "The application took too long to answer. Please try again."
-                    }
-                    StatusCode::REQUEST_TIMEOUT => "The request body took too long to arrive.",
-                    _ => "The request body could not be read.",
-                };
-                return pages::error(status, why);
+            // One pass of cheap name comparisons instead of a hashed lookup each.
+            let (mut has_host, mut has_connection) = (false, false);
+            for name in request.headers().keys() {
+                has_host |= *name == http::header::HOST;
+                has_connection |= *name == http::header::CONNECTION;
             }
-        };
-        let response = match answer {
-            Answer::Response(response) => response,
-            Answer::Switched(mut parts, connection) => {
-                // Only HTTP/1 clients ask to upgrade (HTTP/2 has no `Connection`).
-                if upgrade.is_none() {
-                    tracing::warn!(
-                        release = backend.release(),
-                        "backend switched protocols unasked"
-                    );
-                    return pages::error(
-                        StatusCode::BAD_GATEWAY,
-                        "The application did not answer. Please try again in a moment.",
-                    );
+            let upgrade = has_connection
+                .then(|| headers::upgrade_of(request.headers()))
+                .flatten();
+            let (mut parts, body) = request.into_parts();
+            // HTTP/2 clients name the host in `:authority`; HTTP/1.1 backends
+            // need `Host`. An HTTP/1.0 client may name none: the backend's own
+            // address stands in, as nginx sends its `$proxy_host`.
+            if !has_host {
+                let host = parts
+                    .uri
+                    .authority()
+                    .and_then(|authority| HeaderValue::from_str(authority.as_str()).ok())
+                    .or_else(|| HeaderValue::from_str(&backend.addr().to_string()).ok());
+                if let Some(host) = host {
+                    parts.headers.insert(http::header::HOST, host);
                 }
-                parts
-                    .extensions
-                    .insert(crate::h1::Tunnel::new(connection, guard));
-                // The backend's `Upgrade` names the protocol it switched to.
-                let switched_to = parts.headers.get(http::header::UPGRADE).cloned();
-                headers::strip_hop_by_hop(&mut parts.headers);
+            }
+            // Backends speak HTTP/1.1 whatever the client spoke.
+            parts.version = http::Version::HTTP_11;
+            headers::strip_hop_by_hop(&mut parts.headers);
+            if let Some(protocol) = &upgrade {
                 parts.headers.insert(
                     http::header::CONNECTION,
                     HeaderValue::from_static("upgrade"),
                 );
-                if let Some(protocol) = switched_to.or(upgrade) {
-                    parts.headers.insert(http::header::UPGRADE, protocol);
-                }
-                return Response::from_parts(
-                    parts,
-                    http_body_util::Empty::new()
-                        .map_err(|never| match never {})
-                        .boxed(),
-                );
+                parts
+                    .headers
+                    .insert(http::header::UPGRADE, protocol.clone());
             }
-        };
-        let (mut parts, body) = response.into_parts();
-        headers::strip_hop_by_hop(&mut parts.headers);
-        Response::from_parts(parts, Guarded::wrap(body, guard))
+            // Most requests have no body: no limiter, no box, nothing to send.
+            let body = (!http_body::Body::is_end_stream(&body)).then(|| {
+                Limited::new(body, self.settings.max_body_size as usize)
+                    .map_err(BoxError::from)
+                    .boxed()
+            });
+            let sent = upstream::exchange(backend, parts, body, peer, &self.settings).await;
+            let answer = match sent {
+                Ok(answer) => answer,
+                Err(error) => {
+                    let status = error.status();
+                    if error.is_backend_side() {
+                        warn_throttled!(BACKEND_FAILED, release = backend.release(), %error, "backend request failed");
+                    } else if status == StatusCode::REQUEST_TIMEOUT {
+                        warn_throttled!(SLOW_BODY, client = %peer.addr, %error, "request body too slow; answered 408 (see `[proxy] min_body_rate`)");
+                    } else {
+                        tracing::debug!(release = backend.release(), %error, "client request failed");
+                    }
+                    let why = match status {
+                        StatusCode::BAD_GATEWAY => {
+                            "The application did not answer. Please try again in a moment."
+                        }
+                        StatusCode::GATEWAY_TIMEOUT => {
+                            "The application took too long to answer. Please try again."
+                        }
+                        StatusCode::REQUEST_TIMEOUT => "The request body took too long to arrive.",
+                        _ => "The request body could not be read.",
+                    };
+                    return pages::error(status, why);
+                }
+            };
+            let response = match answer {
+                Answer::Response(response) => response,
+                Answer::Switched(mut parts, connection) => {
+                    // Only HTTP/1 clients ask to upgrade (HTTP/2 has no `Connection`).
+                    if upgrade.is_none() {
+                        tracing::warn!(
+                            release = backend.release(),
+                            "backend switched protocols unasked"
+                        );
+                        return pages::error(
+                            StatusCode::BAD_GATEWAY,
+                            "The application did not answer. Please try again in a moment.",
+                        );
+                    }
+                    parts
+                        .extensions
+                        .insert(crate::h1::Tunnel::new(connection, guard));
+                    // The backend's `Upgrade` names the protocol it switched to.
+                    let switched_to = parts.headers.get(http::header::UPGRADE).cloned();
+                    headers::strip_hop_by_hop(&mut parts.headers);
+                    parts.headers.insert(
+                        http::header::CONNECTION,
+                        HeaderValue::from_static("upgrade"),
+                    );
+                    if let Some(protocol) = switched_to.or(upgrade) {
+                        parts.headers.insert(http::header::UPGRADE, protocol);
+                    }
+                    return Response::from_parts(
+                        parts,
+                        http_body_util::Empty::new()
+                            .map_err(|never| match never {})
+                            .boxed(),
+                    );
+                }
+            };
+            let (mut parts, body) = response.into_parts();
+            headers::strip_hop_by_hop(&mut parts.headers);
+            Response::from_parts(parts, Guarded::wrap(body, guard))
+        }
     }
 
     /// Swaps a proxy-made error body for the app's own page, when configured and readable.

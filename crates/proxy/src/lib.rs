@@ -22,6 +22,7 @@
 
 mod backend;
 mod body;
+mod buffers;
 mod connections;
 mod decode;
 mod fields;

@@ -42,8 +42,10 @@ impl Pool {
         connect(addr, connect_timeout).await
     }
 
-    /// Takes back a connection whose last response was read to the end.
-    pub(crate) fn put(&self, connection: Connection) {
+    /// Takes back a connection whose last response was read to the end;
+    /// idle, it holds no buffer (its next read takes a spare one).
+    pub(crate) fn put(&self, mut connection: Connection) {
+        crate::buffers::give_back(&mut connection.buffer);
         let mut idle = self.idle.lock().expect("never poisoned");
         if idle.len() < MAX_IDLE {
             idle.push(connection);

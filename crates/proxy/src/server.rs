@@ -198,13 +198,25 @@ impl Connection {
                 self.accepted,
             );
             return match h1.await? {
+                // Boxed: an idle HTTP/1 connection should not carry HTTP/2's state.
                 Some((stream, preface)) => {
-                    self.serve_h2(Rewind::new(preface, stream), client, "http")
-                        .await
+                    Box::pin(self.serve_h2(Rewind::new(preface, stream), client, "http")).await
                 }
                 None => Ok(()),
             };
         };
+        // Boxed: a task is as big as its biggest branch, and a plain
+        // connection should not carry TLS's state.
+        Box::pin(self.serve_tls(tls, stream, client)).await
+    }
+
+    /// The TLS handshake, then HTTP/2 or HTTP/1 over it.
+    async fn serve_tls(
+        self,
+        tls: crate::Tls,
+        stream: TcpStream,
+        client: SocketAddr,
+    ) -> Result<(), ConnectionError> {
         // The TLS handshake runs here, not in the accept loop, so a slow
         // client cannot stall accepts; until it ends the connection waits,
         // so it may be evicted to make room.
@@ -297,6 +309,38 @@ mod tests {
         assert!(
             head.contains(&format!("content-length: {}", body.len())),
             "{text}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod sizes {
+    use super::*;
+    use crate::{Router, Settings};
+
+    /// What one plain client connection's task takes, whatever it is doing:
+    /// tokio allocates the whole future when the task is spawned.
+    const TASK_BUDGET: usize = 5 * 1024;
+
+    // Each connection's task was 13.5 KB, idle or not: the lingering
+    // drain's 8 KiB stack array, and the TLS and HTTP/2 branches, sat in it.
+    #[tokio::test]
+    async fn a_plain_connections_task_carries_no_tls_http2_or_drain_state() {
+        let proxy = Arc::new(Proxy::new(Arc::new(Router::default()), Settings::default()));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let stream = TcpStream::connect(address).await.unwrap();
+        let connection = Connection {
+            proxy: proxy.clone(),
+            http2: Arc::new(http2::Builder::new(TokioExecutor::new())),
+            ticket: proxy.connections().admit(address.ip()).unwrap(),
+            accepted: Instant::now(),
+        };
+        let task = connection.serve(stream, address);
+        let size = std::mem::size_of_val(&task);
+        assert!(
+            size <= TASK_BUDGET,
+            "a connection's task takes {size} bytes"
         );
     }
 }

@@ -142,7 +142,7 @@ impl Pump {
                 Ok(None) if self.decoder.is_done() => return self.end(Ok(())),
                 Ok(None) => {}
             }
-            buffer.reserve(READ_SIZE);
+            crate::buffers::lend(buffer, READ_SIZE);
             let read = pin!(io.read_buf(buffer));
             match read.poll(cx) {
                 Poll::Ready(Ok(0)) => return self.end(Err(io::ErrorKind::UnexpectedEof)),

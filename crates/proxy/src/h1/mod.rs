@@ -8,12 +8,15 @@
 
 mod feed;
 #[cfg(test)]
+mod lent;
+#[cfg(test)]
 mod props;
 mod request;
 mod response;
 mod rewind;
 
 use crate::body::ProxyBody;
+use crate::buffers;
 use crate::connections::Ticket;
 use crate::idle::{Floor, Idle};
 use crate::throttle::{warn_throttled, Throttle};
@@ -89,7 +92,8 @@ where
     // Until the first head, silence is timed by the header timeout (the
     // head's clock started at the accept); then by the idle timeout.
     let mut io = Idle::metered(io, header_timeout);
-    let mut out = Vec::with_capacity(1024);
+    // Lent per response; see `crate::buffers`.
+    let mut out = Vec::new();
     let mut first = true;
     // Registered once, so waiting for the next request costs no new registration.
     let mut signalled = pin!(ticket.signalled());
@@ -129,11 +133,13 @@ where
                 }
                 timed = true;
             }
-            buffer.reserve(READ_SIZE);
             let read = poll_fn(|cx| {
+                // Idle, the connection holds a buffer only for the poll.
+                buffers::lend(&mut buffer, READ_SIZE);
                 if let Poll::Ready(read) = pin!(io.read_buf(&mut buffer)).poll(cx) {
                     return Poll::Ready(Some(read));
                 }
+                buffers::give_back(&mut buffer);
                 if let Some(sleep) = deadline.as_mut().filter(|_| timed) {
                     if sleep.as_mut().poll(cx).is_ready() {
                         return Poll::Ready(Some(Err(io::ErrorKind::TimedOut.into())));
@@ -229,6 +235,10 @@ where
             }
             return Ok(None);
         }
+        // Waiting for the next request, it holds no buffer (unless one was
+        // pipelined behind this one).
+        buffers::give_back(&mut buffer);
+        buffers::give_back_write(&mut out);
         ticket.waiting();
     }
 }
@@ -267,6 +277,7 @@ where
 {
     let (mut parts, mut body) = response.into_parts();
     let exact = body.size_hint().exact();
+    buffers::lend_write(out);
     out.clear();
     let (sending, keep_alive) = response::encode(parts.status, &parts.headers, exact, asked, out);
     if parts.status == StatusCode::SWITCHING_PROTOCOLS {
@@ -406,7 +417,9 @@ where
     let _ = io.flush().await;
     let _ = io.shutdown().await;
     let drain = async {
-        let mut sink = [0u8; 8 * 1024];
+        // On the heap: an array here would sit in every connection's
+        // future, idle or not, for this rare path.
+        let mut sink = vec![0u8; 8 * 1024];
         let mut total = 0;
         while total < LINGER_BYTES {
             match io.read(&mut sink).await {

@@ -108,7 +108,7 @@ impl Body for UpstreamBody {
             let Some(connection) = this.connection.as_mut() else {
                 return Poll::Ready(None);
             };
-            connection.buffer.reserve(READ_SIZE);
+            crate::buffers::lend(&mut connection.buffer, READ_SIZE);
             // A fresh `read_buf` future per poll holds no state of its own; it
             // goes through `poll_read`, which clears readiness on a short read,
             // so the pool's liveness check costs no syscall afterwards.

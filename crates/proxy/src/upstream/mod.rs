@@ -114,58 +114,67 @@ impl std::fmt::Display for UpstreamError {
 /// and `proxy_send_timeout` do: an upload the app keeps taking may run
 /// past it; an app that takes nothing and says nothing for that long
 /// gets the client a 504.
-pub(crate) async fn exchange(
-    backend: &Arc<Backend>,
+#[allow(clippy::manual_async_fn)] // on purpose: see `Proxy::route`
+pub(crate) fn exchange<'a>(
+    backend: &'a Arc<Backend>,
     parts: http::request::Parts,
     body: Option<ProxyBody>,
-    peer: &crate::Peer,
-    settings: &Settings,
-) -> Result<Answer, UpstreamError> {
-    let connect_timeout = settings.connect_timeout;
-    let sending = Sending::choose(&parts.headers, body.is_none());
-    let target = parts
-        .uri
-        .path_and_query()
-        .map_or("/", |target| target.as_str());
-    let head = head::encode_request(&parts.method, target, &parts.headers, sending, peer);
-    let had_body = body.is_some();
-    let mut body = body;
-    let mut connection = backend
-        .pool()
-        .checkout(backend.addr(), connect_timeout)
-        .await?;
-    let (response, sent_whole) = loop {
-        connection.stream.set_timeout(settings.response_timeout);
-        match attempt(&mut connection, &head, &mut body, sending, &parts.method).await {
-            Ok(answered) => break answered,
-            Err(failure) => {
-                // The backend closing an idle connection races our reuse of
-                // it; such a request never reached the app if nothing of it
-                // was written, and is harmless to repeat if idempotent.
-                let safe = failure.unsent || parts.method.is_idempotent();
-                let body_intact = !had_body || body.is_some();
-                // A backend that took too long is not asked again.
-                let timed_out = failure.error.timed_out();
-                if connection.reused && failure.before_answer && safe && body_intact && !timed_out {
-                    connection = crate::pool::connect(backend.addr(), connect_timeout).await?;
-                    continue;
+    peer: &'a crate::Peer,
+    settings: &'a Settings,
+) -> impl std::future::Future<Output = Result<Answer, UpstreamError>> + 'a {
+    // Not an `async fn`: see `Proxy::route`.
+    async move {
+        let connect_timeout = settings.connect_timeout;
+        let sending = Sending::choose(&parts.headers, body.is_none());
+        let target = parts
+            .uri
+            .path_and_query()
+            .map_or("/", |target| target.as_str());
+        let head = head::encode_request(&parts.method, target, &parts.headers, sending, peer);
+        let had_body = body.is_some();
+        let mut body = body;
+        let mut connection = backend
+            .pool()
+            .checkout(backend.addr(), connect_timeout)
+            .await?;
+        let (response, sent_whole) = loop {
+            connection.stream.set_timeout(settings.response_timeout);
+            match attempt(&mut connection, &head, &mut body, sending, &parts.method).await {
+                Ok(answered) => break answered,
+                Err(failure) => {
+                    // The backend closing an idle connection races our reuse of
+                    // it; such a request never reached the app if nothing of it
+                    // was written, and is harmless to repeat if idempotent.
+                    let safe = failure.unsent || parts.method.is_idempotent();
+                    let body_intact = !had_body || body.is_some();
+                    // A backend that took too long is not asked again.
+                    let timed_out = failure.error.timed_out();
+                    if connection.reused
+                        && failure.before_answer
+                        && safe
+                        && body_intact
+                        && !timed_out
+                    {
+                        connection = crate::pool::connect(backend.addr(), connect_timeout).await?;
+                        continue;
+                    }
+                    return Err(failure.error);
                 }
-                return Err(failure.error);
             }
+        };
+        if response.parts.status == StatusCode::SWITCHING_PROTOCOLS {
+            return Ok(Answer::Switched(response.parts, connection));
         }
-    };
-    if response.parts.status == StatusCode::SWITCHING_PROTOCOLS {
-        return Ok(Answer::Switched(response.parts, connection));
+        let reusable = response.keep_alive && sent_whole;
+        let body = UpstreamBody::new(
+            connection,
+            response.framing,
+            reusable,
+            backend.clone(),
+            settings.idle_timeout,
+        );
+        Ok(Answer::Response(Response::from_parts(response.parts, body)))
     }
-    let reusable = response.keep_alive && sent_whole;
-    let body = UpstreamBody::new(
-        connection,
-        response.framing,
-        reusable,
-        backend.clone(),
-        settings.idle_timeout,
-    );
-    Ok(Answer::Response(Response::from_parts(response.parts, body)))
 }
 
 /// One try on one connection.
@@ -275,7 +284,7 @@ async fn read_head<R: AsyncRead + Unpin>(
                 }
             }
         }
-        buffer.reserve(8 * 1024);
+        crate::buffers::lend(buffer, 8 * 1024);
         match reader.read_buf(buffer).await {
             Ok(0) => {
                 let error = io::Error::new(

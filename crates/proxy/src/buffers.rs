@@ -1,0 +1,141 @@
+//! Spare I/O buffers, one small stack per worker thread, so that a
+//! connection holds a buffer only while bytes move (nginx frees its request
+//! buffers on a keep-alive connection the same way).
+//!
+//! A client connection takes a read buffer when it polls for a request and
+//! gives it back when the poll finds nothing to read, or when the request is
+//! answered and nothing was pipelined behind it; its write buffer likewise
+//! per response. A backend connection gives its buffer back when it goes
+//! into the pool. An idle keep-alive connection so holds no buffer at all,
+//! and a busy one reuses the last one given back: no allocation per request.
+//!
+//! ```text
+//! idle ──poll──▶ take ──Pending──▶ give (idle again)
+//!                   └──bytes──▶ request … answered ──▶ give
+//! ```
+//!
+//! Thread-local, so no lock: a buffer given back on another thread simply
+//! joins that thread's stack. A buffer still shared with a request's
+//! header values (they point into it) is reclaimed at its next `take`
+//! once they are gone, or replaced then if they are not.
+
+use bytes::BytesMut;
+use std::cell::{Cell, RefCell};
+
+/// Spare buffers kept per thread: about the requests one thread has in
+/// flight at once; the rest are freed.
+const KEEP: usize = 64;
+
+/// Bigger buffers (grown by a body) are freed rather than kept.
+const MAX_KEPT: usize = 64 * 1024;
+
+/// How much room a freshly made write buffer has.
+const WRITE_SIZE: usize = 1024;
+
+thread_local! {
+    static READ: RefCell<Vec<BytesMut>> = const { RefCell::new(Vec::new()) };
+    static WRITE: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+    /// Buffers taken and not given back by this thread: what tests watch.
+    static OUT: Cell<isize> = const { Cell::new(0) };
+}
+
+/// Makes sure `buffer` has a buffer behind it (a spare one if it had none)
+/// with room for at least `room` more bytes.
+#[inline]
+pub(crate) fn lend(buffer: &mut BytesMut, room: usize) {
+    if buffer.capacity() == 0 {
+        *buffer = READ
+            .with(|spare| spare.borrow_mut().pop())
+            .unwrap_or_default();
+        OUT.with(|out| out.set(out.get() + 1));
+    }
+    buffer.reserve(room);
+}
+
+/// Takes `buffer`'s memory back as a spare, if it holds no bytes; leaves
+/// it without one.
+#[inline]
+pub(crate) fn give_back(buffer: &mut BytesMut) {
+    if !buffer.is_empty() || buffer.capacity() == 0 {
+        return;
+    }
+    let buffer = std::mem::take(buffer);
+    OUT.with(|out| out.set(out.get() - 1));
+    if buffer.capacity() <= MAX_KEPT {
+        READ.with(|spare| {
+            let mut spare = spare.borrow_mut();
+            if spare.len() < KEEP {
+                spare.push(buffer);
+            }
+        });
+    }
+}
+
+/// Makes sure `out` (empty) has a buffer behind it.
+#[inline]
+pub(crate) fn lend_write(out: &mut Vec<u8>) {
+    if out.capacity() == 0 {
+        *out = WRITE
+            .with(|spare| spare.borrow_mut().pop())
+            .unwrap_or_else(|| Vec::with_capacity(WRITE_SIZE));
+        OUT.with(|out| out.set(out.get() + 1));
+    }
+}
+
+/// Takes `out`'s memory back as a spare; leaves it without one.
+#[inline]
+pub(crate) fn give_back_write(out: &mut Vec<u8>) {
+    if out.capacity() == 0 {
+        return;
+    }
+    let mut out = std::mem::take(out);
+    OUT.with(|count| count.set(count.get() - 1));
+    out.clear();
+    if out.capacity() <= MAX_KEPT {
+        WRITE.with(|spare| {
+            let mut spare = spare.borrow_mut();
+            if spare.len() < KEEP {
+                spare.push(out);
+            }
+        });
+    }
+}
+
+/// Buffers this thread has lent and not yet had back.
+#[cfg(test)]
+pub(crate) fn out() -> isize {
+    OUT.with(Cell::get)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_buffer_given_back_is_lent_again() {
+        let mut first = BytesMut::new();
+        lend(&mut first, 100);
+        assert!(first.capacity() >= 100);
+        let pointer = first.as_ptr();
+        give_back(&mut first);
+        assert_eq!(first.capacity(), 0);
+        let mut second = BytesMut::new();
+        lend(&mut second, 100);
+        assert_eq!(second.as_ptr(), pointer);
+        give_back(&mut second);
+    }
+
+    #[test]
+    fn a_buffer_holding_bytes_is_kept() {
+        let before = out();
+        let mut buffer = BytesMut::new();
+        lend(&mut buffer, 10);
+        buffer.extend_from_slice(b"GET");
+        give_back(&mut buffer);
+        assert_eq!(&buffer[..], b"GET");
+        assert_eq!(out(), before + 1);
+        buffer.clear();
+        give_back(&mut buffer);
+        assert_eq!(out(), before);
+    }
+}
