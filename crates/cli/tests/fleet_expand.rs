@@ -155,6 +155,30 @@ fn stage_complete_is_refused_while_a_host_runs_the_old_release() {
         "web1's ledger has the contract"
     );
     assert_eq!(contracts(&stage, "web2"), 0, "run once, on the first host");
+
+    db_status_of_a_stage_failed_outright_on_one_unreachable_host(&stage);
+}
+
+// Broke: `hoist db status --stage` connected to every host first, all or
+// nothing, so one host down hid what every other host had open.
+fn db_status_of_a_stage_failed_outright_on_one_unreachable_host(stage: &StageFixture) {
+    stage.fleet.host("web2").stop_sshd();
+    let partial = stage
+        .hoist()
+        .args(["db", "status", "--stage", "production", "--json"])
+        .code(1)
+        .run_json();
+    assert_eq!(partial["error"]["kind"], "fleet-partial", "{partial}");
+    let partial = &partial["result"];
+    let web1 = host(partial, "web1");
+    assert_eq!(web1["outcome"], "done", "{partial}");
+    assert!(web1["detail"]["applied"].is_array(), "{partial}");
+    let web2 = host(partial, "web2");
+    assert_eq!(web2["outcome"], "failed", "{partial}");
+    assert!(
+        web2["problem"].as_str().unwrap().contains("web2"),
+        "{partial}"
+    );
 }
 
 /// The host's `db-complete` rows that went through.

@@ -86,30 +86,36 @@ impl HostDb {
 }
 
 /// Every host's `hoist db status`, read only (no lock): a host that cannot
-/// answer is a failed row.
+/// be reached or cannot answer is a failed row, and the others still
+/// answer (what is open where matters most when a host is down).
 pub async fn status(
     plan: &StagePlan,
     progress: &dyn Progress,
 ) -> Result<StageRun<Value>, Failed<Value>> {
     let started = std::time::Instant::now();
-    let hosts = crate::connect_all(
-        &plan.stage.hosts,
-        plan.reach.clone(),
-        plan.stage.max_connections,
-        progress,
-    )
-    .await
-    .map_err(|error| (error, None))?;
     let mut report = StageRun::new(plan, "", "db status".to_owned());
-    let answers = plan
-        .each(&hosts, |_, host| host.run::<Value>(&["db", "status"]))
-        .await;
-    for (host, answer) in hosts.iter().zip(answers) {
-        report.hosts.push(match answer {
-            Ok(answer) => HostRun::done(host, "done", answer),
-            Err(error) => HostRun::failed(host, &error),
-        });
-    }
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(
+        plan.stage.max_connections.max(1),
+    ));
+    let asks = plan.stage.hosts.iter().map(|name| {
+        let (gate, reach) = (gate.clone(), plan.reach.clone());
+        async move {
+            let _permit = gate.acquire().await.expect("the gate is never closed");
+            progress.host(name, "connect", "opening ssh");
+            let host = match Host::connect(name, reach).await {
+                Ok(host) => host,
+                Err(error) => {
+                    progress.host(name, "failed", &error.to_string());
+                    return HostRun::failed_named(name, &error);
+                }
+            };
+            match host.run::<Value>(&["db", "status"]).await {
+                Ok(answer) => HostRun::done(&host, "done", answer),
+                Err(error) => HostRun::failed(&host, &error),
+            }
+        }
+    });
+    report.hosts = futures_util::future::join_all(asks).await;
     let failures = report.failures();
     let result = match failures.is_empty() {
         true => Ok(()),

@@ -117,8 +117,13 @@ impl<T> HostRun<T> {
 
     /// A host that failed.
     pub(crate) fn failed(host: &Host, problem: &FleetError) -> HostRun<T> {
+        HostRun::failed_named(&host.name, problem)
+    }
+
+    /// A host that failed before it was connected to (unreachable).
+    pub(crate) fn failed_named(host: &str, problem: &FleetError) -> HostRun<T> {
         HostRun {
-            host: host.name.clone(),
+            host: host.to_owned(),
             outcome: "failed",
             problem: Some(problem.to_string()),
             detail: None,
