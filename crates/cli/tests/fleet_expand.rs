@@ -224,4 +224,45 @@ fn stage_deploy_of_the_next_declarative_migration_contracts_the_open_one_first()
         1,
         "contracted once"
     );
+
+    db_abort_of_a_stage_checked_one_host_only(&stage, &postgres, &v2);
+}
+
+// Broke: `hoist db abort` had no `--stage`: run on one host, it checked
+// only that host's releases, and dropped the view schema another host's
+// new-side release was serving from.
+fn db_abort_of_a_stage_checked_one_host_only(
+    stage: &StageFixture,
+    postgres: &TestPostgres,
+    v2: &str,
+) {
+    let refused = stage
+        .hoist()
+        .args(["db", "abort", "--stage", "production", "--json"])
+        .code(1)
+        .run_json();
+    let error = &refused["error"];
+    assert_eq!(error["kind"], "abort-refused", "{refused}");
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("`web1` runs") && message.contains("`web2` runs"),
+        "names every host on the new side: {message}"
+    );
+    assert!(postgres
+        .columns("users")
+        .contains(&"_hoist_new_email".to_owned()));
+
+    // Both hosts back on v2 (0003's old side): the abort runs, once.
+    stage
+        .hoist()
+        .args(["rollback", "--stage", "production", "--to", v2])
+        .run();
+    stage.assert_live(&["web1", "web2"], v2);
+    let aborted = stage
+        .hoist()
+        .args(["db", "abort", "--stage", "production", "--json"])
+        .run_json();
+    assert_eq!(host(&aborted, "web1")["outcome"], "aborted", "{aborted}");
+    assert_eq!(host(&aborted, "web2")["outcome"], "checked", "{aborted}");
+    assert_eq!(postgres.columns("users"), ["id", "full_name"]);
 }

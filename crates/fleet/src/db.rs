@@ -70,10 +70,15 @@ impl HostDb {
     /// "`R1` (warm)" for each release on the old side, its role said as
     /// the host's own refusal says it.
     fn old_side(&self) -> Vec<String> {
+        self.on_side("old")
+    }
+
+    /// The same for `side` (`old` or `new`).
+    fn on_side(&self, side: &str) -> Vec<String> {
         self.expansion
             .iter()
             .flat_map(|expansion| &expansion.serving)
-            .filter(|serving| serving.side == "old")
+            .filter(|serving| serving.side == side)
             .map(|serving| {
                 let role = match serving.role.as_str() {
                     "candidate" => "held candidate",
@@ -168,6 +173,69 @@ async fn complete_held(
     let done: Value = first.run(&["db", "complete"]).await?;
     progress.host(&first.name, "done", "contracted");
     report.hosts.push(HostRun::done(first, "completed", done));
+    for host in &hosts[1..] {
+        report
+            .hosts
+            .push(HostRun::done(host, "checked", Value::Null));
+    }
+    Ok(())
+}
+
+/// Removes the stage's open expansion: refused while any host runs a
+/// release on its new side (the abort drops that release's view schema,
+/// and the database is the stage's, not one host's); then run on the
+/// first host, whose own abort checks its side again under its lock.
+pub async fn abort(
+    plan: &StagePlan,
+    progress: &dyn Progress,
+) -> Result<StageRun<Value>, Failed<Value>> {
+    let started = std::time::Instant::now();
+    let what = format!("db abort on stage `{}`", plan.stage_name);
+    let opened = plan.open(&what, progress).await.map_err(|e| (e, None))?;
+    let mut report = StageRun::new(plan, &opened.op, "db abort".to_owned());
+    let result = abort_held(plan, &opened.hosts, &mut report, progress).await;
+    opened.close().await;
+    report.settle(started, result)
+}
+
+async fn abort_held(
+    plan: &StagePlan,
+    hosts: &[Host],
+    report: &mut StageRun<Value>,
+    progress: &dyn Progress,
+) -> Result<(), FleetError> {
+    let answers = ask(plan, hosts, None).await?;
+    let Some(open) = answers.iter().find_map(HostDb::open) else {
+        for host in hosts {
+            report
+                .hosts
+                .push(HostRun::done(host, "nothing", Value::Null));
+        }
+        return Ok(());
+    };
+    let name = open.name.clone();
+    let new: Vec<(String, String)> = hosts
+        .iter()
+        .zip(&answers)
+        .filter_map(|(host, answer)| {
+            let releases = answer.on_side("new");
+            (!releases.is_empty()).then(|| (host.name.clone(), releases.join(", ")))
+        })
+        .collect();
+    if !new.is_empty() {
+        return Err(FleetError::NewSideServes {
+            stage: plan.stage_name.clone(),
+            migration: name,
+            hosts: new,
+        });
+    }
+    let Some(first) = hosts.first() else {
+        return Ok(());
+    };
+    progress.host(&first.name, "abort", &format!("removing `{name}`"));
+    let done: Value = first.run(&["db", "abort"]).await?;
+    progress.host(&first.name, "done", "removed");
+    report.hosts.push(HostRun::done(first, "aborted", done));
     for host in &hosts[1..] {
         report
             .hosts

@@ -207,6 +207,17 @@ pub enum FleetError {
         /// Each host and its old-side releases.
         hosts: Vec<(String, String)>,
     },
+    /// A host still runs a release on the new side of the open expansion,
+    /// whose view schema an abort drops: nothing was changed.
+    #[error("cannot abort `{migration}` on stage `{stage}`: {} on its new shape, which the abort drops; nothing was changed. Roll those hosts back to a release on the old side first (`hoist rollback --stage {stage}`)", hosts.iter().map(|(host, releases)| format!("`{host}` runs {releases}")).collect::<Vec<_>>().join(", "))]
+    NewSideServes {
+        /// The stage.
+        stage: String,
+        /// The open expansion.
+        migration: String,
+        /// Each host and its new-side releases.
+        hosts: Vec<(String, String)>,
+    },
 }
 
 pub(crate) fn list(failures: &[(String, String)]) -> String {
@@ -313,6 +324,7 @@ impl Described for FleetError {
             FleetError::Data(error) => error.kind(),
             FleetError::Interrupted => "interrupted",
             FleetError::OldSideServes { .. } => "contract-refused",
+            FleetError::NewSideServes { .. } => "abort-refused",
         }
     }
 
@@ -333,8 +345,11 @@ impl Described for FleetError {
             FleetError::Balancer(error) => error.hint(),
             FleetError::Drift { fix: Some(fix), .. } => hoist_error::command(fix),
             FleetError::OldSideServes { stage, .. } => Some(format!(
-                "deploy the release with the migration to every host (`hoist deploy --stage {stage} ARTIFACT`) and wait for the old one's rollback window, or give the new shape up with `hoist db abort` on one host"
+                "deploy the release with the migration to every host (`hoist deploy --stage {stage} ARTIFACT`) and wait for the old one's rollback window, or give the new shape up: `hoist rollback --stage {stage}` to the release before it, then `hoist db abort --stage {stage}`"
             )),
+            FleetError::NewSideServes { stage, .. } => {
+                hoist_error::command(&format!("rollback --stage {stage}"))
+            }
             FleetError::RecoveryPending { recover, .. } => Some(recover.clone()),
             FleetError::Drift { stage, .. } => {
                 hoist_error::command(&format!("status --stage {stage}"))

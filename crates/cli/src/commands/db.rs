@@ -247,6 +247,10 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         DbCommand::Status {
             stage: Some(stage), ..
         } => return super::stage::db::status(global, stage),
+        DbCommand::Abort(abort) if abort.stage.is_some() => {
+            let stage = abort.stage.as_deref().unwrap_or_default();
+            return super::stage::db::abort(global, stage);
+        }
         DbCommand::Complete(complete) if complete.stage.is_some() => {
             let stage = complete.stage.as_deref().unwrap_or_default();
             return super::stage::db::complete(global, stage);

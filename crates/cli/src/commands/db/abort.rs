@@ -8,6 +8,7 @@ use hoist_deploy::End;
   hoist db abort                       drop the new columns, triggers and view schemas
   hoist rollback && hoist db abort     first back to the release without the migration
   hoist db abort --json
+  hoist db abort --stage production    every host checked over ssh, the abort run once
 
 Refused while a release on the new side (one that joined the expansion and runs
 on its own view schema) serves here: `hoist rollback` first (`hoist rollback
@@ -17,6 +18,10 @@ pub struct Args {
     /// Why, for the ledger.
     #[arg(long)]
     reason: Option<String>,
+    /// Every host of this stage (`[stages.NAME]`): refused while any runs
+    /// a new-side release; the abort then runs on one host.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) stage: Option<String>,
 }
 
 pub fn exec(

@@ -1,6 +1,7 @@
-//! `hoist db status --stage NAME` and `hoist db complete --stage NAME`:
-//! every host asked over ssh; the contract refused while any host runs a
-//! release on the old side, else run once.
+//! `hoist db status --stage NAME`, `hoist db complete --stage NAME` and
+//! `hoist db abort --stage NAME`: every host asked over ssh; the contract
+//! refused while any host runs a release on the old side, the abort while
+//! any runs one on the new side, else run once.
 
 use crate::cli::Global;
 use crate::output::{Output, Render};
@@ -58,6 +59,10 @@ fn line(host: &HostRun<Value>) -> String {
             let name = detail["finished"]["name"].as_str().unwrap_or("?");
             format!("completed `{name}` here")
         }
+        ("aborted", _) => {
+            let name = detail["finished"]["name"].as_str().unwrap_or("?");
+            format!("removed `{name}` here")
+        }
         (_, true) => host.outcome.to_owned(),
         (_, false) => serving.join(", "),
     }
@@ -72,6 +77,12 @@ pub fn status(global: &Global, stage: &str) -> anyhow::Result<i32> {
 pub fn complete(global: &Global, stage: &str) -> anyhow::Result<i32> {
     run(global, stage, |plan, progress| {
         Box::pin(hoist_fleet::db_complete(plan, progress))
+    })
+}
+
+pub fn abort(global: &Global, stage: &str) -> anyhow::Result<i32> {
+    run(global, stage, |plan, progress| {
+        Box::pin(hoist_fleet::db_abort(plan, progress))
     })
 }
 
