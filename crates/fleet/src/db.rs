@@ -67,13 +67,8 @@ impl HostDb {
         self.expansion.as_ref()?.open.as_ref()
     }
 
-    /// "`R1` (warm)" for each release on the old side, its role said as
-    /// the host's own refusal says it.
-    fn old_side(&self) -> Vec<String> {
-        self.on_side("old")
-    }
-
-    /// The same for `side` (`old` or `new`).
+    /// "`R1` (warm)" for each release on `side` (`old` or `new`), its
+    /// role said as the host's own refusal says it.
     fn on_side(&self, side: &str) -> Vec<String> {
         self.expansion
             .iter()
@@ -134,75 +129,67 @@ pub async fn status(
     report.settle(started, result)
 }
 
+/// How a stage ends its open expansion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// Contract: refused while any host runs a release on the old side.
+    Complete,
+    /// Abort: refused while any host runs a release on the new side (the
+    /// abort drops that release's view schema, and the database is the
+    /// stage's, not one host's).
+    Abort,
+}
+
+impl End {
+    /// The host command (`db <verb>`).
+    fn verb(self) -> &'static str {
+        match self {
+            End::Complete => "complete",
+            End::Abort => "abort",
+        }
+    }
+}
+
 /// Contracts the stage's open expansion: refused while any host runs a
 /// release on its old side; then run on the first host.
 pub async fn complete(
     plan: &StagePlan,
     progress: &dyn Progress,
 ) -> Result<StageRun<Value>, Failed<Value>> {
-    let started = std::time::Instant::now();
-    let what = format!("db complete on stage `{}`", plan.stage_name);
-    let opened = plan.open(&what, progress).await.map_err(|e| (e, None))?;
-    let mut report = StageRun::new(plan, &opened.op, "db complete".to_owned());
-    let result = complete_held(plan, &opened.hosts, &mut report, progress).await;
-    opened.close().await;
-    report.settle(started, result)
-}
-
-async fn complete_held(
-    plan: &StagePlan,
-    hosts: &[Host],
-    report: &mut StageRun<Value>,
-    progress: &dyn Progress,
-) -> Result<(), FleetError> {
-    let answers = ask(plan, hosts, None).await?;
-    let Some(open) = answers.iter().find_map(HostDb::open) else {
-        for host in hosts {
-            report
-                .hosts
-                .push(HostRun::done(host, "nothing", Value::Null));
-        }
-        return Ok(());
-    };
-    let name = open.name.clone();
-    refuse_old_side(plan, hosts, &answers, &name, "complete")?;
-    let Some(first) = hosts.first() else {
-        return Ok(());
-    };
-    progress.host(&first.name, "complete", &format!("contracting `{name}`"));
-    let done: Value = first.run(&["db", "complete"]).await?;
-    progress.host(&first.name, "done", "contracted");
-    report.hosts.push(HostRun::done(first, "completed", done));
-    for host in &hosts[1..] {
-        report
-            .hosts
-            .push(HostRun::done(host, "checked", Value::Null));
-    }
-    Ok(())
+    end(plan, progress, End::Complete).await
 }
 
 /// Removes the stage's open expansion: refused while any host runs a
-/// release on its new side (the abort drops that release's view schema,
-/// and the database is the stage's, not one host's); then run on the
-/// first host, whose own abort checks its side again under its lock.
+/// release on its new side; then run on the first host, whose own abort
+/// checks its side again under its lock.
 pub async fn abort(
     plan: &StagePlan,
     progress: &dyn Progress,
 ) -> Result<StageRun<Value>, Failed<Value>> {
+    end(plan, progress, End::Abort).await
+}
+
+async fn end(
+    plan: &StagePlan,
+    progress: &dyn Progress,
+    end: End,
+) -> Result<StageRun<Value>, Failed<Value>> {
     let started = std::time::Instant::now();
-    let what = format!("db abort on stage `{}`", plan.stage_name);
+    let action = format!("db {}", end.verb());
+    let what = format!("{action} on stage `{}`", plan.stage_name);
     let opened = plan.open(&what, progress).await.map_err(|e| (e, None))?;
-    let mut report = StageRun::new(plan, &opened.op, "db abort".to_owned());
-    let result = abort_held(plan, &opened.hosts, &mut report, progress).await;
+    let mut report = StageRun::new(plan, &opened.op, action);
+    let result = end_held(plan, &opened.hosts, &mut report, progress, end).await;
     opened.close().await;
     report.settle(started, result)
 }
 
-async fn abort_held(
+async fn end_held(
     plan: &StagePlan,
     hosts: &[Host],
     report: &mut StageRun<Value>,
     progress: &dyn Progress,
+    end: End,
 ) -> Result<(), FleetError> {
     let answers = ask(plan, hosts, None).await?;
     let Some(open) = answers.iter().find_map(HostDb::open) else {
@@ -214,34 +201,57 @@ async fn abort_held(
         return Ok(());
     };
     let name = open.name.clone();
-    let new: Vec<(String, String)> = hosts
-        .iter()
-        .zip(&answers)
-        .filter_map(|(host, answer)| {
-            let releases = answer.on_side("new");
-            (!releases.is_empty()).then(|| (host.name.clone(), releases.join(", ")))
-        })
-        .collect();
-    if !new.is_empty() {
-        return Err(FleetError::NewSideServes {
-            stage: plan.stage_name.clone(),
-            migration: name,
-            hosts: new,
-        });
+    match end {
+        End::Complete => refuse_old_side(plan, hosts, &answers, &name, "complete")?,
+        End::Abort => refuse_new_side(plan, hosts, &answers, &name)?,
     }
     let Some(first) = hosts.first() else {
         return Ok(());
     };
-    progress.host(&first.name, "abort", &format!("removing `{name}`"));
-    let done: Value = first.run(&["db", "abort"]).await?;
-    progress.host(&first.name, "done", "removed");
-    report.hosts.push(HostRun::done(first, "aborted", done));
+    let (doing, done_as, outcome) = match end {
+        End::Complete => (format!("contracting `{name}`"), "contracted", "completed"),
+        End::Abort => (format!("removing `{name}`"), "removed", "aborted"),
+    };
+    progress.host(&first.name, end.verb(), &doing);
+    let done: Value = first.run(&["db", end.verb()]).await?;
+    progress.host(&first.name, "done", done_as);
+    report.hosts.push(HostRun::done(first, outcome, done));
     for host in &hosts[1..] {
         report
             .hosts
             .push(HostRun::done(host, "checked", Value::Null));
     }
     Ok(())
+}
+
+/// Each host and its releases on `side`, for the hosts that run any.
+fn hosts_on(hosts: &[Host], answers: &[HostDb], side: &str) -> Vec<(String, String)> {
+    hosts
+        .iter()
+        .zip(answers)
+        .filter_map(|(host, answer)| {
+            let releases = answer.on_side(side);
+            (!releases.is_empty()).then(|| (host.name.clone(), releases.join(", ")))
+        })
+        .collect()
+}
+
+/// Refuses while any host runs a release on the new side of `migration`.
+fn refuse_new_side(
+    plan: &StagePlan,
+    hosts: &[Host],
+    answers: &[HostDb],
+    migration: &str,
+) -> Result<(), FleetError> {
+    let new = hosts_on(hosts, answers, "new");
+    if new.is_empty() {
+        return Ok(());
+    }
+    Err(FleetError::NewSideServes {
+        stage: plan.stage_name.clone(),
+        migration: migration.to_owned(),
+        hosts: new,
+    })
 }
 
 /// Every host's `db status` (of `release`'s migrations, when given).
@@ -267,14 +277,7 @@ pub(crate) fn refuse_old_side(
     migration: &str,
     doing: &str,
 ) -> Result<(), FleetError> {
-    let old: Vec<(String, String)> = hosts
-        .iter()
-        .zip(answers)
-        .filter_map(|(host, answer)| {
-            let releases = answer.old_side();
-            (!releases.is_empty()).then(|| (host.name.clone(), releases.join(", ")))
-        })
-        .collect();
+    let old = hosts_on(hosts, answers, "old");
     if old.is_empty() {
         return Ok(());
     }

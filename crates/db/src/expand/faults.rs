@@ -118,47 +118,46 @@ pub(crate) fn read(
     client: &mut impl GenericClient,
     base: &str,
 ) -> Result<(u64, Vec<Fault>), postgres::Error> {
-    let table = qualified(base, FAULT_TABLE);
-    let exists: bool = client
-        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])?
-        .get(0);
-    if !exists {
+    let Some(count) = count(client, base)? else {
         return Ok((0, Vec::new()));
-    }
-    let count: i64 = client
-        .query_one(&format!("SELECT count(*) FROM {table}"), &[])?
-        .get(0);
-    let rows = client.query(
-        &format!("SELECT table_name, key::text, target, side, error FROM {table} ORDER BY at, table_name, key::text, target LIMIT {NAMED}"),
-        &[],
-    )?;
-    let faults = rows
-        .iter()
-        .map(|row| Fault {
-            table: row.get(0),
-            key: row.get(1),
-            target: row.get(2),
-            side: row.get(3),
-            error: row.get(4),
-        })
-        .collect();
-    Ok((count as u64, faults))
+    };
+    Ok((count, select(client, base, &format!(" LIMIT {NAMED}"))?))
 }
 
-/// Every recorded row (contract repairs them all).
+/// Every recorded row (contract computes them all again).
 pub(crate) fn all(
     client: &mut impl GenericClient,
     base: &str,
 ) -> Result<Vec<Fault>, postgres::Error> {
+    match count(client, base)? {
+        Some(_) => select(client, base, ""),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// How many rows are recorded; `None` when there is no table (an
+/// expansion an older hoist opened).
+fn count(client: &mut impl GenericClient, base: &str) -> Result<Option<u64>, postgres::Error> {
     let table = qualified(base, FAULT_TABLE);
     let exists: bool = client
         .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])?
         .get(0);
     if !exists {
-        return Ok(Vec::new());
+        return Ok(None);
     }
+    let count: i64 = client
+        .query_one(&format!("SELECT count(*) FROM {table}"), &[])?
+        .get(0);
+    Ok(Some(count as u64))
+}
+
+fn select(
+    client: &mut impl GenericClient,
+    base: &str,
+    limit: &str,
+) -> Result<Vec<Fault>, postgres::Error> {
     let rows = client.query(
-        &format!("SELECT table_name, key::text, target, side, error FROM {table} ORDER BY at, table_name, key::text, target"),
+        &format!("SELECT table_name, key::text, target, side, error FROM {} ORDER BY at, table_name, key::text, target{limit}", qualified(base, FAULT_TABLE)),
         &[],
     )?;
     Ok(rows
