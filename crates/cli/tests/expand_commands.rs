@@ -339,3 +339,63 @@ fn db_complete_and_abort_killed_at_every_step_recover() {
         );
     }
 }
+
+// Broke: a `backfill` that held for every existing row but failed on a
+// row the old release wrote later failed that write (`division by zero`
+// in the sync trigger): now the write goes on, `db status` names the row
+// and `db complete` is refused until the row is mended.
+#[test]
+fn a_backfill_failing_on_a_later_old_write_failed_that_write_through_the_binary() {
+    let postgres = TestPostgres::start();
+    let env = external(&postgres);
+    env.deploy_version("1.0.0");
+    env.write(
+        "migrations/0002_score.toml",
+        "[[op]]\ntype = \"add_column\"\ntable = \"users\"\ncolumn = \"score\"\n\
+         sql_type = \"integer\"\nnot_null = true\nbackfill = \"100 / (length(name) - 1)\"\n",
+    );
+    env.deploy_version("2.0.0");
+    // The old release's write, through the base schema.
+    postgres
+        .client()
+        .batch_execute("INSERT INTO users (name) VALUES ('b')")
+        .expect("the old side's write goes on");
+
+    let status = db_status(&env);
+    let open = &status["expansion"]["open"];
+    assert_eq!(open["faults"], 1, "{status}");
+    let row = open["fault_rows"][0].as_str().unwrap();
+    assert!(
+        row.contains("the new `score`") && row.contains("division by zero"),
+        "{status}"
+    );
+    let text = String::from_utf8(env.hoist().args(["db", "status"]).run().stdout).unwrap();
+    assert!(
+        text.contains("faults") && text.contains("\"id\": 3"),
+        "{text}"
+    );
+
+    let refused = env
+        .hoist()
+        .args(["db", "complete", "--json"])
+        .code(1)
+        .run_json();
+    let error = &refused["error"];
+    assert_eq!(error["kind"], "expand-faults", "{refused}");
+    assert!(
+        error["message"].as_str().unwrap().contains("\"id\": 3"),
+        "{refused}"
+    );
+    assert_eq!(
+        postgres.columns("users"),
+        ["id", "name", "_hoist_new_score"]
+    );
+
+    // Mended through the old shape: contract computes it and goes through.
+    postgres
+        .client()
+        .batch_execute("UPDATE users SET name = 'bob' WHERE id = 3")
+        .unwrap();
+    env.hoist().args(["db", "complete", "-q"]).run();
+    assert_eq!(postgres.columns("users"), ["id", "name", "score"]);
+}
