@@ -27,9 +27,14 @@ struct Shop {
 
 impl Shop {
     fn new() -> Shop {
+        Shop::with("ddl_lock_timeout = \"2s\"\n")
+    }
+
+    /// A shop whose `[database]` also has `settings`.
+    fn with(settings: &str) -> Shop {
         let postgres = TestPostgres::start();
         let config = format!(
-            "[app]\nname = \"shop\"\nversion = \"1\"\n[deploy]\nroot = \"../site\"\nkeep_releases = 10\nrestart = \"sh start.sh\"\n[database]\nurl = \"{}\"\nlock_timeout = \"10s\"\nddl_lock_timeout = \"2s\"\nbackfill_batch = 1\nbackfill_pause = \"1ms\"\n",
+            "[app]\nname = \"shop\"\nversion = \"1\"\n[deploy]\nroot = \"../site\"\nkeep_releases = 10\nrestart = \"sh start.sh\"\n[database]\nurl = \"{}\"\nlock_timeout = \"10s\"\n{settings}backfill_batch = 1\nbackfill_pause = \"1ms\"\n",
             postgres.url
         );
         let env = Env::with_config(&config);
@@ -435,3 +440,56 @@ fn recover_of_a_rollback_stuck_on_an_unabortable_expansion_named_db_abort() {
     shop.env.hoist().arg("deploy").arg(&two).run();
     assert_eq!(shop.env.live().as_deref(), Some(v2.as_str()));
 }
+
+/// `0003`: a NOT NULL `plan`, contracted after `0002`.
+const PLAN: &str = "[[op]]\ntype = \"add_column\"\ntable = \"users\"\ncolumn = \"plan\"\nsql_type = \"text\"\nnot_null = true\nbackfill = \"'free'\"\n";
+
+#[test]
+fn rollback_past_two_contracts_named_only_the_newest() {
+    // The refusal named only `0003_plan` (restore: drop_column users.plan);
+    // deploying that would still leave `name` missing for the target.
+    let shop = Shop::new();
+    let (v1, one) = shop.build("1", &[], "");
+    let (_, two) = shop.build("2", &[("0002_rename_name.toml", RENAME)], "");
+    let (_, three) = shop.build(
+        "3",
+        &[("0002_rename_name.toml", RENAME), ("0003_plan.toml", PLAN)],
+        "",
+    );
+    shop.env.hoist().arg("deploy").arg(&one).run();
+    shop.env.hoist().arg("deploy").arg(&two).run();
+    shop.env.hoist().arg("deploy").arg(&three).run();
+    shop.env.hoist().args(["db", "complete"]).run();
+
+    let refused = shop
+        .env
+        .hoist()
+        .args(["rollback", "--json", "--to", &v1])
+        .code(1)
+        .run_json();
+    let (kind, message, hint) = error_of(&refused);
+    assert_eq!(kind, "contracted-predated", "{refused}");
+    let rename = "rename_column users.full_name -> name";
+    let plan = "drop_column users.plan";
+    let (first, second) = (
+        message.find("`0002_rename_name` (undone by rename_column users.full_name -> name)"),
+        message.find("`0003_plan` (undone by drop_column users.plan)"),
+    );
+    assert!(
+        matches!((first, second), (Some(a), Some(b)) if a < b),
+        "both, oldest first: {refused}"
+    );
+    assert!(
+        hint.contains(rename) && hint.contains(plan) && hint.contains("`0002_rename_name`"),
+        "{refused}"
+    );
+    let text = shop
+        .env
+        .hoist()
+        .args(["rollback", "--to", &v1])
+        .code(1)
+        .run();
+    let text = String::from_utf8_lossy(&text.stderr).into_owned();
+    assert!(text.contains(rename) && text.contains(plan), "{text}");
+}
+

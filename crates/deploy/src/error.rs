@@ -170,15 +170,14 @@ pub enum DeployError {
         /// The open expansion.
         open: String,
     },
-    /// A rollback to a release older than a contracted declarative migration.
-    #[error("`{target}` predates `{migration}`, which was contracted (the old shape `{target}` reads is gone), so it would fail on this schema; nothing was switched. Write a new migration that restores the old shape ({}) and deploy it, or switch anyway with `hoist rollback --force`", restore.join("; "))]
+    /// A rollback to a release older than contracted declarative migrations.
+    #[error("`{target}` predates {}, contracted (the old shape `{target}` reads is gone), so it would fail on this schema; nothing was switched. Write a new migration that restores the old shape ({}) and deploy it, or switch anyway with `hoist rollback --force`", crate::rollback_expand::Restore::names(restores), crate::rollback_expand::Restore::ops_newest_first(restores).join("; "))]
     ContractedPredated {
         /// The release rolled back to.
         target: String,
-        /// The contracted migration it predates.
-        migration: String,
-        /// The operations of a migration that would put the old shape back.
-        restore: Vec<String>,
+        /// Every contracted migration it predates, oldest first, each with
+        /// the operations of a migration that would put its old shape back.
+        restores: Vec<crate::rollback_expand::Restore>,
     },
     /// The agent's watch wanted to roll back on its own, and could not safely.
     #[error("`{bad}` is still live and was not rolled back to `{target}` automatically: {problem}; {fix}")]
@@ -610,9 +609,14 @@ impl hoist_error::Described for DeployError {
                 "deploy a fixed release (it reuses the expansion of `{migration}`), or `hoist db abort` to remove it"
             )),
             // Not `--force`: the message says the old code would fail on this schema.
-            DeployError::ContractedPredated { restore, .. } => Some(format!(
-                "write a new migration that restores the old shape ({}) and deploy it",
-                restore.join("; ")
+            DeployError::ContractedPredated { restores, .. } => Some(format!(
+                "write a new migration that restores the old shape of {} ({}) and deploy it",
+                restores
+                    .iter()
+                    .map(|restore| format!("`{}`", restore.migration))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                crate::rollback_expand::Restore::ops_newest_first(restores).join("; ")
             )),
             DeployError::NoSpace { .. } => command("prune"),
             DeployError::NeedsAgent { .. } => command("agent"),
