@@ -493,3 +493,78 @@ fn rollback_past_two_contracts_named_only_the_newest() {
     assert!(text.contains(rename) && text.contains(plan), "{text}");
 }
 
+/// `0002`: a nullable `tier`.
+const TIER: &str =
+    "[[op]]\ntype = \"add_column\"\ntable = \"users\"\ncolumn = \"tier\"\nsql_type = \"text\"\n";
+
+#[test]
+fn lock_never_granted_hinted_to_fix_the_migration() {
+    // The message said to run it again once the blocking transaction is
+    // done; the hint said "fix `0002_tier`", which has nothing wrong.
+    let shop = Shop::with("ddl_lock_timeout = \"100ms\"\nddl_retries = 1\n");
+    let (_, one) = shop.build("1", &[], "");
+    let (_, two) = shop.build("2", &[("0002_tier.toml", TIER)], "");
+    shop.env.hoist().arg("deploy").arg(&one).run();
+    let mut holder = shop.postgres.client();
+    let mut holding = holder.transaction().unwrap();
+    holding
+        .batch_execute("LOCK TABLE users IN ACCESS SHARE MODE")
+        .unwrap();
+
+    let failed = shop
+        .env
+        .hoist()
+        .args(["deploy", "--json"])
+        .arg(&two)
+        .code(1)
+        .run_json();
+    holding.rollback().unwrap();
+    drop(holder);
+    let (kind, message, hint) = error_of(&failed);
+    assert_eq!(kind, "expand-failed", "{failed}");
+    assert!(
+        message.contains("could not add the new columns") && !message.contains("gave up on"),
+        "{failed}"
+    );
+    assert!(
+        !hint.contains("fix `0002_tier`")
+            && hint.contains("deploy again once the transaction")
+            && hint.contains("nothing in `0002_tier` needs fixing"),
+        "{failed}"
+    );
+    // As the hint says: with the transaction gone the same deploy works.
+    shop.env.hoist().arg("deploy").arg(&two).run();
+}
+
+/// `0002`: an index on a column `users` lacks.
+const INDEX_ON_MISSING: &str = "[[op]]\ntype = \"create_index\"\ntable = \"users\"\nname = \"users_email_idx\"\ncolumns = [\"email\"]\n";
+
+#[test]
+fn removed_expansion_offered_resume_and_abort() {
+    // After the deploy removed the failed expansion again, its message
+    // still said "run the same command again to resume, or `hoist db abort`".
+    let shop = Shop::new();
+    let (_, one) = shop.build("1", &[], "");
+    let (_, two) = shop.build("2", &[("0002_email_idx.toml", INDEX_ON_MISSING)], "");
+    shop.env.hoist().arg("deploy").arg(&one).run();
+
+    let failed = shop
+        .env
+        .hoist()
+        .args(["deploy", "--json"])
+        .arg(&two)
+        .code(1)
+        .run_json();
+    let (kind, message, hint) = error_of(&failed);
+    assert_eq!(kind, "expand-failed", "{failed}");
+    assert!(
+        !message.contains("to resume") && !message.contains("or `hoist db abort` to undo"),
+        "{failed}"
+    );
+    assert!(
+        (message.contains("was removed again") || message.contains("nothing of"))
+            && hint.contains("fix `0002_email_idx` and deploy again"),
+        "{failed}"
+    );
+}
+

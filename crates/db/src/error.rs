@@ -187,7 +187,7 @@ pub enum DbError {
         phase: String,
     },
     /// A step of an expansion, contract or abort failed; what committed stays.
-    #[error("expansion `{migration}` on `{database}` failed at step `{step}` ({what}): {message}. Fix the cause and run the same command again to resume, or `hoist db abort` to undo the expansion")]
+    #[error("{}. Fix the cause and run the same command again to resume, or `hoist db abort` to undo the expansion", self.problem())]
     ExpandFailed {
         /// The database.
         database: String,
@@ -201,7 +201,7 @@ pub enum DbError {
         message: String,
     },
     /// A DDL timed out waiting for its lock on every attempt.
-    #[error("expansion `{migration}` on `{database}` gave up on {what} after {attempts} attempts: each waited its `lock_timeout` behind a transaction holding the table (see `pg_stat_activity`); nothing of it was kept. Run the same command again once that transaction is done")]
+    #[error("expansion `{migration}` on `{database}` could not {what}: each of {attempts} attempts waited its `lock_timeout` behind a transaction holding the table (see `pg_stat_activity`); nothing of it was kept. Run the same command again once that transaction is done")]
     LockTimeout {
         /// The database.
         database: String,
@@ -254,6 +254,34 @@ pub enum DbError {
         /// Why it failed.
         problem: String,
     },
+}
+
+impl DbError {
+    /// What went wrong without the way out the message ends with, for a
+    /// caller whose own way out differs: a deploy that removed its failed
+    /// expansion again has nothing left to resume or abort.
+    pub fn problem(&self) -> String {
+        match self {
+            DbError::ExpandFailed {
+                database,
+                migration,
+                step,
+                what,
+                message,
+            } => format!(
+                "expansion `{migration}` on `{database}` failed at step `{step}` ({what}): {message}"
+            ),
+            DbError::LockTimeout {
+                database,
+                migration,
+                what,
+                attempts,
+            } => format!(
+                "expansion `{migration}` on `{database}` could not {what}: each of {attempts} attempts waited its `lock_timeout` behind a transaction holding the table (see `pg_stat_activity`)"
+            ),
+            other => other.to_string(),
+        }
+    }
 }
 
 impl hoist_error::Described for DbError {
