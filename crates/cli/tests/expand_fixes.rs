@@ -568,3 +568,57 @@ fn removed_expansion_offered_resume_and_abort() {
     );
 }
 
+#[test]
+fn unabortable_expansion_was_offered_db_abort_everywhere() {
+    // With an `sql` op without `down` open, `db status` and the `db
+    // complete` refusal offered `hoist db abort`, which was then refused
+    // (`cannot-abort`, hint null, "restore the history" never explained).
+    let shop = Shop::new();
+    let (v1, one) = shop.build("1", &[], "");
+    let (_, two) = shop.build("2", &[("0002_invoices.toml", SQL_NO_DOWN)], "");
+    shop.env.hoist().arg("deploy").arg(&one).run();
+    let before = shop.database();
+    shop.env.hoist().arg("deploy").arg(&two).run();
+    shop.env.hoist().args(["rollback", "--to", &v1]).run();
+
+    let status = shop.env.hoist().args(["db", "status"]).run();
+    let status = String::from_utf8_lossy(&status.stdout).into_owned();
+    let next = status
+        .lines()
+        .find(|line| line.trim_start().starts_with("next"))
+        .unwrap_or_default();
+    assert!(
+        !next.contains("`hoist db abort` gives") && next.contains("cannot give"),
+        "{status}"
+    );
+    let refused = shop
+        .env
+        .hoist()
+        .args(["db", "complete", "--json"])
+        .code(1)
+        .run_json();
+    let (kind, _, hint) = error_of(&refused);
+    assert_eq!(kind, "contract-refused", "{refused}");
+    assert!(
+        !hint.contains("give the new shape up with `hoist db abort`"),
+        "{refused}"
+    );
+    let refused = shop
+        .env
+        .hoist()
+        .args(["db", "abort", "--json"])
+        .code(1)
+        .run_json();
+    let (kind, message, hint) = error_of(&refused);
+    assert_eq!(kind, "cannot-abort", "{refused}");
+    assert!(
+        message.contains("op 1 (`sql`)") && message.contains("hoist db abort --sql-undone"),
+        "{refused}"
+    );
+    assert!(hint.contains("hoist db abort --sql-undone"), "{refused}");
+    // The way out it names works: the op undone by hand, then abort.
+    shop.sql("DROP TABLE invoices");
+    shop.env.hoist().args(["db", "abort", "--sql-undone"]).run();
+    assert_eq!(shop.database(), before, "as before the expansion");
+}
+

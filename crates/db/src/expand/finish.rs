@@ -82,7 +82,9 @@ impl Run<'_> {
         // Before the columns step committed nothing but the records exist.
         let changed = !matches!(state.step, ExpandStep::Begin | ExpandStep::Columns);
         if changed {
-            if let Some(op) = abort::missing_down(&state.change) {
+            // Let through once already (a crash resumes it), or undone by hand.
+            let refused = state.step != ExpandStep::Aborting && !self.options.sql_undone;
+            if let Some(op) = abort::missing_down(&state.change).filter(|_| refused) {
                 return Err(DbError::CannotAbort {
                     database: self.ddl.database.clone(),
                     migration: state.name.clone(),
