@@ -622,3 +622,55 @@ fn unabortable_expansion_was_offered_db_abort_everywhere() {
     assert_eq!(shop.database(), before, "as before the expansion");
 }
 
+#[test]
+fn migration_number_taken_at_deploy_had_no_hint_and_the_sealed_path() {
+    // A second `0002` at deploy was kind `candidate-failed` with hint null,
+    // named by `<site>/releases/<id>/migrations/...`.
+    let shop = Shop::new();
+    let (_, one) = shop.build("1", &[], "");
+    let invoices = [
+        ("0002_invoices.up.sql", "CREATE TABLE invoices (id int);\n"),
+        ("0002_invoices.down.sql", "DROP TABLE invoices;\n"),
+    ];
+    let (_, two) = shop.build("2", &invoices, "");
+    let (v3, three) = shop.build(
+        "3",
+        &[("0002_orders.up.sql", "CREATE TABLE orders (id int);\n")],
+        "",
+    );
+    shop.env.hoist().arg("deploy").arg(&one).run();
+    shop.env.hoist().arg("deploy").arg(&two).run();
+
+    let refused = shop
+        .env
+        .hoist()
+        .args(["deploy", "--json"])
+        .arg(&three)
+        .code(1)
+        .run_json();
+    let (kind, message, hint) = error_of(&refused);
+    assert_eq!(kind, "migration-number-taken", "{refused}");
+    assert!(
+        message.contains(&format!(
+            "`migrations/0002_orders.up.sql` in release `{v3}`"
+        )) && !message.contains("releases/"),
+        "{refused}"
+    );
+    assert!(
+        hint.contains("0002_orders") && hint.contains("hoist build"),
+        "{refused}"
+    );
+}
+
+#[test]
+fn migration_invalid_had_no_hint() {
+    // `migration-invalid` (a malformed `.toml`) came with hint null.
+    let env = Env::with_config(&util::sqlite_config(""));
+    env.write("migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
+    env.write("migrations/0002_x.toml", "[[op]]\ntype = \"bogus\"\n");
+    let refused = env.hoist().args(["build", "--json"]).code(1).run_json();
+    let (kind, _, hint) = error_of(&refused);
+    assert_eq!(kind, "migration-invalid", "{refused}");
+    assert!(hint.contains("hoist build"), "{refused}");
+}
+

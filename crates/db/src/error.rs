@@ -321,6 +321,15 @@ impl hoist_error::Described for DbError {
                 hoist_error::command(&format!("db repair {version} --applied"))
             }
             DbError::NoDown { .. } => hoist_error::command("db restore"),
+            DbError::BadMigration { .. } => Some(
+                "fix the file as the message says, then `hoist build` (it checks the migrations) and deploy the new artifact".to_owned(),
+            ),
+            DbError::NumberTaken { here, .. } => Some(format!(
+                "rename `{here}`'s file to a number after the last applied migration (`hoist db status` lists them), then `hoist build` and deploy the new artifact"
+            )),
+            DbError::Drift { .. } => Some(
+                "put the applied text back (the history keeps its checksum), add a new migration for the change, then `hoist build` and deploy".to_owned(),
+            ),
             DbError::Declarative { .. } => hoist_error::command("deploy"),
             DbError::DeclarativeRollback { phase, .. } if phase == "expand" => {
                 hoist_error::command("db abort")

@@ -376,6 +376,12 @@ pub enum DeployError {
         /// What the walk found, each dead link with the pages linking to it.
         problem: String,
     },
+    /// The target's migrations failed before the switch; nothing was switched.
+    #[error("migrations failed, nothing was switched: {error}")]
+    MigrateFailed {
+        /// Why, with its own kind and way out.
+        error: Box<DeployError>,
+    },
     /// The agent refused the candidate; traffic never moved.
     #[error("{problem}")]
     CandidateFailed {
@@ -559,6 +565,7 @@ impl hoist_error::Described for DeployError {
             DeployError::SwitchedBackUnhealthy { .. } => "switched-back-unhealthy",
             DeployError::FirstDeployFailed { .. } => "deploy-failed",
             DeployError::CandidateFailed { .. } => "candidate-failed",
+            DeployError::MigrateFailed { error } => error.kind(),
             DeployError::HookFailed { .. } => "hook-failed",
             DeployError::DeadLinks { .. } => "dead-links",
             DeployError::UndoneButNotSwitched { .. } => "undone-not-switched",
@@ -593,6 +600,9 @@ impl hoist_error::Described for DeployError {
                 against.display()
             )),
             DeployError::PostMigration { .. } => command("db migrate"),
+            DeployError::MigrateFailed { error } => error.hint().or_else(|| {
+                Some("fix the migration, then `hoist build` and deploy the new artifact".to_owned())
+            }),
             DeployError::DeadLinks { .. } => Some(
                 "fix the links and deploy again; `hoist walk URL` checks a site on demand, and `[deploy.smoke]` sets the walk's `depth` and `max_pages`".to_owned(),
             ),
