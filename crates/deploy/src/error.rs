@@ -81,7 +81,7 @@ pub enum DeployError {
         migrations: Vec<String>,
     },
     /// A declarative migration is pending with other migrations after it.
-    #[error("`{declarative}` is a declarative migration (expanded before the switch, contracted later), but {} come after it; it must be the last migration a deploy brings: deploy them in separate releases", after.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", "))]
+    #[error("`{declarative}` is a declarative migration (expanded before the switch, contracted later), but {} after it; it must be the last migration a deploy brings: deploy them in separate releases", match after.as_slice() { [one] => format!("`{one}` comes"), _ => format!("{} come", after.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", ")) })]
     DeclarativeNotLast {
         /// The declarative migration.
         declarative: String,
@@ -658,5 +658,32 @@ impl hoist_error::Described for DeployError {
             | DeployError::DataUnsatisfied { fix, .. } => Some(fix.clone()),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn declarative_not_last_said_one_file_come_after_it() {
+        // "`0005_t5` come after it": one file took the plural.
+        let one = DeployError::DeclarativeNotLast {
+            declarative: "0004_t4".to_owned(),
+            after: vec!["0005_t5".to_owned()],
+        };
+        assert!(
+            one.to_string().contains("but `0005_t5` comes after it"),
+            "{one}"
+        );
+        let two = DeployError::DeclarativeNotLast {
+            declarative: "0004_t4".to_owned(),
+            after: vec!["0005_t5".to_owned(), "0006_t6".to_owned()],
+        };
+        assert!(
+            two.to_string()
+                .contains("but `0005_t5`, `0006_t6` come after it"),
+            "{two}"
+        );
     }
 }
