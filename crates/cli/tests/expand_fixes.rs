@@ -674,3 +674,27 @@ fn migration_invalid_had_no_hint() {
     assert!(hint.contains("hoist build"), "{refused}");
 }
 
+#[test]
+fn recover_of_a_killed_db_complete_said_only_finished_it() {
+    // After `hoist recover` finished a `db complete` killed mid-way, its
+    // report was "finished it": nothing of what it renamed or rebased.
+    let shop = Shop::new();
+    let (_, one) = shop.build("1", &[], "");
+    let (v2, two) = shop.build("2", &[("0002_rename_name.toml", RENAME)], "");
+    shop.env.hoist().arg("deploy").arg(&one).run();
+    shop.env.hoist().arg("deploy").arg(&two).run();
+    shop.env.kill_at(&["db", "complete"], "expand-completing");
+
+    let recovered = shop.env.hoist().arg("recover").run();
+    let text = String::from_utf8_lossy(&recovered.stdout).into_owned();
+    assert!(
+        text.contains("completed") && text.contains("0002_rename_name"),
+        "{text}"
+    );
+    assert!(text.contains("renamed"), "{text}");
+    assert!(
+        text.contains(&format!("`{v2}` starts on the base schema")),
+        "{text}"
+    );
+}
+
