@@ -698,3 +698,32 @@ fn recover_of_a_killed_db_complete_said_only_finished_it() {
     );
 }
 
+#[test]
+fn rollback_with_db_of_a_not_null_column_reported_nothing_dropped() {
+    // `rollback --with-db --json` said `"dropped": []` though it dropped
+    // `_hoist_new_plan`, its NOT NULL check and the trigger.
+    let shop = Shop::new();
+    let (_, one) = shop.build("1", &[], "");
+    let (_, two) = shop.build("2", &[("0002_plan.toml", PLAN)], "");
+    shop.env.hoist().arg("deploy").arg(&one).run();
+    shop.env.hoist().arg("deploy").arg(&two).run();
+
+    let rolled = shop
+        .env
+        .hoist()
+        .args(["rollback", "--with-db", "--json"])
+        .run_json();
+    let dropped = &rolled["expansion_aborted"]["dropped"];
+    let names: Vec<&str> = dropped
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|name| name.as_str())
+        .collect();
+    assert!(
+        names.contains(&"users._hoist_new_plan")
+            && names.iter().any(|name| name.ends_with("(check)"))
+            && names.iter().any(|name| name.ends_with("(trigger)")),
+        "{rolled}"
+    );
+}

@@ -96,6 +96,7 @@ impl Run<'_> {
         events(ExpandEvent::Step(ExpandStep::Aborting));
         let schemas = self.all_view_schemas(ExpandStep::Aborting)?;
         let mut sql: Vec<String> = schemas.iter().map(|s| views::drop_sql(s)).collect();
+        let mut dropped = Vec::new();
         if changed {
             let (carried, _) = self.carried(&state.change, ExpandStep::Aborting)?;
             let carried = carried.iter().map(|index| {
@@ -130,12 +131,16 @@ impl Run<'_> {
                 }
             }
             sql.extend(abort::undo(&state.change, &base, &existing));
+            dropped = abort::dropped(&state.change, &existing);
         }
         let version = state.version;
         self.end(ExpandStep::Aborting, "abort", &sql, events, |tx| {
             history::delete(tx, version)
         })?;
-        Ok(self.finished(state, schemas))
+        Ok(Finished {
+            dropped,
+            ..self.finished(state, schemas)
+        })
     }
 
     /// Records `step` as under way (unless it is already): from here on
