@@ -171,7 +171,7 @@ pub enum DeployError {
         open: String,
     },
     /// A rollback to a release older than contracted declarative migrations.
-    #[error("`{target}` predates {}, contracted (the old shape `{target}` reads is gone), so it would fail on this schema; nothing was switched. Write a new migration that restores the old shape ({}) and deploy it, or switch anyway with `hoist rollback --force`", crate::rollback_expand::Restore::names(restores), crate::rollback_expand::Restore::ops_newest_first(restores).join("; "))]
+    #[error("`{target}` predates {}, which {} contracted (the old shape `{target}` reads is gone), so it would fail on this schema; nothing was switched. Write a new migration that restores the old shape ({}) and deploy it, or switch anyway with `hoist rollback --force`", crate::rollback_expand::Restore::names(restores), crate::rollback_expand::Restore::were(restores), crate::rollback_expand::Restore::ops(restores))]
     ContractedPredated {
         /// The release rolled back to.
         target: String,
@@ -620,13 +620,8 @@ impl hoist_error::Described for DeployError {
             )),
             // Not `--force`: the message says the old code would fail on this schema.
             DeployError::ContractedPredated { restores, .. } => Some(format!(
-                "write a new migration that restores the old shape of {} ({}) and deploy it",
-                restores
-                    .iter()
-                    .map(|restore| format!("`{}`", restore.migration))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                crate::rollback_expand::Restore::ops_newest_first(restores).join("; ")
+                "write a new migration that restores the old shape ({}) and deploy it",
+                crate::rollback_expand::Restore::ops(restores)
             )),
             DeployError::NoSpace { .. } => command("prune"),
             DeployError::NeedsAgent { .. } => command("agent"),

@@ -92,9 +92,10 @@ impl Sorted {
             .collect();
         if force {
             reporter.warn(&format!(
-                "`{target}` predates {}, contracted; switching anyway (`--force`): its code meets a shape it does not know until a migration restores the old one ({})",
+                "`{target}` predates {}, which {} contracted; switching anyway (`--force`): its code meets a shape it does not know until a migration restores the old one ({})",
                 Restore::names(&restores),
-                Restore::ops_newest_first(&restores).join("; ")
+                Restore::were(&restores),
+                Restore::ops(&restores)
             ));
             return None;
         }
@@ -116,32 +117,38 @@ pub struct Restore {
 }
 
 impl Restore {
-    /// `` `0005_rename` (undone by rename_column users.full_name -> name) and `0006_plan` (...) ``.
+    /// `` `0005_rename` ``, `` `0005_rename` and `0006_plan` ``, oldest first.
     pub(crate) fn names(restores: &[Restore]) -> String {
         let named: Vec<String> = restores
             .iter()
-            .map(|restore| {
-                format!(
-                    "`{}` (undone by {})",
-                    restore.migration,
-                    restore.ops.join("; ")
-                )
-            })
+            .map(|restore| format!("`{}`", restore.migration))
             .collect();
         match named.split_last() {
             Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
-            _ => named.join(""),
+            _ => named.concat(),
         }
     }
 
-    /// Every restoring op, the newest migration's first: the order one
-    /// new migration undoes them in.
-    pub(crate) fn ops_newest_first(restores: &[Restore]) -> Vec<String> {
-        restores
-            .iter()
-            .rev()
-            .flat_map(|restore| restore.ops.iter().cloned())
-            .collect()
+    /// "were" or "was", for [`Restore::names`].
+    pub(crate) fn were(restores: &[Restore]) -> &'static str {
+        match restores.len() {
+            1 => "was",
+            _ => "were",
+        }
+    }
+
+    /// The ops that put the old shape back: one migration's alone
+    /// (`rename_column users.full_name -> name`), several each after its
+    /// name, oldest first (`` `0005_rename`: rename_column ...; `0006_plan`: drop_column users.plan ``).
+    pub(crate) fn ops(restores: &[Restore]) -> String {
+        match restores {
+            [one] => one.ops.join("; "),
+            _ => restores
+                .iter()
+                .map(|restore| format!("`{}`: {}", restore.migration, restore.ops.join("; ")))
+                .collect::<Vec<_>>()
+                .join("; "),
+        }
     }
 }
 
