@@ -213,7 +213,7 @@ pub enum DbError {
         attempts: u32,
     },
     /// An abort would leave something it cannot undo.
-    #[error("expansion `{migration}` on `{database}` cannot be aborted: op {op} (`sql`) of `{migration}` has no `down`, so abort cannot undo what its `up` did (the applied file cannot get one: its checksum is recorded). To give the expansion up, undo op {op}'s `up` by hand (`psql`), then run `hoist db abort --sql-undone`, which removes the rest and its history row; or keep the new shape with `hoist db complete`")]
+    #[error("expansion `{migration}` on `{database}` cannot be aborted: op {op} (`sql`) of `{migration}` has no `down`, so abort cannot undo what its `up` did (the applied file cannot get one: its checksum is recorded). To give the expansion up, undo op {op}'s `up` by hand (`psql`), then run `hoist db abort --sql-undone`, which removes the rest and its history row; or keep the new shape: `hoist db complete` once no release on the old side serves")]
     CannotAbort {
         /// The database.
         database: String,
@@ -337,7 +337,7 @@ impl hoist_error::Described for DbError {
             DbError::ExpansionOpen { .. } => hoist_error::command("db complete"),
             DbError::ExpandFailed { .. } => hoist_error::command("db abort"),
             DbError::CannotAbort { migration, op, .. } => Some(format!(
-                "undo op {op} (`sql`) of `{migration}` by hand with `psql`, then `hoist db abort --sql-undone`; or keep the new shape with `hoist db complete`"
+                "undo op {op} (`sql`) of `{migration}` by hand with `psql`, then `hoist db abort --sql-undone`; or keep the new shape: `hoist db complete` once no old-side release serves"
             )),
             // A step that failed fails again on resume until its cause is
             // fixed: abort is the way out that always works.
