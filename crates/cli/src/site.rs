@@ -13,6 +13,11 @@ use hoist_config::{Config, SiteConfig};
 use std::io::Write as _;
 use std::path::{Component, Path, PathBuf};
 
+/// The host settings' sections a running agent read when it started
+/// (`[process]`'s `rollback_window`, `max_warm` and `env_file`, the proxy,
+/// maintenance and metrics listeners) and does not read again.
+const AGENT_READS: [&str; 4] = ["process.", "proxy.", "maintenance.", "metrics."];
+
 /// What the command does with the site.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Use {
@@ -107,8 +112,25 @@ pub fn overlay(
         } else {
             String::new()
         };
+        // The agent reads these once, at its start: an edit of
+        // `site.toml` alone leaves a running agent on the old values.
+        let agent: Vec<&String> = differing
+            .iter()
+            .filter(|key| AGENT_READS.iter().any(|section| key.starts_with(section)))
+            .collect();
+        let restart = match agent.is_empty() {
+            true => String::new(),
+            false => format!(
+                ". A running `hoist agent` reads {} only when it starts: after the edit, `systemctl reload <its unit>` (or `kill -USR2 <agent pid>`) upgrades it in place onto the new values",
+                agent
+                    .iter()
+                    .map(|key| format!("`{key}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
         warn(&format!(
-            "`{}` differs from this site's own settings in {}; the site's are used. Edit `{}` to change them{replace}",
+            "`{}` differs from this site's own settings in {}; the site's are used. Edit `{}` to change them{replace}{restart}",
             path.display(),
             keys.join(", "),
             file.display(),

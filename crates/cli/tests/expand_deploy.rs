@@ -383,7 +383,7 @@ fn a_declarative_migration_must_be_the_last_and_only_one_a_deploy_brings() {
         .arg(&after)
         .code(1)
         .stderr_has("`0002_rename_name` is a declarative migration")
-        .stderr_has("`0003_more` come after it")
+        .stderr_has("`0003_more` comes after it")
         .stderr_has("deploy them in separate releases")
         .run();
     let (_, twice) = shop.build(Version::V3);
@@ -403,12 +403,14 @@ fn a_declarative_migration_on_sqlite_is_refused_naming_the_file() {
     let env = Env::with_config(&util::sqlite_config(""));
     env.write("migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
     env.write("migrations/0002_b.toml", RENAME);
-    let (_, artifact) = env.build();
+    let (id, artifact) = env.build();
     env.hoist()
         .arg("deploy")
         .arg(&artifact)
         .code(1)
-        .stderr_has("0002_b.toml` is a declarative migration, which needs PostgreSQL")
+        .stderr_has(&format!(
+            "`migrations/0002_b.toml` in release `{id}` is a declarative migration, which needs PostgreSQL"
+        ))
         .run();
     assert_eq!(env.live(), None);
 }

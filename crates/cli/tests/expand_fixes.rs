@@ -27,9 +27,14 @@ struct Shop {
 
 impl Shop {
     fn new() -> Shop {
+        Shop::with("ddl_lock_timeout = \"2s\"\n")
+    }
+
+    /// A shop whose `[database]` also has `settings`.
+    fn with(settings: &str) -> Shop {
         let postgres = TestPostgres::start();
         let config = format!(
-            "[app]\nname = \"shop\"\nversion = \"1\"\n[deploy]\nroot = \"../site\"\nkeep_releases = 10\nrestart = \"sh start.sh\"\n[database]\nurl = \"{}\"\nlock_timeout = \"10s\"\nddl_lock_timeout = \"2s\"\nbackfill_batch = 1\nbackfill_pause = \"1ms\"\n",
+            "[app]\nname = \"shop\"\nversion = \"1\"\n[deploy]\nroot = \"../site\"\nkeep_releases = 10\nrestart = \"sh start.sh\"\n[database]\nurl = \"{}\"\nlock_timeout = \"10s\"\n{settings}backfill_batch = 1\nbackfill_pause = \"1ms\"\n",
             postgres.url
         );
         let env = Env::with_config(&config);
@@ -434,4 +439,288 @@ fn recover_of_a_rollback_stuck_on_an_unabortable_expansion_named_db_abort() {
     // What the message names is open: a deploy of v2 again joins it.
     shop.env.hoist().arg("deploy").arg(&two).run();
     assert_eq!(shop.env.live().as_deref(), Some(v2.as_str()));
+}
+
+/// `0003`: a NOT NULL `plan`, contracted after `0002`.
+const PLAN: &str = "[[op]]\ntype = \"add_column\"\ntable = \"users\"\ncolumn = \"plan\"\nsql_type = \"text\"\nnot_null = true\nbackfill = \"'free'\"\n";
+
+#[test]
+fn rollback_past_two_contracts_named_only_the_newest() {
+    // The refusal named only `0003_plan` (restore: drop_column users.plan);
+    // deploying that would still leave `name` missing for the target.
+    let shop = Shop::new();
+    let (v1, one) = shop.build("1", &[], "");
+    let (_, two) = shop.build("2", &[("0002_rename_name.toml", RENAME)], "");
+    let (_, three) = shop.build(
+        "3",
+        &[("0002_rename_name.toml", RENAME), ("0003_plan.toml", PLAN)],
+        "",
+    );
+    shop.env.hoist().arg("deploy").arg(&one).run();
+    shop.env.hoist().arg("deploy").arg(&two).run();
+    shop.env.hoist().arg("deploy").arg(&three).run();
+    shop.env.hoist().args(["db", "complete"]).run();
+
+    let refused = shop
+        .env
+        .hoist()
+        .args(["rollback", "--json", "--to", &v1])
+        .code(1)
+        .run_json();
+    let (kind, message, hint) = error_of(&refused);
+    assert_eq!(kind, "contracted-predated", "{refused}");
+    let rename = "rename_column users.full_name -> name";
+    let plan = "drop_column users.plan";
+    assert!(
+        message.contains("predates `0002_rename_name` and `0003_plan`, which were contracted"),
+        "both, oldest first: {refused}"
+    );
+    let each = format!("`0002_rename_name`: {rename}; `0003_plan`: {plan}");
+    assert!(
+        message.contains(&each) && hint.contains(&each),
+        "each with its ops: {refused}"
+    );
+    let text = shop
+        .env
+        .hoist()
+        .args(["rollback", "--to", &v1])
+        .code(1)
+        .run();
+    let text = String::from_utf8_lossy(&text.stderr).into_owned();
+    assert!(text.contains(rename) && text.contains(plan), "{text}");
+}
+
+/// `0002`: a nullable `tier`.
+const TIER: &str =
+    "[[op]]\ntype = \"add_column\"\ntable = \"users\"\ncolumn = \"tier\"\nsql_type = \"text\"\n";
+
+#[test]
+fn lock_never_granted_hinted_to_fix_the_migration() {
+    // The message said to run it again once the blocking transaction is
+    // done; the hint said "fix `0002_tier`", which has nothing wrong.
+    let shop = Shop::with("ddl_lock_timeout = \"100ms\"\nddl_retries = 1\n");
+    let (_, one) = shop.build("1", &[], "");
+    let (_, two) = shop.build("2", &[("0002_tier.toml", TIER)], "");
+    shop.env.hoist().arg("deploy").arg(&one).run();
+    let mut holder = shop.postgres.client();
+    let mut holding = holder.transaction().unwrap();
+    holding
+        .batch_execute("LOCK TABLE users IN ACCESS SHARE MODE")
+        .unwrap();
+
+    let failed = shop
+        .env
+        .hoist()
+        .args(["deploy", "--json"])
+        .arg(&two)
+        .code(1)
+        .run_json();
+    holding.rollback().unwrap();
+    drop(holder);
+    let (kind, message, hint) = error_of(&failed);
+    assert_eq!(kind, "expand-failed", "{failed}");
+    assert!(
+        message.contains("could not add the new columns") && !message.contains("gave up on"),
+        "{failed}"
+    );
+    assert!(
+        !hint.contains("fix `0002_tier`")
+            && hint.contains("deploy again once the transaction")
+            && hint.contains("nothing in `0002_tier` needs fixing"),
+        "{failed}"
+    );
+    // As the hint says: with the transaction gone the same deploy works.
+    shop.env.hoist().arg("deploy").arg(&two).run();
+}
+
+/// `0002`: an index on a column `users` lacks.
+const INDEX_ON_MISSING: &str = "[[op]]\ntype = \"create_index\"\ntable = \"users\"\nname = \"users_email_idx\"\ncolumns = [\"email\"]\n";
+
+#[test]
+fn removed_expansion_offered_resume_and_abort() {
+    // After the deploy removed the failed expansion again, its message
+    // still said "run the same command again to resume, or `hoist db abort`".
+    let shop = Shop::new();
+    let (_, one) = shop.build("1", &[], "");
+    let (_, two) = shop.build("2", &[("0002_email_idx.toml", INDEX_ON_MISSING)], "");
+    shop.env.hoist().arg("deploy").arg(&one).run();
+
+    let failed = shop
+        .env
+        .hoist()
+        .args(["deploy", "--json"])
+        .arg(&two)
+        .code(1)
+        .run_json();
+    let (kind, message, hint) = error_of(&failed);
+    assert_eq!(kind, "expand-failed", "{failed}");
+    assert!(
+        !message.contains("to resume") && !message.contains("or `hoist db abort` to undo"),
+        "{failed}"
+    );
+    assert!(
+        (message.contains("was removed again") || message.contains("nothing of"))
+            && hint.contains("fix `0002_email_idx` and deploy again"),
+        "{failed}"
+    );
+}
+
+#[test]
+fn unabortable_expansion_was_offered_db_abort_everywhere() {
+    // With an `sql` op without `down` open, `db status` and the `db
+    // complete` refusal offered `hoist db abort`, which was then refused
+    // (`cannot-abort`, hint null, "restore the history" never explained).
+    let shop = Shop::new();
+    let (v1, one) = shop.build("1", &[], "");
+    let (_, two) = shop.build("2", &[("0002_invoices.toml", SQL_NO_DOWN)], "");
+    shop.env.hoist().arg("deploy").arg(&one).run();
+    let before = shop.database();
+    shop.env.hoist().arg("deploy").arg(&two).run();
+    shop.env.hoist().args(["rollback", "--to", &v1]).run();
+
+    let status = shop.env.hoist().args(["db", "status"]).run();
+    let status = String::from_utf8_lossy(&status.stdout).into_owned();
+    let next = status
+        .lines()
+        .find(|line| line.trim_start().starts_with("next"))
+        .unwrap_or_default();
+    assert!(
+        !next.contains("`hoist db abort` gives") && next.contains("cannot give"),
+        "{status}"
+    );
+    let refused = shop
+        .env
+        .hoist()
+        .args(["db", "complete", "--json"])
+        .code(1)
+        .run_json();
+    let (kind, _, hint) = error_of(&refused);
+    assert_eq!(kind, "contract-refused", "{refused}");
+    assert!(
+        !hint.contains("give the new shape up with `hoist db abort`"),
+        "{refused}"
+    );
+    let refused = shop
+        .env
+        .hoist()
+        .args(["db", "abort", "--json"])
+        .code(1)
+        .run_json();
+    let (kind, message, hint) = error_of(&refused);
+    assert_eq!(kind, "cannot-abort", "{refused}");
+    assert!(
+        message.contains("op 1 (`sql`)") && message.contains("hoist db abort --sql-undone"),
+        "{refused}"
+    );
+    assert!(hint.contains("hoist db abort --sql-undone"), "{refused}");
+    // The way out it names works: the op undone by hand, then abort.
+    shop.sql("DROP TABLE invoices");
+    shop.env.hoist().args(["db", "abort", "--sql-undone"]).run();
+    assert_eq!(shop.database(), before, "as before the expansion");
+}
+
+#[test]
+fn migration_number_taken_at_deploy_had_no_hint_and_the_sealed_path() {
+    // A second `0002` at deploy was kind `candidate-failed` with hint null,
+    // named by `<site>/releases/<id>/migrations/...`.
+    let shop = Shop::new();
+    let (_, one) = shop.build("1", &[], "");
+    let invoices = [
+        ("0002_invoices.up.sql", "CREATE TABLE invoices (id int);\n"),
+        ("0002_invoices.down.sql", "DROP TABLE invoices;\n"),
+    ];
+    let (_, two) = shop.build("2", &invoices, "");
+    let (v3, three) = shop.build(
+        "3",
+        &[("0002_orders.up.sql", "CREATE TABLE orders (id int);\n")],
+        "",
+    );
+    shop.env.hoist().arg("deploy").arg(&one).run();
+    shop.env.hoist().arg("deploy").arg(&two).run();
+
+    let refused = shop
+        .env
+        .hoist()
+        .args(["deploy", "--json"])
+        .arg(&three)
+        .code(1)
+        .run_json();
+    let (kind, message, hint) = error_of(&refused);
+    assert_eq!(kind, "migration-number-taken", "{refused}");
+    assert!(
+        message.contains(&format!(
+            "`migrations/0002_orders.up.sql` in release `{v3}`"
+        )) && !message.contains("releases/"),
+        "{refused}"
+    );
+    assert!(
+        hint.contains("0002_orders") && hint.contains("hoist build"),
+        "{refused}"
+    );
+}
+
+#[test]
+fn migration_invalid_had_no_hint() {
+    // `migration-invalid` (a malformed `.toml`) came with hint null.
+    let env = Env::with_config(&util::sqlite_config(""));
+    env.write("migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
+    env.write("migrations/0002_x.toml", "[[op]]\ntype = \"bogus\"\n");
+    let refused = env.hoist().args(["build", "--json"]).code(1).run_json();
+    let (kind, _, hint) = error_of(&refused);
+    assert_eq!(kind, "migration-invalid", "{refused}");
+    assert!(hint.contains("hoist build"), "{refused}");
+}
+
+#[test]
+fn recover_of_a_killed_db_complete_said_only_finished_it() {
+    // After `hoist recover` finished a `db complete` killed mid-way, its
+    // report was "finished it": nothing of what it renamed or rebased.
+    let shop = Shop::new();
+    let (_, one) = shop.build("1", &[], "");
+    let (v2, two) = shop.build("2", &[("0002_rename_name.toml", RENAME)], "");
+    shop.env.hoist().arg("deploy").arg(&one).run();
+    shop.env.hoist().arg("deploy").arg(&two).run();
+    shop.env.kill_at(&["db", "complete"], "expand-completing");
+
+    let recovered = shop.env.hoist().arg("recover").run();
+    let text = String::from_utf8_lossy(&recovered.stdout).into_owned();
+    assert!(
+        text.contains("completed") && text.contains("0002_rename_name"),
+        "{text}"
+    );
+    assert!(text.contains("renamed"), "{text}");
+    assert!(
+        text.contains(&format!("`{v2}` starts on the base schema")),
+        "{text}"
+    );
+}
+
+#[test]
+fn rollback_with_db_of_a_not_null_column_reported_nothing_dropped() {
+    // `rollback --with-db --json` said `"dropped": []` though it dropped
+    // `_hoist_new_plan`, its NOT NULL check and the trigger.
+    let shop = Shop::new();
+    let (_, one) = shop.build("1", &[], "");
+    let (_, two) = shop.build("2", &[("0002_plan.toml", PLAN)], "");
+    shop.env.hoist().arg("deploy").arg(&one).run();
+    shop.env.hoist().arg("deploy").arg(&two).run();
+
+    let rolled = shop
+        .env
+        .hoist()
+        .args(["rollback", "--with-db", "--json"])
+        .run_json();
+    let dropped = &rolled["expansion_aborted"]["dropped"];
+    let names: Vec<&str> = dropped
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|name| name.as_str())
+        .collect();
+    assert!(
+        names.contains(&"users._hoist_new_plan")
+            && names.iter().any(|name| name.ends_with("(check)"))
+            && names.iter().any(|name| name.ends_with("(trigger)")),
+        "{rolled}"
+    );
 }

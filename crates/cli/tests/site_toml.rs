@@ -378,3 +378,28 @@ fn notify_in_site_toml_warned_hoist_toml_differs() {
         "{warned}"
     );
 }
+
+/// `rollback_window` edited in site.toml: the running agent kept the old
+/// value, though the warning said the site's settings are used and to edit
+/// site.toml; nothing said the agent reads them only at its start.
+#[test]
+fn rollback_window_edit_ignored_by_the_running_agent_unsaid() {
+    let (env, _) = deployed_site();
+    let mut text = std::fs::read_to_string(site_toml(&env)).unwrap();
+    text.push_str("\n[process]\nrollback_window = \"5s\"\n");
+    std::fs::write(site_toml(&env), &text).unwrap();
+    env.write(
+        "hoist.toml",
+        &format!(
+            "{}[database]\nurl = \"sqlite://shared/app.db\"\n[process]\ncommand = \"true\"\nrollback_window = \"15s\"\n",
+            util::DEFAULT_CONFIG
+        ),
+    );
+    let warned = stderr(&env.hoist().arg("status").run());
+    assert!(
+        warned.contains("`process.rollback_window`")
+            && warned.contains("only when it starts")
+            && warned.contains("systemctl reload"),
+        "{warned}"
+    );
+}

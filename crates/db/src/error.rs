@@ -188,7 +188,7 @@ pub enum DbError {
         phase: String,
     },
     /// A step of an expansion, contract or abort failed; what committed stays.
-    #[error("expansion `{migration}` on `{database}` failed at step `{step}` ({what}): {message}. Fix the cause and run the same command again to resume, or `hoist db abort` to undo the expansion")]
+    #[error("{}. Fix the cause and run the same command again to resume, or `hoist db abort` to undo the expansion", self.problem())]
     ExpandFailed {
         /// The database.
         database: String,
@@ -202,7 +202,7 @@ pub enum DbError {
         message: String,
     },
     /// A DDL timed out waiting for its lock on every attempt.
-    #[error("expansion `{migration}` on `{database}` gave up on {what} after {attempts} attempts: each waited its `lock_timeout` behind a transaction holding the table (see `pg_stat_activity`); nothing of it was kept. Run the same command again once that transaction is done")]
+    #[error("expansion `{migration}` on `{database}` could not {what}: each of {attempts} attempts waited its `lock_timeout` behind a transaction holding the table (see `pg_stat_activity`); nothing of it was kept. Run the same command again once that transaction is done")]
     LockTimeout {
         /// The database.
         database: String,
@@ -214,7 +214,7 @@ pub enum DbError {
         attempts: u32,
     },
     /// An abort would leave something it cannot undo.
-    #[error("expansion `{migration}` on `{database}` cannot be aborted: op {op} (`sql`) has no `down`, so its change cannot be undone; undo it by hand and restore the history, or finish with `hoist db complete`")]
+    #[error("expansion `{migration}` on `{database}` cannot be aborted: op {op} (`sql`) of `{migration}` has no `down`, so abort cannot undo what its `up` did (the applied file cannot get one: its checksum is recorded). To give the expansion up, undo op {op}'s `up` by hand (`psql`), then run `hoist db abort --sql-undone`, which removes the rest and its history row; or keep the new shape: `hoist db complete` once no release on the old side serves")]
     CannotAbort {
         /// The database.
         database: String,
@@ -270,6 +270,34 @@ pub enum DbError {
     },
 }
 
+impl DbError {
+    /// What went wrong without the way out the message ends with, for a
+    /// caller whose own way out differs: a deploy that removed its failed
+    /// expansion again has nothing left to resume or abort.
+    pub fn problem(&self) -> String {
+        match self {
+            DbError::ExpandFailed {
+                database,
+                migration,
+                step,
+                what,
+                message,
+            } => format!(
+                "expansion `{migration}` on `{database}` failed at step `{step}` ({what}): {message}"
+            ),
+            DbError::LockTimeout {
+                database,
+                migration,
+                what,
+                attempts,
+            } => format!(
+                "expansion `{migration}` on `{database}` could not {what}: each of {attempts} attempts waited its `lock_timeout` behind a transaction holding the table (see `pg_stat_activity`)"
+            ),
+            other => other.to_string(),
+        }
+    }
+}
+
 impl hoist_error::Described for DbError {
     fn kind(&self) -> &'static str {
         match self {
@@ -308,12 +336,24 @@ impl hoist_error::Described for DbError {
                 hoist_error::command(&format!("db repair {version} --applied"))
             }
             DbError::NoDown { .. } => hoist_error::command("db restore"),
+            DbError::BadMigration { .. } => Some(
+                "fix the file as the message says, then `hoist build` (it checks the migrations) and deploy the new artifact".to_owned(),
+            ),
+            DbError::NumberTaken { here, .. } => Some(format!(
+                "rename `{here}`'s file to a number after the last applied migration (`hoist db status` lists them), then `hoist build` and deploy the new artifact"
+            )),
+            DbError::Drift { .. } => Some(
+                "put the applied text back (the history keeps its checksum), add a new migration for the change, then `hoist build` and deploy".to_owned(),
+            ),
             DbError::Declarative { .. } => hoist_error::command("deploy"),
             DbError::DeclarativeRollback { phase, .. } if phase == "expand" => {
                 hoist_error::command("db abort")
             }
             DbError::ExpansionOpen { .. } => hoist_error::command("db complete"),
             DbError::ExpandFailed { .. } => hoist_error::command("db abort"),
+            DbError::CannotAbort { migration, op, .. } => Some(format!(
+                "undo op {op} (`sql`) of `{migration}` by hand with `psql`, then `hoist db abort --sql-undone`; or keep the new shape: `hoist db complete` once no old-side release serves"
+            )),
             // A step that failed fails again on resume until its cause is
             // fixed: abort is the way out that always works.
             DbError::NotExpanded {

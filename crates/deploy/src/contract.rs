@@ -193,7 +193,7 @@ fn prepare(context: &Context, schema: &Schema, end: End) -> Result<Option<Prepar
     // A contract (or abort) already under way has no way back: what
     // serves is broken until it ends, so it ends.
     if open.step != end.engine_step() {
-        refuse(end, &open.name, &serving)?;
+        refuse(end, &open, &serving)?;
     }
     Ok(Some(Prepared {
         expander,

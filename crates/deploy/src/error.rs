@@ -81,7 +81,7 @@ pub enum DeployError {
         migrations: Vec<String>,
     },
     /// A declarative migration is pending with other migrations after it.
-    #[error("`{declarative}` is a declarative migration (expanded before the switch, contracted later), but {} come after it; it must be the last migration a deploy brings: deploy them in separate releases", after.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", "))]
+    #[error("`{declarative}` is a declarative migration (expanded before the switch, contracted later), but {} after it; it must be the last migration a deploy brings: deploy them in separate releases", match after.as_slice() { [one] => format!("`{one}` comes"), _ => format!("{} come", after.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", ")) })]
     DeclarativeNotLast {
         /// The declarative migration.
         declarative: String,
@@ -170,15 +170,14 @@ pub enum DeployError {
         /// The open expansion.
         open: String,
     },
-    /// A rollback to a release older than a contracted declarative migration.
-    #[error("`{target}` predates `{migration}`, which was contracted (the old shape `{target}` reads is gone), so it would fail on this schema; nothing was switched. Write a new migration that restores the old shape ({}) and deploy it, or switch anyway with `hoist rollback --force`", restore.join("; "))]
+    /// A rollback to a release older than contracted declarative migrations.
+    #[error("`{target}` predates {}, which {} contracted (the old shape `{target}` reads is gone), so it would fail on this schema; nothing was switched. Write a new migration that restores the old shape ({}) and deploy it, or switch anyway with `hoist rollback --force`", crate::rollback_expand::Restore::names(restores), crate::rollback_expand::Restore::were(restores), crate::rollback_expand::Restore::ops(restores))]
     ContractedPredated {
         /// The release rolled back to.
         target: String,
-        /// The contracted migration it predates.
-        migration: String,
-        /// The operations of a migration that would put the old shape back.
-        restore: Vec<String>,
+        /// Every contracted migration it predates, oldest first, each with
+        /// the operations of a migration that would put its old shape back.
+        restores: Vec<crate::rollback_expand::Restore>,
     },
     /// The agent's watch wanted to roll back on its own, and could not safely.
     #[error("`{bad}` is still live and was not rolled back to `{target}` automatically: {problem}; {fix}")]
@@ -377,6 +376,12 @@ pub enum DeployError {
         /// What the walk found, each dead link with the pages linking to it.
         problem: String,
     },
+    /// The target's migrations failed before the switch; nothing was switched.
+    #[error("migrations failed, nothing was switched: {error}")]
+    MigrateFailed {
+        /// Why, with its own kind and way out.
+        error: Box<DeployError>,
+    },
     /// The agent refused the candidate; traffic never moved.
     #[error("{problem}")]
     CandidateFailed {
@@ -560,6 +565,7 @@ impl hoist_error::Described for DeployError {
             DeployError::SwitchedBackUnhealthy { .. } => "switched-back-unhealthy",
             DeployError::FirstDeployFailed { .. } => "deploy-failed",
             DeployError::CandidateFailed { .. } => "candidate-failed",
+            DeployError::MigrateFailed { error } => error.kind(),
             DeployError::HookFailed { .. } => "hook-failed",
             DeployError::DeadLinks { .. } => "dead-links",
             DeployError::UndoneButNotSwitched { .. } => "undone-not-switched",
@@ -594,6 +600,9 @@ impl hoist_error::Described for DeployError {
                 against.display()
             )),
             DeployError::PostMigration { .. } => command("db migrate"),
+            DeployError::MigrateFailed { error } => error.hint().or_else(|| {
+                Some("fix the migration, then `hoist build` and deploy the new artifact".to_owned())
+            }),
             DeployError::DeadLinks { .. } => Some(
                 "fix the links and deploy again; `hoist walk URL` checks a site on demand, and `[deploy.smoke]` sets the walk's `depth` and `max_pages`".to_owned(),
             ),
@@ -610,9 +619,9 @@ impl hoist_error::Described for DeployError {
                 "deploy a fixed release (it reuses the expansion of `{migration}`), or `hoist db abort` to remove it"
             )),
             // Not `--force`: the message says the old code would fail on this schema.
-            DeployError::ContractedPredated { restore, .. } => Some(format!(
+            DeployError::ContractedPredated { restores, .. } => Some(format!(
                 "write a new migration that restores the old shape ({}) and deploy it",
-                restore.join("; ")
+                crate::rollback_expand::Restore::ops(restores)
             )),
             DeployError::NoSpace { .. } => command("prune"),
             DeployError::NeedsAgent { .. } => command("agent"),
@@ -644,5 +653,32 @@ impl hoist_error::Described for DeployError {
             | DeployError::DataUnsatisfied { fix, .. } => Some(fix.clone()),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn declarative_not_last_said_one_file_come_after_it() {
+        // "`0005_t5` come after it": one file took the plural.
+        let one = DeployError::DeclarativeNotLast {
+            declarative: "0004_t4".to_owned(),
+            after: vec!["0005_t5".to_owned()],
+        };
+        assert!(
+            one.to_string().contains("but `0005_t5` comes after it"),
+            "{one}"
+        );
+        let two = DeployError::DeclarativeNotLast {
+            declarative: "0004_t4".to_owned(),
+            after: vec!["0005_t5".to_owned(), "0006_t6".to_owned()],
+        };
+        assert!(
+            two.to_string()
+                .contains("but `0005_t5`, `0006_t6` come after it"),
+            "{two}"
+        );
     }
 }

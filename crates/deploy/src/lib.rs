@@ -101,6 +101,7 @@ pub use restart::{abort, restart, RestartReport};
 pub use rollback::{
     auto_rollback, promote, rollback, RollbackReport, RollbackRequest, DEFAULT_PAUSE,
 };
+pub use rollback_expand::Restore;
 pub use schema::{
     backup_dir, db_backup, db_diff, db_migrate, db_repair, db_restore, db_rollback, db_status,
     predated_by, schema_summary, BackupReport, Schema, SchemaDiff, SchemaSummary,

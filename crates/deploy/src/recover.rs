@@ -71,6 +71,10 @@ pub struct RecoverReport {
     /// began, finished: the live release stays, both shapes serve.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expansion: Option<crate::ExpandReport>,
+    /// The `db complete` or `db abort` it finished: what was dropped,
+    /// renamed and rebased, as the command reports it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contracted: Option<crate::Contracted>,
 }
 
 /// Recovers the site in `context`: frees the space reserve if the disk is
@@ -101,6 +105,7 @@ pub fn recover(
             migrations_undone: Vec::new(),
             warning: None,
             expansion: None,
+            contracted: None,
         });
     }
     crate::emergency::make_room(context, "recover", reporter);
@@ -124,6 +129,7 @@ pub fn recover(
             migrations_undone: Vec::new(),
             warning: None,
             expansion: None,
+            contracted: None,
         });
     };
     // Before anything runs again: what a hook killed with hoist left.
@@ -153,6 +159,7 @@ pub fn recover(
         migrations_undone: schema.undone,
         warning: schema.left,
         expansion: schema.expanded,
+        contracted: schema.contracted,
     })
 }
 
@@ -202,7 +209,10 @@ fn resume(
         }
         Op::Repair => return crate::repair::recover(context, journal, config, reporter),
         Op::DbComplete | Op::DbAbort => {
-            return crate::contract::recover(context, journal, record, config, reporter)
+            let (action, contracted) =
+                crate::contract::recover(context, journal, record, config, reporter)?;
+            schema.contracted = contracted;
+            return Ok(action);
         }
         Op::Deploy | Op::Stage | Op::Hold | Op::Promote | Op::Rollback | Op::AutoRollback => {}
     }

@@ -19,6 +19,9 @@ pub(crate) struct SchemaUndo {
     pub(crate) left: Option<String>,
     /// The expansion (or contract) the interrupted deploy began, finished.
     pub(crate) expanded: Option<crate::ExpandReport>,
+    /// The `db complete` or `db abort` finished: what it dropped, renamed
+    /// and rebased, as the command itself reports it.
+    pub(crate) contracted: Option<crate::Contracted>,
 }
 
 /// Undoes the migrations `record`'s operation applied before its switch.
@@ -50,8 +53,7 @@ pub(crate) fn undo_migrations(
     match schema::db_rollback(context, &schema, &undo, false) {
         Ok(report) => SchemaUndo {
             undone: report.ran,
-            left: None,
-            expanded: None,
+            ..SchemaUndo::default()
         },
         Err(error) => left(record, Some(&schema), &error.to_string(), reporter),
     }
@@ -79,9 +81,8 @@ fn left(
     );
     reporter.warn(&text);
     SchemaUndo {
-        undone: Vec::new(),
         left: Some(text),
-        expanded: None,
+        ..SchemaUndo::default()
     }
 }
 

@@ -66,31 +66,89 @@ pub(crate) fn sort(
 
 impl Sorted {
     /// The refusal of a rollback onto a contracted shape; with `force`,
-    /// a warning instead.
+    /// a warning instead. Names every contracted migration the target
+    /// predates, oldest first, each with the ops that would undo it: a
+    /// restore of only the newest would leave the older ones' shape.
     pub(crate) fn refuse(
         &self,
         target: &str,
         force: bool,
         reporter: &dyn Reporter,
     ) -> Option<DeployError> {
-        let (row, change) = self.contracted.last()?;
-        let restore = change.as_ref().map_or_else(
-            || vec![format!("a migration undoing `{}`", row.name)],
-            restore_ops,
-        );
+        if self.contracted.is_empty() {
+            return None;
+        }
+        let mut contracted: Vec<&(Applied, Option<Change>)> = self.contracted.iter().collect();
+        contracted.sort_by_key(|(row, _)| row.version);
+        let restores: Vec<Restore> = contracted
+            .into_iter()
+            .map(|(row, change)| Restore {
+                migration: row.name.clone(),
+                ops: change.as_ref().map_or_else(
+                    || vec![format!("a migration undoing `{}`", row.name)],
+                    restore_ops,
+                ),
+            })
+            .collect();
         if force {
             reporter.warn(&format!(
-                "`{target}` predates `{}`, which was contracted; switching anyway (`--force`): its code meets a shape it does not know until a migration restores the old one ({})",
-                row.name,
-                restore.join("; ")
+                "`{target}` predates {}, which {} contracted; switching anyway (`--force`): its code meets a shape it does not know until a migration restores the old one ({})",
+                Restore::names(&restores),
+                Restore::were(&restores),
+                Restore::ops(&restores)
             ));
             return None;
         }
         Some(DeployError::ContractedPredated {
             target: target.to_owned(),
-            migration: row.name.clone(),
-            restore,
+            restores,
         })
+    }
+}
+
+/// A contracted migration a rollback target predates, and the ops of a
+/// new migration that would put back the shape it took away.
+#[derive(Debug, Clone)]
+pub struct Restore {
+    /// The contracted migration (`0005_rename_name`).
+    pub migration: String,
+    /// Its reverse, last op first (`rename_column users.full_name -> name`).
+    pub ops: Vec<String>,
+}
+
+impl Restore {
+    /// `` `0005_rename` ``, `` `0005_rename` and `0006_plan` ``, oldest first.
+    pub(crate) fn names(restores: &[Restore]) -> String {
+        let named: Vec<String> = restores
+            .iter()
+            .map(|restore| format!("`{}`", restore.migration))
+            .collect();
+        match named.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+            _ => named.concat(),
+        }
+    }
+
+    /// "were" or "was", for [`Restore::names`].
+    pub(crate) fn were(restores: &[Restore]) -> &'static str {
+        match restores.len() {
+            1 => "was",
+            _ => "were",
+        }
+    }
+
+    /// The ops that put the old shape back: one migration's alone
+    /// (`rename_column users.full_name -> name`), several each after its
+    /// name, oldest first (`` `0005_rename`: rename_column ...; `0006_plan`: drop_column users.plan ``).
+    pub(crate) fn ops(restores: &[Restore]) -> String {
+        match restores {
+            [one] => one.ops.join("; "),
+            _ => restores
+                .iter()
+                .map(|restore| format!("`{}`: {}", restore.migration, restore.ops.join("; ")))
+                .collect::<Vec<_>>()
+                .join("; "),
+        }
     }
 }
 

@@ -24,6 +24,11 @@ pub struct Schema {
     /// `[database] ddl_lock_timeout`, `ddl_retries`, `backfill_batch` and
     /// `backfill_pause`: how expand and contract run (PostgreSQL).
     pub expand: hoist_db::expand::ExpandOptions,
+    /// The release whose migrations these are, and the directory as its
+    /// config names it (`migrations`): messages name a file as
+    /// `migrations/0003_x.toml` in release `<id>`, as the user wrote it,
+    /// not by the sealed release's path under the site.
+    pub shipped_in: Option<(String, PathBuf)>,
 }
 
 impl Schema {
@@ -49,6 +54,7 @@ impl Schema {
                 who: format!("{}@{}", hoist_site::user_name(), hoist_site::host_name()),
                 ..hoist_db::expand::ExpandOptions::default()
             },
+            shipped_in: None,
         })
     }
 
@@ -59,12 +65,42 @@ impl Schema {
         release: &str,
     ) -> Result<Schema, DeployError> {
         let dir = context.site.release_dir(release).join(&database.migrations);
-        Schema::new(context, database, dir)
+        let mut schema = Schema::new(context, database, dir)?;
+        schema.shipped_in = Some((release.to_owned(), PathBuf::from(&database.migrations)));
+        Ok(schema)
     }
 
-    /// The migration files.
+    /// The migration files. Shipped in a release, each is named (in its
+    /// `path`, which only messages use, and in a malformed file's error)
+    /// as `` migrations/0003_x.toml` in release `<id> ``: every message
+    /// puts a migration's path in backticks.
     pub fn migrations(&self) -> Result<Vec<Migration>, DeployError> {
-        Ok(hoist_db::load(&self.migrations_dir)?)
+        let shown = |path: &Path| match &self.shipped_in {
+            Some((release, dir)) => match path.file_name() {
+                Some(file) => PathBuf::from(format!(
+                    "{}` in release `{release}",
+                    dir.join(file).display()
+                )),
+                None => path.to_owned(),
+            },
+            None => path.to_owned(),
+        };
+        match hoist_db::load(&self.migrations_dir) {
+            Ok(mut migrations) => {
+                for migration in &mut migrations {
+                    migration.path = shown(&migration.path);
+                }
+                Ok(migrations)
+            }
+            Err(hoist_db::DbError::BadMigration { path, problem }) => {
+                Err(hoist_db::DbError::BadMigration {
+                    path: shown(&path),
+                    problem,
+                }
+                .into())
+            }
+            Err(error) => Err(error.into()),
+        }
     }
 
     fn options(&self, context: &Context, dry_run: bool) -> RunOptions {

@@ -309,8 +309,22 @@ fn change_schema(
             match schema::deploy_phase(context, schema, Phase::Pre, below, reporter) {
                 Ok(ran) => done.migrations = ran.ran,
                 Err(error) => {
-                    let problem = format!("migrations failed, nothing was switched: {error}");
-                    return Err(activate::failed(context, journal, &problem, true, reporter));
+                    let failed = DeployError::MigrateFailed {
+                        error: Box::new(error),
+                    };
+                    // Recorded as before; reported with the migration error's kind and hint.
+                    return Err(
+                        match activate::failed(
+                            context,
+                            journal,
+                            &failed.to_string(),
+                            true,
+                            reporter,
+                        ) {
+                            DeployError::CandidateFailed { .. } => failed,
+                            journal_error => journal_error,
+                        },
+                    );
                 }
             }
         }

@@ -26,6 +26,10 @@ impl Render for RecoverReport {
                 output::field(out, "recovered", line);
             }
         }
+        // What the finished `db complete` or `db abort` did, as it says it.
+        if let Some(contracted) = &self.contracted {
+            contracted.human(out);
+        }
         if !self.migrations_undone.is_empty() {
             output::field(out, "undone", self.migrations_undone.join(", "));
         }

@@ -89,6 +89,60 @@ pub(crate) fn undo(change: &Change, base: &str, existing: &[String]) -> Vec<Stri
     sql
 }
 
+/// What [`undo`] and [`drop_indexes`] remove, for the report (`users._hoist_new_tier`,
+/// `users._hoist_sync` (trigger), `users.users_tier_not_null` (check)...):
+/// an abort said `dropped: []` though it dropped all of these.
+pub(crate) fn dropped(change: &Change, existing: &[String]) -> Vec<String> {
+    let exists = |table: &str| existing.iter().any(|t| t == table);
+    let mut out = Vec::new();
+    for table in shaped_tables(change) {
+        let synced = TableShape {
+            table: table.clone(),
+            ..TableShape::default()
+        };
+        if exists(&table) {
+            out.push(format!("{table}.{} (trigger)", triggers::TRIGGER));
+            out.push(format!("{}() (function)", synced.function()));
+        }
+    }
+    for op in &change.ops {
+        match op {
+            Op::AddColumn {
+                table,
+                column,
+                not_null,
+                ..
+            } if exists(table) => {
+                out.push(format!("{table}.{}", hidden_column(column)));
+                if *not_null {
+                    out.push(format!(
+                        "{table}.{} (check)",
+                        super::shape::not_null_check(column)
+                    ));
+                }
+            }
+            Op::ChangeType { table, column, .. } if exists(table) => {
+                out.push(format!("{table}.{}", hidden_column(column)));
+            }
+            Op::SplitColumn { table, into, .. } if exists(table) => {
+                out.extend(
+                    into.iter()
+                        .map(|c| format!("{table}.{}", hidden_column(&c.name))),
+                );
+            }
+            Op::MergeColumns { table, into, .. } if exists(table) => {
+                out.push(format!("{table}.{}", hidden_column(&into.name)));
+            }
+            Op::AddConstraint { table, name, .. } if exists(table) => {
+                out.push(format!("{table}.{name} (constraint)"));
+            }
+            Op::CreateIndex { name, .. } => out.push(format!("{name} (index)")),
+            _ => {}
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::shape::tests::change;
@@ -101,5 +155,19 @@ mod tests {
         assert_eq!(sql.last().unwrap(), "DROP TABLE plans");
         assert!(sql[sql.len() - 2].contains("DROP COLUMN IF EXISTS \"_hoist_new_name\""));
         assert_eq!(missing_down(&change), None);
+    }
+
+    #[test]
+    fn abort_of_a_not_null_column_reported_nothing_dropped() {
+        // `rollback --with-db --json` said `"dropped": []` after dropping
+        // the hidden column, its check and the trigger.
+        let change = change("[[op]]\ntype = \"add_column\"\ntable = \"users\"\ncolumn = \"tier\"\nsql_type = \"text\"\nnot_null = true\nbackfill = \"'free'\"\n");
+        let dropped = dropped(&change, &["users".into()]);
+        assert!(
+            dropped.contains(&"users._hoist_new_tier".to_owned())
+                && dropped.iter().any(|d| d.ends_with("(check)"))
+                && dropped.iter().any(|d| d.ends_with("(trigger)")),
+            "{dropped:?}"
+        );
     }
 }

@@ -126,6 +126,7 @@ impl Expander {
         let open = self.read()?.map(|state| OpenExpansion {
             version: state.version,
             name: state.name,
+            no_down: super::abort::missing_down(&state.change),
             description: state.change.description,
             step: state.step,
             new_releases: state.new_releases,

@@ -85,7 +85,9 @@ impl Run<'_> {
         // Before the columns step committed nothing but the records exist.
         let changed = !matches!(state.step, ExpandStep::Begin | ExpandStep::Columns);
         if changed {
-            if let Some(op) = abort::missing_down(&state.change) {
+            // Let through once already (a crash resumes it), or undone by hand.
+            let refused = state.step != ExpandStep::Aborting && !self.options.sql_undone;
+            if let Some(op) = abort::missing_down(&state.change).filter(|_| refused) {
                 return Err(DbError::CannotAbort {
                     database: self.ddl.database.clone(),
                     migration: state.name.clone(),
@@ -97,6 +99,7 @@ impl Run<'_> {
         events(ExpandEvent::Step(ExpandStep::Aborting));
         let schemas = self.all_view_schemas(ExpandStep::Aborting)?;
         let mut sql: Vec<String> = schemas.iter().map(|s| views::drop_sql(s)).collect();
+        let mut dropped = Vec::new();
         if changed {
             let (carried, _) = self.carried(&state.change, ExpandStep::Aborting)?;
             let carried = carried.iter().map(|index| {
@@ -131,12 +134,16 @@ impl Run<'_> {
                 }
             }
             sql.extend(abort::undo(&state.change, &base, &existing));
+            dropped = abort::dropped(&state.change, &existing);
         }
         let version = state.version;
         self.end(ExpandStep::Aborting, "abort", &sql, events, |tx| {
             history::delete(tx, version)
         })?;
-        Ok(self.finished(state, schemas))
+        Ok(Finished {
+            dropped,
+            ..self.finished(state, schemas)
+        })
     }
 
     /// Records `step` as under way (unless it is already): from here on

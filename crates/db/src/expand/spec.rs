@@ -227,8 +227,27 @@ impl Change {
     /// Parses and checks a file's text; `Err` says what is wrong, naming
     /// the operation (`op 2 (rename_column)`) or the key.
     pub fn parse(text: &str) -> Result<Change, String> {
-        let change: Change = toml::from_str(text).map_err(|error| error.to_string())?;
+        let change: Change = toml::from_str(text)
+            .map_err(|error| op_error(text).unwrap_or_else(|| error.to_string()))?;
         change.check()?;
         Ok(change)
     }
+}
+
+/// The first `[[op]]` that does not read as an [`Op`], said as the checks
+/// say it (`op 2 (change_type): missing field `up``): serde reports a
+/// tagged enum's missing key at the `[[op]]` line, naming neither the
+/// op's number nor its type. `None` when every op reads (the problem is
+/// elsewhere, and TOML's own message with its line says it best).
+fn op_error(text: &str) -> Option<String> {
+    let file: toml::Table = toml::from_str(text).ok()?;
+    let ops = file.get("op")?.as_array()?;
+    ops.iter().enumerate().find_map(|(index, op)| {
+        let error = Op::deserialize(op.clone()).err()?;
+        let kind = op
+            .get("type")
+            .and_then(toml::Value::as_str)
+            .unwrap_or("no `type`");
+        Some(format!("op {} ({kind}): {}", index + 1, error.message()))
+    })
 }

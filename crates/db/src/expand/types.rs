@@ -25,6 +25,10 @@ pub struct ExpandOptions {
     /// the migrators' advisory lock; the deploy layer sets it from
     /// `[database] lock_timeout`, which means the same for classic runs.
     pub lock_wait: Duration,
+    /// `hoist db abort --sql-undone`: the operator undid by hand what the
+    /// `sql` ops without a `down` did, so abort removes the rest instead
+    /// of refusing ([`crate::DbError::CannotAbort`]).
+    pub sql_undone: bool,
 }
 
 impl Default for ExpandOptions {
@@ -37,6 +41,7 @@ impl Default for ExpandOptions {
             base_schema: "public".into(),
             who: String::new(),
             lock_wait: Duration::from_secs(60),
+            sql_undone: false,
         }
     }
 }
@@ -145,8 +150,12 @@ pub struct OpenExpansion {
     /// write went on): contract computes them again and is refused while
     /// one still fails.
     pub faults: u64,
-    /// The first few of them, each `` `users` row {"id": 5}: `_hoist_new_score` (ERROR: division by zero) ``.
+    /// The first few of them, each `` `users` row {"id": 5}: the new `score` (ERROR: division by zero) ``.
     pub fault_rows: Vec<String>,
+    /// The first `sql` op (1-based) with no `down`: `hoist db abort`
+    /// cannot undo it, so it refuses (until that op's SQL is undone by
+    /// hand and `--sql-undone` says so). `None`: abort can remove it.
+    pub no_down: Option<usize>,
 }
 
 /// A view schema hoist made, and for which release.

@@ -104,6 +104,7 @@ pub fn options() -> ExpandOptions {
         base_schema: "public".into(),
         who: "test@loopback".into(),
         lock_wait: Duration::from_secs(60),
+        sql_undone: false,
     }
 }
 

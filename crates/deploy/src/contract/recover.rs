@@ -16,14 +16,16 @@ use hoist_config::Config;
 use hoist_ledger::Outcome;
 use hoist_site::{Journal, JournalRecord, Step};
 
-/// Finishes (or records as interrupted) a `db-complete` or `db-abort`.
+/// Finishes (or records as interrupted) a `db-complete` or `db-abort`;
+/// returns the action and, when it finished it here, what it did.
 pub(crate) fn recover(
     context: &Context,
     journal: &mut Journal,
     record: &JournalRecord,
     config: Option<&Config>,
     reporter: &dyn Reporter,
-) -> Result<&'static str, DeployError> {
+) -> Result<(&'static str, Option<Contracted>), DeployError> {
+    let mut done = None;
     let end = End::of(record.op).expect("a db-complete or db-abort");
     let recorded = context.ledger.has_event(&record.op_id)?;
     let (action, outcome, detail) = match record.step {
@@ -37,7 +39,11 @@ pub(crate) fn recover(
         ),
         Step::Record => ("finished", Outcome::Ok, finished_detail(record, None)),
         _ => match finish(context, record, config, reporter) {
-            Ok(contracted) => ("finished", Outcome::Ok, finished_detail(record, contracted.as_ref())),
+            Ok(contracted) => {
+                let detail = finished_detail(record, contracted.as_ref());
+                done = contracted;
+                ("finished", Outcome::Ok, detail)
+            }
             Err(error) => (
                 "cleaned-up",
                 Outcome::Failed,
@@ -49,7 +55,7 @@ pub(crate) fn recover(
         super::record(context, journal, outcome, detail, reporter);
     }
     crate::activate::journal_done(context, journal)?;
-    Ok(action)
+    Ok((action, done))
 }
 
 fn finish(

@@ -28,7 +28,7 @@ pub(crate) fn failed(
     let live = journal.record().from.clone().unwrap_or_default();
     let (left, fix) = match expansion.map(|expansion| (&expansion.schema, &expansion.action)) {
         Some((schema, Action::Expand { migration, .. })) => {
-            remove(context, journal, schema, migration, &live, reporter)
+            remove(context, journal, schema, migration, &live, error, reporter)
         }
         // A contract half done has no way back, and a join built nothing
         // the live release uses: the same deploy resumes either.
@@ -40,7 +40,7 @@ pub(crate) fn failed(
     };
     let failure = DeployError::ExpandFailed {
         live,
-        problem: error.to_string(),
+        problem: problem(error),
         left,
         fix,
     };
@@ -50,17 +50,37 @@ pub(crate) fn failed(
     }
 }
 
+/// What `error` says went wrong, without the engine's own way out
+/// ("run the same command again to resume, or `hoist db abort`"): once
+/// the deploy removed its expansion again that is untrue, and the
+/// deploy's `left` and `fix` say what is.
+pub(super) fn problem(error: &DeployError) -> String {
+    match error {
+        DeployError::Db(db) => db.problem(),
+        other => other.to_string(),
+    }
+}
+
 /// Removes the expansion of `migration` (only that one: another open
-/// expansion is not this deploy's); returns what stays and the way out.
+/// expansion is not this deploy's) after `error`; returns what stays and
+/// the way out.
 pub(super) fn remove(
     context: &Context,
     journal: &mut Journal,
     schema: &Schema,
     migration: &Migration,
     live: &str,
+    error: &DeployError,
     reporter: &dyn Reporter,
 ) -> (String, String) {
     let name = &migration.name;
+    // A lock never granted: nothing in the migration is wrong.
+    let again = match hoist_error::Described::kind(error) {
+        "lock-timeout" => format!(
+            "deploy again once the transaction holding the table has ended (`pg_stat_activity` shows it); nothing in `{name}` needs fixing"
+        ),
+        _ => format!("fix `{name}` and deploy again"),
+    };
     let removed = (|| {
         let open = crate::engine::status(schema)?.and_then(|status| status.open);
         if !matches!(open, Some(open) if open.version == migration.version) {
@@ -78,12 +98,9 @@ pub(super) fn remove(
     match removed {
         Ok(true) => (
             format!("the expansion of `{name}` was removed again (as `hoist db abort` does), so the database is as it was before this deploy"),
-            format!("fix `{name}` and deploy again"),
+            again,
         ),
-        Ok(false) => (
-            format!("nothing of `{name}` stays in the database"),
-            format!("fix `{name}` and deploy again"),
-        ),
+        Ok(false) => (format!("nothing of `{name}` stays in the database"), again),
         // An `sql` op without `down` already ran: no abort can undo it.
         Err(abort) if hoist_error::Described::kind(&abort) == "cannot-abort" => (
             format!(

@@ -64,11 +64,11 @@ pub(crate) fn recover(
                 Err(error) => {
                     let live = record.from.clone().unwrap_or_default();
                     let (left, fix) = super::failed::remove(
-                        context, journal, &schema, migration, &live, reporter,
+                        context, journal, &schema, migration, &live, &error, reporter,
                     );
                     return Err(DeployError::ExpandFailed {
                         live,
-                        problem: error.to_string(),
+                        problem: super::failed::problem(&error),
                         left,
                         fix,
                     });

@@ -149,15 +149,30 @@ fn expansion_lines(expansion: &Expansion, interrupted: Option<&Interrupted>, out
             .filter(|serving| serving.side == Side::Old)
             .map(|serving| serving.running.release.as_str())
             .collect();
+        let new_serves = expansion
+            .serving
+            .iter()
+            .any(|serving| serving.side == Side::New);
+        // Abort is offered only as far as it would go through.
+        let abort = match (open.no_down, new_serves) {
+            (Some(op), _) => format!(
+                "`hoist db abort` cannot give `{}` up (its op {op} (`sql`) has no `down`): complete it once they stopped; meanwhile `hoist rollback` switches back and keeps the expansion",
+                open.name
+            ),
+            (None, true) => format!(
+                "`hoist db abort` gives `{}` up once its new side stopped serving (`hoist rollback --with-db` does both)",
+                open.name
+            ),
+            (None, false) => format!("`hoist db abort` gives `{}` up", open.name),
+        };
         let next = if let Some(interrupted) = interrupted {
             format!("`hoist recover` first: {}", interrupted.describe())
         } else if old.is_empty() {
             "`hoist db complete` drops the old shape (nothing here runs it)".to_owned()
         } else {
             format!(
-                "`hoist db complete` waits for {} (old side); `hoist db abort` gives `{}` up",
-                old.join(", "),
-                open.name
+                "`hoist db complete` waits for {} (old side); {abort}",
+                old.join(", ")
             )
         };
         output::field(out, "next", next);

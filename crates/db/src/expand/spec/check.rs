@@ -267,6 +267,22 @@ mod tests {
     }
 
     #[test]
+    fn change_type_without_up_was_a_toml_error_at_line_one() {
+        // "TOML parse error at line 1, column 1 ... missing field `up`":
+        // neither the op's number nor its type was named.
+        let text = "[[op]]\ntype = \"rename_column\"\ntable = \"users\"\nfrom = \"name\"\nto = \"full_name\"\n[[op]]\ntype = \"change_type\"\ntable = \"users\"\ncolumn = \"cents\"\nsql_type = \"numeric\"\ndown = \"cents\"\n";
+        let problem = Change::parse(text).unwrap_err();
+        assert!(
+            problem.starts_with("op 2 (change_type): ") && problem.contains("`up`"),
+            "{problem}"
+        );
+        assert!(!problem.contains("line 1, column 1"), "{problem}");
+        let text = "[[op]]\ntable = \"users\"\n";
+        let problem = Change::parse(text).unwrap_err();
+        assert!(problem.contains("op 1 (no `type`)"), "{problem}");
+    }
+
+    #[test]
     fn names_the_op_and_the_key() {
         let text = "[[op]]\ntype = \"rename_column\"\ntable = \"users\"\nfrom = \"Name\"\nto = \"full_name\"\n";
         let problem = Change::parse(text).unwrap_err();
