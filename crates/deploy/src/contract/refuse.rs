@@ -95,6 +95,8 @@ mod tests {
             started_by: String::new(),
             backfill: Vec::new(),
             failed: None,
+            faults: 0,
+            fault_rows: Vec::new(),
             no_down,
         }
     }
