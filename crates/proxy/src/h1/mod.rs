@@ -115,8 +115,16 @@ where
                 Ok(Some(head)) => break head,
                 Ok(None) => {}
                 Err(refusal) => {
-                    refuse(&mut io, refusal.status, refusal.why, &mut out, &mut buffer).await?;
-                    linger(&mut io).await;
+                    // Boxed, as is every rare path: its room is not the task's.
+                    Box::pin(refuse(
+                        &mut io,
+                        refusal.status,
+                        refusal.why,
+                        &mut out,
+                        &mut buffer,
+                    ))
+                    .await?;
+                    Box::pin(linger(&mut io)).await;
                     return Ok(None);
                 }
             }
@@ -170,13 +178,13 @@ where
                         "request head not complete in time; answered 408"
                     );
                     let why = "The request took too long to arrive.";
-                    refuse(
+                    Box::pin(refuse(
                         &mut io,
                         StatusCode::REQUEST_TIMEOUT,
                         why,
                         &mut out,
                         &mut buffer,
-                    )
+                    ))
                     .await?;
                     let _ = io.shutdown().await;
                     return Ok(None);
@@ -203,35 +211,45 @@ where
             }));
         }
         let request = Request::from_parts(head.parts, body);
-        let response = match pump.as_mut() {
-            None => proxy.handle(request, &peer).await,
-            Some(pump) => {
-                let mut handled = pin!(proxy.handle(request, &peer));
-                poll_fn(|cx| {
-                    if let Poll::Ready(response) = handled.as_mut().poll(cx) {
-                        return Poll::Ready(response);
-                    }
-                    let _ = pump.poll(cx, &mut io, &mut buffer);
-                    Poll::Pending
-                })
-                .await
+        // One request's work, boxed: forwarding and writing the response
+        // are most of what a connection's task would hold, and a
+        // keep-alive connection waiting for its next request should not
+        // carry that room (one allocation per request, from the thread's
+        // cache). Idle, the task is only the wait above.
+        let exchange = Box::pin(async {
+            let response = match pump.as_mut() {
+                None => proxy.handle(request, &peer).await,
+                Some(pump) => {
+                    let mut handled = pin!(proxy.handle(request, &peer));
+                    poll_fn(|cx| {
+                        if let Poll::Ready(response) = handled.as_mut().poll(cx) {
+                            return Poll::Ready(response);
+                        }
+                        let _ = pump.poll(cx, &mut io, &mut buffer);
+                        Poll::Pending
+                    })
+                    .await
+                }
+            };
+            if io.has_floor() {
+                // The body is read, or will not be: the response is not held to a rate.
+                io.set_floor(None);
             }
-        };
-        if io.has_floor() {
-            // The body is read, or will not be: the response is not held to a rate.
-            io.set_floor(None);
-        }
-        // A body left unread leaves the connection at an unknown place.
-        let body_read = pump.as_ref().is_none_or(feed::Pump::complete);
-        let asked = Asked {
-            keep_alive: asked.keep_alive && body_read,
-            ..asked
-        };
-        if !write_response(&mut io, response, asked, &mut out, &mut buffer).await? {
+            // A body left unread leaves the connection at an unknown place.
+            let body_read = pump.as_ref().is_none_or(feed::Pump::complete);
+            let asked = Asked {
+                keep_alive: asked.keep_alive && body_read,
+                ..asked
+            };
+            let kept = write_response(&mut io, response, asked, &mut out, &mut buffer).await?;
+            io::Result::Ok((kept, body_read))
+        });
+        let (kept, body_read) = exchange.await?;
+        if !kept {
             if body_read {
                 let _ = io.shutdown().await;
             } else {
-                linger(&mut io).await;
+                Box::pin(linger(&mut io)).await;
             }
             return Ok(None);
         }
