@@ -159,3 +159,58 @@ fn contract_computes_a_fixed_row_again() {
     drop(app);
     drop_role(&db, "app_n1_c");
 }
+
+// Broke: a `backfill` giving NULL on existing rows for a column that
+// becomes NOT NULL passed begin; the new release read NULLs and only
+// contract found them.
+#[test]
+fn a_null_backfill_on_existing_rows_of_a_not_null_column_passed_begin() {
+    let db = Fixture::new(&users("app_n1_d"));
+    let before = db.dump();
+    let migration = db.declarative(
+        2,
+        "tier",
+        "[[op]]\ntype = \"add_column\"\ntable = \"users\"\ncolumn = \"tier\"\nsql_type = \"integer\"\nnot_null = true\nbackfill = \"nullif(id % 7, 3)\"\n",
+    );
+    let error = db
+        .expander()
+        .expand(&migration, "v2", &mut |_| {})
+        .expect_err("a NULL for a NOT NULL column is refused");
+    let message = error.to_string();
+    assert!(
+        message.contains("gives NULL on 1 row(s) of `users`")
+            && message.contains("`tier` becomes NOT NULL"),
+        "{message}"
+    );
+    assert!(db.expander().status().unwrap().open.is_none());
+    assert_eq!(db.dump(), before);
+    drop_role(&db, "app_n1_d");
+}
+
+// Broke: a site that revokes EXECUTE on new functions from PUBLIC by
+// default made the old release's writes fail on hoist's fault-recording
+// function (`permission denied for function`).
+#[test]
+fn revoked_default_execute_failed_old_writes_on_the_fault_function() {
+    let db = Fixture::new(&users("app_n1_e"));
+    exec(
+        &mut db.old(),
+        "ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC",
+    );
+    let migration = db.declarative(
+        2,
+        "score",
+        "[[op]]\ntype = \"add_column\"\ntable = \"users\"\ncolumn = \"score\"\nsql_type = \"integer\"\nnot_null = true\nbackfill = \"100 / (length(name) - 1)\"\n",
+    );
+    db.expand(&migration);
+    let mut app = app(&db, "app_n1_e");
+    exec(&mut app, "INSERT INTO users (name) VALUES ('b')");
+    assert_eq!(db.expander().status().unwrap().open.unwrap().faults, 1);
+    db.abort();
+    exec(
+        &mut db.old(),
+        "ALTER DEFAULT PRIVILEGES GRANT EXECUTE ON FUNCTIONS TO PUBLIC",
+    );
+    drop(app);
+    drop_role(&db, "app_n1_e");
+}

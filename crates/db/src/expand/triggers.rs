@@ -34,6 +34,7 @@
 //! `full_name`, as the release that wrote them would.
 
 use super::faults::{self, REPAIR_SETTING};
+use super::names::HIDDEN_PREFIX;
 use super::shape::{Column, Sync, TableShape};
 use super::sqltext::{calls_function, literal, qualified, quote};
 
@@ -266,7 +267,10 @@ fn assignments(syncs: &[Sync], side: &Side<'_>) -> String {
         let null_check = if side.not_null.contains(&sync.target.as_str()) {
             format!(
                 "\n          IF {target} IS NULL THEN\n            RAISE EXCEPTION USING ERRCODE = 'not_null_violation', MESSAGE = {};\n          END IF;",
-                literal(&format!("the expression gave NULL for `{}`, which becomes NOT NULL", sync.target))
+                literal(&format!(
+                    "the expression gave NULL for the new `{}`, which becomes NOT NULL",
+                    sync.target.strip_prefix(HIDDEN_PREFIX).unwrap_or(&sync.target)
+                ))
             )
         } else {
             String::new()
@@ -357,7 +361,7 @@ mod tests {
         );
         assert!(sql.contains("IF TG_OP = 'INSERT' OR ROW(NEW.\"_hoist_new_amount\"::text) IS DISTINCT FROM ROW(OLD.\"_hoist_new_amount\"::text) OR _hoist_repair = 'new' THEN\n        BEGIN\n          NEW.\"amount\" := ((amount * 100)::int);"), "{sql}");
         // A failing expression keeps the write and records the row.
-        assert!(sql.contains("EXCEPTION WHEN OTHERS THEN\n          IF _hoist_repair <> '' THEN RAISE; END IF;\n          PERFORM \"public\".\"hoist_expansion_fault_record\"('users', jsonb_build_object('id', NEW.\"id\"), 'amount', 'new', SQLERRM);"), "{sql}");
+        assert!(sql.contains("EXCEPTION WHEN OTHERS THEN\n          IF _hoist_repair <> '' THEN RAISE; END IF;\n          BEGIN PERFORM \"public\".\"hoist_expansion_fault_record\"('users', jsonb_build_object('id', NEW.\"id\"), 'amount', 'new', SQLERRM);"), "{sql}");
         assert!(
             sql.contains("NEW.\"_hoist_new_amount\" := (amount::numeric / 100);"),
             "{sql}"

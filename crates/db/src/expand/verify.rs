@@ -2,9 +2,9 @@
 //! every `sql_type` names a type, that every expression is one valid
 //! expression over the shape it is written for, and that every `up` (and
 //! `backfill`) evaluates on every row there is. A change that passes has
-//! nothing in it that fails the moment it reaches the DDL, the trigger or
-//! the backfill: a trigger whose `up` fails would fail the live (old)
-//! release's writes.
+//! nothing in it that fails the moment it reaches the DDL or the backfill,
+//! and no NULL for a column that becomes NOT NULL. (A later row the
+//! expression fails on is the trigger's to catch: `faults.rs`.)
 //!
 //! Each check is prepared, never run (or run read-only): a prepared
 //! statement holds one command, so an expression with a `;` and a second
@@ -38,6 +38,8 @@ struct Expr {
     old: bool,
     /// Evaluated over every row at begin: the backfill will.
     rows: bool,
+    /// The hidden column its value fills (`backfill` and `up`s).
+    target: Option<String>,
 }
 
 impl Expr {
@@ -62,10 +64,19 @@ fn expressions(change: &Change) -> Vec<Expr> {
     for (index, op) in change.ops.iter().enumerate() {
         let Some(table) = op.table() else { continue };
         let mut push = |key: String, text: &str, sql_type: Option<&str>, old: bool| {
+            let target = match op {
+                Op::AddColumn { column, .. } | Op::ChangeType { column, .. }
+                    if key == "backfill" || key == "up" =>
+                {
+                    Some(hidden_column(column))
+                }
+                _ => None,
+            };
             out.push(Expr {
                 at: index + 1,
                 kind: op.kind(),
                 rows: old && key != "default",
+                target,
                 key,
                 table: table.to_owned(),
                 text: text.to_owned(),
@@ -324,13 +335,63 @@ impl Run<'_> {
             let Some(_) = self.evaluate(&scan(&values), events)? else {
                 continue;
             };
-            for expr in exprs {
+            for expr in &exprs {
                 if let Some(message) = self.evaluate(&scan(&[expr.value()]), events)? {
                     return Err(self.refuse(format!(
-                        "{} fails on a row of `{table}` ({message}), so the backfill would fail and the trigger would fail the old release's writes; fix the expression (or the rows)",
+                        "{} fails on a row of `{table}` ({message}), so the backfill would fail; fix the expression (or the rows)",
                         expr.name()
                     )));
                 }
+            }
+        }
+        self.verify_not_null(&checked, shapes, events)
+    }
+
+    /// A value for a column that becomes NOT NULL must not be NULL on any
+    /// existing row: the new release would read NULL there, and contract
+    /// could not set NOT NULL. One read-only count per such expression.
+    fn verify_not_null(
+        &mut self,
+        checked: &[&Expr],
+        shapes: &[TableShape],
+        events: &mut dyn FnMut(ExpandEvent<'_>),
+    ) -> Result<(), DbError> {
+        let base = self.options.base_schema.clone();
+        let not_null = |expr: &Expr| {
+            let Some(target) = &expr.target else {
+                return false;
+            };
+            shapes.iter().any(|shape| {
+                shape.table == expr.table && shape.not_null.iter().any(|n| &n.column == target)
+            })
+        };
+        for expr in checked.iter().filter(|e| e.rows && not_null(e)) {
+            let sql = format!(
+                "SELECT count(*) FROM {} AS {} WHERE {} IS NULL",
+                qualified(&base, &expr.table),
+                quote(&expr.table),
+                expr.value()
+            );
+            let nulls: i64 = self.ddl.outside(
+                ExpandStep::Begin,
+                "check the expressions",
+                events,
+                |client| {
+                    let mut tx = client.build_transaction().read_only(true).start()?;
+                    tx.query_one(&sql, &[]).map(|row| row.get(0))
+                },
+            )?;
+            if nulls > 0 {
+                let column = expr
+                    .target
+                    .as_deref()
+                    .and_then(|t| t.strip_prefix(super::names::HIDDEN_PREFIX))
+                    .unwrap_or_default();
+                return Err(self.refuse(format!(
+                    "{} gives NULL on {nulls} row(s) of `{}`, and `{column}` becomes NOT NULL: the new release would read NULL there; fix the expression (`coalesce(..., fallback)`) or the rows",
+                    expr.name(),
+                    expr.table
+                )));
             }
         }
         Ok(())
