@@ -391,6 +391,8 @@ fn a_backfill_failing_on_a_later_old_write_failed_that_write_through_the_binary(
         ["id", "name", "_hoist_new_score"]
     );
 
+    a_deploy_blocked_by_open_faults_said_it_would_resume(&env);
+
     // Mended through the old shape: contract computes it and goes through.
     postgres
         .client()
@@ -398,4 +400,30 @@ fn a_backfill_failing_on_a_later_old_write_failed_that_write_through_the_binary(
         .unwrap();
     env.hoist().args(["db", "complete", "-q"]).run();
     assert_eq!(postgres.columns("users"), ["id", "name", "score"]);
+}
+
+// Broke: a deploy bringing the next declarative migration, blocked by the
+// open expansion's faults, said `expand-failed` and "deploy again (it
+// resumes where it stopped)": nothing resumes until the rows are mended.
+fn a_deploy_blocked_by_open_faults_said_it_would_resume(env: &Env) {
+    env.write(
+        "migrations/0003_email.toml",
+        "[[op]]\ntype = \"add_column\"\ntable = \"users\"\ncolumn = \"email\"\nsql_type = \"text\"\n",
+    );
+    env.set_version("3.0.0");
+    let (_, artifact) = env.build();
+    let refused = env
+        .hoist()
+        .args(["deploy", "--json"])
+        .arg(&artifact)
+        .code(1)
+        .run_json();
+    let error = &refused["error"];
+    assert_eq!(error["kind"], "expand-faults", "{refused}");
+    let hint = error["hint"].as_str().unwrap();
+    assert!(
+        hint.contains("mend the rows") && !hint.contains("resume"),
+        "{refused}"
+    );
+    std::fs::remove_file(env.src().join("migrations/0003_email.toml")).unwrap();
 }

@@ -225,7 +225,7 @@ pub enum DbError {
     },
     /// Contract found rows whose new (or old) value could not be
     /// computed, and computing them again failed too.
-    #[error("cannot contract `{migration}` on `{database}`: {count} row(s) have a value the migration's expressions could not compute{}, so contract would keep a value nobody computed. Fix those rows (update them so the expression works, through the old release or `psql`), then run `hoist db complete` again", sample.iter().map(|f| format!("\n  - {f}")).collect::<String>())]
+    #[error("cannot contract `{migration}` on `{database}`: {count} row(s) have a value the migration's expressions could not compute, so contract would keep a value nobody computed. Mend those rows (update them so the expression works, through the old release or `psql`), then run `hoist db complete` again. {}", fault_list(sample, *count))]
     ExpandFaults {
         /// The database.
         database: String,
@@ -292,6 +292,15 @@ impl DbError {
                 attempts,
             } => format!(
                 "expansion `{migration}` on `{database}` could not {what}: each of {attempts} attempts waited its `lock_timeout` behind a transaction holding the table (see `pg_stat_activity`)"
+            ),
+            DbError::ExpandFaults {
+                database,
+                migration,
+                count,
+                sample,
+            } => format!(
+                "the open expansion `{migration}` on `{database}` has {count} row(s) with a value its expressions could not compute, so it cannot be contracted. {}",
+                fault_list(sample, *count)
             ),
             other => other.to_string(),
         }
@@ -364,4 +373,14 @@ impl hoist_error::Described for DbError {
             _ => None,
         }
     }
+}
+
+/// "The first 5:" and one line a row.
+fn fault_list(sample: &[String], count: usize) -> String {
+    let head = match sample.len() < count {
+        true => format!("The first {}:", sample.len()),
+        false => "They are:".to_owned(),
+    };
+    let rows: String = sample.iter().map(|row| format!("\n  - {row}")).collect();
+    format!("{head}{rows}")
 }

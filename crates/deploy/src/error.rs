@@ -127,6 +127,9 @@ pub enum DeployError {
         left: String,
         /// The way out.
         fix: String,
+        /// Its kind: `expand-failed`, or the cause's own when that says
+        /// more (`expand-faults`: rows to mend, nothing to resume).
+        kind: &'static str,
     },
     /// The target failed after its expansion was built: the expansion stays open.
     #[error("{error}; the expansion of `{migration}` stays open (the live release does not use it): deploy a fixed release to reuse it, or `hoist db abort` to remove it")]
@@ -535,7 +538,7 @@ impl hoist_error::Described for DeployError {
             DeployError::ExpansionOpen { .. } => "expansion-open",
             DeployError::ContractedPredated { .. } => "contracted-predated",
             DeployError::ExpansionNotAborted { .. } => "expansion-not-aborted",
-            DeployError::ExpandFailed { .. } => "expand-failed",
+            DeployError::ExpandFailed { kind, .. } => kind,
             DeployError::CannotAbort { .. } => "cannot-abort",
             DeployError::ExpansionKept { error, .. } => error.kind(),
             DeployError::WithDbMixed { .. } => "with-db-mixed",

@@ -147,8 +147,8 @@ pub struct OpenExpansion {
     /// resumes it. `None` once a later run gets past the step.
     pub failed: Option<String>,
     /// Rows whose value the trigger could not compute on a write (the
-    /// write went on): contract computes them again and is refused while
-    /// one still fails.
+    /// write went on), as recorded: a later write may have mended some.
+    /// Contract computes them again and is refused while one still fails.
     pub faults: u64,
     /// The first few of them, each `` `users` row {"id": 5}: the new `score` (ERROR: division by zero) ``.
     pub fault_rows: Vec<String>,

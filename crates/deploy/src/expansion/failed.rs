@@ -30,6 +30,13 @@ pub(crate) fn failed(
         Some((schema, Action::Expand { migration, .. })) => {
             remove(context, journal, schema, migration, &live, error, reporter)
         }
+        // Contract first refused: rows the open expansion could not
+        // compute. Nothing changed, and nothing resumes until they are
+        // mended.
+        _ if hoist_error::Described::kind(error) == "expand-faults" => (
+            "the open expansion stays as it was, both shapes served".to_owned(),
+            "mend the rows `hoist db status` lists (update them so the expression works), then deploy again".to_owned(),
+        ),
         // A contract half done has no way back, and a join built nothing
         // the live release uses: the same deploy resumes either.
         _ => (
@@ -38,11 +45,16 @@ pub(crate) fn failed(
             "deploy again (it resumes where it stopped), or see `hoist db status`".to_owned(),
         ),
     };
+    let kind = match hoist_error::Described::kind(error) {
+        "expand-faults" => "expand-faults",
+        _ => "expand-failed",
+    };
     let failure = DeployError::ExpandFailed {
         live,
         problem: problem(error),
         left,
         fix,
+        kind,
     };
     match activate::failed(context, journal, &failure.to_string(), false, reporter) {
         DeployError::CandidateFailed { .. } => failure,

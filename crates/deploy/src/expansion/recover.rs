@@ -71,6 +71,7 @@ pub(crate) fn recover(
                         problem: super::failed::problem(&error),
                         left,
                         fix,
+                        kind: "expand-failed",
                     });
                 }
             };

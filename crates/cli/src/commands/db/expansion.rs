@@ -112,7 +112,7 @@ fn expansion_lines(expansion: &Expansion, interrupted: Option<&Interrupted>, out
                     out,
                     "faults",
                     format!(
-                        "{} row(s) written while expanded have a value the migration could not compute (the writes went on); `hoist db complete` computes them again and is refused while one fails:",
+                        "{} row(s) recorded with a value the migration could not compute when they were written (the writes went on). The list is as recorded: a later write may have mended some. `hoist db complete` computes each again, drops those that work, and is refused while one fails:",
                         open.faults
                     ),
                 );
