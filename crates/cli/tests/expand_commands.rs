@@ -392,6 +392,7 @@ fn a_backfill_failing_on_a_later_old_write_failed_that_write_through_the_binary(
     );
 
     a_deploy_blocked_by_open_faults_said_it_would_resume(&env);
+    recover_of_a_refused_db_complete_said_cleaned_up(&env);
 
     // Mended through the old shape: contract computes it and goes through.
     postgres
@@ -426,4 +427,17 @@ fn a_deploy_blocked_by_open_faults_said_it_would_resume(env: &Env) {
         "{refused}"
     );
     std::fs::remove_file(env.src().join("migrations/0003_email.toml")).unwrap();
+}
+
+// Broke: `hoist recover` of a `db complete` killed before the contract,
+// whose second try was refused (rows to mend), said "cleaned up" above a
+// "failed" row: it did not finish, and nothing changed.
+fn recover_of_a_refused_db_complete_said_cleaned_up(env: &Env) {
+    env.kill_at(&["db", "complete"], "complete");
+    let recovered = env.hoist().args(["recover", "--json"]).run_json();
+    assert_eq!(recovered["action"], "not-finished", "{recovered}");
+    assert_eq!(recovered["ledger"]["outcome"], "failed", "{recovered}");
+    let text = env.hoist().args(["db", "status"]).run();
+    assert!(env.status()["pending"].is_null());
+    assert!(String::from_utf8_lossy(&text.stdout).contains("faults"));
 }

@@ -52,7 +52,8 @@ pub struct SchemaStatus {
     pub pending: Vec<Pending>,
     /// Applied migrations whose file was edited afterwards.
     pub drift: Vec<Drift>,
-    /// Applied migrations with no file here (a newer release brought them).
+    /// Applied migrations with no file here (a newer release brought
+    /// them), the open expansion left out.
     pub unknown: Vec<String>,
     /// A non-transactional migration that did not finish.
     pub dirty: Option<String>,
@@ -132,8 +133,12 @@ fn compare(database: String, applied: Vec<Applied>, migrations: &[Migration]) ->
             })
         })
         .collect();
+    // An open expansion (phase `expand`) is a newer release's on purpose
+    // while the older one serves (a held candidate, a rollback before
+    // contract): the expansion part of the status shows it.
     let unknown = applied
         .iter()
+        .filter(|row| row.phase != "expand")
         .filter(|row| !migrations.iter().any(|m| m.version == row.version))
         .map(|row| row.name.clone())
         .collect();
@@ -427,4 +432,35 @@ pub fn repair(driver: &mut dyn Driver, version: u64, applied: bool) -> Result<()
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(version: u64, name: &str, phase: &str) -> Applied {
+        Applied {
+            version,
+            name: name.into(),
+            checksum: "c".into(),
+            phase: phase.into(),
+            applied_at: String::new(),
+            applied_by: String::new(),
+            dirty: false,
+            down: None,
+        }
+    }
+
+    // Broke: while a held candidate's expansion was open, `db status` of
+    // the live release called it "unknown" (applied, not in these
+    // migrations), an alarm on every held deploy.
+    #[test]
+    fn an_open_expansion_was_unknown_to_the_release_it_predates() {
+        let applied = vec![
+            row(2, "0002_rename", "expand"),
+            row(3, "0003_later", "contract"),
+        ];
+        let status = compare("db".into(), applied, &[]);
+        assert_eq!(status.unknown, ["0003_later"]);
+    }
 }

@@ -42,7 +42,8 @@ use serde::Serialize;
 /// What recovery did.
 #[derive(Debug, Clone, Serialize)]
 pub struct RecoverReport {
-    /// `nothing`, `finished` or `cleaned-up`.
+    /// `nothing`, `finished`, `cleaned-up`, or `not-finished` (a `db
+    /// complete`/`db abort` that failed again: `ledger` says why).
     pub action: &'static str,
     /// The interrupted operation, if there was one.
     pub interrupted: Option<JournalRecord>,

@@ -13,6 +13,9 @@ impl Render for RecoverReport {
             Some(record) => {
                 let done = match (&self.expansion, self.action) {
                     (_, "finished") => "finished it".to_owned(),
+                    (_, "not-finished") => {
+                        "not finished: it failed again (`recorded` says why); the interruption is cleared, run it again once the cause is fixed".to_owned()
+                    }
                     (Some(expansion), _) => format!(
                         "{}; live release unchanged",
                         expansion.recovered(&record.release)

@@ -44,8 +44,10 @@ pub(crate) fn recover(
                 done = contracted;
                 ("finished", Outcome::Ok, detail)
             }
+            // Refused or failed again: the interruption is cleared, the
+            // operation did not happen (a refusal changes nothing).
             Err(error) => (
-                "cleaned-up",
+                "not-finished",
                 Outcome::Failed,
                 format!("`hoist recover` could not finish it: {error}"),
             ),

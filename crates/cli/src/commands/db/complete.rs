@@ -46,11 +46,13 @@ impl Render for Contracted {
             output::field(out, "view schema", format!("{schema} dropped"));
         }
         for release in &self.rebased {
-            output::field(
-                out,
-                "rebased",
-                format!("`{release}` starts on the base schema from now on; its running processes keep the dropped view schema's name in HOIST_DB_SCHEMA and PGOPTIONS until it restarts (their search_path falls through to the base schema, which has their shape)"),
-            );
+            // After an abort the base schema has the old shape, not the
+            // release's: it runs again only by expanding once more.
+            let line = match self.action {
+                "aborted" => format!("`{release}` was on the new side; its recorded schema is the base one again, and switching to it (`hoist rollback --to`, or deploying it) expands the migration again first"),
+                _ => format!("`{release}` starts on the base schema from now on; its running processes keep the dropped view schema's name in HOIST_DB_SCHEMA and PGOPTIONS until it restarts (`hoist restart`; their search_path falls through to the base schema, which has their shape)"),
+            };
+            output::field(out, "rebased", line);
         }
         if finished.retries > 0 {
             output::field(out, "lock retries", finished.retries.to_string());
