@@ -166,7 +166,7 @@ fn expansion_lines(expansion: &Expansion, interrupted: Option<&Interrupted>, out
             (None, false) => format!("`hoist db abort` gives `{}` up", open.name),
         };
         let next = if let Some(interrupted) = interrupted {
-            format!("`hoist recover` first: {}", interrupted.describe())
+            interrupted.describe()
         } else if old.is_empty() {
             "`hoist db complete` drops the old shape (nothing here runs it)".to_owned()
         } else {
