@@ -475,7 +475,8 @@ fn rollback_past_two_contracts_named_only_the_newest() {
         message.contains("predates `0002_rename_name` and `0003_plan`, which were contracted"),
         "both, oldest first: {refused}"
     );
-    let each = format!("`0002_rename_name`: {rename}; `0003_plan`: {plan}");
+    // The ops newest first: the order they undo in.
+    let each = format!("`0003_plan`: {plan}; `0002_rename_name`: {rename}");
     assert!(
         message.contains(&each) && hint.contains(&each),
         "each with its ops: {refused}"
@@ -698,7 +699,8 @@ fn recover_of_a_killed_db_complete_said_only_finished_it() {
 #[test]
 fn rollback_with_db_of_a_not_null_column_reported_nothing_dropped() {
     // `rollback --with-db --json` said `"dropped": []` though it dropped
-    // `_hoist_new_plan`, its NOT NULL check and the trigger.
+    // `_hoist_new_plan` and the trigger. (No NOT NULL check: contract
+    // makes that.)
     let shop = Shop::new();
     let (_, one) = shop.build("1", &[], "");
     let (_, two) = shop.build("2", &[("0002_plan.toml", PLAN)], "");
@@ -719,7 +721,7 @@ fn rollback_with_db_of_a_not_null_column_reported_nothing_dropped() {
         .collect();
     assert!(
         names.contains(&"users._hoist_new_plan")
-            && names.iter().any(|name| name.ends_with("(check)"))
+            && !names.iter().any(|name| name.ends_with("(check)"))
             && names.iter().any(|name| name.ends_with("(trigger)")),
         "{rolled}"
     );

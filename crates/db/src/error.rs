@@ -225,7 +225,7 @@ pub enum DbError {
     },
     /// Contract found rows whose new (or old) value could not be
     /// computed, and computing them again failed too.
-    #[error("cannot contract `{migration}` on `{database}`: {count} row(s) have a value the migration's expressions could not compute, so contract would keep a value nobody computed. Mend those rows (update them so the expression works, through the old release or `psql`), then run `hoist db complete` again. {}", fault_list(sample, *count))]
+    #[error("cannot contract `{migration}` on `{database}`: {count} row(s) have a value the migration's expressions could not compute, so contract would keep a value nobody computed. Mend those rows (in `psql`, update their old columns so the expression works), then run `hoist db complete` again. {}", fault_list(sample, *count))]
     ExpandFaults {
         /// The database.
         database: String,

@@ -214,3 +214,102 @@ fn revoked_default_execute_failed_old_writes_on_the_fault_function() {
     drop(app);
     drop_role(&db, "app_n1_e");
 }
+
+// Broke (review): contract computed a recorded row again from its old
+// columns even after the new release had written it, overwriting that
+// value (or, when the old columns still failed, refusing for good).
+#[test]
+fn a_row_the_new_release_wrote_after_its_fault_was_computed_again() {
+    let db = Fixture::new(&users("app_n1_f"));
+    let migration = db.declarative(
+        2,
+        "ratio",
+        "[[op]]\ntype = \"change_type\"\ntable = \"users\"\ncolumn = \"cents\"\nsql_type = \"numeric\"\nup = \"1000.0 / (cents - 5)\"\ndown = \"round(cents)::int\"\n",
+    );
+    let schema = db.expand(&migration).schema;
+    exec(&mut app(&db, "app_n1_f"), "INSERT INTO users (name, cents) VALUES ('x', 5)");
+    exec(&mut db.new_side(&schema), "UPDATE users SET cents = 42 WHERE id = 10");
+    db.complete();
+    assert_eq!(
+        rows(&mut db.old(), "SELECT id, cents = 42 FROM users WHERE id = 10"),
+        ["(10,t)"]
+    );
+    drop_role(&db, "app_n1_f");
+}
+
+// Broke (review): computing a row again set its key to itself, which a
+// `GENERATED ALWAYS` identity key refuses, so every fault on such a table
+// blocked contract for good.
+#[test]
+fn a_fault_on_an_identity_keyed_table_blocked_contract_for_good() {
+    let db = Fixture::new("CREATE TABLE items (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text NOT NULL);\nINSERT INTO items (name) VALUES ('pen'), ('cup');\n");
+    let migration = db.declarative(
+        2,
+        "score",
+        "[[op]]\ntype = \"add_column\"\ntable = \"items\"\ncolumn = \"score\"\nsql_type = \"integer\"\nnot_null = true\nbackfill = \"100 / (length(name) - 1)\"\n",
+    );
+    db.expand(&migration);
+    let mut old = db.old();
+    exec(&mut old, "INSERT INTO items (name) VALUES ('b')");
+    // Mended by hand past the trigger: contract's own computation fills it.
+    exec(
+        &mut old,
+        "BEGIN; SET LOCAL hoist.backfill = 'on'; UPDATE items SET name = 'bob' WHERE id = 3; COMMIT",
+    );
+    db.complete();
+    assert_eq!(rows(&mut old, "SELECT id, score FROM items WHERE id = 3"), ["(3,50)"]);
+}
+
+// Broke (review): a contract refused after it had added the NOT NULL
+// checks (an index it would lose) left them on the open expansion, and
+// the old release's writes the trigger could not compute failed again.
+#[test]
+fn a_refused_contract_left_checks_that_failed_old_writes() {
+    let db = Fixture::new("CREATE TABLE users (id serial PRIMARY KEY, name text NOT NULL);\nCREATE INDEX users_name ON users (name);\nINSERT INTO users (name) VALUES ('ann'), ('bob');\n");
+    let migration = db.declarative(
+        2,
+        "name",
+        "[[op]]\ntype = \"change_type\"\ntable = \"users\"\ncolumn = \"name\"\nsql_type = \"text\"\nup = \"name || (10 / (length(name) - 1))::text\"\ndown = \"name\"\n",
+    );
+    db.expand(&migration);
+    let mut old = db.old();
+    let carried: String = old
+        .query_one("SELECT indexname::text FROM pg_indexes WHERE indexname LIKE '\\_hoist\\_ix%'", &[])
+        .unwrap()
+        .get(0);
+    exec(&mut old, &format!("DROP INDEX \"{carried}\""));
+    let error = db.expander().complete(&mut |_| {}).unwrap_err();
+    assert!(error.to_string().contains("keep index `users_name`"), "{error}");
+    exec(&mut old, "INSERT INTO users (name) VALUES ('b')");
+    let checks: i64 = old
+        .query_one("SELECT count(*) FROM pg_constraint WHERE conname LIKE '\\_hoist\\_nn%'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(checks, 0);
+    db.abort();
+}
+
+// Broke (review): a record anyone forged through the public recording
+// function (a key that is not the table's, a made-up side) blocked
+// contract for good, naming a row that does not exist.
+#[test]
+fn a_forged_fault_record_blocked_contract() {
+    let db = Fixture::new(&users("app_n1_g"));
+    let migration = db.declarative(
+        2,
+        "score",
+        "[[op]]\ntype = \"add_column\"\ntable = \"users\"\ncolumn = \"score\"\nsql_type = \"integer\"\nbackfill = \"100 / (length(name) - 1)\"\n",
+    );
+    db.expand(&migration);
+    let mut app = app(&db, "app_n1_g");
+    exec(
+        &mut app,
+        "SELECT hoist_expansion_fault_record('users', '{\"id\": \"x\"}', '_hoist_new_score', 'old', 'forged', NULL);
+         SELECT hoist_expansion_fault_record('users', '{\"id\": 999}', '_hoist_new_score', 'old', 'gone', NULL);
+         SELECT hoist_expansion_fault_record('users', '{\"id\": 1}', '_hoist_new_score', 'evil', 'made up', NULL)",
+    );
+    assert_eq!(db.expander().status().unwrap().open.unwrap().faults, 2);
+    db.complete();
+    drop(app);
+    drop_role(&db, "app_n1_g");
+}

@@ -139,12 +139,15 @@ impl Restore {
 
     /// The ops that put the old shape back: one migration's alone
     /// (`rename_column users.full_name -> name`), several each after its
-    /// name, oldest first (`` `0005_rename`: rename_column ...; `0006_plan`: drop_column users.plan ``).
+    /// name, newest first, the order they undo in (`` `0006_plan`:
+    /// drop_column users.plan; `0005_rename`: rename_column ... ``): two
+    /// migrations on one column undo only that way round.
     pub(crate) fn ops(restores: &[Restore]) -> String {
         match restores {
             [one] => one.ops.join("; "),
             _ => restores
                 .iter()
+                .rev()
                 .map(|restore| format!("`{}`: {}", restore.migration, restore.ops.join("; ")))
                 .collect::<Vec<_>>()
                 .join("; "),

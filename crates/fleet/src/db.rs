@@ -1,17 +1,20 @@
-//! `hoist db status --stage NAME` and `hoist db complete --stage NAME`,
-//! and the check a fleet deploy makes before its waves when the release
-//! brings the next declarative migration.
+//! `hoist db status --stage NAME`, `hoist db complete --stage NAME` and
+//! `hoist db abort --stage NAME`, and the check a fleet deploy makes
+//! before its waves when the release brings the next declarative
+//! migration.
 //!
 //! The stage's hosts share one database, but each host knows what it
 //! runs. So every host answers `hoist db status --json` (the expansion,
-//! which is the same everywhere, and what serves there on which side);
-//! a contract is refused while any host runs a release on the old side,
-//! naming the hosts and their releases, and otherwise runs once, on the
-//! first host (which checks its own processes again under its lock).
+//! which is the same everywhere, and what serves there on which side); a
+//! contract is refused while any host runs a release on the old side, an
+//! abort while any runs one on the new side, naming the hosts and their
+//! releases; otherwise it runs once, on the first host (which checks its
+//! own processes again under its lock). Status asks each host on its own:
+//! a host that cannot be reached is a row that says so.
 //!
 //! ```text
-//! open (connect, version, hold) ─ every host: db status ─┬─ old side serves somewhere: refused, naming hosts
-//!                                                        └─ first host: db complete ─ release holds
+//! open (connect, version, hold) ─ every host: db status ─┬─ the side it drops serves somewhere: refused, naming hosts
+//!                                                        └─ first host: db complete | db abort ─ release holds
 //! ```
 
 use crate::each::{Failed, HostRun, StagePlan, StageRun};
@@ -129,6 +132,16 @@ pub async fn status(
     report.settle(started, result)
 }
 
+/// What the host's own command is told: `--reason`, and for an abort
+/// `--sql-undone`.
+#[derive(Debug, Clone, Default)]
+pub struct EndArgs {
+    /// Why, for each host's ledger.
+    pub reason: Option<String>,
+    /// The `sql` ops without `down` were undone by hand (abort only).
+    pub sql_undone: bool,
+}
+
 /// How a stage ends its open expansion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum End {
@@ -155,8 +168,9 @@ impl End {
 pub async fn complete(
     plan: &StagePlan,
     progress: &dyn Progress,
+    args: &EndArgs,
 ) -> Result<StageRun<Value>, Failed<Value>> {
-    end(plan, progress, End::Complete).await
+    end(plan, progress, End::Complete, args).await
 }
 
 /// Removes the stage's open expansion: refused while any host runs a
@@ -165,21 +179,23 @@ pub async fn complete(
 pub async fn abort(
     plan: &StagePlan,
     progress: &dyn Progress,
+    args: &EndArgs,
 ) -> Result<StageRun<Value>, Failed<Value>> {
-    end(plan, progress, End::Abort).await
+    end(plan, progress, End::Abort, args).await
 }
 
 async fn end(
     plan: &StagePlan,
     progress: &dyn Progress,
     end: End,
+    args: &EndArgs,
 ) -> Result<StageRun<Value>, Failed<Value>> {
     let started = std::time::Instant::now();
     let action = format!("db {}", end.verb());
     let what = format!("{action} on stage `{}`", plan.stage_name);
     let opened = plan.open(&what, progress).await.map_err(|e| (e, None))?;
     let mut report = StageRun::new(plan, &opened.op, action);
-    let result = end_held(plan, &opened.hosts, &mut report, progress, end).await;
+    let result = end_held(plan, &opened.hosts, &mut report, progress, end, args).await;
     opened.close().await;
     report.settle(started, result)
 }
@@ -190,6 +206,7 @@ async fn end_held(
     report: &mut StageRun<Value>,
     progress: &dyn Progress,
     end: End,
+    args: &EndArgs,
 ) -> Result<(), FleetError> {
     let answers = ask(plan, hosts, None).await?;
     let Some(open) = answers.iter().find_map(HostDb::open) else {
@@ -213,7 +230,14 @@ async fn end_held(
         End::Abort => (format!("removing `{name}`"), "removed", "aborted"),
     };
     progress.host(&first.name, end.verb(), &doing);
-    let done: Value = first.run(&["db", end.verb()]).await?;
+    let mut command = vec!["db", end.verb()];
+    if let Some(reason) = &args.reason {
+        command.extend(["--reason", reason.as_str()]);
+    }
+    if args.sql_undone && end == End::Abort {
+        command.push("--sql-undone");
+    }
+    let done: Value = first.run(&command).await?;
     progress.host(&first.name, "done", done_as);
     report.hosts.push(HostRun::done(first, outcome, done));
     for host in &hosts[1..] {

@@ -68,7 +68,8 @@ pub use data::{load as data_load, DataLoad, Shipment};
 pub use data_roll::{roll as data_roll, DataMove, DataRoll, Pointer};
 pub use data_wire::{pack as pack_data, unpack as unpack_data};
 pub use db::{
-    abort as db_abort, complete as db_complete, status as db_status, Serving as HostServing,
+    abort as db_abort, complete as db_complete, status as db_status, EndArgs as DbEndArgs,
+    Serving as HostServing,
 };
 pub use deploy::{deploy, new_op_id, DeployPlan, FleetReport, HostReport};
 pub use drift::{judge, Drift, HostStatus, Runs, StageStatus};

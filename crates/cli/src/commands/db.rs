@@ -249,11 +249,19 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
         } => return super::stage::db::status(global, stage),
         DbCommand::Abort(abort) if abort.stage.is_some() => {
             let stage = abort.stage.as_deref().unwrap_or_default();
-            return super::stage::db::abort(global, stage);
+            let args = hoist_fleet::DbEndArgs {
+                reason: abort.reason.clone(),
+                sql_undone: abort.sql_undone,
+            };
+            return super::stage::db::abort(global, stage, args);
         }
         DbCommand::Complete(complete) if complete.stage.is_some() => {
             let stage = complete.stage.as_deref().unwrap_or_default();
-            return super::stage::db::complete(global, stage);
+            let args = hoist_fleet::DbEndArgs {
+                reason: complete.reason.clone(),
+                sql_undone: false,
+            };
+            return super::stage::db::complete(global, stage, args);
         }
         _ => {}
     }

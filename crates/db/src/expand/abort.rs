@@ -100,26 +100,29 @@ pub(crate) fn dropped(change: &Change, existing: &[String]) -> Vec<String> {
             table: table.clone(),
             ..TableShape::default()
         };
-        if exists(&table) {
+        // Only a table whose writes compute a value has a trigger.
+        let computed = change.ops.iter().any(|op| {
+            op.table() == Some(table.as_str())
+                && matches!(
+                    op,
+                    Op::AddColumn { backfill: Some(_), .. }
+                        | Op::ChangeType { .. }
+                        | Op::SplitColumn { .. }
+                        | Op::MergeColumns { .. }
+                        | Op::DropColumn { down: Some(_), .. }
+                )
+        });
+        if exists(&table) && computed {
             out.push(format!("{table}.{} (trigger)", triggers::TRIGGER));
             out.push(format!("{}() (function)", synced.function()));
         }
     }
     for op in &change.ops {
         match op {
-            Op::AddColumn {
-                table,
-                column,
-                not_null,
-                ..
-            } if exists(table) => {
+            // (No NOT NULL check: contract makes it, and an abort never
+            // follows a contract that began.)
+            Op::AddColumn { table, column, .. } if exists(table) => {
                 out.push(format!("{table}.{}", hidden_column(column)));
-                if *not_null {
-                    out.push(format!(
-                        "{table}.{} (check)",
-                        super::shape::not_null_check(column)
-                    ));
-                }
             }
             Op::ChangeType { table, column, .. } if exists(table) => {
                 out.push(format!("{table}.{}", hidden_column(column)));
@@ -160,14 +163,17 @@ mod tests {
     #[test]
     fn abort_of_a_not_null_column_reported_nothing_dropped() {
         // `rollback --with-db --json` said `"dropped": []` after dropping
-        // the hidden column, its check and the trigger.
+        // the hidden column and the trigger.
         let change = change("[[op]]\ntype = \"add_column\"\ntable = \"users\"\ncolumn = \"tier\"\nsql_type = \"text\"\nnot_null = true\nbackfill = \"'free'\"\n");
         let dropped = dropped(&change, &["users".into()]);
         assert!(
             dropped.contains(&"users._hoist_new_tier".to_owned())
-                && dropped.iter().any(|d| d.ends_with("(check)"))
-                && dropped.iter().any(|d| d.ends_with("(trigger)")),
+                && dropped.iter().any(|d| d.ends_with("(trigger)"))
+                && !dropped.iter().any(|d| d.ends_with("(check)")),
             "{dropped:?}"
         );
+        // A rename computes nothing: no trigger to report.
+        let rename = super::super::shape::tests::change("[[op]]\ntype = \"rename_column\"\ntable = \"users\"\nfrom = \"name\"\nto = \"full_name\"\n");
+        assert!(super::dropped(&rename, &["users".into()]).is_empty());
     }
 }

@@ -6,13 +6,17 @@
 //! `SECURITY DEFINER` function, so an app role that may not write to
 //! hoist's tables can still record it.
 //!
-//! Contract computes each recorded row again (`hoist.repair`, which makes
-//! the trigger recompute from the side that wrote it and raise instead of
-//! recording), and is refused, naming the rows, while one still fails:
-//! contract would otherwise make a value nobody computed the only one.
-//! Like the state table, both exist only while an expansion is open.
+//! Each record keeps the value the column held when the write went on.
+//! Contract takes each old-side record in turn: a row gone, or whose
+//! column changed since (a later write computed it, or the new release
+//! wrote it), needs nothing; otherwise it computes the row again
+//! (`hoist.repair`, which makes the trigger recompute from the old side
+//! and raise instead of recording). It is refused, naming the rows, while
+//! one still fails: contract would otherwise make a value nobody computed
+//! the only one. Like the state table, both exist only while an
+//! expansion is open.
 
-use super::names::HIDDEN_PREFIX;
+use super::names::shown;
 use super::sqltext::{literal, qualified, quote};
 use postgres::GenericClient;
 
@@ -30,6 +34,27 @@ pub(crate) const REPAIR_SETTING: &str = "hoist.repair";
 /// The most rows a refusal or `hoist db status` names.
 pub(crate) const NAMED: usize = 5;
 
+/// The side whose write the trigger could not compute a value for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    /// An old-side write: a hidden column's value (`up`, `backfill`),
+    /// which contract keeps.
+    Old,
+    /// A new-side write: an old column's value (`down`), which contract
+    /// drops.
+    New,
+}
+
+impl Side {
+    /// As recorded and as `hoist.repair` says it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Old => "old",
+            Side::New => "new",
+        }
+    }
+}
+
 /// One row the trigger could not compute.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Fault {
@@ -39,10 +64,13 @@ pub(crate) struct Fault {
     pub key: String,
     /// The column it could not fill.
     pub target: String,
-    /// The side that wrote the row: `old` or `new`.
+    /// The side that wrote the row: `old` or `new` (a record another
+    /// role forged may say anything: only `old` is acted on).
     pub side: String,
     /// PostgreSQL's message.
     pub error: String,
+    /// What the column held when the write went on, as text.
+    pub value: Option<String>,
 }
 
 impl Fault {
@@ -50,14 +78,12 @@ impl Fault {
     /// the new shape's name for a hidden column, what the release that
     /// reads it calls it.
     pub fn describe(&self) -> String {
-        let column = match self.target.strip_prefix(HIDDEN_PREFIX) {
+        let column = match shown(&self.target) {
             Some(name) => format!("the new `{name}`"),
             None => format!("the old `{}`", self.target),
         };
-        format!(
-            "`{}` row {}: {column} ({})",
-            self.table, self.key, self.error
-        )
+        let key: String = self.key.chars().take(120).collect();
+        format!("`{}` row {key}: {column} ({})", self.table, self.error)
     }
 }
 
@@ -71,36 +97,56 @@ pub(crate) fn create_sql(base: &str) -> String {
     format!(
         "CREATE TABLE IF NOT EXISTS {table} (
             table_name TEXT NOT NULL, key JSONB NOT NULL, target TEXT NOT NULL,
-            side TEXT NOT NULL, error TEXT NOT NULL, at TIMESTAMPTZ NOT NULL DEFAULT now(),
+            side TEXT NOT NULL, error TEXT NOT NULL, value TEXT, at TIMESTAMPTZ NOT NULL DEFAULT now(),
             PRIMARY KEY (table_name, key, target));
-        CREATE OR REPLACE FUNCTION {function}(p_table TEXT, p_key JSONB, p_target TEXT, p_side TEXT, p_error TEXT)
+        {ours}
+        CREATE OR REPLACE FUNCTION {function}(p_table TEXT, p_key JSONB, p_target TEXT, p_side TEXT, p_error TEXT, p_value TEXT)
         RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $hoist_fault$
-          INSERT INTO {table} (table_name, key, target, side, error) VALUES (p_table, p_key, p_target, p_side, p_error)
-          ON CONFLICT (table_name, key, target) DO UPDATE SET side = EXCLUDED.side, error = EXCLUDED.error, at = now()
+          INSERT INTO {table} AS f (table_name, key, target, side, error, value)
+            SELECT p_table, p_key, p_target, p_side, p_error, p_value WHERE p_side IN ('old', 'new')
+          ON CONFLICT (table_name, key, target) DO UPDATE
+            SET side = CASE WHEN f.side = 'old' THEN 'old' ELSE EXCLUDED.side END,
+                error = EXCLUDED.error, value = EXCLUDED.value, at = now()
         $hoist_fault$;
-        GRANT EXECUTE ON FUNCTION {function}(TEXT, JSONB, TEXT, TEXT, TEXT) TO PUBLIC",
+        GRANT EXECUTE ON FUNCTION {function}(TEXT, JSONB, TEXT, TEXT, TEXT, TEXT) TO PUBLIC",
         function = qualified(base, RECORD_FUNCTION),
+        ours = ours_sql(&table),
+    )
+}
+
+/// Refuses a table of that name hoist did not make: the definer's insert
+/// would fire its owner's triggers or rules as the migrator.
+fn ours_sql(table: &str) -> String {
+    format!(
+        "DO $hoist_fault_owner$ BEGIN
+          IF EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = to_regclass({name})
+              AND (c.relowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user)
+                   OR c.relhastriggers OR c.relhasrules)) THEN
+            RAISE EXCEPTION 'table % exists and hoist did not make it (another owner, or triggers or rules): rename or drop it, then run the same command again', {name};
+          END IF;
+        END $hoist_fault_owner$;",
+        name = literal(table)
     )
 }
 
 /// Drops both (contract and abort).
 pub(crate) fn drop_sql(base: &str) -> String {
     format!(
-        "DROP FUNCTION IF EXISTS {}(TEXT, JSONB, TEXT, TEXT, TEXT); DROP TABLE IF EXISTS {}",
+        "DROP FUNCTION IF EXISTS {}(TEXT, JSONB, TEXT, TEXT, TEXT, TEXT); DROP TABLE IF EXISTS {}",
         qualified(base, RECORD_FUNCTION),
         qualified(base, FAULT_TABLE)
     )
 }
 
 /// The trigger's call: records that `target` of the row `NEW` could not
-/// be computed, with the error in scope (`SQLERRM`). `key` is the
-/// table's primary key.
+/// be computed, with the error in scope (`SQLERRM`) and the value the
+/// column keeps. `key` is the table's primary key.
 pub(crate) fn record_call(
     base: &str,
     table: &str,
     key: &[(String, String)],
     target: &str,
-    side: &str,
+    side: Side,
 ) -> String {
     let pairs: Vec<String> = key
         .iter()
@@ -111,12 +157,13 @@ pub(crate) fn record_call(
     // warning in the database's log, and contract's NULL check still
     // finds a value that becomes NOT NULL.
     format!(
-        "BEGIN PERFORM {}({}, jsonb_build_object({}), {}, {}, SQLERRM); EXCEPTION WHEN OTHERS THEN RAISE WARNING 'hoist could not record a row it could not compute: %', SQLERRM; END;",
+        "BEGIN PERFORM {}({}, jsonb_build_object({}), {}, {}, SQLERRM, NEW.{}::text); EXCEPTION WHEN OTHERS THEN RAISE WARNING 'hoist could not record a row it could not compute: %', SQLERRM; END;",
         qualified(base, RECORD_FUNCTION),
         literal(table),
         pairs.join(", "),
         literal(target),
-        literal(side),
+        literal(side.as_str()),
+        quote(target),
     )
 }
 
@@ -164,7 +211,7 @@ fn select(
     limit: &str,
 ) -> Result<Vec<Fault>, postgres::Error> {
     let rows = client.query(
-        &format!("SELECT table_name, key::text, target, side, error FROM {} ORDER BY at, table_name, key::text, target{limit}", qualified(base, FAULT_TABLE)),
+        &format!("SELECT table_name, key::text, target, side, error, value FROM {} ORDER BY at, table_name, key::text, target{limit}", qualified(base, FAULT_TABLE)),
         &[],
     )?;
     Ok(rows
@@ -175,19 +222,14 @@ fn select(
             target: row.get(2),
             side: row.get(3),
             error: row.get(4),
+            value: row.get(5),
         })
         .collect())
 }
 
-/// The statements that compute `fault`'s row again (run in one
-/// transaction; `$1` is the key as JSON): an update that changes nothing
-/// itself, under [`REPAIR_SETTING`], so the trigger recomputes from the
-/// side that wrote it, then the record goes. A row deleted since matches
-/// nothing, and its record goes too.
-pub(crate) fn repair_sql(base: &str, fault: &Fault, key: &[(String, String)]) -> Vec<String> {
-    let side = if fault.side == "new" { "new" } else { "old" };
-    let matches: Vec<String> = key
-        .iter()
+/// `WHERE` for `fault`'s row, `$1` being its key as JSON.
+fn row_sql(key: &[(String, String)]) -> String {
+    key.iter()
         .map(|(column, sql_type)| {
             format!(
                 "{} = ($1::text::jsonb ->> {})::{sql_type}",
@@ -195,20 +237,59 @@ pub(crate) fn repair_sql(base: &str, fault: &Fault, key: &[(String, String)]) ->
                 literal(column)
             )
         })
-        .collect();
-    let first = quote(&key[0].0);
-    vec![
-        format!("SET LOCAL {REPAIR_SETTING} = '{side}'"),
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+/// What the column of `fault`'s row holds now, as text (`$1`: the key):
+/// no row when it is gone. An error means the key is not this table's (a
+/// forged record).
+pub(crate) fn now_sql(base: &str, fault: &Fault, key: &[(String, String)]) -> String {
+    format!(
+        "SELECT {}::text FROM {} WHERE {}",
+        quote(&fault.target),
+        qualified(base, &fault.table),
+        row_sql(key)
+    )
+}
+
+/// The statements that compute `fault`'s row again, in one transaction
+/// (`$1`: the key as JSON): an update that changes nothing itself, under
+/// [`REPAIR_SETTING`], so the trigger recomputes from the old side.
+/// It sets the column it could not fill to itself: never a key, which
+/// may be `GENERATED ALWAYS` and refuse it.
+pub(crate) fn repair_sql(base: &str, fault: &Fault, key: &[(String, String)]) -> [String; 2] {
+    let target = quote(&fault.target);
+    [
+        format!("SET LOCAL {REPAIR_SETTING} = '{}'", Side::Old.as_str()),
         format!(
-            "UPDATE {} SET {first} = {first} WHERE {}",
+            "UPDATE {} SET {target} = {target} WHERE {}",
             qualified(base, &fault.table),
-            matches.join(" AND ")
-        ),
-        format!(
-            "DELETE FROM {} WHERE table_name = {} AND key = $1::text::jsonb AND target = {}",
-            qualified(base, FAULT_TABLE),
-            literal(&fault.table),
-            literal(&fault.target)
+            row_sql(key)
         ),
     ]
+}
+
+/// Forgets `fault` (`$1`: its key).
+pub(crate) fn forget_sql(base: &str, fault: &Fault) -> String {
+    format!(
+        "DELETE FROM {} WHERE table_name = {} AND key = $1::text::jsonb AND target = {}",
+        qualified(base, FAULT_TABLE),
+        literal(&fault.table),
+        literal(&fault.target)
+    )
+}
+
+/// Fails the contract's transaction when an old-side record came after
+/// `settle.rs` looked (a write between the two). The table exists:
+/// `settle.rs` made sure.
+pub(crate) fn none_left_sql(base: &str) -> String {
+    format!(
+        "DO $hoist_fault_left$ BEGIN
+          IF EXISTS (SELECT 1 FROM {} WHERE side = 'old') THEN
+            RAISE EXCEPTION 'a row was recorded as not computed while contract ran: run the same command again';
+          END IF;
+        END $hoist_fault_left$",
+        qualified(base, FAULT_TABLE),
+    )
 }

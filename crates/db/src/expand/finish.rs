@@ -3,6 +3,7 @@
 use super::abort;
 use super::catalog;
 use super::contract;
+use super::faults;
 use super::history;
 use super::shape::shaped_tables;
 use super::state::{self, State};
@@ -31,21 +32,12 @@ impl Run<'_> {
     ) -> Result<Finished, DbError> {
         let base = self.options.base_schema.clone();
         let shapes = self.shapes(&state.change, ExpandStep::Completing)?;
-        // Before the step is recorded: a refusal leaves the expansion
-        // open, both shapes served.
-        self.settle(&shapes, events)?;
-        self.enter(state, ExpandStep::Completing, events)?;
-        events(ExpandEvent::Step(ExpandStep::Completing));
-        let schemas = self.all_view_schemas(ExpandStep::Completing)?;
-        let plan = contract::contract(&state.change, &shapes, &base);
         // Read before the old columns go: the indexes built again over
         // the hidden columns take their old names after the drop.
         let (carried, _) = self.carried(&state.change, ExpandStep::Completing)?;
-        let mut sql: Vec<String> = schemas.iter().map(|s| views::drop_sql(s)).collect();
-        for shape in shapes.iter() {
-            sql.push(triggers::drop_sql(&shape.table, &shape.function(), &base));
-        }
-        sql.extend(plan.sql.iter().cloned());
+        let mut placed = Vec::new();
+        // Every refusal before the step is recorded: it leaves the
+        // expansion open, both shapes served as they were.
         for index in &carried {
             let built = catalog::index_valid(self.ddl.client, &base, &index.name).map_err(|e| {
                 self.ddl
@@ -62,8 +54,31 @@ impl Run<'_> {
                     message: format!("index `{}` on `{}` has no valid copy over the new column (`{}`), so contract would drop it: build it with `{}` (or drop it)", index.old, index.table, index.name, index.create_sql(&base)),
                 });
             }
-            sql.push(index.place_sql(&base));
+            placed.push(index.place_sql(&base));
         }
+        self.settle(&shapes, events)?;
+        // The NOT NULL checks come with the step: from here on the
+        // expansion only goes forward, and nothing on the old side writes.
+        let entering = state.step != ExpandStep::Completing;
+        self.not_null_checks(
+            &shapes,
+            |tx| match entering {
+                true => state::set_step(tx, &base, ExpandStep::Completing),
+                false => Ok(()),
+            },
+            events,
+        )?;
+        events(ExpandEvent::Step(ExpandStep::Completing));
+        let schemas = self.all_view_schemas(ExpandStep::Completing)?;
+        let plan = contract::contract(&state.change, &shapes, &base);
+        // A row recorded after `settle` looked fails the transaction.
+        let mut sql = vec![faults::none_left_sql(&base)];
+        sql.extend(schemas.iter().map(|s| views::drop_sql(s)));
+        for shape in shapes.iter() {
+            sql.push(triggers::drop_sql(&shape.table, &shape.function(), &base));
+        }
+        sql.extend(plan.sql.iter().cloned());
+        sql.extend(placed);
         let version = state.version;
         self.end(ExpandStep::Completing, "contract", &sql, events, |tx| {
             history::contracted(tx, version)

@@ -37,6 +37,12 @@ pub fn hidden_column(column: &str) -> String {
     format!("{}_{hash}", &name[..63 - 1 - hash.len()])
 }
 
+/// The new release's name for a hidden column (`_hoist_new_score` →
+/// `score`); `None` for any other column.
+pub(crate) fn shown(column: &str) -> Option<&str> {
+    column.strip_prefix(HIDDEN_PREFIX)
+}
+
 /// `<prefix><name>` for what hoist adds to a table (a trigger function,
 /// a NOT NULL check), shortened with a hash past 63 bytes.
 pub(crate) fn internal_name(prefix: &str, name: &str) -> String {

@@ -6,7 +6,8 @@
 //! the expansion stays open and both releases keep working.
 
 use super::constraints;
-use super::faults::{self, Fault, NAMED};
+use super::ddl::retryable;
+use super::faults::{self, Fault, Side, NAMED};
 use super::shape::TableShape;
 use super::sqltext::{literal, qualified, quote};
 use super::steps::Run;
@@ -16,8 +17,9 @@ use crate::DbError;
 const STEP: ExpandStep = ExpandStep::Completing;
 
 impl Run<'_> {
-    /// Refuses contract while a value is missing; then adds and validates
-    /// the checks that let contract's `SET NOT NULL` skip its scan.
+    /// Refuses contract while a value is missing. Changes nothing but the
+    /// records of rows it computed again, so a refusal leaves the
+    /// expansion open and both shapes served as they were.
     pub(super) fn settle(
         &mut self,
         shapes: &[TableShape],
@@ -42,18 +44,38 @@ impl Run<'_> {
                 sample: missing.into_iter().take(NAMED).collect(),
             });
         }
-        for (what, add, validate) in constraints::not_null(shapes, &base) {
+        Ok(())
+    }
+
+    /// Adds the checks that let contract's `SET NOT NULL` skip its scan
+    /// (with `then`, the step it records, in the same transaction), then
+    /// validates them: a scan that lets writes go on. Only once contract
+    /// is under way: during the expansion a CHECK would fail an old-side
+    /// write whose value the trigger could not compute.
+    pub(super) fn not_null_checks(
+        &mut self,
+        shapes: &[TableShape],
+        then: impl Fn(&mut postgres::Transaction<'_>) -> Result<(), postgres::Error>,
+        events: &mut dyn FnMut(ExpandEvent<'_>),
+    ) -> Result<(), DbError> {
+        let base = self.options.base_schema.clone();
+        let checks = constraints::not_null(shapes, &base);
+        self.ddl.tx(STEP, "add the NOT NULL checks", events, |tx| {
+            for (_, add, _) in &checks {
+                tx.batch_execute(add)?;
+            }
+            then(tx)
+        })?;
+        for (what, _, validate) in &checks {
             self.ddl
-                .tx(STEP, &what, events, |tx| tx.batch_execute(&add))?;
-            // A scan that lets writes go on (SHARE UPDATE EXCLUSIVE).
-            self.ddl
-                .tx(STEP, &what, events, |tx| tx.batch_execute(&validate))?;
+                .tx(STEP, what, events, |tx| tx.batch_execute(validate))?;
         }
         Ok(())
     }
 
-    /// Computes every row the old side wrote and the trigger could not
-    /// compute again; what still fails, described.
+    /// Computes again every row the old side wrote that the trigger could
+    /// not compute, unless a later write settled it; what still fails,
+    /// described.
     fn repair(&mut self, shapes: &[TableShape]) -> Result<Vec<String>, DbError> {
         let base = self.options.base_schema.clone();
         let recorded = faults::all(self.ddl.client, &base).map_err(|e| {
@@ -67,7 +89,7 @@ impl Run<'_> {
         // function, and contract runs as the migrator, so a record never
         // points it at another table.
         let ours = |fault: &Fault| {
-            fault.side == "old"
+            fault.side == Side::Old.as_str()
                 && shapes.iter().any(|shape| {
                     shape.table == fault.table
                         && shape.up.iter().any(|sync| sync.target == fault.target)
@@ -75,25 +97,53 @@ impl Run<'_> {
         };
         for fault in recorded.into_iter().filter(ours) {
             let key = self.primary_key(STEP, &fault.table)?;
-            let sql = faults::repair_sql(&base, &fault, &key);
-            let attempt = (|| {
-                let mut tx = self.ddl.client.transaction()?;
-                tx.batch_execute(&sql[0])?;
-                tx.execute(&sql[1], &[&fault.key])?;
-                tx.execute(&sql[2], &[&fault.key])?;
-                tx.commit()
-            })();
-            if let Err(error) = attempt {
-                failing.push(
-                    Fault {
-                        error: super::ddl::message(&error),
-                        ..fault
-                    }
-                    .describe(),
-                );
+            if let Some(error) = self.repair_one(&base, &fault, &key)? {
+                failing.push(Fault { error, ..fault }.describe());
             }
         }
         Ok(failing)
+    }
+
+    /// One record: `Some` is why its row still fails.
+    fn repair_one(
+        &mut self,
+        base: &str,
+        fault: &Fault,
+        key: &[(String, String)],
+    ) -> Result<Option<String>, DbError> {
+        let forget = faults::forget_sql(base, fault);
+        let client = &mut *self.ddl.client;
+        // A key that is not this table's (a forged record) or a row gone:
+        // nothing to compute.
+        let now = match client.query_opt(&faults::now_sql(base, fault, key), &[&fault.key]) {
+            Ok(Some(row)) => Some(row.get::<_, Option<String>>(0)),
+            Ok(None) => None,
+            Err(error) if error.as_db_error().is_some() && !retryable(&error) => None,
+            Err(error) => return Err(self.ddl.failed(STEP, "read a row it could not compute", &error)),
+        };
+        // Changed since it was recorded: a later write computed it, or the
+        // new release wrote it, and computing it from the old columns
+        // again would overwrite that.
+        let settled = now.as_ref().is_none_or(|value| *value != fault.value);
+        let [side, update] = faults::repair_sql(base, fault, key);
+        let attempt = (|| {
+            let mut tx = client.transaction()?;
+            if !settled {
+                tx.batch_execute(&side)?;
+                tx.execute(&update, &[&fault.key])?;
+            }
+            tx.execute(&forget, &[&fault.key])?;
+            tx.commit()
+        })();
+        match attempt {
+            Ok(()) => Ok(None),
+            // The expression's own error: the row still fails.
+            Err(error) if error.as_db_error().is_some() && !retryable(&error) => {
+                Ok(Some(super::ddl::message(&error)))
+            }
+            // A lock not granted in time, a lost connection: not the row's.
+            Err(error) => Err(self.ddl.failed(STEP, "compute a row again", &error)),
+        }
     }
 
     /// Rows whose hidden NOT NULL column is NULL (a `backfill` that gave
@@ -128,10 +178,7 @@ impl Run<'_> {
                 }
                 for row in rows {
                     let key: String = row.get(0);
-                    let name = not_null
-                        .column
-                        .strip_prefix(super::names::HIDDEN_PREFIX)
-                        .unwrap_or(&not_null.column);
+                    let name = super::names::shown(&not_null.column).unwrap_or(&not_null.column);
                     found.push(format!(
                         "`{}` row {key}: the new `{name}` is NULL and becomes NOT NULL",
                         shape.table

@@ -228,6 +228,18 @@ pub(crate) fn calls_function(expr: &str) -> bool {
     false
 }
 
+/// A dollar-quote tag (`$name$`, or `$name_2$`...) that `body` does not
+/// hold, so quoting `body` with it cannot end early.
+pub(crate) fn dollar_tag(name: &str, body: &str) -> String {
+    (1..)
+        .map(|n| match n {
+            1 => format!("${name}$"),
+            n => format!("${name}_{n}$"),
+        })
+        .find(|tag| !body.contains(tag.as_str()))
+        .expect("some tag is free")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

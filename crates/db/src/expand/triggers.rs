@@ -34,18 +34,15 @@
 //! `full_name`, as the release that wrote them would.
 
 use super::faults::{self, REPAIR_SETTING};
-use super::names::HIDDEN_PREFIX;
+use super::names::shown;
 use super::shape::{Column, Sync, TableShape};
-use super::sqltext::{calls_function, literal, qualified, quote};
+use super::sqltext::{calls_function, dollar_tag, literal, qualified, quote};
 
 /// Set (`SET LOCAL`) in a backfill batch's transaction: the batch sets
 /// every hidden column itself, so the trigger has nothing to add and
 /// steps aside, which keeps the batch (and its row locks) short.
 pub(crate) const BACKFILL_SETTING: &str = "hoist.backfill";
 
-/// The dollar quote the trigger function's body is written in: an
-/// expression must not hold it (refused at begin).
-pub(crate) const BODY_QUOTE: &str = "$hoist_sync$";
 
 /// The trigger's name on every table (one per table).
 pub(crate) const TRIGGER: &str = "_hoist_sync";
@@ -91,9 +88,8 @@ pub(crate) fn function_sql(
         })
         .collect();
     let evidence = new_side_evidence(shape, &table);
-    format!(
-        "CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS {BODY_QUOTE}
-#variable_conflict use_variable
+    let body = format!(
+        "#variable_conflict use_variable
 DECLARE
   {defaults}
   _hoist_repair text := coalesce(current_setting('{REPAIR_SETTING}', true), '');
@@ -101,9 +97,9 @@ BEGIN
   IF current_setting('{BACKFILL_SETTING}', true) = 'on' THEN
     RETURN NEW;
   END IF;
-  IF _hoist_repair = 'new' OR (_hoist_repair <> 'old'
+  IF _hoist_repair <> 'old'
       AND ((current_schemas(false))[1]::text = ANY (ARRAY[{schemas}]::text[])
-      OR {evidence})) THEN
+      OR {evidence}) THEN
     DECLARE
       {new_vars}
     BEGIN
@@ -115,16 +111,22 @@ BEGIN
 {up}    END;
   END IF;
   RETURN NEW;
-END
-{BODY_QUOTE}",
-        function = qualified(base, &shape.function()),
+END",
         new_vars = new_vars.join("\n      "),
         old_vars = old_vars.join("\n      "),
-        down = assignments(&shape.down, &side(shape, base, key, "new")),
-        up = assignments(&shape.up, &side(shape, base, key, "old")),
+        down = assignments(&shape.down, &side(shape, base, key, faults::Side::New)),
+        up = assignments(&shape.up, &side(shape, base, key, faults::Side::Old)),
         not_null = new_side_not_null(shape),
         evidence = evidence.1,
         defaults = evidence.0.join("\n  "),
+    );
+    // Column names come from the catalog and expressions from the file:
+    // the body's quote must be one neither holds, or it would end the
+    // body and run the rest as the migrator.
+    let tag = dollar_tag("hoist_sync", &body);
+    format!(
+        "CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS {tag}\n{body}\n{tag}",
+        qualified(base, &shape.function())
     )
 }
 
@@ -203,10 +205,14 @@ fn new_side_evidence(shape: &TableShape, table: &str) -> (Vec<String>, String) {
 
 /// What one side's assignments need to record a fault.
 struct Side<'a> {
-    /// `old` or `new`.
-    name: &'static str,
-    /// The record call for a target (`faults::record_call`), by target.
-    record: Box<dyn Fn(&str) -> String + 'a>,
+    /// Which side.
+    side: faults::Side,
+    /// The base schema.
+    base: &'a str,
+    /// The table.
+    table: &'a str,
+    /// Its primary key (a fault is recorded by it).
+    key: &'a [(String, String)],
     /// Hidden columns that become NOT NULL: a NULL computed for one on
     /// the old side is a fault too (contract's SET NOT NULL would fail).
     not_null: Vec<&'a str>,
@@ -216,14 +222,16 @@ fn side<'a>(
     shape: &'a TableShape,
     base: &'a str,
     key: &'a [(String, String)],
-    name: &'static str,
+    side: faults::Side,
 ) -> Side<'a> {
     Side {
-        name,
-        record: Box::new(move |target| faults::record_call(base, &shape.table, key, target, name)),
-        not_null: match name {
-            "old" => shape.not_null.iter().map(|n| n.column.as_str()).collect(),
-            _ => Vec::new(),
+        side,
+        base,
+        table: &shape.table,
+        key,
+        not_null: match side {
+            faults::Side::Old => shape.not_null.iter().map(|n| n.column.as_str()).collect(),
+            faults::Side::New => Vec::new(),
         },
     }
 }
@@ -234,7 +242,11 @@ fn side<'a>(
 /// (`hoist.repair`), which must see the error.
 fn assignments(syncs: &[Sync], side: &Side<'_>) -> String {
     let mut out = String::new();
-    let forced = format!("_hoist_repair = '{}'", side.name);
+    // Contract recomputes old-side rows only (`faults.rs`).
+    let forced = match side.side {
+        faults::Side::Old => " OR _hoist_repair = 'old'",
+        faults::Side::New => "",
+    };
     for sync in syncs {
         let target = format!("NEW.{}", quote(&sync.target));
         let assign = format!("{target} := ({});", sync.expr);
@@ -245,7 +257,7 @@ fn assignments(syncs: &[Sync], side: &Side<'_>) -> String {
             // An UPDATE keeps what the new side wrote.
             format!("TG_OP = 'INSERT' OR {target} IS NULL")
         } else if sync.sources.is_empty() {
-            format!("TG_OP = 'INSERT' OR {forced}")
+            format!("TG_OP = 'INSERT'{forced}")
         } else {
             let row = |record: &str| {
                 sync.sources
@@ -259,7 +271,7 @@ fn assignments(syncs: &[Sync], side: &Side<'_>) -> String {
             // changed, for a lossy `up`) by an unrelated update. As text:
             // a type may have no `=` (`json`).
             format!(
-                "TG_OP = 'INSERT' OR ROW({}) IS DISTINCT FROM ROW({}) OR {forced}",
+                "TG_OP = 'INSERT' OR ROW({}) IS DISTINCT FROM ROW({}){forced}",
                 row("NEW"),
                 row("OLD")
             )
@@ -269,7 +281,7 @@ fn assignments(syncs: &[Sync], side: &Side<'_>) -> String {
                 "\n          IF {target} IS NULL THEN\n            RAISE EXCEPTION USING ERRCODE = 'not_null_violation', MESSAGE = {};\n          END IF;",
                 literal(&format!(
                     "the expression gave NULL for the new `{}`, which becomes NOT NULL",
-                    sync.target.strip_prefix(HIDDEN_PREFIX).unwrap_or(&sync.target)
+                    shown(&sync.target).unwrap_or(&sync.target)
                 ))
             )
         } else {
@@ -284,7 +296,7 @@ fn assignments(syncs: &[Sync], side: &Side<'_>) -> String {
         };
         out.push_str(&format!(
             "      IF {condition} THEN\n        BEGIN\n          {assign}{null_check}\n        EXCEPTION WHEN OTHERS THEN\n          IF _hoist_repair <> '' THEN RAISE; END IF;{unfill}\n          {}\n        END;\n      END IF;\n",
-            (side.record)(&sync.target)
+            faults::record_call(side.base, side.table, side.key, &sync.target, side.side)
         ));
     }
     if out.is_empty() {
@@ -359,7 +371,7 @@ mod tests {
             sql.contains("\"amount\" \"public\".\"users\".\"_hoist_new_amount\"%TYPE := NEW.\"_hoist_new_amount\";"),
             "{sql}"
         );
-        assert!(sql.contains("IF TG_OP = 'INSERT' OR ROW(NEW.\"_hoist_new_amount\"::text) IS DISTINCT FROM ROW(OLD.\"_hoist_new_amount\"::text) OR _hoist_repair = 'new' THEN\n        BEGIN\n          NEW.\"amount\" := ((amount * 100)::int);"), "{sql}");
+        assert!(sql.contains("IF TG_OP = 'INSERT' OR ROW(NEW.\"_hoist_new_amount\"::text) IS DISTINCT FROM ROW(OLD.\"_hoist_new_amount\"::text) THEN\n        BEGIN\n          NEW.\"amount\" := ((amount * 100)::int);"), "{sql}");
         // A failing expression keeps the write and records the row.
         assert!(sql.contains("EXCEPTION WHEN OTHERS THEN\n          IF _hoist_repair <> '' THEN RAISE; END IF;\n          BEGIN PERFORM \"public\".\"hoist_expansion_fault_record\"('users', jsonb_build_object('id', NEW.\"id\"), 'amount', 'new', SQLERRM);"), "{sql}");
         assert!(

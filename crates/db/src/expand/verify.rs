@@ -257,17 +257,6 @@ impl Run<'_> {
                     || shapes.iter().any(|s| s.table == e.table))
         };
         let checked: Vec<&Expr> = all.iter().filter(|e| preparable(e)).collect();
-        for expr in &all {
-            // Inside the trigger function's body this tag would end it,
-            // and what follows would run as SQL of its own.
-            if expr.text.contains(super::triggers::BODY_QUOTE) {
-                return Err(self.refuse(format!(
-                    "{} holds `{}`, which ends the quote hoist writes its trigger function in; use another dollar-quote tag",
-                    expr.name(),
-                    super::triggers::BODY_QUOTE
-                )));
-            }
-        }
         // What cannot be prepared (see above): what a second statement
         // needs is refused by sight.
         for expr in all.iter().filter(|e| !preparable(e)) {
@@ -385,7 +374,7 @@ impl Run<'_> {
                 let column = expr
                     .target
                     .as_deref()
-                    .and_then(|t| t.strip_prefix(super::names::HIDDEN_PREFIX))
+                    .and_then(super::names::shown)
                     .unwrap_or_default();
                 return Err(self.refuse(format!(
                     "{} gives NULL on {nulls} row(s) of `{}`, and `{column}` becomes NOT NULL: the new release would read NULL there; fix the expression (`coalesce(..., fallback)`) or the rows",

@@ -35,7 +35,7 @@ pub(crate) fn failed(
         // mended.
         _ if hoist_error::Described::kind(error) == "expand-faults" => (
             "the open expansion stays as it was, both shapes served".to_owned(),
-            "mend the rows `hoist db status` lists (update them so the expression works), then deploy again".to_owned(),
+            "mend the rows this error lists (in `psql`, update their old columns so the expression works), then deploy again".to_owned(),
         ),
         // A contract half done has no way back, and a join built nothing
         // the live release uses: the same deploy resumes either.

@@ -20,14 +20,14 @@ op) until you undo its `up` by hand with psql and pass `--sql-undone`. Exit code
 pub struct Args {
     /// Why, for the ledger.
     #[arg(long)]
-    reason: Option<String>,
+    pub(crate) reason: Option<String>,
     /// You undid by hand (with psql) what the expansion's `sql` ops
     /// without `down` did: abort removes the rest instead of refusing.
     #[arg(long)]
-    sql_undone: bool,
+    pub(crate) sql_undone: bool,
     /// Every host of this stage (`[stages.NAME]`): refused while any runs
     /// a new-side release; the abort then runs on one host.
-    #[arg(long, value_name = "NAME", conflicts_with = "sql_undone")]
+    #[arg(long, value_name = "NAME")]
     pub(crate) stage: Option<String>,
 }
 

@@ -22,7 +22,7 @@ it and the way out. Exit codes: 0 done (or nothing open), 1 refused or failed,
 pub struct Args {
     /// Why, for the ledger.
     #[arg(long)]
-    reason: Option<String>,
+    pub(crate) reason: Option<String>,
     /// Every host of this stage (`[stages.NAME]`): refused while any runs
     /// an old-side release; the contract then runs on one host.
     #[arg(long, value_name = "NAME")]

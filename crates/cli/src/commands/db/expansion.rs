@@ -112,7 +112,7 @@ fn expansion_lines(expansion: &Expansion, interrupted: Option<&Interrupted>, out
                     out,
                     "faults",
                     format!(
-                        "{} row(s) recorded with a value the migration could not compute when they were written (the writes went on). The list is as recorded: a later write may have mended some. `hoist db complete` computes each again, drops those that work, and is refused while one fails:",
+                        "{} row(s) recorded with a value the migration could not compute when they were written (the writes went on). The list is as recorded: a later write may have mended some. `hoist db complete` computes each old-side row again (unless a later write changed it), drops those that work, and is refused while one fails; a new-side row needs nothing, since contract drops the old column:",
                         open.faults
                     ),
                 );

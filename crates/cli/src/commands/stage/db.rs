@@ -74,15 +74,19 @@ pub fn status(global: &Global, stage: &str) -> anyhow::Result<i32> {
     })
 }
 
-pub fn complete(global: &Global, stage: &str) -> anyhow::Result<i32> {
-    run(global, stage, |plan, progress| {
-        Box::pin(hoist_fleet::db_complete(plan, progress))
+pub fn complete(
+    global: &Global,
+    stage: &str,
+    args: hoist_fleet::DbEndArgs,
+) -> anyhow::Result<i32> {
+    run(global, stage, move |plan, progress| {
+        Box::pin(async move { hoist_fleet::db_complete(plan, progress, &args).await })
     })
 }
 
-pub fn abort(global: &Global, stage: &str) -> anyhow::Result<i32> {
-    run(global, stage, |plan, progress| {
-        Box::pin(hoist_fleet::db_abort(plan, progress))
+pub fn abort(global: &Global, stage: &str, args: hoist_fleet::DbEndArgs) -> anyhow::Result<i32> {
+    run(global, stage, move |plan, progress| {
+        Box::pin(async move { hoist_fleet::db_abort(plan, progress, &args).await })
     })
 }
 
