@@ -391,8 +391,14 @@ fn an_expression_holding_the_trigger_quote_ended_its_body() {
     let db = Fixture::new(USERS);
     let migration = db.declarative(2, "quote", "[[op]]\ntype = \"change_type\"\ntable = \"users\"\ncolumn = \"cents\"\nsql_type = \"numeric(12,2)\"\nup = \"cents::numeric / 100\"\ndown = \"length($hoist_sync$ x $hoist_sync$) + (cents * 100)::int\"\n");
     let schema = db.expand(&migration).schema;
-    exec(&mut db.new_side(&schema), "UPDATE users SET cents = 1.5 WHERE id = 1");
-    assert_eq!(rows(&mut db.old(), "SELECT id, cents FROM users WHERE id = 1"), ["(1,153)"]);
+    exec(
+        &mut db.new_side(&schema),
+        "UPDATE users SET cents = 1.5 WHERE id = 1",
+    );
+    assert_eq!(
+        rows(&mut db.old(), "SELECT id, cents FROM users WHERE id = 1"),
+        ["(1,153)"]
+    );
     db.abort();
 }
 

@@ -227,11 +227,20 @@ fn a_row_the_new_release_wrote_after_its_fault_was_computed_again() {
         "[[op]]\ntype = \"change_type\"\ntable = \"users\"\ncolumn = \"cents\"\nsql_type = \"numeric\"\nup = \"1000.0 / (cents - 5)\"\ndown = \"round(cents)::int\"\n",
     );
     let schema = db.expand(&migration).schema;
-    exec(&mut app(&db, "app_n1_f"), "INSERT INTO users (name, cents) VALUES ('x', 5)");
-    exec(&mut db.new_side(&schema), "UPDATE users SET cents = 42 WHERE id = 10");
+    exec(
+        &mut app(&db, "app_n1_f"),
+        "INSERT INTO users (name, cents) VALUES ('x', 5)",
+    );
+    exec(
+        &mut db.new_side(&schema),
+        "UPDATE users SET cents = 42 WHERE id = 10",
+    );
     db.complete();
     assert_eq!(
-        rows(&mut db.old(), "SELECT id, cents = 42 FROM users WHERE id = 10"),
+        rows(
+            &mut db.old(),
+            "SELECT id, cents = 42 FROM users WHERE id = 10"
+        ),
         ["(10,t)"]
     );
     drop_role(&db, "app_n1_f");
@@ -257,7 +266,10 @@ fn a_fault_on_an_identity_keyed_table_blocked_contract_for_good() {
         "BEGIN; SET LOCAL hoist.backfill = 'on'; UPDATE items SET name = 'bob' WHERE id = 3; COMMIT",
     );
     db.complete();
-    assert_eq!(rows(&mut old, "SELECT id, score FROM items WHERE id = 3"), ["(3,50)"]);
+    assert_eq!(
+        rows(&mut old, "SELECT id, score FROM items WHERE id = 3"),
+        ["(3,50)"]
+    );
 }
 
 // Broke (review): a contract refused after it had added the NOT NULL
@@ -274,15 +286,24 @@ fn a_refused_contract_left_checks_that_failed_old_writes() {
     db.expand(&migration);
     let mut old = db.old();
     let carried: String = old
-        .query_one("SELECT indexname::text FROM pg_indexes WHERE indexname LIKE '\\_hoist\\_ix%'", &[])
+        .query_one(
+            "SELECT indexname::text FROM pg_indexes WHERE indexname LIKE '\\_hoist\\_ix%'",
+            &[],
+        )
         .unwrap()
         .get(0);
     exec(&mut old, &format!("DROP INDEX \"{carried}\""));
     let error = db.expander().complete(&mut |_| {}).unwrap_err();
-    assert!(error.to_string().contains("keep index `users_name`"), "{error}");
+    assert!(
+        error.to_string().contains("keep index `users_name`"),
+        "{error}"
+    );
     exec(&mut old, "INSERT INTO users (name) VALUES ('b')");
     let checks: i64 = old
-        .query_one("SELECT count(*) FROM pg_constraint WHERE conname LIKE '\\_hoist\\_nn%'", &[])
+        .query_one(
+            "SELECT count(*) FROM pg_constraint WHERE conname LIKE '\\_hoist\\_nn%'",
+            &[],
+        )
         .unwrap()
         .get(0);
     assert_eq!(checks, 0);

@@ -105,8 +105,10 @@ pub(crate) fn dropped(change: &Change, existing: &[String]) -> Vec<String> {
             op.table() == Some(table.as_str())
                 && matches!(
                     op,
-                    Op::AddColumn { backfill: Some(_), .. }
-                        | Op::ChangeType { .. }
+                    Op::AddColumn {
+                        backfill: Some(_),
+                        ..
+                    } | Op::ChangeType { .. }
                         | Op::SplitColumn { .. }
                         | Op::MergeColumns { .. }
                         | Op::DropColumn { down: Some(_), .. }

@@ -119,7 +119,11 @@ impl Run<'_> {
             Ok(Some(row)) => Some(row.get::<_, Option<String>>(0)),
             Ok(None) => None,
             Err(error) if error.as_db_error().is_some() && !retryable(&error) => None,
-            Err(error) => return Err(self.ddl.failed(STEP, "read a row it could not compute", &error)),
+            Err(error) => {
+                return Err(self
+                    .ddl
+                    .failed(STEP, "read a row it could not compute", &error))
+            }
         };
         // Changed since it was recorded: a later write computed it, or the
         // new release wrote it, and computing it from the old columns

@@ -43,7 +43,6 @@ use super::sqltext::{calls_function, dollar_tag, literal, qualified, quote};
 /// steps aside, which keeps the batch (and its row locks) short.
 pub(crate) const BACKFILL_SETTING: &str = "hoist.backfill";
 
-
 /// The trigger's name on every table (one per table).
 pub(crate) const TRIGGER: &str = "_hoist_sync";
 

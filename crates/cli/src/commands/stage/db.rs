@@ -74,11 +74,7 @@ pub fn status(global: &Global, stage: &str) -> anyhow::Result<i32> {
     })
 }
 
-pub fn complete(
-    global: &Global,
-    stage: &str,
-    args: hoist_fleet::DbEndArgs,
-) -> anyhow::Result<i32> {
+pub fn complete(global: &Global, stage: &str, args: hoist_fleet::DbEndArgs) -> anyhow::Result<i32> {
     run(global, stage, move |plan, progress| {
         Box::pin(async move { hoist_fleet::db_complete(plan, progress, &args).await })
     })
