@@ -296,4 +296,15 @@ mod tests {
         assert_eq!(quote("a\"b"), "\"a\"\"b\"");
         assert_eq!(literal("it's"), "'it''s'");
     }
+
+    // Review: a column name holding `$hoist_sync$` ended the trigger
+    // function's body, and what followed ran as the migrator.
+    #[test]
+    fn a_name_holding_the_body_quote_ended_the_trigger_body() {
+        assert_eq!(dollar_tag("hoist_sync", "NEW.\"id\""), "$hoist_sync$");
+        assert_eq!(
+            dollar_tag("hoist_sync", "NEW.\"a$hoist_sync$b\""),
+            "$hoist_sync_2$"
+        );
+    }
 }

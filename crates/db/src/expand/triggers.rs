@@ -372,7 +372,8 @@ mod tests {
         );
         assert!(sql.contains("IF TG_OP = 'INSERT' OR ROW(NEW.\"_hoist_new_amount\"::text) IS DISTINCT FROM ROW(OLD.\"_hoist_new_amount\"::text) THEN\n        BEGIN\n          NEW.\"amount\" := ((amount * 100)::int);"), "{sql}");
         // A failing expression keeps the write and records the row.
-        assert!(sql.contains("EXCEPTION WHEN OTHERS THEN\n          IF _hoist_repair <> '' THEN RAISE; END IF;\n          BEGIN PERFORM \"public\".\"hoist_expansion_fault_record\"('users', jsonb_build_object('id', NEW.\"id\"), 'amount', 'new', SQLERRM);"), "{sql}");
+        assert!(sql.contains("EXCEPTION WHEN OTHERS THEN\n          IF _hoist_repair <> '' THEN RAISE; END IF;\n          BEGIN PERFORM \"public\".\"hoist_expansion_fault_record\"('users', jsonb_build_object('id', NEW.\"id\"), 'amount', 'new', SQLERRM, NEW.\"amount\"::text);"), "{sql}");
+        assert!(sql.starts_with("CREATE OR REPLACE FUNCTION \"public\".\"_hoist_sync_users\"() RETURNS trigger LANGUAGE plpgsql AS $hoist_sync$\n"), "{sql}");
         assert!(
             sql.contains("NEW.\"_hoist_new_amount\" := (amount::numeric / 100);"),
             "{sql}"
