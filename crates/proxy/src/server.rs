@@ -336,6 +336,7 @@ mod sizes {
             accepted: Instant::now(),
         };
         let task = connection.serve(stream, address);
+        eprintln!("task size {}", std::mem::size_of_val(&task));
         std::mem::size_of_val(&task)
     }
 

@@ -77,187 +77,192 @@ impl Tunnel {
 /// A head must arrive whole within the header timeout, counted from its
 /// first byte (for the first request, from `accepted`). A head that comes
 /// in one read never touches a timer: only a partial one arms the deadline.
-pub(crate) async fn serve<I>(
+///
+/// Not an `async fn`: one keeps each argument twice in its future
+/// (rust-lang/rust#62958), and this future is every connection's task.
+pub(crate) fn serve<'a, I>(
     io: I,
     mut buffer: BytesMut,
     proxy: Arc<Proxy>,
     peer: Peer,
-    ticket: &Ticket,
+    ticket: &'a Ticket,
     accepted: Instant,
-) -> io::Result<Option<(I, BytesMut)>>
+) -> impl Future<Output = io::Result<Option<(I, BytesMut)>>> + Send + 'a
 where
-    I: AsyncRead + AsyncWrite + Unpin + Send,
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'a,
 {
     let header_timeout = proxy.header_timeout();
     // Until the first head, silence is timed by the header timeout (the
     // head's clock started at the accept); then by the idle timeout.
+    // Made here, not in the future: the stream it wraps would stay there too.
     let mut io = Idle::metered(io, header_timeout);
-    // Lent per response; see `crate::buffers`.
-    let mut out = Vec::new();
-    let mut first = true;
-    // Registered once, so waiting for the next request costs no new registration.
-    let mut signalled = pin!(ticket.signalled());
-    signalled.as_mut().enable();
-    // Made for the first partial head, then moved for later ones.
-    let mut deadline: Option<Pin<Box<Sleep>>> = None;
-    loop {
-        // Whether this head's deadline is armed.
-        let mut timed = false;
-        let head = loop {
-            let h2 = first && H2_PREFACE.starts_with(&buffer[..buffer.len().min(H2_PREFACE.len())]);
-            let parsed = match (h2, buffer.len() >= H2_PREFACE.len()) {
-                (true, true) => return Ok(Some((io.into_inner(), buffer))),
-                (true, false) => Ok(None),
-                (false, _) if buffer.is_empty() => Ok(None),
-                (false, _) => request::parse(&mut buffer),
-            };
-            match parsed {
-                Ok(Some(head)) => break head,
-                Ok(None) => {}
-                Err(refusal) => {
+    async move {
+        // Lent per response; see `crate::buffers`.
+        let mut out = Vec::new();
+        let mut first = true;
+        // Registered once, so waiting for the next request costs no new registration.
+        let mut signalled = pin!(ticket.signalled());
+        signalled.as_mut().enable();
+        // Made for the first partial head, then moved for later ones.
+        let mut deadline: Option<Pin<Box<Sleep>>> = None;
+        loop {
+            // Whether this head's deadline is armed.
+            let mut timed = false;
+            let head = loop {
+                let h2 =
+                    first && H2_PREFACE.starts_with(&buffer[..buffer.len().min(H2_PREFACE.len())]);
+                // The parse result lives in this block only: kept across an
+                // await, it would take its room in every connection's task.
+                let refused = {
+                    let parsed = match (h2, buffer.len() >= H2_PREFACE.len()) {
+                        (true, true) => return Ok(Some((io.into_inner(), buffer))),
+                        (true, false) => Ok(None),
+                        (false, _) if buffer.is_empty() => Ok(None),
+                        (false, _) => request::parse(&mut buffer),
+                    };
+                    match parsed {
+                        Ok(Some(head)) => break head,
+                        Ok(None) => None,
+                        Err(refusal) => Some((refusal.status, refusal.why)),
+                    }
+                };
+                if let Some((status, why)) = refused {
                     // Boxed, as is every rare path: its room is not the task's.
-                    Box::pin(refuse(
-                        &mut io,
-                        refusal.status,
-                        refusal.why,
-                        &mut out,
-                        &mut buffer,
-                    ))
-                    .await?;
+                    Box::pin(refuse(&mut io, status, why, &mut out, &mut buffer)).await?;
                     Box::pin(linger(&mut io)).await;
                     return Ok(None);
                 }
-            }
-            let idle = buffer.is_empty();
-            if idle && ticket.stopping() {
-                return Ok(None);
-            }
-            if !idle && !timed {
-                // The first byte just arrived (or, for the first request, the clock started at the accept).
-                let at = if first { accepted } else { Instant::now() } + header_timeout;
-                match &mut deadline {
-                    Some(sleep) => sleep.as_mut().reset(at),
-                    None => deadline = Some(Box::pin(tokio::time::sleep_until(at))),
-                }
-                timed = true;
-            }
-            let read = poll_fn(|cx| {
-                // Idle, the connection holds a buffer only for the poll.
-                buffers::lend(&mut buffer, READ_SIZE);
-                if let Poll::Ready(read) = pin!(io.read_buf(&mut buffer)).poll(cx) {
-                    return Poll::Ready(Some(read));
-                }
-                buffers::give_back(&mut buffer);
-                if let Some(sleep) = deadline.as_mut().filter(|_| timed) {
-                    if sleep.as_mut().poll(cx).is_ready() {
-                        return Poll::Ready(Some(Err(io::ErrorKind::TimedOut.into())));
-                    }
-                }
-                // A fresh registration is polled at once, so no signal falls between two.
-                while signalled.as_mut().poll(cx).is_ready() {
-                    signalled.set(ticket.signalled());
-                    // Evicted: close whatever the state. Stopping: only an
-                    // idle connection closes; a half-read head is finished.
-                    if ticket.evicted() || (idle && ticket.stopping()) {
-                        return Poll::Ready(None);
-                    }
-                }
-                Poll::Pending
-            });
-            match read.await {
-                None | Some(Ok(0)) => return Ok(None),
-                Some(Ok(_)) => {}
-                // An idle keep-alive connection just closes; a head that
-                // stopped arriving, or took too long, is answered (nginx's
-                // `client_header_timeout`).
-                Some(Err(error)) if error.kind() == io::ErrorKind::TimedOut && !idle => {
-                    warn_throttled!(
-                        SLOW_HEAD,
-                        client = %peer.addr,
-                        timeout_s = header_timeout.as_secs_f32(),
-                        "request head not complete in time; answered 408"
-                    );
-                    let why = "The request took too long to arrive.";
-                    Box::pin(refuse(
-                        &mut io,
-                        StatusCode::REQUEST_TIMEOUT,
-                        why,
-                        &mut out,
-                        &mut buffer,
-                    ))
-                    .await?;
-                    let _ = io.shutdown().await;
+                let idle = buffer.is_empty();
+                if idle && ticket.stopping() {
                     return Ok(None);
                 }
-                Some(Err(error)) if error.kind() == io::ErrorKind::TimedOut => return Ok(None),
-                Some(Err(error)) => return Err(error),
-            }
-        };
-        ticket.busy();
-        if first {
-            first = false;
-            if header_timeout != proxy.idle_timeout() {
-                io.set_timeout(proxy.idle_timeout());
-            }
-        }
-        let asked = Asked::of(&head.parts.method, head.parts.version, head.keep_alive);
-        let (body, mut pump) = feed::channel(head.body, head.declared, head.expects_continue);
-        if pump.is_some() && proxy.min_body_rate() > 0 {
-            io.set_floor(Some(Floor {
-                start: Instant::now(),
-                grace: header_timeout,
-                rate: proxy.min_body_rate(),
-                received: 0,
-            }));
-        }
-        let request = Request::from_parts(head.parts, body);
-        // One request's work, boxed: forwarding and writing the response
-        // are most of what a connection's task would hold, and a
-        // keep-alive connection waiting for its next request should not
-        // carry that room (one allocation per request, from the thread's
-        // cache). Idle, the task is only the wait above.
-        let exchange = Box::pin(async {
-            let response = match pump.as_mut() {
-                None => proxy.handle(request, &peer).await,
-                Some(pump) => {
-                    let mut handled = pin!(proxy.handle(request, &peer));
-                    poll_fn(|cx| {
-                        if let Poll::Ready(response) = handled.as_mut().poll(cx) {
-                            return Poll::Ready(response);
+                if !idle && !timed {
+                    // The first byte just arrived (or, for the first request, the clock started at the accept).
+                    let at = if first { accepted } else { Instant::now() } + header_timeout;
+                    match &mut deadline {
+                        Some(sleep) => sleep.as_mut().reset(at),
+                        None => deadline = Some(Box::pin(tokio::time::sleep_until(at))),
+                    }
+                    timed = true;
+                }
+                let read = poll_fn(|cx| {
+                    // Idle, the connection holds a buffer only for the poll.
+                    buffers::lend(&mut buffer, READ_SIZE);
+                    if let Poll::Ready(read) = pin!(io.read_buf(&mut buffer)).poll(cx) {
+                        return Poll::Ready(Some(read));
+                    }
+                    buffers::give_back(&mut buffer);
+                    if let Some(sleep) = deadline.as_mut().filter(|_| timed) {
+                        if sleep.as_mut().poll(cx).is_ready() {
+                            return Poll::Ready(Some(Err(io::ErrorKind::TimedOut.into())));
                         }
-                        let _ = pump.poll(cx, &mut io, &mut buffer);
-                        Poll::Pending
-                    })
-                    .await
+                    }
+                    // A fresh registration is polled at once, so no signal falls between two.
+                    while signalled.as_mut().poll(cx).is_ready() {
+                        signalled.set(ticket.signalled());
+                        // Evicted: close whatever the state. Stopping: only an
+                        // idle connection closes; a half-read head is finished.
+                        if ticket.evicted() || (idle && ticket.stopping()) {
+                            return Poll::Ready(None);
+                        }
+                    }
+                    Poll::Pending
+                });
+                match read.await {
+                    None | Some(Ok(0)) => return Ok(None),
+                    Some(Ok(_)) => {}
+                    // An idle keep-alive connection just closes; a head that
+                    // stopped arriving, or took too long, is answered (nginx's
+                    // `client_header_timeout`).
+                    Some(Err(error)) if error.kind() == io::ErrorKind::TimedOut && !idle => {
+                        warn_throttled!(
+                            SLOW_HEAD,
+                            client = %peer.addr,
+                            timeout_s = header_timeout.as_secs_f32(),
+                            "request head not complete in time; answered 408"
+                        );
+                        let why = "The request took too long to arrive.";
+                        Box::pin(refuse(
+                            &mut io,
+                            StatusCode::REQUEST_TIMEOUT,
+                            why,
+                            &mut out,
+                            &mut buffer,
+                        ))
+                        .await?;
+                        let _ = io.shutdown().await;
+                        return Ok(None);
+                    }
+                    Some(Err(error)) if error.kind() == io::ErrorKind::TimedOut => return Ok(None),
+                    Some(Err(error)) => return Err(error),
                 }
             };
-            if io.has_floor() {
-                // The body is read, or will not be: the response is not held to a rate.
-                io.set_floor(None);
+            ticket.busy();
+            if first {
+                first = false;
+                if header_timeout != proxy.idle_timeout() {
+                    io.set_timeout(proxy.idle_timeout());
+                }
             }
-            // A body left unread leaves the connection at an unknown place.
-            let body_read = pump.as_ref().is_none_or(feed::Pump::complete);
-            let asked = Asked {
-                keep_alive: asked.keep_alive && body_read,
-                ..asked
-            };
-            let kept = write_response(&mut io, response, asked, &mut out, &mut buffer).await?;
-            io::Result::Ok((kept, body_read))
-        });
-        let (kept, body_read) = exchange.await?;
-        if !kept {
-            if body_read {
-                let _ = io.shutdown().await;
-            } else {
-                Box::pin(linger(&mut io)).await;
+            let asked = Asked::of(&head.parts.method, head.parts.version, head.keep_alive);
+            let (body, mut pump) = feed::channel(head.body, head.declared, head.expects_continue);
+            if pump.is_some() && proxy.min_body_rate() > 0 {
+                io.set_floor(Some(Floor {
+                    start: Instant::now(),
+                    grace: header_timeout,
+                    rate: proxy.min_body_rate(),
+                    received: 0,
+                }));
             }
-            return Ok(None);
+            let request = Request::from_parts(head.parts, body);
+            // One request's work, boxed: forwarding and writing the response
+            // are most of what a connection's task would hold, and a
+            // keep-alive connection waiting for its next request should not
+            // carry that room (one allocation per request, from the thread's
+            // cache). Idle, the task is only the wait above.
+            let exchange = Box::pin(async {
+                let response = match pump.as_mut() {
+                    None => proxy.handle(request, &peer).await,
+                    Some(pump) => {
+                        let mut handled = pin!(proxy.handle(request, &peer));
+                        poll_fn(|cx| {
+                            if let Poll::Ready(response) = handled.as_mut().poll(cx) {
+                                return Poll::Ready(response);
+                            }
+                            let _ = pump.poll(cx, &mut io, &mut buffer);
+                            Poll::Pending
+                        })
+                        .await
+                    }
+                };
+                if io.has_floor() {
+                    // The body is read, or will not be: the response is not held to a rate.
+                    io.set_floor(None);
+                }
+                // A body left unread leaves the connection at an unknown place.
+                let body_read = pump.as_ref().is_none_or(feed::Pump::complete);
+                let asked = Asked {
+                    keep_alive: asked.keep_alive && body_read,
+                    ..asked
+                };
+                let kept = write_response(&mut io, response, asked, &mut out, &mut buffer).await?;
+                io::Result::Ok((kept, body_read))
+            });
+            let (kept, body_read) = exchange.await?;
+            if !kept {
+                if body_read {
+                    let _ = io.shutdown().await;
+                } else {
+                    Box::pin(linger(&mut io)).await;
+                }
+                return Ok(None);
+            }
+            // Waiting for the next request, it holds no buffer (unless one was
+            // pipelined behind this one).
+            buffers::give_back(&mut buffer);
+            buffers::give_back_write(&mut out);
+            ticket.waiting();
         }
-        // Waiting for the next request, it holds no buffer (unless one was
-        // pipelined behind this one).
-        buffers::give_back(&mut buffer);
-        buffers::give_back_write(&mut out);
-        ticket.waiting();
     }
 }
 
