@@ -336,7 +336,6 @@ mod sizes {
             accepted: Instant::now(),
         };
         let task = connection.serve(stream, address);
-        eprintln!("task size {}", std::mem::size_of_val(&task));
         std::mem::size_of_val(&task)
     }
 
@@ -345,10 +344,7 @@ mod sizes {
     #[tokio::test]
     async fn a_plain_connections_task_carries_no_tls_http2_or_drain_state() {
         let size = task_size().await;
-        assert!(
-            size <= TASK_BUDGET,
-            "a connection's task takes {size} bytes"
-        );
+        assert!(size <= 5 * 1024, "a connection's task takes {size} bytes");
     }
 
     // Broke: an idle keep-alive connection's task held room for forwarding
@@ -361,5 +357,14 @@ mod sizes {
             size <= TASK_BUDGET,
             "a connection's task takes {size} bytes"
         );
+    }
+
+    // Broke: `h1::serve`, an `async fn`, kept its arguments twice, and the
+    // parse result of the last head stayed in the task while it waited
+    // for the next (1.5 KB in a debug build; 1.1 KB without them).
+    #[tokio::test]
+    async fn an_idle_connections_task_kept_its_arguments_and_last_parse_twice() {
+        let size = task_size().await;
+        assert!(size <= 1280, "a connection's task takes {size} bytes");
     }
 }
