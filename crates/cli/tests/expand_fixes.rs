@@ -6,7 +6,7 @@
 mod util;
 
 use hoist_testkit::TestPostgres;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use util::Env;
 
@@ -64,6 +64,21 @@ impl Shop {
     }
 
     /// `psql -Atc SQL` as hoist's own session sees the database.
+    /// `hoist deploy ARTIFACT`, which must go through.
+    fn deploy(&self, artifact: &Path) {
+        self.env.hoist().arg("deploy").arg(artifact).run();
+    }
+
+    /// `hoist deploy --json ARTIFACT`, which must fail: its JSON.
+    fn deploy_refused(&self, artifact: &Path) -> serde_json::Value {
+        self.env
+            .hoist()
+            .args(["deploy", "--json"])
+            .arg(artifact)
+            .code(1)
+            .run_json()
+    }
+
     fn sql(&self, sql: &str) -> String {
         let output = Command::new("psql")
             .args([self.postgres.url.as_str(), "-Atc", sql])
@@ -108,16 +123,10 @@ fn failed_expand_left_its_trigger_on_the_live_table() {
     let shop = Shop::new();
     let (v1, one) = shop.build("1", &[], "");
     let (_, two) = shop.build("2", &[("0002_score.toml", FAILS_AFTER_TRIGGERS)], "");
-    shop.env.hoist().arg("deploy").arg(&one).run();
+    shop.deploy(&one);
     let before = shop.database();
 
-    let failed = shop
-        .env
-        .hoist()
-        .args(["deploy", "--json"])
-        .arg(&two)
-        .code(1)
-        .run_json();
+    let failed = shop.deploy_refused(&two);
     let (kind, message, hint) = error_of(&failed);
     assert_eq!(kind, "expand-failed", "{failed}");
     assert!(
@@ -148,15 +157,9 @@ fn candidate_failing_after_expand_did_not_say_the_expansion_stays() {
     let shop = Shop::new();
     let (v1, one) = shop.build("1", &[], "");
     let (_, two) = shop.build("2", &[("0002_rename_name.toml", RENAME)], "exit 1");
-    shop.env.hoist().arg("deploy").arg(&one).run();
+    shop.deploy(&one);
 
-    let failed = shop
-        .env
-        .hoist()
-        .args(["deploy", "--json"])
-        .arg(&two)
-        .code(1)
-        .run_json();
+    let failed = shop.deploy_refused(&two);
     let (_, message, hint) = error_of(&failed);
     assert!(
         message.contains("the expansion of `0002_rename_name` stays open")
@@ -179,11 +182,11 @@ fn release_sharing_a_number_was_put_on_the_new_side_and_contract_broke_it() {
         ("0002_invoices.down.sql", "DROP TABLE invoices;\n"),
     ];
     let (other, one) = shop.build("1", &invoices, "");
-    shop.env.hoist().arg("deploy").arg(&one).run();
+    shop.deploy(&one);
     // Undone by hand, as the operator did in the trial.
     shop.sql("DROP TABLE invoices; DELETE FROM hoist_schema_history WHERE version = 2");
     let (_, two) = shop.build("2", &[("0002_rename_name.toml", RENAME)], "");
-    shop.env.hoist().arg("deploy").arg(&two).run();
+    shop.deploy(&two);
     shop.env.hoist().args(["rollback", "--to", &other]).run();
 
     let status = shop.env.hoist().args(["db", "status", "--json"]).run_json();
@@ -215,7 +218,7 @@ fn rollback_with_db_of_an_sql_op_without_down_wedged_the_site() {
     let shop = Shop::new();
     let (_, one) = shop.build("1", &[], "");
     let (v2, two) = shop.build("2", &[("0002_invoices.toml", SQL_NO_DOWN)], "");
-    shop.env.hoist().arg("deploy").arg(&one).run();
+    shop.deploy(&one);
     let deployed = shop
         .env
         .hoist()
@@ -252,8 +255,8 @@ fn rollback_past_a_contract_hinted_force_which_its_message_says_fails() {
     let shop = Shop::new();
     let (_, one) = shop.build("1", &[], "");
     let (_, two) = shop.build("2", &[("0002_rename_name.toml", RENAME)], "");
-    shop.env.hoist().arg("deploy").arg(&one).run();
-    shop.env.hoist().arg("deploy").arg(&two).run();
+    shop.deploy(&one);
+    shop.deploy(&two);
     shop.env.hoist().args(["db", "complete"]).run();
 
     let refused = shop
@@ -277,7 +280,7 @@ fn db_status_never_said_an_operation_was_interrupted() {
     let shop = Shop::new();
     let (_, one) = shop.build("1", &[], "");
     let (_, two) = shop.build("2", &[("0002_rename_name.toml", RENAME)], "");
-    shop.env.hoist().arg("deploy").arg(&one).run();
+    shop.deploy(&one);
     shop.env
         .kill_at(&["deploy", two.to_str().unwrap()], "expand-views");
 
@@ -332,7 +335,7 @@ fn recover_after_a_kill_in_expand_said_cleaned_up_though_it_finished_it() {
     let shop = Shop::new();
     let (_, one) = shop.build("1", &[], "");
     let (v2, two) = shop.build("2", &[("0002_rename_name.toml", RENAME)], "");
-    shop.env.hoist().arg("deploy").arg(&one).run();
+    shop.deploy(&one);
     shop.env
         .kill_at(&["deploy", two.to_str().unwrap()], "expand-views");
 
@@ -359,8 +362,8 @@ fn contract_left_the_live_release_naming_a_dropped_schema_unsaid() {
     let shop = Shop::new();
     let (_, one) = shop.build("1", &[], "");
     let (v2, two) = shop.build("2", &[("0002_rename_name.toml", RENAME)], "");
-    shop.env.hoist().arg("deploy").arg(&one).run();
-    shop.env.hoist().arg("deploy").arg(&two).run();
+    shop.deploy(&one);
+    shop.deploy(&two);
 
     let completed = shop.env.hoist().args(["db", "complete"]).run();
     let text = String::from_utf8_lossy(&completed.stdout).into_owned();
@@ -405,8 +408,8 @@ fn recover_of_a_rollback_stuck_on_an_unabortable_expansion_named_db_abort() {
     let shop = Shop::new();
     let (v1, one) = shop.build("1", &[], "");
     let (v2, two) = shop.build("2", &[("0002_invoices.toml", SQL_NO_DOWN)], "");
-    shop.env.hoist().arg("deploy").arg(&one).run();
-    shop.env.hoist().arg("deploy").arg(&two).run();
+    shop.deploy(&one);
+    shop.deploy(&two);
     shop.env.hoist().args(["rollback", "--to", &v1]).run();
     let mut gone = Command::new("true").spawn().unwrap();
     let pid = gone.id();
@@ -437,7 +440,7 @@ fn recover_of_a_rollback_stuck_on_an_unabortable_expansion_named_db_abort() {
     assert!(hint.contains("hoist db complete"), "{recovered}");
     assert!(shop.env.status()["pending"].is_null(), "not wedged");
     // What the message names is open: a deploy of v2 again joins it.
-    shop.env.hoist().arg("deploy").arg(&two).run();
+    shop.deploy(&two);
     assert_eq!(shop.env.live().as_deref(), Some(v2.as_str()));
 }
 
@@ -456,9 +459,9 @@ fn rollback_past_two_contracts_named_only_the_newest() {
         &[("0002_rename_name.toml", RENAME), ("0003_plan.toml", PLAN)],
         "",
     );
-    shop.env.hoist().arg("deploy").arg(&one).run();
-    shop.env.hoist().arg("deploy").arg(&two).run();
-    shop.env.hoist().arg("deploy").arg(&three).run();
+    shop.deploy(&one);
+    shop.deploy(&two);
+    shop.deploy(&three);
     shop.env.hoist().args(["db", "complete"]).run();
 
     let refused = shop
@@ -502,20 +505,14 @@ fn lock_never_granted_hinted_to_fix_the_migration() {
     let shop = Shop::with("ddl_lock_timeout = \"100ms\"\nddl_retries = 1\n");
     let (_, one) = shop.build("1", &[], "");
     let (_, two) = shop.build("2", &[("0002_tier.toml", TIER)], "");
-    shop.env.hoist().arg("deploy").arg(&one).run();
+    shop.deploy(&one);
     let mut holder = shop.postgres.client();
     let mut holding = holder.transaction().unwrap();
     holding
         .batch_execute("LOCK TABLE users IN ACCESS SHARE MODE")
         .unwrap();
 
-    let failed = shop
-        .env
-        .hoist()
-        .args(["deploy", "--json"])
-        .arg(&two)
-        .code(1)
-        .run_json();
+    let failed = shop.deploy_refused(&two);
     holding.rollback().unwrap();
     drop(holder);
     let (kind, message, hint) = error_of(&failed);
@@ -531,7 +528,7 @@ fn lock_never_granted_hinted_to_fix_the_migration() {
         "{failed}"
     );
     // As the hint says: with the transaction gone the same deploy works.
-    shop.env.hoist().arg("deploy").arg(&two).run();
+    shop.deploy(&two);
 }
 
 /// `0002`: an index on a column `users` lacks.
@@ -544,15 +541,9 @@ fn removed_expansion_offered_resume_and_abort() {
     let shop = Shop::new();
     let (_, one) = shop.build("1", &[], "");
     let (_, two) = shop.build("2", &[("0002_email_idx.toml", INDEX_ON_MISSING)], "");
-    shop.env.hoist().arg("deploy").arg(&one).run();
+    shop.deploy(&one);
 
-    let failed = shop
-        .env
-        .hoist()
-        .args(["deploy", "--json"])
-        .arg(&two)
-        .code(1)
-        .run_json();
+    let failed = shop.deploy_refused(&two);
     let (kind, message, hint) = error_of(&failed);
     assert_eq!(kind, "expand-failed", "{failed}");
     assert!(
@@ -574,9 +565,9 @@ fn unabortable_expansion_was_offered_db_abort_everywhere() {
     let shop = Shop::new();
     let (v1, one) = shop.build("1", &[], "");
     let (_, two) = shop.build("2", &[("0002_invoices.toml", SQL_NO_DOWN)], "");
-    shop.env.hoist().arg("deploy").arg(&one).run();
+    shop.deploy(&one);
     let before = shop.database();
-    shop.env.hoist().arg("deploy").arg(&two).run();
+    shop.deploy(&two);
     shop.env.hoist().args(["rollback", "--to", &v1]).run();
 
     let status = shop.env.hoist().args(["db", "status"]).run();
@@ -636,16 +627,10 @@ fn migration_number_taken_at_deploy_had_no_hint_and_the_sealed_path() {
         &[("0002_orders.up.sql", "CREATE TABLE orders (id int);\n")],
         "",
     );
-    shop.env.hoist().arg("deploy").arg(&one).run();
-    shop.env.hoist().arg("deploy").arg(&two).run();
+    shop.deploy(&one);
+    shop.deploy(&two);
 
-    let refused = shop
-        .env
-        .hoist()
-        .args(["deploy", "--json"])
-        .arg(&three)
-        .code(1)
-        .run_json();
+    let refused = shop.deploy_refused(&three);
     let (kind, message, hint) = error_of(&refused);
     assert_eq!(kind, "migration-number-taken", "{refused}");
     assert!(
@@ -679,8 +664,8 @@ fn recover_of_a_killed_db_complete_said_only_finished_it() {
     let shop = Shop::new();
     let (_, one) = shop.build("1", &[], "");
     let (v2, two) = shop.build("2", &[("0002_rename_name.toml", RENAME)], "");
-    shop.env.hoist().arg("deploy").arg(&one).run();
-    shop.env.hoist().arg("deploy").arg(&two).run();
+    shop.deploy(&one);
+    shop.deploy(&two);
     shop.env.kill_at(&["db", "complete"], "expand-completing");
 
     let recovered = shop.env.hoist().arg("recover").run();
@@ -704,8 +689,8 @@ fn rollback_with_db_of_a_not_null_column_reported_nothing_dropped() {
     let shop = Shop::new();
     let (_, one) = shop.build("1", &[], "");
     let (_, two) = shop.build("2", &[("0002_plan.toml", PLAN)], "");
-    shop.env.hoist().arg("deploy").arg(&one).run();
-    shop.env.hoist().arg("deploy").arg(&two).run();
+    shop.deploy(&one);
+    shop.deploy(&two);
 
     let rolled = shop
         .env
