@@ -40,6 +40,22 @@ impl Tls {
             .with_single_cert(certs, key)
             .map_err(|error| format!("certificate and key do not fit together: {error}"))?;
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        // Stateless session tickets, as nginx's default, rather than rustls's
+        // default stateful cache: that cache holds 256 sessions behind a
+        // mutex, so past 256 recent clients resumption silently fails (a
+        // full handshake each), and growing it costs memory per client
+        // where a ticket costs none. The ticketer's keys live in memory
+        // only, are made at start and rotated every 6 hours (a ticket
+        // decrypts for 12), so a stolen ticket key opens at most half a
+        // day of sessions; the rotation costs a clock read and an
+        // uncontended read lock per ticket.
+        config.ticketer = rustls::crypto::ring::Ticketer::new()
+            .map_err(|error| format!("cannot make a session ticket key: {error}"))?;
+        // One ticket per connection, as nginx and HAProxy send: rustls's
+        // default of 2 is for single-use tickets of its stateful cache; a
+        // stateless ticket can be used again, and each one more costs an
+        // encryption and a record on every handshake, resumed or not.
+        config.send_tls13_tickets = 1;
         Ok(Tls(tokio_rustls::TlsAcceptor::from(Arc::new(config))))
     }
 }
