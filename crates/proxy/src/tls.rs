@@ -32,7 +32,7 @@ impl Tls {
         }
         let key = PrivateKeyDer::from_pem_file(key)
             .map_err(|error| format!("cannot read the private key `{}`: {error}", key.display()))?;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|error| error.to_string())?
@@ -49,7 +49,7 @@ impl Tls {
         // decrypts for 12), so a stolen ticket key opens at most half a
         // day of sessions; the rotation costs a clock read and an
         // uncontended read lock per ticket.
-        config.ticketer = rustls::crypto::ring::Ticketer::new()
+        config.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new()
             .map_err(|error| format!("cannot make a session ticket key: {error}"))?;
         // One ticket per connection, as nginx and HAProxy send: rustls's
         // default of 2 is for single-use tickets of its stateful cache; a
