@@ -1,8 +1,9 @@
 """wrk against the same backend: direct, nginx, hoist; then hoist with
 `/metrics` scraped every second against hoist without; then errors per
 switch; then memory with 10,000 and 50,000 idle keep-alive connections
-against nginx and HAProxy. `--only metrics` or `--only memory` runs that
-scenario alone."""
+against nginx and HAProxy; then TLS (keep-alive HTTP/1.1 and HTTP/2, full
+and resumed handshakes) against nginx and HAProxy. `--only metrics`,
+`--only memory` or `--only tls` runs that scenario alone."""
 import json, os, re, resource, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time, urllib.request
 
 only = None
@@ -497,17 +498,301 @@ def memory_scenario():
               f"{after / 1024:>9.1f} {after / before:>12.2f} {ratio:>16.2f}")
 
 
+# Concurrent `openssl s_time` clients for the handshake rows: each runs its
+# handshakes one after another, so one alone leaves the proxy idle while it
+# works; four keep a proxy core busy on RSA.
+HANDSHAKE_CLIENTS = 4
+# h2load clients for resumed handshakes, each reconnecting (and resuming) per request.
+RESUME_CLIENTS = 8
+# Resumed handshakes asked per second of SECONDS: a count, not -D, since
+# h2load with -D and `Connection: close` can wait for minutes after its
+# time is up for the connections it was reopening.
+RESUMES_A_SECOND = 3000
+
+
+def certificates():
+    """An RSA-2048 and an ECDSA P-256 self-signed certificate for localhost,
+    made for this run: {"rsa": (cert, key, both), "ecdsa": …}; `both` is the
+    one-file PEM HAProxy wants."""
+    where = tempfile.mkdtemp(dir=work, prefix="certs-")
+    made = {}
+    for kind, newkey in (("rsa", ["-newkey", "rsa:2048"]), ("ecdsa", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])):
+        cert, key, both = (os.path.join(where, f"{kind}.{ext}") for ext in ("crt", "key", "pem"))
+        sh("openssl", "req", "-x509", *newkey, "-nodes", "-keyout", key, "-out", cert, "-subj", "/CN=localhost", "-days", "2")
+        os.chmod(key, 0o600)
+        open(both, "w").write(open(cert).read() + open(key).read())
+        os.chmod(both, 0o600)
+        made[kind] = (cert, key, both)
+    return made
+
+
+def tls_nginx_conf(ports, backend, prefix, certs):
+    servers = "\n".join(f"""  server {{
+    listen 127.0.0.1:{ports[kind]} ssl http2;
+    ssl_certificate {certs[kind][0]};
+    ssl_certificate_key {certs[kind][1]};
+    # nginx 1.22 speaks TLS 1.2 and 1.1 without this: no TLS 1.3.
+    ssl_protocols TLSv1.2 TLSv1.3;
+    location / {{
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $host;
+      proxy_set_header X-Request-Id $request_id;
+    }}
+  }}""" for kind in ports)
+    return f"""worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  # Its default closes a connection after 1,000 requests (HTTP/2: GOAWAY,
+  # and h2load counts the streams in flight as failed); hoist and HAProxy
+  # keep a connection for as long as the client does.
+  keepalive_requests 1000000;
+  upstream app {{
+    server 127.0.0.1:{backend};
+    keepalive 64;
+  }}
+{servers}
+}}
+"""
+
+
+def tls_haproxy_conf(ports, backend, certs):
+    # The forwarding headers and request id hoist and nginx add, so the app parses the same request.
+    fronts = "\n".join(f"""frontend front-{kind}
+  bind 127.0.0.1:{ports[kind]} ssl crt {certs[kind][2]} alpn h2,http/1.1
+  option forwardfor
+  http-request set-header X-Forwarded-Proto https
+  http-request set-header X-Forwarded-Host %[req.hdr(host)]
+  unique-id-format %{{+X}}o%ci:%cp_%fi:%fp_%Ts_%rt:%pid
+  unique-id-header X-Request-Id
+  default_backend app""" for kind in ports)
+    return f"""global
+  nbthread 1
+  ssl-default-bind-options ssl-min-ver TLSv1.2
+defaults
+  mode http
+  option http-keep-alive
+  timeout connect 5s
+  timeout client 1m
+  timeout server 1m
+{fronts}
+backend app
+  http-reuse safe
+  server app 127.0.0.1:{backend}
+"""
+
+
+def proc_cpu_us(pids):
+    """User + system CPU time of `pids` (all their threads), in microseconds."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as stat:
+            # Fields after the command (which may hold spaces): utime and stime are 14th and 15th.
+            fields = stat.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total * 1_000_000 / ticks
+
+
+def pin(pids, cpus):
+    """Pins every thread of `pids` to `cpus` (taskset -a), so a proxy and its load never share a core."""
+    for pid in pids:
+        sh("taskset", "-a", "-cp", cpus, str(pid))
+
+
+def h2load_latencies(log):
+    """Per-request durations (ms) from an h2load --log-file."""
+    with open(log) as rows:
+        return sorted(int(row.split("\t")[2]) / 1000 for row in rows if row.split("\t")[1] != "-1")
+
+
+def h2load(url, extra, load_cpus):
+    """h2load for `seconds` against `url`: rate, p99 (ms, from its per-request log) and failures."""
+    log = os.path.join(work, "h2load.log")
+    # A count (-n) runs until done; else -D, for `seconds`.
+    duration = [] if "-n" in extra else [f"-D{seconds}"]
+    out = sh("taskset", "-c", load_cpus, "h2load", "-t1", *duration, f"--log-file={log}", *extra, url, timeout=seconds * 10 + 60)
+    done = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored", out)
+    ok = int(done.group(4))
+    rate = float(re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out).group(1))
+    latencies = h2load_latencies(log)
+    os.remove(log)
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else float("nan")
+    return {"rate": rate, "p99": p99, "failed": int(done.group(5)) + int(done.group(6)), "ops": ok}
+
+
+def s_time(port, mode, load_cpus):
+    """HANDSHAKE_CLIENTS `openssl s_time` at once for `seconds`: handshakes a
+    second, and how many the server let the client resume ('r' in s_time's
+    per-connection marks, '*' a full one)."""
+    started = time.monotonic()
+    procs = [subprocess.Popen(["taskset", "-c", load_cpus, "openssl", "s_time", "-connect", f"127.0.0.1:{port}", mode, "-time", str(seconds)]
+                              + (["-www", "/healthz"] if mode == "-reuse" else []),
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for _ in range(HANDSHAKE_CLIENTS)]
+    outs = [proc.communicate()[0] for proc in procs]
+    wall = time.monotonic() - started
+    marks = "".join(line for out in outs for line in out.splitlines() if line and set(line) <= set("r*"))
+    total = sum(int(m.group(1)) for out in outs for m in [re.search(r"(\d+) connections in [\d.]+s", out)] if m)
+    return {"rate": total / wall, "p99": float("nan"), "failed": 0, "ops": total,
+            "resumed": marks.count("r") / max(len(marks), 1)}
+
+
+def wrk_tls(url, load_cpus):
+    out = sh("taskset", "-c", load_cpus, "wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url)
+    r = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    m = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return {"rate": float(r.group(1)), "p99": float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)],
+            "failed": sum(int(g) for g in errors.groups()) if errors else 0,
+            "ops": int(re.search(r"(\d+) requests in", out).group(1))}
+
+
+def wrk_beside_handshakes(port, load_cpus):
+    """wrk's keep-alive requests while two `openssl s_time -new` run full
+    handshakes on the same proxy: a handshake runs on the proxy's one
+    thread, so what it costs the other connections shows in their p99."""
+    handshakes = [subprocess.Popen(["taskset", "-c", load_cpus, "openssl", "s_time", "-connect", f"127.0.0.1:{port}", "-new", "-time", str(seconds + 1)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(2)]
+    result = wrk_tls(f"https://127.0.0.1:{port}/healthz", load_cpus)
+    for proc in handshakes:
+        proc.wait()
+    # The proxy's CPU went to both; per request it would overstate.
+    result["ops"] = 0
+    return result
+
+
+def tls_scenario():
+    """TLS through hoist, nginx (1 worker) and HAProxy (1 thread), each proxy
+    pinned to the last core and its load to the others: TLS 1.3 + HTTP/1.1
+    keep-alive (wrk), TLS + HTTP/2 (h2load, 10 streams per connection), full
+    handshakes with an RSA-2048 and an ECDSA P-256 certificate (openssl
+    s_time -new: wrk and h2load resume or keep connections), and resumed
+    handshakes (h2load with `Connection: close`, which resumes each new
+    connection with the last one's ticket, and openssl s_time -reuse, whose
+    marks say how many were resumed). Rounds in turn; medians; the proxy's
+    CPU per operation beside each rate."""
+    cpus = os.sched_getaffinity(0)
+    if len(cpus) < 2:
+        sys.exit("the TLS scenario pins the proxy to one core and its load to another: it needs 2 cores")
+    proxy_cpu, load_cpus = str(max(cpus)), ",".join(str(c) for c in sorted(cpus) if c != max(cpus))
+    certs = certificates()
+    agents, ports = {}, {}
+    for kind in certs:
+        ports[("hoist", kind)] = free_port()
+        where = os.path.join(work, f"tls-{kind}")
+        make_site(where, ports[("hoist", kind)], f'tls_cert = "{certs[kind][0]}"\ntls_key = "{certs[kind][1]}"\n')
+        deploy("1", where)
+        agents[kind] = start_agent(where)
+        backend = json.loads(sh(hoist, "status", "--json", cwd=where))["agent"]["live"]["port"]
+        pin(child_pids(agents[kind].pid), load_cpus)
+        pin([agents[kind].pid], proxy_cpu)
+    nginx_ports = {kind: free_port() for kind in certs}
+    prefix = tempfile.mkdtemp(dir=work)
+    conf = os.path.join(prefix, "nginx.conf")
+    open(conf, "w").write(tls_nginx_conf(nginx_ports, backend, prefix, certs))
+    nginx_proc = subprocess.Popen([nginx, "-p", prefix, "-c", conf, "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    children.append(nginx_proc)
+    haproxy_ports = {kind: free_port() for kind in certs}
+    haproxy_cfg = os.path.join(work, "haproxy-tls.cfg")
+    open(haproxy_cfg, "w").write(tls_haproxy_conf(haproxy_ports, backend, certs))
+    haproxy_proc = subprocess.Popen([haproxy, "-f", haproxy_cfg, "-db"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    children.append(haproxy_proc)
+    for port in list(nginx_ports.values()) + list(haproxy_ports.values()):
+        wait_port(port)
+    for kind in certs:
+        ports[("nginx", kind)], ports[("HAProxy", kind)] = nginx_ports[kind], haproxy_ports[kind]
+    nginx_pids = [nginx_proc.pid] + child_pids(nginx_proc.pid)
+    pin(nginx_pids, proxy_cpu)
+    pin([haproxy_proc.pid], proxy_cpu)
+    pids = {"hoist": None, "nginx": nginx_pids, "HAProxy": [haproxy_proc.pid]}
+    proxies = ["hoist", "nginx", "HAProxy"]
+    names = {"hoist": "hoist (1 thread)", "nginx": "nginx (1 worker)", "HAProxy": "HAProxy (1 thread)"}
+    path = "/healthz"
+    rows = {
+        "TLS 1.3 + HTTP/1.1 keep-alive (wrk)": ("ecdsa", lambda port: wrk_tls(f"https://127.0.0.1:{port}{path}", load_cpus)),
+        "TLS + HTTP/2, 10 streams/conn (h2load)": ("ecdsa", lambda port: h2load(f"https://127.0.0.1:{port}{path}", ["-c", str(connections), "-m10"], load_cpus)),
+        "full handshakes, RSA-2048 (s_time -new)": ("rsa", lambda port: s_time(port, "-new", load_cpus)),
+        "full handshakes, ECDSA P-256 (s_time -new)": ("ecdsa", lambda port: s_time(port, "-new", load_cpus)),
+        "resumed handshakes (h2load, Connection: close)": ("rsa", lambda port: h2load(f"https://127.0.0.1:{port}{path}", ["--h1", "-c", str(RESUME_CLIENTS), "-n", str(RESUMES_A_SECOND * seconds), "-H", "Connection: close"], load_cpus)),
+        "resumed handshakes (s_time -reuse)": ("rsa", lambda port: s_time(port, "-reuse", load_cpus)),
+        "TLS h1 keep-alive beside full RSA handshakes (wrk)": ("rsa", lambda port: wrk_beside_handshakes(port, load_cpus)),
+    }
+
+    def proxy_pids(proxy, kind):
+        return [agents[kind].pid] if proxy == "hoist" else pids[proxy]
+
+    # Warm up: each proxy's first connections, its backend pool, the app.
+    for (proxy, kind), port in ports.items():
+        h2load(f"https://127.0.0.1:{port}{path}", ["-c", "4", "-m10"], load_cpus)
+    runs = {(row, proxy): [] for row in rows for proxy in proxies}
+    load_before = os.getloadavg()[0]
+    cpu_before = cpu_times()
+    for round_ in range(rounds):
+        for row, (kind, measure) in rows.items():
+            order = proxies[round_ % 3:] + proxies[:round_ % 3]
+            for proxy in order if round_ % 2 == 0 else reversed(order):
+                print(f"round {round_ + 1}: {row}, {proxy}", file=sys.stderr, flush=True)
+                before = proc_cpu_us(proxy_pids(proxy, kind))
+                result = measure(ports[(proxy, kind)])
+                spent = proc_cpu_us(proxy_pids(proxy, kind)) - before
+                result["cpu_us"] = spent / result["ops"] if result["ops"] else float("nan")
+                runs[(row, proxy)].append(result)
+    steal = steal_share(cpu_before, cpu_times())
+    median = statistics.median
+    print(f"\nTLS: each proxy pinned to CPU {proxy_cpu}, its load and the app to CPU {load_cpus}; {rounds} rounds of {seconds}s per proxy in turn (medians); "
+          f"wrk -t2 -c{connections}, h2load -c{connections} -m10, s_time x{HANDSHAKE_CLIENTS}, h2load --h1 -c{RESUME_CLIENTS} with Connection: close\n")
+    print(f"{'row':<52} {'proxy':<20} {'ops/s':>9} {'p99 ms':>8} {'CPU us/op':>10} {'rate/nginx':>11} {'p99/nginx':>10} {'CPU/nginx':>10} {'spread':>7} {'failed':>7} {'resumed':>8}")
+    for row in rows:
+        base = {key: median(r[key] for r in runs[(row, "nginx")]) for key in ("rate", "p99", "cpu_us")}
+        for proxy in proxies:
+            rs = runs[(row, proxy)]
+            m = {key: median(r[key] for r in rs) for key in ("rate", "p99", "cpu_us")}
+            # Per-round spread: (max - min) / median of the rates.
+            spread = (max(r["rate"] for r in rs) - min(r["rate"] for r in rs)) / max(m["rate"], 1e-9)
+            resumed = f"{median(r['resumed'] for r in rs):.0%}" if "resumed" in rs[0] else "-"
+            p99 = f"{m['p99']:>8.2f}" if m["p99"] == m["p99"] else f"{'-':>8}"
+            p99_ratio = f"{m['p99'] / base['p99']:>10.2f}" if m["p99"] == m["p99"] else f"{'-':>10}"
+            print(f"{row:<52} {names[proxy]:<20} {m['rate']:>9.0f} {p99} {m['cpu_us']:>10.1f} {m['rate'] / base['rate']:>11.2f} {p99_ratio} "
+                  f"{m['cpu_us'] / base['cpu_us']:>10.2f} {spread:>7.0%} {sum(r['failed'] for r in rs):>7} {resumed:>8}")
+    for row in rows:
+        pairs = list(zip(runs[(row, "hoist")], runs[(row, "nginx")]))
+        print(f"hoist/nginx by round, {row}: rate " + " ".join(f"{h['rate'] / n['rate']:.2f}" for h, n in pairs)
+              + "; CPU/op " + " ".join(f"{h['cpu_us'] / max(n['cpu_us'], 1e-9):.2f}" for h, n in pairs))
+    if steal is not None:
+        warning = "  (high: neighbours took the cores; rerun for figures)" if steal > 0.10 else ""
+        print(f"\nCPU steal during these rounds: {steal:.0%}{warning}")
+    print(f"load average (1 min) at the start: {load_before:.2f}, at the end: {os.getloadavg()[0]:.2f}")
+    # h2load cannot say whether it resumed; its CPU per handshake on the RSA
+    # port can: a full one signs with RSA, as s_time -new's rows show.
+    full, resumed = "full handshakes, RSA-2048 (s_time -new)", "resumed handshakes (h2load, Connection: close)"
+    print("resumption check, CPU per h2load handshake ÷ per full RSA one (well below 1: resumed): "
+          + ", ".join(f"{proxy} {median(r['cpu_us'] for r in runs[(resumed, proxy)]) / median(r['cpu_us'] for r in runs[(full, proxy)]):.2f}" for proxy in proxies))
+    stop_nginx(prefix, conf)
+    haproxy_proc.terminate()
+    haproxy_proc.wait(30)
+
+
 try:
     if only == "metrics":
         metrics_scenario()
     elif only == "memory":
         memory_scenario()
+    elif only == "tls":
+        tls_scenario()
     elif only is not None:
-        sys.exit(f"unknown scenario `{only}`; try --only metrics or --only memory")
+        sys.exit(f"unknown scenario `{only}`; try --only metrics, --only memory or --only tls")
     else:
         main()
         metrics_scenario()
         memory_scenario()
+        tls_scenario()
 finally:
     for proc in children:
         if proc.poll() is None:
