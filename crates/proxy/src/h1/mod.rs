@@ -204,23 +204,27 @@ where
                     io.set_timeout(proxy.idle_timeout());
                 }
             }
-            let asked = Asked::of(&head.parts.method, head.parts.version, head.keep_alive);
-            let (body, mut pump) = feed::channel(head.body, head.declared, head.expects_continue);
-            if pump.is_some() && proxy.min_body_rate() > 0 {
-                io.set_floor(Some(Floor {
-                    start: Instant::now(),
-                    grace: header_timeout,
-                    rate: proxy.min_body_rate(),
-                    received: 0,
-                }));
-            }
-            let request = Request::from_parts(head.parts, body);
             // One request's work, boxed: forwarding and writing the response
             // are most of what a connection's task would hold, and a
             // keep-alive connection waiting for its next request should not
             // carry that room (one allocation per request, from the thread's
-            // cache). Idle, the task is only the wait above.
+            // cache). The head moves in whole: a head moved out of field by
+            // field keeps its room in the task. Idle, the task is only the
+            // wait above.
             let exchange = Box::pin(async {
+                let head = head;
+                let asked = Asked::of(&head.parts.method, head.parts.version, head.keep_alive);
+                let (body, mut pump) =
+                    feed::channel(head.body, head.declared, head.expects_continue);
+                if pump.is_some() && proxy.min_body_rate() > 0 {
+                    io.set_floor(Some(Floor {
+                        start: Instant::now(),
+                        grace: header_timeout,
+                        rate: proxy.min_body_rate(),
+                        received: 0,
+                    }));
+                }
+                let request = Request::from_parts(head.parts, body);
                 let response = match pump.as_mut() {
                     None => proxy.handle(request, &peer).await,
                     Some(pump) => {
