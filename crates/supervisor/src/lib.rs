@@ -12,6 +12,7 @@
 //! - `identity`, `procfs`: who a child is, as `/proc` shows it.
 //! - `group`: the check, and the signals that pass it.
 //! - `stop`: stopping what we cannot `wait` on.
+//! - `signals`: every signal at its default in a started process.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -30,6 +31,7 @@ mod identity;
 mod logs;
 mod process;
 mod procfs;
+mod signals;
 mod stop;
 
 pub use health::probe;

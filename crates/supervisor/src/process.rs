@@ -73,7 +73,8 @@ impl Process {
         };
         let log = Log::open(&spec.log)?;
         let token = identity::new_token();
-        let mut child = tokio::process::Command::new("sh")
+        let mut command = tokio::process::Command::new("sh");
+        command
             .arg("-c")
             .arg(&spec.command)
             .current_dir(&spec.dir)
@@ -90,8 +91,14 @@ impl Process {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             // Its own group, so stop reaches everything it forks.
-            .process_group(0)
-            .spawn()?;
+            .process_group(0);
+        // SAFETY: runs in the forked child before exec, and only calls
+        // `sigaction`, which is async-signal-safe and does not allocate.
+        #[allow(unsafe_code)]
+        unsafe {
+            command.pre_exec(crate::signals::reset_to_default)
+        };
+        let mut child = command.spawn()?;
         let pid = child
             .id()
             .ok_or_else(|| std::io::Error::other("process exited before it started"))?;
