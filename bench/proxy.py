@@ -59,7 +59,7 @@ def steal_share(before, after):
     return spent[7] / max(sum(spent), 1)
 
 
-def nginx_conf(port, backends, prefix):
+def nginx_conf(port, backends, prefix, extra=""):
     upstream = "\n".join(f"    server 127.0.0.1:{b};" for b in backends)
     return f"""worker_processes 1;
 pid {prefix}/nginx.pid;
@@ -67,6 +67,7 @@ error_log {prefix}/error.log;
 events {{ worker_connections 4096; }}
 http {{
   access_log off;
+{extra}
   upstream app {{
 {upstream}
     keepalive 64;
@@ -92,10 +93,10 @@ http {{
 """
 
 
-def start_nginx(port, backends):
+def start_nginx(port, backends, extra=""):
     prefix = tempfile.mkdtemp(dir=work)
     conf = os.path.join(prefix, "nginx.conf")
-    open(conf, "w").write(nginx_conf(port, backends, prefix))
+    open(conf, "w").write(nginx_conf(port, backends, prefix, extra))
     # In the foreground, as a child of this script like hoist's agent: a
     # daemonized nginx starts its own session, and with the kernel's
     # autogroup scheduling (/proc/sys/kernel/sched_autogroup_enabled) a
@@ -779,6 +780,111 @@ def tls_scenario():
     haproxy_proc.wait(30)
 
 
+def bodies_haproxy_conf(port, backend):
+    # The forwarding headers and request id hoist and nginx add, so the app parses the same request.
+    return f"""global
+  nbthread 1
+defaults
+  mode http
+  option http-keep-alive
+  timeout connect 5s
+  timeout client 1m
+  timeout server 1m
+frontend front
+  bind 127.0.0.1:{port}
+  option forwardfor
+  http-request set-header X-Forwarded-Proto http
+  http-request set-header X-Forwarded-Host %[req.hdr(host)]
+  unique-id-format %{{+X}}o%ci:%cp_%fi:%fp_%Ts_%rt:%pid
+  unique-id-header X-Request-Id
+  default_backend app
+backend app
+  http-reuse safe
+  server app 127.0.0.1:{backend}
+"""
+
+
+def bodies_scenario():
+    """Plain HTTP/1.1 keep-alive through hoist, nginx (1 worker) and HAProxy
+    (1 thread), each proxy pinned to the last core and wrk and the app to
+    the others: small responses, 64 KiB and 1 MiB ones (the app's
+    `/bytes?n=`). Rounds in turn; medians; the proxy's CPU per request
+    beside each rate."""
+    cpus = os.sched_getaffinity(0)
+    if len(cpus) < 2:
+        sys.exit("the bodies scenario pins the proxy to one core and its load to another: it needs 2 cores")
+    proxy_cpu, load_cpus = str(max(cpus)), ",".join(str(c) for c in sorted(cpus) if c != max(cpus))
+    where = os.path.join(work, "bodies")
+    agent_port = free_port()
+    make_site(where, agent_port)
+    deploy("1", where)
+    agent = start_agent(where)
+    backend = json.loads(sh(hoist, "status", "--json", cwd=where))["agent"]["live"]["port"]
+    pin(child_pids(agent.pid), load_cpus)
+    pin([agent.pid], proxy_cpu)
+    nginx_port = free_port()
+    # Its default closes a connection after 1,000 requests; hoist and HAProxy keep it.
+    prefix, conf = start_nginx(nginx_port, [backend], "  keepalive_requests 1000000;")
+    haproxy_port = free_port()
+    haproxy_cfg = os.path.join(work, "haproxy-bodies.cfg")
+    open(haproxy_cfg, "w").write(bodies_haproxy_conf(haproxy_port, backend))
+    haproxy_proc = subprocess.Popen([haproxy, "-f", haproxy_cfg, "-db"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    children.append(haproxy_proc)
+    wait_port(haproxy_port)
+    nginx_proc = [p for p in children if p.args[0] == nginx and p.args[2] == prefix][0]
+    nginx_pids = [nginx_proc.pid] + child_pids(nginx_proc.pid)
+    pin(nginx_pids, proxy_cpu)
+    pin([haproxy_proc.pid], proxy_cpu)
+    ports = {"hoist": agent_port, "nginx": nginx_port, "HAProxy": haproxy_port}
+    pids = {"hoist": [agent.pid], "nginx": nginx_pids, "HAProxy": [haproxy_proc.pid]}
+    proxies = ["hoist", "nginx", "HAProxy"]
+    names = {"hoist": "hoist (1 thread)", "nginx": "nginx (1 worker)", "HAProxy": "HAProxy (1 thread)"}
+    rows = {
+        "HTTP/1.1 keep-alive, small responses": "/healthz",
+        "64 KiB responses": "/bytes?n=65536",
+        "1 MiB responses": "/bytes?n=1048576",
+    }
+    for proxy in proxies:
+        for path in rows.values():
+            wrk_tls(f"http://127.0.0.1:{ports[proxy]}{path}", load_cpus)
+    runs = {(row, proxy): [] for row in rows for proxy in proxies}
+    load_before = os.getloadavg()[0]
+    cpu_before = cpu_times()
+    for round_ in range(rounds):
+        for row, path in rows.items():
+            order = proxies[round_ % 3:] + proxies[:round_ % 3]
+            for proxy in order if round_ % 2 == 0 else reversed(order):
+                before = proc_cpu_us(pids[proxy])
+                result = wrk_tls(f"http://127.0.0.1:{ports[proxy]}{path}", load_cpus)
+                result["cpu_us"] = (proc_cpu_us(pids[proxy]) - before) / max(result["ops"], 1)
+                runs[(row, proxy)].append(result)
+    steal = steal_share(cpu_before, cpu_times())
+    median = statistics.median
+    print(f"\nplain HTTP/1.1 bodies: each proxy pinned to CPU {proxy_cpu}, wrk and the app to CPU {load_cpus}; wrk -t2 -c{connections}; "
+          f"{rounds} rounds of {seconds}s per proxy in turn (medians)\n")
+    print(f"{'row':<40} {'proxy':<20} {'req/s':>9} {'p99 ms':>8} {'CPU us/req':>11} {'rate/nginx':>11} {'p99/nginx':>10} {'rate/HAProxy':>13} {'CPU/HAProxy':>12} {'spread':>7} {'failed':>7}")
+    for row in rows:
+        base = {key: median(r[key] for r in runs[(row, "nginx")]) for key in ("rate", "p99", "cpu_us")}
+        other = {key: median(r[key] for r in runs[(row, "HAProxy")]) for key in ("rate", "p99", "cpu_us")}
+        for proxy in proxies:
+            rs = runs[(row, proxy)]
+            m = {key: median(r[key] for r in rs) for key in ("rate", "p99", "cpu_us")}
+            spread = (max(r["rate"] for r in rs) - min(r["rate"] for r in rs)) / max(m["rate"], 1e-9)
+            print(f"{row:<40} {names[proxy]:<20} {m['rate']:>9.0f} {m['p99']:>8.2f} {m['cpu_us']:>11.1f} {m['rate'] / base['rate']:>11.2f} {m['p99'] / base['p99']:>10.2f} "
+                  f"{m['rate'] / other['rate']:>13.2f} {m['cpu_us'] / other['cpu_us']:>12.2f} {spread:>7.0%} {sum(r['failed'] for r in rs):>7}")
+    for row in rows:
+        print(f"hoist by round, {row}: rate/nginx " + " ".join(f"{h['rate'] / n['rate']:.2f}" for h, n in zip(runs[(row, "hoist")], runs[(row, "nginx")]))
+              + "; rate/HAProxy " + " ".join(f"{h['rate'] / a['rate']:.2f}" for h, a in zip(runs[(row, "hoist")], runs[(row, "HAProxy")]))
+              + "; p99/nginx " + " ".join(f"{h['p99'] / n['p99']:.2f}" for h, n in zip(runs[(row, "hoist")], runs[(row, "nginx")])))
+    if steal is not None:
+        warning = "  (high: neighbours took the cores; rerun for figures)" if steal > 0.10 else ""
+        print(f"\nCPU steal during these rounds: {steal:.0%}{warning}")
+    print(f"load average (1 min) at the start: {load_before:.2f}, at the end: {os.getloadavg()[0]:.2f}")
+    stop_nginx(prefix, conf)
+    haproxy_proc.terminate()
+    haproxy_proc.wait(30)
+
+
 try:
     if only == "metrics":
         metrics_scenario()
@@ -786,13 +892,16 @@ try:
         memory_scenario()
     elif only == "tls":
         tls_scenario()
+    elif only == "bodies":
+        bodies_scenario()
     elif only is not None:
-        sys.exit(f"unknown scenario `{only}`; try --only metrics, --only memory or --only tls")
+        sys.exit(f"unknown scenario `{only}`; try --only metrics, --only memory, --only tls or --only bodies")
     else:
         main()
         metrics_scenario()
         memory_scenario()
         tls_scenario()
+        bodies_scenario()
 finally:
     for proc in children:
         if proc.poll() is None:

@@ -2,6 +2,7 @@
 //! tests deploy. A small real HTTP server that exercises everything a proxy
 //! must carry: keep-alive, slow requests, POST bodies, server-sent events,
 //! and an upgraded connection. It answers with the release it belongs to.
+//! `/bytes?n=N` answers N bytes (at most 16 MiB) for the proxy benchmark.
 //!
 //! A release can be made deliberately broken by shipping a marker file:
 //! `crash-at-start`, `never-bind`, `health-fails`, `fail-requests` (500 on
@@ -30,6 +31,9 @@ pub struct Args {
 }
 
 type Body = BoxBody<Bytes, Infallible>;
+
+/// The most `/bytes` answers.
+const BYTES_MAX: usize = 16 * 1024 * 1024;
 
 pub fn exec(_global: &Global, args: Args) -> anyhow::Result<i32> {
     if Path::new("crash-at-start").exists() {
@@ -139,6 +143,13 @@ async fn handle(mut request: Request<Incoming>) -> Result<Response<Body>, Infall
         "/data" => {
             let data = DATA.read().expect("never poisoned").clone();
             text(StatusCode::OK, format!("data {data} by {release}\n"))
+        }
+        "/bytes" => {
+            let length = query_number(&request, "n", 65536).min(BYTES_MAX as u64) as usize;
+            // One block made once and sliced: the app's cost per response stays small.
+            static BLOCK: std::sync::OnceLock<Bytes> = std::sync::OnceLock::new();
+            let block = BLOCK.get_or_init(|| Bytes::from(vec![b'.'; BYTES_MAX]));
+            Response::new(Full::new(block.slice(..length)).boxed())
         }
         "/slow" => {
             tokio::time::sleep(Duration::from_millis(query_number(&request, "ms", 1000))).await;
