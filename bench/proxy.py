@@ -2,8 +2,9 @@
 `/metrics` scraped every second against hoist without; then errors per
 switch; then memory with 10,000 and 50,000 idle keep-alive connections
 against nginx and HAProxy; then TLS (keep-alive HTTP/1.1 and HTTP/2, full
-and resumed handshakes) against nginx and HAProxy. `--only metrics`,
-`--only memory` or `--only tls` runs that scenario alone."""
+and resumed handshakes) against nginx and HAProxy; then plain HTTP/1.1
+bodies (small, 64 KiB, 1 MiB) against nginx and HAProxy. `--only metrics`,
+`--only memory`, `--only tls` or `--only bodies` runs that scenario alone."""
 import json, os, re, resource, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time, urllib.request
 
 only = None

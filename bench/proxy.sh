@@ -7,8 +7,9 @@
 # and after they close, against nginx and HAProxy; then TLS against nginx
 # and HAProxy: keep-alive HTTP/1.1 (wrk) and HTTP/2 (h2load), full
 # handshakes with RSA and ECDSA certificates and resumed ones (openssl
-# s_time, h2load), with each proxy's CPU per operation.
-# Usage: bench/proxy.sh [--only metrics|memory|tls] [SECONDS] [CONNECTIONS] [ROUNDS]
+# s_time, h2load), with each proxy's CPU per operation; then plain
+# HTTP/1.1 bodies (small, 64 KiB, 1 MiB) against nginx and HAProxy.
+# Usage: bench/proxy.sh [--only metrics|memory|tls|bodies] [SECONDS] [CONNECTIONS] [ROUNDS]
 # (SECONDS per path per round; the paths take turns for ROUNDS rounds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
