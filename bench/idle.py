@@ -1,21 +1,27 @@
 """Opens N keep-alive connections to 127.0.0.1:PORT, sends one GET on each
 and reads its answer, then lets them idle: prints `open` once all are, and
 on a line from stdin closes them all and prints `closed`.
-Usage: python3 bench/idle.py PORT N [PATH]
+Usage: python3 bench/idle.py PORT N [PATH] [--tls]
+(--tls: over TLS, the certificate not checked: the proxy's is self-signed)
 
 One client address has only the ephemeral port range (about 28,000 ports)
 to one server port, so the connections come from 127.0.0.1, 127.0.0.2, ...
 (IP_BIND_ADDRESS_NO_PORT lets the kernel pick the port per address at
 connect). The caller raises the open-file limit (`ulimit -n`)."""
-import socket, sys
+import socket, ssl, sys
 
 IP_BIND_ADDRESS_NO_PORT = 24
 PER_ADDRESS = 20_000
 # Connects in flight before their answers are read: below every listen backlog.
 BATCH = 256
 
-port, count = int(sys.argv[1]), int(sys.argv[2])
-path = sys.argv[3] if len(sys.argv) > 3 else "/healthz"
+tls = "--tls" in sys.argv
+args = [arg for arg in sys.argv[1:] if arg != "--tls"]
+port, count = int(args[0]), int(args[1])
+path = args[2] if len(args) > 2 else "/healthz"
+context = ssl.create_default_context()
+context.check_hostname = False
+context.verify_mode = ssl.CERT_NONE
 request = f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
 
 
@@ -51,6 +57,8 @@ while len(sockets) < count:
         sock.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
         sock.bind((f"127.0.0.{1 + index // PER_ADDRESS}", 0))
         sock.connect(("127.0.0.1", port))
+        if tls:
+            sock = context.wrap_socket(sock, server_hostname="localhost")
         sock.sendall(request)
         batch.append(sock)
     for sock in batch:

@@ -337,6 +337,8 @@ def main():
 
 
 IDLE_COUNTS = (10_000, 50_000)
+# Idle connections over TLS (TLS 1.3, ECDSA certificate), measured once.
+IDLE_TLS_COUNT = 10_000
 # How long after the closes "after" is read.
 AFTER_WINDOW = 10
 # Open files for the idle scenario: the connections, and some to spare.
@@ -370,7 +372,8 @@ def settled_rss(pids, seconds=10):
     return readings[-1]
 
 
-def idle_nginx_conf(port, backend, prefix):
+def idle_nginx_conf(port, backend, prefix, certs=None):
+    tls = f" ssl;\n    ssl_certificate {certs[0]};\n    ssl_certificate_key {certs[1]};\n    ssl_protocols TLSv1.2 TLSv1.3" if certs else ""
     return f"""worker_processes 1;
 worker_rlimit_nofile {IDLE_FILES};
 pid {prefix}/nginx.pid;
@@ -385,7 +388,7 @@ http {{
     keepalive 64;
   }}
   server {{
-    listen 127.0.0.1:{port} backlog=4096;
+    listen 127.0.0.1:{port} backlog=4096{tls};
     location / {{
       proxy_pass http://app;
       proxy_http_version 1.1;
@@ -396,7 +399,8 @@ http {{
 """
 
 
-def haproxy_conf(port, backend):
+def haproxy_conf(port, backend, certs=None):
+    tls = f" ssl crt {certs[2]} alpn http/1.1" if certs else ""
     return f"""global
   maxconn {IDLE_FILES}
   # It asks for two descriptors a connection; idle ones hold one: below that, warn, not fail.
@@ -410,7 +414,7 @@ defaults
   timeout server 10m
   timeout http-keep-alive 10m
 frontend front
-  bind 127.0.0.1:{port}
+  bind 127.0.0.1:{port}{tls}
   default_backend app
 backend app
   http-reuse safe
@@ -418,11 +422,11 @@ backend app
 """
 
 
-def idle_round(port, pids, count):
+def idle_round(port, pids, count, tls=False):
     """Opens `count` idle keep-alive connections to `port`; returns RSS (KiB) of
     `pids` before, with them open, and after they closed."""
     before = settled_rss(pids)
-    opener = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__), "idle.py"), str(port), str(count)],
+    opener = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__), "idle.py"), str(port), str(count)] + (["--tls"] if tls else []),
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     children.append(opener)
     if opener.stdout.readline().strip() != "open":
@@ -454,49 +458,54 @@ def memory_scenario():
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         IDLE_FILES = hard
         counts = tuple(min(count, hard - 1_000) for count in IDLE_COUNTS)
-    agent_port = free_port()
-    where = os.path.join(work, "idle")
-    make_site(where, agent_port, f'idle_timeout = "10m"\nmax_connections = {IDLE_FILES}\n')
-    deploy("1", where)
-    agent = start_agent(where)
-    backend = json.loads(sh(hoist, "status", "--json", cwd=where))["agent"]["live"]["port"]
+    certs = certificates()["ecdsa"]
+    cases = [(count, False) for count in counts] + [(IDLE_TLS_COUNT, True)]
     rows = []
-    for count in counts:
-        # hoist: an agent restarted for each count, so each starts cold.
-        if count != counts[0]:
-            agent.terminate()
-            agent.wait(30)
-            agent = start_agent(where)
-            backend = json.loads(sh(hoist, "status", "--json", cwd=where))["agent"]["live"]["port"]
-        rows.append(("hoist (1 thread)", count, idle_round(agent_port, [agent.pid], count)))
+    for count, tls in cases:
+        # hoist: a fresh agent for each case, so each starts cold.
+        agent_port = free_port()
+        where = os.path.join(work, f"idle-{count}-{'tls' if tls else 'plain'}")
+        extra = f'idle_timeout = "10m"\nmax_connections = {IDLE_FILES}\n'
+        if tls:
+            extra += f'tls_cert = "{certs[0]}"\ntls_key = "{certs[1]}"\n'
+        make_site(where, agent_port, extra)
+        deploy("1", where)
+        agent = start_agent(where)
+        backend = json.loads(sh(hoist, "status", "--json", cwd=where))["agent"]["live"]["port"]
+        case = "TLS " if tls else ""
+        rows.append((f"{case}hoist (1 thread)", count, idle_round(agent_port, [agent.pid], count, tls)))
 
         port = free_port()
         prefix = tempfile.mkdtemp(dir=work)
         conf = os.path.join(prefix, "nginx.conf")
-        open(conf, "w").write(idle_nginx_conf(port, backend, prefix))
+        open(conf, "w").write(idle_nginx_conf(port, backend, prefix, certs if tls else None))
         proc = subprocess.Popen([nginx, "-p", prefix, "-c", conf, "-g", "daemon off;"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         children.append(proc)
         wait_port(port)
-        rows.append(("nginx (1 worker)", count, idle_round(port, [proc.pid] + child_pids(proc.pid), count)))
+        rows.append((f"{case}nginx (1 worker)", count, idle_round(port, [proc.pid] + child_pids(proc.pid), count, tls)))
         stop_nginx(prefix, conf)
 
         port = free_port()
-        conf = os.path.join(work, f"haproxy-{count}.cfg")
-        open(conf, "w").write(haproxy_conf(port, backend))
+        conf = os.path.join(work, f"haproxy-{count}-{tls}.cfg")
+        open(conf, "w").write(haproxy_conf(port, backend, certs if tls else None))
         proc = subprocess.Popen([haproxy, "-f", conf, "-db"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         children.append(proc)
         wait_port(port)
-        rows.append(("HAProxy (1 thread)", count, idle_round(port, [proc.pid], count)))
+        rows.append((f"{case}HAProxy (1 thread)", count, idle_round(port, [proc.pid], count, tls)))
         proc.terminate()
         proc.wait(30)
+        # Its app was the others' backend too.
+        agent.terminate()
+        agent.wait(30)
     capped = "" if counts == IDLE_COUNTS else f" (capped by the open-file hard limit {IDLE_FILES}; {IDLE_COUNTS} asked)"
-    print(f"\nidle keep-alive connections{capped}: one GET each, then idle; RSS (VmRSS, nginx master + worker) before, held, {AFTER_WINDOW} s after all closed\n")
-    print(f"{'proxy':<20} {'conns':>7} {'start MB':>9} {'held MB':>9} {'KB/conn':>8} {'after MB':>9} {'after/start':>12} {'KB/conn ÷ nginx':>16}")
+    print(f"\nidle keep-alive connections{capped}: one GET each (TLS rows: over TLS 1.3), then idle; RSS (VmRSS, nginx master + worker) before, held, {AFTER_WINDOW} s after all closed\n")
+    print(f"{'proxy':<24} {'conns':>7} {'start MB':>9} {'held MB':>9} {'KB/conn':>8} {'after MB':>9} {'after/start':>12} {'KB/conn ÷ nginx':>16}")
     per_conn = {(name, count): (held - before) * 1.024 / count for name, count, (before, held, _) in rows}
     for name, count, (before, held, after) in rows:
-        ratio = per_conn[(name, count)] / max(per_conn[("nginx (1 worker)", count)], 0.001)
-        print(f"{name:<20} {count:>7} {before / 1024:>9.1f} {held / 1024:>9.1f} {per_conn[(name, count)]:>8.2f} "
+        nginx_row = ("TLS " if name.startswith("TLS ") else "") + "nginx (1 worker)"
+        ratio = per_conn[(name, count)] / max(per_conn[(nginx_row, count)], 0.001)
+        print(f"{name:<24} {count:>7} {before / 1024:>9.1f} {held / 1024:>9.1f} {per_conn[(name, count)]:>8.2f} "
               f"{after / 1024:>9.1f} {after / before:>12.2f} {ratio:>16.2f}")
 
 
