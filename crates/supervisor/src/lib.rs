@@ -12,7 +12,7 @@
 //! - `identity`, `procfs`: who a child is, as `/proc` shows it.
 //! - `group`: the check, and the signals that pass it.
 //! - `stop`: stopping what we cannot `wait` on.
-//! - `signals`: every signal at its default in a started process.
+//! - `signals`: every signal at its default in a started process ([`catch_ignored`]).
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -37,6 +37,7 @@ mod stop;
 pub use health::probe;
 pub use identity::{Identity, MARKER};
 pub use process::{Process, Spec};
+pub use signals::catch_ignored;
 pub use stop::{stop_orphan, Orphan};
 
 /// Whether any process of the group `identity` names still runs (checked

@@ -73,8 +73,7 @@ impl Process {
         };
         let log = Log::open(&spec.log)?;
         let token = identity::new_token();
-        let mut command = tokio::process::Command::new("sh");
-        command
+        let mut child = tokio::process::Command::new("sh")
             .arg("-c")
             .arg(&spec.command)
             .current_dir(&spec.dir)
@@ -91,14 +90,8 @@ impl Process {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             // Its own group, so stop reaches everything it forks.
-            .process_group(0);
-        // SAFETY: runs in the forked child before exec, and only calls
-        // `sigaction`, which is async-signal-safe and does not allocate.
-        #[allow(unsafe_code)]
-        unsafe {
-            command.pre_exec(crate::signals::reset_to_default)
-        };
-        let mut child = command.spawn()?;
+            .process_group(0)
+            .spawn()?;
         let pid = child
             .id()
             .ok_or_else(|| std::io::Error::other("process exited before it started"))?;

@@ -1,7 +1,7 @@
 //! What a started release's process inherits of the agent's signals.
 
-use hoist_supervisor::{Process, Spec};
-use nix::sys::signal::{signal, SigHandler, Signal};
+use hoist_supervisor::{catch_ignored, Process, Spec};
+use nix::sys::signal::{raise, signal, SigHandler, Signal};
 
 // Broke: an agent started under `nohup` (or by a hoist command, which
 // ignores SIGHUP to outlive its terminal) started every app with SIGHUP
@@ -12,6 +12,11 @@ async fn an_agent_ignoring_hup_started_apps_that_ignored_it_too() {
     // SAFETY: SIG_IGN installs no handler; this test binary is its own process.
     #[allow(unsafe_code)]
     unsafe { signal(Signal::SIGHUP, SigHandler::SigIgn) }.unwrap();
+    // What `hoist agent` does at its start.
+    let changed = catch_ignored().unwrap();
+    assert!(changed.contains(&Signal::SIGHUP), "{changed:?}");
+    // The agent itself still outlives a hangup.
+    raise(Signal::SIGHUP).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let spec = Spec::new(
         "v1",

@@ -24,6 +24,16 @@ pub struct Args {
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<i32> {
     let (root, config) = site_config(global)?;
     let site = hoist_site::Site::create(&root)?;
+    // Before any thread: the apps it starts get every signal at its default.
+    match hoist_supervisor::catch_ignored() {
+        Ok(signals) if !signals.is_empty() => {
+            tracing::debug!(?signals, "inherited ignored signals: caught instead, so apps start with them at their default");
+        }
+        Ok(_) => {}
+        Err(error) => {
+            tracing::warn!(%error, "cannot reset ignored signals; apps may start with them ignored")
+        }
+    }
     raise_open_file_limit();
     // One thread means one event loop, as nginx runs one per worker: no
     // cross-thread wakeups between the client side and the backend side.
