@@ -247,3 +247,165 @@ async fn bodies_of_unknown_length_arrive_chunked_and_early_answers_pass() {
         Ok((413, "big!".into()))
     );
 }
+
+/// `length` bytes that say where they are: a byte out of place shows.
+fn patterned(length: usize) -> Vec<u8> {
+    (0..length).map(|index| (index % 251) as u8).collect()
+}
+
+/// GETs `path` through `client` and returns the status and raw body.
+async fn fetch(client: &TestClient<Full<Bytes>>, proxy: SocketAddr, path: &str) -> (u16, Vec<u8>) {
+    let response = client.request(get(proxy, path)).await.unwrap();
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, body.to_vec())
+}
+
+// A body of known length up to 64 KiB is read whole once it has arrived,
+// longer ones stream through 16 KiB: each size around those edges, with a
+// Content-Length and chunked, arrives byte for byte on one reused backend
+// connection.
+#[tokio::test]
+async fn bodies_around_the_whole_body_read_arrive_exact_on_one_connection() {
+    let (backend, accepted) = scripted(|mut stream| async move {
+        let mut pending = Vec::new();
+        while let Some(head) = read_head(&mut stream, &mut pending).await {
+            let target = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
+            let (chunked, length) = match target.strip_prefix("/chunked/") {
+                Some(length) => (true, length.parse::<usize>().unwrap()),
+                None => (false, target[1..].parse::<usize>().unwrap()),
+            };
+            let body = patterned(length);
+            let mut answer = Vec::new();
+            if chunked {
+                answer.extend_from_slice(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n");
+                for piece in body.chunks(20_000) {
+                    answer.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+                    answer.extend_from_slice(piece);
+                    answer.extend_from_slice(b"\r\n");
+                }
+                answer.extend_from_slice(b"0\r\n\r\n");
+            } else {
+                answer.extend_from_slice(
+                    format!("HTTP/1.1 200 OK\r\ncontent-length: {length}\r\n\r\n").as_bytes(),
+                );
+                answer.extend_from_slice(&body);
+            }
+            stream.write_all(&answer).await.unwrap();
+        }
+    })
+    .await;
+    let (proxy, _stop) = proxy_to(backend, Settings::default()).await;
+    let client = Client::builder(TokioExecutor::new()).build_http();
+    for length in [
+        0,
+        1,
+        16_383,
+        16_384,
+        16_385,
+        65_535,
+        65_536,
+        65_537,
+        1 << 20,
+    ] {
+        for path in [format!("/{length}"), format!("/chunked/{length}")] {
+            let (status, body) = fetch(&client, proxy, &path).await;
+            assert_eq!(status, 200, "{path}");
+            assert_eq!(body.len(), length, "{path}");
+            assert!(body == patterned(length), "{path}: bytes out of place");
+        }
+    }
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        1,
+        "one keep-alive backend connection"
+    );
+}
+
+// A 64 KiB body that arrives in pieces is passed on piece by piece: the
+// proxy does not wait for the whole body it will read in one go. Each
+// piece is sent only once the client has the one before.
+#[tokio::test]
+async fn a_64_kib_body_arriving_in_pieces_is_passed_on_as_it_comes() {
+    const PIECES: usize = 7;
+    let length = 64 * 1024;
+    let (next, more) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let more = Arc::new(tokio::sync::Mutex::new(more));
+    let (backend, _) = scripted(move |mut stream| {
+        let more = more.clone();
+        async move {
+            let mut pending = Vec::new();
+            read_head(&mut stream, &mut pending).await.unwrap();
+            let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {length}\r\n\r\n");
+            stream.write_all(head.as_bytes()).await.unwrap();
+            let body = patterned(length);
+            let mut more = more.lock().await;
+            for piece in body.chunks(length.div_ceil(PIECES)) {
+                stream.write_all(piece).await.unwrap();
+                if more.recv().await.is_none() {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    let (proxy, _stop) = proxy_to(backend, Settings::default()).await;
+    let client = Client::builder(TokioExecutor::new()).build_http();
+    let response = client.request(get(proxy, "/")).await.unwrap();
+    let mut body = response.into_body();
+    let mut received = Vec::new();
+    let mut asked = 0;
+    // A bound, not a wait: a proxy holding the pieces back would hang here.
+    let bound = std::time::Duration::from_secs(30);
+    while let Some(frame) = tokio::time::timeout(bound, body.frame())
+        .await
+        .expect("the proxy held the pieces back")
+    {
+        if let Ok(data) = frame.unwrap().into_data() {
+            received.extend_from_slice(&data);
+            // Everything sent so far has come through: ask for the next piece.
+            while asked < PIECES
+                && received.len() >= (asked + 1) * length.div_ceil(PIECES).min(length)
+            {
+                asked += 1;
+                let _ = next.send(());
+            }
+        }
+    }
+    assert_eq!(received.len(), length);
+    assert!(received == patterned(length), "bytes out of place");
+}
+
+// Bytes a backend sends past a body's Content-Length are not the next
+// answer's: the connection is not reused, and the next request gets its own.
+#[tokio::test]
+async fn bytes_past_a_64_kib_body_keep_its_connection_out_of_the_pool() {
+    let (backend, accepted) = scripted(|mut stream| async move {
+        let mut pending = Vec::new();
+        if read_head(&mut stream, &mut pending).await.is_some() {
+            let mut answer = b"HTTP/1.1 200 OK\r\ncontent-length: 65536\r\n\r\n".to_vec();
+            answer.extend_from_slice(&patterned(65_536));
+            answer.extend_from_slice(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nstale");
+            stream.write_all(&answer).await.unwrap();
+            // Keep the connection open: only the proxy may decide to drop it.
+            let _ = read_head(&mut stream, &mut pending).await;
+        }
+    })
+    .await;
+    let (proxy, _stop) = proxy_to(backend, Settings::default()).await;
+    let client = Client::builder(TokioExecutor::new()).build_http();
+    let (status, body) = fetch(&client, proxy, "/").await;
+    assert_eq!((status, body.len()), (200, 65_536));
+    assert!(body == patterned(65_536), "bytes out of place");
+    let (status, body) = fetch(&client, proxy, "/").await;
+    assert_eq!(status, 200);
+    assert!(
+        body == patterned(65_536),
+        "the next answer was the stale bytes"
+    );
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        2,
+        "a fresh backend connection"
+    );
+}
