@@ -85,8 +85,12 @@ pub(crate) const LIFECYCLE: &str = "hoist::lifecycle";
 /// under attack or with a backend down says so without being asked.
 /// `HOIST_LOG` sets the filter (`debug`, `hoist_proxy=info`, `off`);
 /// `HOIST_LOG_FORMAT` is `logfmt` (the default), `json` or `text`.
+/// rustls warns about what a TLS client sends (an IP address as its server
+/// name, on every connection from wrk and some scanners): the client's
+/// doing, once per handshake, so anyone could fill the log; its errors stay.
 fn init_logging() {
-    let filter = std::env::var("HOIST_LOG").unwrap_or_else(|_| format!("warn,{LIFECYCLE}=info"));
+    let filter = std::env::var("HOIST_LOG")
+        .unwrap_or_else(|_| format!("warn,rustls=error,{LIFECYCLE}=info"));
     let filter = tracing_subscriber::EnvFilter::try_new(&filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let format = std::env::var("HOIST_LOG_FORMAT").unwrap_or_default();

@@ -475,9 +475,9 @@ fn watch_rolls_back_on_its_own_when_the_new_release_errors_or_dies() {
     }
 }
 
-#[test]
-fn tls_clients_get_http2_by_alpn() {
-    let port = free_port();
+/// A site whose agent serves TLS on `port` with a fresh self-signed
+/// certificate for `localhost`, with release 1 deployed.
+fn tls_env(port: u16) -> (Env, rcgen::CertifiedKey, String) {
     let env = agent_env_with(
         port,
         "tls_cert = \"shared/tls/cert.pem\"\ntls_key = \"shared/tls/key.pem\"",
@@ -488,6 +488,42 @@ fn tls_clients_get_http2_by_alpn() {
     std::fs::create_dir_all(&tls_dir).unwrap();
     std::fs::write(tls_dir.join("cert.pem"), certified.cert.pem()).unwrap();
     std::fs::write(tls_dir.join("key.pem"), certified.key_pair.serialize_pem()).unwrap();
+    (env, certified, v1)
+}
+
+// Broke: each TLS handshake naming an IP address as its server name (wrk
+// does, on every connection) wrote a 345-byte warning from rustls, with
+// the build machine's source path in it: anyone could flood the log.
+#[test]
+fn an_ip_address_as_tls_server_name_logged_a_warning_per_handshake() {
+    let port = free_port();
+    let (env, _certified, _) = tls_env(port);
+    let log = env.site().join("agent-stderr.log");
+    let mut command = std::process::Command::new(util::BIN);
+    command
+        .arg("agent")
+        .stderr(std::fs::File::create(&log).unwrap());
+    let agent = AgentProcess::spawn_command(&env, command, &["agent"]);
+    for _ in 0..3 {
+        let output = std::process::Command::new("openssl")
+            .args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
+            .args(["-servername", "127.0.0.1"])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(text.contains("TLSv1.3"), "no TLS 1.3 handshake: {text}");
+    }
+    drop(agent);
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(!logged.contains("SNI"), "{logged}");
+    assert!(!logged.contains(".cargo"), "{logged}");
+}
+
+#[test]
+fn tls_clients_get_http2_by_alpn() {
+    let port = free_port();
+    let (env, certified, v1) = tls_env(port);
     let _agent = AgentProcess::start(&env);
 
     let runtime = tokio::runtime::Builder::new_current_thread()
