@@ -31,8 +31,16 @@ impl Tls {
         if certs.is_empty() {
             return Err(format!("`{}` holds no PEM certificate", cert.display()));
         }
-        let key = PrivateKeyDer::from_pem_file(key)
-            .map_err(|error| format!("cannot read the private key `{}`: {error}", key.display()))?;
+        let key_path = key;
+        let key = PrivateKeyDer::from_pem_file(key).map_err(|error| match error {
+            // rustls-pemfile's "no items found": nothing it can use, and an
+            // encrypted key is the usual cause.
+            rustls::pki_types::pem::Error::NoItemsFound => format!(
+                "`{}` holds no unencrypted PEM private key (an encrypted one must be decrypted first: `openssl pkey -in KEY -out KEY`)",
+                key.display()
+            ),
+            error => format!("cannot read the private key `{}`: {error}", key.display()),
+        })?;
         // aws-lc-rs, not ring: a full handshake with an RSA-2048 key cost
         // the proxy 589 µs of CPU with ring (1.16× nginx's) and 374 to
         // 395 µs with aws-lc (0.71 to 0.77×), the signature being most of
@@ -44,7 +52,18 @@ impl Tls {
             .map_err(|error| error.to_string())?
             .with_no_client_auth()
             .with_single_cert(certs, key)
-            .map_err(|error| format!("certificate and key do not fit together: {error}"))?;
+            .map_err(|error| match error {
+                rustls::Error::InconsistentKeys(_) => format!(
+                    "the private key `{}` is not the key of the certificate `{}` (the first one in that file)",
+                    key_path.display(),
+                    cert.display()
+                ),
+                error => format!(
+                    "the certificate `{}` and key `{}` cannot be used: {error}",
+                    cert.display(),
+                    key_path.display()
+                ),
+            })?;
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         // Stateless session tickets, as nginx's default, rather than rustls's
         // default stateful cache: that cache holds 256 sessions behind a

@@ -169,3 +169,40 @@ async fn a_client_resumes_after_more_clients_than_the_session_cache_held() {
         "the first client resumes after 300 others"
     );
 }
+
+// Broke: a key that was not the certificate's said only "certificate and
+// key do not fit together: keys may not be consistent: KeyMismatch", naming
+// neither file, and an encrypted key said "no items found".
+#[test]
+fn a_key_not_the_certificates_named_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let other = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("other.pem"));
+    std::fs::write(&cert, one.cert.pem()).unwrap();
+    std::fs::write(&key, other.key_pair.serialize_pem()).unwrap();
+    let problem = Tls::from_pem_files(&cert, &key).unwrap_err();
+    assert!(
+        problem.contains(&key.display().to_string())
+            && problem.contains(&cert.display().to_string())
+            && problem.contains("is not the key of the certificate"),
+        "{problem}"
+    );
+
+    let plain = dir.path().join("key.pem");
+    std::fs::write(&plain, one.key_pair.serialize_pem()).unwrap();
+    let encrypted = dir.path().join("encrypted.pem");
+    let made = std::process::Command::new("openssl")
+        .args(["pkey", "-aes256", "-passout", "pass:secret", "-in"])
+        .arg(&plain)
+        .arg("-out")
+        .arg(&encrypted)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let problem = Tls::from_pem_files(&cert, &encrypted).unwrap_err();
+    assert!(
+        problem.contains(&encrypted.display().to_string()) && problem.contains("unencrypted"),
+        "{problem}"
+    );
+}

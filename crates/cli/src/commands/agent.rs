@@ -255,8 +255,15 @@ fn settings(
 ) -> anyhow::Result<Settings> {
     let tls = match (&proxy.tls_cert, &proxy.tls_key) {
         (Some(cert), Some(key)) => Some(
-            hoist_proxy::Tls::from_pem_files(&root.join(cert), &root.join(key))
-                .map_err(anyhow::Error::msg)?,
+            hoist_proxy::Tls::from_pem_files(&root.join(cert), &root.join(key)).map_err(
+                |problem| {
+                    let settings = root.join(hoist_config::SITE_FILE);
+                    crate::failure::Failure::new("tls-invalid", problem).hint(format!(
+                        "fix `[proxy] tls_cert` and `tls_key` in `{}`, then start the agent again",
+                        settings.display()
+                    ))
+                },
+            )?,
         ),
         _ => None,
     };
