@@ -75,10 +75,13 @@ fn data_reload_signal_rolls_back_code() {
     let rolled = env.hoist().args(["data", "roll"]).output();
     let stderr = String::from_utf8_lossy(&rolled.stderr);
     eprintln!("data roll under hypnotoad with HUP: {stderr}");
-    // The roll failed, and says why and what happened.
+    // The roll failed, and says why: hypnotoad does not handle SIGHUP, so
+    // it was not sent (it would have died, and users seen errors).
     assert_eq!(rolled.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("did not take the data reload (`HUP`)") && stderr.contains("exited"),
+        stderr.contains("did not take the data reload (`HUP`)")
+            && stderr.contains("does not handle SIGHUP")
+            && stderr.contains("no process was signalled"),
         "{stderr}"
     );
     // The data went back; the code stayed.
@@ -86,7 +89,7 @@ fn data_reload_signal_rolls_back_code() {
     let status = env.status();
     assert_eq!(status["live"], new.as_str(), "{status}");
     assert_eq!(status["agent"]["live"]["release"], new.as_str(), "{status}");
-    assert_ne!(status["agent"]["live"]["pid"], pid_before, "{status}");
+    assert_eq!(status["agent"]["live"]["pid"], pid_before, "{status}");
     assert_eq!(
         status["agent"]["last_auto_rollback"],
         serde_json::Value::Null
@@ -248,4 +251,61 @@ fn release_data_reload_ignored() {
     load(&env, "v2");
     let rolled = env.hoist().args(["data", "roll", "--json"]).run_json();
     assert_eq!(rolled["reload"], "none", "{rolled}");
+}
+
+// Broke: a warm release that did not handle SIGHUP died of a data reload
+// while the live one took it: the roll was undone and hoist named the old
+// data everywhere, while the live app served the new.
+#[test]
+fn a_failed_reload_left_the_live_app_on_the_data_hoist_put_back() {
+    assert!(std::path::Path::new("/usr/bin/hypnotoad").exists());
+    let port = free_port();
+    let hypnotoad =
+        "command = \"hypnotoad -f app.pl\"\nhealth_timeout = \"20s\"\nrollback_window = \"1h\"";
+    let data = "[data]\nreload = \"HUP\"";
+    let env = Env::with_config(&agent_config_with(port, hypnotoad, data));
+    env.write("app.pl", HYPNOTOAD_APP);
+    let v1 = load(&env, "v1");
+    env.hoist().args(["data", "roll", "-q"]).run();
+    let _agent = AgentProcess::start(&env);
+    let warm = env.deploy_version("1.3");
+    // The next release runs the example app, which reloads on SIGHUP; 1.3 stays warm.
+    let example = "rollback_window = \"1h\"";
+    env.write("hoist.toml", &agent_config_with(port, example, data));
+    let live = env.deploy_version("1.4");
+    let status = env.status();
+    let warm_listed = status["agent"]["warm"].as_array().unwrap();
+    assert!(
+        warm_listed.iter().any(|w| w["release"] == warm.as_str()),
+        "{status}"
+    );
+    let pids = |status: &serde_json::Value| {
+        (
+            status["agent"]["live"]["pid"].clone(),
+            status["agent"]["warm"].clone(),
+        )
+    };
+    let before = pids(&status);
+
+    let v2 = load(&env, "v2");
+    let rolled = env.hoist().args(["data", "roll"]).output();
+    let stderr = String::from_utf8_lossy(&rolled.stderr);
+    assert_eq!(rolled.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&warm) && stderr.contains("does not handle SIGHUP"),
+        "{stderr}"
+    );
+    // Nothing was signalled: every process still runs, on the data hoist names.
+    assert_eq!(live_data(&env).as_deref(), Some(v1.as_str()));
+    let status = env.status();
+    assert_eq!(pids(&status), before, "{status}");
+    let (code, headers, body) = get(port, "/data");
+    assert_eq!(code, 200);
+    assert!(
+        body.starts_with("data v1 by "),
+        "the live app serves {body:?}"
+    );
+    assert_eq!(header(&headers, "x-hoist-release"), Some(live.as_str()));
+    assert_eq!(header(&headers, "x-hoist-data"), Some(v1.as_str()));
+    assert_ne!(v1, v2);
 }

@@ -185,9 +185,60 @@ fn is_shell(command: &str) -> bool {
 pub(crate) fn signal_app(identity: &Identity, signal: Signal) -> usize {
     let scan = scan(identity);
     log_strangers(identity, &scan, signal);
+    app_targets(identity, &scan)
+        .into_iter()
+        .filter(|target| target.send(signal))
+        .count()
+}
+
+/// What [`signal_app`] would do to each process it would signal, by what
+/// `/proc` says the process does with `signal`: `(pid, command, what)`.
+pub(crate) fn app_dispositions(
+    identity: &Identity,
+    signal: Signal,
+) -> Vec<(i32, String, Disposition)> {
+    let scan = scan(identity);
+    let bit = 1u64 << (signal as i32 - 1);
+    app_targets(identity, &scan)
+        .into_iter()
+        .filter_map(|target| {
+            let (caught, ignored) = crate::procfs::signal_masks(target.pid)?;
+            let what = if caught & bit != 0 {
+                Disposition::Caught
+            } else if ignored & bit != 0 || ignored_by_default(signal) {
+                Disposition::Ignored
+            } else {
+                Disposition::Fatal
+            };
+            Some((target.pid, target.stat.command.clone(), what))
+        })
+        .collect()
+}
+
+/// What a process does with a signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// It has a handler: it acts on the signal.
+    Caught,
+    /// It ignores it (by choice or by default): nothing happens.
+    Ignored,
+    /// Its default action ends (or stops) the process.
+    Fatal,
+}
+
+/// Signals whose default action is to do nothing.
+fn ignored_by_default(signal: Signal) -> bool {
+    matches!(
+        signal,
+        Signal::SIGCHLD | Signal::SIGURG | Signal::SIGWINCH | Signal::SIGCONT
+    )
+}
+
+/// The processes [`signal_app`] signals.
+fn app_targets<'a>(identity: &Identity, scan: &'a Scan) -> Vec<&'a Verified> {
     let group = identity.group();
     let leader = scan.ours.iter().find(|target| target.pid == group);
-    let targets: Vec<&Verified> = match leader {
+    match leader {
         Some(leader) if is_shell(&leader.stat.command) => scan
             .ours
             .iter()
@@ -204,11 +255,7 @@ pub(crate) fn signal_app(identity: &Identity, signal: Signal) -> usize {
                     .any(|other| other.pid == target.stat.parent)
             })
             .collect(),
-    };
-    targets
-        .into_iter()
-        .filter(|target| target.send(signal))
-        .count()
+    }
 }
 
 /// Whether any verified process of the group is still alive.

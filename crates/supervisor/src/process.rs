@@ -175,6 +175,32 @@ impl Process {
         group::signal_app(&self.identity, signal)
     }
 
+    /// Whether the app (the processes [`Process::signal_app`] would
+    /// signal) acts on `signal`: `Err` says which one would die of it, or
+    /// ignores it, so a reload by signal can be refused before any harm.
+    pub fn takes_signal(&self, signal: Signal) -> Result<(), String> {
+        for (pid, command, what) in group::app_dispositions(&self.identity, signal) {
+            match what {
+                group::Disposition::Caught => {}
+                group::Disposition::Fatal => {
+                    return Err(format!(
+                        "`{}` (pid {pid}) does not handle {}, so it would die of it",
+                        command.escape_debug(),
+                        signal.as_str()
+                    ))
+                }
+                group::Disposition::Ignored => {
+                    return Err(format!(
+                        "`{}` (pid {pid}) ignores {}, so it would not reload",
+                        command.escape_debug(),
+                        signal.as_str()
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The last lines of its log.
     pub fn log_tail(&self, lines: usize) -> String {
         self.log.tail(lines)

@@ -53,6 +53,17 @@ pub(crate) fn stat(pid: i32) -> Option<Stat> {
     parse_stat(&String::from_utf8_lossy(&bytes))
 }
 
+/// `SigCgt` and `SigIgn` of `/proc/PID/status`: the signals the process
+/// catches and ignores, bit `n - 1` for signal `n`; `None` when it is gone.
+pub(crate) fn signal_masks(pid: i32) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let mask = |name: &str| {
+        let line = status.lines().find(|line| line.starts_with(name))?;
+        u64::from_str_radix(line[name.len()..].trim(), 16).ok()
+    };
+    Some((mask("SigCgt:")?, mask("SigIgn:")?))
+}
+
 /// Whether `/proc/PID/environ` holds exactly `KEY=value`. An environment
 /// that cannot be read (no permission, gone) does not hold it.
 pub(crate) fn environ_has(pid: i32, key: &str, value: &str) -> bool {

@@ -1,6 +1,7 @@
-//! A data reload by signal, as the release owner sees it: which processes
-//! the signal went to, whether they survived it, and clearing away the
-//! ones it killed.
+//! A data reload by signal, as the release owner sees it: whether every
+//! process would act on the signal (asked of `/proc` before any gets it),
+//! which processes the signal went to, whether they survived it, and
+//! clearing away the ones it killed.
 //!
 //! While a signal is out, the processes it went to are [`Reloading`]: the
 //! crash restarter and the after-switch watch leave their exits to the
@@ -69,6 +70,21 @@ impl Releases {
         let _turn = self.activation.lock().await;
         let live = self.live();
         let processes = self.processes();
+        // Asked first, of every process: one that would die of the signal
+        // (users would see errors until it is back) or ignore it (it would
+        // keep the old data while hoist names the new) refuses the reload
+        // before any process gets it.
+        for process in &processes {
+            if let Err(problem) = process.takes_signal(signal) {
+                return Err(NotTaken {
+                    problem: format!(
+                        "release `{}`: {problem}; no process was signalled",
+                        process.release()
+                    ),
+                    live_broken: false,
+                });
+            }
+        }
         let _owned = self.reloading.own(&processes);
         for process in &processes {
             if process.signal_app(signal) == 0 {
