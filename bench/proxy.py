@@ -60,6 +60,20 @@ def steal_share(before, after):
     return spent[7] / max(sum(spent), 1)
 
 
+# The proxying every nginx config here does: the same work per request as
+# hoist (the client's Host, the forwarding headers, a request id).
+NGINX_LOCATION = """    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $host;
+      proxy_set_header X-Request-Id $request_id;
+    }"""
+
+
 def nginx_conf(port, backends, prefix, extra=""):
     upstream = "\n".join(f"    server 127.0.0.1:{b};" for b in backends)
     return f"""worker_processes 1;
@@ -79,16 +93,7 @@ http {{
     # forwarding headers and a request id. Without them nginx sends the app
     # one header where hoist sends five, and the app's parsing alone costs
     # about 1.5 us more per request behind hoist.
-    location / {{
-      proxy_pass http://app;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $http_host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Forwarded-Host $host;
-      proxy_set_header X-Request-Id $request_id;
-    }}
+{NGINX_LOCATION}
   }}
 }}
 """
@@ -544,16 +549,7 @@ def tls_nginx_conf(ports, backend, prefix, certs):
     ssl_certificate_key {certs[kind][1]};
     # nginx 1.22 speaks TLS 1.2 and 1.1 without this: no TLS 1.3.
     ssl_protocols TLSv1.2 TLSv1.3;
-    location / {{
-      proxy_pass http://app;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $http_host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Forwarded-Host $host;
-      proxy_set_header X-Request-Id $request_id;
-    }}
+{NGINX_LOCATION}
   }}""" for kind in ports)
     return f"""worker_processes 1;
 pid {prefix}/nginx.pid;
@@ -788,6 +784,10 @@ def tls_scenario():
     stop_nginx(prefix, conf)
     haproxy_proc.terminate()
     haproxy_proc.wait(30)
+    # Off the proxy core before the next scenario pins its own there.
+    for agent in agents.values():
+        agent.terminate()
+        agent.wait(30)
 
 
 def bodies_haproxy_conf(port, backend):
@@ -833,8 +833,10 @@ def bodies_scenario():
     pin(child_pids(agent.pid), load_cpus)
     pin([agent.pid], proxy_cpu)
     nginx_port = free_port()
-    # Its default closes a connection after 1,000 requests; hoist and HAProxy keep it.
-    prefix, conf = start_nginx(nginx_port, [backend], "  keepalive_requests 1000000;")
+    # Its default closes a connection after 1,000 requests, and spills a
+    # response bigger than its buffers to a temp file on disk; hoist and
+    # HAProxy keep the connection and stream the body through memory.
+    prefix, conf = start_nginx(nginx_port, [backend], "  keepalive_requests 1000000;\n  proxy_max_temp_file_size 0;")
     haproxy_port = free_port()
     haproxy_cfg = os.path.join(work, "haproxy-bodies.cfg")
     open(haproxy_cfg, "w").write(bodies_haproxy_conf(haproxy_port, backend))
