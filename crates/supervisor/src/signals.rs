@@ -29,7 +29,17 @@ pub fn catch_ignored() -> std::io::Result<Vec<Signal>> {
     let mut changed = Vec::new();
     for signal in Signal::iterator() {
         // SIGPIPE: std ignores it itself and resets it for every child.
-        if matches!(signal, Signal::SIGKILL | Signal::SIGSTOP | Signal::SIGPIPE) {
+        // The job-control ones stay as they are: caught instead of ignored,
+        // a background agent's terminal writes could stop on SIGTTOU.
+        if matches!(
+            signal,
+            Signal::SIGKILL
+                | Signal::SIGSTOP
+                | Signal::SIGPIPE
+                | Signal::SIGTSTP
+                | Signal::SIGTTIN
+                | Signal::SIGTTOU
+        ) {
             continue;
         }
         // SAFETY: `nothing` does nothing, so it is async-signal-safe; the
