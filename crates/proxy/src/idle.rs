@@ -215,6 +215,11 @@ impl<I, R: RateCheck> Idle<I, R> {
         self.timer.set_timeout(timeout);
     }
 
+    /// How long it may stay silent.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timer.timeout
+    }
+
     pub(crate) fn into_inner(self) -> I {
         self.io
     }

@@ -409,3 +409,43 @@ async fn bytes_past_a_64_kib_body_keep_its_connection_out_of_the_pool() {
         "a fresh backend connection"
     );
 }
+
+/// Broke: idle pooled backend connections were never closed, so after a
+/// burst the proxy held up to 256 sockets (and app workers) per backend for good.
+#[tokio::test]
+async fn an_idle_backend_connection_was_kept_open_for_good_after_a_burst() {
+    let (closed_tx, mut closed) = tokio::sync::mpsc::unbounded_channel();
+    let (backend, accepted) = scripted(move |mut stream| {
+        let closed_tx = closed_tx.clone();
+        async move {
+            let mut pending = Vec::new();
+            while read_head(&mut stream, &mut pending).await.is_some() {
+                let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                if stream.write_all(answer).await.is_err() {
+                    return;
+                }
+            }
+            let _ = closed_tx.send(());
+        }
+    })
+    .await;
+    let settings = Settings {
+        idle_timeout: std::time::Duration::from_millis(300),
+        ..Settings::default()
+    };
+    let (proxy, _stop) = proxy_to(backend, settings).await;
+    let client = Client::builder(TokioExecutor::new()).build_http();
+    for _ in 0..3 {
+        assert_eq!(send(&client, get(proxy, "/")).await, Ok((200, "ok".into())));
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 1, "one pooled connection");
+    // No more requests: the proxy closes its idle connection by itself.
+    let waited = tokio::time::timeout(std::time::Duration::from_secs(10), closed.recv()).await;
+    assert!(
+        waited.is_ok(),
+        "the idle backend connection was still open 10 s after its 300 ms idle timeout"
+    );
+    // A later request gets a fresh connection and its answer.
+    assert_eq!(send(&client, get(proxy, "/")).await, Ok((200, "ok".into())));
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
+}

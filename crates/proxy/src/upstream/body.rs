@@ -79,7 +79,7 @@ impl UpstreamBody {
     fn release(&mut self) {
         if let Some(connection) = self.connection.take() {
             if self.reusable && connection.buffer.is_empty() {
-                self.backend.pool().put(connection);
+                crate::pool::Pool::put(&self.backend, connection);
             }
         }
     }
