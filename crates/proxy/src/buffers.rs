@@ -59,9 +59,15 @@ pub(crate) fn give_back(buffer: &mut BytesMut) {
     if !buffer.is_empty() || buffer.capacity() == 0 {
         return;
     }
-    let buffer = std::mem::take(buffer);
+    let mut buffer = std::mem::take(buffer);
     OUT.with(|out| out.set(out.get() - 1));
-    if buffer.capacity() <= MAX_KEPT {
+    // `capacity` is only the room left in this view of its allocation: a
+    // buffer split after a large body may show little room and still hold
+    // the whole allocation. Reclaiming (no copy: it is empty) tells the
+    // allocation's size when nothing else shares it. A shared one is
+    // judged by its view.
+    let too_big = buffer.try_reclaim(MAX_KEPT + 1) || buffer.capacity() > MAX_KEPT;
+    if !too_big {
         READ.with(|spare| {
             let mut spare = spare.borrow_mut();
             if spare.len() < KEEP {
@@ -123,6 +129,25 @@ mod tests {
         lend(&mut second, 100);
         assert_eq!(second.as_ptr(), pointer);
         give_back(&mut second);
+    }
+
+    /// Broke: a buffer split after a large body showed little room in its
+    /// view, so its whole allocation was kept as a spare.
+    #[test]
+    fn a_large_allocation_behind_a_small_view_was_kept() {
+        let mut buffer = BytesMut::new();
+        lend(&mut buffer, 1024 * 1024);
+        buffer.resize(1024 * 1024 - 100, b'x');
+        drop(buffer.split());
+        assert!(buffer.capacity() <= MAX_KEPT, "the view shows little room");
+        give_back(&mut buffer);
+        let mut next = BytesMut::new();
+        lend(&mut next, 10);
+        assert!(
+            !next.try_reclaim(MAX_KEPT + 1),
+            "a 1 MiB allocation was kept and lent again"
+        );
+        give_back(&mut next);
     }
 
     #[test]
