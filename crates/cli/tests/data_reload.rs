@@ -309,3 +309,77 @@ fn a_failed_reload_left_the_live_app_on_the_data_hoist_put_back() {
     assert_eq!(header(&headers, "x-hoist-data"), Some(v1.as_str()));
     assert_ne!(v1, v2);
 }
+
+/// A warm release's app that handles SIGHUP by exiting: it dies of a data
+/// reload after the live app has taken it.
+const EXITS_ON_HUP: &str = r#"import http.server, os, signal, sys
+signal.signal(signal.SIGHUP, lambda *_: os._exit(3))
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b"ok\n"
+        self.send_response(200)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
+"#;
+
+// Broke: a reload that one process died of was undone (`data/current` put
+// back, responses named the old data), but the live app, which had taken
+// the signal, went on serving the new data.
+#[test]
+fn survivors_of_a_failed_reload_kept_the_new_data() {
+    let port = free_port();
+    let exits = "command = \"python3 exits_on_hup.py\"\nrollback_window = \"1h\"";
+    let data = "[data]\nreload = \"HUP\"";
+    let env = Env::with_config(&agent_config_with(port, exits, data));
+    env.write("exits_on_hup.py", EXITS_ON_HUP);
+    let v1 = load(&env, "v1");
+    env.hoist().args(["data", "roll", "-q"]).run();
+    let _agent = AgentProcess::start(&env);
+    let warm = env.deploy_version("1.3");
+    // The next release runs the example app, which reloads on SIGHUP; 1.3 stays warm.
+    env.write(
+        "hoist.toml",
+        &agent_config_with(port, "rollback_window = \"1h\"", data),
+    );
+    let live = env.deploy_version("1.4");
+    let status = env.status();
+    assert!(
+        status["agent"]["warm"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["release"] == warm.as_str()),
+        "{status}"
+    );
+    let live_pid = status["agent"]["live"]["pid"].clone();
+
+    let v2 = load(&env, "v2");
+    let rolled = env.hoist().args(["data", "roll"]).output();
+    let stderr = String::from_utf8_lossy(&rolled.stderr);
+    eprintln!("data roll with a warm release exiting on HUP: {stderr}");
+    assert_eq!(rolled.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&warm) && stderr.contains("exited"),
+        "{stderr}"
+    );
+    assert_eq!(live_data(&env).as_deref(), Some(v1.as_str()));
+    // The live app, the same process, serves the data hoist names.
+    let status = env.status();
+    assert_eq!(status["agent"]["live"]["pid"], live_pid, "{status}");
+    let (code, headers, body) = get(port, "/data");
+    assert_eq!(code, 200);
+    assert_eq!(header(&headers, "x-hoist-release"), Some(live.as_str()));
+    assert_eq!(header(&headers, "x-hoist-data"), Some(v1.as_str()));
+    assert!(
+        body.starts_with("data v1 by "),
+        "hoist names {v1} but the live app serves {body:?} (v2 is {v2})"
+    );
+    assert!(
+        stderr.contains("told to load it again"),
+        "the error does not say the survivors were told: {stderr}"
+    );
+}

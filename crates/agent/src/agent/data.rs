@@ -95,7 +95,8 @@ impl Agent {
                 // The fresh process never took traffic: the old one serves on.
                 Err(error) => {
                     let problem = error.to_string();
-                    return Err(self.put_data_back(roll, &reload, problem, false).await);
+                    let back = self.put_data_back(roll, &reload, problem, false, None);
+                    return Err(back.await);
                 }
             },
             name => {
@@ -103,8 +104,10 @@ impl Agent {
                 match self.releases.signal_reload(signal, data.reload_grace).await {
                     Ok(count) => format!("signal {name} to {count} process(es)"),
                     Err(not) => {
-                        let error = self.put_data_back(roll, name, not.problem, not.live_broken);
-                        return Err(error.await);
+                        let again = Some((signal, data.reload_grace));
+                        let back =
+                            self.put_data_back(roll, name, not.problem, not.live_broken, again);
+                        return Err(back.await);
                     }
                 }
             }
@@ -118,15 +121,18 @@ impl Agent {
     }
 
     /// The app did not take the new data: `data/current` goes back to
-    /// `roll.from`, the live release is started again on it if the reload
-    /// broke it, and warm or held processes the signal killed are cleared
-    /// away. The code stays what it was.
+    /// `roll.from`, warm or held processes the signal killed are cleared
+    /// away, the live release is started again on it if the reload broke
+    /// it, and the processes that took the signal are sent it `again`, so
+    /// that they load `roll.from` back: they hold the new data otherwise,
+    /// while every response names the old. The code stays what it was.
     async fn put_data_back(
         self: &Arc<Self>,
         roll: &DataRoll,
         how: &str,
         problem: String,
         live_broken: bool,
+        again: Option<(nix::sys::signal::Signal, std::time::Duration)>,
     ) -> AgentError {
         tracing::warn!(version = %roll.version, from = ?roll.from, %problem, "the app did not take the data reload; putting the data back");
         let put_back = hoist_data::Catalog::open_existing(&self.site.data_dir())
@@ -136,16 +142,29 @@ impl Agent {
             Err(error) => format!("; putting `data/current` back failed too: {error}"),
         };
         self.router.set_data_version(roll.from.as_deref());
-        if live_broken {
-            after.push_str(&match self.releases.restart_live().await {
-                Ok(_) => "; the live release was started again on it".to_owned(),
-                Err(error) => {
-                    tracing::error!(%error, "cannot start the live release again after a failed data reload");
-                    format!("; starting the live release again failed: {error}")
-                }
-            });
-        }
         self.releases.clear_dead();
+        if live_broken {
+            after.push_str(&self.restart_live_after_reload().await);
+        }
+        if let Some((signal, grace)) = again {
+            let from = roll.from.as_deref().unwrap_or("no data");
+            match self.releases.signal_reload(signal, grace).await {
+                Ok(count) => after.push_str(&format!(
+                    "; the {count} process(es) still running were told to load it again ({from})"
+                )),
+                Err(not) => {
+                    tracing::error!(problem = %not.problem, "the processes that took the data reload did not take the old data back");
+                    after.push_str(&format!(
+                        "; telling the processes still running to load `{from}` again failed: {}",
+                        not.problem
+                    ));
+                    self.releases.clear_dead();
+                    if not.live_broken {
+                        after.push_str(&self.restart_live_after_reload().await);
+                    }
+                }
+            }
+        }
         self.save_or_warn();
         AgentError::DataReloadFailed {
             version: roll.version.clone(),
@@ -153,6 +172,18 @@ impl Agent {
             how: how.to_owned(),
             problem,
             after,
+        }
+    }
+
+    /// Starts the live release again, on the data now in `data/current`;
+    /// says how that went, `; ...`.
+    async fn restart_live_after_reload(self: &Arc<Self>) -> String {
+        match self.releases.restart_live().await {
+            Ok(_) => "; the live release was started again on it".to_owned(),
+            Err(error) => {
+                tracing::error!(%error, "cannot start the live release again after a failed data reload");
+                format!("; starting the live release again failed: {error}")
+            }
         }
     }
 
