@@ -20,7 +20,7 @@
 //! once they are gone, or replaced then if they are not.
 
 use bytes::BytesMut;
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 
 /// Spare buffers kept per thread: about the requests one thread has in
 /// flight at once; the rest are freed.
@@ -36,7 +36,8 @@ thread_local! {
     static READ: RefCell<Vec<BytesMut>> = const { RefCell::new(Vec::new()) };
     static WRITE: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
     /// Buffers taken and not given back by this thread: what tests watch.
-    static OUT: Cell<isize> = const { Cell::new(0) };
+    #[cfg(test)]
+    static OUT: std::cell::Cell<isize> = const { std::cell::Cell::new(0) };
 }
 
 /// Makes sure `buffer` has a buffer behind it (a spare one if it had none)
@@ -47,7 +48,7 @@ pub(crate) fn lend(buffer: &mut BytesMut, room: usize) {
         *buffer = READ
             .with(|spare| spare.borrow_mut().pop())
             .unwrap_or_default();
-        OUT.with(|out| out.set(out.get() + 1));
+        count(1);
     }
     buffer.reserve(room);
 }
@@ -60,7 +61,7 @@ pub(crate) fn give_back(buffer: &mut BytesMut) {
         return;
     }
     let mut buffer = std::mem::take(buffer);
-    OUT.with(|out| out.set(out.get() - 1));
+    count(-1);
     // `capacity` is only the room left in this view of its allocation: a
     // buffer split after a large body may show little room and still hold
     // the whole allocation. Reclaiming (no copy: it is empty) tells the
@@ -84,7 +85,7 @@ pub(crate) fn lend_write(out: &mut Vec<u8>) {
         *out = WRITE
             .with(|spare| spare.borrow_mut().pop())
             .unwrap_or_else(|| Vec::with_capacity(WRITE_SIZE));
-        OUT.with(|out| out.set(out.get() + 1));
+        count(1);
     }
 }
 
@@ -95,7 +96,7 @@ pub(crate) fn give_back_write(out: &mut Vec<u8>) {
         return;
     }
     let mut out = std::mem::take(out);
-    OUT.with(|count| count.set(count.get() - 1));
+    count(-1);
     out.clear();
     if out.capacity() <= MAX_KEPT {
         WRITE.with(|spare| {
@@ -107,10 +108,20 @@ pub(crate) fn give_back_write(out: &mut Vec<u8>) {
     }
 }
 
+/// Counts buffers lent (`delta` 1) and given back (-1), for the tests;
+/// release builds count nothing.
+#[inline]
+fn count(delta: isize) {
+    #[cfg(test)]
+    OUT.with(|out| out.set(out.get() + delta));
+    #[cfg(not(test))]
+    let _ = delta;
+}
+
 /// Buffers this thread has lent and not yet had back.
 #[cfg(test)]
 pub(crate) fn out() -> isize {
-    OUT.with(Cell::get)
+    OUT.with(std::cell::Cell::get)
 }
 
 #[cfg(test)]
