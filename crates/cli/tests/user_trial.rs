@@ -237,6 +237,29 @@ fn noop_rollback_printed_live_as_previous() {
     assert!(stdout.contains("already live"), "{stdout}");
 }
 
+// `rollback` from 3.0 to 2.0 printed `previous: 3.0`, while `status`
+// named 1.0 as previous, where a second rollback goes.
+#[test]
+fn rollback_printed_the_release_it_left_as_previous() {
+    let env = Env::new();
+    let v1 = env.deploy_version("1.0");
+    env.deploy_version("2.0");
+    let v3 = env.deploy_version("3.0");
+    let out = env.hoist().arg("rollback").run();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let field = |text: &str, name: &str| {
+        text.lines()
+            .find_map(|line| line.trim_start().strip_prefix(&format!("{name}: ")))
+            .map(str::to_owned)
+    };
+    assert_eq!(field(&stdout, "from"), Some(v3), "{stdout}");
+    let status = env.hoist().arg("status").run();
+    let status = String::from_utf8_lossy(&status.stdout);
+    let previous = field(&status, "previous").unwrap_or_default();
+    assert!(previous.starts_with(&v1), "{status}");
+    assert_eq!(field(&stdout, "previous"), None, "{stdout}");
+}
+
 // `hoist restart` with neither `restart` nor `health` configured (and no
 // agent) said "health checked" though it ran and checked nothing.
 #[test]

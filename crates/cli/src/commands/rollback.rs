@@ -42,10 +42,12 @@ impl Render for RollbackReport {
     fn human(&self, out: &mut String) {
         output::field(out, "live", &self.release);
         if self.from.as_deref() == Some(self.release.as_str()) {
-            // Nothing moved: there is no "previous" to name.
+            // Nothing moved: there is no release it left to name.
             output::field(out, "noop", "already live; nothing to do");
         } else {
-            output::field(out, "previous", self.from.as_deref().unwrap_or("-"));
+            // Not "previous": in `status` that names where the next rollback
+            // goes, which is older than the release this one left.
+            output::field(out, "from", self.from.as_deref().unwrap_or("-"));
         }
         if !self.predates.is_empty() {
             output::field(out, "predates", self.predates.join(", "));
