@@ -295,6 +295,11 @@ fn a_failed_reload_left_the_live_app_on_the_data_hoist_put_back() {
         stderr.contains(&warm) && stderr.contains("does not handle SIGHUP"),
         "{stderr}"
     );
+    // Nothing was signalled, so nothing is told to load the old data again.
+    assert!(
+        !stderr.contains("told to load") && !stderr.contains("again failed"),
+        "{stderr}"
+    );
     // Nothing was signalled: every process still runs, on the data hoist names.
     assert_eq!(live_data(&env).as_deref(), Some(v1.as_str()));
     let status = env.status();

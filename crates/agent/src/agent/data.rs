@@ -104,7 +104,7 @@ impl Agent {
                 match self.releases.signal_reload(signal, data.reload_grace).await {
                     Ok(count) => format!("signal {name} to {count} process(es)"),
                     Err(not) => {
-                        let again = Some((signal, data.reload_grace));
+                        let again = not.signalled.then_some((signal, data.reload_grace));
                         let back =
                             self.put_data_back(roll, name, not.problem, not.live_broken, again);
                         return Err(back.await);
@@ -137,9 +137,13 @@ impl Agent {
         tracing::warn!(version = %roll.version, from = ?roll.from, %problem, "the app did not take the data reload; putting the data back");
         let put_back = hoist_data::Catalog::open_existing(&self.site.data_dir())
             .and_then(|catalog| catalog.put_back(roll.from.as_deref()));
-        let mut after = match put_back {
-            Ok(()) => String::new(),
-            Err(error) => format!("; putting `data/current` back failed too: {error}"),
+        let (mut after, again) = match put_back {
+            Ok(()) => (String::new(), again),
+            // Signalled again, they would load the new data once more.
+            Err(error) => (
+                format!("; putting `data/current` back failed too: {error}"),
+                None,
+            ),
         };
         self.router.set_data_version(roll.from.as_deref());
         self.releases.clear_dead();

@@ -55,6 +55,8 @@ pub(crate) struct NotTaken {
     pub(crate) problem: String,
     /// The live process died of it or answers no more: it must start again.
     pub(crate) live_broken: bool,
+    /// Some process got the signal (and may hold the new data now).
+    pub(crate) signalled: bool,
 }
 
 impl Releases {
@@ -82,6 +84,7 @@ impl Releases {
                         process.release()
                     ),
                     live_broken: false,
+                    signalled: false,
                 });
             }
         }
@@ -115,6 +118,7 @@ impl Releases {
             return Err(NotTaken {
                 problem: format!("`{release}` exited ({status}) after the signal"),
                 live_broken,
+                signalled: true,
             });
         }
         if let Some(live) = &live {
@@ -122,6 +126,7 @@ impl Releases {
                 return Err(NotTaken {
                     problem: format!("after the signal, {problem}"),
                     live_broken: true,
+                    signalled: true,
                 });
             }
         }
