@@ -25,7 +25,8 @@ pub struct Settings {
     /// given up: an idle keep-alive client is closed, a head or body that
     /// stops arriving gets 408, a stalled response body is cut. Upgraded
     /// connections (websockets) are exempt; an HTTP/2 client silent this
-    /// long is pinged, and closed if it does not answer.
+    /// long is pinged, and closed if it does not answer. A pooled
+    /// keep-alive connection to a backend idle this long is closed.
     pub idle_timeout: Duration,
     /// A request head must arrive whole within this, counted from its
     /// first byte (from the accept, for a connection's first request),
