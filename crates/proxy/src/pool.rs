@@ -78,7 +78,12 @@ impl Pool {
     /// takes a spare one).
     pub(crate) fn put(backend: &Arc<Backend>, mut connection: Connection) {
         crate::buffers::give_back(&mut connection.buffer);
-        let until = Instant::now() + connection.stream.timeout();
+        let now = Instant::now();
+        // A timeout too long to add (the site's config caps it at a year;
+        // a library caller may not) keeps the connection a year.
+        let until = now
+            .checked_add(connection.stream.timeout())
+            .unwrap_or(now + Duration::from_secs(365 * 24 * 3600));
         let mut idle = backend.pool().idle.lock().expect("never poisoned");
         if idle.parked.len() >= MAX_IDLE {
             return;
