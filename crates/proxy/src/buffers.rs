@@ -45,9 +45,13 @@ thread_local! {
 #[inline]
 pub(crate) fn lend(buffer: &mut BytesMut, room: usize) {
     if buffer.capacity() == 0 {
-        *buffer = READ
-            .with(|spare| spare.borrow_mut().pop())
-            .unwrap_or_default();
+        let mut spare = READ.with(|spare| spare.borrow_mut().pop());
+        // One given back while shared could not be measured then (see
+        // `give_back`); its sharers are most likely gone by now.
+        if spare.as_mut().is_some_and(too_big) {
+            spare = None;
+        }
+        *buffer = spare.unwrap_or_default();
         count(1);
     }
     buffer.reserve(room);
@@ -62,13 +66,7 @@ pub(crate) fn give_back(buffer: &mut BytesMut) {
     }
     let mut buffer = std::mem::take(buffer);
     count(-1);
-    // `capacity` is only the room left in this view of its allocation: a
-    // buffer split after a large body may show little room and still hold
-    // the whole allocation. Reclaiming (no copy: it is empty) tells the
-    // allocation's size when nothing else shares it. A shared one is
-    // judged by its view.
-    let too_big = buffer.try_reclaim(MAX_KEPT + 1) || buffer.capacity() > MAX_KEPT;
-    if !too_big {
+    if !too_big(&mut buffer) {
         READ.with(|spare| {
             let mut spare = spare.borrow_mut();
             if spare.len() < KEEP {
@@ -76,6 +74,17 @@ pub(crate) fn give_back(buffer: &mut BytesMut) {
             }
         });
     }
+}
+
+/// Whether an empty buffer's allocation is over [`MAX_KEPT`], as far as
+/// can be told. `capacity` is only the room left in this view of the
+/// allocation: a buffer split after a large body may show little room and
+/// still hold all of it. Reclaiming (no copy: it is empty) succeeds, and
+/// so tells, when nothing else shares the allocation and it is that big;
+/// a shared one is let through, and judged again when it is next lent.
+#[inline]
+fn too_big(buffer: &mut BytesMut) -> bool {
+    buffer.try_reclaim(MAX_KEPT + 1)
 }
 
 /// Makes sure `out` (empty) has a buffer behind it.
@@ -157,6 +166,25 @@ mod tests {
         assert!(
             !next.try_reclaim(MAX_KEPT + 1),
             "a 1 MiB allocation was kept and lent again"
+        );
+        give_back(&mut next);
+    }
+
+    /// Broke: a buffer given back while a body chunk still shared its
+    /// allocation could not be measured, and was lent again whole.
+    #[test]
+    fn a_large_allocation_given_back_while_shared_is_not_lent_again() {
+        let mut buffer = BytesMut::new();
+        lend(&mut buffer, 1024 * 1024);
+        buffer.resize(1024 * 1024 - 100, b'x');
+        let chunk = buffer.split().freeze();
+        give_back(&mut buffer);
+        drop(chunk);
+        let mut next = BytesMut::new();
+        lend(&mut next, 10);
+        assert!(
+            !next.try_reclaim(MAX_KEPT + 1),
+            "a 1 MiB allocation was lent again"
         );
         give_back(&mut next);
     }
