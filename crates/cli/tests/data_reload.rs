@@ -384,7 +384,62 @@ fn survivors_of_a_failed_reload_kept_the_new_data() {
         "hoist names {v1} but the live app serves {body:?} (v2 is {v2})"
     );
     assert!(
-        stderr.contains("told to load it again"),
+        stderr.contains(&format!(
+            "1 process(es) that took it were told to load `{v1}` again"
+        )),
         "the error does not say the survivors were told: {stderr}"
     );
+}
+
+/// An app that takes `HUP` and then fails its health check for good.
+const SICK_AFTER_HUP: &str = r#"import http.server, os, signal
+sick = []
+signal.signal(signal.SIGHUP, lambda *_: sick.append(1))
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        code = 500 if sick else 200
+        body = b"sick\n" if sick else b"ok\n"
+        self.send_response(code)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
+"#;
+
+// Broke (in review, before it landed): after a reload the live app failed,
+// the live release was started again, and the signal sent again to the
+// processes still running reached that fresh process too, which had never
+// taken it: it fell sick and was started a second time.
+#[test]
+fn a_live_release_started_again_after_a_failed_reload_was_signalled_again() {
+    let port = free_port();
+    let sick = "command = \"python3 sick_after_hup.py\"\nhealth_timeout = \"3s\"";
+    let env = Env::with_config(&agent_config_with(port, sick, "[data]\nreload = \"HUP\""));
+    env.write("sick_after_hup.py", SICK_AFTER_HUP);
+    let v1 = load(&env, "v1");
+    env.hoist().args(["data", "roll", "-q"]).run();
+    let _agent = AgentProcess::start(&env);
+    env.deploy_version("1.0");
+    let pid_before = env.status()["agent"]["live"]["pid"].clone();
+
+    load(&env, "v2");
+    let rolled = env.hoist().args(["data", "roll"]).output();
+    let stderr = String::from_utf8_lossy(&rolled.stderr);
+    eprintln!("data roll with a live app sick after HUP: {stderr}");
+    assert_eq!(rolled.status.code(), Some(1), "{stderr}");
+    assert_eq!(live_data(&env).as_deref(), Some(v1.as_str()));
+    assert_eq!(
+        stderr.matches("started again").count(),
+        1,
+        "the live release was started again more than once: {stderr}"
+    );
+    assert!(!stderr.contains("again failed"), "{stderr}");
+    // The fresh live process serves, healthy, and is not the old one.
+    let status = env.status();
+    assert_ne!(status["agent"]["live"]["pid"], pid_before, "{status}");
+    let (code, headers, body) = get(port, "/healthz");
+    assert_eq!((code, body.as_str()), (200, "ok\n"));
+    assert_eq!(header(&headers, "x-hoist-data"), Some(v1.as_str()));
 }

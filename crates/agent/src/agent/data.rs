@@ -13,7 +13,9 @@
 //! A reload the app does not take fails the *data roll*, never the code
 //! ([`Agent::data_rolled`]): `data/current` goes back to the version live
 //! before, a live process the signal killed is started again (the same
-//! release) on that version, and the caller hears why.
+//! release) on that version, the processes that took the signal and still
+//! run get it once more so that they load that version back, and the
+//! caller hears why.
 //!
 //! ```text
 //! CLI: data/current -> V ──/v1/data {V, from}──▶ agent: reload
@@ -21,6 +23,7 @@
 //!                                                 └─ app died or unhealthy:
 //!                                                    data/current -> from,
 //!                                                    same release restarted,
+//!                                                    survivors signalled again,
 //!                                                    409 DataReloadFailed
 //! ```
 //!
@@ -60,6 +63,13 @@ pub struct DataReloaded {
 pub(super) fn live_version(site: &hoist_site::Site) -> Option<String> {
     let target = std::fs::read_link(site.data_current_link()).ok()?;
     Some(target.file_name()?.to_string_lossy().into_owned())
+}
+
+/// A reload signal to send again to the processes it went to.
+struct Again {
+    signalled: Vec<Arc<hoist_supervisor::Process>>,
+    signal: nix::sys::signal::Signal,
+    grace: std::time::Duration,
 }
 
 impl Agent {
@@ -104,9 +114,18 @@ impl Agent {
                 match self.releases.signal_reload(signal, data.reload_grace).await {
                     Ok(count) => format!("signal {name} to {count} process(es)"),
                     Err(not) => {
-                        let again = not.signalled.then_some((signal, data.reload_grace));
-                        let back =
-                            self.put_data_back(roll, name, not.problem, not.live_broken, again);
+                        let again = Again {
+                            signalled: not.signalled,
+                            signal,
+                            grace: data.reload_grace,
+                        };
+                        let back = self.put_data_back(
+                            roll,
+                            name,
+                            not.problem,
+                            not.live_broken,
+                            Some(again),
+                        );
                         return Err(back.await);
                     }
                 }
@@ -123,51 +142,48 @@ impl Agent {
     /// The app did not take the new data: `data/current` goes back to
     /// `roll.from`, warm or held processes the signal killed are cleared
     /// away, the live release is started again on it if the reload broke
-    /// it, and the processes that took the signal are sent it `again`, so
-    /// that they load `roll.from` back: they hold the new data otherwise,
-    /// while every response names the old. The code stays what it was.
+    /// it, and the processes that took the signal and still run are sent
+    /// it `again`, so that they load `roll.from` back: they hold the new
+    /// data otherwise, while every response names the old. The code stays
+    /// what it was.
     async fn put_data_back(
         self: &Arc<Self>,
         roll: &DataRoll,
         how: &str,
         problem: String,
         live_broken: bool,
-        again: Option<(nix::sys::signal::Signal, std::time::Duration)>,
+        again: Option<Again>,
     ) -> AgentError {
         tracing::warn!(version = %roll.version, from = ?roll.from, %problem, "the app did not take the data reload; putting the data back");
         let put_back = hoist_data::Catalog::open_existing(&self.site.data_dir())
             .and_then(|catalog| catalog.put_back(roll.from.as_deref()));
-        let (mut after, again) = match put_back {
-            Ok(()) => (String::new(), again),
-            // Signalled again, they would load the new data once more.
-            Err(error) => (
-                format!("; putting `data/current` back failed too: {error}"),
-                None,
-            ),
+        let mut after = String::new();
+        let put_back = match put_back {
+            Ok(()) => true,
+            Err(error) => {
+                after.push_str(&format!(
+                    "; putting `data/current` back failed too: {error}"
+                ));
+                false
+            }
         };
-        self.router.set_data_version(roll.from.as_deref());
+        // What the link names now, whichever way that went.
+        self.router
+            .set_data_version(live_version(&self.site).as_deref());
         self.releases.clear_dead();
         if live_broken {
             after.push_str(&self.restart_live_after_reload().await);
         }
-        if let Some((signal, grace)) = again {
-            let from = roll.from.as_deref().unwrap_or("no data");
-            match self.releases.signal_reload(signal, grace).await {
-                Ok(count) => after.push_str(&format!(
-                    "; the {count} process(es) still running were told to load it again ({from})"
-                )),
-                Err(not) => {
-                    tracing::error!(problem = %not.problem, "the processes that took the data reload did not take the old data back");
-                    after.push_str(&format!(
-                        "; telling the processes still running to load `{from}` again failed: {}",
-                        not.problem
-                    ));
-                    self.releases.clear_dead();
-                    if not.live_broken {
-                        after.push_str(&self.restart_live_after_reload().await);
-                    }
-                }
-            }
+        let again = again.filter(|again| !again.signalled.is_empty());
+        match (again, put_back, roll.from.as_deref()) {
+            (None, _, _) => {}
+            // Signalled again, they would load the new data once more.
+            (Some(_), false, _) => {}
+            (Some(_), true, None) => after.push_str(&format!(
+                "; there was no data before, so the processes still running hold `{}` until they start again (`hoist restart`)",
+                roll.version
+            )),
+            (Some(again), true, Some(from)) => after.push_str(&self.signal_again(again, from).await),
         }
         self.save_or_warn();
         AgentError::DataReloadFailed {
@@ -176,6 +192,34 @@ impl Agent {
             how: how.to_owned(),
             problem,
             after,
+        }
+    }
+
+    /// Sends the reload signal again to the processes that took it and
+    /// still run, now that `data/current` names `from`; says how that
+    /// went, `; ...`.
+    async fn signal_again(self: &Arc<Self>, again: Again, from: &str) -> String {
+        let sent = self
+            .releases
+            .signal_reload_again(&again.signalled, again.signal, again.grace)
+            .await;
+        match sent {
+            Ok(0) => String::new(),
+            Ok(count) => {
+                format!("; the {count} process(es) that took it were told to load `{from}` again")
+            }
+            Err(not) => {
+                tracing::error!(problem = %not.problem, "the processes that took the data reload did not take the old data back");
+                self.releases.clear_dead();
+                let mut said = format!(
+                    "; telling the processes that took it to load `{from}` again failed: {}",
+                    not.problem
+                );
+                if not.live_broken {
+                    said.push_str(&self.restart_live_after_reload().await);
+                }
+                said
+            }
         }
     }
 

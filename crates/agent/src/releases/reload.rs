@@ -55,8 +55,9 @@ pub(crate) struct NotTaken {
     pub(crate) problem: String,
     /// The live process died of it or answers no more: it must start again.
     pub(crate) live_broken: bool,
-    /// Some process got the signal (and may hold the new data now).
-    pub(crate) signalled: bool,
+    /// The processes the signal went to (none when it was refused before
+    /// any got it): those still running may hold the new data now.
+    pub(crate) signalled: Vec<Arc<Process>>,
 }
 
 impl Releases {
@@ -70,8 +71,47 @@ impl Releases {
     ) -> Result<usize, NotTaken> {
         // No switch interleaves with a reload.
         let _turn = self.activation.lock().await;
-        let live = self.live();
         let processes = self.processes();
+        self.send_reload(processes, signal, grace).await
+    }
+
+    /// Sends `signal` again to those of `signalled` that still run as live,
+    /// warm or held, once `data/current` is back, so that they load the
+    /// data they had before: a process started since (a live release
+    /// started again) is on that data already and is left alone. Returns
+    /// how many processes it signalled, 0 when none is left.
+    pub(crate) async fn signal_reload_again(
+        self: &Arc<Self>,
+        signalled: &[Arc<Process>],
+        signal: nix::sys::signal::Signal,
+        grace: Duration,
+    ) -> Result<usize, NotTaken> {
+        let _turn = self.activation.lock().await;
+        let current = self.processes();
+        let processes: Vec<Arc<Process>> = signalled
+            .iter()
+            .filter(|process| process.exited().is_none())
+            .filter(|process| current.iter().any(|now| Arc::ptr_eq(now, process)))
+            .cloned()
+            .collect();
+        if processes.is_empty() {
+            return Ok(0);
+        }
+        self.send_reload(processes, signal, grace).await
+    }
+
+    /// Sends `signal` to `processes` and watches them for `grace`; the
+    /// caller holds the activation lock.
+    async fn send_reload(
+        self: &Arc<Self>,
+        processes: Vec<Arc<Process>>,
+        signal: nix::sys::signal::Signal,
+        grace: Duration,
+    ) -> Result<usize, NotTaken> {
+        // Health-checked afterwards only if the signal went to it.
+        let live = self
+            .live()
+            .filter(|live| processes.iter().any(|p| Arc::ptr_eq(p, &live.process)));
         // Asked first, of every process: one that would die of the signal
         // (users would see errors until it is back) or ignore it (it would
         // keep the old data while hoist names the new) refuses the reload
@@ -84,7 +124,7 @@ impl Releases {
                         process.release()
                     ),
                     live_broken: false,
-                    signalled: false,
+                    signalled: Vec::new(),
                 });
             }
         }
@@ -106,9 +146,17 @@ impl Releases {
             });
         }
         // A deliberate observation window, not a synchronisation: an app
-        // that dies of the signal does so within it.
-        let first_exit = tokio::time::timeout(grace, exits.join_next()).await;
-        if let Ok(Some(Ok((release, status)))) = first_exit {
+        // that dies of the signal does so within it. Watched to its end
+        // even after a first death, so that every death the signal caused
+        // is this reload's, not a crash for the restarter to see.
+        let deadline = tokio::time::Instant::now() + grace;
+        let mut died = Vec::new();
+        while let Ok(Some(Ok((release, status)))) =
+            tokio::time::timeout_at(deadline, exits.join_next()).await
+        {
+            died.push(format!("`{release}` exited ({status})"));
+        }
+        if !died.is_empty() {
             // Another process died of it: the live one may be dying too, so
             // it is asked, not looked at once.
             let live_broken = match &live {
@@ -116,9 +164,9 @@ impl Releases {
                 None => false,
             };
             return Err(NotTaken {
-                problem: format!("`{release}` exited ({status}) after the signal"),
+                problem: format!("{} after the signal", died.join(", ")),
                 live_broken,
-                signalled: true,
+                signalled: processes,
             });
         }
         if let Some(live) = &live {
@@ -126,7 +174,7 @@ impl Releases {
                 return Err(NotTaken {
                     problem: format!("after the signal, {problem}"),
                     live_broken: true,
-                    signalled: true,
+                    signalled: processes,
                 });
             }
         }
