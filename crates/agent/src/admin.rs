@@ -129,7 +129,22 @@ where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     tokio::spawn(async move {
-        let service = service_fn(move |request| handle(agent.clone(), request, token.clone()));
+        let service = service_fn(move |request| {
+            // Each request runs in a task of its own: hyper drops a
+            // request's future when its client goes away, and a change of
+            // live state (a data reload, a switch) stopped halfway would
+            // leave it half made. Spawned, it runs to its end whoever waits.
+            let handled = tokio::spawn(handle(agent.clone(), request, token.clone()));
+            async move {
+                handled.await.unwrap_or_else(|error| {
+                    tracing::error!(%error, "an admin request's handler failed");
+                    Ok(json(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        &serde_json::json!({ "error": "the agent failed to handle the request; see its log" }),
+                    ))
+                })
+            }
+        });
         let _ = hyper::server::conn::http1::Builder::new()
             .serve_connection(io, service)
             .await;

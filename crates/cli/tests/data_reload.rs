@@ -443,3 +443,47 @@ fn a_live_release_started_again_after_a_failed_reload_was_signalled_again() {
     assert_eq!((code, body.as_str()), (200, "ok\n"));
     assert_eq!(header(&headers, "x-hoist-data"), Some(v1.as_str()));
 }
+
+// Broke: a client that went away mid-request (a `hoist data roll` killed,
+// or Ctrl-C) made hyper drop the agent's handler halfway: the app had
+// taken the new data, and responses went on naming the old.
+#[test]
+fn an_admin_request_whose_client_left_was_dropped_halfway() {
+    use std::io::Write as _;
+    let port = free_port();
+    let data = "[data]\nreload = \"HUP\"\nreload_grace = \"3s\"";
+    let env = Env::with_config(&agent_config(port, data));
+    let v1 = load(&env, "v1");
+    env.hoist().args(["data", "roll", "-q"]).run();
+    let _agent = AgentProcess::start(&env);
+    env.deploy_version("1.0");
+    let v2 = load(&env, "v2");
+    // What `hoist data roll` does: the link first, then the agent is told.
+    let link = env.site().join("data/current");
+    let staged = env.site().join("data/current.new");
+    std::os::unix::fs::symlink(format!("versions/{v2}"), &staged).unwrap();
+    std::fs::rename(&staged, &link).unwrap();
+    let body = serde_json::json!({ "version": v2, "from": v1 }).to_string();
+    let mut admin = std::os::unix::net::UnixStream::connect(env.site().join("agent.sock")).unwrap();
+    write!(
+        admin,
+        "POST /v1/data HTTP/1.1\r\nhost: agent\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    // Gone before the answer: the reload's grace has 3 s to run.
+    drop(admin);
+    let named = |headers: &[(String, String)]| header(headers, "x-hoist-data").map(str::to_owned);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut seen = None;
+    while std::time::Instant::now() < deadline {
+        let (_, headers, body) = get(port, "/data");
+        seen = Some((named(&headers), body.clone()));
+        if named(&headers).as_deref() == Some(v2.as_str()) {
+            assert!(body.starts_with("data v2 by "), "{body}");
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    panic!("the reload never finished: responses still say {seen:?}");
+}
