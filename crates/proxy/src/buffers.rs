@@ -87,6 +87,21 @@ fn too_big(buffer: &mut BytesMut) -> bool {
     buffer.try_reclaim(MAX_KEPT + 1)
 }
 
+/// [`give_back`] for a buffer known to be lent (a backend connection's,
+/// which read its response into it). One read to the last byte of its
+/// room is a view with no room that still points into its allocation,
+/// shared with the bytes read into it: it is let go, so that a parked
+/// connection holds nothing and the allocation is freed with those bytes.
+#[inline]
+pub(crate) fn give_back_lent(buffer: &mut BytesMut) {
+    if buffer.is_empty() && buffer.capacity() == 0 {
+        *buffer = BytesMut::new();
+        count(-1);
+        return;
+    }
+    give_back(buffer);
+}
+
 /// Makes sure `out` (empty) has a buffer behind it.
 #[inline]
 pub(crate) fn lend_write(out: &mut Vec<u8>) {

@@ -91,7 +91,7 @@ impl Pool {
     /// end, for its idle timeout; idle, it holds no buffer (its next read
     /// takes a spare one).
     pub(crate) fn put(backend: &Arc<Backend>, mut connection: Connection) {
-        crate::buffers::give_back(&mut connection.buffer);
+        crate::buffers::give_back_lent(&mut connection.buffer);
         let mut idle = backend.pool().idle.lock().expect("never poisoned");
         if idle.parked.len() >= MAX_IDLE {
             return;
@@ -265,6 +265,29 @@ mod tests {
         assert_eq!(parked(&backend), 1, "closed before a whole timeout");
         assert!(!backend.pool().advance(whole));
         assert_eq!(parked(&backend), 0);
+    }
+
+    /// Broke: a body read to the last byte of its buffer's room left a view
+    /// with no room in the connection, which kept the body's allocation
+    /// (64 KiB for a 64 KiB response) while the connection was parked.
+    #[tokio::test]
+    async fn a_parked_connection_kept_the_allocation_its_last_body_was_read_into() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let backend = Arc::new(Backend::new("r1", addr));
+        let mut connection = connect(addr, Duration::from_secs(5)).await.unwrap();
+        let _accepted = listener.accept().await.unwrap();
+        crate::buffers::lend(&mut connection.buffer, 64 * 1024);
+        let room = connection.buffer.capacity();
+        connection.buffer.resize(room, b'x');
+        let body = connection.buffer.split().freeze();
+        assert_eq!(connection.buffer.capacity(), 0);
+        Pool::put(&backend, connection);
+        assert_eq!(parked(&backend), 1);
+        assert!(
+            body.is_unique(),
+            "the parked connection still holds the body's allocation"
+        );
     }
 
     #[test]
