@@ -315,14 +315,18 @@ fn a_failed_reload_left_the_live_app_on_the_data_hoist_put_back() {
     assert_ne!(v1, v2);
 }
 
-/// A warm release's app that handles SIGHUP by exiting: it dies of a data
-/// reload after the live app has taken it.
-const EXITS_ON_HUP: &str = r#"import http.server, os, signal, sys
-signal.signal(signal.SIGHUP, lambda *_: os._exit(3))
+/// An app that handles SIGHUP as its first argument says: `exit` (it dies
+/// of a data reload, having caught it) or `sick` (it fails its health
+/// check from then on).
+const ON_HUP: &str = r#"import http.server, os, signal, sys
+sick = []
+on_hup = {"exit": lambda *_: os._exit(3), "sick": lambda *_: sick.append(1)}[sys.argv[1]]
+signal.signal(signal.SIGHUP, on_hup)
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        body = b"ok\n"
-        self.send_response(200)
+        code = 500 if sick else 200
+        body = b"sick\n" if sick else b"ok\n"
+        self.send_response(code)
         self.send_header("content-length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -337,10 +341,10 @@ http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_fo
 #[test]
 fn survivors_of_a_failed_reload_kept_the_new_data() {
     let port = free_port();
-    let exits = "command = \"python3 exits_on_hup.py\"\nrollback_window = \"1h\"";
+    let exits = "command = \"python3 on_hup.py exit\"\nrollback_window = \"1h\"";
     let data = "[data]\nreload = \"HUP\"";
     let env = Env::with_config(&agent_config_with(port, exits, data));
-    env.write("exits_on_hup.py", EXITS_ON_HUP);
+    env.write("on_hup.py", ON_HUP);
     let v1 = load(&env, "v1");
     env.hoist().args(["data", "roll", "-q"]).run();
     let _agent = AgentProcess::start(&env);
@@ -391,23 +395,6 @@ fn survivors_of_a_failed_reload_kept_the_new_data() {
     );
 }
 
-/// An app that takes `HUP` and then fails its health check for good.
-const SICK_AFTER_HUP: &str = r#"import http.server, os, signal
-sick = []
-signal.signal(signal.SIGHUP, lambda *_: sick.append(1))
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        code = 500 if sick else 200
-        body = b"sick\n" if sick else b"ok\n"
-        self.send_response(code)
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
-"#;
-
 // Broke (in review, before it landed): after a reload the live app failed,
 // the live release was started again, and the signal sent again to the
 // processes still running reached that fresh process too, which had never
@@ -415,9 +402,9 @@ http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_fo
 #[test]
 fn a_live_release_started_again_after_a_failed_reload_was_signalled_again() {
     let port = free_port();
-    let sick = "command = \"python3 sick_after_hup.py\"\nhealth_timeout = \"3s\"";
+    let sick = "command = \"python3 on_hup.py sick\"\nhealth_timeout = \"3s\"";
     let env = Env::with_config(&agent_config_with(port, sick, "[data]\nreload = \"HUP\""));
-    env.write("sick_after_hup.py", SICK_AFTER_HUP);
+    env.write("on_hup.py", ON_HUP);
     let v1 = load(&env, "v1");
     env.hoist().args(["data", "roll", "-q"]).run();
     let _agent = AgentProcess::start(&env);
