@@ -31,8 +31,7 @@ impl Tls {
         if certs.is_empty() {
             return Err(format!("`{}` holds no PEM certificate", cert.display()));
         }
-        let key_path = key;
-        let key = PrivateKeyDer::from_pem_file(key).map_err(|error| match error {
+        let private_key = PrivateKeyDer::from_pem_file(key).map_err(|error| match error {
             // rustls-pemfile's "no items found": nothing it can use, and an
             // encrypted key is the usual cause.
             rustls::pki_types::pem::Error::NoItemsFound => format!(
@@ -51,17 +50,17 @@ impl Tls {
             .with_safe_default_protocol_versions()
             .map_err(|error| error.to_string())?
             .with_no_client_auth()
-            .with_single_cert(certs, key)
+            .with_single_cert(certs, private_key)
             .map_err(|error| match error {
                 rustls::Error::InconsistentKeys(_) => format!(
                     "the private key `{}` is not the key of the certificate `{}` (the first one in that file)",
-                    key_path.display(),
+                    key.display(),
                     cert.display()
                 ),
                 error => format!(
                     "the certificate `{}` and key `{}` cannot be used: {error}",
                     cert.display(),
-                    key_path.display()
+                    key.display()
                 ),
             })?;
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
