@@ -176,9 +176,9 @@ impl Agent {
         }
         let again = again.filter(|again| !again.signalled.is_empty());
         match (again, put_back, roll.from.as_deref()) {
-            (None, _, _) => {}
-            // Signalled again, they would load the new data once more.
-            (Some(_), false, _) => {}
+            // With `data/current` not put back, signalled again they would
+            // load the new data once more.
+            (None, _, _) | (Some(_), false, _) => {}
             (Some(_), true, None) => after.push_str(&format!(
                 "; there was no data before, so the processes still running hold `{}` until they start again (`hoist restart`)",
                 roll.version
